@@ -1,0 +1,35 @@
+# pyjitwasm developer entry points. Everything the project needs is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# -P keeps the checkout's folders off sys.path so the installed package mapping is used.
+PYTEST := $(BIN)/python -P -m pytest
+
+.PHONY: install test spec lint demo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: install
+	$(PYTEST) -q tests spec-tests
+
+spec: install
+	$(PYTEST) -q spec-tests
+
+lint: install
+	$(BIN)/ruff check .
+
+# The main job: build a real C program to Wasm and run it through pyjitwasm.
+demo: install
+	$(BIN)/python examples/build.py
+	$(BIN)/pyjitwasm validate build/examples/hello.wasm
+	$(BIN)/pyjitwasm objdump build/examples/hello.wasm
+
+clean:
+	rm -rf build .pytest_cache spec-tests/.cache

@@ -1,0 +1,172 @@
+"""The decoded form of a WebAssembly module.
+
+The decoder produces a ``WasmModule``; the validator checks it; the interpreter and the
+IR translator consume it. Index spaces follow the spec: imported entities come first in
+each space, so ``func_type_index(i)`` covers imported and defined functions alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, NamedTuple
+
+from .types import ExternKind, ExternType, FuncType, GlobalType, MemoryType, TableType
+
+
+class Instr(NamedTuple):
+    """One decoded instruction.
+
+    ``op`` is the opcode (see ``opcodes``), ``imm`` its immediates in the shape
+    ``OPS[op].imm`` describes, ``offset`` the byte offset of the opcode in the module.
+    """
+
+    op: int
+    imm: Any
+    offset: int
+
+
+@dataclass(slots=True)
+class ConstExpr:
+    """A constant expression (global initializers, segment offsets, element items).
+
+    ``instrs`` excludes the final ``end``.
+    """
+
+    instrs: list[Instr]
+    offset: int
+
+
+@dataclass(slots=True)
+class Import:
+    module: str
+    name: str
+    kind: ExternKind
+    # A type index for functions, else the table, memory or global type.
+    desc: ExternType
+    offset: int = 0
+
+
+@dataclass(slots=True)
+class Export:
+    name: str
+    kind: ExternKind
+    index: int
+    offset: int = 0
+
+
+@dataclass(slots=True)
+class Global:
+    type: GlobalType
+    init: ConstExpr
+
+
+class SegmentMode(Enum):
+    ACTIVE = "active"
+    PASSIVE = "passive"
+    DECLARATIVE = "declarative"
+
+
+@dataclass(slots=True)
+class ElemSegment:
+    """An element segment. Items are constant expressions; the binary's compact
+    function-index form is expanded to one ``ref.func`` expression per item."""
+
+    mode: SegmentMode
+    elem_type: int
+    items: list[ConstExpr]
+    table: int = 0
+    offset_expr: ConstExpr | None = None
+    offset: int = 0
+
+
+@dataclass(slots=True)
+class DataSegment:
+    mode: SegmentMode  # ACTIVE or PASSIVE
+    data: bytes
+    memory: int = 0
+    offset_expr: ConstExpr | None = None
+    offset: int = 0
+
+
+@dataclass(slots=True)
+class FunctionBody:
+    """A defined function's code.
+
+    ``locals`` holds the declared local types only (parameters come from the type).
+    ``instrs`` ends with the function's final ``end``.
+    """
+
+    locals: tuple[int, ...]
+    instrs: list[Instr]
+    offset: int  # of the body's size field
+    size: int
+
+
+@dataclass(slots=True)
+class CustomSection:
+    name: str
+    data: bytes
+    offset: int
+
+
+@dataclass(slots=True)
+class NameSection:
+    module: str | None = None
+    functions: dict[int, str] = field(default_factory=dict)
+    locals: dict[int, dict[int, str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class WasmModule:
+    """A whole decoded module. Lists hold the module's own definitions; imports are kept
+    separately, and the ``*_types`` helpers give the full index spaces."""
+
+    types: list[FuncType] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)
+    funcs: list[int] = field(default_factory=list)  # type index of each defined function
+    tables: list[TableType] = field(default_factory=list)
+    memories: list[MemoryType] = field(default_factory=list)
+    globals: list[Global] = field(default_factory=list)
+    exports: list[Export] = field(default_factory=list)
+    start: int | None = None
+    elems: list[ElemSegment] = field(default_factory=list)
+    datas: list[DataSegment] = field(default_factory=list)
+    data_count: int | None = None
+    codes: list[FunctionBody] = field(default_factory=list)
+    customs: list[CustomSection] = field(default_factory=list)
+    names: NameSection = field(default_factory=NameSection)
+    size: int = 0  # bytes in the binary
+
+    # Index spaces (imports first) -------------------------------------------------
+
+    def imported(self, kind: ExternKind) -> list[Import]:
+        return [imp for imp in self.imports if imp.kind == kind]
+
+    @property
+    def num_imported_funcs(self) -> int:
+        return sum(1 for imp in self.imports if imp.kind == ExternKind.FUNC)
+
+    def func_type_indices(self) -> list[int]:
+        """Type index of every function in the function index space."""
+        imported = [imp.desc for imp in self.imports if imp.kind == ExternKind.FUNC]
+        return imported + self.funcs  # type: ignore[operator]
+
+    def func_types(self) -> list[FuncType]:
+        return [self.types[i] for i in self.func_type_indices()]
+
+    def table_types(self) -> list[TableType]:
+        imported = [imp.desc for imp in self.imports if imp.kind == ExternKind.TABLE]
+        return imported + self.tables  # type: ignore[operator]
+
+    def memory_types(self) -> list[MemoryType]:
+        imported = [imp.desc for imp in self.imports if imp.kind == ExternKind.MEMORY]
+        return imported + self.memories  # type: ignore[operator]
+
+    def global_types(self) -> list[GlobalType]:
+        imported = [imp.desc for imp in self.imports if imp.kind == ExternKind.GLOBAL]
+        return imported + [g.type for g in self.globals]  # type: ignore[operator]
+
+    def func_name(self, index: int) -> str | None:
+        """The function's name from the name section, if it has one."""
+        return self.names.functions.get(index)
