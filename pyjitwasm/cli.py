@@ -10,7 +10,7 @@ import argparse
 import importlib
 
 # Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ["validate", "objdump"]
+COMMANDS = ["validate", "objdump", "ir"]
 
 
 def build_parser() -> argparse.ArgumentParser:

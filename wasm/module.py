@@ -104,6 +104,16 @@ class FunctionBody:
 
 
 @dataclass(slots=True)
+class SectionHeader:
+    """Where a section sits in the binary: id, offset of its contents, content size."""
+
+    id: int
+    offset: int
+    size: int
+    name: str | None = None  # custom sections only
+
+
+@dataclass(slots=True)
 class CustomSection:
     name: str
     data: bytes
@@ -136,6 +146,7 @@ class WasmModule:
     codes: list[FunctionBody] = field(default_factory=list)
     customs: list[CustomSection] = field(default_factory=list)
     names: NameSection = field(default_factory=NameSection)
+    sections: list[SectionHeader] = field(default_factory=list)  # in binary order
     size: int = 0  # bytes in the binary
 
     # Index spaces (imports first) -------------------------------------------------

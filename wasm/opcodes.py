@@ -590,11 +590,13 @@ UNSUPPORTED_OPCODES: dict[int, str] = {
     0xD4: "typed function references",  # ref.as_non_null
     0xD5: "typed function references",  # br_on_null
     0xD6: "typed function references",  # br_on_non_null
+    **{code: "stack switching" for code in range(0xE0, 0xE7)},  # cont.new ... switch
 }
 UNSUPPORTED_PREFIXES: dict[int, str] = {
     0xFB: "garbage collection",
     0xFE: "threads",
 }
-# 0xFC 0x13..0x16 are the wide-arithmetic proposal; 0xFD 0x100..0x113 are relaxed SIMD.
-UNSUPPORTED_FC = {sub: "wide arithmetic" for sub in range(0x13, 0x17)}
+# 0xFC 0x12 is memory.discard (memory control), 0xFC 0x13..0x16 wide arithmetic;
+# 0xFD 0x100..0x113 are relaxed SIMD.
+UNSUPPORTED_FC = {0x12: "memory control", **{sub: "wide arithmetic" for sub in range(0x13, 0x17)}}
 UNSUPPORTED_FD = {sub: "relaxed SIMD" for sub in range(0x100, 0x114)}

@@ -1,0 +1,228 @@
+"""FunctionBuilder: build a function block by block with on-the-fly SSA construction.
+
+Variables (wasm locals, for instance) are defined and used as if mutable; the builder
+turns them into SSA values and block parameters following Braun et al., "Simple and
+Efficient Construction of Static Single Assignment Form" (2013), as cranelift-frontend
+does. A block is *sealed* once all its predecessors are known; reading a variable in an
+unsealed block adds a block parameter whose branch arguments are filled in at sealing.
+Parameters that turn out to receive a single value are removed again (aliasing them to
+that value). The search works with an explicit stack, so long chains of blocks do not
+exhaust Python's recursion limit.
+
+Rules for callers: add a block's own parameters before branching to it; ``br_table``
+targets take no arguments (when a variable needs one, the builder splits the edge with a
+forwarding block); call ``finalize`` when done so aliases are resolved.
+"""
+
+from __future__ import annotations
+
+from .cursor import Cursor
+from .function import Block, BlockCall, Function, Inst, InstData, Value
+from .instructions import spec
+from .types import Type
+
+Variable = int
+
+
+class FunctionBuilder:
+    """Builds the body of ``func``; ``ins()`` inserts at the end of the current block."""
+
+    def __init__(self, func: Function) -> None:
+        self.func = func
+        self.current: Block | None = None
+        self._cursor = Cursor(func)
+        self._cursor.on_insert = self._record_branch
+        self._var_types: list[Type] = []
+        self._defs: dict[Block, dict[Variable, Value]] = {}
+        self._sealed: set[Block] = set()
+        self._preds: dict[Block, list[tuple[Block, Inst]]] = {}
+        self._incomplete: dict[Block, list[tuple[Variable, Value]]] = {}
+
+    # Blocks -------------------------------------------------------------------------
+
+    def create_block(self) -> Block:
+        block = self.func.dfg.make_block()
+        self._defs[block] = {}
+        self._preds[block] = []
+        return block
+
+    def append_block_param(self, block: Block, ty: Type) -> Value:
+        return self.func.dfg.append_block_param(block, ty)
+
+    def append_block_params_for_function_params(self, block: Block) -> list[Value]:
+        return [self.append_block_param(block, p.type) for p in self.func.signature.params]
+
+    def switch_to_block(self, block: Block) -> None:
+        """Make ``block`` current, adding it to the end of the layout if needed."""
+        if not self.func.layout.is_inserted(block):
+            self.func.layout.append_block(block)
+        self.current = block
+
+    def is_filled(self) -> bool:
+        """The current block already ends with a terminator."""
+        if self.current is None:
+            return True
+        last = self.func.layout.last_inst(self.current)
+        return last is not None and spec(self.func.dfg.insts[last].opcode).terminator
+
+    def predecessors(self, block: Block) -> list[Block]:
+        return [pred for pred, _ in self._preds[block]]
+
+    def ins(self) -> Cursor:
+        """A cursor at the end of the current block."""
+        if self.current is None:
+            raise ValueError("no current block")
+        if self.is_filled():
+            raise ValueError(f"block{self.current} is already terminated")
+        return self._cursor.goto_end(self.current)
+
+    def _record_branch(self, inst: Inst) -> None:
+        data = self.func.dfg.insts[inst]
+        if not spec(data.opcode).branch:
+            return
+        for succ in data.successors():
+            if succ in self._sealed:
+                raise ValueError(f"branch to sealed block{succ}")
+            self._preds[succ].append((self.current, inst))  # type: ignore[arg-type]
+
+    def seal_block(self, block: Block) -> None:
+        """Declare that every predecessor of ``block`` has been built."""
+        if block in self._sealed:
+            return
+        self._sealed.add(block)
+        for var, param in self._incomplete.pop(block, []):
+            self._run(var, [("finish", block, param)])
+
+    def seal_all_blocks(self) -> None:
+        for block in list(self._preds):
+            self.seal_block(block)
+
+    def is_sealed(self, block: Block) -> bool:
+        return block in self._sealed
+
+    # Variables ----------------------------------------------------------------------
+
+    def declare_var(self, ty: Type) -> Variable:
+        self._var_types.append(ty)
+        return len(self._var_types) - 1
+
+    def var_type(self, var: Variable) -> Type:
+        return self._var_types[var]
+
+    def def_var(self, var: Variable, value: Value) -> None:
+        ty = self.func.dfg.value_type(value)
+        if ty != self._var_types[var]:
+            raise TypeError(f"variable {var} is {self._var_types[var]}, value v{value} is {ty}")
+        self._defs[self.current][var] = value  # type: ignore[index]
+
+    def use_var(self, var: Variable) -> Value:
+        """The variable's current value in the current block."""
+        if self.current is None:
+            raise ValueError("no current block")
+        return self.func.dfg.resolve(self._run(var, [("use", self.current)]))
+
+    # The SSA search ---------------------------------------------------------------------
+
+    def _run(self, var: Variable, tasks: list[tuple]) -> Value:
+        """Process lookup tasks for ``var``; returns the last value produced.
+
+        ``("use", b)`` pushes the variable's value at the end of (filled) or current point
+        of ``b``; ``("set", b)`` caches the top result as ``b``'s definition;
+        ``("finish", b, p)`` gives parameter ``p`` of ``b`` its branch arguments from every
+        predecessor (looked up first) and then simplifies it if trivial.
+        """
+        dfg = self.func.dfg
+        results: list[Value] = []
+        in_chain: set[Block] = set()
+        while tasks:
+            task = tasks.pop()
+            kind, block = task[0], task[1]
+            defs = self._defs[block]
+            if kind == "use":
+                if var in defs:
+                    results.append(dfg.resolve(defs[var]))
+                elif block not in self._sealed:
+                    param = dfg.append_block_param(block, self._var_types[var])
+                    self._incomplete.setdefault(block, []).append((var, param))
+                    defs[var] = param
+                    results.append(param)
+                elif not self._preds[block]:
+                    value = self._zero_at_start(block, self._var_types[var])
+                    defs[var] = value
+                    results.append(value)
+                elif len(self._preds[block]) == 1 and block not in in_chain:
+                    in_chain.add(block)
+                    tasks.append(("set", block))
+                    tasks.append(("use", self._preds[block][0][0]))
+                else:
+                    param = dfg.append_block_param(block, self._var_types[var])
+                    defs[var] = param
+                    tasks.append(("finish", block, param))
+            elif kind == "set":
+                defs[var] = results[-1]
+                in_chain.discard(block)
+            elif kind == "finish":
+                param = task[2]
+                self._split_table_edges(block)
+                preds = self._preds[block]
+                if len(task) == 3:
+                    # First visit: look the value up in every predecessor, then come back.
+                    tasks.append(("finish", block, param, len(preds)))
+                    for pred, _ in reversed(preds):
+                        tasks.append(("use", pred))
+                else:
+                    count = task[3]
+                    incoming = results[len(results) - count:]
+                    del results[len(results) - count:]
+                    for (_, inst), value in zip(preds, incoming, strict=True):
+                        for dest in dfg.insts[inst].dests:
+                            if dest.block == block:
+                                dest.args.append(value)
+                    value = self._simplify_param(block, param, incoming)
+                    defs[var] = value
+                    results.append(value)
+        return results[-1]
+
+    def _zero_at_start(self, block: Block, ty: Type) -> Value:
+        """A variable read before any definition reads as zero."""
+        return Cursor(self.func, block, 0).zero(ty)
+
+    def _simplify_param(self, block: Block, param: Value, incoming: list[Value]) -> Value:
+        dfg = self.func.dfg
+        distinct = {dfg.resolve(v) for v in incoming} - {param}
+        if len(distinct) != 1:
+            return param
+        (replacement,) = distinct
+        index = dfg.block_params[block].index(param)
+        for _, inst in self._preds[block]:
+            for dest in dfg.insts[inst].dests:
+                if dest.block == block:
+                    del dest.args[index]
+        dfg.remove_block_param(block, index)
+        dfg.make_alias(param, replacement)
+        return replacement
+
+    def _split_table_edges(self, block: Block) -> None:
+        """Route br_table edges into ``block`` through a forwarding block that can carry
+        branch arguments."""
+        dfg = self.func.dfg
+        preds = self._preds[block]
+        for i, (pred, inst) in enumerate(preds):
+            data = dfg.insts[inst]
+            if data.opcode != "br_table":
+                continue
+            forward = self.create_block()
+            self.func.layout.append_block(forward)
+            # br_table edges carry no arguments, so every parameter of ``block`` is an SSA
+            # parameter still waiting for its arguments: the new jump starts with none.
+            jump = dfg.make_inst(InstData("jump", dests=[BlockCall(block, [])]))
+            self.func.layout.insert_inst(jump, forward)
+            data.dests = [BlockCall(forward) if d.block == block else d for d in data.dests]
+            data.table = [forward if b == block else b for b in data.table]
+            self._preds[forward] = [(pred, inst)]
+            self._sealed.add(forward)
+            preds[i] = (forward, jump)
+
+    def finalize(self) -> None:
+        """Resolve aliases left by parameter simplification."""
+        self.func.dfg.resolve_all_aliases()

@@ -1,0 +1,258 @@
+"""Legalization: rewrite IR into the subset the LLVM back end takes directly.
+
+After this pass the function contains no ``heap_addr``, ``table_addr``,
+``global_value`` or ``uadd_overflow_trap``, and every implicit trap is explicit:
+
+* ``heap_addr`` becomes address arithmetic, with a bounds check unless the heap is static
+  and its reservation plus guard region covers every index (then out-of-bounds accesses
+  fault in the guard pages and the runtime reports ``MEMORY_OUT_OF_BOUNDS``);
+* ``sdiv``/``udiv``/``srem``/``urem`` get ``trapz`` on a zero divisor and ``sdiv`` a
+  ``trapnz`` on ``INT_MIN / -1``; ``srem`` divides by 1 instead of -1 (the result is 0
+  either way) so it never overflows;
+* trapping ``fcvt_to_sint``/``fcvt_to_uint`` get a NaN check and a range check;
+* ``ishl``/``ushr``/``sshr`` get their shift amount masked to the type's width.
+
+Contract with the back end: in legalized IR the divisions, remainders and float-to-int
+conversions above never see operands that would trap, so they may be emitted as the plain
+(undefined-on-bad-input) LLVM instructions; shifts never see an amount >= the width.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from pyjitwasm.wasm.traps import TrapCode
+
+from .cursor import Cursor
+from .function import Function, Inst, InstData, Value
+from .types import F32, I8, I64, POINTER, Type
+
+
+def legalize(func: Function) -> None:
+    """Legalize ``func`` in place."""
+    _Legalizer(func).run()
+
+
+class _Legalizer:
+    def __init__(self, func: Function) -> None:
+        self.func = func
+        self.dfg = func.dfg
+
+    def run(self) -> None:
+        handlers = {
+            "heap_addr": self.heap_addr,
+            "table_addr": self.table_addr,
+            "global_value": self.global_value,
+            "udiv": self.unsigned_div,
+            "urem": self.unsigned_div,
+            "sdiv": self.sdiv,
+            "srem": self.srem,
+            "fcvt_to_sint": self.fcvt_to_int,
+            "fcvt_to_uint": self.fcvt_to_int,
+            "ishl": self.shift,
+            "ushr": self.shift,
+            "sshr": self.shift,
+            "uadd_overflow_trap": self.uadd_overflow_trap,
+        }
+        for block in list(self.func.layout.blocks):
+            for inst in list(self.func.layout.insts(block)):
+                handler = handlers.get(self.dfg.insts[inst].opcode)
+                if handler is not None:
+                    handler(inst, self.dfg.insts[inst])
+        self.dfg.resolve_all_aliases()
+
+    # Helpers ---------------------------------------------------------------------------
+
+    def before(self, inst: Inst) -> Cursor:
+        return Cursor(self.func).goto_before(inst)
+
+    def replace(self, inst: Inst, data: InstData) -> None:
+        """Give ``inst`` new contents with the same results."""
+        data.map_values(self.dfg.resolve)
+        self.dfg.insts[inst] = data
+
+    def iconst_value(self, v: Value) -> int | None:
+        """The constant bits of ``v`` when an iconst defines it."""
+        definition = self.dfg.value_defs[self.dfg.resolve(v)]
+        if definition is None or definition[0] != "result":
+            return None
+        data = self.dfg.insts[definition[1]]
+        return data.imm if data.opcode == "iconst" else None
+
+    def gv_value(self, cur: Cursor, gv: int) -> Value:
+        """Compute global value ``gv`` at the cursor."""
+        data = self.func.global_values[gv]
+        if data.kind == "vmctx":
+            return self.vmctx_param()
+        base = self.gv_value(cur, data.base)  # type: ignore[arg-type]
+        if data.kind == "load":
+            return cur.load(data.type, data.flags, base, data.offset)
+        return cur.iadd_imm(base, data.offset)
+
+    def vmctx_param(self) -> Value:
+        index = self.func.vmctx_param_index()
+        if index is None:
+            raise ValueError(f"%{self.func.name} uses vmctx but has no vmctx parameter")
+        return self.dfg.block_params[self.func.layout.entry][index]  # type: ignore[index]
+
+    # Memory ----------------------------------------------------------------------------
+
+    def global_value(self, inst: Inst, data: InstData) -> None:
+        gv = self.func.global_values[data.entity]  # type: ignore[index]
+        cur = self.before(inst)
+        if gv.kind == "vmctx":
+            (result,) = self.dfg.inst_results(inst)
+            self.dfg.make_alias(result, self.vmctx_param())
+            self.func.layout.remove_inst(inst)
+            return
+        base = self.gv_value(cur, gv.base)  # type: ignore[arg-type]
+        if gv.kind == "load":
+            self.replace(inst, InstData("load", [base], ctrl_type=gv.type, flags=gv.flags,
+                                        imm=gv.offset))
+        else:
+            self.replace(inst, InstData("iadd_imm", [base], imm=gv.offset))
+
+    def heap_addr(self, inst: Inst, data: InstData) -> None:
+        heap = self.func.heaps[data.entity]  # type: ignore[index]
+        offset, size = data.imm, data.size
+        assert offset is not None and size is not None
+        cur = self.before(inst)
+        index = data.args[0]
+        index64 = index if heap.index_type == I64 else cur.uextend(I64, index)
+        end = offset + size  # past the last byte accessed, relative to the index
+        oob = TrapCode.MEMORY_OUT_OF_BOUNDS
+        if heap.style == "static":
+            max_index = (1 << heap.index_type.bits) - 1
+            if max_index + end > heap.bound + heap.offset_guard:
+                if end > heap.bound:
+                    cur.trapnz(cur.iconst(I8, 1), oob)  # no index is in bounds
+                else:
+                    cur.trapnz(self.icmp_const(cur, "ugt", index64, heap.bound - end), oob)
+        else:
+            if heap.index_type == I64:
+                limit = cur.iadd(index64, cur.iconst(I64, end))
+                cur.trapnz(cur.icmp("ult", limit, index64), oob)  # the sum wrapped
+            else:
+                limit = cur.iadd_imm(index64, end)  # < 2**33: cannot overflow
+            bound = self.gv_value(cur, heap.bound)
+            cur.trapnz(cur.icmp("ugt", limit, bound), oob)
+        base = self.gv_value(cur, heap.base)
+        if offset:
+            addr = cur.iadd(base, index64)
+            self.replace(inst, InstData("iadd_imm", [addr], imm=offset))
+        else:
+            self.replace(inst, InstData("iadd", [base, index64]))
+
+    @staticmethod
+    def icmp_const(cur: Cursor, cond: str, a: Value, value: int) -> Value:
+        if value < (1 << 63):
+            return cur.icmp_imm(cond, a, value)
+        return cur.icmp(cond, a, cur.iconst(cur.func.dfg.value_type(a), value))
+
+    def table_addr(self, inst: Inst, data: InstData) -> None:
+        table = self.func.tables[data.entity]  # type: ignore[index]
+        cur = self.before(inst)
+        index = data.args[0]
+        index64 = index if table.index_type == I64 else cur.uextend(I64, index)
+        bound = self.gv_value(cur, table.bound)
+        if self.dfg.value_type(bound) != I64:
+            bound = cur.uextend(I64, bound)
+        cur.trapnz(cur.icmp("uge", index64, bound), TrapCode.TABLE_OUT_OF_BOUNDS)
+        size = table.element_size
+        if size & (size - 1) == 0:
+            scaled = cur.ishl_imm(index64, size.bit_length() - 1) if size > 1 else index64
+        else:
+            scaled = cur.imul_imm(index64, size)
+        base = self.gv_value(cur, table.base)
+        if data.imm:
+            addr = cur.iadd(base, scaled)
+            self.replace(inst, InstData("iadd_imm", [addr], imm=data.imm))
+        else:
+            self.replace(inst, InstData("iadd", [base, scaled]))
+
+    # Arithmetic ------------------------------------------------------------------------
+
+    def check_divisor(self, cur: Cursor, divisor: Value) -> None:
+        value = self.iconst_value(divisor)
+        if value is None or value == 0:
+            cur.trapz(divisor, TrapCode.INTEGER_DIVISION_BY_ZERO)
+
+    def unsigned_div(self, inst: Inst, data: InstData) -> None:
+        self.check_divisor(self.before(inst), data.args[1])
+
+    def sdiv(self, inst: Inst, data: InstData) -> None:
+        cur = self.before(inst)
+        a, b = data.args
+        self.check_divisor(cur, b)
+        ty = self.dfg.value_type(a)
+        divisor = self.iconst_value(b)
+        if divisor is not None and divisor != (1 << ty.bits) - 1:
+            return  # a constant divisor other than -1 cannot overflow
+        is_min = cur.icmp_imm("eq", a, -(1 << (ty.bits - 1)))
+        is_minus_one = cur.icmp_imm("eq", b, -1)
+        cur.trapnz(cur.band(is_min, is_minus_one), TrapCode.INTEGER_OVERFLOW)
+
+    def srem(self, inst: Inst, data: InstData) -> None:
+        cur = self.before(inst)
+        a, b = data.args
+        self.check_divisor(cur, b)
+        divisor = self.iconst_value(b)
+        ty = self.dfg.value_type(a)
+        if divisor is not None:
+            if divisor == (1 << ty.bits) - 1:
+                self.replace(inst, InstData("iconst", ctrl_type=ty, imm=0))
+            return
+        # x % -1 == x % 1 == 0, and the second form cannot overflow.
+        safe = cur.select(cur.icmp_imm("eq", b, -1), cur.iconst(ty, 1), b)
+        self.replace(inst, InstData("srem", [a, safe]))
+
+    def shift(self, inst: Inst, data: InstData) -> None:
+        width = self.dfg.value_type(data.args[0]).lane_type.bits
+        amount = data.args[1]
+        known = self.iconst_value(amount)
+        if known is not None and known < width:
+            return
+        masked = self.before(inst).band_imm(amount, width - 1)
+        self.replace(inst, InstData(data.opcode, [data.args[0], masked]))
+
+    def uadd_overflow_trap(self, inst: Inst, data: InstData) -> None:
+        a, b = data.args
+        code = data.trap
+        assert code is not None
+        self.replace(inst, InstData("iadd", [a, b]))
+        (total,) = self.dfg.inst_results(inst)
+        cur = Cursor(self.func).goto_after(inst)
+        cur.trapnz(cur.icmp("ult", total, a), code)
+
+    # Float to integer ------------------------------------------------------------------
+
+    def fcvt_to_int(self, inst: Inst, data: InstData) -> None:
+        cur = self.before(inst)
+        (x,) = data.args
+        fty = self.dfg.value_type(x)
+        ity = data.ctrl_type
+        assert ity is not None
+        bits = ity.bits
+        cur.trapnz(cur.fcmp("uno", x, x), TrapCode.BAD_CONVERSION_TO_INTEGER)
+        if data.opcode == "fcvt_to_sint":
+            low = -(2 ** (bits - 1))
+            if fty != F32 and bits == 32:
+                # -2**31 - 1 is exact in f64: everything above it truncates into range.
+                too_low = cur.fcmp("le", x, _float_const(cur, fty, low - 1))
+            else:
+                too_low = cur.fcmp("lt", x, _float_const(cur, fty, low))
+            high = 2 ** (bits - 1)
+        else:
+            too_low = cur.fcmp("le", x, _float_const(cur, fty, -1))
+            high = 2**bits
+        too_high = cur.fcmp("ge", x, _float_const(cur, fty, high))
+        cur.trapnz(cur.bor(too_low, too_high), TrapCode.INTEGER_OVERFLOW)
+
+
+def _float_const(cur: Cursor, ty: Type, value: int) -> Value:
+    if ty == F32:
+        return cur.f32const(struct.unpack("<I", struct.pack("<f", float(value)))[0])
+    return cur.f64const(struct.unpack("<Q", struct.pack("<d", float(value)))[0])
+
+
+__all__ = ["legalize", "POINTER"]

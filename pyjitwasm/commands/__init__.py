@@ -1,0 +1,1 @@
+"""One module per ``pyjitwasm`` subcommand, each exposing ``register(subparsers)``."""

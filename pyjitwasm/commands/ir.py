@@ -1,0 +1,70 @@
+"""``pyjitwasm ir FILE [--func N] [--legalized] [--static-heaps]``: print the IR of a
+module's defined functions (validated first), optionally legalized."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..ir.legalize import legalize
+from ..ir.printer import print_function
+from ..ir.verifier import VerifierError, verify
+from ..ir.wasm_translate import HeapConfig, translate_function
+from ..wasm.decoder import decode_module
+from ..wasm.errors import DecodeError, ValidationError
+from ..wasm.validator import validate_module
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ir", help="print the compiler's IR for a .wasm module")
+    p.add_argument("file", help="the .wasm module")
+    p.add_argument("--func", type=int, metavar="N", dest="func_index",
+                   help="only function N (index in the function index space)")
+    p.add_argument("--legalized", action="store_true", help="print the IR after legalization")
+    p.add_argument("--static-heaps", action="store_true",
+                   help="32-bit memories as static heaps (4 GiB reservation, 2 GiB guard)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        with open(args.file, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        print(f"{args.file}: cannot read: {e.strerror}", file=sys.stderr)
+        return 1
+    try:
+        module = decode_module(data)
+        validate_module(module)
+    except DecodeError as e:
+        print(f"{args.file}: malformed: {e}", file=sys.stderr)
+        return 1
+    except ValidationError as e:
+        print(f"{args.file}: invalid: {e}", file=sys.stderr)
+        return 1
+    first = module.num_imported_funcs
+    indices = range(first, first + len(module.codes))
+    if args.func_index is not None:
+        if args.func_index not in indices:
+            print(f"{args.file}: no defined function {args.func_index} "
+                  f"(defined: {first}..{first + len(module.codes) - 1})", file=sys.stderr)
+            return 1
+        indices = range(args.func_index, args.func_index + 1)
+    config = HeapConfig("static") if args.static_heaps else HeapConfig()
+    texts = []
+    for index in indices:
+        try:
+            func = translate_function(module, index, config)
+            verify(func)
+            if args.legalized:
+                legalize(func)
+                verify(func)
+        except NotImplementedError as e:
+            print(f"{args.file}: function {index}: {e}", file=sys.stderr)
+            return 2
+        except VerifierError as e:
+            print(f"{args.file}: function {index}: internal error: {e}", file=sys.stderr)
+            return 3
+        texts.append(print_function(func))
+    sys.stdout.write("\n".join(texts))
+    return 0

@@ -1,0 +1,425 @@
+"""Store-owned objects of the API: Func, Memory, Table, Global, and the Caller a host
+function may receive. Each wraps one runtime object and checks that it is used with
+the store that owns it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .runtime.functions import FuncInstance
+from .runtime.globals import GlobalInstance
+from .runtime.instance import ModuleInstance
+from .runtime.memory import MemoryInstance
+from .runtime.table import TableInstance
+from .store import Store, store_of
+from .valtypes import FuncType, GlobalType, MemoryType, TableType
+from .values import Val, to_python, to_raw, to_val
+from .wasm import types as wt
+from .wasm.errors import WasmError
+
+M32 = 0xFFFFFFFF
+
+
+class _StoreBound:
+    __slots__ = ("_store", "_rt")
+
+    _store: Store
+    _rt: Any
+
+    def _check_store(self, store: Any) -> Store:
+        s = store_of(store)
+        if s is not self._store:
+            raise ValueError(
+                f"this {type(self).__name__} belongs to a different store than the one given"
+            )
+        return s
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._rt is self._rt  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(id(self._rt))
+
+
+class Caller:
+    """What a host function defined with ``access_caller=True`` receives first: the
+    calling instance's exports (``get``/``[]``) and the store's data. Valid only during
+    the call; it can also be passed where a store is expected."""
+
+    __slots__ = ("_store", "_instance", "_valid")
+
+    def __init__(self, store: Store, instance: ModuleInstance | None) -> None:
+        self._store = store
+        self._instance = instance
+        self._valid = True
+
+    def _live(self) -> Store:
+        if not self._valid:
+            raise WasmError("a Caller may only be used during the host call it was given to")
+        return self._store
+
+    _as_store = _live
+
+    def get(self, name: str) -> Func | Memory | Table | Global | None:
+        """The calling instance's export ``name``, or None (also when called from the host)."""
+        store = self._live()
+        if self._instance is None:
+            return None
+        item = self._instance.exports.get(name)
+        return None if item is None else wrap_extern(store, item)
+
+    def __getitem__(self, name: str) -> Func | Memory | Table | Global:
+        item = self.get(name)
+        if item is None:
+            raise KeyError(name)
+        return item
+
+    @property
+    def data(self) -> Any:
+        return self._live().data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._live().data = value
+
+    @property
+    def store(self) -> Store:
+        return self._live()
+
+
+def _host_adapter(
+    store: Store, ftype: wt.FuncType, fn: Callable[..., Any], access_caller: bool
+) -> Callable[[ModuleInstance | None, list[Any]], list[Any]]:
+    params = ftype.params
+    results = ftype.results
+
+    def host(instance: ModuleInstance | None, args: list[Any]) -> list[Any]:
+        py_args = [to_python(store, t, a) for t, a in zip(params, args, strict=True)]
+        if access_caller:
+            caller = Caller(store, instance)
+            try:
+                out = fn(caller, *py_args)
+            finally:
+                caller._valid = False
+        else:
+            out = fn(*py_args)
+        return results_to_raw(store, results, out)
+
+    return host
+
+
+def results_to_raw(store: Store, results: tuple[int, ...], out: Any) -> list[Any]:
+    """Convert what a host function returned to its result list (checking types)."""
+    if not results:
+        if out is not None:
+            raise TypeError(f"host function returned {out!r} but has no results")
+        return []
+    if len(results) == 1:
+        return [to_raw(store, results[0], out)]
+    if not isinstance(out, tuple | list) or len(out) != len(results):
+        raise TypeError(f"host function must return a tuple of {len(results)} values")
+    return [to_raw(store, t, v) for t, v in zip(results, out, strict=True)]
+
+
+class Func(_StoreBound):
+    """A function: defined by an instance, or by the host with
+    ``Func(store, ty, callable, access_caller=False)``. Call it as ``func(store, *args)``."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        store: Store,
+        ty: FuncType,
+        func: Callable[..., Any],
+        access_caller: bool = False,
+    ) -> None:
+        store = store_of(store)
+        if not isinstance(ty, FuncType):
+            raise TypeError("expected a FuncType")
+        if not callable(func):
+            raise TypeError("expected a callable")
+        self._store = store
+        host = _host_adapter(store, ty._wasm, func, access_caller)
+        self._rt = FuncInstance(ty._wasm, store._ctx, host=host)
+        self._rt.api = self
+
+    @classmethod
+    def _wrap(cls, store: Store, rt: FuncInstance) -> Func:
+        api = rt.api
+        if api is None:
+            api = cls.__new__(cls)
+            api._store = store
+            api._rt = rt
+            rt.api = api
+        return api
+
+    def type(self, store: Any) -> FuncType:
+        self._check_store(store)
+        return FuncType._from_wasm(self._rt.type)
+
+    @property
+    def param_arity(self) -> int:
+        return len(self._rt.type.params)
+
+    @property
+    def result_arity(self) -> int:
+        return len(self._rt.type.results)
+
+    def _raw_args(self, store: Store, args: Sequence[Any]) -> list[Any]:
+        params = self._rt.type.params
+        if len(args) != len(params):
+            raise TypeError(f"expected {len(params)} arguments, got {len(args)}")
+        return [to_raw(store, t, a) for t, a in zip(params, args, strict=True)]
+
+    def __call__(self, store: Any, *args: Any) -> Any:
+        """Call with Python values or Vals; return None, one value, or a tuple."""
+        store = self._check_store(store)
+        raw = store._engine._invoke(self._rt, self._raw_args(store, args))
+        results = self._rt.type.results
+        if not results:
+            return None
+        if len(results) == 1:
+            return to_python(store, results[0], raw[0])
+        return tuple(to_python(store, t, v) for t, v in zip(results, raw, strict=True))
+
+    def call_vals(self, store: Any, args: Sequence[Any]) -> list[Val]:
+        """Call and return every result as a typed Val (float bits kept exactly)."""
+        store = self._check_store(store)
+        raw = store._engine._invoke(self._rt, self._raw_args(store, args))
+        return [to_val(store, t, v) for t, v in zip(self._rt.type.results, raw, strict=True)]
+
+    def __repr__(self) -> str:
+        return f"<Func {self._rt.type}>"
+
+
+class Memory(_StoreBound):
+    """A linear memory. ``buffer(store)`` is a zero-copy view, invalidated by growth."""
+
+    __slots__ = ()
+
+    def __init__(self, store: Store, ty: MemoryType) -> None:
+        store = store_of(store)
+        if not isinstance(ty, MemoryType):
+            raise TypeError("expected a MemoryType")
+        self._store = store
+        try:
+            self._rt = MemoryInstance(ty._wasm, store._ctx)
+        except MemoryError as exc:
+            raise WasmError(str(exc)) from None
+        self._rt.api = self
+
+    @classmethod
+    def _wrap(cls, store: Store, rt: MemoryInstance) -> Memory:
+        api = rt.api
+        if api is None:
+            api = cls.__new__(cls)
+            api._store = store
+            api._rt = rt
+            rt.api = api
+        return api
+
+    def type(self, store: Any) -> MemoryType:
+        """The memory's type, with its current size as the minimum."""
+        self._check_store(store)
+        return MemoryType._from_wasm(self._rt.current_type())
+
+    def size(self, store: Any) -> int:
+        """Current size in 64 KiB pages."""
+        self._check_store(store)
+        return self._rt.pages
+
+    def data_len(self, store: Any) -> int:
+        """Current size in bytes."""
+        self._check_store(store)
+        return self._rt.byte_size
+
+    def grow(self, store: Any, delta: int) -> int:
+        """Grow by ``delta`` pages and return the old size; WasmError if it cannot grow."""
+        self._check_store(store)
+        if not isinstance(delta, int) or delta < 0:
+            raise ValueError("delta must be a non-negative int")
+        old = self._rt.grow(delta)
+        if old < 0:
+            raise WasmError(f"failed to grow memory by {delta} pages")
+        return old
+
+    def read(self, store: Any, start: int, stop: int) -> bytearray:
+        """Copy bytes ``[start, stop)``; IndexError when out of bounds."""
+        self._check_store(store)
+        return self._rt.read(start, stop)
+
+    def write(self, store: Any, value: bytes | bytearray | memoryview, start: int = 0) -> int:
+        """Copy ``value`` into memory at ``start``; IndexError (nothing written) when out
+        of bounds. Returns the number of bytes written."""
+        self._check_store(store)
+        self._rt.write(start, value)
+        return len(value)
+
+    def buffer(self, store: Any) -> memoryview:
+        """A zero-copy memoryview of the memory. Growing the memory invalidates it (the
+        view keeps the old contents and size); take a new one after any grow."""
+        self._check_store(store)
+        return self._rt.view()
+
+    def __repr__(self) -> str:
+        return f"<Memory {self._rt.pages} pages>"
+
+
+class Table(_StoreBound):
+    """A table of funcref or externref elements."""
+
+    __slots__ = ()
+
+    def __init__(self, store: Store, ty: TableType, init: Any) -> None:
+        store = store_of(store)
+        if not isinstance(ty, TableType):
+            raise TypeError("expected a TableType")
+        self._store = store
+        raw = to_raw(store, ty._wasm.elem_type, init)
+        try:
+            self._rt = TableInstance(ty._wasm, store._ctx, raw)
+        except MemoryError as exc:
+            raise WasmError(str(exc)) from None
+        self._rt.api = self
+
+    @classmethod
+    def _wrap(cls, store: Store, rt: TableInstance) -> Table:
+        api = rt.api
+        if api is None:
+            api = cls.__new__(cls)
+            api._store = store
+            api._rt = rt
+            rt.api = api
+        return api
+
+    def _elem(self) -> int:
+        return self._rt.type.elem_type
+
+    def type(self, store: Any) -> TableType:
+        """The table's type, with its current size as the minimum."""
+        self._check_store(store)
+        return TableType._from_wasm(self._rt.current_type())
+
+    def size(self, store: Any) -> int:
+        self._check_store(store)
+        return self._rt.size
+
+    def _index(self, idx: int, n: int = 1) -> None:
+        if not isinstance(idx, int) or idx < 0 or idx + n > self._rt.size:
+            raise IndexError("table index out of bounds")
+
+    def get(self, store: Any, idx: int) -> Any:
+        """Element ``idx``: a Func, the externref's object, or None for null."""
+        store = self._check_store(store)
+        self._index(idx)
+        return to_python(store, self._elem(), self._rt.elements[idx])
+
+    def set(self, store: Any, idx: int, val: Any) -> None:
+        store = self._check_store(store)
+        raw = to_raw(store, self._elem(), val)
+        self._index(idx)
+        self._rt.elements[idx] = raw
+
+    def grow(self, store: Any, delta: int, init: Any) -> int:
+        """Grow by ``delta`` elements set to ``init``; return the old size."""
+        store = self._check_store(store)
+        raw = to_raw(store, self._elem(), init)
+        if not isinstance(delta, int) or delta < 0:
+            raise ValueError("delta must be a non-negative int")
+        old = self._rt.grow(delta, raw)
+        if old < 0:
+            raise WasmError(f"failed to grow table by {delta} elements")
+        return old
+
+    def fill(self, store: Any, start: int, val: Any, n: int) -> None:
+        """Set ``n`` elements from ``start`` to ``val``."""
+        store = self._check_store(store)
+        raw = to_raw(store, self._elem(), val)
+        self._index(start, n)
+        self._rt.elements[start : start + n] = [raw] * n
+
+    def copy(self, store: Any, dst: int, src_table: Table, src: int, n: int) -> None:
+        """Copy ``n`` elements from ``src_table[src:]`` to ``self[dst:]`` (overlap-safe)."""
+        store = self._check_store(store)
+        src_table._check_store(store)
+        if src_table._elem() != self._elem():
+            raise TypeError("tables have different element types")
+        src_table._index(src, n)
+        self._index(dst, n)
+        self._rt.elements[dst : dst + n] = src_table._rt.elements[src : src + n]
+
+    def __repr__(self) -> str:
+        return f"<Table {wt.valtype_name(self._elem())} x {self._rt.size}>"
+
+
+class Global(_StoreBound):
+    """A global variable."""
+
+    __slots__ = ()
+
+    def __init__(self, store: Store, ty: GlobalType, val: Any) -> None:
+        store = store_of(store)
+        if not isinstance(ty, GlobalType):
+            raise TypeError("expected a GlobalType")
+        self._store = store
+        raw = to_raw(store, ty._wasm.valtype, val)
+        self._rt = GlobalInstance(ty._wasm, raw, store._ctx)
+        self._rt.api = self
+
+    @classmethod
+    def _wrap(cls, store: Store, rt: GlobalInstance) -> Global:
+        api = rt.api
+        if api is None:
+            api = cls.__new__(cls)
+            api._store = store
+            api._rt = rt
+            rt.api = api
+        return api
+
+    def type(self, store: Any) -> GlobalType:
+        self._check_store(store)
+        return GlobalType._from_wasm(self._rt.type)
+
+    def value(self, store: Any) -> Any:
+        store = self._check_store(store)
+        return to_python(store, self._rt.type.valtype, self._rt.value)
+
+    def get_val(self, store: Any) -> Val:
+        """The value as a typed Val (float bits kept exactly)."""
+        store = self._check_store(store)
+        return to_val(store, self._rt.type.valtype, self._rt.value)
+
+    def set_value(self, store: Any, val: Any) -> None:
+        store = self._check_store(store)
+        if not self._rt.type.mutable:
+            raise WasmError("cannot set an immutable global")
+        self._rt.value = to_raw(store, self._rt.type.valtype, val)
+
+    def __repr__(self) -> str:
+        return f"<Global {self._rt.type}>"
+
+
+Extern = Func | Memory | Table | Global
+
+
+def wrap_extern(store: Store, item: Any) -> Extern:
+    """The API object for a runtime extern."""
+    if isinstance(item, FuncInstance):
+        return Func._wrap(store, item)
+    if isinstance(item, MemoryInstance):
+        return Memory._wrap(store, item)
+    if isinstance(item, TableInstance):
+        return Table._wrap(store, item)
+    if isinstance(item, GlobalInstance):
+        return Global._wrap(store, item)
+    raise TypeError(f"not an extern: {item!r}")
+
+
+def unwrap_extern(store: Store, item: Any) -> Any:
+    """The runtime object of an API extern (checking its store)."""
+    if not isinstance(item, Func | Memory | Table | Global):
+        raise TypeError(f"expected a Func, Memory, Table or Global, got {type(item).__name__}")
+    item._check_store(store)
+    return item._rt

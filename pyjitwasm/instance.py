@@ -1,0 +1,80 @@
+"""Instances and their exports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .externs import Extern, unwrap_extern, wrap_extern
+from .module import Module
+from .runtime.instance import ModuleInstance, instantiate
+from .store import Store, store_of
+
+
+class Instance:
+    """A module instantiated in a store with ``imports`` given in import order.
+
+    Raises LinkError when an import is missing or does not match, Trap when
+    instantiation traps (segment out of bounds, start function trap).
+    """
+
+    def __init__(self, store: Store, module: Module, imports: Sequence[Extern]) -> None:
+        store = store_of(store)
+        if not isinstance(module, Module):
+            raise TypeError("expected a Module")
+        if module.engine is not store.engine:
+            raise ValueError("the module was compiled for a different engine than the store's")
+        raw = [unwrap_extern(store, item) for item in imports]
+        engine = store._engine
+        self._store = store
+        self._module = module
+        self._rt: ModuleInstance = instantiate(
+            module._wasm, raw, store._ctx, engine._invoke, module._code
+        )
+        self._exports: InstanceExports | None = None
+
+    def exports(self, store: Any) -> InstanceExports:
+        """The instance's exports: ``[name]``, ``.get(name)``, ``.by_index[i]``, iteration."""
+        if store_of(store) is not self._store:
+            raise ValueError("this Instance belongs to a different store than the one given")
+        if self._exports is None:
+            self._exports = InstanceExports(self._store, self._rt)
+        return self._exports
+
+    def __repr__(self) -> str:
+        return f"<Instance of {self._module!r}>"
+
+
+class InstanceExports:
+    """Mapping-like view of an instance's exports, in declaration order."""
+
+    def __init__(self, store: Store, rt: ModuleInstance) -> None:
+        self._names = list(rt.exports)
+        self._items = {name: wrap_extern(store, item) for name, item in rt.exports.items()}
+        self.by_index: list[Extern] = [self._items[name] for name in self._names]
+
+    def __getitem__(self, key: str | int) -> Extern:
+        if isinstance(key, int):
+            return self.by_index[key]
+        return self._items[key]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._items.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+    def values(self) -> list[Extern]:
+        return list(self.by_index)
+
+    def items(self) -> list[tuple[str, Extern]]:
+        return [(name, self._items[name]) for name in self._names]

@@ -1,0 +1,98 @@
+"""Compiled modules."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .engine import Engine
+from .valtypes import ExportType, ImportType, wrap_type
+from .wasm.decoder import decode_module
+from .wasm.types import ExternKind
+from .wasm.validator import validate_module
+from .wat import wat2wasm
+
+
+def _binary(wasm: bytes | bytearray | memoryview | str) -> bytes:
+    if isinstance(wasm, str):
+        return wat2wasm(wasm)
+    if isinstance(wasm, bytes | bytearray | memoryview):
+        return bytes(wasm)
+    raise TypeError(f"expected bytes or WebAssembly text, got {type(wasm).__name__}")
+
+
+class Module:
+    """A decoded and validated module, ready to instantiate in any store of its engine.
+
+    ``wasm`` is the binary, or WebAssembly text as a str (converted with wasm-tools).
+    Raises DecodeError for a malformed binary and ValidationError for an invalid one.
+    """
+
+    def __init__(self, engine: Engine, wasm: bytes | bytearray | memoryview | str) -> None:
+        if not isinstance(engine, Engine):
+            raise TypeError("expected an Engine")
+        module = decode_module(_binary(wasm))
+        validate_module(module)
+        self._engine = engine
+        self._wasm = module
+        self._code: Any = engine._code_cache(module)
+
+    @classmethod
+    def from_file(cls, engine: Engine, path: str | os.PathLike[str]) -> Module:
+        """Load a ``.wasm`` binary or a ``.wat`` text file."""
+        with open(path, "rb") as f:
+            data = f.read()
+        if str(path).endswith(".wat") or not data.startswith(b"\0asm"):
+            try:
+                return cls(engine, data.decode("utf-8"))
+            except UnicodeDecodeError:
+                pass
+        return cls(engine, data)
+
+    @staticmethod
+    def validate(engine: Engine, wasm: bytes | bytearray | memoryview | str) -> None:
+        """Raise DecodeError or ValidationError if ``wasm`` is not a valid module."""
+        validate_module(decode_module(_binary(wasm)))
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def name(self) -> str | None:
+        """The module's name from its name section, if any."""
+        return self._wasm.names.module
+
+    def _extern_type(self, kind: ExternKind, desc: Any) -> Any:
+        if kind == ExternKind.FUNC:
+            return wrap_type(self._wasm.types[desc])
+        return wrap_type(desc)
+
+    @property
+    def imports(self) -> list[ImportType]:
+        return [
+            ImportType(imp.module, imp.name, self._extern_type(imp.kind, imp.desc))
+            for imp in self._wasm.imports
+        ]
+
+    @property
+    def exports(self) -> list[ExportType]:
+        m = self._wasm
+        spaces = {
+            ExternKind.FUNC: m.func_types,
+            ExternKind.TABLE: m.table_types,
+            ExternKind.MEMORY: m.memory_types,
+            ExternKind.GLOBAL: m.global_types,
+        }
+        cache: dict[ExternKind, list[Any]] = {}
+        out = []
+        for exp in m.exports:
+            if exp.kind not in cache:
+                cache[exp.kind] = spaces[exp.kind]()
+            t = cache[exp.kind][exp.index]
+            out.append(ExportType(exp.name, wrap_type(t)))
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Module {self.name or ''} {len(self._wasm.imports)} imports>"
+

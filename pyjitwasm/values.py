@@ -1,0 +1,204 @@
+"""Values crossing the API: ``Val``, and conversions between Python values and the
+runtime representation (unsigned integer bit patterns, Python floats, references)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from .runtime.floats import (
+    f32_from_bits,
+    f32_round,
+    f32_to_bits,
+    f64_from_bits,
+    f64_to_bits,
+)
+from .runtime.functions import FuncInstance
+from .valtypes import ValType
+from .wasm import types as wt
+
+if TYPE_CHECKING:
+    from .externs import Func
+    from .store import Store
+
+M32 = 0xFFFFFFFF
+M64 = 0xFFFFFFFFFFFFFFFF
+M128 = (1 << 128) - 1
+
+
+class Val:
+    """A typed WebAssembly value (wasmtime-py's ``Val``).
+
+    ``type`` is its ValType and ``value`` the Python value (ints are signed; floats are
+    floats; a funcref is a Func or None; an externref is the host object or None).
+    ``bits`` gives the raw IEEE bits of a float, NaN payload included.
+    """
+
+    __slots__ = ("_code", "_raw")
+
+    def __init__(self, code: int, raw: Any) -> None:
+        self._code = code
+        # Numbers in the runtime representation; refs as the API object (Func or host object).
+        self._raw = raw
+
+    @staticmethod
+    def i32(value: int) -> Val:
+        return Val(wt.I32, _int_bits(value, 32))
+
+    @staticmethod
+    def i64(value: int) -> Val:
+        return Val(wt.I64, _int_bits(value, 64))
+
+    @staticmethod
+    def f32(value: float) -> Val:
+        return Val(wt.F32, f32_round(_float(value)))
+
+    @staticmethod
+    def f64(value: float) -> Val:
+        return Val(wt.F64, _float(value))
+
+    @staticmethod
+    def f32_bits(bits: int) -> Val:
+        return Val(wt.F32, f32_from_bits(_int_bits(bits, 32)))
+
+    @staticmethod
+    def f64_bits(bits: int) -> Val:
+        return Val(wt.F64, f64_from_bits(_int_bits(bits, 64)))
+
+    @staticmethod
+    def v128(value: int) -> Val:
+        return Val(wt.V128, _int_bits(value, 128))
+
+    @staticmethod
+    def funcref(func: Func | None) -> Val:
+        from .externs import Func
+
+        if func is not None and not isinstance(func, Func):
+            raise TypeError(f"expected a Func or None, got {type(func).__name__}")
+        return Val(wt.FUNCREF, func)
+
+    @staticmethod
+    def externref(obj: Any) -> Val:
+        return Val(wt.EXTERNREF, obj)
+
+    @staticmethod
+    def ref_null(ty: ValType) -> Val:
+        """A null reference of reference type ``ty``."""
+        if ty.code not in wt.REF_TYPES:
+            raise ValueError(f"{ty} is not a reference type")
+        return Val(ty.code, None)
+
+    @property
+    def type(self) -> ValType:
+        return ValType._of(self._code)
+
+    @property
+    def value(self) -> Any:
+        code = self._code
+        if code == wt.I32:
+            return self._raw - (1 << 32) if self._raw & 0x80000000 else self._raw
+        if code == wt.I64:
+            return self._raw - (1 << 64) if self._raw & (1 << 63) else self._raw
+        return self._raw
+
+    @property
+    def bits(self) -> int:
+        """The raw bits of a numeric value (IEEE bits for floats, unsigned for ints)."""
+        code = self._code
+        if code == wt.F32:
+            return f32_to_bits(self._raw)
+        if code == wt.F64:
+            return f64_to_bits(self._raw)
+        if code in (wt.I32, wt.I64, wt.V128):
+            return self._raw
+        raise TypeError(f"a {self.type} value has no bits")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Val) or other._code != self._code:
+            return False
+        if self._code in wt.REF_TYPES:
+            return self._raw is other._raw or self._raw == other._raw
+        return self.bits == other.bits
+
+    def __hash__(self) -> int:
+        if self._code in wt.REF_TYPES:
+            return hash((self._code, id(self._raw)))
+        return hash((self._code, self.bits))
+
+    def __repr__(self) -> str:
+        return f"Val.{self.type}({self.value!r})"
+
+
+def _int_bits(value: Any, width: int) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"expected an int for an i{width}, got {type(value).__name__}")
+    if not -(1 << (width - 1)) <= value < (1 << width):
+        raise ValueError(f"{value} does not fit in {width} bits")
+    return value & ((1 << width) - 1)
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a float, got {type(value).__name__}")
+    return float(value)
+
+
+def to_raw(store: Store, code: int, value: Any) -> Any:
+    """Convert a Python value or Val to the runtime representation of type ``code``.
+
+    Raises TypeError for a value of the wrong type, ValueError for an out-of-range int
+    or a Func of another store.
+    """
+    if isinstance(value, Val):
+        if value._code != code:
+            raise TypeError(f"expected a {wt.valtype_name(code)} value, got {value.type}")
+        value = value._raw
+        if code != wt.FUNCREF:
+            return value
+    if code == wt.I32:
+        return _int_bits(value, 32)
+    if code == wt.I64:
+        return _int_bits(value, 64)
+    if code == wt.F64:
+        return _float(value)
+    if code == wt.F32:
+        x = _float(value)
+        return x if math.isnan(x) else f32_round(x)
+    if code == wt.FUNCREF:
+        if value is None:
+            return None
+        from .externs import Func
+
+        if not isinstance(value, Func):
+            raise TypeError(f"expected a Func or None for a funcref, got {type(value).__name__}")
+        value._check_store(store)
+        return value._rt
+    if code == wt.EXTERNREF:
+        return value
+    if code == wt.V128:
+        return _int_bits(value, 128)
+    raise TypeError(f"unsupported value type {code!r}")
+
+
+def to_python(store: Store, code: int, raw: Any) -> Any:
+    """Convert a runtime value of type ``code`` to the Python value the API returns."""
+    if code == wt.I32:
+        return raw - (1 << 32) if raw & 0x80000000 else raw
+    if code == wt.I64:
+        return raw - (1 << 64) if raw & (1 << 63) else raw
+    if code == wt.FUNCREF:
+        return None if raw is None else wrap_func(store, raw)
+    return raw
+
+
+def to_val(store: Store, code: int, raw: Any) -> Val:
+    """Wrap a runtime value of type ``code`` as a Val (exact bits kept)."""
+    if code == wt.FUNCREF and raw is not None:
+        return Val(code, wrap_func(store, raw))
+    return Val(code, raw)
+
+
+def wrap_func(store: Store, rt: FuncInstance) -> Func:
+    from .externs import Func
+
+    return Func._wrap(store, rt)

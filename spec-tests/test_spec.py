@@ -1,0 +1,29 @@
+"""The official WebAssembly testsuite, judged against spec-tests/manifest.toml."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner import Manifest, judge, run_file, scope_files
+from wast import missing_testsuite_message, testsuite_dir
+
+MANIFEST = Manifest.load()
+FILES = scope_files(MANIFEST)
+ENGINE = "interp"
+
+
+def test_testsuite_present() -> None:
+    if testsuite_dir() is None:
+        pytest.skip(missing_testsuite_message())
+    assert FILES, "the testsuite folder holds no in-scope .wast files"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_spec_file(path, spec_rows) -> None:
+    result = run_file(path, MANIFEST, ENGINE)
+    verdict = judge(result, MANIFEST)
+    spec_rows.append((result, verdict))
+    problems = [f"line {o.line} [{o.phase}] {o.command}: {o.detail}" for o in verdict.unexpected]
+    problems += [f"line {line} [{phase}] is listed as failing ({why}) but passes"
+                 for phase, line, why in verdict.fixed]
+    assert not problems, f"{path.name}:\n" + "\n".join(problems[:50])

@@ -1,0 +1,876 @@
+"""Decode a WebAssembly binary into a ``WasmModule``.
+
+Covers WebAssembly 2.0 plus memory64, multi-memory, extended constant expressions and
+tail calls. Constructs from other proposals raise ``UnsupportedFeatureError`` naming the
+proposal; anything else the spec calls malformed raises ``DecodeError``. No other
+exception escapes ``decode_module``.
+
+Function bodies are decoded eagerly. The instruction loop is the hot path: it works on
+the raw ``bytes`` with a local position, dispatches on a precomputed immediate-kind table
+and reads single-byte LEB128s inline, falling back to ``reader`` only for longer ones.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from .errors import DecodeError, UnsupportedFeatureError
+from .module import (
+    ConstExpr,
+    CustomSection,
+    DataSegment,
+    ElemSegment,
+    Export,
+    FunctionBody,
+    Global,
+    Import,
+    Instr,
+    NameSection,
+    SectionHeader,
+    SegmentMode,
+    WasmModule,
+)
+from .opcodes import (
+    FC,
+    FD,
+    OPS,
+    UNSUPPORTED_FC,
+    UNSUPPORTED_FD,
+    UNSUPPORTED_OPCODES,
+    UNSUPPORTED_PREFIXES,
+    BlockImm,
+    Imm,
+    MemArg,
+)
+from .reader import (
+    UNEXPECTED_END_OF_SECTION,
+    Reader,
+    eof_error,
+    read_s32,
+    read_s33,
+    read_s64,
+    read_u32,
+    read_u64,
+)
+from .types import (
+    EXTERNREF,
+    FUNCREF,
+    VALUE_TYPES,
+    ExternKind,
+    FuncType,
+    GlobalType,
+    MemoryType,
+    TableType,
+)
+
+MAGIC = b"\x00asm"
+VERSION = b"\x01\x00\x00\x00"
+# Wasmtime's cap on a function's declared locals; it also keeps a hostile count from
+# making us allocate a huge tuple.
+MAX_LOCALS = 50_000
+
+GC = "garbage collection"
+TYPED_REFS = "typed function references"
+EXCEPTIONS = "exception handling"
+THREADS = "threads"
+CUSTOM_PAGE_SIZES = "custom page sizes"
+
+# Section ids, and the position each non-custom section must keep in the module.
+CUSTOM_ID, DATA_COUNT_ID, TAG_ID = 0, 12, 13
+_SECTION_RANK = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
+
+# Heap/value type bytes of proposals we do not implement.
+_GC_ABSTRACT = frozenset({0x6E, 0x6D, 0x6C, 0x6B, 0x6A, 0x71, 0x72, 0x73})
+_EXN_TYPES = frozenset({0x69, 0x74})
+_REF_TYPE_PREFIXES = frozenset({0x63, 0x64})
+_GC_TYPE_FORMS = frozenset({0x4E, 0x50, 0x4F, 0x5F, 0x5E})
+
+# Internal dispatch kinds for the instruction loop. Kinds that carry one u32 immediate
+# share a branch; end, else and the prefixes get their own.
+K_NONE, K_U32, K_I32, K_MEMARG, K_END, K_BLOCK, K_I64, K_ELSE = range(8)
+K_BR_TABLE, K_FC, K_FD, K_F32, K_F64, K_PAIR, K_CALL_INDIRECT = range(8, 15)
+K_SELECT_T, K_HEAPTYPE, K_V128, K_SHUFFLE, K_LANE, K_MEMARG_LANE = range(15, 21)
+K_ILLEGAL, K_UNSUPPORTED = 21, 22
+
+_IMM_TO_KIND = {
+    Imm.NONE: K_NONE,
+    Imm.BLOCK: K_BLOCK,
+    Imm.LABEL: K_U32,
+    Imm.BR_TABLE: K_BR_TABLE,
+    Imm.FUNC: K_U32,
+    Imm.CALL_INDIRECT: K_CALL_INDIRECT,
+    Imm.LOCAL: K_U32,
+    Imm.GLOBAL: K_U32,
+    Imm.TABLE: K_U32,
+    Imm.TABLE_COPY: K_PAIR,
+    Imm.TABLE_INIT: K_PAIR,
+    Imm.ELEM: K_U32,
+    Imm.MEMARG: K_MEMARG,
+    Imm.MEM: K_U32,
+    Imm.MEM_COPY: K_PAIR,
+    Imm.MEM_INIT: K_PAIR,
+    Imm.DATA: K_U32,
+    Imm.I32: K_I32,
+    Imm.I64: K_I64,
+    Imm.F32: K_F32,
+    Imm.F64: K_F64,
+    Imm.V128: K_V128,
+    Imm.SHUFFLE: K_SHUFFLE,
+    Imm.LANE: K_LANE,
+    Imm.MEMARG_LANE: K_MEMARG_LANE,
+    Imm.SELECT_T: K_SELECT_T,
+    Imm.HEAPTYPE: K_HEAPTYPE,
+}
+
+
+def _build_kind_tables() -> tuple[list[int], dict[int, int], dict[int, int]]:
+    single = [K_ILLEGAL] * 256
+    fc: dict[int, int] = {}
+    fd: dict[int, int] = {}
+    for code, info in OPS.items():
+        kind = _IMM_TO_KIND[info.imm]
+        if code < 0x100:
+            single[code] = kind
+        elif code & ~0xFFF == FC:
+            fc[code & 0xFFF] = kind
+        elif code & ~0xFFF == FD:
+            fd[code & 0xFFF] = kind
+    single[0x0B] = K_END
+    single[0x05] = K_ELSE
+    single[0xFC] = K_FC
+    single[0xFD] = K_FD
+    for code in UNSUPPORTED_OPCODES:
+        single[code] = K_UNSUPPORTED
+    for code in UNSUPPORTED_PREFIXES:
+        single[code] = K_UNSUPPORTED
+    return single, fc, fd
+
+
+_KINDS, _FC_KINDS, _FD_KINDS = _build_kind_tables()
+_IF = 0x04
+_MEMORY_INIT = FC | 0x08
+_DATA_DROP = FC | 0x09
+_REF_FUNC = 0xD2
+
+
+# Types ----------------------------------------------------------------------------
+
+
+def _reject_proposal_type(b: int, next_byte: int | None, offset: int) -> None:
+    """Raise UnsupportedFeatureError if type byte ``b`` belongs to a known proposal."""
+    if b in _GC_ABSTRACT:
+        raise UnsupportedFeatureError(GC, f"reference type 0x{b:02x}", offset)
+    if b in _EXN_TYPES:
+        raise UnsupportedFeatureError(EXCEPTIONS, f"reference type 0x{b:02x}", offset)
+    if b in _REF_TYPE_PREFIXES:
+        if next_byte in _GC_ABSTRACT:
+            raise UnsupportedFeatureError(GC, "a (ref ...) type", offset)
+        if next_byte in _EXN_TYPES:
+            raise UnsupportedFeatureError(EXCEPTIONS, "a (ref ...) type", offset)
+        raise UnsupportedFeatureError(TYPED_REFS, "a (ref ...) type", offset)
+
+
+def _valtype(r: Reader) -> int:
+    off = r.pos
+    b = r.byte()
+    if b in VALUE_TYPES:
+        return b
+    _reject_proposal_type(b, r.peek(), off)
+    raise DecodeError("malformed value type", off)
+
+
+def _reftype(r: Reader) -> int:
+    off = r.pos
+    b = r.byte()
+    if b == FUNCREF or b == EXTERNREF:
+        return b
+    _reject_proposal_type(b, r.peek(), off)
+    raise DecodeError("malformed reference type", off)
+
+
+def _heaptype(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """Decode ``ref.null``'s heap type (an s33); only func and extern are supported."""
+    off = pos
+    if pos >= end:
+        raise eof_error(data, end)
+    b = data[pos]
+    if b == FUNCREF or b == EXTERNREF:
+        return b, pos + 1
+    if b in _GC_ABSTRACT:
+        raise UnsupportedFeatureError(GC, f"heap type 0x{b:02x}", off)
+    if b in _EXN_TYPES:
+        raise UnsupportedFeatureError(EXCEPTIONS, f"heap type 0x{b:02x}", off)
+    value, pos = read_s33(data, pos, end)
+    if value >= 0:
+        raise UnsupportedFeatureError(TYPED_REFS, "a concrete heap type", off)
+    raise DecodeError("malformed heap type", off)
+
+
+def _blocktype(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """The slow path of a block type: type indices and proposal types."""
+    off = pos
+    if pos >= end:
+        raise eof_error(data, end)
+    b = data[pos]
+    nxt = data[pos + 1] if pos + 1 < end else None
+    _reject_proposal_type(b, nxt, off)
+    value, pos = read_s33(data, pos, end)
+    if value < 0:
+        raise DecodeError("malformed block type", off)
+    return value, pos
+
+
+def _limits(r: Reader, is_memory: bool) -> tuple[int, int | None, bool]:
+    """Limits flags, minimum and maximum: ``(min, max, is_64)``."""
+    off = r.pos
+    flags = r.byte()
+    if flags > 0x0F or (not is_memory and flags & 0x0A):
+        raise DecodeError("malformed limits flags", off)
+    if flags & 0x08:
+        # Custom page sizes add a page-size exponent after the limits; only name the
+        # proposal if the rest of the memory type is really there.
+        try:
+            r.u64()
+            if flags & 0x01:
+                r.u64()
+            r.u32()
+        except DecodeError:
+            raise DecodeError("malformed limits flags", off) from None
+        raise UnsupportedFeatureError(CUSTOM_PAGE_SIZES, "a memory page size", off)
+    minimum = r.u64()
+    maximum = r.u64() if flags & 0x01 else None
+    if flags & 0x02:
+        raise UnsupportedFeatureError(THREADS, "a shared memory", off)
+    return minimum, maximum, bool(flags & 0x04)
+
+
+def _table_type(r: Reader) -> TableType:
+    elem_type = _reftype(r)
+    minimum, maximum, is_64 = _limits(r, False)
+    return TableType(elem_type, minimum, maximum, is_64)
+
+
+def _memory_type(r: Reader) -> MemoryType:
+    minimum, maximum, is_64 = _limits(r, True)
+    return MemoryType(minimum, maximum, is_64)
+
+
+def _global_type(r: Reader) -> GlobalType:
+    valtype = _valtype(r)
+    off = r.pos
+    mut = r.byte()
+    if mut > 1:
+        raise DecodeError("malformed mutability", off)
+    return GlobalType(valtype, mut == 1)
+
+
+# Instructions -----------------------------------------------------------------------
+
+
+def _illegal(data: bytes, off: int, prefix: int, sub: int | None) -> DecodeError:
+    if sub is None:
+        return DecodeError(f"illegal opcode {prefix:02x}", off)
+    return DecodeError(f"illegal opcode {prefix:02x} {sub:02x}", off)
+
+
+def _unsupported_opcode(op: int, off: int, sub: int | None = None) -> UnsupportedFeatureError:
+    if sub is None:
+        proposal = UNSUPPORTED_OPCODES.get(op) or UNSUPPORTED_PREFIXES[op]
+        return UnsupportedFeatureError(proposal, f"opcode 0x{op:02x}", off)
+    table = UNSUPPORTED_FC if op == 0xFC else UNSUPPORTED_FD
+    return UnsupportedFeatureError(table[sub], f"opcode 0x{op:02x} 0x{sub:02x}", off)
+
+
+def _select_types(data: bytes, pos: int, end: int) -> tuple[tuple[int, ...], int]:
+    r = Reader(data, pos, end)
+    n = r.u32()
+    if n > r.remaining():
+        raise eof_error(data, end)
+    types = tuple(_valtype(r) for _ in range(n))
+    return types, r.pos
+
+
+def decode_instrs(
+    data: bytes, pos: int, stop: int, has_data_count: bool = True
+) -> tuple[list[Instr], int]:
+    """Decode instructions from ``data[pos:]`` up to and including the ``end`` that closes
+    the outermost level; return them and the position after that ``end``.
+
+    Like the spec's reference decoder this reads on past ``stop`` (the end of the
+    enclosing body or section) if the bytes say so; the caller compares the returned
+    position with ``stop`` ("section size mismatch"). A proposal's opcode found past
+    ``stop`` is not the module using that proposal, so it is reported as malformed.
+
+    With ``has_data_count`` false, ``memory.init`` and ``data.drop`` are malformed (the
+    spec requires a data count section for them).
+    """
+    instrs: list[Instr] = []
+    append = instrs.append
+    new = tuple.__new__
+    instr = Instr
+    kinds = _KINDS
+    fc_kinds = _FC_KINDS
+    valtypes = VALUE_TYPES
+    blocks: list[int] = []
+    push = blocks.append
+    pop = blocks.pop
+    off = pos
+    end = len(data)
+    try:
+        while True:
+            if pos >= end:
+                raise DecodeError(UNEXPECTED_END_OF_SECTION, end)
+            off = pos
+            op = data[pos]
+            pos += 1
+            kind = kinds[op]
+            if kind == K_U32:
+                b = data[pos]
+                if b < 0x80:
+                    pos += 1
+                    append(new(instr, (op, b, off)))
+                else:
+                    imm, pos = read_u32(data, pos, end)
+                    append(new(instr, (op, imm, off)))
+            elif kind == K_NONE:
+                append(new(instr, (op, None, off)))
+            elif kind == K_I32:
+                b = data[pos]
+                if b < 0x40:
+                    pos += 1
+                    append(new(instr, (op, b, off)))
+                elif b < 0x80:
+                    pos += 1
+                    append(new(instr, (op, b | 0xFFFFFF80, off)))
+                else:
+                    imm, pos = read_s32(data, pos, end)
+                    append(new(instr, (op, imm & 0xFFFFFFFF, off)))
+            elif kind == K_MEMARG:
+                imm, pos = _memarg(data, pos, end)
+                append(new(instr, (op, imm, off)))
+            elif kind == K_END:
+                if blocks:
+                    opener = instrs[pop()]
+                    opener[1].end_pc = len(instrs)
+                    append(new(instr, (op, None, off)))
+                else:
+                    append(new(instr, (op, None, off)))
+                    return instrs, pos
+            elif kind == K_BLOCK:
+                b = data[pos]
+                if b == 0x40:
+                    pos += 1
+                    blocktype = -64
+                elif b in valtypes:
+                    pos += 1
+                    blocktype = b - 0x80
+                else:
+                    blocktype, pos = _blocktype(data, pos, end)
+                push(len(instrs))
+                append(new(instr, (op, BlockImm(blocktype), off)))
+            elif kind == K_I64:
+                imm, pos = read_s64(data, pos, end)
+                append(new(instr, (op, imm & 0xFFFFFFFFFFFFFFFF, off)))
+            elif kind == K_ELSE:
+                if not blocks:
+                    raise DecodeError("END opcode expected", off)
+                opener = instrs[blocks[-1]]
+                if opener[0] != _IF or opener[1].else_pc != -1:
+                    raise DecodeError("END opcode expected", off)
+                opener[1].else_pc = len(instrs)
+                append(new(instr, (op, None, off)))
+            elif kind == K_BR_TABLE:
+                count, pos = read_u32(data, pos, end)
+                if count >= end - pos:
+                    raise DecodeError(UNEXPECTED_END_OF_SECTION, end)
+                labels = []
+                add_label = labels.append
+                for _ in range(count):
+                    b = data[pos]
+                    if b < 0x80:
+                        pos += 1
+                        add_label(b)
+                    else:
+                        label, pos = read_u32(data, pos, end)
+                        add_label(label)
+                default, pos = read_u32(data, pos, end)
+                append(new(instr, (op, (tuple(labels), default), off)))
+            elif kind == K_FC:
+                sub, pos = read_u32(data, pos, end)
+                kind = fc_kinds.get(sub, K_ILLEGAL)
+                op = FC | sub
+                if kind == K_NONE:
+                    append(new(instr, (op, None, off)))
+                elif kind == K_U32:
+                    if op == _DATA_DROP and not has_data_count:
+                        raise DecodeError("data count section required", off)
+                    imm, pos = read_u32(data, pos, end)
+                    append(new(instr, (op, imm, off)))
+                elif kind == K_PAIR:
+                    if op == _MEMORY_INIT and not has_data_count:
+                        raise DecodeError("data count section required", off)
+                    first, pos = read_u32(data, pos, end)
+                    second, pos = read_u32(data, pos, end)
+                    append(new(instr, (op, (first, second), off)))
+                elif sub in UNSUPPORTED_FC:
+                    raise _unsupported_opcode(0xFC, off, sub)
+                else:
+                    raise _illegal(data, off, 0xFC, sub)
+            elif kind == K_FD:
+                pos = _decode_simd(data, pos, end, off, append)
+            elif kind == K_CALL_INDIRECT:
+                type_index, pos = read_u32(data, pos, end)
+                table, pos = read_u32(data, pos, end)
+                append(new(instr, (op, (type_index, table), off)))
+            elif kind == K_F32:
+                append(new(instr, (op, int.from_bytes(data[pos : pos + 4], "little"), off)))
+                pos += 4
+            elif kind == K_F64:
+                append(new(instr, (op, int.from_bytes(data[pos : pos + 8], "little"), off)))
+                pos += 8
+            elif kind == K_HEAPTYPE:
+                imm, pos = _heaptype(data, pos, end)
+                append(new(instr, (op, imm, off)))
+            elif kind == K_SELECT_T:
+                imm, pos = _select_types(data, pos, end)
+                append(new(instr, (op, imm, off)))
+            elif kind == K_UNSUPPORTED:
+                raise _unsupported_opcode(op, off)
+            else:
+                raise _illegal(data, off, op, None)
+    except UnsupportedFeatureError as exc:
+        if exc.offset >= stop:
+            raise DecodeError(UNEXPECTED_END_OF_SECTION, stop) from None
+        raise
+    except IndexError:
+        # An inline read ran off the end of the module.
+        raise DecodeError(UNEXPECTED_END_OF_SECTION, end) from None
+    except RecursionError:  # pragma: no cover - defensive
+        raise DecodeError("instruction sequence too complex", off) from None
+
+
+_MEMARGS: dict[int, MemArg] = {}
+
+
+def _memarg(data: bytes, pos: int, end: int) -> tuple[MemArg, int]:
+    """Decode a memarg: alignment flags (bit 6: a memory index follows), offset (u64).
+
+    MemArgs are immutable and programs reuse a few of them, so they are interned.
+    """
+    b = data[pos]
+    if b < 0x40:
+        align = b
+        pos += 1
+        memory = 0
+    else:
+        flags_off = pos
+        flags, pos = read_u32(data, pos, end)
+        if flags >= 0x80:
+            raise DecodeError("malformed memop flags", flags_off)
+        if flags >= 0x40:
+            align = flags - 0x40
+            memory, pos = read_u32(data, pos, end)
+        else:
+            align = flags
+            memory = 0
+    b = data[pos]
+    if b < 0x80:
+        offset = b
+        pos += 1
+    else:
+        offset, pos = read_u64(data, pos, end)
+    key = (offset << 40) | (memory << 8) | align
+    memarg = _MEMARGS.get(key)
+    if memarg is None:
+        memarg = MemArg(align, offset, memory)
+        if len(_MEMARGS) < 65536:
+            _MEMARGS[key] = memarg
+    return memarg, pos
+
+
+def _decode_simd(data: bytes, pos: int, end: int, off: int, append) -> int:
+    """Decode the rest of a 0xFD-prefixed instruction; return the new position."""
+    sub, pos = read_u32(data, pos, end)
+    kind = _FD_KINDS.get(sub, K_ILLEGAL)
+    op = FD | sub
+    if kind == K_NONE:
+        imm = None
+    elif kind == K_MEMARG:
+        imm, pos = _memarg(data, pos, end)
+    elif kind == K_LANE:
+        if pos >= end:
+            raise eof_error(data, end)
+        imm = data[pos]
+        pos += 1
+    elif kind == K_MEMARG_LANE:
+        memarg, pos = _memarg(data, pos, end)
+        if pos >= end:
+            raise eof_error(data, end)
+        imm = (memarg, data[pos])
+        pos += 1
+    elif kind == K_V128:
+        if end - pos < 16:
+            raise eof_error(data, end)
+        imm = int.from_bytes(data[pos : pos + 16], "little")
+        pos += 16
+    elif kind == K_SHUFFLE:
+        if end - pos < 16:
+            raise eof_error(data, end)
+        imm = data[pos : pos + 16]
+        pos += 16
+    elif sub in UNSUPPORTED_FD:
+        raise _unsupported_opcode(0xFD, off, sub)
+    else:
+        raise _illegal(data, off, 0xFD, sub)
+    append(tuple.__new__(Instr, (op, imm, off)))
+    return pos
+
+
+# Module -----------------------------------------------------------------------------
+
+
+class _ModuleDecoder:
+    """Section-by-section decoding state of one module."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.module = WasmModule(size=len(data))
+        self.has_data_count = False
+        self.seen_func_section = False
+        self.seen_code_section = False
+        self.seen_data_section = False
+
+    def decode(self) -> WasmModule:
+        data = self.data
+        r = Reader(data)
+        if len(data) < 4:
+            raise DecodeError("unexpected end", len(data))
+        if data[:4] != MAGIC:
+            raise DecodeError("magic header not detected", 0)
+        if len(data) < 8:
+            raise DecodeError("unexpected end", len(data))
+        if data[4:8] != VERSION:
+            raise DecodeError("unknown binary version", 4)
+        r.pos = 8
+        last_rank = 0
+        while not r.at_end():
+            id_off = r.pos
+            section_id = r.byte()
+            if section_id > TAG_ID:
+                raise DecodeError("malformed section id", id_off)
+            body = r.sized(r.pos)
+            header = SectionHeader(section_id, body.pos, body.end - body.pos)
+            self.module.sections.append(header)
+            if section_id == CUSTOM_ID:
+                self._custom(body, id_off)
+                header.name = self.module.customs[-1].name
+            else:
+                if section_id == TAG_ID:
+                    raise UnsupportedFeatureError(EXCEPTIONS, "the tag section", id_off)
+                rank = _SECTION_RANK[section_id]
+                if rank <= last_rank:
+                    raise DecodeError("unexpected content after last section", id_off)
+                last_rank = rank
+                try:
+                    self._SECTIONS[section_id](self, body)
+                except UnsupportedFeatureError as exc:
+                    if exc.offset >= body.end:
+                        raise DecodeError(UNEXPECTED_END_OF_SECTION, body.end) from None
+                    raise
+            if body.pos != body.end:
+                raise DecodeError("section size mismatch", body.end)
+            r.pos = body.end
+        self._finish(len(data))
+        return self.module
+
+    def _finish(self, end: int) -> None:
+        m = self.module
+        if len(m.funcs) != len(m.codes):
+            raise DecodeError("function and code section have inconsistent lengths", end)
+        if m.data_count is not None and m.data_count != len(m.datas):
+            raise DecodeError("data count and data section have inconsistent lengths", end)
+
+    # Sections ----------------------------------------------------------------------
+
+    def _custom(self, r: Reader, offset: int) -> None:
+        name = r.name()
+        if r.pos > r.end:
+            raise DecodeError(UNEXPECTED_END_OF_SECTION, r.end)
+        start = r.pos
+        r.pos = r.end
+        self.module.customs.append(CustomSection(name, self.data[start : r.end], offset))
+        if name == "name":
+            names = _parse_name_section(self.data, start, r.end)
+            if names is not None:
+                self.module.names = names
+
+    def _type(self, r: Reader) -> None:
+        types = self.module.types
+        for _ in range(r.u32()):
+            off = r.pos
+            form = r.byte()
+            if form != 0x60:
+                if form in _GC_TYPE_FORMS:
+                    raise UnsupportedFeatureError(GC, f"type form 0x{form:02x}", off)
+                if form & 0x80:
+                    # The form is a one-byte s7; a continuation bit makes it too long.
+                    raise DecodeError("integer representation too long", off)
+                raise DecodeError("malformed function type", off)
+            params = tuple(_valtype(r) for _ in range(_count(r)))
+            results = tuple(_valtype(r) for _ in range(_count(r)))
+            types.append(FuncType(params, results))
+
+    def _import(self, r: Reader) -> None:
+        imports = self.module.imports
+        for _ in range(r.u32()):
+            off = r.pos
+            module = r.name()
+            name = r.name()
+            kind_off = r.pos
+            kind = r.byte()
+            desc: int | TableType | MemoryType | GlobalType
+            if kind == 0:
+                desc = r.u32()
+            elif kind == 1:
+                desc = _table_type(r)
+            elif kind == 2:
+                desc = _memory_type(r)
+            elif kind == 3:
+                desc = _global_type(r)
+            elif kind == 4:
+                raise UnsupportedFeatureError(EXCEPTIONS, "a tag import", kind_off)
+            else:
+                raise DecodeError("malformed import kind", kind_off)
+            imports.append(Import(module, name, ExternKind(kind), desc, off))
+
+    def _function(self, r: Reader) -> None:
+        funcs = self.module.funcs
+        for _ in range(r.u32()):
+            funcs.append(r.u32())
+
+    def _table(self, r: Reader) -> None:
+        tables = self.module.tables
+        for _ in range(r.u32()):
+            off = r.pos
+            if r.peek() == 0x40:
+                # The function-references form with an explicit initializer.
+                raise UnsupportedFeatureError(TYPED_REFS, "a table initializer", off)
+            tables.append(_table_type(r))
+
+    def _memory(self, r: Reader) -> None:
+        memories = self.module.memories
+        for _ in range(r.u32()):
+            memories.append(_memory_type(r))
+
+    def _global(self, r: Reader) -> None:
+        globals_ = self.module.globals
+        for _ in range(r.u32()):
+            gtype = _global_type(r)
+            globals_.append(Global(gtype, self._const_expr(r)))
+
+    def _export(self, r: Reader) -> None:
+        exports = self.module.exports
+        for _ in range(r.u32()):
+            off = r.pos
+            name = r.name()
+            kind_off = r.pos
+            kind = r.byte()
+            if kind > 3:
+                if kind == 4:
+                    raise UnsupportedFeatureError(EXCEPTIONS, "a tag export", kind_off)
+                raise DecodeError("malformed export kind", kind_off)
+            exports.append(Export(name, ExternKind(kind), r.u32(), off))
+
+    def _start(self, r: Reader) -> None:
+        self.module.start = r.u32()
+
+    def _element(self, r: Reader) -> None:
+        elems = self.module.elems
+        for _ in range(r.u32()):
+            off = r.pos
+            flags = r.u32()
+            if flags > 7:
+                raise DecodeError("malformed elements segment kind", off)
+            table = 0
+            offset_expr = None
+            if flags & 0x01:
+                mode = SegmentMode.DECLARATIVE if flags & 0x02 else SegmentMode.PASSIVE
+            else:
+                mode = SegmentMode.ACTIVE
+                if flags & 0x02:
+                    table = r.u32()
+                offset_expr = self._const_expr(r)
+            uses_exprs = bool(flags & 0x04)
+            if flags & 0x03:
+                if uses_exprs:
+                    elem_type = _reftype(r)
+                else:
+                    kind_off = r.pos
+                    if r.byte() != 0x00:
+                        raise DecodeError("malformed element kind", kind_off)
+                    elem_type = FUNCREF
+            else:
+                elem_type = FUNCREF
+            items: list[ConstExpr] = []
+            count = _count(r)
+            if uses_exprs:
+                for _ in range(count):
+                    items.append(self._const_expr(r))
+            else:
+                new = tuple.__new__
+                for _ in range(count):
+                    item_off = r.pos
+                    index = r.u32()
+                    items.append(ConstExpr([new(Instr, (_REF_FUNC, index, item_off))], item_off))
+            elems.append(ElemSegment(mode, elem_type, items, table, offset_expr, off))
+
+    def _data_count(self, r: Reader) -> None:
+        self.module.data_count = r.u32()
+        self.has_data_count = True
+
+    def _code(self, r: Reader) -> None:
+        data = self.data
+        codes = self.module.codes
+        has_data_count = self.has_data_count
+        for _ in range(_count(r)):
+            size_off = r.pos
+            body = r.sized(size_off)
+            local_types = _locals(body)
+            instrs, pos = decode_instrs(data, body.pos, body.end, has_data_count)
+            if pos != body.end:
+                raise DecodeError("section size mismatch", body.end)
+            r.pos = pos
+            codes.append(FunctionBody(local_types, instrs, size_off, body.end - size_off))
+
+    def _data(self, r: Reader) -> None:
+        m = self.module
+        datas = m.datas
+        for _ in range(_count(r)):
+            off = r.pos
+            flags = r.u32()
+            if flags > 2:
+                raise DecodeError("malformed data segment kind", off)
+            memory = 0
+            offset_expr = None
+            if flags == 1:
+                mode = SegmentMode.PASSIVE
+            else:
+                mode = SegmentMode.ACTIVE
+                if flags == 2:
+                    memory = r.u32()
+                offset_expr = self._const_expr(r)
+            payload = r.bytes(r.u32())
+            datas.append(DataSegment(mode, payload, memory, offset_expr, off))
+
+    def _const_expr(self, r: Reader) -> ConstExpr:
+        start = r.pos
+        instrs, r.pos = decode_instrs(self.data, start, r.end, True)
+        instrs.pop()
+        return ConstExpr(instrs, start)
+
+    _SECTIONS = {
+        1: _type,
+        2: _import,
+        3: _function,
+        4: _table,
+        5: _memory,
+        6: _global,
+        7: _export,
+        8: _start,
+        9: _element,
+        12: _data_count,
+        10: _code,
+        11: _data,
+    }
+
+
+def _count(r: Reader) -> int:
+    """A vector length; every element takes at least one byte, so it must fit."""
+    n = r.u32()
+    if n > r.remaining():
+        raise DecodeError(UNEXPECTED_END_OF_SECTION, r.limit)
+    return n
+
+
+def _locals(r: Reader) -> tuple[int, ...]:
+    """A body's local declarations, capped at MAX_LOCALS in total."""
+    groups = []
+    total = 0
+    for _ in range(_count(r)):
+        off = r.pos
+        n = r.u32()
+        total += n
+        if total > MAX_LOCALS:
+            raise DecodeError("too many locals", off)
+        groups.append((n, _valtype(r)))
+    if len(groups) == 1:
+        n, t = groups[0]
+        return (t,) * n
+    local_types: list[int] = []
+    for n, t in groups:
+        local_types.extend((t,) * n)
+    return tuple(local_types)
+
+
+def _parse_name_section(data: bytes, pos: int, end: int) -> NameSection | None:
+    """Parse the ``name`` custom section, or return None if it is malformed (custom
+    sections never make a module malformed)."""
+    names = NameSection()
+    r = Reader(data, pos, end, limit=end)
+    try:
+        while not r.at_end():
+            sub_id = r.byte()
+            sub = r.sized(r.pos)
+            r.pos = sub.end
+            if sub_id == 0:
+                names.module = sub.name()
+            elif sub_id == 1:
+                names.functions = _name_map(sub)
+            elif sub_id == 2:
+                local_names: dict[int, dict[int, str]] = {}
+                for _ in range(_count(sub)):
+                    func = sub.u32()
+                    local_names[func] = _name_map(sub)
+                names.locals = local_names
+            else:
+                continue
+            if sub.pos != sub.end:
+                return None
+    except DecodeError:
+        return None
+    return names
+
+
+def _name_map(r: Reader) -> dict[int, str]:
+    result: dict[int, str] = {}
+    for _ in range(_count(r)):
+        index = r.u32()
+        result[index] = r.name()
+    return result
+
+
+def decode_module(data: bytes) -> WasmModule:
+    """Decode a WebAssembly binary module.
+
+    Raises DecodeError for malformed bytes and UnsupportedFeatureError (a DecodeError)
+    for constructs of proposals pyjitwasm does not implement; nothing else escapes.
+    """
+    data = bytes(data)
+    # The decoder allocates one tuple per instruction and none of them can form a cycle;
+    # pausing the cyclic collector meanwhile makes decoding about three times faster.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _ModuleDecoder(data).decode()
+    except DecodeError:
+        raise
+    except RecursionError:
+        raise DecodeError("module nesting too deep", 0) from None
+    except MemoryError:
+        raise DecodeError("module too large to decode", 0) from None
+    except Exception as exc:  # noqa: BLE001 - the contract is "only DecodeError escapes"
+        # Reaching this is a decoder bug; the fuzz tests look for this message.
+        raise DecodeError(f"internal decoder error: {type(exc).__name__}: {exc}", 0) from exc
+    finally:
+        if gc_was_enabled:
+            gc.enable()

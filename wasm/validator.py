@@ -1,0 +1,295 @@
+"""Module validation: the spec's checks on everything outside and around function bodies.
+
+``validate_module`` checks index spaces, limits, constant expressions, segments, exports
+and the start function, then hands each function body to ``validate_body``. It raises
+``ValidationError`` for the first problem found; ``offset`` points at the offending entry
+(or instruction) when the decoder recorded one.
+"""
+
+from __future__ import annotations
+
+from . import opcodes as O
+from .errors import ValidationError
+from .module import ConstExpr, SegmentMode, WasmModule
+from .types import (
+    FUNCREF,
+    I32,
+    I64,
+    MAX_PAGES_32,
+    MAX_PAGES_64,
+    MAX_TABLE_32,
+    REF_TYPES,
+    VALUE_TYPES,
+    ExternKind,
+    FuncType,
+    GlobalType,
+    MemoryType,
+    TableType,
+)
+from .validate_body import BlockTypes, BodyContext, Invalid, validate_body
+
+__all__ = ["validate_module", "validate_const_expr"]
+
+_MAX_TABLE_64 = (1 << 64) - 1
+
+# Constant instructions that push a fixed type; the extended-constant arithmetic pops two.
+_CONST_PUSH = {
+    O.I32_CONST: I32,
+    O.I64_CONST: I64,
+    O.F32_CONST: 0x7D,
+    O.F64_CONST: 0x7C,
+    O.V128_CONST: 0x7B,
+}
+_CONST_ARITH = {
+    O.I32_ADD: I32,
+    O.I32_SUB: I32,
+    O.I32_MUL: I32,
+    O.I64_ADD: I64,
+    O.I64_SUB: I64,
+    O.I64_MUL: I64,
+}
+
+
+def validate_module(module: WasmModule) -> None:
+    """Check that a decoded module is valid; raise ValidationError if it is not."""
+    types = module.types
+    ntypes = len(types)
+
+    func_types: list[FuncType] = []
+    tables: list[TableType] = []
+    memories: list[MemoryType] = []
+    globals_: list[GlobalType] = []
+    for imp in module.imports:
+        kind = imp.kind
+        if kind == ExternKind.FUNC:
+            if not isinstance(imp.desc, int) or imp.desc >= ntypes:
+                raise ValidationError(f"unknown type {imp.desc}", None, imp.offset)
+            func_types.append(types[imp.desc])
+        elif kind == ExternKind.TABLE:
+            _check_table_type(imp.desc, imp.offset)  # type: ignore[arg-type]
+            tables.append(imp.desc)  # type: ignore[arg-type]
+        elif kind == ExternKind.MEMORY:
+            _check_memory_type(imp.desc, imp.offset)  # type: ignore[arg-type]
+            memories.append(imp.desc)  # type: ignore[arg-type]
+        else:
+            _check_global_type(imp.desc, imp.offset)  # type: ignore[arg-type]
+            globals_.append(imp.desc)  # type: ignore[arg-type]
+    num_imported_globals = len(globals_)
+
+    if len(module.funcs) != len(module.codes):
+        raise ValidationError("function and code section have inconsistent lengths")
+    for i, type_index in enumerate(module.funcs):
+        if type_index >= ntypes:
+            raise ValidationError(f"unknown type {type_index}", None, module.codes[i].offset)
+        func_types.append(types[type_index])
+    nfuncs = len(func_types)
+
+    # Defined tables and memories carry no offsets of their own: point at their section.
+    table_section = _section_offset(module, _TABLE_SECTION)
+    for table in module.tables:
+        _check_table_type(table, table_section)
+        tables.append(table)
+    memory_section = _section_offset(module, _MEMORY_SECTION)
+    for memory in module.memories:
+        _check_memory_type(memory, memory_section)
+        memories.append(memory)
+
+    # Globals: each initializer may read the immutable globals defined before it.
+    all_global_types = globals_ + [g.type for g in module.globals]
+    for i, glob in enumerate(module.globals):
+        _check_global_type(glob.type, glob.init.offset)
+        visible = all_global_types[: num_imported_globals + i]
+        validate_const_expr(glob.init, glob.type.valtype, visible, nfuncs)
+    globals_ = all_global_types
+
+    _check_exports(module, nfuncs, len(tables), len(memories), len(globals_))
+
+    if module.start is not None:
+        start_section = _section_offset(module, _START_SECTION)
+        if module.start >= nfuncs:
+            raise ValidationError(f"unknown function {module.start}", None, start_section)
+        start_type = func_types[module.start]
+        if start_type.params or start_type.results:
+            raise ValidationError("start function must have type [] -> []", None, start_section)
+
+    for seg in module.elems:
+        if seg.elem_type not in REF_TYPES:
+            raise ValidationError("malformed reference type", None, seg.offset)
+        for item in seg.items:
+            validate_const_expr(item, seg.elem_type, globals_, nfuncs)
+        if seg.mode == SegmentMode.ACTIVE:
+            if seg.table >= len(tables):
+                raise ValidationError(f"unknown table {seg.table}", None, seg.offset)
+            table = tables[seg.table]
+            if table.elem_type != seg.elem_type:
+                raise ValidationError("type mismatch", None, seg.offset)
+            if seg.offset_expr is None:
+                raise ValidationError("active element segment without offset", None, seg.offset)
+            validate_const_expr(seg.offset_expr, table.index_type, globals_, nfuncs)
+
+    if module.data_count is not None and module.data_count != len(module.datas):
+        raise ValidationError("data count and data section have inconsistent lengths")
+    for seg in module.datas:
+        if seg.mode == SegmentMode.ACTIVE:
+            if seg.memory >= len(memories):
+                raise ValidationError(f"unknown memory {seg.memory}", None, seg.offset)
+            if seg.offset_expr is None:
+                raise ValidationError("active data segment without offset", None, seg.offset)
+            validate_const_expr(seg.offset_expr, memories[seg.memory].index_type, globals_, nfuncs)
+
+    ctx = BodyContext(
+        types=types,
+        func_types=func_types,
+        table_elem_types=[t.elem_type for t in tables],
+        table_index_types=[t.index_type for t in tables],
+        memory_index_types=[m.index_type for m in memories],
+        globals=globals_,
+        elem_types=[seg.elem_type for seg in module.elems],
+        data_count=module.data_count,
+        declared_funcs=_declared_funcs(module),
+        call_sigs=[(list(ft.params), ft.results) for ft in func_types],
+    )
+    block_types = BlockTypes(types)
+    first_defined = nfuncs - len(module.funcs)
+    for i, body in enumerate(module.codes):
+        index = first_defined + i
+        validate_body(ctx, index, func_types[index], body, block_types)
+
+
+def validate_const_expr(
+    expr: ConstExpr, expected: int, globals_: list[GlobalType], num_funcs: int
+) -> None:
+    """Check a constant expression yields one ``expected`` value.
+
+    ``globals_`` are the globals it may read (only immutable ones are constant).
+    """
+    stack: list[int] = []
+    try:
+        for op, imm, off in expr.instrs:  # noqa: B007 (off locates errors)
+            pushed = _CONST_PUSH.get(op)
+            if pushed is not None:
+                stack.append(pushed)
+                continue
+            arith = _CONST_ARITH.get(op)
+            if arith is not None:
+                if len(stack) < 2 or stack[-1] != arith or stack[-2] != arith:
+                    raise Invalid("type mismatch")
+                stack.pop()
+                continue
+            if op == O.GLOBAL_GET:
+                if imm >= len(globals_):
+                    raise Invalid(f"unknown global {imm}")
+                if globals_[imm].mutable:
+                    raise Invalid("constant expression required")
+                stack.append(globals_[imm].valtype)
+            elif op == O.REF_NULL:
+                stack.append(imm)
+            elif op == O.REF_FUNC:
+                if imm >= num_funcs:
+                    raise Invalid(f"unknown function {imm}")
+                stack.append(FUNCREF)
+            else:
+                raise Invalid("constant expression required")
+    except Invalid as exc:
+        raise ValidationError(str(exc), None, off) from None
+    if stack != [expected]:
+        raise ValidationError("type mismatch", None, expr.offset)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+_TABLE_SECTION, _MEMORY_SECTION, _START_SECTION = 4, 5, 8
+
+
+def _section_offset(module: WasmModule, section_id: int) -> int | None:
+    for header in module.sections:
+        if header.id == section_id:
+            return header.offset
+    return None
+
+
+def _check_limits(minimum: int, maximum: int | None, bound: int, what: str, offset) -> None:
+    if minimum > bound or (maximum is not None and maximum > bound):
+        raise ValidationError(what, None, offset)
+    if maximum is not None and minimum > maximum:
+        raise ValidationError("size minimum must not be greater than maximum", None, offset)
+
+
+def _check_table_type(table: TableType, offset: int | None) -> None:
+    if table.elem_type not in REF_TYPES:
+        raise ValidationError("malformed reference type", None, offset)
+    bound = _MAX_TABLE_64 if table.is_64 else MAX_TABLE_32
+    _check_limits(
+        table.minimum,
+        table.maximum,
+        bound,
+        "table size must be at most 2^32-1"
+        if not table.is_64
+        else "table size must be at most 2^64-1",
+        offset,
+    )
+
+
+def _check_memory_type(memory: MemoryType, offset: int | None) -> None:
+    if memory.is_64:
+        _check_limits(
+            memory.minimum,
+            memory.maximum,
+            MAX_PAGES_64,
+            "memory size must be at most 2^48 pages",
+            offset,
+        )
+    else:
+        _check_limits(
+            memory.minimum,
+            memory.maximum,
+            MAX_PAGES_32,
+            "memory size must be at most 65536 pages (4GiB)",
+            offset,
+        )
+
+
+def _check_global_type(glob: GlobalType, offset: int | None) -> None:
+    if glob.valtype not in VALUE_TYPES:
+        raise ValidationError("malformed value type", None, offset)
+
+
+def _check_exports(
+    module: WasmModule, nfuncs: int, ntables: int, nmems: int, nglobals: int
+) -> None:
+    bounds = {
+        ExternKind.FUNC: (nfuncs, "unknown function"),
+        ExternKind.TABLE: (ntables, "unknown table"),
+        ExternKind.MEMORY: (nmems, "unknown memory"),
+        ExternKind.GLOBAL: (nglobals, "unknown global"),
+    }
+    names: set[str] = set()
+    for export in module.exports:
+        count, message = bounds[export.kind]
+        if export.index >= count:
+            raise ValidationError(f"{message} {export.index}", None, export.offset)
+        if export.name in names:
+            raise ValidationError("duplicate export name", None, export.offset)
+        names.add(export.name)
+
+
+def _declared_funcs(module: WasmModule) -> set[int]:
+    """The spec's C.refs: functions referenced outside function bodies.
+
+    ``ref.func`` inside a body may only name these: functions exported, or referenced by a
+    global initializer or an element segment.
+    """
+    refs = {e.index for e in module.exports if e.kind == ExternKind.FUNC}
+    exprs: list[ConstExpr] = [g.init for g in module.globals]
+    for seg in module.elems:
+        exprs.extend(seg.items)
+        if seg.offset_expr is not None:
+            exprs.append(seg.offset_expr)
+    for seg in module.datas:
+        if seg.offset_expr is not None:
+            exprs.append(seg.offset_expr)
+    for expr in exprs:
+        for op, imm, _ in expr.instrs:
+            if op == O.REF_FUNC:
+                refs.add(imm)
+    return refs
