@@ -1,4 +1,4 @@
-"""Measure how fast ``decode_module`` decodes a module with over 1 MB of code.
+"""Measure how fast a module with over 1 MB of code decodes and validates.
 
 The module is compiled from generated C (many varied functions: integer and float
 arithmetic, loops, switches, memory traffic, indirect calls) with
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.validator import validate_module
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
@@ -129,12 +130,16 @@ def main(argv: list[str] | None = None) -> int:
 
     data = build_module(args.functions, args.rebuild).read_bytes()
     code_bytes = code_section_size(data)
-    times = []
+    times, validate_times = [], []
     for _ in range(args.runs):
         start = time.perf_counter()
         module = decode_module(data)
         times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        validate_module(module)
+        validate_times.append(time.perf_counter() - start)
     best = min(times)
+    best_validate = min(validate_times)
     instrs = sum(len(body.instrs) for body in module.codes)
     print(f"module: {len(data) / 1e6:.2f} MB, code: {code_bytes / 1e6:.2f} MB, "
           f"{len(module.codes)} functions, {instrs} instructions")
@@ -143,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"speed: {len(data) / 1e6 / best:.2f} MB/s of module, "
           f"{code_bytes / 1e6 / best:.2f} MB/s of code, "
           f"{best * 1e6 / code_bytes * 1000:.0f} ms per MB of code")
+    print(f"validate: best {best_validate * 1000:.1f} ms; decode + validate "
+          f"{(best + best_validate) * 1e6 / code_bytes * 1000:.0f} ms per MB of code")
     if code_bytes < 1_000_000:
         print("warning: less than 1 MB of code; raise --functions", file=sys.stderr)
     return 0
