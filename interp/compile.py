@@ -316,11 +316,85 @@ def compile_function(
     )
 
 
+_BRANCHES = (C.JUMP, C.BR_IF, C.BR_UNLESS, C.BR_ADJ, C.BR_IF_ADJ, C.I32_EQZ_BR_IF)
+_INLINE_BIN = {C.I32_ADD: BINARY[op.I32_ADD], C.I32_SUB: BINARY[op.I32_SUB]}
+
+
+def _bin_fn(entry: list[Any]) -> Any:
+    """The binary function of a BIN-like entry, or None."""
+    if entry[0] == C.BIN:
+        return entry[1]
+    return _INLINE_BIN.get(entry[0])
+
+
 def _fuse(out: list[list[Any]], offsets: list[int]) -> tuple[list[tuple[Any, ...]], list[int]]:
-    """Freeze the code into tuples (no fusion yet beyond what compile emitted)."""
-    frozen = []
+    """Fuse frequent instruction sequences into superinstructions and freeze the code.
+
+    Only sequences whose later members are not branch targets are fused; a fused entry
+    keeps the offset of its last member (the one that can trap).
+    """
+    targets: set[int] = set()
     for entry in out:
-        if entry[0] == C.BR_TABLE:
-            entry[1] = tuple(tuple(e) for e in entry[1])
+        if entry[0] in _BRANCHES:
+            targets.add(entry[1])
+        elif entry[0] == C.BR_TABLE:
+            targets.update(e[0] for e in entry[1])
+    fused: list[list[Any]] = []
+    new_offsets: list[int] = []
+    remap: dict[int, int] = {}
+    n = len(out)
+    i = 0
+    while i < n:
+        remap[i] = len(fused)
+        e0 = out[i]
+        e1 = out[i + 1] if i + 1 < n and i + 1 not in targets else None
+        e2 = out[i + 2] if e1 is not None and i + 2 < n and i + 2 not in targets else None
+        k0 = e0[0]
+        if k0 == C.LGET and e1 is not None:
+            k1 = e1[0]
+            if k1 == C.CONST and e2 is not None and _bin_fn(e2) is not None:
+                fused.append([C.LGET_CONST_BIN, e0[1], (e1[1], _bin_fn(e2))])
+                new_offsets.append(offsets[i + 2])
+                i += 3
+                continue
+            if _bin_fn(e1) is not None:
+                fused.append([C.LGET_BIN, e0[1], _bin_fn(e1)])
+                new_offsets.append(offsets[i + 1])
+                i += 2
+                continue
+            if k1 == C.LGET:
+                fused.append([C.LGET_LGET, e0[1], e1[1]])
+                new_offsets.append(offsets[i + 1])
+                i += 2
+                continue
+        if k0 == C.CONST and e1 is not None and _bin_fn(e1) is not None:
+            fused.append([C.CONST_BIN, e0[1], _bin_fn(e1)])
+            new_offsets.append(offsets[i + 1])
+            i += 2
+            continue
+        if e1 is not None and e1[0] == C.BR_IF:
+            if k0 == C.BIN:
+                fused.append([C.BIN_BR_IF, e0[1], e1[1]])
+                new_offsets.append(offsets[i + 1])
+                i += 2
+                continue
+            if k0 == C.UN and e0[1] is UNARY[op.I32_EQZ]:
+                fused.append([C.I32_EQZ_BR_IF, e1[1], None])
+                new_offsets.append(offsets[i + 1])
+                i += 2
+                continue
+        fused.append(list(e0))
+        new_offsets.append(offsets[i])
+        i += 1
+    remap[n] = len(fused)
+    frozen = []
+    for entry in fused:
+        k = entry[0]
+        if k in _BRANCHES:
+            entry[1] = remap[entry[1]]
+        elif k == C.BIN_BR_IF:
+            entry[2] = remap[entry[2]]
+        elif k == C.BR_TABLE:
+            entry[1] = tuple((remap[e[0]], e[1], e[2]) for e in entry[1])
         frozen.append(tuple(entry))
-    return frozen, offsets
+    return frozen, new_offsets

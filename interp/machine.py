@@ -107,6 +107,22 @@ def _run(entry: FuncInstance, args: list[Any]) -> list[Any]:
             elif op == 2:  # BIN
                 y = stack.pop()
                 stack[-1] = a(stack[-1], y)
+            elif op == 32:  # LGET_CONST_BIN
+                stack.append(b[1](stack[a], b[0]))
+            elif op == 31:  # LGET_LGET
+                stack.append(stack[a])
+                stack.append(stack[b])
+            elif op == 33:  # LGET_BIN
+                stack[-1] = b(stack[-1], stack[a])
+            elif op == 35:  # BIN_BR_IF
+                y = stack.pop()
+                if a(stack.pop(), y):
+                    pc = b
+            elif op == 34:  # CONST_BIN
+                stack[-1] = b(stack[-1], a)
+            elif op == 30:  # I32_EQZ_BR_IF
+                if not stack.pop():
+                    pc = a
             elif op == 3:  # LSET
                 stack[a] = stack.pop()
             elif op == 4:  # LTEE

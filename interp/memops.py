@@ -123,6 +123,18 @@ def memory_grow(stack: list[Any], inst: ModuleInstance, mem: int) -> None:
     stack[-1] = result & (M64 if memory.type.is_64 else M32)
 
 
+def _copy_range(dst_seq: Any, dst: int, src_seq: Any, src: int, n: int,
+                oob: Callable[[], Exception]) -> None:
+    """Copy ``n`` items after checking both ranges (the spec checks before any write).
+
+    The right-hand slice is a copy, so overlapping ranges behave like memmove.
+    """
+    if src + n > len(src_seq) or dst + n > len(dst_seq):
+        raise oob()
+    if n:
+        dst_seq[dst : dst + n] = src_seq[src : src + n]
+
+
 def memory_fill(stack: list[Any], inst: ModuleInstance, mem: int) -> None:
     n = stack.pop()
     value = stack.pop()
@@ -138,13 +150,7 @@ def memory_copy(stack: list[Any], inst: ModuleInstance, mems: tuple[int, int]) -
     n = stack.pop()
     src = stack.pop()
     dst = stack.pop()
-    dst_data = inst.memories[mems[0]].data
-    src_data = inst.memories[mems[1]].data
-    if src + n > len(src_data) or dst + n > len(dst_data):
-        raise _mem_oob()
-    if n:
-        # The slice on the right is a copy, so overlapping ranges behave like memmove.
-        dst_data[dst : dst + n] = src_data[src : src + n]
+    _copy_range(inst.memories[mems[0]].data, dst, inst.memories[mems[1]].data, src, n, _mem_oob)
 
 
 def memory_init(stack: list[Any], inst: ModuleInstance, imm: tuple[int, int]) -> None:
@@ -152,12 +158,7 @@ def memory_init(stack: list[Any], inst: ModuleInstance, imm: tuple[int, int]) ->
     n = stack.pop()
     src = stack.pop()
     dst = stack.pop()
-    data = inst.datas[seg]
-    buf = inst.memories[mem].data
-    if src + n > len(data) or dst + n > len(buf):
-        raise _mem_oob()
-    if n:
-        buf[dst : dst + n] = data[src : src + n]
+    _copy_range(inst.memories[mem].data, dst, inst.datas[seg], src, n, _mem_oob)
 
 
 def data_drop(stack: list[Any], inst: ModuleInstance, seg: int) -> None:
@@ -206,12 +207,8 @@ def table_copy(stack: list[Any], inst: ModuleInstance, tables: tuple[int, int]) 
     n = stack.pop()
     src = stack.pop()
     dst = stack.pop()
-    dst_el = inst.tables[tables[0]].elements
-    src_el = inst.tables[tables[1]].elements
-    if src + n > len(src_el) or dst + n > len(dst_el):
-        raise _table_oob()
-    if n:
-        dst_el[dst : dst + n] = src_el[src : src + n]
+    _copy_range(inst.tables[tables[0]].elements, dst, inst.tables[tables[1]].elements, src, n,
+                _table_oob)
 
 
 def table_init(stack: list[Any], inst: ModuleInstance, imm: tuple[int, int]) -> None:
@@ -219,12 +216,7 @@ def table_init(stack: list[Any], inst: ModuleInstance, imm: tuple[int, int]) -> 
     n = stack.pop()
     src = stack.pop()
     dst = stack.pop()
-    items = inst.elems[seg]
-    elements = inst.tables[table].elements
-    if src + n > len(items) or dst + n > len(elements):
-        raise _table_oob()
-    if n:
-        elements[dst : dst + n] = items[src : src + n]
+    _copy_range(inst.tables[table].elements, dst, inst.elems[seg], src, n, _table_oob)
 
 
 def elem_drop(stack: list[Any], inst: ModuleInstance, seg: int) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
+
+from .commands.loading import CommandError
 
 # Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ["validate", "objdump", "ir"]
@@ -27,4 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pyjitwasm`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except CommandError as e:
+        print(e, file=sys.stderr)
+        return 1

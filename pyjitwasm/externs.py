@@ -35,6 +35,17 @@ class _StoreBound:
             )
         return s
 
+    @classmethod
+    def _wrap(cls, store: Store, rt: Any) -> Any:
+        """The API object for a runtime object (one per runtime object, made on demand)."""
+        api = rt.api
+        if api is None:
+            api = cls.__new__(cls)
+            api._store = store
+            api._rt = rt
+            rt.api = api
+        return api
+
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other._rt is self._rt  # type: ignore[attr-defined]
 
@@ -145,15 +156,6 @@ class Func(_StoreBound):
         self._rt = FuncInstance(ty._wasm, store._ctx, host=host)
         self._rt.api = self
 
-    @classmethod
-    def _wrap(cls, store: Store, rt: FuncInstance) -> Func:
-        api = rt.api
-        if api is None:
-            api = cls.__new__(cls)
-            api._store = store
-            api._rt = rt
-            rt.api = api
-        return api
 
     def type(self, store: Any) -> FuncType:
         self._check_store(store)
@@ -210,15 +212,6 @@ class Memory(_StoreBound):
             raise WasmError(str(exc)) from None
         self._rt.api = self
 
-    @classmethod
-    def _wrap(cls, store: Store, rt: MemoryInstance) -> Memory:
-        api = rt.api
-        if api is None:
-            api = cls.__new__(cls)
-            api._store = store
-            api._rt = rt
-            rt.api = api
-        return api
 
     def type(self, store: Any) -> MemoryType:
         """The memory's type, with its current size as the minimum."""
@@ -284,15 +277,6 @@ class Table(_StoreBound):
             raise WasmError(str(exc)) from None
         self._rt.api = self
 
-    @classmethod
-    def _wrap(cls, store: Store, rt: TableInstance) -> Table:
-        api = rt.api
-        if api is None:
-            api = cls.__new__(cls)
-            api._store = store
-            api._rt = rt
-            rt.api = api
-        return api
 
     def _elem(self) -> int:
         return self._rt.type.elem_type
@@ -368,15 +352,6 @@ class Global(_StoreBound):
         self._rt = GlobalInstance(ty._wasm, raw, store._ctx)
         self._rt.api = self
 
-    @classmethod
-    def _wrap(cls, store: Store, rt: GlobalInstance) -> Global:
-        api = rt.api
-        if api is None:
-            api = cls.__new__(cls)
-            api._store = store
-            api._rt = rt
-            rt.api = api
-        return api
 
     def type(self, store: Any) -> GlobalType:
         self._check_store(store)

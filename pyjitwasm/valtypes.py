@@ -115,21 +115,56 @@ def _limits(limits_or_minimum: Limits | int, maximum: int | None) -> tuple[int, 
     return lo, hi
 
 
-class FuncType:
-    """A function signature."""
+class _WasmTypeWrapper:
+    """Shared behaviour of the API type objects: each wraps one immutable wasm-layer type,
+    and two are equal when the wrapped types are."""
 
     __slots__ = ("_wasm",)
+
+    @classmethod
+    def _from_wasm(cls, wasm_type: Any) -> Any:
+        obj = cls.__new__(cls)
+        obj._wasm = wasm_type
+        return obj
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._wasm == self._wasm  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._wasm)
+
+
+class _Limited(_WasmTypeWrapper):
+    """Memory and table types: limits (u64 for 64-bit ones) and the index width."""
+
+    __slots__ = ()
+
+    @property
+    def minimum(self) -> int:
+        return self._wasm.minimum
+
+    @property
+    def maximum(self) -> int | None:
+        return self._wasm.maximum
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self._wasm.minimum, self._wasm.maximum)
+
+    @property
+    def is_64(self) -> bool:
+        return self._wasm.is_64
+
+
+class FuncType(_WasmTypeWrapper):
+    """A function signature."""
+
+    __slots__ = ()
 
     def __init__(self, params: Iterable[ValType], results: Iterable[ValType]) -> None:
         self._wasm = wt.FuncType(
             tuple(to_code(p) for p in params), tuple(to_code(r) for r in results)
         )
-
-    @classmethod
-    def _from_wasm(cls, ft: wt.FuncType) -> FuncType:
-        obj = cls.__new__(cls)
-        obj._wasm = ft
-        return obj
 
     @property
     def params(self) -> list[ValType]:
@@ -139,12 +174,6 @@ class FuncType:
     def results(self) -> list[ValType]:
         return [ValType._of(t) for t in self._wasm.results]
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, FuncType) and other._wasm == self._wasm
-
-    def __hash__(self) -> int:
-        return hash(self._wasm)
-
     def __str__(self) -> str:
         return str(self._wasm)
 
@@ -152,10 +181,10 @@ class FuncType:
         return f"FuncType({self.params!r}, {self.results!r})"
 
 
-class MemoryType:
+class MemoryType(_Limited):
     """A memory type: limits in 64 KiB pages, and whether it is a 64-bit memory."""
 
-    __slots__ = ("_wasm",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -172,42 +201,14 @@ class MemoryType:
             raise ValueError(f"memory size must be at most {cap} pages")
         self._wasm = wt.MemoryType(lo, hi, bool(is_64))
 
-    @classmethod
-    def _from_wasm(cls, mt: wt.MemoryType) -> MemoryType:
-        obj = cls.__new__(cls)
-        obj._wasm = mt
-        return obj
-
-    @property
-    def minimum(self) -> int:
-        return self._wasm.minimum
-
-    @property
-    def maximum(self) -> int | None:
-        return self._wasm.maximum
-
-    @property
-    def limits(self) -> Limits:
-        return Limits(self._wasm.minimum, self._wasm.maximum)
-
-    @property
-    def is_64(self) -> bool:
-        return self._wasm.is_64
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, MemoryType) and other._wasm == self._wasm
-
-    def __hash__(self) -> int:
-        return hash(self._wasm)
-
     def __repr__(self) -> str:
         return f"MemoryType({self.minimum}, {self.maximum}, is_64={self.is_64})"
 
 
-class TableType:
+class TableType(_Limited):
     """A table type: element type and limits in elements."""
 
-    __slots__ = ("_wasm",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -224,55 +225,21 @@ class TableType:
             raise ValueError("table size must fit in 32 bits")
         self._wasm = wt.TableType(code, lo, hi, bool(is_64))
 
-    @classmethod
-    def _from_wasm(cls, tt: wt.TableType) -> TableType:
-        obj = cls.__new__(cls)
-        obj._wasm = tt
-        return obj
-
     @property
     def element(self) -> ValType:
         return ValType._of(self._wasm.elem_type)
-
-    @property
-    def minimum(self) -> int:
-        return self._wasm.minimum
-
-    @property
-    def maximum(self) -> int | None:
-        return self._wasm.maximum
-
-    @property
-    def limits(self) -> Limits:
-        return Limits(self._wasm.minimum, self._wasm.maximum)
-
-    @property
-    def is_64(self) -> bool:
-        return self._wasm.is_64
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, TableType) and other._wasm == self._wasm
-
-    def __hash__(self) -> int:
-        return hash(self._wasm)
 
     def __repr__(self) -> str:
         return f"TableType({self.element!r}, {self.minimum}, {self.maximum})"
 
 
-class GlobalType:
+class GlobalType(_WasmTypeWrapper):
     """A global's type: content value type and mutability."""
 
-    __slots__ = ("_wasm",)
+    __slots__ = ()
 
     def __init__(self, valtype: ValType, mutable: bool) -> None:
         self._wasm = wt.GlobalType(to_code(valtype), bool(mutable))
-
-    @classmethod
-    def _from_wasm(cls, gt: wt.GlobalType) -> GlobalType:
-        obj = cls.__new__(cls)
-        obj._wasm = gt
-        return obj
 
     @property
     def content(self) -> ValType:
@@ -281,12 +248,6 @@ class GlobalType:
     @property
     def mutable(self) -> bool:
         return self._wasm.mutable
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, GlobalType) and other._wasm == self._wasm
-
-    def __hash__(self) -> int:
-        return hash(self._wasm)
 
     def __repr__(self) -> str:
         return f"GlobalType({self.content!r}, mutable={self.mutable})"

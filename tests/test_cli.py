@@ -48,6 +48,8 @@ def test_validate_reports_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_validate_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(tmp_path / "nope.wasm")]) == 1
+    assert "cannot read" in capsys.readouterr().out
+    assert main(["objdump", str(tmp_path / "nope.wasm")]) == 1
     assert "cannot read" in capsys.readouterr().err
 
 

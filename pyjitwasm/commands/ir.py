@@ -10,9 +10,7 @@ from ..ir.legalize import legalize
 from ..ir.printer import print_function
 from ..ir.verifier import VerifierError, verify
 from ..ir.wasm_translate import HeapConfig, translate_function
-from ..wasm.decoder import decode_module
-from ..wasm.errors import DecodeError, ValidationError
-from ..wasm.validator import validate_module
+from .loading import load_module
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,21 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        with open(args.file, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        print(f"{args.file}: cannot read: {e.strerror}", file=sys.stderr)
-        return 1
-    try:
-        module = decode_module(data)
-        validate_module(module)
-    except DecodeError as e:
-        print(f"{args.file}: malformed: {e}", file=sys.stderr)
-        return 1
-    except ValidationError as e:
-        print(f"{args.file}: invalid: {e}", file=sys.stderr)
-        return 1
+    module = load_module(args.file)
     first = module.num_imported_funcs
     indices = range(first, first + len(module.codes))
     if args.func_index is not None:

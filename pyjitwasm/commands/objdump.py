@@ -7,13 +7,11 @@ globals, segments and custom sections.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterator
 
-from ..wasm.decoder import decode_module
-from ..wasm.errors import DecodeError
 from ..wasm.module import WasmModule
 from ..wasm.types import GlobalType, MemoryType, TableType, valtype_name
+from .loading import load_module
 
 SECTION_NAMES = {
     0: "custom", 1: "type", 2: "import", 3: "function", 4: "table", 5: "memory", 6: "global",
@@ -28,18 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        with open(args.file, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        print(f"{args.file}: cannot read: {e.strerror}", file=sys.stderr)
-        return 1
-    try:
-        module = decode_module(data)
-    except DecodeError as e:
-        print(f"{args.file}: malformed: {e}")
-        return 1
-    print(f"{args.file}: {len(data)} bytes")
+    module = load_module(args.file, validate=False)
+    print(f"{args.file}: {module.size} bytes")
     for line in dump(module):
         print(line)
     return 0

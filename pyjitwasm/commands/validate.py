@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..wasm.decoder import decode_module
-from ..wasm.errors import DecodeError, ValidationError
-from ..wasm.validator import validate_module
+from .loading import CommandError, load_module
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,18 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with open(args.file, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        print(f"{args.file}: cannot read: {e.strerror}", file=sys.stderr)
-        return 1
-    try:
-        validate_module(decode_module(data))
-    except DecodeError as e:
-        print(f"{args.file}: malformed: {e}")
-        return 1
-    except ValidationError as e:
-        print(f"{args.file}: invalid: {e}")
+        load_module(args.file)
+    except CommandError as e:
+        print(e)
         return 1
     print(f"{args.file}: OK")
     return 0
