@@ -1,0 +1,177 @@
+"""The calling convention between compiled WebAssembly, the runtime and the host.
+
+Compiled wasm function:   ``R @f(ptr %vmctx, ptr %caller_vmctx, P0 %a0, P1 %a1, ...)``
+where ``R`` is ``void``, the single result type, or a literal struct of the results.
+The caller's vmctx rides along so host functions can see their caller's instance.
+
+Values array (host <-> wasm): 16-byte slots (enough for a v128), slot ``i`` at byte
+``16 * i``; an i32/f32 occupies the low 4 bytes, i64/f64/ref the low 8.
+
+Entry shim (one per signature): ``void @shim(ptr %callee, ptr %vmctx, ptr %values)``
+loads the arguments from the values array, calls ``callee`` and stores the results back
+into slots 0.., which is what ``pyjitwasm_invoke(shim, callee, vmctx, values)`` runs.
+
+Host shim (one per signature): a wasm-ABI function whose "vmctx" is a host-function
+context (``HOST_INDEX_OFFSET`` holds the index in the runtime's host-function registry);
+it spills the arguments into a values array on its stack and calls
+``pyjitwasm_host_call(caller_vmctx, index, values)``, then reloads the results.
+
+Every function this module emits, and every wasm function the code generator emits,
+must carry ``WASM_FUNCTION_ATTRS``: "disable-tail-calls" keeps LLVM from turning
+runaway recursion into a loop (wasm requires it to exhaust the stack and trap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..wasm import types as wt
+
+SLOT_SIZE = 16
+TRAP_SYMBOL = "pyjitwasm_trap"
+HOST_CALL_SYMBOL = "pyjitwasm_host_call"
+# Byte offset of the u32 host-function index inside a host-function context.
+HOST_INDEX_OFFSET = 8
+WASM_FUNCTION_ATTRS = '"disable-tail-calls"="true" "frame-pointer"="none" nounwind'
+
+_LLVM_TYPES = {
+    wt.I32: "i32",
+    wt.I64: "i64",
+    wt.F32: "float",
+    wt.F64: "double",
+    wt.V128: "<2 x i64>",
+    wt.FUNCREF: "ptr",
+    wt.EXTERNREF: "ptr",
+}
+
+RUNTIME_DECLARATIONS = f"""\
+declare void @{TRAP_SYMBOL}(ptr, i32) noreturn nounwind cold
+declare void @{HOST_CALL_SYMBOL}(ptr, i32, ptr) nounwind
+declare ptr @llvm.stacksave.p0()
+"""
+
+
+def llvm_type(valtype: int) -> str:
+    """The LLVM IR type that carries a wasm value type."""
+    return _LLVM_TYPES[valtype]
+
+
+def return_type(results: Sequence[int]) -> str:
+    """The LLVM return type of a wasm function with these results."""
+    if not results:
+        return "void"
+    if len(results) == 1:
+        return llvm_type(results[0])
+    return "{ " + ", ".join(llvm_type(r) for r in results) + " }"
+
+
+def signature_tag(params: Sequence[int], results: Sequence[int]) -> str:
+    """A symbol-safe name for a signature, e.g. ``i32_i32__i64``."""
+    names = {wt.I32: "i32", wt.I64: "i64", wt.F32: "f32", wt.F64: "f64", wt.V128: "v128",
+             wt.FUNCREF: "funcref", wt.EXTERNREF: "externref"}
+    return "_".join(names[p] for p in params) + "__" + "_".join(names[r] for r in results)
+
+
+def _align(valtype: int) -> int:
+    return 16 if valtype == wt.V128 else 8
+
+
+def _slot_address(name: str, base: str, index: int) -> str:
+    return f"  {name} = getelementptr inbounds i8, ptr {base}, i64 {index * SLOT_SIZE}"
+
+
+def _load_slots(types: Sequence[int], base: str, prefix: str) -> tuple[list[str], list[str]]:
+    lines, names = [], []
+    for i, t in enumerate(types):
+        ty = llvm_type(t)
+        lines.append(_slot_address(f"%{prefix}p{i}", base, i))
+        lines.append(f"  %{prefix}{i} = load {ty}, ptr %{prefix}p{i}, align {_align(t)}")
+        names.append(f"{ty} %{prefix}{i}")
+    return lines, names
+
+
+def _store_values(types: Sequence[int], value: str, base: str, prefix: str) -> list[str]:
+    lines = []
+    for i, t in enumerate(types):
+        ty = llvm_type(t)
+        lines.append(_slot_address(f"%{prefix}p{i}", base, i))
+        if len(types) == 1:
+            item = value
+        else:
+            lines.append(f"  %{prefix}{i} = extractvalue {return_type(types)} {value}, {i}")
+            item = f"%{prefix}{i}"
+        lines.append(f"  store {ty} {item}, ptr %{prefix}p{i}, align {_align(t)}")
+    return lines
+
+
+def entry_shim_ir(name: str, params: Sequence[int], results: Sequence[int]) -> str:
+    """LLVM IR defining the entry shim ``@name`` for one wasm signature."""
+    ret = return_type(results)
+    loads, args = _load_slots(params, "%values", "a")
+    call_args = ", ".join(["ptr %vmctx", "ptr %vmctx", *args])
+    lines = [f"define void @{name}(ptr %callee, ptr %vmctx, ptr %values) #0 {{", *loads]
+    if results:
+        lines.append(f"  %r = call {ret} %callee({call_args})")
+        lines += _store_values(results, "%r", "%values", "s")
+    else:
+        lines.append(f"  call void %callee({call_args})")
+    lines += ["  ret void", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def host_shim_ir(name: str, params: Sequence[int], results: Sequence[int]) -> str:
+    """LLVM IR defining a wasm-ABI function that forwards to the host through
+    ``pyjitwasm_host_call`` (its vmctx argument is a host-function context)."""
+    ret = return_type(results)
+    formal = ", ".join(f"{llvm_type(t)} %p{i}" for i, t in enumerate(params))
+    formal = ", " + formal if formal else ""
+    slots = max(len(params), len(results), 1)
+    lines = [
+        f"define {ret} @{name}(ptr %hostctx, ptr %caller{formal}) #0 {{",
+        f"  %values = alloca [{slots} x <2 x i64>], align 16",
+        f"  %ip = getelementptr inbounds i8, ptr %hostctx, i64 {HOST_INDEX_OFFSET}",
+        "  %index = load i32, ptr %ip, align 4",
+    ]
+    for i, t in enumerate(params):
+        lines.append(f"  %sp{i} = getelementptr inbounds i8, ptr %values, i64 {i * SLOT_SIZE}")
+        lines.append(f"  store {llvm_type(t)} %p{i}, ptr %sp{i}, align {_align(t)}")
+    lines.append(f"  call void @{HOST_CALL_SYMBOL}(ptr %caller, i32 %index, ptr %values)")
+    if not results:
+        lines.append("  ret void")
+    elif len(results) == 1:
+        loads, _ = _load_slots(results, "%values", "r")
+        lines += loads + [f"  ret {ret} %r0"]
+    else:
+        loads, _ = _load_slots(results, "%values", "r")
+        lines += loads
+        agg = "undef"
+        for i, t in enumerate(results):
+            lines.append(f"  %agg{i} = insertvalue {ret} {agg}, {llvm_type(t)} %r{i}, {i}")
+            agg = f"%agg{i}"
+        lines.append(f"  ret {ret} {agg}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+_UNLIKELY = '!prof !{!"branch_weights", i32 1, i32 100000}'
+
+
+def stack_check_ir(vmctx: str = "%vmctx", label: str = "body") -> str:
+    """Prologue lines comparing the stack pointer with the vmctx stack limit (offset 0);
+    they end with a branch to ``label`` (which the caller then opens)."""
+    return (
+        "  %sp.raw = call ptr @llvm.stacksave.p0()\n"
+        "  %sp = ptrtoint ptr %sp.raw to i64\n"
+        f"  %stack.limit = load i64, ptr {vmctx}, align 8\n"
+        "  %stack.low = icmp ult i64 %sp, %stack.limit\n"
+        f"  br i1 %stack.low, label %stack.overflow, label %{label}, {_UNLIKELY}\n"
+        "stack.overflow:\n"
+        f"  call void @{TRAP_SYMBOL}(ptr {vmctx}, i32 0)\n"
+        "  unreachable\n"
+        f"{label}:\n"
+    )
+
+
+def attributes_ir() -> str:
+    """The attribute group ``#0`` the functions above refer to."""
+    return f"attributes #0 = {{ {WASM_FUNCTION_ATTRS} }}\n"

@@ -1,0 +1,158 @@
+"""Layout of the VM context (vmctx): the per-instance block compiled code reads.
+
+Compiled code gets a pointer to its instance's vmctx as first argument and finds
+everything at offsets fixed per module (they depend only on the module's counts, so the
+code generator computes them before any instance exists).  All fields are naturally
+aligned little-endian words.  Regions, in order::
+
+    header             stack_limit u64 @0   (the native invoke writes it; prologues compare SP)
+                       epoch/fuel  u64 @8   (reserved for interruption)
+                       libcalls    ptr @16  (table of runtime entry points, see LIBCALL_*)
+                       store       u64 @24  (opaque handle the host side uses)
+    signature_ids      u32 x n_types, padded to 8: canonical (store-wide) ids of the
+                       module's types, written at instantiation; call_indirect compares.
+    imported_funcs     VMFuncImport {code ptr, vmctx ptr} x n: for a wasm import vmctx is
+                       the exporter's; for a host import code is the signature's host
+                       shim and vmctx a host-function context (HOST_INDEX_OFFSET).
+    imported_memories  ptr to the owner's VMMemoryDefinition x n
+    imported_tables    ptr to the owner's VMTableDefinition x n
+    imported_globals   ptr to the owner's 16-byte global slot x n
+    memories           VMMemoryDefinition {base ptr, length u64} x n (inline).  Static
+                       heaps (4 GiB reservation + guard) only read base; dynamic heaps read
+                       length too and bounds-check explicitly.
+    tables             VMTableDefinition {elements ptr, length u64} x n (inline)
+    globals            16-byte slots x n (inline, v128-sized)
+    func_refs          VMFuncRef {code ptr, signature id u32, pad, vmctx ptr} x n, one per
+                       function that can become a funcref (ref.func / elements / exports).
+
+Table elements (funcref tables) are one word each: ``0`` = not yet initialized (lazy
+table init: freshly zeroed memory means "ask the runtime"), ``FUNCREF_NULL`` (1) = null,
+otherwise ``address_of_VMFuncRef | FUNCREF_INIT_BIT``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WORD = 8
+STACK_LIMIT_OFFSET = 0
+EPOCH_OFFSET = 8
+LIBCALLS_OFFSET = 16
+STORE_OFFSET = 24
+HEADER_SIZE = 32
+
+FUNC_IMPORT_SIZE = 16
+FUNC_IMPORT_CODE = 0
+FUNC_IMPORT_VMCTX = 8
+
+MEMORY_DEF_SIZE = 16
+MEMORY_DEF_BASE = 0
+MEMORY_DEF_LENGTH = 8
+
+TABLE_DEF_SIZE = 16
+TABLE_DEF_ELEMENTS = 0
+TABLE_DEF_LENGTH = 8
+
+GLOBAL_SIZE = 16
+
+FUNC_REF_SIZE = 24
+FUNC_REF_CODE = 0
+FUNC_REF_SIGNATURE = 8
+FUNC_REF_VMCTX = 16
+
+TABLE_ELEMENT_UNINITIALIZED = 0
+FUNCREF_INIT_BIT = 1
+FUNCREF_NULL = FUNCREF_INIT_BIT
+
+# Indices into the libcall table (runtime entry points that are not inlined).
+LIBCALL_TRAP = 0
+LIBCALL_HOST_CALL = 1
+LIBCALL_MEMORY_GROW = 2
+LIBCALL_TABLE_LAZY_INIT = 3
+
+
+def _round_up(value: int, align: int) -> int:
+    return (value + align - 1) // align * align
+
+
+@dataclass(frozen=True)
+class VMContextLayout:
+    """Offsets of every vmctx field for a module with these counts."""
+
+    num_types: int = 0
+    num_imported_funcs: int = 0
+    num_imported_memories: int = 0
+    num_imported_tables: int = 0
+    num_imported_globals: int = 0
+    num_memories: int = 0
+    num_tables: int = 0
+    num_globals: int = 0
+    num_func_refs: int = 0
+    _starts: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        sizes = [
+            ("signature_ids", _round_up(4 * self.num_types, WORD)),
+            ("imported_funcs", FUNC_IMPORT_SIZE * self.num_imported_funcs),
+            ("imported_memories", WORD * self.num_imported_memories),
+            ("imported_tables", WORD * self.num_imported_tables),
+            ("imported_globals", WORD * self.num_imported_globals),
+            ("memories", MEMORY_DEF_SIZE * self.num_memories),
+            ("tables", TABLE_DEF_SIZE * self.num_tables),
+            ("globals", GLOBAL_SIZE * self.num_globals),
+            ("func_refs", FUNC_REF_SIZE * self.num_func_refs),
+        ]
+        starts, offset = {}, HEADER_SIZE
+        for name, size in sizes:
+            # Globals may hold v128: keep their region 16-byte aligned.
+            offset = _round_up(offset, 16 if name == "globals" else WORD)
+            starts[name] = offset
+            offset += size
+        starts["end"] = _round_up(offset, 16)
+        object.__setattr__(self, "_starts", starts)
+
+    @property
+    def size(self) -> int:
+        """Total size in bytes (a multiple of 16)."""
+        return self._starts["end"]
+
+    def _at(self, region: str, index: int, count: int, stride: int) -> int:
+        if not 0 <= index < count:
+            raise IndexError(f"{region} index {index} out of range (count {count})")
+        return self._starts[region] + stride * index
+
+    def signature_id(self, type_index: int) -> int:
+        """Offset of the u32 canonical signature id of module type ``type_index``."""
+        return self._at("signature_ids", type_index, self.num_types, 4)
+
+    def imported_func(self, index: int) -> int:
+        """Offset of the VMFuncImport of imported function ``index``."""
+        return self._at("imported_funcs", index, self.num_imported_funcs, FUNC_IMPORT_SIZE)
+
+    def imported_memory(self, index: int) -> int:
+        """Offset of the pointer to imported memory ``index``'s definition."""
+        return self._at("imported_memories", index, self.num_imported_memories, WORD)
+
+    def imported_table(self, index: int) -> int:
+        """Offset of the pointer to imported table ``index``'s definition."""
+        return self._at("imported_tables", index, self.num_imported_tables, WORD)
+
+    def imported_global(self, index: int) -> int:
+        """Offset of the pointer to imported global ``index``'s slot."""
+        return self._at("imported_globals", index, self.num_imported_globals, WORD)
+
+    def memory(self, index: int) -> int:
+        """Offset of defined memory ``index``'s VMMemoryDefinition."""
+        return self._at("memories", index, self.num_memories, MEMORY_DEF_SIZE)
+
+    def table(self, index: int) -> int:
+        """Offset of defined table ``index``'s VMTableDefinition."""
+        return self._at("tables", index, self.num_tables, TABLE_DEF_SIZE)
+
+    def global_(self, index: int) -> int:
+        """Offset of defined global ``index``'s 16-byte slot."""
+        return self._at("globals", index, self.num_globals, GLOBAL_SIZE)
+
+    def func_ref(self, index: int) -> int:
+        """Offset of VMFuncRef record ``index``."""
+        return self._at("func_refs", index, self.num_func_refs, FUNC_REF_SIZE)

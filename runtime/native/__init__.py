@@ -1,0 +1,156 @@
+"""The native half of the runtime: entering compiled code and leaving it abnormally.
+
+``_native`` is a cffi extension (runtime/native/native.c, built by build_ffi.py).  This
+module wraps it: :func:`invoke` runs a compiled function through its signature's entry
+shim and turns a trap into :class:`~pyjitwasm.runtime.errors.Trap`, a failed host
+function into the very exception object it raised.  Host functions live in a process-wide
+registry; compiled code reaches them by index (see ``jit/abi.py``).
+
+The SIGSEGV/SIGBUS handler is installed when this module is imported.  Install it after
+anything else that handles those signals (Python's faulthandler included): the handler
+forwards faults that are not guard-page hits in compiled code to the previous handler,
+but a handler installed later would see our faults first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from ...wasm.traps import TrapCode
+from ..errors import Trap
+
+try:
+    from ._native import ffi, lib
+except ImportError as exc:  # pragma: no cover - depends on the build
+    raise ImportError(
+        "pyjitwasm's native runtime helper is not built; run "
+        "`python runtime/native/build_ffi.py` or reinstall the package"
+    ) from exc
+
+STATUS_OK = 0
+STATUS_HOST_EXCEPTION = -1
+
+HostFunction = Callable[[int, int], None]
+"""A host function as compiled code sees it: ``fn(caller_vmctx, values_address)``;
+it reads its arguments from and writes its results to the values array."""
+
+_host_functions: list[HostFunction | None] = []
+_free_host_slots: list[int] = []
+_registry_lock = threading.Lock()
+_pending = threading.local()
+
+
+def register_host_function(fn: HostFunction) -> int:
+    """Add ``fn`` to the registry and return the index compiled code calls it by."""
+    with _registry_lock:
+        if _free_host_slots:
+            index = _free_host_slots.pop()
+            _host_functions[index] = fn
+        else:
+            index = len(_host_functions)
+            _host_functions.append(fn)
+    return index
+
+
+def unregister_host_function(index: int) -> None:
+    """Free a registry slot (compiled code must no longer call it)."""
+    with _registry_lock:
+        _host_functions[index] = None
+        _free_host_slots.append(index)
+
+
+@ffi.def_extern(error=-2)
+def pyjitwasm_py_host_call(vmctx: int, index: int, values: int) -> int:
+    # Never let an exception escape: C decides to longjmp only after we have returned.
+    try:
+        fn = _host_functions[index]
+        if fn is None:
+            raise RuntimeError(f"host function {index} was unregistered")
+        fn(vmctx, values)
+        return 0
+    except BaseException as exc:  # noqa: B036 - must carry KeyboardInterrupt too
+        _pending.exception = exc
+        return -1
+
+
+def invoke(shim: int, callee: int, vmctx: int, values: int) -> None:
+    """Run ``callee`` through its signature's entry ``shim`` with the arguments in
+    ``values`` (results are written back there).
+
+    Raises :class:`Trap` if the code trapped, or re-raises the exception a host function
+    raised (the same object)."""
+    status = lib.pyjitwasm_invoke(shim, callee, vmctx, values)
+    if status:
+        raise_for_status(status)
+
+
+def raise_for_status(status: int) -> None:
+    """Raise what a non-zero :func:`lib.pyjitwasm_invoke` status stands for."""
+    if status == STATUS_HOST_EXCEPTION:
+        exc = getattr(_pending, "exception", None)
+        _pending.exception = None
+        if exc is None:
+            raise RuntimeError("host function failed without an exception")
+        raise exc
+    raise Trap(TrapCode(status - 1))
+
+
+def trap_symbol_address() -> int:
+    """Address of ``pyjitwasm_trap`` (what compiled code links its trap calls to)."""
+    return lib.pyjitwasm_trap_address()
+
+
+def host_call_symbol_address() -> int:
+    """Address of ``pyjitwasm_host_call``."""
+    return lib.pyjitwasm_host_call_address()
+
+
+def runtime_symbols() -> dict[str, int]:
+    """The symbols compiled code imports from the native runtime, by name."""
+    return {
+        "pyjitwasm_trap": trap_symbol_address(),
+        "pyjitwasm_host_call": host_call_symbol_address(),
+    }
+
+
+def register_code_range(start: int, end: int) -> None:
+    """Tell the fault handler that [start, end) is compiled code."""
+    if lib.pyjitwasm_register_code(start, end) != 0:
+        raise MemoryError("could not register a code range")
+
+
+def unregister_code_range(start: int, end: int) -> None:
+    """Undo :func:`register_code_range` (before the code is freed)."""
+    lib.pyjitwasm_unregister_code(start, end)
+
+
+def register_heap_range(start: int, end: int) -> None:
+    """Tell the fault handler that faults on [start, end) (a linear memory reservation
+    including its guard pages) are out-of-bounds accesses."""
+    if lib.pyjitwasm_register_heap(start, end) != 0:
+        raise MemoryError("could not register a heap range")
+
+
+def unregister_heap_range(start: int, end: int) -> None:
+    """Undo :func:`register_heap_range` (before the reservation is unmapped)."""
+    lib.pyjitwasm_unregister_heap(start, end)
+
+
+def set_max_wasm_stack(nbytes: int) -> None:
+    """Stack budget, in bytes, shared by all nested wasm activations of a thread."""
+    lib.pyjitwasm_set_max_wasm_stack(nbytes)
+
+
+def max_wasm_stack() -> int:
+    """The current stack budget."""
+    return lib.pyjitwasm_get_max_wasm_stack()
+
+
+def invoke_depth() -> int:
+    """How many invokes are active on this thread (for tests and diagnostics)."""
+    return lib.pyjitwasm_invoke_depth()
+
+
+if lib.pyjitwasm_install_signal_handlers() != 0:  # pragma: no cover
+    raise OSError("could not install the SIGSEGV/SIGBUS handlers")

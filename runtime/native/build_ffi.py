@@ -1,0 +1,54 @@
+"""cffi builder for the native runtime helper (API mode, compiled at install time).
+
+setup.py wires it with ``cffi_modules=["runtime/native/build_ffi.py:ffibuilder"]``. For a
+build in place during development run ``python runtime/native/build_ffi.py``: it compiles
+``_native.*.so`` next to this file (intermediate files go to a temporary directory).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+import tempfile
+
+from cffi import FFI
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+CDEF = """
+int pyjitwasm_invoke(uintptr_t shim, uintptr_t callee, uintptr_t vmctx, uintptr_t values);
+void pyjitwasm_set_max_wasm_stack(size_t bytes);
+size_t pyjitwasm_get_max_wasm_stack(void);
+int pyjitwasm_invoke_depth(void);
+int pyjitwasm_install_signal_handlers(void);
+int pyjitwasm_register_code(uintptr_t start, uintptr_t end);
+int pyjitwasm_unregister_code(uintptr_t start, uintptr_t end);
+int pyjitwasm_register_heap(uintptr_t start, uintptr_t end);
+int pyjitwasm_unregister_heap(uintptr_t start, uintptr_t end);
+int pyjitwasm_is_code_address(uintptr_t addr);
+uintptr_t pyjitwasm_trap_address(void);
+uintptr_t pyjitwasm_host_call_address(void);
+extern "Python" int pyjitwasm_py_host_call(uintptr_t vmctx, uint32_t index, uintptr_t values);
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "pyjitwasm.runtime.native._native",
+    (HERE / "native.c").read_text(),
+    extra_compile_args=["-O2", "-U_FORTIFY_SOURCE", "-fno-strict-aliasing"],
+    libraries=["pthread"],
+)
+
+
+def build_in_place() -> pathlib.Path:
+    """Compile the extension into this folder (development only) and return its path."""
+    with tempfile.TemporaryDirectory(prefix="pyjitwasm-native-") as tmp:
+        built = pathlib.Path(ffibuilder.compile(tmpdir=tmp, verbose=False))
+        target = HERE / built.name
+        target.write_bytes(built.read_bytes())
+    return target
+
+
+if __name__ == "__main__":
+    print(build_in_place(), file=sys.stdout)
