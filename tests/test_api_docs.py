@@ -1,4 +1,4 @@
-"""Runs every ```python block of docs/embedding.md so the guide stays true."""
+"""Runs every ```python block of docs/embedding.md and README.md so the examples stay true."""
 
 from __future__ import annotations
 
@@ -7,15 +7,23 @@ from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "embedding.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "docs" / "embedding.md", ROOT / "README.md"]
+BLOCKS = [
+    (doc, i, block)
+    for doc in DOCS
+    for i, block in enumerate(re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S))
+]
 
 
-def test_guide_has_examples() -> None:
-    assert len(BLOCKS) >= 7
+def test_docs_have_examples() -> None:
+    per_doc = {doc.name: sum(1 for d, _, _ in BLOCKS if d == doc) for doc in DOCS}
+    assert per_doc["embedding.md"] >= 7
+    assert per_doc["README.md"] >= 1
 
 
-@pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_guide_example_runs(index: int) -> None:
-    code = compile(BLOCKS[index], f"{DOC.name}[block {index}]", "exec")
+@pytest.mark.parametrize(("doc", "index", "block"), BLOCKS,
+                         ids=[f"{d.name}-{i}" for d, i, _ in BLOCKS])
+def test_doc_example_runs(doc: Path, index: int, block: str) -> None:
+    code = compile(block, f"{doc.name}[block {index}]", "exec")
     exec(code, {"__name__": "__doc_example__"})

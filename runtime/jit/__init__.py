@@ -1,0 +1,1 @@
+"""The JIT engine's natively backed runtime objects, vmctx and instantiation."""
