@@ -7,6 +7,9 @@ from typing import NamedTuple
 from ..wasm.errors import WasmError
 from ..wasm.traps import TrapCode
 
+# How many frames at each end of a long backtrace ``str(trap)`` shows.
+SHOWN_FRAMES = 20
+
 
 class Frame(NamedTuple):
     """One WebAssembly activation in a trap's (or host exception's) backtrace.
@@ -45,7 +48,17 @@ class Trap(Exception):  # noqa: N818 - the name wasmtime-py uses
     def __str__(self) -> str:
         if not self.frames:
             return self.message
-        trace = "\n".join(f"  {i}: {frame}" for i, frame in enumerate(self.frames))
+        frames = self.frames
+        if len(frames) > 2 * SHOWN_FRAMES:
+            # Runaway recursion leaves thousands of identical frames: show both ends.
+            omitted = len(frames) - 2 * SHOWN_FRAMES
+            lines = [f"  {i}: {frame}" for i, frame in enumerate(frames[:SHOWN_FRAMES])]
+            lines.append(f"  ... {omitted} more frames ...")
+            lines += [f"  {i}: {frame}" for i, frame in
+                      enumerate(frames[-SHOWN_FRAMES:], start=len(frames) - SHOWN_FRAMES)]
+        else:
+            lines = [f"  {i}: {frame}" for i, frame in enumerate(frames)]
+        trace = "\n".join(lines)
         return f"{self.message}\nwasm backtrace:\n{trace}"
 
 
