@@ -50,7 +50,9 @@ _add("iadd_imm imul_imm band_imm bor_imm bxor_imm ishl_imm ushr_imm sshr_imm", "
 _add("icmp", "int_compare", "icmp")
 _add("icmp_imm", "int_compare_imm", "icmp_imm")
 _add("uadd_overflow_trap", "int_add_trap", "int_add_trap", can_trap=True, side_effects=True)
-# Floating point.
+# Floating point, with wasm's semantics: fmin/fmax propagate NaN and order -0 below +0
+# (LLVM llvm.minimum / llvm.maximum, not minnum/maxnum), nearest rounds half to even
+# (llvm.roundeven), fcopysign is llvm.copysign, ceil/floor/trunc/sqrt the llvm intrinsics.
 _add("fadd fsub fmul fdiv fmin fmax fcopysign", "binary", "float_binary")
 _add("fabs fneg sqrt ceil floor trunc nearest", "unary", "float_unary")
 _add("fcmp", "float_compare", "fcmp")
@@ -60,6 +62,7 @@ _add("uextend sextend", "unary", "extend", ctrl=True)
 _add("fpromote", "unary", "fpromote", ctrl=True)
 _add("fdemote", "unary", "fdemote", ctrl=True)
 _add("fcvt_to_sint fcvt_to_uint", "unary", "fcvt_to_int", ctrl=True, can_trap=True)
+# Saturating: NaN gives 0, out-of-range values clamp (llvm.fptosi.sat / llvm.fptoui.sat).
 _add("fcvt_to_sint_sat fcvt_to_uint_sat", "unary", "fcvt_to_int", ctrl=True)
 _add("fcvt_from_sint fcvt_from_uint", "unary", "fcvt_from_int", ctrl=True)
 _add("bitcast", "unary", "bitcast", ctrl=True)

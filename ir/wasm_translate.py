@@ -1,72 +1,68 @@
 """Translate wasm function bodies to IR.
 
-Locals become FunctionBuilder variables; a block's results (a loop's parameters) become
-parameters of its exit (header) block; code after an unconditional branch is skipped
-until the enclosing construct ends. Memory accesses go through ``heap_addr``; globals,
-memories and imported functions are reached through vmctx (see ``vmctx``); memory.grow
-is a libcall. Not translated yet (raise ``NotImplementedError``): call_indirect, table
-instructions, ref.func, bulk memory and SIMD.
+The body is read once, with the operand stack holding SSA values. Locals become
+FunctionBuilder variables (SSA construction adds block parameters where needed); a
+block's results (a loop's parameters) become parameters of its exit (header) block; code
+after an unconditional branch is skipped until the enclosing construct ends.
+
+This module holds the driver, control flow and variables; the operators live in
+``translate_numeric`` (numeric), ``translate_memory`` (linear memory) and
+``translate_table`` (calls, tables, references), the declarations of vmctx-reached
+entities in ``translate_env``, the runtime entry points in ``libcalls``.
+
+Every instruction the decoder accepts translates, except SIMD (``0xFD`` prefix) and the
+tail calls, which raise ``NotImplementedError`` naming the instruction (the IR has their
+types and ``return_call``/``return_call_indirect`` already).
+
+Function ABI in IR: ``(i64 vmctx, params...) -> results``; defined function ``N`` is the
+external function ``%wasm_func_N`` (see ``translate_table`` for how calls reach vmctx).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import Instr, WasmModule
-from pyjitwasm.wasm.opcodes import OPS, BlockImm, MemArg
+from pyjitwasm.wasm.opcodes import OPS, BlockImm
 from pyjitwasm.wasm.traps import TrapCode
-from pyjitwasm.wasm.types import FuncType
 
+from . import translate_memory, translate_numeric, translate_table
+from .cursor import Cursor
 from .frontend import FunctionBuilder
-from .function import (
-    AbiParam,
-    ExtFuncData,
-    Function,
-    GlobalValueData,
-    HeapData,
-    Signature,
-    Value,
+from .function import Function, Value
+from .immediates import TRUSTED
+from .libcalls import Libcall
+from .translate_env import (
+    READONLY,
+    FuncEnv,
+    HeapConfig,
+    ModuleInfo,
+    function_name,
+    function_signature,
 )
-from .immediates import TRUSTED, WASM_HEAP, MemFlags
-from .types import F32, F64, I8, I32, I64, POINTER, Type, from_wasm, int_type
-from .vmctx import MEMORY_BASE_OFFSET, MEMORY_LENGTH_OFFSET, VMContextLayout
-
-READONLY = MemFlags(notrap=True, aligned=True, readonly=True)
-
-
-@dataclass(frozen=True, slots=True)
-class HeapConfig:
-    """How linear memories are bounds-checked: ``dynamic`` (explicit checks against the
-    current length, always safe) or ``static`` (a reservation of ``static_bound`` bytes
-    plus ``guard`` bytes of faulting pages, for 32-bit memories only)."""
-
-    style: str = "dynamic"
-    static_bound: int = 1 << 32
-    guard: int = 1 << 31
-
-
-def function_signature(ftype: FuncType) -> Signature:
-    """The IR signature of a wasm function: vmctx first, then the wasm parameters."""
-    return Signature([AbiParam(POINTER, "vmctx")] + [AbiParam(from_wasm(t)) for t in ftype.params],
-                     [from_wasm(t) for t in ftype.results])
-
-
-def function_name(index: int) -> str:
-    """The symbol name compiled code uses for function ``index``."""
-    return f"wasm_func_{index}"
+from .types import I64, Type, from_wasm
 
 
 def translate_module(module: WasmModule, config: HeapConfig | None = None) -> list[Function]:
     """IR for every function the module defines, in index order."""
+    info = ModuleInfo(module, config or HeapConfig())
     first = module.num_imported_funcs
-    return [translate_function(module, first + i, config) for i in range(len(module.codes))]
+    return [FunctionTranslator(info, first + i).run() for i in range(len(module.codes))]
 
 
 def translate_function(module: WasmModule, func_index: int,
-                       config: HeapConfig | None = None) -> Function:
-    """IR for defined function ``func_index`` (an index in the function index space)."""
-    return _Translator(module, func_index, config or HeapConfig()).run()
+                       config: HeapConfig | None = None,
+                       info: ModuleInfo | None = None) -> Function:
+    """IR for defined function ``func_index`` (an index in the function index space).
+
+    Pass ``info`` (a ``ModuleInfo`` of the same module and config) to share the
+    per-module facts when translating several functions.
+    """
+    if info is None:
+        info = ModuleInfo(module, config or HeapConfig())
+    return FunctionTranslator(info, func_index).run()
 
 
 @dataclass(slots=True)
@@ -80,36 +76,76 @@ class _Frame:
     else_block: int | None = None
     else_args: list[Value] = field(default_factory=list)
     exit_reached: bool = False  # some branch or fall-through reaches exit
-    reachable_at_start: bool = True
 
     @property
     def branch_types(self) -> list[Type]:
         return self.params if self.kind == "loop" else self.results
 
 
-class _Translator:
-    def __init__(self, module: WasmModule, func_index: int, config: HeapConfig) -> None:
+class FunctionTranslator:
+    """Translates one function body; the operator modules work through its helpers."""
+
+    def __init__(self, info: ModuleInfo, func_index: int) -> None:
+        module = info.module
         self.module = module
         self.func_index = func_index
-        self.config = config
-        self.layout = VMContextLayout.for_module(module)
-        self.ftypes = module.func_types()
-        self.ftype = self.ftypes[func_index]
+        self.ftype = info.func_types[func_index]
         self.body = module.codes[func_index - module.num_imported_funcs]
         self.func = Function(function_name(func_index), function_signature(self.ftype))
+        self.env = FuncEnv(info, self.func)
         self.fb = FunctionBuilder(self.func)
         self.stack: list[Value] = []
         self.frames: list[_Frame] = []
         self.reachable = True
         self.dead_depth = 0  # constructs opened inside unreachable code
-        self.vmctx_gv = self.func.vmctx_global()
-        self._heaps: dict[int, int] = {}
-        self._heap_length: dict[int, int] = {}  # memory -> global value of its length
-        self._global_ptrs: dict[int, int] = {}
-        self._ext: dict[str, int] = {}
-        self._sigs: dict[tuple, int] = {}
+        self.locals: list[int] = []
+        self.vmctx: Value = -1
 
-    # Setup ------------------------------------------------------------------------------
+    # Helpers for the operator modules --------------------------------------------------
+
+    def ins(self) -> Cursor:
+        """A cursor at the end of the current block."""
+        return self.fb.ins()
+
+    def pop(self) -> Value:
+        return self.stack.pop()
+
+    def popn(self, n: int) -> list[Value]:
+        if n == 0:
+            return []
+        values = self.stack[-n:]
+        del self.stack[-n:]
+        return values
+
+    def push(self, v: Value) -> None:
+        self.stack.append(v)
+
+    def to_i64(self, v: Value) -> Value:
+        """``v`` zero-extended to i64 (an i32 index, length or delta)."""
+        dfg = self.func.dfg
+        if dfg.value_type(v) == I64:
+            return v
+        definition = dfg.value_defs[dfg.resolve(v)]
+        if definition is not None and definition[0] == "result":
+            data = dfg.insts[definition[1]]
+            if data.opcode == "iconst":  # a constant operand: widen the constant instead
+                return self.const64(data.imm)  # type: ignore[arg-type]
+        return self.ins().uextend(I64, v)
+
+    def const64(self, n: int) -> Value:
+        return self.ins().iconst(I64, n)
+
+    def libcall(self, libcall: Libcall, args: Sequence[Value]) -> list[Value]:
+        """Call a libcall; for one that reports failure, trap when it does and return no
+        results."""
+        ins = self.ins()
+        results = ins.call(self.env.libcall(libcall), [self.vmctx, *args])
+        if libcall.trap is not None:
+            ins.trapnz(results[0], libcall.trap)
+            return []
+        return results
+
+    # Driver ------------------------------------------------------------------------------
 
     def run(self) -> Function:
         fb = self.fb
@@ -118,7 +154,6 @@ class _Translator:
         fb.switch_to_block(entry)
         fb.seal_block(entry)
         self.vmctx = params[0]
-        self.locals: list[int] = []
         for t, value in zip(self.ftype.params, params[1:], strict=True):
             var = fb.declare_var(from_wasm(t))
             fb.def_var(var, value)
@@ -131,9 +166,29 @@ class _Translator:
         exit_block = self._block_with_params(results)
         self.frames.append(_Frame("function", [], results, exit_block, exit_block, 0))
         for instr in self.body.instrs:
-            self.translate(instr)
+            if self.reachable:
+                self.translate(instr)
+            else:
+                self.translate_unreachable(instr)
         fb.finalize()
         return self.func
+
+    def translate(self, instr: Instr) -> None:
+        handler = _HANDLERS.get(instr.op)
+        if handler is None:
+            raise NotImplementedError(_unsupported(instr.op))
+        handler(self, instr)
+
+    def translate_unreachable(self, instr: Instr) -> None:
+        code = instr.op
+        if code in (op.BLOCK, op.LOOP, op.IF):  # type: ignore[attr-defined]
+            self.dead_depth += 1
+        elif code == op.END and self.dead_depth:  # type: ignore[attr-defined]
+            self.dead_depth -= 1
+        elif code == op.ELSE and not self.dead_depth:  # type: ignore[attr-defined]
+            self.op_else(instr)
+        elif code == op.END:  # type: ignore[attr-defined]
+            self.op_end(instr)
 
     def _block_with_params(self, types: list[Type]) -> int:
         block = self.fb.create_block()
@@ -150,82 +205,11 @@ class _Translator:
         ftype = self.module.types[bt]
         return [from_wasm(t) for t in ftype.params], [from_wasm(t) for t in ftype.results]
 
-    # Declarations -----------------------------------------------------------------------
+    def _top(self, n: int) -> list[Value]:
+        """The top ``n`` operands, left on the stack."""
+        return list(self.stack[len(self.stack) - n:]) if n else []
 
-    def heap(self, memory: int) -> int:
-        if memory not in self._heaps:
-            func = self.func
-            definition = func.create_global_value(GlobalValueData(
-                "load", POINTER, self.vmctx_gv, self.layout.memory(memory), READONLY))
-            base = func.create_global_value(GlobalValueData(
-                "load", POINTER, definition, MEMORY_BASE_OFFSET, TRUSTED))
-            length = func.create_global_value(GlobalValueData(
-                "load", POINTER, definition, MEMORY_LENGTH_OFFSET, TRUSTED))
-            mtype = self.module.memory_types()[memory]
-            index_type = I64 if mtype.is_64 else I32
-            if self.config.style == "static" and not mtype.is_64:
-                data = HeapData("static", base, self.config.static_bound, self.config.guard,
-                                index_type)
-            else:
-                data = HeapData("dynamic", base, length, 0, index_type)
-            self._heaps[memory] = func.create_heap(data)
-            self._heap_length[memory] = length
-        return self._heaps[memory]
-
-    def global_ptr(self, index: int) -> int:
-        if index not in self._global_ptrs:
-            self._global_ptrs[index] = self.func.create_global_value(GlobalValueData(
-                "load", POINTER, self.vmctx_gv, self.layout.global_(index), READONLY))
-        return self._global_ptrs[index]
-
-    def signature(self, sig: Signature) -> int:
-        key = (tuple(sig.params), tuple(sig.returns))
-        if key not in self._sigs:
-            self._sigs[key] = self.func.import_signature(sig)
-        return self._sigs[key]
-
-    def ext_func(self, name: str, sig: Signature) -> int:
-        if name not in self._ext:
-            self._ext[name] = self.func.import_function(ExtFuncData(name, self.signature(sig)))
-        return self._ext[name]
-
-    # Stack helpers -----------------------------------------------------------------------
-
-    def pop(self) -> Value:
-        return self.stack.pop()
-
-    def popn(self, n: int) -> list[Value]:
-        if n == 0:
-            return []
-        values = self.stack[-n:]
-        del self.stack[-n:]
-        return values
-
-    def push(self, v: Value) -> None:
-        self.stack.append(v)
-
-    # Control ---------------------------------------------------------------------------
-
-    def translate(self, instr: Instr) -> None:
-        code = instr.op
-        if not self.reachable:
-            self.translate_unreachable(instr)
-            return
-        if code in _CONTROL:
-            getattr(self, _CONTROL[code])(instr)
-        else:
-            self.translate_operator(instr)
-
-    def translate_unreachable(self, instr: Instr) -> None:
-        code = instr.op
-        if code in (op.BLOCK, op.LOOP, op.IF):
-            self.dead_depth += 1
-        elif code == op.END and self.dead_depth:
-            self.dead_depth -= 1
-        elif code == op.ELSE and not self.dead_depth:
-            self.op_else(instr)
-        elif code == op.END:
-            self.op_end(instr)
+    # Control -----------------------------------------------------------------------------
 
     def op_block(self, instr: Instr) -> None:
         params, results = self._block_types(instr.imm)
@@ -237,8 +221,7 @@ class _Translator:
         params, results = self._block_types(instr.imm)
         header = self._block_with_params(params)
         exit_block = self._block_with_params(results)
-        args = self.popn(len(params))
-        self.fb.ins().jump(header, args)
+        self.ins().jump(header, self.popn(len(params)))
         self.frames.append(_Frame("loop", params, results, header, exit_block, len(self.stack)))
         self.fb.switch_to_block(header)
         self.stack.extend(self.func.dfg.block_params[header])
@@ -249,8 +232,8 @@ class _Translator:
         then_block = self.fb.create_block()
         else_block = self._block_with_params(params)
         exit_block = self._block_with_params(results)
-        args = list(self.stack[len(self.stack) - len(params):]) if params else []
-        self.fb.ins().brif(cond, then_block, [], else_block, args)
+        args = self._top(len(params))
+        self.ins().brif(cond, then_block, [], else_block, args)
         self.fb.seal_block(then_block)
         self.fb.switch_to_block(then_block)
         self.frames.append(_Frame("if", params, results, exit_block, exit_block,
@@ -259,26 +242,28 @@ class _Translator:
     def op_else(self, instr: Instr) -> None:
         frame = self.frames[-1]
         if self.reachable:
-            self.fb.ins().jump(frame.exit, self.popn(len(frame.results)))
+            self.ins().jump(frame.exit, self.popn(len(frame.results)))
             frame.exit_reached = True
         del self.stack[frame.height:]
         frame.kind = "else"
-        self.fb.switch_to_block(frame.else_block)  # type: ignore[arg-type]
-        self.fb.seal_block(frame.else_block)  # type: ignore[arg-type]
-        self.stack.extend(self.func.dfg.block_params[frame.else_block])  # type: ignore[index]
+        assert frame.else_block is not None
+        self.fb.switch_to_block(frame.else_block)
+        self.fb.seal_block(frame.else_block)
+        self.stack.extend(self.func.dfg.block_params[frame.else_block])
         self.reachable = True
 
     def op_end(self, instr: Instr) -> None:
         frame = self.frames.pop()
         if self.reachable:
-            self.fb.ins().jump(frame.exit, self.popn(len(frame.results)))
+            self.ins().jump(frame.exit, self.popn(len(frame.results)))
             frame.exit_reached = True
         del self.stack[frame.height:]
         if frame.kind == "if":
             # No else: the else block forwards the params as the results (types match).
-            self.fb.switch_to_block(frame.else_block)  # type: ignore[arg-type]
-            self.fb.seal_block(frame.else_block)  # type: ignore[arg-type]
-            self.fb.ins().jump(frame.exit, self.func.dfg.block_params[frame.else_block])  # type: ignore[index]
+            assert frame.else_block is not None
+            self.fb.switch_to_block(frame.else_block)
+            self.fb.seal_block(frame.else_block)
+            self.ins().jump(frame.exit, self.func.dfg.block_params[frame.else_block])
             frame.exit_reached = True
         if frame.kind == "loop":
             self.fb.seal_block(frame.dest)
@@ -291,7 +276,7 @@ class _Translator:
             self.reachable = False
         if frame.kind == "function":
             if self.reachable:
-                self.fb.ins().return_(self.popn(len(frame.results)))
+                self.ins().return_(self.popn(len(frame.results)))
             self.reachable = False
 
     def _branch_target(self, depth: int) -> _Frame:
@@ -302,27 +287,22 @@ class _Translator:
 
     def op_br(self, instr: Instr) -> None:
         frame = self._branch_target(instr.imm)
-        args = list(self.stack[len(self.stack) - len(frame.branch_types):]) \
-            if frame.branch_types else []
-        self.fb.ins().jump(frame.dest, args)
+        self.ins().jump(frame.dest, self._top(len(frame.branch_types)))
         self.reachable = False
 
     def op_br_if(self, instr: Instr) -> None:
         cond = self.pop()
         frame = self._branch_target(instr.imm)
-        args = list(self.stack[len(self.stack) - len(frame.branch_types):]) \
-            if frame.branch_types else []
         next_block = self.fb.create_block()
-        self.fb.ins().brif(cond, frame.dest, args, next_block, [])
+        self.ins().brif(cond, frame.dest, self._top(len(frame.branch_types)), next_block, [])
         self.fb.seal_block(next_block)
         self.fb.switch_to_block(next_block)
 
     def op_br_table(self, instr: Instr) -> None:
         depths, default = instr.imm
         index = self.pop()
-        # Targets may differ in arity (each takes the top of the stack it needs); those
-        # that take values are reached through a forwarding block, as br_table carries
-        # no arguments.
+        # Each target takes the top values it needs; br_table edges carry no arguments,
+        # so targets that take values are reached through a forwarding block.
         targets: dict[int, int] = {}
         forwards: list[tuple[int, int]] = []
         for depth in [*depths, default]:
@@ -334,223 +314,87 @@ class _Translator:
                 forwards.append((depth, targets[depth]))
             else:
                 targets[depth] = frame.dest
-        self.fb.ins().br_table(index, targets[default], [targets[d] for d in depths])
+        self.ins().br_table(index, targets[default], [targets[d] for d in depths])
         for depth, edge in forwards:
             frame = self.frames[-1 - depth]
-            arity = len(frame.branch_types)
             self.fb.seal_block(edge)
             self.fb.switch_to_block(edge)
-            self.fb.ins().jump(frame.dest, self.stack[len(self.stack) - arity:])
+            self.ins().jump(frame.dest, self._top(len(frame.branch_types)))
         self.reachable = False
 
     def op_return(self, instr: Instr) -> None:
-        self.fb.ins().return_(self.popn(len(self.ftype.results)))
+        self.ins().return_(self.popn(len(self.ftype.results)))
         self.reachable = False
 
     def op_unreachable(self, instr: Instr) -> None:
-        self.fb.ins().trap(TrapCode.UNREACHABLE)
+        self.ins().trap(TrapCode.UNREACHABLE)
         self.reachable = False
 
     def op_nop(self, instr: Instr) -> None:
         pass
 
-    # Operators ---------------------------------------------------------------------------
+    # Parametric instructions and variables -----------------------------------------------
 
-    def translate_operator(self, instr: Instr) -> None:
-        code, imm = instr.op, instr.imm
-        name = OPS[code].name
-        ins = self.fb.ins()
-        simple = _SIMPLE.get(name)
-        if simple is not None:
-            kind, ir_op, ty = simple
-            if kind == "binary":
-                b, a = self.pop(), self.pop()
-                self.push(ins.binary(ir_op, a, b))
-            elif kind == "unary":
-                self.push(ins.unary(ir_op, self.pop(), ty))
-            elif kind == "icmp":
-                b, a = self.pop(), self.pop()
-                self.push(ins.uextend(I32, ins.icmp(ir_op, a, b)))
-            elif kind == "fcmp":
-                b, a = self.pop(), self.pop()
-                self.push(ins.uextend(I32, ins.fcmp(ir_op, a, b)))
-            elif kind == "eqz":
-                self.push(ins.uextend(I32, ins.icmp_imm("eq", self.pop(), 0)))
-            elif kind == "extend_s":  # iN.extendM_s: narrow to M bits, sign-extend back
-                narrow = ins.ireduce(int_type(int(ir_op)), self.pop())
-                self.push(ins.sextend(ty, narrow))
-            return
-        if code == op.I32_CONST:
-            self.push(ins.iconst(I32, imm))
-        elif code == op.I64_CONST:
-            self.push(ins.iconst(I64, imm))
-        elif code == op.F32_CONST:
-            self.push(ins.f32const(imm))
-        elif code == op.F64_CONST:
-            self.push(ins.f64const(imm))
-        elif code == op.LOCAL_GET:
-            self.push(self.fb.use_var(self.locals[imm]))
-        elif code == op.LOCAL_SET:
-            self.fb.def_var(self.locals[imm], self.pop())
-        elif code == op.LOCAL_TEE:
-            self.fb.def_var(self.locals[imm], self.stack[-1])
-        elif code == op.DROP:
-            self.pop()
-        elif code in (op.SELECT, op.SELECT_T):
-            cond, b, a = self.pop(), self.pop(), self.pop()
-            self.push(ins.select(cond, a, b))
-        elif code == op.GLOBAL_GET:
-            ty = from_wasm(self.module.global_types()[imm].valtype)
-            ptr = ins.global_value(self.global_ptr(imm))
-            self.push(self.fb.ins().load(ty, TRUSTED, ptr))
-        elif code == op.GLOBAL_SET:
-            ptr = ins.global_value(self.global_ptr(imm))
-            self.fb.ins().store(TRUSTED, self.pop(), ptr)
-        elif code == op.CALL:
-            self.call(imm)
-        elif code == op.MEMORY_SIZE:
-            self.memory_size(imm)
-        elif code == op.MEMORY_GROW:
-            self.memory_grow(imm)
-        elif code == op.REF_NULL:
-            self.push(ins.null(POINTER_REF))
-        elif code == op.REF_IS_NULL:
-            self.push(ins.uextend(I32, ins.unary("is_null", self.pop())))
-        elif OPS[code].imm == op.Imm.MEMARG and code < op.FD:
-            self.memory_access(name, imm)
-        else:
-            raise NotImplementedError(f"translation of {name} is not implemented yet")
+    def op_drop(self, instr: Instr) -> None:
+        self.pop()
 
-    def memory_address(self, memarg: MemArg, size: int) -> Value:
-        heap = self.heap(memarg.memory)
-        index = self.pop()
-        offset = memarg.offset
-        ins = self.fb.ins()
-        if offset >= 1 << 32:
-            # heap_addr takes a u32 offset: add the high part first, trapping on wrap.
-            high = offset & ~0xFFFFFFFF
-            index = ins.uadd_overflow_trap(index, ins.iconst(I64, high),
-                                           TrapCode.MEMORY_OUT_OF_BOUNDS)
-            offset &= 0xFFFFFFFF
-        return self.fb.ins().heap_addr(heap, index, offset, size)
+    def op_select(self, instr: Instr) -> None:
+        cond, b, a = self.pop(), self.pop(), self.pop()
+        self.push(self.ins().select(cond, a, b))
 
-    def memory_access(self, name: str, memarg: MemArg) -> None:
-        info = op.OPS_BY_NAME[name]
-        size = info.access_size
-        params, results = info.sig  # type: ignore[misc]
-        if results:  # a load
-            ty = from_wasm(results[0])
-            addr = self.memory_address(memarg, size)
-            if size * 8 < ty.bits and ty.is_int:
-                signed = "s" if name.endswith("_s") else "u"
-                opcode = f"{signed}load{size * 8}"
-            else:
-                opcode = "load"
-            self.push(self.fb.ins().load(ty, WASM_HEAP, addr, 0, opcode))
-        else:
-            value = self.pop()
-            ty = from_wasm(params[0])
-            addr = self.memory_address(memarg, size)
-            opcode = f"istore{size * 8}" if size * 8 < ty.bits and ty.is_int else "store"
-            self.fb.ins().store(WASM_HEAP, value, addr, 0, opcode)
+    def op_local_get(self, instr: Instr) -> None:
+        self.push(self.fb.use_var(self.locals[instr.imm]))
 
-    def call(self, index: int) -> None:
-        ftype = self.ftypes[index]
-        args = self.popn(len(ftype.params))
-        sig = function_signature(ftype)
-        ins = self.fb.ins()
-        if index >= self.module.num_imported_funcs:
-            fn = self.ext_func(function_name(index), sig)
-            results = ins.call(fn, [self.vmctx, *args])
-        else:
-            code = ins.load(POINTER, READONLY, self.vmctx,
-                            self.layout.imported_func_code(index))
-            callee_vmctx = self.fb.ins().load(POINTER, READONLY, self.vmctx,
-                                              self.layout.imported_func_vmctx(index))
-            results = self.fb.ins().call_indirect(self.signature(sig), code,
-                                                  [callee_vmctx, *args])
-        self.stack.extend(results)
+    def op_local_set(self, instr: Instr) -> None:
+        self.fb.def_var(self.locals[instr.imm], self.pop())
 
-    def memory_size(self, memory: int) -> None:
-        self.heap(memory)
-        ins = self.fb.ins()
-        length = ins.global_value(self._heap_length[memory])
-        pages = self.fb.ins().ushr_imm(length, 16)
-        if not self.module.memory_types()[memory].is_64:
-            pages = self.fb.ins().ireduce(I32, pages)
-        self.push(pages)
+    def op_local_tee(self, instr: Instr) -> None:
+        self.fb.def_var(self.locals[instr.imm], self.stack[-1])
 
-    def memory_grow(self, memory: int) -> None:
-        is_64 = self.module.memory_types()[memory].is_64
-        delta = self.pop()
-        ins = self.fb.ins()
-        if not is_64:
-            delta = ins.uextend(I64, delta)
-        sig = Signature([AbiParam(POINTER, "vmctx"), AbiParam(I64), AbiParam(I64)], [I64])
-        fn = self.ext_func("libcall_memory_grow", sig)
-        (old,) = self.fb.ins().call(fn, [self.vmctx, self.fb.ins().iconst(I64, memory), delta])
-        self.push(old if is_64 else self.fb.ins().ireduce(I32, old))
+    def _global_slot(self, index: int) -> tuple[Value, int]:
+        """(pointer, offset) of global ``index``'s 16-byte slot."""
+        imported = self.env.num_imported_globals()
+        if index < imported:
+            return self.ins().global_value(self.env.imported_global_ptr(index)), 0
+        return self.vmctx, self.env.layout.global_(index - imported)
+
+    def op_global_get(self, instr: Instr) -> None:
+        gtype = self.env.info.global_types[instr.imm]
+        ptr, offset = self._global_slot(instr.imm)
+        flags = TRUSTED if gtype.mutable else READONLY
+        self.push(self.ins().load(from_wasm(gtype.valtype), flags, ptr, offset))
+
+    def op_global_set(self, instr: Instr) -> None:
+        value = self.pop()
+        ptr, offset = self._global_slot(instr.imm)
+        self.ins().store(TRUSTED, value, ptr, offset)
 
 
-POINTER_REF = from_wasm(0x70)
+def _unsupported(code: int) -> str:
+    info = OPS.get(code)
+    name = info.name if info is not None else f"opcode 0x{code:x}"
+    if code >= op.FD:
+        return f"{name}: SIMD instructions are not translated to IR yet"
+    if code in (op.RETURN_CALL, op.RETURN_CALL_INDIRECT):  # type: ignore[attr-defined]
+        return f"{name}: tail calls are not translated to IR yet"
+    return f"{name}: no translation to IR"
 
-_CONTROL = {
-    op.BLOCK: "op_block", op.LOOP: "op_loop", op.IF: "op_if", op.ELSE: "op_else",
-    op.END: "op_end", op.BR: "op_br", op.BR_IF: "op_br_if", op.BR_TABLE: "op_br_table",
-    op.RETURN: "op_return", op.UNREACHABLE: "op_unreachable", op.NOP: "op_nop",
-}
 
-
-def _simple_ops() -> dict[str, tuple[str, str, Type | None]]:
-    table: dict[str, tuple[str, str, Type | None]] = {}
-    int_bin = {"add": "iadd", "sub": "isub", "mul": "imul", "div_s": "sdiv", "div_u": "udiv",
-               "rem_s": "srem", "rem_u": "urem", "and": "band", "or": "bor", "xor": "bxor",
-               "shl": "ishl", "shr_s": "sshr", "shr_u": "ushr", "rotl": "rotl", "rotr": "rotr"}
-    int_cmp = {"eq": "eq", "ne": "ne", "lt_s": "slt", "lt_u": "ult", "gt_s": "sgt",
-               "gt_u": "ugt", "le_s": "sle", "le_u": "ule", "ge_s": "sge", "ge_u": "uge"}
-    float_bin = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv", "min": "fmin",
-                 "max": "fmax", "copysign": "fcopysign"}
-    float_un = {"abs": "fabs", "neg": "fneg", "ceil": "ceil", "floor": "floor",
-                "trunc": "trunc", "nearest": "nearest", "sqrt": "sqrt"}
-    float_cmp = {"eq": "eq", "ne": "ne", "lt": "lt", "gt": "gt", "le": "le", "ge": "ge"}
-    for t in ("i32", "i64"):
-        for k, v in int_bin.items():
-            table[f"{t}.{k}"] = ("binary", v, None)
-        for k, v in int_cmp.items():
-            table[f"{t}.{k}"] = ("icmp", v, None)
-        for k in ("clz", "ctz", "popcnt"):
-            table[f"{t}.{k}"] = ("unary", k, None)
-        table[f"{t}.eqz"] = ("eqz", "", None)
-    for t in ("f32", "f64"):
-        for k, v in float_bin.items():
-            table[f"{t}.{k}"] = ("binary", v, None)
-        for k, v in float_un.items():
-            table[f"{t}.{k}"] = ("unary", v, None)
-        for k, v in float_cmp.items():
-            table[f"{t}.{k}"] = ("fcmp", v, None)
-    types = {"i32": I32, "i64": I64, "f32": F32, "f64": F64}
-    for dst in ("i32", "i64"):
-        for src in ("f32", "f64"):
-            for s in ("s", "u"):
-                sign = "sint" if s == "s" else "uint"
-                table[f"{dst}.trunc_{src}_{s}"] = ("unary", f"fcvt_to_{sign}", types[dst])
-                table[f"{dst}.trunc_sat_{src}_{s}"] = ("unary", f"fcvt_to_{sign}_sat",
-                                                       types[dst])
-                table[f"{src}.convert_{dst}_{s}"] = ("unary", f"fcvt_from_{sign}", types[src])
-    table["i32.wrap_i64"] = ("unary", "ireduce", I32)
-    table["i64.extend_i32_s"] = ("unary", "sextend", I64)
-    table["i64.extend_i32_u"] = ("unary", "uextend", I64)
-    table["f32.demote_f64"] = ("unary", "fdemote", F32)
-    table["f64.promote_f32"] = ("unary", "fpromote", F64)
-    for a, b in (("i32", "f32"), ("i64", "f64"), ("f32", "i32"), ("f64", "i64")):
-        table[f"{a}.reinterpret_{b}"] = ("unary", "bitcast", types[a])
-    for t, bits in (("i32", (8, 16)), ("i64", (8, 16, 32))):
-        for n in bits:
-            table[f"{t}.extend{n}_s"] = ("extend_s", str(n), types[t])
+def _handlers() -> dict[int, translate_numeric.Handler]:
+    table: dict[int, translate_numeric.Handler] = {}
+    own = ["block", "loop", "if", "else", "end", "br", "br_if", "br_table", "return",
+           "unreachable", "nop", "drop", "select", "local.get", "local.set", "local.tee",
+           "global.get", "global.set"]
+    for name in own:
+        table[op.OPS_BY_NAME[name].code] = getattr(FunctionTranslator,
+                                                   "op_" + name.replace(".", "_"))
+    table[op.SELECT_T] = FunctionTranslator.op_select  # type: ignore[attr-defined]
+    for module in (translate_numeric, translate_memory, translate_table):
+        table.update(module.handlers())
     return table
 
 
-_SIMPLE = _simple_ops()
+_HANDLERS = _handlers()
 
-__all__ = ["HeapConfig", "translate_function", "translate_module", "function_signature",
-           "function_name", "I8"]
+__all__ = ["HeapConfig", "ModuleInfo", "FunctionTranslator", "translate_function",
+           "translate_module", "function_signature", "function_name"]

@@ -12,9 +12,11 @@ import pytest
 
 from pyjitwasm.commands import ir as ir_command
 from pyjitwasm.ir.legalize import legalize
+from pyjitwasm.ir.libcalls import LIBCALLS, LIBCALLS_BY_SYMBOL, RESERVED_INDICES
 from pyjitwasm.ir.parser import parse_function
 from pyjitwasm.ir.printer import print_function
 from pyjitwasm.ir.verifier import verify
+from pyjitwasm.ir.vmctx import func_ref_indices, layout_for_module
 from pyjitwasm.ir.wasm_translate import HeapConfig, translate_function, translate_module
 from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.validator import validate_module
@@ -196,3 +198,94 @@ def test_cli_prints_ir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "trapnz" in out and "heap_addr" not in out
     args = parser.parse_args(["ir", str(path), "--func", "0"])
     assert args.func(args) == 1  # an import, not a defined function
+
+
+def test_cli_static_heaps_drop_bounds_checks(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    _, path = _module(MODULE, tmp_path)
+    parser = argparse.ArgumentParser()
+    ir_command.register(parser.add_subparsers())
+    outputs = {}
+    for flags in ([], ["--static-heaps"]):
+        args = parser.parse_args(["ir", str(path), "--func", "3", "--legalized", *flags])
+        assert args.func(args) == 0
+        outputs[bool(flags)] = capsys.readouterr().out
+    assert "heap0 = dynamic" in outputs[False] and "icmp ugt" in outputs[False]
+    assert "heap0 = static" in outputs[True] and "icmp ugt" not in outputs[True]
+
+
+def test_cli_prints_every_function(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, path = _module(MODULE, tmp_path)
+    parser = argparse.ArgumentParser()
+    ir_command.register(parser.add_subparsers())
+    args = parser.parse_args(["ir", str(path)])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    names = [line.split("(")[0] for line in out.splitlines() if line.startswith("function")]
+    assert names == [f"function %wasm_func_{i}" for i in range(1, 8)]
+
+
+UNSUPPORTED = """
+(module
+  (func $v (param v128) (result v128) local.get 0 local.get 0 i32x4.add)
+  (func $t (param i32) (result i32) local.get 0 return_call $t)
+  (func $dead (result i32) i32.const 1 return i32x4.splat drop i32.const 0))
+"""
+
+
+def test_simd_and_tail_calls_name_the_instruction(tmp_path: Path) -> None:
+    module, _ = _module(UNSUPPORTED, tmp_path)
+    with pytest.raises(NotImplementedError, match=r"i32x4\.add: SIMD"):
+        translate_function(module, 0)
+    with pytest.raises(NotImplementedError, match=r"return_call: tail calls"):
+        translate_function(module, 1)
+    verify(translate_function(module, 2))  # unreachable SIMD code is skipped
+
+
+BULK = """
+(module
+  (table $t 2 funcref)
+  (memory 1)
+  (data $d "xy")
+  (elem $e func $f)
+  (func $f (param i32)
+    (memory.fill (local.get 0) (i32.const 1) (i32.const 2))
+    (memory.copy (local.get 0) (i32.const 0) (i32.const 2))
+    (memory.init $d (local.get 0) (i32.const 0) (i32.const 2))
+    (data.drop $d)
+    (drop (memory.grow (i32.const 1)))
+    (drop (table.grow $t (ref.func $f) (i32.const 1)))
+    (table.fill $t (local.get 0) (ref.null func) (i32.const 1))
+    (table.copy $t $t (local.get 0) (i32.const 0) (i32.const 1))
+    (table.init $t $e (local.get 0) (i32.const 0) (i32.const 1))
+    (elem.drop $e)
+    (drop (table.get $t (local.get 0)))))
+"""
+
+
+def test_libcalls_match_their_documented_signatures(tmp_path: Path) -> None:
+    module, _ = _module(BULK, tmp_path)
+    func = translate_function(module, 0)
+    used = {ext.name: func.signatures[ext.signature] for ext in func.ext_funcs}
+    assert set(used) == {lc.symbol for lc in LIBCALLS}  # the module uses every one
+    for name, sig in used.items():
+        expected = LIBCALLS_BY_SYMBOL[name].signature()
+        assert (sig.params, sig.returns) == (expected.params, expected.returns), name
+    indices = [lc.index for lc in LIBCALLS]
+    assert len(set(indices)) == len(indices)
+    assert not set(indices) & set(RESERVED_INDICES)
+    # Every status-returning libcall is followed by a trap on a nonzero status.
+    text = print_function(func)
+    for lc in LIBCALLS:
+        if lc.trap is not None:
+            fn = [i for i, ext in enumerate(func.ext_funcs) if ext.name == lc.symbol][0]
+            result = text.split(f" = call fn{fn}(")[0].rsplit("\n", 1)[1].strip()
+            assert f"trapnz {result}, {lc.trap.name.lower()}" in text
+
+
+def test_ref_func_is_the_vmfuncref_address(tmp_path: Path) -> None:
+    module, _ = _module(BULK, tmp_path)
+    layout = layout_for_module(module)
+    record = func_ref_indices(module)[0]
+    text = print_function(translate_function(module, 0))
+    assert f"iadd_imm v0, {layout.func_ref(record)}\n" in text

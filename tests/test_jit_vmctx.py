@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from pyjitwasm.jit import vmctx
-from pyjitwasm.jit.vmctx import VMContextLayout
+from pyjitwasm.ir import vmctx
+from pyjitwasm.ir.vmctx import VMContextLayout
 
 COUNTS = dict(
     num_types=3, num_imported_funcs=2, num_imported_memories=1, num_imported_tables=1,

@@ -1,5 +1,9 @@
 """``pyjitwasm ir FILE [--func N] [--legalized] [--static-heaps]``: print the IR of a
-module's defined functions (validated first), optionally legalized."""
+module's defined functions (validated first), optionally legalized.
+
+Exit status: 0 printed, 1 unreadable/malformed/invalid module or no such function, 2 an
+instruction the translator does not handle yet (SIMD, tail calls), 3 an internal error
+(the IR failed verification)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import sys
 from ..ir.legalize import legalize
 from ..ir.printer import print_function
 from ..ir.verifier import VerifierError, verify
-from ..ir.wasm_translate import HeapConfig, translate_function
+from ..ir.wasm_translate import HeapConfig, ModuleInfo, translate_function
 from .loading import load_module
 
 
@@ -34,11 +38,11 @@ def run(args: argparse.Namespace) -> int:
                   f"(defined: {first}..{first + len(module.codes) - 1})", file=sys.stderr)
             return 1
         indices = range(args.func_index, args.func_index + 1)
-    config = HeapConfig("static") if args.static_heaps else HeapConfig()
+    info = ModuleInfo(module, HeapConfig("static") if args.static_heaps else HeapConfig())
     texts = []
     for index in indices:
         try:
-            func = translate_function(module, index, config)
+            func = translate_function(module, index, info=info)
             verify(func)
             if args.legalized:
                 legalize(func)
