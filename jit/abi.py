@@ -32,7 +32,10 @@ TRAP_SYMBOL = "pyjitwasm_trap"
 HOST_CALL_SYMBOL = "pyjitwasm_host_call"
 # Byte offset of the u32 host-function index inside a host-function context.
 HOST_INDEX_OFFSET = 8
-WASM_FUNCTION_ATTRS = '"disable-tail-calls"="true" "frame-pointer"="none" nounwind'
+WASM_FUNCTION_ATTRS = '"disable-tail-calls"="true" "frame-pointer"="all" nounwind'
+"""Attributes of every function the JIT emits: LLVM must not turn runaway recursion into a
+loop (wasm must exhaust the stack and trap), and frame pointers make trap backtraces a
+walk of the frame chain."""
 
 _LLVM_TYPES = {
     wt.I32: "i32",

@@ -1,0 +1,895 @@
+"""Lowering legalized IR functions to LLVM IR text.
+
+One IR function becomes one LLVM function with the ABI of ``jit/abi.py``:
+``R @name(ptr %vmctx, ptr %caller_vmctx, params...)``.  The IR's own vmctx parameter is
+the first; the second, the caller's vmctx, is added here, and every call to another wasm
+function passes the current vmctx as the callee's ``caller_vmctx``.
+
+Mapping decisions:
+
+* IR values are ``%vN``.  Constants are folded into their uses as literals.  ``icmp``,
+  ``fcmp`` and ``is_null`` produce an ``i1`` (``%vN.c``) next to the IR's ``i8``, so
+  branches, selects and traps on a comparison test the ``i1`` directly.
+* Pointers are ``i64`` in the IR.  Values used as addresses (loads, stores, callees,
+  vmctx arguments) also get a ``ptr`` form ``%vN.p`` derived the way LLVM's alias
+  analysis understands: ``getelementptr`` from the vmctx parameter or from a loaded
+  pointer, ``inttoptr`` only as a last resort.
+* Memory accesses: ``aligned`` flags give natural alignment, anything else ``align 1``.
+  Accesses marked ``notrap`` touch runtime data (vmctx, tables, globals), the others the
+  wasm heap; each group gets its own TBAA type so that heap stores never invalidate a
+  loaded memory base or length.  ``readonly`` loads are ``!invariant.load``.  A heap load
+  whose result is unused is ``volatile`` so it is kept: on a static heap it may be the
+  access that must fault in the guard pages.
+* ``trapz``/``trapnz`` branch to one cold block per trap code that calls
+  ``pyjitwasm_trap(vmctx, code)``; the prologue checks the stack limit (``abi``).
+* Block parameters become phi nodes; unreachable blocks are dropped.
+
+Legalized IR is expected (``ir/legalize.py``): divisions, remainders, float-to-int
+conversions and shifts are emitted as the plain LLVM instructions, whose bad inputs the
+legalizer has already excluded.  ``heap_addr``, ``table_addr`` and ``global_value`` are
+rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir import types as t
+from ..ir.function import Function, InstData, Signature, Value
+from ..ir.immediates import MemFlags
+from ..ir.instructions import spec
+from . import abi
+from .lower_types import (
+    f32_literal,
+    f64_literal,
+    int_literal,
+    intrinsic_suffix,
+    lanes_of,
+    llvm_type,
+    splat,
+    vector_literal,
+)
+
+LIBCALL_PREFIX = "libcall_"
+"""External functions with this prefix are runtime entry points with the C ABI
+``(ptr vmctx, args...)``; every other callee is a wasm function (wasm ABI)."""
+
+ATTRIBUTES = abi.WASM_FUNCTION_ATTRS
+"""Attributes of every function the JIT emits (group ``#0``)."""
+
+# Numbered metadata the emitted functions refer to (see ``module_metadata``).
+_MD_EMPTY = "!0"
+_MD_TBAA_HEAP = "!3"
+_MD_TBAA_RUNTIME = "!5"
+_UNLIKELY = '!prof !{!"branch_weights", i32 1, i32 1048576}'
+
+_FCMP = {"eq": "oeq", "ne": "une", "lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge",
+         "ord": "ord", "uno": "uno", "one": "one", "ueq": "ueq", "ult": "ult", "ule": "ule",
+         "ugt": "ugt", "uge": "uge"}
+_INT_BINARY = {"iadd": "add", "isub": "sub", "imul": "mul", "band": "and", "bor": "or",
+               "bxor": "xor", "sdiv": "sdiv", "udiv": "udiv", "srem": "srem", "urem": "urem",
+               "ishl": "shl", "ushr": "lshr", "sshr": "ashr"}
+_INT_BINARY_IMM = {"iadd_imm": "add", "imul_imm": "mul", "band_imm": "and", "bor_imm": "or",
+                   "bxor_imm": "xor", "ishl_imm": "shl", "ushr_imm": "lshr", "sshr_imm": "ashr"}
+_FLOAT_BINARY = {"fadd": "fadd", "fsub": "fsub", "fmul": "fmul", "fdiv": "fdiv"}
+_FLOAT_INTRINSIC_BINARY = {"fcopysign": "copysign"}
+_FLOAT_INTRINSIC_UNARY = {"fabs": "fabs", "sqrt": "sqrt", "ceil": "ceil", "floor": "floor",
+                          "trunc": "trunc", "nearest": "roundeven"}
+_CONVERSIONS = {"ireduce": "trunc", "uextend": "zext", "sextend": "sext", "fpromote": "fpext",
+                "fdemote": "fptrunc", "fcvt_to_sint": "fptosi", "fcvt_to_uint": "fptoui",
+                "fcvt_from_sint": "sitofp", "fcvt_from_uint": "uitofp"}
+_NOT_LEGALIZED = ("heap_addr", "table_addr", "global_value")
+
+
+class LoweringError(Exception):
+    """The IR cannot be lowered (not legalized, or an operation without a lowering)."""
+
+
+def module_metadata() -> str:
+    """The metadata nodes lowered functions refer to; once per LLVM module."""
+    return (
+        f"{_MD_EMPTY} = !{{}}\n"
+        '!1 = !{!"pyjitwasm tbaa"}\n'
+        '!2 = !{!"wasm heap", !1, i64 0}\n'
+        f"{_MD_TBAA_HEAP} = !{{!2, !2, i64 0}}\n"
+        '!4 = !{!"runtime data", !1, i64 0}\n'
+        f"{_MD_TBAA_RUNTIME} = !{{!4, !4, i64 0}}\n"
+    )
+
+
+def attributes() -> str:
+    """The attribute group ``#0`` every emitted function uses; once per LLVM module."""
+    return f"attributes #0 = {{ {ATTRIBUTES} }}\n"
+
+
+def return_type(types: list[t.Type]) -> str:
+    """The LLVM return type of a function returning ``types``."""
+    if not types:
+        return "void"
+    if len(types) == 1:
+        return llvm_type(types[0])
+    return "{ " + ", ".join(llvm_type(ty) for ty in types) + " }"
+
+
+def is_wasm_callee(name: str) -> bool:
+    """Whether a directly called external function uses the wasm ABI."""
+    return not name.startswith(LIBCALL_PREFIX)
+
+
+def function_type(sig: Signature, wasm_abi: bool) -> tuple[str, list[str]]:
+    """(return type, parameter types) of a callee with IR signature ``sig``."""
+    params = ["ptr" if p.purpose == "vmctx" else llvm_type(p.type) for p in sig.params]
+    if wasm_abi:
+        if not sig.params or sig.params[0].purpose != "vmctx":
+            raise LoweringError("a wasm-ABI signature must start with the vmctx parameter")
+        params.insert(1, "ptr")
+    return return_type(sig.returns), params
+
+
+@dataclass
+class Declarations:
+    """``declare`` lines a module needs, collected while lowering its functions."""
+
+    lines: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, line: str) -> None:
+        self.lines.setdefault(name, line)
+
+    def intrinsic(self, name: str, ret: str, params: list[str]) -> str:
+        """Declare intrinsic ``@name`` and return ``@name``."""
+        self.add(name, f"declare {ret} @{name}({', '.join(params)}) nounwind")
+        return "@" + name
+
+    def text(self, defined: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+        """Every declaration except those of functions the module defines."""
+        return "".join(line + "\n" for name, line in self.lines.items() if name not in defined)
+
+
+def lower_function(func: Function, declarations: Declarations | None = None,
+                   linkage: str = "") -> str:
+    """The LLVM IR text defining ``func`` (legalized IR).
+
+    ``declarations`` collects the external functions and intrinsics it uses (a module
+    emits them once); ``linkage`` is e.g. ``"internal"``.  The text refers to attribute
+    group ``#0`` and to the metadata of :func:`module_metadata`."""
+    return _FunctionLowering(func, declarations or Declarations(), linkage).run()
+
+
+class _FunctionLowering:
+    def __init__(self, func: Function, decls: Declarations, linkage: str) -> None:
+        self.func = func
+        self.dfg = func.dfg
+        self.decls = decls
+        self.linkage = linkage
+        self.lines: list[str] = []
+        self.names: dict[Value, str] = {}  # operand spelling of each IR value
+        self.bools: dict[Value, str] = {}  # i1 form of comparison results
+        self.ptrs: dict[Value, str] = {}  # ptr forms that are not ``%vN.p``
+        self.aliases: dict[Value, Value] = {}  # no-op bitcasts
+        self.ptr_done: set[Value] = set()  # values whose ``%vN.p`` is emitted
+        self.tmp = 0
+        self.label = ""  # the LLVM block being filled
+        self.incoming: dict[int, list[tuple[str, list[str]]]] = {}
+        self.trap_blocks: dict[int, str] = {}
+        self.uses: dict[Value, int] = {}
+        self.need_ptr: set[Value] = set()
+
+    # Helpers -------------------------------------------------------------------------
+
+    def fresh(self, hint: str = "t") -> str:
+        self.tmp += 1
+        return f"%{hint}{self.tmp}"
+
+    def emit(self, line: str) -> None:
+        self.lines.append("  " + line)
+
+    def start_block(self, label: str) -> None:
+        self.lines.append(f"{label}:")
+        self.label = label
+
+    def type_of(self, v: Value) -> t.Type:
+        return self.dfg.value_type(v)
+
+    def resolve(self, v: Value) -> Value:
+        v = self.dfg.resolve(v)
+        while v in self.aliases:
+            v = self.aliases[v]
+        return v
+
+    def op(self, v: Value) -> str:
+        """The operand spelling of IR value ``v``."""
+        v = self.resolve(v)
+        return self.names.get(v) or f"%v{v}"
+
+    def typed(self, v: Value) -> str:
+        return f"{llvm_type(self.type_of(v))} {self.op(v)}"
+
+    def cond(self, v: Value) -> str:
+        """An ``i1`` that is true when integer ``v`` is nonzero."""
+        v = self.resolve(v)
+        if v in self.bools:
+            return self.bools[v]
+        name = self.fresh("c")
+        self.emit(f"{name} = icmp ne {self.typed(v)}, 0")
+        return name
+
+    def ptr(self, v: Value) -> str:
+        """The ``ptr`` form of i64 value ``v``."""
+        v = self.resolve(v)
+        if v in self.ptrs:
+            return self.ptrs[v]
+        if v in self.need_ptr and v not in self.names:
+            return f"%v{v}.p"
+        if self.type_of(v) == t.R64:
+            return self.op(v)
+        name = self.fresh("p")
+        self.emit(f"{name} = inttoptr i64 {self.op(v)} to ptr")
+        return name
+
+    @staticmethod
+    def define(v: Value) -> str:
+        """The name of the LLVM value that holds IR value ``v``."""
+        return f"%v{v}"
+
+    def result(self, inst: int) -> Value:
+        return self.dfg.inst_results(inst)[0]
+
+    def address(self, base: Value, offset: int) -> str:
+        p = self.ptr(base)
+        if not offset:
+            return p
+        name = self.fresh("a")
+        self.emit(f"{name} = getelementptr i8, ptr {p}, i64 {offset}")
+        return name
+
+    # Driver --------------------------------------------------------------------------
+
+    def run(self) -> str:
+        func = self.func
+        vmctx_index = func.vmctx_param_index()
+        if vmctx_index != 0:
+            raise LoweringError(f"%{func.name}: the first parameter must be the vmctx")
+        self.analyze()
+        entry = func.layout.entry
+        assert entry is not None
+        params = self.dfg.block_params[entry]
+        formal = ["ptr %vmctx", "ptr %caller_vmctx"]
+        for v in params[1:]:
+            formal.append(f"{llvm_type(self.type_of(v))} {self.define(v)}")
+        ret = return_type(func.signature.returns)
+        linkage = self.linkage + " " if self.linkage else ""
+        header = f"define {linkage}{ret} @{func.name}({', '.join(formal)}) #0 {{"
+        self.label = f"b{entry}"
+        prologue = abi.stack_check_ir("%vmctx", self.label)
+        self.ptrs[params[0]] = "%vmctx"
+        self.emit(f"%v{params[0]} = ptrtoint ptr %vmctx to i64")
+        self.emit_block_body(entry)
+        block_lines = {entry: (0, len(self.lines))}
+        for block in self.reachable_blocks():
+            if block == entry:
+                continue
+            start = len(self.lines)
+            self.start_block(f"b{block}")
+            self.emit_block_body(block)
+            block_lines[block] = (start, len(self.lines))
+        body: list[str] = []
+        for block in self.order:
+            start, end = block_lines[block]
+            body.append(self.lines[start])
+            if block != entry:
+                body.extend(self.phis(block))
+                body.extend(self.lines[start + 1:end])
+            else:
+                body.extend(self.lines[start + 1:end])
+        for code, label in self.trap_blocks.items():
+            body.append(f"{label}:")
+            body.append(f"  call void @{abi.TRAP_SYMBOL}(ptr %vmctx, i32 {code})")
+            body.append("  unreachable")
+        return "\n".join([header, prologue.rstrip("\n"), *body, "}"]) + "\n"
+
+    def analyze(self) -> None:
+        """Count uses and find the values that need a ``ptr`` form."""
+        dfg = self.dfg
+        need: list[Value] = []
+        for block in self.reachable_blocks():
+            for inst in self.func.layout.insts(block):
+                data = dfg.insts[inst]
+                for v in data.all_args():
+                    v = dfg.resolve(v)
+                    self.uses[v] = self.uses.get(v, 0) + 1
+                opcode = data.opcode
+                if opcode == "load" or opcode[1:5] == "load":
+                    need.append(data.args[0])
+                elif opcode == "store" or opcode.startswith("istore"):
+                    need.append(data.args[1])
+                elif opcode in ("call", "return_call"):
+                    ext = self.func.ext_funcs[data.entity]  # type: ignore[index]
+                    sig = self.func.signatures[ext.signature]
+                    need.extend(a for a, p in zip(data.args, sig.params, strict=True)
+                                if p.purpose == "vmctx")
+                elif opcode in ("call_indirect", "return_call_indirect"):
+                    need.append(data.args[0])
+                    sig = self.func.signatures[data.entity]  # type: ignore[index]
+                    need.extend(a for a, p in zip(data.args[1:], sig.params, strict=True)
+                                if p.purpose == "vmctx")
+        for block in self.order:
+            for inst in self.func.layout.insts(block):
+                self.prepare_inst(inst, dfg.insts[inst])
+        seen = self.need_ptr
+        while need:
+            v = self.resolve(need.pop())
+            if v in seen or dfg.value_type(v) != t.I64:
+                continue
+            seen.add(v)
+            definition = dfg.value_defs[v]
+            if definition is not None and definition[0] == "result":
+                data = dfg.insts[definition[1]]
+                if data.opcode in ("iadd", "iadd_imm"):
+                    need.append(data.args[0])
+
+    def prepare_inst(self, inst: int, data: InstData) -> None:
+        """Constants become literals, comparisons get an ``i1`` form, bitcasts between
+        identical LLVM types vanish: the operand spellings are known before any use."""
+        opcode = data.opcode
+        results = self.dfg.inst_results(inst)
+        if opcode == "iconst":
+            self.names[results[0]] = int_literal(data.imm, data.ctrl_type.bits)  # type: ignore
+        elif opcode == "f32const":
+            self.names[results[0]] = f32_literal(data.imm)  # type: ignore[arg-type]
+        elif opcode == "f64const":
+            self.names[results[0]] = f64_literal(data.imm)  # type: ignore[arg-type]
+        elif opcode == "vconst":
+            self.names[results[0]] = vector_literal(data.ctrl_type, data.imm)  # type: ignore
+        elif opcode == "null":
+            self.names[results[0]] = "null"
+        elif opcode in ("icmp", "icmp_imm", "fcmp", "is_null"):
+            self.bools[results[0]] = f"%v{results[0]}.c"
+        elif opcode == "bitcast":
+            src = self.type_of(data.args[0])
+            if llvm_type(src) == llvm_type(data.ctrl_type):  # type: ignore[arg-type]
+                self.aliases[results[0]] = self.dfg.resolve(data.args[0])
+
+    def reachable_blocks(self) -> list[int]:
+        if hasattr(self, "order"):
+            return self.order
+        layout = self.func.layout
+        entry = layout.entry
+        reached = {entry}
+        work = [entry]
+        while work:
+            block = work.pop()
+            last = layout.last_inst(block)  # type: ignore[arg-type]
+            if last is None:
+                continue
+            for succ in self.dfg.insts[last].successors():
+                if succ not in reached:
+                    reached.add(succ)
+                    work.append(succ)
+        self.order = [b for b in layout.blocks if b in reached]
+        return self.order
+
+    def phis(self, block: int) -> list[str]:
+        params = self.dfg.block_params[block]
+        if not params:
+            return []
+        edges = self.incoming.get(block, [])
+        lines = []
+        for i, v in enumerate(params):
+            pairs = ", ".join(f"[ {args[i]}, %{label} ]" for label, args in edges)
+            lines.append(f"  %v{v} = phi {llvm_type(self.type_of(v))} {pairs}")
+        return lines
+
+    def emit_block_body(self, block: int) -> None:
+        for v in self.dfg.block_params[block]:
+            if v in self.need_ptr and v not in self.ptrs:
+                self.ptr_done.add(v)
+                self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
+        for inst in self.func.layout.insts(block):
+            self.lower_inst(inst, self.dfg.insts[inst])
+            for v in self.dfg.inst_results(inst):
+                if (v in self.need_ptr and v not in self.ptr_done and v not in self.names
+                        and v not in self.aliases):
+                    self.ptr_done.add(v)
+                    self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
+
+    def edge(self, target: int, args: list[Value]) -> None:
+        self.incoming.setdefault(target, []).append((self.label, [self.op(a) for a in args]))
+
+    def trap_label(self, code: int) -> str:
+        if code not in self.trap_blocks:
+            self.trap_blocks[code] = f"trap.{code}"
+        return self.trap_blocks[code]
+
+    def conditional_trap(self, cond: str, code: int, trap_if: bool) -> None:
+        self.tmp += 1
+        cont = f"k{self.tmp}"
+        trap = self.trap_label(code)
+        then, other = (trap, cont) if trap_if else (cont, trap)
+        weights = "i32 1, i32 1048576" if trap_if else "i32 1048576, i32 1"
+        self.emit(f'br i1 {cond}, label %{then}, label %{other}, '
+                  f'!prof !{{!"branch_weights", {weights}}}')
+        self.start_block(cont)
+
+    # Instructions --------------------------------------------------------------------
+
+    def lower_inst(self, inst: int, data: InstData) -> None:
+        opcode = data.opcode
+        handler = getattr(self, "op_" + opcode, None)
+        if handler is not None:
+            handler(inst, data)
+        elif opcode in _INT_BINARY:
+            self.int_binary(inst, data, _INT_BINARY[opcode])
+        elif opcode in _INT_BINARY_IMM:
+            self.int_binary_imm(inst, data, _INT_BINARY_IMM[opcode])
+        elif opcode in _FLOAT_BINARY:
+            self.simple(inst, f"{_FLOAT_BINARY[opcode]} {self.typed(data.args[0])}, "
+                              f"{self.op(data.args[1])}")
+        elif opcode in _FLOAT_INTRINSIC_BINARY:
+            self.intrinsic_call(inst, _FLOAT_INTRINSIC_BINARY[opcode], data.args)
+        elif opcode in _FLOAT_INTRINSIC_UNARY:
+            self.intrinsic_call(inst, _FLOAT_INTRINSIC_UNARY[opcode], data.args)
+        elif opcode in _CONVERSIONS:
+            ty = self.type_of(self.result(inst))
+            self.simple(inst, f"{_CONVERSIONS[opcode]} {self.typed(data.args[0])} "
+                              f"to {llvm_type(ty)}")
+        elif opcode in ("load", "uload8", "sload8", "uload16", "sload16", "uload32", "sload32"):
+            self.load(inst, data)
+        elif opcode in ("store", "istore8", "istore16", "istore32"):
+            self.store(data)
+        elif opcode in _NOT_LEGALIZED:
+            raise LoweringError(f"%{self.func.name}: {opcode} must be legalized first")
+        else:
+            spec(opcode)  # KeyError for names that are not IR opcodes at all
+            raise NotImplementedError(f"{opcode}: no LLVM lowering yet")
+
+    def simple(self, inst: int, expr: str) -> str:
+        name = self.define(self.result(inst))
+        self.emit(f"{name} = {expr}")
+        return name
+
+    def intrinsic_call(self, inst: int, base: str, args: list[Value]) -> None:
+        ty = self.type_of(args[0])
+        lty = llvm_type(ty)
+        fn = self.decls.intrinsic(f"llvm.{base}.{intrinsic_suffix(ty)}", lty, [lty] * len(args))
+        operands = ", ".join(self.typed(a) for a in args)
+        self.simple(inst, f"call {lty} {fn}({operands})")
+
+    # Constants (named by ``prepare_inst``)
+
+    def op_iconst(self, inst: int, data: InstData) -> None:
+        pass
+
+    op_f32const = op_f64const = op_vconst = op_null = op_iconst
+
+    # Integer arithmetic
+
+    def int_binary(self, inst: int, data: InstData, llvm_op: str) -> None:
+        a, b = data.args
+        ty = self.type_of(a)
+        amount = self.op(b)
+        if data.opcode in ("ishl", "ushr", "sshr"):
+            amount = self.shift_amount(ty, b)
+        self.simple(inst, f"{llvm_op} {self.typed(a)}, {amount}")
+
+    def shift_amount(self, ty: t.Type, amount: Value) -> str:
+        """Shift amount ``amount`` (any scalar int) converted to ``ty``'s lanes."""
+        lane = lanes_of(ty).lane_type
+        have = self.type_of(amount)
+        value = self.op(amount)
+        if have.bits != lane.bits:
+            name = self.fresh("s")
+            cast = "zext" if have.bits < lane.bits else "trunc"
+            self.emit(f"{name} = {cast} {self.typed(amount)} to {llvm_type(lane)}")
+            value = name
+        return self.splat_value(ty, lane, value)
+
+    def splat_value(self, ty: t.Type, lane: t.Type, value: str) -> str:
+        if not ty.is_vector:
+            return value
+        vty = llvm_type(lanes_of(ty))
+        one = self.fresh("s")
+        self.emit(f"{one} = insertelement {vty} poison, {llvm_type(lane)} {value}, i64 0")
+        name = self.fresh("s")
+        lanes = lanes_of(ty).lanes
+        self.emit(f"{name} = shufflevector {vty} {one}, {vty} poison, "
+                  f"<{lanes} x i32> zeroinitializer")
+        return name
+
+    def int_binary_imm(self, inst: int, data: InstData, llvm_op: str) -> None:
+        (a,) = data.args
+        bits = self.type_of(a).bits
+        imm = data.imm
+        assert imm is not None
+        if llvm_op in ("shl", "lshr", "ashr"):
+            imm &= bits - 1  # shift amounts count modulo the width
+        self.simple(inst, f"{llvm_op} {self.typed(a)}, {int_literal(imm, bits)}")
+
+    def op_band_not(self, inst: int, data: InstData) -> None:
+        a, b = data.args
+        ty = self.type_of(a)
+        inverted = self.fresh("n")
+        self.emit(f"{inverted} = xor {self.typed(b)}, {splat(ty, '-1')}")
+        self.simple(inst, f"and {self.typed(a)}, {inverted}")
+
+    def op_bnot(self, inst: int, data: InstData) -> None:
+        ty = self.type_of(data.args[0])
+        self.simple(inst, f"xor {self.typed(data.args[0])}, {splat(ty, '-1')}")
+
+    def op_ineg(self, inst: int, data: InstData) -> None:
+        ty = self.type_of(data.args[0])
+        zero = "zeroinitializer" if ty.is_vector else "0"
+        self.simple(inst, f"sub {llvm_type(ty)} {zero}, {self.op(data.args[0])}")
+
+    def mul_high(self, inst: int, data: InstData, ext: str) -> None:
+        a, b = data.args
+        ty = lanes_of(self.type_of(a))
+        lty = llvm_type(self.type_of(a))
+        bits = ty.lane_bits
+        wide_lane = f"i{2 * bits}"
+        wide = f"<{ty.lanes} x {wide_lane}>" if ty.lanes > 1 else wide_lane
+        xa, xb, prod, high = (self.fresh("m") for _ in range(4))
+        self.emit(f"{xa} = {ext} {lty} {self.op(a)} to {wide}")
+        self.emit(f"{xb} = {ext} {lty} {self.op(b)} to {wide}")
+        self.emit(f"{prod} = mul {wide} {xa}, {xb}")
+        shift = f"splat ({wide_lane} {bits})" if ty.lanes > 1 else str(bits)
+        self.emit(f"{high} = lshr {wide} {prod}, {shift}")
+        self.simple(inst, f"trunc {wide} {high} to {lty}")
+
+    def op_umulhi(self, inst: int, data: InstData) -> None:
+        self.mul_high(inst, data, "zext")
+
+    def op_smulhi(self, inst: int, data: InstData) -> None:
+        self.mul_high(inst, data, "sext")
+
+    def bit_count(self, inst: int, data: InstData, base: str, poison_arg: bool) -> None:
+        (a,) = data.args
+        ty = self.type_of(a)
+        lty = llvm_type(ty)
+        params = [lty, "i1"] if poison_arg else [lty]
+        fn = self.decls.intrinsic(f"llvm.{base}.{intrinsic_suffix(ty)}", lty, params)
+        extra = ", i1 false" if poison_arg else ""
+        self.simple(inst, f"call {lty} {fn}({self.typed(a)}{extra})")
+
+    def op_clz(self, inst: int, data: InstData) -> None:
+        self.bit_count(inst, data, "ctlz", True)
+
+    def op_ctz(self, inst: int, data: InstData) -> None:
+        self.bit_count(inst, data, "cttz", True)
+
+    def op_popcnt(self, inst: int, data: InstData) -> None:
+        self.bit_count(inst, data, "ctpop", False)
+
+    def rotate(self, inst: int, data: InstData, base: str) -> None:
+        a, b = data.args
+        ty = self.type_of(a)
+        lty = llvm_type(ty)
+        amount = self.shift_amount(ty, b)
+        fn = self.decls.intrinsic(f"llvm.{base}.{intrinsic_suffix(ty)}", lty, [lty] * 3)
+        x = self.op(a)
+        self.simple(inst, f"call {lty} {fn}({lty} {x}, {lty} {x}, {lty} {amount})")
+
+    def op_rotl(self, inst: int, data: InstData) -> None:
+        self.rotate(inst, data, "fshl")
+
+    def op_rotr(self, inst: int, data: InstData) -> None:
+        self.rotate(inst, data, "fshr")
+
+    def compare_result(self, inst: int, i1: str) -> None:
+        v = self.result(inst)
+        self.bools[v] = i1
+        name = self.define(v)
+        self.emit(f"{name} = zext i1 {i1} to i8")
+
+    def int_operand(self, v: Value) -> str:
+        """``v`` as an integer operand (``ptrtoint`` for references)."""
+        if self.type_of(v) != t.R64:
+            return self.typed(v)
+        name = self.fresh("r")
+        self.emit(f"{name} = ptrtoint ptr {self.op(v)} to i64")
+        return f"i64 {name}"
+
+    def op_icmp(self, inst: int, data: InstData) -> None:
+        a, b = data.args
+        i1 = f"%v{self.result(inst)}.c"
+        if self.type_of(a) == t.R64:
+            self.emit(f"{i1} = icmp {data.cond} ptr {self.op(a)}, {self.op(b)}")
+        else:
+            self.emit(f"{i1} = icmp {data.cond} {self.typed(a)}, {self.op(b)}")
+        self.compare_result(inst, i1)
+
+    def op_icmp_imm(self, inst: int, data: InstData) -> None:
+        (a,) = data.args
+        i1 = f"%v{self.result(inst)}.c"
+        ty = self.type_of(a)
+        bits = 64 if ty == t.R64 else ty.bits
+        operand = self.int_operand(a)
+        self.emit(f"{i1} = icmp {data.cond} {operand}, {int_literal(data.imm, bits)}")  # type: ignore
+        self.compare_result(inst, i1)
+
+    def op_uadd_overflow_trap(self, inst: int, data: InstData) -> None:
+        a, b = data.args
+        ty = self.type_of(a)
+        lty = llvm_type(ty)
+        fn = self.decls.intrinsic(f"llvm.uadd.with.overflow.{intrinsic_suffix(ty)}",
+                                  f"{{ {lty}, i1 }}", [lty, lty])
+        pair = self.fresh("o")
+        self.emit(f"{pair} = call {{ {lty}, i1 }} {fn}({self.typed(a)}, {self.typed(b)})")
+        self.simple(inst, f"extractvalue {{ {lty}, i1 }} {pair}, 0")
+        carry = self.fresh("o")
+        self.emit(f"{carry} = extractvalue {{ {lty}, i1 }} {pair}, 1")
+        self.conditional_trap(carry, int(data.trap), True)  # type: ignore[arg-type]
+
+    # Floating point
+
+    def op_fneg(self, inst: int, data: InstData) -> None:
+        self.simple(inst, f"fneg {self.typed(data.args[0])}")
+
+    def min_max(self, inst: int, data: InstData, base: str) -> None:
+        """``llvm.minimum``/``maximum`` order -0 below +0 and propagate NaN, but pass a
+        signaling NaN through unquieted on x86; wasm wants an arithmetic (quiet) NaN, so
+        unordered operands take ``a + b`` instead (which quiets)."""
+        a, b = data.args
+        ty = self.type_of(a)
+        lty = llvm_type(ty)
+        fn = self.decls.intrinsic(f"llvm.{base}.{intrinsic_suffix(ty)}", lty, [lty, lty])
+        picked, unordered, quieted = self.fresh("mm"), self.fresh("mm"), self.fresh("mm")
+        self.emit(f"{picked} = call {lty} {fn}({self.typed(a)}, {self.typed(b)})")
+        self.emit(f"{unordered} = fcmp uno {self.typed(a)}, {self.op(b)}")
+        self.emit(f"{quieted} = fadd {self.typed(a)}, {self.op(b)}")
+        cond_ty = f"<{lanes_of(ty).lanes} x i1>" if ty.is_vector else "i1"
+        self.simple(inst, f"select {cond_ty} {unordered}, {lty} {quieted}, {lty} {picked}")
+
+    def op_fmin(self, inst: int, data: InstData) -> None:
+        self.min_max(inst, data, "minimum")
+
+    def op_fmax(self, inst: int, data: InstData) -> None:
+        self.min_max(inst, data, "maximum")
+
+    def op_fcmp(self, inst: int, data: InstData) -> None:
+        a, b = data.args
+        i1 = f"%v{self.result(inst)}.c"
+        self.emit(f"{i1} = fcmp {_FCMP[data.cond]} {self.typed(a)}, {self.op(b)}")  # type: ignore
+        self.compare_result(inst, i1)
+
+    def saturating(self, inst: int, data: InstData, base: str) -> None:
+        (a,) = data.args
+        src = self.type_of(a)
+        dst = self.type_of(self.result(inst))
+        fn = self.decls.intrinsic(
+            f"llvm.{base}.sat.{intrinsic_suffix(dst)}.{intrinsic_suffix(src)}",
+            llvm_type(dst), [llvm_type(src)])
+        self.simple(inst, f"call {llvm_type(dst)} {fn}({self.typed(a)})")
+
+    def op_fcvt_to_sint_sat(self, inst: int, data: InstData) -> None:
+        self.saturating(inst, data, "fptosi")
+
+    def op_fcvt_to_uint_sat(self, inst: int, data: InstData) -> None:
+        self.saturating(inst, data, "fptoui")
+
+    def op_bitcast(self, inst: int, data: InstData) -> None:
+        (a,) = data.args
+        src, dst = self.type_of(a), self.type_of(self.result(inst))
+        v = self.result(inst)
+        if v in self.aliases:
+            return
+        if dst == t.R64:
+            self.simple(inst, f"inttoptr {self.typed(a)} to ptr")
+        elif src == t.R64:
+            self.simple(inst, f"ptrtoint ptr {self.op(a)} to {llvm_type(dst)}")
+        else:
+            self.simple(inst, f"bitcast {self.typed(a)} to {llvm_type(dst)}")
+        if v in self.need_ptr and src == t.R64:
+            self.ptrs[v] = self.op(a)
+            self.ptr_done.add(v)
+
+    def op_select(self, inst: int, data: InstData) -> None:
+        c, a, b = data.args
+        cond = self.cond(c)
+        self.simple(inst, f"select i1 {cond}, {self.typed(a)}, {self.typed(b)}")
+
+    def op_is_null(self, inst: int, data: InstData) -> None:
+        i1 = f"%v{self.result(inst)}.c"
+        self.emit(f"{i1} = icmp eq ptr {self.op(data.args[0])}, null")
+        self.compare_result(inst, i1)
+
+    # Address arithmetic with pointer forms
+
+    def op_iadd(self, inst: int, data: InstData) -> None:
+        self.int_binary(inst, data, "add")
+        v = self.result(inst)
+        if v in self.need_ptr:
+            a, b = data.args
+            self.ptr_done.add(v)
+            self.emit(f"%v{v}.p = getelementptr i8, ptr {self.ptr(a)}, {self.typed(b)}")
+
+    def op_iadd_imm(self, inst: int, data: InstData) -> None:
+        self.int_binary_imm(inst, data, "add")
+        v = self.result(inst)
+        if v in self.need_ptr:
+            self.ptr_done.add(v)
+            self.emit(f"%v{v}.p = getelementptr i8, ptr {self.ptr(data.args[0])}, "
+                      f"i64 {int_literal(data.imm, 64)}")  # type: ignore[arg-type]
+
+    # Memory
+
+    def access(self, flags: MemFlags, size: int) -> tuple[str, str]:
+        """(alignment, metadata) of an access of ``size`` bytes."""
+        align = size if flags.aligned else 1
+        metadata = f", !tbaa {_MD_TBAA_RUNTIME if flags.notrap else _MD_TBAA_HEAP}"
+        return f"align {align}", metadata
+
+    def load(self, inst: int, data: InstData) -> None:
+        flags = data.flags
+        assert flags is not None
+        v = self.result(inst)
+        ty = self.type_of(v)
+        size = spec(data.opcode).access_size or ty.bytes
+        align, metadata = self.access(flags, size)
+        if flags.readonly:
+            metadata += f", !invariant.load {_MD_EMPTY}"
+        volatile = " volatile" if not flags.notrap and not self.uses.get(v) else ""
+        addr = self.address(data.args[0], data.imm or 0)
+        if data.opcode == "load":
+            if v in self.need_ptr:
+                self.ptr_done.add(v)
+                self.emit(f"%v{v}.p = load{volatile} ptr, ptr {addr}, {align}{metadata}")
+                self.simple(inst, f"ptrtoint ptr %v{v}.p to i64")
+            else:
+                self.simple(inst, f"load{volatile} {llvm_type(ty)}, ptr {addr}, {align}"
+                                  f"{metadata}")
+            return
+        narrow = f"i{size * 8}"
+        raw = self.fresh("l")
+        self.emit(f"{raw} = load{volatile} {narrow}, ptr {addr}, {align}{metadata}")
+        ext = "sext" if data.opcode.startswith("s") else "zext"
+        self.simple(inst, f"{ext} {narrow} {raw} to {llvm_type(ty)}")
+
+    def store(self, data: InstData) -> None:
+        flags = data.flags
+        assert flags is not None
+        value, base = data.args
+        ty = self.type_of(value)
+        size = spec(data.opcode).access_size or ty.bytes
+        align, metadata = self.access(flags, size)
+        addr = self.address(base, data.imm or 0)
+        operand = self.typed(value)
+        if data.opcode != "store":
+            narrow = f"i{size * 8}"
+            name = self.fresh("n")
+            self.emit(f"{name} = trunc {operand} to {narrow}")
+            operand = f"{narrow} {name}"
+        self.emit(f"store {operand}, ptr {addr}, {align}{metadata}")
+
+    # Calls
+
+    def call_args(self, sig: Signature, args: list[Value], wasm_abi: bool) -> str:
+        parts = []
+        for i, (p, a) in enumerate(zip(sig.params, args, strict=True)):
+            if p.purpose == "vmctx":
+                parts.append(f"ptr {self.ptr(a)}")
+            else:
+                parts.append(self.typed(a))
+            if i == 0 and wasm_abi:
+                parts.append("ptr %vmctx")  # the callee's caller_vmctx
+        return ", ".join(parts)
+
+    def emit_call(self, inst: int, callee: str, sig: Signature, args: list[Value],
+                  wasm_abi: bool, tail: bool = False) -> None:
+        ret = return_type(sig.returns)
+        operands = self.call_args(sig, args, wasm_abi)
+        if tail:
+            own = self.func.signature
+            same = ([p.type for p in own.params] == [p.type for p in sig.params]
+                    and own.returns == sig.returns and wasm_abi)
+            marker = "musttail " if same else ""
+            if ret == "void":
+                self.emit(f"{marker}call void {callee}({operands})")
+                self.emit("ret void")
+            else:
+                name = self.fresh("r")
+                self.emit(f"{name} = {marker}call {ret} {callee}({operands})")
+                self.emit(f"ret {ret} {name}")
+            return
+        results = self.dfg.inst_results(inst)
+        if not results:
+            self.emit(f"call void {callee}({operands})")
+        elif len(results) == 1:
+            self.simple(inst, f"call {ret} {callee}({operands})")
+        else:
+            whole = self.fresh("r")
+            self.emit(f"{whole} = call {ret} {callee}({operands})")
+            for i, v in enumerate(results):
+                self.emit(f"{self.define(v)} = extractvalue {ret} {whole}, {i}")
+
+    def direct_callee(self, data: InstData) -> tuple[str, Signature, bool]:
+        ext = self.func.ext_funcs[data.entity]  # type: ignore[index]
+        sig = self.func.signatures[ext.signature]
+        wasm_abi = is_wasm_callee(ext.name)
+        ret, params = function_type(sig, wasm_abi)
+        self.decls.add(ext.name, f"declare {ret} @{ext.name}({', '.join(params)}) nounwind")
+        return "@" + ext.name, sig, wasm_abi
+
+    def op_call(self, inst: int, data: InstData) -> None:
+        callee, sig, wasm_abi = self.direct_callee(data)
+        self.emit_call(inst, callee, sig, data.args, wasm_abi)
+
+    def op_return_call(self, inst: int, data: InstData) -> None:
+        callee, sig, wasm_abi = self.direct_callee(data)
+        self.emit_call(inst, callee, sig, data.args, wasm_abi, tail=True)
+
+    def op_call_indirect(self, inst: int, data: InstData) -> None:
+        sig = self.func.signatures[data.entity]  # type: ignore[index]
+        self.emit_call(inst, self.ptr(data.args[0]), sig, data.args[1:], True)
+
+    def op_return_call_indirect(self, inst: int, data: InstData) -> None:
+        sig = self.func.signatures[data.entity]  # type: ignore[index]
+        self.emit_call(inst, self.ptr(data.args[0]), sig, data.args[1:], True, tail=True)
+
+    def op_func_addr(self, inst: int, data: InstData) -> None:
+        callee, _, _ = self.direct_callee(data)
+        v = self.result(inst)
+        self.simple(inst, f"ptrtoint ptr {callee} to i64")
+        self.ptrs[v] = callee
+        self.ptr_done.add(v)
+
+    # Control flow and traps
+
+    def op_jump(self, inst: int, data: InstData) -> None:
+        (dest,) = data.dests
+        self.edge(dest.block, dest.args)
+        self.emit(f"br label %b{dest.block}")
+
+    def op_brif(self, inst: int, data: InstData) -> None:
+        then, other = data.dests
+        cond = self.cond(data.args[0])
+        if then.block == other.block:
+            # Both edges would come from this block: merge the arguments with selects.
+            merged = []
+            for a, b in zip(then.args, other.args, strict=True):
+                name = self.fresh("m")
+                self.emit(f"{name} = select i1 {cond}, {self.typed(a)}, {self.typed(b)}")
+                merged.append(name)
+            self.incoming.setdefault(then.block, []).append((self.label, merged))
+            self.emit(f"br label %b{then.block}")
+            return
+        self.edge(then.block, then.args)
+        self.edge(other.block, other.args)
+        self.emit(f"br i1 {cond}, label %b{then.block}, label %b{other.block}")
+
+    def op_br_table(self, inst: int, data: InstData) -> None:
+        (default,) = data.dests
+        index = data.args[0]
+        ity = llvm_type(self.type_of(index))
+        for block in {default.block, *data.table}:
+            self.incoming.setdefault(block, []).append((self.label, []))
+        cases = " ".join(f"{ity} {i}, label %b{b}" for i, b in enumerate(data.table))
+        self.emit(f"switch {self.typed(index)}, label %b{default.block} [ {cases} ]")
+
+    def op_return(self, inst: int, data: InstData) -> None:
+        args = data.args
+        if not args:
+            self.emit("ret void")
+        elif len(args) == 1:
+            self.emit(f"ret {self.typed(args[0])}")
+        else:
+            ret = return_type([self.type_of(a) for a in args])
+            agg = "undef"
+            for i, a in enumerate(args):
+                name = self.fresh("agg")
+                self.emit(f"{name} = insertvalue {ret} {agg}, {self.typed(a)}, {i}")
+                agg = name
+            self.emit(f"ret {ret} {agg}")
+
+    def op_trap(self, inst: int, data: InstData) -> None:
+        self.emit(f"call void @{abi.TRAP_SYMBOL}(ptr %vmctx, i32 {int(data.trap)})")  # type: ignore
+        self.emit("unreachable")
+
+    def op_trapz(self, inst: int, data: InstData) -> None:
+        self.conditional_trap(self.cond(data.args[0]), int(data.trap), False)  # type: ignore
+
+    def op_trapnz(self, inst: int, data: InstData) -> None:
+        self.conditional_trap(self.cond(data.args[0]), int(data.trap), True)  # type: ignore
+
+
+__all__ = ["ATTRIBUTES", "Declarations", "LoweringError", "attributes", "function_type",
+           "is_wasm_callee", "lower_function", "module_metadata", "return_type"]

@@ -1,0 +1,49 @@
+"""One LLVM module per wasm module: its functions, entry shims, declarations, metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..ir.function import Function
+from . import abi
+from .lower import Declarations, attributes, lower_function, module_metadata
+
+
+@dataclass(frozen=True)
+class ShimSpec:
+    """An entry shim to emit: its symbol and the wasm signature (value type codes)."""
+
+    name: str
+    params: tuple[int, ...]
+    results: tuple[int, ...]
+
+
+def entry_shim_name(params: Sequence[int], results: Sequence[int]) -> str:
+    """The symbol of the entry shim for a wasm signature (shared by equal signatures)."""
+    return "entry_" + abi.signature_tag(params, results)
+
+
+def emit_module(functions: Sequence[tuple[Function, str]], shims: Iterable[ShimSpec] = (),
+                ) -> str:
+    """LLVM IR text of a module defining ``functions`` (each with its linkage, e.g.
+    ``""`` or ``"internal"``) and the entry ``shims``."""
+    decls = Declarations()
+    defined: set[str] = set()
+    parts = [abi.RUNTIME_DECLARATIONS]
+    for func, linkage in functions:
+        parts.append(lower_function(func, decls, linkage))
+        defined.add(func.name)
+    internal = [func.name for func, linkage in functions if linkage == "internal"]
+    if internal:
+        # Keep internal functions even where LLVM inlined every call (above opt level 1),
+        # so each wasm function keeps an address for the runtime and for backtraces.
+        refs = ", ".join(f"ptr @{name}" for name in internal)
+        parts.append(f"@llvm.compiler.used = appending global [{len(internal)} x ptr] "
+                     f'[{refs}], section "llvm.metadata"\n')
+    for shim in shims:
+        parts.append(abi.entry_shim_ir(shim.name, shim.params, shim.results))
+    parts.append(decls.text(defined))
+    parts.append(attributes())
+    parts.append(module_metadata())
+    return "\n".join(parts)
