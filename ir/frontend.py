@@ -179,7 +179,10 @@ class FunctionBuilder:
                             if dest.block == block:
                                 dest.args.append(value)
                     value = self._simplify_param(block, param, incoming)
-                    defs[var] = value
+                    # Only if the block did not redefine the variable after this parameter
+                    # was made (a loop header that reads, then writes, a local).
+                    if defs.get(var) == param:
+                        defs[var] = value
                     results.append(value)
         return results[-1]
 

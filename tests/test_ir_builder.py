@@ -96,6 +96,31 @@ def test_value_unchanged_in_loop_needs_no_param() -> None:
     assert func.dfg.insts[last].args == [k]
 
 
+def test_redefinition_in_unsealed_header_survives_sealing() -> None:
+    # do { x = x + x } while (x ...): the header reads x (making a param while unsealed),
+    # then redefines it. After sealing, code past the loop must see the redefinition, not
+    # the param (wasm: local.tee inside a loop, read after it).
+    func, fb, (n,) = _new([I32], [I32])
+    x_var = fb.declare_var(I32)
+    fb.def_var(x_var, n)
+    header, exit_ = fb.create_block(), fb.create_block()
+    fb.ins().jump(header)
+    fb.switch_to_block(header)
+    doubled = fb.ins().iadd(fb.use_var(x_var), fb.use_var(x_var))
+    fb.def_var(x_var, doubled)
+    fb.ins().brif(doubled, header, [], exit_, [])
+    fb.seal_block(header)
+    fb.switch_to_block(exit_)
+    fb.seal_block(exit_)
+    fb.ins().return_([fb.use_var(x_var)])
+    fb.finalize()
+    verify(func)
+    last = func.layout.last_inst(exit_)
+    assert func.dfg.insts[last].args == [doubled]
+    (param,) = func.dfg.block_params[header]
+    assert func.dfg.insts[func.layout.insts(header)[0]].args == [param, param]
+
+
 def test_diamond_merges_with_param_when_sealed_first() -> None:
     # The merge block is sealed before use: the lookup goes to both predecessors.
     func, fb, (c, a) = _new([I32, I32], [I32])
