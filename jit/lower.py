@@ -32,6 +32,7 @@ rejected.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 from ..ir import types as t
@@ -422,16 +423,19 @@ class _FunctionLowering:
         elif opcode in _INT_BINARY_IMM:
             self.int_binary_imm(inst, data, _INT_BINARY_IMM[opcode])
         elif opcode in _FLOAT_BINARY:
-            self.simple(inst, f"{_FLOAT_BINARY[opcode]} {self.typed(data.args[0])}, "
-                              f"{self.op(data.args[1])}")
+            self.float_binary(inst, data)
         elif opcode in _FLOAT_INTRINSIC_BINARY:
             self.intrinsic_call(inst, _FLOAT_INTRINSIC_BINARY[opcode], data.args)
         elif opcode in _FLOAT_INTRINSIC_UNARY:
             self.intrinsic_call(inst, _FLOAT_INTRINSIC_UNARY[opcode], data.args)
         elif opcode in _CONVERSIONS:
             ty = self.type_of(self.result(inst))
-            self.simple(inst, f"{_CONVERSIONS[opcode]} {self.typed(data.args[0])} "
-                              f"to {llvm_type(ty)}")
+            expr = f"{_CONVERSIONS[opcode]} {self.typed(data.args[0])} to {llvm_type(ty)}"
+            if opcode == "fdemote" and self.defining_opcode(data.args[0]) == "fpromote":
+                # LLVM folds demote(promote(x)) to x, passing a signaling NaN through.
+                self.canonicalized(inst, expr, ty)
+            else:
+                self.simple(inst, expr)
         elif opcode in ("load", "uload8", "sload8", "uload16", "sload16", "uload32", "sload32"):
             self.load(inst, data)
         elif opcode in ("store", "istore8", "istore16", "istore32"):
@@ -620,6 +624,65 @@ class _FunctionLowering:
         self.conditional_trap(carry, int(data.trap), True)  # type: ignore[arg-type]
 
     # Floating point
+
+    def float_binary(self, inst: int, data: InstData) -> None:
+        """fadd/fsub/fmul/fdiv. With an identity constant operand (x*1, x/1, x-0, x+-0,
+        x*-1, x/-1, -0-x) LLVM folds the operation into ``x`` or ``fneg x``, which lets a
+        signaling NaN through unquieted; wasm arithmetic must return a quiet NaN, so the
+        result then goes through ``llvm.canonicalize`` (a multiply by 1 on x86). Other
+        operations keep their plain form."""
+        opcode = data.opcode
+        a, b = data.args
+        expr = f"{_FLOAT_BINARY[opcode]} {self.typed(a)}, {self.op(b)}"
+        if not self.folds_to_operand(opcode, a, b):
+            self.simple(inst, expr)
+            return
+        self.canonicalized(inst, expr, self.type_of(a))
+
+    def canonicalized(self, inst: int, expr: str, ty: t.Type) -> None:
+        """Define the result as ``llvm.canonicalize(expr)``: a NaN comes out quiet."""
+        lty = llvm_type(ty)
+        raw = self.fresh("fo")
+        self.emit(f"{raw} = {expr}")
+        fn = self.decls.intrinsic(f"llvm.canonicalize.{intrinsic_suffix(ty)}", lty, [lty])
+        self.simple(inst, f"call {lty} {fn}({lty} {raw})")
+
+    def defining_inst(self, v: Value) -> InstData | None:
+        """The instruction that computes ``v`` (None for block parameters)."""
+        definition = self.dfg.value_defs[self.resolve(v)]
+        if definition is None or definition[0] != "result":
+            return None
+        return self.dfg.insts[definition[1]]
+
+    def defining_opcode(self, v: Value) -> str | None:
+        data = self.defining_inst(v)
+        return None if data is None else data.opcode
+
+    def float_const_value(self, v: Value) -> float | None:
+        """The value of a scalar float constant operand, else None."""
+        data = self.defining_inst(v)
+        if data is None:
+            return None
+        if data.opcode == "f32const":
+            return struct.unpack("<f", struct.pack("<I", data.imm))[0]  # type: ignore[arg-type]
+        if data.opcode == "f64const":
+            return struct.unpack("<d", struct.pack("<Q", data.imm))[0]  # type: ignore[arg-type]
+        return None
+
+    def folds_to_operand(self, opcode: str, a: Value, b: Value) -> bool:
+        """Whether LLVM may fold ``a OP b`` into one operand (or its negation)."""
+        ca, cb = self.float_const_value(a), self.float_const_value(b)
+        if cb is not None:
+            if opcode in ("fmul", "fdiv") and cb in (1.0, -1.0):
+                return True
+            if opcode in ("fadd", "fsub") and cb == 0.0:
+                return True
+        if ca is not None:
+            if opcode == "fmul" and ca in (1.0, -1.0):
+                return True
+            if opcode in ("fadd", "fsub") and ca == 0.0:
+                return True
+        return False
 
     def op_fneg(self, inst: int, data: InstData) -> None:
         self.simple(inst, f"fneg {self.typed(data.args[0])}")

@@ -330,6 +330,36 @@ def test_nearest_min_max_semantics() -> None:
         assert math.isnan(struct.unpack("<d", struct.pack("<Q", nan))[0])
 
 
+IDENTITY_WAT = """(module
+  (func (export "mul1") (param f32) (result f32) local.get 0 f32.const 1 f32.mul)
+  (func (export "div1") (param f64) (result f64) local.get 0 f64.const 1 f64.div)
+  (func (export "sub0") (param f32) (result f32) local.get 0 f32.const 0 f32.sub)
+  (func (export "addm0") (param f64) (result f64) local.get 0 f64.const -0 f64.add)
+  (func (export "m1mul") (param f32) (result f32) f32.const -1 local.get 0 f32.mul)
+  (func (export "m0sub") (param f64) (result f64) f64.const -0 local.get 0 f64.sub)
+  (func (export "demote_promote") (param f32) (result f32)
+    local.get 0 f64.promote_f32 f32.demote_f64)
+  (func (export "mul2") (param f32) (result f32) local.get 0 f32.const 2 f32.mul))"""
+
+F32_SNAN, F64_SNAN = 0x7FA00000, 0x7FF4000000000000
+
+
+@pytest.mark.parametrize("opt_level", [1, 2])
+def test_identity_operations_quiet_signaling_nans(opt_level: int) -> None:
+    # LLVM folds x*1, x/1, x-0, x+-0, -1*x, -0-x and demote(promote(x)) into x or -x;
+    # wasm arithmetic must still return a quiet NaN for a signaling NaN input.
+    with JitInstance(wat_to_wasm(IDENTITY_WAT), opt_level=opt_level) as jit:
+        for name in ("mul1", "sub0", "m1mul", "demote_promote", "mul2"):
+            (bits,) = jit.call_bits(name, F32_SNAN)
+            assert bits & 0x7FC00000 == 0x7FC00000, (name, hex(bits))
+        for name in ("div1", "addm0", "m0sub"):
+            (bits,) = jit.call_bits(name, F64_SNAN)
+            assert bits & 0x7FF8000000000000 == 0x7FF8000000000000, (name, hex(bits))
+        # Ordinary values still come out exactly.
+        assert jit.call_bits("mul1", 0x3FC00000) == [0x3FC00000]
+        assert jit.call_bits("m0sub", 0) == [1 << 63]
+
+
 def test_asm_command_prints_ir_and_disassembly(tmp_path, capsys) -> None:
     import argparse
 
