@@ -13,7 +13,7 @@ import sys
 from .commands.loading import CommandError
 
 # Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ["validate", "objdump", "ir", "asm"]
+COMMANDS = ["validate", "objdump", "ir", "asm", "run"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,1 +1,34 @@
-"""WASI preview 1 for hosts: the wasi_snapshot_preview1 imports a command module needs."""
+"""WASI preview 1 for hosts: the wasi_snapshot_preview1 imports a command module needs.
+
+Usage mirrors wasmtime-py::
+
+    config = WasiConfig()
+    config.argv = ["prog", "arg"]
+    config.inherit_stdout()
+    config.preopen_dir("/tmp/data", "data")
+    set_wasi(store, config)          # store.set_wasi(config)
+    define_wasi(linker)              # linker.define_wasi()
+    linker.instantiate(store, module).exports(store)["_start"](store)
+
+``proc_exit`` raises ``ExitTrap`` (with ``.code``), which is not a ``Trap``.
+"""
+
+from __future__ import annotations
+
+from .bindings import define_wasi, function_names
+from .config import WasiConfig
+from .constants import Errno
+from .context import set_wasi, wasi_context
+from .errors import ExitTrap
+from .memory import MissingMemoryError
+
+__all__ = [
+    "Errno",
+    "ExitTrap",
+    "MissingMemoryError",
+    "WasiConfig",
+    "define_wasi",
+    "function_names",
+    "set_wasi",
+    "wasi_context",
+]

@@ -1,0 +1,172 @@
+"""``pyjitwasm run [options] MODULE [ARGS...]``: run a WASI command module, like
+``wasmtime run``.
+
+The module is instantiated with every wasi_snapshot_preview1 import, the host's stdin,
+stdout and stderr, the ``--dir`` directories and the ``--env`` variables, and its
+``_start`` export is called with ``argv = [MODULE, ARGS...]``. With ``--invoke NAME`` the
+export ``NAME`` is called instead (after ``_initialize`` if the module has one), with
+ARGS converted to its parameter types, and its results are printed one per line.
+
+Exit status: the code the program passed to ``proc_exit`` (0 if ``_start`` returns). A
+code outside 0..255 is reported as its low byte, or 1 when that byte is 0, so a failure
+never reads as success. A trap prints the trap message and the wasm backtrace to stderr
+and exits with 134 (128 + SIGABRT, as wasmtime does on Unix); a module that cannot be
+loaded or linked exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from ..engine import STRATEGIES, Config, Engine
+from ..externs import Func
+from ..linker import Linker
+from ..module import Module
+from ..runtime.errors import LinkError, Trap
+from ..store import Store
+from ..valtypes import ValType
+from ..wasi import ExitTrap, WasiConfig, define_wasi, set_wasi
+from ..wasm.errors import WasmError
+from .loading import CommandError
+
+TRAP_EXIT_STATUS = 134
+"""Exit status after a trap: 128 + SIGABRT, what wasmtime uses on Unix."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a WASI command module (like wasmtime run)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dir", action="append", default=[], metavar="HOST[::GUEST]",
+                   help="give the guest a host directory (under GUEST, default: HOST)")
+    p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="set an environment variable (NAME alone passes the host's value)")
+    p.add_argument("--invoke", metavar="NAME",
+                   help="call export NAME with ARGS instead of running _start")
+    p.add_argument("--engine", choices=STRATEGIES, default="auto",
+                   help="execution strategy (default: auto)")
+    p.add_argument("module", help="the .wasm (or .wat) module")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
+    p.set_defaults(func=run)
+
+
+def exit_status(code: int) -> int:
+    """The process exit status for a ``proc_exit`` code (see the module docstring)."""
+    code &= 0xFFFFFFFF
+    if code <= 255:
+        return code
+    return code & 0xFF or 1
+
+
+def _wasi_config(args: argparse.Namespace) -> WasiConfig:
+    config = WasiConfig()
+    config.argv = [args.module, *args.args]
+    env = []
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not name:
+            raise CommandError(f"--env {item!r}: expected NAME=VALUE")
+        if not sep:
+            if name not in os.environ:
+                continue
+            value = os.environ[name]
+        env.append((name, value))
+    config.env = env
+    config.inherit_stdin()
+    config.inherit_stdout()
+    config.inherit_stderr()
+    for item in args.dir:
+        host, sep, guest = item.partition("::")
+        try:
+            config.preopen_dir(host, guest if sep else host)
+        except ValueError as e:
+            raise CommandError(f"--dir {item}: {e}") from None
+    return config
+
+
+def _parse_arg(text: str, valtype: ValType) -> Any:
+    try:
+        if valtype in (ValType.i32(), ValType.i64()):
+            value = int(text, 0)
+            bits = 32 if valtype == ValType.i32() else 64
+            if not -(1 << (bits - 1)) <= value < (1 << bits):
+                raise ValueError(f"out of range for i{bits}")
+            return value
+        if valtype in (ValType.f32(), ValType.f64()):
+            return float(text)
+    except ValueError as e:
+        raise CommandError(f"argument {text!r}: not a valid {valtype}: {e}") from None
+    raise CommandError(f"cannot pass a {valtype} from the command line")
+
+
+def _invoke(store: Store, exports: Any, name: str, texts: list[str]) -> None:
+    func = exports.get(name)
+    if not isinstance(func, Func):
+        raise CommandError(f"{name!r} is not an exported function")
+    params = func.type(store).params
+    if len(texts) != len(params):
+        raise CommandError(f"{name!r} expects {len(params)} arguments, got {len(texts)}")
+    values = [_parse_arg(t, p) for t, p in zip(texts, params, strict=True)]
+    init = exports.get("_initialize")
+    if isinstance(init, Func):
+        init(store)
+    result = func(store, *values)
+    if result is None:
+        return
+    for value in result if isinstance(result, tuple) else (result,):
+        print(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        engine = Engine(Config(strategy=args.engine))
+        module = Module.from_file(engine, args.module)
+    except OSError as e:
+        raise CommandError(f"{args.module}: cannot read: {e.strerror}") from e
+    except WasmError as e:
+        raise CommandError(f"{args.module}: {e}") from e
+    store = Store(engine)
+    try:
+        set_wasi(store, _wasi_config(args))
+    except OSError as e:
+        raise CommandError(f"cannot set up WASI: {e}") from e
+    linker = Linker(engine)
+    define_wasi(linker)
+    try:
+        instance = linker.instantiate(store, module)
+        exports = instance.exports(store)
+        if args.invoke is not None:
+            _invoke(store, exports, args.invoke, args.args)
+        else:
+            start = exports.get("_start")
+            if not isinstance(start, Func):
+                raise CommandError(f"{args.module}: no _start function to run "
+                                   "(use --invoke NAME to call another export)")
+            start(store)
+    except ExitTrap as e:
+        _flush()
+        return exit_status(e.code)
+    except Trap as trap:
+        _flush()
+        print(f"error: wasm trap: {trap}", file=sys.stderr)
+        return TRAP_EXIT_STATUS
+    except LinkError as e:
+        raise CommandError(f"{args.module}: {e}") from e
+    except WasmError as e:
+        _flush()
+        frames = getattr(e, "wasm_frames", None) or []
+        trace = "".join(f"\n  {i}: {frame}" for i, frame in enumerate(frames))
+        print(f"error: {e}" + (f"\nwasm backtrace:{trace}" if trace else ""), file=sys.stderr)
+        return 1
+    _flush()
+    return 0
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
