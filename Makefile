@@ -25,11 +25,10 @@ spec: install
 lint: install
 	$(BIN)/ruff check .
 
-# The main job: build a real C program to Wasm and run it through pyjitwasm.
+# The main job: build a real C program to a WASI command module and run it.
 demo: install
 	$(BIN)/python examples/build.py
-	$(BIN)/pyjitwasm validate build/examples/hello.wasm
-	$(BIN)/pyjitwasm objdump build/examples/hello.wasm
+	$(BIN)/pyjitwasm run build/examples/hello.wasm pyjitwasm
 
 clean:
 	rm -rf build .pytest_cache spec-tests/.cache
