@@ -17,11 +17,15 @@ Mapping decisions:
 * Memory accesses: ``aligned`` flags give natural alignment, anything else ``align 1``.
   Accesses marked ``notrap`` touch runtime data (vmctx, tables, globals), the others the
   wasm heap; each group gets its own TBAA type so that heap stores never invalidate a
-  loaded memory base or length.  ``readonly`` loads are ``!invariant.load``.  A heap load
-  whose result is unused is ``volatile`` so it is kept: on a static heap it may be the
-  access that must fault in the guard pages.
+  loaded memory base or length.  ``readonly`` loads are ``!invariant.load``.  Heap
+  accesses are ``volatile``: LLVM takes loads and stores as non-trapping and would delete
+  a load whose value ends up unused, or change how often and in which order accesses run,
+  while on a static heap an access may be the very instruction that must fault in the
+  guard pages (and the memory effects before a trap are observable).
 * ``trapz``/``trapnz`` branch to one cold block per trap code that calls
-  ``pyjitwasm_trap(vmctx, code)``; the prologue checks the stack limit (``abi``).
+  ``pyjitwasm_trap(vmctx, code)``; the prologue checks the stack limit (``abi``). In a
+  function whose heap accesses may fault, each such branch is preceded by a compiler
+  memory fence, so no heap access moves across a trap check and traps keep wasm's order.
 * Block parameters become phi nodes; unreachable blocks are dropped.
 
 Legalized IR is expected (``ir/legalize.py``): divisions, remainders, float-to-int
@@ -173,6 +177,8 @@ class _FunctionLowering:
         self.incoming: dict[int, list[tuple[str, list[str]]]] = {}
         self.trap_blocks: dict[int, str] = {}
         self.uses: dict[Value, int] = {}
+        # Whether the function has heap accesses that may fault (guard pages).
+        self.faulting_accesses = False
         self.need_ptr: set[Value] = set()
 
     # Helpers -------------------------------------------------------------------------
@@ -303,6 +309,10 @@ class _FunctionLowering:
                     need.append(data.args[0])
                 elif opcode == "store" or opcode.startswith("istore"):
                     need.append(data.args[1])
+                else:
+                    continue
+                if data.flags is not None and not data.flags.notrap:
+                    self.faulting_accesses = True
                 elif opcode in ("call", "return_call"):
                     ext = self.func.ext_funcs[data.entity]  # type: ignore[index]
                     sig = self.func.signatures[ext.signature]
@@ -402,6 +412,11 @@ class _FunctionLowering:
         return self.trap_blocks[code]
 
     def conditional_trap(self, cond: str, code: int, trap_if: bool) -> None:
+        if self.faulting_accesses:
+            # LLVM takes loads and stores as non-trapping and would sink a heap access past
+            # this check (or hoist one above it); with guard pages the access itself is a
+            # trap, so wasm's order of traps and memory effects needs this fence.
+            self.emit('call void asm sideeffect "", "~{memory}"()')
         self.tmp += 1
         cont = f"k{self.tmp}"
         trap = self.trap_label(code)
@@ -790,7 +805,7 @@ class _FunctionLowering:
         align, metadata = self.access(flags, size)
         if flags.readonly:
             metadata += f", !invariant.load {_MD_EMPTY}"
-        volatile = " volatile" if not flags.notrap and not self.uses.get(v) else ""
+        volatile = "" if flags.notrap else " volatile"
         addr = self.address(data.args[0], data.imm or 0)
         if data.opcode == "load":
             if v in self.need_ptr:
@@ -821,7 +836,8 @@ class _FunctionLowering:
             name = self.fresh("n")
             self.emit(f"{name} = trunc {operand} to {narrow}")
             operand = f"{narrow} {name}"
-        self.emit(f"store {operand}, ptr {addr}, {align}{metadata}")
+        volatile = "" if flags.notrap else " volatile"
+        self.emit(f"store{volatile} {operand}, ptr {addr}, {align}{metadata}")
 
     # Calls
 

@@ -360,6 +360,35 @@ def test_identity_operations_quiet_signaling_nans(opt_level: int) -> None:
         assert jit.call_bits("m0sub", 0) == [1 << 63]
 
 
+TRAP_ORDER_WAT = """(module
+  (memory 1)
+  (global $g (mut i32) (i32.const 0))
+  (func (export "unused_load") (result i32)
+    ;; the loaded value dies after the or: the out-of-bounds load must still trap
+    (drop (i32.or (i32.load8_s (i32.const 70000)) (i32.const 1)))
+    (i32.const 7))
+  (func (export "load_then_div") (param i32) (result i32)
+    ;; the load comes first in wasm order: out of bounds wins over divide by zero
+    (i32.div_s (i32.load (i32.const 70000)) (local.get 0)))
+  (func (export "store_then_trap") (param i32) (result i32)
+    ;; the in-bounds store happens before the trap and stays visible after it
+    (i32.store (i32.const 16) (i32.const 0x55))
+    (global.set $g (i32.const 9))
+    (i32.div_u (i32.const 1) (local.get 0)))
+  (func (export "peek") (result i32) (i32.add (i32.load (i32.const 16)) (global.get $g))))"""
+
+
+@pytest.mark.parametrize("heap_style", ["static", "dynamic"])
+@pytest.mark.parametrize("opt_level", [1, 2])
+def test_heap_accesses_keep_wasm_trap_order(heap_style: str, opt_level: int) -> None:
+    wasm = wat_to_wasm(TRAP_ORDER_WAT)
+    with JitInstance(wasm, heap_style, opt_level=opt_level) as jit:
+        assert outcome(jit, "unused_load") == ("trap", TrapCode.MEMORY_OUT_OF_BOUNDS)
+        assert outcome(jit, "load_then_div", 0) == ("trap", TrapCode.MEMORY_OUT_OF_BOUNDS)
+        assert outcome(jit, "store_then_trap", 0) == ("trap", TrapCode.INTEGER_DIVISION_BY_ZERO)
+        assert jit.call_bits("peek") == [0x55 + 9]
+
+
 def test_asm_command_prints_ir_and_disassembly(tmp_path, capsys) -> None:
     import argparse
 
