@@ -1,0 +1,216 @@
+"""The runtime entry points compiled code calls (libcalls) and their addresses.
+
+The list, signatures and contracts are the translator's (``ir/libcalls.py``): the first
+argument is the calling instance's vmctx, entity numbers are in that module's index
+spaces, indices/lengths/deltas arrive as u64, references as words (funcref = VMFuncRef
+address, externref = handle, null = 0).  A libcall never traps: the fallible ones return
+a status (0 = success) and the compiled code traps with the libcall's trap code.
+
+Each libcall has a C entry point in ``runtime/native/native.c`` (``libcall_<name>``)
+that forwards to the implementation below; if an implementation raises, the C side
+abandons the compiled frames only after Python has returned and the exception reaches
+the caller of the wasm code unchanged.
+
+:func:`symbol_addresses` is what the compiler links against (symbols by name).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+
+from ..ir import libcalls as ir_libcalls
+from ..ir import vmctx as vm
+from ..runtime import native
+from ..runtime.jit.instance import JitModuleInstance, instance_by_vmctx
+from ..runtime.jit.memory import JitMemory
+from ..runtime.jit.table import JitTable
+from ..wasm.types import FUNCREF
+
+STATUS_OK = 0
+STATUS_OUT_OF_BOUNDS = 1
+
+# Index of each libcall's C entry point (the LC_* enum of native.c).
+_C_INDEX = {
+    "memory_grow": 0,
+    "table_lazy_init": 1,
+    "memory_fill": 2,
+    "memory_copy": 3,
+    "memory_init": 4,
+    "data_drop": 5,
+    "table_grow": 6,
+    "table_fill": 7,
+    "table_copy": 8,
+    "table_init": 9,
+    "elem_drop": 10,
+}
+
+
+def _instance(vmctx: int) -> JitModuleInstance:
+    inst = instance_by_vmctx(vmctx)
+    if inst is None:
+        raise RuntimeError(f"libcall from an unknown vmctx {vmctx:#x}")
+    return inst
+
+
+# Memories ------------------------------------------------------------------------------
+
+
+def memory_grow(vmctx: int, memory: int, delta: int) -> int:
+    """Grow memory ``memory`` by ``delta`` pages: the old size in pages, or -1."""
+    mem: JitMemory = _instance(vmctx).memories[memory]  # type: ignore[assignment]
+    return mem.grow(delta)
+
+
+def memory_fill(vmctx: int, memory: int, dst: int, value: int, length: int) -> int:
+    """Set ``length`` bytes at ``dst`` to ``value``; status."""
+    mem: JitMemory = _instance(vmctx).memories[memory]  # type: ignore[assignment]
+    if dst + length > mem.byte_size:
+        return STATUS_OUT_OF_BOUNDS
+    if length:
+        ctypes.memset(mem.base + dst, value & 0xFF, length)
+    return STATUS_OK
+
+
+def memory_copy(vmctx: int, dst_memory: int, src_memory: int, dst: int, src: int,
+                length: int) -> int:
+    """Copy ``length`` bytes (overlap-safe); status."""
+    inst = _instance(vmctx)
+    dmem: JitMemory = inst.memories[dst_memory]  # type: ignore[assignment]
+    smem: JitMemory = inst.memories[src_memory]  # type: ignore[assignment]
+    if src + length > smem.byte_size or dst + length > dmem.byte_size:
+        return STATUS_OUT_OF_BOUNDS
+    if length:
+        ctypes.memmove(dmem.base + dst, smem.base + src, length)
+    return STATUS_OK
+
+
+def memory_init(vmctx: int, memory: int, segment: int, dst: int, src: int,
+                length: int) -> int:
+    """Copy ``length`` bytes of data segment ``segment`` from ``src`` to ``dst``; status."""
+    inst = _instance(vmctx)
+    mem: JitMemory = inst.memories[memory]  # type: ignore[assignment]
+    data = inst.datas[segment]
+    if src + length > len(data) or dst + length > mem.byte_size:
+        return STATUS_OUT_OF_BOUNDS
+    if length:
+        ctypes.memmove(mem.base + dst, data[src:src + length], length)
+    return STATUS_OK
+
+
+def data_drop(vmctx: int, segment: int) -> int:
+    """Drop data segment ``segment`` (it then has length 0)."""
+    _instance(vmctx).datas[segment] = b""
+    return 0
+
+
+# Tables --------------------------------------------------------------------------------
+
+
+def _table(inst: JitModuleInstance, table: int) -> JitTable:
+    return inst.tables[table]  # type: ignore[return-value]
+
+
+def _element_word(table: JitTable, ref: int) -> int:
+    """The element word of reference word ``ref`` (SSA form: 0 is null)."""
+    if table.type.elem_type == FUNCREF:
+        return vm.FUNCREF_NULL if ref == 0 else ref | vm.FUNCREF_INIT_BIT
+    return ref
+
+
+def table_lazy_init(vmctx: int, table: int, index: int) -> int:
+    """Materialize element ``index`` (it read as 0): its VMFuncRef address, or 0."""
+    t = _table(_instance(vmctx), table)
+    return t.word(index) & ~vm.FUNCREF_INIT_BIT
+
+
+def table_grow(vmctx: int, table: int, init: int, delta: int) -> int:
+    """Grow by ``delta`` elements set to ``init``: the old size, or -1."""
+    t = _table(_instance(vmctx), table)
+    return t.grow_word(delta, _element_word(t, init))
+
+
+def table_fill(vmctx: int, table: int, dst: int, value: int, length: int) -> int:
+    """Set ``length`` elements from ``dst`` to ``value``; status."""
+    t = _table(_instance(vmctx), table)
+    if dst + length > t.size:
+        return STATUS_OUT_OF_BOUNDS
+    word = _element_word(t, value)
+    for i in range(dst, dst + length):
+        t.set_word(i, word)
+    return STATUS_OK
+
+
+def table_copy(vmctx: int, dst_table: int, src_table: int, dst: int, src: int,
+               length: int) -> int:
+    """Copy ``length`` elements (overlap-safe); status."""
+    inst = _instance(vmctx)
+    dt, st = _table(inst, dst_table), _table(inst, src_table)
+    if src + length > st.size or dst + length > dt.size:
+        return STATUS_OUT_OF_BOUNDS
+    if length:
+        # A zero word means "initialize from this table's segments": never copy one.
+        st.materialize_range(src, length)
+        ctypes.memmove(dt.elements_address + 8 * dst, st.elements_address + 8 * src,
+                       8 * length)
+    return STATUS_OK
+
+
+def table_init(vmctx: int, table: int, segment: int, dst: int, src: int, length: int) -> int:
+    """Copy ``length`` references of element segment ``segment``; status."""
+    inst = _instance(vmctx)
+    t = _table(inst, table)
+    items = inst.elems[segment]
+    if src + length > len(items) or dst + length > t.size:
+        return STATUS_OUT_OF_BOUNDS
+    words = [t.encode(item) for item in items[src:src + length]]
+    for i, word in enumerate(words):
+        t.set_word(dst + i, word)
+    return STATUS_OK
+
+
+def elem_drop(vmctx: int, segment: int) -> int:
+    """Drop element segment ``segment``."""
+    _instance(vmctx).elems[segment] = []
+    return 0
+
+
+IMPLEMENTATIONS: dict[str, Callable[..., int]] = {
+    "memory_grow": memory_grow,
+    "table_lazy_init": table_lazy_init,
+    "memory_fill": memory_fill,
+    "memory_copy": memory_copy,
+    "memory_init": memory_init,
+    "data_drop": data_drop,
+    "table_grow": table_grow,
+    "table_fill": table_fill,
+    "table_copy": table_copy,
+    "table_init": table_init,
+    "elem_drop": elem_drop,
+}
+
+
+def _handler(fn: Callable[..., int], nargs: int) -> native.LibcallHandler:
+    def handle(vmctx: int, args: int) -> int:
+        return fn(vmctx, *native.ffi.cast("uint64_t *", args)[0:nargs])
+
+    return handle
+
+
+def _install() -> dict[str, int]:
+    addresses = native.runtime_symbols()
+    for libcall in ir_libcalls.LIBCALLS:
+        which = _C_INDEX[libcall.name]
+        native.set_libcall_handler(which, _handler(IMPLEMENTATIONS[libcall.name],
+                                                   len(libcall.params)))
+        addresses[libcall.symbol] = native.libcall_address(which)
+    return addresses
+
+
+_SYMBOLS = _install()
+
+
+def symbol_addresses() -> dict[str, int]:
+    """Every symbol compiled code may import, by name: ``pyjitwasm_trap``,
+    ``pyjitwasm_host_call`` and ``libcall_<name>`` for each libcall."""
+    return dict(_SYMBOLS)

@@ -36,6 +36,7 @@ from .valtypes import (  # noqa: E402
     ValType,
 )
 from .values import Val  # noqa: E402
+from .wasi import ExitTrap, WasiConfig  # noqa: E402
 from .wasm.errors import DecodeError, UnsupportedFeatureError, ValidationError, WasmError  # noqa: E402
 from .wasm.traps import TrapCode  # noqa: E402
 from .wat import WatError, wat2wasm  # noqa: E402
@@ -50,6 +51,7 @@ __all__ = [
     "Config",
     "DecodeError",
     "Engine",
+    "ExitTrap",
     "ExportType",
     "Frame",
     "Func",
@@ -75,6 +77,7 @@ __all__ = [
     "Val",
     "ValType",
     "ValidationError",
+    "WasiConfig",
     "WasmError",
     "WasmtimeError",
     "WatError",

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .interp import ModuleCode
 from .interp import invoke as interp_invoke
 from .runtime.functions import FuncInstance
+from .runtime.globals import GlobalInstance
+from .runtime.instance import ModuleInstance, instantiate
+from .runtime.memory import MemoryInstance
+from .runtime.store import StoreContext
+from .runtime.table import TableInstance
 from .wasm.errors import WasmError
 from .wasm.module import WasmModule
+from .wasm.types import GlobalType, MemoryType, TableType
 
 STRATEGIES = ("auto", "interp", "jit")
+AUTO_STRATEGY = "interp"
+"""What ``"auto"`` means: the JIT once it passes the whole execution-scope spec suite."""
+MEMORY_STYLES = ("static", "dynamic")
 DEFAULT_CALL_DEPTH = 10_000
 # How many bytes of ``max_wasm_stack`` one interpreter frame is taken to use, to turn the
 # wasmtime-style byte budget into a frame count.
@@ -26,6 +36,13 @@ class Config:
     ``max_call_depth``, is converted at 64 bytes per frame. Exceeding the bound traps
     with ``TrapCode.STACK_OVERFLOW``. ``max_host_nesting`` bounds how deeply wasm -> host
     -> wasm calls may nest (each level recurses in Python).
+
+    JIT only: ``max_wasm_stack`` is the native stack budget in bytes (default 1 MiB; the
+    frame count ``max_call_depth`` does not apply). ``memory_style`` is how 32-bit
+    memories are bounds-checked: ``"static"`` (4 GiB reservation plus guard pages, no
+    explicit checks) or ``"dynamic"`` (explicit checks; 64-bit memories always are);
+    ``dynamic_memory_reserve`` is the address space a dynamic memory reserves to grow
+    into before it has to move (moving remaps its pages, it never copies them).
     """
 
     def __init__(
@@ -34,8 +51,16 @@ class Config:
         max_wasm_stack: int | None = None,
         max_call_depth: int | None = None,
         max_host_nesting: int = 100,
+        memory_style: str = "static",
+        dynamic_memory_reserve: int = 1 << 30,
     ) -> None:
         self.strategy = strategy
+        if memory_style not in MEMORY_STYLES:
+            raise ValueError(f"unknown memory style {memory_style!r}; expected {MEMORY_STYLES}")
+        self.memory_style = memory_style
+        if not isinstance(dynamic_memory_reserve, int) or dynamic_memory_reserve < 0:
+            raise ValueError("dynamic_memory_reserve must be a non-negative int (bytes)")
+        self.dynamic_memory_reserve = dynamic_memory_reserve
         self._max_call_depth: int | None = None
         self._max_wasm_stack: int | None = None
         if max_wasm_stack is not None:
@@ -87,14 +112,57 @@ class Engine:
             config = Config()
         if not isinstance(config, Config):
             raise TypeError("expected a Config")
-        if config.strategy == "jit":
-            raise WasmError("the JIT strategy is not available yet; use 'auto' or 'interp'")
         self.config = config
-        self.strategy = "interp"
+        strategy = AUTO_STRATEGY if config.strategy == "auto" else config.strategy
+        self.strategy = strategy
+        self._jit: Any = None
+        if strategy == "jit":
+            try:
+                from .jit_engine import JitBackend
+            except ImportError as exc:  # pragma: no cover - depends on the build
+                raise WasmError(f"the JIT strategy is not available: {exc}") from None
+            self._jit = JitBackend(config)
 
     def _code_cache(self, module: WasmModule) -> Any:
         """Per-module state the execution strategy shares between instances."""
+        if self._jit is not None:
+            return self._jit.module_code(module)
         return ModuleCode(module)
 
     def _invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
+        if self._jit is not None:
+            return self._jit.invoke(func, args)  # type: ignore[no-any-return]
         return interp_invoke(func, args)
+
+    def _api_caller(self, func: FuncInstance, store: Any) -> Any:
+        """A fast ``(*python_args) -> python result`` caller of ``func``, or None."""
+        if self._jit is not None and func.host is None:
+            return self._jit.api_caller(func, store)
+        return None
+
+    def _new_context(self) -> StoreContext:
+        """The runtime context of a new store."""
+        if self._jit is not None:
+            return self._jit.new_context()  # type: ignore[no-any-return]
+        return StoreContext(self.config.max_call_depth, self.config.max_host_nesting)
+
+    def _new_memory(self, mtype: MemoryType, context: StoreContext) -> MemoryInstance:
+        if self._jit is not None:
+            return self._jit.new_memory(mtype, context)  # type: ignore[no-any-return]
+        return MemoryInstance(mtype, context)
+
+    def _new_table(self, ttype: TableType, context: StoreContext, init: Any) -> TableInstance:
+        if self._jit is not None:
+            return self._jit.new_table(ttype, context, init)  # type: ignore[no-any-return]
+        return TableInstance(ttype, context, init)
+
+    def _new_global(self, gtype: GlobalType, value: Any, context: StoreContext) -> GlobalInstance:
+        if self._jit is not None:
+            return self._jit.new_global(gtype, value, context)  # type: ignore[no-any-return]
+        return GlobalInstance(gtype, value, context)
+
+    def _instantiate(self, module: WasmModule, imports: Sequence[Any], context: StoreContext,
+                     code: Any) -> ModuleInstance:
+        if self._jit is not None:
+            return self._jit.instantiate(code, imports, context)  # type: ignore[no-any-return]
+        return instantiate(module, imports, context, self._invoke, code)

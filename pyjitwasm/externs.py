@@ -137,7 +137,16 @@ class Func(_StoreBound):
     """A function: defined by an instance, or by the host with
     ``Func(store, ty, callable, access_caller=False)``. Call it as ``func(store, *args)``."""
 
-    __slots__ = ()
+    # _fast: a per-signature caller taking and returning Python values (JIT engine).
+    __slots__ = ("_fast",)
+
+    @classmethod
+    def _wrap(cls, store: Store, rt: Any) -> Any:
+        api = rt.api
+        if api is None:
+            api = super()._wrap(store, rt)
+            api._fast = None
+        return api
 
     def __init__(
         self,
@@ -155,6 +164,7 @@ class Func(_StoreBound):
         host = _host_adapter(store, ty._wasm, func, access_caller)
         self._rt = FuncInstance(ty._wasm, store._ctx, host=host)
         self._rt.api = self
+        self._fast = None
 
 
     def type(self, store: Any) -> FuncType:
@@ -177,7 +187,13 @@ class Func(_StoreBound):
 
     def __call__(self, store: Any, *args: Any) -> Any:
         """Call with Python values or Vals; return None, one value, or a tuple."""
+        fast = self._fast
+        if fast is not None and store is self._store:
+            return fast(*args)
         store = self._check_store(store)
+        fast = self._fast = store._engine._api_caller(self._rt, store)
+        if fast is not None:
+            return fast(*args)
         raw = store._engine._invoke(self._rt, self._raw_args(store, args))
         results = self._rt.type.results
         if not results:
@@ -207,7 +223,7 @@ class Memory(_StoreBound):
             raise TypeError("expected a MemoryType")
         self._store = store
         try:
-            self._rt = MemoryInstance(ty._wasm, store._ctx)
+            self._rt = store._engine._new_memory(ty._wasm, store._ctx)
         except MemoryError as exc:
             raise WasmError(str(exc)) from None
         self._rt.api = self
@@ -272,7 +288,7 @@ class Table(_StoreBound):
         self._store = store
         raw = to_raw(store, ty._wasm.elem_type, init)
         try:
-            self._rt = TableInstance(ty._wasm, store._ctx, raw)
+            self._rt = store._engine._new_table(ty._wasm, store._ctx, raw)
         except MemoryError as exc:
             raise WasmError(str(exc)) from None
         self._rt.api = self
@@ -349,7 +365,7 @@ class Global(_StoreBound):
             raise TypeError("expected a GlobalType")
         self._store = store
         raw = to_raw(store, ty._wasm.valtype, val)
-        self._rt = GlobalInstance(ty._wasm, raw, store._ctx)
+        self._rt = store._engine._new_global(ty._wasm, raw, store._ctx)
         self._rt.api = self
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from .externs import Extern, unwrap_extern, wrap_extern
 from .module import Module
-from .runtime.instance import ModuleInstance, instantiate
+from .runtime.instance import ModuleInstance
 from .store import Store, store_of
 
 
@@ -28,9 +28,8 @@ class Instance:
         engine = store._engine
         self._store = store
         self._module = module
-        self._rt: ModuleInstance = instantiate(
-            module._wasm, raw, store._ctx, engine._invoke, module._code
-        )
+        self._rt: ModuleInstance = engine._instantiate(module._wasm, raw, store._ctx,
+                                                       module._code)
         self._exports: InstanceExports | None = None
 
     def exports(self, store: Any) -> InstanceExports:

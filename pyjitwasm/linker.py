@@ -111,6 +111,13 @@ class Linker:
         item._check_store(store)
         return item
 
+    def define_wasi(self) -> None:
+        """Define every wasi_snapshot_preview1 import (wasmtime-py's ``Linker.define_wasi``);
+        the store passed to ``instantiate`` needs ``store.set_wasi(WasiConfig(...))``."""
+        from .wasi import define_wasi
+
+        define_wasi(self)
+
     def instantiate(self, store: Any, module: Module) -> Instance:
         """Instantiate ``module``, resolving each import by name.
 

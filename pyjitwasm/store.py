@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from .engine import Engine
-from .runtime.store import StoreContext
 
 
 class Store:
@@ -20,8 +19,7 @@ class Store:
         if not isinstance(engine, Engine):
             raise TypeError("expected an Engine")
         self._engine = engine
-        config = engine.config
-        self._ctx = StoreContext(config.max_call_depth, config.max_host_nesting)
+        self._ctx = engine._new_context()
         self._ctx.owner = self
         self._ctx.data = data
 
@@ -37,6 +35,12 @@ class Store:
     @data.setter
     def data(self, value: Any) -> None:
         self._ctx.data = value
+
+    def set_wasi(self, config: Any) -> None:
+        """Give this store a WASI environment (wasmtime-py's ``Store.set_wasi``)."""
+        from .wasi import set_wasi
+
+        set_wasi(self, config)
 
     def gc(self) -> None:
         """Present for wasmtime-py compatibility; references are Python objects."""

@@ -79,8 +79,11 @@ class ModuleInstance:
 
 
 def extern_kind(item: object) -> ExternKind | None:
-    """The kind of a runtime extern, or None if ``item`` is not one."""
-    return _KIND_OF.get(type(item))
+    """The kind of a runtime extern (engines subclass the base classes), or None."""
+    for cls, kind in _KIND_OF.items():
+        if isinstance(item, cls):
+            return kind
+    return None
 
 
 def _limits_match(

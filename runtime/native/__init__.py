@@ -74,6 +74,51 @@ def pyjitwasm_py_host_call(vmctx: int, index: int, values: int) -> int:
         return -1
 
 
+LibcallHandler = Callable[[int, int], int]
+"""A libcall as the runtime implements it: ``fn(vmctx, args_address) -> result`` where
+``args_address`` points at five u64 arguments (see ``libcall_address``)."""
+
+_libcall_handlers: list[LibcallHandler | None] = []
+
+
+def set_libcall_handler(which: int, fn: LibcallHandler) -> None:
+    """Install the implementation of libcall number ``which`` (its index in
+    ``pyjitwasm.ir.libcalls.LIBCALLS``)."""
+    while len(_libcall_handlers) <= which:
+        _libcall_handlers.append(None)
+    _libcall_handlers[which] = fn
+
+
+def libcall_address(which: int) -> int:
+    """Address of the C entry point of libcall number ``which`` (0 if there is none)."""
+    return lib.pyjitwasm_libcall_address(which)
+
+
+@ffi.def_extern(error=-2)
+def pyjitwasm_py_libcall(which: int, vmctx: int, args: int, result: int) -> int:
+    # Like host calls: never raise into C; C abandons the compiled frames afterwards.
+    try:
+        fn = _libcall_handlers[which]
+        if fn is None:
+            raise RuntimeError(f"libcall {which} has no implementation")
+        ffi.cast("int64_t *", result)[0] = fn(vmctx, args)
+        return 0
+    except BaseException as exc:  # noqa: B036 - must carry KeyboardInterrupt too
+        _pending.exception = exc
+        return -1
+
+
+def last_trap_pcs() -> list[int]:
+    """Program counters in compiled code recorded by this thread's last trap (or failed
+    host call / libcall), innermost first; return addresses are already minus one."""
+    count = lib.pyjitwasm_trap_frame_count()
+    if count <= 0:
+        return []
+    buf = ffi.new("uintptr_t[]", count)
+    n = lib.pyjitwasm_trap_frames(buf, count)
+    return list(buf[0:n])
+
+
 def invoke(shim: int, callee: int, vmctx: int, values: int) -> None:
     """Run ``callee`` through its signature's entry ``shim`` with the arguments in
     ``values`` (results are written back there).

@@ -28,7 +28,13 @@ int pyjitwasm_unregister_heap(uintptr_t start, uintptr_t end);
 int pyjitwasm_is_code_address(uintptr_t addr);
 uintptr_t pyjitwasm_trap_address(void);
 uintptr_t pyjitwasm_host_call_address(void);
+int pyjitwasm_trap_frames(uintptr_t *out, int max);
+int pyjitwasm_trap_frame_count(void);
+void pyjitwasm_clear_trap_frames(void);
+uintptr_t pyjitwasm_libcall_address(uint32_t which);
 extern "Python" int pyjitwasm_py_host_call(uintptr_t vmctx, uint32_t index, uintptr_t values);
+extern "Python" int pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uintptr_t args,
+                                         uintptr_t result);
 """
 
 ffibuilder = FFI()
@@ -36,7 +42,8 @@ ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "pyjitwasm.runtime.native._native",
     (HERE / "native.c").read_text(),
-    extra_compile_args=["-O2", "-U_FORTIFY_SOURCE", "-fno-strict-aliasing"],
+    extra_compile_args=["-O2", "-U_FORTIFY_SOURCE", "-fno-strict-aliasing",
+                        "-fno-omit-frame-pointer"],
     libraries=["pthread"],
 )
 

@@ -1,0 +1,201 @@
+"""Per-signature Python callers of compiled functions.
+
+The generic path (``call.invoke``) walks the types of every argument and result on each
+call.  A caller generated for one signature stores the arguments straight into the
+values array, enters compiled code and reads the results back, which is what makes a
+call from Python cost about as much as ``pyjitwasm_invoke`` itself.  Callers are
+generated once per signature (as source, compiled with ``exec``) and bound per function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ...wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
+from ..floats import f32_from_bits, f32_to_bits
+from ..functions import FuncInstance
+from ..native import ffi, lib
+from . import call as call_module
+from .store import JitFunc, JitStoreContext
+
+Caller = Callable[[list[Any]], list[Any]]
+
+_templates: dict[FuncType, Callable[..., Caller]] = {}
+
+_STORE = {
+    I32: "u32[{s4}] = {v}",
+    I64: "u64[{s8}] = {v}",
+    F64: "f64[{s8}] = {v}",
+    F32: "u32[{s4}] = f32_to_bits({v})",
+    FUNCREF: "u64[{s8}] = state.funcref_address({v})",
+    EXTERNREF: "u64[{s8}] = state.extern_handle({v})",
+    V128: "u64[{s8}] = {v} & 0xFFFFFFFFFFFFFFFF; u64[{s8} + 1] = {v} >> 64",
+}
+_LOAD = {
+    I32: "u32[{s4}]",
+    I64: "u64[{s8}]",
+    F64: "f64[{s8}]",
+    F32: "f32_from_bits(u32[{s4}])",
+    FUNCREF: "state.func_at(u64[{s8}])",
+    EXTERNREF: "state.extern_object(u64[{s8}])",
+    V128: "(u64[{s8}] | (u64[{s8} + 1] << 64))",
+}
+
+
+def _template(ftype: FuncType) -> Callable[..., Caller]:
+    make = _templates.get(ftype)
+    if make is not None:
+        return make
+    lines = [
+        "def make(ctx, state, shim, code, vmctx, values, u32, u64, f64):",
+        "    limit = ctx.max_host_nesting",
+        "    def call(args):",
+        "        if ctx.nesting:",
+        "            if ctx.nesting >= limit:",
+        "                raise Trap(STACK_OVERFLOW)",
+        "        elif ctx.max_wasm_stack != budget[0]:",
+        "            set_budget(ctx)",
+    ]
+    if ftype.params:
+        lines.append("        " + ", ".join(f"a{i}" for i in range(len(ftype.params)))
+                     + (", = args" if len(ftype.params) == 1 else " = args"))
+    for i, t in enumerate(ftype.params):
+        lines.append("        " + _STORE[t].format(s4=4 * i, s8=2 * i, v=f"a{i}"))
+    lines += [
+        "        ctx.nesting += 1",
+        "        status = invoke(shim, code, vmctx, values)",
+        "        ctx.nesting -= 1",
+        "        if status:",
+        "            raise_status(status)",
+    ]
+    loads = [_LOAD[t].format(s4=4 * i, s8=2 * i) for i, t in enumerate(ftype.results)]
+    lines.append("        return [" + ", ".join(loads) + "]")
+    lines.append("    return call")
+    namespace: dict[str, Any] = {
+        "Trap": call_module.Trap,
+        "STACK_OVERFLOW": call_module.TrapCode.STACK_OVERFLOW,
+        "budget": call_module.budget_cell,
+        "set_budget": call_module.set_budget,
+        "invoke": lib.pyjitwasm_invoke,
+        "raise_status": call_module.raise_status,
+        "f32_to_bits": f32_to_bits,
+        "f32_from_bits": f32_from_bits,
+    }
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built from fixed templates
+    make = _templates[ftype] = namespace["make"]
+    return make
+
+
+def caller_for(func: FuncInstance) -> Caller:
+    """A fast ``args -> results`` caller of a compiled wasm function."""
+    ctx = func.context
+    assert isinstance(ctx, JitStoreContext)
+    jf = func.compiled
+    assert isinstance(jf, JitFunc)
+    state = ctx.jit
+    ftype = func.type
+    values, keep = state.values_for(max(len(ftype.params), len(ftype.results)))
+    jf._keep = keep
+    return _template(ftype)(ctx, state, jf.shim, jf.code, jf.vmctx, values,
+                            ffi.cast("uint32_t *", values), ffi.cast("uint64_t *", values),
+                            ffi.cast("double *", values))
+
+
+_api_templates: dict[FuncType, Callable[..., Callable[..., Any]]] = {}
+
+# Python value -> raw, inline for the common types; anything unusual (a Val, a bool, an
+# out-of-range int, a wrong type) goes through the API's own converter, which raises the
+# API's errors.
+_API_ARG = {
+    I32: ("if a{i}.__class__ is not int or not -2147483648 <= a{i} <= 4294967295: "
+          "a{i} = to_raw(store, {t}, a{i})\n        u32[{s4}] = a{i} & 0xFFFFFFFF"),
+    I64: ("if a{i}.__class__ is not int or not -9223372036854775808 <= a{i} <= "
+          "18446744073709551615: a{i} = to_raw(store, {t}, a{i})\n"
+          "        u64[{s8}] = a{i} & 0xFFFFFFFFFFFFFFFF"),
+    F64: ("if a{i}.__class__ is not float: a{i} = to_raw(store, {t}, a{i})\n"
+          "        f64[{s8}] = a{i}"),
+}
+_API_RESULT = {
+    I32: "i32[{s4}]",
+    I64: "i64[{s8}]",
+    F64: "f64[{s8}]",
+}
+
+
+def _api_template(ftype: FuncType) -> Callable[..., Callable[..., Any]]:
+    make = _api_templates.get(ftype)
+    if make is not None:
+        return make
+    n = len(ftype.params)
+    names = [f"a{i}" for i in range(n)]
+    lines = [
+        "def make(ctx, state, store, shim, code, vmctx, values, u32, u64, f64, i32, i64,",
+        "         to_raw, to_python):",
+        "    limit = ctx.max_host_nesting",
+        f"    def call({', '.join([*names, '*rest'])}):" if n else "    def call(*rest):",
+        "        if rest:",
+        f"            raise TypeError(f'expected {n} arguments, got {{{n} + len(rest)}}')",
+    ]
+    for i, t in enumerate(ftype.params):
+        if t in _API_ARG:
+            lines.append("        " + _API_ARG[t].format(i=i, t=t, s4=4 * i, s8=2 * i))
+        else:
+            lines.append(f"        a{i} = to_raw(store, {t}, a{i})")
+            lines.append("        " + _STORE[t].format(s4=4 * i, s8=2 * i, v=f"a{i}"))
+    lines += [
+        "        if ctx.nesting:",
+        "            if ctx.nesting >= limit:",
+        "                raise Trap(STACK_OVERFLOW)",
+        "        elif ctx.max_wasm_stack != budget[0]:",
+        "            set_budget(ctx)",
+        "        ctx.nesting += 1",
+        "        status = invoke(shim, code, vmctx, values)",
+        "        ctx.nesting -= 1",
+        "        if status:",
+        "            raise_status(status)",
+    ]
+    outs = []
+    for i, t in enumerate(ftype.results):
+        if t in _API_RESULT:
+            outs.append(_API_RESULT[t].format(s4=4 * i, s8=2 * i))
+        else:
+            outs.append(f"to_python(store, {t}, {_LOAD[t].format(s4=4 * i, s8=2 * i)})")
+    if not outs:
+        lines.append("        return None")
+    elif len(outs) == 1:
+        lines.append(f"        return {outs[0]}")
+    else:
+        lines.append(f"        return ({', '.join(outs)})")
+    lines.append("    return call")
+    namespace: dict[str, Any] = {
+        "Trap": call_module.Trap,
+        "STACK_OVERFLOW": call_module.TrapCode.STACK_OVERFLOW,
+        "budget": call_module.budget_cell,
+        "set_budget": call_module.set_budget,
+        "invoke": lib.pyjitwasm_invoke,
+        "raise_status": call_module.raise_status,
+        "f32_to_bits": f32_to_bits,
+        "f32_from_bits": f32_from_bits,
+    }
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built from fixed templates
+    make = _api_templates[ftype] = namespace["make"]
+    return make
+
+
+def api_caller_for(func: FuncInstance, store: Any, to_raw: Callable[..., Any],
+                   to_python: Callable[..., Any]) -> Callable[..., Any]:
+    """A caller taking and returning the embedding API's Python values (``to_raw`` and
+    ``to_python`` are the API's converters, used for the uncommon types)."""
+    ctx = func.context
+    assert isinstance(ctx, JitStoreContext)
+    jf = func.compiled
+    assert isinstance(jf, JitFunc)
+    ftype = func.type
+    values, keep = ctx.jit.values_for(max(len(ftype.params), len(ftype.results)))
+    jf._keep = keep
+    return _api_template(ftype)(
+        ctx, ctx.jit, store, jf.shim, jf.code, jf.vmctx, values,
+        ffi.cast("uint32_t *", values), ffi.cast("uint64_t *", values),
+        ffi.cast("double *", values), ffi.cast("int32_t *", values),
+        ffi.cast("int64_t *", values), to_raw, to_python)

@@ -1,0 +1,93 @@
+"""Which compiled module a program counter belongs to, for backtraces.
+
+A compiled module (``jit/compiler.py``'s ``CompiledModule``) is registered with its code
+ranges while it is alive; :func:`frames_for` turns the PCs the native trap path recorded
+into :class:`~pyjitwasm.runtime.errors.Frame` entries through the module's
+``func_index_at``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import weakref
+from typing import Any
+
+from ..errors import Frame
+from ..native import lib, register_code_range, unregister_code_range
+
+_lock = threading.Lock()
+_starts: list[int] = []
+_entries: list[tuple[int, int, weakref.ref[Any]]] = []
+_known: dict[int, weakref.ref[Any]] = {}
+
+
+def register(compiled: Any) -> None:
+    """Track ``compiled``'s code ranges (and make sure the fault handler knows them)
+    until it is released or collected.  Registering again is a no-op."""
+    known = _known.get(id(compiled))
+    if known is not None and known() is compiled:
+        return
+    _known[id(compiled)] = weakref.ref(compiled)
+    ranges = [(r.start, r.end) for r in compiled.code_ranges]
+    ref = weakref.ref(compiled)
+    ours = []
+    with _lock:
+        for start, end in ranges:
+            at = bisect.bisect_left(_starts, start)
+            _starts.insert(at, start)
+            _entries.insert(at, (start, end, ref))
+            if not lib.pyjitwasm_is_code_address(start):
+                register_code_range(start, end)
+                ours.append((start, end))
+    key = id(compiled)
+    weakref.finalize(compiled, _unregister, ranges, ours)
+    weakref.finalize(compiled, _known.pop, key, None)
+    on_release = getattr(compiled, "on_release", None)
+    if on_release is not None:
+        on_release(lambda: _unregister(ranges, ours))
+
+
+def _unregister(ranges: list[tuple[int, int]], ours: list[tuple[int, int]]) -> None:
+    with _lock:
+        for start, end in ranges:
+            at = bisect.bisect_left(_starts, start)
+            while at < len(_starts) and _starts[at] == start:
+                if _entries[at][1] == end:
+                    del _starts[at]
+                    del _entries[at]
+                    break
+                at += 1
+        for start, end in ours:
+            unregister_code_range(start, end)
+        ours.clear()
+
+
+def lookup(pc: int) -> tuple[Any, int] | None:
+    """(compiled module, wasm function index) of ``pc``, or None."""
+    at = bisect.bisect_right(_starts, pc) - 1
+    if at < 0:
+        return None
+    start, end, ref = _entries[at]
+    if not start <= pc < end:
+        return None
+    compiled = ref()
+    if compiled is None:
+        return None
+    index = compiled.func_index_at(pc)
+    if index is None:
+        return None
+    return compiled, index
+
+
+def frames_for(pcs: list[int]) -> list[Frame]:
+    """Backtrace frames, innermost first, for recorded PCs (unknown ones skipped)."""
+    frames = []
+    for pc in pcs:
+        found = lookup(pc)
+        if found is None:
+            continue
+        compiled, index = found
+        module = compiled.module
+        frames.append(Frame(index, module.func_name(index), module.names.module, None, None))
+    return frames

@@ -1,0 +1,41 @@
+"""Globals for compiled code: a native 16-byte slot per global.
+
+A global defined by an instance lives inline in its vmctx; an importer's vmctx points
+at the owner's slot; a host-created global has a standalone slot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...wasm.types import GlobalType
+from ..globals import GlobalInstance
+from ..native import ffi
+from .store import JitStoreContext
+from .values import read_value, write_value
+
+
+class JitGlobal(GlobalInstance):
+    """A global whose ``value`` lives in native memory at ``slot``."""
+
+    __slots__ = ("slot", "_keep")
+
+    def __init__(self, gtype: GlobalType, value: Any, context: JitStoreContext,
+                 slot: int | None = None, keepalive: object = None) -> None:
+        self.type = gtype
+        self.context = context
+        self.api = None
+        self._keep = keepalive
+        if slot is None:
+            self._keep = ffi.new("uint64_t[2]")
+            slot = int(ffi.cast("uintptr_t", self._keep))
+        self.slot = slot
+        self.value = value
+
+    @property  # type: ignore[override]
+    def value(self) -> Any:
+        return read_value(self.context.jit, self.type.valtype, self.slot)  # type: ignore[attr-defined]
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        write_value(self.context.jit, self.type.valtype, value, self.slot)  # type: ignore[attr-defined]

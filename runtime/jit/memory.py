@@ -1,0 +1,161 @@
+"""Linear memories for compiled code: mmap-backed, with a native VMMemoryDefinition.
+
+Two heap styles (they must match how the code was compiled, see ``jit/compiler.py``):
+
+* **static** (32-bit memories, the default): one reservation of 4 GiB plus a 2 GiB guard
+  region.  The base never moves; growing makes more of it accessible (``mprotect``).
+  Compiled code does no bounds checks: any 32-bit address plus offset lands inside the
+  reservation, and the inaccessible part faults, which the native handler turns into a
+  memory-out-of-bounds trap.
+* **dynamic** (64-bit memories, or 32-bit ones configured so): compiled code checks
+  every access against the current length.  The memory reserves room to grow into (its
+  declared maximum, at most ``reserve_bytes``) and grows in place; past the reservation
+  it moves its pages into a larger one with ``mremap`` (no copy of the contents).
+
+Host views (:meth:`JitMemory.view`) cover the accessible length at the time they were
+taken.  A grow invalidates them in the API's sense: they do not see the new pages, and
+after a dynamic memory moved they read zeros (the old range stays mapped for them) --
+never a crash.  Take a fresh view after anything that may grow the memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+from ...ir import vmctx as vm
+from ...wasm.types import MAX_PAGES_32, MAX_PAGES_64, PAGE_SIZE, MemoryType
+from ..memory import MemoryInstance
+from ..native import ffi
+from ..store import StoreContext
+from .vm import Reservation
+
+STATIC_BOUND = 1 << 32
+STATIC_GUARD = 1 << 31
+DEFAULT_DYNAMIC_RESERVE = 1 << 30
+# Far beyond what a host will commit; keeps page arithmetic in range for memory64.
+MAX_DYNAMIC_BYTES = 1 << 46
+
+
+class JitMemory(MemoryInstance):
+    """A linear memory whose ``{base, length}`` definition compiled code reads.
+
+    ``definition`` is the address of the VMMemoryDefinition to keep up to date: inline
+    in the defining instance's vmctx (pass the vmctx buffer as ``keepalive``), or a
+    standalone one for a host-created memory.
+    """
+
+    __slots__ = ("static", "definition", "reserve_bytes", "_resv", "_length", "_own_def",
+                 "_u64")
+
+    def __init__(
+        self,
+        mtype: MemoryType,
+        context: StoreContext,
+        static: bool = True,
+        definition: int | None = None,
+        reserve_bytes: int = DEFAULT_DYNAMIC_RESERVE,
+        keepalive: object = None,
+    ) -> None:
+        self.type = mtype
+        self.context = context
+        self.api = None
+        self.static = static and not mtype.is_64
+        self.max_bytes = STATIC_BOUND if self.static else MAX_DYNAMIC_BYTES
+        self.reserve_bytes = reserve_bytes
+        # Whatever owns the definition's storage (the vmctx buffer) must outlive us.
+        self._own_def = keepalive
+        if definition is None:
+            self._own_def = ffi.new("uint64_t[2]")
+            definition = int(ffi.cast("uintptr_t", self._own_def))
+        self.definition = definition
+        self._u64 = ffi.cast("uint64_t *", definition)
+        size = mtype.minimum * PAGE_SIZE
+        if mtype.minimum > self.maximum or size > self.max_bytes:
+            raise MemoryError(f"memory minimum of {mtype.minimum} pages is too large")
+        if self.static:
+            self._resv = Reservation(STATIC_BOUND + STATIC_GUARD, guarded=True)
+        else:
+            limit = self.maximum * PAGE_SIZE
+            room = max(size, min(limit, reserve_bytes))
+            self._resv = Reservation(room, guarded=True)
+        self._resv.commit(size)
+        self._length = size
+        self._publish()
+
+    def _publish(self) -> None:
+        u64 = self._u64
+        u64[vm.MEMORY_DEF_BASE // 8] = self._resv.base
+        u64[vm.MEMORY_DEF_LENGTH // 8] = self._length
+
+    @property  # type: ignore[override]
+    def data(self) -> memoryview:  # noqa: D102 - see MemoryInstance
+        return self.view()
+
+    @property
+    def base(self) -> int:
+        """The address of byte 0 (stable for static memories)."""
+        return self._resv.base
+
+    @property
+    def pages(self) -> int:
+        return self._length // PAGE_SIZE
+
+    @property
+    def byte_size(self) -> int:
+        return self._length
+
+    @property
+    def maximum(self) -> int:
+        limit = MAX_PAGES_64 if self.type.is_64 else MAX_PAGES_32
+        if self.type.maximum is not None:
+            limit = min(limit, self.type.maximum)
+        return limit
+
+    def grow(self, delta: int) -> int:
+        """Grow by ``delta`` pages; the old size in pages, or -1 if it cannot grow."""
+        old = self.pages
+        if delta < 0:
+            return -1
+        new = old + delta
+        if new > self.maximum or new * PAGE_SIZE > self.max_bytes:
+            return -1
+        if delta == 0:
+            return old
+        new_bytes = new * PAGE_SIZE
+        try:
+            if new_bytes > self._resv.size:
+                self._relocate(new_bytes)
+            self._resv.commit(new_bytes)
+        except (MemoryError, OSError):
+            return -1
+        self._length = new_bytes
+        self._publish()
+        return old
+
+    def _relocate(self, needed: int) -> None:
+        # Only dynamic memories get here (a static reservation covers every 32-bit size).
+        limit = min(self.maximum * PAGE_SIZE, self.max_bytes)
+        room = min(limit, max(needed, 2 * self._resv.size))
+        fresh = Reservation(room, guarded=True)
+        self._resv.move_into(fresh)
+        old, self._resv = self._resv, fresh
+        # Publish before the old range may disappear: compiled code reloads the base.
+        self._publish()
+        del old
+
+    def read(self, start: int, stop: int) -> bytearray:
+        if start < 0 or stop < start or stop > self._length:
+            raise IndexError("out of bounds memory access")
+        return bytearray(ctypes.string_at(self._resv.base + start, stop - start))
+
+    def write(self, start: int, value: bytes | bytearray | memoryview) -> None:
+        data = bytes(value)
+        end = start + len(data)
+        if start < 0 or end > self._length:
+            raise IndexError("out of bounds memory access")
+        ctypes.memmove(self._resv.base + start, data, len(data))
+
+    def view(self) -> memoryview:
+        """A zero-copy view of the accessible bytes.  Growth invalidates it (it keeps its
+        length, and reads zeros if a dynamic memory moved); it never dangles."""
+        return self._resv.view(self._length)

@@ -1,0 +1,61 @@
+"""Per-signature entry and host shims, compiled on demand and shared by the process.
+
+An entry shim (``jit/abi.py``) is how Python enters compiled code; a host shim is the
+wasm-ABI face of a host function.  Both depend only on the signature, so each is
+compiled once per process and kept for its lifetime (a few hundred bytes each).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from ...jit import abi
+from ...jit.codeload import CodeLoader, LoadedCode
+from ..native import runtime_symbols
+
+# Frame pointers let the trap path walk through host shims to the wasm frames above.
+_ATTRIBUTES = 'attributes #0 = { "disable-tail-calls"="true" "frame-pointer"="all" nounwind }\n'
+
+_lock = threading.Lock()
+_loader: CodeLoader | None = None
+_entry: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+_host: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+_keep: list[LoadedCode] = []
+
+
+def _load(ir: str, name: str) -> int:
+    global _loader
+    if _loader is None:
+        _loader = CodeLoader(opt_level=1)
+    code = _loader.load(abi.RUNTIME_DECLARATIONS + ir + _ATTRIBUTES, imports=runtime_symbols(),
+                        exports=[name])
+    _keep.append(code)
+    return code.address(name)
+
+
+def entry_shim(params: Sequence[int], results: Sequence[int]) -> int:
+    """Address of the entry shim for ``params -> results``."""
+    key = (tuple(params), tuple(results))
+    address = _entry.get(key)
+    if address is None:
+        with _lock:
+            address = _entry.get(key)
+            if address is None:
+                name = "entry_" + abi.signature_tag(*key)
+                address = _entry[key] = _load(abi.entry_shim_ir(name, *key), name)
+    return address
+
+
+def host_shim(params: Sequence[int], results: Sequence[int]) -> int:
+    """Address of the host shim for ``params -> results``."""
+    key = (tuple(params), tuple(results))
+    address = _host.get(key)
+    if address is None:
+        with _lock:
+            address = _host.get(key)
+            if address is None:
+                name = "host_" + abi.signature_tag(*key)
+                address = _host[key] = _load(abi.host_shim_ir(name, *key), name)
+    return address
+

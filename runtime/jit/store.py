@@ -1,0 +1,224 @@
+"""Store-wide state of the JIT: references, host functions, signature ids, instances.
+
+Reference values in native memory (global slots, table elements after decoding, values
+arrays, libcall arguments) are words: a funcref is the address of a VMFuncRef record
+(``{code, signature id, vmctx}``), an externref a handle into this store's handle table,
+and null is 0 for both (``jit/vmctx.py``).  This module maps between those words and the
+runtime representation (``FuncInstance``/host object/``None``).
+
+Instances live as long as their store (as in Wasmtime): a table of one instance may hold
+a funcref into another, so code and vmctx must not go away while the store is alive.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ...ir import vmctx as vm
+from ...jit import abi
+from ...wasm.types import FuncType
+from ..functions import FuncInstance
+from ..native import ffi, register_host_function, unregister_host_function
+from ..store import StoreContext
+from . import shims
+
+if TYPE_CHECKING:
+    from .instance import JitModuleInstance
+
+_sig_lock = threading.Lock()
+_signature_ids: dict[FuncType, int] = {}
+
+
+def signature_id(ftype: FuncType) -> int:
+    """The process-wide canonical id of a function type (never 0)."""
+    sid = _signature_ids.get(ftype)
+    if sid is None:
+        with _sig_lock:
+            sid = _signature_ids.setdefault(ftype, len(_signature_ids) + 1)
+    return sid
+
+
+class JitFunc:
+    """What compiled code and the call path need of a function.
+
+    ``code``/``vmctx`` are what a VMFuncImport of it holds; ``funcref`` the address of a
+    VMFuncRef record for it (0 until one is needed); ``shim`` the entry shim of its
+    signature (wasm functions only)."""
+
+    __slots__ = ("code", "vmctx", "funcref", "shim", "host_index", "caller", "_keep")
+
+    def __init__(self, code: int, vmctx: int, shim: int = 0, host_index: int = -1) -> None:
+        self.code = code
+        self.vmctx = vmctx
+        self.funcref = 0
+        self.shim = shim
+        self.host_index = host_index
+        self.caller: Any = None  # per-signature Python caller, made on first call
+        self._keep: Any = None
+
+
+class JitState:
+    """The JIT half of a store."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, context: StoreContext) -> None:
+        self.id = next(JitState._ids)
+        self.instances: list[JitModuleInstance] = []
+        # VMFuncRef address -> the function it stands for (every record in the store).
+        self.funcrefs: dict[int, FuncInstance] = {}
+        self._records: list[Any] = []
+        self._externs: dict[int, Any] = {}
+        self._extern_handles: dict[int, int] = {}
+        self._next_handle = 1
+        self._host_indices: list[int] = []
+        self._host_entries: dict[int, Callable[[int, int], None]] = {}
+        self.values = ffi.new("char[]", 16 * 64 + 16)
+        self.values_address = (int(ffi.cast("uintptr_t", self.values)) + 15) & ~15
+        self.values_slots = 64
+        weakref.finalize(self, _release_host_functions, self._host_indices)
+
+    # Functions ----------------------------------------------------------------------
+
+    def jit_func(self, func: FuncInstance) -> JitFunc:
+        """The native face of ``func`` (made on first use for a host function)."""
+        jf = func.compiled
+        if isinstance(jf, JitFunc):
+            return jf
+        if func.host is None:
+            raise ValueError(f"{func!r} does not belong to a JIT instance")
+        return self._host_func(func)
+
+    def _host_func(self, func: FuncInstance) -> JitFunc:
+        params, results = func.type.params, func.type.results
+        trampoline = _Trampoline(weakref.ref(self))
+        index = trampoline.index = register_host_function(trampoline)
+        self._host_entries[index] = _host_entry(self, func)
+        self._host_indices.append(index)
+        ctx = ffi.new("uint64_t[2]")
+        ffi.cast("uint32_t *", ctx)[abi.HOST_INDEX_OFFSET // 4] = index
+        jf = JitFunc(shims.host_shim(params, results), int(ffi.cast("uintptr_t", ctx)),
+                     host_index=index)
+        jf._keep = ctx
+        func.compiled = jf
+        return jf
+
+    def funcref_address(self, func: FuncInstance | None) -> int:
+        """The word a funcref to ``func`` is (0 for null)."""
+        if func is None:
+            return 0
+        jf = self.jit_func(func)
+        if not jf.funcref:
+            record = ffi.new("uint64_t[3]")
+            address = int(ffi.cast("uintptr_t", record))
+            self.write_funcref_record(address, func, jf)
+            self._records.append(record)
+            jf.funcref = address
+        return jf.funcref
+
+    def write_funcref_record(self, address: int, func: FuncInstance,
+                             jf: JitFunc | None = None) -> None:
+        """Fill the VMFuncRef at ``address`` for ``func`` and remember it."""
+        if jf is None:
+            jf = self.jit_func(func)
+        words = ffi.cast("uint64_t *", address)
+        words[vm.FUNC_REF_CODE // 8] = jf.code
+        words[vm.FUNC_REF_SIGNATURE // 8] = signature_id(func.type)
+        words[vm.FUNC_REF_VMCTX // 8] = jf.vmctx
+        self.funcrefs[address] = func
+
+    def func_at(self, address: int) -> FuncInstance | None:
+        """The function a funcref word stands for (None for 0)."""
+        if address == 0:
+            return None
+        return self.funcrefs[address]
+
+    # Externrefs ---------------------------------------------------------------------
+
+    def extern_handle(self, obj: Any) -> int:
+        """The handle of a host object (0 for None).  Handles live as long as the store."""
+        if obj is None:
+            return 0
+        key = id(obj)
+        handle = self._extern_handles.get(key)
+        if handle is None or self._externs[handle] is not obj:
+            handle = self._next_handle
+            self._next_handle += 1
+            self._externs[handle] = obj
+            self._extern_handles[key] = handle
+        return handle
+
+    def extern_object(self, handle: int) -> Any:
+        """The host object behind a handle (None for 0)."""
+        return None if handle == 0 else self._externs[handle]
+
+    # Values array -------------------------------------------------------------------
+
+    def values_for(self, slots: int) -> tuple[int, Any]:
+        """A values array with at least ``slots`` 16-byte slots: (address, keepalive)."""
+        if slots <= self.values_slots:
+            return self.values_address, None
+        buf = ffi.new("char[]", 16 * slots + 16)
+        return (int(ffi.cast("uintptr_t", buf)) + 15) & ~15, buf
+
+
+def _release_host_functions(indices: list[int]) -> None:
+    for index in indices:
+        unregister_host_function(index)
+    indices.clear()
+
+
+class _Trampoline:
+    """Registry entry of a host function: finds the real entry through a weak reference
+    to its store's state, so the process-wide registry never keeps a store alive."""
+
+    __slots__ = ("state_ref", "index")
+
+    def __init__(self, state_ref: weakref.ref[JitState]) -> None:
+        self.state_ref = state_ref
+        self.index = -1
+
+    def __call__(self, caller_vmctx: int, values: int) -> None:
+        state = self.state_ref()
+        if state is None:
+            raise RuntimeError("the store of this host function is gone")
+        state._host_entries[self.index](caller_vmctx, values)
+
+
+def _host_entry(state: JitState, func: FuncInstance) -> Callable[[int, int], None]:
+    """The entry running host function ``func`` for compiled code."""
+    from .instance import instance_by_vmctx
+    from .values import read_values, write_values
+
+    params, results = func.type.params, func.type.results
+    host = func.host
+    assert host is not None
+
+    def entry(caller_vmctx: int, values: int) -> None:
+        args = read_values(state, params, values)
+        out = host(instance_by_vmctx(caller_vmctx), args)
+        write_values(state, results, out, values)
+
+    return entry
+
+
+DEFAULT_MAX_WASM_STACK = 1024 * 1024
+
+
+class JitStoreContext(StoreContext):
+    """A store context with JIT state (``jit``)."""
+
+    __slots__ = ("jit", "max_wasm_stack", "heap_style", "dynamic_reserve")
+
+    def __init__(self, max_call_depth: int = 10_000, max_host_nesting: int = 100,
+                 max_wasm_stack: int | None = None, heap_style: str = "static",
+                 dynamic_reserve: int = 1 << 30) -> None:
+        super().__init__(max_call_depth, max_host_nesting)
+        self.max_wasm_stack = max_wasm_stack or DEFAULT_MAX_WASM_STACK
+        self.heap_style = heap_style
+        self.dynamic_reserve = dynamic_reserve
+        self.jit = JitState(self)

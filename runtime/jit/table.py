@@ -1,0 +1,235 @@
+"""Tables for compiled code: native arrays of one-word elements.
+
+Element encoding (``jit/vmctx.py``).  Funcref tables: ``0`` = not yet initialized, ``1``
+(FUNCREF_NULL) = null, ``VMFuncRef address | 1`` = a function.  Only a table defined by
+an instance starts with zero words: its active element segments are recorded in
+``lazy`` (index -> function or None) instead of being written, and a zero word is
+materialized from there on first use -- by compiled code through the
+``table_lazy_init`` libcall, by the runtime whenever it reads an element.  Everything
+that *writes* a funcref element writes a non-zero word, null included, so a written
+null can never be mistaken for "not yet initialized".  Externref tables hold the handle
+(0 = null) and are never lazy.
+
+``definition`` is the VMTableDefinition ``{elements, length}`` compiled code reads;
+growing may move the elements (capacity doubles) and updates it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+from ...ir import vmctx as vm
+from ...wasm.types import FUNCREF, MAX_TABLE_32, TableType
+from ..native import ffi
+from ..table import DEFAULT_MAX_ELEMENTS, TableInstance
+from .store import JitStoreContext
+
+_NULL = vm.FUNCREF_NULL
+_TAG = vm.FUNCREF_INIT_BIT
+
+
+class JitTable(TableInstance):
+    """A table of references backed by a native element array."""
+
+    __slots__ = ("definition", "lazy", "_buf", "_words", "_capacity", "_length", "_def_keep",
+                 "_funcref")
+
+    def __init__(
+        self,
+        ttype: TableType,
+        context: JitStoreContext,
+        init: Any = None,
+        max_elements: int = DEFAULT_MAX_ELEMENTS,
+        definition: int | None = None,
+        keepalive: object = None,
+        lazy: bool = False,
+    ) -> None:
+        if ttype.minimum > max_elements:
+            raise MemoryError(f"table minimum of {ttype.minimum} elements is too large")
+        self.type = ttype
+        self.context = context
+        self.max_elements = max_elements
+        self.api = None
+        self._funcref = ttype.elem_type == FUNCREF
+        self._def_keep = keepalive
+        if definition is None:
+            self._def_keep = ffi.new("uint64_t[2]")
+            definition = int(ffi.cast("uintptr_t", self._def_keep))
+        self.definition = definition
+        # Lazily initialized elements: index -> FuncInstance or None (funcref tables only).
+        self.lazy: dict[int, Any] | None = {} if (lazy and self._funcref) else None
+        self._capacity = 0
+        self._length = 0
+        self._buf: Any = None
+        self._words: Any = None
+        self._reallocate(max(ttype.minimum, 1))
+        self._length = ttype.minimum
+        if self.lazy is None:
+            self._fill_words(0, ttype.minimum, self.encode(init))
+        self._publish()
+
+    # Native storage -----------------------------------------------------------------
+
+    def _reallocate(self, capacity: int) -> None:
+        buf = ffi.new("uint64_t[]", capacity)  # zeroed: "uninitialized" for lazy tables
+        if self._length:
+            ffi.memmove(buf, self._words, self._length * 8)
+        self._buf = buf
+        self._words = buf
+        self._capacity = capacity
+
+    def _publish(self) -> None:
+        u64 = ffi.cast("uint64_t *", self.definition)
+        u64[vm.TABLE_DEF_ELEMENTS // 8] = int(ffi.cast("uintptr_t", self._buf))
+        u64[vm.TABLE_DEF_LENGTH // 8] = self._length
+
+    def _fill_words(self, start: int, count: int, word: int) -> None:
+        if count <= 0:
+            return
+        if word == 0:
+            ctypes.memset(self.elements_address + 8 * start, 0, 8 * count)
+            return
+        words = self._words
+        for i in range(start, start + count):
+            words[i] = word
+
+    @property
+    def elements_address(self) -> int:
+        """Address of element 0 (moves when the table grows)."""
+        return int(ffi.cast("uintptr_t", self._buf))
+
+    # Encoding -----------------------------------------------------------------------
+
+    def encode(self, value: Any) -> int:
+        """The element word for runtime reference ``value``."""
+        state = self.context.jit  # type: ignore[attr-defined]
+        if self._funcref:
+            return _NULL if value is None else state.funcref_address(value) | _TAG
+        return state.extern_handle(value)
+
+    def decode(self, word: int) -> Any:
+        """The runtime reference an (initialized) element word stands for."""
+        state = self.context.jit  # type: ignore[attr-defined]
+        if self._funcref:
+            return state.func_at(word & ~_TAG)
+        return state.extern_object(word)
+
+    def word(self, index: int) -> int:
+        """Element ``index``'s word, materializing a lazily initialized one."""
+        w = self._words[index]
+        if w == 0 and self._funcref:
+            w = self.materialize(index)
+        return w
+
+    def materialize(self, index: int) -> int:
+        """Initialize element ``index`` from the element segments (it reads as 0)."""
+        lazy = self.lazy
+        value = lazy.pop(index, None) if lazy else None
+        w = self.encode(value)
+        self._words[index] = w
+        return w
+
+    def materialize_range(self, start: int, count: int) -> None:
+        """Make sure no element in ``[start, start + count)`` is still 0."""
+        if self.lazy is None or not self._funcref:
+            return
+        words = self._words
+        for i in range(start, start + count):
+            if words[i] == 0:
+                self.materialize(i)
+
+    def set_word(self, index: int, word: int) -> None:
+        self._words[index] = word
+
+    # TableInstance interface --------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return self._length
+
+    @property
+    def maximum(self) -> int:
+        limit = (1 << 64) - 1 if self.type.is_64 else MAX_TABLE_32
+        if self.type.maximum is not None:
+            limit = min(limit, self.type.maximum)
+        return limit
+
+    def current_type(self) -> TableType:
+        t = self.type
+        return TableType(t.elem_type, self._length, t.maximum, t.is_64)
+
+    @property  # type: ignore[override]
+    def elements(self) -> _Elements:
+        """List-like access to the elements in the runtime representation."""
+        return _Elements(self)
+
+    def get(self, index: int) -> Any:
+        """Element ``index`` (FuncInstance, host object or None); IndexError if out of range."""
+        if not 0 <= index < self._length:
+            raise IndexError("table index out of bounds")
+        return self.decode(self.word(index))
+
+    def set(self, index: int, value: Any) -> None:
+        if not 0 <= index < self._length:
+            raise IndexError("table index out of bounds")
+        self._words[index] = self.encode(value)
+
+    def grow(self, delta: int, init: Any) -> int:
+        """Grow by ``delta`` elements set to ``init``; the old size or -1."""
+        return self.grow_word(delta, self.encode(init))
+
+    def grow_word(self, delta: int, word: int) -> int:
+        old = self._length
+        new = old + delta
+        if delta < 0 or new > self.maximum or new > self.max_elements:
+            return -1
+        if delta == 0:
+            return old
+        if new > self._capacity:
+            try:
+                self._reallocate(max(new, 2 * self._capacity))
+            except MemoryError:
+                return -1
+        self._fill_words(old, delta, word)
+        self._length = new
+        self._publish()
+        return old
+
+
+class _Elements:
+    """``table.elements`` of a JitTable: indexing and slice assignment like a list."""
+
+    __slots__ = ("_t",)
+
+    def __init__(self, table: JitTable) -> None:
+        self._t = table
+
+    def __len__(self) -> int:
+        return self._t.size
+
+    def __getitem__(self, key: int | slice) -> Any:
+        t = self._t
+        if isinstance(key, slice):
+            return [t.get(i) for i in range(*key.indices(t.size))]
+        if key < 0:
+            key += t.size
+        return t.get(key)
+
+    def __setitem__(self, key: int | slice, value: Any) -> None:
+        t = self._t
+        if isinstance(key, slice):
+            indices = range(*key.indices(t.size))
+            items = list(value)
+            if len(items) != len(indices):
+                raise ValueError("a table's size cannot change through slice assignment")
+            words = [t.encode(v) for v in items]
+            for i, w in zip(indices, words, strict=True):
+                t.set_word(i, w)
+            return
+        if key < 0:
+            key += t.size
+        t.set(key, value)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return (self._t.get(i) for i in range(self._t.size))

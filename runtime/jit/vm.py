@@ -1,0 +1,123 @@
+"""Virtual memory for linear memories: reservations, committing, moving without copying.
+
+A :class:`Reservation` owns one anonymous private mapping.  It starts inaccessible
+(``PROT_NONE``) and is made readable/writable from its start as the memory grows, so
+the pages past the accessible length fault (the guard region of a static heap).  It is
+unmapped when the last reference to it goes away: memories hold their current
+reservation, host views hold the reservation they were taken from.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import weakref
+
+from ..native import register_heap_range, unregister_heap_range
+
+PAGE = mmap.PAGESIZE
+PROT_NONE = 0
+PROT_RW = mmap.PROT_READ | mmap.PROT_WRITE
+_MAP_PRIVATE = mmap.MAP_PRIVATE
+_MAP_ANONYMOUS = mmap.MAP_ANONYMOUS
+_MAP_NORESERVE = 0x4000
+_MAP_FIXED_NOREPLACE = 0x100000
+_MREMAP_MAYMOVE = 1
+_MREMAP_FIXED = 2
+_MREMAP_DONTUNMAP = 4
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_libc.mremap.restype = ctypes.c_void_p
+_libc.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int,
+                         ctypes.c_void_p]
+
+
+def round_to_pages(nbytes: int) -> int:
+    """``nbytes`` rounded up to whole host pages."""
+    return (nbytes + PAGE - 1) // PAGE * PAGE
+
+
+def _oserror(what: str) -> OSError:
+    errno = ctypes.get_errno()
+    return OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _map(size: int, prot: int, address: int | None = None, flags: int = 0) -> int:
+    base = _libc.mmap(address, size, prot,
+                      _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | flags, -1, 0)
+    if base in (None, _MAP_FAILED):
+        raise MemoryError(f"could not reserve {size} bytes of address space")
+    return int(base)
+
+
+def _unmap_and_unregister(base: int, size: int, registered: bool) -> None:
+    if registered:
+        unregister_heap_range(base, base + size)
+    _libc.munmap(base, size)
+
+
+class Reservation:
+    """``size`` bytes of address space, inaccessible until :meth:`commit`.
+
+    ``guarded`` registers the whole range with the native fault handler, so an access to
+    its inaccessible part from compiled code is a memory-out-of-bounds trap.
+    """
+
+    __slots__ = ("base", "size", "committed", "guarded", "_finalizer", "__weakref__")
+
+    def __init__(self, size: int, guarded: bool) -> None:
+        self.size = round_to_pages(max(size, PAGE))
+        self.base = _map(self.size, PROT_NONE)
+        self.committed = 0
+        self.guarded = guarded
+        if guarded:
+            register_heap_range(self.base, self.base + self.size)
+        self._finalizer = weakref.finalize(self, _unmap_and_unregister, self.base, self.size,
+                                           guarded)
+
+    def commit(self, nbytes: int) -> None:
+        """Make the first ``nbytes`` (page-rounded) readable and writable."""
+        want = round_to_pages(nbytes)
+        if want > self.size:
+            raise MemoryError("commit beyond the reservation")
+        if want > self.committed:
+            if _libc.mprotect(self.base + self.committed, want - self.committed, PROT_RW):
+                raise _oserror("mprotect")
+            self.committed = want
+
+    def move_into(self, target: Reservation) -> None:
+        """Move the committed pages into ``target`` (at its start) without copying them.
+
+        This reservation stays mapped (with fresh zero pages), so host views taken from it
+        read zeros instead of faulting; it is unmapped with its last reference."""
+        n = self.committed
+        if n:
+            moved = _libc.mremap(self.base, n, n,
+                                 _MREMAP_MAYMOVE | _MREMAP_FIXED | _MREMAP_DONTUNMAP,
+                                 target.base)
+            if moved in (None, _MAP_FAILED):
+                # Kernels before 5.7: move, then plug the hole the move left.
+                moved = _libc.mremap(self.base, n, n, _MREMAP_MAYMOVE | _MREMAP_FIXED,
+                                     target.base)
+                if moved in (None, _MAP_FAILED):
+                    raise _oserror("mremap")
+                _map(n, PROT_RW, self.base, _MAP_FIXED_NOREPLACE)
+        target.committed = max(target.committed, n)
+
+    def release(self) -> None:
+        """Unmap now (only when nothing can touch the memory any more)."""
+        self._finalizer()
+
+    def view(self, length: int) -> memoryview:
+        """A writable view of the first ``length`` bytes that keeps this mapping alive."""
+        array = (ctypes.c_ubyte * length).from_address(self.base)
+        array._owner = self  # type: ignore[attr-defined]
+        return memoryview(array).cast("B")
