@@ -6,16 +6,17 @@ import pytest
 
 from runner import format_table
 
-_ROWS: list = []
+_ROWS: dict[str, list] = {}
 
 
 @pytest.fixture(scope="session")
-def spec_rows() -> list:
-    """Where each spec test appends its (FileResult, Verdict) for the closing table."""
+def spec_rows() -> dict[str, list]:
+    """engine -> the (FileResult, Verdict) of each file it ran, for the closing tables."""
     return _ROWS
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
-    if _ROWS:
-        terminalreporter.write_sep("=", "WebAssembly spec testsuite")
-        terminalreporter.write_line(format_table(sorted(_ROWS, key=lambda r: r[0].name)))
+    for engine, rows in _ROWS.items():
+        terminalreporter.write_sep("=", f"WebAssembly spec testsuite, engine {engine}")
+        table = format_table(sorted(rows, key=lambda r: r[0].name))
+        terminalreporter.write_line(table.replace("\nspec: ", f"\nspec ({engine}): "))

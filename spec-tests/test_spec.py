@@ -9,7 +9,8 @@ from wast import missing_testsuite_message, testsuite_dir
 
 MANIFEST = Manifest.load()
 FILES = scope_files(MANIFEST)
-ENGINE = "interp"
+ENGINES = ["interp", "jit"]
+CASES = [(engine, path) for engine in ENGINES for path in FILES]
 
 
 def test_testsuite_present() -> None:
@@ -18,12 +19,12 @@ def test_testsuite_present() -> None:
     assert FILES, "the testsuite folder holds no in-scope .wast files"
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_spec_file(path, spec_rows) -> None:
-    result = run_file(path, MANIFEST, ENGINE)
+@pytest.mark.parametrize(("engine", "path"), CASES, ids=[f"{e}-{p.name}" for e, p in CASES])
+def test_spec_file(engine, path, spec_rows) -> None:
+    result = run_file(path, MANIFEST, engine)
     verdict = judge(result, MANIFEST)
-    spec_rows.append((result, verdict))
+    spec_rows.setdefault(engine, []).append((result, verdict))
     problems = [f"line {o.line} [{o.phase}] {o.command}: {o.detail}" for o in verdict.unexpected]
     problems += [f"line {line} [{phase}] is listed as failing ({why}) but passes"
                  for phase, line, why in verdict.fixed]
-    assert not problems, f"{path.name}:\n" + "\n".join(problems[:50])
+    assert not problems, f"{path.name} ({engine}):\n" + "\n".join(problems[:50])

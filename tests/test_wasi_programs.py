@@ -1,5 +1,5 @@
 """WASI end to end: C programs (tests/wasi_programs, examples/hello.c) compiled with
-zig's clang and run through the WASI API and ``pyjitwasm run`` on the interpreter."""
+zig's clang and run through the WASI API and ``pyjitwasm run`` on each engine."""
 
 from __future__ import annotations
 
@@ -45,27 +45,30 @@ def files() -> Path:
     return compile_c(PROGRAMS / "files.c")
 
 
-def cli(argv: list[str], engine: str = "interp") -> int:
-    """``pyjitwasm run --engine ENGINE ...`` in-process (whether or not cli.py lists the
-    command yet)."""
-    from pyjitwasm import cli as cli_module
+ENGINES = ["interp", "jit"]
+_engine = ENGINES[0]
+
+
+@pytest.fixture(params=ENGINES, autouse=True)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Every program test runs on each engine."""
+    global _engine
+    _engine = request.param
+    return _engine
+
+
+def cli(argv: list[str]) -> int:
+    """``pyjitwasm run --engine ENGINE ...`` in-process, on the current test's engine."""
+    from pyjitwasm.cli import main
 
     if "--engine" not in argv:
-        argv = ["--engine", engine, *argv]
-    commands = cli_module.COMMANDS
-    if "run" not in commands:
-        commands = [*commands, "run"]
-    original = cli_module.COMMANDS
-    cli_module.COMMANDS = commands
-    try:
-        return cli_module.main(["run", *argv])
-    finally:
-        cli_module.COMMANDS = original
+        argv = ["--engine", _engine, *argv]
+    return main(["run", *argv])
 
 
 def run_api(wasm: Path, config: WasiConfig) -> int:
     """Run a command module through the embedding API; its exit code."""
-    engine = Engine(Config(strategy="interp"))
+    engine = Engine(Config(strategy=_engine))
     store = Store(engine)
     set_wasi(store, config)
     linker = Linker(engine)
@@ -121,7 +124,7 @@ def test_no_stdio_configured_reads_eof_and_discards(basics: Path) -> None:
 
 
 def test_run_hello_with_env(basics: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(["--env", "GREETING=hey", "--engine", "interp", str(basics), "hello", "x"]) == 0
+    assert cli(["--env", "GREETING=hey", str(basics), "hello", "x"]) == 0
     out = capsys.readouterr().out
     assert f"argv[0]={basics}\nargv[1]=hello\nargv[2]=x\n" in out
     assert "GREETING=hey\nenviron count=1\n" in out
