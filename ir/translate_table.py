@@ -41,7 +41,7 @@ assert 1 << _ELEMENT_SHIFT == vm.WORD
 # Calls ---------------------------------------------------------------------------------
 
 
-def _call(t: FunctionTranslator, instr: Instr) -> None:
+def _call(t: FunctionTranslator, instr: Instr, tail: bool = False) -> None:
     index = instr.imm
     ftype = t.env.info.func_types[index]
     args = t.popn(len(ftype.params))
@@ -49,16 +49,29 @@ def _call(t: FunctionTranslator, instr: Instr) -> None:
     ins = t.ins()
     if index >= t.env.info.num_imported_funcs:
         fn = t.env.ext_func(function_name(index), sig)
-        results = ins.call(fn, [t.vmctx, *args])
+        if tail:
+            ins.return_call(fn, [t.vmctx, *args])
+        else:
+            t.stack.extend(ins.call(fn, [t.vmctx, *args]))
     else:
         at = t.env.layout.imported_func(index)
         code = ins.load(POINTER, READONLY, t.vmctx, at + vm.FUNC_IMPORT_CODE)
         callee_vmctx = ins.load(POINTER, READONLY, t.vmctx, at + vm.FUNC_IMPORT_VMCTX)
-        results = ins.call_indirect(t.env.signature(sig), code, [callee_vmctx, *args])
-    t.stack.extend(results)
+        _emit_indirect(t, t.env.signature(sig), code, [callee_vmctx, *args], tail)
+    if tail:
+        t.reachable = False
 
 
-def _call_indirect(t: FunctionTranslator, instr: Instr) -> None:
+def _emit_indirect(t: FunctionTranslator, sig: int, code: Value, args: list[Value],
+                   tail: bool) -> None:
+    ins = t.ins()
+    if tail:
+        ins.return_call_indirect(sig, code, args)
+    else:
+        t.stack.extend(ins.call_indirect(sig, code, args))
+
+
+def _call_indirect(t: FunctionTranslator, instr: Instr, tail: bool = False) -> None:
     type_index, table = instr.imm
     ftype = t.env.info.module.types[type_index]
     index = t.pop()
@@ -80,7 +93,19 @@ def _call_indirect(t: FunctionTranslator, instr: Instr) -> None:
     code = ins.load(POINTER, READONLY, funcref, vm.FUNC_REF_CODE)
     callee_vmctx = ins.load(POINTER, READONLY, funcref, vm.FUNC_REF_VMCTX)
     sig = t.env.signature(function_signature(ftype))
-    t.stack.extend(ins.call_indirect(sig, code, [callee_vmctx, *args]))
+    _emit_indirect(t, sig, code, [callee_vmctx, *args], tail)
+    if tail:
+        t.reachable = False
+
+
+def _return_call(t: FunctionTranslator, instr: Instr) -> None:
+    """A tail call: the IR's ``return_call`` terminator (the back end makes it a
+    guaranteed tail call where the ABI allows, else a call followed by a return)."""
+    _call(t, instr, tail=True)
+
+
+def _return_call_indirect(t: FunctionTranslator, instr: Instr) -> None:
+    _call_indirect(t, instr, tail=True)
 
 
 def _load_funcref(t: FunctionTranslator, table: int, addr: Value, index64: Value) -> Value:
@@ -194,6 +219,8 @@ def handlers() -> dict[int, Handler]:
     return {
         op.CALL: _call,  # type: ignore[attr-defined]
         op.CALL_INDIRECT: _call_indirect,  # type: ignore[attr-defined]
+        op.RETURN_CALL: _return_call,  # type: ignore[attr-defined]
+        op.RETURN_CALL_INDIRECT: _return_call_indirect,  # type: ignore[attr-defined]
         op.TABLE_GET: _table_get,  # type: ignore[attr-defined]
         op.TABLE_SET: _table_set,  # type: ignore[attr-defined]
         op.TABLE_SIZE: _table_size,  # type: ignore[attr-defined]

@@ -10,9 +10,9 @@ This module holds the driver, control flow and variables; the operators live in
 ``translate_table`` (calls, tables, references), the declarations of vmctx-reached
 entities in ``translate_env``, the runtime entry points in ``libcalls``.
 
-Every instruction the decoder accepts translates, except SIMD (``0xFD`` prefix) and the
-tail calls, which raise ``NotImplementedError`` naming the instruction (the IR has their
-types and ``return_call``/``return_call_indirect`` already).
+Every instruction the decoder accepts translates, except SIMD (``0xFD`` prefix), which
+raises ``NotImplementedError`` naming the instruction (the IR has the vector types
+already). Tail calls become the ``return_call``/``return_call_indirect`` terminators.
 
 Function ABI in IR: ``(i64 vmctx, params...) -> results``; defined function ``N`` is the
 external function ``%wasm_func_N`` (see ``translate_table`` for how calls reach vmctx).
@@ -375,8 +375,6 @@ def _unsupported(code: int) -> str:
     name = info.name if info is not None else f"opcode 0x{code:x}"
     if code >= op.FD:
         return f"{name}: SIMD instructions are not translated to IR yet"
-    if code in (op.RETURN_CALL, op.RETURN_CALL_INDIRECT):  # type: ignore[attr-defined]
-        return f"{name}: tail calls are not translated to IR yet"
     return f"{name}: no translation to IR"
 
 
