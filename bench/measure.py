@@ -1,0 +1,126 @@
+"""One measurement in a fresh process (bench/run.py starts one per engine and workload, so
+peak RSS belongs to that engine and run alone). Prints one JSON line on stdout.
+
+    python -P bench/measure.py ENGINE --wasm build/bench/sieve-....wasm --n 40 [--repeat 3]
+    python -P bench/measure.py ENGINE --calls 100000
+
+ENGINE is ``interp`` or ``jit`` (pyjitwasm with that ``Config(strategy=...)``) or
+``wasmtime`` (wasmtime-py). Both APIs share their shapes, so one code path drives both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+CALLS_WAT = """
+(module
+  (import "host" "inc" (func $inc (param i32) (result i32)))
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "call_host") (param i32) (result i32) (local i32)
+    (loop $again
+      (local.set 1 (call $inc (local.get 1)))
+      (br_if $again (i32.lt_u (local.get 1) (local.get 0))))
+    (local.get 1)))
+"""
+
+
+def status_kib(field: str) -> int:
+    """A memory figure of this process from /proc/self/status (VmHWM = peak RSS)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def open_engine(name: str) -> tuple[ModuleType, Any]:
+    """The API module (pyjitwasm or wasmtime) and an engine for ``name``."""
+    if name == "wasmtime":
+        import wasmtime
+
+        return wasmtime, wasmtime.Engine()
+    import pyjitwasm
+
+    return pyjitwasm, pyjitwasm.Engine(pyjitwasm.Config(strategy=name))
+
+
+def measure_program(api: ModuleType, engine: Any, wasm: bytes, n: int, repeat: int) -> dict:
+    store = api.Store(engine)
+    start = time.perf_counter()
+    module = api.Module(engine, wasm)
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    instance = api.Instance(store, module, [])
+    instantiate_s = time.perf_counter() - start
+    run = instance.exports(store)["run"]
+    times, checksum = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = run(store, n)
+        times.append(time.perf_counter() - start)
+        if checksum is not None and result != checksum:
+            raise AssertionError(f"run({n}) returned {result}, then {checksum}")
+        checksum = result
+    return {"compile_s": compile_s, "instantiate_s": instantiate_s, "run_s": min(times),
+            "first_run_s": times[0], "checksum": checksum}
+
+
+def measure_calls(api: ModuleType, engine: Any, calls: int) -> dict:
+    """Microseconds per call: Python -> a two-argument i32 export, and wasm -> a Python
+    host function (a wasm loop calling it ``calls`` times; the loop's own few
+    instructions are included)."""
+    from pyjitwasm import wat2wasm
+
+    store = api.Store(engine)
+    module = api.Module(engine, wat2wasm(CALLS_WAT))
+    i32 = api.ValType.i32()
+    inc = api.Func(store, api.FuncType([i32], [i32]), lambda x: x + 1)
+    exports = api.Instance(store, module, [inc]).exports(store)
+    add, call_host = exports["add"], exports["call_host"]
+    add(store, 1, 2)
+    best_in = best_out = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for i in range(calls):
+            add(store, i, 1)
+        best_in = min(best_in, time.perf_counter() - start)
+        start = time.perf_counter()
+        result = call_host(store, calls)
+        best_out = min(best_out, time.perf_counter() - start)
+        if result != calls:
+            raise AssertionError(f"call_host({calls}) returned {result}")
+    return {"py_to_wasm_us": best_in / calls * 1e6, "wasm_to_py_us": best_out / calls * 1e6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("engine", choices=["interp", "jit", "wasmtime"])
+    parser.add_argument("--wasm", type=Path)
+    parser.add_argument("--n", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--calls", type=int)
+    args = parser.parse_args()
+    out: dict[str, Any] = {"engine": args.engine}
+    try:
+        api, engine = open_engine(args.engine)
+        out["base_rss_kib"] = status_kib("VmRSS")
+        if args.calls:
+            out.update(measure_calls(api, engine, args.calls))
+        else:
+            out.update(measure_program(api, engine, args.wasm.read_bytes(), args.n, args.repeat))
+    except Exception as exc:  # noqa: BLE001 - reported in the table, not a crash
+        out["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        traceback.print_exc(file=sys.stderr)
+    out["peak_rss_kib"] = status_kib("VmHWM")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
