@@ -18,7 +18,7 @@ from .wasm.module import WasmModule
 from .wasm.types import GlobalType, MemoryType, TableType
 
 STRATEGIES = ("auto", "interp", "jit")
-AUTO_STRATEGY = "interp"
+AUTO_STRATEGY = "jit"
 """What ``"auto"`` means: the JIT once it passes the whole execution-scope spec suite."""
 MEMORY_STYLES = ("static", "dynamic")
 DEFAULT_CALL_DEPTH = 10_000
@@ -30,7 +30,7 @@ BYTES_PER_FRAME = 64
 class Config:
     """Engine settings.
 
-    ``strategy``: ``"auto"`` (the best available: the interpreter until the JIT lands),
+    ``strategy``: ``"auto"`` (the default: the JIT),
     ``"interp"`` or ``"jit"``. ``max_call_depth`` bounds nested wasm calls (frames);
     ``max_wasm_stack`` is wasmtime's byte budget and, when given without
     ``max_call_depth``, is converted at 64 bytes per frame. Exceeding the bound traps

@@ -176,7 +176,7 @@ def test_start_function_trap_fails_instantiation() -> None:
 
 def test_config_strategies() -> None:
     assert Engine(Config(strategy="interp")).strategy == "interp"
-    assert Engine(Config()).strategy == "interp"
+    assert Engine(Config()).strategy == "jit"  # "auto" picks the JIT
     with pytest.raises(ValueError):
         Config(strategy="turbo")
     assert Engine(Config(strategy="jit")).strategy == "jit"
