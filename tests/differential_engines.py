@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -124,6 +124,23 @@ class FuncIds:
         if key not in self._ids:
             self._ids[key] = len(self._ids)
         return ("funcref", self._ids[key])
+
+
+def neutral_host_args(
+    params: Sequence[str], args: Sequence[Any], ids: FuncIds
+) -> list[NeutralVal]:
+    """The engine-neutral form of the arguments a host function received."""
+    neutral: list[NeutralVal] = []
+    for ty, a in zip(params, args, strict=True):
+        if ty in ("i32", "i64"):
+            neutral.append((ty, a & ((1 << (32 if ty == "i32" else 64)) - 1)))
+        elif ty in ("f32", "f64"):
+            neutral.append(float_arg_key(ty, a))
+        elif ty == "funcref":
+            neutral.append(ids.number(a))
+        else:
+            neutral.append(neutral_extern(a))
+    return neutral
 
 
 class Session(Protocol):
@@ -254,16 +271,7 @@ class PyjitwasmSession:
         params, results = desc[1], desc[2]
 
         def host(*args: Any) -> Any:
-            neutral = []
-            for ty, a in zip(params, args, strict=True):
-                if ty in ("i32", "i64"):
-                    neutral.append((ty, a & ((1 << (32 if ty == "i32" else 64)) - 1)))
-                elif ty in ("f32", "f64"):
-                    neutral.append(float_arg_key(ty, a))
-                elif ty == "funcref":
-                    neutral.append(self.ids.number(a))
-                else:
-                    neutral.append(neutral_extern(a))
+            neutral = neutral_host_args(params, args, self.ids)
             out = [self._to_api(v) for v in self.host.call(name, tuple(neutral), results)]
             if not out:
                 return None
@@ -488,16 +496,7 @@ class WasmtimeSession:
         params, results = desc[1], desc[2]
 
         def host(*args: Any) -> Any:
-            neutral = []
-            for ty, a in zip(params, args, strict=True):
-                if ty in ("i32", "i64"):
-                    neutral.append((ty, a & ((1 << (32 if ty == "i32" else 64)) - 1)))
-                elif ty in ("f32", "f64"):
-                    neutral.append(float_arg_key(ty, a))
-                elif ty == "funcref":
-                    neutral.append(self.ids.number(a))
-                else:
-                    neutral.append(neutral_extern(a))
+            neutral = neutral_host_args(params, args, self.ids)
             out = [self._py(v) for v in self.host.call(name, tuple(neutral), results)]
             if not out:
                 return None
