@@ -40,17 +40,6 @@ def test_config_strategies() -> None:
         Config(memory_style="huge")
 
 
-def test_backtrace_names_functions_from_the_name_section() -> None:
-    store, ex = _exports()
-    with pytest.raises(Trap) as info:
-        ex["middle"](store, 0)
-    frames = info.value.frames
-    assert [f.func_name for f in frames] == ["divide", "middle"]
-    assert [f.func_index for f in frames] == [0, 1]
-    assert all(f.module_name == "demo" for f in frames)
-    assert "divide" in str(info.value)
-
-
 def test_deep_recursion_traps_without_recursion_error() -> None:
     store, ex = _exports(Config(max_wasm_stack=64 * 1024))
     with pytest.raises(Trap) as info:
