@@ -27,6 +27,13 @@ Mapping decisions:
   function whose heap accesses may fault, each such branch is preceded by a compiler
   memory fence, so no heap access moves across a trap check and traps keep wasm's order.
 * Block parameters become phi nodes; unreachable blocks are dropped.
+* ``memory.copy``/``memory.fill`` (calls to ``libcall_memory_copy/fill``) are inlined when
+  the vmctx layout is known (``layout=`` or ``inline_bulk_memory``): the memory's
+  ``{base, length}`` definition is read from the vmctx (through the import pointer for an
+  imported memory), the range is checked overflow-free against the current length, and
+  ``llvm.memmove``/``llvm.memset`` run only when it is in bounds; the call's status
+  result is 1 when out of bounds, so the translator's ``trapnz`` traps with nothing
+  written.  Without a layout they stay libcalls.
 
 Legalized IR is expected (``ir/legalize.py``): divisions, remainders, float-to-int
 conversions and shifts are emitted as the plain LLVM instructions, whose bad inputs the
@@ -37,12 +44,16 @@ rejected.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from ..ir import types as t
 from ..ir.function import Function, InstData, Signature, Value
 from ..ir.immediates import MemFlags
 from ..ir.instructions import spec
+from ..ir.vmctx import MEMORY_DEF_BASE, MEMORY_DEF_LENGTH, VMContextLayout
 from . import abi
 from .lower_types import (
     f32_literal,
@@ -150,19 +161,40 @@ class Declarations:
         return "".join(line + "\n" for name, line in self.lines.items() if name not in defined)
 
 
+_bulk_memory_layout: ContextVar[VMContextLayout | None] = ContextVar(
+    "pyjitwasm_bulk_memory_layout", default=None)
+
+
+@contextmanager
+def inline_bulk_memory(layout: VMContextLayout) -> Iterator[None]:
+    """Within this block, functions lowered without an explicit ``layout`` use ``layout``
+    (their module's vmctx layout) to inline ``memory.copy`` and ``memory.fill``."""
+    token = _bulk_memory_layout.set(layout)
+    try:
+        yield
+    finally:
+        _bulk_memory_layout.reset(token)
+
+
 def lower_function(func: Function, declarations: Declarations | None = None,
-                   linkage: str = "") -> str:
+                   linkage: str = "", layout: VMContextLayout | None = None) -> str:
     """The LLVM IR text defining ``func`` (legalized IR).
 
     ``declarations`` collects the external functions and intrinsics it uses (a module
-    emits them once); ``linkage`` is e.g. ``"internal"``.  The text refers to attribute
-    group ``#0`` and to the metadata of :func:`module_metadata`."""
-    return _FunctionLowering(func, declarations or Declarations(), linkage).run()
+    emits them once); ``linkage`` is e.g. ``"internal"``; ``layout``, the vmctx layout of
+    the function's module, lets bulk memory operations be inlined (default: the one set
+    by :func:`inline_bulk_memory`, if any).  The text refers to attribute group ``#0``
+    and to the metadata of :func:`module_metadata`."""
+    if layout is None:
+        layout = _bulk_memory_layout.get()
+    return _FunctionLowering(func, declarations or Declarations(), linkage, layout).run()
 
 
 class _FunctionLowering:
-    def __init__(self, func: Function, decls: Declarations, linkage: str) -> None:
+    def __init__(self, func: Function, decls: Declarations, linkage: str,
+                 layout: VMContextLayout | None = None) -> None:
         self.func = func
+        self.layout = layout
         self.dfg = func.dfg
         self.decls = decls
         self.linkage = linkage
@@ -889,8 +921,105 @@ class _FunctionLowering:
         return "@" + ext.name, sig, wasm_abi
 
     def op_call(self, inst: int, data: InstData) -> None:
+        if self.layout is not None and self.inline_bulk_memory(inst, data):
+            return
         callee, sig, wasm_abi = self.direct_callee(data)
         self.emit_call(inst, callee, sig, data.args, wasm_abi)
+
+    # Bulk memory (see the module docstring)
+
+    def constant_arg(self, v: Value) -> int | None:
+        data = self.defining_inst(v)
+        if data is None or data.opcode != "iconst":
+            return None
+        return int(data.imm)  # type: ignore[arg-type]
+
+    def inline_bulk_memory(self, inst: int, data: InstData) -> bool:
+        """Lower a call to ``libcall_memory_copy``/``libcall_memory_fill`` inline; False
+        for any other call (or memory indices that are not constants)."""
+        name = self.func.ext_funcs[data.entity].name  # type: ignore[index]
+        if name == LIBCALL_PREFIX + "memory_copy":
+            vmctx, dst_mem, src_mem, dst, src, length = data.args
+            memories = (self.constant_arg(dst_mem), self.constant_arg(src_mem))
+        elif name == LIBCALL_PREFIX + "memory_fill":
+            vmctx, mem, dst, value, length = data.args
+            memories = (self.constant_arg(mem),)
+        else:
+            return False
+        layout = self.layout
+        assert layout is not None
+        total = layout.num_imported_memories + layout.num_memories
+        if any(m is None or not 0 <= m < total for m in memories):
+            return False
+        if self.faulting_accesses:
+            # Heap accesses before this one may fault: they must happen first.
+            self.emit('call void asm sideeffect "", "~{memory}"()')
+        n = self.op(length)
+        dst_base, dst_ok = self.bulk_range(vmctx, memories[0], self.op(dst), n)  # type: ignore
+        ok = dst_ok
+        if len(memories) == 2:
+            src_base, src_ok = self.bulk_range(vmctx, memories[1], self.op(src), n)  # type: ignore
+            ok = self.fresh("bm.ok")
+            self.emit(f"{ok} = and i1 {dst_ok}, {src_ok}")
+        self.tmp += 1
+        run, done = f"bm{self.tmp}", f"bm{self.tmp}.done"
+        self.emit(f"br i1 {ok}, label %{run}, label %{done}, "
+                  '!prof !{!"branch_weights", i32 1048576, i32 1}')
+        self.start_block(run)
+        to = self.fresh("bm.dst")
+        self.emit(f"{to} = getelementptr i8, ptr {dst_base}, i64 {self.op(dst)}")
+        if len(memories) == 2:
+            fn = self.decls.intrinsic("llvm.memmove.p0.p0.i64", "void",
+                                      ["ptr", "ptr", "i64", "i1"])
+            origin = self.fresh("bm.src")
+            self.emit(f"{origin} = getelementptr i8, ptr {src_base}, i64 {self.op(src)}")
+            self.emit(f"call void {fn}(ptr {to}, ptr {origin}, i64 {n}, i1 false)")
+        else:
+            fn = self.decls.intrinsic("llvm.memset.p0.i64", "void", ["ptr", "i8", "i64", "i1"])
+            byte = self.fresh("bm.byte")
+            self.emit(f"{byte} = trunc {self.typed(value)} to i8")
+            self.emit(f"call void {fn}(ptr {to}, i8 {byte}, i64 {n}, i1 false)")
+        self.emit(f"br label %{done}")
+        self.start_block(done)
+        status = self.result(inst)
+        failed = f"%v{status}.c"
+        self.emit(f"{failed} = xor i1 {ok}, true")
+        self.emit(f"{self.define(status)} = zext i1 {failed} to i64")
+        self.bools[status] = failed
+        return True
+
+    def bulk_range(self, vmctx: Value, memory: int, start: str, n: str) -> tuple[str, str]:
+        """Load memory ``memory``'s base; return it and an ``i1`` that is true when
+        ``[start, start + n)`` lies within its current length (u64, no overflow)."""
+        layout = self.layout
+        assert layout is not None
+        ctx = self.ptr(vmctx)
+        runtime = f"!tbaa {_MD_TBAA_RUNTIME}"
+        definition = self.fresh("bm.def")
+        if memory < layout.num_imported_memories:
+            slot = self.fresh("bm.import")
+            self.emit(f"{slot} = getelementptr inbounds i8, ptr {ctx}, "
+                      f"i64 {layout.imported_memory(memory)}")
+            self.emit(f"{definition} = load ptr, ptr {slot}, align 8, {runtime}, "
+                      f"!invariant.load {_MD_EMPTY}")
+        else:
+            offset = layout.memory(memory - layout.num_imported_memories)
+            self.emit(f"{definition} = getelementptr inbounds i8, ptr {ctx}, i64 {offset}")
+        base_at, length_at = self.fresh("bm.base.at"), self.fresh("bm.len.at")
+        base, length = self.fresh("bm.base"), self.fresh("bm.len")
+        self.emit(f"{base_at} = getelementptr inbounds i8, ptr {definition}, "
+                  f"i64 {MEMORY_DEF_BASE}")
+        self.emit(f"{base} = load ptr, ptr {base_at}, align 8, {runtime}")
+        self.emit(f"{length_at} = getelementptr inbounds i8, ptr {definition}, "
+                  f"i64 {MEMORY_DEF_LENGTH}")
+        self.emit(f"{length} = load i64, ptr {length_at}, align 8, {runtime}")
+        fits, room, within, ok = (self.fresh("bm.fits"), self.fresh("bm.room"),
+                                  self.fresh("bm.within"), self.fresh("bm.inb"))
+        self.emit(f"{fits} = icmp ule i64 {n}, {length}")
+        self.emit(f"{room} = sub i64 {length}, {n}")
+        self.emit(f"{within} = icmp ule i64 {start}, {room}")
+        self.emit(f"{ok} = and i1 {fits}, {within}")
+        return base, ok
 
     def op_return_call(self, inst: int, data: InstData) -> None:
         callee, sig, wasm_abi = self.direct_callee(data)
@@ -971,4 +1100,5 @@ class _FunctionLowering:
 
 
 __all__ = ["ATTRIBUTES", "Declarations", "LoweringError", "attributes", "function_type",
-           "is_wasm_callee", "lower_function", "module_metadata", "return_type"]
+           "inline_bulk_memory", "is_wasm_callee", "lower_function", "module_metadata",
+           "return_type"]

@@ -190,11 +190,18 @@ IMPLEMENTATIONS: dict[str, Callable[..., int]] = {
 }
 
 
-def _handler(fn: Callable[..., int], nargs: int) -> native.LibcallHandler:
-    def handle(vmctx: int, args: int) -> int:
-        return fn(vmctx, *native.ffi.cast("uint64_t *", args)[0:nargs])
+_ADAPTERS: dict[int, Callable[[Callable[..., int]], native.LibcallHandler]] = {
+    1: lambda fn: lambda v, a, b, c, d, e: fn(v, a),
+    2: lambda fn: lambda v, a, b, c, d, e: fn(v, a, b),
+    3: lambda fn: lambda v, a, b, c, d, e: fn(v, a, b, c),
+    4: lambda fn: lambda v, a, b, c, d, e: fn(v, a, b, c, d),
+    5: lambda fn: fn,
+}
 
-    return handle
+
+def _handler(fn: Callable[..., int], nargs: int) -> native.LibcallHandler:
+    """``fn`` taking its ``nargs`` arguments, as a handler given all five."""
+    return _ADAPTERS[nargs](fn)
 
 
 def _install() -> dict[str, int]:

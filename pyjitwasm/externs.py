@@ -58,12 +58,31 @@ class Caller:
     calling instance's exports (``get``/``[]``) and the store's data. Valid only during
     the call; it can also be passed where a store is expected."""
 
-    __slots__ = ("_store", "_instance", "_valid")
+    # An engine may give the calling instance lazily: ``_lookup(_vmctx)`` finds it on the
+    # first ``get`` (most host functions never ask, so the call does not pay for it).
+    __slots__ = ("_store", "_instance", "_valid", "_vmctx", "_lookup")
 
     def __init__(self, store: Store, instance: ModuleInstance | None) -> None:
         self._store = store
         self._instance = instance
         self._valid = True
+        self._lookup: Callable[[int], ModuleInstance | None] | None = None
+
+    @classmethod
+    def _lazy(cls, store: Store, vmctx: int,
+              lookup: Callable[[int], ModuleInstance | None]) -> Caller:
+        """A Caller whose instance is ``lookup(vmctx)``, resolved on first use."""
+        caller = cls.__new__(cls)
+        caller._store = store
+        caller._instance = None
+        caller._valid = True
+        caller._vmctx = vmctx
+        caller._lookup = lookup
+        return caller
+
+    def _end(self) -> None:
+        """The host call is over: the Caller is no longer usable."""
+        self._valid = False
 
     def _live(self) -> Store:
         if not self._valid:
@@ -75,9 +94,15 @@ class Caller:
     def get(self, name: str) -> Func | Memory | Table | Global | None:
         """The calling instance's export ``name``, or None (also when called from the host)."""
         store = self._live()
-        if self._instance is None:
-            return None
-        item = self._instance.exports.get(name)
+        instance = self._instance
+        if instance is None:
+            if self._lookup is None:
+                return None
+            instance = self._instance = self._lookup(self._vmctx)
+            self._lookup = None
+            if instance is None:
+                return None
+        item = instance.exports.get(name)
         return None if item is None else wrap_extern(store, item)
 
     def __getitem__(self, name: str) -> Func | Memory | Table | Global:
@@ -99,25 +124,42 @@ class Caller:
         return self._live()
 
 
-def _host_adapter(
-    store: Store, ftype: wt.FuncType, fn: Callable[..., Any], access_caller: bool
-) -> Callable[[ModuleInstance | None, list[Any]], list[Any]]:
-    params = ftype.params
-    results = ftype.results
+class HostAdapter:
+    """The runtime face of a host function defined through the API (``FuncInstance.host``):
+    calling it converts runtime values to Python values, calls ``fn`` (with a Caller
+    first when ``access_caller``) and converts the results back, checking their types.
 
-    def host(instance: ModuleInstance | None, args: list[Any]) -> list[Any]:
-        py_args = [to_python(store, t, a) for t, a in zip(params, args, strict=True)]
-        if access_caller:
+    Engines that generate specialised entries (the JIT, ``runtime/jit/hostcalls.py``)
+    read the attributes instead and must keep exactly these semantics: ``to_python`` and
+    ``to_raw`` are the API's converters, ``new_caller(store, vmctx, lookup)`` makes a
+    Caller resolving its instance lazily and ``end_caller(caller)`` invalidates it."""
+
+    __slots__ = ("store", "ftype", "fn", "access_caller")
+
+    to_python = staticmethod(to_python)
+    to_raw = staticmethod(to_raw)
+    new_caller = staticmethod(Caller._lazy)
+    end_caller = staticmethod(Caller._end)
+
+    def __init__(self, store: Store, ftype: wt.FuncType, fn: Callable[..., Any],
+                 access_caller: bool) -> None:
+        self.store = store
+        self.ftype = ftype
+        self.fn = fn
+        self.access_caller = access_caller
+
+    def __call__(self, instance: ModuleInstance | None, args: list[Any]) -> list[Any]:
+        store = self.store
+        py_args = [to_python(store, t, a) for t, a in zip(self.ftype.params, args, strict=True)]
+        if self.access_caller:
             caller = Caller(store, instance)
             try:
-                out = fn(caller, *py_args)
+                out = self.fn(caller, *py_args)
             finally:
                 caller._valid = False
         else:
-            out = fn(*py_args)
-        return results_to_raw(store, results, out)
-
-    return host
+            out = self.fn(*py_args)
+        return results_to_raw(store, self.ftype.results, out)
 
 
 def results_to_raw(store: Store, results: tuple[int, ...], out: Any) -> list[Any]:
@@ -161,7 +203,7 @@ class Func(_StoreBound):
         if not callable(func):
             raise TypeError("expected a callable")
         self._store = store
-        host = _host_adapter(store, ty._wasm, func, access_caller)
+        host = HostAdapter(store, ty._wasm, func, access_caller)
         self._rt = FuncInstance(ty._wasm, store._ctx, host=host)
         self._rt.api = self
         self._fast = None

@@ -22,9 +22,14 @@ from ...ir import vmctx as vm
 from ...jit import abi
 from ...wasm.types import FuncType
 from ..functions import FuncInstance
-from ..native import ffi, register_host_function, unregister_host_function
+from ..native import (
+    ffi,
+    register_buffered_host_function,
+    register_host_function,
+    unregister_host_function,
+)
 from ..store import StoreContext
-from . import shims
+from . import hostcalls, shims
 
 if TYPE_CHECKING:
     from .instance import JitModuleInstance
@@ -76,7 +81,7 @@ class JitState:
         self._extern_handles: dict[int, int] = {}
         self._next_handle = 1
         self._host_indices: list[int] = []
-        self._host_entries: dict[int, Callable[[int, int], None]] = {}
+        self._host_entries: dict[int, Callable[..., None]] = {}
         self.values = ffi.new("char[]", 16 * 64 + 16)
         self.values_address = (int(ffi.cast("uintptr_t", self.values)) + 15) & ~15
         self.values_slots = 64
@@ -95,9 +100,18 @@ class JitState:
 
     def _host_func(self, func: FuncInstance) -> JitFunc:
         params, results = func.type.params, func.type.results
-        trampoline = _Trampoline(weakref.ref(self))
-        index = trampoline.index = register_host_function(trampoline)
-        self._host_entries[index] = _host_entry(self, func)
+        host = func.host
+        if hostcalls.is_api_host(host) and hostcalls.fits_buffer(func.type):
+            from .instance import instance_by_vmctx
+
+            # The registry holds the entry weakly; _host_entries keeps it alive.
+            entry = hostcalls.api_host_entry(self, host, instance_by_vmctx)
+            index = register_buffered_host_function(entry, len(params), len(results))
+            self._host_entries[index] = entry
+        else:
+            trampoline = _Trampoline(weakref.ref(self))
+            index = trampoline.index = register_host_function(trampoline)
+            self._host_entries[index] = _host_entry(self, func)
         self._host_indices.append(index)
         ctx = ffi.new("uint64_t[2]")
         ffi.cast("uint32_t *", ctx)[abi.HOST_INDEX_OFFSET // 4] = index

@@ -15,7 +15,9 @@ but a handler installed later would see our faults first.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
+from typing import Any
 
 from ...wasm.traps import TrapCode
 from ..errors import Trap
@@ -35,29 +37,84 @@ HostFunction = Callable[[int, int], None]
 """A host function as compiled code sees it: ``fn(caller_vmctx, values_address)``;
 it reads its arguments from and writes its results to the values array."""
 
+BufferedHostFunction = Callable[[memoryview], None]
+"""A buffered host function: ``fn(buffer)`` where ``buffer`` is this thread's host buffer
+(see :func:`register_buffered_host_function`)."""
+
+HOST_BUFFER_HEADER = 16
+"""Byte offset of slot 0 in the host buffer; the caller's vmctx is the u64 at offset 0."""
+HOST_BUFFER_SLOTS = (lib.pyjitwasm_host_buffer_size() - HOST_BUFFER_HEADER) // 16
+"""How many 16-byte slots the host buffer has (a signature needing more is unbuffered)."""
+
 _host_functions: list[HostFunction | None] = []
+# Weak references: the process-wide registry must not keep a store's functions alive.
+_buffered_functions: list[weakref.ref[BufferedHostFunction] | None] = []
 _free_host_slots: list[int] = []
 _registry_lock = threading.Lock()
 _pending = threading.local()
+_thread = threading.local()
+
+
+def _allocate_host_index() -> int:
+    if _free_host_slots:
+        return _free_host_slots.pop()
+    _host_functions.append(None)
+    _buffered_functions.append(None)
+    return len(_host_functions) - 1
 
 
 def register_host_function(fn: HostFunction) -> int:
     """Add ``fn`` to the registry and return the index compiled code calls it by."""
     with _registry_lock:
-        if _free_host_slots:
-            index = _free_host_slots.pop()
-            _host_functions[index] = fn
-        else:
-            index = len(_host_functions)
-            _host_functions.append(fn)
+        index = _allocate_host_index()
+        _host_functions[index] = fn
+        lib.pyjitwasm_set_host_arity(index, -1, -1)
+    return index
+
+
+def register_buffered_host_function(fn: BufferedHostFunction, params: int,
+                                    results: int) -> int:
+    """Add a host function that exchanges values through the per-thread host buffer and
+    return its index.
+
+    The native side copies the ``params`` argument slots into this thread's buffer (slot
+    ``i`` at byte ``HOST_BUFFER_HEADER + 16 * i``, the caller's vmctx as the u64 at 0),
+    calls ``fn(buffer)`` and copies ``results`` slots back from the same place.  ``fn``
+    must read every argument before it runs anything that may call wasm (a nested host
+    call reuses the buffer) and write its results last.  The registry holds ``fn``
+    weakly: the caller keeps it alive for as long as compiled code may call it.
+    Raises ValueError when the slots do not fit (use :func:`register_host_function`)."""
+    if not (0 <= params <= HOST_BUFFER_SLOTS and 0 <= results <= HOST_BUFFER_SLOTS):
+        raise ValueError(f"{params} -> {results} slots do not fit the host buffer")
+    with _registry_lock:
+        index = _allocate_host_index()
+        _buffered_functions[index] = weakref.ref(fn)
+        if lib.pyjitwasm_set_host_arity(index, params, results) != 0:
+            _buffered_functions[index] = None
+            _free_host_slots.append(index)
+            raise MemoryError("could not register a host function")
     return index
 
 
 def unregister_host_function(index: int) -> None:
     """Free a registry slot (compiled code must no longer call it)."""
     with _registry_lock:
+        lib.pyjitwasm_set_host_arity(index, -1, -1)
         _host_functions[index] = None
+        _buffered_functions[index] = None
         _free_host_slots.append(index)
+
+
+def thread_host_buffer() -> memoryview:
+    """This thread's host buffer (made on the thread's first use)."""
+    try:
+        return _thread.host_buffer  # type: ignore[no-any-return]
+    except AttributeError:
+        address = lib.pyjitwasm_thread_host_buffer()
+        view = memoryview(ffi.buffer(ffi.cast("char *", address),
+                                     lib.pyjitwasm_host_buffer_size()))
+        _thread.host_buffer = view
+        return view
 
 
 @ffi.def_extern(error=-2)
@@ -74,9 +131,28 @@ def pyjitwasm_py_host_call(vmctx: int, index: int, values: int) -> int:
         return -1
 
 
-LibcallHandler = Callable[[int, int], int]
-"""A libcall as the runtime implements it: ``fn(vmctx, args_address) -> result`` where
-``args_address`` points at five u64 arguments (see ``libcall_address``)."""
+@ffi.def_extern(error=-2)
+def pyjitwasm_py_host_call_buffered(index: int) -> int:
+    try:
+        try:
+            buffer = _thread.host_buffer
+        except AttributeError:
+            buffer = thread_host_buffer()
+        ref = _buffered_functions[index]
+        fn = None if ref is None else ref()
+        if fn is None:
+            raise RuntimeError(f"host function {index} is gone (unregistered or its store "
+                               "was collected)")
+        fn(buffer)
+        return 0
+    except BaseException as exc:  # noqa: B036 - must carry KeyboardInterrupt too
+        _pending.exception = exc
+        return -1
+
+
+LibcallHandler = Callable[[int, int, int, int, int, int], int]
+"""A libcall as the runtime implements it: ``fn(vmctx, a0, a1, a2, a3, a4) -> result``
+(five u64 arguments, the unused ones 0; see ``libcall_address``)."""
 
 _libcall_handlers: list[LibcallHandler | None] = []
 
@@ -94,18 +170,28 @@ def libcall_address(which: int) -> int:
     return lib.pyjitwasm_libcall_address(which)
 
 
-@ffi.def_extern(error=-2)
-def pyjitwasm_py_libcall(which: int, vmctx: int, args: int, result: int) -> int:
+def _libcall_failed(exc: BaseException) -> None:
+    _pending.exception = exc
+    lib.pyjitwasm_fail_libcall()
+
+
+def _libcall_onerror(exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+    # cffi could not convert the result: fail the libcall instead of printing.
+    _libcall_failed(exc if exc is not None else exc_type())
+
+
+@ffi.def_extern(error=0, onerror=_libcall_onerror)
+def pyjitwasm_py_libcall(which: int, vmctx: int, a0: int, a1: int, a2: int, a3: int,
+                         a4: int) -> int:
     # Like host calls: never raise into C; C abandons the compiled frames afterwards.
     try:
         fn = _libcall_handlers[which]
         if fn is None:
             raise RuntimeError(f"libcall {which} has no implementation")
-        ffi.cast("int64_t *", result)[0] = fn(vmctx, args)
-        return 0
+        return fn(vmctx, a0, a1, a2, a3, a4)
     except BaseException as exc:  # noqa: B036 - must carry KeyboardInterrupt too
-        _pending.exception = exc
-        return -1
+        _libcall_failed(exc)
+        return 0
 
 
 def last_trap_pcs() -> list[int]:

@@ -32,9 +32,15 @@ int pyjitwasm_trap_frames(uintptr_t *out, int max);
 int pyjitwasm_trap_frame_count(void);
 void pyjitwasm_clear_trap_frames(void);
 uintptr_t pyjitwasm_libcall_address(uint32_t which);
+uintptr_t pyjitwasm_thread_host_buffer(void);
+size_t pyjitwasm_host_buffer_size(void);
+int pyjitwasm_set_host_arity(uint32_t index, int params, int results);
+void pyjitwasm_fail_libcall(void);
 extern "Python" int pyjitwasm_py_host_call(uintptr_t vmctx, uint32_t index, uintptr_t values);
-extern "Python" int pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uintptr_t args,
-                                         uintptr_t result);
+extern "Python" int pyjitwasm_py_host_call_buffered(uint32_t index);
+extern "Python" int64_t pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uint64_t a0,
+                                             uint64_t a1, uint64_t a2, uint64_t a3,
+                                             uint64_t a4);
 """
 
 ffibuilder = FFI()
