@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import llvmlite.binding as llvm
+from llvmlite.binding import ffi
 
 from .elfsyms import read_code_layout
 
@@ -49,35 +50,105 @@ def host_target_machine(opt_level: int = 2) -> llvm.TargetMachine:
     )
 
 
-def optimize_module(module: llvm.ModuleRef, tm: llvm.TargetMachine, level: int) -> None:
-    """Optimize ``module`` in place.
+class PassPipeline:
+    """The middle-end pipeline of one optimization level, built once and reused.
 
     Level 0: nothing.  Level 1 (the default, see docs/jit-design.md): a short hand-picked
-    function pipeline (SROA, instcombine, simplifycfg, NewGVN, DCE) -- about 20x cheaper
-    than LLVM's O2 and, unlike it, it does not leak memory per run in llvmlite 0.50.
-    Levels 2 and 3: LLVM's standard pipelines (each run leaks ~100 KiB in llvmlite 0.50,
-    so not for long-running processes that compile repeatedly)."""
-    if level == 0:
-        return
-    tuning = llvm.create_pipeline_tuning_options(speed_level=min(level, 3))
-    builder = llvm.create_pass_builder(tm, tuning)
-    if level == 1:
-        passes = llvm.create_new_module_pass_manager()
-        passes.add_sroa_pass()
-        passes.add_instruction_combine_pass()
-        passes.add_simplify_cfg_pass()
-        passes.add_new_gvn_pass()
-        passes.add_dead_code_elimination_pass()
-        passes.run(module, builder)
-    else:
-        builder.getModulePassManager().run(module, builder)
+    function pipeline (SROA, instcombine, simplifycfg, NewGVN, DCE), about 20x cheaper
+    than LLVM's O2.  Levels 2 and 3: LLVM's standard pipelines.
+
+    Why one object reused across compiles (llvmlite 0.50, measured by
+    ``bench/jit_memory.py``): llvmlite never frees a pass manager (its Python ``_dispose``
+    is shadowed by a no-op): ~2.4 KiB for level 1, ~90 KiB for O2; and every pass builder
+    allocates a ``PassInstrumentationCallbacks`` it never frees (~1.2 KiB).  So level 1's
+    pass manager is built once; O2/O3's can run only once, so they are built per run and
+    freed explicitly.  A pass builder serves ``runs_per_builder`` runs, not forever: each
+    run registers one more instrumentation callback in it (LLVM's optnone check, pointing
+    at that run's dead stack frame, dereferenced only for ``optnone`` functions, which we
+    never emit), and every pass of every later run calls them all.  Every 16 runs: ~1%
+    slower than a fresh builder per run, and no measurable growth (1.7 KiB per run with a
+    fresh builder each time, +7% time at 64 runs, +30% at 256).  Runs are serialized: the
+    pass manager and the builder are shared."""
+
+    runs_per_builder = 16
+
+    def __init__(self, tm: llvm.TargetMachine, level: int) -> None:
+        self.level = level
+        self._lock = threading.Lock()
+        self._passes: llvm.ModulePassManager | None = None
+        if level == 0:
+            return
+        # The builders keep raw pointers to these: they live as long as the pipeline.
+        self._tm = tm
+        self._tuning = llvm.create_pipeline_tuning_options(speed_level=min(level, 3))
+        self._builder = llvm.create_pass_builder(tm, self._tuning)
+        self._runs = 0
+        if level == 1:
+            passes = llvm.create_new_module_pass_manager()
+            passes.add_sroa_pass()
+            passes.add_instruction_combine_pass()
+            passes.add_simplify_cfg_pass()
+            passes.add_new_gvn_pass()
+            passes.add_dead_code_elimination_pass()
+            self._passes = passes
+            weakref.finalize(self, _dispose_pass_manager, passes)
+
+    def run(self, module: llvm.ModuleRef, has_optnone: bool | None = None) -> None:
+        """Optimize ``module`` in place.  ``has_optnone``: whether a function of it has
+        the ``optnone`` attribute (None: look); such a module gets a builder of its own,
+        without the stale callbacks of earlier runs."""
+        if self.level == 0:
+            return
+        if has_optnone is None:
+            has_optnone = _has_optnone(module)
+        with self._lock:
+            if has_optnone:
+                builder = llvm.create_pass_builder(self._tm, self._tuning)
+            else:
+                if self._runs >= self.runs_per_builder:
+                    self._builder = llvm.create_pass_builder(self._tm, self._tuning)
+                    self._runs = 0
+                self._runs += 1
+                builder = self._builder
+            if self._passes is not None:
+                self._passes.run(module, builder)
+                return
+            # LLVM's standard pipelines can run only once (a second run hits a pass
+            # that the first one consumed): build one per run, and free it.
+            passes = builder.getModulePassManager()
+            try:
+                passes.run(module, builder)
+            finally:
+                _dispose_pass_manager(passes)
+
+
+def _has_optnone(module: llvm.ModuleRef) -> bool:
+    return any(b"optnone" in attrs for f in module.functions for attrs in f.attributes)
+
+
+def _dispose_pass_manager(passes: llvm.ModulePassManager) -> None:
+    # ``ModulePassManager.close`` does not free it in llvmlite 0.50 (see PassPipeline).
+    if not passes.closed:
+        ffi.lib.LLVMPY_DisposeNewModulePassManger(passes)
+        passes.detach()
+
+
+def optimize_module(module: llvm.ModuleRef, tm: llvm.TargetMachine, level: int) -> None:
+    """Optimize ``module`` in place with a one-off :class:`PassPipeline` (fine for a few
+    modules; each call leaks ~1.2 KiB in llvmlite 0.50, so repeated compiles should keep a
+    pipeline, as :class:`CodeLoader` does)."""
+    PassPipeline(tm, level).run(module)
 
 
 def parse_ir(ir: str | object) -> llvm.ModuleRef:
     """Parse LLVM IR text (or anything whose ``str`` is IR, like an ``llvmlite.ir.Module``)
-    and verify it."""
+    and verify it.
+
+    The module gets its own LLVM context, freed with it: parsing into the global context
+    would keep every distinct constant and type of every module compiled in the process
+    (~80 bytes each)."""
     ensure_llvm_initialized()
-    module = llvm.parse_assembly(str(ir))
+    module = llvm.parse_assembly(str(ir), context=llvm.create_context())
     module.verify()
     return module
 
@@ -142,14 +213,17 @@ class CodeLoader:
 
     _names = itertools.count()
     # llvmlite gives every linked library a JITDylib that lives as long as its LLJIT
-    # (a few KiB each, even after release): start a fresh LLJIT every so often; an old
-    # one is freed when the last code loaded into it is released.
-    libraries_per_jit = 200
+    # (~5 KiB each, even after release): start a fresh LLJIT every so often; an old one
+    # is freed when the last code loaded into it is released.  An LLJIT costs ~0.3 ms to
+    # create; at 50 libraries the records of a live one stay under ~250 KiB (at 200 they
+    # were a ~1 MiB step in every long-running process).
+    libraries_per_jit = 50
 
     def __init__(self, opt_level: int = 1) -> None:
         self.opt_level = opt_level
         # Level 1 still wants the optimizing instruction selector and register allocator.
         self.target_machine = host_target_machine(2 if opt_level else 0)
+        self.pipeline = PassPipeline(self.target_machine, opt_level)
         self._jit = self._new_jit()
         self._links = 0
         self._lock = threading.Lock()
@@ -160,8 +234,12 @@ class CodeLoader:
 
     def compile_object(self, ir: str | object | llvm.ModuleRef) -> bytes:
         """Optimize ``ir`` and return it as an ELF object."""
-        module = ir if isinstance(ir, llvm.ModuleRef) else parse_ir(ir)
-        optimize_module(module, self.target_machine, self.opt_level)
+        if isinstance(ir, llvm.ModuleRef):
+            self.pipeline.run(ir)
+            return self.target_machine.emit_object(ir)
+        text = str(ir)
+        module = parse_ir(text)
+        self.pipeline.run(module, has_optnone="optnone" in text)
         return self.target_machine.emit_object(module)
 
     def load(

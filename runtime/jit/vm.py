@@ -10,6 +10,7 @@ reservation, host views hold the reservation they were taken from.
 from __future__ import annotations
 
 import ctypes
+import gc
 import mmap
 import os
 import weakref
@@ -53,6 +54,13 @@ def _oserror(what: str) -> OSError:
 def _map(size: int, prot: int, address: int | None = None, flags: int = 0) -> int:
     base = _libc.mmap(address, size, prot,
                       _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | flags, -1, 0)
+    if base in (None, _MAP_FAILED) and address is None:
+        # A dropped store is part of reference cycles (instances <-> store state), so its
+        # reservations (6 GiB each for static heaps) wait for the cyclic collector; a
+        # program churning through stores can run out of address space before it runs.
+        gc.collect()
+        base = _libc.mmap(None, size, prot,
+                          _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | flags, -1, 0)
     if base in (None, _MAP_FAILED):
         raise MemoryError(f"could not reserve {size} bytes of address space")
     return int(base)
