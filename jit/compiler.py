@@ -42,7 +42,8 @@ class CompileOptions:
     always dynamic.  ``opt_level``: see ``jit.codeload`` (1 = hand-picked pipeline).
     ``verify``: run the IR verifier after translation and legalization.  ``keep_ir``:
     keep the legalized IR and the LLVM text on the result (for ``pyjitwasm asm``).
-    ``internal_linkage``: give functions that cannot escape internal linkage."""
+    ``internal_linkage``: give functions that cannot escape internal linkage.
+    ``inline_bulk_memory``: lower memory.copy/fill inline (else they call the libcalls)."""
 
     heap_style: str = "static"
     static_bound: int = 1 << 32
@@ -51,6 +52,7 @@ class CompileOptions:
     verify: bool = False
     keep_ir: bool = False
     internal_linkage: bool = True
+    inline_bulk_memory: bool = True
 
     def heap_config(self) -> HeapConfig:
         """The translator's view of these options."""
@@ -199,7 +201,8 @@ def compile_module(module: WasmModule, options: CompileOptions | None = None,
         name = entry_shim_name(ftype.params, ftype.results)
         shim_names[type_index] = name
         shims.setdefault(name, ShimSpec(name, ftype.params, ftype.results))
-    text = emit_module(functions, shims.values())
+    text = emit_module(functions, shims.values(),
+                       info.layout if options.inline_bulk_memory else None)
     t1 = time.perf_counter()
     timings.lower = t1 - t0
 

@@ -28,7 +28,7 @@ Mapping decisions:
   memory fence, so no heap access moves across a trap check and traps keep wasm's order.
 * Block parameters become phi nodes; unreachable blocks are dropped.
 * ``memory.copy``/``memory.fill`` (calls to ``libcall_memory_copy/fill``) are inlined when
-  the vmctx layout is known (``layout=`` or ``inline_bulk_memory``): the memory's
+  the vmctx layout is known (``layout=``, which ``compile_module`` passes): the memory's
   ``{base, length}`` definition is read from the vmctx (through the import pointer for an
   imported memory), the range is checked overflow-free against the current length, and
   ``llvm.memmove``/``llvm.memset`` run only when it is in bounds; the call's status
@@ -44,9 +44,6 @@ rejected.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from ..ir import types as t
@@ -161,32 +158,14 @@ class Declarations:
         return "".join(line + "\n" for name, line in self.lines.items() if name not in defined)
 
 
-_bulk_memory_layout: ContextVar[VMContextLayout | None] = ContextVar(
-    "pyjitwasm_bulk_memory_layout", default=None)
-
-
-@contextmanager
-def inline_bulk_memory(layout: VMContextLayout) -> Iterator[None]:
-    """Within this block, functions lowered without an explicit ``layout`` use ``layout``
-    (their module's vmctx layout) to inline ``memory.copy`` and ``memory.fill``."""
-    token = _bulk_memory_layout.set(layout)
-    try:
-        yield
-    finally:
-        _bulk_memory_layout.reset(token)
-
-
 def lower_function(func: Function, declarations: Declarations | None = None,
                    linkage: str = "", layout: VMContextLayout | None = None) -> str:
     """The LLVM IR text defining ``func`` (legalized IR).
 
     ``declarations`` collects the external functions and intrinsics it uses (a module
     emits them once); ``linkage`` is e.g. ``"internal"``; ``layout``, the vmctx layout of
-    the function's module, lets bulk memory operations be inlined (default: the one set
-    by :func:`inline_bulk_memory`, if any).  The text refers to attribute group ``#0``
-    and to the metadata of :func:`module_metadata`."""
-    if layout is None:
-        layout = _bulk_memory_layout.get()
+    the function's module, lets bulk memory operations be inlined.  The text refers to
+    attribute group ``#0`` and to the metadata of :func:`module_metadata`."""
     return _FunctionLowering(func, declarations or Declarations(), linkage, layout).run()
 
 
@@ -1100,5 +1079,5 @@ class _FunctionLowering:
 
 
 __all__ = ["ATTRIBUTES", "Declarations", "LoweringError", "attributes", "function_type",
-           "inline_bulk_memory", "is_wasm_callee", "lower_function", "module_metadata",
+           "is_wasm_callee", "lower_function", "module_metadata",
            "return_type"]

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..ir.function import Function
+from ..ir.vmctx import VMContextLayout
 from . import abi
 from .lower import Declarations, attributes, lower_function, module_metadata
 
@@ -25,14 +26,15 @@ def entry_shim_name(params: Sequence[int], results: Sequence[int]) -> str:
 
 
 def emit_module(functions: Sequence[tuple[Function, str]], shims: Iterable[ShimSpec] = (),
-                ) -> str:
+                layout: VMContextLayout | None = None) -> str:
     """LLVM IR text of a module defining ``functions`` (each with its linkage, e.g.
-    ``""`` or ``"internal"``) and the entry ``shims``."""
+    ``""`` or ``"internal"``) and the entry ``shims``; ``layout`` is the wasm module's
+    vmctx layout (it lets the lowering inline bulk memory operations)."""
     decls = Declarations()
     defined: set[str] = set()
     parts = [abi.RUNTIME_DECLARATIONS]
     for func, linkage in functions:
-        parts.append(lower_function(func, decls, linkage))
+        parts.append(lower_function(func, decls, linkage, layout))
         defined.add(func.name)
     internal = [func.name for func, linkage in functions if linkage == "internal"]
     if internal:

@@ -11,9 +11,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .ir.vmctx import VMContextLayout
 from .jit.compiler import CompiledModule, CompileOptions, compile_module
-from .jit.lower import inline_bulk_memory
 from .libcalls import symbol_addresses
 from .runtime.functions import FuncInstance
 from .runtime.jit.call import invoke
@@ -47,10 +45,8 @@ class JitModuleCode:
         if self._compiled is None:
             with self._lock:
                 if self._compiled is None:
-                    # The lowering inlines memory.copy/fill given the vmctx layout.
-                    with inline_bulk_memory(VMContextLayout.for_module(self.module)):
-                        self._compiled = compile_module(self.module, self.options,
-                                                        symbol_addresses())
+                    self._compiled = compile_module(self.module, self.options,
+                                                    symbol_addresses())
         return self._compiled
 
 

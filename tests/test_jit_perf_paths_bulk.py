@@ -25,9 +25,8 @@ from pyjitwasm import (
     Trap,
     libcalls,
 )
-from pyjitwasm.ir.vmctx import VMContextLayout
 from pyjitwasm.jit.compiler import CompileOptions, compile_module
-from pyjitwasm.jit.lower import inline_bulk_memory
+from pyjitwasm.jit.lower import lower_function
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime import native
 from pyjitwasm.runtime.jit.call import invoke
@@ -231,14 +230,14 @@ def test_imported_memory_is_reached_through_the_vmctx() -> None:
 
 def test_lowering_inlines_bulk_memory_only_with_a_layout() -> None:
     module = decode_module(wat2wasm(MIXED))
-    plain = compile_module(module, CompileOptions(keep_ir=True), symbol_addresses())
-    assert "@libcall_memory_copy(" in plain.llvm_ir
-    with inline_bulk_memory(VMContextLayout.for_module(module)):
-        inlined = compile_module(module, CompileOptions(keep_ir=True), symbol_addresses())
-    assert "@libcall_memory_copy(" not in inlined.llvm_ir
-    assert "@libcall_memory_fill(" not in inlined.llvm_ir
-    assert "@llvm.memmove.p0.p0.i64(" in inlined.llvm_ir
-    assert "@llvm.memset.p0.i64(" in inlined.llvm_ir
+    compiled = compile_module(module, CompileOptions(keep_ir=True), symbol_addresses())
+    assert "@libcall_memory_copy(" not in compiled.llvm_ir
+    assert "@libcall_memory_fill(" not in compiled.llvm_ir
+    assert "@llvm.memmove.p0.p0.i64(" in compiled.llvm_ir
+    assert "@llvm.memset.p0.i64(" in compiled.llvm_ir
+    # Lowered without its module's layout, a function keeps the libcalls.
+    plain = "".join(lower_function(func) for func in compiled.ir_functions.values())
+    assert "@libcall_memory_copy(" in plain and "@libcall_memory_fill(" in plain
 
 
 @pytest.fixture()
@@ -275,9 +274,10 @@ def test_the_jit_engine_runs_bulk_memory_without_libcalls(config: str,
     assert bytes(ex["mem"].buffer(store)[100:110]) == b"0123456789"
     assert bytes(ex["mem"].buffer(store)[200:210]) == b"1" * 10
     assert libcall_spy == []
-    # The spy works: a module compiled without a layout goes through it.
+    # The spy works: a module compiled without inlining goes through it.
     module = decode_module(wat2wasm(MEM32))
-    plain = compile_module(module, CompileOptions(heap_style="dynamic"), symbol_addresses())
+    options = CompileOptions(heap_style="dynamic", inline_bulk_memory=False)
+    plain = compile_module(module, options, symbol_addresses())
     inst = instantiate(plain, [], JitStoreContext(heap_style="dynamic"), invoke)
     invoke(inst.exports["copy"], [300, 0, 4])
     invoke(inst.exports["fill"], [400, 0x32, 4])
