@@ -3,7 +3,7 @@
 Reference values in native memory (global slots, table elements after decoding, values
 arrays, libcall arguments) are words: a funcref is the address of a VMFuncRef record
 (``{code, signature id, vmctx}``), an externref a handle into this store's handle table,
-and null is 0 for both (``jit/vmctx.py``).  This module maps between those words and the
+and null is 0 for both (``ir/vmctx.py``).  This module maps between those words and the
 runtime representation (``FuncInstance``/host object/``None``).
 
 Instances live as long as their store (as in Wasmtime): a table of one instance may hold

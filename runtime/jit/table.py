@@ -1,6 +1,6 @@
 """Tables for compiled code: native arrays of one-word elements.
 
-Element encoding (``jit/vmctx.py``).  Funcref tables: ``0`` = not yet initialized, ``1``
+Element encoding (``ir/vmctx.py``).  Funcref tables: ``0`` = not yet initialized, ``1``
 (FUNCREF_NULL) = null, ``VMFuncRef address | 1`` = a function.  Only a table defined by
 an instance starts with zero words: its active element segments are recorded in
 ``lazy`` (index -> function or None) instead of being written, and a zero word is

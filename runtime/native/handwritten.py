@@ -3,7 +3,7 @@
 Until the IR and its code generator exist this is how the machinery underneath them is
 proven (tests, benchmarks, and a smoke test for whoever wires the real instance): a
 small LLVM module written by hand against the ABI of ``jit/abi.py`` and the vmctx layout
-of ``jit/vmctx.py``, loaded with ``jit.codeload``, with a real vmctx, a linear memory
+of ``ir/vmctx.py``, loaded with ``jit.codeload``, with a real vmctx, a linear memory
 reservation whose tail is guard pages, and one host-function import.
 """
 
@@ -13,9 +13,9 @@ import ctypes
 import mmap
 from collections.abc import Callable, Sequence
 
+from ...ir.vmctx import VMContextLayout
 from ...jit import abi
 from ...jit.codeload import CodeLoader, LoadedCode
-from ...jit.vmctx import VMContextLayout
 from ...wasm.types import F64, I32, I64
 from . import (
     ffi,
