@@ -250,17 +250,9 @@ def instantiate(
     inst.elems = [[eval_const(item, inst) for item in seg.items] for seg in module.elems]
     inst.datas = [seg.data for seg in module.datas]
 
-    spaces = {
-        ExternKind.FUNC: inst.funcs,
-        ExternKind.TABLE: inst.tables,
-        ExternKind.MEMORY: inst.memories,
-        ExternKind.GLOBAL: inst.globals,
-    }
-    for export in module.exports:
-        inst.exports[export.name] = spaces[export.kind][export.index]  # type: ignore[index]
-
+    bind_exports(module, inst)
     _init_elements(module, inst)
-    _init_data(module, inst)
+    init_data(module, inst)
     if module.start is not None:
         invoke(inst.funcs[module.start], [])
     return inst
@@ -281,7 +273,21 @@ def _init_elements(module: WasmModule, inst: ModuleInstance) -> None:
             inst.elems[index] = []
 
 
-def _init_data(module: WasmModule, inst: ModuleInstance) -> None:
+def bind_exports(module: WasmModule, inst: ModuleInstance) -> None:
+    """Fill ``inst.exports`` from the module's export section."""
+    spaces = {
+        ExternKind.FUNC: inst.funcs,
+        ExternKind.TABLE: inst.tables,
+        ExternKind.MEMORY: inst.memories,
+        ExternKind.GLOBAL: inst.globals,
+    }
+    for export in module.exports:
+        inst.exports[export.name] = spaces[export.kind][export.index]  # type: ignore[index]
+
+
+def init_data(module: WasmModule, inst: ModuleInstance) -> None:
+    """Copy the active data segments into their memories, in order, and drop them; a
+    segment that does not fit traps, leaving the earlier segments' bytes in place."""
     for index, seg in enumerate(module.datas):
         if seg.mode == SegmentMode.ACTIVE:
             assert seg.offset_expr is not None
@@ -289,5 +295,5 @@ def _init_data(module: WasmModule, inst: ModuleInstance) -> None:
             memory = inst.memories[seg.memory]
             if start + len(seg.data) > memory.byte_size:
                 raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
-            memory.data[start : start + len(seg.data)] = seg.data
+            memory.write(start, seg.data)
             inst.datas[index] = b""

@@ -62,23 +62,26 @@ class MemoryInstance:
         """Grow by ``delta`` pages; return the old size in pages, or -1 when it cannot grow."""
         old = self.pages
         new = old + delta
-        if new > self.maximum or new * PAGE_SIZE > self.max_bytes:
+        if delta < 0 or new > self.maximum or new * PAGE_SIZE > self.max_bytes:
             return -1
         if delta == 0:
             return old
-        extra = delta * PAGE_SIZE
         try:
-            try:
-                self.data.extend(bytes(extra))
-            except BufferError:
-                # A host view pins the old buffer: copy into a fresh one instead. The
-                # old view stays valid but no longer tracks this memory.
-                fresh = bytearray(new * PAGE_SIZE)
-                fresh[: len(self.data)] = self.data
-                self.data = fresh
-        except MemoryError:
+            self._resize(new * PAGE_SIZE)
+        except (MemoryError, OSError):
             return -1
         return old
+
+    def _resize(self, new_bytes: int) -> None:
+        """Make the memory ``new_bytes`` long (larger), zero-filled; MemoryError if not."""
+        try:
+            self.data.extend(bytes(new_bytes - len(self.data)))
+        except BufferError:
+            # A host view pins the old buffer: copy into a fresh one instead. The old view
+            # stays valid but no longer tracks this memory.
+            fresh = bytearray(new_bytes)
+            fresh[: len(self.data)] = self.data
+            self.data = fresh
 
     def read(self, start: int, stop: int) -> bytearray:
         """Copy bytes ``[start, stop)``; IndexError when out of bounds."""

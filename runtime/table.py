@@ -50,7 +50,7 @@ class TableInstance:
     def current_type(self) -> TableType:
         """The table's type with its current size as the minimum (used for import matching)."""
         t = self.type
-        return TableType(t.elem_type, len(self.elements), t.maximum, t.is_64)
+        return TableType(t.elem_type, self.size, t.maximum, t.is_64)
 
     def grow(self, delta: int, init: Any) -> int:
         """Grow by ``delta`` elements set to ``init``; return the old size or -1."""

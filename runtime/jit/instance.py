@@ -12,7 +12,6 @@ recorded in the table and each element is materialized on first use (``table.py`
 
 from __future__ import annotations
 
-import ctypes
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -23,7 +22,14 @@ from ...wasm.traps import TrapCode
 from ...wasm.types import ExternKind
 from ..errors import InstantiationError, LinkError, Trap
 from ..functions import FuncInstance
-from ..instance import ModuleInstance, eval_const, extern_kind, import_mismatch
+from ..instance import (
+    ModuleInstance,
+    bind_exports,
+    eval_const,
+    extern_kind,
+    import_mismatch,
+    init_data,
+)
 from ..native import ffi
 from . import codemap
 from .globals import JitGlobal
@@ -162,14 +168,7 @@ def instantiate(
     inst.elems = [[eval_const(item, inst) for item in seg.items] for seg in module.elems]
     inst.datas = [seg.data for seg in module.datas]
 
-    spaces = {
-        ExternKind.FUNC: inst.funcs,
-        ExternKind.TABLE: inst.tables,
-        ExternKind.MEMORY: inst.memories,
-        ExternKind.GLOBAL: inst.globals,
-    }
-    for export in module.exports:
-        inst.exports[export.name] = spaces[export.kind][export.index]  # type: ignore[index]
+    bind_exports(module, inst)
 
     # From here on compiled code may run (start function) or keep references (segments).
     _instances[inst.vmctx] = inst
@@ -177,7 +176,7 @@ def instantiate(
     codemap_register(compiled)
 
     _init_elements(module, inst)
-    _init_data(module, inst)
+    init_data(module, inst)
     if module.start is not None:
         invoke(inst.funcs[module.start], [])
     return inst
@@ -210,17 +209,3 @@ def _init_elements(module: WasmModule, inst: JitModuleInstance) -> None:
             inst.elems[index] = []
         elif seg.mode == SegmentMode.DECLARATIVE:
             inst.elems[index] = []
-
-
-def _init_data(module: WasmModule, inst: JitModuleInstance) -> None:
-    for index, seg in enumerate(module.datas):
-        if seg.mode == SegmentMode.ACTIVE:
-            assert seg.offset_expr is not None
-            start = eval_const(seg.offset_expr, inst)
-            memory: JitMemory = inst.memories[seg.memory]  # type: ignore[assignment]
-            if start + len(seg.data) > memory.byte_size:
-                raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
-            if seg.data:
-                ctypes.memmove(memory.base + start, seg.data, len(seg.data))
-            inst.datas[index] = b""
-

@@ -111,26 +111,14 @@ class JitMemory(MemoryInstance):
             limit = min(limit, self.type.maximum)
         return limit
 
-    def grow(self, delta: int) -> int:
-        """Grow by ``delta`` pages; the old size in pages, or -1 if it cannot grow."""
-        old = self.pages
-        if delta < 0:
-            return -1
-        new = old + delta
-        if new > self.maximum or new * PAGE_SIZE > self.max_bytes:
-            return -1
-        if delta == 0:
-            return old
-        new_bytes = new * PAGE_SIZE
-        try:
-            if new_bytes > self._resv.size:
-                self._relocate(new_bytes)
-            self._resv.commit(new_bytes)
-        except (MemoryError, OSError):
-            return -1
+    def _resize(self, new_bytes: int) -> None:
+        """Commit more of the reservation (moving to a larger one first if needed) and
+        publish the new length to compiled code."""
+        if new_bytes > self._resv.size:
+            self._relocate(new_bytes)
+        self._resv.commit(new_bytes)
         self._length = new_bytes
         self._publish()
-        return old
 
     def _relocate(self, needed: int) -> None:
         # Only dynamic memories get here (a static reservation covers every 32-bit size).

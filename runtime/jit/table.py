@@ -20,7 +20,7 @@ import ctypes
 from typing import Any
 
 from ...ir import vmctx as vm
-from ...wasm.types import FUNCREF, MAX_TABLE_32, TableType
+from ...wasm.types import FUNCREF, TableType
 from ..native import ffi
 from ..table import DEFAULT_MAX_ELEMENTS, TableInstance
 from .store import JitStoreContext
@@ -148,16 +148,6 @@ class JitTable(TableInstance):
     def size(self) -> int:
         return self._length
 
-    @property
-    def maximum(self) -> int:
-        limit = (1 << 64) - 1 if self.type.is_64 else MAX_TABLE_32
-        if self.type.maximum is not None:
-            limit = min(limit, self.type.maximum)
-        return limit
-
-    def current_type(self) -> TableType:
-        t = self.type
-        return TableType(t.elem_type, self._length, t.maximum, t.is_64)
 
     @property  # type: ignore[override]
     def elements(self) -> _Elements:
