@@ -44,6 +44,7 @@ rejected.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..ir import types as t
@@ -156,6 +157,14 @@ class Declarations:
     def text(self, defined: set[str] = frozenset()) -> str:  # type: ignore[assignment]
         """Every declaration except those of functions the module defines."""
         return "".join(line + "\n" for name, line in self.lines.items() if name not in defined)
+
+
+def returns_in_registers(returns: Sequence[t.Type]) -> bool:
+    """Whether results come back in registers on x86-64 (two integer-class, two SSE-class).
+    More are returned through a hidden pointer, where LLVM cannot honour ``musttail`` (it
+    aborts the process), so such tail calls become an ordinary call and return."""
+    floats = sum(1 for r in returns if r.is_float or r.is_vector)
+    return floats <= 2 and len(returns) - floats <= 2
 
 
 def lower_function(func: Function, declarations: Declarations | None = None,
@@ -871,7 +880,7 @@ class _FunctionLowering:
             own = self.func.signature
             same = ([p.type for p in own.params] == [p.type for p in sig.params]
                     and own.returns == sig.returns and wasm_abi)
-            marker = "musttail " if same else ""
+            marker = "musttail " if same and returns_in_registers(sig.returns) else ""
             if ret == "void":
                 self.emit(f"{marker}call void {callee}({operands})")
                 self.emit("ret void")

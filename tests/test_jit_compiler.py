@@ -411,3 +411,27 @@ def test_asm_command_prints_ir_and_disassembly(tmp_path, capsys) -> None:
     args = parser.parse_args(["asm", str(path), "--func", "7"])
     with pytest.raises(asm.CommandError, match="no defined function 7"):
         args.func(args)
+
+
+TAIL_RESULTS_WAT = """(module
+  (func $many (result f32 f32 f32 f32 f32 f64 f64 f32 f64 i32)
+    f32.const 1 f32.const 2 f32.const 3 f32.const 4 f32.const 5
+    f64.const 6 f64.const 7 f32.const 8 f64.const 9 i32.const 10)
+  (func (export "tail_many") (result f32 f32 f32 f32 f32 f64 f64 f32 f64 i32)
+    return_call $many)
+  (func $count (export "count") (param i64 i64) (result i64 i64)
+    (if (result i64 i64) (i64.eqz (local.get 0))
+      (then (local.get 0) (local.get 1))
+      (else (return_call $count (i64.sub (local.get 0) (i64.const 1))
+                                (i64.add (local.get 1) (i64.const 2)))))))"""
+
+
+def test_tail_calls_with_results_returned_in_memory_compile_and_run() -> None:
+    # Ten results come back through a hidden pointer, where LLVM cannot honour musttail
+    # (it aborted the process); two results fit in registers and stay guaranteed tail calls.
+    from pyjitwasm import Config, Engine, Instance, Module, Store
+
+    store = Store(Engine(Config(strategy="jit", max_wasm_stack=64 * 1024)))
+    ex = Instance(store, Module(store.engine, wat_to_wasm(TAIL_RESULTS_WAT)), []).exports(store)
+    assert ex["tail_many"](store) == (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10)
+    assert ex["count"](store, 1_000_000, 0) == (0, 2_000_000)  # far past 64 KiB of frames
