@@ -274,6 +274,17 @@ def define_spectest(linker: object, store: object) -> None:
 # --------------------------------------------------------------------------- scripts
 
 
+ENGINE_VARIANTS = {
+    # name -> Config arguments; the JIT with 32-bit memories bounds-checked explicitly.
+    "jit-dynamic": {"strategy": "jit", "memory_style": "dynamic"},
+}
+
+
+def engine_config(name: str) -> object:
+    """The Config an engine name stands for (a strategy, or one of ENGINE_VARIANTS)."""
+    return pyjitwasm.Config(**ENGINE_VARIANTS.get(name, {"strategy": name}))
+
+
 class ScriptRunner:
     """Runs one script's commands in order against one engine."""
 
@@ -283,7 +294,7 @@ class ScriptRunner:
         self.wasm_dir = wasm_dir
         self.engine_name = engine_name
         self.execute = execute and hasattr(pyjitwasm, "Linker")
-        self.engine = pyjitwasm.Engine(pyjitwasm.Config(strategy=engine_name))
+        self.engine = pyjitwasm.Engine(engine_config(engine_name))
         self.outcomes: list[Outcome] = []
         if self.execute:
             self.store = pyjitwasm.Store(self.engine)
@@ -606,7 +617,8 @@ def format_table(rows: list[tuple[FileResult, Verdict]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", help="scripts (names or paths); default: all in scope")
-    parser.add_argument("--engine", default="interp", help="execution strategy (default interp)")
+    parser.add_argument("--engine", default="interp",
+                        help="interp, jit or jit-dynamic (default interp)")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every failure")
     args = parser.parse_args(argv)
     manifest = Manifest.load()

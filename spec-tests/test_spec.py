@@ -9,7 +9,7 @@ from wast import missing_testsuite_message, testsuite_dir
 
 MANIFEST = Manifest.load()
 FILES = scope_files(MANIFEST)
-ENGINES = ["interp", "jit"]
+ENGINES = ["interp", "jit", "jit-dynamic"]
 CASES = [(engine, path) for engine in ENGINES for path in FILES]
 
 

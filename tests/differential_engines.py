@@ -181,35 +181,34 @@ def _memory_state(pages: int, data: bytes) -> tuple[str, int, bytes]:
 
 
 class PyjitwasmKind:
-    """pyjitwasm with a given ``Config(strategy=...)``."""
+    """pyjitwasm with a given Config (by default ``Config(strategy=name)``)."""
 
-    def __init__(self, strategy: str) -> None:
-        self.strategy = strategy
-        self.name = strategy
+    def __init__(self, name: str, **config: Any) -> None:
+        self.name = name
+        self.config = config or {"strategy": name}
 
     def unavailable(self) -> str | None:
         import pyjitwasm
 
         try:
-            pyjitwasm.Engine(pyjitwasm.Config(strategy=self.strategy))
+            pyjitwasm.Engine(pyjitwasm.Config(**self.config))
         except Exception as exc:  # noqa: BLE001 - any failure means "not available"
-            what = "the JIT engine" if self.strategy == "jit" else f"strategy {self.strategy!r}"
-            return (f"{what} is not available: Engine(Config(strategy={self.strategy!r})) "
-                    f"raised {type(exc).__name__}: {exc}")
+            return (f"engine {self.name!r} is not available: Engine(Config(**{self.config!r}))"
+                    f" raised {type(exc).__name__}: {exc}")
         return None
 
     def session(self) -> Session:
-        return PyjitwasmSession(self.strategy)
+        return PyjitwasmSession(self.config)
 
 
 class PyjitwasmSession:
     trap_vocabulary = "pyjitwasm"
 
-    def __init__(self, strategy: str) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         import pyjitwasm
 
         self.p = pyjitwasm
-        self.engine = pyjitwasm.Engine(pyjitwasm.Config(strategy=strategy))
+        self.engine = pyjitwasm.Engine(pyjitwasm.Config(**config))
         self.store = pyjitwasm.Store(self.engine)
         self.host = HostImports()
         self.ids = FuncIds(lambda f: f)  # one API Func per runtime function; hash by it
@@ -614,6 +613,7 @@ def _wasmtime_trap(exc: Any) -> Outcome:
 ENGINES: dict[str, EngineKind] = {
     "interp": PyjitwasmKind("interp"),
     "jit": PyjitwasmKind("jit"),
+    "jit-dynamic": PyjitwasmKind("jit-dynamic", strategy="jit", memory_style="dynamic"),
     "wasmtime": WasmtimeKind(),
 }
 """Every engine the harness knows, by name."""

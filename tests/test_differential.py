@@ -31,7 +31,7 @@ from differential_runner import Difference, RunStats, run_pair, save_failure
 from differential_values import is_arithmetic_nan, values_match
 
 # (reference, engine under test). Adding an engine: one entry in ENGINES and one here.
-ENGINE_PAIRS = [("interp", "wasmtime"), ("interp", "jit")]
+ENGINE_PAIRS = [("interp", "wasmtime"), ("interp", "jit"), ("interp", "jit-dynamic")]
 
 MODULE_COUNT = int(os.environ.get("PYJITWASM_DIFF_MODULES", "300"))
 FIRST_SEED = int(os.environ.get("PYJITWASM_DIFF_FIRST_SEED", "0"))
@@ -169,7 +169,7 @@ class _MutantSession(PyjitwasmSession):
     """The interpreter with one deliberate bug, to prove the harness notices."""
 
     def __init__(self, mutation: str) -> None:
-        super().__init__("interp")
+        super().__init__({"strategy": "interp"})
         self.mutation = mutation
 
     def call(self, name: str, args: tuple[Any, ...]) -> Outcome:
