@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+import wast as spec_scripts
 from runner import Manifest, judge, run_file, scope_files
-from wast import missing_testsuite_message, testsuite_dir
+from wast import missing_testsuite_message
 
 MANIFEST = Manifest.load()
 FILES = scope_files(MANIFEST)
@@ -14,7 +15,7 @@ CASES = [(engine, path) for engine in ENGINES for path in FILES]
 
 
 def test_testsuite_present() -> None:
-    if testsuite_dir() is None:
+    if spec_scripts.testsuite_dir() is None:
         pytest.skip(missing_testsuite_message())
     assert FILES, "the testsuite folder holds no in-scope .wast files"
 

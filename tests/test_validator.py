@@ -47,7 +47,8 @@ from pyjitwasm.wasm.types import (
 )
 from pyjitwasm.wasm.validator import validate_module
 
-from wast import convert, missing_testsuite_message, testsuite_dir
+import wast as spec_scripts
+from wast import convert, missing_testsuite_message
 
 # --- builders of small modules -------------------------------------------------------
 
@@ -559,7 +560,7 @@ def test_start_exports_and_imports():
 # --- through WAT text and the decoder ----------------------------------------------------
 
 WASM_TOOLS = Path(sys.executable).with_name("wasm-tools")
-TESTSUITE = testsuite_dir()
+TESTSUITE = spec_scripts.testsuite_dir()
 
 
 def wat(text: str) -> WasmModule:
