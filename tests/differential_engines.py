@@ -143,6 +143,20 @@ def neutral_host_args(
     return neutral
 
 
+def build_imports(session: Any) -> list[Any]:
+    """Make a session's import objects in import order, numbering imported functions and
+    remembering the other imports so their state is compared after each call."""
+    items = []
+    for index, (module, name, desc) in enumerate(session.imports()):
+        item = session._make_import(index, name, desc)
+        if desc[0] == "func":
+            session.ids.number(item)
+        else:
+            session.import_objects.append((f"import {module}.{name}", item))
+        items.append(item)
+    return items
+
+
 class Session(Protocol):
     """One module in one engine."""
 
@@ -297,14 +311,7 @@ class PyjitwasmSession:
 
     def instantiate(self) -> Outcome:
         p = self.p
-        items = []
-        for index, (module, name, desc) in enumerate(self.imports()):
-            item = self._make_import(index, name, desc)
-            if desc[0] == "func":
-                self.ids.number(item)
-            else:
-                self.import_objects.append((f"import {module}.{name}", item))
-            items.append(item)
+        items = build_imports(self)
         try:
             instance = p.Instance(self.store, self.module, items)
         except p.Trap as exc:
@@ -519,14 +526,7 @@ class WasmtimeSession:
 
     def instantiate(self) -> Outcome:
         w = self.w
-        items = []
-        for index, (module, name, desc) in enumerate(self.imports()):
-            item = self._make_import(index, name, desc)
-            if desc[0] == "func":
-                self.ids.number(item)
-            else:
-                self.import_objects.append((f"import {module}.{name}", item))
-            items.append(item)
+        items = build_imports(self)
         try:
             instance = w.Instance(self.store, self.module, items)
         except w.Trap as exc:
