@@ -72,6 +72,12 @@ def _template(ftype: FuncType) -> Callable[..., Caller]:
     loads = [_LOAD[t].format(s4=4 * i, s8=2 * i) for i, t in enumerate(ftype.results)]
     lines.append("        return [" + ", ".join(loads) + "]")
     lines.append("    return call")
+    make = _templates[ftype] = _compile_template(lines)
+    return make
+
+
+def _compile_template(lines: list[str]) -> Any:
+    """Execute generated caller source and return its ``make`` factory."""
     namespace: dict[str, Any] = {
         "Trap": call_module.Trap,
         "STACK_OVERFLOW": call_module.TrapCode.STACK_OVERFLOW,
@@ -83,8 +89,7 @@ def _template(ftype: FuncType) -> Callable[..., Caller]:
         "f32_from_bits": f32_from_bits,
     }
     exec("\n".join(lines), namespace)  # noqa: S102 - source built from fixed templates
-    make = _templates[ftype] = namespace["make"]
-    return make
+    return namespace["make"]
 
 
 def caller_for(func: FuncInstance) -> Caller:
@@ -168,18 +173,7 @@ def _api_template(ftype: FuncType) -> Callable[..., Callable[..., Any]]:
     else:
         lines.append(f"        return ({', '.join(outs)})")
     lines.append("    return call")
-    namespace: dict[str, Any] = {
-        "Trap": call_module.Trap,
-        "STACK_OVERFLOW": call_module.TrapCode.STACK_OVERFLOW,
-        "budget": call_module.budget_cell,
-        "set_budget": call_module.set_budget,
-        "invoke": lib.pyjitwasm_invoke,
-        "raise_status": call_module.raise_status,
-        "f32_to_bits": f32_to_bits,
-        "f32_from_bits": f32_from_bits,
-    }
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built from fixed templates
-    make = _api_templates[ftype] = namespace["make"]
+    make = _api_templates[ftype] = _compile_template(lines)
     return make
 
 
