@@ -8,7 +8,7 @@ compiled once per process and kept for its lifetime (a few hundred bytes each).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ...jit import abi
 from ...jit.codeload import CodeLoader, LoadedCode
@@ -34,28 +34,26 @@ def _load(ir: str, name: str) -> int:
     return code.address(name)
 
 
-def entry_shim(params: Sequence[int], results: Sequence[int]) -> int:
-    """Address of the entry shim for ``params -> results``."""
+def _cached_shim(cache: dict, prefix: str, make_ir: Callable[..., str],
+                 params: Sequence[int], results: Sequence[int]) -> int:
+    """Compile a shim for ``params -> results`` once per process; its address."""
     key = (tuple(params), tuple(results))
-    address = _entry.get(key)
+    address = cache.get(key)
     if address is None:
         with _lock:
-            address = _entry.get(key)
+            address = cache.get(key)
             if address is None:
-                name = "entry_" + abi.signature_tag(*key)
-                address = _entry[key] = _load(abi.entry_shim_ir(name, *key), name)
+                name = prefix + abi.signature_tag(*key)
+                address = cache[key] = _load(make_ir(name, *key), name)
     return address
+
+
+def entry_shim(params: Sequence[int], results: Sequence[int]) -> int:
+    """Address of the entry shim for ``params -> results``."""
+    return _cached_shim(_entry, "entry_", abi.entry_shim_ir, params, results)
 
 
 def host_shim(params: Sequence[int], results: Sequence[int]) -> int:
     """Address of the host shim for ``params -> results``."""
-    key = (tuple(params), tuple(results))
-    address = _host.get(key)
-    if address is None:
-        with _lock:
-            address = _host.get(key)
-            if address is None:
-                name = "host_" + abi.signature_tag(*key)
-                address = _host[key] = _load(abi.host_shim_ir(name, *key), name)
-    return address
+    return _cached_shim(_host, "host_", abi.host_shim_ir, params, results)
 
