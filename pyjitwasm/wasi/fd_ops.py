@@ -198,6 +198,16 @@ def fd_read(ctx: WasiContext, mem: GuestMemory, fd: int, iovs_ptr: int, iovs_len
     _read_into(mem, iovs, data, nread_ptr)
 
 
+def _positional_fd(entry: Descriptor, offset: int) -> int:
+    """The host descriptor for pread/pwrite at ``offset``, after the checks they share."""
+    host_fd = _host_fd(entry)
+    if entry.is_directory:
+        raise WasiErrno(Errno.ISDIR)
+    if offset >= _S64_LIMIT:
+        raise WasiErrno(Errno.INVAL)
+    return host_fd
+
+
 @wasi_function("iiiIi")
 def fd_pread(ctx: WasiContext, mem: GuestMemory, fd: int, iovs_ptr: int, iovs_len: int,
              offset: int, nread_ptr: int) -> None:
@@ -205,11 +215,7 @@ def fd_pread(ctx: WasiContext, mem: GuestMemory, fd: int, iovs_ptr: int, iovs_le
     entry.require(Rights.FD_READ | Rights.FD_SEEK)
     iovs = mem.iovecs(iovs_ptr, iovs_len)
     mem.check(nread_ptr, 4)
-    host_fd = _host_fd(entry)
-    if entry.is_directory:
-        raise WasiErrno(Errno.ISDIR)
-    if offset >= _S64_LIMIT:
-        raise WasiErrno(Errno.INVAL)
+    host_fd = _positional_fd(entry, offset)
     total = min(sum(length for _, length in iovs), 16 << 20)
     _read_into(mem, iovs, os.pread(host_fd, total, offset), nread_ptr)
 
@@ -233,11 +239,7 @@ def fd_pwrite(ctx: WasiContext, mem: GuestMemory, fd: int, iovs_ptr: int, iovs_l
     entry.require(Rights.FD_WRITE | Rights.FD_SEEK)
     iovs = mem.iovecs(iovs_ptr, iovs_len)
     mem.check(nwritten_ptr, 4)
-    host_fd = _host_fd(entry)
-    if entry.is_directory:
-        raise WasiErrno(Errno.ISDIR)
-    if offset >= _S64_LIMIT:
-        raise WasiErrno(Errno.INVAL)
+    host_fd = _positional_fd(entry, offset)
     data = mem.gather(iovs)
     mem.write_u32(nwritten_ptr, os.pwrite(host_fd, data, offset) if data else 0)
 
