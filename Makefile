@@ -22,8 +22,11 @@ test: install
 spec: install
 	$(PYTEST) -q spec-tests
 
+# ruff, the type checker (configured in pyproject.toml) and the import graph's layering.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python tools/check_imports.py
 
 # The main job: build a real C program to a WASI command module and run it.
 demo: install

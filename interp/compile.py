@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..runtime.floats import f32_from_bits, f64_from_bits
-from ..runtime.instance import default_value
-from ..wasm import opcodes as op
-from ..wasm.errors import UnsupportedFeatureError
-from ..wasm.module import FunctionBody, WasmModule
-from ..wasm.types import FuncType
-from . import code as C
-from .code import CompiledFunction
-from .memops import MISC_HANDLERS, OTHER_LOADS, OTHER_STORES, PLAIN_LOADS, PLAIN_STORES
-from .memops import reader as make_reader
-from .memops import writer as make_writer
-from .numeric import BINARY, UNARY
+from pyjitwasm.interp import code as C
+from pyjitwasm.interp.code import CompiledFunction
+from pyjitwasm.interp.memops import (
+    MISC_HANDLERS,
+    OTHER_LOADS,
+    OTHER_STORES,
+    PLAIN_LOADS,
+    PLAIN_STORES,
+)
+from pyjitwasm.interp.memops import reader as make_reader
+from pyjitwasm.interp.memops import writer as make_writer
+from pyjitwasm.interp.numeric import BINARY, UNARY
+from pyjitwasm.runtime.floats import f32_from_bits, f64_from_bits
+from pyjitwasm.runtime.instance import default_value
+from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.wasm.errors import UnsupportedFeatureError
+from pyjitwasm.wasm.module import FunctionBody, WasmModule
+from pyjitwasm.wasm.types import FuncType
 
 # Stack effect (pushes - pops) of the instructions run through MISC.
 _MISC_EFFECT = {

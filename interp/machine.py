@@ -11,14 +11,14 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from ..runtime.errors import Frame, Trap
-from ..runtime.functions import FuncInstance
-from ..runtime.instance import ModuleInstance
-from ..wasm.traps import TrapCode
-from . import code as C
-from .code import CompiledFunction
-from .compile import ModuleCode
-from .memops import memory_grow
+from pyjitwasm.interp import code as C
+from pyjitwasm.interp.code import CompiledFunction
+from pyjitwasm.interp.compile import ModuleCode
+from pyjitwasm.interp.memops import memory_grow
+from pyjitwasm.runtime.errors import Frame, Trap
+from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.wasm.traps import TrapCode
 
 _MEMORY_ACCESS_OPS = frozenset({C.LOAD, C.STORE, C.LOADX, C.STOREX, C.LOADN, C.STOREN})
 

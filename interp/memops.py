@@ -12,11 +12,11 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from ..runtime.errors import Trap
-from ..runtime.floats import f32_from_bytes, f32_into_bytes
-from ..runtime.instance import ModuleInstance
-from ..wasm import opcodes as op
-from ..wasm.traps import TrapCode
+from pyjitwasm.runtime.errors import Trap
+from pyjitwasm.runtime.floats import f32_from_bytes, f32_into_bytes
+from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.wasm.traps import TrapCode
 
 M32 = 0xFFFFFFFF
 M64 = 0xFFFFFFFFFFFFFFFF

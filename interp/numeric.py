@@ -13,16 +13,16 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..runtime.errors import Trap
-from ..runtime.floats import (
+from pyjitwasm.runtime.errors import Trap
+from pyjitwasm.runtime.floats import (
     f32_from_bits,
     f32_round,
     f32_to_bits,
     f64_from_bits,
     f64_to_bits,
 )
-from ..wasm import opcodes as op
-from ..wasm.traps import TrapCode
+from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.wasm.traps import TrapCode
 
 M32 = 0xFFFFFFFF
 M64 = 0xFFFFFFFFFFFFFFFF

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from pyjitwasm.ir.function import Block, BlockCall, Function, Inst, InstData, Value
+from pyjitwasm.ir.immediates import MemFlags
+from pyjitwasm.ir.instructions import OPCODES, spec
+from pyjitwasm.ir.types import F32, F64, POINTER, Type
+from pyjitwasm.ir.typing import result_types
 from pyjitwasm.wasm.traps import TrapCode
-
-from .function import Block, BlockCall, Function, Inst, InstData, Value
-from .immediates import MemFlags
-from .instructions import OPCODES, spec
-from .types import F32, F64, POINTER, Type
-from .typing import result_types
 
 
 class Cursor:

@@ -7,8 +7,8 @@ entry; dominance queries are O(1) through pre/post numbering of the tree.
 
 from __future__ import annotations
 
-from .function import Block, Function
-from .instructions import spec
+from pyjitwasm.ir.function import Block, Function
+from pyjitwasm.ir.instructions import spec
 
 
 class ControlFlowGraph:

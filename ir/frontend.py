@@ -16,10 +16,10 @@ forwarding block); call ``finalize`` when done so aliases are resolved.
 
 from __future__ import annotations
 
-from .cursor import Cursor
-from .function import Block, BlockCall, Function, Inst, InstData, Value
-from .instructions import spec
-from .types import Type
+from pyjitwasm.ir.cursor import Cursor
+from pyjitwasm.ir.function import Block, BlockCall, Function, Inst, InstData, Value
+from pyjitwasm.ir.instructions import spec
+from pyjitwasm.ir.types import Type
 
 Variable = int
 

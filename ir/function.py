@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pyjitwasm.ir.immediates import MemFlags
+from pyjitwasm.ir.types import Type
 from pyjitwasm.wasm.traps import TrapCode
-
-from .immediates import MemFlags
-from .types import Type
 
 Value = int
 Block = int
@@ -326,7 +325,7 @@ class Function:
 
     @staticmethod
     def pointer_type() -> Type:
-        from .types import POINTER
+        from pyjitwasm.ir.types import POINTER
 
         return POINTER
 
@@ -363,7 +362,7 @@ class Function:
         )
 
     def __str__(self) -> str:
-        from .printer import print_function
+        from pyjitwasm.ir.printer import print_function
 
         return print_function(self)
 

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import struct
 
+from pyjitwasm.ir.cursor import Cursor
+from pyjitwasm.ir.function import Function, Inst, InstData, Value
+from pyjitwasm.ir.types import F32, I8, I64, POINTER, Type
 from pyjitwasm.wasm.traps import TrapCode
-
-from .cursor import Cursor
-from .function import Function, Inst, InstData, Value
-from .types import F32, I8, I64, POINTER, Type
 
 
 def legalize(func: Function) -> None:

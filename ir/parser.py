@@ -25,9 +25,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from pyjitwasm.wasm.traps import TrapCode
-
-from .function import (
+from pyjitwasm.ir.function import (
     AbiParam,
     BlockCall,
     ExtFuncData,
@@ -38,10 +36,11 @@ from .function import (
     Signature,
     TableData,
 )
-from .immediates import MemFlags
-from .instructions import OPCODES
-from .types import TYPES_BY_NAME, Type
-from .typing import TypingError, result_types
+from pyjitwasm.ir.immediates import MemFlags
+from pyjitwasm.ir.instructions import OPCODES
+from pyjitwasm.ir.types import TYPES_BY_NAME, Type
+from pyjitwasm.ir.typing import TypingError, result_types
+from pyjitwasm.wasm.traps import TrapCode
 
 
 class ParseError(Exception):
@@ -257,7 +256,7 @@ class _Parser:
     def global_value(self) -> GlobalValueData:
         word = self.ident()
         if word == "vmctx":
-            from .types import POINTER
+            from pyjitwasm.ir.types import POINTER
 
             return GlobalValueData("vmctx", POINTER)
         op, _, tyname = word.partition(".")

@@ -5,8 +5,16 @@ from __future__ import annotations
 import math
 import struct
 
-from .function import BlockCall, Function, GlobalValueData, HeapData, InstData, Signature, TableData
-from .instructions import spec
+from pyjitwasm.ir.function import (
+    BlockCall,
+    Function,
+    GlobalValueData,
+    HeapData,
+    InstData,
+    Signature,
+    TableData,
+)
+from pyjitwasm.ir.instructions import spec
 
 
 def fmt_uint(n: int) -> str:

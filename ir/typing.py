@@ -6,10 +6,10 @@ verifier (to check operands and declared results).
 
 from __future__ import annotations
 
-from .function import Function, InstData
-from .immediates import FLOAT_CONDS, INT_CONDS
-from .instructions import spec
-from .types import F32, F64, I8, I32, I64, INT_TYPES, POINTER, Type
+from pyjitwasm.ir.function import Function, InstData
+from pyjitwasm.ir.immediates import FLOAT_CONDS, INT_CONDS
+from pyjitwasm.ir.instructions import spec
+from pyjitwasm.ir.types import F32, F64, I8, I32, I64, INT_TYPES, POINTER, Type
 
 
 class TypingError(Exception):

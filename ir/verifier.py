@@ -11,12 +11,12 @@ entry block, and receive arguments matching their parameters in number and type
 
 from __future__ import annotations
 
-from .dominators import DominatorTree
-from .function import Block, Function, Inst, Value
-from .instructions import spec
-from .printer import fmt_inst_line
-from .types import POINTER
-from .typing import TypingError, result_types
+from pyjitwasm.ir.dominators import DominatorTree
+from pyjitwasm.ir.function import Block, Function, Inst, Value
+from pyjitwasm.ir.instructions import spec
+from pyjitwasm.ir.printer import fmt_inst_line
+from pyjitwasm.ir.types import POINTER
+from pyjitwasm.ir.typing import TypingError, result_types
 
 
 class VerifierError(Exception):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..wasm import types as wt
+from pyjitwasm.wasm import types as wt
 
 SLOT_SIZE = 16
 TRAP_SYMBOL = "pyjitwasm_trap"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import llvmlite.binding as llvm
 from llvmlite.binding import ffi
 
-from .elfsyms import read_code_layout
+from pyjitwasm.jit.elfsyms import read_code_layout
 
 _init_lock = threading.Lock()
 _initialized = False

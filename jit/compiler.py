@@ -20,16 +20,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..ir.function import Function
-from ..ir.legalize import legalize
-from ..ir.verifier import verify
-from ..ir.vmctx import VMContextLayout, func_ref_indices
-from ..ir.wasm_translate import HeapConfig, ModuleInfo, translate_function
-from ..wasm.module import WasmModule
-from .codeload import CodeLoader, CodeRange, LoadedCode
-from .elfsyms import read_code_layout
-from .lower_module import ShimSpec, emit_module, entry_shim_name
-from .lower_objsyms import function_symbols
+from pyjitwasm.ir.function import Function
+from pyjitwasm.ir.legalize import legalize
+from pyjitwasm.ir.verifier import verify
+from pyjitwasm.jit.codeload import CodeLoader, CodeRange, LoadedCode
+from pyjitwasm.jit.elfsyms import read_code_layout
+from pyjitwasm.jit.lower_module import ShimSpec, emit_module, entry_shim_name
+from pyjitwasm.jit.lower_objsyms import function_symbols
+from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
+from pyjitwasm.translate.vmctx import VMContextLayout, func_ref_indices
+from pyjitwasm.wasm.module import WasmModule
 
 
 @dataclass(frozen=True)

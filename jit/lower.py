@@ -47,13 +47,12 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..ir import types as t
-from ..ir.function import Function, InstData, Signature, Value
-from ..ir.immediates import MemFlags
-from ..ir.instructions import spec
-from ..ir.vmctx import MEMORY_DEF_BASE, MEMORY_DEF_LENGTH, VMContextLayout
-from . import abi
-from .lower_types import (
+from pyjitwasm.ir import types as t
+from pyjitwasm.ir.function import Function, InstData, Signature, Value
+from pyjitwasm.ir.immediates import MemFlags
+from pyjitwasm.ir.instructions import spec
+from pyjitwasm.jit import abi
+from pyjitwasm.jit.lower_types import (
     f32_literal,
     f64_literal,
     int_literal,
@@ -63,6 +62,7 @@ from .lower_types import (
     splat,
     vector_literal,
 )
+from pyjitwasm.translate.vmctx import MEMORY_DEF_BASE, MEMORY_DEF_LENGTH, VMContextLayout
 
 LIBCALL_PREFIX = "libcall_"
 """External functions with this prefix are runtime entry points with the C ABI

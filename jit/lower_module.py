@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..ir.function import Function
-from ..ir.vmctx import VMContextLayout
-from . import abi
-from .lower import Declarations, attributes, lower_function, module_metadata
+from pyjitwasm.ir.function import Function
+from pyjitwasm.jit import abi
+from pyjitwasm.jit.lower import Declarations, attributes, lower_function, module_metadata
+from pyjitwasm.translate.vmctx import VMContextLayout
 
 
 @dataclass(frozen=True)

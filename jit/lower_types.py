@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from ..ir import types as t
+from pyjitwasm.ir import types as t
 
 _LLVM_TYPES = {
     t.I8: "i8",

@@ -19,13 +19,13 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable
 
-from ..ir import libcalls as ir_libcalls
-from ..ir import vmctx as vm
-from ..runtime import native
-from ..runtime.jit.instance import JitModuleInstance, instance_by_vmctx
-from ..runtime.jit.memory import JitMemory
-from ..runtime.jit.table import JitTable
-from ..wasm.types import FUNCREF
+from pyjitwasm.runtime import native
+from pyjitwasm.runtime.jit.instance import JitModuleInstance, instance_by_vmctx
+from pyjitwasm.runtime.jit.memory import JitMemory
+from pyjitwasm.runtime.jit.table import JitTable
+from pyjitwasm.translate import libcalls as ir_libcalls
+from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.wasm.types import FUNCREF
 
 STATUS_OK = 0
 STATUS_OUT_OF_BOUNDS = 1

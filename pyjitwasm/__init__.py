@@ -7,25 +7,14 @@ below follows wasmtime-py's shapes, so host code ports by changing the import.
 
 from __future__ import annotations
 
-import os as _os
-
-# Run from a source checkout without installing (``python -m pyjitwasm`` in the repo root
-# puts the checkout first on sys.path): the component folders sit beside this package, so
-# extend the package path to the checkout root, which maps them exactly as installing does.
-_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
-if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "wasm")) and _os.path.isfile(
-    _os.path.join(_root, "wasm", "decoder.py")
-):
-    __path__.append(_root)  # type: ignore[name-defined]  # noqa: F821
-
-from .engine import Config, Engine  # noqa: E402
-from .externs import Caller, Func, Global, Memory, Table  # noqa: E402
-from .instance import Instance, InstanceExports  # noqa: E402
-from .linker import Linker  # noqa: E402
-from .module import Module  # noqa: E402
-from .runtime.errors import Frame, InstantiationError, LinkError, Trap  # noqa: E402
-from .store import Store  # noqa: E402
-from .valtypes import (  # noqa: E402
+from pyjitwasm.engine import Config, Engine
+from pyjitwasm.externs import Caller, Func, Global, Memory, Table
+from pyjitwasm.instance import Instance, InstanceExports
+from pyjitwasm.linker import Linker
+from pyjitwasm.module import Module
+from pyjitwasm.runtime.errors import Frame, InstantiationError, LinkError, Trap
+from pyjitwasm.store import Store
+from pyjitwasm.valtypes import (
     ExportType,
     FuncType,
     GlobalType,
@@ -35,11 +24,11 @@ from .valtypes import (  # noqa: E402
     TableType,
     ValType,
 )
-from .values import Val  # noqa: E402
-from .wasi import ExitTrap, WasiConfig  # noqa: E402
-from .wasm.errors import DecodeError, UnsupportedFeatureError, ValidationError, WasmError  # noqa: E402
-from .wasm.traps import TrapCode  # noqa: E402
-from .wat import WatError, wat2wasm  # noqa: E402
+from pyjitwasm.values import Val
+from pyjitwasm.wasi import ExitTrap, WasiConfig
+from pyjitwasm.wasm.errors import DecodeError, UnsupportedFeatureError, ValidationError, WasmError
+from pyjitwasm.wasm.traps import TrapCode
+from pyjitwasm.wat import WatError, wat2wasm
 
 WasmtimeError = WasmError
 """Alias so code written for wasmtime-py ports by changing the import."""

@@ -1,5 +1,5 @@
 """``python -m pyjitwasm``: the command-line interface."""
 
-from .cli import main
+from pyjitwasm.cli import main
 
 raise SystemExit(main())

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from .commands.loading import CommandError
+from pyjitwasm.commands.loading import CommandError
 
 # Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ["validate", "objdump", "ir", "asm", "run"]

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .interp import ModuleCode
-from .interp import invoke as interp_invoke
-from .runtime.functions import FuncInstance
-from .runtime.globals import GlobalInstance
-from .runtime.instance import ModuleInstance, instantiate
-from .runtime.memory import MemoryInstance
-from .runtime.store import StoreContext
-from .runtime.table import TableInstance
-from .wasm.errors import WasmError
-from .wasm.module import WasmModule
-from .wasm.types import GlobalType, MemoryType, TableType
+from pyjitwasm.interp import ModuleCode
+from pyjitwasm.interp import invoke as interp_invoke
+from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.instance import ModuleInstance, instantiate
+from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.runtime.table import TableInstance
+from pyjitwasm.wasm.errors import WasmError
+from pyjitwasm.wasm.module import WasmModule
+from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
 
 STRATEGIES = ("auto", "interp", "jit")
 AUTO_STRATEGY = "jit"
@@ -118,7 +118,7 @@ class Engine:
         self._jit: Any = None
         if strategy == "jit":
             try:
-                from .jit_engine import JitBackend
+                from pyjitwasm.jit_engine import JitBackend
             except ImportError as exc:  # pragma: no cover - depends on the build
                 raise WasmError(f"the JIT strategy is not available: {exc}") from None
             self._jit = JitBackend(config)

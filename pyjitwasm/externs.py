@@ -7,16 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .runtime.functions import FuncInstance
-from .runtime.globals import GlobalInstance
-from .runtime.instance import ModuleInstance
-from .runtime.memory import MemoryInstance
-from .runtime.table import TableInstance
-from .store import Store, store_of
-from .valtypes import FuncType, GlobalType, MemoryType, TableType
-from .values import Val, to_python, to_raw, to_val
-from .wasm import types as wt
-from .wasm.errors import WasmError
+from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.table import TableInstance
+from pyjitwasm.store import Store, store_of
+from pyjitwasm.valtypes import FuncType, GlobalType, MemoryType, TableType
+from pyjitwasm.values import Val, to_python, to_raw, to_val
+from pyjitwasm.wasm import types as wt
+from pyjitwasm.wasm.errors import WasmError
 
 M32 = 0xFFFFFFFF
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .externs import Extern, unwrap_extern, wrap_extern
-from .module import Module
-from .runtime.instance import ModuleInstance
-from .store import Store, store_of
+from pyjitwasm.externs import Extern, unwrap_extern, wrap_extern
+from pyjitwasm.module import Module
+from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.store import Store, store_of
 
 
 class Instance:

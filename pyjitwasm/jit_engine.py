@@ -11,22 +11,22 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .jit.compiler import CompiledModule, CompileOptions, compile_module
-from .libcalls import symbol_addresses
-from .runtime.functions import FuncInstance
-from .runtime.jit.call import invoke
-from .runtime.jit.callers import api_caller_for
-from .runtime.jit.globals import JitGlobal
-from .runtime.jit.instance import JitModuleInstance, instantiate
-from .runtime.jit.memory import JitMemory
-from .runtime.jit.store import JitStoreContext
-from .runtime.jit.table import JitTable
-from .runtime.store import StoreContext
-from .wasm.module import WasmModule
-from .wasm.types import GlobalType, MemoryType, TableType
+from pyjitwasm.jit.compiler import CompiledModule, CompileOptions, compile_module
+from pyjitwasm.libcalls import symbol_addresses
+from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.jit.call import invoke
+from pyjitwasm.runtime.jit.callers import api_caller_for
+from pyjitwasm.runtime.jit.globals import JitGlobal
+from pyjitwasm.runtime.jit.instance import JitModuleInstance, instantiate
+from pyjitwasm.runtime.jit.memory import JitMemory
+from pyjitwasm.runtime.jit.store import JitStoreContext
+from pyjitwasm.runtime.jit.table import JitTable
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.wasm.module import WasmModule
+from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
 
 if TYPE_CHECKING:
-    from .engine import Config
+    from pyjitwasm.engine import Config
 
 
 class JitModuleCode:
@@ -69,7 +69,7 @@ class JitBackend:
         return invoke(func, args)
 
     def api_caller(self, func: FuncInstance, store: Any) -> Any:
-        from .values import to_python, to_raw
+        from pyjitwasm.values import to_python, to_raw
 
         return api_caller_for(func, store, to_raw, to_python)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .engine import Engine
-from .externs import Extern, Func, Global, Memory, Table, unwrap_extern
-from .instance import Instance
-from .module import Module
-from .runtime.errors import LinkError
-from .runtime.instance import import_mismatch
-from .store import Store, store_of
-from .valtypes import FuncType
+from pyjitwasm.engine import Engine
+from pyjitwasm.externs import Extern, Func, Global, Memory, Table, unwrap_extern
+from pyjitwasm.instance import Instance
+from pyjitwasm.module import Module
+from pyjitwasm.runtime.errors import LinkError
+from pyjitwasm.runtime.instance import import_mismatch
+from pyjitwasm.store import Store, store_of
+from pyjitwasm.valtypes import FuncType
 
 
 class _HostFuncDef:
@@ -114,7 +114,7 @@ class Linker:
     def define_wasi(self) -> None:
         """Define every wasi_snapshot_preview1 import (wasmtime-py's ``Linker.define_wasi``);
         the store passed to ``instantiate`` needs ``store.set_wasi(WasiConfig(...))``."""
-        from .wasi import define_wasi
+        from pyjitwasm.wasi import define_wasi
 
         define_wasi(self)
 

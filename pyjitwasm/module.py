@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .engine import Engine
-from .valtypes import ExportType, ImportType, wrap_type
-from .wasm.decoder import decode_module
-from .wasm.types import ExternKind
-from .wasm.validator import validate_module
-from .wat import wat2wasm
+from pyjitwasm.engine import Engine
+from pyjitwasm.valtypes import ExportType, ImportType, wrap_type
+from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.types import ExternKind
+from pyjitwasm.wasm.validator import validate_module
+from pyjitwasm.wat import wat2wasm
 
 
 def _binary(wasm: bytes | bytearray | memoryview | str) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .engine import Engine
+from pyjitwasm.engine import Engine
 
 
 class Store:
@@ -38,7 +38,7 @@ class Store:
 
     def set_wasi(self, config: Any) -> None:
         """Give this store a WASI environment (wasmtime-py's ``Store.set_wasi``)."""
-        from .wasi import set_wasi
+        from pyjitwasm.wasi import set_wasi
 
         set_wasi(self, config)
 

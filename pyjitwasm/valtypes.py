@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .wasm import types as wt
+from pyjitwasm.wasm import types as wt
 
 _MAX_U64 = (1 << 64) - 1
 

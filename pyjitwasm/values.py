@@ -6,20 +6,20 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from .runtime.floats import (
+from pyjitwasm.runtime.floats import (
     f32_from_bits,
     f32_round,
     f32_to_bits,
     f64_from_bits,
     f64_to_bits,
 )
-from .runtime.functions import FuncInstance
-from .valtypes import ValType
-from .wasm import types as wt
+from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.valtypes import ValType
+from pyjitwasm.wasm import types as wt
 
 if TYPE_CHECKING:
-    from .externs import Func
-    from .store import Store
+    from pyjitwasm.externs import Func
+    from pyjitwasm.store import Store
 
 M32 = 0xFFFFFFFF
 M64 = 0xFFFFFFFFFFFFFFFF
@@ -71,7 +71,7 @@ class Val:
 
     @staticmethod
     def funcref(func: Func | None) -> Val:
-        from .externs import Func
+        from pyjitwasm.externs import Func
 
         if func is not None and not isinstance(func, Func):
             raise TypeError(f"expected a Func or None, got {type(func).__name__}")
@@ -167,7 +167,7 @@ def to_raw(store: Store, code: int, value: Any) -> Any:
     if code == wt.FUNCREF:
         if value is None:
             return None
-        from .externs import Func
+        from pyjitwasm.externs import Func
 
         if not isinstance(value, Func):
             raise TypeError(f"expected a Func or None for a funcref, got {type(value).__name__}")
@@ -199,6 +199,6 @@ def to_val(store: Store, code: int, raw: Any) -> Val:
 
 
 def wrap_func(store: Store, rt: FuncInstance) -> Func:
-    from .externs import Func
+    from pyjitwasm.externs import Func
 
     return Func._wrap(store, rt)

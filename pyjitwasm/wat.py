@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 
-from .wasm.errors import WasmError
+from pyjitwasm.wasm.errors import WasmError
 
 
 class WatError(WasmError):

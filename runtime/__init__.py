@@ -1,13 +1,13 @@
 """Engine-independent runtime objects: memories, tables, globals, functions, instances,
 instantiation, and traps. The interpreter and the JIT share them."""
 
-from .errors import Frame, InstantiationError, LinkError, Trap
-from .functions import FuncInstance
-from .globals import GlobalInstance
-from .instance import ModuleInstance, instantiate
-from .memory import MemoryInstance
-from .store import StoreContext
-from .table import TableInstance
+from pyjitwasm.runtime.errors import Frame, InstantiationError, LinkError, Trap
+from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.instance import ModuleInstance, instantiate
+from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.runtime.table import TableInstance
 
 __all__ = [
     "Frame",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..wasm.errors import WasmError
-from ..wasm.traps import TrapCode
+from pyjitwasm.wasm.errors import WasmError
+from pyjitwasm.wasm.traps import TrapCode
 
 # How many frames at each end of a long backtrace ``str(trap)`` shows.
 SHOWN_FRAMES = 20

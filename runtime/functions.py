@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..wasm.types import FuncType
-from .store import StoreContext
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.wasm.types import FuncType
 
 if TYPE_CHECKING:
-    from .instance import ModuleInstance
+    from pyjitwasm.runtime.instance import ModuleInstance
 
 HostCallable = Callable[["ModuleInstance | None", list[Any]], list[Any]]
 """A host function at runtime level: ``(calling instance or None, args) -> results``,

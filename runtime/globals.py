@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..wasm.types import GlobalType
-from .store import StoreContext
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.wasm.types import GlobalType
 
 
 class GlobalInstance:

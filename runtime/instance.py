@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..wasm import opcodes as op
-from ..wasm.module import ConstExpr, SegmentMode, WasmModule
-from ..wasm.traps import TrapCode
-from ..wasm.types import (
+from pyjitwasm.runtime.errors import InstantiationError, LinkError, Trap
+from pyjitwasm.runtime.floats import f32_from_bits, f64_from_bits
+from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.runtime.table import TableInstance
+from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
+from pyjitwasm.wasm.traps import TrapCode
+from pyjitwasm.wasm.types import (
     EXTERNREF,
     FUNCREF,
     I32,
@@ -20,13 +27,6 @@ from ..wasm.types import (
     TableType,
     valtype_name,
 )
-from .errors import InstantiationError, LinkError, Trap
-from .floats import f32_from_bits, f64_from_bits
-from .functions import FuncInstance
-from .globals import GlobalInstance
-from .memory import MemoryInstance
-from .store import StoreContext
-from .table import TableInstance
 
 Extern = FuncInstance | TableInstance | MemoryInstance | GlobalInstance
 Invoker = Callable[[FuncInstance, list[Any]], list[Any]]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..wasm.types import MAX_PAGES_32, MAX_PAGES_64, PAGE_SIZE, MemoryType
-from .store import StoreContext
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.wasm.types import MAX_PAGES_32, MAX_PAGES_64, PAGE_SIZE, MemoryType
 
 # Hard cap on the bytes one memory may hold in this bytearray-backed implementation, so
 # a huge minimum or grow fails cleanly instead of exhausting the host.

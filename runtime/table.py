@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..wasm.types import MAX_TABLE_32, TableType
-from .store import StoreContext
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.wasm.types import MAX_TABLE_32, TableType
 
 # Tables are Python lists; cap their length so a huge grow fails instead of exhausting
 # the host.

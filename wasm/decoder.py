@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import gc
 
-from .errors import DecodeError, UnsupportedFeatureError
-from .module import (
+from pyjitwasm.wasm.errors import DecodeError, UnsupportedFeatureError
+from pyjitwasm.wasm.module import (
     ConstExpr,
     CustomSection,
     DataSegment,
@@ -30,7 +30,7 @@ from .module import (
     SegmentMode,
     WasmModule,
 )
-from .opcodes import (
+from pyjitwasm.wasm.opcodes import (
     FC,
     FD,
     OPS,
@@ -42,7 +42,7 @@ from .opcodes import (
     Imm,
     MemArg,
 )
-from .reader import (
+from pyjitwasm.wasm.reader import (
     UNEXPECTED_END_OF_SECTION,
     Reader,
     eof_error,
@@ -52,7 +52,7 @@ from .reader import (
     read_u32,
     read_u64,
 )
-from .types import (
+from pyjitwasm.wasm.types import (
     EXTERNREF,
     FUNCREF,
     VALUE_TYPES,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
 
-from .types import ExternKind, ExternType, FuncType, GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.types import ExternKind, ExternType, FuncType, GlobalType, MemoryType, TableType
 
 
 class Instr(NamedTuple):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from .types import F32, F64, I32, I64, V128
+from pyjitwasm.wasm.types import F32, F64, I32, I64, V128
 
 FC = 0xFC000
 FD = 0xFD000

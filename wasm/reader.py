@@ -10,7 +10,7 @@ object; ``Reader`` wraps them for the less frequently run section parsers.
 
 from __future__ import annotations
 
-from .errors import DecodeError
+from pyjitwasm.wasm.errors import DecodeError
 
 UNEXPECTED_END = "unexpected end"
 UNEXPECTED_END_OF_SECTION = "unexpected end of section or function"

@@ -15,11 +15,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import opcodes as O
-from .errors import ValidationError
-from .module import FunctionBody
-from .opcodes import OPS, Imm
-from .types import EXTERNREF, FUNCREF, I32, I64, NUM_TYPES, V128, VALUE_TYPES, FuncType, GlobalType
+from pyjitwasm.wasm import opcodes as O
+from pyjitwasm.wasm.errors import ValidationError
+from pyjitwasm.wasm.module import FunctionBody
+from pyjitwasm.wasm.opcodes import OPS, Imm
+from pyjitwasm.wasm.types import (
+    EXTERNREF,
+    FUNCREF,
+    I32,
+    I64,
+    NUM_TYPES,
+    V128,
+    VALUE_TYPES,
+    FuncType,
+    GlobalType,
+)
 
 UNKNOWN = 0
 """The bottom type of the polymorphic stack: matches every value type."""

@@ -8,10 +8,10 @@ and the start function, then hands each function body to ``validate_body``. It r
 
 from __future__ import annotations
 
-from . import opcodes as O
-from .errors import ValidationError
-from .module import ConstExpr, SegmentMode, WasmModule
-from .types import (
+from pyjitwasm.wasm import opcodes as O
+from pyjitwasm.wasm.errors import ValidationError
+from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
+from pyjitwasm.wasm.types import (
     FUNCREF,
     I32,
     I64,
@@ -26,7 +26,7 @@ from .types import (
     MemoryType,
     TableType,
 )
-from .validate_body import BlockTypes, BodyContext, Invalid, validate_body
+from pyjitwasm.wasm.validate_body import BlockTypes, BodyContext, Invalid, validate_body
 
 __all__ = ["validate_module", "validate_const_expr"]
 

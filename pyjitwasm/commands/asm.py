@@ -8,9 +8,9 @@ import argparse
 import ctypes
 import sys
 
-from ..ir.printer import print_function
-from ..jit.compiler import CompiledModule, CompileOptions, compile_module
-from .loading import CommandError, load_module
+from pyjitwasm.commands.loading import CommandError, load_module
+from pyjitwasm.ir.printer import print_function
+from pyjitwasm.jit.compiler import CompiledModule, CompileOptions, compile_module
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,12 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _symbols() -> dict[str, int]:
     """Addresses for the runtime symbols the code links to.  The code never runs here,
     so libcalls the runtime does not provide (yet) are pointed at the trap routine."""
-    from ..ir.libcalls import LIBCALLS
-    from ..runtime.native import runtime_symbols
+    from pyjitwasm.runtime.native import runtime_symbols
+    from pyjitwasm.translate.libcalls import LIBCALLS
 
     symbols = dict(runtime_symbols())
     try:
-        from .. import libcalls as runtime_libcalls
+        from pyjitwasm import libcalls as runtime_libcalls
 
         symbols.update(runtime_libcalls.symbol_addresses())  # type: ignore[attr-defined]
     except (ImportError, AttributeError):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..ir.legalize import legalize
-from ..ir.printer import print_function
-from ..ir.verifier import VerifierError, verify
-from ..ir.wasm_translate import HeapConfig, ModuleInfo, translate_function
-from .loading import load_module
+from pyjitwasm.commands.loading import load_module
+from pyjitwasm.ir.legalize import legalize
+from pyjitwasm.ir.printer import print_function
+from pyjitwasm.ir.verifier import VerifierError, verify
+from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..wasm.decoder import decode_module
-from ..wasm.errors import DecodeError, ValidationError
-from ..wasm.module import WasmModule
-from ..wasm.validator import validate_module
+from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.errors import DecodeError, ValidationError
+from pyjitwasm.wasm.module import WasmModule
+from pyjitwasm.wasm.validator import validate_module
 
 
 class CommandError(Exception):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 
-from ..wasm.module import WasmModule
-from ..wasm.types import GlobalType, MemoryType, TableType, valtype_name
-from .loading import load_module
+from pyjitwasm.commands.loading import load_module
+from pyjitwasm.wasm.module import WasmModule
+from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType, valtype_name
 
 SECTION_NAMES = {
     0: "custom", 1: "type", 2: "import", 3: "function", 4: "table", 5: "memory", 6: "global",

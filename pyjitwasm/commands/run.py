@@ -21,16 +21,16 @@ import os
 import sys
 from typing import Any
 
-from ..engine import STRATEGIES, Config, Engine
-from ..externs import Func
-from ..linker import Linker
-from ..module import Module
-from ..runtime.errors import LinkError, Trap
-from ..store import Store
-from ..valtypes import ValType
-from ..wasi import ExitTrap, WasiConfig, define_wasi, set_wasi
-from ..wasm.errors import WasmError
-from .loading import CommandError
+from pyjitwasm.commands.loading import CommandError
+from pyjitwasm.engine import STRATEGIES, Config, Engine
+from pyjitwasm.externs import Func
+from pyjitwasm.linker import Linker
+from pyjitwasm.module import Module
+from pyjitwasm.runtime.errors import LinkError, Trap
+from pyjitwasm.store import Store
+from pyjitwasm.valtypes import ValType
+from pyjitwasm.wasi import ExitTrap, WasiConfig, define_wasi, set_wasi
+from pyjitwasm.wasm.errors import WasmError
 
 TRAP_EXIT_STATUS = 134
 """Exit status after a trap: 128 + SIGABRT, what wasmtime uses on Unix."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .loading import CommandError, load_module
+from pyjitwasm.commands.loading import CommandError, load_module
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -15,12 +15,12 @@ Usage mirrors wasmtime-py::
 
 from __future__ import annotations
 
-from .bindings import define_wasi, function_names
-from .config import WasiConfig
-from .constants import Errno
-from .context import set_wasi, wasi_context
-from .errors import ExitTrap
-from .memory import MissingMemoryError
+from pyjitwasm.wasi.bindings import define_wasi, function_names
+from pyjitwasm.wasi.config import WasiConfig
+from pyjitwasm.wasi.constants import Errno
+from pyjitwasm.wasi.context import set_wasi, wasi_context
+from pyjitwasm.wasi.errors import ExitTrap
+from pyjitwasm.wasi.memory import MissingMemoryError
 
 __all__ = [
     "Errno",

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..externs import Caller
-from ..linker import Linker
-from ..valtypes import FuncType, ValType
-from . import fd_ops, path_ops, poll, proc  # noqa: F401 - they register the functions
-from .constants import MODULE, Errno
-from .context import wasi_context
-from .errors import WasiErrno, errno_of_oserror
-from .memory import GuestMemory
-from .registry import FUNCTIONS, WasiFunction
+from pyjitwasm.externs import Caller
+from pyjitwasm.linker import Linker
+from pyjitwasm.valtypes import FuncType, ValType
+from pyjitwasm.wasi import fd_ops, path_ops, poll, proc  # noqa: F401 - they register the functions
+from pyjitwasm.wasi.constants import MODULE, Errno
+from pyjitwasm.wasi.context import wasi_context
+from pyjitwasm.wasi.errors import WasiErrno, errno_of_oserror
+from pyjitwasm.wasi.memory import GuestMemory
+from pyjitwasm.wasi.registry import FUNCTIONS, WasiFunction
 
 _MASKS = {"i": 0xFFFFFFFF, "I": 0xFFFFFFFFFFFFFFFF}
 

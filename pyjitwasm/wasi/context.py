@@ -7,12 +7,12 @@ import time
 import weakref
 from typing import Any
 
-from ..store import Store, store_of
-from ..wasm.errors import WasmError
-from .config import WasiConfig
-from .constants import Errno, Filetype, Rights
-from .descriptors import Descriptor, FileStream, HostFile, InheritedStream, NullStream
-from .errors import WasiErrno
+from pyjitwasm.store import Store, store_of
+from pyjitwasm.wasi.config import WasiConfig
+from pyjitwasm.wasi.constants import Errno, Filetype, Rights
+from pyjitwasm.wasi.descriptors import Descriptor, FileStream, HostFile, InheritedStream, NullStream
+from pyjitwasm.wasi.errors import WasiErrno
+from pyjitwasm.wasm.errors import WasmError
 
 # A guest may hold at most this many descriptors (host descriptors are a shared resource).
 MAX_DESCRIPTORS = 1024

@@ -7,8 +7,8 @@ import stat
 import sys
 from typing import Any, BinaryIO
 
-from .constants import Errno, Filetype, Rights
-from .errors import WasiErrno
+from pyjitwasm.wasi.constants import Errno, Filetype, Rights
+from pyjitwasm.wasi.errors import WasiErrno
 
 # The most bytes one read asks the host for, so a huge guest buffer cannot make the host
 # allocate gigabytes at once (reads may be short; callers loop).

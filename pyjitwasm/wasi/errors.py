@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import errno as host_errno
 
-from ..wasm.errors import WasmError
-from .constants import Errno
+from pyjitwasm.wasi.constants import Errno
+from pyjitwasm.wasm.errors import WasmError
 
 
 class ExitTrap(WasmError):  # noqa: N818 - the name wasmtime-py uses

@@ -5,12 +5,20 @@ from __future__ import annotations
 import os
 import time
 
-from .constants import ADVICE_MAX, PREOPENTYPE_DIR, Errno, FdFlags, Filetype, FstFlags, Rights
-from .context import WasiContext
-from .descriptors import Descriptor, HostFile, filetype_of_mode
-from .errors import WasiErrno
-from .memory import GuestMemory
-from .registry import DIRENT, FDSTAT, FILESTAT, PRESTAT, wasi_function
+from pyjitwasm.wasi.constants import (
+    ADVICE_MAX,
+    PREOPENTYPE_DIR,
+    Errno,
+    FdFlags,
+    Filetype,
+    FstFlags,
+    Rights,
+)
+from pyjitwasm.wasi.context import WasiContext
+from pyjitwasm.wasi.descriptors import Descriptor, HostFile, filetype_of_mode
+from pyjitwasm.wasi.errors import WasiErrno
+from pyjitwasm.wasi.memory import GuestMemory
+from pyjitwasm.wasi.registry import DIRENT, FDSTAT, FILESTAT, PRESTAT, wasi_function
 
 _S64_LIMIT = 1 << 63
 

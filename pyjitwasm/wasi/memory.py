@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import struct
 
-from ..externs import Caller, Memory
-from ..wasm.errors import WasmError
-from .constants import IOVEC_SIZE, Errno
-from .errors import WasiErrno
+from pyjitwasm.externs import Caller, Memory
+from pyjitwasm.wasi.constants import IOVEC_SIZE, Errno
+from pyjitwasm.wasi.errors import WasiErrno
+from pyjitwasm.wasm.errors import WasmError
 
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import stat
 
-from .constants import LOOKUP_SYMLINK_FOLLOW, Errno, FdFlags, Filetype, OFlags, Rights
-from .context import WasiContext
-from .descriptors import HostFile, filetype_of_mode
-from .errors import WasiErrno
-from .fd_ops import filestat_bytes, new_times
-from .memory import GuestMemory
-from .registry import FILESTAT, wasi_function
-from .sandbox import ResolvedPath, resolve
+from pyjitwasm.wasi.constants import LOOKUP_SYMLINK_FOLLOW, Errno, FdFlags, Filetype, OFlags, Rights
+from pyjitwasm.wasi.context import WasiContext
+from pyjitwasm.wasi.descriptors import HostFile, filetype_of_mode
+from pyjitwasm.wasi.errors import WasiErrno
+from pyjitwasm.wasi.fd_ops import filestat_bytes, new_times
+from pyjitwasm.wasi.memory import GuestMemory
+from pyjitwasm.wasi.registry import FILESTAT, wasi_function
+from pyjitwasm.wasi.sandbox import ResolvedPath, resolve
 
 
 def _resolve(ctx: WasiContext, mem: GuestMemory, fd: int, rights: int, path_ptr: int,

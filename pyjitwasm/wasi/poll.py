@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import time
 
-from .constants import SUBCLOCK_ABSTIME, Errno, EventType, Rights
-from .context import WasiContext
-from .descriptors import HostFile
-from .errors import WasiErrno
-from .memory import GuestMemory
-from .proc import clock_now
-from .registry import EVENT, SUBSCRIPTION, wasi_function
+from pyjitwasm.wasi.constants import SUBCLOCK_ABSTIME, Errno, EventType, Rights
+from pyjitwasm.wasi.context import WasiContext
+from pyjitwasm.wasi.descriptors import HostFile
+from pyjitwasm.wasi.errors import WasiErrno
+from pyjitwasm.wasi.memory import GuestMemory
+from pyjitwasm.wasi.proc import clock_now
+from pyjitwasm.wasi.registry import EVENT, SUBSCRIPTION, wasi_function
 
 
 def _fd_event(ctx: WasiContext, userdata: int, kind: int, fd: int) -> bytes:

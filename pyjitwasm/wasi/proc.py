@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import time
 
-from .constants import ClockId, Errno
-from .context import WasiContext
-from .errors import ExitTrap, WasiErrno
-from .memory import GuestMemory
-from .registry import wasi_function
+from pyjitwasm.wasi.constants import ClockId, Errno
+from pyjitwasm.wasi.context import WasiContext
+from pyjitwasm.wasi.errors import ExitTrap, WasiErrno
+from pyjitwasm.wasi.memory import GuestMemory
+from pyjitwasm.wasi.registry import wasi_function
 
 
 def _write_strings(mem: GuestMemory, items: list[bytes], ptrs: int, buf: int) -> None:

@@ -15,8 +15,8 @@ import os
 import stat
 from collections import deque
 
-from .constants import Errno
-from .errors import WasiErrno
+from pyjitwasm.wasi.constants import Errno
+from pyjitwasm.wasi.errors import WasiErrno
 
 MAX_SYMLINK_EXPANSIONS = 40
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

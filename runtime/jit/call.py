@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...wasm.traps import TrapCode
-from ..errors import Trap
-from ..functions import FuncInstance
-from ..native import STATUS_HOST_EXCEPTION, _pending, last_trap_pcs, lib, set_max_wasm_stack
-from .codemap import frames_for
-from .store import JitStoreContext
+from pyjitwasm.runtime.errors import Trap
+from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.jit.codemap import frames_for
+from pyjitwasm.runtime.jit.store import JitStoreContext
+from pyjitwasm.runtime.native import (
+    STATUS_HOST_EXCEPTION,
+    _pending,
+    last_trap_pcs,
+    lib,
+    set_max_wasm_stack,
+)
+from pyjitwasm.wasm.traps import TrapCode
 
 budget_cell = [lib.pyjitwasm_get_max_wasm_stack()]
 """The native stack budget currently set (process-wide in the native layer)."""
@@ -67,4 +73,4 @@ def raise_status(status: int) -> None:
     raise trap
 
 
-from .callers import caller_for  # noqa: E402 - callers uses this module's helpers
+from pyjitwasm.runtime.jit.callers import caller_for  # noqa: E402 - callers uses this module's helpers

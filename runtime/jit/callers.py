@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ...wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
-from ..floats import f32_from_bits, f32_to_bits
-from ..functions import FuncInstance
-from ..native import ffi, lib
-from . import call as call_module
-from .store import JitFunc, JitStoreContext
+from pyjitwasm.runtime.floats import f32_from_bits, f32_to_bits
+from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.jit import call as call_module
+from pyjitwasm.runtime.jit.store import JitFunc, JitStoreContext
+from pyjitwasm.runtime.native import ffi, lib
+from pyjitwasm.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
 
 Caller = Callable[[list[Any]], list[Any]]
 

@@ -13,8 +13,8 @@ import threading
 import weakref
 from typing import Any
 
-from ..errors import Frame
-from ..native import lib, register_code_range, unregister_code_range
+from pyjitwasm.runtime.errors import Frame
+from pyjitwasm.runtime.native import lib, register_code_range, unregister_code_range
 
 _lock = threading.Lock()
 _starts: list[int] = []

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...wasm.types import GlobalType
-from ..globals import GlobalInstance
-from ..native import ffi
-from .store import JitStoreContext
-from .values import read_value, write_value
+from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.jit.store import JitStoreContext
+from pyjitwasm.runtime.jit.values import read_value, write_value
+from pyjitwasm.runtime.native import ffi
+from pyjitwasm.wasm.types import GlobalType
 
 
 class JitGlobal(GlobalInstance):

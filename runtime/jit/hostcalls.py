@@ -25,13 +25,13 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ...wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
-from ..floats import f32_from_bits, f32_to_bits
-from ..native import HOST_BUFFER_HEADER, HOST_BUFFER_SLOTS
+from pyjitwasm.runtime.floats import f32_from_bits, f32_to_bits
+from pyjitwasm.runtime.native import HOST_BUFFER_HEADER, HOST_BUFFER_SLOTS
+from pyjitwasm.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
 
 if TYPE_CHECKING:
-    from ..instance import ModuleInstance
-    from .store import JitState
+    from pyjitwasm.runtime.instance import ModuleInstance
+    from pyjitwasm.runtime.jit.store import JitState
 
 HostEntry = Callable[[memoryview], None]
 

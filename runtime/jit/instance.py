@@ -16,13 +16,9 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from ...ir import vmctx as vm
-from ...wasm.module import SegmentMode, WasmModule
-from ...wasm.traps import TrapCode
-from ...wasm.types import ExternKind
-from ..errors import InstantiationError, LinkError, Trap
-from ..functions import FuncInstance
-from ..instance import (
+from pyjitwasm.runtime.errors import InstantiationError, LinkError, Trap
+from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.instance import (
     ModuleInstance,
     bind_exports,
     eval_const,
@@ -30,12 +26,16 @@ from ..instance import (
     import_mismatch,
     init_data,
 )
-from ..native import ffi
-from . import codemap
-from .globals import JitGlobal
-from .memory import JitMemory
-from .store import JitFunc, JitStoreContext, signature_id
-from .table import JitTable
+from pyjitwasm.runtime.jit import codemap
+from pyjitwasm.runtime.jit.globals import JitGlobal
+from pyjitwasm.runtime.jit.memory import JitMemory
+from pyjitwasm.runtime.jit.store import JitFunc, JitStoreContext, signature_id
+from pyjitwasm.runtime.jit.table import JitTable
+from pyjitwasm.runtime.native import ffi
+from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.wasm.module import SegmentMode, WasmModule
+from pyjitwasm.wasm.traps import TrapCode
+from pyjitwasm.wasm.types import ExternKind
 
 _instances: weakref.WeakValueDictionary[int, JitModuleInstance] = weakref.WeakValueDictionary()
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import ctypes
 
-from ...ir import vmctx as vm
-from ...wasm.types import MAX_PAGES_32, MAX_PAGES_64, PAGE_SIZE, MemoryType
-from ..memory import MemoryInstance
-from ..native import ffi
-from ..store import StoreContext
-from .vm import Reservation
+from pyjitwasm.runtime.jit.vm import Reservation
+from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.native import ffi
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.wasm.types import MAX_PAGES_32, MAX_PAGES_64, PAGE_SIZE, MemoryType
 
 STATIC_BOUND = 1 << 32
 STATIC_GUARD = 1 << 31

@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from ...jit import abi
-from ...jit.codeload import CodeLoader, LoadedCode
-from ..native import runtime_symbols
+from pyjitwasm.jit import abi
+from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
+from pyjitwasm.runtime.native import runtime_symbols
 
 # Frame pointers let the trap path walk through host shims to the wasm frames above.
 _ATTRIBUTES = 'attributes #0 = { "disable-tail-calls"="true" "frame-pointer"="all" nounwind }\n'

@@ -18,21 +18,21 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...ir import vmctx as vm
-from ...jit import abi
-from ...wasm.types import FuncType
-from ..functions import FuncInstance
-from ..native import (
+from pyjitwasm.jit import abi
+from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.jit import hostcalls, shims
+from pyjitwasm.runtime.native import (
     ffi,
     register_buffered_host_function,
     register_host_function,
     unregister_host_function,
 )
-from ..store import StoreContext
-from . import hostcalls, shims
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.wasm.types import FuncType
 
 if TYPE_CHECKING:
-    from .instance import JitModuleInstance
+    from pyjitwasm.runtime.jit.instance import JitModuleInstance
 
 _sig_lock = threading.Lock()
 _signature_ids: dict[FuncType, int] = {}
@@ -102,7 +102,7 @@ class JitState:
         params, results = func.type.params, func.type.results
         host = func.host
         if hostcalls.is_api_host(host) and hostcalls.fits_buffer(func.type):
-            from .instance import instance_by_vmctx
+            from pyjitwasm.runtime.jit.instance import instance_by_vmctx
 
             # The registry holds the entry weakly; _host_entries keeps it alive.
             entry = hostcalls.api_host_entry(self, host, instance_by_vmctx)
@@ -205,8 +205,8 @@ class _Trampoline:
 
 def _host_entry(state: JitState, func: FuncInstance) -> Callable[[int, int], None]:
     """The entry running host function ``func`` for compiled code."""
-    from .instance import instance_by_vmctx
-    from .values import read_values, write_values
+    from pyjitwasm.runtime.jit.instance import instance_by_vmctx
+    from pyjitwasm.runtime.jit.values import read_values, write_values
 
     params, results = func.type.params, func.type.results
     host = func.host

@@ -19,11 +19,11 @@ from __future__ import annotations
 import ctypes
 from typing import Any
 
-from ...ir import vmctx as vm
-from ...wasm.types import FUNCREF, TableType
-from ..native import ffi
-from ..table import DEFAULT_MAX_ELEMENTS, TableInstance
-from .store import JitStoreContext
+from pyjitwasm.runtime.jit.store import JitStoreContext
+from pyjitwasm.runtime.native import ffi
+from pyjitwasm.runtime.table import DEFAULT_MAX_ELEMENTS, TableInstance
+from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.wasm.types import FUNCREF, TableType
 
 _NULL = vm.FUNCREF_NULL
 _TAG = vm.FUNCREF_INIT_BIT

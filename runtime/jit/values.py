@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128
-from ..floats import f32_from_bits, f32_to_bits
-from ..native import ffi
+from pyjitwasm.runtime.floats import f32_from_bits, f32_to_bits
+from pyjitwasm.runtime.native import ffi
+from pyjitwasm.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128
 
 if TYPE_CHECKING:
-    from .store import JitState
+    from pyjitwasm.runtime.jit.store import JitState
 
 _M64 = (1 << 64) - 1
 

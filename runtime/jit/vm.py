@@ -15,7 +15,7 @@ import mmap
 import os
 import weakref
 
-from ..native import register_heap_range, unregister_heap_range
+from pyjitwasm.runtime.native import register_heap_range, unregister_heap_range
 
 PAGE = mmap.PAGESIZE
 PROT_NONE = 0

@@ -19,11 +19,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from ...wasm.traps import TrapCode
-from ..errors import Trap
+from pyjitwasm.runtime.errors import Trap
+from pyjitwasm.wasm.traps import TrapCode
 
 try:
-    from ._native import ffi, lib
+    from pyjitwasm.runtime.native._native import ffi, lib
 except ImportError as exc:  # pragma: no cover - depends on the build
     raise ImportError(
         "pyjitwasm's native runtime helper is not built; run "
@@ -159,7 +159,7 @@ _libcall_handlers: list[LibcallHandler | None] = []
 
 def set_libcall_handler(which: int, fn: LibcallHandler) -> None:
     """Install the implementation of libcall number ``which`` (its index in
-    ``pyjitwasm.ir.libcalls.LIBCALLS``)."""
+    ``pyjitwasm.translate.libcalls.LIBCALLS``)."""
     while len(_libcall_handlers) <= which:
         _libcall_handlers.append(None)
     _libcall_handlers[which] = fn

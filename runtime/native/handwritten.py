@@ -13,11 +13,9 @@ import ctypes
 import mmap
 from collections.abc import Callable, Sequence
 
-from ...ir.vmctx import VMContextLayout
-from ...jit import abi
-from ...jit.codeload import CodeLoader, LoadedCode
-from ...wasm.types import F64, I32, I64
-from . import (
+from pyjitwasm.jit import abi
+from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
+from pyjitwasm.runtime.native import (
     ffi,
     invoke,
     register_code_range,
@@ -28,6 +26,8 @@ from . import (
     unregister_heap_range,
     unregister_host_function,
 )
+from pyjitwasm.translate.vmctx import VMContextLayout
+from pyjitwasm.wasm.types import F64, I32, I64
 
 _PROT_NONE = 0
 PAGE = mmap.PAGESIZE
