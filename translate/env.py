@@ -21,7 +21,7 @@ from pyjitwasm.ir.function import (
     TableData,
 )
 from pyjitwasm.ir.immediates import TRUSTED, MemFlags
-from pyjitwasm.ir.types import I32, I64, POINTER, from_wasm
+from pyjitwasm.ir.types import I32, I64, POINTER, Type, from_wasm
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.translate.libcalls import Libcall
 from pyjitwasm.wasm.module import WasmModule
@@ -83,7 +83,7 @@ class FuncEnv:
         self._table_gvs: dict[int, tuple[int, int]] = {}
         self._global_ptrs: dict[int, int] = {}
         self._ext: dict[str, int] = {}
-        self._sigs: dict[tuple, int] = {}
+        self._sigs: dict[tuple[tuple[AbiParam, ...], tuple[Type, ...]], int] = {}
 
     def _load_gv(self, base: int, offset: int, flags: MemFlags) -> int:
         return self.func.create_global_value(GlobalValueData("load", POINTER, base, offset,

@@ -7,25 +7,19 @@ operations (``memory.fill/copy/init``, ``data.drop``) are libcalls (see ``libcal
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from pyjitwasm.ir.function import Value
 from pyjitwasm.ir.immediates import WASM_HEAP
-from pyjitwasm.ir.types import I32, I64, from_wasm
+from pyjitwasm.ir.types import I32, I64, Type
 from pyjitwasm.translate import libcalls as lc
-from pyjitwasm.translate.numeric import Handler
-from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.translate.state import FunctionState, Handler
 from pyjitwasm.wasm.module import Instr
 from pyjitwasm.wasm.opcodes import OPS, MemArg
 from pyjitwasm.wasm.traps import TrapCode
 
-if TYPE_CHECKING:
-    from pyjitwasm.ir.function import Value
-    from pyjitwasm.translate.translator import FunctionTranslator
-
 WASM_PAGE_BITS = 16
 
 
-def memory_address(t: FunctionTranslator, memarg: MemArg, size: int) -> Value:
+def memory_address(t: FunctionState, memarg: MemArg, size: int) -> Value:
     """Pop the index and return the address of a ``size``-byte access at ``memarg``."""
     heap = t.env.heap(memarg.memory)
     index = t.pop()
@@ -41,29 +35,26 @@ def memory_address(t: FunctionTranslator, memarg: MemArg, size: int) -> Value:
     return ins.heap_addr(heap, index, offset, size)
 
 
-def _load(t: FunctionTranslator, instr: Instr) -> None:
-    info = OPS[instr.op]
-    size = info.access_size
-    ty = from_wasm(info.sig[1][0])  # type: ignore[index]
-    addr = memory_address(t, instr.imm, size)
-    if ty.is_int and size * 8 < ty.bits:
-        opcode = ("s" if info.name.endswith("_s") else "u") + f"load{size * 8}"
-    else:
-        opcode = "load"
-    t.push(t.ins().load(ty, WASM_HEAP, addr, 0, opcode))
+def load(ir_op: str, ty: Type) -> Handler:
+    """A load of ``ty`` through IR instruction ``ir_op`` (``load``, or a narrow
+    ``sload8``/``uload16``... extending to ``ty``); the access size is the opcode's."""
+    def handle(t: FunctionState, instr: Instr) -> None:
+        addr = memory_address(t, instr.imm, OPS[instr.op].access_size)
+        t.push(t.ins().load(ty, WASM_HEAP, addr, 0, ir_op))
+    return handle
 
 
-def _store(t: FunctionTranslator, instr: Instr) -> None:
-    info = OPS[instr.op]
-    size = info.access_size
-    ty = from_wasm(info.sig[0][0])  # type: ignore[index]
-    value = t.pop()
-    addr = memory_address(t, instr.imm, size)
-    opcode = f"istore{size * 8}" if ty.is_int and size * 8 < ty.bits else "store"
-    t.ins().store(WASM_HEAP, value, addr, 0, opcode)
+def store(ir_op: str) -> Handler:
+    """A store through IR instruction ``ir_op`` (``store``, or a narrow ``istore8``...
+    keeping the low bits of the value); the access size is the opcode's."""
+    def handle(t: FunctionState, instr: Instr) -> None:
+        value = t.pop()
+        addr = memory_address(t, instr.imm, OPS[instr.op].access_size)
+        t.ins().store(WASM_HEAP, value, addr, 0, ir_op)
+    return handle
 
 
-def _memory_size(t: FunctionTranslator, instr: Instr) -> None:
+def memory_size(t: FunctionState, instr: Instr) -> None:
     memory = instr.imm
     ins = t.ins()
     length = ins.global_value(t.env.memory_length(memory))
@@ -71,48 +62,31 @@ def _memory_size(t: FunctionTranslator, instr: Instr) -> None:
     t.push(pages if t.env.memory_is_64(memory) else ins.ireduce(I32, pages))
 
 
-def _memory_grow(t: FunctionTranslator, instr: Instr) -> None:
+def memory_grow(t: FunctionState, instr: Instr) -> None:
     memory = instr.imm
     delta = t.to_i64(t.pop())
     (old,) = t.libcall(lc.MEMORY_GROW, [t.const64(memory), delta])
     t.push(old if t.env.memory_is_64(memory) else t.ins().ireduce(I32, old))
 
 
-def _memory_fill(t: FunctionTranslator, instr: Instr) -> None:
+def memory_fill(t: FunctionState, instr: Instr) -> None:
     length, value, dst = t.pop(), t.pop(), t.pop()
     t.libcall(lc.MEMORY_FILL, [t.const64(instr.imm), t.to_i64(dst), value, t.to_i64(length)])
 
 
-def _memory_copy(t: FunctionTranslator, instr: Instr) -> None:
+def memory_copy(t: FunctionState, instr: Instr) -> None:
     dst_memory, src_memory = instr.imm
     length, src, dst = t.pop(), t.pop(), t.pop()
     t.libcall(lc.MEMORY_COPY, [t.const64(dst_memory), t.const64(src_memory), t.to_i64(dst),
                                t.to_i64(src), t.to_i64(length)])
 
 
-def _memory_init(t: FunctionTranslator, instr: Instr) -> None:
+def memory_init(t: FunctionState, instr: Instr) -> None:
     data, memory = instr.imm
     length, src, dst = t.pop(), t.pop(), t.pop()
     t.libcall(lc.MEMORY_INIT, [t.const64(memory), t.const64(data), t.to_i64(dst),
                                t.to_i64(src), t.to_i64(length)])
 
 
-def _data_drop(t: FunctionTranslator, instr: Instr) -> None:
+def data_drop(t: FunctionState, instr: Instr) -> None:
     t.libcall(lc.DATA_DROP, [t.const64(instr.imm)])
-
-
-def handlers() -> dict[int, Handler]:
-    """Handler of every linear-memory opcode (SIMD ones excluded)."""
-    table: dict[int, Handler] = {}
-    for code, info in OPS.items():
-        if info.imm == op.Imm.MEMARG and code < op.FD:
-            table[code] = _load if info.sig[1] else _store  # type: ignore[index]
-    table.update({
-        op.MEMORY_SIZE: _memory_size,  # type: ignore[attr-defined]
-        op.MEMORY_GROW: _memory_grow,  # type: ignore[attr-defined]
-        op.MEMORY_FILL: _memory_fill,  # type: ignore[attr-defined]
-        op.MEMORY_COPY: _memory_copy,  # type: ignore[attr-defined]
-        op.MEMORY_INIT: _memory_init,  # type: ignore[attr-defined]
-        op.DATA_DROP: _data_drop,  # type: ignore[attr-defined]
-    })
-    return table

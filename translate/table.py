@@ -16,22 +16,16 @@ ABI's second argument (``jit/abi.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from pyjitwasm.ir.function import Value
 from pyjitwasm.ir.immediates import TRUSTED
 from pyjitwasm.ir.types import I32, I64, POINTER, REF
 from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.translate.env import READONLY, function_name, function_signature
-from pyjitwasm.translate.numeric import Handler
-from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.translate.state import FunctionState
 from pyjitwasm.wasm import types as wt
 from pyjitwasm.wasm.module import Instr
 from pyjitwasm.wasm.traps import TrapCode
-
-if TYPE_CHECKING:
-    from pyjitwasm.ir.function import Value
-    from pyjitwasm.translate.translator import FunctionTranslator
 
 _ELEMENT_SHIFT = 3  # log2 of the element size (vmctx.WORD)
 assert 1 << _ELEMENT_SHIFT == vm.WORD
@@ -40,7 +34,7 @@ assert 1 << _ELEMENT_SHIFT == vm.WORD
 # Calls ---------------------------------------------------------------------------------
 
 
-def _call(t: FunctionTranslator, instr: Instr, tail: bool = False) -> None:
+def _direct_call(t: FunctionState, instr: Instr, tail: bool) -> None:
     index = instr.imm
     ftype = t.env.info.func_types[index]
     args = t.popn(len(ftype.params))
@@ -61,7 +55,7 @@ def _call(t: FunctionTranslator, instr: Instr, tail: bool = False) -> None:
         t.reachable = False
 
 
-def _emit_indirect(t: FunctionTranslator, sig: int, code: Value, args: list[Value],
+def _emit_indirect(t: FunctionState, sig: int, code: Value, args: list[Value],
                    tail: bool) -> None:
     ins = t.ins()
     if tail:
@@ -70,7 +64,7 @@ def _emit_indirect(t: FunctionTranslator, sig: int, code: Value, args: list[Valu
         t.stack.extend(ins.call_indirect(sig, code, args))
 
 
-def _call_indirect(t: FunctionTranslator, instr: Instr, tail: bool = False) -> None:
+def _indirect_call(t: FunctionState, instr: Instr, tail: bool) -> None:
     type_index, table = instr.imm
     ftype = t.env.info.module.types[type_index]
     index = t.pop()
@@ -97,17 +91,25 @@ def _call_indirect(t: FunctionTranslator, instr: Instr, tail: bool = False) -> N
         t.reachable = False
 
 
-def _return_call(t: FunctionTranslator, instr: Instr) -> None:
+def call(t: FunctionState, instr: Instr) -> None:
+    _direct_call(t, instr, tail=False)
+
+
+def call_indirect(t: FunctionState, instr: Instr) -> None:
+    _indirect_call(t, instr, tail=False)
+
+
+def return_call(t: FunctionState, instr: Instr) -> None:
     """A tail call: the IR's ``return_call`` terminator (the back end makes it a
     guaranteed tail call where the ABI allows, else a call followed by a return)."""
-    _call(t, instr, tail=True)
+    _direct_call(t, instr, tail=True)
 
 
-def _return_call_indirect(t: FunctionTranslator, instr: Instr) -> None:
-    _call_indirect(t, instr, tail=True)
+def return_call_indirect(t: FunctionState, instr: Instr) -> None:
+    _indirect_call(t, instr, tail=True)
 
 
-def _load_funcref(t: FunctionTranslator, table: int, addr: Value, index64: Value) -> Value:
+def _load_funcref(t: FunctionState, table: int, addr: Value, index64: Value) -> Value:
     """The VMFuncRef address (0 for null) of the funcref element at ``addr``, calling the
     lazy-init libcall when the element is still uninitialized. Leaves the translator in
     the block where the result is available."""
@@ -130,11 +132,11 @@ def _load_funcref(t: FunctionTranslator, table: int, addr: Value, index64: Value
 # Tables --------------------------------------------------------------------------------
 
 
-def _is_funcref_table(t: FunctionTranslator, table: int) -> bool:
+def _is_funcref_table(t: FunctionState, table: int) -> bool:
     return t.env.table_elem_type(table) == wt.FUNCREF
 
 
-def _table_get(t: FunctionTranslator, instr: Instr) -> None:
+def table_get(t: FunctionState, instr: Instr) -> None:
     table = instr.imm
     index = t.pop()
     addr = t.ins().table_addr(t.env.table(table), index)
@@ -145,7 +147,7 @@ def _table_get(t: FunctionTranslator, instr: Instr) -> None:
         t.push(t.ins().load(REF, TRUSTED, addr))
 
 
-def _table_set(t: FunctionTranslator, instr: Instr) -> None:
+def table_set(t: FunctionState, instr: Instr) -> None:
     table = instr.imm
     value, index = t.pop(), t.pop()
     ins = t.ins()
@@ -157,78 +159,57 @@ def _table_set(t: FunctionTranslator, instr: Instr) -> None:
         ins.store(TRUSTED, value, addr)
 
 
-def _table_size(t: FunctionTranslator, instr: Instr) -> None:
+def table_size(t: FunctionState, instr: Instr) -> None:
     table = instr.imm
     ins = t.ins()
     length = ins.global_value(t.env.table_bound(table))
     t.push(length if t.env.table_is_64(table) else ins.ireduce(I32, length))
 
 
-def _table_grow(t: FunctionTranslator, instr: Instr) -> None:
+def table_grow(t: FunctionState, instr: Instr) -> None:
     table = instr.imm
     delta, init = t.pop(), t.pop()
     (old,) = t.libcall(lc.TABLE_GROW, [t.const64(table), init, t.to_i64(delta)])
     t.push(old if t.env.table_is_64(table) else t.ins().ireduce(I32, old))
 
 
-def _table_fill(t: FunctionTranslator, instr: Instr) -> None:
+def table_fill(t: FunctionState, instr: Instr) -> None:
     length, value, dst = t.pop(), t.pop(), t.pop()
     t.libcall(lc.TABLE_FILL, [t.const64(instr.imm), t.to_i64(dst), value, t.to_i64(length)])
 
 
-def _table_copy(t: FunctionTranslator, instr: Instr) -> None:
+def table_copy(t: FunctionState, instr: Instr) -> None:
     dst_table, src_table = instr.imm
     length, src, dst = t.pop(), t.pop(), t.pop()
     t.libcall(lc.TABLE_COPY, [t.const64(dst_table), t.const64(src_table), t.to_i64(dst),
                               t.to_i64(src), t.to_i64(length)])
 
 
-def _table_init(t: FunctionTranslator, instr: Instr) -> None:
+def table_init(t: FunctionState, instr: Instr) -> None:
     elem, table = instr.imm
     length, src, dst = t.pop(), t.pop(), t.pop()
     t.libcall(lc.TABLE_INIT, [t.const64(table), t.const64(elem), t.to_i64(dst),
                               t.to_i64(src), t.to_i64(length)])
 
 
-def _elem_drop(t: FunctionTranslator, instr: Instr) -> None:
+def elem_drop(t: FunctionState, instr: Instr) -> None:
     t.libcall(lc.ELEM_DROP, [t.const64(instr.imm)])
 
 
 # References ----------------------------------------------------------------------------
 
 
-def _ref_null(t: FunctionTranslator, instr: Instr) -> None:
+def ref_null(t: FunctionState, instr: Instr) -> None:
     t.push(t.ins().null(REF))
 
 
-def _ref_is_null(t: FunctionTranslator, instr: Instr) -> None:
+def ref_is_null(t: FunctionState, instr: Instr) -> None:
     ins = t.ins()
     t.push(ins.uextend(I32, ins.unary("is_null", t.pop())))
 
 
-def _ref_func(t: FunctionTranslator, instr: Instr) -> None:
+def ref_func(t: FunctionState, instr: Instr) -> None:
     record = t.env.info.func_refs[instr.imm]
     ins = t.ins()
     address = ins.iadd_imm(t.vmctx, t.env.layout.func_ref(record))
     t.push(ins.bitcast(REF, address))
-
-
-def handlers() -> dict[int, Handler]:
-    """Handlers of the call, table and reference opcodes (tail calls excluded)."""
-    return {
-        op.CALL: _call,  # type: ignore[attr-defined]
-        op.CALL_INDIRECT: _call_indirect,  # type: ignore[attr-defined]
-        op.RETURN_CALL: _return_call,  # type: ignore[attr-defined]
-        op.RETURN_CALL_INDIRECT: _return_call_indirect,  # type: ignore[attr-defined]
-        op.TABLE_GET: _table_get,  # type: ignore[attr-defined]
-        op.TABLE_SET: _table_set,  # type: ignore[attr-defined]
-        op.TABLE_SIZE: _table_size,  # type: ignore[attr-defined]
-        op.TABLE_GROW: _table_grow,  # type: ignore[attr-defined]
-        op.TABLE_FILL: _table_fill,  # type: ignore[attr-defined]
-        op.TABLE_COPY: _table_copy,  # type: ignore[attr-defined]
-        op.TABLE_INIT: _table_init,  # type: ignore[attr-defined]
-        op.ELEM_DROP: _elem_drop,  # type: ignore[attr-defined]
-        op.REF_NULL: _ref_null,  # type: ignore[attr-defined]
-        op.REF_IS_NULL: _ref_is_null,  # type: ignore[attr-defined]
-        op.REF_FUNC: _ref_func,  # type: ignore[attr-defined]
-    }

@@ -19,6 +19,7 @@ from pyjitwasm.translate.libcalls import LIBCALLS, LIBCALLS_BY_SYMBOL, RESERVED_
 from pyjitwasm.translate.translator import HeapConfig, translate_function, translate_module
 from pyjitwasm.translate.vmctx import func_ref_indices, layout_for_module
 from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.validator import validate_module
 
 _TOOL = Path(sys.executable).parent / "wasm-tools"
@@ -95,7 +96,7 @@ MEMORY64 = """
 """
 
 
-def _module(wat: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _module(wat: str, tmp_path: Path) -> tuple[WasmModule, Path]:
     src, out = tmp_path / "m.wat", tmp_path / "m.wasm"
     src.write_text(wat)
     subprocess.run([WASM_TOOLS, "parse", str(src), "-o", str(out)], check=True)

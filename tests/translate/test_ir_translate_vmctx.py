@@ -87,7 +87,7 @@ MODULE = """
 def test_layout_for_module_counts_and_func_refs(tmp_path: Path) -> None:
     src, out = tmp_path / "m.wat", tmp_path / "m.wasm"
     src.write_text(MODULE)
-    subprocess.run([WASM_TOOLS, "parse", str(src), "-o", str(out)], check=True)  # type: ignore[list-item]
+    subprocess.run([WASM_TOOLS, "parse", str(src), "-o", str(out)], check=True)
     module = decode_module(out.read_bytes())
     layout = layout_for_module(module)
     assert layout == VMContextLayout.for_module(module)

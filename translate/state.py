@@ -1,0 +1,145 @@
+"""The state of one function's translation, which every instruction handler works on.
+
+``FunctionState`` holds what translating a wasm body carries from one instruction to the
+next: the operand stack of SSA values, the open control frames, the locals' SSA
+variables, whether the current position is reachable. Its methods are the helpers the
+handlers share (operand stack, widening, libcalls). The handlers live in ``control``,
+``numeric``, ``memory`` and ``table``; ``dispatch`` maps each wasm opcode to one of them
+and ``translator`` drives the body through that table. Data flows one way: the handler
+modules import this module, never the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pyjitwasm.ir.cursor import Cursor
+from pyjitwasm.ir.frontend import FunctionBuilder, Variable
+from pyjitwasm.ir.function import Block, Function, Value
+from pyjitwasm.ir.types import I64, Type, from_wasm
+from pyjitwasm.translate.env import FuncEnv, ModuleInfo, function_name, function_signature
+from pyjitwasm.translate.libcalls import Libcall
+from pyjitwasm.wasm.module import Instr
+
+
+@dataclass(slots=True)
+class Frame:
+    """An open control construct (or the function body itself)."""
+
+    kind: str  # "block", "loop", "if", "else", "function"
+    params: list[Type]
+    results: list[Type]
+    dest: Block  # block a branch to this frame goes to
+    exit: Block  # block after the construct
+    height: int  # operand stack height below the params
+    else_block: Block | None = None
+    else_args: list[Value] = field(default_factory=list)
+    exit_reached: bool = False  # some branch or fall-through reaches exit
+
+    @property
+    def branch_types(self) -> list[Type]:
+        """The types a branch to this frame carries (a loop's params, else its results)."""
+        return self.params if self.kind == "loop" else self.results
+
+
+class FunctionState:
+    """One function body being translated: the function under construction, its builder
+    and declarations, and the translation state the handlers update.
+
+    Creating it opens the entry block and defines the locals (parameters from the entry
+    block's parameters, the declared locals as zero)."""
+
+    def __init__(self, info: ModuleInfo, func_index: int) -> None:
+        module = info.module
+        self.module = module
+        self.func_index = func_index
+        self.ftype = info.func_types[func_index]
+        self.body = module.codes[func_index - module.num_imported_funcs]
+        self.func = Function(function_name(func_index), function_signature(self.ftype))
+        self.env = FuncEnv(info, self.func)
+        self.fb = FunctionBuilder(self.func)
+        self.stack: list[Value] = []
+        self.frames: list[Frame] = []
+        self.reachable = True
+        self.dead_depth = 0  # constructs opened inside unreachable code
+        self.locals: list[Variable] = []
+
+        fb = self.fb
+        entry = fb.create_block()
+        params = fb.append_block_params_for_function_params(entry)
+        fb.switch_to_block(entry)
+        fb.seal_block(entry)
+        self.vmctx: Value = params[0]
+        for t, value in zip(self.ftype.params, params[1:], strict=True):
+            var = fb.declare_var(from_wasm(t))
+            fb.def_var(var, value)
+            self.locals.append(var)
+        for t in self.body.locals:
+            var = fb.declare_var(from_wasm(t))
+            fb.def_var(var, fb.ins().zero(from_wasm(t)))
+            self.locals.append(var)
+
+    def ins(self) -> Cursor:
+        """A cursor at the end of the current block."""
+        return self.fb.ins()
+
+    # Operand stack -----------------------------------------------------------------------
+
+    def pop(self) -> Value:
+        return self.stack.pop()
+
+    def popn(self, n: int) -> list[Value]:
+        """The top ``n`` operands, removed from the stack (deepest first)."""
+        if n == 0:
+            return []
+        values = self.stack[-n:]
+        del self.stack[-n:]
+        return values
+
+    def push(self, v: Value) -> None:
+        self.stack.append(v)
+
+    def top(self, n: int) -> list[Value]:
+        """The top ``n`` operands, left on the stack."""
+        return list(self.stack[len(self.stack) - n:]) if n else []
+
+    # Shared emission helpers -------------------------------------------------------------
+
+    def block_with_params(self, types: Sequence[Type]) -> Block:
+        """A new block with one parameter of each type."""
+        block = self.fb.create_block()
+        for t in types:
+            self.fb.append_block_param(block, t)
+        return block
+
+    def to_i64(self, v: Value) -> Value:
+        """``v`` zero-extended to i64 (an i32 index, length or delta)."""
+        dfg = self.func.dfg
+        if dfg.value_type(v) == I64:
+            return v
+        definition = dfg.value_defs[dfg.resolve(v)]
+        if definition is not None and definition[0] == "result":
+            data = dfg.insts[definition[1]]
+            if data.opcode == "iconst" and data.imm is not None:
+                # A constant operand: widen the constant instead.
+                return self.const64(data.imm)
+        return self.ins().uextend(I64, v)
+
+    def const64(self, n: int) -> Value:
+        return self.ins().iconst(I64, n)
+
+    def libcall(self, libcall: Libcall, args: Sequence[Value]) -> list[Value]:
+        """Call a libcall; for one that reports failure, trap when it does and return no
+        results."""
+        ins = self.ins()
+        results = ins.call(self.env.libcall(libcall), [self.vmctx, *args])
+        if libcall.trap is not None:
+            ins.trapnz(results[0], libcall.trap)
+            return []
+        return results
+
+
+Handler = Callable[[FunctionState, Instr], None]
+"""Translates one instruction: reads its operands from the state's stack, emits IR at
+the current position and pushes the results."""
