@@ -137,8 +137,8 @@ def make_round(level: str, with_memory: bool) -> Callable[[int], None]:
 def _llvm_texts(binary: Callable[[int], bytes], engine: Any) -> list[str]:
     """The LLVM IR the compiler emits for the benchmark's modules (64 variants)."""
     from pyjitwasm import Module
-    from pyjitwasm.jit.compiler import CompileOptions, compile_module
     from pyjitwasm.libcalls import symbol_addresses
+    from pyjitwasm.runtime.jit.compile_module import CompileOptions, compile_module
 
     texts = []
     for k in range(64):

@@ -5,7 +5,11 @@ where ``R`` is ``void``, the single result type, or a literal struct of the resu
 The caller's vmctx rides along so host functions can see their caller's instance.
 
 Values array (host <-> wasm): 16-byte slots (enough for a v128), slot ``i`` at byte
-``16 * i``; an i32/f32 occupies the low 4 bytes, i64/f64/ref the low 8.
+``16 * i``; an i32/f32 occupies the low 4 bytes, i64/f64/r64 the low 8.
+
+Signatures here are IR value types (``i32``, ``i64``, ``f32``, ``f64``, ``v128``, and
+``r64`` for both wasm reference types); whoever starts from a wasm signature converts it
+first (``translate.env.ir_value_types``), so the back end knows nothing of wasm.
 
 Entry shim (one per signature): ``void @shim(ptr %callee, ptr %vmctx, ptr %values)``
 loads the arguments from the values array, calls ``callee`` and stores the results back
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyjitwasm.wasm import types as wt
+from pyjitwasm.ir.types import F32, F64, I32, I64, R64, V128, Type
 
 SLOT_SIZE = 16
 TRAP_SYMBOL = "pyjitwasm_trap"
@@ -37,14 +41,14 @@ WASM_FUNCTION_ATTRS = '"disable-tail-calls"="true" "frame-pointer"="all" nounwin
 loop (wasm must exhaust the stack and trap), and frame pointers make trap backtraces a
 walk of the frame chain."""
 
+# The value types that cross the ABI and how LLVM carries them.
 _LLVM_TYPES = {
-    wt.I32: "i32",
-    wt.I64: "i64",
-    wt.F32: "float",
-    wt.F64: "double",
-    wt.V128: "<2 x i64>",
-    wt.FUNCREF: "ptr",
-    wt.EXTERNREF: "ptr",
+    I32: "i32",
+    I64: "i64",
+    F32: "float",
+    F64: "double",
+    V128: "<2 x i64>",
+    R64: "ptr",
 }
 
 RUNTIME_DECLARATIONS = f"""\
@@ -54,13 +58,13 @@ declare ptr @llvm.stacksave.p0()
 """
 
 
-def llvm_type(valtype: int) -> str:
-    """The LLVM IR type that carries a wasm value type."""
-    return _LLVM_TYPES[valtype]
+def llvm_type(ty: Type) -> str:
+    """The LLVM IR type that carries a value of IR type ``ty`` across the ABI."""
+    return _LLVM_TYPES[ty]
 
 
-def return_type(results: Sequence[int]) -> str:
-    """The LLVM return type of a wasm function with these results."""
+def return_type(results: Sequence[Type]) -> str:
+    """The LLVM return type of a function with these results."""
     if not results:
         return "void"
     if len(results) == 1:
@@ -68,22 +72,20 @@ def return_type(results: Sequence[int]) -> str:
     return "{ " + ", ".join(llvm_type(r) for r in results) + " }"
 
 
-def signature_tag(params: Sequence[int], results: Sequence[int]) -> str:
+def signature_tag(params: Sequence[Type], results: Sequence[Type]) -> str:
     """A symbol-safe name for a signature, e.g. ``i32_i32__i64``."""
-    names = {wt.I32: "i32", wt.I64: "i64", wt.F32: "f32", wt.F64: "f64", wt.V128: "v128",
-             wt.FUNCREF: "funcref", wt.EXTERNREF: "externref"}
-    return "_".join(names[p] for p in params) + "__" + "_".join(names[r] for r in results)
+    return "_".join(p.name for p in params) + "__" + "_".join(r.name for r in results)
 
 
-def _align(valtype: int) -> int:
-    return 16 if valtype == wt.V128 else 8
+def _align(ty: Type) -> int:
+    return 16 if ty == V128 else 8
 
 
 def _slot_address(name: str, base: str, index: int) -> str:
     return f"  {name} = getelementptr inbounds i8, ptr {base}, i64 {index * SLOT_SIZE}"
 
 
-def _load_slots(types: Sequence[int], base: str, prefix: str) -> tuple[list[str], list[str]]:
+def _load_slots(types: Sequence[Type], base: str, prefix: str) -> tuple[list[str], list[str]]:
     lines, names = [], []
     for i, t in enumerate(types):
         ty = llvm_type(t)
@@ -93,7 +95,7 @@ def _load_slots(types: Sequence[int], base: str, prefix: str) -> tuple[list[str]
     return lines, names
 
 
-def _store_values(types: Sequence[int], value: str, base: str, prefix: str) -> list[str]:
+def _store_values(types: Sequence[Type], value: str, base: str, prefix: str) -> list[str]:
     lines = []
     for i, t in enumerate(types):
         ty = llvm_type(t)
@@ -107,8 +109,8 @@ def _store_values(types: Sequence[int], value: str, base: str, prefix: str) -> l
     return lines
 
 
-def entry_shim_ir(name: str, params: Sequence[int], results: Sequence[int]) -> str:
-    """LLVM IR defining the entry shim ``@name`` for one wasm signature."""
+def entry_shim_ir(name: str, params: Sequence[Type], results: Sequence[Type]) -> str:
+    """LLVM IR defining the entry shim ``@name`` for one signature."""
     ret = return_type(results)
     loads, args = _load_slots(params, "%values", "a")
     call_args = ", ".join(["ptr %vmctx", "ptr %vmctx", *args])
@@ -122,7 +124,7 @@ def entry_shim_ir(name: str, params: Sequence[int], results: Sequence[int]) -> s
     return "\n".join(lines) + "\n"
 
 
-def host_shim_ir(name: str, params: Sequence[int], results: Sequence[int]) -> str:
+def host_shim_ir(name: str, params: Sequence[Type], results: Sequence[Type]) -> str:
     """LLVM IR defining a wasm-ABI function that forwards to the host through
     ``pyjitwasm_host_call`` (its vmctx argument is a host-function context)."""
     ret = return_type(results)

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pyjitwasm.ir.function import Function
+from pyjitwasm.ir.types import Type
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower import Declarations, attributes, lower_function, module_metadata
 from pyjitwasm.translate.vmctx import VMContextLayout
@@ -13,15 +14,15 @@ from pyjitwasm.translate.vmctx import VMContextLayout
 
 @dataclass(frozen=True)
 class ShimSpec:
-    """An entry shim to emit: its symbol and the wasm signature (value type codes)."""
+    """An entry shim to emit: its symbol and the signature (IR value types)."""
 
     name: str
-    params: tuple[int, ...]
-    results: tuple[int, ...]
+    params: tuple[Type, ...]
+    results: tuple[Type, ...]
 
 
-def entry_shim_name(params: Sequence[int], results: Sequence[int]) -> str:
-    """The symbol of the entry shim for a wasm signature (shared by equal signatures)."""
+def entry_shim_name(params: Sequence[Type], results: Sequence[Type]) -> str:
+    """The symbol of the entry shim for a signature (shared by equal signatures)."""
     return "entry_" + abi.signature_tag(params, results)
 
 

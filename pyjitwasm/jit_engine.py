@@ -11,11 +11,11 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pyjitwasm.jit.compiler import CompiledModule, CompileOptions, compile_module
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.functions import FuncInstance
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.callers import api_caller_for
+from pyjitwasm.runtime.jit.compile_module import CompiledModule, CompileOptions, compile_module
 from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.instance import JitModuleInstance, instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory

@@ -8,7 +8,7 @@ through a pointer to the owner's definition.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pyjitwasm.ir.function import (
@@ -41,6 +41,12 @@ class HeapConfig:
     style: str = "dynamic"
     static_bound: int = 1 << 32
     guard: int = 1 << 31
+
+
+def ir_value_types(valtypes: Iterable[int]) -> tuple[Type, ...]:
+    """The IR types of wasm value types (a wasm signature's params or results), as the
+    back end's ABI (``jit/abi.py``) takes them."""
+    return tuple(from_wasm(t) for t in valtypes)
 
 
 def function_signature(ftype: FuncType) -> Signature:

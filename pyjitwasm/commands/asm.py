@@ -10,7 +10,7 @@ import sys
 
 from pyjitwasm.commands.loading import CommandError, load_module
 from pyjitwasm.ir.printer import print_function
-from pyjitwasm.jit.compiler import CompiledModule, CompileOptions, compile_module
+from pyjitwasm.runtime.jit.compile_module import CompiledModule, CompileOptions, compile_module
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,21 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _symbols() -> dict[str, int]:
-    """Addresses for the runtime symbols the code links to.  The code never runs here,
-    so libcalls the runtime does not provide (yet) are pointed at the trap routine."""
-    from pyjitwasm.runtime.native import runtime_symbols
-    from pyjitwasm.translate.libcalls import LIBCALLS
+    """Addresses for the runtime symbols the code links to (every libcall included)."""
+    from pyjitwasm.libcalls import symbol_addresses
 
-    symbols = dict(runtime_symbols())
-    try:
-        from pyjitwasm import libcalls as runtime_libcalls
-
-        symbols.update(runtime_libcalls.symbol_addresses())  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
-        pass
-    for libcall in LIBCALLS:
-        symbols.setdefault(libcall.symbol, symbols["pyjitwasm_trap"])
-    return symbols
+    return symbol_addresses()
 
 
 def disassemble(compiled: CompiledModule, func_index: int, names: dict[int, str]) -> list[str]:

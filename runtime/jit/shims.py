@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
 from pyjitwasm.runtime.native import runtime_symbols
+from pyjitwasm.translate.env import ir_value_types
 
 # Frame pointers let the trap path walk through host shims to the wasm frames above.
 _ATTRIBUTES = 'attributes #0 = { "disable-tail-calls"="true" "frame-pointer"="all" nounwind }\n'
@@ -43,8 +44,9 @@ def _cached_shim(cache: dict, prefix: str, make_ir: Callable[..., str],
         with _lock:
             address = cache.get(key)
             if address is None:
-                name = prefix + abi.signature_tag(*key)
-                address = cache[key] = _load(make_ir(name, *key), name)
+                ir_signature = (ir_value_types(params), ir_value_types(results))
+                name = prefix + abi.signature_tag(*ir_signature)
+                address = cache[key] = _load(make_ir(name, *ir_signature), name)
     return address
 
 

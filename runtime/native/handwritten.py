@@ -13,6 +13,7 @@ import ctypes
 import mmap
 from collections.abc import Callable, Sequence
 
+from pyjitwasm.ir.types import F64, I32, I64, Type
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
 from pyjitwasm.runtime.native import (
@@ -27,14 +28,13 @@ from pyjitwasm.runtime.native import (
     unregister_host_function,
 )
 from pyjitwasm.translate.vmctx import VMContextLayout
-from pyjitwasm.wasm.types import F64, I32, I64
 
 _PROT_NONE = 0
 PAGE = mmap.PAGESIZE
 ACCESSIBLE_BYTES = PAGE
 RESERVATION_BYTES = 16 * PAGE
 
-SIGNATURES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+SIGNATURES: dict[str, tuple[tuple[Type, ...], tuple[Type, ...]]] = {
     "add": ((I32, I32), (I32,)),
     "div_s": ((I32, I32), (I32,)),
     "load_mem": ((I64,), (I32,)),
@@ -200,14 +200,14 @@ class HandWrittenInstance:
         invoke(self.shim(name), self.code.address(name), self.vmctx, self.values)
         return self._load(results)
 
-    def _store(self, types: Sequence[int], args: Sequence[int | float]) -> None:
+    def _store(self, types: Sequence[Type], args: Sequence[int | float]) -> None:
         for slot, (t, v) in enumerate(zip(types, args, strict=True)):
             if t == F64:
                 self.f64[2 * slot] = v
             else:
                 self.i64[2 * slot] = v
 
-    def _load(self, types: Sequence[int]) -> tuple[int | float, ...]:
+    def _load(self, types: Sequence[Type]) -> tuple[int | float, ...]:
         out: list[int | float] = []
         for slot, t in enumerate(types):
             if t == I32:

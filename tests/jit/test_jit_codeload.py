@@ -8,10 +8,10 @@ import gc
 import llvmlite.ir as ir
 import pytest
 
+from pyjitwasm.ir.types import F64, I32, I64
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
 from pyjitwasm.jit.elfsyms import read_code_layout
-from pyjitwasm.wasm.types import F64, I32, I64
 
 ADD_IR = """
 define i32 @add(i32 %a, i32 %b) {

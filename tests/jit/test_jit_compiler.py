@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyjitwasm.jit.compiler import CompileOptions, compile_module, escaping_functions
+from pyjitwasm.runtime.jit.compile_module import CompileOptions, compile_module, escaping_functions
 from pyjitwasm.runtime.native import runtime_symbols
 from pyjitwasm.wasm import types as wt
 from pyjitwasm.wasm.decoder import decode_module

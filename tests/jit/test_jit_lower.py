@@ -17,11 +17,7 @@ from pyjitwasm.jit.compiler import code_loader
 from pyjitwasm.jit.lower_module import ShimSpec, emit_module
 from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.runtime.native import invoke, runtime_symbols
-from pyjitwasm.wasm import types as wt
 from pyjitwasm.wasm.traps import TrapCode
-
-_WASM = {t.I32: wt.I32, t.I64: wt.I64, t.F32: wt.F32, t.F64: wt.F64, t.V128: wt.V128,
-         t.R64: wt.FUNCREF}
 
 
 class Compiled:
@@ -33,8 +29,8 @@ class Compiled:
             verify(f)
         self.func = funcs[0]
         sig = self.func.signature
-        params = tuple(_WASM[p.type] for p in sig.params[1:])
-        results = tuple(_WASM[r] for r in sig.returns)
+        params = tuple(p.type for p in sig.params[1:])
+        results = tuple(sig.returns)
         self.params, self.results = sig.params[1:], sig.returns
         self.ir = emit_module([(f, "") for f in funcs], [ShimSpec("shim", params, results)])
         self.code = code_loader(opt_level).load(self.ir, imports=runtime_symbols())

@@ -25,11 +25,11 @@ from pyjitwasm import (
     Trap,
     libcalls,
 )
-from pyjitwasm.jit.compiler import CompileOptions, compile_module
 from pyjitwasm.jit.lower import lower_function
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime import native
 from pyjitwasm.runtime.jit.call import invoke
+from pyjitwasm.runtime.jit.compile_module import CompileOptions, compile_module
 from pyjitwasm.runtime.jit.instance import instantiate
 from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.wasm.decoder import decode_module

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pyjitwasm import Config, Engine, Instance, Module, Store, Trap, Val
-from pyjitwasm.jit.compiler import CompiledModule, CompileOptions, compile_module
 from pyjitwasm.runtime.floats import f32_to_bits, f64_to_bits
+from pyjitwasm.runtime.jit.compile_module import CompiledModule, CompileOptions, compile_module
 from pyjitwasm.runtime.native import (
     invoke,
     register_code_range,
