@@ -13,7 +13,7 @@ from pyjitwasm.ir.printer import print_function
 from pyjitwasm.runtime.jit.compile_module import CompiledModule, CompileOptions, compile_module
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("asm", help="print the JIT's IR and machine code for a .wasm module")
     p.add_argument("file", help="the .wasm module")
     p.add_argument("--func", type=int, metavar="N", dest="func_index",

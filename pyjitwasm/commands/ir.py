@@ -17,7 +17,7 @@ from pyjitwasm.ir.verifier import VerifierError, verify
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ir", help="print the compiler's IR for a .wasm module")
     p.add_argument("file", help="the .wasm module")
     p.add_argument("--func", type=int, metavar="N", dest="func_index",
