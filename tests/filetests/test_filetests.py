@@ -1,0 +1,226 @@
+"""The file tests: one pytest case per file under tests/filetests, dispatched on the
+file's ``test`` line, as Cranelift's filetests are.
+
+Files and directives
+--------------------
+A ``.clif`` file holds IR functions in the text format; its directives are ``;``
+comments. A ``.wat`` file holds one wasm module; its directives are ``;;`` comments.
+Below, ``;`` stands for either prefix.
+
+* ``; test KIND`` is the first line. KIND picks what the test does (see below).
+* Comment lines right after it form the header: ``; key: value`` lines set the options
+  KIND understands, any other line describes the test.
+* ``; check:`` on a line of its own starts the expected output, which runs to the end of
+  the file, each line behind the comment prefix (``;`` alone for an empty line). It is
+  compared exactly; a mismatch is reported as a unified diff. ``PYJITWASM_BLESS=1``
+  rewrites every check block from the current output (then review the diff: blessed
+  output is only right if the code is).
+* ``; error: TEXT`` (verifier tests): TEXT is one of the verifier's messages, exactly.
+* ``; run: %NAME(ARGS) == RESULT`` or ``!= RESULT`` (run tests): call function NAME with
+  ARGS and compare what it returns. ARGS are comma-separated literals, one per parameter
+  after the vmctx. RESULT is one literal, ``[A, B, ...]`` for several results (``[]``
+  for none), or ``trap(CODE)`` with CODE a trap code as the IR writes it
+  (``integer_division_by_zero``, ``integer_overflow``, ``bad_conversion_to_integer``,
+  ``unreachable``...). Literals are typed by the function's signature: integers in
+  decimal or ``0x`` hex (negative ones wrap to the type's width; results compare as bit
+  patterns); floats as the IR writes them (``1.5``, ``-0.0``, ``inf``, ``-inf``,
+  ``nan:0x7fc00001`` for exact NaN bits), and as results also ``nan:canonical`` (a
+  quiet NaN without payload, either sign) or ``nan:arithmetic`` (any quiet NaN).
+
+Test kinds
+----------
+Every ``.clif`` kind first parses the file and requires that the functions print back
+exactly as written (the text format round-trips).
+
+* ``roundtrip``: that, and every function verifies.
+* ``verifier``: the first function fails verification with every ``error:`` message.
+* ``legalize``: each function verifies, is legalized and verifies again; the printed
+  result is the check block (and round-trips too).
+* ``translate`` (``.wat``): the module's functions translated to IR are the check block.
+  Options: ``heaps: static`` or ``heaps: dynamic`` (default), the heap style;
+  ``legalize``, compare the IR after legalization; ``functions: N M ...``, only these
+  function indices (default: every defined one).
+* ``lower``: the functions (legalized IR, each with the vmctx first) verify and lower to
+  LLVM IR; their definitions, then the declarations they need, are the check block; the
+  whole LLVM module for them must pass LLVM's verifier.
+* ``run``: the functions (vmctx first) verify, are legalized, verify again and are
+  compiled together to machine code with the JIT (they may call each other); each
+  ``run:`` line is then executed. All failing lines are reported together.
+
+The compiler is reached through ``support.filetest_compiler`` only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from support import filetest_compiler as compiler
+from support.filetest import (
+    FileTest,
+    RunLine,
+    bless,
+    literal_bits,
+    read_filetest,
+    result_matches,
+    show_bits,
+    text_mismatch,
+)
+
+ROOT = Path(__file__).resolve().parent
+FILES = sorted(p for p in ROOT.rglob("*") if p.suffix in (".clif", ".wat"))
+
+
+def expect_output(test: FileTest, actual: str) -> None:
+    """Compare ``actual`` with the file's check block (or bless it)."""
+    if os.environ.get("PYJITWASM_BLESS"):
+        bless(test, actual)
+        return
+    problem = text_mismatch(test, actual)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+
+
+def parse_roundtrip(test: FileTest) -> list[compiler.Function]:
+    """The file's functions; they must print back exactly as written."""
+    funcs = compiler.parse_functions(test.source)
+    assert funcs, f"{test.path.name}: no functions"
+    printed = "\n".join(compiler.print_function(f) for f in funcs)
+    assert printed == test.source, "printing the parsed text does not reproduce it"
+    for func in funcs:
+        again = compiler.parse_functions(compiler.print_function(func))[0]
+        assert compiler.same_function(again, func)
+    return funcs
+
+
+def assert_reads_back(text: str) -> None:
+    """Printed IR is valid text: it parses and prints back unchanged."""
+    reprinted = "\n".join(compiler.print_function(f) for f in compiler.parse_functions(text))
+    assert reprinted == text, "the output does not read back as the same IR"
+
+
+def run_roundtrip(test: FileTest) -> None:
+    for func in parse_roundtrip(test):
+        compiler.verify(func)
+
+
+def run_verifier(test: FileTest) -> None:
+    funcs = parse_roundtrip(test)
+    assert test.errors, "verifier test without 'error:' lines"
+    found = compiler.verify_errors(funcs[0])
+    missing = [e for e in test.errors if e not in found]
+    assert not missing, f"missing verifier errors {missing}; got {found}"
+
+
+def run_legalize(test: FileTest) -> None:
+    outputs = []
+    for func in parse_roundtrip(test):
+        compiler.verify(func)
+        compiler.legalize(func)
+        compiler.verify(func)
+        outputs.append(compiler.print_function(func))
+    actual = "\n".join(outputs)
+    expect_output(test, actual)
+    assert_reads_back(actual)
+
+
+def run_translate(test: FileTest) -> None:
+    if compiler.WASM_TOOLS is None:
+        pytest.skip("wasm-tools is not installed")
+    options = test.options
+    indices = [int(n) for n in options["functions"].split()] if "functions" in options else None
+    texts = []
+    for func in compiler.translate_wat(test.source, options.get("heaps", "dynamic"), indices):
+        compiler.verify(func)
+        if "legalize" in options:
+            compiler.legalize(func)
+            compiler.verify(func)
+        texts.append(compiler.print_function(func))
+    actual = "\n".join(texts)
+    expect_output(test, actual)
+    assert_reads_back(actual)
+
+
+def run_lower(test: FileTest) -> None:
+    funcs = parse_roundtrip(test)
+    for func in funcs:
+        compiler.verify(func)
+    expect_output(test, compiler.lower_to_llvm(funcs))
+    compiler.verify_llvm_module(funcs)
+
+
+def run_run(test: FileTest) -> None:
+    funcs = parse_roundtrip(test)
+    assert test.runs, "run test without 'run:' lines"
+    for func in funcs:
+        compiler.verify(func)
+        compiler.legalize(func)
+        compiler.verify(func)
+    compiled = compiler.CompiledFunctions(funcs)
+    signatures = {func.name: compiler.signature_types(func) for func in funcs}
+    failures = [problem for run in test.runs
+                if (problem := check_run_line(compiled, signatures, run)) is not None]
+    if failures:
+        pytest.fail(f"{test.path.name}: {len(failures)} of {len(test.runs)} run lines "
+                    "failed\n" + "\n".join(failures), pytrace=False)
+
+
+def check_run_line(compiled: compiler.CompiledFunctions,
+                   signatures: dict[str, tuple[list[str], list[str]]],
+                   run: RunLine) -> str | None:
+    """None when ``run`` holds, else what went wrong (with the line number)."""
+    where = f"line {run.line}: {run.text}"
+    if run.function not in signatures:
+        return f"{where}: no function %{run.function}"
+    params, results = signatures[run.function]
+    if len(run.args) != len(params):
+        return f"{where}: %{run.function} takes {len(params)} arguments"
+    args = [literal_bits(a, ty) for a, ty in zip(run.args, params, strict=True)]
+    outcome = compiled.call_outcome(run.function, *args)
+    if run.trap is not None:
+        holds = outcome == run.trap
+        expected = f"trap({run.trap})"
+    else:
+        assert run.expected is not None
+        if len(run.expected) != len(results):
+            return f"{where}: %{run.function} returns {len(results)} values"
+        holds = isinstance(outcome, list) and all(
+            result_matches(e, ty, bits)
+            for e, ty, bits in zip(run.expected, results, outcome, strict=True))
+        expected = ", ".join(run.expected)
+    if holds == run.equal:
+        return None
+    if isinstance(outcome, str):
+        got = f"trap({outcome})"
+    else:
+        got = ", ".join(show_bits(bits, ty) for bits, ty in zip(outcome, results, strict=True))
+    relation = "expected" if run.equal else "expected anything but"
+    return f"{where}: {relation} {expected}, got {got}"
+
+
+# One runner per test kind: the file's ``test`` line picks it.
+RUNNERS: dict[str, Callable[[FileTest], None]] = {
+    "roundtrip": run_roundtrip,
+    "verifier": run_verifier,
+    "legalize": run_legalize,
+    "translate": run_translate,
+    "lower": run_lower,
+    "run": run_run,
+}
+
+
+def test_every_kind_has_files() -> None:
+    kinds = [read_filetest(p).kind for p in FILES]
+    assert set(kinds) == set(RUNNERS)
+    assert kinds.count("translate") >= 10
+
+
+@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES])
+def test_filetest(path: Path) -> None:
+    test = read_filetest(path)
+    runner = RUNNERS.get(test.kind)
+    assert runner is not None, f"unknown test kind {test.kind!r}"
+    runner(test)
