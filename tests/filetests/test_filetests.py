@@ -190,15 +190,20 @@ def check_run_line(compiled: compiler.CompiledFunctions,
         holds = isinstance(outcome, list) and all(
             result_matches(e, ty, bits)
             for e, ty, bits in zip(run.expected, results, outcome, strict=True))
-        expected = ", ".join(run.expected)
+        expected = _values(run.expected)
     if holds == run.equal:
         return None
     if isinstance(outcome, str):
         got = f"trap({outcome})"
     else:
-        got = ", ".join(show_bits(bits, ty) for bits, ty in zip(outcome, results, strict=True))
+        got = _values([show_bits(bits, ty) for bits, ty in zip(outcome, results, strict=True)])
     relation = "expected" if run.equal else "expected anything but"
     return f"{where}: {relation} {expected}, got {got}"
+
+
+def _values(texts: list[str]) -> str:
+    """One result as itself, several (or none) as ``[a, b]``, as run lines write them."""
+    return texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
 
 
 # One runner per test kind: the file's ``test`` line picks it.

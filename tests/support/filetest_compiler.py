@@ -109,8 +109,8 @@ class CompiledFunctions:
         shims: dict[str, ShimSpec] = {}
         self._shim_of: dict[str, str] = {}
         for func in funcs:
-            params = tuple(_WASM_TYPE[p.type] for p in func.signature.params[1:])
-            results = tuple(_WASM_TYPE[r] for r in func.signature.returns)
+            params = tuple(_shim_type(func, p.type) for p in func.signature.params[1:])
+            results = tuple(_shim_type(func, r) for r in func.signature.returns)
             name = entry_shim_name(params, results)
             shims.setdefault(name, ShimSpec(name, params, results))
             self._shim_of[func.name] = name
@@ -148,6 +148,13 @@ class CompiledFunctions:
     def __call__(self, *args: int) -> list[int]:
         """Call the first function."""
         return self.call(self.first, *args)
+
+
+def _shim_type(func: Function, ty: ir_types.Type) -> int:
+    if ty not in _WASM_TYPE:
+        raise TypeError(f"%{func.name}: {ty} values cannot pass through an entry shim "
+                        f"(use one of {', '.join(map(str, _WASM_TYPE))})")
+    return _WASM_TYPE[ty]
 
 
 def _bytes(ty: ir_types.Type) -> int:
