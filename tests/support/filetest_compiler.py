@@ -15,7 +15,8 @@ this file only. The entry points:
   then the declarations they need); ``verify_llvm_module(funcs)``: the whole LLVM module
   emitted for them parses and passes LLVM's verifier;
 * ``CompiledFunctions(funcs)``: legalized functions compiled to machine code together
-  and called with raw bits; ``call_outcome`` reports a trap by its IR name.
+  and called with raw bits; ``call_outcome`` reports a trap by its IR name;
+  ``compile_ir(text)``: the same from IR text (tests/jit uses it too).
 """
 
 from __future__ import annotations
@@ -150,6 +151,12 @@ class CompiledFunctions:
         return self.call(self.first, *args)
 
 
+def compile_ir(text: str, opt_level: int = 1) -> CompiledFunctions:
+    """Parse the IR functions in ``text`` (legalized) and compile them together; calling
+    the result calls the first one."""
+    return CompiledFunctions(parse_functions(text), opt_level)
+
+
 def _shim_type(func: Function, ty: ir_types.Type) -> int:
     if ty not in _WASM_TYPE:
         raise TypeError(f"%{func.name}: {ty} values cannot pass through an entry shim "
@@ -161,6 +168,7 @@ def _bytes(ty: ir_types.Type) -> int:
     return 8 if ty == ir_types.R64 else ty.bytes
 
 
-__all__ = ["WASM_TOOLS", "CompiledFunctions", "Function", "legalize", "lower_to_llvm",
+__all__ = ["WASM_TOOLS", "CompiledFunctions", "Function", "compile_ir", "legalize",
+           "lower_to_llvm",
            "parse_functions", "print_function", "same_function", "signature_types",
            "translate_wat", "verify", "verify_errors", "verify_llvm_module"]
