@@ -45,7 +45,9 @@ exactly as written (the text format round-trips).
   whole LLVM module for them must pass LLVM's verifier.
 * ``run``: the functions (vmctx first) verify, are legalized, verify again and are
   compiled together to machine code with the JIT (they may call each other); each
-  ``run:`` line is then executed. All failing lines are reported together.
+  ``run:`` line is then executed. All failing lines are reported together. Option:
+  ``opt_levels: 0 1 2``, compile and run at each of these LLVM optimization levels
+  (default 1; see ``jit/codeload.py``).
 
 The compiler is reached through ``support.filetest_compiler`` only.
 """
@@ -86,7 +88,11 @@ def expect_output(test: FileTest, actual: str) -> None:
 
 def parse_roundtrip(test: FileTest) -> list[compiler.Function]:
     """The file's functions; they must print back exactly as written."""
-    funcs = compiler.parse_functions(test.source)
+    # The parser skips comments: reading the whole text keeps its line numbers the file's.
+    try:
+        funcs = compiler.parse_functions(test.head)
+    except compiler.ParseError as error:
+        pytest.fail(f"{test.path.name}:{error.line}: {error.message}", pytrace=False)
     assert funcs, f"{test.path.name}: no functions"
     printed = "\n".join(compiler.print_function(f) for f in funcs)
     assert printed == test.source, "printing the parsed text does not reproduce it"
@@ -159,13 +165,18 @@ def run_run(test: FileTest) -> None:
         compiler.verify(func)
         compiler.legalize(func)
         compiler.verify(func)
-    compiled = compiler.CompiledFunctions(funcs)
     signatures = {func.name: compiler.signature_types(func) for func in funcs}
-    failures = [problem for run in test.runs
-                if (problem := check_run_line(compiled, signatures, run)) is not None]
+    levels = [int(n) for n in test.options.get("opt_levels", "1").split()]
+    failures = []
+    for level in levels:
+        compiled = compiler.CompiledFunctions(funcs, opt_level=level)
+        at_level = f" (opt level {level})" if len(levels) > 1 else ""
+        failures += [problem + at_level for run in test.runs
+                     if (problem := check_run_line(compiled, signatures, run)) is not None]
     if failures:
-        pytest.fail(f"{test.path.name}: {len(failures)} of {len(test.runs)} run lines "
-                    "failed\n" + "\n".join(failures), pytrace=False)
+        total = len(test.runs) * len(levels)
+        pytest.fail(f"{test.path.name}: {len(failures)} of {total} runs failed\n"
+                    + "\n".join(failures), pytrace=False)
 
 
 def check_run_line(compiled: compiler.CompiledFunctions,

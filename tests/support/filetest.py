@@ -17,7 +17,8 @@ from pathlib import Path
 COMMENT = {".clif": ";", ".wat": ";;"}
 
 # Header options each test kind understands (other header comments are free text).
-OPTIONS: dict[str, tuple[str, ...]] = {"translate": ("heaps", "legalize", "functions")}
+OPTIONS: dict[str, tuple[str, ...]] = {"translate": ("heaps", "legalize", "functions"),
+                                       "run": ("opt_levels",)}
 
 BLESS_HINT = ("PYJITWASM_BLESS=1 rewrites check blocks from the current output; review the "
               "diff then: blessed output is only right if the code is")

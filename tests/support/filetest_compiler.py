@@ -4,7 +4,8 @@ Every call from the file tests into pyjitwasm's compiler stages goes through thi
 so that a change of the IR's internals, of the translator or of the back end touches
 this file only. The entry points:
 
-* ``parse_functions(text)`` and ``print_function(func)``: the IR text format;
+* ``parse_functions(text)`` (raises ``ParseError``, whose ``line`` counts the lines of
+  ``text``) and ``print_function(func)``: the IR text format;
   ``same_function(a, b)``: structural equality of two functions;
 * ``signature_types(func)``: a function's parameter and result type names, vmctx
   excluded (the names of the IR text format);
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 from pyjitwasm.ir import types as ir_types
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.legalize import legalize
-from pyjitwasm.ir.parser import parse_functions
+from pyjitwasm.ir.parser import ParseError, parse_functions
 from pyjitwasm.ir.printer import print_function
 from pyjitwasm.ir.verifier import verify, verify_errors
 from pyjitwasm.jit.codeload import parse_ir
@@ -168,7 +169,7 @@ def _bytes(ty: ir_types.Type) -> int:
     return 8 if ty == ir_types.R64 else ty.bytes
 
 
-__all__ = ["WASM_TOOLS", "CompiledFunctions", "Function", "compile_ir", "legalize",
-           "lower_to_llvm",
+__all__ = ["WASM_TOOLS", "CompiledFunctions", "Function", "ParseError", "compile_ir",
+           "legalize", "lower_to_llvm",
            "parse_functions", "print_function", "same_function", "signature_types",
            "translate_wat", "verify", "verify_errors", "verify_llvm_module"]
