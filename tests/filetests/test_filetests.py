@@ -66,6 +66,7 @@ from support.filetest import (
     RunLine,
     bless,
     literal_bits,
+    parse_run_line,
     read_filetest,
     result_matches,
     show_bits,
@@ -240,3 +241,66 @@ def test_filetest(path: Path) -> None:
     runner = RUNNERS.get(test.kind)
     assert runner is not None, f"unknown test kind {test.kind!r}"
     runner(test)
+
+
+# The runner itself: what it reads, and that it reports what is wrong. -----------------
+
+_ADD = """function %add(i64 vmctx, i32, i32) -> i32 {
+block0(v0: i64, v1: i32, v2: i32):
+    v3 = iadd v1, v2
+    return v3
+}
+"""
+
+
+def test_run_line_syntax() -> None:
+    run = parse_run_line(3, "%f(1, -2.5) == [0x10, nan:canonical]")
+    assert (run.function, run.args, run.equal, run.expected, run.trap) == (
+        "f", ["1", "-2.5"], True, ["0x10", "nan:canonical"], None)
+    trap = parse_run_line(4, "%g() != trap(integer_overflow)")
+    assert (trap.args, trap.equal, trap.expected, trap.trap) == ([], False, None,
+                                                                 "integer_overflow")
+    with pytest.raises(ValueError, match="line 5"):
+        parse_run_line(5, "f(1) == 2")
+
+
+def test_literals_and_nan_classes() -> None:
+    assert literal_bits("-1", "i32") == 0xFFFFFFFF
+    assert literal_bits("0x8000_0000", "i64") == 0x80000000
+    assert literal_bits("-0.0", "f32") == 0x80000000
+    assert literal_bits("nan:0x7ff4000000000000", "f64") == 0x7FF4000000000000
+    assert result_matches("nan:canonical", "f32", 0xFFC00000)
+    assert not result_matches("nan:canonical", "f32", 0x7FC00001)
+    assert result_matches("nan:arithmetic", "f64", 0x7FF8000000000001)
+    assert not result_matches("nan:arithmetic", "f64", 0x7FF0000000000001)  # signaling
+    assert not result_matches("nan:arithmetic", "f32", 0x7F800000)  # infinity
+
+
+def test_failing_run_lines_are_all_reported(tmp_path: Path) -> None:
+    path = tmp_path / "add.clif"
+    path.write_text(f"; test run\n{_ADD}; run: %add(1, 2) == 3\n; run: %add(1, 2) == 4\n"
+                    "; run: %add(-1, 1) == trap(integer_overflow)\n")
+    with pytest.raises(pytest.fail.Exception) as failure:
+        run_run(read_filetest(path))
+    message = str(failure.value)
+    assert "2 of 3 runs failed" in message
+    assert "line 8: %add(1, 2) == 4: expected 4, got 3" in message
+    assert "line 9: %add(-1, 1) == trap(integer_overflow): expected trap(integer_overflow)" \
+        ", got 0" in message
+
+
+def test_check_mismatch_is_a_diff_and_bless_fixes_it(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYJITWASM_BLESS", raising=False)
+    path = tmp_path / "add.clif"
+    wrong = _ADD.replace("iadd", "isub")
+    path.write_text("; test legalize\n" + _ADD + "; check:\n"
+                    + "".join(f"; {ln}\n" for ln in wrong.splitlines()))
+    with pytest.raises(pytest.fail.Exception) as failure:
+        run_legalize(read_filetest(path))
+    assert "-    v3 = isub v1, v2\n+    v3 = iadd v1, v2" in str(failure.value)
+    monkeypatch.setenv("PYJITWASM_BLESS", "1")
+    run_legalize(read_filetest(path))
+    monkeypatch.delenv("PYJITWASM_BLESS")
+    assert read_filetest(path).expected == _ADD
+    run_legalize(read_filetest(path))
