@@ -5,7 +5,8 @@ Files and directives
 --------------------
 A ``.clif`` file holds IR functions in the text format; its directives are ``;``
 comments. A ``.wat`` file holds one wasm module; its directives are ``;;`` comments.
-Below, ``;`` stands for either prefix.
+Below, ``;`` stands for either prefix. The folders group the files by kind, but the
+``test`` line alone decides what runs.
 
 * ``; test KIND`` is the first line. KIND picks what the test does (see below).
 * Comment lines right after it form the header: ``; key: value`` lines set the options
@@ -21,11 +22,13 @@ Below, ``;`` stands for either prefix.
   after the vmctx. RESULT is one literal, ``[A, B, ...]`` for several results (``[]``
   for none), or ``trap(CODE)`` with CODE a trap code as the IR writes it
   (``integer_division_by_zero``, ``integer_overflow``, ``bad_conversion_to_integer``,
-  ``unreachable``...). Literals are typed by the function's signature: integers in
-  decimal or ``0x`` hex (negative ones wrap to the type's width; results compare as bit
-  patterns); floats as the IR writes them (``1.5``, ``-0.0``, ``inf``, ``-inf``,
-  ``nan:0x7fc00001`` for exact NaN bits), and as results also ``nan:canonical`` (a
-  quiet NaN without payload, either sign) or ``nan:arithmetic`` (any quiet NaN).
+  ``unreachable``...). Functions called this way take and return only i32, i64, f32,
+  f64, v128 and r64 values (what the entry shims pass). Literals are typed by the
+  function's signature: integers in decimal or ``0x`` hex (negative ones wrap to the
+  type's width; results compare as bit patterns); floats as the IR writes them
+  (``1.5``, ``-0.0``, ``inf``, ``-inf``, ``nan:0x7fc00001`` for exact NaN bits), and
+  as results also ``nan:canonical`` (a quiet NaN without payload, either sign) or
+  ``nan:arithmetic`` (any quiet NaN).
 
 Test kinds
 ----------
