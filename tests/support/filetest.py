@@ -170,7 +170,7 @@ def literal_bits(text: str, ty: str) -> int:
         if text.startswith(("nan:0x", "-nan:0x")):
             return int(text.split(":")[1], 16)
         pack, unpack = _FLOAT_FORMAT[ty]
-        return struct.unpack(unpack, struct.pack(pack, float(text)))[0]
+        return int(struct.unpack(unpack, struct.pack(pack, float(text)))[0])
     raise ValueError(f"no literals of type {ty}")
 
 
