@@ -167,7 +167,7 @@ def literal_bits(text: str, ty: str) -> int:
     if ty in _INT_BITS:
         return int(text.replace("_", ""), 0) % (1 << _INT_BITS[ty])
     if ty in _FLOAT_FORMAT:
-        if text.startswith(("nan:0x", "-nan:0x")):
+        if text.startswith("nan:0x"):
             return int(text.split(":")[1], 16)
         pack, unpack = _FLOAT_FORMAT[ty]
         return int(struct.unpack(unpack, struct.pack(pack, float(text)))[0])
