@@ -8,61 +8,18 @@ import struct
 
 import pytest
 
-from pyjitwasm.ir import types as t
 from pyjitwasm.ir.instructions import OPCODES
 from pyjitwasm.ir.parser import parse_function
-from pyjitwasm.ir.verifier import verify
 from pyjitwasm.jit import lower
-from pyjitwasm.jit.compiler import code_loader
-from pyjitwasm.jit.lower_module import ShimSpec, emit_module
+from pyjitwasm.jit.lower_module import emit_module
 from pyjitwasm.runtime.errors import Trap
-from pyjitwasm.runtime.native import invoke, runtime_symbols
-from pyjitwasm.wasm import types as wt
 from pyjitwasm.wasm.traps import TrapCode
 
-_WASM = {t.I32: wt.I32, t.I64: wt.I64, t.F32: wt.F32, t.F64: wt.F64, t.V128: wt.V128,
-         t.R64: wt.FUNCREF}
-
-
-class Compiled:
-    """IR functions compiled together; the first one is callable with raw bits."""
-
-    def __init__(self, text: str, opt_level: int = 1) -> None:
-        funcs = [parse_function(chunk) for chunk in _split(text)]
-        for f in funcs:
-            verify(f)
-        self.func = funcs[0]
-        sig = self.func.signature
-        params = tuple(_WASM[p.type] for p in sig.params[1:])
-        results = tuple(_WASM[r] for r in sig.returns)
-        self.params, self.results = sig.params[1:], sig.returns
-        self.ir = emit_module([(f, "") for f in funcs], [ShimSpec("shim", params, results)])
-        self.code = code_loader(opt_level).load(self.ir, imports=runtime_symbols())
-        self._vmctx = ctypes.create_string_buffer(256)
-        self._values = ctypes.create_string_buffer(16 * 16 + 16)
-        self.values = (ctypes.addressof(self._values) + 15) & ~15
-
-    def __call__(self, *args: int) -> list[int]:
-        for i, (p, a) in enumerate(zip(self.params, args, strict=True)):
-            size = p.type.bytes if p.type != t.R64 else 8
-            ctypes.memmove(self.values + 16 * i, (a % (1 << (8 * size))).to_bytes(size, "little"),
-                           size)
-        invoke(self.code.address("shim"), self.code.address(self.func.name),
-               ctypes.addressof(self._vmctx), self.values)
-        out = []
-        for i, r in enumerate(self.results):
-            size = r.bytes if r != t.R64 else 8
-            out.append(int.from_bytes(ctypes.string_at(self.values + 16 * i, size), "little"))
-        return out
-
-
-def _split(text: str) -> list[str]:
-    chunks = text.strip().split("\nfunction ")
-    return [chunks[0]] + ["function " + c for c in chunks[1:]]
+from support.filetest_compiler import compile_ir
 
 
 def test_mul_high_halves() -> None:
-    f = Compiled("""
+    f = compile_ir("""
 function %f(i64 vmctx, i64, i64, i32, i32) -> i64, i64, i32, i32 {
 block0(v0: i64, v1: i64, v2: i64, v3: i32, v4: i32):
     v5 = umulhi v1, v2
@@ -85,7 +42,7 @@ def _signed(value: int, bits: int) -> int:
 
 
 def test_bit_ops_rotates_and_immediates() -> None:
-    f = Compiled("""
+    f = compile_ir("""
 function %f(i64 vmctx, i32, i32, i64) -> i32, i32, i32, i32, i32, i32, i32 {
 block0(v0: i64, v1: i32, v2: i32, v3: i64):
     v4 = band_not v1, v2
@@ -106,7 +63,7 @@ block0(v0: i64, v1: i32, v2: i32, v3: i64):
 
 
 def test_references_null_select_and_compare() -> None:
-    f = Compiled("""
+    f = compile_ir("""
 function %f(i64 vmctx, r64, i32) -> i32, r64, i32 {
 block0(v0: i64, v1: r64, v2: i32):
     v3 = null.r64
@@ -127,7 +84,7 @@ block0(v0: i64, v1: r64, v2: i32):
 
 def test_uadd_overflow_trap_and_sized_memory_access() -> None:
     buf = ctypes.create_string_buffer(bytes(range(1, 17)))
-    f = Compiled("""
+    f = compile_ir("""
 function %f(i64 vmctx, i64, i64) -> i64, i32 {
 block0(v0: i64, v1: i64, v2: i64):
     v3 = uadd_overflow_trap v1, v2, memory_out_of_bounds
@@ -147,7 +104,7 @@ block0(v0: i64, v1: i64, v2: i64):
 
 
 def test_vectors_lane_views_and_constants() -> None:
-    f = Compiled("""
+    f = compile_ir("""
 function %f(i64 vmctx, v128, v128, i32) -> v128, v128, v128, v128 {
 block0(v0: i64, v1: v128, v2: v128, v3: i32):
     v4 = bitcast.i32x4 v1
@@ -192,7 +149,7 @@ block0(v0: i64, v1: v128, v2: v128, v3: i32):
 
 
 def test_tail_calls_run_in_constant_stack() -> None:
-    f = Compiled("""
+    f = compile_ir("""
 function %count(i64 vmctx, i64, i64) -> i64 {
     sig0 = (i64 vmctx, i64, i64) -> i64
     fn0 = %count sig0
@@ -212,7 +169,7 @@ block2:
 
 
 def test_indirect_call_through_func_addr_and_br_table() -> None:
-    f = Compiled("""
+    f = compile_ir("""
 function %f(i64 vmctx, i64) -> i32 {
     sig0 = (i64 vmctx, i32) -> i32
     fn0 = %double sig0
@@ -247,7 +204,7 @@ block0(v0: i64, v1: i32):
 
 
 def test_brif_to_one_block_with_different_arguments() -> None:
-    f = Compiled("""
+    f = compile_ir("""
 function %f(i64 vmctx, i32) -> i32 {
 block0(v0: i64, v1: i32):
     v2 = iconst.i32 10
