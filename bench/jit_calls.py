@@ -13,8 +13,8 @@ Python call of a 2-argument export, and a memcpy/memset-heavy wasm loop with
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import ctypes
+import dataclasses
 import time
 from typing import Any
 

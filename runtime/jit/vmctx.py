@@ -8,37 +8,21 @@ host calls (for the Caller) turn that address back into the instance here.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.runtime.jit.codemap import MappedCode
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.wasm.module import WasmModule
 
 
-class CodeRange(Protocol):
-    """Half-open address range ``[start, end)`` of machine code."""
-
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def end(self) -> int: ...
-
-
-class CompiledCode(Protocol):
+class CompiledCode(MappedCode, Protocol):
     """What the runtime needs of a compiled module (the JIT's ``CompiledModule``)."""
 
     @property
-    def module(self) -> WasmModule: ...
-
-    @property
     def layout(self) -> vm.VMContextLayout: ...
-
-    @property
-    def code_ranges(self) -> Sequence[CodeRange]: ...
 
     def function_address(self, func_index: int) -> int:
         """Address of defined function ``func_index``'s machine code."""
@@ -46,14 +30,6 @@ class CompiledCode(Protocol):
 
     def entry_shim(self, type_index: int) -> int:
         """Address of the entry shim of signature ``type_index``."""
-        ...
-
-    def func_index_at(self, pc: int) -> int | None:
-        """The function whose code contains ``pc``, if any."""
-        ...
-
-    def on_release(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` before the code is released."""
         ...
 
 
