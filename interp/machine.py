@@ -16,8 +16,7 @@ from pyjitwasm.interp.code import CompiledFunction
 from pyjitwasm.interp.compile import ModuleCode
 from pyjitwasm.interp.memops import memory_grow
 from pyjitwasm.runtime.errors import Frame, Trap
-from pyjitwasm.runtime.functions import FuncInstance
-from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.runtime.instance import FuncInstance, ModuleInstance
 from pyjitwasm.wasm.traps import TrapCode
 
 _MEMORY_ACCESS_OPS = frozenset({C.LOAD, C.STORE, C.LOADX, C.STOREX, C.LOADN, C.STOREN})
