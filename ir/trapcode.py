@@ -13,7 +13,7 @@ from enum import IntEnum
 
 class TrapCode(IntEnum):
     """Why compiled code traps. The text format spells a code in lower case
-    (``trapnz v3, int_divz`` is written ``integer_division_by_zero``)."""
+    (``trapz v1, integer_division_by_zero``)."""
 
     STACK_OVERFLOW = 0
     MEMORY_OUT_OF_BOUNDS = 1
