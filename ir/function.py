@@ -25,6 +25,8 @@ from pyjitwasm.ir.immediates import MemFlags
 from pyjitwasm.ir.instructions import BlockCall, InstructionData, UnaryImm
 from pyjitwasm.ir.types import POINTER, Type
 
+# The entity types and BlockCall are re-exported: builders of functions name them along
+# with the function's own classes.
 __all__ = [
     "AbiParam", "Block", "BlockCall", "BlockParam", "DataFlowGraph", "ExtFuncData", "FuncRef",
     "Function", "GlobalValue", "GlobalValueData", "Heap", "HeapData", "Inst", "InstResult",
