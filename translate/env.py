@@ -21,8 +21,9 @@ from pyjitwasm.ir.function import (
     TableData,
 )
 from pyjitwasm.ir.immediates import TRUSTED, MemFlags
-from pyjitwasm.ir.types import I32, I64, POINTER, from_wasm
+from pyjitwasm.ir.types import I32, I64, POINTER
 from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.libcalls import Libcall
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import FuncType

@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyjitwasm.ir.immediates import WASM_HEAP
-from pyjitwasm.ir.types import I32, I64, from_wasm
+from pyjitwasm.ir.trapcode import TrapCode
+from pyjitwasm.ir.types import I32, I64
 from pyjitwasm.translate import libcalls as lc
+from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.numeric import Handler
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import Instr
 from pyjitwasm.wasm.opcodes import OPS, MemArg
-from pyjitwasm.wasm.traps import TrapCode
 
 if TYPE_CHECKING:
     from pyjitwasm.ir.function import Value

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyjitwasm.ir.immediates import TRUSTED
+from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.ir.types import I32, I64, POINTER, REF
 from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate import vmctx as vm
@@ -27,7 +28,6 @@ from pyjitwasm.translate.numeric import Handler
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm import types as wt
 from pyjitwasm.wasm.module import Instr
-from pyjitwasm.wasm.traps import TrapCode
 
 if TYPE_CHECKING:
     from pyjitwasm.ir.function import Value

@@ -27,7 +27,8 @@ from pyjitwasm.ir.cursor import Cursor
 from pyjitwasm.ir.frontend import FunctionBuilder
 from pyjitwasm.ir.function import Function, Value
 from pyjitwasm.ir.immediates import TRUSTED
-from pyjitwasm.ir.types import I64, Type, from_wasm
+from pyjitwasm.ir.trapcode import TrapCode
+from pyjitwasm.ir.types import I64, Type
 from pyjitwasm.translate import memory as translate_memory
 from pyjitwasm.translate import numeric as translate_numeric
 from pyjitwasm.translate import table as translate_table
@@ -39,11 +40,11 @@ from pyjitwasm.translate.env import (
     function_name,
     function_signature,
 )
+from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.libcalls import Libcall
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import Instr, WasmModule
 from pyjitwasm.wasm.opcodes import OPS, BlockImm
-from pyjitwasm.wasm.traps import TrapCode
 
 
 def translate_module(module: WasmModule, config: HeapConfig | None = None) -> list[Function]:
@@ -126,11 +127,9 @@ class FunctionTranslator:
         dfg = self.func.dfg
         if dfg.value_type(v) == I64:
             return v
-        definition = dfg.value_defs[dfg.resolve(v)]
-        if definition is not None and definition[0] == "result":
-            data = dfg.insts[definition[1]]
-            if data.opcode == "iconst":  # a constant operand: widen the constant instead
-                return self.const64(data.imm)  # type: ignore[arg-type]
+        known = dfg.iconst_value(v)
+        if known is not None:  # a constant operand: widen the constant instead
+            return self.const64(known)
         return self.ins().uextend(I64, v)
 
     def const64(self, n: int) -> Value:
