@@ -117,7 +117,7 @@ def compile_function(
 class _FunctionCompiler:
     """The state of compiling one body. Each wasm instruction is compiled by the method
     ``_HANDLERS`` maps its opcode to; a handler emits entries of the compact form and keeps
-    ``height`` (the operand stack's, above the locals) in step with the instruction."""
+    ``height`` (the frame's: locals, then the operand stack) in step with the instruction."""
 
     __slots__ = (
         "module",
@@ -169,7 +169,7 @@ class _FunctionCompiler:
             handler(self, code, imm)
             if self.dead:
                 # Only end and else clear ``dead``, and the skip lands on one of them.
-                i = self.skip_dead(i - 1)
+                i = self.skip_dead()
         zeros = [default_value(t) for t in body.locals]
         fused, fused_offsets = _fuse(self.out, self.offsets)
         return CompiledFunction(
@@ -201,8 +201,9 @@ class _FunctionCompiler:
         else:
             ctl.fixups.append((container, index))
 
-    def skip_dead(self, i: int) -> int:
-        """Index of the else/end that ends the unreachable code after instruction i."""
+    def skip_dead(self) -> int:
+        """Index of the else/end that ends the unreachable code after an unconditional
+        branch."""
         ctl = self.ctrls[-1]
         if ctl.kind == _FUNC:
             return len(self.body.instrs) - 1

@@ -47,6 +47,11 @@ def test_every_opcode_has_its_named_constant(generator):
         assert opcodes.OPS_BY_NAME[row.name].code == row.code
 
 
+def test_generator_knows_exactly_the_immediate_kinds(generator):
+    # The generator imports nothing from pyjitwasm, so it keeps its own list of Imm names.
+    assert generator._IMM_KINDS == set(opcodes.Imm.__members__)
+
+
 def test_constants_use_the_prefix_encoding():
     assert opcodes.I32_ADD == 0x6A
     assert opcodes.MEMORY_INIT == 0xFC008
