@@ -33,7 +33,7 @@ def compiled_for(func: FuncInstance) -> CompiledFunction:
             module_code = cache
         else:
             module_code = ModuleCode(inst.module)
-            inst.code_cache = module_code  # type: ignore[assignment]  # runtime declares list[Any]
+            inst.code_cache = module_code
         compiled = func.compiled = module_code.get(func.code_slot)
     return compiled
 
