@@ -13,8 +13,8 @@ Python call of a 2-argument export, and a memcpy/memset-heavy wasm loop with
 from __future__ import annotations
 
 import argparse
-import contextlib
 import ctypes
+import dataclasses
 import time
 from typing import Any
 
@@ -190,14 +190,13 @@ def api_numbers() -> dict[str, float]:
             # Hide the API adapter from the JIT: the generic, type-driven entry runs.
             adapter = func._rt.host
             func._rt.host = lambda instance, args: adapter(instance, args)
-        saved = jit_engine.inline_bulk_memory
         if not inline:
-            jit_engine.inline_bulk_memory = lambda layout: contextlib.nullcontext()
-        try:
-            module = pyjitwasm.Module(store.engine, API_MODULE)
-            ex = pyjitwasm.Instance(store, module, [func]).exports(store)
-        finally:
-            jit_engine.inline_bulk_memory = saved
+            # This engine's modules compile memory.copy/fill to libcalls.
+            backend = store.engine.backend
+            assert isinstance(backend, jit_engine.JitBackend)
+            backend.options = dataclasses.replace(backend.options, inline_bulk_memory=False)
+        module = pyjitwasm.Module(store.engine, API_MODULE)
+        ex = pyjitwasm.Instance(store, module, [func]).exports(store)
         return store, {name: (lambda *a, f=ex[name]: f(store, *a))
                        for name in ("host_loop", "memops")} | {"raw_add": ex["add"]}
 

@@ -8,50 +8,50 @@ dispatch loop never re-parses anything. A frame is one Python list holding the l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-# Internal opcodes, numbered roughly by how often programs execute them (the dispatch
-# loop tests them in this order).
-LGET = 0  # a: local index
-CONST = 1  # a: value
-BIN = 2  # a: fn(x, y)
-LSET = 3  # a: local index
-LTEE = 4  # a: local index
-BR_IF = 5  # a: target (no stack adjustment needed)
-I32_ADD = 6
-LOAD = 7  # a: Struct.unpack_from, b: static offset (memory 0)
-STORE = 8  # a: Struct.pack_into, b: static offset (memory 0)
-UN = 9  # a: fn(x)
-JUMP = 10  # a: target
-BR_UNLESS = 11  # a: target
-CALL = 12  # a: function index
-RETURN = 13  # a: result count
-GGET = 14  # a: global index
-GSET = 15  # a: global index
-I32_SUB = 16
-DROP = 17
-SELECT = 18
-BR_ADJ = 19  # a: target, b: (height, end) -- del frame[height:end] then jump
-BR_IF_ADJ = 20  # same, when the popped condition is non-zero
-BR_TABLE = 21  # a: tuple of (target, height, end); the last entry is the default
-LOADX = 22  # a: reader(buffer, address) -> value, b: static offset (memory 0)
-STOREX = 23  # a: writer(buffer, address, value), b: static offset (memory 0)
-CALL_INDIRECT = 24  # a: expected FuncType, b: table index
-MEMGROW = 25  # a: memory index
-MISC = 26  # a: fn(frame, instance, b) for everything rarely executed
-UNREACHABLE = 27
-LOADN = 28  # a: (reader, memory index), b: static offset
-STOREN = 29  # a: (writer, memory index), b: static offset
-I32_EQZ_BR_IF = 30  # a: target; br_if on (x == 0)
-LGET_LGET = 31  # a, b: two local indices
-LGET_CONST_BIN = 32  # a: local index, b: (constant, fn)
-LGET_BIN = 33  # a: local index, b: fn
-CONST_BIN = 34  # a: constant, b: fn
-BIN_BR_IF = 35  # a: fn, b: target
-RETURN_CALL = 36  # a: function index
-RETURN_CALL_INDIRECT = 37  # a: FuncType, b: table index
-
-NAMES = {v: k for k, v in dict(globals()).items() if isinstance(v, int) and k.isupper()}
+# Internal opcodes, numbered roughly by how often programs execute them. The dispatch loop
+# (``machine._run``) compares against these numbers as literals, which Python evaluates
+# faster than names; tests/interp/test_dispatch_table.py checks that each literal's comment
+# names the constant with that value.
+LGET: Final = 0  # a: local index
+CONST: Final = 1  # a: value
+BIN: Final = 2  # a: fn(x, y)
+LSET: Final = 3  # a: local index
+LTEE: Final = 4  # a: local index
+BR_IF: Final = 5  # a: target (no stack adjustment needed)
+I32_ADD: Final = 6
+LOAD: Final = 7  # a: Struct.unpack_from, b: static offset (memory 0)
+STORE: Final = 8  # a: Struct.pack_into, b: static offset (memory 0)
+UN: Final = 9  # a: fn(x)
+JUMP: Final = 10  # a: target
+BR_UNLESS: Final = 11  # a: target
+CALL: Final = 12  # a: function index
+RETURN: Final = 13  # a: result count
+GGET: Final = 14  # a: global index
+GSET: Final = 15  # a: global index
+I32_SUB: Final = 16
+DROP: Final = 17
+SELECT: Final = 18
+BR_ADJ: Final = 19  # a: target, b: (height, end) -- del frame[height:end] then jump
+BR_IF_ADJ: Final = 20  # same, when the popped condition is non-zero
+BR_TABLE: Final = 21  # a: tuple of (target, height, end); the last entry is the default
+LOADX: Final = 22  # a: reader(buffer, address) -> value, b: static offset (memory 0)
+STOREX: Final = 23  # a: writer(buffer, address, value), b: static offset (memory 0)
+CALL_INDIRECT: Final = 24  # a: expected FuncType, b: table index
+MEMGROW: Final = 25  # a: memory index
+MISC: Final = 26  # a: fn(frame, instance, b) for everything rarely executed
+UNREACHABLE: Final = 27
+LOADN: Final = 28  # a: (reader, memory index), b: static offset
+STOREN: Final = 29  # a: (writer, memory index), b: static offset
+I32_EQZ_BR_IF: Final = 30  # a: target; br_if on (x == 0)
+LGET_LGET: Final = 31  # a, b: two local indices
+LGET_CONST_BIN: Final = 32  # a: local index, b: (constant, fn)
+LGET_BIN: Final = 33  # a: local index, b: fn
+CONST_BIN: Final = 34  # a: constant, b: fn
+BIN_BR_IF: Final = 35  # a: fn, b: target
+RETURN_CALL: Final = 36  # a: function index
+RETURN_CALL_INDIRECT: Final = 37  # a: FuncType, b: table index
 
 
 class CompiledFunction:

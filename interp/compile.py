@@ -8,6 +8,7 @@ an unconditional branch is skipped, and a few frequent instruction pairs are fus
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pyjitwasm.interp import code as C
@@ -27,6 +28,7 @@ from pyjitwasm.runtime.instance import default_value
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.errors import UnsupportedFeatureError
 from pyjitwasm.wasm.module import FunctionBody, WasmModule
+from pyjitwasm.wasm.opcodes import BlockImm, MemArg
 from pyjitwasm.wasm.types import FuncType
 
 # Stack effect (pushes - pops) of the instructions run through MISC.
@@ -109,217 +111,360 @@ def compile_function(
     module: WasmModule, func_types: list[FuncType], ftype: FuncType, body: FunctionBody
 ) -> CompiledFunction:
     """Translate one validated function body into a CompiledFunction."""
-    nlocals = len(ftype.params) + len(body.locals)
-    out: list[list[Any]] = []
-    offsets: list[int] = []
-    instrs = body.instrs
-    count = len(instrs)
-    h = nlocals
-    func_ctl = _Control(_FUNC, nlocals, 0, len(ftype.results), None)
-    ctrls = [func_ctl]
-    cur_offset = body.offset
+    return _FunctionCompiler(module, func_types, ftype, body).compile()
 
-    def emit(code: int, a: Any = None, b: Any = None) -> list[Any]:
+
+class _FunctionCompiler:
+    """The state of compiling one body. Each wasm instruction is compiled by the method
+    ``_HANDLERS`` maps its opcode to; a handler emits entries of the compact form and keeps
+    ``height`` (the frame's: locals, then the operand stack) in step with the instruction."""
+
+    __slots__ = (
+        "module",
+        "func_types",
+        "body",
+        "nparams",
+        "out",
+        "offsets",
+        "height",
+        "func_ctl",
+        "ctrls",
+        "dead",
+        "cur_offset",
+    )
+
+    def __init__(
+        self, module: WasmModule, func_types: list[FuncType], ftype: FuncType, body: FunctionBody
+    ) -> None:
+        self.module = module
+        self.func_types = func_types
+        self.body = body
+        self.nparams = len(ftype.params)
+        self.out: list[list[Any]] = []
+        self.offsets: list[int] = []
+        nlocals = self.nparams + len(body.locals)
+        self.height = nlocals
+        self.func_ctl = _Control(_FUNC, nlocals, 0, len(ftype.results), None)
+        self.ctrls = [self.func_ctl]
+        # True after an unconditional branch, until the end (or else) of its block.
+        self.dead = False
+        self.cur_offset = body.offset
+
+    def compile(self) -> CompiledFunction:
+        body = self.body
+        instrs = body.instrs
+        count = len(instrs)
+        handlers = _HANDLERS
+        i = 0
+        while i < count:
+            code, imm, offset = instrs[i]
+            self.cur_offset = offset
+            i += 1
+            handler = handlers.get(code)
+            if handler is None:
+                name = op.OPS[code].name if code in op.OPS else hex(code)
+                raise UnsupportedFeatureError(
+                    "SIMD" if code >= op.FD else "(interpreter)", f"instruction {name}", offset
+                )
+            handler(self, code, imm)
+            if self.dead:
+                # Only end and else clear ``dead``, and the skip lands on one of them.
+                i = self.skip_dead()
+        zeros = [default_value(t) for t in body.locals]
+        fused, fused_offsets = _fuse(self.out, self.offsets)
+        return CompiledFunction(
+            fused, fused_offsets, self.nparams, self.func_ctl.nresults, zeros, body.offset
+        )
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def emit(self, code: int, a: Any = None, b: Any = None) -> list[Any]:
         entry = [code, a, b]
-        out.append(entry)
-        offsets.append(cur_offset)
+        self.out.append(entry)
+        self.offsets.append(self.cur_offset)
         return entry
 
-    def branch_target(depth: int, height: int) -> tuple[_Control, Any]:
+    def branch_target(self, depth: int) -> tuple[_Control, Any]:
         """The control for a label and the stack adjustment a branch there needs."""
-        ctl = ctrls[-1 - depth]
+        ctl = self.ctrls[-1 - depth]
         if ctl.kind == _FUNC:
             return ctl, None  # jump to the final RETURN, which takes the top results
         arity = ctl.arity
-        if height == ctl.base + arity:
+        if self.height == ctl.base + arity:
             return ctl, None
         return ctl, (ctl.base, -arity if arity else None)
 
+    @staticmethod
     def add_target(ctl: _Control, container: list[Any], index: int) -> None:
         if ctl.label is not None:
             container[index] = ctl.label
         else:
             ctl.fixups.append((container, index))
 
-    def skip_dead(i: int) -> int:
-        """Index of the else/end that ends the unreachable code after instruction i."""
-        ctl = ctrls[-1]
+    def skip_dead(self) -> int:
+        """Index of the else/end that ends the unreachable code after an unconditional
+        branch."""
+        ctl = self.ctrls[-1]
         if ctl.kind == _FUNC:
-            return count - 1
+            return len(self.body.instrs) - 1
         if ctl.kind == _IF and ctl.imm.else_pc != -1:
             return ctl.imm.else_pc
         return ctl.imm.end_pc
 
-    i = 0
-    dead = False
-    while i < count:
-        ins = instrs[i]
-        code = ins.op
-        imm = ins.imm
-        cur_offset = ins.offset
-        i += 1
-        if code == op.LOCAL_GET:
-            emit(C.LGET, imm)
-            h += 1
-        elif code == op.LOCAL_SET:
-            emit(C.LSET, imm)
-            h -= 1
-        elif code == op.LOCAL_TEE:
-            emit(C.LTEE, imm)
-        elif code == op.I32_CONST or code == op.I64_CONST:
-            emit(C.CONST, imm)
-            h += 1
-        elif code in BINARY:
-            if code == op.I32_ADD:
-                emit(C.I32_ADD)
-            elif code == op.I32_SUB:
-                emit(C.I32_SUB)
-            else:
-                emit(C.BIN, BINARY[code])
-            h -= 1
-        elif code in UNARY:
-            emit(C.UN, UNARY[code])
-        elif code == op.BLOCK or code == op.LOOP:
-            np, nr = _block_sig(module, imm.blocktype)
-            ctl = _Control(_LOOP if code == op.LOOP else _BLOCK, h - np, np, nr, imm)
-            if code == op.LOOP:
-                ctl.label = len(out)
-            ctrls.append(ctl)
-        elif code == op.IF:
-            h -= 1
-            np, nr = _block_sig(module, imm.blocktype)
-            ctl = _Control(_IF, h - np, np, nr, imm)
-            ctl.else_fixup = emit(C.BR_UNLESS)
-            ctrls.append(ctl)
-        elif code == op.ELSE:
-            ctl = ctrls[-1]
-            if not dead:
-                add_target(ctl, emit(C.JUMP), 1)
-            assert ctl.else_fixup is not None
-            ctl.else_fixup[1] = len(out)
-            ctl.else_fixup = None
-            ctl.kind = _ELSE
-            h = ctl.base + ctl.nparams
-            dead = False
-        elif code == op.END:
-            ctl = ctrls.pop()
-            dead = False
-            if ctl.kind == _FUNC:
-                target = len(out)
-                emit(C.RETURN, ctl.nresults)
-            else:
-                target = len(out)
-            if ctl.else_fixup is not None:
-                ctl.else_fixup[1] = target
-            for container, index in ctl.fixups:
-                container[index] = target
-            h = ctl.base + ctl.nresults
-        elif code == op.BR:
-            ctl, adjust = branch_target(imm, h)
-            if adjust is None:
-                add_target(ctl, emit(C.JUMP), 1)
-            else:
-                add_target(ctl, emit(C.BR_ADJ, None, adjust), 1)
-            dead = True
-        elif code == op.BR_IF:
-            h -= 1
-            ctl, adjust = branch_target(imm, h)
-            if adjust is None:
-                add_target(ctl, emit(C.BR_IF), 1)
-            else:
-                add_target(ctl, emit(C.BR_IF_ADJ, None, adjust), 1)
-        elif code == op.BR_TABLE:
-            h -= 1
-            entries = []
-            for depth in (*imm[0], imm[1]):
-                ctl, adjust = branch_target(depth, h)
-                base, end = adjust if adjust is not None else (h, None)
-                entry = [None, base, end]
-                add_target(ctl, entry, 0)
-                entries.append(entry)
-            emit(C.BR_TABLE, entries)
-            dead = True
-        elif code == op.RETURN:
-            emit(C.RETURN, func_ctl.nresults)
-            dead = True
-        elif code == op.UNREACHABLE:
-            emit(C.UNREACHABLE)
-            dead = True
-        elif code == op.NOP:
-            pass
-        elif code == op.CALL or code == op.RETURN_CALL:
-            ft = func_types[imm]
-            if code == op.CALL:
-                emit(C.CALL, imm)
-            else:
-                emit(C.RETURN_CALL, imm)
-                emit(C.RETURN, func_ctl.nresults)  # reached after a tail call to the host
-                dead = True
-            h += len(ft.results) - len(ft.params)
-        elif code == op.CALL_INDIRECT or code == op.RETURN_CALL_INDIRECT:
-            ft = module.types[imm[0]]
-            if code == op.CALL_INDIRECT:
-                emit(C.CALL_INDIRECT, ft, imm[1])
-            else:
-                emit(C.RETURN_CALL_INDIRECT, ft, imm[1])
-                emit(C.RETURN, func_ctl.nresults)
-                dead = True
-            h += len(ft.results) - len(ft.params) - 1
-        elif code == op.DROP:
-            emit(C.DROP)
-            h -= 1
-        elif code == op.SELECT or code == op.SELECT_T:
-            emit(C.SELECT)
-            h -= 2
-        elif code == op.GLOBAL_GET:
-            emit(C.GGET, imm)
-            h += 1
-        elif code == op.GLOBAL_SET:
-            emit(C.GSET, imm)
-            h -= 1
-        elif code == op.F32_CONST:
-            emit(C.CONST, f32_from_bits(imm))
-            h += 1
-        elif code == op.F64_CONST:
-            emit(C.CONST, f64_from_bits(imm))
-            h += 1
-        elif code == op.REF_NULL:
-            emit(C.CONST, None)
-            h += 1
-        elif code == op.REF_IS_NULL:
-            emit(C.UN, _is_null)
-        elif code in PLAIN_LOADS or code in OTHER_LOADS:
-            if imm.memory != 0:
-                emit(C.LOADN, (make_reader(code), imm.memory), imm.offset)
-            elif code in PLAIN_LOADS:
-                emit(C.LOAD, PLAIN_LOADS[code], imm.offset)
-            else:
-                emit(C.LOADX, OTHER_LOADS[code], imm.offset)
-        elif code in PLAIN_STORES or code in OTHER_STORES:
-            if imm.memory != 0:
-                emit(C.STOREN, (make_writer(code), imm.memory), imm.offset)
-            elif code in PLAIN_STORES:
-                emit(C.STORE, PLAIN_STORES[code], imm.offset)
-            else:
-                emit(C.STOREX, OTHER_STORES[code], imm.offset)
-            h -= 2
-        elif code == op.MEMORY_GROW:
-            emit(C.MEMGROW, imm)
-        elif code in MISC_HANDLERS:
-            emit(C.MISC, MISC_HANDLERS[code], imm)
-            h += _MISC_EFFECT[code]
+    # -- control -------------------------------------------------------------------------
+
+    def unreachable(self, code: int, imm: None) -> None:
+        self.emit(C.UNREACHABLE)
+        self.dead = True
+
+    def nop(self, code: int, imm: None) -> None:
+        pass
+
+    def block(self, code: int, imm: BlockImm) -> None:
+        nparams, nresults = _block_sig(self.module, imm.blocktype)
+        self.ctrls.append(_Control(_BLOCK, self.height - nparams, nparams, nresults, imm))
+
+    def loop(self, code: int, imm: BlockImm) -> None:
+        nparams, nresults = _block_sig(self.module, imm.blocktype)
+        ctl = _Control(_LOOP, self.height - nparams, nparams, nresults, imm)
+        ctl.label = len(self.out)
+        self.ctrls.append(ctl)
+
+    def if_(self, code: int, imm: BlockImm) -> None:
+        self.height -= 1
+        nparams, nresults = _block_sig(self.module, imm.blocktype)
+        ctl = _Control(_IF, self.height - nparams, nparams, nresults, imm)
+        ctl.else_fixup = self.emit(C.BR_UNLESS)
+        self.ctrls.append(ctl)
+
+    def else_(self, code: int, imm: None) -> None:
+        ctl = self.ctrls[-1]
+        if not self.dead:
+            self.add_target(ctl, self.emit(C.JUMP), 1)
+        assert ctl.else_fixup is not None
+        ctl.else_fixup[1] = len(self.out)
+        ctl.else_fixup = None
+        ctl.kind = _ELSE
+        self.height = ctl.base + ctl.nparams
+        self.dead = False
+
+    def end(self, code: int, imm: None) -> None:
+        ctl = self.ctrls.pop()
+        self.dead = False
+        target = len(self.out)
+        if ctl.kind == _FUNC:
+            self.emit(C.RETURN, ctl.nresults)
+        if ctl.else_fixup is not None:
+            ctl.else_fixup[1] = target
+        for container, index in ctl.fixups:
+            container[index] = target
+        self.height = ctl.base + ctl.nresults
+
+    def br(self, code: int, depth: int) -> None:
+        ctl, adjust = self.branch_target(depth)
+        if adjust is None:
+            self.add_target(ctl, self.emit(C.JUMP), 1)
         else:
-            name = op.OPS[code].name if code in op.OPS else hex(code)
-            raise UnsupportedFeatureError(
-                "SIMD" if code >= op.FD else "(interpreter)", f"instruction {name}", ins.offset
-            )
-        if dead and code != op.END and code != op.ELSE:
-            i = skip_dead(i - 1)
-    zeros = [default_value(t) for t in body.locals]
-    fused, fused_offsets = _fuse(out, offsets)
-    return CompiledFunction(
-        fused, fused_offsets, len(ftype.params), len(ftype.results), zeros, body.offset
-    )
+            self.add_target(ctl, self.emit(C.BR_ADJ, None, adjust), 1)
+        self.dead = True
+
+    def br_if(self, code: int, depth: int) -> None:
+        self.height -= 1
+        ctl, adjust = self.branch_target(depth)
+        if adjust is None:
+            self.add_target(ctl, self.emit(C.BR_IF), 1)
+        else:
+            self.add_target(ctl, self.emit(C.BR_IF_ADJ, None, adjust), 1)
+
+    def br_table(self, code: int, imm: tuple[tuple[int, ...], int]) -> None:
+        self.height -= 1
+        entries = []
+        for depth in (*imm[0], imm[1]):
+            ctl, adjust = self.branch_target(depth)
+            base, end = adjust if adjust is not None else (self.height, None)
+            entry = [None, base, end]
+            self.add_target(ctl, entry, 0)
+            entries.append(entry)
+        self.emit(C.BR_TABLE, entries)
+        self.dead = True
+
+    def return_(self, code: int, imm: None) -> None:
+        self.emit(C.RETURN, self.func_ctl.nresults)
+        self.dead = True
+
+    def call(self, code: int, func_index: int) -> None:
+        ft = self.func_types[func_index]
+        self.emit(C.CALL, func_index)
+        self.height += len(ft.results) - len(ft.params)
+
+    def return_call(self, code: int, func_index: int) -> None:
+        ft = self.func_types[func_index]
+        self.emit(C.RETURN_CALL, func_index)
+        self.emit(C.RETURN, self.func_ctl.nresults)  # reached after a tail call to the host
+        self.dead = True
+        self.height += len(ft.results) - len(ft.params)
+
+    def call_indirect(self, code: int, imm: tuple[int, int]) -> None:
+        type_index, table = imm
+        ft = self.module.types[type_index]
+        self.emit(C.CALL_INDIRECT, ft, table)
+        self.height += len(ft.results) - len(ft.params) - 1
+
+    def return_call_indirect(self, code: int, imm: tuple[int, int]) -> None:
+        type_index, table = imm
+        ft = self.module.types[type_index]
+        self.emit(C.RETURN_CALL_INDIRECT, ft, table)
+        self.emit(C.RETURN, self.func_ctl.nresults)
+        self.dead = True
+        self.height += len(ft.results) - len(ft.params) - 1
+
+    # -- parametric and variables ------------------------------------------------------
+
+    def drop(self, code: int, imm: None) -> None:
+        self.emit(C.DROP)
+        self.height -= 1
+
+    def select(self, code: int, imm: None | tuple[int, ...]) -> None:
+        self.emit(C.SELECT)
+        self.height -= 2
+
+    def local_get(self, code: int, index: int) -> None:
+        self.emit(C.LGET, index)
+        self.height += 1
+
+    def local_set(self, code: int, index: int) -> None:
+        self.emit(C.LSET, index)
+        self.height -= 1
+
+    def local_tee(self, code: int, index: int) -> None:
+        self.emit(C.LTEE, index)
+
+    def global_get(self, code: int, index: int) -> None:
+        self.emit(C.GGET, index)
+        self.height += 1
+
+    def global_set(self, code: int, index: int) -> None:
+        self.emit(C.GSET, index)
+        self.height -= 1
+
+    # -- constants, numeric and references -----------------------------------------------
+
+    def int_const(self, code: int, bits: int) -> None:
+        self.emit(C.CONST, bits)
+        self.height += 1
+
+    def f32_const(self, code: int, bits: int) -> None:
+        self.emit(C.CONST, f32_from_bits(bits))
+        self.height += 1
+
+    def f64_const(self, code: int, bits: int) -> None:
+        self.emit(C.CONST, f64_from_bits(bits))
+        self.height += 1
+
+    def unary(self, code: int, imm: None) -> None:
+        self.emit(C.UN, UNARY[code])
+
+    def binary(self, code: int, imm: None) -> None:
+        # The two most frequent get their own entry, which the dispatch loop inlines.
+        if code == op.I32_ADD:
+            self.emit(C.I32_ADD)
+        elif code == op.I32_SUB:
+            self.emit(C.I32_SUB)
+        else:
+            self.emit(C.BIN, BINARY[code])
+        self.height -= 1
+
+    def ref_null(self, code: int, heap_type: int) -> None:
+        self.emit(C.CONST, None)
+        self.height += 1
+
+    def ref_is_null(self, code: int, imm: None) -> None:
+        self.emit(C.UN, _is_null)
+
+    # -- memory, tables and the rest ---------------------------------------------------
+
+    def load(self, code: int, memarg: MemArg) -> None:
+        if memarg.memory != 0:
+            self.emit(C.LOADN, (make_reader(code), memarg.memory), memarg.offset)
+        elif code in PLAIN_LOADS:
+            self.emit(C.LOAD, PLAIN_LOADS[code], memarg.offset)
+        else:
+            self.emit(C.LOADX, OTHER_LOADS[code], memarg.offset)
+
+    def store(self, code: int, memarg: MemArg) -> None:
+        if memarg.memory != 0:
+            self.emit(C.STOREN, (make_writer(code), memarg.memory), memarg.offset)
+        elif code in PLAIN_STORES:
+            self.emit(C.STORE, PLAIN_STORES[code], memarg.offset)
+        else:
+            self.emit(C.STOREX, OTHER_STORES[code], memarg.offset)
+        self.height -= 2
+
+    def memory_grow(self, code: int, memory: int) -> None:
+        self.emit(C.MEMGROW, memory)
+
+    def misc(self, code: int, imm: Any) -> None:
+        self.emit(C.MISC, MISC_HANDLERS[code], imm)
+        self.height += _MISC_EFFECT[code]
+
+
+_Handler = Callable[[_FunctionCompiler, int, Any], None]
+
+
+def _handler_table() -> dict[int, _Handler]:
+    """Opcode -> the ``_FunctionCompiler`` method that compiles it."""
+    f = _FunctionCompiler
+    table: dict[int, _Handler] = {
+        op.UNREACHABLE: f.unreachable,
+        op.NOP: f.nop,
+        op.BLOCK: f.block,
+        op.LOOP: f.loop,
+        op.IF: f.if_,
+        op.ELSE: f.else_,
+        op.END: f.end,
+        op.BR: f.br,
+        op.BR_IF: f.br_if,
+        op.BR_TABLE: f.br_table,
+        op.RETURN: f.return_,
+        op.CALL: f.call,
+        op.CALL_INDIRECT: f.call_indirect,
+        op.RETURN_CALL: f.return_call,
+        op.RETURN_CALL_INDIRECT: f.return_call_indirect,
+        op.DROP: f.drop,
+        op.SELECT: f.select,
+        op.SELECT_T: f.select,
+        op.LOCAL_GET: f.local_get,
+        op.LOCAL_SET: f.local_set,
+        op.LOCAL_TEE: f.local_tee,
+        op.GLOBAL_GET: f.global_get,
+        op.GLOBAL_SET: f.global_set,
+        op.I32_CONST: f.int_const,
+        op.I64_CONST: f.int_const,
+        op.F32_CONST: f.f32_const,
+        op.F64_CONST: f.f64_const,
+        op.REF_NULL: f.ref_null,
+        op.REF_IS_NULL: f.ref_is_null,
+        op.MEMORY_GROW: f.memory_grow,
+    }
+    # Families whose members share a handler; each table names its opcodes explicitly.
+    families: list[tuple[Iterable[int], _Handler]] = [
+        (UNARY, f.unary),  # numeric.UNARY
+        (BINARY, f.binary),  # numeric.BINARY
+        (PLAIN_LOADS, f.load),  # memops.PLAIN_LOADS
+        (OTHER_LOADS, f.load),  # memops.OTHER_LOADS
+        (PLAIN_STORES, f.store),  # memops.PLAIN_STORES
+        (OTHER_STORES, f.store),  # memops.OTHER_STORES
+        (MISC_HANDLERS, f.misc),  # memops.MISC_HANDLERS (bulk memory, tables, ref.func)
+    ]
+    for codes, handler in families:
+        for code in codes:
+            assert code not in table, f"{op.OPS[code].name} has two handlers"
+            table[code] = handler
+    return table
+
+
+_HANDLERS = _handler_table()
+assert _MISC_EFFECT.keys() == MISC_HANDLERS.keys()
 
 
 _BRANCHES = (C.JUMP, C.BR_IF, C.BR_UNLESS, C.BR_ADJ, C.BR_IF_ADJ, C.I32_EQZ_BR_IF)

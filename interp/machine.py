@@ -16,8 +16,7 @@ from pyjitwasm.interp.code import CompiledFunction
 from pyjitwasm.interp.compile import ModuleCode
 from pyjitwasm.interp.memops import memory_grow
 from pyjitwasm.runtime.errors import Frame, Trap
-from pyjitwasm.runtime.functions import FuncInstance
-from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.runtime.instance import FuncInstance, ModuleInstance
 from pyjitwasm.wasm.traps import TrapCode
 
 _MEMORY_ACCESS_OPS = frozenset({C.LOAD, C.STORE, C.LOADX, C.STOREX, C.LOADN, C.STOREN})
@@ -30,9 +29,12 @@ def compiled_for(func: FuncInstance) -> CompiledFunction:
         inst = func.instance
         assert inst is not None
         cache = inst.code_cache
-        if not isinstance(cache, ModuleCode):
-            cache = inst.code_cache = ModuleCode(inst.module)
-        compiled = func.compiled = cache.get(func.code_slot)
+        if isinstance(cache, ModuleCode):
+            module_code = cache
+        else:
+            module_code = ModuleCode(inst.module)
+            inst.code_cache = module_code
+        compiled = func.compiled = module_code.get(func.code_slot)
     return compiled
 
 
@@ -94,7 +96,8 @@ def _run(entry: FuncInstance, args: list[Any]) -> list[Any]:
     code = cf.code
     pc = 0
     frames: list[tuple[Any, ...]] = []
-    inst, funcs, globs, mems, mem0, mem = _context(func.instance)  # type: ignore[arg-type]
+    assert func.instance is not None  # a wasm function (host functions return above)
+    inst, funcs, globs, mems, mem0, mem = _context(func.instance)
 
     try:
         while True:
@@ -145,8 +148,9 @@ def _run(entry: FuncInstance, args: list[Any]) -> list[Any]:
             elif op == 11:  # BR_UNLESS
                 if not stack.pop():
                     pc = a
-            elif op == 12 or op == 24 or op == 36 or op == 37:  # calls
-                if op == 12 or op == 36:
+            # CALL CALL_INDIRECT RETURN_CALL RETURN_CALL_INDIRECT
+            elif op == 12 or op == 24 or op == 36 or op == 37:
+                if op == 12 or op == 36:  # CALL RETURN_CALL
                     f = funcs[a]
                 else:
                     i = stack.pop()
@@ -169,7 +173,7 @@ def _run(entry: FuncInstance, args: list[Any]) -> list[Any]:
                         new += callee.zeros
                     else:
                         new = callee.zeros.copy()
-                    if op == 12 or op == 24:
+                    if op == 12 or op == 24:  # CALL CALL_INDIRECT (not tail calls)
                         if len(frames) >= limit:
                             raise Trap(TrapCode.STACK_OVERFLOW)
                         frames.append((func, code, pc, stack))
@@ -242,7 +246,7 @@ def _run(entry: FuncInstance, args: list[Any]) -> list[Any]:
                 a(mem, stack.pop() + b, y)
             elif op == 25:  # MEMGROW
                 memory_grow(stack, inst, a)
-                mem = mem0.data  # type: ignore[union-attr]
+                mem = mem0.data
             elif op == 26:  # MISC
                 a(stack, inst, b)
             elif op == 27:  # UNREACHABLE
@@ -260,20 +264,20 @@ def _run(entry: FuncInstance, args: list[Any]) -> list[Any]:
     except (struct.error, OverflowError, IndexError):
         if code[pc - 1][0] not in _MEMORY_ACCESS_OPS:
             raise
-        trap = Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
-        trap.frames.extend(backtrace(func, pc, frames))
-        raise trap from None
+        out_of_bounds = Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
+        out_of_bounds.frames.extend(backtrace(func, pc, frames))
+        raise out_of_bounds from None
     except RecursionError:
-        trap = Trap(TrapCode.STACK_OVERFLOW)
-        trap.frames.extend(backtrace(func, pc, frames))
-        raise trap from None
+        overflow = Trap(TrapCode.STACK_OVERFLOW)
+        overflow.frames.extend(backtrace(func, pc, frames))
+        raise overflow from None
     except Exception as exc:
         # A host function's exception crosses wasm frames unchanged; record where.
         trace = backtrace(func, pc, frames)
         existing = getattr(exc, "wasm_frames", None)
         try:
             if existing is None:
-                exc.wasm_frames = trace  # type: ignore[attr-defined]
+                exc.wasm_frames = trace  # type: ignore[attr-defined]  # ad-hoc attribute on any exception
             else:
                 existing.extend(trace)
         except AttributeError:

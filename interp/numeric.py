@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.runtime.floats import (
@@ -50,7 +50,42 @@ def _div_by_zero() -> Trap:
     return Trap(TrapCode.INTEGER_DIVISION_BY_ZERO)
 
 
-def _make_int_ops(bits: int) -> dict[str, Callable[..., int]]:
+class IntOps(NamedTuple):
+    """The integer instructions of one width, on unsigned bit patterns of that width."""
+
+    add: Callable[[int, int], int]
+    sub: Callable[[int, int], int]
+    mul: Callable[[int, int], int]
+    div_s: Callable[[int, int], int]
+    div_u: Callable[[int, int], int]
+    rem_s: Callable[[int, int], int]
+    rem_u: Callable[[int, int], int]
+    and_: Callable[[int, int], int]
+    or_: Callable[[int, int], int]
+    xor: Callable[[int, int], int]
+    shl: Callable[[int, int], int]
+    shr_s: Callable[[int, int], int]
+    shr_u: Callable[[int, int], int]
+    rotl: Callable[[int, int], int]
+    rotr: Callable[[int, int], int]
+    clz: Callable[[int], int]
+    ctz: Callable[[int], int]
+    popcnt: Callable[[int], int]
+    eqz: Callable[[int], int]
+    eq: Callable[[int, int], int]
+    ne: Callable[[int, int], int]
+    lt_s: Callable[[int, int], int]
+    lt_u: Callable[[int, int], int]
+    gt_s: Callable[[int, int], int]
+    gt_u: Callable[[int, int], int]
+    le_s: Callable[[int, int], int]
+    le_u: Callable[[int, int], int]
+    ge_s: Callable[[int, int], int]
+    ge_u: Callable[[int, int], int]
+
+
+def _int_ops(bits: int) -> IntOps:
+    """The integer instructions for ``bits``-wide values (closures over the width's masks)."""
     mask = (1 << bits) - 1
     sign = 1 << (bits - 1)
     full = 1 << bits
@@ -103,37 +138,41 @@ def _make_int_ops(bits: int) -> dict[str, Callable[..., int]]:
     def ctz(a: int) -> int:
         return bits if a == 0 else (a & -a).bit_length() - 1
 
-    return {
-        "add": lambda a, b: (a + b) & mask,
-        "sub": lambda a, b: (a - b) & mask,
-        "mul": lambda a, b: (a * b) & mask,
-        "div_s": div_s,
-        "div_u": div_u,
-        "rem_s": rem_s,
-        "rem_u": rem_u,
-        "and": lambda a, b: a & b,
-        "or": lambda a, b: a | b,
-        "xor": lambda a, b: a ^ b,
-        "shl": lambda a, b: (a << (b & shift_mask)) & mask,
-        "shr_s": shr_s,
-        "shr_u": lambda a, b: a >> (b & shift_mask),
-        "rotl": rotl,
-        "rotr": rotr,
-        "clz": clz,
-        "ctz": ctz,
-        "popcnt": lambda a: a.bit_count(),
-        "eqz": lambda a: 1 if a == 0 else 0,
-        "eq": lambda a, b: 1 if a == b else 0,
-        "ne": lambda a, b: 1 if a != b else 0,
-        "lt_u": lambda a, b: 1 if a < b else 0,
-        "gt_u": lambda a, b: 1 if a > b else 0,
-        "le_u": lambda a, b: 1 if a <= b else 0,
-        "ge_u": lambda a, b: 1 if a >= b else 0,
-        "lt_s": lambda a, b: 1 if (a ^ sign) < (b ^ sign) else 0,
-        "gt_s": lambda a, b: 1 if (a ^ sign) > (b ^ sign) else 0,
-        "le_s": lambda a, b: 1 if (a ^ sign) <= (b ^ sign) else 0,
-        "ge_s": lambda a, b: 1 if (a ^ sign) >= (b ^ sign) else 0,
-    }
+    return IntOps(
+        add=lambda a, b: (a + b) & mask,
+        sub=lambda a, b: (a - b) & mask,
+        mul=lambda a, b: (a * b) & mask,
+        div_s=div_s,
+        div_u=div_u,
+        rem_s=rem_s,
+        rem_u=rem_u,
+        and_=lambda a, b: a & b,
+        or_=lambda a, b: a | b,
+        xor=lambda a, b: a ^ b,
+        shl=lambda a, b: (a << (b & shift_mask)) & mask,
+        shr_s=shr_s,
+        shr_u=lambda a, b: a >> (b & shift_mask),
+        rotl=rotl,
+        rotr=rotr,
+        clz=clz,
+        ctz=ctz,
+        popcnt=lambda a: a.bit_count(),
+        eqz=lambda a: 1 if a == 0 else 0,
+        eq=lambda a, b: 1 if a == b else 0,
+        ne=lambda a, b: 1 if a != b else 0,
+        lt_s=lambda a, b: 1 if (a ^ sign) < (b ^ sign) else 0,
+        lt_u=lambda a, b: 1 if a < b else 0,
+        gt_s=lambda a, b: 1 if (a ^ sign) > (b ^ sign) else 0,
+        gt_u=lambda a, b: 1 if a > b else 0,
+        le_s=lambda a, b: 1 if (a ^ sign) <= (b ^ sign) else 0,
+        le_u=lambda a, b: 1 if a <= b else 0,
+        ge_s=lambda a, b: 1 if (a ^ sign) >= (b ^ sign) else 0,
+        ge_u=lambda a, b: 1 if a >= b else 0,
+    )
+
+
+I32_OPS = _int_ops(32)
+I64_OPS = _int_ops(64)
 
 
 def _extend(from_bits: int, to_mask: int) -> Callable[[int], int]:
@@ -218,7 +257,7 @@ def i64_to_f32(v: int) -> float:
     return -r if v < 0 else r
 
 
-def _trunc(lo: int, hi: int, mask: int, signed_range: bool) -> Callable[[float], int]:
+def _trunc(lo: int, hi: int, mask: int) -> Callable[[float], int]:
     # Accept x when lo - 1 < x < hi + 1, i.e. its truncation lies in [lo, hi].
     def trunc(a: float) -> int:
         if a != a:
@@ -250,85 +289,208 @@ def _f32(fn: Callable[[float, float], float]) -> Callable[[float, float], float]
     return rounded
 
 
-def _cmp_table() -> dict[str, Callable[[Any, Any], int]]:
-    return {
-        "eq": lambda a, b: 1 if a == b else 0,
-        "ne": lambda a, b: 1 if a != b else 0,
-        "lt": lambda a, b: 1 if a < b else 0,
-        "gt": lambda a, b: 1 if a > b else 0,
-        "le": lambda a, b: 1 if a <= b else 0,
-        "ge": lambda a, b: 1 if a >= b else 0,
-    }
+def fadd(a: float, b: float) -> float:
+    return a + b
 
 
-def _build() -> tuple[dict[int, Callable[..., Any]], dict[int, Callable[..., Any]]]:
-    unary: dict[int, Callable[..., Any]] = {}
-    binary: dict[int, Callable[..., Any]] = {}
-    for width in (32, 64):
-        ops = _make_int_ops(width)
-        for name, fn in ops.items():
-            code = op.OPS_BY_NAME[f"i{width}.{name}"].code
-            if name in ("clz", "ctz", "popcnt", "eqz"):
-                unary[code] = fn
-            else:
-                binary[code] = fn
-    cmp = _cmp_table()
-    for width in (32, 64):
-        for name, fn in cmp.items():
-            binary[op.OPS_BY_NAME[f"f{width}.{name}"].code] = fn
-    fadd = lambda a, b: a + b  # noqa: E731
-    fsub = lambda a, b: a - b  # noqa: E731
-    fmul = lambda a, b: a * b  # noqa: E731
-    arith = {"add": fadd, "sub": fsub, "mul": fmul, "div": fdiv}
-    for name, fn in arith.items():
-        binary[op.OPS_BY_NAME[f"f32.{name}"].code] = _f32(fn)
-        binary[op.OPS_BY_NAME[f"f64.{name}"].code] = fn
-    for width in (32, 64):
-        p = f"f{width}."
-        binary[op.OPS_BY_NAME[p + "min"].code] = fmin
-        binary[op.OPS_BY_NAME[p + "max"].code] = fmax
-        binary[op.OPS_BY_NAME[p + "copysign"].code] = _copysign
-        unary[op.OPS_BY_NAME[p + "abs"].code] = math.fabs
-        unary[op.OPS_BY_NAME[p + "neg"].code] = lambda a: -a
-        unary[op.OPS_BY_NAME[p + "ceil"].code] = fceil
-        unary[op.OPS_BY_NAME[p + "floor"].code] = ffloor
-        unary[op.OPS_BY_NAME[p + "trunc"].code] = ftrunc
-        unary[op.OPS_BY_NAME[p + "nearest"].code] = fnearest
-    unary[op.F32_SQRT] = lambda a: f32_round(fsqrt(a))
-    unary[op.F64_SQRT] = fsqrt
-
-    unary[op.I32_WRAP_I64] = lambda a: a & M32
-    unary[op.I64_EXTEND_I32_S] = lambda a: s32(a) & M64
-    unary[op.I64_EXTEND_I32_U] = lambda a: a
-    unary[op.I32_EXTEND8_S] = _extend(8, M32)
-    unary[op.I32_EXTEND16_S] = _extend(16, M32)
-    unary[op.I64_EXTEND8_S] = _extend(8, M64)
-    unary[op.I64_EXTEND16_S] = _extend(16, M64)
-    unary[op.I64_EXTEND32_S] = _extend(32, M64)
-
-    ranges = {"i32_s": (-(1 << 31), (1 << 31) - 1, M32), "i32_u": (0, M32, M32),
-              "i64_s": (-(1 << 63), (1 << 63) - 1, M64), "i64_u": (0, M64, M64)}
-    for key, (lo, hi, mask) in ranges.items():
-        dst, sign = key.split("_")
-        for src in ("f32", "f64"):
-            unary[op.OPS_BY_NAME[f"{dst}.trunc_{src}_{sign}"].code] = _trunc(lo, hi, mask, True)
-            unary[op.OPS_BY_NAME[f"{dst}.trunc_sat_{src}_{sign}"].code] = _trunc_sat(lo, hi, mask)
-
-    unary[op.F32_CONVERT_I32_S] = lambda a: f32_round(float(s32(a)))
-    unary[op.F32_CONVERT_I32_U] = lambda a: f32_round(float(a))
-    unary[op.F32_CONVERT_I64_S] = lambda a: i64_to_f32(s64(a))
-    unary[op.F32_CONVERT_I64_U] = i64_to_f32
-    unary[op.F64_CONVERT_I32_S] = lambda a: float(s32(a))
-    unary[op.F64_CONVERT_I32_U] = float
-    unary[op.F64_CONVERT_I64_S] = lambda a: float(s64(a))
-    unary[op.F64_CONVERT_I64_U] = float
-    unary[op.F32_DEMOTE_F64] = f32_round
-    unary[op.F64_PROMOTE_F32] = fpromote
-    unary[op.I32_REINTERPRET_F32] = f32_to_bits
-    unary[op.I64_REINTERPRET_F64] = f64_to_bits
-    unary[op.F32_REINTERPRET_I32] = f32_from_bits
-    unary[op.F64_REINTERPRET_I64] = f64_from_bits
-    return unary, binary
+def fsub(a: float, b: float) -> float:
+    return a - b
 
 
-UNARY, BINARY = _build()
+def fmul(a: float, b: float) -> float:
+    return a * b
+
+
+f32_add = _f32(fadd)
+f32_sub = _f32(fsub)
+f32_mul = _f32(fmul)
+f32_div = _f32(fdiv)
+
+
+def fneg(a: float) -> float:
+    return -a
+
+
+def f32_sqrt(a: float) -> float:
+    return f32_round(fsqrt(a))
+
+
+# Float comparisons (the result is an i32 0 or 1; any comparison with NaN but ne is 0).
+def feq(a: float, b: float) -> int:
+    return 1 if a == b else 0
+
+
+def fne(a: float, b: float) -> int:
+    return 1 if a != b else 0
+
+
+def flt(a: float, b: float) -> int:
+    return 1 if a < b else 0
+
+
+def fgt(a: float, b: float) -> int:
+    return 1 if a > b else 0
+
+
+def fle(a: float, b: float) -> int:
+    return 1 if a <= b else 0
+
+
+def fge(a: float, b: float) -> int:
+    return 1 if a >= b else 0
+
+
+# Truncations to each integer type: its range (for the trapping form) and its mask.
+_I32_S = (-(1 << 31), (1 << 31) - 1, M32)
+_I32_U = (0, M32, M32)
+_I64_S = (-(1 << 63), (1 << 63) - 1, M64)
+_I64_U = (0, M64, M64)
+trunc_i32_s, trunc_sat_i32_s = _trunc(*_I32_S), _trunc_sat(*_I32_S)
+trunc_i32_u, trunc_sat_i32_u = _trunc(*_I32_U), _trunc_sat(*_I32_U)
+trunc_i64_s, trunc_sat_i64_s = _trunc(*_I64_S), _trunc_sat(*_I64_S)
+trunc_i64_u, trunc_sat_i64_u = _trunc(*_I64_U), _trunc_sat(*_I64_U)
+
+
+UNARY: dict[int, Callable[[Any], Any]] = {
+    op.I32_EQZ: I32_OPS.eqz,
+    op.I32_CLZ: I32_OPS.clz,
+    op.I32_CTZ: I32_OPS.ctz,
+    op.I32_POPCNT: I32_OPS.popcnt,
+    op.I64_EQZ: I64_OPS.eqz,
+    op.I64_CLZ: I64_OPS.clz,
+    op.I64_CTZ: I64_OPS.ctz,
+    op.I64_POPCNT: I64_OPS.popcnt,
+    op.F32_ABS: math.fabs,
+    op.F32_NEG: fneg,
+    op.F32_CEIL: fceil,
+    op.F32_FLOOR: ffloor,
+    op.F32_TRUNC: ftrunc,
+    op.F32_NEAREST: fnearest,
+    op.F32_SQRT: f32_sqrt,
+    op.F64_ABS: math.fabs,
+    op.F64_NEG: fneg,
+    op.F64_CEIL: fceil,
+    op.F64_FLOOR: ffloor,
+    op.F64_TRUNC: ftrunc,
+    op.F64_NEAREST: fnearest,
+    op.F64_SQRT: fsqrt,
+    op.I32_WRAP_I64: lambda a: a & M32,
+    op.I32_TRUNC_F32_S: trunc_i32_s,
+    op.I32_TRUNC_F32_U: trunc_i32_u,
+    op.I32_TRUNC_F64_S: trunc_i32_s,
+    op.I32_TRUNC_F64_U: trunc_i32_u,
+    op.I64_EXTEND_I32_S: lambda a: s32(a) & M64,
+    op.I64_EXTEND_I32_U: lambda a: a,
+    op.I64_TRUNC_F32_S: trunc_i64_s,
+    op.I64_TRUNC_F32_U: trunc_i64_u,
+    op.I64_TRUNC_F64_S: trunc_i64_s,
+    op.I64_TRUNC_F64_U: trunc_i64_u,
+    op.F32_CONVERT_I32_S: lambda a: f32_round(float(s32(a))),
+    op.F32_CONVERT_I32_U: lambda a: f32_round(float(a)),
+    op.F32_CONVERT_I64_S: lambda a: i64_to_f32(s64(a)),
+    op.F32_CONVERT_I64_U: i64_to_f32,
+    op.F32_DEMOTE_F64: f32_round,
+    op.F64_CONVERT_I32_S: lambda a: float(s32(a)),
+    op.F64_CONVERT_I32_U: float,
+    op.F64_CONVERT_I64_S: lambda a: float(s64(a)),
+    op.F64_CONVERT_I64_U: float,
+    op.F64_PROMOTE_F32: fpromote,
+    op.I32_REINTERPRET_F32: f32_to_bits,
+    op.I64_REINTERPRET_F64: f64_to_bits,
+    op.F32_REINTERPRET_I32: f32_from_bits,
+    op.F64_REINTERPRET_I64: f64_from_bits,
+    op.I32_EXTEND8_S: _extend(8, M32),
+    op.I32_EXTEND16_S: _extend(16, M32),
+    op.I64_EXTEND8_S: _extend(8, M64),
+    op.I64_EXTEND16_S: _extend(16, M64),
+    op.I64_EXTEND32_S: _extend(32, M64),
+    op.I32_TRUNC_SAT_F32_S: trunc_sat_i32_s,
+    op.I32_TRUNC_SAT_F32_U: trunc_sat_i32_u,
+    op.I32_TRUNC_SAT_F64_S: trunc_sat_i32_s,
+    op.I32_TRUNC_SAT_F64_U: trunc_sat_i32_u,
+    op.I64_TRUNC_SAT_F32_S: trunc_sat_i64_s,
+    op.I64_TRUNC_SAT_F32_U: trunc_sat_i64_u,
+    op.I64_TRUNC_SAT_F64_S: trunc_sat_i64_s,
+    op.I64_TRUNC_SAT_F64_U: trunc_sat_i64_u,
+}
+"""Opcode -> ``fn(x)`` for every numeric instruction with one operand."""
+
+BINARY: dict[int, Callable[[Any, Any], Any]] = {
+    op.I32_EQ: I32_OPS.eq,
+    op.I32_NE: I32_OPS.ne,
+    op.I32_LT_S: I32_OPS.lt_s,
+    op.I32_LT_U: I32_OPS.lt_u,
+    op.I32_GT_S: I32_OPS.gt_s,
+    op.I32_GT_U: I32_OPS.gt_u,
+    op.I32_LE_S: I32_OPS.le_s,
+    op.I32_LE_U: I32_OPS.le_u,
+    op.I32_GE_S: I32_OPS.ge_s,
+    op.I32_GE_U: I32_OPS.ge_u,
+    op.I64_EQ: I64_OPS.eq,
+    op.I64_NE: I64_OPS.ne,
+    op.I64_LT_S: I64_OPS.lt_s,
+    op.I64_LT_U: I64_OPS.lt_u,
+    op.I64_GT_S: I64_OPS.gt_s,
+    op.I64_GT_U: I64_OPS.gt_u,
+    op.I64_LE_S: I64_OPS.le_s,
+    op.I64_LE_U: I64_OPS.le_u,
+    op.I64_GE_S: I64_OPS.ge_s,
+    op.I64_GE_U: I64_OPS.ge_u,
+    op.F32_EQ: feq,
+    op.F32_NE: fne,
+    op.F32_LT: flt,
+    op.F32_GT: fgt,
+    op.F32_LE: fle,
+    op.F32_GE: fge,
+    op.F64_EQ: feq,
+    op.F64_NE: fne,
+    op.F64_LT: flt,
+    op.F64_GT: fgt,
+    op.F64_LE: fle,
+    op.F64_GE: fge,
+    op.I32_ADD: I32_OPS.add,
+    op.I32_SUB: I32_OPS.sub,
+    op.I32_MUL: I32_OPS.mul,
+    op.I32_DIV_S: I32_OPS.div_s,
+    op.I32_DIV_U: I32_OPS.div_u,
+    op.I32_REM_S: I32_OPS.rem_s,
+    op.I32_REM_U: I32_OPS.rem_u,
+    op.I32_AND: I32_OPS.and_,
+    op.I32_OR: I32_OPS.or_,
+    op.I32_XOR: I32_OPS.xor,
+    op.I32_SHL: I32_OPS.shl,
+    op.I32_SHR_S: I32_OPS.shr_s,
+    op.I32_SHR_U: I32_OPS.shr_u,
+    op.I32_ROTL: I32_OPS.rotl,
+    op.I32_ROTR: I32_OPS.rotr,
+    op.I64_ADD: I64_OPS.add,
+    op.I64_SUB: I64_OPS.sub,
+    op.I64_MUL: I64_OPS.mul,
+    op.I64_DIV_S: I64_OPS.div_s,
+    op.I64_DIV_U: I64_OPS.div_u,
+    op.I64_REM_S: I64_OPS.rem_s,
+    op.I64_REM_U: I64_OPS.rem_u,
+    op.I64_AND: I64_OPS.and_,
+    op.I64_OR: I64_OPS.or_,
+    op.I64_XOR: I64_OPS.xor,
+    op.I64_SHL: I64_OPS.shl,
+    op.I64_SHR_S: I64_OPS.shr_s,
+    op.I64_SHR_U: I64_OPS.shr_u,
+    op.I64_ROTL: I64_OPS.rotl,
+    op.I64_ROTR: I64_OPS.rotr,
+    op.F32_ADD: f32_add,
+    op.F32_SUB: f32_sub,
+    op.F32_MUL: f32_mul,
+    op.F32_DIV: f32_div,
+    op.F32_MIN: fmin,
+    op.F32_MAX: fmax,
+    op.F32_COPYSIGN: _copysign,
+    op.F64_ADD: fadd,
+    op.F64_SUB: fsub,
+    op.F64_MUL: fmul,
+    op.F64_DIV: fdiv,
+    op.F64_MIN: fmin,
+    op.F64_MAX: fmax,
+    op.F64_COPYSIGN: _copysign,
+}
+"""Opcode -> ``fn(x, y)`` for every numeric instruction with two operands (x below y)."""

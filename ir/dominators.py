@@ -7,7 +7,8 @@ entry; dominance queries are O(1) through pre/post numbering of the tree.
 
 from __future__ import annotations
 
-from pyjitwasm.ir.function import Block, Function
+from pyjitwasm.ir.entities import Block
+from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.instructions import spec
 
 

@@ -16,12 +16,46 @@ forwarding block); call ``finalize`` when done so aliases are resolved.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import NewType
+
 from pyjitwasm.ir.cursor import Cursor
-from pyjitwasm.ir.function import Block, BlockCall, Function, Inst, InstData, Value
-from pyjitwasm.ir.instructions import spec
+from pyjitwasm.ir.entities import Block, Inst, Value
+from pyjitwasm.ir.function import Function
+from pyjitwasm.ir.instructions import BlockCall, BrTable, Jump, spec
 from pyjitwasm.ir.types import Type
 
-Variable = int
+Variable = NewType("Variable", int)
+"""A variable of the function being built (a wasm local, for instance)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Use:
+    """Task: push the variable's value at the end of (filled) or current point of
+    ``block``."""
+
+    block: Block
+
+
+@dataclass(frozen=True, slots=True)
+class _Set:
+    """Task: cache the value on top of the results as ``block``'s definition."""
+
+    block: Block
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    """Task: give parameter ``param`` of ``block`` its branch arguments, looked up first in
+    every predecessor (``looked_up`` None), then, with ``looked_up`` predecessors' values
+    on top of the results, simplify it if trivial."""
+
+    block: Block
+    param: Value
+    looked_up: int | None = None
+
+
+_Task = _Use | _Set | _Finish
 
 
 class FunctionBuilder:
@@ -80,10 +114,11 @@ class FunctionBuilder:
         data = self.func.dfg.insts[inst]
         if not spec(data.opcode).branch:
             return
+        current = self.func.layout.inst_block[inst]
         for succ in data.successors():
             if succ in self._sealed:
                 raise ValueError(f"branch to sealed block{succ}")
-            self._preds[succ].append((self.current, inst))  # type: ignore[arg-type]
+            self._preds[succ].append((current, inst))
 
     def seal_block(self, block: Block) -> None:
         """Declare that every predecessor of ``block`` has been built."""
@@ -91,7 +126,7 @@ class FunctionBuilder:
             return
         self._sealed.add(block)
         for var, param in self._incomplete.pop(block, []):
-            self._run(var, [("finish", block, param)])
+            self._run(var, [_Finish(block, param)])
 
     def seal_all_blocks(self) -> None:
         for block in list(self._preds):
@@ -104,7 +139,7 @@ class FunctionBuilder:
 
     def declare_var(self, ty: Type) -> Variable:
         self._var_types.append(ty)
-        return len(self._var_types) - 1
+        return Variable(len(self._var_types) - 1)
 
     def var_type(self, var: Variable) -> Type:
         return self._var_types[var]
@@ -113,32 +148,29 @@ class FunctionBuilder:
         ty = self.func.dfg.value_type(value)
         if ty != self._var_types[var]:
             raise TypeError(f"variable {var} is {self._var_types[var]}, value v{value} is {ty}")
-        self._defs[self.current][var] = value  # type: ignore[index]
+        if self.current is None:
+            raise ValueError("no current block")
+        self._defs[self.current][var] = value
 
     def use_var(self, var: Variable) -> Value:
         """The variable's current value in the current block."""
         if self.current is None:
             raise ValueError("no current block")
-        return self.func.dfg.resolve(self._run(var, [("use", self.current)]))
+        return self.func.dfg.resolve(self._run(var, [_Use(self.current)]))
 
     # The SSA search ---------------------------------------------------------------------
 
-    def _run(self, var: Variable, tasks: list[tuple]) -> Value:
-        """Process lookup tasks for ``var``; returns the last value produced.
-
-        ``("use", b)`` pushes the variable's value at the end of (filled) or current point
-        of ``b``; ``("set", b)`` caches the top result as ``b``'s definition;
-        ``("finish", b, p)`` gives parameter ``p`` of ``b`` its branch arguments from every
-        predecessor (looked up first) and then simplifies it if trivial.
-        """
+    def _run(self, var: Variable, tasks: list[_Task]) -> Value:
+        """Process lookup tasks for ``var`` (see the task classes); returns the last value
+        produced."""
         dfg = self.func.dfg
         results: list[Value] = []
         in_chain: set[Block] = set()
         while tasks:
             task = tasks.pop()
-            kind, block = task[0], task[1]
+            block = task.block
             defs = self._defs[block]
-            if kind == "use":
+            if isinstance(task, _Use):
                 if var in defs:
                     results.append(dfg.resolve(defs[var]))
                 elif block not in self._sealed:
@@ -152,32 +184,30 @@ class FunctionBuilder:
                     results.append(value)
                 elif len(self._preds[block]) == 1 and block not in in_chain:
                     in_chain.add(block)
-                    tasks.append(("set", block))
-                    tasks.append(("use", self._preds[block][0][0]))
+                    tasks.append(_Set(block))
+                    tasks.append(_Use(self._preds[block][0][0]))
                 else:
                     param = dfg.append_block_param(block, self._var_types[var])
                     defs[var] = param
-                    tasks.append(("finish", block, param))
-            elif kind == "set":
+                    tasks.append(_Finish(block, param))
+            elif isinstance(task, _Set):
                 defs[var] = results[-1]
                 in_chain.discard(block)
-            elif kind == "finish":
-                param = task[2]
+            else:
+                param = task.param
                 self._split_table_edges(block)
                 preds = self._preds[block]
-                if len(task) == 3:
+                if task.looked_up is None:
                     # First visit: look the value up in every predecessor, then come back.
-                    tasks.append(("finish", block, param, len(preds)))
+                    tasks.append(_Finish(block, param, len(preds)))
                     for pred, _ in reversed(preds):
-                        tasks.append(("use", pred))
+                        tasks.append(_Use(pred))
                 else:
-                    count = task[3]
+                    count = task.looked_up
                     incoming = results[len(results) - count:]
                     del results[len(results) - count:]
                     for (_, inst), value in zip(preds, incoming, strict=True):
-                        for dest in dfg.insts[inst].dests:
-                            if dest.block == block:
-                                dest.args.append(value)
+                        self._append_branch_arg(inst, block, value)
                     value = self._simplify_param(block, param, incoming)
                     # Only if the block did not redefine the variable after this parameter
                     # was made (a loop header that reads, then writes, a local).
@@ -185,6 +215,15 @@ class FunctionBuilder:
                         defs[var] = value
                     results.append(value)
         return results[-1]
+
+    def _append_branch_arg(self, inst: Inst, block: Block, value: Value) -> None:
+        """Pass ``value`` as one more argument on ``inst``'s edges to ``block``."""
+        dfg = self.func.dfg
+
+        def extend(dest: BlockCall) -> BlockCall:
+            return BlockCall(block, (*dest.args, value)) if dest.block == block else dest
+
+        dfg.replace(inst, dfg.insts[inst].map_block_calls(extend))
 
     def _zero_at_start(self, block: Block, ty: Type) -> Value:
         """A variable read before any definition reads as zero."""
@@ -197,10 +236,14 @@ class FunctionBuilder:
             return param
         (replacement,) = distinct
         index = dfg.block_params[block].index(param)
+
+        def drop(dest: BlockCall) -> BlockCall:
+            if dest.block != block:
+                return dest
+            return BlockCall(block, dest.args[:index] + dest.args[index + 1:])
+
         for _, inst in self._preds[block]:
-            for dest in dfg.insts[inst].dests:
-                if dest.block == block:
-                    del dest.args[index]
+            dfg.replace(inst, dfg.insts[inst].map_block_calls(drop))
         dfg.remove_block_param(block, index)
         dfg.make_alias(param, replacement)
         return replacement
@@ -212,16 +255,17 @@ class FunctionBuilder:
         preds = self._preds[block]
         for i, (pred, inst) in enumerate(preds):
             data = dfg.insts[inst]
-            if data.opcode != "br_table":
+            if not isinstance(data, BrTable):
                 continue
             forward = self.create_block()
             self.func.layout.append_block(forward)
             # br_table edges carry no arguments, so every parameter of ``block`` is an SSA
             # parameter still waiting for its arguments: the new jump starts with none.
-            jump = dfg.make_inst(InstData("jump", dests=[BlockCall(block, [])]))
+            jump = dfg.make_inst(Jump("jump", BlockCall(block)))
             self.func.layout.insert_inst(jump, forward)
-            data.dests = [BlockCall(forward) if d.block == block else d for d in data.dests]
-            data.table = [forward if b == block else b for b in data.table]
+            default = BlockCall(forward) if data.default.block == block else data.default
+            table = tuple(forward if b == block else b for b in data.table)
+            dfg.replace(inst, BrTable(data.opcode, data.arg, default, table))
             self._preds[forward] = [(pred, inst)]
             self._sealed.add(forward)
             preds[i] = (forward, jump)

@@ -1,21 +1,38 @@
 """An IR function: signature, declarations, data-flow graph and block layout.
 
-Entities are plain ints: values print as ``vN``, blocks as ``blockN``; instructions have
-ids too but are never named in text. Declarations (global values, heaps, tables,
-signatures, external functions) are lists indexed by their entity number.
+Entities are numbers with a type each (``ir/entities.py``): values print as ``vN``,
+blocks as ``blockN``; instructions have numbers too but are never named in text.
+Declarations (global values, heaps, tables, signatures, external functions) are lists
+indexed by their entity number. Instruction data is one frozen dataclass per format
+(``ir/instructions.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pyjitwasm.ir.entities import (
+    Block,
+    FuncRef,
+    GlobalValue,
+    Heap,
+    Inst,
+    SigRef,
+    Table,
+    Value,
+)
 from pyjitwasm.ir.immediates import MemFlags
-from pyjitwasm.ir.types import Type
-from pyjitwasm.wasm.traps import TrapCode
+from pyjitwasm.ir.instructions import BlockCall, InstructionData, UnaryImm
+from pyjitwasm.ir.types import POINTER, Type
 
-Value = int
-Block = int
-Inst = int
+# The entity types and BlockCall are re-exported: builders of functions name them along
+# with the function's own classes.
+__all__ = [
+    "AbiParam", "Block", "BlockCall", "BlockParam", "DataFlowGraph", "ExtFuncData", "FuncRef",
+    "Function", "GlobalValue", "GlobalValueData", "Heap", "HeapData", "Inst", "InstResult",
+    "InstructionData", "Layout", "SigRef", "Signature", "Table", "TableData", "Value",
+    "ValueDef",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +65,7 @@ class GlobalValueData:
 
     kind: str
     type: Type
-    base: int | None = None
+    base: GlobalValue | None = None
     offset: int = 0
     flags: MemFlags = field(default_factory=MemFlags)
 
@@ -64,8 +81,8 @@ class HeapData:
     """
 
     style: str  # "static" | "dynamic"
-    base: int  # global value: the memory's base address
-    bound: int  # static: byte count; dynamic: global value
+    base: GlobalValue  # the memory's base address
+    bound: int  # static: a byte count; dynamic: a GlobalValue number
     offset_guard: int
     index_type: Type
 
@@ -75,8 +92,8 @@ class TableData:
     """A table of ``element_size``-byte entries at ``base``; ``bound`` is a global value
     holding the current number of elements."""
 
-    base: int
-    bound: int
+    base: GlobalValue
+    bound: GlobalValue
     element_size: int
     index_type: Type
 
@@ -86,80 +103,44 @@ class ExtFuncData:
     """A function called directly by name (other wasm functions, libcalls)."""
 
     name: str
-    signature: int
+    signature: SigRef
 
 
-@dataclass(slots=True)
-class BlockCall:
-    """A branch destination with the arguments for the block's parameters."""
+@dataclass(frozen=True, slots=True)
+class InstResult:
+    """A value defined as result ``num`` of instruction ``inst``."""
+
+    inst: Inst
+    num: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockParam:
+    """A value defined as parameter ``num`` of ``block``."""
 
     block: Block
-    args: list[Value] = field(default_factory=list)
+    num: int
 
 
-@dataclass(slots=True)
-class InstData:
-    """One instruction; which fields are meaningful depends on its opcode's format.
-
-    ``imm``: constant bits (iconst: unsigned pattern of the type's width; f32/f64const:
-    IEEE bits; vconst: 128-bit value), the signed immediate of ``*_imm`` ops, the signed
-    offset of loads/stores, or the unsigned offset of ``heap_addr``/``table_addr``.
-    ``size``: heap_addr access size. ``entity``: heap, table, global value, external
-    function or signature number. ``dests``: jump/brif targets (br_table: the default).
-    ``table``: br_table entries, blocks without arguments.
-    For ``store`` args are (value, address); for ``call_indirect`` (callee, args...).
-    """
-
-    opcode: str
-    args: list[Value] = field(default_factory=list)
-    ctrl_type: Type | None = None
-    imm: int | None = None
-    size: int | None = None
-    cond: str | None = None
-    flags: MemFlags | None = None
-    trap: TrapCode | None = None
-    entity: int | None = None
-    dests: list[BlockCall] = field(default_factory=list)
-    table: list[Block] = field(default_factory=list)
-
-    def all_args(self) -> list[Value]:
-        """Operands followed by every branch argument."""
-        out = list(self.args)
-        for dest in self.dests:
-            out.extend(dest.args)
-        return out
-
-    def successors(self) -> list[Block]:
-        """Distinct destination blocks, in order of first mention."""
-        seen: list[Block] = []
-        for b in [d.block for d in self.dests] + self.table:
-            if b not in seen:
-                seen.append(b)
-        return seen
-
-    def map_values(self, fn) -> None:  # type: ignore[no-untyped-def]
-        """Replace every operand and branch argument ``v`` by ``fn(v)``."""
-        self.args = [fn(v) for v in self.args]
-        for dest in self.dests:
-            dest.args = [fn(v) for v in dest.args]
+ValueDef = InstResult | BlockParam
+"""Where a value is defined (Cranelift's ``ValueDef``)."""
 
 
 class DataFlowGraph:
     """Instructions, values and block parameters."""
 
     def __init__(self) -> None:
-        self.insts: list[InstData] = []
+        self.insts: list[InstructionData] = []
         self.results: list[list[Value]] = []
         self.value_types: list[Type | None] = []
-        # ("result", inst, n) or ("param", block, n); None for unused numbers.
-        self.value_defs: list[tuple[str, int, int] | None] = []
+        # None for numbers not (or no longer) defined.
+        self.value_defs: list[ValueDef | None] = []
         self.block_params: list[list[Value]] = []
         self.aliases: dict[Value, Value] = {}
 
     # Values ---------------------------------------------------------------------------
 
-    def _new_value(self, ty: Type, definition: tuple[str, int, int],
-                   number: int | None = None) -> Value:
+    def _new_value(self, ty: Type, definition: ValueDef, number: int | None = None) -> Value:
         if number is None:
             number = len(self.value_types)
         while len(self.value_types) <= number:
@@ -169,7 +150,7 @@ class DataFlowGraph:
             raise ValueError(f"v{number} defined twice")
         self.value_types[number] = ty
         self.value_defs[number] = definition
-        return number
+        return Value(number)
 
     def value_type(self, v: Value) -> Type:
         ty = self.value_types[self.resolve(v)] if v < len(self.value_types) else None
@@ -179,6 +160,25 @@ class DataFlowGraph:
 
     def value_exists(self, v: Value) -> bool:
         return 0 <= v < len(self.value_defs) and self.value_defs[v] is not None
+
+    def value_def(self, v: Value) -> ValueDef:
+        """Where ``v`` (after alias resolution) is defined; KeyError when it is not."""
+        definition = self.value_defs[self.resolve(v)]
+        if definition is None:
+            raise KeyError(f"v{v} is not defined")
+        return definition
+
+    def defining_inst(self, v: Value) -> InstructionData | None:
+        """The data of the instruction whose result ``v`` is; None for block parameters."""
+        definition = self.value_defs[self.resolve(v)]
+        if isinstance(definition, InstResult):
+            return self.insts[definition.inst]
+        return None
+
+    def iconst_value(self, v: Value) -> int | None:
+        """The constant bits of ``v`` when an ``iconst`` defines it."""
+        data = self.defining_inst(v)
+        return data.imm if isinstance(data, UnaryImm) else None
 
     def resolve(self, v: Value) -> Value:
         """Follow aliases to the value ``v`` stands for."""
@@ -192,13 +192,17 @@ class DataFlowGraph:
 
     # Instructions ---------------------------------------------------------------------
 
-    def make_inst(self, data: InstData) -> Inst:
+    def make_inst(self, data: InstructionData) -> Inst:
         self.insts.append(data)
         self.results.append([])
-        return len(self.insts) - 1
+        return Inst(len(self.insts) - 1)
+
+    def replace(self, inst: Inst, data: InstructionData) -> None:
+        """Give ``inst`` new contents; its number and results stay."""
+        self.insts[inst] = data
 
     def add_result(self, inst: Inst, ty: Type, number: int | None = None) -> Value:
-        v = self._new_value(ty, ("result", inst, len(self.results[inst])), number)
+        v = self._new_value(ty, InstResult(inst, len(self.results[inst])), number)
         self.results[inst].append(v)
         return v
 
@@ -209,14 +213,14 @@ class DataFlowGraph:
 
     def make_block(self) -> Block:
         self.block_params.append([])
-        return len(self.block_params) - 1
+        return Block(len(self.block_params) - 1)
 
     def ensure_block(self, block: Block) -> None:
         while len(self.block_params) <= block:
             self.block_params.append([])
 
     def append_block_param(self, block: Block, ty: Type, number: int | None = None) -> Value:
-        v = self._new_value(ty, ("param", block, len(self.block_params[block])), number)
+        v = self._new_value(ty, BlockParam(block, len(self.block_params[block])), number)
         self.block_params[block].append(v)
         return v
 
@@ -224,16 +228,17 @@ class DataFlowGraph:
         """Drop a block parameter (callers fix the branches); later params renumber."""
         v = self.block_params[block].pop(index)
         self.value_defs[v] = None
-        for i, p in enumerate(self.block_params[block]):
-            self.value_defs[p] = ("param", block, i)
+        for i, p in enumerate(self.block_params[block][index:], index):
+            self.value_defs[p] = BlockParam(block, i)
         return v
 
     def resolve_all_aliases(self) -> None:
         """Rewrite every use of an alias to its target and forget the aliases."""
         if not self.aliases:
             return
-        for data in self.insts:
-            data.map_values(self.resolve)
+        insts = self.insts
+        for i, data in enumerate(insts):
+            insts[i] = data.map_values(self.resolve)
         for v in self.aliases:
             if v < len(self.value_defs):
                 self.value_defs[v] = None
@@ -264,7 +269,10 @@ class Layout:
     def insert_inst(self, inst: Inst, block: Block, index: int | None = None) -> None:
         """Insert at ``index`` in ``block`` (append when None)."""
         insts = self.block_insts[block]
-        insts.insert(len(insts) if index is None else index, inst)
+        if index is None:
+            insts.append(inst)
+        else:
+            insts.insert(index, inst)
         self.inst_block[inst] = block
 
     def remove_inst(self, inst: Inst) -> None:
@@ -278,6 +286,12 @@ class Layout:
     @property
     def entry(self) -> Block | None:
         return self.blocks[0] if self.blocks else None
+
+    def entry_block(self) -> Block:
+        """The entry block; ValueError for a function without blocks."""
+        if not self.blocks:
+            raise ValueError("the function has no blocks")
+        return self.blocks[0]
 
 
 class Function:
@@ -296,37 +310,35 @@ class Function:
 
     # Declarations ---------------------------------------------------------------------
 
-    def create_global_value(self, data: GlobalValueData) -> int:
+    def create_global_value(self, data: GlobalValueData) -> GlobalValue:
         self.global_values.append(data)
-        return len(self.global_values) - 1
+        return GlobalValue(len(self.global_values) - 1)
 
-    def create_heap(self, data: HeapData) -> int:
+    def create_heap(self, data: HeapData) -> Heap:
         self.heaps.append(data)
-        return len(self.heaps) - 1
+        return Heap(len(self.heaps) - 1)
 
-    def create_table(self, data: TableData) -> int:
+    def create_table(self, data: TableData) -> Table:
         self.tables.append(data)
-        return len(self.tables) - 1
+        return Table(len(self.tables) - 1)
 
-    def import_signature(self, sig: Signature) -> int:
+    def import_signature(self, sig: Signature) -> SigRef:
         self.signatures.append(sig)
-        return len(self.signatures) - 1
+        return SigRef(len(self.signatures) - 1)
 
-    def import_function(self, data: ExtFuncData) -> int:
+    def import_function(self, data: ExtFuncData) -> FuncRef:
         self.ext_funcs.append(data)
-        return len(self.ext_funcs) - 1
+        return FuncRef(len(self.ext_funcs) - 1)
 
-    def vmctx_global(self) -> int:
+    def vmctx_global(self) -> GlobalValue:
         """The ``vmctx`` global value, declared on first request."""
         for i, gv in enumerate(self.global_values):
             if gv.kind == "vmctx":
-                return i
-        return self.create_global_value(GlobalValueData("vmctx", self.pointer_type()))
+                return GlobalValue(i)
+        return self.create_global_value(GlobalValueData("vmctx", POINTER))
 
     @staticmethod
     def pointer_type() -> Type:
-        from pyjitwasm.ir.types import POINTER
-
         return POINTER
 
     def vmctx_param_index(self) -> int | None:
@@ -337,23 +349,22 @@ class Function:
 
     # Comparison -----------------------------------------------------------------------
 
-    def canonical(self) -> tuple:
-        """Everything the text format shows, as nested tuples (instruction ids excluded):
-        two functions are structurally equal when their canonical forms are."""
+    def canonical(self) -> tuple[object, ...]:
+        """Everything the text format shows, as nested tuples (instruction numbers
+        excluded): two functions are structurally equal when their canonical forms are."""
         dfg = self.dfg
         blocks = []
         for block in self.layout.blocks:
             params = tuple((v, dfg.value_type(v)) for v in dfg.block_params[block])
             insts = []
             for inst in self.layout.insts(block):
-                data = dfg.insts[inst]
                 res = tuple((v, dfg.value_type(v)) for v in dfg.inst_results(inst))
-                insts.append((res, _inst_key(data, dfg)))
+                insts.append((res, dfg.insts[inst].map_values(dfg.resolve)))
             blocks.append((block, params, tuple(insts)))
         return (
             self.name,
             _sig_key(self.signature),
-            tuple(_gv_key(g) for g in self.global_values),
+            tuple((g.kind, g.type, g.base, g.offset, g.flags) for g in self.global_values),
             tuple((h.style, h.base, h.bound, h.offset_guard, h.index_type) for h in self.heaps),
             tuple((t.base, t.bound, t.element_size, t.index_type) for t in self.tables),
             tuple(_sig_key(s) for s in self.signatures),
@@ -361,31 +372,6 @@ class Function:
             tuple(blocks),
         )
 
-    def __str__(self) -> str:
-        from pyjitwasm.ir.printer import print_function
 
-        return print_function(self)
-
-
-def _sig_key(sig: Signature) -> tuple:
+def _sig_key(sig: Signature) -> tuple[object, ...]:
     return (tuple(sig.params), tuple(sig.returns))
-
-
-def _gv_key(gv: GlobalValueData) -> tuple:
-    return (gv.kind, gv.type, gv.base, gv.offset, gv.flags)
-
-
-def _inst_key(data: InstData, dfg: DataFlowGraph) -> tuple:
-    return (
-        data.opcode,
-        tuple(dfg.resolve(v) for v in data.args),
-        data.ctrl_type,
-        data.imm,
-        data.size,
-        data.cond,
-        data.flags,
-        data.trap,
-        data.entity,
-        tuple((d.block, tuple(dfg.resolve(v) for v in d.args)) for d in data.dests),
-        tuple(data.table),
-    )

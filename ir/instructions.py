@@ -1,14 +1,29 @@
-"""The IR instruction set: each opcode's text format, typing rule and properties.
+"""The IR instruction set: each opcode's static facts, and the instruction formats.
 
-``format`` fixes how an instruction's operands and immediates are written (see
-``printer`` and ``parser``); ``rule`` names the typing rule the verifier and the result
-type inference apply (see ``typing``); ``ctrl`` says the text names a controlling type
-after a dot (``iconst.i32``), used when the result type does not follow from the operands.
+The opcode table (``OPCODES``) says for each opcode: its ``format``, which fixes the
+operands and immediates it carries (one frozen dataclass per format below, as Cranelift's
+``InstructionData`` variants) and how the text writes them (see ``printer`` and
+``parser``); ``rule``, the typing rule the verifier and the result type inference apply
+(see ``typing``); ``ctrl``, whether the text names a controlling type after a dot
+(``iconst.i32``), used when the result type does not follow from the operands.
+
+The builder methods (``ir/builder.py``) are generated from this table by
+``tools/gen_ir_builder.py``.
+
+Instruction data is immutable: a pass that changes an instruction stores a new one in the
+data-flow graph (``DataFlowGraph.replace``), keeping the instruction's number and results.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Self
+
+from pyjitwasm.ir.entities import Block, FuncRef, GlobalValue, Heap, SigRef, Table, Value
+from pyjitwasm.ir.immediates import MemFlags
+from pyjitwasm.ir.trapcode import TrapCode
+from pyjitwasm.ir.types import Type
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +44,12 @@ class OpSpec:
 _SPECS: list[OpSpec] = []
 
 
-def _add(names: str, format: str, rule: str, **kw: object) -> None:
+def _add(names: str, format: str, rule: str, *, ctrl: bool = False, terminator: bool = False,
+         branch: bool = False, can_trap: bool = False, side_effects: bool = False,
+         access_size: int = 0) -> None:
     for name in names.split():
-        _SPECS.append(OpSpec(name, format, rule, **kw))  # type: ignore[arg-type]
+        _SPECS.append(OpSpec(name, format, rule, ctrl, terminator, branch, can_trap,
+                             side_effects, access_size))
 
 
 # Constants.
@@ -101,3 +119,496 @@ OPCODES: dict[str, OpSpec] = {spec.name: spec for spec in _SPECS}
 def spec(opcode: str) -> OpSpec:
     """The OpSpec of an opcode name; KeyError for unknown names."""
     return OPCODES[opcode]
+
+
+# Instruction formats -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BlockCall:
+    """A branch destination with the arguments for the block's parameters."""
+
+    block: Block
+    args: tuple[Value, ...] = ()
+
+    def map_values(self, fn: Callable[[Value], Value]) -> BlockCall:
+        return BlockCall(self.block, tuple(fn(v) for v in self.args)) if self.args else self
+
+
+ValueMap = Callable[[Value], Value]
+"""A function applied to every value an instruction uses (alias resolution, renaming)."""
+
+
+class InstructionData:
+    """One instruction: the base of the format classes below, which add its operands and
+    immediates. ``opcode`` is always the first field; ``ctrl_type`` (a second field in
+    the formats whose opcodes name a controlling type) is None elsewhere."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        @property
+        def opcode(self) -> str: ...
+
+    # Formats with a controlling type declare it as ``field()``, so that this class
+    # attribute is not taken for the field's default.
+    ctrl_type: Type | None = None
+
+    def arguments(self) -> tuple[Value, ...]:
+        """The value operands, in text order (branch arguments excluded)."""
+        return ()
+
+    def block_calls(self) -> tuple[BlockCall, ...]:
+        """The branch destinations that carry arguments (br_table: its default)."""
+        return ()
+
+    def map_values(self, fn: ValueMap) -> Self:
+        """A copy with every operand and branch argument ``v`` replaced by ``fn(v)``."""
+        return self
+
+    def map_block_calls(self, fn: Callable[[BlockCall], BlockCall]) -> Self:
+        """A copy with every destination of ``block_calls`` replaced by ``fn(dest)``."""
+        return self
+
+    def all_args(self) -> list[Value]:
+        """Operands followed by every branch argument."""
+        out = list(self.arguments())
+        for dest in self.block_calls():
+            out.extend(dest.args)
+        return out
+
+    def successors(self) -> list[Block]:
+        """Distinct destination blocks, in order of first mention."""
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryImm(InstructionData):
+    """``iconst``: ``imm`` is the constant's unsigned bit pattern at the type's width."""
+
+    opcode: str
+    ctrl_type: Type = field()
+    imm: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryIeee32(InstructionData):
+    """``f32const``: the constant's IEEE bits."""
+
+    opcode: str
+    bits: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryIeee64(InstructionData):
+    """``f64const``: the constant's IEEE bits."""
+
+    opcode: str
+    bits: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryConst(InstructionData):
+    """``vconst``: a 128-bit constant (lane 0 in the low bits)."""
+
+    opcode: str
+    ctrl_type: Type = field()
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class Nullary(InstructionData):
+    """No operands (``null``)."""
+
+    opcode: str
+    ctrl_type: Type = field()
+
+
+@dataclass(frozen=True, slots=True)
+class Unary(InstructionData):
+    """One operand; conversions name their result type as ``ctrl_type``."""
+
+    opcode: str
+    ctrl_type: Type | None = field()
+    arg: Value
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.arg,)
+
+    def map_values(self, fn: ValueMap) -> Unary:
+        return Unary(self.opcode, self.ctrl_type, fn(self.arg))
+
+
+@dataclass(frozen=True, slots=True)
+class Binary(InstructionData):
+    """Two operands."""
+
+    opcode: str
+    args: tuple[Value, Value]
+
+    def arguments(self) -> tuple[Value, ...]:
+        return self.args
+
+    def map_values(self, fn: ValueMap) -> Binary:
+        a, b = self.args
+        return Binary(self.opcode, (fn(a), fn(b)))
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryImm(InstructionData):
+    """One operand and a signed 64-bit immediate (``iadd_imm`` ...)."""
+
+    opcode: str
+    arg: Value
+    imm: int
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.arg,)
+
+    def map_values(self, fn: ValueMap) -> BinaryImm:
+        return BinaryImm(self.opcode, fn(self.arg), self.imm)
+
+
+@dataclass(frozen=True, slots=True)
+class Ternary(InstructionData):
+    """Three operands (``select c, a, b``)."""
+
+    opcode: str
+    args: tuple[Value, Value, Value]
+
+    def arguments(self) -> tuple[Value, ...]:
+        return self.args
+
+    def map_values(self, fn: ValueMap) -> Ternary:
+        a, b, c = self.args
+        return Ternary(self.opcode, (fn(a), fn(b), fn(c)))
+
+
+@dataclass(frozen=True, slots=True)
+class MultiAry(InstructionData):
+    """Any number of operands (``return``)."""
+
+    opcode: str
+    args: tuple[Value, ...]
+
+    def arguments(self) -> tuple[Value, ...]:
+        return self.args
+
+    def map_values(self, fn: ValueMap) -> MultiAry:
+        return MultiAry(self.opcode, tuple(fn(v) for v in self.args))
+
+
+@dataclass(frozen=True, slots=True)
+class IntCompare(InstructionData):
+    """``icmp cond, a, b`` (condition codes in ``immediates.INT_CONDS``)."""
+
+    opcode: str
+    cond: str
+    args: tuple[Value, Value]
+
+    def arguments(self) -> tuple[Value, ...]:
+        return self.args
+
+    def map_values(self, fn: ValueMap) -> IntCompare:
+        a, b = self.args
+        return IntCompare(self.opcode, self.cond, (fn(a), fn(b)))
+
+
+@dataclass(frozen=True, slots=True)
+class IntCompareImm(InstructionData):
+    """``icmp_imm cond, a, imm`` with a signed 64-bit immediate."""
+
+    opcode: str
+    cond: str
+    arg: Value
+    imm: int
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.arg,)
+
+    def map_values(self, fn: ValueMap) -> IntCompareImm:
+        return IntCompareImm(self.opcode, self.cond, fn(self.arg), self.imm)
+
+
+@dataclass(frozen=True, slots=True)
+class FloatCompare(InstructionData):
+    """``fcmp cond, a, b`` (condition codes in ``immediates.FLOAT_CONDS``)."""
+
+    opcode: str
+    cond: str
+    args: tuple[Value, Value]
+
+    def arguments(self) -> tuple[Value, ...]:
+        return self.args
+
+    def map_values(self, fn: ValueMap) -> FloatCompare:
+        a, b = self.args
+        return FloatCompare(self.opcode, self.cond, (fn(a), fn(b)))
+
+
+@dataclass(frozen=True, slots=True)
+class IntAddTrap(InstructionData):
+    """``uadd_overflow_trap a, b, code``: the sum, trapping with ``code`` on overflow."""
+
+    opcode: str
+    args: tuple[Value, Value]
+    code: TrapCode
+
+    def arguments(self) -> tuple[Value, ...]:
+        return self.args
+
+    def map_values(self, fn: ValueMap) -> IntAddTrap:
+        a, b = self.args
+        return IntAddTrap(self.opcode, (fn(a), fn(b)), self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class Load(InstructionData):
+    """A load of ``ctrl_type`` from ``address + offset`` (signed 32-bit offset)."""
+
+    opcode: str
+    ctrl_type: Type = field()
+    flags: MemFlags
+    address: Value
+    offset: int
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.address,)
+
+    def map_values(self, fn: ValueMap) -> Load:
+        return Load(self.opcode, self.ctrl_type, self.flags, fn(self.address), self.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Store(InstructionData):
+    """A store of ``value`` to ``address + offset`` (signed 32-bit offset)."""
+
+    opcode: str
+    flags: MemFlags
+    value: Value
+    address: Value
+    offset: int
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.value, self.address)
+
+    def map_values(self, fn: ValueMap) -> Store:
+        return Store(self.opcode, self.flags, fn(self.value), fn(self.address), self.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class HeapAddr(InstructionData):
+    """The address of ``size`` bytes at ``index + offset`` in ``heap`` (u32 offset)."""
+
+    opcode: str
+    ctrl_type: Type = field()
+    heap: Heap
+    index: Value
+    offset: int
+    size: int
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.index,)
+
+    def map_values(self, fn: ValueMap) -> HeapAddr:
+        return HeapAddr(self.opcode, self.ctrl_type, self.heap, fn(self.index), self.offset,
+                        self.size)
+
+
+@dataclass(frozen=True, slots=True)
+class TableAddr(InstructionData):
+    """The address of element ``index`` of ``table``, plus ``offset`` bytes (u32)."""
+
+    opcode: str
+    ctrl_type: Type = field()
+    table: Table
+    index: Value
+    offset: int
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.index,)
+
+    def map_values(self, fn: ValueMap) -> TableAddr:
+        return TableAddr(self.opcode, self.ctrl_type, self.table, fn(self.index), self.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryGlobalValue(InstructionData):
+    """``global_value gvN``: the value of a global value declaration."""
+
+    opcode: str
+    ctrl_type: Type = field()
+    global_value: GlobalValue
+
+
+@dataclass(frozen=True, slots=True)
+class FuncAddr(InstructionData):
+    """``func_addr fnN``: the address of an external function."""
+
+    opcode: str
+    ctrl_type: Type = field()
+    func_ref: FuncRef
+
+
+@dataclass(frozen=True, slots=True)
+class Call(InstructionData):
+    """A direct call of ``func_ref`` (``call``, ``return_call``)."""
+
+    opcode: str
+    func_ref: FuncRef
+    args: tuple[Value, ...]
+
+    def arguments(self) -> tuple[Value, ...]:
+        return self.args
+
+    def map_values(self, fn: ValueMap) -> Call:
+        return Call(self.opcode, self.func_ref, tuple(fn(v) for v in self.args))
+
+
+@dataclass(frozen=True, slots=True)
+class CallIndirect(InstructionData):
+    """A call through the code pointer ``callee`` with signature ``sig_ref``."""
+
+    opcode: str
+    sig_ref: SigRef
+    callee: Value
+    args: tuple[Value, ...]
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.callee, *self.args)
+
+    def map_values(self, fn: ValueMap) -> CallIndirect:
+        return CallIndirect(self.opcode, self.sig_ref, fn(self.callee),
+                            tuple(fn(v) for v in self.args))
+
+
+@dataclass(frozen=True, slots=True)
+class Jump(InstructionData):
+    """An unconditional branch."""
+
+    opcode: str
+    destination: BlockCall
+
+    def block_calls(self) -> tuple[BlockCall, ...]:
+        return (self.destination,)
+
+    def map_values(self, fn: ValueMap) -> Jump:
+        return Jump(self.opcode, self.destination.map_values(fn))
+
+    def map_block_calls(self, fn: Callable[[BlockCall], BlockCall]) -> Jump:
+        return Jump(self.opcode, fn(self.destination))
+
+    def successors(self) -> list[Block]:
+        return [self.destination.block]
+
+
+@dataclass(frozen=True, slots=True)
+class Brif(InstructionData):
+    """To ``then_dest`` when ``arg`` is nonzero, else to ``else_dest``."""
+
+    opcode: str
+    arg: Value
+    then_dest: BlockCall
+    else_dest: BlockCall
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.arg,)
+
+    def block_calls(self) -> tuple[BlockCall, ...]:
+        return (self.then_dest, self.else_dest)
+
+    def map_values(self, fn: ValueMap) -> Brif:
+        return Brif(self.opcode, fn(self.arg), self.then_dest.map_values(fn),
+                    self.else_dest.map_values(fn))
+
+    def map_block_calls(self, fn: Callable[[BlockCall], BlockCall]) -> Brif:
+        return Brif(self.opcode, self.arg, fn(self.then_dest), fn(self.else_dest))
+
+    def successors(self) -> list[Block]:
+        first, second = self.then_dest.block, self.else_dest.block
+        return [first] if first == second else [first, second]
+
+
+@dataclass(frozen=True, slots=True)
+class BrTable(InstructionData):
+    """To ``table[arg]``, or ``default`` when ``arg`` is past the end. Only the default
+    destination may carry arguments (in built IR it carries none either)."""
+
+    opcode: str
+    arg: Value
+    default: BlockCall
+    table: tuple[Block, ...]
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.arg,)
+
+    def block_calls(self) -> tuple[BlockCall, ...]:
+        return (self.default,)
+
+    def map_values(self, fn: ValueMap) -> BrTable:
+        return BrTable(self.opcode, fn(self.arg), self.default.map_values(fn), self.table)
+
+    def map_block_calls(self, fn: Callable[[BlockCall], BlockCall]) -> BrTable:
+        return BrTable(self.opcode, self.arg, fn(self.default), self.table)
+
+    def successors(self) -> list[Block]:
+        seen = [self.default.block]
+        for block in self.table:
+            if block not in seen:
+                seen.append(block)
+        return seen
+
+
+@dataclass(frozen=True, slots=True)
+class Trap(InstructionData):
+    """An unconditional trap."""
+
+    opcode: str
+    code: TrapCode
+
+
+@dataclass(frozen=True, slots=True)
+class CondTrap(InstructionData):
+    """``trapz``/``trapnz``: trap with ``code`` when ``arg`` is zero / nonzero."""
+
+    opcode: str
+    arg: Value
+    code: TrapCode
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.arg,)
+
+    def map_values(self, fn: ValueMap) -> CondTrap:
+        return CondTrap(self.opcode, fn(self.arg), self.code)
+
+
+FORMATS: dict[str, type[InstructionData]] = {
+    "unary_imm": UnaryImm,
+    "ieee32": UnaryIeee32,
+    "ieee64": UnaryIeee64,
+    "vconst": UnaryConst,
+    "nullary": Nullary,
+    "unary": Unary,
+    "binary": Binary,
+    "binary_imm": BinaryImm,
+    "ternary": Ternary,
+    "multiary": MultiAry,
+    "int_compare": IntCompare,
+    "int_compare_imm": IntCompareImm,
+    "float_compare": FloatCompare,
+    "int_add_trap": IntAddTrap,
+    "load": Load,
+    "store": Store,
+    "heap_addr": HeapAddr,
+    "table_addr": TableAddr,
+    "global_value": UnaryGlobalValue,
+    "func_addr": FuncAddr,
+    "call": Call,
+    "call_indirect": CallIndirect,
+    "jump": Jump,
+    "brif": Brif,
+    "br_table": BrTable,
+    "trap": Trap,
+    "cond_trap": CondTrap,
+}
+"""The data class of each format named in the opcode table."""

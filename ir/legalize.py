@@ -20,11 +20,25 @@ conversions above never see operands that would trap, so they may be emitted as 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from pyjitwasm.ir.cursor import Cursor
-from pyjitwasm.ir.function import Function, Inst, InstData, Value
-from pyjitwasm.ir.types import F32, I8, I64, POINTER, Type
-from pyjitwasm.wasm.traps import TrapCode
+from pyjitwasm.ir.entities import GlobalValue, Inst, Value
+from pyjitwasm.ir.function import Function
+from pyjitwasm.ir.instructions import (
+    Binary,
+    BinaryImm,
+    HeapAddr,
+    InstructionData,
+    IntAddTrap,
+    Load,
+    TableAddr,
+    Unary,
+    UnaryGlobalValue,
+    UnaryImm,
+)
+from pyjitwasm.ir.trapcode import TrapCode
+from pyjitwasm.ir.types import F32, I8, I64, Type
 
 
 def legalize(func: Function) -> None:
@@ -38,26 +52,13 @@ class _Legalizer:
         self.dfg = func.dfg
 
     def run(self) -> None:
-        handlers = {
-            "heap_addr": self.heap_addr,
-            "table_addr": self.table_addr,
-            "global_value": self.global_value,
-            "udiv": self.unsigned_div,
-            "urem": self.unsigned_div,
-            "sdiv": self.sdiv,
-            "srem": self.srem,
-            "fcvt_to_sint": self.fcvt_to_int,
-            "fcvt_to_uint": self.fcvt_to_int,
-            "ishl": self.shift,
-            "ushr": self.shift,
-            "sshr": self.shift,
-            "uadd_overflow_trap": self.uadd_overflow_trap,
-        }
+        insts = self.dfg.insts
         for block in list(self.func.layout.blocks):
             for inst in list(self.func.layout.insts(block)):
-                handler = handlers.get(self.dfg.insts[inst].opcode)
+                data = insts[inst]
+                handler = HANDLERS.get(data.opcode)
                 if handler is not None:
-                    handler(inst, self.dfg.insts[inst])
+                    handler(self, inst, data)
         self.dfg.resolve_all_aliases()
 
     # Helpers ---------------------------------------------------------------------------
@@ -65,58 +66,55 @@ class _Legalizer:
     def before(self, inst: Inst) -> Cursor:
         return Cursor(self.func).goto_before(inst)
 
-    def replace(self, inst: Inst, data: InstData) -> None:
+    def replace(self, inst: Inst, data: InstructionData) -> None:
         """Give ``inst`` new contents with the same results."""
-        data.map_values(self.dfg.resolve)
-        self.dfg.insts[inst] = data
+        self.dfg.replace(inst, data.map_values(self.dfg.resolve))
 
-    def iconst_value(self, v: Value) -> int | None:
-        """The constant bits of ``v`` when an iconst defines it."""
-        definition = self.dfg.value_defs[self.dfg.resolve(v)]
-        if definition is None or definition[0] != "result":
-            return None
-        data = self.dfg.insts[definition[1]]
-        return data.imm if data.opcode == "iconst" else None
-
-    def gv_value(self, cur: Cursor, gv: int) -> Value:
+    def gv_value(self, cur: Cursor, gv: GlobalValue) -> Value:
         """Compute global value ``gv`` at the cursor."""
         data = self.func.global_values[gv]
         if data.kind == "vmctx":
             return self.vmctx_param()
-        base = self.gv_value(cur, data.base)  # type: ignore[arg-type]
+        base = self.gv_value(cur, self.gv_base(gv))
         if data.kind == "load":
             return cur.load(data.type, data.flags, base, data.offset)
         return cur.iadd_imm(base, data.offset)
+
+    def gv_base(self, gv: GlobalValue) -> GlobalValue:
+        base = self.func.global_values[gv].base
+        if base is None:
+            raise ValueError(f"%{self.func.name}: gv{gv} has no base")
+        return base
 
     def vmctx_param(self) -> Value:
         index = self.func.vmctx_param_index()
         if index is None:
             raise ValueError(f"%{self.func.name} uses vmctx but has no vmctx parameter")
-        return self.dfg.block_params[self.func.layout.entry][index]  # type: ignore[index]
+        return self.dfg.block_params[self.func.layout.entry_block()][index]
 
     # Memory ----------------------------------------------------------------------------
 
-    def global_value(self, inst: Inst, data: InstData) -> None:
-        gv = self.func.global_values[data.entity]  # type: ignore[index]
+    def global_value(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, UnaryGlobalValue)
+        gv = self.func.global_values[data.global_value]
         cur = self.before(inst)
         if gv.kind == "vmctx":
             (result,) = self.dfg.inst_results(inst)
             self.dfg.make_alias(result, self.vmctx_param())
             self.func.layout.remove_inst(inst)
             return
-        base = self.gv_value(cur, gv.base)  # type: ignore[arg-type]
+        base = self.gv_value(cur, self.gv_base(data.global_value))
         if gv.kind == "load":
-            self.replace(inst, InstData("load", [base], ctrl_type=gv.type, flags=gv.flags,
-                                        imm=gv.offset))
+            self.replace(inst, Load("load", gv.type, gv.flags, base, gv.offset))
         else:
-            self.replace(inst, InstData("iadd_imm", [base], imm=gv.offset))
+            self.replace(inst, BinaryImm("iadd_imm", base, gv.offset))
 
-    def heap_addr(self, inst: Inst, data: InstData) -> None:
-        heap = self.func.heaps[data.entity]  # type: ignore[index]
-        offset, size = data.imm, data.size
-        assert offset is not None and size is not None
+    def heap_addr(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, HeapAddr)
+        heap = self.func.heaps[data.heap]
+        offset, size = data.offset, data.size
         cur = self.before(inst)
-        index = data.args[0]
+        index = data.index
         index64 = index if heap.index_type == I64 else cur.uextend(I64, index)
         end = offset + size  # past the last byte accessed, relative to the index
         oob = TrapCode.MEMORY_OUT_OF_BOUNDS
@@ -133,14 +131,14 @@ class _Legalizer:
                 cur.trapnz(cur.icmp("ult", limit, index64), oob)  # the sum wrapped
             else:
                 limit = cur.iadd_imm(index64, end)  # < 2**33: cannot overflow
-            bound = self.gv_value(cur, heap.bound)
+            bound = self.gv_value(cur, GlobalValue(heap.bound))
             cur.trapnz(cur.icmp("ugt", limit, bound), oob)
         base = self.gv_value(cur, heap.base)
         if offset:
             addr = cur.iadd(base, index64)
-            self.replace(inst, InstData("iadd_imm", [addr], imm=offset))
+            self.replace(inst, BinaryImm("iadd_imm", addr, offset))
         else:
-            self.replace(inst, InstData("iadd", [base, index64]))
+            self.replace(inst, Binary("iadd", (base, index64)))
 
     @staticmethod
     def icmp_const(cur: Cursor, cond: str, a: Value, value: int) -> Value:
@@ -148,10 +146,11 @@ class _Legalizer:
             return cur.icmp_imm(cond, a, value)
         return cur.icmp(cond, a, cur.iconst(cur.func.dfg.value_type(a), value))
 
-    def table_addr(self, inst: Inst, data: InstData) -> None:
-        table = self.func.tables[data.entity]  # type: ignore[index]
+    def table_addr(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, TableAddr)
+        table = self.func.tables[data.table]
         cur = self.before(inst)
-        index = data.args[0]
+        index = data.index
         index64 = index if table.index_type == I64 else cur.uextend(I64, index)
         bound = self.gv_value(cur, table.bound)
         if self.dfg.value_type(bound) != I64:
@@ -163,75 +162,77 @@ class _Legalizer:
         else:
             scaled = cur.imul_imm(index64, size)
         base = self.gv_value(cur, table.base)
-        if data.imm:
+        if data.offset:
             addr = cur.iadd(base, scaled)
-            self.replace(inst, InstData("iadd_imm", [addr], imm=data.imm))
+            self.replace(inst, BinaryImm("iadd_imm", addr, data.offset))
         else:
-            self.replace(inst, InstData("iadd", [base, scaled]))
+            self.replace(inst, Binary("iadd", (base, scaled)))
 
     # Arithmetic ------------------------------------------------------------------------
 
     def check_divisor(self, cur: Cursor, divisor: Value) -> None:
-        value = self.iconst_value(divisor)
+        value = self.dfg.iconst_value(divisor)
         if value is None or value == 0:
             cur.trapz(divisor, TrapCode.INTEGER_DIVISION_BY_ZERO)
 
-    def unsigned_div(self, inst: Inst, data: InstData) -> None:
+    def unsigned_div(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Binary)
         self.check_divisor(self.before(inst), data.args[1])
 
-    def sdiv(self, inst: Inst, data: InstData) -> None:
+    def sdiv(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Binary)
         cur = self.before(inst)
         a, b = data.args
         self.check_divisor(cur, b)
         ty = self.dfg.value_type(a)
-        divisor = self.iconst_value(b)
+        divisor = self.dfg.iconst_value(b)
         if divisor is not None and divisor != (1 << ty.bits) - 1:
             return  # a constant divisor other than -1 cannot overflow
         is_min = cur.icmp_imm("eq", a, -(1 << (ty.bits - 1)))
         is_minus_one = cur.icmp_imm("eq", b, -1)
         cur.trapnz(cur.band(is_min, is_minus_one), TrapCode.INTEGER_OVERFLOW)
 
-    def srem(self, inst: Inst, data: InstData) -> None:
+    def srem(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Binary)
         cur = self.before(inst)
         a, b = data.args
         self.check_divisor(cur, b)
-        divisor = self.iconst_value(b)
+        divisor = self.dfg.iconst_value(b)
         ty = self.dfg.value_type(a)
         if divisor is not None:
             if divisor == (1 << ty.bits) - 1:
-                self.replace(inst, InstData("iconst", ctrl_type=ty, imm=0))
+                self.replace(inst, UnaryImm("iconst", ty, 0))
             return
         # x % -1 == x % 1 == 0, and the second form cannot overflow.
         safe = cur.select(cur.icmp_imm("eq", b, -1), cur.iconst(ty, 1), b)
-        self.replace(inst, InstData("srem", [a, safe]))
+        self.replace(inst, Binary("srem", (a, safe)))
 
-    def shift(self, inst: Inst, data: InstData) -> None:
-        width = self.dfg.value_type(data.args[0]).lane_type.bits
-        amount = data.args[1]
-        known = self.iconst_value(amount)
+    def shift(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Binary)
+        value, amount = data.args
+        width = self.dfg.value_type(value).lane_type.bits
+        known = self.dfg.iconst_value(amount)
         if known is not None and known < width:
             return
         masked = self.before(inst).band_imm(amount, width - 1)
-        self.replace(inst, InstData(data.opcode, [data.args[0], masked]))
+        self.replace(inst, Binary(data.opcode, (value, masked)))
 
-    def uadd_overflow_trap(self, inst: Inst, data: InstData) -> None:
+    def uadd_overflow_trap(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, IntAddTrap)
         a, b = data.args
-        code = data.trap
-        assert code is not None
-        self.replace(inst, InstData("iadd", [a, b]))
+        self.replace(inst, Binary("iadd", (a, b)))
         (total,) = self.dfg.inst_results(inst)
         cur = Cursor(self.func).goto_after(inst)
-        cur.trapnz(cur.icmp("ult", total, a), code)
+        cur.trapnz(cur.icmp("ult", total, a), data.code)
 
     # Float to integer ------------------------------------------------------------------
 
-    def fcvt_to_int(self, inst: Inst, data: InstData) -> None:
+    def fcvt_to_int(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Unary) and data.ctrl_type is not None
         cur = self.before(inst)
-        (x,) = data.args
+        x = data.arg
         fty = self.dfg.value_type(x)
-        ity = data.ctrl_type
-        assert ity is not None
-        bits = ity.bits
+        bits = data.ctrl_type.bits
         cur.trapnz(cur.fcmp("uno", x, x), TrapCode.BAD_CONVERSION_TO_INTEGER)
         if data.opcode == "fcvt_to_sint":
             low = -(2 ** (bits - 1))
@@ -250,8 +251,28 @@ class _Legalizer:
 
 def _float_const(cur: Cursor, ty: Type, value: int) -> Value:
     if ty == F32:
-        return cur.f32const(struct.unpack("<I", struct.pack("<f", float(value)))[0])
-    return cur.f64const(struct.unpack("<Q", struct.pack("<d", float(value)))[0])
+        bits32: int = struct.unpack("<I", struct.pack("<f", float(value)))[0]
+        return cur.f32const(bits32)
+    bits64: int = struct.unpack("<Q", struct.pack("<d", float(value)))[0]
+    return cur.f64const(bits64)
 
 
-__all__ = ["legalize", "POINTER"]
+Handler = Callable[[_Legalizer, Inst, InstructionData], None]
+
+HANDLERS: dict[str, Handler] = {
+    "heap_addr": _Legalizer.heap_addr,
+    "table_addr": _Legalizer.table_addr,
+    "global_value": _Legalizer.global_value,
+    "udiv": _Legalizer.unsigned_div,
+    "urem": _Legalizer.unsigned_div,
+    "sdiv": _Legalizer.sdiv,
+    "srem": _Legalizer.srem,
+    "fcvt_to_sint": _Legalizer.fcvt_to_int,
+    "fcvt_to_uint": _Legalizer.fcvt_to_int,
+    "ishl": _Legalizer.shift,
+    "ushr": _Legalizer.shift,
+    "sshr": _Legalizer.shift,
+    "uadd_overflow_trap": _Legalizer.uadd_overflow_trap,
+}
+"""The rewrite of each opcode the back end does not take as it is; other instructions
+stay unchanged."""

@@ -23,24 +23,64 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from pyjitwasm.ir.entities import (
+    Block,
+    FuncRef,
+    GlobalValue,
+    Heap,
+    Inst,
+    SigRef,
+    Table,
+    Value,
+)
 from pyjitwasm.ir.function import (
     AbiParam,
-    BlockCall,
     ExtFuncData,
     Function,
     GlobalValueData,
     HeapData,
-    InstData,
     Signature,
     TableData,
 )
 from pyjitwasm.ir.immediates import MemFlags
-from pyjitwasm.ir.instructions import OPCODES
-from pyjitwasm.ir.types import TYPES_BY_NAME, Type
+from pyjitwasm.ir.instructions import (
+    OPCODES,
+    Binary,
+    BinaryImm,
+    BlockCall,
+    Brif,
+    BrTable,
+    Call,
+    CallIndirect,
+    CondTrap,
+    FloatCompare,
+    FuncAddr,
+    HeapAddr,
+    InstructionData,
+    IntAddTrap,
+    IntCompare,
+    IntCompareImm,
+    Jump,
+    Load,
+    MultiAry,
+    Nullary,
+    Store,
+    TableAddr,
+    Ternary,
+    Trap,
+    Unary,
+    UnaryConst,
+    UnaryGlobalValue,
+    UnaryIeee32,
+    UnaryIeee64,
+    UnaryImm,
+)
+from pyjitwasm.ir.trapcode import TrapCode
+from pyjitwasm.ir.types import POINTER, TYPES_BY_NAME, Type
 from pyjitwasm.ir.typing import TypingError, result_types
-from pyjitwasm.wasm.traps import TrapCode
 
 
 class ParseError(Exception):
@@ -181,7 +221,8 @@ class _Parser:
         if tok.kind not in ("special", "number") or "x" in text.lower():
             raise ParseError(f"expected a float, found {text!r}", tok.line)
         fmt = ("<f", "<I") if width == 32 else ("<d", "<Q")
-        return struct.unpack(fmt[1], struct.pack(fmt[0], float(text)))[0]
+        bits: int = struct.unpack(fmt[1], struct.pack(fmt[0], float(text)))[0]
+        return bits
 
     # Grammar ----------------------------------------------------------------------------
 
@@ -219,7 +260,7 @@ class _Parser:
         func = Function(name, self.signature())
         self.expect("{")
         self.declarations(func)
-        pending: list[tuple[int, list[int], int]] = []  # inst, result numbers, line
+        pending: list[_Pending] = []
         while not self.accept("}"):
             self.block(func, pending)
         _infer_results(func, pending)
@@ -251,13 +292,11 @@ class _Parser:
                 if self.tok.kind != "name":
                     raise self.error("expected the external function's %name")
                 ext_name = self.next().text[1:]
-                func.ext_funcs.append(ExtFuncData(ext_name, self.entity("sig")))
+                func.ext_funcs.append(ExtFuncData(ext_name, SigRef(self.entity("sig"))))
 
     def global_value(self) -> GlobalValueData:
         word = self.ident()
         if word == "vmctx":
-            from pyjitwasm.ir.types import POINTER
-
             return GlobalValueData("vmctx", POINTER)
         op, _, tyname = word.partition(".")
         if tyname not in TYPES_BY_NAME:
@@ -265,10 +304,10 @@ class _Parser:
         ty = TYPES_BY_NAME[tyname]
         if op == "load":
             flags = self.flags()
-            base = self.entity("gv")
+            base = GlobalValue(self.entity("gv"))
             return GlobalValueData("load", ty, base, self.offset(), flags)
         if op == "iadd_imm":
-            base = self.entity("gv")
+            base = GlobalValue(self.entity("gv"))
             self.expect(",")
             return GlobalValueData("iadd_imm", ty, base, self.integer())
         raise self.error(f"unknown global value kind {op!r}")
@@ -282,7 +321,7 @@ class _Parser:
         if style not in ("static", "dynamic"):
             raise self.error(f"heap style must be static or dynamic, not {style!r}")
         self.key("base")
-        base = self.entity("gv")
+        base = GlobalValue(self.entity("gv"))
         self.expect(",")
         self.key("bound")
         bound = self.integer() if style == "static" else self.entity("gv")
@@ -296,10 +335,10 @@ class _Parser:
     def table(self) -> TableData:
         self.expect("dynamic")
         self.key("base")
-        base = self.entity("gv")
+        base = GlobalValue(self.entity("gv"))
         self.expect(",")
         self.key("bound")
-        bound = self.entity("gv")
+        bound = GlobalValue(self.entity("gv"))
         self.expect(",")
         self.key("element_size")
         size = self.integer()
@@ -307,8 +346,8 @@ class _Parser:
         self.key("index_type")
         return TableData(base, bound, size, self.type())
 
-    def block(self, func: Function, pending: list) -> None:  # type: ignore[type-arg]
-        block = self.entity("block")
+    def block(self, func: Function, pending: list[_Pending]) -> None:
+        block = Block(self.entity("block"))
         func.dfg.ensure_block(block)
         if func.layout.is_inserted(block):
             raise self.error(f"block{block} defined twice")
@@ -336,24 +375,27 @@ class _Parser:
             data = self.instruction(func)
             inst = func.dfg.make_inst(data)
             func.layout.insert_inst(inst, block)
-            pending.append((inst, results, line))
+            pending.append(_Pending(inst, results, line))
 
-    def values(self) -> list[int]:
-        out = [self.entity("v")]
+    def value(self) -> Value:
+        return Value(self.entity("v"))
+
+    def values(self) -> list[Value]:
+        out = [self.value()]
         while self.accept(","):
-            out.append(self.entity("v"))
+            out.append(self.value())
         return out
 
     def block_call(self) -> BlockCall:
-        block = self.entity("block")
-        args: list[int] = []
+        block = Block(self.entity("block"))
+        args: list[Value] = []
         if self.accept("("):
             if not self.accept(")"):
                 args = self.values()
                 self.expect(")")
-        return BlockCall(block, args)
+        return BlockCall(block, tuple(args))
 
-    def call_args(self) -> list[int]:
+    def call_args(self) -> list[Value]:
         self.expect("(")
         if self.accept(")"):
             return []
@@ -361,7 +403,7 @@ class _Parser:
         self.expect(")")
         return args
 
-    def instruction(self, func: Function) -> InstData:
+    def instruction(self, func: Function) -> InstructionData:
         word = self.ident()
         opcode, dot, tyname = word.partition(".")
         info = OPCODES.get(opcode)
@@ -372,141 +414,249 @@ class _Parser:
             if tyname not in TYPES_BY_NAME:
                 raise self.error(f"unknown type {tyname!r}")
             ctrl = TYPES_BY_NAME[tyname]
-        data = InstData(opcode, ctrl_type=ctrl)
-        fmt = info.format
-        if fmt == "unary_imm":
-            value = self.integer()
-            bits = ctrl.bits if ctrl is not None else 64
-            if not -(1 << (bits - 1)) <= value < (1 << bits):
-                raise self.error(f"iconst immediate {value} does not fit {ctrl}")
-            data.imm = value & ((1 << bits) - 1)
-        elif fmt in ("ieee32", "ieee64"):
-            data.imm = self.float_bits(32 if fmt == "ieee32" else 64)
-        elif fmt == "vconst":
-            data.imm = self.integer()
-        elif fmt == "nullary":
-            pass
-        elif fmt in ("unary", "binary", "ternary", "multiary"):
-            if _entity("v", self.tok.text) is not None:
-                data.args = self.values()
-        elif fmt == "binary_imm":
-            data.args = [self.entity("v")]
-            self.expect(",")
-            data.imm = self.integer()
-        elif fmt in ("int_compare", "float_compare", "int_compare_imm"):
-            data.cond = self.ident()
-            if fmt == "int_compare_imm":
-                data.args = [self.entity("v")]
-                self.expect(",")
-                data.imm = self.integer()
-            else:
-                data.args = self.values()
-        elif fmt == "load":
-            data.flags = self.flags()
-            data.args = [self.entity("v")]
-            data.imm = self.offset()
-        elif fmt == "store":
-            data.flags = self.flags()
-            value = self.entity("v")
-            self.expect(",")
-            data.args = [value, self.entity("v")]
-            data.imm = self.offset()
-        elif fmt == "heap_addr":
-            data.entity = self.entity("heap")
-            self.expect(",")
-            data.args = [self.entity("v")]
-            self.expect(",")
-            data.imm = self.integer()
-            self.expect(",")
-            data.size = self.integer()
-        elif fmt == "table_addr":
-            data.entity = self.entity("table")
-            self.expect(",")
-            data.args = [self.entity("v")]
-            self.expect(",")
-            data.imm = self.integer()
-        elif fmt == "global_value":
-            data.entity = self.entity("gv")
-        elif fmt == "func_addr":
-            data.entity = self.entity("fn")
-        elif fmt == "call":
-            data.entity = self.entity("fn")
-            data.args = self.call_args()
-        elif fmt == "call_indirect":
-            data.entity = self.entity("sig")
-            self.expect(",")
-            callee = self.entity("v")
-            data.args = [callee, *self.call_args()]
-        elif fmt == "jump":
-            data.dests = [self.block_call()]
-        elif fmt == "brif":
-            data.args = [self.entity("v")]
-            self.expect(",")
-            then = self.block_call()
-            self.expect(",")
-            data.dests = [then, self.block_call()]
-        elif fmt == "br_table":
-            data.args = [self.entity("v")]
-            self.expect(",")
-            data.dests = [self.block_call()]
-            self.expect(",")
-            self.expect("[")
-            if not self.accept("]"):
-                data.table.append(self.entity("block"))
-                while self.accept(","):
-                    data.table.append(self.entity("block"))
-                self.expect("]")
-        elif fmt == "trap":
-            data.trap = self.trap_code()
-        elif fmt == "cond_trap":
-            data.args = [self.entity("v")]
-            self.expect(",")
-            data.trap = self.trap_code()
-        elif fmt == "int_add_trap":
-            a = self.entity("v")
-            self.expect(",")
-            b = self.entity("v")
-            self.expect(",")
-            data.args = [a, b]
-            data.trap = self.trap_code()
-        else:  # pragma: no cover
-            raise AssertionError(fmt)
-        return data
+        # The instruction formats hold a controlling type only where the opcode takes one.
+        if info.ctrl and ctrl is None:
+            raise self.error(f"{opcode} needs a controlling type")
+        if ctrl is not None and not info.ctrl:
+            raise self.error(f"{opcode} takes no controlling type")
+        return _FORMAT_PARSERS[info.format](self, opcode, ctrl)
+
+    # One method per instruction format: the operands after ``opcode[.ctrl]``; ``ctrl``
+    # is present exactly when the opcode takes one (``instruction`` checked).
+
+    def unary_imm(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        value = self.integer()
+        bits = ctrl.bits if ctrl is not None else 64
+        if not -(1 << (bits - 1)) <= value < (1 << bits):
+            raise self.error(f"iconst immediate {value} does not fit {ctrl}")
+        return UnaryImm(opcode, _required(ctrl), value & ((1 << bits) - 1))
+
+    def ieee32(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        return UnaryIeee32(opcode, self.float_bits(32))
+
+    def ieee64(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        return UnaryIeee64(opcode, self.float_bits(64))
+
+    def vconst(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        return UnaryConst(opcode, _required(ctrl), self.integer())
+
+    def nullary(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        return Nullary(opcode, _required(ctrl))
+
+    def optional_values(self) -> tuple[Value, ...]:
+        return tuple(self.values()) if _entity("v", self.tok.text) is not None else ()
+
+    def operands(self, opcode: str, count: int) -> tuple[Value, ...]:
+        args = self.optional_values()
+        if len(args) != count:
+            raise self.error(f"{opcode} takes {count} operand(s), got {len(args)}")
+        return args
+
+    def unary(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        (arg,) = self.operands(opcode, 1)
+        return Unary(opcode, ctrl, arg)
+
+    def binary(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        a, b = self.operands(opcode, 2)
+        return Binary(opcode, (a, b))
+
+    def ternary(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        a, b, c = self.operands(opcode, 3)
+        return Ternary(opcode, (a, b, c))
+
+    def multiary(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        return MultiAry(opcode, self.optional_values())
+
+    def binary_imm(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        arg = self.value()
+        self.expect(",")
+        return BinaryImm(opcode, arg, self.integer())
+
+    def int_compare(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        cond = self.ident()
+        a, b = self.value_pair()
+        return IntCompare(opcode, cond, (a, b))
+
+    def float_compare(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        cond = self.ident()
+        a, b = self.value_pair()
+        return FloatCompare(opcode, cond, (a, b))
+
+    def int_compare_imm(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        cond = self.ident()
+        arg = self.value()
+        self.expect(",")
+        return IntCompareImm(opcode, cond, arg, self.integer())
+
+    def value_pair(self) -> tuple[Value, Value]:
+        a = self.value()
+        self.expect(",")
+        return a, self.value()
+
+    def load(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        flags = self.flags()
+        address = self.value()
+        return Load(opcode, _required(ctrl), flags, address, self.offset())
+
+    def store(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        flags = self.flags()
+        value, address = self.value_pair()
+        return Store(opcode, flags, value, address, self.offset())
+
+    def heap_addr(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        heap = Heap(self.entity("heap"))
+        self.expect(",")
+        index = self.value()
+        self.expect(",")
+        offset = self.integer()
+        self.expect(",")
+        return HeapAddr(opcode, _required(ctrl), heap, index, offset, self.integer())
+
+    def table_addr(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        table = Table(self.entity("table"))
+        self.expect(",")
+        index = self.value()
+        self.expect(",")
+        return TableAddr(opcode, _required(ctrl), table, index, self.integer())
+
+    def global_value_inst(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        return UnaryGlobalValue(opcode, _required(ctrl), GlobalValue(self.entity("gv")))
+
+    def func_addr(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        return FuncAddr(opcode, _required(ctrl), FuncRef(self.entity("fn")))
+
+    def call(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        fn = FuncRef(self.entity("fn"))
+        return Call(opcode, fn, tuple(self.call_args()))
+
+    def call_indirect(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        sig = SigRef(self.entity("sig"))
+        self.expect(",")
+        callee = self.value()
+        return CallIndirect(opcode, sig, callee, tuple(self.call_args()))
+
+    def jump(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        return Jump(opcode, self.block_call())
+
+    def brif(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        cond = self.value()
+        self.expect(",")
+        then = self.block_call()
+        self.expect(",")
+        return Brif(opcode, cond, then, self.block_call())
+
+    def br_table(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        index = self.value()
+        self.expect(",")
+        default = self.block_call()
+        self.expect(",")
+        self.expect("[")
+        table: list[Block] = []
+        if not self.accept("]"):
+            table.append(Block(self.entity("block")))
+            while self.accept(","):
+                table.append(Block(self.entity("block")))
+            self.expect("]")
+        return BrTable(opcode, index, default, tuple(table))
+
+    def trap(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        return Trap(opcode, self.trap_code())
+
+    def cond_trap(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        cond = self.value()
+        self.expect(",")
+        return CondTrap(opcode, cond, self.trap_code())
+
+    def int_add_trap(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        a, b = self.value_pair()
+        self.expect(",")
+        return IntAddTrap(opcode, (a, b), self.trap_code())
 
 
-def _infer_results(func: Function, pending: list[tuple[int, list[int], int]]) -> None:
+def _required(ctrl: Type | None) -> Type:
+    """The controlling type of an opcode that takes one (``instruction`` checked)."""
+    assert ctrl is not None
+    return ctrl
+
+
+_FormatParser = Callable[[_Parser, str, Type | None], InstructionData]
+
+_FORMAT_PARSERS: dict[str, _FormatParser] = {
+    "unary_imm": _Parser.unary_imm,
+    "ieee32": _Parser.ieee32,
+    "ieee64": _Parser.ieee64,
+    "vconst": _Parser.vconst,
+    "nullary": _Parser.nullary,
+    "unary": _Parser.unary,
+    "binary": _Parser.binary,
+    "ternary": _Parser.ternary,
+    "multiary": _Parser.multiary,
+    "binary_imm": _Parser.binary_imm,
+    "int_compare": _Parser.int_compare,
+    "float_compare": _Parser.float_compare,
+    "int_compare_imm": _Parser.int_compare_imm,
+    "load": _Parser.load,
+    "store": _Parser.store,
+    "heap_addr": _Parser.heap_addr,
+    "table_addr": _Parser.table_addr,
+    "global_value": _Parser.global_value_inst,
+    "func_addr": _Parser.func_addr,
+    "call": _Parser.call,
+    "call_indirect": _Parser.call_indirect,
+    "jump": _Parser.jump,
+    "brif": _Parser.brif,
+    "br_table": _Parser.br_table,
+    "trap": _Parser.trap,
+    "cond_trap": _Parser.cond_trap,
+    "int_add_trap": _Parser.int_add_trap,
+}
+"""The operand parser of each instruction format named in the opcode table."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An instruction whose results are not typed yet: their numbers as written, and the
+    line it is on."""
+
+    inst: Inst
+    results: list[int]
+    line: int
+
+
+def _infer_results(func: Function, pending: list[_Pending]) -> None:
     """Type every instruction's results, repeating over the instructions whose operands
     were not typed yet (uses above definitions)."""
     dfg = func.dfg
     todo = pending
     while todo:
         waiting = []
-        for inst, numbers, line in todo:
-            data = dfg.insts[inst]
-            if not all(dfg.value_exists(v) for v in data.args):
-                waiting.append((inst, numbers, line))
+        for item in todo:
+            data = dfg.insts[item.inst]
+            args = data.arguments()
+            if not all(dfg.value_exists(v) for v in args):
+                waiting.append(item)
                 continue
             try:
-                types = result_types(func, data, [dfg.value_type(v) for v in data.args])
+                types = result_types(func, data, [dfg.value_type(v) for v in args])
             except TypingError as e:
                 # Keep ill-typed code readable so the verifier can report on it: guess
                 # the results from the controlling type or the first operand.
-                guess = data.ctrl_type or (dfg.value_type(data.args[0]) if data.args else None)
+                guess = data.ctrl_type or (dfg.value_type(args[0]) if args else None)
                 if guess is None:
-                    raise ParseError(str(e), line) from None
-                types = [guess] * len(numbers)
-            if len(types) != len(numbers):
+                    raise ParseError(str(e), item.line) from None
+                types = [guess] * len(item.results)
+            if len(types) != len(item.results):
                 raise ParseError(f"{data.opcode} has {len(types)} result(s), "
-                                 f"{len(numbers)} written", line)
-            for ty, n in zip(types, numbers, strict=True):
+                                 f"{len(item.results)} written", item.line)
+            for ty, n in zip(types, item.results, strict=True):
                 try:
-                    dfg.add_result(inst, ty, n)
+                    dfg.add_result(item.inst, ty, n)
                 except ValueError as e:
-                    raise ParseError(str(e), line) from None
+                    raise ParseError(str(e), item.line) from None
         if len(waiting) == len(todo):
-            inst, _, line = waiting[0]
-            missing = [v for v in dfg.insts[inst].args if not dfg.value_exists(v)]
-            raise ParseError(f"use of undefined value v{missing[0]}", line)
+            first = waiting[0]
+            missing = [v for v in dfg.insts[first.inst].arguments() if not dfg.value_exists(v)]
+            raise ParseError(f"use of undefined value v{missing[0]}", first.line)
         todo = waiting
 
 

@@ -4,17 +4,50 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from pyjitwasm.ir.entities import Block, Inst, Value
 from pyjitwasm.ir.function import (
-    BlockCall,
     Function,
     GlobalValueData,
     HeapData,
-    InstData,
     Signature,
     TableData,
 )
-from pyjitwasm.ir.instructions import spec
+from pyjitwasm.ir.immediates import MemFlags
+from pyjitwasm.ir.instructions import (
+    Binary,
+    BinaryImm,
+    BlockCall,
+    Brif,
+    BrTable,
+    Call,
+    CallIndirect,
+    CondTrap,
+    FloatCompare,
+    FuncAddr,
+    HeapAddr,
+    InstructionData,
+    IntAddTrap,
+    IntCompare,
+    IntCompareImm,
+    Jump,
+    Load,
+    MultiAry,
+    Nullary,
+    Store,
+    TableAddr,
+    Ternary,
+    Trap,
+    Unary,
+    UnaryConst,
+    UnaryGlobalValue,
+    UnaryIeee32,
+    UnaryIeee64,
+    UnaryImm,
+)
+from pyjitwasm.ir.trapcode import TrapCode
 
 
 def fmt_uint(n: int) -> str:
@@ -82,83 +115,173 @@ def fmt_table(table: TableData) -> str:
             f"element_size={table.element_size}, index_type={table.index_type}")
 
 
-def _values(vs: list[int]) -> str:
+def _values(vs: Sequence[Value]) -> str:
     return ", ".join(f"v{v}" for v in vs)
 
 
-def _block_call(dest: BlockCall, resolve) -> str:  # type: ignore[no-untyped-def]
+def _block_call(dest: BlockCall) -> str:
     if not dest.args:
         return f"block{dest.block}"
-    return f"block{dest.block}({_values([resolve(v) for v in dest.args])})"
+    return f"block{dest.block}({_values(dest.args)})"
 
 
-def fmt_inst(func: Function, data: InstData) -> str:
+def _flags(flags: MemFlags) -> str:
+    names = flags.names()
+    return " ".join(names) + " " if names else ""
+
+
+def _trap(code: TrapCode) -> str:
+    return code.name.lower()
+
+
+def fmt_inst(func: Function, data: InstructionData) -> str:
     """An instruction's text without its results (``iadd v1, v2``)."""
-    dfg = func.dfg
-    args = [dfg.resolve(v) for v in data.args]
-    fmt = spec(data.opcode).format
+    data = data.map_values(func.dfg.resolve)
     head = data.opcode if data.ctrl_type is None else f"{data.opcode}.{data.ctrl_type}"
-    flags = " ".join(data.flags.names()) + " " if data.flags and data.flags.names() else ""
-    trap = data.trap.name.lower() if data.trap is not None else ""
-    if fmt == "unary_imm":
-        return f"{head} {fmt_iconst(data.imm, data.ctrl_type.bits)}"  # type: ignore[union-attr,arg-type]
-    if fmt == "ieee32":
-        return f"{head} {fmt_float(data.imm, 32)}"  # type: ignore[arg-type]
-    if fmt == "ieee64":
-        return f"{head} {fmt_float(data.imm, 64)}"  # type: ignore[arg-type]
-    if fmt == "vconst":
-        return f"{head} 0x{data.imm:032x}"
-    if fmt == "nullary":
-        return head
-    if fmt in ("unary", "binary", "ternary", "multiary"):
-        return f"{head} {_values(args)}" if args else head
-    if fmt == "binary_imm":
-        return f"{head} v{args[0]}, {data.imm}"
-    if fmt in ("int_compare", "float_compare"):
-        return f"{head} {data.cond} {_values(args)}"
-    if fmt == "int_compare_imm":
-        return f"{head} {data.cond} v{args[0]}, {data.imm}"
-    if fmt == "load":
-        return f"{head} {flags}v{args[0]}{fmt_offset(data.imm)}"  # type: ignore[arg-type]
-    if fmt == "store":
-        return f"{head} {flags}v{args[0]}, v{args[1]}{fmt_offset(data.imm)}"  # type: ignore[arg-type]
-    if fmt == "heap_addr":
-        return f"{head} heap{data.entity}, v{args[0]}, {fmt_uint(data.imm)}, {data.size}"  # type: ignore[arg-type]
-    if fmt == "table_addr":
-        return f"{head} table{data.entity}, v{args[0]}, {fmt_uint(data.imm)}"  # type: ignore[arg-type]
-    if fmt == "global_value":
-        return f"{head} gv{data.entity}"
-    if fmt == "func_addr":
-        return f"{head} fn{data.entity}"
-    if fmt == "call":
-        return f"{head} fn{data.entity}({_values(args)})"
-    if fmt == "call_indirect":
-        return f"{head} sig{data.entity}, v{args[0]}({_values(args[1:])})"
-    if fmt == "jump":
-        return f"{head} {_block_call(data.dests[0], dfg.resolve)}"
-    if fmt == "brif":
-        return (f"{head} v{args[0]}, {_block_call(data.dests[0], dfg.resolve)}, "
-                f"{_block_call(data.dests[1], dfg.resolve)}")
-    if fmt == "br_table":
-        table = ", ".join(f"block{b}" for b in data.table)
-        return f"{head} v{args[0]}, {_block_call(data.dests[0], dfg.resolve)}, [{table}]"
-    if fmt == "trap":
-        return f"{head} {trap}"
-    if fmt == "cond_trap":
-        return f"{head} v{args[0]}, {trap}"
-    if fmt == "int_add_trap":
-        return f"{head} {_values(args)}, {trap}"
-    raise AssertionError(f"no printer for format {fmt}")
+    return f"{head}{_OPERANDS[type(data)](data)}"
 
 
-def fmt_inst_line(func: Function, inst: int) -> str:
+# The operand text of each format, after the opcode (with a leading space when not empty).
+
+def _unary_imm(data: UnaryImm) -> str:
+    return f" {fmt_iconst(data.imm, data.ctrl_type.bits)}"
+
+
+def _ieee32(data: UnaryIeee32) -> str:
+    return f" {fmt_float(data.bits, 32)}"
+
+
+def _ieee64(data: UnaryIeee64) -> str:
+    return f" {fmt_float(data.bits, 64)}"
+
+
+def _vconst(data: UnaryConst) -> str:
+    return f" 0x{data.value:032x}"
+
+
+def _nullary(data: InstructionData) -> str:
+    return ""
+
+
+def _value_list(data: InstructionData) -> str:
+    args = data.arguments()
+    return f" {_values(args)}" if args else ""
+
+
+def _binary_imm(data: BinaryImm) -> str:
+    return f" v{data.arg}, {data.imm}"
+
+
+def _compare(data: IntCompare | FloatCompare) -> str:
+    return f" {data.cond} {_values(data.args)}"
+
+
+def _int_compare_imm(data: IntCompareImm) -> str:
+    return f" {data.cond} v{data.arg}, {data.imm}"
+
+
+def _int_add_trap(data: IntAddTrap) -> str:
+    return f" {_values(data.args)}, {_trap(data.code)}"
+
+
+def _load(data: Load) -> str:
+    return f" {_flags(data.flags)}v{data.address}{fmt_offset(data.offset)}"
+
+
+def _store(data: Store) -> str:
+    return f" {_flags(data.flags)}v{data.value}, v{data.address}{fmt_offset(data.offset)}"
+
+
+def _heap_addr(data: HeapAddr) -> str:
+    return f" heap{data.heap}, v{data.index}, {fmt_uint(data.offset)}, {data.size}"
+
+
+def _table_addr(data: TableAddr) -> str:
+    return f" table{data.table}, v{data.index}, {fmt_uint(data.offset)}"
+
+
+def _global_value(data: UnaryGlobalValue) -> str:
+    return f" gv{data.global_value}"
+
+
+def _func_addr(data: FuncAddr) -> str:
+    return f" fn{data.func_ref}"
+
+
+def _call(data: Call) -> str:
+    return f" fn{data.func_ref}({_values(data.args)})"
+
+
+def _call_indirect(data: CallIndirect) -> str:
+    return f" sig{data.sig_ref}, v{data.callee}({_values(data.args)})"
+
+
+def _jump(data: Jump) -> str:
+    return f" {_block_call(data.destination)}"
+
+
+def _brif(data: Brif) -> str:
+    return (f" v{data.arg}, {_block_call(data.then_dest)}, "
+            f"{_block_call(data.else_dest)}")
+
+
+def _br_table(data: BrTable) -> str:
+    table = ", ".join(f"block{b}" for b in data.table)
+    return f" v{data.arg}, {_block_call(data.default)}, [{table}]"
+
+
+def _trap_inst(data: Trap) -> str:
+    return f" {_trap(data.code)}"
+
+
+def _cond_trap(data: CondTrap) -> str:
+    return f" v{data.arg}, {_trap(data.code)}"
+
+
+# Each writer takes its own format's class; ``Any`` lets one table hold them all.
+_Operands = Callable[[Any], str]
+
+_OPERANDS: dict[type[InstructionData], _Operands] = {
+    UnaryImm: _unary_imm,
+    UnaryIeee32: _ieee32,
+    UnaryIeee64: _ieee64,
+    UnaryConst: _vconst,
+    Nullary: _nullary,
+    Unary: _value_list,
+    Binary: _value_list,
+    Ternary: _value_list,
+    MultiAry: _value_list,
+    BinaryImm: _binary_imm,
+    IntCompare: _compare,
+    FloatCompare: _compare,
+    IntCompareImm: _int_compare_imm,
+    IntAddTrap: _int_add_trap,
+    Load: _load,
+    Store: _store,
+    HeapAddr: _heap_addr,
+    TableAddr: _table_addr,
+    UnaryGlobalValue: _global_value,
+    FuncAddr: _func_addr,
+    Call: _call,
+    CallIndirect: _call_indirect,
+    Jump: _jump,
+    Brif: _brif,
+    BrTable: _br_table,
+    Trap: _trap_inst,
+    CondTrap: _cond_trap,
+}
+"""The operand writer of each instruction format (keyed by its data class, each taking
+an instance of that class)."""
+
+
+def fmt_inst_line(func: Function, inst: Inst) -> str:
     """The instruction with its results (``v3 = iadd v1, v2``)."""
     results = func.dfg.inst_results(inst)
     text = fmt_inst(func, func.dfg.insts[inst])
     return f"{_values(results)} = {text}" if results else text
 
 
-def fmt_block_header(func: Function, block: int) -> str:
+def fmt_block_header(func: Function, block: Block) -> str:
     params = func.dfg.block_params[block]
     if not params:
         return f"block{block}:"

@@ -90,18 +90,3 @@ FLOAT_TYPES = (F32, F64)
 def int_type(bits: int) -> Type:
     """The scalar integer type of a width in bits."""
     return TYPES_BY_NAME[f"i{bits}"]
-
-
-def from_wasm(valtype: int) -> Type:
-    """The IR type a wasm value type lowers to."""
-    from pyjitwasm.wasm import types as wt
-
-    return {
-        wt.I32: I32,
-        wt.I64: I64,
-        wt.F32: F32,
-        wt.F64: F64,
-        wt.V128: V128,
-        wt.FUNCREF: R64,
-        wt.EXTERNREF: R64,
-    }[valtype]

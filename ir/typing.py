@@ -1,19 +1,70 @@
 """Typing rules: check an instruction's operands and compute its result types.
 
 One function serves the builder and parser (to give results their types) and the
-verifier (to check operands and declared results).
+verifier (to check operands and declared results). Each opcode names its rule in the
+opcode table (``OpSpec.rule``); ``RULES`` maps the rule names to the functions below.
 """
 
 from __future__ import annotations
 
-from pyjitwasm.ir.function import Function, InstData
+from collections.abc import Callable
+from typing import TypeVar
+
+from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.immediates import FLOAT_CONDS, INT_CONDS
-from pyjitwasm.ir.instructions import spec
-from pyjitwasm.ir.types import F32, F64, I8, I32, I64, INT_TYPES, POINTER, Type
+from pyjitwasm.ir.instructions import (
+    FORMATS,
+    BinaryImm,
+    Call,
+    CallIndirect,
+    CondTrap,
+    FloatCompare,
+    FuncAddr,
+    HeapAddr,
+    InstructionData,
+    IntAddTrap,
+    IntCompare,
+    IntCompareImm,
+    Load,
+    Nullary,
+    OpSpec,
+    Store,
+    TableAddr,
+    Trap,
+    UnaryConst,
+    UnaryGlobalValue,
+    UnaryIeee32,
+    UnaryIeee64,
+    UnaryImm,
+    spec,
+)
+from pyjitwasm.ir.types import F32, F64, I8, I32, I64, POINTER, Type
 
 
 class TypingError(Exception):
     """An instruction's operands or immediates do not fit its opcode."""
+
+
+F = TypeVar("F", bound=InstructionData)
+
+Rule = Callable[[Function, InstructionData, OpSpec, list[Type]], list[Type]]
+"""A typing rule: (function, instruction, its opcode's spec, operand types) -> results."""
+
+
+def result_types(func: Function, data: InstructionData, args: list[Type]) -> list[Type]:
+    """The result types of ``data`` given its operand types ``args`` (``data.arguments()``
+    only; branch arguments are checked by the verifier). Raises TypingError."""
+    op = data.opcode
+    s = spec(op)
+    format_class = FORMATS[s.format]
+    if type(data) is not format_class:
+        raise TypingError(f"{op} must be a {format_class.__name__} instruction, "
+                          f"not {type(data).__name__}")
+    if s.ctrl:
+        _need(data.ctrl_type is not None, f"{op} needs a controlling type")
+    else:
+        _need(data.ctrl_type is None, f"{op} takes no controlling type")
+    return RULES[s.rule](func, data, s, args)
 
 
 def _need(cond: bool, message: str) -> None:
@@ -25,6 +76,24 @@ def _arity(args: list[Type], n: int, opcode: str) -> None:
     _need(len(args) == n, f"{opcode} takes {n} operand(s), got {len(args)}")
 
 
+def _as(data: InstructionData, format_class: type[F]) -> F:
+    """``data`` as the format its opcode requires (``result_types`` has checked it; this
+    tells the type checker)."""
+    if not isinstance(data, format_class):
+        raise TypingError(f"{data.opcode} must be a {format_class.__name__} instruction, "
+                          f"not {type(data).__name__}")
+    return data
+
+
+def _ctrl(data: InstructionData) -> Type:
+    """The controlling type (``result_types`` has checked that opcodes needing one have
+    one)."""
+    ctrl = data.ctrl_type
+    if ctrl is None:
+        raise TypingError(f"{data.opcode} needs a controlling type")
+    return ctrl
+
+
 def _int_like(t: Type) -> bool:
     return t.is_int or (t.kind == "int" and t.is_vector)
 
@@ -33,222 +102,303 @@ def _float_like(t: Type) -> bool:
     return t.is_float or (t.kind == "float" and t.is_vector)
 
 
-def result_types(func: Function, data: InstData, args: list[Type]) -> list[Type]:
-    """The result types of ``data`` given its operand types ``args`` (``data.args`` only;
-    branch arguments are checked by the verifier). Raises TypingError."""
-    op = data.opcode
-    s = spec(op)
-    rule = s.rule
-    ctrl = data.ctrl_type
-    if s.ctrl:
-        _need(ctrl is not None, f"{op} needs a controlling type")
-    else:
-        _need(ctrl is None, f"{op} takes no controlling type")
-    assert ctrl is not None or not s.ctrl
+def _fits_i64(imm: int) -> bool:
+    return -(1 << 63) <= imm < (1 << 63)
 
-    if rule == "const_int":
-        _arity(args, 0, op)
-        _need(ctrl.is_int, f"iconst type must be an integer type, not {ctrl}")  # type: ignore
-        _need(data.imm is not None and 0 <= data.imm < (1 << ctrl.bits),  # type: ignore
-              f"iconst immediate does not fit {ctrl}")
-        return [ctrl]  # type: ignore[list-item]
-    if rule in ("const_f32", "const_f64"):
-        _arity(args, 0, op)
-        ty = F32 if rule == "const_f32" else F64
-        _need(data.imm is not None and 0 <= data.imm < (1 << ty.bits), f"{op} bits do not fit")
-        return [ty]
-    if rule == "const_vector":
-        _arity(args, 0, op)
-        _need(ctrl.is_vector, f"vconst type must be a 128-bit type, not {ctrl}")  # type: ignore
-        _need(data.imm is not None and 0 <= data.imm < (1 << 128), "vconst value does not fit")
-        return [ctrl]  # type: ignore[list-item]
-    if rule == "null":
-        _arity(args, 0, op)
-        _need(ctrl.is_ref, f"null type must be a reference type, not {ctrl}")  # type: ignore
-        return [ctrl]  # type: ignore[list-item]
-    if rule in ("int_binary", "int_add_trap"):
-        _arity(args, 2, op)
-        _need(_int_like(args[0]), f"{op} needs integer operands, got {args[0]}")
-        _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
-        if rule == "int_add_trap":
-            _need(args[0].is_int, f"{op} needs scalar integer operands")
-            _need(data.trap is not None, f"{op} needs a trap code")
-        return [args[0]]
-    if rule == "int_shift":
-        _arity(args, 2, op)
-        _need(_int_like(args[0]), f"{op} needs an integer operand, got {args[0]}")
-        _need(args[1].is_int, f"{op} shift amount must be a scalar integer, got {args[1]}")
-        return [args[0]]
-    if rule == "int_unary":
-        _arity(args, 1, op)
-        _need(_int_like(args[0]), f"{op} needs an integer operand, got {args[0]}")
-        return [args[0]]
-    if rule == "int_binary_imm":
-        _arity(args, 1, op)
-        _need(args[0].is_int, f"{op} needs a scalar integer operand, got {args[0]}")
-        _need(data.imm is not None and -(1 << 63) <= data.imm < (1 << 63),
-              f"{op} immediate must fit i64")
-        return [args[0]]
-    if rule in ("icmp", "icmp_imm"):
-        _arity(args, 2 if rule == "icmp" else 1, op)
-        _need(args[0].is_int or args[0].is_ref, f"{op} needs integer operands, got {args[0]}")
-        if rule == "icmp":
-            _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
-        else:
-            _need(data.imm is not None and -(1 << 63) <= data.imm < (1 << 63),
-                  f"{op} immediate must fit i64")
-        _need(data.cond in INT_CONDS, f"bad integer condition code {data.cond}")
-        return [I8]
-    if rule == "float_binary":
-        _arity(args, 2, op)
-        _need(_float_like(args[0]), f"{op} needs float operands, got {args[0]}")
-        _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
-        return [args[0]]
-    if rule == "float_unary":
-        _arity(args, 1, op)
-        _need(_float_like(args[0]), f"{op} needs a float operand, got {args[0]}")
-        return [args[0]]
-    if rule == "fcmp":
-        _arity(args, 2, op)
-        _need(args[0].is_float, f"{op} needs float operands, got {args[0]}")
-        _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
-        _need(data.cond in FLOAT_CONDS, f"bad float condition code {data.cond}")
-        return [I8]
-    if rule in ("ireduce", "extend"):
-        _arity(args, 1, op)
-        _need(args[0].is_int and ctrl.is_int, f"{op} converts between integer types")  # type: ignore
-        if rule == "ireduce":
-            _need(ctrl.bits < args[0].bits, f"ireduce to {ctrl} from {args[0]} does not narrow")  # type: ignore
-        else:
-            _need(ctrl.bits > args[0].bits, f"{op} to {ctrl} from {args[0]} does not widen")  # type: ignore
-        return [ctrl]  # type: ignore[list-item]
-    if rule in ("fpromote", "fdemote"):
-        _arity(args, 1, op)
-        src, dst = (F32, F64) if rule == "fpromote" else (F64, F32)
-        _need(args[0] == src and ctrl == dst, f"{op} converts {src} to {dst}")
-        return [dst]
-    if rule == "fcvt_to_int":
-        _arity(args, 1, op)
-        _need(args[0].is_float, f"{op} needs a float operand, got {args[0]}")
-        _need(ctrl in (I32, I64), f"{op} produces i32 or i64, not {ctrl}")
-        return [ctrl]  # type: ignore[list-item]
-    if rule == "fcvt_from_int":
-        _arity(args, 1, op)
-        _need(args[0] in (I32, I64), f"{op} needs an i32 or i64 operand, got {args[0]}")
-        _need(ctrl is not None and ctrl.is_float, f"{op} produces a float type, not {ctrl}")
-        return [ctrl]  # type: ignore[list-item]
-    if rule == "bitcast":
-        _arity(args, 1, op)
-        _need(args[0].bits == ctrl.bits, f"bitcast from {args[0]} to {ctrl} changes size")  # type: ignore
-        return [ctrl]  # type: ignore[list-item]
-    if rule == "select":
-        _arity(args, 3, op)
-        _need(args[0].is_int, f"select condition must be an integer, got {args[0]}")
-        _need(args[1] == args[2], f"select operand types differ: {args[1]} and {args[2]}")
-        return [args[1]]
-    if rule == "is_null":
-        _arity(args, 1, op)
-        _need(args[0].is_ref, f"is_null needs a reference, got {args[0]}")
-        return [I8]
-    if rule in ("load", "sized_load"):
-        _arity(args, 1, op)
-        _need(args[0] == POINTER, f"{op} address must be {POINTER}, got {args[0]}")
-        _need(data.flags is not None, f"{op} needs memory flags")
-        _need(data.imm is not None and -(1 << 31) <= data.imm < (1 << 31),
-              f"{op} offset must fit i32")
-        if rule == "sized_load":
-            _need(ctrl.is_int and ctrl.bytes > s.access_size,  # type: ignore
-                  f"{op} result must be an integer wider than the access, not {ctrl}")
-        return [ctrl]  # type: ignore[list-item]
-    if rule in ("store", "sized_store"):
-        _arity(args, 2, op)
-        _need(args[1] == POINTER, f"{op} address must be {POINTER}, got {args[1]}")
-        _need(data.flags is not None, f"{op} needs memory flags")
-        _need(data.imm is not None and -(1 << 31) <= data.imm < (1 << 31),
-              f"{op} offset must fit i32")
-        if rule == "sized_store":
-            _need(args[0].is_int and args[0].bytes > s.access_size,
-                  f"{op} value must be an integer wider than the access, not {args[0]}")
-        return []
-    if rule == "heap_addr":
-        _arity(args, 1, op)
-        _need(data.entity is not None and 0 <= data.entity < len(func.heaps),
-              f"heap{data.entity} is not declared")
-        heap = func.heaps[data.entity]  # type: ignore[index]
-        _need(args[0] == heap.index_type,
-              f"heap_addr index must be {heap.index_type}, got {args[0]}")
-        _need(data.imm is not None and 0 <= data.imm < (1 << 32),
-              f"heap_addr offset {data.imm} does not fit u32")
-        _need(data.size is not None and 0 < data.size <= 256,
-              f"heap_addr access size {data.size} out of range")
-        _need(ctrl == POINTER, f"heap_addr produces {POINTER}, not {ctrl}")
-        return [POINTER]
-    if rule == "table_addr":
-        _arity(args, 1, op)
-        _need(data.entity is not None and 0 <= data.entity < len(func.tables),
-              f"table{data.entity} is not declared")
-        table = func.tables[data.entity]  # type: ignore[index]
-        _need(args[0] == table.index_type,
-              f"table_addr index must be {table.index_type}, got {args[0]}")
-        _need(data.imm is not None and 0 <= data.imm < (1 << 32),
-              f"table_addr offset {data.imm} does not fit u32")
-        _need(ctrl == POINTER, f"table_addr produces {POINTER}, not {ctrl}")
-        return [POINTER]
-    if rule == "global_value":
-        _arity(args, 0, op)
-        _need(data.entity is not None and 0 <= data.entity < len(func.global_values),
-              f"gv{data.entity} is not declared")
-        gv_type = func.global_values[data.entity].type  # type: ignore[index]
-        _need(ctrl == gv_type, f"global_value type {ctrl} differs from gv{data.entity}'s "
-              f"{gv_type}")
-        return [gv_type]
-    if rule == "func_addr":
-        _arity(args, 0, op)
-        _need(data.entity is not None and 0 <= data.entity < len(func.ext_funcs),
-              f"fn{data.entity} is not declared")
-        _need(ctrl == POINTER, f"func_addr produces {POINTER}, not {ctrl}")
-        return [POINTER]
-    if rule == "call":
-        _need(data.entity is not None and 0 <= data.entity < len(func.ext_funcs),
-              f"fn{data.entity} is not declared")
-        sig_index = func.ext_funcs[data.entity].signature  # type: ignore[index]
-        _need(0 <= sig_index < len(func.signatures), f"sig{sig_index} is not declared")
-        sig = func.signatures[sig_index]
-        _check_call_args(op, sig.param_types(), args)
-        return _call_results(func, op, sig.returns)
-    if rule == "call_indirect":
-        _need(data.entity is not None and 0 <= data.entity < len(func.signatures),
-              f"sig{data.entity} is not declared")
-        sig = func.signatures[data.entity]  # type: ignore[index]
-        _need(len(args) >= 1 and args[0] == POINTER,
-              f"{op} callee must be {POINTER}")
-        _check_call_args(op, sig.param_types(), args[1:])
-        return _call_results(func, op, sig.returns)
-    if rule in ("jump", "br_table"):
-        _arity(args, 1 if rule == "br_table" else 0, op)
-        if rule == "br_table":
-            _need(args[0] in (I32, I64), f"br_table index must be i32 or i64, got {args[0]}")
-        return []
-    if rule == "brif":
-        _arity(args, 1, op)
-        _need(args[0].is_int, f"brif condition must be an integer, got {args[0]}")
-        return []
-    if rule == "return":
-        returns = func.signature.returns
-        _need([str(t) for t in args] == [str(t) for t in returns],
-              f"return values ({', '.join(map(str, args))}) do not match the signature's "
-              f"({', '.join(map(str, returns))})")
-        return []
-    if rule == "trap":
-        _arity(args, 0, op)
-        _need(data.trap is not None, "trap needs a trap code")
-        return []
-    if rule == "cond_trap":
-        _arity(args, 1, op)
-        _need(args[0].is_int, f"{op} condition must be an integer, got {args[0]}")
-        _need(data.trap is not None, f"{op} needs a trap code")
-        return []
-    raise TypingError(f"no typing rule for {op}")  # pragma: no cover
+
+# Constants ------------------------------------------------------------------------------
+
+
+def _const_int(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    inst = _as(data, UnaryImm)
+    ctrl = inst.ctrl_type
+    _arity(args, 0, s.name)
+    _need(ctrl.is_int, f"iconst type must be an integer type, not {ctrl}")
+    _need(0 <= inst.imm < (1 << ctrl.bits), f"iconst immediate does not fit {ctrl}")
+    return [ctrl]
+
+
+def _const_f32(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 0, s.name)
+    _need(0 <= _as(data, UnaryIeee32).bits < (1 << 32), f"{s.name} bits do not fit")
+    return [F32]
+
+
+def _const_f64(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 0, s.name)
+    _need(0 <= _as(data, UnaryIeee64).bits < (1 << 64), f"{s.name} bits do not fit")
+    return [F64]
+
+
+def _const_vector(func: Function, data: InstructionData, s: OpSpec,
+                  args: list[Type]) -> list[Type]:
+    inst = _as(data, UnaryConst)
+    _arity(args, 0, s.name)
+    _need(inst.ctrl_type.is_vector, f"vconst type must be a 128-bit type, not {inst.ctrl_type}")
+    _need(0 <= inst.value < (1 << 128), "vconst value does not fit")
+    return [inst.ctrl_type]
+
+
+def _null(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    ctrl = _as(data, Nullary).ctrl_type
+    _arity(args, 0, s.name)
+    _need(ctrl.is_ref, f"null type must be a reference type, not {ctrl}")
+    return [ctrl]
+
+
+# Integer and float arithmetic ----------------------------------------------------------
+
+
+def _int_binary(func: Function, data: InstructionData, s: OpSpec,
+                args: list[Type]) -> list[Type]:
+    op = s.name
+    _arity(args, 2, op)
+    _need(_int_like(args[0]), f"{op} needs integer operands, got {args[0]}")
+    _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
+    return [args[0]]
+
+
+def _int_add_trap(func: Function, data: InstructionData, s: OpSpec,
+                  args: list[Type]) -> list[Type]:
+    _as(data, IntAddTrap)
+    results = _int_binary(func, data, s, args)
+    _need(args[0].is_int, f"{s.name} needs scalar integer operands")
+    return results
+
+
+def _int_shift(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    op = s.name
+    _arity(args, 2, op)
+    _need(_int_like(args[0]), f"{op} needs an integer operand, got {args[0]}")
+    _need(args[1].is_int, f"{op} shift amount must be a scalar integer, got {args[1]}")
+    return [args[0]]
+
+
+def _int_unary(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(_int_like(args[0]), f"{s.name} needs an integer operand, got {args[0]}")
+    return [args[0]]
+
+
+def _int_binary_imm(func: Function, data: InstructionData, s: OpSpec,
+                    args: list[Type]) -> list[Type]:
+    op = s.name
+    _arity(args, 1, op)
+    _need(args[0].is_int, f"{op} needs a scalar integer operand, got {args[0]}")
+    _need(_fits_i64(_as(data, BinaryImm).imm), f"{op} immediate must fit i64")
+    return [args[0]]
+
+
+def _icmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    op = s.name
+    inst = _as(data, IntCompare)
+    _arity(args, 2, op)
+    _need(args[0].is_int or args[0].is_ref, f"{op} needs integer operands, got {args[0]}")
+    _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
+    _need(inst.cond in INT_CONDS, f"bad integer condition code {inst.cond}")
+    return [I8]
+
+
+def _icmp_imm(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    op = s.name
+    inst = _as(data, IntCompareImm)
+    _arity(args, 1, op)
+    _need(args[0].is_int or args[0].is_ref, f"{op} needs integer operands, got {args[0]}")
+    _need(_fits_i64(inst.imm), f"{op} immediate must fit i64")
+    _need(inst.cond in INT_CONDS, f"bad integer condition code {inst.cond}")
+    return [I8]
+
+
+def _float_binary(func: Function, data: InstructionData, s: OpSpec,
+                  args: list[Type]) -> list[Type]:
+    op = s.name
+    _arity(args, 2, op)
+    _need(_float_like(args[0]), f"{op} needs float operands, got {args[0]}")
+    _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
+    return [args[0]]
+
+
+def _float_unary(func: Function, data: InstructionData, s: OpSpec,
+                 args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(_float_like(args[0]), f"{s.name} needs a float operand, got {args[0]}")
+    return [args[0]]
+
+
+def _fcmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    op = s.name
+    inst = _as(data, FloatCompare)
+    _arity(args, 2, op)
+    _need(args[0].is_float, f"{op} needs float operands, got {args[0]}")
+    _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
+    _need(inst.cond in FLOAT_CONDS, f"bad float condition code {inst.cond}")
+    return [I8]
+
+
+# Conversions ---------------------------------------------------------------------------
+
+
+def _ireduce(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    ctrl = _ctrl(data)
+    _arity(args, 1, s.name)
+    _need(args[0].is_int and ctrl.is_int, f"{s.name} converts between integer types")
+    _need(ctrl.bits < args[0].bits, f"ireduce to {ctrl} from {args[0]} does not narrow")
+    return [ctrl]
+
+
+def _extend(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    ctrl = _ctrl(data)
+    _arity(args, 1, s.name)
+    _need(args[0].is_int and ctrl.is_int, f"{s.name} converts between integer types")
+    _need(ctrl.bits > args[0].bits, f"{s.name} to {ctrl} from {args[0]} does not widen")
+    return [ctrl]
+
+
+def _fpromote(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(args[0] == F32 and data.ctrl_type == F64, f"{s.name} converts {F32} to {F64}")
+    return [F64]
+
+
+def _fdemote(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(args[0] == F64 and data.ctrl_type == F32, f"{s.name} converts {F64} to {F32}")
+    return [F32]
+
+
+def _fcvt_to_int(func: Function, data: InstructionData, s: OpSpec,
+                 args: list[Type]) -> list[Type]:
+    ctrl = _ctrl(data)
+    _arity(args, 1, s.name)
+    _need(args[0].is_float, f"{s.name} needs a float operand, got {args[0]}")
+    _need(ctrl in (I32, I64), f"{s.name} produces i32 or i64, not {ctrl}")
+    return [ctrl]
+
+
+def _fcvt_from_int(func: Function, data: InstructionData, s: OpSpec,
+                   args: list[Type]) -> list[Type]:
+    ctrl = _ctrl(data)
+    _arity(args, 1, s.name)
+    _need(args[0] in (I32, I64), f"{s.name} needs an i32 or i64 operand, got {args[0]}")
+    _need(ctrl.is_float, f"{s.name} produces a float type, not {ctrl}")
+    return [ctrl]
+
+
+def _bitcast(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    ctrl = _ctrl(data)
+    _arity(args, 1, s.name)
+    _need(args[0].bits == ctrl.bits, f"bitcast from {args[0]} to {ctrl} changes size")
+    return [ctrl]
+
+
+def _select(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 3, s.name)
+    _need(args[0].is_int, f"select condition must be an integer, got {args[0]}")
+    _need(args[1] == args[2], f"select operand types differ: {args[1]} and {args[2]}")
+    return [args[1]]
+
+
+def _is_null(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(args[0].is_ref, f"is_null needs a reference, got {args[0]}")
+    return [I8]
+
+
+# Memory --------------------------------------------------------------------------------
+
+
+def _load(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    op = s.name
+    inst = _as(data, Load)
+    _arity(args, 1, op)
+    _need(args[0] == POINTER, f"{op} address must be {POINTER}, got {args[0]}")
+    _need(-(1 << 31) <= inst.offset < (1 << 31), f"{op} offset must fit i32")
+    if s.rule == "sized_load":
+        ctrl = inst.ctrl_type
+        _need(ctrl.is_int and ctrl.bytes > s.access_size,
+              f"{op} result must be an integer wider than the access, not {ctrl}")
+    return [inst.ctrl_type]
+
+
+def _store(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    op = s.name
+    inst = _as(data, Store)
+    _arity(args, 2, op)
+    _need(args[1] == POINTER, f"{op} address must be {POINTER}, got {args[1]}")
+    _need(-(1 << 31) <= inst.offset < (1 << 31), f"{op} offset must fit i32")
+    if s.rule == "sized_store":
+        _need(args[0].is_int and args[0].bytes > s.access_size,
+              f"{op} value must be an integer wider than the access, not {args[0]}")
+    return []
+
+
+def _heap_addr(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    inst = _as(data, HeapAddr)
+    _arity(args, 1, s.name)
+    _need(0 <= inst.heap < len(func.heaps), f"heap{inst.heap} is not declared")
+    heap = func.heaps[inst.heap]
+    _need(args[0] == heap.index_type,
+          f"heap_addr index must be {heap.index_type}, got {args[0]}")
+    _need(0 <= inst.offset < (1 << 32), f"heap_addr offset {inst.offset} does not fit u32")
+    _need(0 < inst.size <= 256, f"heap_addr access size {inst.size} out of range")
+    _need(inst.ctrl_type == POINTER, f"heap_addr produces {POINTER}, not {inst.ctrl_type}")
+    return [POINTER]
+
+
+def _table_addr(func: Function, data: InstructionData, s: OpSpec,
+                args: list[Type]) -> list[Type]:
+    inst = _as(data, TableAddr)
+    _arity(args, 1, s.name)
+    _need(0 <= inst.table < len(func.tables), f"table{inst.table} is not declared")
+    table = func.tables[inst.table]
+    _need(args[0] == table.index_type,
+          f"table_addr index must be {table.index_type}, got {args[0]}")
+    _need(0 <= inst.offset < (1 << 32), f"table_addr offset {inst.offset} does not fit u32")
+    _need(inst.ctrl_type == POINTER, f"table_addr produces {POINTER}, not {inst.ctrl_type}")
+    return [POINTER]
+
+
+def _global_value(func: Function, data: InstructionData, s: OpSpec,
+                  args: list[Type]) -> list[Type]:
+    inst = _as(data, UnaryGlobalValue)
+    gv = inst.global_value
+    _arity(args, 0, s.name)
+    _need(0 <= gv < len(func.global_values), f"gv{gv} is not declared")
+    gv_type = func.global_values[gv].type
+    _need(inst.ctrl_type == gv_type,
+          f"global_value type {inst.ctrl_type} differs from gv{gv}'s {gv_type}")
+    return [gv_type]
+
+
+def _func_addr(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    inst = _as(data, FuncAddr)
+    _arity(args, 0, s.name)
+    _need(0 <= inst.func_ref < len(func.ext_funcs), f"fn{inst.func_ref} is not declared")
+    _need(inst.ctrl_type == POINTER, f"func_addr produces {POINTER}, not {inst.ctrl_type}")
+    return [POINTER]
+
+
+# Calls ---------------------------------------------------------------------------------
+
+
+def _call(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    fn = _as(data, Call).func_ref
+    _need(0 <= fn < len(func.ext_funcs), f"fn{fn} is not declared")
+    sig_index = func.ext_funcs[fn].signature
+    _need(0 <= sig_index < len(func.signatures), f"sig{sig_index} is not declared")
+    sig = func.signatures[sig_index]
+    _check_call_args(s.name, sig.param_types(), args)
+    return _call_results(func, s.name, sig.returns)
+
+
+def _call_indirect(func: Function, data: InstructionData, s: OpSpec,
+                   args: list[Type]) -> list[Type]:
+    sig_ref = _as(data, CallIndirect).sig_ref
+    _need(0 <= sig_ref < len(func.signatures), f"sig{sig_ref} is not declared")
+    sig = func.signatures[sig_ref]
+    _need(len(args) >= 1 and args[0] == POINTER, f"{s.name} callee must be {POINTER}")
+    _check_call_args(s.name, sig.param_types(), args[1:])
+    return _call_results(func, s.name, sig.returns)
 
 
 def _check_call_args(op: str, params: list[Type], args: list[Type]) -> None:
@@ -265,4 +415,87 @@ def _call_results(func: Function, op: str, returns: list[Type]) -> list[Type]:
     return list(returns)
 
 
-__all__ = ["TypingError", "result_types", "INT_TYPES", "I64"]
+# Control flow and traps ----------------------------------------------------------------
+
+
+def _jump(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 0, s.name)
+    return []
+
+
+def _br_table(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(args[0] in (I32, I64), f"br_table index must be i32 or i64, got {args[0]}")
+    return []
+
+
+def _brif(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(args[0].is_int, f"brif condition must be an integer, got {args[0]}")
+    return []
+
+
+def _return(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    returns = func.signature.returns
+    _need(args == returns,
+          f"return values ({', '.join(map(str, args))}) do not match the signature's "
+          f"({', '.join(map(str, returns))})")
+    return []
+
+
+def _trap(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _as(data, Trap)
+    _arity(args, 0, s.name)
+    return []
+
+
+def _cond_trap(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _as(data, CondTrap)
+    _arity(args, 1, s.name)
+    _need(args[0].is_int, f"{s.name} condition must be an integer, got {args[0]}")
+    return []
+
+
+RULES: dict[str, Rule] = {
+    "const_int": _const_int,
+    "const_f32": _const_f32,
+    "const_f64": _const_f64,
+    "const_vector": _const_vector,
+    "null": _null,
+    "int_binary": _int_binary,
+    "int_add_trap": _int_add_trap,
+    "int_shift": _int_shift,
+    "int_unary": _int_unary,
+    "int_binary_imm": _int_binary_imm,
+    "icmp": _icmp,
+    "icmp_imm": _icmp_imm,
+    "float_binary": _float_binary,
+    "float_unary": _float_unary,
+    "fcmp": _fcmp,
+    "ireduce": _ireduce,
+    "extend": _extend,
+    "fpromote": _fpromote,
+    "fdemote": _fdemote,
+    "fcvt_to_int": _fcvt_to_int,
+    "fcvt_from_int": _fcvt_from_int,
+    "bitcast": _bitcast,
+    "select": _select,
+    "is_null": _is_null,
+    "load": _load,
+    "sized_load": _load,
+    "store": _store,
+    "sized_store": _store,
+    "heap_addr": _heap_addr,
+    "table_addr": _table_addr,
+    "global_value": _global_value,
+    "func_addr": _func_addr,
+    "call": _call,
+    "call_indirect": _call_indirect,
+    "jump": _jump,
+    "br_table": _br_table,
+    "brif": _brif,
+    "return": _return,
+    "trap": _trap,
+    "cond_trap": _cond_trap,
+}
+"""The function behind each typing rule named in the opcode table."""

@@ -12,8 +12,9 @@ entry block, and receive arguments matching their parameters in number and type
 from __future__ import annotations
 
 from pyjitwasm.ir.dominators import DominatorTree
-from pyjitwasm.ir.function import Block, Function, Inst, Value
-from pyjitwasm.ir.instructions import spec
+from pyjitwasm.ir.entities import Block, Inst, Value
+from pyjitwasm.ir.function import BlockParam, Function
+from pyjitwasm.ir.instructions import BrTable, InstructionData, spec
 from pyjitwasm.ir.printer import fmt_inst_line
 from pyjitwasm.ir.types import POINTER
 from pyjitwasm.ir.typing import TypingError, result_types
@@ -80,23 +81,23 @@ class _Verifier:
             elif func.global_values[gv.base].type != POINTER:
                 self.error(f"gv{i}", f"base gv{gv.base} is not a pointer")
         for i, heap in enumerate(func.heaps):
-            refs = [heap.base] + ([heap.bound] if heap.style == "dynamic" else [])
-            for gv in refs:
-                if not 0 <= gv < n_gv:
-                    self.error(f"heap{i}", f"gv{gv} is not declared")
+            refs: list[int] = [heap.base] + ([heap.bound] if heap.style == "dynamic" else [])
+            for ref in refs:
+                if not 0 <= ref < n_gv:
+                    self.error(f"heap{i}", f"gv{ref} is not declared")
             if heap.index_type.name not in ("i32", "i64"):
                 self.error(f"heap{i}", "index type must be i32 or i64")
         for i, table in enumerate(func.tables):
-            for gv in (table.base, table.bound):
-                if not 0 <= gv < n_gv:
-                    self.error(f"table{i}", f"gv{gv} is not declared")
+            for ref in (table.base, table.bound):
+                if not 0 <= ref < n_gv:
+                    self.error(f"table{i}", f"gv{ref} is not declared")
         for i, ext in enumerate(func.ext_funcs):
             if not 0 <= ext.signature < len(func.signatures):
                 self.error(f"fn{i}", f"sig{ext.signature} is not declared")
 
     def entry_params(self) -> None:
-        entry = self.func.layout.entry
-        types = [self.func.dfg.value_type(v) for v in self.func.dfg.block_params[entry]]  # type: ignore[index]
+        entry = self.func.layout.entry_block()
+        types = [self.func.dfg.value_type(v) for v in self.func.dfg.block_params[entry]]
         expected = self.func.signature.param_types()
         if types != expected:
             self.error(f"block{entry}",
@@ -129,7 +130,7 @@ class _Verifier:
         if not ok:
             return
         try:
-            types = result_types(func, data, [dfg.value_type(v) for v in data.args])
+            types = result_types(func, data, [dfg.value_type(v) for v in data.arguments()])
         except TypingError as e:
             self.error(where, str(e))
             return
@@ -147,22 +148,24 @@ class _Verifier:
         if not dfg.value_exists(v):
             self.error(where, f"use of undefined value v{v}")
             return False
-        kind, owner, _ = dfg.value_defs[v]  # type: ignore[misc]
+        definition = dfg.value_def(v)
         layout = self.func.layout
-        if kind == "param":
-            def_block = owner
+        def_inst: Inst | None = None
+        if isinstance(definition, BlockParam):
+            def_block = definition.block
             if not layout.is_inserted(def_block):
                 self.error(where, f"v{v} is a parameter of block{def_block}, not in the layout")
                 return False
         else:
-            if owner not in layout.inst_block:
+            def_inst = definition.inst
+            if def_inst not in layout.inst_block:
                 self.error(where, f"v{v} is defined by an instruction not in the layout")
                 return False
-            def_block = layout.inst_block[owner]
+            def_block = layout.inst_block[def_inst]
         if not self.domtree.is_reachable(block):
             return True
         if def_block == block:
-            if kind == "result" and self.position[owner] >= self.position[inst]:
+            if def_inst is not None and self.position[def_inst] >= self.position[inst]:
                 self.error(where, f"v{v} is used before its definition")
                 return False
             return True
@@ -171,11 +174,13 @@ class _Verifier:
             return False
         return True
 
-    def branch(self, data, where: str) -> None:  # type: ignore[no-untyped-def]
+    def branch(self, data: InstructionData, where: str) -> None:
         func = self.func
         dfg = func.dfg
-        calls = [(d.block, d.args) for d in data.dests]
-        calls += [(b, []) for b in data.table]
+        calls: list[tuple[Block, tuple[Value, ...]]] = [(d.block, d.args)
+                                                        for d in data.block_calls()]
+        if isinstance(data, BrTable):
+            calls += [(b, ()) for b in data.table]
         for target, args in calls:
             if not func.layout.is_inserted(target):
                 self.error(where, f"branch to block{target}, which is not in the layout")

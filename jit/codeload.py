@@ -198,7 +198,8 @@ class LoadedCode:
         self._finalizer()
 
 
-def _release(tracker: llvm.ResourceTracker, jit: llvm.LLJIT, callbacks: list) -> None:
+def _release(tracker: llvm.ResourceTracker, jit: llvm.LLJIT,
+             callbacks: list[Callable[[], None]]) -> None:
     # ``jit`` is only held so the LLJIT outlives every library linked into it.
     del jit
     for callback in reversed(callbacks):
@@ -235,12 +236,15 @@ class CodeLoader:
     def compile_object(self, ir: str | object | llvm.ModuleRef) -> bytes:
         """Optimize ``ir`` and return it as an ELF object."""
         if isinstance(ir, llvm.ModuleRef):
-            self.pipeline.run(ir)
-            return self.target_machine.emit_object(ir)
-        text = str(ir)
-        module = parse_ir(text)
-        self.pipeline.run(module, has_optnone="optnone" in text)
-        return self.target_machine.emit_object(module)
+            module = ir
+            has_optnone = None  # the pipeline looks for itself
+        else:
+            text = str(ir)
+            module = parse_ir(text)
+            has_optnone = "optnone" in text
+        self.pipeline.run(module, has_optnone=has_optnone)
+        obj: bytes = self.target_machine.emit_object(module)
+        return obj
 
     def load(
         self,
@@ -262,10 +266,11 @@ class CodeLoader:
         """Link an ELF object produced by :meth:`compile_object`."""
         sections, symbols = read_code_layout(obj)
         wanted = set(exports) if exports is not None else {s.name for s in symbols}
-        missing_anchor = [s.name for s in sections if s.anchor is None]
-        if missing_anchor:
+        anchored = [(s.anchor, s) for s in sections if s.anchor is not None]
+        if len(anchored) != len(sections):
+            missing_anchor = [s.name for s in sections if s.anchor is None]
             raise ValueError(f"code sections without a global symbol: {missing_anchor}")
-        wanted.update(s.anchor for s in sections if s.anchor is not None)
+        wanted.update(anchor for anchor, _ in anchored)
 
         builder = llvm.JITLibraryBuilder().add_object_img(obj)
         for name, address in (imports or {}).items():
@@ -281,8 +286,8 @@ class CodeLoader:
             tracker = builder.link(jit, library)
         addresses = {name: tracker[name] for name in wanted}
         ranges = []
-        for section in sections:
-            start = addresses[section.anchor] - section.anchor_offset
+        for anchor, section in anchored:
+            start = addresses[anchor] - section.anchor_offset
             ranges.append(CodeRange(start, start + section.size))
         return LoadedCode(tracker, jit, addresses, _merge(ranges), len(obj))
 

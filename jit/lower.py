@@ -44,13 +44,41 @@ rejected.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from pyjitwasm.ir import types as t
-from pyjitwasm.ir.function import Function, InstData, Signature, Value
+from pyjitwasm.ir.entities import Block, FuncRef, Inst, Value
+from pyjitwasm.ir.function import Function, Signature
 from pyjitwasm.ir.immediates import MemFlags
-from pyjitwasm.ir.instructions import spec
+from pyjitwasm.ir.instructions import (
+    Binary,
+    BinaryImm,
+    Brif,
+    BrTable,
+    Call,
+    CallIndirect,
+    CondTrap,
+    FloatCompare,
+    FuncAddr,
+    InstructionData,
+    IntAddTrap,
+    IntCompare,
+    IntCompareImm,
+    Jump,
+    Load,
+    Nullary,
+    Store,
+    Ternary,
+    Trap,
+    Unary,
+    UnaryConst,
+    UnaryIeee32,
+    UnaryIeee64,
+    UnaryImm,
+    spec,
+)
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower_types import (
     f32_literal,
@@ -86,9 +114,11 @@ _INT_BINARY = {"iadd": "add", "isub": "sub", "imul": "mul", "band": "and", "bor"
 _INT_BINARY_IMM = {"iadd_imm": "add", "imul_imm": "mul", "band_imm": "and", "bor_imm": "or",
                    "bxor_imm": "xor", "ishl_imm": "shl", "ushr_imm": "lshr", "sshr_imm": "ashr"}
 _FLOAT_BINARY = {"fadd": "fadd", "fsub": "fsub", "fmul": "fmul", "fdiv": "fdiv"}
-_FLOAT_INTRINSIC_BINARY = {"fcopysign": "copysign"}
-_FLOAT_INTRINSIC_UNARY = {"fabs": "fabs", "sqrt": "sqrt", "ceil": "ceil", "floor": "floor",
-                          "trunc": "trunc", "nearest": "roundeven"}
+# Float operations that are one call of an LLVM intrinsic, by the intrinsic's base name.
+_FLOAT_INTRINSICS = {"fcopysign": "copysign", "fabs": "fabs", "sqrt": "sqrt", "ceil": "ceil",
+                     "floor": "floor", "trunc": "trunc", "nearest": "roundeven"}
+# The bit-counting intrinsics, and whether they take the "zero is poison" flag.
+_BIT_COUNTS = {"clz": ("ctlz", True), "ctz": ("cttz", True), "popcnt": ("ctpop", False)}
 _CONVERSIONS = {"ireduce": "trunc", "uextend": "zext", "sextend": "sext", "fpromote": "fpext",
                 "fdemote": "fptrunc", "fcvt_to_sint": "fptosi", "fcvt_to_uint": "fptoui",
                 "fcvt_from_sint": "sitofp", "fcvt_from_uint": "uitofp"}
@@ -154,7 +184,7 @@ class Declarations:
         self.add(name, f"declare {ret} @{name}({', '.join(params)}) nounwind")
         return "@" + name
 
-    def text(self, defined: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    def text(self, defined: AbstractSet[str] = frozenset()) -> str:
         """Every declaration except those of functions the module defines."""
         return "".join(line + "\n" for name, line in self.lines.items() if name not in defined)
 
@@ -194,12 +224,13 @@ class _FunctionLowering:
         self.ptr_done: set[Value] = set()  # values whose ``%vN.p`` is emitted
         self.tmp = 0
         self.label = ""  # the LLVM block being filled
-        self.incoming: dict[int, list[tuple[str, list[str]]]] = {}
+        self.incoming: dict[Block, list[tuple[str, list[str]]]] = {}
         self.trap_blocks: dict[int, str] = {}
         self.uses: dict[Value, int] = {}
         # Whether the function has heap accesses that may fault (guard pages).
         self.faulting_accesses = False
         self.need_ptr: set[Value] = set()
+        self.order: list[Block] | None = None  # reachable blocks (``reachable_blocks``)
 
     # Helpers -------------------------------------------------------------------------
 
@@ -258,7 +289,7 @@ class _FunctionLowering:
         """The name of the LLVM value that holds IR value ``v``."""
         return f"%v{v}"
 
-    def result(self, inst: int) -> Value:
+    def result(self, inst: Inst) -> Value:
         return self.dfg.inst_results(inst)[0]
 
     def address(self, base: Value, offset: int) -> str:
@@ -300,7 +331,7 @@ class _FunctionLowering:
             self.emit_block_body(block)
             block_lines[block] = (start, len(self.lines))
         body: list[str] = []
-        for block in self.order:
+        for block in self.reachable_blocks():
             start, end = block_lines[block]
             body.append(self.lines[start])
             if block != entry:
@@ -324,26 +355,11 @@ class _FunctionLowering:
                 for v in data.all_args():
                     v = dfg.resolve(v)
                     self.uses[v] = self.uses.get(v, 0) + 1
-                opcode = data.opcode
-                if opcode == "load" or opcode[1:5] == "load":
-                    need.append(data.args[0])
-                elif opcode == "store" or opcode.startswith("istore"):
-                    need.append(data.args[1])
-                else:
-                    continue
-                if data.flags is not None and not data.flags.notrap:
-                    self.faulting_accesses = True
-                elif opcode in ("call", "return_call"):
-                    ext = self.func.ext_funcs[data.entity]  # type: ignore[index]
-                    sig = self.func.signatures[ext.signature]
-                    need.extend(a for a, p in zip(data.args, sig.params, strict=True)
-                                if p.purpose == "vmctx")
-                elif opcode in ("call_indirect", "return_call_indirect"):
-                    need.append(data.args[0])
-                    sig = self.func.signatures[data.entity]  # type: ignore[index]
-                    need.extend(a for a, p in zip(data.args[1:], sig.params, strict=True)
-                                if p.purpose == "vmctx")
-        for block in self.order:
+                if isinstance(data, Load | Store):
+                    need.append(data.address)
+                    if not data.flags.notrap:
+                        self.faulting_accesses = True
+        for block in self.reachable_blocks():
             for inst in self.func.layout.insts(block):
                 self.prepare_inst(inst, dfg.insts[inst])
         seen = self.need_ptr
@@ -352,44 +368,47 @@ class _FunctionLowering:
             if v in seen or dfg.value_type(v) != t.I64:
                 continue
             seen.add(v)
-            definition = dfg.value_defs[v]
-            if definition is not None and definition[0] == "result":
-                data = dfg.insts[definition[1]]
-                if data.opcode in ("iadd", "iadd_imm"):
-                    need.append(data.args[0])
+            definition = dfg.defining_inst(v)
+            if isinstance(definition, Binary) and definition.opcode == "iadd":
+                need.append(definition.args[0])
+            elif isinstance(definition, BinaryImm) and definition.opcode == "iadd_imm":
+                need.append(definition.arg)
 
-    def prepare_inst(self, inst: int, data: InstData) -> None:
+    def prepare_inst(self, inst: Inst, data: InstructionData) -> None:
         """Constants become literals, comparisons get an ``i1`` form, bitcasts between
         identical LLVM types vanish: the operand spellings are known before any use."""
-        opcode = data.opcode
         results = self.dfg.inst_results(inst)
-        if opcode == "iconst":
-            self.names[results[0]] = int_literal(data.imm, data.ctrl_type.bits)  # type: ignore
-        elif opcode == "f32const":
-            self.names[results[0]] = f32_literal(data.imm)  # type: ignore[arg-type]
-        elif opcode == "f64const":
-            self.names[results[0]] = f64_literal(data.imm)  # type: ignore[arg-type]
-        elif opcode == "vconst":
-            self.names[results[0]] = vector_literal(data.ctrl_type, data.imm)  # type: ignore
-        elif opcode == "null":
+        if isinstance(data, UnaryImm):
+            self.names[results[0]] = int_literal(data.imm, data.ctrl_type.bits)
+        elif isinstance(data, UnaryIeee32):
+            self.names[results[0]] = f32_literal(data.bits)
+        elif isinstance(data, UnaryIeee64):
+            self.names[results[0]] = f64_literal(data.bits)
+        elif isinstance(data, UnaryConst):
+            self.names[results[0]] = vector_literal(data.ctrl_type, data.value)
+        elif isinstance(data, Nullary):
             self.names[results[0]] = "null"
-        elif opcode in ("icmp", "icmp_imm", "fcmp", "is_null"):
+        elif isinstance(data, IntCompare | IntCompareImm | FloatCompare):
             self.bools[results[0]] = f"%v{results[0]}.c"
-        elif opcode == "bitcast":
-            src = self.type_of(data.args[0])
-            if llvm_type(src) == llvm_type(data.ctrl_type):  # type: ignore[arg-type]
-                self.aliases[results[0]] = self.dfg.resolve(data.args[0])
+        elif isinstance(data, Unary):
+            if data.opcode == "is_null":
+                self.bools[results[0]] = f"%v{results[0]}.c"
+            elif data.opcode == "bitcast" and data.ctrl_type is not None:
+                src = self.type_of(data.arg)
+                if llvm_type(src) == llvm_type(data.ctrl_type):
+                    self.aliases[results[0]] = self.dfg.resolve(data.arg)
 
-    def reachable_blocks(self) -> list[int]:
-        if hasattr(self, "order"):
+    def reachable_blocks(self) -> list[Block]:
+        """The blocks reachable from the entry, in layout order (computed once)."""
+        if self.order is not None:
             return self.order
         layout = self.func.layout
-        entry = layout.entry
+        entry = layout.entry_block()
         reached = {entry}
         work = [entry]
         while work:
             block = work.pop()
-            last = layout.last_inst(block)  # type: ignore[arg-type]
+            last = layout.last_inst(block)
             if last is None:
                 continue
             for succ in self.dfg.insts[last].successors():
@@ -399,7 +418,7 @@ class _FunctionLowering:
         self.order = [b for b in layout.blocks if b in reached]
         return self.order
 
-    def phis(self, block: int) -> list[str]:
+    def phis(self, block: Block) -> list[str]:
         params = self.dfg.block_params[block]
         if not params:
             return []
@@ -410,7 +429,7 @@ class _FunctionLowering:
             lines.append(f"  %v{v} = phi {llvm_type(self.type_of(v))} {pairs}")
         return lines
 
-    def emit_block_body(self, block: int) -> None:
+    def emit_block_body(self, block: Block) -> None:
         for v in self.dfg.block_params[block]:
             if v in self.need_ptr and v not in self.ptrs:
                 self.ptr_done.add(v)
@@ -423,7 +442,7 @@ class _FunctionLowering:
                     self.ptr_done.add(v)
                     self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
 
-    def edge(self, target: int, args: list[Value]) -> None:
+    def edge(self, target: Block, args: Sequence[Value]) -> None:
         self.incoming.setdefault(target, []).append((self.label, [self.op(a) for a in args]))
 
     def trap_label(self, code: int) -> str:
@@ -448,45 +467,21 @@ class _FunctionLowering:
 
     # Instructions --------------------------------------------------------------------
 
-    def lower_inst(self, inst: int, data: InstData) -> None:
-        opcode = data.opcode
-        handler = getattr(self, "op_" + opcode, None)
-        if handler is not None:
-            handler(inst, data)
-        elif opcode in _INT_BINARY:
-            self.int_binary(inst, data, _INT_BINARY[opcode])
-        elif opcode in _INT_BINARY_IMM:
-            self.int_binary_imm(inst, data, _INT_BINARY_IMM[opcode])
-        elif opcode in _FLOAT_BINARY:
-            self.float_binary(inst, data)
-        elif opcode in _FLOAT_INTRINSIC_BINARY:
-            self.intrinsic_call(inst, _FLOAT_INTRINSIC_BINARY[opcode], data.args)
-        elif opcode in _FLOAT_INTRINSIC_UNARY:
-            self.intrinsic_call(inst, _FLOAT_INTRINSIC_UNARY[opcode], data.args)
-        elif opcode in _CONVERSIONS:
-            ty = self.type_of(self.result(inst))
-            expr = f"{_CONVERSIONS[opcode]} {self.typed(data.args[0])} to {llvm_type(ty)}"
-            if opcode == "fdemote" and self.defining_opcode(data.args[0]) == "fpromote":
-                # LLVM folds demote(promote(x)) to x, passing a signaling NaN through.
-                self.canonicalized(inst, expr, ty)
-            else:
-                self.simple(inst, expr)
-        elif opcode in ("load", "uload8", "sload8", "uload16", "sload16", "uload32", "sload32"):
-            self.load(inst, data)
-        elif opcode in ("store", "istore8", "istore16", "istore32"):
-            self.store(data)
-        elif opcode in _NOT_LEGALIZED:
-            raise LoweringError(f"%{self.func.name}: {opcode} must be legalized first")
-        else:
-            spec(opcode)  # KeyError for names that are not IR opcodes at all
-            raise NotImplementedError(f"{opcode}: no LLVM lowering yet")
+    def lower_inst(self, inst: Inst, data: InstructionData) -> None:
+        lowering = LOWERINGS.get(data.opcode)
+        if lowering is None:
+            if data.opcode in _NOT_LEGALIZED:
+                raise LoweringError(f"%{self.func.name}: {data.opcode} must be legalized first")
+            spec(data.opcode)  # KeyError for names that are not IR opcodes at all
+            raise NotImplementedError(f"{data.opcode}: no LLVM lowering yet")
+        lowering(self, inst, data)
 
-    def simple(self, inst: int, expr: str) -> str:
+    def simple(self, inst: Inst, expr: str) -> str:
         name = self.define(self.result(inst))
         self.emit(f"{name} = {expr}")
         return name
 
-    def intrinsic_call(self, inst: int, base: str, args: list[Value]) -> None:
+    def intrinsic_call(self, inst: Inst, base: str, args: Sequence[Value]) -> None:
         ty = self.type_of(args[0])
         lty = llvm_type(ty)
         fn = self.decls.intrinsic(f"llvm.{base}.{intrinsic_suffix(ty)}", lty, [lty] * len(args))
@@ -495,14 +490,17 @@ class _FunctionLowering:
 
     # Constants (named by ``prepare_inst``)
 
-    def op_iconst(self, inst: int, data: InstData) -> None:
+    def constant(self, inst: Inst, data: InstructionData) -> None:
         pass
-
-    op_f32const = op_f64const = op_vconst = op_null = op_iconst
 
     # Integer arithmetic
 
-    def int_binary(self, inst: int, data: InstData, llvm_op: str) -> None:
+    def int_binary(self, inst: Inst, data: InstructionData) -> None:
+        """The integer operations of ``_INT_BINARY``."""
+        assert isinstance(data, Binary)
+        self.emit_int_binary(inst, data, _INT_BINARY[data.opcode])
+
+    def emit_int_binary(self, inst: Inst, data: Binary, llvm_op: str) -> None:
         a, b = data.args
         ty = self.type_of(a)
         amount = self.op(b)
@@ -534,32 +532,42 @@ class _FunctionLowering:
                   f"<{lanes} x i32> zeroinitializer")
         return name
 
-    def int_binary_imm(self, inst: int, data: InstData, llvm_op: str) -> None:
-        (a,) = data.args
+    def int_binary_imm(self, inst: Inst, data: InstructionData) -> None:
+        """The operations of ``_INT_BINARY_IMM``."""
+        assert isinstance(data, BinaryImm)
+        self.emit_int_binary_imm(inst, data, _INT_BINARY_IMM[data.opcode])
+
+    def emit_int_binary_imm(self, inst: Inst, data: BinaryImm, llvm_op: str) -> None:
+        a = data.arg
         bits = self.type_of(a).bits
         imm = data.imm
-        assert imm is not None
         if llvm_op in ("shl", "lshr", "ashr"):
             imm &= bits - 1  # shift amounts count modulo the width
         self.simple(inst, f"{llvm_op} {self.typed(a)}, {int_literal(imm, bits)}")
 
-    def op_band_not(self, inst: int, data: InstData) -> None:
+    def band_not(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Binary)
         a, b = data.args
         ty = self.type_of(a)
         inverted = self.fresh("n")
         self.emit(f"{inverted} = xor {self.typed(b)}, {splat(ty, '-1')}")
         self.simple(inst, f"and {self.typed(a)}, {inverted}")
 
-    def op_bnot(self, inst: int, data: InstData) -> None:
-        ty = self.type_of(data.args[0])
-        self.simple(inst, f"xor {self.typed(data.args[0])}, {splat(ty, '-1')}")
+    def bnot(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Unary)
+        ty = self.type_of(data.arg)
+        self.simple(inst, f"xor {self.typed(data.arg)}, {splat(ty, '-1')}")
 
-    def op_ineg(self, inst: int, data: InstData) -> None:
-        ty = self.type_of(data.args[0])
+    def ineg(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Unary)
+        ty = self.type_of(data.arg)
         zero = "zeroinitializer" if ty.is_vector else "0"
-        self.simple(inst, f"sub {llvm_type(ty)} {zero}, {self.op(data.args[0])}")
+        self.simple(inst, f"sub {llvm_type(ty)} {zero}, {self.op(data.arg)}")
 
-    def mul_high(self, inst: int, data: InstData, ext: str) -> None:
+    def mul_high(self, inst: Inst, data: InstructionData) -> None:
+        """``umulhi``/``smulhi``: the high half of the double-width product."""
+        assert isinstance(data, Binary)
+        ext = "zext" if data.opcode == "umulhi" else "sext"
         a, b = data.args
         ty = lanes_of(self.type_of(a))
         lty = llvm_type(self.type_of(a))
@@ -574,14 +582,11 @@ class _FunctionLowering:
         self.emit(f"{high} = lshr {wide} {prod}, {shift}")
         self.simple(inst, f"trunc {wide} {high} to {lty}")
 
-    def op_umulhi(self, inst: int, data: InstData) -> None:
-        self.mul_high(inst, data, "zext")
-
-    def op_smulhi(self, inst: int, data: InstData) -> None:
-        self.mul_high(inst, data, "sext")
-
-    def bit_count(self, inst: int, data: InstData, base: str, poison_arg: bool) -> None:
-        (a,) = data.args
+    def bit_count(self, inst: Inst, data: InstructionData) -> None:
+        """``clz``/``ctz``/``popcnt`` through ``llvm.ctlz``/``cttz``/``ctpop``."""
+        assert isinstance(data, Unary)
+        base, poison_arg = _BIT_COUNTS[data.opcode]
+        a = data.arg
         ty = self.type_of(a)
         lty = llvm_type(ty)
         params = [lty, "i1"] if poison_arg else [lty]
@@ -589,16 +594,10 @@ class _FunctionLowering:
         extra = ", i1 false" if poison_arg else ""
         self.simple(inst, f"call {lty} {fn}({self.typed(a)}{extra})")
 
-    def op_clz(self, inst: int, data: InstData) -> None:
-        self.bit_count(inst, data, "ctlz", True)
-
-    def op_ctz(self, inst: int, data: InstData) -> None:
-        self.bit_count(inst, data, "cttz", True)
-
-    def op_popcnt(self, inst: int, data: InstData) -> None:
-        self.bit_count(inst, data, "ctpop", False)
-
-    def rotate(self, inst: int, data: InstData, base: str) -> None:
+    def rotate(self, inst: Inst, data: InstructionData) -> None:
+        """``rotl``/``rotr`` as funnel shifts of the value with itself."""
+        assert isinstance(data, Binary)
+        base = "fshl" if data.opcode == "rotl" else "fshr"
         a, b = data.args
         ty = self.type_of(a)
         lty = llvm_type(ty)
@@ -607,13 +606,7 @@ class _FunctionLowering:
         x = self.op(a)
         self.simple(inst, f"call {lty} {fn}({lty} {x}, {lty} {x}, {lty} {amount})")
 
-    def op_rotl(self, inst: int, data: InstData) -> None:
-        self.rotate(inst, data, "fshl")
-
-    def op_rotr(self, inst: int, data: InstData) -> None:
-        self.rotate(inst, data, "fshr")
-
-    def compare_result(self, inst: int, i1: str) -> None:
+    def compare_result(self, inst: Inst, i1: str) -> None:
         v = self.result(inst)
         self.bools[v] = i1
         name = self.define(v)
@@ -627,7 +620,8 @@ class _FunctionLowering:
         self.emit(f"{name} = ptrtoint ptr {self.op(v)} to i64")
         return f"i64 {name}"
 
-    def op_icmp(self, inst: int, data: InstData) -> None:
+    def icmp(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, IntCompare)
         a, b = data.args
         i1 = f"%v{self.result(inst)}.c"
         if self.type_of(a) == t.R64:
@@ -636,16 +630,18 @@ class _FunctionLowering:
             self.emit(f"{i1} = icmp {data.cond} {self.typed(a)}, {self.op(b)}")
         self.compare_result(inst, i1)
 
-    def op_icmp_imm(self, inst: int, data: InstData) -> None:
-        (a,) = data.args
+    def icmp_imm(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, IntCompareImm)
+        a = data.arg
         i1 = f"%v{self.result(inst)}.c"
         ty = self.type_of(a)
         bits = 64 if ty == t.R64 else ty.bits
         operand = self.int_operand(a)
-        self.emit(f"{i1} = icmp {data.cond} {operand}, {int_literal(data.imm, bits)}")  # type: ignore
+        self.emit(f"{i1} = icmp {data.cond} {operand}, {int_literal(data.imm, bits)}")
         self.compare_result(inst, i1)
 
-    def op_uadd_overflow_trap(self, inst: int, data: InstData) -> None:
+    def uadd_overflow_trap(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, IntAddTrap)
         a, b = data.args
         ty = self.type_of(a)
         lty = llvm_type(ty)
@@ -656,16 +652,17 @@ class _FunctionLowering:
         self.simple(inst, f"extractvalue {{ {lty}, i1 }} {pair}, 0")
         carry = self.fresh("o")
         self.emit(f"{carry} = extractvalue {{ {lty}, i1 }} {pair}, 1")
-        self.conditional_trap(carry, int(data.trap), True)  # type: ignore[arg-type]
+        self.conditional_trap(carry, int(data.code), True)
 
     # Floating point
 
-    def float_binary(self, inst: int, data: InstData) -> None:
+    def float_binary(self, inst: Inst, data: InstructionData) -> None:
         """fadd/fsub/fmul/fdiv. With an identity constant operand (x*1, x/1, x-0, x+-0,
         x*-1, x/-1, -0-x) LLVM folds the operation into ``x`` or ``fneg x``, which lets a
         signaling NaN through unquieted; wasm arithmetic must return a quiet NaN, so the
         result then goes through ``llvm.canonicalize`` (a multiply by 1 on x86). Other
         operations keep their plain form."""
+        assert isinstance(data, Binary)
         opcode = data.opcode
         a, b = data.args
         expr = f"{_FLOAT_BINARY[opcode]} {self.typed(a)}, {self.op(b)}"
@@ -674,7 +671,22 @@ class _FunctionLowering:
             return
         self.canonicalized(inst, expr, self.type_of(a))
 
-    def canonicalized(self, inst: int, expr: str, ty: t.Type) -> None:
+    def float_intrinsic(self, inst: Inst, data: InstructionData) -> None:
+        """The operations of ``_FLOAT_INTRINSICS``: one call of the LLVM intrinsic."""
+        self.intrinsic_call(inst, _FLOAT_INTRINSICS[data.opcode], data.arguments())
+
+    def conversion(self, inst: Inst, data: InstructionData) -> None:
+        """The conversions of ``_CONVERSIONS``: one LLVM cast."""
+        assert isinstance(data, Unary)
+        ty = self.type_of(self.result(inst))
+        expr = f"{_CONVERSIONS[data.opcode]} {self.typed(data.arg)} to {llvm_type(ty)}"
+        if data.opcode == "fdemote" and self.defining_opcode(data.arg) == "fpromote":
+            # LLVM folds demote(promote(x)) to x, passing a signaling NaN through.
+            self.canonicalized(inst, expr, ty)
+        else:
+            self.simple(inst, expr)
+
+    def canonicalized(self, inst: Inst, expr: str, ty: t.Type) -> None:
         """Define the result as ``llvm.canonicalize(expr)``: a NaN comes out quiet."""
         lty = llvm_type(ty)
         raw = self.fresh("fo")
@@ -682,26 +694,20 @@ class _FunctionLowering:
         fn = self.decls.intrinsic(f"llvm.canonicalize.{intrinsic_suffix(ty)}", lty, [lty])
         self.simple(inst, f"call {lty} {fn}({lty} {raw})")
 
-    def defining_inst(self, v: Value) -> InstData | None:
-        """The instruction that computes ``v`` (None for block parameters)."""
-        definition = self.dfg.value_defs[self.resolve(v)]
-        if definition is None or definition[0] != "result":
-            return None
-        return self.dfg.insts[definition[1]]
-
     def defining_opcode(self, v: Value) -> str | None:
-        data = self.defining_inst(v)
+        data = self.dfg.defining_inst(self.resolve(v))
         return None if data is None else data.opcode
 
     def float_const_value(self, v: Value) -> float | None:
         """The value of a scalar float constant operand, else None."""
-        data = self.defining_inst(v)
-        if data is None:
-            return None
-        if data.opcode == "f32const":
-            return struct.unpack("<f", struct.pack("<I", data.imm))[0]  # type: ignore[arg-type]
-        if data.opcode == "f64const":
-            return struct.unpack("<d", struct.pack("<Q", data.imm))[0]  # type: ignore[arg-type]
+        data = self.dfg.defining_inst(self.resolve(v))
+        value: float
+        if isinstance(data, UnaryIeee32):
+            (value,) = struct.unpack("<f", struct.pack("<I", data.bits))
+            return value
+        if isinstance(data, UnaryIeee64):
+            (value,) = struct.unpack("<d", struct.pack("<Q", data.bits))
+            return value
         return None
 
     def folds_to_operand(self, opcode: str, a: Value, b: Value) -> bool:
@@ -719,13 +725,16 @@ class _FunctionLowering:
                 return True
         return False
 
-    def op_fneg(self, inst: int, data: InstData) -> None:
-        self.simple(inst, f"fneg {self.typed(data.args[0])}")
+    def fneg(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Unary)
+        self.simple(inst, f"fneg {self.typed(data.arg)}")
 
-    def min_max(self, inst: int, data: InstData, base: str) -> None:
+    def min_max(self, inst: Inst, data: InstructionData) -> None:
         """``llvm.minimum``/``maximum`` order -0 below +0 and propagate NaN, but pass a
         signaling NaN through unquieted on x86; wasm wants an arithmetic (quiet) NaN, so
         unordered operands take ``a + b`` instead (which quiets)."""
+        assert isinstance(data, Binary)
+        base = "minimum" if data.opcode == "fmin" else "maximum"
         a, b = data.args
         ty = self.type_of(a)
         lty = llvm_type(ty)
@@ -737,20 +746,18 @@ class _FunctionLowering:
         cond_ty = f"<{lanes_of(ty).lanes} x i1>" if ty.is_vector else "i1"
         self.simple(inst, f"select {cond_ty} {unordered}, {lty} {quieted}, {lty} {picked}")
 
-    def op_fmin(self, inst: int, data: InstData) -> None:
-        self.min_max(inst, data, "minimum")
-
-    def op_fmax(self, inst: int, data: InstData) -> None:
-        self.min_max(inst, data, "maximum")
-
-    def op_fcmp(self, inst: int, data: InstData) -> None:
+    def fcmp(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, FloatCompare)
         a, b = data.args
         i1 = f"%v{self.result(inst)}.c"
-        self.emit(f"{i1} = fcmp {_FCMP[data.cond]} {self.typed(a)}, {self.op(b)}")  # type: ignore
+        self.emit(f"{i1} = fcmp {_FCMP[data.cond]} {self.typed(a)}, {self.op(b)}")
         self.compare_result(inst, i1)
 
-    def saturating(self, inst: int, data: InstData, base: str) -> None:
-        (a,) = data.args
+    def saturating(self, inst: Inst, data: InstructionData) -> None:
+        """``fcvt_to_sint_sat``/``fcvt_to_uint_sat`` through ``llvm.fpto[su]i.sat``."""
+        assert isinstance(data, Unary)
+        base = "fptosi" if data.opcode == "fcvt_to_sint_sat" else "fptoui"
+        a = data.arg
         src = self.type_of(a)
         dst = self.type_of(self.result(inst))
         fn = self.decls.intrinsic(
@@ -758,14 +765,9 @@ class _FunctionLowering:
             llvm_type(dst), [llvm_type(src)])
         self.simple(inst, f"call {llvm_type(dst)} {fn}({self.typed(a)})")
 
-    def op_fcvt_to_sint_sat(self, inst: int, data: InstData) -> None:
-        self.saturating(inst, data, "fptosi")
-
-    def op_fcvt_to_uint_sat(self, inst: int, data: InstData) -> None:
-        self.saturating(inst, data, "fptoui")
-
-    def op_bitcast(self, inst: int, data: InstData) -> None:
-        (a,) = data.args
+    def bitcast(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Unary)
+        a = data.arg
         src, dst = self.type_of(a), self.type_of(self.result(inst))
         v = self.result(inst)
         if v in self.aliases:
@@ -780,33 +782,37 @@ class _FunctionLowering:
             self.ptrs[v] = self.op(a)
             self.ptr_done.add(v)
 
-    def op_select(self, inst: int, data: InstData) -> None:
+    def select(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Ternary)
         c, a, b = data.args
         cond = self.cond(c)
         self.simple(inst, f"select i1 {cond}, {self.typed(a)}, {self.typed(b)}")
 
-    def op_is_null(self, inst: int, data: InstData) -> None:
+    def is_null(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Unary)
         i1 = f"%v{self.result(inst)}.c"
-        self.emit(f"{i1} = icmp eq ptr {self.op(data.args[0])}, null")
+        self.emit(f"{i1} = icmp eq ptr {self.op(data.arg)}, null")
         self.compare_result(inst, i1)
 
     # Address arithmetic with pointer forms
 
-    def op_iadd(self, inst: int, data: InstData) -> None:
-        self.int_binary(inst, data, "add")
+    def iadd(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Binary)
+        self.emit_int_binary(inst, data, "add")
         v = self.result(inst)
         if v in self.need_ptr:
             a, b = data.args
             self.ptr_done.add(v)
             self.emit(f"%v{v}.p = getelementptr i8, ptr {self.ptr(a)}, {self.typed(b)}")
 
-    def op_iadd_imm(self, inst: int, data: InstData) -> None:
-        self.int_binary_imm(inst, data, "add")
+    def iadd_imm(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, BinaryImm)
+        self.emit_int_binary_imm(inst, data, "add")
         v = self.result(inst)
         if v in self.need_ptr:
             self.ptr_done.add(v)
-            self.emit(f"%v{v}.p = getelementptr i8, ptr {self.ptr(data.args[0])}, "
-                      f"i64 {int_literal(data.imm, 64)}")  # type: ignore[arg-type]
+            self.emit(f"%v{v}.p = getelementptr i8, ptr {self.ptr(data.arg)}, "
+                      f"i64 {int_literal(data.imm, 64)}")
 
     # Memory
 
@@ -816,9 +822,10 @@ class _FunctionLowering:
         metadata = f", !tbaa {_MD_TBAA_RUNTIME if flags.notrap else _MD_TBAA_HEAP}"
         return f"align {align}", metadata
 
-    def load(self, inst: int, data: InstData) -> None:
+    def load(self, inst: Inst, data: InstructionData) -> None:
+        """``load`` and the sized, extending loads."""
+        assert isinstance(data, Load)
         flags = data.flags
-        assert flags is not None
         v = self.result(inst)
         ty = self.type_of(v)
         size = spec(data.opcode).access_size or ty.bytes
@@ -826,7 +833,7 @@ class _FunctionLowering:
         if flags.readonly:
             metadata += f", !invariant.load {_MD_EMPTY}"
         volatile = "" if flags.notrap else " volatile"
-        addr = self.address(data.args[0], data.imm or 0)
+        addr = self.address(data.address, data.offset)
         if data.opcode == "load":
             if v in self.need_ptr:
                 self.ptr_done.add(v)
@@ -842,14 +849,15 @@ class _FunctionLowering:
         ext = "sext" if data.opcode.startswith("s") else "zext"
         self.simple(inst, f"{ext} {narrow} {raw} to {llvm_type(ty)}")
 
-    def store(self, data: InstData) -> None:
+    def store(self, inst: Inst, data: InstructionData) -> None:
+        """``store`` and the sized, truncating stores."""
+        assert isinstance(data, Store)
         flags = data.flags
-        assert flags is not None
-        value, base = data.args
+        value = data.value
         ty = self.type_of(value)
         size = spec(data.opcode).access_size or ty.bytes
         align, metadata = self.access(flags, size)
-        addr = self.address(base, data.imm or 0)
+        addr = self.address(data.address, data.offset)
         operand = self.typed(value)
         if data.opcode != "store":
             narrow = f"i{size * 8}"
@@ -861,7 +869,7 @@ class _FunctionLowering:
 
     # Calls
 
-    def call_args(self, sig: Signature, args: list[Value], wasm_abi: bool) -> str:
+    def call_args(self, sig: Signature, args: Sequence[Value], wasm_abi: bool) -> str:
         parts = []
         for i, (p, a) in enumerate(zip(sig.params, args, strict=True)):
             if p.purpose == "vmctx":
@@ -872,7 +880,7 @@ class _FunctionLowering:
                 parts.append("ptr %vmctx")  # the callee's caller_vmctx
         return ", ".join(parts)
 
-    def emit_call(self, inst: int, callee: str, sig: Signature, args: list[Value],
+    def emit_call(self, inst: Inst, callee: str, sig: Signature, args: Sequence[Value],
                   wasm_abi: bool, tail: bool = False) -> None:
         ret = return_type(sig.returns)
         operands = self.call_args(sig, args, wasm_abi)
@@ -900,53 +908,54 @@ class _FunctionLowering:
             for i, v in enumerate(results):
                 self.emit(f"{self.define(v)} = extractvalue {ret} {whole}, {i}")
 
-    def direct_callee(self, data: InstData) -> tuple[str, Signature, bool]:
-        ext = self.func.ext_funcs[data.entity]  # type: ignore[index]
+    def direct_callee(self, fn: FuncRef) -> tuple[str, Signature, bool]:
+        ext = self.func.ext_funcs[fn]
         sig = self.func.signatures[ext.signature]
         wasm_abi = is_wasm_callee(ext.name)
         ret, params = function_type(sig, wasm_abi)
         self.decls.add(ext.name, f"declare {ret} @{ext.name}({', '.join(params)}) nounwind")
         return "@" + ext.name, sig, wasm_abi
 
-    def op_call(self, inst: int, data: InstData) -> None:
+    def call(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Call)
         if self.layout is not None and self.inline_bulk_memory(inst, data):
             return
-        callee, sig, wasm_abi = self.direct_callee(data)
+        callee, sig, wasm_abi = self.direct_callee(data.func_ref)
         self.emit_call(inst, callee, sig, data.args, wasm_abi)
 
     # Bulk memory (see the module docstring)
 
-    def constant_arg(self, v: Value) -> int | None:
-        data = self.defining_inst(v)
-        if data is None or data.opcode != "iconst":
-            return None
-        return int(data.imm)  # type: ignore[arg-type]
-
-    def inline_bulk_memory(self, inst: int, data: InstData) -> bool:
+    def inline_bulk_memory(self, inst: Inst, data: Call) -> bool:
         """Lower a call to ``libcall_memory_copy``/``libcall_memory_fill`` inline; False
         for any other call (or memory indices that are not constants)."""
-        name = self.func.ext_funcs[data.entity].name  # type: ignore[index]
+        name = self.func.ext_funcs[data.func_ref].name
+        src: Value | None = None
+        value: Value | None = None
+        memories: tuple[int | None, ...]
         if name == LIBCALL_PREFIX + "memory_copy":
             vmctx, dst_mem, src_mem, dst, src, length = data.args
-            memories = (self.constant_arg(dst_mem), self.constant_arg(src_mem))
+            memories = (self.dfg.iconst_value(self.resolve(dst_mem)),
+                        self.dfg.iconst_value(self.resolve(src_mem)))
         elif name == LIBCALL_PREFIX + "memory_fill":
             vmctx, mem, dst, value, length = data.args
-            memories = (self.constant_arg(mem),)
+            memories = (self.dfg.iconst_value(self.resolve(mem)),)
         else:
             return False
         layout = self.layout
         assert layout is not None
         total = layout.num_imported_memories + layout.num_memories
-        if any(m is None or not 0 <= m < total for m in memories):
+        indices = [m for m in memories if m is not None and 0 <= m < total]
+        if len(indices) != len(memories):
             return False
         if self.faulting_accesses:
             # Heap accesses before this one may fault: they must happen first.
             self.emit('call void asm sideeffect "", "~{memory}"()')
         n = self.op(length)
-        dst_base, dst_ok = self.bulk_range(vmctx, memories[0], self.op(dst), n)  # type: ignore
+        dst_base, dst_ok = self.bulk_range(vmctx, indices[0], self.op(dst), n)
         ok = dst_ok
-        if len(memories) == 2:
-            src_base, src_ok = self.bulk_range(vmctx, memories[1], self.op(src), n)  # type: ignore
+        src_base = ""
+        if src is not None:
+            src_base, src_ok = self.bulk_range(vmctx, indices[1], self.op(src), n)
             ok = self.fresh("bm.ok")
             self.emit(f"{ok} = and i1 {dst_ok}, {src_ok}")
         self.tmp += 1
@@ -956,13 +965,14 @@ class _FunctionLowering:
         self.start_block(run)
         to = self.fresh("bm.dst")
         self.emit(f"{to} = getelementptr i8, ptr {dst_base}, i64 {self.op(dst)}")
-        if len(memories) == 2:
+        if src is not None:
             fn = self.decls.intrinsic("llvm.memmove.p0.p0.i64", "void",
                                       ["ptr", "ptr", "i64", "i1"])
             origin = self.fresh("bm.src")
             self.emit(f"{origin} = getelementptr i8, ptr {src_base}, i64 {self.op(src)}")
             self.emit(f"call void {fn}(ptr {to}, ptr {origin}, i64 {n}, i1 false)")
         else:
+            assert value is not None
             fn = self.decls.intrinsic("llvm.memset.p0.i64", "void", ["ptr", "i8", "i64", "i1"])
             byte = self.fresh("bm.byte")
             self.emit(f"{byte} = trunc {self.typed(value)} to i8")
@@ -1009,20 +1019,24 @@ class _FunctionLowering:
         self.emit(f"{ok} = and i1 {fits}, {within}")
         return base, ok
 
-    def op_return_call(self, inst: int, data: InstData) -> None:
-        callee, sig, wasm_abi = self.direct_callee(data)
+    def return_call(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Call)
+        callee, sig, wasm_abi = self.direct_callee(data.func_ref)
         self.emit_call(inst, callee, sig, data.args, wasm_abi, tail=True)
 
-    def op_call_indirect(self, inst: int, data: InstData) -> None:
-        sig = self.func.signatures[data.entity]  # type: ignore[index]
-        self.emit_call(inst, self.ptr(data.args[0]), sig, data.args[1:], True)
+    def call_indirect(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, CallIndirect)
+        sig = self.func.signatures[data.sig_ref]
+        self.emit_call(inst, self.ptr(data.callee), sig, data.args, True)
 
-    def op_return_call_indirect(self, inst: int, data: InstData) -> None:
-        sig = self.func.signatures[data.entity]  # type: ignore[index]
-        self.emit_call(inst, self.ptr(data.args[0]), sig, data.args[1:], True, tail=True)
+    def return_call_indirect(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, CallIndirect)
+        sig = self.func.signatures[data.sig_ref]
+        self.emit_call(inst, self.ptr(data.callee), sig, data.args, True, tail=True)
 
-    def op_func_addr(self, inst: int, data: InstData) -> None:
-        callee, _, _ = self.direct_callee(data)
+    def func_addr(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, FuncAddr)
+        callee, _, _ = self.direct_callee(data.func_ref)
         v = self.result(inst)
         self.simple(inst, f"ptrtoint ptr {callee} to i64")
         self.ptrs[v] = callee
@@ -1030,14 +1044,16 @@ class _FunctionLowering:
 
     # Control flow and traps
 
-    def op_jump(self, inst: int, data: InstData) -> None:
-        (dest,) = data.dests
+    def jump(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Jump)
+        dest = data.destination
         self.edge(dest.block, dest.args)
         self.emit(f"br label %b{dest.block}")
 
-    def op_brif(self, inst: int, data: InstData) -> None:
-        then, other = data.dests
-        cond = self.cond(data.args[0])
+    def brif(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Brif)
+        then, other = data.then_dest, data.else_dest
+        cond = self.cond(data.arg)
         if then.block == other.block:
             # Both edges would come from this block: merge the arguments with selects.
             merged = []
@@ -1052,17 +1068,18 @@ class _FunctionLowering:
         self.edge(other.block, other.args)
         self.emit(f"br i1 {cond}, label %b{then.block}, label %b{other.block}")
 
-    def op_br_table(self, inst: int, data: InstData) -> None:
-        (default,) = data.dests
-        index = data.args[0]
+    def br_table(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, BrTable)
+        default = data.default
+        index = data.arg
         ity = llvm_type(self.type_of(index))
         for block in {default.block, *data.table}:
             self.incoming.setdefault(block, []).append((self.label, []))
         cases = " ".join(f"{ity} {i}, label %b{b}" for i, b in enumerate(data.table))
         self.emit(f"switch {self.typed(index)}, label %b{default.block} [ {cases} ]")
 
-    def op_return(self, inst: int, data: InstData) -> None:
-        args = data.args
+    def return_(self, inst: Inst, data: InstructionData) -> None:
+        args = data.arguments()
         if not args:
             self.emit("ret void")
         elif len(args) == 1:
@@ -1076,15 +1093,56 @@ class _FunctionLowering:
                 agg = name
             self.emit(f"ret {ret} {agg}")
 
-    def op_trap(self, inst: int, data: InstData) -> None:
-        self.emit(f"call void @{abi.TRAP_SYMBOL}(ptr %vmctx, i32 {int(data.trap)})")  # type: ignore
+    def trap(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, Trap)
+        self.emit(f"call void @{abi.TRAP_SYMBOL}(ptr %vmctx, i32 {int(data.code)})")
         self.emit("unreachable")
 
-    def op_trapz(self, inst: int, data: InstData) -> None:
-        self.conditional_trap(self.cond(data.args[0]), int(data.trap), False)  # type: ignore
+    def cond_trap(self, inst: Inst, data: InstructionData) -> None:
+        """``trapz``/``trapnz``."""
+        assert isinstance(data, CondTrap)
+        self.conditional_trap(self.cond(data.arg), int(data.code), data.opcode == "trapnz")
 
-    def op_trapnz(self, inst: int, data: InstData) -> None:
-        self.conditional_trap(self.cond(data.args[0]), int(data.trap), True)  # type: ignore
+
+Lowering = Callable[[_FunctionLowering, Inst, InstructionData], None]
+
+_F = _FunctionLowering
+LOWERINGS: dict[str, Lowering] = {
+    # Constants are operand literals (see ``prepare_inst``).
+    "iconst": _F.constant, "f32const": _F.constant, "f64const": _F.constant,
+    "vconst": _F.constant, "null": _F.constant,
+    # Integer arithmetic.
+    **{opcode: _F.int_binary for opcode in _INT_BINARY},
+    "iadd": _F.iadd,
+    **{opcode: _F.int_binary_imm for opcode in _INT_BINARY_IMM},
+    "iadd_imm": _F.iadd_imm,
+    "band_not": _F.band_not, "bnot": _F.bnot, "ineg": _F.ineg,
+    "umulhi": _F.mul_high, "smulhi": _F.mul_high,
+    "clz": _F.bit_count, "ctz": _F.bit_count, "popcnt": _F.bit_count,
+    "rotl": _F.rotate, "rotr": _F.rotate,
+    "icmp": _F.icmp, "icmp_imm": _F.icmp_imm,
+    "uadd_overflow_trap": _F.uadd_overflow_trap,
+    # Floating point.
+    **{opcode: _F.float_binary for opcode in _FLOAT_BINARY},
+    **{opcode: _F.float_intrinsic for opcode in _FLOAT_INTRINSICS},
+    "fneg": _F.fneg, "fmin": _F.min_max, "fmax": _F.min_max, "fcmp": _F.fcmp,
+    # Conversions.
+    **{opcode: _F.conversion for opcode in _CONVERSIONS},
+    "fcvt_to_sint_sat": _F.saturating, "fcvt_to_uint_sat": _F.saturating,
+    "bitcast": _F.bitcast, "select": _F.select, "is_null": _F.is_null,
+    # Memory.
+    "load": _F.load, "uload8": _F.load, "sload8": _F.load, "uload16": _F.load,
+    "sload16": _F.load, "uload32": _F.load, "sload32": _F.load,
+    "store": _F.store, "istore8": _F.store, "istore16": _F.store, "istore32": _F.store,
+    # Calls.
+    "call": _F.call, "return_call": _F.return_call, "call_indirect": _F.call_indirect,
+    "return_call_indirect": _F.return_call_indirect, "func_addr": _F.func_addr,
+    # Control flow and traps.
+    "jump": _F.jump, "brif": _F.brif, "br_table": _F.br_table, "return": _F.return_,
+    "trap": _F.trap, "trapz": _F.cond_trap, "trapnz": _F.cond_trap,
+}
+"""The lowering of each opcode of legalized IR (``heap_addr``, ``table_addr`` and
+``global_value`` have none: the legalizer removes them)."""
 
 
 __all__ = ["ATTRIBUTES", "Declarations", "LoweringError", "attributes", "function_type",

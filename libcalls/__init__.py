@@ -20,9 +20,9 @@ import ctypes
 from collections.abc import Callable
 
 from pyjitwasm.runtime import native
-from pyjitwasm.runtime.jit.instance import JitModuleInstance, instance_by_vmctx
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.table import JitTable
+from pyjitwasm.runtime.jit.vmctx import JitModuleInstance, instance_by_vmctx
 from pyjitwasm.translate import libcalls as ir_libcalls
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.wasm.types import FUNCREF
@@ -53,18 +53,30 @@ def _instance(vmctx: int) -> JitModuleInstance:
     return inst
 
 
+def _memory(inst: JitModuleInstance, memory: int) -> JitMemory:
+    mem = inst.memories[memory]
+    assert isinstance(mem, JitMemory)  # every memory of a JIT instance is one
+    return mem
+
+
+def _table(inst: JitModuleInstance, table: int) -> JitTable:
+    t = inst.tables[table]
+    assert isinstance(t, JitTable)  # every table of a JIT instance is one
+    return t
+
+
 # Memories ------------------------------------------------------------------------------
 
 
 def memory_grow(vmctx: int, memory: int, delta: int) -> int:
     """Grow memory ``memory`` by ``delta`` pages: the old size in pages, or -1."""
-    mem: JitMemory = _instance(vmctx).memories[memory]  # type: ignore[assignment]
+    mem = _memory(_instance(vmctx), memory)
     return mem.grow(delta)
 
 
 def memory_fill(vmctx: int, memory: int, dst: int, value: int, length: int) -> int:
     """Set ``length`` bytes at ``dst`` to ``value``; status."""
-    mem: JitMemory = _instance(vmctx).memories[memory]  # type: ignore[assignment]
+    mem = _memory(_instance(vmctx), memory)
     if dst + length > mem.byte_size:
         return STATUS_OUT_OF_BOUNDS
     if length:
@@ -76,8 +88,8 @@ def memory_copy(vmctx: int, dst_memory: int, src_memory: int, dst: int, src: int
                 length: int) -> int:
     """Copy ``length`` bytes (overlap-safe); status."""
     inst = _instance(vmctx)
-    dmem: JitMemory = inst.memories[dst_memory]  # type: ignore[assignment]
-    smem: JitMemory = inst.memories[src_memory]  # type: ignore[assignment]
+    dmem = _memory(inst, dst_memory)
+    smem = _memory(inst, src_memory)
     if src + length > smem.byte_size or dst + length > dmem.byte_size:
         return STATUS_OUT_OF_BOUNDS
     if length:
@@ -89,7 +101,7 @@ def memory_init(vmctx: int, memory: int, segment: int, dst: int, src: int,
                 length: int) -> int:
     """Copy ``length`` bytes of data segment ``segment`` from ``src`` to ``dst``; status."""
     inst = _instance(vmctx)
-    mem: JitMemory = inst.memories[memory]  # type: ignore[assignment]
+    mem = _memory(inst, memory)
     data = inst.datas[segment]
     if src + length > len(data) or dst + length > mem.byte_size:
         return STATUS_OUT_OF_BOUNDS
@@ -105,10 +117,6 @@ def data_drop(vmctx: int, segment: int) -> int:
 
 
 # Tables --------------------------------------------------------------------------------
-
-
-def _table(inst: JitModuleInstance, table: int) -> JitTable:
-    return inst.tables[table]  # type: ignore[return-value]
 
 
 def _element_word(table: JitTable, ref: int) -> int:

@@ -7,7 +7,8 @@ below follows wasmtime-py's shapes, so host code ports by changing the import.
 
 from __future__ import annotations
 
-from pyjitwasm.engine import Config, Engine
+from pyjitwasm.config import Config
+from pyjitwasm.engine import Engine
 from pyjitwasm.externs import Caller, Func, Global, Memory, Table
 from pyjitwasm.instance import Instance, InstanceExports
 from pyjitwasm.linker import Linker

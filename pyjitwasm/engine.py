@@ -1,111 +1,27 @@
-"""Configuration and the engine that runs modules."""
+"""The engine that runs modules: it picks its backend object once, from the Config."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from pyjitwasm.interp import ModuleCode
-from pyjitwasm.interp import invoke as interp_invoke
-from pyjitwasm.runtime.functions import FuncInstance
-from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.instance import ModuleInstance, instantiate
-from pyjitwasm.runtime.memory import MemoryInstance
-from pyjitwasm.runtime.store import StoreContext
-from pyjitwasm.runtime.table import TableInstance
+from pyjitwasm.backend import Backend
+from pyjitwasm.config import AUTO_STRATEGY, Config
+from pyjitwasm.interp_engine import InterpBackend
 from pyjitwasm.wasm.errors import WasmError
-from pyjitwasm.wasm.module import WasmModule
-from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
-
-STRATEGIES = ("auto", "interp", "jit")
-AUTO_STRATEGY = "jit"
-"""What ``"auto"`` means: the JIT once it passes the whole execution-scope spec suite."""
-MEMORY_STYLES = ("static", "dynamic")
-DEFAULT_CALL_DEPTH = 10_000
-# How many bytes of ``max_wasm_stack`` one interpreter frame is taken to use, to turn the
-# wasmtime-style byte budget into a frame count.
-BYTES_PER_FRAME = 64
 
 
-class Config:
-    """Engine settings.
-
-    ``strategy``: ``"auto"`` (the default: the JIT),
-    ``"interp"`` or ``"jit"``. ``max_call_depth`` bounds nested wasm calls (frames);
-    ``max_wasm_stack`` is wasmtime's byte budget and, when given without
-    ``max_call_depth``, is converted at 64 bytes per frame. Exceeding the bound traps
-    with ``TrapCode.STACK_OVERFLOW``. ``max_host_nesting`` bounds how deeply wasm -> host
-    -> wasm calls may nest (each level recurses in Python).
-
-    JIT only: ``max_wasm_stack`` is the native stack budget in bytes (default 1 MiB; the
-    frame count ``max_call_depth`` does not apply). ``memory_style`` is how 32-bit
-    memories are bounds-checked: ``"static"`` (4 GiB reservation plus guard pages, no
-    explicit checks) or ``"dynamic"`` (explicit checks; 64-bit memories always are);
-    ``dynamic_memory_reserve`` is the address space a dynamic memory reserves to grow
-    into before it has to move (moving remaps its pages, it never copies them).
-    """
-
-    def __init__(
-        self,
-        strategy: str = "auto",
-        max_wasm_stack: int | None = None,
-        max_call_depth: int | None = None,
-        max_host_nesting: int = 100,
-        memory_style: str = "static",
-        dynamic_memory_reserve: int = 1 << 30,
-    ) -> None:
-        self.strategy = strategy
-        if memory_style not in MEMORY_STYLES:
-            raise ValueError(f"unknown memory style {memory_style!r}; expected {MEMORY_STYLES}")
-        self.memory_style = memory_style
-        if not isinstance(dynamic_memory_reserve, int) or dynamic_memory_reserve < 0:
-            raise ValueError("dynamic_memory_reserve must be a non-negative int (bytes)")
-        self.dynamic_memory_reserve = dynamic_memory_reserve
-        self._max_call_depth: int | None = None
-        self._max_wasm_stack: int | None = None
-        if max_wasm_stack is not None:
-            self.max_wasm_stack = max_wasm_stack
-        if max_call_depth is not None:
-            self.max_call_depth = max_call_depth
-        self.max_host_nesting = max_host_nesting
-
-    @property
-    def strategy(self) -> str:
-        return self._strategy
-
-    @strategy.setter
-    def strategy(self, value: str) -> None:
-        if value not in STRATEGIES:
-            raise ValueError(f"unknown strategy {value!r}; expected one of {STRATEGIES}")
-        self._strategy = value
-
-    @property
-    def max_wasm_stack(self) -> int | None:
-        return self._max_wasm_stack
-
-    @max_wasm_stack.setter
-    def max_wasm_stack(self, value: int) -> None:
-        if not isinstance(value, int) or value <= 0:
-            raise ValueError("max_wasm_stack must be a positive int (bytes)")
-        self._max_wasm_stack = value
-
-    @property
-    def max_call_depth(self) -> int:
-        if self._max_call_depth is not None:
-            return self._max_call_depth
-        if self._max_wasm_stack is not None:
-            return max(1, self._max_wasm_stack // BYTES_PER_FRAME)
-        return DEFAULT_CALL_DEPTH
-
-    @max_call_depth.setter
-    def max_call_depth(self, value: int) -> None:
-        if not isinstance(value, int) or value <= 0:
-            raise ValueError("max_call_depth must be a positive int")
-        self._max_call_depth = value
+def _jit_backend(config: Config) -> Backend:
+    # Imported on demand: the interpreter alone does not load LLVM or the native helper.
+    try:
+        from pyjitwasm.jit_engine import JitBackend
+    except ImportError as exc:  # pragma: no cover - depends on the build
+        raise WasmError(f"the JIT strategy is not available: {exc}") from None
+    return JitBackend(config)
 
 
 class Engine:
-    """Compiles and runs modules according to a Config. Share one between stores."""
+    """Compiles and runs modules according to a Config. Share one between stores.
+
+    ``backend`` is the execution strategy's object (``InterpBackend`` or ``JitBackend``)
+    that stores, modules, instances and functions of this engine go through."""
 
     def __init__(self, config: Config | None = None) -> None:
         if config is None:
@@ -113,56 +29,6 @@ class Engine:
         if not isinstance(config, Config):
             raise TypeError("expected a Config")
         self.config = config
-        strategy = AUTO_STRATEGY if config.strategy == "auto" else config.strategy
-        self.strategy = strategy
-        self._jit: Any = None
-        if strategy == "jit":
-            try:
-                from pyjitwasm.jit_engine import JitBackend
-            except ImportError as exc:  # pragma: no cover - depends on the build
-                raise WasmError(f"the JIT strategy is not available: {exc}") from None
-            self._jit = JitBackend(config)
-
-    def _code_cache(self, module: WasmModule) -> Any:
-        """Per-module state the execution strategy shares between instances."""
-        if self._jit is not None:
-            return self._jit.module_code(module)
-        return ModuleCode(module)
-
-    def _invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
-        if self._jit is not None:
-            return self._jit.invoke(func, args)  # type: ignore[no-any-return]
-        return interp_invoke(func, args)
-
-    def _api_caller(self, func: FuncInstance, store: Any) -> Any:
-        """A fast ``(*python_args) -> python result`` caller of ``func``, or None."""
-        if self._jit is not None and func.host is None:
-            return self._jit.api_caller(func, store)
-        return None
-
-    def _new_context(self) -> StoreContext:
-        """The runtime context of a new store."""
-        if self._jit is not None:
-            return self._jit.new_context()  # type: ignore[no-any-return]
-        return StoreContext(self.config.max_call_depth, self.config.max_host_nesting)
-
-    def _new_memory(self, mtype: MemoryType, context: StoreContext) -> MemoryInstance:
-        if self._jit is not None:
-            return self._jit.new_memory(mtype, context)  # type: ignore[no-any-return]
-        return MemoryInstance(mtype, context)
-
-    def _new_table(self, ttype: TableType, context: StoreContext, init: Any) -> TableInstance:
-        if self._jit is not None:
-            return self._jit.new_table(ttype, context, init)  # type: ignore[no-any-return]
-        return TableInstance(ttype, context, init)
-
-    def _new_global(self, gtype: GlobalType, value: Any, context: StoreContext) -> GlobalInstance:
-        if self._jit is not None:
-            return self._jit.new_global(gtype, value, context)  # type: ignore[no-any-return]
-        return GlobalInstance(gtype, value, context)
-
-    def _instantiate(self, module: WasmModule, imports: Sequence[Any], context: StoreContext,
-                     code: Any) -> ModuleInstance:
-        if self._jit is not None:
-            return self._jit.instantiate(code, imports, context)  # type: ignore[no-any-return]
-        return instantiate(module, imports, context, self._invoke, code)
+        self.strategy = AUTO_STRATEGY if config.strategy == "auto" else config.strategy
+        self.backend: Backend = (_jit_backend(config) if self.strategy == "jit"
+                                 else InterpBackend(config))

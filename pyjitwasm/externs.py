@@ -1,56 +1,90 @@
 """Store-owned objects of the API: Func, Memory, Table, Global, and the Caller a host
 function may receive. Each wraps one runtime object and checks that it is used with
-the store that owns it."""
+the store that owns it. The conversions between Python values and runtime values are
+here too, since references convert to and from these objects."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Self
 
-from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.floats import f32_round
 from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.runtime.instance import FuncInstance, ModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.table import TableInstance
-from pyjitwasm.store import Store, store_of
+from pyjitwasm.store import Store, StoreObject, store_of
 from pyjitwasm.valtypes import FuncType, GlobalType, MemoryType, TableType
-from pyjitwasm.values import Val, to_python, to_raw, to_val
+from pyjitwasm.values import Val, float_value, int_bits
 from pyjitwasm.wasm import types as wt
 from pyjitwasm.wasm.errors import WasmError
 
 M32 = 0xFFFFFFFF
 
 
-class _StoreBound:
-    __slots__ = ("_store", "_rt")
+# Conversions ----------------------------------------------------------------------------
 
-    _store: Store
-    _rt: Any
 
-    def _check_store(self, store: Any) -> Store:
-        s = store_of(store)
-        if s is not self._store:
-            raise ValueError(
-                f"this {type(self).__name__} belongs to a different store than the one given"
-            )
-        return s
+def to_raw(store: Store, code: int, value: Any) -> Any:
+    """Convert a Python value or Val to the runtime representation of type ``code``.
 
-    @classmethod
-    def _wrap(cls, store: Store, rt: Any) -> Any:
-        """The API object for a runtime object (one per runtime object, made on demand)."""
-        api = rt.api
-        if api is None:
-            api = cls.__new__(cls)
-            api._store = store
-            api._rt = rt
-            rt.api = api
-        return api
+    Raises TypeError for a value of the wrong type, ValueError for an out-of-range int
+    or a Func of another store.
+    """
+    if isinstance(value, Val):
+        if value._code != code:
+            raise TypeError(f"expected a {wt.valtype_name(code)} value, got {value.type}")
+        value = value._raw
+        if code != wt.FUNCREF:
+            return value
+    if code == wt.I32:
+        return int_bits(value, 32)
+    if code == wt.I64:
+        return int_bits(value, 64)
+    if code == wt.F64:
+        return float_value(value)
+    if code == wt.F32:
+        x = float_value(value)
+        return x if math.isnan(x) else f32_round(x)
+    if code == wt.FUNCREF:
+        if value is None:
+            return None
+        if not isinstance(value, Func):
+            raise TypeError(f"expected a Func or None for a funcref, got {type(value).__name__}")
+        value._check_store(store)
+        return value._rt
+    if code == wt.EXTERNREF:
+        return value
+    if code == wt.V128:
+        return int_bits(value, 128)
+    raise TypeError(f"unsupported value type {code!r}")
 
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._rt is self._rt  # type: ignore[attr-defined]
 
-    def __hash__(self) -> int:
-        return hash(id(self._rt))
+def to_python(store: Store, code: int, raw: Any) -> Any:
+    """Convert a runtime value of type ``code`` to the Python value the API returns."""
+    if code == wt.I32:
+        return raw - (1 << 32) if raw & 0x80000000 else raw
+    if code == wt.I64:
+        return raw - (1 << 64) if raw & (1 << 63) else raw
+    if code == wt.FUNCREF:
+        return None if raw is None else wrap_func(store, raw)
+    return raw
+
+
+def to_val(store: Store, code: int, raw: Any) -> Val:
+    """Wrap a runtime value of type ``code`` as a Val (exact bits kept)."""
+    if code == wt.FUNCREF and raw is not None:
+        return Val(code, wrap_func(store, raw))
+    return Val(code, raw)
+
+
+def wrap_func(store: Store, rt: FuncInstance) -> Func:
+    """The Func of a runtime function."""
+    return Func._wrap(store, rt)
+
+
+# Store objects --------------------------------------------------------------------------
 
 
 class Caller:
@@ -66,6 +100,7 @@ class Caller:
         self._store = store
         self._instance = instance
         self._valid = True
+        self._vmctx = 0
         self._lookup: Callable[[int], ModuleInstance | None] | None = None
 
     @classmethod
@@ -175,7 +210,7 @@ def results_to_raw(store: Store, results: tuple[int, ...], out: Any) -> list[Any
     return [to_raw(store, t, v) for t, v in zip(results, out, strict=True)]
 
 
-class Func(_StoreBound):
+class Func(StoreObject[FuncInstance]):
     """A function: defined by an instance, or by the host with
     ``Func(store, ty, callable, access_caller=False)``. Call it as ``func(store, *args)``."""
 
@@ -183,7 +218,7 @@ class Func(_StoreBound):
     __slots__ = ("_fast",)
 
     @classmethod
-    def _wrap(cls, store: Store, rt: Any) -> Any:
+    def _wrap(cls, store: Store, rt: FuncInstance) -> Self:
         api = rt.api
         if api is None:
             api = super()._wrap(store, rt)
@@ -233,10 +268,10 @@ class Func(_StoreBound):
         if fast is not None and store is self._store:
             return fast(*args)
         store = self._check_store(store)
-        fast = self._fast = store._engine._api_caller(self._rt, store)
+        fast = self._fast = store._engine.backend.api_caller(self._rt, store, to_raw, to_python)
         if fast is not None:
             return fast(*args)
-        raw = store._engine._invoke(self._rt, self._raw_args(store, args))
+        raw = store._engine.backend.invoke(self._rt, self._raw_args(store, args))
         results = self._rt.type.results
         if not results:
             return None
@@ -247,14 +282,14 @@ class Func(_StoreBound):
     def call_vals(self, store: Any, args: Sequence[Any]) -> list[Val]:
         """Call and return every result as a typed Val (float bits kept exactly)."""
         store = self._check_store(store)
-        raw = store._engine._invoke(self._rt, self._raw_args(store, args))
+        raw = store._engine.backend.invoke(self._rt, self._raw_args(store, args))
         return [to_val(store, t, v) for t, v in zip(self._rt.type.results, raw, strict=True)]
 
     def __repr__(self) -> str:
         return f"<Func {self._rt.type}>"
 
 
-class Memory(_StoreBound):
+class Memory(StoreObject[MemoryInstance]):
     """A linear memory. ``buffer(store)`` is a zero-copy view, invalidated by growth."""
 
     __slots__ = ()
@@ -265,7 +300,7 @@ class Memory(_StoreBound):
             raise TypeError("expected a MemoryType")
         self._store = store
         try:
-            self._rt = store._engine._new_memory(ty._wasm, store._ctx)
+            self._rt = store._engine.backend.new_memory(ty._wasm, store._ctx)
         except MemoryError as exc:
             raise WasmError(str(exc)) from None
         self._rt.api = self
@@ -318,7 +353,7 @@ class Memory(_StoreBound):
         return f"<Memory {self._rt.pages} pages>"
 
 
-class Table(_StoreBound):
+class Table(StoreObject[TableInstance]):
     """A table of funcref or externref elements."""
 
     __slots__ = ()
@@ -330,7 +365,7 @@ class Table(_StoreBound):
         self._store = store
         raw = to_raw(store, ty._wasm.elem_type, init)
         try:
-            self._rt = store._engine._new_table(ty._wasm, store._ctx, raw)
+            self._rt = store._engine.backend.new_table(ty._wasm, store._ctx, raw)
         except MemoryError as exc:
             raise WasmError(str(exc)) from None
         self._rt.api = self
@@ -396,7 +431,7 @@ class Table(_StoreBound):
         return f"<Table {wt.valtype_name(self._elem())} x {self._rt.size}>"
 
 
-class Global(_StoreBound):
+class Global(StoreObject[GlobalInstance]):
     """A global variable."""
 
     __slots__ = ()
@@ -407,7 +442,7 @@ class Global(_StoreBound):
             raise TypeError("expected a GlobalType")
         self._store = store
         raw = to_raw(store, ty._wasm.valtype, val)
-        self._rt = store._engine._new_global(ty._wasm, raw, store._ctx)
+        self._rt = store._engine.backend.new_global(ty._wasm, raw, store._ctx)
         self._rt.api = self
 
 

@@ -25,11 +25,9 @@ class Instance:
         if module.engine is not store.engine:
             raise ValueError("the module was compiled for a different engine than the store's")
         raw = [unwrap_extern(store, item) for item in imports]
-        engine = store._engine
         self._store = store
         self._module = module
-        self._rt: ModuleInstance = engine._instantiate(module._wasm, raw, store._ctx,
-                                                       module._code)
+        self._rt: ModuleInstance = module._prepared.instantiate(raw, store._ctx)
         self._exports: InstanceExports | None = None
 
     def exports(self, store: Any) -> InstanceExports:

@@ -8,29 +8,38 @@ Module and every instance using it are gone (instances live as long as their sto
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from pyjitwasm.backend import Converter
+from pyjitwasm.config import Config
 from pyjitwasm.libcalls import symbol_addresses
-from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.callers import api_caller_for
 from pyjitwasm.runtime.jit.compile_module import CompiledModule, CompileOptions, compile_module
 from pyjitwasm.runtime.jit.globals import JitGlobal
-from pyjitwasm.runtime.jit.instance import JitModuleInstance, instantiate
+from pyjitwasm.runtime.jit.instance import instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.runtime.jit.table import JitTable
+from pyjitwasm.runtime.jit.vmctx import JitModuleInstance
+from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
 
-if TYPE_CHECKING:
-    from pyjitwasm.engine import Config
+
+def _jit_context(context: StoreContext) -> JitStoreContext:
+    if not isinstance(context, JitStoreContext):
+        raise TypeError("this object belongs to a store of another engine")
+    return context
 
 
-class JitModuleCode:
-    """A module's compiled code, made on first use."""
+class JitModule:
+    """A module prepared for the JIT: its compiled code, made on first use."""
 
     __slots__ = ("module", "options", "_compiled", "_lock")
 
@@ -49,6 +58,10 @@ class JitModuleCode:
                                                     symbol_addresses())
         return self._compiled
 
+    def instantiate(self, imports: Sequence[Extern],
+                    context: StoreContext) -> JitModuleInstance:
+        return instantiate(self.compiled(), imports, context, invoke)
+
 
 class JitBackend:
     """Everything an Engine delegates to when its strategy is "jit"."""
@@ -57,36 +70,30 @@ class JitBackend:
         self.config = config
         self.options = CompileOptions(heap_style=config.memory_style)
 
-    def module_code(self, module: WasmModule) -> JitModuleCode:
-        return JitModuleCode(module, self.options)
-
     def new_context(self) -> JitStoreContext:
         c = self.config
         return JitStoreContext(c.max_call_depth, c.max_host_nesting, c.max_wasm_stack,
                                c.memory_style, c.dynamic_memory_reserve)
 
+    def prepare(self, module: WasmModule) -> JitModule:
+        return JitModule(module, self.options)
+
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
         return invoke(func, args)
 
-    def api_caller(self, func: FuncInstance, store: Any) -> Any:
-        from pyjitwasm.values import to_python, to_raw
-
+    def api_caller(self, func: FuncInstance, store: object, to_raw: Converter,
+                   to_python: Converter) -> Callable[..., Any] | None:
+        if func.host is not None:
+            return None
         return api_caller_for(func, store, to_raw, to_python)
 
-    def new_memory(self, mtype: MemoryType, context: StoreContext) -> JitMemory:
-        assert isinstance(context, JitStoreContext)
-        return JitMemory(mtype, context, static=context.heap_style == "static",
-                         reserve_bytes=context.dynamic_reserve)
+    def new_memory(self, mtype: MemoryType, context: StoreContext) -> MemoryInstance:
+        ctx = _jit_context(context)
+        return JitMemory(mtype, ctx, static=ctx.heap_style == "static",
+                         reserve_bytes=ctx.dynamic_reserve)
 
-    def new_table(self, ttype: TableType, context: StoreContext, init: Any) -> JitTable:
-        assert isinstance(context, JitStoreContext)
-        return JitTable(ttype, context, init)
+    def new_table(self, ttype: TableType, context: StoreContext, init: Any) -> TableInstance:
+        return JitTable(ttype, _jit_context(context), init)
 
-    def new_global(self, gtype: GlobalType, value: Any, context: StoreContext) -> JitGlobal:
-        assert isinstance(context, JitStoreContext)
-        return JitGlobal(gtype, value, context)
-
-    def instantiate(self, code: JitModuleCode, imports: Sequence[Any],
-                    context: StoreContext) -> JitModuleInstance:
-        assert isinstance(context, JitStoreContext)
-        return instantiate(code.compiled(), imports, context, invoke)
+    def new_global(self, gtype: GlobalType, value: Any, context: StoreContext) -> GlobalInstance:
+        return JitGlobal(gtype, value, _jit_context(context))

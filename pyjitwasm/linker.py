@@ -10,7 +10,7 @@ from pyjitwasm.externs import Extern, Func, Global, Memory, Table, unwrap_extern
 from pyjitwasm.instance import Instance
 from pyjitwasm.module import Module
 from pyjitwasm.runtime.errors import LinkError
-from pyjitwasm.runtime.instance import import_mismatch
+from pyjitwasm.runtime.instantiation import import_mismatch
 from pyjitwasm.store import Store, store_of
 from pyjitwasm.valtypes import FuncType
 

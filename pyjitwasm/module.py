@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from pyjitwasm.backend import PreparedModule
 from pyjitwasm.engine import Engine
 from pyjitwasm.valtypes import ExportType, ImportType, wrap_type
 from pyjitwasm.wasm.decoder import decode_module
@@ -35,7 +37,7 @@ class Module:
         validate_module(module)
         self._engine = engine
         self._wasm = module
-        self._code: Any = engine._code_cache(module)
+        self._prepared: PreparedModule = engine.backend.prepare(module)
 
     @classmethod
     def from_file(cls, engine: Engine, path: str | os.PathLike[str]) -> Module:
@@ -78,13 +80,13 @@ class Module:
     @property
     def exports(self) -> list[ExportType]:
         m = self._wasm
-        spaces = {
+        spaces: dict[ExternKind, Callable[[], Sequence[object]]] = {
             ExternKind.FUNC: m.func_types,
             ExternKind.TABLE: m.table_types,
             ExternKind.MEMORY: m.memory_types,
             ExternKind.GLOBAL: m.global_types,
         }
-        cache: dict[ExternKind, list[Any]] = {}
+        cache: dict[ExternKind, Sequence[object]] = {}
         out = []
         for exp in m.exports:
             if exp.kind not in cache:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from pyjitwasm.engine import Engine
 
@@ -19,7 +20,7 @@ class Store:
         if not isinstance(engine, Engine):
             raise TypeError("expected an Engine")
         self._engine = engine
-        self._ctx = engine._new_context()
+        self._ctx = engine.backend.new_context()
         self._ctx.owner = self
         self._ctx.data = data
 
@@ -50,7 +51,52 @@ def store_of(obj: Any) -> Store:
     """The Store behind a Store or a Caller (host code may pass either)."""
     if isinstance(obj, Store):
         return obj
-    as_store = getattr(obj, "_as_store", None)  # a Caller
+    as_store: Callable[[], Store] | None = getattr(obj, "_as_store", None)  # a Caller
     if as_store is not None:
-        return as_store()  # type: ignore[no-any-return]
+        return as_store()
     raise TypeError(f"expected a Store, got {type(obj).__name__}")
+
+
+class RuntimeObject(Protocol):
+    """What every runtime object an API object wraps has: its API wrapper slot."""
+
+    api: Any
+
+
+RuntimeT = TypeVar("RuntimeT", bound=RuntimeObject)
+
+
+class StoreObject(Generic[RuntimeT]):
+    """Base of the API objects a store owns (Func, Memory, Table, Global): each wraps one
+    runtime object (``_rt``) and checks that it is used with the store that owns it."""
+
+    __slots__ = ("_store", "_rt")
+
+    _store: Store
+    _rt: RuntimeT
+
+    def _check_store(self, store: Any) -> Store:
+        s = store_of(store)
+        if s is not self._store:
+            raise ValueError(
+                f"this {type(self).__name__} belongs to a different store than the one given"
+            )
+        return s
+
+    @classmethod
+    def _wrap(cls, store: Store, rt: RuntimeT) -> Self:
+        """The API object for a runtime object (one per runtime object, made on demand)."""
+        api = rt.api
+        if api is None:
+            api = cls.__new__(cls)
+            api._store = store
+            api._rt = rt
+            rt.api = api
+        return api
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoreObject) and type(other) is type(self) \
+            and other._rt is self._rt
+
+    def __hash__(self) -> int:
+        return hash(id(self._rt))

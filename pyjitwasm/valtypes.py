@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self
 
 from pyjitwasm.wasm import types as wt
 
@@ -121,14 +121,18 @@ class _WasmTypeWrapper:
 
     __slots__ = ("_wasm",)
 
+    # The wrapped wasm-layer type (wasm.types.FuncType, TableType, ...; per subclass).
+    _wasm: Any
+
     @classmethod
-    def _from_wasm(cls, wasm_type: Any) -> Any:
+    def _from_wasm(cls, wasm_type: Any) -> Self:
         obj = cls.__new__(cls)
         obj._wasm = wasm_type
         return obj
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._wasm == self._wasm  # type: ignore[attr-defined]
+        return isinstance(other, _WasmTypeWrapper) and type(other) is type(self) \
+            and other._wasm == self._wasm
 
     def __hash__(self) -> int:
         return hash(self._wasm)

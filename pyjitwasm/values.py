@@ -1,10 +1,10 @@
-"""Values crossing the API: ``Val``, and conversions between Python values and the
-runtime representation (unsigned integer bit patterns, Python floats, references)."""
+"""Values crossing the API: ``Val``, and the checks that turn Python numbers into the
+runtime representation (unsigned integer bit patterns, Python floats). Converting
+references needs the store objects, so the full conversions are in ``externs.py``."""
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pyjitwasm.runtime.floats import (
     f32_from_bits,
@@ -13,13 +13,10 @@ from pyjitwasm.runtime.floats import (
     f64_from_bits,
     f64_to_bits,
 )
-from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.instance import FuncInstance
+from pyjitwasm.store import StoreObject
 from pyjitwasm.valtypes import ValType
 from pyjitwasm.wasm import types as wt
-
-if TYPE_CHECKING:
-    from pyjitwasm.externs import Func
-    from pyjitwasm.store import Store
 
 M32 = 0xFFFFFFFF
 M64 = 0xFFFFFFFFFFFFFFFF
@@ -43,37 +40,36 @@ class Val:
 
     @staticmethod
     def i32(value: int) -> Val:
-        return Val(wt.I32, _int_bits(value, 32))
+        return Val(wt.I32, int_bits(value, 32))
 
     @staticmethod
     def i64(value: int) -> Val:
-        return Val(wt.I64, _int_bits(value, 64))
+        return Val(wt.I64, int_bits(value, 64))
 
     @staticmethod
     def f32(value: float) -> Val:
-        return Val(wt.F32, f32_round(_float(value)))
+        return Val(wt.F32, f32_round(float_value(value)))
 
     @staticmethod
     def f64(value: float) -> Val:
-        return Val(wt.F64, _float(value))
+        return Val(wt.F64, float_value(value))
 
     @staticmethod
     def f32_bits(bits: int) -> Val:
-        return Val(wt.F32, f32_from_bits(_int_bits(bits, 32)))
+        return Val(wt.F32, f32_from_bits(int_bits(bits, 32)))
 
     @staticmethod
     def f64_bits(bits: int) -> Val:
-        return Val(wt.F64, f64_from_bits(_int_bits(bits, 64)))
+        return Val(wt.F64, f64_from_bits(int_bits(bits, 64)))
 
     @staticmethod
     def v128(value: int) -> Val:
-        return Val(wt.V128, _int_bits(value, 128))
+        return Val(wt.V128, int_bits(value, 128))
 
     @staticmethod
-    def funcref(func: Func | None) -> Val:
-        from pyjitwasm.externs import Func
-
-        if func is not None and not isinstance(func, Func):
+    def funcref(func: StoreObject[FuncInstance] | None) -> Val:
+        """A funcref to ``func`` (a Func) or null."""
+        if func is not None and not is_func(func):
             raise TypeError(f"expected a Func or None, got {type(func).__name__}")
         return Val(wt.FUNCREF, func)
 
@@ -129,7 +125,13 @@ class Val:
         return f"Val.{self.type}({self.value!r})"
 
 
-def _int_bits(value: Any, width: int) -> int:
+def is_func(obj: object) -> bool:
+    """Whether ``obj`` is a Func (the API object of a runtime function)."""
+    return isinstance(obj, StoreObject) and isinstance(obj._rt, FuncInstance)
+
+
+def int_bits(value: Any, width: int) -> int:
+    """``value`` as an unsigned ``width``-bit pattern (signed or unsigned input)."""
     if not isinstance(value, int):
         raise TypeError(f"expected an int for an i{width}, got {type(value).__name__}")
     if not -(1 << (width - 1)) <= value < (1 << width):
@@ -137,68 +139,8 @@ def _int_bits(value: Any, width: int) -> int:
     return value & ((1 << width) - 1)
 
 
-def _float(value: Any) -> float:
+def float_value(value: Any) -> float:
+    """``value`` (an int or float, not a bool) as a float."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"expected a float, got {type(value).__name__}")
     return float(value)
-
-
-def to_raw(store: Store, code: int, value: Any) -> Any:
-    """Convert a Python value or Val to the runtime representation of type ``code``.
-
-    Raises TypeError for a value of the wrong type, ValueError for an out-of-range int
-    or a Func of another store.
-    """
-    if isinstance(value, Val):
-        if value._code != code:
-            raise TypeError(f"expected a {wt.valtype_name(code)} value, got {value.type}")
-        value = value._raw
-        if code != wt.FUNCREF:
-            return value
-    if code == wt.I32:
-        return _int_bits(value, 32)
-    if code == wt.I64:
-        return _int_bits(value, 64)
-    if code == wt.F64:
-        return _float(value)
-    if code == wt.F32:
-        x = _float(value)
-        return x if math.isnan(x) else f32_round(x)
-    if code == wt.FUNCREF:
-        if value is None:
-            return None
-        from pyjitwasm.externs import Func
-
-        if not isinstance(value, Func):
-            raise TypeError(f"expected a Func or None for a funcref, got {type(value).__name__}")
-        value._check_store(store)
-        return value._rt
-    if code == wt.EXTERNREF:
-        return value
-    if code == wt.V128:
-        return _int_bits(value, 128)
-    raise TypeError(f"unsupported value type {code!r}")
-
-
-def to_python(store: Store, code: int, raw: Any) -> Any:
-    """Convert a runtime value of type ``code`` to the Python value the API returns."""
-    if code == wt.I32:
-        return raw - (1 << 32) if raw & 0x80000000 else raw
-    if code == wt.I64:
-        return raw - (1 << 64) if raw & (1 << 63) else raw
-    if code == wt.FUNCREF:
-        return None if raw is None else wrap_func(store, raw)
-    return raw
-
-
-def to_val(store: Store, code: int, raw: Any) -> Val:
-    """Wrap a runtime value of type ``code`` as a Val (exact bits kept)."""
-    if code == wt.FUNCREF and raw is not None:
-        return Val(code, wrap_func(store, raw))
-    return Val(code, raw)
-
-
-def wrap_func(store: Store, rt: FuncInstance) -> Func:
-    from pyjitwasm.externs import Func
-
-    return Func._wrap(store, rt)

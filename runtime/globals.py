@@ -17,4 +17,4 @@ class GlobalInstance:
         self.type = gtype
         self.value = value
         self.context = context
-        self.api = None
+        self.api: Any = None

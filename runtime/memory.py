@@ -1,37 +1,60 @@
-"""Linear memory instances."""
+"""Linear memory instances: the interface every engine's memories have, and the
+bytearray-backed memory of the interpreter."""
 
 from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
 
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.wasm.types import MAX_PAGES_32, MAX_PAGES_64, PAGE_SIZE, MemoryType
 
-# Hard cap on the bytes one memory may hold in this bytearray-backed implementation, so
+# Hard cap on the bytes one memory may hold in the bytearray-backed implementation, so
 # a huge minimum or grow fails cleanly instead of exhausting the host.
 DEFAULT_MAX_BYTES = 1 << 32
 
 
-class MemoryInstance:
+class MemoryInstance(ABC):
     """A linear memory: a byte buffer whose size is a whole number of 64 KiB pages.
 
-    The interface is deliberately narrow (size, grow, read, write, view) so the JIT can
-    later back memories with a reserved mapping. ``data`` is the current buffer; code
-    that caches it must re-read it after anything that may grow the memory, because
-    growing may replace the buffer (when a host still holds a view of the old one).
+    The interface is deliberately narrow (size, grow, read, write, view). ``data`` is the
+    current buffer; code that caches it must re-read it after anything that may grow the
+    memory, because growing may replace the buffer.
     """
 
-    __slots__ = ("type", "data", "context", "max_bytes", "api")
+    __slots__ = ("type", "context", "max_bytes", "api")
 
-    def __init__(
-        self, mtype: MemoryType, context: StoreContext, max_bytes: int = DEFAULT_MAX_BYTES
-    ) -> None:
+    def __init__(self, mtype: MemoryType, context: StoreContext, max_bytes: int) -> None:
         self.type = mtype
         self.context = context
         self.max_bytes = max_bytes
-        size = mtype.minimum * PAGE_SIZE
-        if size > max_bytes:
-            raise MemoryError(f"memory minimum of {mtype.minimum} pages is too large")
-        self.data = bytearray(size)
-        self.api = None
+        self.api: Any = None
+
+    @property
+    @abstractmethod
+    def data(self) -> bytearray | memoryview:
+        """The accessible bytes (replaced, or invalidated, by growth)."""
+
+    @property
+    @abstractmethod
+    def byte_size(self) -> int:
+        """Current size in bytes."""
+
+    @abstractmethod
+    def _resize(self, new_bytes: int) -> None:
+        """Make the memory ``new_bytes`` long (larger), zero-filled; MemoryError if not."""
+
+    @abstractmethod
+    def read(self, start: int, stop: int) -> bytearray:
+        """Copy bytes ``[start, stop)``; IndexError when out of bounds."""
+
+    @abstractmethod
+    def write(self, start: int, value: bytes | bytearray | memoryview) -> None:
+        """Copy ``value`` to ``start``; IndexError (and no write) when out of bounds."""
+
+    @abstractmethod
+    def view(self) -> memoryview:
+        """A zero-copy view of the accessible bytes, invalidated by growth."""
 
     @property
     def is_64(self) -> bool:
@@ -40,11 +63,7 @@ class MemoryInstance:
     @property
     def pages(self) -> int:
         """Current size in pages."""
-        return len(self.data) // PAGE_SIZE
-
-    @property
-    def byte_size(self) -> int:
-        return len(self.data)
+        return self.byte_size // PAGE_SIZE
 
     @property
     def maximum(self) -> int:
@@ -72,8 +91,26 @@ class MemoryInstance:
             return -1
         return old
 
+
+class BytearrayMemory(MemoryInstance):
+    """The interpreter's memory: ``data`` is a plain bytearray the interpreter indexes."""
+
+    __slots__ = ("data",)
+
+    def __init__(
+        self, mtype: MemoryType, context: StoreContext, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        super().__init__(mtype, context, max_bytes)
+        size = mtype.minimum * PAGE_SIZE
+        if size > max_bytes:
+            raise MemoryError(f"memory minimum of {mtype.minimum} pages is too large")
+        self.data: bytearray = bytearray(size)
+
+    @property
+    def byte_size(self) -> int:
+        return len(self.data)
+
     def _resize(self, new_bytes: int) -> None:
-        """Make the memory ``new_bytes`` long (larger), zero-filled; MemoryError if not."""
         try:
             self.data.extend(bytes(new_bytes - len(self.data)))
         except BufferError:
@@ -84,18 +121,15 @@ class MemoryInstance:
             self.data = fresh
 
     def read(self, start: int, stop: int) -> bytearray:
-        """Copy bytes ``[start, stop)``; IndexError when out of bounds."""
         if start < 0 or stop < start or stop > len(self.data):
             raise IndexError("out of bounds memory access")
         return self.data[start:stop]
 
     def write(self, start: int, value: bytes | bytearray | memoryview) -> None:
-        """Copy ``value`` to ``start``; IndexError (and no write) when out of bounds."""
         end = start + len(value)
         if start < 0 or end > len(self.data):
             raise IndexError("out of bounds memory access")
         self.data[start:end] = value
 
     def view(self) -> memoryview:
-        """A zero-copy view of the current buffer, invalidated by growth."""
         return memoryview(self.data)

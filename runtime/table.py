@@ -1,8 +1,11 @@
-"""Table instances."""
+"""Table instances: the interface every engine's tables have, and the list-backed table
+of the interpreter."""
 
 from __future__ import annotations
 
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, overload
 
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.wasm.types import MAX_TABLE_32, TableType
@@ -12,33 +15,58 @@ from pyjitwasm.wasm.types import MAX_TABLE_32, TableType
 DEFAULT_MAX_ELEMENTS = 10_000_000
 
 
-class TableInstance:
+class Elements(Protocol):
+    """List-like access to a table's elements: indexing and same-length slice assignment."""
+
+    def __len__(self) -> int: ...
+
+    @overload
+    def __getitem__(self, key: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> list[Any]: ...
+
+    @overload
+    def __setitem__(self, key: int, value: Any) -> None: ...
+
+    @overload
+    def __setitem__(self, key: slice, value: Iterable[Any]) -> None: ...
+
+
+class TableInstance(ABC):
     """A table of references.
 
     Elements are ``None`` for a null reference, a ``FuncInstance`` in a funcref table, or
     the host object an externref wraps (any Python object other than None).
     """
 
-    __slots__ = ("type", "elements", "context", "max_elements", "api")
+    __slots__ = ("type", "context", "max_elements", "api")
 
-    def __init__(
-        self,
-        ttype: TableType,
-        context: StoreContext,
-        init: Any = None,
-        max_elements: int = DEFAULT_MAX_ELEMENTS,
-    ) -> None:
+    def __init__(self, ttype: TableType, context: StoreContext, max_elements: int) -> None:
         if ttype.minimum > max_elements:
             raise MemoryError(f"table minimum of {ttype.minimum} elements is too large")
         self.type = ttype
         self.context = context
         self.max_elements = max_elements
-        self.elements: list[Any] = [init] * ttype.minimum
-        self.api = None
+        self.api: Any = None
 
     @property
+    @abstractmethod
+    def elements(self) -> Elements:
+        """The elements, in the runtime representation."""
+
+    @property
+    @abstractmethod
     def size(self) -> int:
-        return len(self.elements)
+        """Current number of elements."""
+
+    @abstractmethod
+    def grow(self, delta: int, init: Any) -> int:
+        """Grow by ``delta`` elements set to ``init``; return the old size or -1."""
+
+    def initialize(self, start: int, items: Sequence[Any]) -> None:
+        """Write an element segment's ``items`` from ``start`` (already bounds-checked)."""
+        self.elements[start : start + len(items)] = items
 
     @property
     def maximum(self) -> int:
@@ -52,8 +80,27 @@ class TableInstance:
         t = self.type
         return TableType(t.elem_type, self.size, t.maximum, t.is_64)
 
+
+class ListTable(TableInstance):
+    """The interpreter's table: ``elements`` is a plain list the interpreter indexes."""
+
+    __slots__ = ("elements",)
+
+    def __init__(
+        self,
+        ttype: TableType,
+        context: StoreContext,
+        init: Any = None,
+        max_elements: int = DEFAULT_MAX_ELEMENTS,
+    ) -> None:
+        super().__init__(ttype, context, max_elements)
+        self.elements: list[Any] = [init] * ttype.minimum
+
+    @property
+    def size(self) -> int:
+        return len(self.elements)
+
     def grow(self, delta: int, init: Any) -> int:
-        """Grow by ``delta`` elements set to ``init``; return the old size or -1."""
         old = len(self.elements)
         new = old + delta
         if new > self.maximum or new > self.max_elements:

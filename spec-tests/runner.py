@@ -307,6 +307,24 @@ class ScriptRunner:
         self.broken: dict[str | None, int] = {}
         # Registered name -> line of the failed module that should have been registered.
         self.broken_registrations: dict[str, int] = {}
+        # Module definition name -> line of the module definition that failed to compile.
+        self.broken_definitions: dict[str | None, int] = {}
+        # Command type -> its handler; a type missing here is recorded as a failure.
+        self.handlers: dict[str, Callable[[dict], None]] = {
+            "module": self._cmd_module,
+            "module_definition": self._cmd_module_definition,
+            "module_instance": self._cmd_module_instance,
+            "register": self._cmd_register,
+            "action": self._cmd_action,
+            "assert_return": self._cmd_assert_return,
+            "assert_trap": self._cmd_assert_trap,
+            "assert_exhaustion": self._cmd_assert_exhaustion,
+            "assert_malformed": self._cmd_assert_malformed,
+            "assert_invalid": self._cmd_assert_invalid,
+            "assert_unlinkable": self._cmd_assert_unlinkable,
+            "assert_uninstantiable": self._cmd_assert_uninstantiable,
+            "assert_exception": self._cmd_assert_exception,
+        }
 
     # -- helpers
 
@@ -328,7 +346,7 @@ class ScriptRunner:
 
     def run(self) -> list[Outcome]:
         for cmd in self.commands:
-            handler: Callable[[dict], None] = getattr(self, "_cmd_" + cmd["type"], None)
+            handler = self.handlers.get(cmd["type"])
             if handler is None:
                 self._record(cmd, FAIL, self.engine_name, f"unknown command {cmd['type']}")
                 continue
@@ -411,7 +429,7 @@ class ScriptRunner:
     def _cmd_module_definition(self, cmd: dict) -> None:
         module = self._load(cmd)
         if module is None:
-            self.broken[("def", cmd.get("name"))] = cmd["line"]  # type: ignore[index]
+            self.broken_definitions[cmd.get("name")] = cmd["line"]
             return
         self.definitions[cmd.get("name")] = module
         self._record(cmd, PASS, VALIDATE, "compiled")
@@ -421,7 +439,7 @@ class ScriptRunner:
             return
         module = self.definitions.get(cmd.get("module"))
         if module is None:
-            line = self.broken.get(("def", cmd.get("module")))  # type: ignore[arg-type]
+            line = self.broken_definitions.get(cmd.get("module"))
             self.broken[cmd.get("instance")] = line if line is not None else cmd["line"]
             self._record(cmd, FAIL, self.engine_name, "module definition missing", line)
             return

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from pyjitwasm.ir.function import Block, Value
 from pyjitwasm.ir.immediates import TRUSTED
-from pyjitwasm.ir.types import Type, from_wasm
+from pyjitwasm.ir.trapcode import TrapCode
+from pyjitwasm.ir.types import Type
 from pyjitwasm.translate.env import READONLY
+from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.state import Frame, FunctionState
 from pyjitwasm.wasm.module import Instr
 from pyjitwasm.wasm.opcodes import BLOCKTYPE_EMPTY, BlockImm
-from pyjitwasm.wasm.traps import TrapCode
 
 # Structured control -------------------------------------------------------------------
 

@@ -7,10 +7,6 @@ opcode missing here does not translate (SIMD, apart from ``v128.const``, is not 
 translated to IR).
 """
 
-# The opcode constants of ``wasm.opcodes`` are created at import time, so mypy cannot see
-# them yet; remove this line once they are generated into the module.
-# mypy: disable-error-code="attr-defined"
-
 from __future__ import annotations
 
 from pyjitwasm.ir.types import F32, F64, I32, I64

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from pyjitwasm.ir.entities import FuncRef, GlobalValue, Heap, SigRef, Table
 from pyjitwasm.ir.function import (
     AbiParam,
     ExtFuncData,
@@ -21,8 +22,9 @@ from pyjitwasm.ir.function import (
     TableData,
 )
 from pyjitwasm.ir.immediates import TRUSTED, MemFlags
-from pyjitwasm.ir.types import I32, I64, POINTER, Type, from_wasm
+from pyjitwasm.ir.types import I32, I64, POINTER, Type
 from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.libcalls import Libcall
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import FuncType
@@ -83,20 +85,20 @@ class FuncEnv:
         self.layout = info.layout
         self.func = func
         self.vmctx_gv = func.vmctx_global()
-        self._heaps: dict[int, int] = {}
-        self._memory_length: dict[int, int] = {}
-        self._tables: dict[int, int] = {}
-        self._table_gvs: dict[int, tuple[int, int]] = {}
-        self._global_ptrs: dict[int, int] = {}
-        self._ext: dict[str, int] = {}
-        self._sigs: dict[tuple[tuple[AbiParam, ...], tuple[Type, ...]], int] = {}
+        self._heaps: dict[int, Heap] = {}
+        self._memory_length: dict[int, GlobalValue] = {}
+        self._tables: dict[int, Table] = {}
+        self._table_gvs: dict[int, tuple[GlobalValue, GlobalValue]] = {}
+        self._global_ptrs: dict[int, GlobalValue] = {}
+        self._ext: dict[str, FuncRef] = {}
+        self._sigs: dict[tuple[tuple[AbiParam, ...], tuple[Type, ...]], SigRef] = {}
 
-    def _load_gv(self, base: int, offset: int, flags: MemFlags) -> int:
+    def _load_gv(self, base: GlobalValue, offset: int, flags: MemFlags) -> GlobalValue:
         return self.func.create_global_value(GlobalValueData("load", POINTER, base, offset,
                                                              flags))
 
     def _definition(self, index: int, num_imported: int, imported_offset: Callable[[int], int],
-                    defined_offset: Callable[[int], int]) -> tuple[int, int]:
+                    defined_offset: Callable[[int], int]) -> tuple[GlobalValue, int]:
         """(global value, offset) addressing a memory or table definition: vmctx itself
         for an inline definition, the loaded pointer for an imported one."""
         if index < num_imported:
@@ -105,7 +107,7 @@ class FuncEnv:
 
     # Memories --------------------------------------------------------------------------
 
-    def heap(self, memory: int) -> int:
+    def heap(self, memory: int) -> Heap:
         """The heap of memory ``memory``."""
         if memory not in self._heaps:
             layout = self.layout
@@ -126,7 +128,7 @@ class FuncEnv:
             self._memory_length[memory] = length
         return self._heaps[memory]
 
-    def memory_length(self, memory: int) -> int:
+    def memory_length(self, memory: int) -> GlobalValue:
         """Global value: memory ``memory``'s current length in bytes (i64)."""
         self.heap(memory)
         return self._memory_length[memory]
@@ -136,7 +138,7 @@ class FuncEnv:
 
     # Tables ----------------------------------------------------------------------------
 
-    def _table_globals(self, table: int) -> tuple[int, int]:
+    def _table_globals(self, table: int) -> tuple[GlobalValue, GlobalValue]:
         if table not in self._table_gvs:
             layout = self.layout
             owner, at = self._definition(table, layout.num_imported_tables,
@@ -147,7 +149,7 @@ class FuncEnv:
             self._table_gvs[table] = (elements, length)
         return self._table_gvs[table]
 
-    def table(self, table: int) -> int:
+    def table(self, table: int) -> Table:
         """The IR table of wasm table ``table`` (word-sized elements, see ``vmctx``)."""
         if table not in self._tables:
             elements, length = self._table_globals(table)
@@ -156,11 +158,11 @@ class FuncEnv:
                 TableData(elements, length, vm.WORD, index_type))
         return self._tables[table]
 
-    def table_base(self, table: int) -> int:
+    def table_base(self, table: int) -> GlobalValue:
         """Global value: the address of table ``table``'s first element."""
         return self._table_globals(table)[0]
 
-    def table_bound(self, table: int) -> int:
+    def table_bound(self, table: int) -> GlobalValue:
         """Global value: table ``table``'s current length in elements (i64)."""
         return self._table_globals(table)[1]
 
@@ -172,7 +174,7 @@ class FuncEnv:
 
     # Globals ---------------------------------------------------------------------------
 
-    def imported_global_ptr(self, index: int) -> int:
+    def imported_global_ptr(self, index: int) -> GlobalValue:
         """Global value: the address of imported global ``index``'s slot."""
         if index not in self._global_ptrs:
             self._global_ptrs[index] = self._load_gv(
@@ -184,17 +186,17 @@ class FuncEnv:
 
     # Functions -------------------------------------------------------------------------
 
-    def signature(self, sig: Signature) -> int:
+    def signature(self, sig: Signature) -> SigRef:
         key = (tuple(sig.params), tuple(sig.returns))
         if key not in self._sigs:
             self._sigs[key] = self.func.import_signature(sig)
         return self._sigs[key]
 
-    def ext_func(self, name: str, sig: Signature) -> int:
+    def ext_func(self, name: str, sig: Signature) -> FuncRef:
         if name not in self._ext:
             self._ext[name] = self.func.import_function(ExtFuncData(name, self.signature(sig)))
         return self._ext[name]
 
-    def libcall(self, libcall: Libcall) -> int:
+    def libcall(self, libcall: Libcall) -> FuncRef:
         """The external function ``%libcall_<name>``."""
         return self.ext_func(libcall.symbol, libcall.signature())

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyjitwasm.ir.function import AbiParam, Signature
+from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.ir.types import I32, I64, POINTER, R64, Type
 from pyjitwasm.translate.vmctx import (
     LIBCALL_HOST_CALL,
@@ -32,7 +33,6 @@ from pyjitwasm.translate.vmctx import (
     LIBCALL_TABLE_LAZY_INIT,
     LIBCALL_TRAP,
 )
-from pyjitwasm.wasm.traps import TrapCode
 
 
 @dataclass(frozen=True, slots=True)

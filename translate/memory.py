@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pyjitwasm.ir.function import Value
 from pyjitwasm.ir.immediates import WASM_HEAP
+from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.ir.types import I32, I64, Type
 from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate.state import FunctionState, Handler
 from pyjitwasm.wasm.module import Instr
 from pyjitwasm.wasm.opcodes import OPS, MemArg
-from pyjitwasm.wasm.traps import TrapCode
 
 WASM_PAGE_BITS = 16
 

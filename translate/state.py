@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pyjitwasm.ir.cursor import Cursor
 from pyjitwasm.ir.frontend import FunctionBuilder, Variable
 from pyjitwasm.ir.function import Block, Function, Value
-from pyjitwasm.ir.types import I64, Type, from_wasm
+from pyjitwasm.ir.types import I64, Type
 from pyjitwasm.translate.env import FuncEnv, ModuleInfo, function_name, function_signature
+from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.libcalls import Libcall
 from pyjitwasm.wasm.module import Instr
 
@@ -118,12 +119,9 @@ class FunctionState:
         dfg = self.func.dfg
         if dfg.value_type(v) == I64:
             return v
-        definition = dfg.value_defs[dfg.resolve(v)]
-        if definition is not None and definition[0] == "result":
-            data = dfg.insts[definition[1]]
-            if data.opcode == "iconst" and data.imm is not None:
-                # A constant operand: widen the constant instead.
-                return self.const64(data.imm)
+        known = dfg.iconst_value(v)
+        if known is not None:  # a constant operand: widen the constant instead
+            return self.const64(known)
         return self.ins().uextend(I64, v)
 
     def const64(self, n: int) -> Value:

@@ -16,8 +16,9 @@ ABI's second argument (``jit/abi.py``).
 
 from __future__ import annotations
 
-from pyjitwasm.ir.function import Value
+from pyjitwasm.ir.entities import SigRef, Value
 from pyjitwasm.ir.immediates import TRUSTED
+from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.ir.types import I32, I64, POINTER, REF
 from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate import vmctx as vm
@@ -25,7 +26,6 @@ from pyjitwasm.translate.env import READONLY, function_name, function_signature
 from pyjitwasm.translate.state import FunctionState
 from pyjitwasm.wasm import types as wt
 from pyjitwasm.wasm.module import Instr
-from pyjitwasm.wasm.traps import TrapCode
 
 _ELEMENT_SHIFT = 3  # log2 of the element size (vmctx.WORD)
 assert 1 << _ELEMENT_SHIFT == vm.WORD
@@ -55,7 +55,7 @@ def _direct_call(t: FunctionState, instr: Instr, tail: bool) -> None:
         t.reachable = False
 
 
-def _emit_indirect(t: FunctionState, sig: int, code: Value, args: list[Value],
+def _emit_indirect(t: FunctionState, sig: SigRef, code: Value, args: list[Value],
                    tail: bool) -> None:
     ins = t.ins()
     if tail:

@@ -22,10 +22,10 @@ external function ``%wasm_func_N`` (see ``table`` for how calls reach vmctx).
 from __future__ import annotations
 
 from pyjitwasm.ir.function import Function
-from pyjitwasm.ir.types import from_wasm
 from pyjitwasm.translate import control
 from pyjitwasm.translate.dispatch import HANDLERS
 from pyjitwasm.translate.env import HeapConfig, ModuleInfo, function_name, function_signature
+from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.state import Frame, FunctionState
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import Instr, WasmModule
@@ -77,13 +77,13 @@ class FunctionTranslator(FunctionState):
         """Skip ``instr`` in dead code, tracking nesting until the construct that made the
         code unreachable ends (or its ``else`` starts reachable code again)."""
         code = instr.op
-        if code in (op.BLOCK, op.LOOP, op.IF):  # type: ignore[attr-defined]
+        if code in (op.BLOCK, op.LOOP, op.IF):
             self.dead_depth += 1
-        elif code == op.END and self.dead_depth:  # type: ignore[attr-defined]
+        elif code == op.END and self.dead_depth:
             self.dead_depth -= 1
-        elif code == op.ELSE and not self.dead_depth:  # type: ignore[attr-defined]
+        elif code == op.ELSE and not self.dead_depth:
             control.else_(self, instr)
-        elif code == op.END:  # type: ignore[attr-defined]
+        elif code == op.END:
             control.end(self, instr)
 
 

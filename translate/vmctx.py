@@ -48,7 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pyjitwasm.wasm.module import WasmModule
-from pyjitwasm.wasm.opcodes import REF_FUNC  # type: ignore[attr-defined]
+from pyjitwasm.wasm.opcodes import REF_FUNC
 from pyjitwasm.wasm.types import ExternKind
 
 WORD = 8

@@ -13,6 +13,7 @@ and reads single-byte LEB128s inline, falling back to ``reader`` only for longer
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 from pyjitwasm.wasm.errors import DecodeError, UnsupportedFeatureError
 from pyjitwasm.wasm.module import (
@@ -31,9 +32,15 @@ from pyjitwasm.wasm.module import (
     WasmModule,
 )
 from pyjitwasm.wasm.opcodes import (
+    DATA_DROP,
+    ELSE,
+    END,
     FC,
     FD,
+    IF,
+    MEMORY_INIT,
     OPS,
+    REF_FUNC,
     UNSUPPORTED_FC,
     UNSUPPORTED_FD,
     UNSUPPORTED_OPCODES,
@@ -135,8 +142,8 @@ def _build_kind_tables() -> tuple[list[int], dict[int, int], dict[int, int]]:
             fc[code & 0xFFF] = kind
         elif code & ~0xFFF == FD:
             fd[code & 0xFFF] = kind
-    single[0x0B] = K_END
-    single[0x05] = K_ELSE
+    single[END] = K_END
+    single[ELSE] = K_ELSE
     single[0xFC] = K_FC
     single[0xFD] = K_FD
     for code in UNSUPPORTED_OPCODES:
@@ -147,10 +154,6 @@ def _build_kind_tables() -> tuple[list[int], dict[int, int], dict[int, int]]:
 
 
 _KINDS, _FC_KINDS, _FD_KINDS = _build_kind_tables()
-_IF = 0x04
-_MEMORY_INIT = FC | 0x08
-_DATA_DROP = FC | 0x09
-_REF_FUNC = 0xD2
 
 
 # Types ----------------------------------------------------------------------------
@@ -346,8 +349,8 @@ def decode_instrs(
                     imm, pos = read_s32(data, pos, end)
                     append(new(instr, (op, imm & 0xFFFFFFFF, off)))
             elif kind == K_MEMARG:
-                imm, pos = _memarg(data, pos, end)
-                append(new(instr, (op, imm, off)))
+                memarg, pos = _memarg(data, pos, end)
+                append(new(instr, (op, memarg, off)))
             elif kind == K_END:
                 if blocks:
                     opener = instrs[pop()]
@@ -375,7 +378,7 @@ def decode_instrs(
                 if not blocks:
                     raise DecodeError("END opcode expected", off)
                 opener = instrs[blocks[-1]]
-                if opener[0] != _IF or opener[1].else_pc != -1:
+                if opener[0] != IF or opener[1].else_pc != -1:
                     raise DecodeError("END opcode expected", off)
                 opener[1].else_pc = len(instrs)
                 append(new(instr, (op, None, off)))
@@ -383,7 +386,7 @@ def decode_instrs(
                 count, pos = read_u32(data, pos, end)
                 if count >= end - pos:
                     raise DecodeError(UNEXPECTED_END_OF_SECTION, end)
-                labels = []
+                labels: list[int] = []
                 add_label = labels.append
                 for _ in range(count):
                     b = data[pos]
@@ -402,12 +405,12 @@ def decode_instrs(
                 if kind == K_NONE:
                     append(new(instr, (op, None, off)))
                 elif kind == K_U32:
-                    if op == _DATA_DROP and not has_data_count:
+                    if op == DATA_DROP and not has_data_count:
                         raise DecodeError("data count section required", off)
                     imm, pos = read_u32(data, pos, end)
                     append(new(instr, (op, imm, off)))
                 elif kind == K_PAIR:
-                    if op == _MEMORY_INIT and not has_data_count:
+                    if op == MEMORY_INIT and not has_data_count:
                         raise DecodeError("data count section required", off)
                     first, pos = read_u32(data, pos, end)
                     second, pos = read_u32(data, pos, end)
@@ -432,8 +435,8 @@ def decode_instrs(
                 imm, pos = _heaptype(data, pos, end)
                 append(new(instr, (op, imm, off)))
             elif kind == K_SELECT_T:
-                imm, pos = _select_types(data, pos, end)
-                append(new(instr, (op, imm, off)))
+                types, pos = _select_types(data, pos, end)
+                append(new(instr, (op, types, off)))
             elif kind == K_UNSUPPORTED:
                 raise _unsupported_opcode(op, off)
             else:
@@ -488,8 +491,11 @@ def _memarg(data: bytes, pos: int, end: int) -> tuple[MemArg, int]:
     return memarg, pos
 
 
-def _decode_simd(data: bytes, pos: int, end: int, off: int, append) -> int:
+def _decode_simd(
+    data: bytes, pos: int, end: int, off: int, append: Callable[[Instr], None]
+) -> int:
     """Decode the rest of a 0xFD-prefixed instruction; return the new position."""
+    imm: object
     sub, pos = read_u32(data, pos, end)
     kind = _FD_KINDS.get(sub, K_ILLEGAL)
     op = FD | sub
@@ -721,7 +727,7 @@ class _ModuleDecoder:
                 for _ in range(count):
                     item_off = r.pos
                     index = r.u32()
-                    items.append(ConstExpr([new(Instr, (_REF_FUNC, index, item_off))], item_off))
+                    items.append(ConstExpr([new(Instr, (REF_FUNC, index, item_off))], item_off))
             elems.append(ElemSegment(mode, elem_type, items, table, offset_expr, off))
 
     def _data_count(self, r: Reader) -> None:

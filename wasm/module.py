@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from pyjitwasm.wasm.types import ExternKind, ExternType, FuncType, GlobalType, MemoryType, TableType
+
+_Desc = TypeVar("_Desc", int, TableType, MemoryType, GlobalType)
 
 
 class Instr(NamedTuple):
@@ -158,25 +160,33 @@ class WasmModule:
     def num_imported_funcs(self) -> int:
         return sum(1 for imp in self.imports if imp.kind == ExternKind.FUNC)
 
+    def _imported_descs(self, kind: ExternKind, desc_type: type[_Desc]) -> list[_Desc]:
+        """The descriptions of the imports of one kind (the decoder pairs each kind with
+        its description's type: a type index for functions, else the entity's type)."""
+        descs: list[_Desc] = []
+        for imp in self.imports:
+            if imp.kind == kind:
+                desc = imp.desc
+                assert isinstance(desc, desc_type), (kind, desc)
+                descs.append(desc)
+        return descs
+
     def func_type_indices(self) -> list[int]:
         """Type index of every function in the function index space."""
-        imported = [imp.desc for imp in self.imports if imp.kind == ExternKind.FUNC]
-        return imported + self.funcs  # type: ignore[operator]
+        return self._imported_descs(ExternKind.FUNC, int) + self.funcs
 
     def func_types(self) -> list[FuncType]:
         return [self.types[i] for i in self.func_type_indices()]
 
     def table_types(self) -> list[TableType]:
-        imported = [imp.desc for imp in self.imports if imp.kind == ExternKind.TABLE]
-        return imported + self.tables  # type: ignore[operator]
+        return self._imported_descs(ExternKind.TABLE, TableType) + self.tables
 
     def memory_types(self) -> list[MemoryType]:
-        imported = [imp.desc for imp in self.imports if imp.kind == ExternKind.MEMORY]
-        return imported + self.memories  # type: ignore[operator]
+        return self._imported_descs(ExternKind.MEMORY, MemoryType) + self.memories
 
     def global_types(self) -> list[GlobalType]:
-        imported = [imp.desc for imp in self.imports if imp.kind == ExternKind.GLOBAL]
-        return imported + [g.type for g in self.globals]  # type: ignore[operator]
+        imported = self._imported_descs(ExternKind.GLOBAL, GlobalType)
+        return imported + [g.type for g in self.globals]
 
     def func_name(self, index: int) -> str | None:
         """The function's name from the name section, if it has one."""

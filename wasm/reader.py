@@ -10,7 +10,12 @@ object; ``Reader`` wraps them for the less frequently run section parsers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyjitwasm.wasm.errors import DecodeError
+
+LebReader = Callable[[bytes, int, int], tuple[int, int]]
+"""``read(data, pos, end) -> (value, new_pos)``."""
 
 UNEXPECTED_END = "unexpected end"
 UNEXPECTED_END_OF_SECTION = "unexpected end of section or function"
@@ -21,7 +26,7 @@ def eof_error(data: bytes, end: int) -> DecodeError:
     return DecodeError(UNEXPECTED_END_OF_SECTION, end)
 
 
-def _make_unsigned(bits: int):
+def _make_unsigned(bits: int) -> LebReader:
     """A reader for an unsigned LEB128 of at most ``bits`` bits."""
     last_shift = 7 * ((bits - 1) // 7)
     # Bits of the final byte that lie beyond the integer's range must be zero.
@@ -51,7 +56,7 @@ def _make_unsigned(bits: int):
     return read
 
 
-def _make_signed(bits: int):
+def _make_signed(bits: int) -> LebReader:
     """A reader for a signed LEB128 of at most ``bits`` bits."""
     last_shift = 7 * ((bits - 1) // 7)
     # The final byte's bits from the sign bit up must all equal the sign bit.

@@ -13,7 +13,9 @@ element-by-element algorithm only when a slice does not match outright.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pyjitwasm.wasm import opcodes as O
 from pyjitwasm.wasm.errors import ValidationError
@@ -98,8 +100,8 @@ _LANE_COUNTS = {"i8x16": 16, "i16x8": 8, "i32x4": 4, "i64x2": 2, "f32x4": 4, "f6
 _UNSUPPORTED_ENTRY = (K_UNSUPPORTED,)
 
 
-def _build_dispatch() -> dict[int, tuple]:
-    table: dict[int, tuple] = {}
+def _build_dispatch() -> dict[int, tuple[Any, ...]]:
+    table: dict[int, tuple[Any, ...]] = {}
     for info in OPS.values():
         sig = info.sig
         if sig is None:
@@ -171,7 +173,7 @@ def _pop(vals: list[int], height: int, unreachable: bool, expect: int) -> int:
     return actual
 
 
-def _pop_all(vals: list[int], height: int, unreachable: bool, expect) -> None:
+def _pop_all(vals: list[int], height: int, unreachable: bool, expect: Sequence[int]) -> None:
     """Pop operands matching ``expect`` (a sequence of types, the last one on top)."""
     n = len(expect)
     if n and len(vals) - height >= n and vals[-n:] == list(expect):
@@ -246,8 +248,8 @@ def _check(
 
     vals: list[int] = []
     # A frame: [opcode, params, results, height, unreachable, label types].
-    frame: list = [O.BLOCK, [], func_results, 0, False, func_results]
-    ctrls: list[list] = [frame]
+    frame: list[Any] = [O.BLOCK, [], func_results, 0, False, func_results]
+    ctrls: list[list[Any]] = [frame]
     height = 0
     unreachable = False
     instrs = body.instrs
@@ -515,7 +517,11 @@ def _check(
 
 
 def _check_br_table(
-    vals: list[int], height: int, unreachable: bool, ctrls: list[list], imm
+    vals: list[int],
+    height: int,
+    unreachable: bool,
+    ctrls: list[list[Any]],
+    imm: tuple[tuple[int, ...], int],
 ) -> None:
     targets, default = imm
     depth = len(ctrls)
@@ -566,22 +572,30 @@ def _check_elem(ctx: BodyContext, elem: int) -> int:
     return ctx.elem_types[elem]
 
 
-def _memory_size(ctx, vals, height, unreachable, imm) -> None:
+def _memory_size(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     vals.append(_memory_index_type(ctx, imm))
 
 
-def _memory_grow(ctx, vals, height, unreachable, imm) -> None:
+def _memory_grow(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     it = _memory_index_type(ctx, imm)
     _pop(vals, height, unreachable, it)
     vals.append(it)
 
 
-def _memory_fill(ctx, vals, height, unreachable, imm) -> None:
+def _memory_fill(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     it = _memory_index_type(ctx, imm)
     _pop_all(vals, height, unreachable, (it, I32, it))
 
 
-def _memory_copy(ctx, vals, height, unreachable, imm) -> None:
+def _memory_copy(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: tuple[int, int]
+) -> None:
     dst, src = imm
     dst_it = _memory_index_type(ctx, dst)
     src_it = _memory_index_type(ctx, src)
@@ -590,44 +604,60 @@ def _memory_copy(ctx, vals, height, unreachable, imm) -> None:
     _pop_all(vals, height, unreachable, (dst_it, src_it, len_it))
 
 
-def _memory_init(ctx, vals, height, unreachable, imm) -> None:
+def _memory_init(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: tuple[int, int]
+) -> None:
     data, memory = imm
     it = _memory_index_type(ctx, memory)
     _check_data(ctx, data)
     _pop_all(vals, height, unreachable, (it, I32, I32))
 
 
-def _data_drop(ctx, vals, height, unreachable, imm) -> None:
+def _data_drop(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     _check_data(ctx, imm)
 
 
-def _table_get(ctx, vals, height, unreachable, imm) -> None:
+def _table_get(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     et, it = _table(ctx, imm)
     _pop(vals, height, unreachable, it)
     vals.append(et)
 
 
-def _table_set(ctx, vals, height, unreachable, imm) -> None:
+def _table_set(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     et, it = _table(ctx, imm)
     _pop_all(vals, height, unreachable, (it, et))
 
 
-def _table_size(ctx, vals, height, unreachable, imm) -> None:
+def _table_size(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     vals.append(_table(ctx, imm)[1])
 
 
-def _table_grow(ctx, vals, height, unreachable, imm) -> None:
+def _table_grow(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     et, it = _table(ctx, imm)
     _pop_all(vals, height, unreachable, (et, it))
     vals.append(it)
 
 
-def _table_fill(ctx, vals, height, unreachable, imm) -> None:
+def _table_fill(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     et, it = _table(ctx, imm)
     _pop_all(vals, height, unreachable, (it, et, it))
 
 
-def _table_copy(ctx, vals, height, unreachable, imm) -> None:
+def _table_copy(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: tuple[int, int]
+) -> None:
     dst, src = imm
     dst_et, dst_it = _table(ctx, dst)
     src_et, src_it = _table(ctx, src)
@@ -637,7 +667,9 @@ def _table_copy(ctx, vals, height, unreachable, imm) -> None:
     _pop_all(vals, height, unreachable, (dst_it, src_it, len_it))
 
 
-def _table_init(ctx, vals, height, unreachable, imm) -> None:
+def _table_init(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: tuple[int, int]
+) -> None:
     elem, table = imm
     et, it = _table(ctx, table)
     if _check_elem(ctx, elem) != et:
@@ -645,22 +677,30 @@ def _table_init(ctx, vals, height, unreachable, imm) -> None:
     _pop_all(vals, height, unreachable, (it, I32, I32))
 
 
-def _elem_drop(ctx, vals, height, unreachable, imm) -> None:
+def _elem_drop(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     _check_elem(ctx, imm)
 
 
-def _ref_null(ctx, vals, height, unreachable, imm) -> None:
+def _ref_null(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     vals.append(imm)
 
 
-def _ref_is_null(ctx, vals, height, unreachable, imm) -> None:
+def _ref_is_null(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     t = _pop(vals, height, unreachable, UNKNOWN)
     if t not in _REFS_OR_UNKNOWN:
         raise Invalid("type mismatch")
     vals.append(I32)
 
 
-def _ref_func(ctx, vals, height, unreachable, imm) -> None:
+def _ref_func(
+    ctx: BodyContext, vals: list[int], height: int, unreachable: bool, imm: int
+) -> None:
     if imm >= len(ctx.func_types):
         raise Invalid(f"unknown function {imm}")
     if imm not in ctx.declared_funcs:
@@ -668,7 +708,9 @@ def _ref_func(ctx, vals, height, unreachable, imm) -> None:
     vals.append(FUNCREF)
 
 
-_OTHER = {
+_OtherHandler = Callable[[BodyContext, list[int], int, bool, Any], None]
+
+_OTHER: dict[int, _OtherHandler] = {
     O.MEMORY_SIZE: _memory_size,
     O.MEMORY_GROW: _memory_grow,
     O.MEMORY_FILL: _memory_fill,

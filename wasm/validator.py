@@ -59,6 +59,7 @@ def validate_module(module: WasmModule) -> None:
     tables: list[TableType] = []
     memories: list[MemoryType] = []
     globals_: list[GlobalType] = []
+    # The decoder pairs each import kind with its description's type.
     for imp in module.imports:
         kind = imp.kind
         if kind == ExternKind.FUNC:
@@ -66,14 +67,17 @@ def validate_module(module: WasmModule) -> None:
                 raise ValidationError(f"unknown type {imp.desc}", None, imp.offset)
             func_types.append(types[imp.desc])
         elif kind == ExternKind.TABLE:
-            _check_table_type(imp.desc, imp.offset)  # type: ignore[arg-type]
-            tables.append(imp.desc)  # type: ignore[arg-type]
+            assert isinstance(imp.desc, TableType)
+            _check_table_type(imp.desc, imp.offset)
+            tables.append(imp.desc)
         elif kind == ExternKind.MEMORY:
-            _check_memory_type(imp.desc, imp.offset)  # type: ignore[arg-type]
-            memories.append(imp.desc)  # type: ignore[arg-type]
+            assert isinstance(imp.desc, MemoryType)
+            _check_memory_type(imp.desc, imp.offset)
+            memories.append(imp.desc)
         else:
-            _check_global_type(imp.desc, imp.offset)  # type: ignore[arg-type]
-            globals_.append(imp.desc)  # type: ignore[arg-type]
+            assert isinstance(imp.desc, GlobalType)
+            _check_global_type(imp.desc, imp.offset)
+            globals_.append(imp.desc)
     num_imported_globals = len(globals_)
 
     if len(module.funcs) != len(module.codes):
@@ -129,13 +133,14 @@ def validate_module(module: WasmModule) -> None:
 
     if module.data_count is not None and module.data_count != len(module.datas):
         raise ValidationError("data count and data section have inconsistent lengths")
-    for seg in module.datas:
-        if seg.mode == SegmentMode.ACTIVE:
-            if seg.memory >= len(memories):
-                raise ValidationError(f"unknown memory {seg.memory}", None, seg.offset)
-            if seg.offset_expr is None:
-                raise ValidationError("active data segment without offset", None, seg.offset)
-            validate_const_expr(seg.offset_expr, memories[seg.memory].index_type, globals_, nfuncs)
+    for data in module.datas:
+        if data.mode == SegmentMode.ACTIVE:
+            if data.memory >= len(memories):
+                raise ValidationError(f"unknown memory {data.memory}", None, data.offset)
+            if data.offset_expr is None:
+                raise ValidationError("active data segment without offset", None, data.offset)
+            index_type = memories[data.memory].index_type
+            validate_const_expr(data.offset_expr, index_type, globals_, nfuncs)
 
     ctx = BodyContext(
         types=types,
@@ -208,7 +213,9 @@ def _section_offset(module: WasmModule, section_id: int) -> int | None:
     return None
 
 
-def _check_limits(minimum: int, maximum: int | None, bound: int, what: str, offset) -> None:
+def _check_limits(
+    minimum: int, maximum: int | None, bound: int, what: str, offset: int | None
+) -> None:
     if minimum > bound or (maximum is not None and maximum > bound):
         raise ValidationError(what, None, offset)
     if maximum is not None and minimum > maximum:
@@ -285,9 +292,9 @@ def _declared_funcs(module: WasmModule) -> set[int]:
         exprs.extend(seg.items)
         if seg.offset_expr is not None:
             exprs.append(seg.offset_expr)
-    for seg in module.datas:
-        if seg.offset_expr is not None:
-            exprs.append(seg.offset_expr)
+    for data in module.datas:
+        if data.offset_expr is not None:
+            exprs.append(data.offset_expr)
     for expr in exprs:
         for op, imm, _ in expr.instrs:
             if op == O.REF_FUNC:

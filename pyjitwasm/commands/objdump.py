@@ -76,10 +76,10 @@ def dump(module: WasmModule) -> Iterator[str]:
             name = module.func_name(base + i) or ""
             yield (f"  {base + i:>6} {type_index:>5} {len(body.locals):>6} "
                    f"{len(body.instrs):>7} {body.size:>7}  {name}")
-    for i, t in enumerate(module.tables):
-        yield f"table {i}: {describe_extern(t, module)}"
-    for i, m in enumerate(module.memories):
-        yield f"memory {i}: {describe_extern(m, module)}"
+    for i, table_type in enumerate(module.tables):
+        yield f"table {i}: {describe_extern(table_type, module)}"
+    for i, memory_type in enumerate(module.memories):
+        yield f"memory {i}: {describe_extern(memory_type, module)}"
     if module.globals:
         yield f"globals ({len(module.globals)}):"
         for i, g in enumerate(module.globals):
@@ -90,13 +90,13 @@ def dump(module: WasmModule) -> Iterator[str]:
             yield f"  {e.kind.name.lower():<6} {e.index:>5}  {e.name!r}"
     if module.start is not None:
         yield f"start: function {module.start}"
-    for i, seg in enumerate(module.elems):
-        where = f" table {seg.table}" if seg.offset_expr is not None else ""
-        yield (f"elem {i}: {seg.mode.value}{where}, {len(seg.items)} "
-               f"{valtype_name(seg.elem_type)} items")
-    for i, seg in enumerate(module.datas):
-        where = f" memory {seg.memory}" if seg.offset_expr is not None else ""
-        yield f"data {i}: {seg.mode.value}{where}, {len(seg.data)} bytes"
+    for i, elem in enumerate(module.elems):
+        where = f" table {elem.table}" if elem.offset_expr is not None else ""
+        yield (f"elem {i}: {elem.mode.value}{where}, {len(elem.items)} "
+               f"{valtype_name(elem.elem_type)} items")
+    for i, data in enumerate(module.datas):
+        where = f" memory {data.memory}" if data.offset_expr is not None else ""
+        yield f"data {i}: {data.mode.value}{where}, {len(data.data)} bytes"
     if module.names.functions:
         yield f"names: {len(module.names.functions)} functions"
     for c in module.customs:

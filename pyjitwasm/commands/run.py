@@ -22,7 +22,8 @@ import sys
 from typing import Any
 
 from pyjitwasm.commands.loading import CommandError
-from pyjitwasm.engine import STRATEGIES, Config, Engine
+from pyjitwasm.config import STRATEGIES, Config
+from pyjitwasm.engine import Engine
 from pyjitwasm.externs import Func
 from pyjitwasm.linker import Linker
 from pyjitwasm.module import Module

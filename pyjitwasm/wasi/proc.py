@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Literal
 
 from pyjitwasm.wasi.constants import ClockId, Errno
 from pyjitwasm.wasi.context import WasiContext
@@ -51,7 +52,9 @@ def environ_sizes_get(ctx: WasiContext, mem: GuestMemory, count_ptr: int, size_p
     _write_sizes(mem, ctx.env, count_ptr, size_ptr)
 
 
-_CLOCK_INFO_NAMES = {
+ClockName = Literal["time", "monotonic", "process_time", "thread_time"]
+
+_CLOCK_INFO_NAMES: dict[int, ClockName] = {
     ClockId.REALTIME: "time",
     ClockId.MONOTONIC: "monotonic",
     ClockId.PROCESS_CPUTIME_ID: "process_time",
@@ -74,7 +77,7 @@ def clock_now(clock_id: int) -> int:
 
 @wasi_function("ii")
 def clock_res_get(ctx: WasiContext, mem: GuestMemory, clock_id: int, res_ptr: int) -> None:
-    name = _CLOCK_INFO_NAMES.get(clock_id)  # type: ignore[call-overload]
+    name = _CLOCK_INFO_NAMES.get(clock_id)
     if name is None:
         raise WasiErrno(Errno.INVAL)
     resolution = max(1, round(time.get_clock_info(name).resolution * 1e9))

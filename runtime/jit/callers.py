@@ -1,9 +1,10 @@
 """Per-signature Python callers of compiled functions.
 
-The generic path (``call.invoke``) walks the types of every argument and result on each
-call.  A caller generated for one signature stores the arguments straight into the
-values array, enters compiled code and reads the results back, which is what makes a
-call from Python cost about as much as ``pyjitwasm_invoke`` itself.  Callers are
+The generic path (``values.read_values``/``write_values``) walks the types of every
+argument and result on each call.  A caller generated for one signature stores the
+arguments straight into the values array, enters compiled code and reads the results
+back, which is what makes a call from Python cost about as much as ``pyjitwasm_invoke``
+itself.  Callers are
 generated once per signature (as source, compiled with ``exec``) and bound per function.
 """
 
@@ -12,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.runtime.floats import f32_from_bits, f32_to_bits
-from pyjitwasm.runtime.functions import FuncInstance
-from pyjitwasm.runtime.jit import call as call_module
-from pyjitwasm.runtime.jit.store import JitFunc, JitStoreContext
+from pyjitwasm.runtime.instance import FuncInstance
+from pyjitwasm.runtime.jit.entry import budget_cell, raise_status, set_budget
+from pyjitwasm.runtime.jit.store import Caller, JitFunc, JitStoreContext
 from pyjitwasm.runtime.native import ffi, lib
+from pyjitwasm.wasm.traps import TrapCode
 from pyjitwasm.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
-
-Caller = Callable[[list[Any]], list[Any]]
 
 _templates: dict[FuncType, Callable[..., Caller]] = {}
 
@@ -79,12 +80,12 @@ def _template(ftype: FuncType) -> Callable[..., Caller]:
 def _compile_template(lines: list[str]) -> Any:
     """Execute generated caller source and return its ``make`` factory."""
     namespace: dict[str, Any] = {
-        "Trap": call_module.Trap,
-        "STACK_OVERFLOW": call_module.TrapCode.STACK_OVERFLOW,
-        "budget": call_module.budget_cell,
-        "set_budget": call_module.set_budget,
+        "Trap": Trap,
+        "STACK_OVERFLOW": TrapCode.STACK_OVERFLOW,
+        "budget": budget_cell,
+        "set_budget": set_budget,
         "invoke": lib.pyjitwasm_invoke,
-        "raise_status": call_module.raise_status,
+        "raise_status": raise_status,
         "f32_to_bits": f32_to_bits,
         "f32_from_bits": f32_from_bits,
     }

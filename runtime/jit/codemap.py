@@ -11,18 +11,49 @@ from __future__ import annotations
 import bisect
 import threading
 import weakref
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from pyjitwasm.runtime.errors import Frame
 from pyjitwasm.runtime.native import lib, register_code_range, unregister_code_range
+from pyjitwasm.wasm.module import WasmModule
+
+
+class CodeRange(Protocol):
+    """Half-open address range ``[start, end)`` of machine code."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+
+class MappedCode(Protocol):
+    """What the code map needs of a compiled module."""
+
+    @property
+    def module(self) -> WasmModule: ...
+
+    @property
+    def code_ranges(self) -> Sequence[CodeRange]: ...
+
+    def func_index_at(self, pc: int) -> int | None:
+        """The function whose code contains ``pc``, if any."""
+        ...
+
+    def on_release(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` before the code is released."""
+        ...
+
 
 _lock = threading.Lock()
 _starts: list[int] = []
-_entries: list[tuple[int, int, weakref.ref[Any]]] = []
-_known: dict[int, weakref.ref[Any]] = {}
+_entries: list[tuple[int, int, weakref.ref[MappedCode]]] = []
+_known: dict[int, weakref.ref[MappedCode]] = {}
 
 
-def register(compiled: Any) -> None:
+def register(compiled: MappedCode) -> None:
     """Track ``compiled``'s code ranges (and make sure the fault handler knows them)
     until it is released or collected.  Registering again is a no-op."""
     known = _known.get(id(compiled))
@@ -43,9 +74,7 @@ def register(compiled: Any) -> None:
     key = id(compiled)
     weakref.finalize(compiled, _unregister, ranges, ours)
     weakref.finalize(compiled, _known.pop, key, None)
-    on_release = getattr(compiled, "on_release", None)
-    if on_release is not None:
-        on_release(lambda: _unregister(ranges, ours))
+    compiled.on_release(lambda: _unregister(ranges, ours))
 
 
 def _unregister(ranges: list[tuple[int, int]], ours: list[tuple[int, int]]) -> None:
@@ -63,7 +92,7 @@ def _unregister(ranges: list[tuple[int, int]], ours: list[tuple[int, int]]) -> N
         ours.clear()
 
 
-def lookup(pc: int) -> tuple[Any, int] | None:
+def lookup(pc: int) -> tuple[MappedCode, int] | None:
     """(compiled module, wasm function index) of ``pc``, or None."""
     at = bisect.bisect_right(_starts, pc) - 1
     if at < 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.jit.store import JitStoreContext
+from pyjitwasm.runtime.jit.store import JitState, JitStoreContext
 from pyjitwasm.runtime.jit.values import read_value, write_value
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.wasm.types import GlobalType
@@ -18,13 +18,14 @@ from pyjitwasm.wasm.types import GlobalType
 class JitGlobal(GlobalInstance):
     """A global whose ``value`` lives in native memory at ``slot``."""
 
-    __slots__ = ("slot", "_keep")
+    __slots__ = ("slot", "_state", "_keep")
 
     def __init__(self, gtype: GlobalType, value: Any, context: JitStoreContext,
                  slot: int | None = None, keepalive: object = None) -> None:
         self.type = gtype
         self.context = context
         self.api = None
+        self._state: JitState = context.jit
         self._keep = keepalive
         if slot is None:
             self._keep = ffi.new("uint64_t[2]")
@@ -32,10 +33,10 @@ class JitGlobal(GlobalInstance):
         self.slot = slot
         self.value = value
 
-    @property  # type: ignore[override]
+    @property
     def value(self) -> Any:
-        return read_value(self.context.jit, self.type.valtype, self.slot)  # type: ignore[attr-defined]
+        return read_value(self._state, self.type.valtype, self.slot)
 
     @value.setter
     def value(self, value: Any) -> None:
-        write_value(self.context.jit, self.type.valtype, value, self.slot)  # type: ignore[attr-defined]
+        write_value(self._state, self.type.valtype, value, self.slot)

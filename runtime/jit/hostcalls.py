@@ -23,19 +23,18 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 from pyjitwasm.runtime.floats import f32_from_bits, f32_to_bits
+from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.runtime.jit.values import References
 from pyjitwasm.runtime.native import HOST_BUFFER_HEADER, HOST_BUFFER_SLOTS
 from pyjitwasm.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
-
-if TYPE_CHECKING:
-    from pyjitwasm.runtime.instance import ModuleInstance
-    from pyjitwasm.runtime.jit.store import JitState
 
 HostEntry = Callable[[memoryview], None]
 
 
+@runtime_checkable
 class ApiHost(Protocol):
     """What the entries need of an API host function (``externs.HostAdapter``)."""
 
@@ -173,12 +172,12 @@ def _template(ftype: FuncType, access_caller: bool) -> Callable[..., HostEntry]:
     return make
 
 
-def is_api_host(host: Any) -> bool:
+def is_api_host(host: object) -> TypeGuard[ApiHost]:
     """Whether a ``FuncInstance.host`` is an API host function this module specialises."""
-    return hasattr(host, "access_caller") and hasattr(host, "new_caller")
+    return isinstance(host, ApiHost)
 
 
-def api_host_entry(state: JitState, host: ApiHost,
+def api_host_entry(state: References, host: ApiHost,
                    lookup: Callable[[int], ModuleInstance | None]) -> HostEntry:
     """The buffered entry running API host function ``host`` for compiled code;
     ``lookup`` finds the calling instance from its vmctx (for the Caller)."""

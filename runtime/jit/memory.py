@@ -27,7 +27,7 @@ from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.translate import vmctx as vm
-from pyjitwasm.wasm.types import MAX_PAGES_32, MAX_PAGES_64, PAGE_SIZE, MemoryType
+from pyjitwasm.wasm.types import PAGE_SIZE, MemoryType
 
 STATIC_BOUND = 1 << 32
 STATIC_GUARD = 1 << 31
@@ -56,11 +56,8 @@ class JitMemory(MemoryInstance):
         reserve_bytes: int = DEFAULT_DYNAMIC_RESERVE,
         keepalive: object = None,
     ) -> None:
-        self.type = mtype
-        self.context = context
-        self.api = None
         self.static = static and not mtype.is_64
-        self.max_bytes = STATIC_BOUND if self.static else MAX_DYNAMIC_BYTES
+        super().__init__(mtype, context, STATIC_BOUND if self.static else MAX_DYNAMIC_BYTES)
         self.reserve_bytes = reserve_bytes
         # Whatever owns the definition's storage (the vmctx buffer) must outlive us.
         self._own_def = keepalive
@@ -87,8 +84,8 @@ class JitMemory(MemoryInstance):
         u64[vm.MEMORY_DEF_BASE // 8] = self._resv.base
         u64[vm.MEMORY_DEF_LENGTH // 8] = self._length
 
-    @property  # type: ignore[override]
-    def data(self) -> memoryview:  # noqa: D102 - see MemoryInstance
+    @property
+    def data(self) -> memoryview:
         return self.view()
 
     @property
@@ -97,19 +94,8 @@ class JitMemory(MemoryInstance):
         return self._resv.base
 
     @property
-    def pages(self) -> int:
-        return self._length // PAGE_SIZE
-
-    @property
     def byte_size(self) -> int:
         return self._length
-
-    @property
-    def maximum(self) -> int:
-        limit = MAX_PAGES_64 if self.type.is_64 else MAX_PAGES_32
-        if self.type.maximum is not None:
-            limit = min(limit, self.type.maximum)
-        return limit
 
     def _resize(self, new_bytes: int) -> None:
         """Commit more of the reservation (moving to a larger one first if needed) and

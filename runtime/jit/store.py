@@ -16,11 +16,13 @@ import itertools
 import threading
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pyjitwasm.jit import abi
-from pyjitwasm.runtime.functions import FuncInstance
+from pyjitwasm.runtime.instance import FuncInstance
 from pyjitwasm.runtime.jit import hostcalls, shims
+from pyjitwasm.runtime.jit.values import read_values, write_values
+from pyjitwasm.runtime.jit.vmctx import JitModuleInstance, instance_by_vmctx
 from pyjitwasm.runtime.native import (
     ffi,
     register_buffered_host_function,
@@ -30,9 +32,6 @@ from pyjitwasm.runtime.native import (
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.wasm.types import FuncType
-
-if TYPE_CHECKING:
-    from pyjitwasm.runtime.jit.instance import JitModuleInstance
 
 _sig_lock = threading.Lock()
 _signature_ids: dict[FuncType, int] = {}
@@ -45,6 +44,10 @@ def signature_id(ftype: FuncType) -> int:
         with _sig_lock:
             sid = _signature_ids.setdefault(ftype, len(_signature_ids) + 1)
     return sid
+
+
+Caller = Callable[[list[Any]], list[Any]]
+"""A per-signature Python caller of a compiled function: ``args -> results``."""
 
 
 class JitFunc:
@@ -62,12 +65,13 @@ class JitFunc:
         self.funcref = 0
         self.shim = shim
         self.host_index = host_index
-        self.caller: Any = None  # per-signature Python caller, made on first call
+        self.caller: Caller | None = None  # made on its first call from Python
         self._keep: Any = None
 
 
 class JitState:
-    """The JIT half of a store."""
+    """The JIT half of a store: its references (``values.References``), host functions
+    and instances."""
 
     _ids = itertools.count(1)
 
@@ -102,8 +106,6 @@ class JitState:
         params, results = func.type.params, func.type.results
         host = func.host
         if hostcalls.is_api_host(host) and hostcalls.fits_buffer(func.type):
-            from pyjitwasm.runtime.jit.instance import instance_by_vmctx
-
             # The registry holds the entry weakly; _host_entries keeps it alive.
             entry = hostcalls.api_host_entry(self, host, instance_by_vmctx)
             index = register_buffered_host_function(entry, len(params), len(results))
@@ -205,9 +207,6 @@ class _Trampoline:
 
 def _host_entry(state: JitState, func: FuncInstance) -> Callable[[int, int], None]:
     """The entry running host function ``func`` for compiled code."""
-    from pyjitwasm.runtime.jit.instance import instance_by_vmctx
-    from pyjitwasm.runtime.jit.values import read_values, write_values
-
     params, results = func.type.params, func.type.results
     host = func.host
     assert host is not None

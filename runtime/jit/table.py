@@ -17,9 +17,10 @@ growing may move the elements (capacity doubles) and updates it.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from pyjitwasm.runtime.jit.store import JitStoreContext
+from pyjitwasm.runtime.jit.store import JitState, JitStoreContext
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.table import DEFAULT_MAX_ELEMENTS, TableInstance
 from pyjitwasm.translate import vmctx as vm
@@ -32,8 +33,8 @@ _TAG = vm.FUNCREF_INIT_BIT
 class JitTable(TableInstance):
     """A table of references backed by a native element array."""
 
-    __slots__ = ("definition", "lazy", "_buf", "_words", "_capacity", "_length", "_def_keep",
-                 "_funcref")
+    __slots__ = ("definition", "lazy", "_state", "_buf", "_words", "_capacity", "_length",
+                 "_def_keep", "_funcref")
 
     def __init__(
         self,
@@ -45,12 +46,8 @@ class JitTable(TableInstance):
         keepalive: object = None,
         lazy: bool = False,
     ) -> None:
-        if ttype.minimum > max_elements:
-            raise MemoryError(f"table minimum of {ttype.minimum} elements is too large")
-        self.type = ttype
-        self.context = context
-        self.max_elements = max_elements
-        self.api = None
+        super().__init__(ttype, context, max_elements)
+        self._state: JitState = context.jit
         self._funcref = ttype.elem_type == FUNCREF
         self._def_keep = keepalive
         if definition is None:
@@ -103,14 +100,14 @@ class JitTable(TableInstance):
 
     def encode(self, value: Any) -> int:
         """The element word for runtime reference ``value``."""
-        state = self.context.jit  # type: ignore[attr-defined]
+        state = self._state
         if self._funcref:
             return _NULL if value is None else state.funcref_address(value) | _TAG
         return state.extern_handle(value)
 
     def decode(self, word: int) -> Any:
         """The runtime reference an (initialized) element word stands for."""
-        state = self.context.jit  # type: ignore[attr-defined]
+        state = self._state
         if self._funcref:
             return state.func_at(word & ~_TAG)
         return state.extern_object(word)
@@ -144,12 +141,19 @@ class JitTable(TableInstance):
 
     # TableInstance interface --------------------------------------------------------
 
+    def initialize_lazily(self, start: int, items: Sequence[Any]) -> None:
+        """Record an element segment's ``items`` from ``start`` to be materialized on
+        first use (a table made with ``lazy=True``, bounds already checked)."""
+        assert self.lazy is not None
+        for i, item in enumerate(items):
+            self._words[start + i] = 0
+            self.lazy[start + i] = item
+
     @property
     def size(self) -> int:
         return self._length
 
-
-    @property  # type: ignore[override]
+    @property
     def elements(self) -> _Elements:
         """List-like access to the elements in the runtime representation."""
         return _Elements(self)
@@ -221,5 +225,5 @@ class _Elements:
             key += t.size
         t.set(key, value)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Any]:
         return (self._t.get(i) for i in range(self._t.size))

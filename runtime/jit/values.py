@@ -7,19 +7,37 @@ payloads survive), i64/f64 and references in the low 8, v128 in all 16.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pyjitwasm.runtime.floats import f32_from_bits, f32_to_bits
+from pyjitwasm.runtime.instance import FuncInstance
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128
-
-if TYPE_CHECKING:
-    from pyjitwasm.runtime.jit.store import JitState
 
 _M64 = (1 << 64) - 1
 
 
-def write_value(state: JitState, valtype: int, value: Any, address: int) -> None:
+class References(Protocol):
+    """How a store maps references to native words and back (``store.JitState``)."""
+
+    def funcref_address(self, func: FuncInstance | None) -> int:
+        """The word a funcref to ``func`` is (0 for null)."""
+        ...
+
+    def func_at(self, address: int) -> FuncInstance | None:
+        """The function a funcref word stands for (None for 0)."""
+        ...
+
+    def extern_handle(self, obj: Any) -> int:
+        """The handle of a host object (0 for None)."""
+        ...
+
+    def extern_object(self, handle: int) -> Any:
+        """The host object behind a handle (None for 0)."""
+        ...
+
+
+def write_value(state: References, valtype: int, value: Any, address: int) -> None:
     """Store runtime value ``value`` of type ``valtype`` into the slot at ``address``."""
     if valtype == I32:
         ffi.cast("uint32_t *", address)[0] = value
@@ -41,7 +59,7 @@ def write_value(state: JitState, valtype: int, value: Any, address: int) -> None
         raise TypeError(f"unsupported value type {valtype:#x}")
 
 
-def read_value(state: JitState, valtype: int, address: int) -> Any:
+def read_value(state: References, valtype: int, address: int) -> Any:
     """The runtime value of type ``valtype`` in the slot at ``address``."""
     if valtype == I32:
         return ffi.cast("uint32_t *", address)[0]
@@ -61,7 +79,7 @@ def read_value(state: JitState, valtype: int, address: int) -> Any:
     raise TypeError(f"unsupported value type {valtype:#x}")
 
 
-def write_values(state: JitState, types: Sequence[int], values: Sequence[Any],
+def write_values(state: References, types: Sequence[int], values: Sequence[Any],
                  address: int) -> None:
     """Store a list of runtime values into consecutive 16-byte slots."""
     if len(values) != len(types):
@@ -70,6 +88,6 @@ def write_values(state: JitState, types: Sequence[int], values: Sequence[Any],
         write_value(state, t, v, address + 16 * i)
 
 
-def read_values(state: JitState, types: Sequence[int], address: int) -> list[Any]:
+def read_values(state: References, types: Sequence[int], address: int) -> list[Any]:
     """Read consecutive 16-byte slots as runtime values."""
     return [read_value(state, t, address + 16 * i) for i, t in enumerate(types)]

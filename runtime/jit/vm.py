@@ -127,5 +127,5 @@ class Reservation:
     def view(self, length: int) -> memoryview:
         """A writable view of the first ``length`` bytes that keeps this mapping alive."""
         array = (ctypes.c_ubyte * length).from_address(self.base)
-        array._owner = self  # type: ignore[attr-defined]
+        array._owner = self  # type: ignore[attr-defined]  # the view's array keeps us mapped
         return memoryview(array).cast("B")

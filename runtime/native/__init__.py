@@ -108,7 +108,7 @@ def unregister_host_function(index: int) -> None:
 def thread_host_buffer() -> memoryview:
     """This thread's host buffer (made on the thread's first use)."""
     try:
-        return _thread.host_buffer  # type: ignore[no-any-return]
+        return _thread.host_buffer
     except AttributeError:
         address = lib.pyjitwasm_thread_host_buffer()
         view = memoryview(ffi.buffer(ffi.cast("char *", address),

@@ -10,6 +10,7 @@ reservation whose tail is guard pages, and one host-function import.
 from __future__ import annotations
 
 import ctypes
+import functools
 import mmap
 from collections.abc import Callable, Sequence
 
@@ -155,7 +156,7 @@ class HandWrittenInstance:
         self.code: LoadedCode = self.loader.load(module_ir(), imports=runtime_symbols())
         for r in self.code.code_ranges:
             register_code_range(r.start, r.end)
-            self.code.on_release(lambda r=r: unregister_code_range(r.start, r.end))
+            self.code.on_release(functools.partial(unregister_code_range, r.start, r.end))
 
         libc = self._libc = _libc()
         base = libc.mmap(None, RESERVATION_BYTES, _PROT_NONE,

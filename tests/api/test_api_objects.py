@@ -181,7 +181,7 @@ def test_val_constructors_and_types() -> None:
     with pytest.raises(ValueError):
         Val.i32(1 << 32)
     with pytest.raises(TypeError):
-        Val.funcref("nope")  # type: ignore[arg-type]
+        Val.funcref("nope")
 
 
 def test_exports_object_behaves_like_a_mapping() -> None:

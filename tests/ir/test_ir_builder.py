@@ -93,7 +93,7 @@ def test_value_unchanged_in_loop_needs_no_param() -> None:
     params = func.dfg.block_params[header]
     assert len(params) == 1  # only i survives; x's param was trivial
     last = func.layout.last_inst(exit_)
-    assert func.dfg.insts[last].args == [k]
+    assert func.dfg.insts[last].arguments() == (k,)
 
 
 def test_redefinition_in_unsealed_header_survives_sealing() -> None:
@@ -116,9 +116,9 @@ def test_redefinition_in_unsealed_header_survives_sealing() -> None:
     fb.finalize()
     verify(func)
     last = func.layout.last_inst(exit_)
-    assert func.dfg.insts[last].args == [doubled]
+    assert func.dfg.insts[last].arguments() == (doubled,)
     (param,) = func.dfg.block_params[header]
-    assert func.dfg.insts[func.layout.insts(header)[0]].args == [param, param]
+    assert func.dfg.insts[func.layout.insts(header)[0]].arguments() == (param, param)
 
 
 def test_diamond_merges_with_param_when_sealed_first() -> None:
@@ -143,8 +143,8 @@ def test_diamond_merges_with_param_when_sealed_first() -> None:
     assert func.dfg.block_params[merge] == [result]
     then_jump = func.dfg.insts[func.layout.last_inst(then)]
     else_jump = func.dfg.insts[func.layout.last_inst(else_)]
-    assert func.dfg.insts[func.dfg.value_defs[then_jump.dests[0].args[0]][1]].imm == 1
-    assert else_jump.dests[0].args == [a]
+    assert func.dfg.iconst_value(then_jump.block_calls()[0].args[0]) == 1
+    assert else_jump.block_calls()[0].args == (a,)
 
 
 def test_unsealed_chain_of_single_predecessors() -> None:
@@ -165,7 +165,7 @@ def test_unsealed_chain_of_single_predecessors() -> None:
     fb.finalize()
     verify(func)
     last = func.dfg.insts[func.layout.last_inst(blocks[-1])]
-    assert last.args == [a]
+    assert last.arguments() == (a,)
     assert all(not func.dfg.block_params[b] for b in blocks)
 
 
@@ -183,7 +183,7 @@ def test_sealed_long_chain() -> None:
     fb.ins().return_([fb.use_var(var)])
     fb.finalize()
     verify(func)
-    assert func.dfg.insts[func.layout.last_inst(previous)].args == [a]
+    assert func.dfg.insts[func.layout.last_inst(previous)].arguments() == (a,)
 
 
 def test_undefined_variable_reads_zero() -> None:

@@ -6,15 +6,17 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pyjitwasm.ir.entities import Value
 from pyjitwasm.ir.frontend import FunctionBuilder
 from pyjitwasm.ir.function import AbiParam, Function, GlobalValueData, HeapData, Signature
 from pyjitwasm.ir.immediates import FLOAT_CONDS, INT_CONDS, TRUSTED, WASM_HEAP
+from pyjitwasm.ir.instructions import UnaryIeee32, UnaryIeee64
 from pyjitwasm.ir.legalize import legalize
 from pyjitwasm.ir.parser import parse_function
 from pyjitwasm.ir.printer import print_function
-from pyjitwasm.ir.types import F32, F64, I32, I64, POINTER
+from pyjitwasm.ir.trapcode import TrapCode
+from pyjitwasm.ir.types import F32, F64, I32, I64, POINTER, Type
 from pyjitwasm.ir.verifier import verify
-from pyjitwasm.wasm.traps import TrapCode
 
 INT_BIN = ["iadd", "isub", "imul", "band", "bor", "bxor", "ishl", "ushr", "sshr", "rotl",
            "rotr", "sdiv", "udiv", "srem", "urem"]
@@ -43,7 +45,7 @@ def functions(draw: st.DrawFn) -> Function:
     var = fb.declare_var(I32)
     fb.def_var(var, params[1])
 
-    def pick(ty):  # type: ignore[no-untyped-def]
+    def pick(ty: Type) -> Value:
         return draw(st.sampled_from(pools[ty]))
 
     for _ in range(draw(st.integers(1, 4))):  # segments, each maybe followed by a diamond
@@ -132,8 +134,8 @@ def test_float_constants_keep_their_bits(bits32: int, bits64: int) -> None:
     a, b = fb.ins().f32const(bits32), fb.ins().f64const(bits64)
     fb.ins().return_([a, b])
     again = parse_function(print_function(func))
-    consts = [again.dfg.insts[i].imm for i in again.layout.insts(block)[:2]]
-    assert consts == [bits32, bits64]
+    consts = [again.dfg.insts[i] for i in again.layout.insts(block)[:2]]
+    assert consts == [UnaryIeee32("f32const", bits32), UnaryIeee64("f64const", bits64)]
 
 
 def test_trap_codes_print_as_lowercase_names() -> None:

@@ -47,7 +47,7 @@ def _export_name(name: str) -> str:
 def _numeric_wat() -> str:
     funcs = []
     for info in NUMERIC:
-        params, results = info.sig  # type: ignore[misc]
+        params, results = info.sig
         ps = " ".join(_NAMES[p] for p in params)
         rs = " ".join(_NAMES[r] for r in results)
         gets = " ".join(f"local.get {i}" for i in range(len(params)))

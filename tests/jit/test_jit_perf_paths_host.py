@@ -183,7 +183,7 @@ def test_exceptions_keep_their_identity_through_nested_calls(engine: str) -> Non
         ex["down"](store, 4)
     assert info.value is raised[0]
     if engine == "jit":
-        assert len(info.value.wasm_frames) == 5  # type: ignore[attr-defined]
+        assert len(info.value.wasm_frames) == 5
         assert native.invoke_depth() == 0
     # Still usable, and re-entrant calls return the right values.
     calls = []
@@ -279,7 +279,7 @@ def test_jit_host_calls_use_the_buffered_path() -> None:
         """), [h])
     index = h._rt.compiled.host_index
     assert native._host_functions[index] is None
-    entry = native._buffered_functions[index]()  # type: ignore[misc]
+    entry = native._buffered_functions[index]()
     assert entry is not None
     # The entry reads its arguments from and writes its result into a host buffer.
     buffer = memoryview(bytearray(native.HOST_BUFFER_HEADER + 32))

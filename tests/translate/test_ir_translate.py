@@ -170,7 +170,7 @@ def test_br_table_with_values_uses_forwarding_blocks(tmp_path: Path) -> None:
     for block in func.layout.blocks:
         last = func.dfg.insts[func.layout.last_inst(block)]
         if last.opcode == "br_table":
-            for target in [last.dests[0].block, *last.table]:
+            for target in [last.default.block, *last.table]:
                 assert not func.dfg.block_params[target]
             break
     else:

@@ -117,7 +117,7 @@ def test_config_validation(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         config.env = [("A=B", "c")]
     with pytest.raises(TypeError):
-        config.argv = ["ok", 3]  # type: ignore[list-item]
+        config.argv = ["ok", 3]
     with pytest.raises(ValueError):
         config.preopen_dir(tmp_path / "missing", "x")
     config.env = {"A": "1"}
@@ -125,7 +125,7 @@ def test_config_validation(tmp_path: Path) -> None:
     config.inherit_env()
     assert ("PATH", os.environ["PATH"]) in config.env
     with pytest.raises(TypeError):
-        set_wasi(Store(), object())  # type: ignore[arg-type]
+        set_wasi(Store(), object())
 
 
 def test_exit_trap_is_not_a_trap() -> None:
@@ -187,7 +187,7 @@ class Guest:
         self.next = SCRATCH
 
     def call(self, name: str, *args: int) -> int:
-        return self.exports[f"w_{name}"](self.store, *args)  # type: ignore[no-any-return]
+        return self.exports[f"w_{name}"](self.store, *args)
 
     def alloc(self, data: bytes) -> int:
         addr = self.next

@@ -1,0 +1,63 @@
+"""What an Engine needs of an execution strategy: one backend object per strategy
+(``interp_engine.InterpBackend``, ``jit_engine.JitBackend``), picked once when the
+engine is made. The API calls it without asking which one it is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
+from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.runtime.table import TableInstance
+from pyjitwasm.wasm.module import WasmModule
+from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
+
+Converter = Callable[[Any, int, Any], Any]
+"""One of the API's value converters: ``(store, value type, value) -> value``
+(``externs.to_raw``, ``externs.to_python``)."""
+
+
+class PreparedModule(Protocol):
+    """What a backend made of a module (compiled code, or a cache for it), shared by
+    every instance of the module."""
+
+    def instantiate(self, imports: Sequence[Extern], context: StoreContext) -> ModuleInstance:
+        """Instantiate in ``context``'s store with resolved imports (import order)."""
+        ...
+
+
+class Backend(Protocol):
+    """An execution strategy: how stores, modules, calls and host-made objects work."""
+
+    def new_context(self) -> StoreContext:
+        """The runtime context of a new store."""
+        ...
+
+    def prepare(self, module: WasmModule) -> PreparedModule:
+        """Per-module state for a validated module (compiling may wait for first use)."""
+        ...
+
+    def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
+        """Call ``func`` with runtime-representation arguments; its results."""
+        ...
+
+    def api_caller(self, func: FuncInstance, store: object, to_raw: Converter,
+                   to_python: Converter) -> Callable[..., Any] | None:
+        """A fast ``(*python_args) -> python result`` caller of ``func``, or None when the
+        backend has none (the API then converts and calls :meth:`invoke`)."""
+        ...
+
+    def new_memory(self, mtype: MemoryType, context: StoreContext) -> MemoryInstance:
+        """A memory the host creates (not owned by an instance)."""
+        ...
+
+    def new_table(self, ttype: TableType, context: StoreContext, init: Any) -> TableInstance:
+        """A table the host creates, every element ``init``."""
+        ...
+
+    def new_global(self, gtype: GlobalType, value: Any, context: StoreContext) -> GlobalInstance:
+        """A global the host creates."""
+        ...

@@ -1,0 +1,342 @@
+"""Instantiation, written once for every engine: import matching, constant expressions,
+segment initialization, the start function and export binding.
+
+The order is the specification's: match imports, create the instance's functions,
+tables, memories and globals (constant expressions may read imported globals and name
+functions), evaluate the element segments, bind the exports, apply the active element
+segments and then the active data segments in order (each bounds-checked first; a
+failing one traps with the effects of earlier ones kept), then run the start function.
+
+How the instance and its entities are *allocated* is the seam: an
+:class:`InstanceAllocator` makes them (plain Python objects for the interpreter,
+natively backed ones in a vmctx for the JIT, ``runtime/jit/instance.py``; a pooling
+allocator would hand out pre-reserved slots through the same calls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from pyjitwasm.runtime.errors import InstantiationError, LinkError, Trap
+from pyjitwasm.runtime.floats import f32_from_bits, f64_from_bits
+from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
+from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.runtime.table import ListTable, TableInstance
+from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
+from pyjitwasm.wasm.traps import TrapCode
+from pyjitwasm.wasm.types import (
+    ExternKind,
+    FuncType,
+    GlobalType,
+    MemoryType,
+    TableType,
+    valtype_name,
+)
+
+Invoker = Callable[[FuncInstance, list[Any]], list[Any]]
+"""How an engine calls a function: ``invoke(func, args) -> results`` (runtime values)."""
+
+InstanceT = TypeVar("InstanceT", bound=ModuleInstance)
+CodeT = TypeVar("CodeT", contravariant=True)
+
+
+class InstanceAllocator(Protocol[InstanceT, CodeT]):
+    """Makes an instance and the entities it defines; :func:`instantiate` calls it in
+    the specification's order and does everything else itself.
+
+    ``CodeT`` is what the engine prepared of the module (the interpreter's shared
+    compiled-body cache, the JIT's machine code); ``index`` arguments count the entities
+    the module defines, without the imported ones."""
+
+    def new_instance(self, module: WasmModule, code: CodeT,
+                     context: StoreContext) -> InstanceT:
+        """An empty instance of ``module`` (no entities yet)."""
+        ...
+
+    def link_imports(self, inst: InstanceT) -> None:
+        """The instance's entity lists hold its imports: make them reachable by its code."""
+        ...
+
+    def new_function(self, inst: InstanceT, index: int, code_slot: int) -> FuncInstance:
+        """Wasm function ``index`` of the module's function index space."""
+        ...
+
+    def new_table(self, inst: InstanceT, index: int, ttype: TableType) -> TableInstance: ...
+
+    def new_memory(self, inst: InstanceT, index: int, mtype: MemoryType) -> MemoryInstance: ...
+
+    def new_global(self, inst: InstanceT, index: int, gtype: GlobalType,
+                   value: Any) -> GlobalInstance: ...
+
+    def init_table(self, inst: InstanceT, table: int, start: int, items: list[Any]) -> None:
+        """Apply an active element segment to table ``table`` (of the whole index space,
+        already bounds-checked)."""
+        ...
+
+    def activate(self, inst: InstanceT) -> None:
+        """The instance is complete: its code may run and keep references from now on."""
+        ...
+
+
+class PlainAllocator:
+    """The interpreter's allocator: Python-backed entities, nothing to link."""
+
+    def new_instance(self, module: WasmModule, code: object,
+                     context: StoreContext) -> ModuleInstance:
+        return ModuleInstance(module, context, code)
+
+    def link_imports(self, inst: ModuleInstance) -> None:
+        pass
+
+    def new_function(self, inst: ModuleInstance, index: int, code_slot: int) -> FuncInstance:
+        module = inst.module
+        ftype = module.types[module.funcs[code_slot]]
+        return FuncInstance(ftype, inst.context, None, inst, index, code_slot)
+
+    def new_table(self, inst: ModuleInstance, index: int, ttype: TableType) -> TableInstance:
+        return ListTable(ttype, inst.context)
+
+    def new_memory(self, inst: ModuleInstance, index: int,
+                   mtype: MemoryType) -> MemoryInstance:
+        return BytearrayMemory(mtype, inst.context)
+
+    def new_global(self, inst: ModuleInstance, index: int, gtype: GlobalType,
+                   value: Any) -> GlobalInstance:
+        return GlobalInstance(gtype, value, inst.context)
+
+    def init_table(self, inst: ModuleInstance, table: int, start: int,
+                   items: list[Any]) -> None:
+        inst.tables[table].initialize(start, items)
+
+    def activate(self, inst: ModuleInstance) -> None:
+        pass
+
+
+# Import matching ------------------------------------------------------------------------
+
+
+def extern_kind(item: object) -> ExternKind | None:
+    """The kind of a runtime extern, or None if ``item`` is not one."""
+    if isinstance(item, FuncInstance):
+        return ExternKind.FUNC
+    if isinstance(item, TableInstance):
+        return ExternKind.TABLE
+    if isinstance(item, MemoryInstance):
+        return ExternKind.MEMORY
+    if isinstance(item, GlobalInstance):
+        return ExternKind.GLOBAL
+    return None
+
+
+def _limits_match(
+    actual_min: int, actual_max: int | None, want_min: int, want_max: int | None
+) -> bool:
+    if actual_min < want_min:
+        return False
+    if want_max is None:
+        return True
+    return actual_max is not None and actual_max <= want_max
+
+
+def _describe(desc: object) -> str:
+    if isinstance(desc, FuncType):
+        return f"func {desc}"
+    if isinstance(desc, TableType):
+        return f"table {'i64 ' if desc.is_64 else ''}{desc.minimum} {desc.maximum} "\
+            f"{valtype_name(desc.elem_type)}"
+    if isinstance(desc, MemoryType):
+        return f"memory {'i64 ' if desc.is_64 else ''}{desc.minimum} {desc.maximum}"
+    if isinstance(desc, GlobalType):
+        mut = "mut " if desc.mutable else ""
+        return f"global {mut}{valtype_name(desc.valtype)}"
+    return repr(desc)
+
+
+def import_mismatch(module: WasmModule, index: int, item: object) -> str | None:
+    """Why runtime extern ``item`` cannot satisfy import ``index``, or None if it can."""
+    imp = module.imports[index]
+    kind = extern_kind(item)
+    if kind != imp.kind:
+        got = kind.name.lower() if kind is not None else type(item).__name__
+        return f"expected {imp.kind.name.lower()}, got {got}"
+    want = imp.desc
+    if isinstance(item, FuncInstance) and isinstance(want, int):
+        want_f = module.types[want]
+        if item.type != want_f:
+            return f"expected {_describe(want_f)}, got {_describe(item.type)}"
+    elif isinstance(item, TableInstance) and isinstance(want, TableType):
+        have_t = item.type
+        if (
+            have_t.elem_type != want.elem_type
+            or have_t.is_64 != want.is_64
+            or not _limits_match(item.size, have_t.maximum, want.minimum, want.maximum)
+        ):
+            return f"expected {_describe(want)}, got {_describe(item.current_type())}"
+    elif isinstance(item, MemoryInstance) and isinstance(want, MemoryType):
+        have_m = item.type
+        if have_m.is_64 != want.is_64 or not _limits_match(
+            item.pages, have_m.maximum, want.minimum, want.maximum
+        ):
+            return f"expected {_describe(want)}, got {_describe(item.current_type())}"
+    elif isinstance(item, GlobalInstance):
+        if item.type != want:
+            return f"expected {_describe(want)}, got {_describe(item.type)}"
+    return None
+
+
+def check_imports(module: WasmModule, imports: Sequence[object], context: StoreContext) -> None:
+    """Raise LinkError unless ``imports`` (in import order) satisfy the module's imports,
+    ValueError if one belongs to another store."""
+    if len(imports) != len(module.imports):
+        raise LinkError(f"expected {len(module.imports)} imports, got {len(imports)}")
+    for i, item in enumerate(imports):
+        imp = module.imports[i]
+        if getattr(item, "context", None) is not context:
+            raise ValueError(f"import {imp.module}::{imp.name} belongs to a different store")
+        why = import_mismatch(module, i, item)
+        if why is not None:
+            raise LinkError(f"incompatible import type for {imp.module}::{imp.name}: {why}")
+
+
+# Constant expressions -------------------------------------------------------------------
+
+M32 = 0xFFFFFFFF
+M64 = 0xFFFFFFFFFFFFFFFF
+
+_CONST_ARITH: dict[int, tuple[Callable[[int, int], int], int]] = {
+    op.I32_ADD: (lambda a, b: a + b, M32),
+    op.I32_SUB: (lambda a, b: a - b, M32),
+    op.I32_MUL: (lambda a, b: a * b, M32),
+    op.I64_ADD: (lambda a, b: a + b, M64),
+    op.I64_SUB: (lambda a, b: a - b, M64),
+    op.I64_MUL: (lambda a, b: a * b, M64),
+}
+
+
+def eval_const(expr: ConstExpr, inst: ModuleInstance) -> Any:
+    """Evaluate a constant expression (extended-const arithmetic included)."""
+    stack: list[Any] = []
+    push = stack.append
+    for ins in expr.instrs:
+        code = ins.op
+        if code == op.I32_CONST or code == op.I64_CONST or code == op.V128_CONST:
+            push(ins.imm)
+        elif code == op.F32_CONST:
+            push(f32_from_bits(ins.imm))
+        elif code == op.F64_CONST:
+            push(f64_from_bits(ins.imm))
+        elif code == op.REF_NULL:
+            push(None)
+        elif code == op.REF_FUNC:
+            push(inst.funcs[ins.imm])
+        elif code == op.GLOBAL_GET:
+            push(inst.globals[ins.imm].value)
+        elif code in _CONST_ARITH:
+            b = stack.pop()
+            a = stack.pop()
+            fn, mask = _CONST_ARITH[code]
+            push(fn(a, b) & mask)
+        else:
+            raise InstantiationError(f"unsupported constant instruction {op.OPS[code].name}")
+    return stack[-1]
+
+
+# Instantiation --------------------------------------------------------------------------
+
+
+def instantiate(
+    module: WasmModule,
+    code: CodeT,
+    imports: Sequence[Extern],
+    context: StoreContext,
+    allocator: InstanceAllocator[InstanceT, CodeT],
+    invoke: Invoker,
+) -> InstanceT:
+    """Instantiate a validated module with resolved imports (in import order).
+
+    Raises LinkError when an import does not match, Trap when a segment is out of bounds
+    or the start function traps (effects of segments already applied stay, as the spec
+    says), InstantiationError for resource failures. ``invoke(func, args)`` runs the
+    start function.
+    """
+    check_imports(module, imports, context)
+    inst = allocator.new_instance(module, code, context)
+    for item in imports:
+        if isinstance(item, FuncInstance):
+            inst.funcs.append(item)
+        elif isinstance(item, TableInstance):
+            inst.tables.append(item)
+        elif isinstance(item, MemoryInstance):
+            inst.memories.append(item)
+        else:
+            inst.globals.append(item)
+    allocator.link_imports(inst)
+
+    first = len(inst.funcs)
+    for slot in range(len(module.funcs)):
+        inst.funcs.append(allocator.new_function(inst, first + slot, slot))
+    try:
+        for i, ttype in enumerate(module.tables):
+            inst.tables.append(allocator.new_table(inst, i, ttype))
+        for i, mtype in enumerate(module.memories):
+            inst.memories.append(allocator.new_memory(inst, i, mtype))
+    except MemoryError as exc:
+        raise InstantiationError(str(exc)) from None
+    for i, glob in enumerate(module.globals):
+        inst.globals.append(allocator.new_global(inst, i, glob.type, eval_const(glob.init, inst)))
+    inst.elems = [[eval_const(item, inst) for item in seg.items] for seg in module.elems]
+    inst.datas = [seg.data for seg in module.datas]
+    _bind_exports(module, inst)
+
+    allocator.activate(inst)
+    _init_elements(module, inst, allocator)
+    _init_data(module, inst)
+    if module.start is not None:
+        invoke(inst.funcs[module.start], [])
+    return inst
+
+
+def _bind_exports(module: WasmModule, inst: ModuleInstance) -> None:
+    spaces: dict[ExternKind, Sequence[Extern]] = {
+        ExternKind.FUNC: inst.funcs,
+        ExternKind.TABLE: inst.tables,
+        ExternKind.MEMORY: inst.memories,
+        ExternKind.GLOBAL: inst.globals,
+    }
+    for export in module.exports:
+        inst.exports[export.name] = spaces[export.kind][export.index]
+
+
+def _init_elements(module: WasmModule, inst: InstanceT,
+                   allocator: InstanceAllocator[InstanceT, Any]) -> None:
+    """Apply the active element segments in order and drop them (and the declarative
+    ones); a segment that does not fit traps, keeping the earlier ones' effects."""
+    for index, seg in enumerate(module.elems):
+        if seg.mode == SegmentMode.ACTIVE:
+            assert seg.offset_expr is not None
+            start = eval_const(seg.offset_expr, inst)
+            items = inst.elems[index]
+            if start + len(items) > inst.tables[seg.table].size:
+                raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
+            allocator.init_table(inst, seg.table, start, items)
+            inst.elems[index] = []
+        elif seg.mode == SegmentMode.DECLARATIVE:
+            inst.elems[index] = []
+
+
+def _init_data(module: WasmModule, inst: ModuleInstance) -> None:
+    """Copy the active data segments into their memories, in order, and drop them; a
+    segment that does not fit traps, leaving the earlier segments' bytes in place."""
+    for index, seg in enumerate(module.datas):
+        if seg.mode == SegmentMode.ACTIVE:
+            assert seg.offset_expr is not None
+            start = eval_const(seg.offset_expr, inst)
+            memory = inst.memories[seg.memory]
+            if start + len(seg.data) > memory.byte_size:
+                raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
+            memory.write(start, seg.data)
+            inst.datas[index] = b""

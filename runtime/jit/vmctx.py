@@ -1,0 +1,67 @@
+"""The module instance of the JIT: a module instance with a vmctx, and the registry that
+finds a live instance from its vmctx address.
+
+Compiled code knows its instance only by the vmctx address it receives; libcalls and
+host calls (for the Caller) turn that address back into the instance here.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Protocol
+
+from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.runtime.jit.codemap import MappedCode
+from pyjitwasm.runtime.native import ffi
+from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.wasm.module import WasmModule
+
+
+class CompiledCode(MappedCode, Protocol):
+    """What the runtime needs of a compiled module (the JIT's ``CompiledModule``)."""
+
+    @property
+    def layout(self) -> vm.VMContextLayout: ...
+
+    def function_address(self, func_index: int) -> int:
+        """Address of defined function ``func_index``'s machine code."""
+        ...
+
+    def entry_shim(self, type_index: int) -> int:
+        """Address of the entry shim of signature ``type_index``."""
+        ...
+
+
+class JitModuleInstance(ModuleInstance):
+    """A module instance with a vmctx (``vmctx`` is its address, 16-byte aligned inside
+    a buffer the instance owns)."""
+
+    __slots__ = ("vmctx", "compiled", "layout", "func_refs", "vmctx_buffer", "__weakref__")
+
+    def __init__(self, module: WasmModule, context: StoreContext,
+                 compiled: CompiledCode) -> None:
+        super().__init__(module, context, None)
+        self.compiled = compiled
+        self.layout = compiled.layout
+        # Function index -> number of its VMFuncRef record in the vmctx.
+        self.func_refs = vm.func_ref_indices(module)
+        self.vmctx_buffer: Any = ffi.new("char[]", self.layout.size + 16)
+        self.vmctx: int = (int(ffi.cast("uintptr_t", self.vmctx_buffer)) + 15) & ~15
+
+    def words(self) -> Any:
+        """The vmctx as an array of u64."""
+        return ffi.cast("uint64_t *", self.vmctx)
+
+
+_instances: weakref.WeakValueDictionary[int, JitModuleInstance] = weakref.WeakValueDictionary()
+
+
+def register_instance(inst: JitModuleInstance) -> None:
+    """Make ``inst`` findable from its vmctx while it lives."""
+    _instances[inst.vmctx] = inst
+
+
+def instance_by_vmctx(vmctx: int) -> JitModuleInstance | None:
+    """The live instance whose vmctx is at ``vmctx``."""
+    return _instances.get(vmctx)
