@@ -1,8 +1,9 @@
 """The "jit" strategy of an Engine: compile modules to machine code and run them natively.
 
-A Module is compiled once, on its first instantiation (``jit/compiler.py``), with the
-runtime's symbols (``libcalls.symbol_addresses``); its machine code is released when the
-Module and every instance using it are gone (instances live as long as their store).
+A Module is compiled once, on its first instantiation (``runtime/jit/compile_module.py``),
+with the runtime's symbols (``libcalls.symbol_addresses``); its machine code is released
+when the Module and every instance using it are gone (instances live as long as their
+store).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Which compiled module a program counter belongs to, for backtraces.
 
-A compiled module (``jit/compiler.py``'s ``CompiledModule``) is registered with its code
+A compiled module (``compile_module.py``'s ``CompiledModule``) is registered with its code
 ranges while it is alive; :func:`frames_for` turns the PCs the native trap path recorded
 into :class:`~pyjitwasm.runtime.errors.Frame` entries through the module's
 ``func_index_at``.

@@ -1,6 +1,6 @@
 """Linear memories for compiled code: mmap-backed, with a native VMMemoryDefinition.
 
-Two heap styles (they must match how the code was compiled, see ``jit/compiler.py``):
+Two heap styles (they must match how the code was compiled, see ``compile_module.py``):
 
 * **static** (32-bit memories, the default): one reservation of 4 GiB plus a 2 GiB guard
   region.  The base never moves; growing makes more of it accessible (``mprotect``).
