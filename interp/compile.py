@@ -23,6 +23,7 @@ from pyjitwasm.interp.memops import (
 from pyjitwasm.interp.memops import reader as make_reader
 from pyjitwasm.interp.memops import writer as make_writer
 from pyjitwasm.interp.numeric import BINARY, UNARY
+from pyjitwasm.interp.simd_compile import SIMD_HANDLERS
 from pyjitwasm.runtime.floats import f32_from_bits, f64_from_bits
 from pyjitwasm.runtime.instance import default_value
 from pyjitwasm.wasm import opcodes as op
@@ -460,6 +461,10 @@ def _handler_table() -> dict[int, _Handler]:
         for code in codes:
             assert code not in table, f"{op.OPS[code].name} has two handlers"
             table[code] = handler
+    # SIMD, relaxed SIMD included: handlers in interp/simd_compile.py, called like these.
+    for code, simd_handler in SIMD_HANDLERS.items():
+        assert code not in table, f"{op.OPS[code].name} has two handlers"
+        table[code] = simd_handler
     return table
 
 
