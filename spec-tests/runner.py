@@ -60,6 +60,8 @@ class Manifest:
     out_of_scope: dict[str, str]
     not_executed: dict[str, str]
     expected: dict[str, dict[str, dict[int, str]]]  # phase -> file -> line -> reason
+    # engine family ("interp", "jit") -> glob -> reason, beyond ``not_executed``
+    not_executed_on: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = HERE / "manifest.toml") -> Manifest:
@@ -70,13 +72,16 @@ class Manifest:
                     for name, lines in files.items()}
             for phase, files in data.get("expected", {}).items()
         }
-        return cls(data["out_of_scope"], data["not_executed"], expected)
+        return cls(data["out_of_scope"], data["not_executed"], expected,
+                   data.get("not_executed_on", {}))
 
     def in_scope(self, name: str) -> bool:
         return name not in self.out_of_scope
 
-    def executed(self, name: str) -> bool:
-        return not any(fnmatch.fnmatch(name, pattern) for pattern in self.not_executed)
+    def executed(self, name: str, engine: str) -> bool:
+        """Whether ``engine`` (a name the runner takes) runs the file's execution commands."""
+        patterns = [*self.not_executed, *self.not_executed_on.get(engine_family(engine), {})]
+        return not any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
     def expected_failures(self, phase: str, name: str) -> dict[int, str]:
         return self.expected.get(phase, {}).get(name, {})
@@ -278,6 +283,11 @@ ENGINE_VARIANTS = {
     # name -> Config arguments; the JIT with 32-bit memories bounds-checked explicitly.
     "jit-dynamic": {"strategy": "jit", "memory_style": "dynamic"},
 }
+
+
+def engine_family(name: str) -> str:
+    """The strategy an engine name runs (``jit-dynamic`` is the ``jit``)."""
+    return str(ENGINE_VARIANTS.get(name, {}).get("strategy", name))
 
 
 def engine_config(name: str) -> object:
@@ -580,7 +590,8 @@ def trap_matches(expected_text: str, trap: Exception) -> bool:
 def run_file(path: Path, manifest: Manifest, engine_name: str) -> FileResult:
     """Run one script; execution commands only if the file is in the execution scope."""
     commands, wasm_dir = convert(path)
-    runner = ScriptRunner(commands, wasm_dir, engine_name, execute=manifest.executed(path.name))
+    execute = manifest.executed(path.name, engine_name)
+    runner = ScriptRunner(commands, wasm_dir, engine_name, execute=execute)
     return FileResult(path.name, runner.run())
 
 

@@ -1,7 +1,8 @@
 """Translate every function of every execution-scope module of the spec testsuite.
 
 Execution scope: the top-level .wast files minus the proposals listed as out of scope in
-spec-tests/manifest.toml, SIMD (``simd_*``). Each
+spec-tests/manifest.toml and the files the JIT does not execute there (``[not_executed]``
+and ``[not_executed_on.jit]``: SIMD, for now). Each
 function is translated, verified, printed and parsed back (the text round-trips), then
 legalized and verified again; modules with a 32-bit memory are also translated and
 legalized with static heaps. Modules that need an unsupported proposal
@@ -30,7 +31,6 @@ from pyjitwasm.wasm.validator import validate_module
 import wast as spec_scripts
 
 MANIFEST = Path(__file__).resolve().parents[2] / "spec-tests" / "manifest.toml"
-NOT_TRANSLATED = ("simd_*.wast",)
 
 
 def _scope_files() -> list[Path]:
@@ -38,11 +38,14 @@ def _scope_files() -> list[Path]:
     if suite is None:
         return []
     with open(MANIFEST, "rb") as f:
-        out_of_scope = tomllib.load(f)["out_of_scope"]
+        manifest = tomllib.load(f)
+    out_of_scope = manifest["out_of_scope"]
+    jit_only = manifest.get("not_executed_on", {}).get("jit", {})
+    not_translated = [*manifest["not_executed"], *jit_only]
     return sorted(
         p for p in suite.glob("*.wast")
         if p.name not in out_of_scope
-        and not any(fnmatch.fnmatch(p.name, pattern) for pattern in NOT_TRANSLATED)
+        and not any(fnmatch.fnmatch(p.name, pattern) for pattern in not_translated)
     )
 
 
