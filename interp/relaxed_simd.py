@@ -64,7 +64,7 @@ def fma_f64(a: float, b: float, c: float) -> float:
         # int / int is correctly rounded (subnormals included).
         return exact.numerator / exact.denominator
     except OverflowError:
-        return math.copysign(_INF, exact)
+        return _INF if exact > 0 else -_INF
 
 
 def fma_f32(a: float, b: float, c: float) -> float:
