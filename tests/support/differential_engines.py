@@ -14,7 +14,7 @@ import functools
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from support.differential_values import (
     REF_TYPES,
@@ -445,7 +445,8 @@ class WasmtimeSession:
         from wasmtime import _ffi as ffi
 
         raw = ffi.wasmtime_func_to_raw(self.store._context(), ctypes.byref(func._func))
-        words = (ctypes.c_uint64 * 4).from_address(raw)
+        # A plain address at run time (ctypes returns c_void_p results as int).
+        words = (ctypes.c_uint64 * 4).from_address(cast(int, raw))
         return (words[0], words[3])
 
     def compile(self, wasm: bytes) -> Outcome:

@@ -206,9 +206,11 @@ SIMD_PROBE_WAT = """
 def simd_unsupported(kind: EngineKind) -> str | None:
     """Why engine ``kind`` cannot run SIMD here, in one line, or None."""
     session = kind.session()
-    steps: list[tuple[str, Callable[[], Outcome]]] = [("compile", lambda: session.compile(wat(SIMD_PROBE_WAT))),
-             ("instantiate", session.instantiate),
-             ("call", lambda: session.call("probe", (("v128", 1 << 100 | 7), ("v128", 3))))]
+    steps: list[tuple[str, Callable[[], Outcome]]] = [
+        ("compile", lambda: session.compile(wat(SIMD_PROBE_WAT))),
+        ("instantiate", lambda: session.instantiate()),
+        ("call", lambda: session.call("probe", (("v128", 1 << 100 | 7), ("v128", 3)))),
+    ]
     for step, run in steps:
         try:
             outcome = run()

@@ -3,8 +3,8 @@ globals and table entries are written down so two engines' observations compare
 directly, and the rule for which float differences the specification allows.
 
 A neutral value is a tuple ``(type, payload)``: ``("i32", bits)``, ``("f64", bits)`` with
-unsigned bit patterns; ``("v128", bits)`` with the 128 bits as one unsigned integer (lane 0 in the low bits);
-``("funcref", None | ordinal)`` where the ordinal numbers distinct
+unsigned bit patterns; ``("v128", bits)`` with the 128 bits as one unsigned integer (lane
+0 in the low bits); ``("funcref", None | ordinal)`` where the ordinal numbers distinct
 functions in the order the harness first saw them (the same order in both engines when
 they behave the same); ``("externref", None | token number | "foreign")``.
 """
@@ -156,7 +156,7 @@ def argument_tuples(
     exported functions (named, resolved per engine); an externref is null or a token."""
     tuples: list[tuple[NeutralVal, ...]] = [tuple(_zero(ty) for ty in params)]
     while len(tuples) < count:
-        args = []
+        args: list[NeutralVal] = []
         for ty in params:
             if ty == "funcref":
                 use_export = funcref_exports and rng.random() < 0.6
