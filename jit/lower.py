@@ -145,12 +145,13 @@ def attributes() -> str:
 
 
 def return_type(types: list[t.Type]) -> str:
-    """The LLVM return type of a function returning ``types``."""
+    """The LLVM return type of a function returning ``types``: several results are a
+    struct of their carriers (``abi.result_carriers``: no float on the x87 stack)."""
     if not types:
         return "void"
     if len(types) == 1:
         return llvm_type(types[0])
-    return "{ " + ", ".join(llvm_type(ty) for ty in types) + " }"
+    return "{ " + ", ".join(llvm_type(ty) for ty in abi.result_carriers(types)) + " }"
 
 
 def is_wasm_callee(name: str) -> bool:
@@ -188,11 +189,14 @@ class Declarations:
 
 
 def returns_in_registers(returns: Sequence[t.Type]) -> bool:
-    """Whether results come back in registers on x86-64 (two integer-class, two SSE-class).
-    More are returned through a hidden pointer, where LLVM cannot honour ``musttail`` (it
-    aborts the process), so such tail calls become an ordinary call and return."""
-    floats = sum(1 for r in returns if r.is_float or r.is_vector)
-    return floats <= 2 and len(returns) - floats <= 2
+    """Whether results come back in registers on x86-64: at most two integer-class and
+    two SSE-class carriers (``abi.result_carriers``; LLVM has a few more registers, this
+    stays within what is certain).  More are returned through a hidden pointer, where
+    LLVM cannot honour ``musttail`` (it aborts the process), so such tail calls become an
+    ordinary call and return."""
+    carriers = abi.result_carriers(returns)
+    sse_class = sum(1 for r in carriers if r.is_float or r.is_vector)
+    return sse_class <= 2 and len(carriers) - sse_class <= 2
 
 
 def lower_function(func: Function, declarations: Declarations | None = None,
@@ -922,8 +926,16 @@ class _FunctionLowering:
         else:
             whole = self.fresh("r")
             self.emit(f"{whole} = call {ret} {callee}({operands})")
-            for i, v in enumerate(results):
-                self.emit(f"{self.define(v)} = extractvalue {ret} {whole}, {i}")
+            carriers = abi.result_carriers(sig.returns)
+            for i, (v, carrier) in enumerate(zip(results, carriers, strict=True)):
+                ty = self.type_of(v)
+                if carrier == ty:
+                    self.emit(f"{self.define(v)} = extractvalue {ret} {whole}, {i}")
+                    continue
+                bits = self.fresh("r")
+                self.emit(f"{bits} = extractvalue {ret} {whole}, {i}")
+                self.emit(f"{self.define(v)} = bitcast {llvm_type(carrier)} {bits} to "
+                          f"{llvm_type(ty)}")
 
     def direct_callee(self, fn: FuncRef) -> tuple[str, Signature, bool]:
         ext = self.func.ext_funcs[fn]
@@ -1004,11 +1016,18 @@ class _FunctionLowering:
         elif len(args) == 1:
             self.emit(f"ret {self.typed(args[0])}")
         else:
-            ret = return_type([self.type_of(a) for a in args])
+            types = [self.type_of(a) for a in args]
+            ret = return_type(types)
             agg = "undef"
-            for i, a in enumerate(args):
+            for i, (a, carrier) in enumerate(zip(args, abi.result_carriers(types),
+                                                 strict=True)):
+                operand = self.typed(a)
+                if carrier != types[i]:
+                    bits = self.fresh("agg")
+                    self.emit(f"{bits} = bitcast {operand} to {llvm_type(carrier)}")
+                    operand = f"{llvm_type(carrier)} {bits}"
                 name = self.fresh("agg")
-                self.emit(f"{name} = insertvalue {ret} {agg}, {self.typed(a)}, {i}")
+                self.emit(f"{name} = insertvalue {ret} {agg}, {operand}, {i}")
                 agg = name
             self.emit(f"ret {ret} {agg}")
 
