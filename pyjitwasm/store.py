@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from pyjitwasm.engine import Engine
+from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError
 
 
 class Store:
@@ -18,8 +19,9 @@ class Store:
         if engine is None:
             engine = Engine()
         if not isinstance(engine, Engine):
-            raise TypeError("expected an Engine")
+            raise ArgumentTypeError("expected an Engine")
         self._engine = engine
+        self._closed = False
         self._ctx = engine.backend.new_context()
         self._ctx.owner = self
         self._ctx.data = data
@@ -46,15 +48,59 @@ class Store:
     def gc(self) -> None:
         """Present for wasmtime-py compatibility; references are Python objects."""
 
+    # Lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the store now: its instances, memories, tables and code go away once
+        no Python object refers to them; using the store afterwards raises ValueError.
+        Closing twice is allowed. ``with Store(engine) as store:`` closes on exit."""
+        self._closed = True
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _live(self) -> Store:
+        if self._closed:
+            raise ValueError("this Store has been closed")
+        return self
+
+    # Execution controls not implemented yet: clear errors rather than silent no-ops ----
+
+    def set_fuel(self, fuel: int) -> None:
+        """Fuel metering is not yet supported: raises UnsupportedConfigError."""
+        self._live()
+        raise UnsupportedConfigError("Store.set_fuel", "fuel metering is not yet supported")
+
+    def get_fuel(self) -> int:
+        """Fuel metering is not yet supported: raises UnsupportedConfigError."""
+        self._live()
+        raise UnsupportedConfigError("Store.get_fuel", "fuel metering is not yet supported")
+
+    def set_epoch_deadline(self, ticks_beyond_current: int) -> None:
+        """Epoch interruption is not yet supported: raises UnsupportedConfigError."""
+        self._live()
+        raise UnsupportedConfigError("Store.set_epoch_deadline",
+                                     "epoch interruption is not yet supported")
+
+    def set_limits(self, memory_size: int = -1, table_elements: int = -1,
+                   instances: int = -1, tables: int = -1, memories: int = -1) -> None:
+        """Store limits are not yet supported: raises UnsupportedConfigError (rather than
+        accepting limits it would not enforce)."""
+        self._live()
+        raise UnsupportedConfigError("Store.set_limits", "store limits are not yet enforced")
+
 
 def store_of(obj: Any) -> Store:
     """The Store behind a Store or a Caller (host code may pass either)."""
     if isinstance(obj, Store):
-        return obj
+        return obj._live()
     as_store: Callable[[], Store] | None = getattr(obj, "_as_store", None)  # a Caller
     if as_store is not None:
-        return as_store()
-    raise TypeError(f"expected a Store, got {type(obj).__name__}")
+        return as_store()._live()
+    raise ArgumentTypeError(f"expected a Store, got {type(obj).__name__}")
 
 
 class RuntimeObject(Protocol):

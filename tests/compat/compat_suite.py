@@ -7,8 +7,11 @@ because one test preopens the relative directory ``wasmtime`` (in wasmtime-py's 
 that is its package folder). The ``component/`` folder is out of scope (pyjitwasm has no
 component model).
 
-``manifest.toml`` lists every test expected to fail, grouped by reason; a failure not
-listed, or a listed test that passes, is a problem the caller reports.
+The suite runs once per engine (``Config()``'s ``"auto"`` strategy picks the engine
+named by ``$PYJITWASM_AUTO_STRATEGY``). ``manifest.toml`` lists every test expected to
+fail, grouped by reason (a group may name the ``engines`` it applies to; by default
+both); a failure not listed, or a listed test that passes, is a problem the caller
+reports.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ SHIM = HERE / "shim"
 MANIFEST = HERE / "manifest.toml"
 SUITE_ENV = "PYJITWASM_WASMTIME_PY_TESTS"
 OUT_OF_SCOPE = ("component",)
+ENGINES = ("jit", "interp")
 
 
 def suite_dir() -> Path | None:
@@ -44,16 +48,21 @@ def missing_suite_message() -> str:
     )
 
 
-def load_manifest(path: Path = MANIFEST) -> dict[str, str]:
-    """Expected failures: test id (``file.py::Class::test``) -> reason."""
+def load_manifest(engine: str, path: Path = MANIFEST) -> dict[str, str]:
+    """Expected failures on ``engine``: test id (``file.py::Class::test``) -> reason."""
     with open(path, "rb") as f:
         data = tomllib.load(f)
     expected: dict[str, str] = {}
     for group in data.get("expected_failure", []):
+        engines = group.get("engines", list(ENGINES))
+        if not set(engines) <= set(ENGINES):
+            raise ValueError(f"unknown engine in {engines} ({path.name})")
+        if engine not in engines:
+            continue
         reason = group["reason"]
         for test_id in group["tests"]:
             if test_id in expected:
-                raise ValueError(f"{test_id} is listed twice in {path.name}")
+                raise ValueError(f"{test_id} is listed twice for {engine} in {path.name}")
             expected[test_id] = reason
     return expected
 
@@ -70,8 +79,9 @@ class SuiteResult:
         return sum(1 for o in self.outcomes.values() if o == outcome)
 
 
-def run_suite(suite: Path, python: str = sys.executable) -> SuiteResult:
-    """Run the suite in a child pytest with ``wasmtime`` aliased to pyjitwasm."""
+def run_suite(suite: Path, engine: str, python: str = sys.executable) -> SuiteResult:
+    """Run the suite in a child pytest with ``wasmtime`` aliased to pyjitwasm, on
+    ``engine``."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.xml"
         ini = Path(tmp) / "pytest.ini"
@@ -80,7 +90,7 @@ def run_suite(suite: Path, python: str = sys.executable) -> SuiteResult:
                 "-c", str(ini), "--rootdir", str(suite), f"--junitxml={report}",
                 str(suite)]
         args += [f"--ignore={suite / name}" for name in OUT_OF_SCOPE]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        env = dict(os.environ, PYJITWASM_AUTO_STRATEGY=engine, PYTHONPATH=os.pathsep.join(
             [str(SHIM), *filter(None, [os.environ.get("PYTHONPATH")])]))
         proc = subprocess.run(args, cwd=SHIM, env=env, capture_output=True, text=True,
                               check=False)
@@ -129,14 +139,18 @@ def main() -> int:
     if suite is None:
         print(missing_suite_message())
         return 0
-    result = run_suite(suite)
-    problems = judge(result, load_manifest())
-    total = len(result.outcomes)
-    print(f"wasmtime-py suite ({suite}): {result.count('passed')} of {total} pass, "
-          f"{result.count('failed')} fail ({len(load_manifest())} listed as expected)")
-    for problem in problems:
-        print("  " + problem)
-    return 1 if problems else 0
+    status = 0
+    for engine in ENGINES:
+        result = run_suite(suite, engine)
+        expected = load_manifest(engine)
+        problems = judge(result, expected)
+        total = len(result.outcomes)
+        print(f"wasmtime-py suite on {engine} ({suite}): {result.count('passed')} of {total} "
+              f"pass, {result.count('failed')} fail ({len(expected)} listed as expected)")
+        for problem in problems:
+            print("  " + problem)
+        status |= bool(problems)
+    return status
 
 
 if __name__ == "__main__":

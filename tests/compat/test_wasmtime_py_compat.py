@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compat_suite import (  # noqa: E402
+    ENGINES,
     SHIM,
     judge,
     load_manifest,
@@ -21,13 +22,14 @@ from compat_suite import (  # noqa: E402
 )
 
 
-def test_wasmtime_py_suite() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_wasmtime_py_suite(engine: str) -> None:
     suite = suite_dir()
     if suite is None:
         pytest.skip(missing_suite_message())
-    result = run_suite(suite)
+    result = run_suite(suite, engine)
     assert result.count("passed") > 0, "no test of the suite passed: is the shim importable?"
-    problems = judge(result, load_manifest())
+    problems = judge(result, load_manifest(engine))
     assert not problems, "\n".join(problems)
 
 
