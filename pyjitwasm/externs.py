@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import ctypes
 import math
+import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from pyjitwasm.errors import ArgumentTypeError, WasmIndexError, WasmTypeError, WasmValueError
 from pyjitwasm.runtime.floats import f32_round
@@ -125,7 +126,7 @@ class Caller:
     def _live(self) -> Store:
         if not self._valid:
             raise WasmError("a Caller may only be used during the host call it was given to")
-        return self._store
+        return self._store._live()  # the store itself, also when given its weak proxy
 
     _as_store = _live
 
@@ -234,7 +235,8 @@ class Func(StoreObject[FuncInstance]):
 
     @classmethod
     def _wrap(cls, store: Store, rt: FuncInstance) -> Self:
-        api = rt.api
+        ref = rt.api
+        api = None if ref is None else ref()
         if api is None:
             api = super()._wrap(store, rt)
             api._fast = None
@@ -252,10 +254,10 @@ class Func(StoreObject[FuncInstance]):
             raise ArgumentTypeError("expected a FuncType")
         if not callable(func):
             raise TypeError("expected a callable")
-        self._store = store
-        host = HostAdapter(store, ty._wasm, func, access_caller)
-        self._rt = FuncInstance(ty._wasm, store._ctx, host=host)
-        self._rt.api = self
+        # The runtime function (owned by the store's context) must not keep the store
+        # alive: its host adapter holds a weak proxy of it.
+        host = HostAdapter(cast(Store, weakref.proxy(store)), ty._wasm, func, access_caller)
+        self._adopt(store, FuncInstance(ty._wasm, store._ctx, host=host))
         self._fast = None
 
 
@@ -335,12 +337,11 @@ class Memory(StoreObject[MemoryInstance]):
         store = store_of(store)
         if not isinstance(ty, MemoryType):
             raise ArgumentTypeError("expected a MemoryType")
-        self._store = store
         try:
-            self._rt = store._engine.backend.new_memory(ty._wasm, store._ctx)
+            rt = store._engine.backend.new_memory(ty._wasm, store._ctx)
         except MemoryError as exc:
             raise WasmError(str(exc)) from None
-        self._rt.api = self
+        self._adopt(store, rt)
 
 
     def type(self, store: Any) -> MemoryType:
@@ -450,13 +451,12 @@ class Table(StoreObject[TableInstance]):
         store = store_of(store)
         if not isinstance(ty, TableType):
             raise ArgumentTypeError("expected a TableType")
-        self._store = store
         raw = to_raw(store, ty._wasm.elem_type, init)
         try:
-            self._rt = store._engine.backend.new_table(ty._wasm, store._ctx, raw)
+            rt = store._engine.backend.new_table(ty._wasm, store._ctx, raw)
         except MemoryError as exc:
             raise WasmError(str(exc)) from None
-        self._rt.api = self
+        self._adopt(store, rt)
 
 
     def _elem(self) -> int:
@@ -536,10 +536,8 @@ class Global(StoreObject[GlobalInstance]):
         store = store_of(store)
         if not isinstance(ty, GlobalType):
             raise ArgumentTypeError("expected a GlobalType")
-        self._store = store
         raw = to_raw(store, ty._wasm.valtype, val)
-        self._rt = store._engine.backend.new_global(ty._wasm, raw, store._ctx)
-        self._rt.api = self
+        self._adopt(store, store._engine.backend.new_global(ty._wasm, raw, store._ctx))
 
 
     def type(self, store: Any) -> GlobalType:

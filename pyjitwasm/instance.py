@@ -29,6 +29,7 @@ class Instance:
         self._store = store
         self._module = module
         self._rt: ModuleInstance = module._prepared.instantiate(raw, store._ctx)
+        store._instances.append(self._rt)
         self._exports: InstanceExports | None = None
 
     def exports(self, store: Any) -> InstanceExports:

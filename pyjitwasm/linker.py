@@ -43,8 +43,6 @@ class Linker:
         self.engine = engine
         self._allow_shadowing = False
         self._items: dict[tuple[str, str], Extern | _HostFuncDef] = {}
-        # Funcs made from store-less definitions, per store: id(store) -> key -> Func.
-        self._per_store: dict[int, tuple[Store, dict[tuple[str, str], Func]]] = {}
 
     @property
     def allow_shadowing(self) -> bool:
@@ -59,8 +57,6 @@ class Linker:
         if key in self._items and not self._allow_shadowing:
             raise LinkError(f"import {module}::{name} is already defined")
         self._items[key] = item
-        for _store, funcs in self._per_store.values():
-            funcs.pop(key, None)
 
     def define(self, store: Any, module: str, name: str, item: Extern) -> None:
         """Define ``module::name`` as a Func, Memory, Table or Global of ``store``."""
@@ -109,14 +105,14 @@ class Linker:
         item = self._items.get((module, name))
         if not isinstance(item, _HostFuncDef):
             return item
-        entry = self._per_store.get(id(store))
-        if entry is None or entry[0] is not store:
-            entry = self._per_store[id(store)] = (store, {})
-        funcs = entry[1]
-        func = funcs.get((module, name))
-        if func is None:
-            func = funcs[(module, name)] = Func(store, item.ty, item.func, item.access_caller)
-        return func
+        # One function per store and definition, cached on the store (the linker keeps
+        # no store alive; a redefinition is a new definition, so a new function).
+        rt = store._host_funcs.get(item)
+        if rt is None:
+            func = Func(store, item.ty, item.func, item.access_caller)
+            store._host_funcs[item] = func._rt
+            return func
+        return Func._wrap(store, rt)
 
     def get(self, store: Any, module: str, name: str) -> Extern:
         """The item defined as ``module::name``; LinkError if there is none."""

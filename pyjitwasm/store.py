@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from pyjitwasm.engine import Engine
 from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError
+from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.runtime.store import StoreContext
 
 
 class Store:
@@ -23,8 +26,11 @@ class Store:
         self._engine = engine
         self._closed = False
         self._ctx = engine.backend.new_context()
-        self._ctx.owner = self
         self._ctx.data = data
+        # Linker host functions made for this store: definition -> runtime function.
+        self._host_funcs: dict[Any, Any] = {}
+        # The runtime instances made in this store, torn down with it (see _release).
+        self._instances: list[ModuleInstance] = []
 
     @property
     def engine(self) -> Engine:
@@ -55,6 +61,17 @@ class Store:
         no Python object refers to them; using the store afterwards raises ValueError.
         Closing twice is allowed. ``with Store(engine) as store:`` closes on exit."""
         self._closed = True
+        self._release()  # what dropping the store does
+
+    def _release(self) -> None:
+        # Not a weakref.finalize: its registry would hold the context, and a host
+        # function capturing the store would then keep the store alive for good.
+        instances = self.__dict__.get("_instances")
+        if instances is not None:
+            _release(self._ctx, instances)
+
+    def __del__(self) -> None:
+        self._release()
 
     def __enter__(self) -> Store:
         return self
@@ -63,6 +80,8 @@ class Store:
         self.close()
 
     def _live(self) -> Store:
+        # Also how a weak proxy of the store (what runtime objects hold) turns into the
+        # store itself: ``self`` here is never the proxy.
         if self._closed:
             raise ValueError("this Store has been closed")
         return self
@@ -93,6 +112,17 @@ class Store:
         raise UnsupportedConfigError("Store.set_limits", "store limits are not yet enforced")
 
 
+def _release(context: StoreContext, instances: list[ModuleInstance]) -> None:
+    """Run when a Store is freed. Every API object holds its store, so none is left:
+    break the runtime's internal cycles (instance <-> functions, tables holding funcrefs,
+    the JIT's per-store tables) so memories, tables and code go now, not at the next
+    cyclic collection."""
+    for instance in instances:
+        instance.release()
+    instances.clear()
+    context.release()
+
+
 def store_of(obj: Any) -> Store:
     """The Store behind a Store or a Caller (host code may pass either)."""
     if isinstance(obj, Store):
@@ -114,9 +144,13 @@ RuntimeT = TypeVar("RuntimeT", bound=RuntimeObject)
 
 class StoreObject(Generic[RuntimeT]):
     """Base of the API objects a store owns (Func, Memory, Table, Global): each wraps one
-    runtime object (``_rt``) and checks that it is used with the store that owns it."""
+    runtime object (``_rt``) and checks that it is used with the store that owns it.
 
-    __slots__ = ("_store", "_rt")
+    Ownership runs one way, so a dropped store is freed by reference counting alone: an
+    API object holds its Store (and runtime object) strongly, while the runtime object
+    remembers its API object only weakly (``rt.api`` is a weak reference)."""
+
+    __slots__ = ("_store", "_rt", "__weakref__")
 
     _store: Store
     _rt: RuntimeT
@@ -131,14 +165,22 @@ class StoreObject(Generic[RuntimeT]):
 
     @classmethod
     def _wrap(cls, store: Store, rt: RuntimeT) -> Self:
-        """The API object for a runtime object (one per runtime object, made on demand)."""
-        api = rt.api
+        """The API object for a runtime object (one per runtime object while it is in use,
+        made on demand). ``store`` may be the weak proxy runtime objects hold."""
+        ref = rt.api
+        api = None if ref is None else ref()
         if api is None:
             api = cls.__new__(cls)
-            api._store = store
+            api._store = store._live()
             api._rt = rt
-            rt.api = api
+            rt.api = weakref.ref(api)
         return api
+
+    def _adopt(self, store: Store, rt: RuntimeT) -> None:
+        """Become the API object of a runtime object the constructor just made."""
+        self._store = store
+        self._rt = rt
+        rt.api = weakref.ref(self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, StoreObject) and type(other) is type(self) \
