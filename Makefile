@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # -P keeps the checkout's folders off sys.path so the installed package mapping is used.
 PYTEST := $(BIN)/python -P -m pytest
 
-.PHONY: install test spec lint demo clean
+.PHONY: install test spec lint demo clean compat
 
 install: $(STAMP)
 
@@ -36,3 +36,8 @@ demo: install
 
 clean:
 	rm -rf build .pytest_cache spec-tests/.cache
+
+# wasmtime-py's own test suite with `wasmtime` aliased to pyjitwasm, judged against
+# tests/compat/manifest.toml (also part of `make test`).
+compat: install
+	$(BIN)/python -P tests/compat/compat_suite.py

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from pyjitwasm.config import Config
 from pyjitwasm.engine import Engine
+from pyjitwasm.errors import (
+    ArgumentTypeError,
+    UnsupportedConfigError,
+    WasmIndexError,
+    WasmTypeError,
+    WasmValueError,
+)
 from pyjitwasm.externs import Caller, Func, Global, Memory, Table
 from pyjitwasm.instance import Instance, InstanceExports
-from pyjitwasm.linker import Linker
+from pyjitwasm.linker import InstancePre, Linker
 from pyjitwasm.module import Module
 from pyjitwasm.runtime.errors import Frame, InstantiationError, LinkError, Trap
 from pyjitwasm.store import Store
@@ -26,7 +33,7 @@ from pyjitwasm.valtypes import (
     ValType,
 )
 from pyjitwasm.values import Val
-from pyjitwasm.wasi import ExitTrap, WasiConfig
+from pyjitwasm.wasi import DirPerms, ExitTrap, FilePerms, WasiConfig
 from pyjitwasm.wasm.errors import DecodeError, UnsupportedFeatureError, ValidationError, WasmError
 from pyjitwasm.wasm.traps import TrapCode
 from pyjitwasm.wat import WatError, wat2wasm
@@ -37,12 +44,15 @@ WasmtimeError = WasmError
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentTypeError",
     "Caller",
     "Config",
     "DecodeError",
+    "DirPerms",
     "Engine",
     "ExitTrap",
     "ExportType",
+    "FilePerms",
     "Frame",
     "Func",
     "FuncType",
@@ -51,6 +61,7 @@ __all__ = [
     "ImportType",
     "Instance",
     "InstanceExports",
+    "InstancePre",
     "InstantiationError",
     "Limits",
     "LinkError",
@@ -63,12 +74,16 @@ __all__ = [
     "TableType",
     "Trap",
     "TrapCode",
+    "UnsupportedConfigError",
     "UnsupportedFeatureError",
     "Val",
     "ValType",
     "ValidationError",
     "WasiConfig",
     "WasmError",
+    "WasmIndexError",
+    "WasmTypeError",
+    "WasmValueError",
     "WasmtimeError",
     "WatError",
     "wat2wasm",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pyjitwasm.backend import Backend
-from pyjitwasm.config import AUTO_STRATEGY, Config
+from pyjitwasm.config import Config
+from pyjitwasm.errors import UnsupportedConfigError
 from pyjitwasm.interp_engine import InterpBackend
 from pyjitwasm.wasm.errors import WasmError
 
@@ -20,15 +21,28 @@ def _jit_backend(config: Config) -> Backend:
 class Engine:
     """Compiles and runs modules according to a Config. Share one between stores.
 
-    ``backend`` is the execution strategy's object (``InterpBackend`` or ``JitBackend``)
-    that stores, modules, instances and functions of this engine go through."""
+    The engine consumes its Config (as wasmtime-py's does): giving the same Config to a
+    second Engine raises ValueError. ``strategy`` is the engine actually used (``"jit"``
+    or ``"interp"``); ``backend`` is its object (``InterpBackend`` or ``JitBackend``) that
+    stores, modules, instances and functions of this engine go through."""
 
     def __init__(self, config: Config | None = None) -> None:
         if config is None:
             config = Config()
         if not isinstance(config, Config):
             raise TypeError("expected a Config")
+        config._consume()
         self.config = config
-        self.strategy = AUTO_STRATEGY if config.strategy == "auto" else config.strategy
+        self.strategy = config.engine_strategy
         self.backend: Backend = (_jit_backend(config) if self.strategy == "jit"
                                  else InterpBackend(config))
+
+    def is_pulley(self) -> bool:
+        """Whether code runs on an interpreter rather than as native code (Wasmtime's
+        interpreter is called Pulley): True for the ``"interp"`` strategy."""
+        return self.strategy == "interp"
+
+    def increment_epoch(self) -> None:
+        """Epoch interruption is not yet supported: raises UnsupportedConfigError."""
+        raise UnsupportedConfigError("Engine.increment_epoch",
+                                     "epoch interruption is not yet supported")

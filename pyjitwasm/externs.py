@@ -5,10 +5,13 @@ here too, since references convert to and from these objects."""
 
 from __future__ import annotations
 
+import ctypes
 import math
+import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Self
+from typing import Any, Self, cast
 
+from pyjitwasm.errors import ArgumentTypeError, WasmIndexError, WasmTypeError, WasmValueError
 from pyjitwasm.runtime.floats import f32_round
 from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.instance import FuncInstance, ModuleInstance
@@ -19,6 +22,7 @@ from pyjitwasm.valtypes import FuncType, GlobalType, MemoryType, TableType
 from pyjitwasm.values import Val, float_value, int_bits
 from pyjitwasm.wasm import types as wt
 from pyjitwasm.wasm.errors import WasmError
+from pyjitwasm.wasm.types import PAGE_SIZE
 
 M32 = 0xFFFFFFFF
 
@@ -122,13 +126,16 @@ class Caller:
     def _live(self) -> Store:
         if not self._valid:
             raise WasmError("a Caller may only be used during the host call it was given to")
-        return self._store
+        return self._store._live()  # the store itself, also when given its weak proxy
 
     _as_store = _live
 
     def get(self, name: str) -> Func | Memory | Table | Global | None:
-        """The calling instance's export ``name``, or None (also when called from the host)."""
-        store = self._live()
+        """The calling instance's export ``name``, or None (also when called from the host,
+        and once the host call is over, as in wasmtime-py)."""
+        if not self._valid:
+            return None
+        store = self._store
         instance = self._instance
         if instance is None:
             if self._lookup is None:
@@ -198,15 +205,24 @@ class HostAdapter:
 
 
 def results_to_raw(store: Store, results: tuple[int, ...], out: Any) -> list[Any]:
-    """Convert what a host function returned to its result list (checking types)."""
+    """Convert what a host function returned to its result list (checking types).
+
+    Several results come as a list or tuple. Errors follow wasmtime-py: a value from a
+    function without results, or the wrong number of values, is a WasmTypeError (a
+    WasmtimeError and a TypeError); something that is not a sequence is a TypeError."""
     if not results:
         if out is not None:
-            raise TypeError(f"host function returned {out!r} but has no results")
+            raise WasmTypeError(f"host function produced results ({out!r}) but its type "
+                                "has none")
         return []
     if len(results) == 1:
         return [to_raw(store, results[0], out)]
-    if not isinstance(out, tuple | list) or len(out) != len(results):
-        raise TypeError(f"host function must return a tuple of {len(results)} values")
+    if not isinstance(out, tuple | list):
+        raise TypeError(f"host function must return a list or tuple of {len(results)} "
+                        f"values, got {type(out).__name__}")
+    if len(out) != len(results):
+        raise WasmTypeError(f"host function returned the wrong number of results: "
+                            f"{len(out)} instead of {len(results)}")
     return [to_raw(store, t, v) for t, v in zip(results, out, strict=True)]
 
 
@@ -219,7 +235,8 @@ class Func(StoreObject[FuncInstance]):
 
     @classmethod
     def _wrap(cls, store: Store, rt: FuncInstance) -> Self:
-        api = rt.api
+        ref = rt.api
+        api = None if ref is None else ref()
         if api is None:
             api = super()._wrap(store, rt)
             api._fast = None
@@ -234,13 +251,13 @@ class Func(StoreObject[FuncInstance]):
     ) -> None:
         store = store_of(store)
         if not isinstance(ty, FuncType):
-            raise TypeError("expected a FuncType")
+            raise ArgumentTypeError("expected a FuncType")
         if not callable(func):
             raise TypeError("expected a callable")
-        self._store = store
-        host = HostAdapter(store, ty._wasm, func, access_caller)
-        self._rt = FuncInstance(ty._wasm, store._ctx, host=host)
-        self._rt.api = self
+        # The runtime function (owned by the store's context) must not keep the store
+        # alive: its host adapter holds a weak proxy of it.
+        host = HostAdapter(cast(Store, weakref.proxy(store)), ty._wasm, func, access_caller)
+        self._adopt(store, FuncInstance(ty._wasm, store._ctx, host=host))
         self._fast = None
 
 
@@ -259,25 +276,31 @@ class Func(StoreObject[FuncInstance]):
     def _raw_args(self, store: Store, args: Sequence[Any]) -> list[Any]:
         params = self._rt.type.params
         if len(args) != len(params):
-            raise TypeError(f"expected {len(params)} arguments, got {len(args)}")
+            raise WasmTypeError(f"expected {len(params)} arguments, got {len(args)}")
         return [to_raw(store, t, a) for t, a in zip(params, args, strict=True)]
 
     def __call__(self, store: Any, *args: Any) -> Any:
-        """Call with Python values or Vals; return None, one value, or a tuple."""
+        """Call with Python values or Vals; return None, one value, or (several results)
+        a list, as wasmtime-py does. A wrong number of arguments is a WasmTypeError."""
         fast = self._fast
         if fast is not None and store is self._store:
+            if len(args) != len(self._rt.type.params):
+                self._raw_args(store, args)  # raises the arity error
             return fast(*args)
         store = self._check_store(store)
-        fast = self._fast = store._engine.backend.api_caller(self._rt, store, to_raw, to_python)
-        if fast is not None:
-            return fast(*args)
+        made = store._engine.backend.api_caller(self._rt, store, to_raw, to_python)
+        if made is not None:
+            if len(self._rt.type.results) > 1:
+                made = _results_as_list(made)
+            self._fast = made
+            return self(store, *args)
         raw = store._engine.backend.invoke(self._rt, self._raw_args(store, args))
         results = self._rt.type.results
         if not results:
             return None
         if len(results) == 1:
             return to_python(store, results[0], raw[0])
-        return tuple(to_python(store, t, v) for t, v in zip(results, raw, strict=True))
+        return [to_python(store, t, v) for t, v in zip(results, raw, strict=True)]
 
     def call_vals(self, store: Any, args: Sequence[Any]) -> list[Val]:
         """Call and return every result as a typed Val (float bits kept exactly)."""
@@ -289,21 +312,36 @@ class Func(StoreObject[FuncInstance]):
         return f"<Func {self._rt.type}>"
 
 
+def _results_as_list(call: Callable[..., Any]) -> Callable[..., Any]:
+    """A caller returning several results as a list (the backend's returns a tuple)."""
+    def as_list(*args: Any) -> list[Any]:
+        return list(call(*args))
+    return as_list
+
+
 class Memory(StoreObject[MemoryInstance]):
-    """A linear memory. ``buffer(store)`` is a zero-copy view, invalidated by growth."""
+    """A linear memory.
+
+    Copies: ``read(store, start, stop)`` and ``write(store, data, start)`` index like
+    Python slices (negative offsets count from the end). Zero-copy: ``buffer(store)`` (a
+    memoryview), ``get_buffer_ptr(store)`` (a ctypes array, e.g. for ``numpy.frombuffer``)
+    and ``data_ptr(store)`` (a ctypes pointer). Each covers the memory as it was when
+    taken: after a grow, take a new one. An old one never dangles (it keeps the old
+    storage alive; it just no longer tracks the memory), but a ``data_ptr`` is a raw
+    pointer, so indexing it past ``data_len`` is unchecked, as in wasmtime-py.
+    """
 
     __slots__ = ()
 
     def __init__(self, store: Store, ty: MemoryType) -> None:
         store = store_of(store)
         if not isinstance(ty, MemoryType):
-            raise TypeError("expected a MemoryType")
-        self._store = store
+            raise ArgumentTypeError("expected a MemoryType")
         try:
-            self._rt = store._engine.backend.new_memory(ty._wasm, store._ctx)
+            rt = store._engine.backend.new_memory(ty._wasm, store._ctx)
         except MemoryError as exc:
             raise WasmError(str(exc)) from None
-        self._rt.api = self
+        self._adopt(store, rt)
 
 
     def type(self, store: Any) -> MemoryType:
@@ -316,38 +354,89 @@ class Memory(StoreObject[MemoryInstance]):
         self._check_store(store)
         return self._rt.pages
 
+    def page_size(self, store: Any) -> int:
+        """Bytes per page (always 64 KiB: custom page sizes are not implemented)."""
+        self._check_store(store)
+        return PAGE_SIZE
+
+    def page_size_log2(self, store: Any) -> int:
+        self._check_store(store)
+        return PAGE_SIZE.bit_length() - 1
+
     def data_len(self, store: Any) -> int:
         """Current size in bytes."""
         self._check_store(store)
         return self._rt.byte_size
 
     def grow(self, store: Any, delta: int) -> int:
-        """Grow by ``delta`` pages and return the old size; WasmError if it cannot grow."""
+        """Grow by ``delta`` pages and return the old size; WasmError if it cannot grow
+        (a negative ``delta`` is a WasmValueError, a non-int a TypeError)."""
         self._check_store(store)
-        if not isinstance(delta, int) or delta < 0:
-            raise ValueError("delta must be a non-negative int")
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"delta must be an int, got {type(delta).__name__}")
+        if delta < 0:
+            raise WasmValueError("cannot grow a memory by a negative number of pages")
         old = self._rt.grow(delta)
         if old < 0:
             raise WasmError(f"failed to grow memory by {delta} pages")
         return old
 
-    def read(self, store: Any, start: int, stop: int) -> bytearray:
-        """Copy bytes ``[start, stop)``; IndexError when out of bounds."""
+    def read(self, store: Any, start: int | None = 0, stop: int | None = None) -> bytearray:
+        """A copy of bytes ``[start:stop]`` with slice semantics: negative offsets count
+        from the end, and a range past the end is clipped (an empty result, no error)."""
         self._check_store(store)
-        return self._rt.read(start, stop)
+        lo, hi, _ = slice(start, stop).indices(self._rt.byte_size)
+        if hi <= lo:
+            return bytearray()
+        with self._rt.view() as view:
+            return bytearray(view[lo:hi])
 
-    def write(self, store: Any, value: bytes | bytearray | memoryview, start: int = 0) -> int:
-        """Copy ``value`` into memory at ``start``; IndexError (nothing written) when out
-        of bounds. Returns the number of bytes written."""
+    def write(self, store: Any, value: bytes | bytearray | memoryview, start: int | None = 0,
+              ) -> int:
+        """Copy ``value`` into memory at ``start`` (negative: from the end). Returns the
+        number of bytes written; IndexError (nothing written) when ``start`` is past the
+        end or the bytes do not fit."""
         self._check_store(store)
-        self._rt.write(start, value)
-        return len(value)
+        size = self._rt.byte_size
+        lo = slice(start, None).indices(size)[0]
+        if lo >= size:
+            raise WasmIndexError(f"write at offset {lo} is outside the memory ({size} bytes)")
+        with memoryview(value) as src, src.cast("B") as data:
+            n = len(data)
+            if lo + n > size:
+                raise WasmIndexError(f"writing {n} bytes at offset {lo} overruns the memory "
+                                     f"({size} bytes)")
+            if n:
+                with self._rt.view() as view:
+                    view[lo:lo + n] = data
+            return n
 
     def buffer(self, store: Any) -> memoryview:
         """A zero-copy memoryview of the memory. Growing the memory invalidates it (the
         view keeps the old contents and size); take a new one after any grow."""
         self._check_store(store)
         return self._rt.view()
+
+    def get_buffer_ptr(self, store: Any, size: int | None = None,
+                       offset: int = 0) -> ctypes.Array[ctypes.c_ubyte]:
+        """A zero-copy ctypes array over ``size`` bytes from ``offset`` (default: to the
+        end), e.g. ``numpy.frombuffer(memory.get_buffer_ptr(store), dtype=numpy.uint8)``.
+        Invalidated by growth like ``buffer``; IndexError when the range is outside."""
+        self._check_store(store)
+        total = self._rt.byte_size
+        if size is None:
+            size = total - offset
+        if offset < 0 or size < 0 or offset + size > total:
+            raise WasmIndexError(f"{size} bytes at offset {offset} are outside the memory "
+                                 f"({total} bytes)")
+        # from_buffer keeps the view, and so the storage, alive as long as the array.
+        return (ctypes.c_ubyte * size).from_buffer(self._rt.view(), offset)
+
+    def data_ptr(self, store: Any) -> ctypes._Pointer[ctypes.c_ubyte]:
+        """A ctypes pointer to byte 0 (wasmtime-py's ``data_ptr``): bounds-check every
+        access against ``data_len`` yourself. Take a new one after the memory grows."""
+        array = self.get_buffer_ptr(store)
+        return ctypes.cast(array, ctypes.POINTER(ctypes.c_ubyte))
 
     def __repr__(self) -> str:
         return f"<Memory {self._rt.pages} pages>"
@@ -361,14 +450,13 @@ class Table(StoreObject[TableInstance]):
     def __init__(self, store: Store, ty: TableType, init: Any) -> None:
         store = store_of(store)
         if not isinstance(ty, TableType):
-            raise TypeError("expected a TableType")
-        self._store = store
+            raise ArgumentTypeError("expected a TableType")
         raw = to_raw(store, ty._wasm.elem_type, init)
         try:
-            self._rt = store._engine.backend.new_table(ty._wasm, store._ctx, raw)
+            rt = store._engine.backend.new_table(ty._wasm, store._ctx, raw)
         except MemoryError as exc:
             raise WasmError(str(exc)) from None
-        self._rt.api = self
+        self._adopt(store, rt)
 
 
     def _elem(self) -> int:
@@ -385,15 +473,21 @@ class Table(StoreObject[TableInstance]):
 
     def _index(self, idx: int, n: int = 1) -> None:
         if not isinstance(idx, int) or idx < 0 or idx + n > self._rt.size:
-            raise IndexError("table index out of bounds")
+            raise WasmIndexError("table index out of bounds")
 
     def get(self, store: Any, idx: int) -> Any:
-        """Element ``idx``: a Func, the externref's object, or None for null."""
+        """Element ``idx``: a Func, the externref's object, or None for null -- and None
+        for an index past the end, as in wasmtime-py."""
         store = self._check_store(store)
-        self._index(idx)
-        return to_python(store, self._elem(), self._rt.elements[idx])
+        if isinstance(idx, int) and 0 <= idx < self._rt.size:
+            return to_python(store, self._elem(), self._rt.elements[idx])
+        if not isinstance(idx, int):
+            raise TypeError(f"table index must be an int, got {type(idx).__name__}")
+        return None
 
     def set(self, store: Any, idx: int, val: Any) -> None:
+        """Set element ``idx``; WasmIndexError (an IndexError and a WasmtimeError) when
+        it is past the end."""
         store = self._check_store(store)
         raw = to_raw(store, self._elem(), val)
         self._index(idx)
@@ -402,9 +496,11 @@ class Table(StoreObject[TableInstance]):
     def grow(self, store: Any, delta: int, init: Any) -> int:
         """Grow by ``delta`` elements set to ``init``; return the old size."""
         store = self._check_store(store)
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"delta must be an int, got {type(delta).__name__}")
         raw = to_raw(store, self._elem(), init)
-        if not isinstance(delta, int) or delta < 0:
-            raise ValueError("delta must be a non-negative int")
+        if delta < 0:
+            raise WasmValueError("cannot grow a table by a negative number of elements")
         old = self._rt.grow(delta, raw)
         if old < 0:
             raise WasmError(f"failed to grow table by {delta} elements")
@@ -439,11 +535,9 @@ class Global(StoreObject[GlobalInstance]):
     def __init__(self, store: Store, ty: GlobalType, val: Any) -> None:
         store = store_of(store)
         if not isinstance(ty, GlobalType):
-            raise TypeError("expected a GlobalType")
-        self._store = store
+            raise ArgumentTypeError("expected a GlobalType")
         raw = to_raw(store, ty._wasm.valtype, val)
-        self._rt = store._engine.backend.new_global(ty._wasm, raw, store._ctx)
-        self._rt.api = self
+        self._adopt(store, store._engine.backend.new_global(ty._wasm, raw, store._ctx))
 
 
     def type(self, store: Any) -> GlobalType:
@@ -488,6 +582,7 @@ def wrap_extern(store: Store, item: Any) -> Extern:
 def unwrap_extern(store: Store, item: Any) -> Any:
     """The runtime object of an API extern (checking its store)."""
     if not isinstance(item, Func | Memory | Table | Global):
-        raise TypeError(f"expected a Func, Memory, Table or Global, got {type(item).__name__}")
+        raise ArgumentTypeError(
+            f"expected a Func, Memory, Table or Global, got {type(item).__name__}")
     item._check_store(store)
     return item._rt

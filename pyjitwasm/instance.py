@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from pyjitwasm.errors import ArgumentTypeError
 from pyjitwasm.externs import Extern, unwrap_extern, wrap_extern
 from pyjitwasm.module import Module
 from pyjitwasm.runtime.instance import ModuleInstance
@@ -21,13 +22,14 @@ class Instance:
     def __init__(self, store: Store, module: Module, imports: Sequence[Extern]) -> None:
         store = store_of(store)
         if not isinstance(module, Module):
-            raise TypeError("expected a Module")
+            raise ArgumentTypeError("expected a Module")
         if module.engine is not store.engine:
             raise ValueError("the module was compiled for a different engine than the store's")
         raw = [unwrap_extern(store, item) for item in imports]
         self._store = store
         self._module = module
         self._rt: ModuleInstance = module._prepared.instantiate(raw, store._ctx)
+        store._instances.append(self._rt)
         self._exports: InstanceExports | None = None
 
     def exports(self, store: Any) -> InstanceExports:

@@ -69,7 +69,9 @@ class JitBackend:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.options = CompileOptions(heap_style=config.memory_style)
+        self.options = CompileOptions(heap_style=config.memory_style,
+                                      opt_level=config.compile_opt_level,
+                                      verify=config.verify_ir)
 
     def new_context(self) -> JitStoreContext:
         c = self.config

@@ -8,6 +8,7 @@ from typing import Any
 
 from pyjitwasm.backend import PreparedModule
 from pyjitwasm.engine import Engine
+from pyjitwasm.errors import ArgumentTypeError
 from pyjitwasm.valtypes import ExportType, ImportType, wrap_type
 from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.types import ExternKind
@@ -32,7 +33,7 @@ class Module:
 
     def __init__(self, engine: Engine, wasm: bytes | bytearray | memoryview | str) -> None:
         if not isinstance(engine, Engine):
-            raise TypeError("expected an Engine")
+            raise ArgumentTypeError("expected an Engine")
         module = decode_module(_binary(wasm))
         validate_module(module)
         self._engine = engine
@@ -54,6 +55,8 @@ class Module:
     @staticmethod
     def validate(engine: Engine, wasm: bytes | bytearray | memoryview | str) -> None:
         """Raise DecodeError or ValidationError if ``wasm`` is not a valid module."""
+        if not isinstance(engine, Engine):
+            raise ArgumentTypeError("expected an Engine")
         validate_module(decode_module(_binary(wasm)))
 
     @property

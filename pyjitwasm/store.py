@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from pyjitwasm.engine import Engine
+from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError
+from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.runtime.store import StoreContext
 
 
 class Store:
@@ -18,11 +22,15 @@ class Store:
         if engine is None:
             engine = Engine()
         if not isinstance(engine, Engine):
-            raise TypeError("expected an Engine")
+            raise ArgumentTypeError("expected an Engine")
         self._engine = engine
+        self._closed = False
         self._ctx = engine.backend.new_context()
-        self._ctx.owner = self
         self._ctx.data = data
+        # Linker host functions made for this store: definition -> runtime function.
+        self._host_funcs: dict[Any, Any] = {}
+        # The runtime instances made in this store, torn down with it (see _release).
+        self._instances: list[ModuleInstance] = []
 
     @property
     def engine(self) -> Engine:
@@ -46,15 +54,83 @@ class Store:
     def gc(self) -> None:
         """Present for wasmtime-py compatibility; references are Python objects."""
 
+    # Lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the store now: its instances, memories, tables and code go away once
+        no Python object refers to them; using the store afterwards raises ValueError.
+        Closing twice is allowed. ``with Store(engine) as store:`` closes on exit."""
+        self._closed = True
+        self._release()  # what dropping the store does
+
+    def _release(self) -> None:
+        # Not a weakref.finalize: its registry would hold the context, and a host
+        # function capturing the store would then keep the store alive for good.
+        instances = self.__dict__.get("_instances")
+        if instances is not None:
+            _release(self._ctx, instances)
+
+    def __del__(self) -> None:
+        self._release()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _live(self) -> Store:
+        # Also how a weak proxy of the store (what runtime objects hold) turns into the
+        # store itself: ``self`` here is never the proxy.
+        if self._closed:
+            raise ValueError("this Store has been closed")
+        return self
+
+    # Execution controls not implemented yet: clear errors rather than silent no-ops ----
+
+    def set_fuel(self, fuel: int) -> None:
+        """Fuel metering is not yet supported: raises UnsupportedConfigError."""
+        self._live()
+        raise UnsupportedConfigError("Store.set_fuel", "fuel metering is not yet supported")
+
+    def get_fuel(self) -> int:
+        """Fuel metering is not yet supported: raises UnsupportedConfigError."""
+        self._live()
+        raise UnsupportedConfigError("Store.get_fuel", "fuel metering is not yet supported")
+
+    def set_epoch_deadline(self, ticks_beyond_current: int) -> None:
+        """Epoch interruption is not yet supported: raises UnsupportedConfigError."""
+        self._live()
+        raise UnsupportedConfigError("Store.set_epoch_deadline",
+                                     "epoch interruption is not yet supported")
+
+    def set_limits(self, memory_size: int = -1, table_elements: int = -1,
+                   instances: int = -1, tables: int = -1, memories: int = -1) -> None:
+        """Store limits are not yet supported: raises UnsupportedConfigError (rather than
+        accepting limits it would not enforce)."""
+        self._live()
+        raise UnsupportedConfigError("Store.set_limits", "store limits are not yet enforced")
+
+
+def _release(context: StoreContext, instances: list[ModuleInstance]) -> None:
+    """Run when a Store is freed. Every API object holds its store, so none is left:
+    break the runtime's internal cycles (instance <-> functions, tables holding funcrefs,
+    the JIT's per-store tables) so memories, tables and code go now, not at the next
+    cyclic collection."""
+    for instance in instances:
+        instance.release()
+    instances.clear()
+    context.release()
+
 
 def store_of(obj: Any) -> Store:
     """The Store behind a Store or a Caller (host code may pass either)."""
     if isinstance(obj, Store):
-        return obj
+        return obj._live()
     as_store: Callable[[], Store] | None = getattr(obj, "_as_store", None)  # a Caller
     if as_store is not None:
-        return as_store()
-    raise TypeError(f"expected a Store, got {type(obj).__name__}")
+        return as_store()._live()
+    raise ArgumentTypeError(f"expected a Store, got {type(obj).__name__}")
 
 
 class RuntimeObject(Protocol):
@@ -68,9 +144,13 @@ RuntimeT = TypeVar("RuntimeT", bound=RuntimeObject)
 
 class StoreObject(Generic[RuntimeT]):
     """Base of the API objects a store owns (Func, Memory, Table, Global): each wraps one
-    runtime object (``_rt``) and checks that it is used with the store that owns it."""
+    runtime object (``_rt``) and checks that it is used with the store that owns it.
 
-    __slots__ = ("_store", "_rt")
+    Ownership runs one way, so a dropped store is freed by reference counting alone: an
+    API object holds its Store (and runtime object) strongly, while the runtime object
+    remembers its API object only weakly (``rt.api`` is a weak reference)."""
+
+    __slots__ = ("_store", "_rt", "__weakref__")
 
     _store: Store
     _rt: RuntimeT
@@ -85,14 +165,22 @@ class StoreObject(Generic[RuntimeT]):
 
     @classmethod
     def _wrap(cls, store: Store, rt: RuntimeT) -> Self:
-        """The API object for a runtime object (one per runtime object, made on demand)."""
-        api = rt.api
+        """The API object for a runtime object (one per runtime object while it is in use,
+        made on demand). ``store`` may be the weak proxy runtime objects hold."""
+        ref = rt.api
+        api = None if ref is None else ref()
         if api is None:
             api = cls.__new__(cls)
-            api._store = store
+            api._store = store._live()
             api._rt = rt
-            rt.api = api
+            rt.api = weakref.ref(api)
         return api
+
+    def _adopt(self, store: Store, rt: RuntimeT) -> None:
+        """Become the API object of a runtime object the constructor just made."""
+        self._store = store
+        self._rt = rt
+        rt.api = weakref.ref(self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, StoreObject) and type(other) is type(self) \

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Self
 
+from pyjitwasm.errors import WasmValueError
 from pyjitwasm.wasm import types as wt
 
 _MAX_U64 = (1 << 64) - 1
@@ -109,9 +110,9 @@ def _limits(limits_or_minimum: Limits | int, maximum: int | None) -> tuple[int, 
     else:
         lo, hi = limits_or_minimum, maximum
     if not isinstance(lo, int) or lo < 0 or lo > _MAX_U64:
-        raise ValueError(f"invalid minimum {lo!r}")
+        raise WasmValueError(f"invalid minimum {lo!r}")
     if hi is not None and (not isinstance(hi, int) or hi < lo or hi > _MAX_U64):
-        raise ValueError(f"invalid maximum {hi!r}")
+        raise WasmValueError(f"invalid maximum {hi!r}")
     return lo, hi
 
 
@@ -196,14 +197,31 @@ class MemoryType(_Limited):
         maximum: int | None = None,
         is_64: bool = False,
         shared: bool = False,
+        page_size_log2: int = 16,
     ) -> None:
         if shared:
-            raise ValueError("shared memories are not supported")
+            raise WasmValueError("shared memories need the threads proposal, which is not "
+                                 "implemented")
+        if page_size_log2 != 16:
+            raise WasmValueError("custom page sizes are not implemented (pages are 64 KiB)")
         lo, hi = _limits(limits_or_minimum, maximum)
         cap = wt.MAX_PAGES_64 if is_64 else wt.MAX_PAGES_32
         if lo > cap or (hi is not None and hi > cap):
-            raise ValueError(f"memory size must be at most {cap} pages")
+            raise WasmValueError(f"memory size must be at most {cap} pages")
         self._wasm = wt.MemoryType(lo, hi, bool(is_64))
+
+    @property
+    def page_size(self) -> int:
+        """Bytes per page (64 KiB)."""
+        return wt.PAGE_SIZE
+
+    @property
+    def page_size_log2(self) -> int:
+        return wt.PAGE_SIZE.bit_length() - 1
+
+    @property
+    def is_shared(self) -> bool:
+        return False
 
     def __repr__(self) -> str:
         return f"MemoryType({self.minimum}, {self.maximum}, is_64={self.is_64})"
@@ -223,10 +241,10 @@ class TableType(_Limited):
     ) -> None:
         code = to_code(valtype)
         if code not in wt.REF_TYPES:
-            raise ValueError(f"table elements must be a reference type, not {valtype}")
+            raise WasmValueError(f"table elements must be a reference type, not {valtype}")
         lo, hi = _limits(limits_or_minimum, maximum)
         if not is_64 and (lo > wt.MAX_TABLE_32 or (hi is not None and hi > wt.MAX_TABLE_32)):
-            raise ValueError("table size must fit in 32 bits")
+            raise WasmValueError("table size must fit in 32 bits")
         self._wasm = wt.TableType(code, lo, hi, bool(is_64))
 
     @property

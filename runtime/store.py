@@ -24,3 +24,7 @@ class StoreContext:
         self.nesting = 0
         # The API object owning this context (a pyjitwasm.Store), for wrapping values.
         self.owner: Any = None
+
+    def release(self) -> None:
+        """The store was dropped: break the reference cycles only the engine's own
+        state forms, so its objects are freed at once (nothing to do here)."""

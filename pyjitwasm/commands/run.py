@@ -116,7 +116,7 @@ def _invoke(store: Store, exports: Any, name: str, texts: list[str]) -> None:
     result = func(store, *values)
     if result is None:
         return
-    for value in result if isinstance(result, tuple) else (result,):
+    for value in result if isinstance(result, list) else (result,):
         print(value)
 
 
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         return exit_status(e.code)
     except Trap as trap:
         _flush()
-        print(f"error: wasm trap: {trap}", file=sys.stderr)
+        print(f"error: {trap}", file=sys.stderr)
         return TRAP_EXIT_STATUS
     except LinkError as e:
         raise CommandError(f"{args.module}: {e}") from e

@@ -16,14 +16,16 @@ Usage mirrors wasmtime-py::
 from __future__ import annotations
 
 from pyjitwasm.wasi.bindings import define_wasi, function_names
-from pyjitwasm.wasi.config import WasiConfig
+from pyjitwasm.wasi.config import DirPerms, FilePerms, WasiConfig
 from pyjitwasm.wasi.constants import Errno
 from pyjitwasm.wasi.context import set_wasi, wasi_context
 from pyjitwasm.wasi.errors import ExitTrap
 from pyjitwasm.wasi.memory import MissingMemoryError
 
 __all__ = [
+    "DirPerms",
     "Errno",
+    "FilePerms",
     "ExitTrap",
     "MissingMemoryError",
     "WasiConfig",

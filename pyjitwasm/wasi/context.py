@@ -9,8 +9,15 @@ from typing import Any
 
 from pyjitwasm.store import Store, store_of
 from pyjitwasm.wasi.config import WasiConfig
-from pyjitwasm.wasi.constants import Errno, Filetype, Rights
-from pyjitwasm.wasi.descriptors import Descriptor, FileStream, HostFile, InheritedStream, NullStream
+from pyjitwasm.wasi.constants import Errno, Filetype
+from pyjitwasm.wasi.descriptors import (
+    CustomStream,
+    Descriptor,
+    FileStream,
+    HostFile,
+    InheritedStream,
+    NullStream,
+)
 from pyjitwasm.wasi.errors import WasiErrno
 from pyjitwasm.wasm.errors import WasmError
 
@@ -33,8 +40,10 @@ class WasiContext:
             for preopen in config.preopens:
                 host_fd = os.open(preopen.host_path, _PREOPEN_FLAGS)
                 fd = self.allocate_fd()
-                self.fds[fd] = HostFile(host_fd, Filetype.DIRECTORY, Rights.DIRECTORY,
-                                        Rights.ALL, preopen_name=preopen.guest_path)
+                dir_rights = preopen.dir_perms.rights
+                self.fds[fd] = HostFile(host_fd, Filetype.DIRECTORY, dir_rights,
+                                        dir_rights | preopen.file_perms.rights,
+                                        preopen_name=preopen.guest_path)
         except BaseException:
             self.close()
             raise
@@ -74,6 +83,8 @@ def _open_stream(config: WasiConfig, index: int) -> Descriptor:
     setting, is_path = config.stream(index)
     if setting is None:
         return NullStream(index)
+    if callable(setting):
+        return CustomStream(index, setting)
     if not is_path:
         return InheritedStream(index)
     file = open(setting, "rb" if index == 0 else "wb", buffering=0)  # noqa: SIM115

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from pyjitwasm.wasi.constants import Errno, Filetype, Rights
@@ -193,6 +194,27 @@ class FileStream(Descriptor):
 
     def close(self) -> None:
         self.file.close()
+
+
+class CustomStream(Descriptor):
+    """stdout/stderr handed to a host callable (``WasiConfig.stdout_custom``): it gets
+    each write's bytes and returns how many it took (None: all of them). An exception
+    in it fails the write with EIO."""
+
+    def __init__(self, index: int, callback: Callable[[bytes], int | None]) -> None:
+        self.callback = callback
+        super().__init__(Filetype.UNKNOWN, Rights.STREAM_WRITE, 0)
+
+    def write(self, data: bytes) -> int:
+        try:
+            taken = self.callback(data)
+        except Exception:
+            raise WasiErrno(Errno.IO) from None
+        if taken is None:
+            return len(data)
+        if isinstance(taken, bool) or not isinstance(taken, int) or not 0 <= taken <= len(data):
+            raise WasiErrno(Errno.IO)
+        return taken
 
 
 class NullStream(Descriptor):

@@ -17,7 +17,7 @@ class ExitTrap(WasmError):  # noqa: N818 - the name wasmtime-py uses
 
     def __init__(self, code: int) -> None:
         self.code = code
-        super().__init__(f"exited with i32 exit status {code}")
+        super().__init__(f"Exited with i32 exit status {code}")
 
 
 class WasiErrno(Exception):  # noqa: N818 - it carries an errno, it is not an error type

@@ -91,6 +91,18 @@ class JitState:
         self.values_slots = 64
         weakref.finalize(self, _release_host_functions, self._host_indices)
 
+    def release(self) -> None:
+        """The store was dropped: empty what ties its objects into reference cycles with
+        this state (instances, funcref records, host entries, externrefs), so memories,
+        tables and code are freed now rather than by the cyclic collector."""
+        for inst in self.instances:
+            inst.release()
+        self.instances.clear()
+        self.funcrefs.clear()
+        self._host_entries.clear()
+        self._externs.clear()
+        self._extern_handles.clear()
+
     # Functions ----------------------------------------------------------------------
 
     def jit_func(self, func: FuncInstance) -> JitFunc:
@@ -235,3 +247,6 @@ class JitStoreContext(StoreContext):
         self.heap_style = heap_style
         self.dynamic_reserve = dynamic_reserve
         self.jit = JitState(self)
+
+    def release(self) -> None:
+        self.jit.release()

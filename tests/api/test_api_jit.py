@@ -15,13 +15,12 @@ from test_api_objects import *  # noqa: F403
 from test_api_traps import *  # noqa: F403
 from test_api_traps import TRAPPING
 
-import pyjitwasm.engine
 from pyjitwasm import Config, Engine, Instance, Module, Store, Trap, TrapCode
 
 
 @pytest.fixture(autouse=True)
 def _jit_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pyjitwasm.engine, "AUTO_STRATEGY", "jit")
+    monkeypatch.setenv("PYJITWASM_AUTO_STRATEGY", "jit")
 
 
 def _exports(config: Config | None = None):

@@ -179,8 +179,16 @@ def test_val_constructors_and_types() -> None:
     assert Val.v128(1 << 100).value == 1 << 100
     assert str(ValType.externref()) == "externref"
     assert ValType.i32() == ValType.i32() and ValType.i32() != ValType.i64()
-    with pytest.raises(ValueError):
-        Val.i32(1 << 32)
+    # As in wasmtime-py: ints wrap to the width, floats must be floats.
+    assert Val.i32(1 << 32).value == 0 and Val.i32(0xFFFFFFFF).as_i32() == -1
+    assert Val.i64(1).as_i32() is None and Val.i64(1).as_i64() == 1
+    assert Val.f32(1.5).as_f32() == 1.5 and Val.f32(1.5).as_f64() is None
+    assert Val.v128(-1).as_v128() == (1 << 128) - 1
+    assert Val.externref("x").as_externref() == "x" and Val.i32(1).as_funcref() is None
+    with pytest.raises(TypeError):
+        Val.f32(1)
+    with pytest.raises(TypeError):
+        Val.i32(1.5)
     with pytest.raises(TypeError):
         Val.funcref("nope")
 

@@ -77,8 +77,10 @@ def test_deep_recursion_traps_without_recursion_error() -> None:
     assert len(info.value.frames) == 500
     # The text keeps both ends of a runaway backtrace, not all 500 frames.
     lines = str(info.value).splitlines()
-    assert lines[0] == "call stack exhausted" and len(lines) == 2 + 2 * 20 + 1
-    assert "460 more frames" in lines[22] and lines[-1].startswith("  499: ")
+    assert lines[0] == "error while executing at wasm backtrace:"
+    assert len(lines) == 1 + 2 * 20 + 1 + 3
+    assert "460 more frames" in lines[21] and lines[41].startswith("  499: ")
+    assert lines[-2:] == ["Caused by:", "    wasm trap: call stack exhausted"]
     # Still usable after exhaustion.
     assert ex["divide"](store, 9, 3) == 3
 

@@ -36,10 +36,11 @@ from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wat import wat2wasm
 
+# Settings, not Config objects: an Engine consumes its Config.
 CONFIGS = {
-    "interp": Config(strategy="interp"),
-    "jit-static": Config(strategy="jit", memory_style="static"),
-    "jit-dynamic": Config(strategy="jit", memory_style="dynamic"),
+    "interp": dict(strategy="interp"),
+    "jit-static": dict(strategy="jit", memory_style="static"),
+    "jit-dynamic": dict(strategy="jit", memory_style="dynamic"),
 }
 
 PAGE = 65536
@@ -104,9 +105,9 @@ def _outcome(call: Any, args: Sequence[int]) -> Any:
         return ("trap", trap.trap_code)
 
 
-def _run(config: Config, wat: str, calls: Sequence[tuple[str, tuple[int, ...]]],
+def _run(config: dict[str, str], wat: str, calls: Sequence[tuple[str, tuple[int, ...]]],
          memories: Sequence[str], imports: str | None = None) -> list[Any]:
-    store = Store(Engine(config))
+    store = Store(Engine(Config(**config)))
     module = Module(store.engine, wat)
     imported: list[Any] = []
     if imports is not None:
@@ -270,7 +271,7 @@ def libcall_spy() -> Any:
 @pytest.mark.parametrize("config", ["jit-static", "jit-dynamic"])
 def test_the_jit_engine_runs_bulk_memory_without_libcalls(config: str,
                                                           libcall_spy: list[str]) -> None:
-    store = Store(Engine(CONFIGS[config]))
+    store = Store(Engine(Config(**CONFIGS[config])))
     ex = Instance(store, Module(store.engine, MEM32), []).exports(store)
     ex["copy"](store, 100, 0, 10)
     ex["fill"](store, 200, 0x31, 10)

@@ -73,7 +73,7 @@ def test_every_value_type_crosses_both_ways(engine: str) -> None:
     assert (a, b, c, d, e) == (-7, -(2**63), 1.5, -2.25, big)
     assert isinstance(f, Func) and f(store, 41) == 41
     assert g is marker
-    assert out[:5] == (-8, -(2**63) + 1, 1.5, 2.25, big ^ 1)
+    assert tuple(out[:5]) == (-8, -(2**63) + 1, 1.5, 2.25, big ^ 1)
     assert out[5] == ex["f"] and out[6] is marker
 
     # NaN payloads and signed extremes survive (compare bits through Vals).
@@ -112,7 +112,7 @@ def test_unsigned_results_and_result_errors_match(engine: str) -> None:
     results["h"] = Val.i32(-5)
     assert ex["h"](store, 0) == -5
     results["m"] = [-1, 2**64 - 1]
-    assert ex["m"](store) == (-1, -1)
+    assert ex["m"](store) == [-1, -1]
     for bad, error in [(2**32, ValueError), (-(2**31) - 1, ValueError), (1.0, TypeError),
                        ("1", TypeError), (None, TypeError)]:
         results["h"] = bad
@@ -150,8 +150,7 @@ def test_caller_sees_the_calling_instance_and_expires(engine: str) -> None:
     assert ex["peek"](store, 10) == 42
     assert ex["peek"](store, 11) == 0
     assert store.data["hits"] == 2
-    with pytest.raises(WasmError):
-        kept[0].get("mem")
+    assert kept[0].get("mem") is None  # an expired Caller finds nothing (as wasmtime-py)
     with pytest.raises(WasmError):
         _ = kept[1].data
 
