@@ -181,14 +181,19 @@ def i8x16_swizzle(t: FunctionState, instr: Instr) -> None:
 # Bitwise and tests ---------------------------------------------------------------------
 
 
+# Bitwise operations work on any lane view; i64x2 is the one the back end computes v128
+# as, so its bitcasts cost nothing even where LLVM would keep them.
+_BITS = I64X2
+
+
 def v128_not(t: FunctionState, instr: Instr) -> None:
-    vpush(t, t.ins().bnot(vpop(t)))
+    vpush(t, t.ins().bnot(vpop(t, _BITS)))
 
 
 def bitwise(ir_op: str) -> Handler:
     """``v128.and/or/xor/andnot`` (``andnot a b`` is ``a & ~b``: IR ``band_not``)."""
     def handle(t: FunctionState, instr: Instr) -> None:
-        b, a = vpop(t), vpop(t)
+        b, a = vpop(t, _BITS), vpop(t, _BITS)
         vpush(t, t.ins().binary(ir_op, a, b))
     return handle
 
