@@ -11,11 +11,9 @@ import pytest
 from pyjitwasm import (
     Config,
     Engine,
-    Func,
     FuncType,
     Global,
     GlobalType,
-    Instance,
     Linker,
     Module,
     Store,
@@ -24,6 +22,7 @@ from pyjitwasm import (
     Val,
     ValType,
 )
+
 
 # Lanes of i32x4 (lane 0 first) as the 128-bit integer the API uses for v128.
 def i32x4(*lanes: int) -> int:
