@@ -8,8 +8,8 @@ after an unconditional branch is skipped until the enclosing construct ends.
 This module is the driver: each instruction goes to its handler in ``dispatch.HANDLERS``.
 The handlers live in ``control`` (control flow, parametric, variables), ``numeric``,
 ``memory`` (linear memory), ``table`` (calls, tables, references) and ``simd_int``
-(SIMD) and work on the ``state.FunctionState`` this driver extends; the declarations of vmctx-reached entities
-are in ``env``, the runtime entry points in ``libcalls``.
+(SIMD) and work on the ``state.FunctionState`` this driver extends; the declarations of
+vmctx-reached entities are in ``env``, the runtime entry points in ``libcalls``.
 
 Every instruction the decoder accepts translates, except the SIMD (``0xFD`` prefix)
 instructions no handler module covers yet (``simd_int`` covers SIMD memory, lanes,
