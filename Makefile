@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml setup.py runtime/native/native.c runtime/native/build_f
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: install
+# The tests start with the lint checks, so CI holds the code to both.
+test: install lint
 	$(PYTEST) -q tests spec-tests
 
 spec: install

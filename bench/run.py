@@ -20,6 +20,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +49,16 @@ CFLAGS = [
 ]
 
 
-def build(name: str) -> Path:
-    """Compile bench/programs/NAME.c (once per source and flags) and return the .wasm."""
+def build(name: str, extra_flags: Sequence[str] = ()) -> Path:
+    """Compile bench/programs/NAME.c (once per source and flags) and return the .wasm.
+    ``extra_flags`` follow CFLAGS (bench/simd.py builds with and without -msimd128)."""
     source = PROGRAMS_DIR / f"{name}.c"
-    digest = hashlib.sha256(source.read_bytes() + " ".join(CFLAGS).encode()).hexdigest()[:12]
+    flags = [*CFLAGS, *extra_flags]
+    digest = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
     out = BUILD_DIR / f"{name}-{digest}.wasm"
     if not out.exists():
         BUILD_DIR.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "ziglang", "cc", *CFLAGS, "-o", str(out), str(source)]
+        cmd = [sys.executable, "-m", "ziglang", "cc", *flags, "-o", str(out), str(source)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise SystemExit(f"compiling {source.name} failed:\n{proc.stderr}")

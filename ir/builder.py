@@ -42,6 +42,8 @@ from pyjitwasm.ir.instructions import (
     IntCompareImm,
     Jump,
     Load,
+    MemMove,
+    MemSet,
     MultiAry,
     Nullary,
     Shuffle,
@@ -425,6 +427,14 @@ class InstBuilder:
     def func_addr(self, fn: FuncRef) -> Value:
         """``func_addr`` (func_addr format, func_addr typing rule)."""
         return self.value(FuncAddr("func_addr", POINTER, fn))
+
+    def memmove(self, dst: Value, src: Value, size: Value) -> Inst:
+        """``memmove`` (memmove format, memmove typing rule)."""
+        return self.ins(MemMove("memmove", dst, src, size))
+
+    def memset(self, dst: Value, byte: Value, size: Value) -> Inst:
+        """``memset`` (memset format, memset typing rule)."""
+        return self.ins(MemSet("memset", dst, byte, size))
 
     def call(self, fn: FuncRef, args: Sequence[Value]) -> list[Value]:
         """``call`` (call format, call typing rule)."""

@@ -98,6 +98,12 @@ _add("heap_addr", "heap_addr", "heap_addr", ctrl=True, can_trap=True)
 _add("table_addr", "table_addr", "table_addr", ctrl=True, can_trap=True)
 _add("global_value", "global_value", "global_value", ctrl=True)
 _add("func_addr", "func_addr", "func_addr", ctrl=True)
+# Bulk memory: ``size`` bytes at raw addresses the code has already bounds-checked (the
+# translator traps before either runs when a range is out of bounds), so they cannot
+# trap; ``memmove`` copies as if through a temporary buffer (ranges may overlap),
+# ``memset`` stores one byte value.
+_add("memmove", "memmove", "memmove", side_effects=True)
+_add("memset", "memset", "memset", side_effects=True)
 # Calls.
 _add("call", "call", "call", can_trap=True, side_effects=True)
 _add("call_indirect", "call_indirect", "call_indirect", can_trap=True, side_effects=True)
@@ -515,6 +521,40 @@ class FuncAddr(InstructionData):
 
 
 @dataclass(frozen=True, slots=True)
+class MemMove(InstructionData):
+    """``memmove dst, src, size``: copy ``size`` bytes (i64) from address ``src`` to
+    address ``dst``; the ranges may overlap."""
+
+    opcode: str
+    dst: Value
+    src: Value
+    size: Value
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.dst, self.src, self.size)
+
+    def map_values(self, fn: ValueMap) -> MemMove:
+        return MemMove(self.opcode, fn(self.dst), fn(self.src), fn(self.size))
+
+
+@dataclass(frozen=True, slots=True)
+class MemSet(InstructionData):
+    """``memset dst, byte, size``: store the i8 ``byte`` into ``size`` bytes (i64) from
+    address ``dst``."""
+
+    opcode: str
+    dst: Value
+    byte: Value
+    size: Value
+
+    def arguments(self) -> tuple[Value, ...]:
+        return (self.dst, self.byte, self.size)
+
+    def map_values(self, fn: ValueMap) -> MemSet:
+        return MemSet(self.opcode, fn(self.dst), fn(self.byte), fn(self.size))
+
+
+@dataclass(frozen=True, slots=True)
 class Call(InstructionData):
     """A direct call of ``func_ref`` (``call``, ``return_call``)."""
 
@@ -669,6 +709,8 @@ FORMATS: dict[str, type[InstructionData]] = {
     "table_addr": TableAddr,
     "global_value": UnaryGlobalValue,
     "func_addr": FuncAddr,
+    "memmove": MemMove,
+    "memset": MemSet,
     "call": Call,
     "call_indirect": CallIndirect,
     "jump": Jump,

@@ -66,6 +66,8 @@ from pyjitwasm.ir.instructions import (
     IntCompareImm,
     Jump,
     Load,
+    MemMove,
+    MemSet,
     MultiAry,
     Nullary,
     Shuffle,
@@ -527,6 +529,14 @@ class _Parser:
     def func_addr(self, opcode: str, ctrl: Type | None) -> InstructionData:
         return FuncAddr(opcode, _required(ctrl), FuncRef(self.entity("fn")))
 
+    def memmove(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        dst, src, size = self.operands(opcode, 3)
+        return MemMove(opcode, dst, src, size)
+
+    def memset(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        dst, byte, size = self.operands(opcode, 3)
+        return MemSet(opcode, dst, byte, size)
+
     def call(self, opcode: str, ctrl: Type | None) -> InstructionData:
         fn = FuncRef(self.entity("fn"))
         return Call(opcode, fn, tuple(self.call_args()))
@@ -620,6 +630,8 @@ _FORMAT_PARSERS: dict[str, _FormatParser] = {
     "table_addr": _Parser.table_addr,
     "global_value": _Parser.global_value_inst,
     "func_addr": _Parser.func_addr,
+    "memmove": _Parser.memmove,
+    "memset": _Parser.memset,
     "call": _Parser.call,
     "call_indirect": _Parser.call_indirect,
     "jump": _Parser.jump,

@@ -27,6 +27,8 @@ from pyjitwasm.ir.instructions import (
     IntCompare,
     IntCompareImm,
     Load,
+    MemMove,
+    MemSet,
     Nullary,
     OpSpec,
     Shuffle,
@@ -382,6 +384,24 @@ def _func_addr(func: Function, data: InstructionData, s: OpSpec, args: list[Type
     return [POINTER]
 
 
+def _memmove(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _as(data, MemMove)
+    _arity(args, 3, s.name)
+    _need(args[0] == POINTER and args[1] == POINTER,
+          f"memmove addresses must be {POINTER}, got {args[0]} and {args[1]}")
+    _need(args[2] == I64, f"memmove size must be i64, got {args[2]}")
+    return []
+
+
+def _memset(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _as(data, MemSet)
+    _arity(args, 3, s.name)
+    _need(args[0] == POINTER, f"memset address must be {POINTER}, got {args[0]}")
+    _need(args[1] == I8, f"memset byte must be i8, got {args[1]}")
+    _need(args[2] == I64, f"memset size must be i64, got {args[2]}")
+    return []
+
+
 # Calls ---------------------------------------------------------------------------------
 
 
@@ -600,6 +620,8 @@ RULES: dict[str, Rule] = {
     "table_addr": _table_addr,
     "global_value": _global_value,
     "func_addr": _func_addr,
+    "memmove": _memmove,
+    "memset": _memset,
     "call": _call,
     "call_indirect": _call_indirect,
     "jump": _jump,

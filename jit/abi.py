@@ -1,8 +1,15 @@
 """The calling convention between compiled WebAssembly, the runtime and the host.
 
 Compiled wasm function:   ``R @f(ptr %vmctx, ptr %caller_vmctx, P0 %a0, P1 %a1, ...)``
-where ``R`` is ``void``, the single result type, or a literal struct of the results.
-The caller's vmctx rides along so host functions can see their caller's instance.
+where ``R`` is ``void``, the single result type, or a literal struct of the results'
+carriers (``result_carriers``).  The caller's vmctx rides along so host functions can
+see their caller's instance.
+
+Results and the x87 stack: LLVM returns a struct's floats and vectors in XMM0 and XMM1
+(vectors also XMM2, XMM3), but a third or fourth scalar float in the x87 registers ST0,
+ST1, and loading a signalling NaN there quiets it.  So when more than two results are
+floats or vectors, every scalar float result travels as the integer of its width (its
+bits, ``bitcast`` on both sides): ``(f32, f32, f32)`` is returned as ``{ i32, i32, i32 }``.
 
 Values array (host <-> wasm): 16-byte slots (enough for a v128), slot ``i`` at byte
 ``16 * i``; an i32/f32 occupies the low 4 bytes, i64/f64/r64 the low 8.
@@ -63,13 +70,28 @@ def llvm_type(ty: Type) -> str:
     return _LLVM_TYPES[ty]
 
 
+# The integer type that carries a float result's bits (see the module docstring).
+_FLOAT_CARRIERS = {F32: I32, F64: I64}
+
+
+def result_carriers(results: Sequence[Type]) -> tuple[Type, ...]:
+    """The types that carry ``results`` back to the caller: the results themselves,
+    except that when more than two of several results are floats or vectors (so a float
+    could be returned on the x87 stack, which quiets signalling NaNs) each scalar float
+    is carried as the integer of its width."""
+    sse_class = sum(1 for r in results if r.is_float or r.is_vector)
+    if len(results) < 2 or sse_class <= 2:
+        return tuple(results)
+    return tuple(_FLOAT_CARRIERS.get(r, r) for r in results)
+
+
 def return_type(results: Sequence[Type]) -> str:
     """The LLVM return type of a function with these results."""
     if not results:
         return "void"
     if len(results) == 1:
         return llvm_type(results[0])
-    return "{ " + ", ".join(llvm_type(r) for r in results) + " }"
+    return "{ " + ", ".join(llvm_type(r) for r in result_carriers(results)) + " }"
 
 
 def signature_tag(params: Sequence[Type], results: Sequence[Type]) -> str:
@@ -96,8 +118,10 @@ def _load_slots(types: Sequence[Type], base: str, prefix: str) -> tuple[list[str
 
 
 def _store_values(types: Sequence[Type], value: str, base: str, prefix: str) -> list[str]:
+    """Store a function's results (``value``) into slots; a result carried as an integer
+    (``result_carriers``) is stored as one, which leaves the same bits in the slot."""
     lines = []
-    for i, t in enumerate(types):
+    for i, t in enumerate(result_carriers(types)):
         ty = llvm_type(t)
         lines.append(_slot_address(f"%{prefix}p{i}", base, i))
         if len(types) == 1:
@@ -147,10 +171,12 @@ def host_shim_ir(name: str, params: Sequence[Type], results: Sequence[Type]) -> 
         loads, _ = _load_slots(results, "%values", "r")
         lines += loads + [f"  ret {ret} %r0"]
     else:
-        loads, _ = _load_slots(results, "%values", "r")
+        # Results carried as integers are read from their slots as integers.
+        carriers = result_carriers(results)
+        loads, _ = _load_slots(carriers, "%values", "r")
         lines += loads
         agg = "undef"
-        for i, t in enumerate(results):
+        for i, t in enumerate(carriers):
             lines.append(f"  %agg{i} = insertvalue {ret} {agg}, {llvm_type(t)} %r{i}, {i}")
             agg = f"%agg{i}"
         lines.append(f"  ret {ret} {agg}")

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.legalize import legalize
@@ -107,15 +106,9 @@ def code_loader(opt_level: int) -> CodeLoader:
 
 def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[ShimSpec],
                       options: CodegenOptions, timings: CompileTimings,
-                      symbols: Mapping[str, int] | None = None,
-                      bulk_memory_layout: Any = None) -> CompiledFunctions:
+                      symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
     """Legalize, lower, compile and load ``functions`` (legalized in place) and the entry
-    ``shims``; stage times are added to ``timings``.
-
-    ``bulk_memory_layout`` is the vmctx layout that lets the lowering inline
-    ``memory.copy``/``memory.fill`` (None keeps them libcalls); it is passed through
-    untouched, typed loosely so that the back end does not import the translation stage.
-    """
+    ``shims``; stage times are added to ``timings``."""
     for unit in functions:
         t0 = time.perf_counter()
         if options.verify:
@@ -131,7 +124,7 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
     t0 = time.perf_counter()
     shim_specs = list(shims)
     text = emit_module([(unit.func, "internal" if unit.internal else "") for unit in functions],
-                       shim_specs, bulk_memory_layout)
+                       shim_specs)
     t1 = time.perf_counter()
     timings.lower += t1 - t0
 

@@ -27,13 +27,10 @@ Mapping decisions:
   function whose heap accesses may fault, each such branch is preceded by a compiler
   memory fence, so no heap access moves across a trap check and traps keep wasm's order.
 * Block parameters become phi nodes; unreachable blocks are dropped.
-* ``memory.copy``/``memory.fill`` (calls to ``libcall_memory_copy/fill``) are inlined when
-  the vmctx layout is known (``layout=``, which ``compile_module`` passes): the memory's
-  ``{base, length}`` definition is read from the vmctx (through the import pointer for an
-  imported memory), the range is checked overflow-free against the current length, and
-  ``llvm.memmove``/``llvm.memset`` run only when it is in bounds; the call's status
-  result is 1 when out of bounds, so the translator's ``trapnz`` traps with nothing
-  written.  Without a layout they stay libcalls.
+* ``memmove``/``memset`` are ``llvm.memmove``/``llvm.memset`` (the translator has
+  checked their ranges).  They write wasm memory without being heap accesses LLVM could
+  see as faulting, so in a function whose heap accesses may fault each is preceded by
+  the same compiler memory fence: an earlier access that must fault happens first.
 
 Legalized IR is expected (``ir/legalize.py``): divisions, remainders, float-to-int
 conversions and shifts are emitted as the plain LLVM instructions, whose bad inputs the
@@ -68,6 +65,8 @@ from pyjitwasm.ir.instructions import (
     IntCompareImm,
     Jump,
     Load,
+    MemMove,
+    MemSet,
     Nullary,
     Store,
     Ternary,
@@ -91,7 +90,6 @@ from pyjitwasm.jit.lower_types import (
     splat,
     vector_literal,
 )
-from pyjitwasm.translate.vmctx import MEMORY_DEF_BASE, MEMORY_DEF_LENGTH, VMContextLayout
 
 LIBCALL_PREFIX = "libcall_"
 """External functions with this prefix are runtime entry points with the C ABI
@@ -148,12 +146,13 @@ def attributes() -> str:
 
 
 def return_type(types: list[t.Type]) -> str:
-    """The LLVM return type of a function returning ``types``."""
+    """The LLVM return type of a function returning ``types``: several results are a
+    struct of their carriers (``abi.result_carriers``: no float on the x87 stack)."""
     if not types:
         return "void"
     if len(types) == 1:
         return llvm_type(types[0])
-    return "{ " + ", ".join(llvm_type(ty) for ty in types) + " }"
+    return "{ " + ", ".join(llvm_type(ty) for ty in abi.result_carriers(types)) + " }"
 
 
 def is_wasm_callee(name: str) -> bool:
@@ -191,29 +190,29 @@ class Declarations:
 
 
 def returns_in_registers(returns: Sequence[t.Type]) -> bool:
-    """Whether results come back in registers on x86-64 (two integer-class, two SSE-class).
-    More are returned through a hidden pointer, where LLVM cannot honour ``musttail`` (it
-    aborts the process), so such tail calls become an ordinary call and return."""
-    floats = sum(1 for r in returns if r.is_float or r.is_vector)
-    return floats <= 2 and len(returns) - floats <= 2
+    """Whether results come back in registers on x86-64: at most two integer-class and
+    two SSE-class carriers (``abi.result_carriers``; LLVM has a few more registers, this
+    stays within what is certain).  More are returned through a hidden pointer, where
+    LLVM cannot honour ``musttail`` (it aborts the process), so such tail calls become an
+    ordinary call and return."""
+    carriers = abi.result_carriers(returns)
+    sse_class = sum(1 for r in carriers if r.is_float or r.is_vector)
+    return sse_class <= 2 and len(carriers) - sse_class <= 2
 
 
 def lower_function(func: Function, declarations: Declarations | None = None,
-                   linkage: str = "", layout: VMContextLayout | None = None) -> str:
+                   linkage: str = "") -> str:
     """The LLVM IR text defining ``func`` (legalized IR).
 
     ``declarations`` collects the external functions and intrinsics it uses (a module
-    emits them once); ``linkage`` is e.g. ``"internal"``; ``layout``, the vmctx layout of
-    the function's module, lets bulk memory operations be inlined.  The text refers to
-    attribute group ``#0`` and to the metadata of :func:`module_metadata`."""
-    return _FunctionLowering(func, declarations or Declarations(), linkage, layout).run()
+    emits them once); ``linkage`` is e.g. ``"internal"``.  The text refers to attribute
+    group ``#0`` and to the metadata of :func:`module_metadata`."""
+    return _FunctionLowering(func, declarations or Declarations(), linkage).run()
 
 
 class _FunctionLowering:
-    def __init__(self, func: Function, decls: Declarations, linkage: str,
-                 layout: VMContextLayout | None = None) -> None:
+    def __init__(self, func: Function, decls: Declarations, linkage: str) -> None:
         self.func = func
-        self.layout = layout
         self.dfg = func.dfg
         self.decls = decls
         self.linkage = linkage
@@ -360,6 +359,10 @@ class _FunctionLowering:
                     need.append(data.address)
                     if not data.flags.notrap:
                         self.faulting_accesses = True
+                elif isinstance(data, MemMove):
+                    need += (data.dst, data.src)
+                elif isinstance(data, MemSet):
+                    need.append(data.dst)
         for block in self.reachable_blocks():
             for inst in self.func.layout.insts(block):
                 self.prepare_inst(inst, dfg.insts[inst])
@@ -452,12 +455,16 @@ class _FunctionLowering:
             self.trap_blocks[code] = f"trap.{code}"
         return self.trap_blocks[code]
 
-    def conditional_trap(self, cond: str, code: int, trap_if: bool) -> None:
+    def fence_heap_accesses(self) -> None:
+        """A compiler memory fence, in a function whose heap accesses may fault: LLVM
+        takes loads and stores as non-trapping and would move a heap access across a
+        trap check or a bulk memory write; with guard pages the access itself is a trap,
+        so wasm's order of traps and memory effects needs this fence."""
         if self.faulting_accesses:
-            # LLVM takes loads and stores as non-trapping and would sink a heap access past
-            # this check (or hoist one above it); with guard pages the access itself is a
-            # trap, so wasm's order of traps and memory effects needs this fence.
             self.emit('call void asm sideeffect "", "~{memory}"()')
+
+    def conditional_trap(self, cond: str, code: int, trap_if: bool) -> None:
+        self.fence_heap_accesses()
         self.tmp += 1
         cont = f"k{self.tmp}"
         trap = self.trap_label(code)
@@ -873,6 +880,20 @@ class _FunctionLowering:
         volatile = "" if flags.notrap else " volatile"
         self.emit(f"store{volatile} {operand}, ptr {addr}, {align}{metadata}")
 
+    def memmove(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, MemMove)
+        self.fence_heap_accesses()
+        fn = self.decls.intrinsic("llvm.memmove.p0.p0.i64", "void", ["ptr", "ptr", "i64", "i1"])
+        self.emit(f"call void {fn}(ptr {self.ptr(data.dst)}, ptr {self.ptr(data.src)}, "
+                  f"{self.typed(data.size)}, i1 false)")
+
+    def memset(self, inst: Inst, data: InstructionData) -> None:
+        assert isinstance(data, MemSet)
+        self.fence_heap_accesses()
+        fn = self.decls.intrinsic("llvm.memset.p0.i64", "void", ["ptr", "i8", "i64", "i1"])
+        self.emit(f"call void {fn}(ptr {self.ptr(data.dst)}, {self.typed(data.byte)}, "
+                  f"{self.typed(data.size)}, i1 false)")
+
     # Calls
 
     def call_args(self, sig: Signature, args: Sequence[Value], wasm_abi: bool) -> str:
@@ -911,8 +932,16 @@ class _FunctionLowering:
         else:
             whole = self.fresh("r")
             self.emit(f"{whole} = call {ret} {callee}({operands})")
-            for i, v in enumerate(results):
-                self.emit(f"{self.define(v)} = extractvalue {ret} {whole}, {i}")
+            carriers = abi.result_carriers(sig.returns)
+            for i, (v, carrier) in enumerate(zip(results, carriers, strict=True)):
+                ty = self.type_of(v)
+                if carrier == ty:
+                    self.emit(f"{self.define(v)} = extractvalue {ret} {whole}, {i}")
+                    continue
+                bits = self.fresh("r")
+                self.emit(f"{bits} = extractvalue {ret} {whole}, {i}")
+                self.emit(f"{self.define(v)} = bitcast {llvm_type(carrier)} {bits} to "
+                          f"{llvm_type(ty)}")
 
     def direct_callee(self, fn: FuncRef) -> tuple[str, Signature, bool]:
         ext = self.func.ext_funcs[fn]
@@ -924,106 +953,8 @@ class _FunctionLowering:
 
     def call(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, Call)
-        if self.layout is not None and self.inline_bulk_memory(inst, data):
-            return
         callee, sig, wasm_abi = self.direct_callee(data.func_ref)
         self.emit_call(inst, callee, sig, data.args, wasm_abi)
-
-    # Bulk memory (see the module docstring)
-
-    def inline_bulk_memory(self, inst: Inst, data: Call) -> bool:
-        """Lower a call to ``libcall_memory_copy``/``libcall_memory_fill`` inline; False
-        for any other call (or memory indices that are not constants)."""
-        name = self.func.ext_funcs[data.func_ref].name
-        src: Value | None = None
-        value: Value | None = None
-        memories: tuple[int | None, ...]
-        if name == LIBCALL_PREFIX + "memory_copy":
-            vmctx, dst_mem, src_mem, dst, src, length = data.args
-            memories = (self.dfg.iconst_value(self.resolve(dst_mem)),
-                        self.dfg.iconst_value(self.resolve(src_mem)))
-        elif name == LIBCALL_PREFIX + "memory_fill":
-            vmctx, mem, dst, value, length = data.args
-            memories = (self.dfg.iconst_value(self.resolve(mem)),)
-        else:
-            return False
-        layout = self.layout
-        assert layout is not None
-        total = layout.num_imported_memories + layout.num_memories
-        indices = [m for m in memories if m is not None and 0 <= m < total]
-        if len(indices) != len(memories):
-            return False
-        if self.faulting_accesses:
-            # Heap accesses before this one may fault: they must happen first.
-            self.emit('call void asm sideeffect "", "~{memory}"()')
-        n = self.op(length)
-        dst_base, dst_ok = self.bulk_range(vmctx, indices[0], self.op(dst), n)
-        ok = dst_ok
-        src_base = ""
-        if src is not None:
-            src_base, src_ok = self.bulk_range(vmctx, indices[1], self.op(src), n)
-            ok = self.fresh("bm.ok")
-            self.emit(f"{ok} = and i1 {dst_ok}, {src_ok}")
-        self.tmp += 1
-        run, done = f"bm{self.tmp}", f"bm{self.tmp}.done"
-        self.emit(f"br i1 {ok}, label %{run}, label %{done}, "
-                  '!prof !{!"branch_weights", i32 1048576, i32 1}')
-        self.start_block(run)
-        to = self.fresh("bm.dst")
-        self.emit(f"{to} = getelementptr i8, ptr {dst_base}, i64 {self.op(dst)}")
-        if src is not None:
-            fn = self.decls.intrinsic("llvm.memmove.p0.p0.i64", "void",
-                                      ["ptr", "ptr", "i64", "i1"])
-            origin = self.fresh("bm.src")
-            self.emit(f"{origin} = getelementptr i8, ptr {src_base}, i64 {self.op(src)}")
-            self.emit(f"call void {fn}(ptr {to}, ptr {origin}, i64 {n}, i1 false)")
-        else:
-            assert value is not None
-            fn = self.decls.intrinsic("llvm.memset.p0.i64", "void", ["ptr", "i8", "i64", "i1"])
-            byte = self.fresh("bm.byte")
-            self.emit(f"{byte} = trunc {self.typed(value)} to i8")
-            self.emit(f"call void {fn}(ptr {to}, i8 {byte}, i64 {n}, i1 false)")
-        self.emit(f"br label %{done}")
-        self.start_block(done)
-        status = self.result(inst)
-        failed = f"%v{status}.c"
-        self.emit(f"{failed} = xor i1 {ok}, true")
-        self.emit(f"{self.define(status)} = zext i1 {failed} to i64")
-        self.bools[status] = failed
-        return True
-
-    def bulk_range(self, vmctx: Value, memory: int, start: str, n: str) -> tuple[str, str]:
-        """Load memory ``memory``'s base; return it and an ``i1`` that is true when
-        ``[start, start + n)`` lies within its current length (u64, no overflow)."""
-        layout = self.layout
-        assert layout is not None
-        ctx = self.ptr(vmctx)
-        runtime = f"!tbaa {_MD_TBAA_RUNTIME}"
-        definition = self.fresh("bm.def")
-        if memory < layout.num_imported_memories:
-            slot = self.fresh("bm.import")
-            self.emit(f"{slot} = getelementptr inbounds i8, ptr {ctx}, "
-                      f"i64 {layout.imported_memory(memory)}")
-            self.emit(f"{definition} = load ptr, ptr {slot}, align 8, {runtime}, "
-                      f"!invariant.load {_MD_EMPTY}")
-        else:
-            offset = layout.memory(memory - layout.num_imported_memories)
-            self.emit(f"{definition} = getelementptr inbounds i8, ptr {ctx}, i64 {offset}")
-        base_at, length_at = self.fresh("bm.base.at"), self.fresh("bm.len.at")
-        base, length = self.fresh("bm.base"), self.fresh("bm.len")
-        self.emit(f"{base_at} = getelementptr inbounds i8, ptr {definition}, "
-                  f"i64 {MEMORY_DEF_BASE}")
-        self.emit(f"{base} = load ptr, ptr {base_at}, align 8, {runtime}")
-        self.emit(f"{length_at} = getelementptr inbounds i8, ptr {definition}, "
-                  f"i64 {MEMORY_DEF_LENGTH}")
-        self.emit(f"{length} = load i64, ptr {length_at}, align 8, {runtime}")
-        fits, room, within, ok = (self.fresh("bm.fits"), self.fresh("bm.room"),
-                                  self.fresh("bm.within"), self.fresh("bm.inb"))
-        self.emit(f"{fits} = icmp ule i64 {n}, {length}")
-        self.emit(f"{room} = sub i64 {length}, {n}")
-        self.emit(f"{within} = icmp ule i64 {start}, {room}")
-        self.emit(f"{ok} = and i1 {fits}, {within}")
-        return base, ok
 
     def return_call(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, Call)
@@ -1091,11 +1022,18 @@ class _FunctionLowering:
         elif len(args) == 1:
             self.emit(f"ret {self.typed(args[0])}")
         else:
-            ret = return_type([self.type_of(a) for a in args])
+            types = [self.type_of(a) for a in args]
+            ret = return_type(types)
             agg = "undef"
-            for i, a in enumerate(args):
+            for i, (a, carrier) in enumerate(zip(args, abi.result_carriers(types),
+                                                 strict=True)):
+                operand = self.typed(a)
+                if carrier != types[i]:
+                    bits = self.fresh("agg")
+                    self.emit(f"{bits} = bitcast {operand} to {llvm_type(carrier)}")
+                    operand = f"{llvm_type(carrier)} {bits}"
                 name = self.fresh("agg")
-                self.emit(f"{name} = insertvalue {ret} {agg}, {self.typed(a)}, {i}")
+                self.emit(f"{name} = insertvalue {ret} {agg}, {operand}, {i}")
                 agg = name
             self.emit(f"ret {ret} {agg}")
 
@@ -1140,6 +1078,7 @@ LOWERINGS: dict[str, Lowering] = {
     "load": _F.load, "uload8": _F.load, "sload8": _F.load, "uload16": _F.load,
     "sload16": _F.load, "uload32": _F.load, "sload32": _F.load,
     "store": _F.store, "istore8": _F.store, "istore16": _F.store, "istore32": _F.store,
+    "memmove": _F.memmove, "memset": _F.memset,
     # Calls.
     "call": _F.call, "return_call": _F.return_call, "call_indirect": _F.call_indirect,
     "return_call_indirect": _F.return_call_indirect, "func_addr": _F.func_addr,

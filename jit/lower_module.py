@@ -9,7 +9,6 @@ from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.types import Type
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower import Declarations, attributes, lower_function, module_metadata
-from pyjitwasm.translate.vmctx import VMContextLayout
 
 
 @dataclass(frozen=True)
@@ -26,16 +25,15 @@ def entry_shim_name(params: Sequence[Type], results: Sequence[Type]) -> str:
     return "entry_" + abi.signature_tag(params, results)
 
 
-def emit_module(functions: Sequence[tuple[Function, str]], shims: Iterable[ShimSpec] = (),
-                layout: VMContextLayout | None = None) -> str:
+def emit_module(functions: Sequence[tuple[Function, str]],
+                shims: Iterable[ShimSpec] = ()) -> str:
     """LLVM IR text of a module defining ``functions`` (each with its linkage, e.g.
-    ``""`` or ``"internal"``) and the entry ``shims``; ``layout`` is the wasm module's
-    vmctx layout (it lets the lowering inline bulk memory operations)."""
+    ``""`` or ``"internal"``) and the entry ``shims``."""
     decls = Declarations()
     defined: set[str] = set()
     parts = [abi.RUNTIME_DECLARATIONS]
     for func, linkage in functions:
-        parts.append(lower_function(func, decls, linkage, layout))
+        parts.append(lower_function(func, decls, linkage))
         defined.add(func.name)
     internal = [func.name for func, linkage in functions if linkage == "internal"]
     if internal:

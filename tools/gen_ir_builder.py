@@ -66,6 +66,8 @@ TEMPLATES: dict[str, Template] = {
     "global_value": Template("gv: GlobalValue",
                              "UnaryGlobalValue({op}, self.func.global_values[gv].type, gv)"),
     "func_addr": Template("fn: FuncRef", "FuncAddr({op}, POINTER, fn)"),
+    "memmove": Template("dst: Value, src: Value, size: Value", "MemMove({op}, dst, src, size)"),
+    "memset": Template("dst: Value, byte: Value, size: Value", "MemSet({op}, dst, byte, size)"),
     "call": Template("fn: FuncRef, args: Sequence[Value]", "Call({op}, fn, tuple(args))"),
     "call_indirect": Template("sig: SigRef, callee: Value, args: Sequence[Value]",
                               "CallIndirect({op}, sig, callee, tuple(args))"),
@@ -164,7 +166,7 @@ def method_name(opcode: str) -> str:
 
 def returns(info: OpSpec) -> tuple[str, str]:
     """(annotation, inserting method) of an opcode's builder method."""
-    if info.terminator or info.format in ("store", "trap", "cond_trap"):
+    if info.terminator or info.format in ("store", "memmove", "memset", "trap", "cond_trap"):
         return "Inst", "ins"
     if info.format in ("call", "call_indirect"):
         return "list[Value]", "results"

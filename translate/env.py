@@ -35,14 +35,19 @@ READONLY = MemFlags(notrap=True, aligned=True, readonly=True)
 
 @dataclass(frozen=True, slots=True)
 class HeapConfig:
-    """How linear memories are bounds-checked: ``dynamic`` (explicit checks against the
-    current length, always safe) or ``static`` (a reservation of ``static_bound`` bytes
-    plus ``guard`` bytes of faulting pages, for 32-bit memories only; 64-bit memories
-    stay dynamic)."""
+    """How linear memories are accessed.
+
+    ``style``: how loads and stores are bounds-checked, ``dynamic`` (explicit checks
+    against the current length, always safe) or ``static`` (a reservation of
+    ``static_bound`` bytes plus ``guard`` bytes of faulting pages, for 32-bit memories
+    only; 64-bit memories stay dynamic). ``inline_bulk_memory``: translate
+    ``memory.copy``/``memory.fill`` to an explicit bounds check and ``memmove``/
+    ``memset`` (else they call the ``memory_copy``/``memory_fill`` libcalls)."""
 
     style: str = "dynamic"
     static_bound: int = 1 << 32
     guard: int = 1 << 31
+    inline_bulk_memory: bool = True
 
 
 def ir_value_types(valtypes: Iterable[int]) -> tuple[Type, ...]:
@@ -86,6 +91,7 @@ class FuncEnv:
         self.func = func
         self.vmctx_gv = func.vmctx_global()
         self._heaps: dict[int, Heap] = {}
+        self._memory_base: dict[int, GlobalValue] = {}
         self._memory_length: dict[int, GlobalValue] = {}
         self._tables: dict[int, Table] = {}
         self._table_gvs: dict[int, tuple[GlobalValue, GlobalValue]] = {}
@@ -125,8 +131,14 @@ class FuncEnv:
             else:
                 data = HeapData("dynamic", base, length, 0, index_type)
             self._heaps[memory] = self.func.create_heap(data)
+            self._memory_base[memory] = base
             self._memory_length[memory] = length
         return self._heaps[memory]
+
+    def memory_base(self, memory: int) -> GlobalValue:
+        """Global value: the address of memory ``memory``'s first byte (i64)."""
+        self.heap(memory)
+        return self._memory_base[memory]
 
     def memory_length(self, memory: int) -> GlobalValue:
         """Global value: memory ``memory``'s current length in bytes (i64)."""

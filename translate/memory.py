@@ -1,8 +1,15 @@
 """Translation of linear-memory instructions to IR.
 
 Loads and stores compute their address with ``heap_addr`` (legalization expands it for
-the heap's style). ``memory.size`` reads the length inline; ``memory.grow`` and the bulk
-operations (``memory.fill/copy/init``, ``data.drop``) are libcalls (see ``libcalls``).
+the heap's style). ``memory.size`` reads the length inline; ``memory.grow``,
+``memory.init`` and ``data.drop`` are libcalls (see ``libcalls``).
+
+``memory.copy``/``memory.fill`` check their ranges against the memories' current
+lengths with ordinary IR, trap with ``memory_out_of_bounds`` before anything is written
+(as wasm requires), and then copy or fill with ``memmove``/``memset`` at the memories'
+base addresses; the checks cannot overflow (64-bit ranges are compared as
+``size <= length && start <= length - size``). ``HeapConfig.inline_bulk_memory=False``
+keeps them calls of the ``memory_copy``/``memory_fill`` libcalls.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 from pyjitwasm.ir.function import Value
 from pyjitwasm.ir.immediates import WASM_HEAP
 from pyjitwasm.ir.trapcode import TrapCode
-from pyjitwasm.ir.types import I32, I64, Type
+from pyjitwasm.ir.types import I8, I32, I64, Type
 from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate.state import FunctionState, Handler
 from pyjitwasm.wasm.module import Instr
@@ -69,16 +76,55 @@ def memory_grow(t: FunctionState, instr: Instr) -> None:
     t.push(old if t.env.memory_is_64(memory) else t.ins().ireduce(I32, old))
 
 
+def out_of_bounds(t: FunctionState, length: Value, start: Value, size: Value,
+                  narrow: bool) -> Value:
+    """An i8 that is nonzero when the byte range ``[start, start + size)`` (i64 values)
+    does not lie within ``length`` bytes. ``narrow``: both come from 32-bit values, so
+    their sum cannot wrap an i64."""
+    ins = t.ins()
+    if narrow:
+        return ins.icmp("ugt", ins.iadd(start, size), length)
+    too_long = ins.icmp("ugt", size, length)
+    past_end = ins.icmp("ugt", start, ins.isub(length, size))
+    return ins.bor(too_long, past_end)
+
+
 def memory_fill(t: FunctionState, instr: Instr) -> None:
+    memory = instr.imm
     length, value, dst = t.pop(), t.pop(), t.pop()
-    t.libcall(lc.MEMORY_FILL, [t.const64(instr.imm), t.to_i64(dst), value, t.to_i64(length)])
+    if not t.env.info.config.inline_bulk_memory:
+        t.libcall(lc.MEMORY_FILL, [t.const64(memory), t.to_i64(dst), value, t.to_i64(length)])
+        return
+    start, size = t.to_i64(dst), t.to_i64(length)
+    ins = t.ins()
+    current = ins.global_value(t.env.memory_length(memory))
+    narrow = not t.env.memory_is_64(memory)
+    ins.trapnz(out_of_bounds(t, current, start, size, narrow), TrapCode.MEMORY_OUT_OF_BOUNDS)
+    address = ins.iadd(ins.global_value(t.env.memory_base(memory)), start)
+    ins.memset(address, ins.ireduce(I8, value), size)
 
 
 def memory_copy(t: FunctionState, instr: Instr) -> None:
     dst_memory, src_memory = instr.imm
     length, src, dst = t.pop(), t.pop(), t.pop()
-    t.libcall(lc.MEMORY_COPY, [t.const64(dst_memory), t.const64(src_memory), t.to_i64(dst),
-                               t.to_i64(src), t.to_i64(length)])
+    if not t.env.info.config.inline_bulk_memory:
+        t.libcall(lc.MEMORY_COPY, [t.const64(dst_memory), t.const64(src_memory),
+                                   t.to_i64(dst), t.to_i64(src), t.to_i64(length)])
+        return
+    to, origin, size = t.to_i64(dst), t.to_i64(src), t.to_i64(length)
+    ins = t.ins()
+    env = t.env
+    dst_length = ins.global_value(env.memory_length(dst_memory))
+    src_length = (dst_length if src_memory == dst_memory
+                  else ins.global_value(env.memory_length(src_memory)))
+    # The length is i32 when either memory is 32-bit; an index is i32 in a 32-bit memory.
+    dst_oob = out_of_bounds(t, dst_length, to, size, not env.memory_is_64(dst_memory))
+    src_oob = out_of_bounds(t, src_length, origin, size, not env.memory_is_64(src_memory))
+    ins.trapnz(ins.bor(dst_oob, src_oob), TrapCode.MEMORY_OUT_OF_BOUNDS)
+    dst_base = ins.global_value(env.memory_base(dst_memory))
+    src_base = (dst_base if src_memory == dst_memory
+                else ins.global_value(env.memory_base(src_memory)))
+    ins.memmove(ins.iadd(dst_base, to), ins.iadd(src_base, origin), size)
 
 
 def memory_init(t: FunctionState, instr: Instr) -> None:

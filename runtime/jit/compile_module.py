@@ -46,7 +46,8 @@ class CompileOptions:
     ``verify``: run the IR verifier after translation and legalization.  ``keep_ir``:
     keep the legalized IR and the LLVM text on the result (for ``pyjitwasm asm``).
     ``internal_linkage``: give functions that cannot escape internal linkage.
-    ``inline_bulk_memory``: lower memory.copy/fill inline (else they call the libcalls)."""
+    ``inline_bulk_memory``: translate memory.copy/fill to inline bounds checks and
+    ``memmove``/``memset`` (else they call the libcalls)."""
 
     heap_style: str = "static"
     static_bound: int = 1 << 32
@@ -61,7 +62,8 @@ class CompileOptions:
         """The translator's view of these options."""
         if self.heap_style not in ("static", "dynamic"):
             raise ValueError(f"unknown heap style {self.heap_style!r}")
-        return HeapConfig(self.heap_style, self.static_bound, self.guard)
+        return HeapConfig(self.heap_style, self.static_bound, self.guard,
+                          self.inline_bulk_memory)
 
     def codegen_options(self) -> CodegenOptions:
         """The back end's view of these options."""
@@ -154,7 +156,7 @@ def compile_module(module: WasmModule, options: CompileOptions | None = None,
         shims.setdefault(name, ShimSpec(name, params, results))
 
     compiled = compile_functions(functions, shims.values(), options.codegen_options(), timings,
-                                 symbols, info.layout if options.inline_bulk_memory else None)
+                                 symbols)
     return CompiledModule(
         module=module,
         layout=info.layout,

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from pyjitwasm import (
+    Config,
     Engine,
     Func,
     FuncType,
@@ -202,3 +203,41 @@ def test_exports_object_behaves_like_a_mapping() -> None:
         exports["missing"]
     assert [e.name for e in module.exports] == ["a", "m", "g", "t"]
     assert isinstance(module.exports[3].type, TableType)
+
+
+FLOAT_RESULTS_WAT = """
+(module
+  (import "host" "three" (func $host_three (param f32) (result f32 f32 f32)))
+  (type $four (func (param f64) (result f64 f64 f64 f64)))
+  (table 1 funcref)
+  (elem (i32.const 0) $four)
+  (func $three (export "three") (param f32) (result f32 f32 f32)
+    (local.get 0) (local.get 0) (local.get 0))
+  (func $four (export "four") (param f64) (result f64 f64 f64 f64)
+    (local.get 0) (local.get 0) (local.get 0) (local.get 0))
+  (func (export "call_three") (param f32) (result f32 f32 f32)
+    (call $three (local.get 0)))
+  (func (export "tail_three") (param f32) (result f32 f32 f32)
+    (return_call $three (local.get 0)))
+  (func (export "via_host") (param f32) (result f32 f32 f32)
+    (call $host_three (local.get 0)))
+  (func (export "via_table") (param f64) (result f64 f64 f64 f64)
+    (call_indirect (type $four) (local.get 0) (i32.const 0))))
+"""
+
+
+@pytest.mark.parametrize("strategy", ["interp", "jit"])
+def test_three_and_four_float_results_keep_signalling_nans(strategy: str) -> None:
+    # The JIT once returned a third or fourth float result on the x87 stack (LLVM's
+    # convention for a struct of floats), which quieted signalling NaNs.
+    store = Store(Engine(Config(strategy=strategy)))
+    f32 = ValType.f32()
+    host = Func(store, FuncType([f32], [f32, f32, f32]), lambda x: (x, x, x))
+    ex = Instance(store, Module(store.engine, FLOAT_RESULTS_WAT), [host]).exports(store)
+    snan32 = Val.f32_bits(0x7FA00001)
+    for name in ("three", "call_three", "tail_three", "via_host"):
+        assert [v.bits for v in ex[name].call_vals(store, [snan32])] == [0x7FA00001] * 3, name
+    snan64 = Val.f64_bits(0xFFF4000000000123)
+    for name in ("four", "via_table"):
+        assert [v.bits for v in ex[name].call_vals(store, [snan64])] == \
+            [0xFFF4000000000123] * 4, name

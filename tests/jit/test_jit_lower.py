@@ -10,7 +10,8 @@ import pytest
 
 from pyjitwasm.ir.instructions import OPCODES
 from pyjitwasm.ir.parser import parse_function
-from pyjitwasm.jit import lower
+from pyjitwasm.ir.types import F32, F64, I32, I64, V128
+from pyjitwasm.jit import abi, lower
 from pyjitwasm.jit.lower_module import emit_module
 from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.wasm.traps import TrapCode
@@ -254,3 +255,23 @@ block0(v0: i64, v1: i64):
     assert "call i64 @libcall_memory_grow(ptr %vmctx, i64 0, i64 %v1)" in text
     assert "@llvm.ctlz.i64(i64 %v3, i1 false)" in text
     assert '"frame-pointer"="all"' in text and '"disable-tail-calls"="true"' in text
+
+
+def test_float_results_never_use_the_x87_stack() -> None:
+    # LLVM returns a struct's third and fourth float in ST0/ST1 (quieting signalling
+    # NaNs): beyond two floats or vectors, float results travel as integers.
+    assert abi.result_carriers([F32]) == (F32,)
+    assert abi.result_carriers([F32, F64]) == (F32, F64)
+    assert abi.result_carriers([F64, I32, I64]) == (F64, I32, I64)
+    assert abi.result_carriers([V128, F32]) == (V128, F32)
+    assert abi.result_carriers([F32, F64, F32]) == (I32, I64, I32)
+    assert abi.result_carriers([F32, V128, V128]) == (I32, V128, V128)
+    assert lower.return_type([F32, F64, F32]) == "{ i32, i64, i32 }"
+    assert abi.return_type([F32, F32, F32, F32]) == "{ i32, i32, i32, i32 }"
+    assert "load i32" in abi.host_shim_ir("h", [F32], [F32, F32, F32])
+    assert "store i64" in abi.entry_shim_ir("e", [F64], [F64, F64, F64])
+    # musttail stays where the carriers come back in registers.
+    assert lower.returns_in_registers([F32, V128, V128])
+    assert lower.returns_in_registers([F32, F32])
+    assert not lower.returns_in_registers([F32, F32, F32])
+    assert not lower.returns_in_registers([V128, V128, V128])

@@ -1,4 +1,5 @@
-"""Inlined memory.copy / memory.fill (jit/lower.py) against the interpreter.
+"""Inlined memory.copy / memory.fill (translate/memory.py: bounds checks, then memmove /
+memset) against the interpreter.
 
 Every case runs the same calls on the interpreter and on the JIT (static and dynamic
 heaps) through the public API and compares results, trap codes and the final contents
@@ -25,7 +26,7 @@ from pyjitwasm import (
     Trap,
     libcalls,
 )
-from pyjitwasm.jit.lower import lower_function
+from pyjitwasm.ir.printer import print_function
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime import native
 from pyjitwasm.runtime.jit.call import invoke
@@ -228,16 +229,20 @@ def test_imported_memory_is_reached_through_the_vmctx() -> None:
     assert record[4][2] == ("ok", 1)
 
 
-def test_lowering_inlines_bulk_memory_only_with_a_layout() -> None:
+def test_bulk_memory_is_inlined_unless_disabled() -> None:
     module = decode_module(wat2wasm(MIXED))
     compiled = compile_module(module, CompileOptions(keep_ir=True), symbol_addresses())
     assert "@libcall_memory_copy(" not in compiled.llvm_ir
     assert "@libcall_memory_fill(" not in compiled.llvm_ir
     assert "@llvm.memmove.p0.p0.i64(" in compiled.llvm_ir
     assert "@llvm.memset.p0.i64(" in compiled.llvm_ir
-    # Lowered without its module's layout, a function keeps the libcalls.
-    plain = "".join(lower_function(func) for func in compiled.ir_functions.values())
-    assert "@libcall_memory_copy(" in plain and "@libcall_memory_fill(" in plain
+    ir_text = "".join(print_function(func) for func in compiled.ir_functions.values())
+    assert " memmove v" in ir_text and " memset v" in ir_text
+    # Translated with inline_bulk_memory=False, the functions keep the libcalls.
+    options = CompileOptions(keep_ir=True, inline_bulk_memory=False)
+    plain = compile_module(module, options, symbol_addresses())
+    assert "@libcall_memory_copy(" in plain.llvm_ir and "@libcall_memory_fill(" in plain.llvm_ir
+    assert "@llvm.memmove" not in plain.llvm_ir and "@llvm.memset" not in plain.llvm_ir
 
 
 @pytest.fixture()

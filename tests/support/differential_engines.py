@@ -10,10 +10,11 @@ engines they are. Adding an engine is one entry in ``ENGINES``.
 from __future__ import annotations
 
 import ctypes
+import functools
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from support.differential_values import (
     REF_TYPES,
@@ -97,6 +98,7 @@ def global_init(index: int, valtype: str) -> NeutralVal:
         "i64": 0x123456789AB * (index + 1) & 0xFFFFFFFFFFFFFFFF,
         "f32": 0x3FC00000 + index,
         "f64": 0x3FF8000000000000 + index,
+        "v128": 0x0123456789ABCDEF_FEDCBA9876543210 + index,
     }
     return (valtype, bits[valtype])
 
@@ -194,6 +196,24 @@ def _memory_state(pages: int, data: bytes) -> tuple[str, int, bytes]:
 # --- pyjitwasm -------------------------------------------------------------------------
 
 
+# Config switches for SIMD and relaxed SIMD in wasmtime-py's names (and the shorter
+# names issue 10 uses), set to True on a pyjitwasm Config when it has them: relaxed SIMD
+# results are compared against wasmtime's deterministic mode.
+SIMD_CONFIG_SWITCHES = ("wasm_simd", "wasm_relaxed_simd", "wasm_relaxed_simd_deterministic",
+                        "relaxed_simd_deterministic")
+
+
+def make_pyjitwasm_config(config: dict[str, Any]) -> Any:
+    """``pyjitwasm.Config(**config)`` with every SIMD switch it has turned on."""
+    import pyjitwasm
+
+    made = pyjitwasm.Config(**config)
+    for switch in SIMD_CONFIG_SWITCHES:
+        if hasattr(made, switch):
+            setattr(made, switch, True)
+    return made
+
+
 class PyjitwasmKind:
     """pyjitwasm with a given Config (by default ``Config(strategy=name)``)."""
 
@@ -205,7 +225,7 @@ class PyjitwasmKind:
         import pyjitwasm
 
         try:
-            pyjitwasm.Engine(pyjitwasm.Config(**self.config))
+            pyjitwasm.Engine(make_pyjitwasm_config(self.config))
         except Exception as exc:  # noqa: BLE001 - any failure means "not available"
             return (f"engine {self.name!r} is not available: Engine(Config(**{self.config!r}))"
                     f" raised {type(exc).__name__}: {exc}")
@@ -222,7 +242,7 @@ class PyjitwasmSession:
         import pyjitwasm
 
         self.p = pyjitwasm
-        self.engine = pyjitwasm.Engine(pyjitwasm.Config(**config))
+        self.engine = pyjitwasm.Engine(make_pyjitwasm_config(config))
         self.store = pyjitwasm.Store(self.engine)
         self.host = HostImports()
         self.ids = FuncIds(lambda f: f)  # one API Func per runtime function; hash by it
@@ -266,6 +286,8 @@ class PyjitwasmSession:
             return Val.f32_bits(payload)
         if ty == "f64":
             return Val.f64_bits(payload)
+        if ty == "v128":
+            return Val.v128(payload)
         if ty == "externref":
             return Val.externref(None if payload is None else extern_token(payload))
         if payload is None:
@@ -395,7 +417,11 @@ class WasmtimeSession:
         self.w = wasmtime
         config = wasmtime.Config()
         for feature in ("wasm_multi_memory", "wasm_memory64", "wasm_tail_call",
-                        "wasm_bulk_memory", "wasm_reference_types", "wasm_multi_value"):
+                        "wasm_bulk_memory", "wasm_reference_types", "wasm_multi_value",
+                        "wasm_simd", "wasm_relaxed_simd",
+                        # Relaxed SIMD with one fixed result per input, which pyjitwasm's
+                        # deterministic mode must reproduce.
+                        "wasm_relaxed_simd_deterministic"):
             setattr(config, feature, True)
         self.engine = wasmtime.Engine(config)
         self.store = wasmtime.Store(self.engine)
@@ -419,7 +445,8 @@ class WasmtimeSession:
         from wasmtime import _ffi as ffi
 
         raw = ffi.wasmtime_func_to_raw(self.store._context(), ctypes.byref(func._func))
-        words = (ctypes.c_uint64 * 4).from_address(raw)
+        # A plain address at run time (ctypes returns c_void_p results as int).
+        words = (ctypes.c_uint64 * 4).from_address(cast(int, raw))
         return (words[0], words[3])
 
     def compile(self, wasm: bytes) -> Outcome:
@@ -431,6 +458,12 @@ class WasmtimeSession:
 
     @staticmethod
     def _type_name(ty: Any) -> str:
+        from wasmtime import _ffi as ffi
+
+        # The C API's wasm_valtype_kind (behind str()) aborts the process on v128:
+        # recognise it by comparison first.
+        if ffi.wasmtime_wasm_valtype_equal(ty.ptr(), _wasmtime_v128_type()):
+            return "v128"
         # wasmtime-py prints externref as "anyref" (the C API's old name for it).
         name = str(ty)
         return "externref" if name == "anyref" else name
@@ -464,6 +497,10 @@ class WasmtimeSession:
             raw = ffi.wasmtime_val_t(kind=(ffi.WASMTIME_I64 if ty == "i64" else ffi.WASMTIME_F64))
             raw.of.i64 = ctypes.c_int64(payload).value
             return raw
+        if ty == "v128":
+            raw = ffi.wasmtime_val_t(kind=ffi.WASMTIME_V128)
+            raw.of.v128 = ffi.wasmtime_v128(*payload.to_bytes(16, "little"))
+            return raw
         return self.w.Val._convert_to_raw(self.store, self._valtype(ty), self._py(v))
 
     def _py(self, v: NeutralVal) -> Any:
@@ -490,6 +527,8 @@ class WasmtimeSession:
             return ("i64", raw.of.i64 & 0xFFFFFFFFFFFFFFFF)
         if kind == ffi.WASMTIME_F64.value:
             return ("f64", raw.of.i64 & 0xFFFFFFFFFFFFFFFF)
+        if kind == ffi.WASMTIME_V128.value:
+            return ("v128", int.from_bytes(bytes(raw.of.v128), "little"))
         val = self.w.Val._from_raw(self.store, raw)
         if kind == ffi.WASMTIME_FUNCREF.value:
             return self.ids.number(val.value)
@@ -601,6 +640,14 @@ class WasmtimeSession:
             if s is not None:
                 out.append((name, s))
         return out
+
+
+@functools.cache
+def _wasmtime_v128_type() -> Any:
+    """A v128 ``wasm_valtype_t`` to compare types against (made once, never freed)."""
+    from wasmtime import _ffi as ffi
+
+    return ffi.wasmtime_wasm_valtype_v128()
 
 
 def _wasmtime_trap(exc: Any) -> Outcome:

@@ -3,7 +3,8 @@ globals and table entries are written down so two engines' observations compare
 directly, and the rule for which float differences the specification allows.
 
 A neutral value is a tuple ``(type, payload)``: ``("i32", bits)``, ``("f64", bits)`` with
-unsigned bit patterns; ``("funcref", None | ordinal)`` where the ordinal numbers distinct
+unsigned bit patterns; ``("v128", bits)`` with the 128 bits as one unsigned integer (lane
+0 in the low bits); ``("funcref", None | ordinal)`` where the ordinal numbers distinct
 functions in the order the harness first saw them (the same order in both engines when
 they behave the same); ``("externref", None | token number | "foreign")``.
 """
@@ -50,7 +51,20 @@ EDGE_BITS: dict[str, tuple[int, ...]] = {
     ),
 }
 
-WIDTH = {"i32": 32, "i64": 64, "f32": 32, "f64": 64}
+WIDTH = {"i32": 32, "i64": 64, "f32": 32, "f64": 64, "v128": 128}
+
+V128_MASK = (1 << 128) - 1
+
+# A v128 argument is built lane by lane in one of these shapes (lane type, count, edge
+# cases): the float shapes take the scalar types' edge cases, NaNs included.
+V128_SHAPES: tuple[tuple[str, int, tuple[int, ...]], ...] = (
+    ("i8", 16, (0, 1, 0x7F, 0x80, 0xFF, 0x40, 0xC0)),
+    ("i16", 8, (0, 1, 0x7FFF, 0x8000, 0xFFFF, 0x00FF, 0xFF00)),
+    ("i32", 4, EDGE_BITS["i32"]),
+    ("i64", 2, EDGE_BITS["i64"]),
+    ("f32", 4, EDGE_BITS["f32"]),
+    ("f64", 2, EDGE_BITS["f64"]),
+)
 
 
 class ExternToken:
@@ -88,6 +102,8 @@ def neutral_extern(obj: Any) -> NeutralVal:
 
 def random_bits(rng: random.Random, ty: str) -> int:
     """A value of numeric type ``ty``: an edge case, a small number or random bits."""
+    if ty == "v128":
+        return random_v128(rng)
     roll = rng.random()
     if roll < 0.5:
         return rng.choice(EDGE_BITS[ty])
@@ -98,6 +114,32 @@ def random_bits(rng: random.Random, ty: str) -> int:
     if roll < 0.8:
         return rng.randrange(-16, 17) & ((1 << WIDTH[ty]) - 1)
     return rng.getrandbits(WIDTH[ty])
+
+
+def random_v128(rng: random.Random) -> int:
+    """A v128 value: all zeros or ones, random bits, or lanes of one shape each drawn like
+    a scalar of the lane's type (edge cases, NaNs and moderate floats included)."""
+    roll = rng.random()
+    if roll < 0.1:
+        return rng.choice((0, V128_MASK))
+    if roll < 0.25:
+        return rng.getrandbits(128)
+    lane_type, count, edges = rng.choice(V128_SHAPES)
+    width = 128 // count
+    bits = 0
+    for lane in range(count):
+        if lane_type in EDGE_BITS:
+            value = random_bits(rng, lane_type)
+        else:
+            value = rng.choice(edges) if rng.random() < 0.6 else rng.getrandbits(width)
+        bits |= value << (lane * width)
+    return bits
+
+
+def v128_lanes(bits: int, lane_width: int) -> list[int]:
+    """The lanes of a v128 value, lane 0 first, as unsigned ``lane_width``-bit integers."""
+    mask = (1 << lane_width) - 1
+    return [(bits >> shift) & mask for shift in range(0, 128, lane_width)]
 
 
 def float_to_bits(x: float, ty: str) -> int:
@@ -114,7 +156,7 @@ def argument_tuples(
     exported functions (named, resolved per engine); an externref is null or a token."""
     tuples: list[tuple[NeutralVal, ...]] = [tuple(_zero(ty) for ty in params)]
     while len(tuples) < count:
-        args = []
+        args: list[NeutralVal] = []
         for ty in params:
             if ty == "funcref":
                 use_export = funcref_exports and rng.random() < 0.6
@@ -147,8 +189,10 @@ def values_match(a: NeutralVal, b: NeutralVal, nan_rule: str = "exact") -> bool:
     """Whether two neutral values count as the same observation.
 
     ``nan_rule="exact"``: bit-for-bit. Right for modules generated with wasm-smith's
-    ``--canonicalize-nans``, which rewrites every float operation's NaN result to the
-    canonical NaN, so a correct engine has no freedom left.
+    ``--canonicalize-nans`` (plus this harness's canonicalisation of the operations smith
+    leaves out, see ``differential_modules`` and ``differential_simd``), which rewrites
+    every float operation's NaN result to the canonical NaN, so a correct engine has no
+    freedom left. v128 values included.
 
     ``nan_rule="arithmetic"``: for code whose float results are not canonicalised. The
     spec (Numerics, "NaN propagation", and the ``nans_N`` definition) lets an arithmetic
@@ -158,12 +202,36 @@ def values_match(a: NeutralVal, b: NeutralVal, nan_rule: str = "exact") -> bool:
     arithmetic NaNs are accepted as equal. A signalling NaN is never an arithmetic result
     (only bit-preserving instructions such as loads, ``reinterpret``, ``select``,
     ``copysign``/``neg``/``abs`` produce one), so it must match exactly.
+
+    v128 values under ``"arithmetic"``: see ``v128_match``.
     """
     if a == b:
         return True
-    if nan_rule == "exact" or a[0] != b[0] or a[0] not in ("f32", "f64"):
+    if nan_rule == "exact" or a[0] != b[0]:
+        return False
+    if a[0] == "v128":
+        return v128_match(a[1], b[1])
+    if a[0] not in ("f32", "f64"):
         return False
     return is_arithmetic_nan(a[1], a[0]) and is_arithmetic_nan(b[1], b[0])
+
+
+def v128_match(a: int, b: int) -> bool:
+    """Two v128 results under the arithmetic NaN rule, applied lane by lane.
+
+    A raw v128 does not say whether it holds f32x4 or f64x2 lanes (or integers), so the
+    rule is tried in both float shapes: the values match when, in one shape, every lane is
+    bit-for-bit equal or an arithmetic NaN on both sides. Integer-shaped results have no
+    NaN freedom; they still pass only when equal, or when the differing lanes happen to be
+    quiet-NaN patterns on both sides in one float shape, which a wrong integer result
+    reaches only by a rare coincidence (both sides with exponent bits all ones and the
+    quiet bit set in exactly the lanes that differ).
+    """
+    for lane_type, width in (("f32", 32), ("f64", 64)):
+        if all(x == y or (is_arithmetic_nan(x, lane_type) and is_arithmetic_nan(y, lane_type))
+               for x, y in zip(v128_lanes(a, width), v128_lanes(b, width), strict=True)):
+            return True
+    return False
 
 
 def describe(value: NeutralVal) -> str:
@@ -171,6 +239,9 @@ def describe(value: NeutralVal) -> str:
     ty, payload = value
     if ty in REF_TYPES:
         return f"{ty}:{'null' if payload is None else payload}"
+    if ty == "v128":
+        lanes = " ".join(f"{lane:08x}" for lane in v128_lanes(payload, 32))
+        return f"v128:i32x4 {lanes} (0x{payload:032x})"
     if ty in ("i32", "i64"):
         width = WIDTH[ty]
         signed = payload - (1 << width) if payload >> (width - 1) else payload

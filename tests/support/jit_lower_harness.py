@@ -185,7 +185,7 @@ class JitInstance:
                     continue
                 _, offset = _const_value(segment.offset_expr)
                 for j, item in enumerate(segment.items):
-                    if item.instrs[0].op == op.REF_FUNC:  # type: ignore[attr-defined]
+                    if item.instrs[0].op == op.REF_FUNC:
                         buf[offset + j] = self.func_ref_address[item.instrs[0].imm] | 1
 
     # Calls ---------------------------------------------------------------------------

@@ -19,48 +19,59 @@
 ;;     gv5 = load.i64 notrap aligned gv0+56
 ;;     heap0 = dynamic base=gv2, bound=gv3, offset_guard=0, index_type=i32
 ;;     heap1 = dynamic base=gv4, bound=gv5, offset_guard=0, index_type=i64
-;;     sig0 = (i64 vmctx, i64, i64, i64, i64, i64) -> i64
-;;     sig1 = (i64 vmctx, i64, i64) -> i64
-;;     fn0 = %libcall_memory_copy sig0
-;;     fn1 = %libcall_memory_grow sig1
+;;     sig0 = (i64 vmctx, i64, i64) -> i64
+;;     fn0 = %libcall_memory_grow sig0
 ;;
 ;; block0(v0: i64, v1: i64, v2: i32):
-;;     v19 = uextend.i64 v2
-;;     v20 = iadd_imm v19, 8
-;;     v21 = load.i64 notrap aligned readonly v0+40
-;;     v22 = load.i64 notrap aligned v21+8
-;;     v23 = icmp ugt v20, v22
-;;     trapnz v23, memory_out_of_bounds
-;;     v24 = load.i64 notrap aligned readonly v0+40
-;;     v25 = load.i64 notrap aligned v24
-;;     v26 = iadd v25, v19
-;;     v4 = iadd_imm v26, 4
+;;     v29 = uextend.i64 v2
+;;     v30 = iadd_imm v29, 8
+;;     v31 = load.i64 notrap aligned readonly v0+40
+;;     v32 = load.i64 notrap aligned v31+8
+;;     v33 = icmp ugt v30, v32
+;;     trapnz v33, memory_out_of_bounds
+;;     v34 = load.i64 notrap aligned readonly v0+40
+;;     v35 = load.i64 notrap aligned v34
+;;     v36 = iadd v35, v29
+;;     v4 = iadd_imm v36, 4
 ;;     v5 = uload32.i64 little v4
-;;     v27 = iconst.i64 24
-;;     v28 = iadd v1, v27
-;;     v29 = icmp ult v28, v1
-;;     trapnz v29, memory_out_of_bounds
-;;     v30 = load.i64 notrap aligned v0+56
-;;     v31 = icmp ugt v28, v30
-;;     trapnz v31, memory_out_of_bounds
-;;     v32 = load.i64 notrap aligned v0+48
-;;     v33 = iadd v32, v1
-;;     v6 = iadd_imm v33, 16
+;;     v37 = iconst.i64 24
+;;     v38 = iadd v1, v37
+;;     v39 = icmp ult v38, v1
+;;     trapnz v39, memory_out_of_bounds
+;;     v40 = load.i64 notrap aligned v0+56
+;;     v41 = icmp ugt v38, v40
+;;     trapnz v41, memory_out_of_bounds
+;;     v42 = load.i64 notrap aligned v0+48
+;;     v43 = iadd v42, v1
+;;     v6 = iadd_imm v43, 16
 ;;     store little v5, v6
 ;;     v7 = iconst.i32 4
-;;     v8 = iconst.i64 1
-;;     v9 = iconst.i64 0
-;;     v10 = uextend.i64 v2
-;;     v11 = iconst.i64 4
-;;     v12 = call fn0(v0, v8, v9, v1, v10, v11)
-;;     trapnz v12, memory_out_of_bounds
-;;     v13 = load.i64 notrap aligned v0+56
-;;     v14 = ushr_imm v13, 16
-;;     v15 = iconst.i64 2
-;;     v16 = iconst.i64 1
-;;     v17 = call fn1(v0, v16, v15)
-;;     v18 = iadd v14, v17
-;;     jump block1(v18)
+;;     v8 = uextend.i64 v2
+;;     v9 = iconst.i64 4
+;;     v10 = load.i64 notrap aligned v0+56
+;;     v44 = load.i64 notrap aligned readonly v0+40
+;;     v11 = load.i64 notrap aligned v44+8
+;;     v12 = icmp ugt v9, v10
+;;     v13 = isub v10, v9
+;;     v14 = icmp ugt v1, v13
+;;     v15 = bor v12, v14
+;;     v16 = iadd v8, v9
+;;     v17 = icmp ugt v16, v11
+;;     v18 = bor v15, v17
+;;     trapnz v18, memory_out_of_bounds
+;;     v19 = load.i64 notrap aligned v0+48
+;;     v45 = load.i64 notrap aligned readonly v0+40
+;;     v20 = load.i64 notrap aligned v45
+;;     v21 = iadd v19, v1
+;;     v22 = iadd v20, v8
+;;     memmove v21, v22, v9
+;;     v23 = load.i64 notrap aligned v0+56
+;;     v24 = ushr_imm v23, 16
+;;     v25 = iconst.i64 2
+;;     v26 = iconst.i64 1
+;;     v27 = call fn0(v0, v26, v25)
+;;     v28 = iadd v24, v27
+;;     jump block1(v28)
 ;;
 ;; block1(v3: i64):
 ;;     return v3
