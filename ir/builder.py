@@ -35,6 +35,7 @@ from pyjitwasm.ir.instructions import (
     FloatCompare,
     FuncAddr,
     HeapAddr,
+    InsertLane,
     InstructionData,
     IntAddTrap,
     IntCompare,
@@ -45,6 +46,7 @@ from pyjitwasm.ir.instructions import (
     MemSet,
     MultiAry,
     Nullary,
+    Shuffle,
     Store,
     TableAddr,
     Ternary,
@@ -479,3 +481,107 @@ class InstBuilder:
     def trapnz(self, cond: Value, code: TrapCode) -> Inst:
         """``trapnz`` (cond_trap format, cond_trap typing rule)."""
         return self.ins(CondTrap("trapnz", cond, code))
+
+    def splat(self, ty: Type, arg: Value) -> Value:
+        """``splat`` (unary format, splat typing rule)."""
+        return self.value(Unary("splat", ty, arg))
+
+    def scalar_to_vector(self, ty: Type, arg: Value) -> Value:
+        """``scalar_to_vector`` (unary format, splat typing rule)."""
+        return self.value(Unary("scalar_to_vector", ty, arg))
+
+    def extractlane(self, arg: Value, imm: int) -> Value:
+        """``extractlane`` (binary_imm format, extractlane typing rule)."""
+        return self.value(BinaryImm("extractlane", arg, imm))
+
+    def insertlane(self, vector: Value, lane_value: Value, lane: int) -> Value:
+        """``insertlane`` (insert_lane format, insertlane typing rule)."""
+        return self.value(InsertLane("insertlane", (vector, lane_value), lane))
+
+    def shuffle(self, a: Value, b: Value, mask: Sequence[int]) -> Value:
+        """``shuffle`` (shuffle format, shuffle typing rule)."""
+        return self.value(Shuffle("shuffle", (a, b), tuple(mask)))
+
+    def swizzle(self, a: Value, b: Value) -> Value:
+        """``swizzle`` (binary format, swizzle typing rule)."""
+        return self.value(Binary("swizzle", (a, b)))
+
+    def bitselect(self, cond: Value, a: Value, b: Value) -> Value:
+        """``bitselect`` (ternary format, bitselect typing rule)."""
+        return self.value(Ternary("bitselect", (cond, a, b)))
+
+    def vany_true(self, arg: Value) -> Value:
+        """``vany_true`` (unary format, vector_test typing rule)."""
+        return self.value(Unary("vany_true", None, arg))
+
+    def vall_true(self, arg: Value) -> Value:
+        """``vall_true`` (unary format, vector_test typing rule)."""
+        return self.value(Unary("vall_true", None, arg))
+
+    def vhigh_bits(self, ty: Type, arg: Value) -> Value:
+        """``vhigh_bits`` (unary format, vhigh_bits typing rule)."""
+        return self.value(Unary("vhigh_bits", ty, arg))
+
+    def sadd_sat(self, a: Value, b: Value) -> Value:
+        """``sadd_sat`` (binary format, vector_int_binary typing rule)."""
+        return self.value(Binary("sadd_sat", (a, b)))
+
+    def uadd_sat(self, a: Value, b: Value) -> Value:
+        """``uadd_sat`` (binary format, vector_int_binary typing rule)."""
+        return self.value(Binary("uadd_sat", (a, b)))
+
+    def ssub_sat(self, a: Value, b: Value) -> Value:
+        """``ssub_sat`` (binary format, vector_int_binary typing rule)."""
+        return self.value(Binary("ssub_sat", (a, b)))
+
+    def usub_sat(self, a: Value, b: Value) -> Value:
+        """``usub_sat`` (binary format, vector_int_binary typing rule)."""
+        return self.value(Binary("usub_sat", (a, b)))
+
+    def smin(self, a: Value, b: Value) -> Value:
+        """``smin`` (binary format, vector_int_binary typing rule)."""
+        return self.value(Binary("smin", (a, b)))
+
+    def umin(self, a: Value, b: Value) -> Value:
+        """``umin`` (binary format, vector_int_binary typing rule)."""
+        return self.value(Binary("umin", (a, b)))
+
+    def smax(self, a: Value, b: Value) -> Value:
+        """``smax`` (binary format, vector_int_binary typing rule)."""
+        return self.value(Binary("smax", (a, b)))
+
+    def umax(self, a: Value, b: Value) -> Value:
+        """``umax`` (binary format, vector_int_binary typing rule)."""
+        return self.value(Binary("umax", (a, b)))
+
+    def avg_round(self, a: Value, b: Value) -> Value:
+        """``avg_round`` (binary format, vector_int_binary typing rule)."""
+        return self.value(Binary("avg_round", (a, b)))
+
+    def iabs(self, arg: Value) -> Value:
+        """``iabs`` (unary format, vector_int_unary typing rule)."""
+        return self.value(Unary("iabs", None, arg))
+
+    def uload8x8(self, ty: Type, flags: MemFlags, address: Value, offset: int = 0) -> Value:
+        """``uload8x8`` (load format, extend_load typing rule)."""
+        return self.value(Load("uload8x8", ty, flags, address, offset))
+
+    def sload8x8(self, ty: Type, flags: MemFlags, address: Value, offset: int = 0) -> Value:
+        """``sload8x8`` (load format, extend_load typing rule)."""
+        return self.value(Load("sload8x8", ty, flags, address, offset))
+
+    def uload16x4(self, ty: Type, flags: MemFlags, address: Value, offset: int = 0) -> Value:
+        """``uload16x4`` (load format, extend_load typing rule)."""
+        return self.value(Load("uload16x4", ty, flags, address, offset))
+
+    def sload16x4(self, ty: Type, flags: MemFlags, address: Value, offset: int = 0) -> Value:
+        """``sload16x4`` (load format, extend_load typing rule)."""
+        return self.value(Load("sload16x4", ty, flags, address, offset))
+
+    def uload32x2(self, ty: Type, flags: MemFlags, address: Value, offset: int = 0) -> Value:
+        """``uload32x2`` (load format, extend_load typing rule)."""
+        return self.value(Load("uload32x2", ty, flags, address, offset))
+
+    def sload32x2(self, ty: Type, flags: MemFlags, address: Value, offset: int = 0) -> Value:
+        """``sload32x2`` (load format, extend_load typing rule)."""
+        return self.value(Load("sload32x2", ty, flags, address, offset))

@@ -118,6 +118,37 @@ _add("return", "multiary", "return", terminator=True)
 _add("trap", "trap", "trap", terminator=True, can_trap=True, side_effects=True)
 _add("trapz trapnz", "cond_trap", "cond_trap", can_trap=True, side_effects=True)
 
+# --- SIMD: memory, lanes, shuffles and integer vector operations (simd-int) -----------
+# Generic opcodes above also take vector types where wasm's lane-wise meaning is theirs:
+# iadd/isub/imul, band/bor/bxor/band_not/bnot, ineg, popcnt, ishl/ushr/sshr (a scalar
+# amount, modulo the lane width after legalization), icmp (lane-wise: all-ones or zero
+# lanes of the operand type), select, bitcast between the 128-bit types, load/store.
+# Lane access: ``splat``/``scalar_to_vector`` take a lane-typed scalar (the other lanes of
+# scalar_to_vector are zero), ``extractlane`` gives one, ``insertlane`` replaces one.
+_add("splat scalar_to_vector", "unary", "splat", ctrl=True)
+_add("extractlane", "binary_imm", "extractlane")
+_add("insertlane", "insert_lane", "insertlane")
+# ``shuffle a, b, [i0..i15]`` picks byte ``i`` of the 32 bytes a:b; ``swizzle a, s`` picks
+# byte s[k] of a, or 0 when s[k] >= 16.
+_add("shuffle", "shuffle", "shuffle")
+_add("swizzle", "binary", "swizzle")
+# ``bitselect c, a, b``: bits of a where c is 1, of b where it is 0.
+_add("bitselect", "ternary", "bitselect")
+# Reductions to a scalar: any lane nonzero, every lane nonzero (i8 0/1), the lanes' sign
+# bits packed into an integer of the controlling type (lane 0 in bit 0).
+_add("vany_true vall_true", "unary", "vector_test")
+_add("vhigh_bits", "unary", "vhigh_bits", ctrl=True)
+# Lane-wise integer arithmetic without a scalar counterpart in the IR.
+_add("sadd_sat uadd_sat ssub_sat usub_sat smin umin smax umax avg_round", "binary",
+     "vector_int_binary")
+_add("iabs", "unary", "vector_int_unary")
+# Extending loads: 8 bytes as 8/4/2 lanes, each sign- or zero-extended to the lane type
+# of the controlling type (i16x8, i32x4, i64x2).
+for _name in ("8x8", "16x4", "32x2"):
+    _add(f"uload{_name} sload{_name}", "load", "extend_load", ctrl=True, can_trap=True,
+         access_size=8)
+# --- end of SIMD (simd-int) ---------------------------------------------------------
+
 OPCODES: dict[str, OpSpec] = {spec.name: spec for spec in _SPECS}
 """Every opcode's OpSpec, keyed by name."""
 
@@ -366,6 +397,39 @@ class IntAddTrap(InstructionData):
     def map_values(self, fn: ValueMap) -> IntAddTrap:
         a, b = self.args
         return IntAddTrap(self.opcode, (fn(a), fn(b)), self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class InsertLane(InstructionData):
+    """``insertlane vec, scalar, lane``: ``vec`` with lane ``lane`` replaced."""
+
+    opcode: str
+    args: tuple[Value, Value]
+    lane: int
+
+    def arguments(self) -> tuple[Value, ...]:
+        return self.args
+
+    def map_values(self, fn: ValueMap) -> InsertLane:
+        a, b = self.args
+        return InsertLane(self.opcode, (fn(a), fn(b)), self.lane)
+
+
+@dataclass(frozen=True, slots=True)
+class Shuffle(InstructionData):
+    """``shuffle a, b, [i0, ..., i15]``: byte ``k`` of the result is byte ``mask[k]`` of
+    the 32 bytes ``a`` (0-15) then ``b`` (16-31)."""
+
+    opcode: str
+    args: tuple[Value, Value]
+    mask: tuple[int, ...]
+
+    def arguments(self) -> tuple[Value, ...]:
+        return self.args
+
+    def map_values(self, fn: ValueMap) -> Shuffle:
+        a, b = self.args
+        return Shuffle(self.opcode, (fn(a), fn(b)), self.mask)
 
 
 @dataclass(frozen=True, slots=True)
@@ -637,6 +701,8 @@ FORMATS: dict[str, type[InstructionData]] = {
     "int_compare_imm": IntCompareImm,
     "float_compare": FloatCompare,
     "int_add_trap": IntAddTrap,
+    "insert_lane": InsertLane,
+    "shuffle": Shuffle,
     "load": Load,
     "store": Store,
     "heap_addr": HeapAddr,

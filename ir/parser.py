@@ -59,6 +59,7 @@ from pyjitwasm.ir.instructions import (
     FloatCompare,
     FuncAddr,
     HeapAddr,
+    InsertLane,
     InstructionData,
     IntAddTrap,
     IntCompare,
@@ -69,6 +70,7 @@ from pyjitwasm.ir.instructions import (
     MemSet,
     MultiAry,
     Nullary,
+    Shuffle,
     Store,
     TableAddr,
     Ternary,
@@ -577,6 +579,23 @@ class _Parser:
         self.expect(",")
         return CondTrap(opcode, cond, self.trap_code())
 
+    def insert_lane(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        a, b = self.value_pair()
+        self.expect(",")
+        return InsertLane(opcode, (a, b), self.integer())
+
+    def shuffle(self, opcode: str, ctrl: Type | None) -> InstructionData:
+        a, b = self.value_pair()
+        self.expect(",")
+        self.expect("[")
+        mask: list[int] = []
+        if not self.accept("]"):
+            mask.append(self.integer())
+            while self.accept(","):
+                mask.append(self.integer())
+            self.expect("]")
+        return Shuffle(opcode, (a, b), tuple(mask))
+
     def int_add_trap(self, opcode: str, ctrl: Type | None) -> InstructionData:
         a, b = self.value_pair()
         self.expect(",")
@@ -621,6 +640,8 @@ _FORMAT_PARSERS: dict[str, _FormatParser] = {
     "trap": _Parser.trap,
     "cond_trap": _Parser.cond_trap,
     "int_add_trap": _Parser.int_add_trap,
+    "insert_lane": _Parser.insert_lane,
+    "shuffle": _Parser.shuffle,
 }
 """The operand parser of each instruction format named in the opcode table."""
 

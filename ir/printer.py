@@ -28,6 +28,7 @@ from pyjitwasm.ir.instructions import (
     FloatCompare,
     FuncAddr,
     HeapAddr,
+    InsertLane,
     InstructionData,
     IntAddTrap,
     IntCompare,
@@ -38,6 +39,7 @@ from pyjitwasm.ir.instructions import (
     MemSet,
     MultiAry,
     Nullary,
+    Shuffle,
     Store,
     TableAddr,
     Ternary,
@@ -186,6 +188,14 @@ def _int_add_trap(data: IntAddTrap) -> str:
     return f" {_values(data.args)}, {_trap(data.code)}"
 
 
+def _insert_lane(data: InsertLane) -> str:
+    return f" {_values(data.args)}, {data.lane}"
+
+
+def _shuffle(data: Shuffle) -> str:
+    return f" {_values(data.args)}, [{', '.join(map(str, data.mask))}]"
+
+
 def _load(data: Load) -> str:
     return f" {_flags(data.flags)}v{data.address}{fmt_offset(data.offset)}"
 
@@ -258,6 +268,8 @@ _OPERANDS: dict[type[InstructionData], _Operands] = {
     FloatCompare: _compare,
     IntCompareImm: _int_compare_imm,
     IntAddTrap: _int_add_trap,
+    InsertLane: _insert_lane,
+    Shuffle: _shuffle,
     Load: _load,
     Store: _store,
     HeapAddr: _heap_addr,

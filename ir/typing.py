@@ -21,6 +21,7 @@ from pyjitwasm.ir.instructions import (
     FloatCompare,
     FuncAddr,
     HeapAddr,
+    InsertLane,
     InstructionData,
     IntAddTrap,
     IntCompare,
@@ -30,6 +31,7 @@ from pyjitwasm.ir.instructions import (
     MemSet,
     Nullary,
     OpSpec,
+    Shuffle,
     Store,
     TableAddr,
     Trap,
@@ -40,7 +42,7 @@ from pyjitwasm.ir.instructions import (
     UnaryImm,
     spec,
 )
-from pyjitwasm.ir.types import F32, F64, I8, I32, I64, POINTER, Type
+from pyjitwasm.ir.types import F32, F64, I8, I8X16, I32, I64, POINTER, V128, Type
 
 
 class TypingError(Exception):
@@ -195,10 +197,12 @@ def _icmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) ->
     op = s.name
     inst = _as(data, IntCompare)
     _arity(args, 2, op)
-    _need(args[0].is_int or args[0].is_ref, f"{op} needs integer operands, got {args[0]}")
+    _need(_int_like(args[0]) or args[0].is_ref,
+          f"{op} needs integer operands, got {args[0]}")
     _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
     _need(inst.cond in INT_CONDS, f"bad integer condition code {inst.cond}")
-    return [I8]
+    # Lane-wise on vectors: each lane all ones when the condition holds, else zero.
+    return [args[0]] if args[0].is_vector else [I8]
 
 
 def _icmp_imm(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
@@ -476,6 +480,113 @@ def _cond_trap(func: Function, data: InstructionData, s: OpSpec, args: list[Type
     return []
 
 
+# SIMD (simd-int) ------------------------------------------------------------------------
+
+
+def _lane_view(t: Type) -> bool:
+    """A vector type with lanes (not the untyped ``v128``)."""
+    return t.is_vector and t != V128
+
+
+def _splat(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    ctrl = _ctrl(data)
+    _arity(args, 1, s.name)
+    _need(_lane_view(ctrl), f"{s.name} produces a vector with lanes, not {ctrl}")
+    _need(args[0] == ctrl.lane_type,
+          f"{s.name}.{ctrl} needs a {ctrl.lane_type} operand, got {args[0]}")
+    return [ctrl]
+
+
+def _extractlane(func: Function, data: InstructionData, s: OpSpec,
+                 args: list[Type]) -> list[Type]:
+    inst = _as(data, BinaryImm)
+    _arity(args, 1, s.name)
+    _need(_lane_view(args[0]), f"{s.name} needs a vector with lanes, got {args[0]}")
+    _need(0 <= inst.imm < args[0].lanes, f"lane {inst.imm} out of range for {args[0]}")
+    return [args[0].lane_type]
+
+
+def _insertlane(func: Function, data: InstructionData, s: OpSpec,
+                args: list[Type]) -> list[Type]:
+    inst = _as(data, InsertLane)
+    _arity(args, 2, s.name)
+    _need(_lane_view(args[0]), f"{s.name} needs a vector with lanes, got {args[0]}")
+    _need(args[1] == args[0].lane_type,
+          f"{s.name} into {args[0]} needs a {args[0].lane_type} lane, got {args[1]}")
+    _need(0 <= inst.lane < args[0].lanes, f"lane {inst.lane} out of range for {args[0]}")
+    return [args[0]]
+
+
+def _shuffle(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    inst = _as(data, Shuffle)
+    _arity(args, 2, s.name)
+    _need(args[0] == I8X16 and args[1] == I8X16, f"{s.name} takes {I8X16} operands")
+    _need(len(inst.mask) == 16 and all(0 <= i < 32 for i in inst.mask),
+          f"{s.name} needs 16 lane indices below 32")
+    return [I8X16]
+
+
+def _swizzle(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 2, s.name)
+    _need(args[0] == I8X16 and args[1] == I8X16, f"{s.name} takes {I8X16} operands")
+    return [I8X16]
+
+
+def _bitselect(func: Function, data: InstructionData, s: OpSpec,
+               args: list[Type]) -> list[Type]:
+    _arity(args, 3, s.name)
+    _need(args[0].is_vector, f"{s.name} needs vector operands, got {args[0]}")
+    _need(args[0] == args[1] == args[2], f"{s.name} operand types differ")
+    return [args[0]]
+
+
+def _vector_test(func: Function, data: InstructionData, s: OpSpec,
+                 args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(args[0].is_vector, f"{s.name} needs a vector operand, got {args[0]}")
+    _need(s.name == "vany_true" or _lane_view(args[0]),
+          f"{s.name} needs a vector with lanes, got {args[0]}")
+    return [I8]
+
+
+def _vhigh_bits(func: Function, data: InstructionData, s: OpSpec,
+                args: list[Type]) -> list[Type]:
+    ctrl = _ctrl(data)
+    _arity(args, 1, s.name)
+    _need(_lane_view(args[0]) and args[0].kind == "int",
+          f"{s.name} needs an integer vector, got {args[0]}")
+    _need(ctrl.is_int and ctrl.bits >= args[0].lanes,
+          f"{s.name} result {ctrl} cannot hold {args[0].lanes} bits")
+    return [ctrl]
+
+
+def _vector_int_binary(func: Function, data: InstructionData, s: OpSpec,
+                       args: list[Type]) -> list[Type]:
+    _arity(args, 2, s.name)
+    _need(_lane_view(args[0]) and args[0].kind == "int",
+          f"{s.name} needs integer vector operands, got {args[0]}")
+    _need(args[0] == args[1], f"{s.name} operand types differ: {args[0]} and {args[1]}")
+    return [args[0]]
+
+
+def _vector_int_unary(func: Function, data: InstructionData, s: OpSpec,
+                      args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(_lane_view(args[0]) and args[0].kind == "int",
+          f"{s.name} needs an integer vector operand, got {args[0]}")
+    return [args[0]]
+
+
+def _extend_load(func: Function, data: InstructionData, s: OpSpec,
+                 args: list[Type]) -> list[Type]:
+    inst = _as(data, Load)
+    results = _load(func, data, s, args)
+    ctrl = inst.ctrl_type
+    want = {"8x8": "i16x8", "16x4": "i32x4", "32x2": "i64x2"}[s.name[5:]]
+    _need(ctrl.name == want, f"{s.name} produces {want}, not {ctrl}")
+    return results
+
+
 RULES: dict[str, Rule] = {
     "const_int": _const_int,
     "const_f32": _const_f32,
@@ -519,5 +630,17 @@ RULES: dict[str, Rule] = {
     "return": _return,
     "trap": _trap,
     "cond_trap": _cond_trap,
+    # SIMD (simd-int)
+    "splat": _splat,
+    "extractlane": _extractlane,
+    "insertlane": _insertlane,
+    "shuffle": _shuffle,
+    "swizzle": _swizzle,
+    "bitselect": _bitselect,
+    "vector_test": _vector_test,
+    "vhigh_bits": _vhigh_bits,
+    "vector_int_binary": _vector_int_binary,
+    "vector_int_unary": _vector_int_unary,
+    "extend_load": _extend_load,
 }
 """The function behind each typing rule named in the opcode table."""

@@ -79,6 +79,7 @@ from pyjitwasm.ir.instructions import (
     spec,
 )
 from pyjitwasm.jit import abi
+from pyjitwasm.jit.lower_simd import SIMD_LOWERINGS, vector_icmp
 from pyjitwasm.jit.lower_types import (
     f32_literal,
     f64_literal,
@@ -392,7 +393,8 @@ class _FunctionLowering:
         elif isinstance(data, Nullary):
             self.names[results[0]] = "null"
         elif isinstance(data, IntCompare | IntCompareImm | FloatCompare):
-            self.bools[results[0]] = f"%v{results[0]}.c"
+            if not self.type_of(results[0]).is_vector:  # lane-wise compares give a vector
+                self.bools[results[0]] = f"%v{results[0]}.c"
         elif isinstance(data, Unary):
             if data.opcode == "is_null":
                 self.bools[results[0]] = f"%v{results[0]}.c"
@@ -630,6 +632,9 @@ class _FunctionLowering:
     def icmp(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, IntCompare)
         a, b = data.args
+        if self.type_of(a).is_vector:
+            vector_icmp(self, inst, data)
+            return
         i1 = f"%v{self.result(inst)}.c"
         if self.type_of(a) == t.R64:
             self.emit(f"{i1} = icmp {data.cond} ptr {self.op(a)}, {self.op(b)}")
@@ -824,8 +829,9 @@ class _FunctionLowering:
     # Memory
 
     def access(self, flags: MemFlags, size: int) -> tuple[str, str]:
-        """(alignment, metadata) of an access of ``size`` bytes."""
-        align = size if flags.aligned else 1
+        """(alignment, metadata) of an access of ``size`` bytes. Runtime data is
+        8-byte aligned at most (a v128 global slot need not be 16-byte aligned)."""
+        align = min(size, 8) if flags.aligned else 1
         metadata = f", !tbaa {_MD_TBAA_RUNTIME if flags.notrap else _MD_TBAA_HEAP}"
         return f"align {align}", metadata
 
@@ -1079,6 +1085,8 @@ LOWERINGS: dict[str, Lowering] = {
     # Control flow and traps.
     "jump": _F.jump, "brif": _F.brif, "br_table": _F.br_table, "return": _F.return_,
     "trap": _F.trap, "trapz": _F.cond_trap, "trapnz": _F.cond_trap,
+    # SIMD lanes, shuffles, extending loads and integer vector operations (simd-int).
+    **SIMD_LOWERINGS,
 }
 """The lowering of each opcode of legalized IR (``heap_addr``, ``table_addr`` and
 ``global_value`` have none: the legalizer removes them)."""

@@ -414,7 +414,9 @@ class ScriptRunner:
             return
         try:
             instance = self.linker.instantiate(self.store, module)
-        except (pyjitwasm.WasmError, pyjitwasm.Trap) as e:
+        except (pyjitwasm.WasmError, pyjitwasm.Trap, NotImplementedError) as e:
+            # NotImplementedError: the JIT compiles at instantiation and meets an
+            # instruction it cannot translate yet.
             self.broken[None] = self.broken[name] = cmd["line"]
             self._record(cmd, FAIL, self.engine_name, f"instantiation: {type(e).__name__}: {e}",
                          self._blocking_registration(module))

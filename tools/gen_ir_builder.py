@@ -81,6 +81,10 @@ TEMPLATES: dict[str, Template] = {
                          "BrTable({op}, index, BlockCall(default), tuple(table))"),
     "trap": Template("code: TrapCode", "Trap({op}, code)"),
     "cond_trap": Template("cond: Value, code: TrapCode", "CondTrap({op}, cond, code)"),
+    "insert_lane": Template("vector: Value, lane_value: Value, lane: int",
+                            "InsertLane({op}, (vector, lane_value), lane)"),
+    "shuffle": Template("a: Value, b: Value, mask: Sequence[int]",
+                        "Shuffle({op}, (a, b), tuple(mask))"),
 }
 
 # Formats that several opcodes share get a generic method taking the opcode as well

@@ -2,15 +2,15 @@
 
 One explicit entry per opcode, so both directions are a grep: an opcode's constant finds
 its handler, a handler's name finds every opcode it translates. Handlers made by a
-factory (``numeric.binary("iadd")``) name the IR instruction the opcode becomes. An
-opcode missing here does not translate (SIMD, apart from ``v128.const``, is not yet
-translated to IR).
+factory (``numeric.binary("iadd")``) name the IR instruction the opcode becomes. SIMD
+opcodes are listed in the table of their own module (``simd_int.HANDLERS``...), merged
+here in one line each. An opcode missing here does not translate.
 """
 
 from __future__ import annotations
 
 from pyjitwasm.ir.types import F32, F64, I32, I64
-from pyjitwasm.translate import control, memory, numeric, table
+from pyjitwasm.translate import control, memory, numeric, simd_int, table
 from pyjitwasm.translate.state import Handler
 from pyjitwasm.wasm import opcodes as op
 
@@ -237,5 +237,7 @@ HANDLERS: dict[int, Handler] = {
     op.I64_TRUNC_SAT_F32_U: numeric.unary("fcvt_to_uint_sat", I64),
     op.I64_TRUNC_SAT_F64_S: numeric.unary("fcvt_to_sint_sat", I64),
     op.I64_TRUNC_SAT_F64_U: numeric.unary("fcvt_to_uint_sat", I64),
-
+    # SIMD memory, lanes, shuffles, bitwise and integer operations: one entry per opcode
+    # in simd_int.HANDLERS.
+    **simd_int.HANDLERS,
 }

@@ -7,13 +7,14 @@ after an unconditional branch is skipped until the enclosing construct ends.
 
 This module is the driver: each instruction goes to its handler in ``dispatch.HANDLERS``.
 The handlers live in ``control`` (control flow, parametric, variables), ``numeric``,
-``memory`` (linear memory) and ``table`` (calls, tables, references) and work on the
-``state.FunctionState`` this driver extends; the declarations of vmctx-reached entities
-are in ``env``, the runtime entry points in ``libcalls``.
+``memory`` (linear memory), ``table`` (calls, tables, references) and ``simd_int``
+(SIMD) and work on the ``state.FunctionState`` this driver extends; the declarations of
+vmctx-reached entities are in ``env``, the runtime entry points in ``libcalls``.
 
-Every instruction the decoder accepts translates, except SIMD (``0xFD`` prefix), which
-raises ``NotImplementedError`` naming the instruction (the IR has the vector types
-already). Tail calls become the ``return_call``/``return_call_indirect`` terminators.
+Every instruction the decoder accepts translates, except the SIMD (``0xFD`` prefix)
+instructions no handler module covers yet (``simd_int`` covers SIMD memory, lanes,
+shuffles, bitwise and integer operations), which raise ``NotImplementedError`` naming the
+instruction. Tail calls become the ``return_call``/``return_call_indirect`` terminators.
 
 Function ABI in IR: ``(i64 vmctx, params...) -> results``; defined function ``N`` is the
 external function ``%wasm_func_N`` (see ``table`` for how calls reach vmctx).
