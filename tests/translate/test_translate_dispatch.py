@@ -16,9 +16,19 @@ def test_every_non_simd_opcode_has_a_handler() -> None:
     assert missing == []
 
 
-def test_only_v128_const_of_the_simd_opcodes_translates() -> None:
-    simd = [OPS[code].name for code in HANDLERS if code >= FD]
-    assert simd == ["v128.const"]
+# The SIMD opcodes translate/simd_float.py handles: float arithmetic and comparisons,
+# conversions, narrowing and widening, dot products and q15mulr.
+_SIMD_FLOAT_MARKS = ("f32x4.", "f64x2.", "narrow", "extend_", "extadd", "extmul", "trunc_sat",
+                     "dot_", "q15mulr")
+_LANE_ACCESS = ("splat", "extract_lane", "replace_lane")
+
+
+def test_simd_float_opcodes_translate() -> None:
+    float_ops = [info.name for code, info in OPS.items() if code >= FD
+                 and any(mark in info.name for mark in _SIMD_FLOAT_MARKS)
+                 and not any(lane in info.name for lane in _LANE_ACCESS)]
+    assert len(float_ops) == 86
+    assert [name for name in float_ops if op.OPS_BY_NAME[name].code not in HANDLERS] == []
 
 
 def test_every_handler_key_is_a_known_opcode() -> None:
