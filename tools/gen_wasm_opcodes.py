@@ -494,6 +494,28 @@ OPCODE_TABLE = """
 0xFD0FD  i32x4.trunc_sat_f64x2_u_zero   NONE          v:v
 0xFD0FE  f64x2.convert_low_i32x4_s      NONE          v:v
 0xFD0FF  f64x2.convert_low_i32x4_u      NONE          v:v
+
+# 0xFD prefix: relaxed SIMD (enabled by Features.relaxed_simd)
+0xFD100  i8x16.relaxed_swizzle                NONE          vv:v
+0xFD101  i32x4.relaxed_trunc_f32x4_s          NONE          v:v
+0xFD102  i32x4.relaxed_trunc_f32x4_u          NONE          v:v
+0xFD103  i32x4.relaxed_trunc_f64x2_s_zero     NONE          v:v
+0xFD104  i32x4.relaxed_trunc_f64x2_u_zero     NONE          v:v
+0xFD105  f32x4.relaxed_madd                   NONE          vvv:v
+0xFD106  f32x4.relaxed_nmadd                  NONE          vvv:v
+0xFD107  f64x2.relaxed_madd                   NONE          vvv:v
+0xFD108  f64x2.relaxed_nmadd                  NONE          vvv:v
+0xFD109  i8x16.relaxed_laneselect             NONE          vvv:v
+0xFD10A  i16x8.relaxed_laneselect             NONE          vvv:v
+0xFD10B  i32x4.relaxed_laneselect             NONE          vvv:v
+0xFD10C  i64x2.relaxed_laneselect             NONE          vvv:v
+0xFD10D  f32x4.relaxed_min                    NONE          vv:v
+0xFD10E  f32x4.relaxed_max                    NONE          vv:v
+0xFD10F  f64x2.relaxed_min                    NONE          vv:v
+0xFD110  f64x2.relaxed_max                    NONE          vv:v
+0xFD111  i16x8.relaxed_q15mulr_s              NONE          vv:v
+0xFD112  i16x8.relaxed_dot_i8x16_i7x16_s      NONE          vv:v
+0xFD113  i32x4.relaxed_dot_i8x16_i7x16_add_s  NONE          vvv:v
 """
 
 # Opcodes of proposals pyjitwasm does not implement, so the decoder can name the proposal
@@ -526,8 +548,11 @@ UNSUPPORTED_FC_RANGES: list[tuple[int, int, str, str]] = [
     (0x12, 0x13, "memory control", "memory.discard"),
     (0x13, 0x17, "wide arithmetic", "i64.add128 ... i64.mul_wide_u"),
 ]
-UNSUPPORTED_FD_RANGES: list[tuple[int, int, str, str]] = [
-    (0x100, 0x114, "relaxed SIMD", "i8x16.relaxed_swizzle ..."),
+UNSUPPORTED_FD_RANGES: list[tuple[int, int, str, str]] = []
+# Opcodes of proposals pyjitwasm implements behind a ``wasm.features.Features`` flag:
+# (first, last + 1, the flag's attribute name, proposal, what the range holds).
+FEATURE_GATED_RANGES: list[tuple[int, int, str, str, str]] = [
+    (0xFD100, 0xFD114, "relaxed_simd", "relaxed SIMD", "i8x16.relaxed_swizzle ..."),
 ]
 
 _IMM_KINDS = frozenset(
@@ -711,8 +736,23 @@ def render(text: str = OPCODE_TABLE) -> str:
     out.append("UNSUPPORTED_FC: Final[dict[int, str]] = {")
     out.extend(_range_entries(UNSUPPORTED_FC_RANGES, 2))
     out.append("}")
-    out.append("UNSUPPORTED_FD: Final[dict[int, str]] = {")
-    out.extend(_range_entries(UNSUPPORTED_FD_RANGES, 2))
+    fd_entries = _range_entries(UNSUPPORTED_FD_RANGES, 2)
+    if fd_entries:
+        out.append("UNSUPPORTED_FD: Final[dict[int, str]] = {")
+        out.extend(fd_entries)
+        out.append("}")
+    else:
+        out.append("UNSUPPORTED_FD: Final[dict[int, str]] = {}")
+    out.append("")
+    out.append("# Opcodes of proposals a ``Features`` flag (wasm.features) switches on and off:")
+    out.append("# opcode -> (the flag's attribute name, the proposal).")
+    out.append("FEATURE_GATED: Final[dict[int, tuple[str, str]]] = {")
+    for first, stop, flag, proposal, what in FEATURE_GATED_RANGES:
+        first_expr = Opcode(first, "", "NONE", "-", 0).code_expr()
+        stop_expr = Opcode(stop, "", "NONE", "-", 0).code_expr()
+        entry = f'("{flag}", "{proposal}")'
+        out.append(f"    **{{code: {entry} for code in range({first_expr}, {stop_expr})}},")
+        out.append(f"    # {what}")
     out.append("}")
     return "\n".join(out) + "\n"
 

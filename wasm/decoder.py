@@ -1,9 +1,10 @@
 """Decode a WebAssembly binary into a ``WasmModule``.
 
-Covers WebAssembly 2.0 plus memory64, multi-memory, extended constant expressions and
-tail calls. Constructs from other proposals raise ``UnsupportedFeatureError`` naming the
-proposal; anything else the spec calls malformed raises ``DecodeError``. No other
-exception escapes ``decode_module``.
+Covers WebAssembly 2.0 plus memory64, multi-memory, extended constant expressions, tail
+calls and (while ``Features.relaxed_simd`` is on, the default) relaxed SIMD. Constructs
+from other proposals, or from a proposal the ``Features`` switch off, raise
+``UnsupportedFeatureError`` naming the proposal; anything else the spec calls malformed
+raises ``DecodeError``. No other exception escapes ``decode_module``.
 
 Function bodies are decoded eagerly. The instruction loop is the hot path: it works on
 the raw ``bytes`` with a local position, dispatches on a precomputed immediate-kind table
@@ -16,6 +17,7 @@ import gc
 from collections.abc import Callable
 
 from pyjitwasm.wasm.errors import DecodeError, UnsupportedFeatureError
+from pyjitwasm.wasm.features import DEFAULT_FEATURES, Features
 from pyjitwasm.wasm.module import (
     ConstExpr,
     CustomSection,
@@ -294,7 +296,11 @@ def _select_types(data: bytes, pos: int, end: int) -> tuple[tuple[int, ...], int
 
 
 def decode_instrs(
-    data: bytes, pos: int, stop: int, has_data_count: bool = True
+    data: bytes,
+    pos: int,
+    stop: int,
+    has_data_count: bool = True,
+    disabled: dict[int, str] | None = None,
 ) -> tuple[list[Instr], int]:
     """Decode instructions from ``data[pos:]`` up to and including the ``end`` that closes
     the outermost level; return them and the position after that ``end``.
@@ -305,7 +311,8 @@ def decode_instrs(
     ``stop`` is not the module using that proposal, so it is reported as malformed.
 
     With ``has_data_count`` false, ``memory.init`` and ``data.drop`` are malformed (the
-    spec requires a data count section for them).
+    spec requires a data count section for them). ``disabled`` maps the opcodes the
+    module's ``Features`` switch off to their proposal (``Features.disabled_opcodes``).
     """
     instrs: list[Instr] = []
     append = instrs.append
@@ -420,7 +427,7 @@ def decode_instrs(
                 else:
                     raise _illegal(data, off, 0xFC, sub)
             elif kind == K_FD:
-                pos = _decode_simd(data, pos, end, off, append)
+                pos = _decode_simd(data, pos, end, off, append, disabled)
             elif kind == K_CALL_INDIRECT:
                 type_index, pos = read_u32(data, pos, end)
                 table, pos = read_u32(data, pos, end)
@@ -492,13 +499,21 @@ def _memarg(data: bytes, pos: int, end: int) -> tuple[MemArg, int]:
 
 
 def _decode_simd(
-    data: bytes, pos: int, end: int, off: int, append: Callable[[Instr], None]
+    data: bytes,
+    pos: int,
+    end: int,
+    off: int,
+    append: Callable[[Instr], None],
+    disabled: dict[int, str] | None,
 ) -> int:
     """Decode the rest of a 0xFD-prefixed instruction; return the new position."""
     imm: object
     sub, pos = read_u32(data, pos, end)
     kind = _FD_KINDS.get(sub, K_ILLEGAL)
     op = FD | sub
+    if disabled and op in disabled:
+        what = f"opcode 0xfd 0x{sub:02x}"
+        raise UnsupportedFeatureError(disabled[op], what, off, disabled=True)
     if kind == K_NONE:
         imm = None
     elif kind == K_MEMARG:
@@ -538,8 +553,9 @@ def _decode_simd(
 class _ModuleDecoder:
     """Section-by-section decoding state of one module."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, features: Features) -> None:
         self.data = data
+        self.disabled = features.disabled_opcodes() or None
         self.module = WasmModule(size=len(data))
         self.has_data_count = False
         self.seen_func_section = False
@@ -742,7 +758,9 @@ class _ModuleDecoder:
             size_off = r.pos
             body = r.sized(size_off)
             local_types = _locals(body)
-            instrs, pos = decode_instrs(data, body.pos, body.end, has_data_count)
+            instrs, pos = decode_instrs(
+                data, body.pos, body.end, has_data_count, self.disabled
+            )
             if pos != body.end:
                 raise DecodeError("section size mismatch", body.end)
             r.pos = pos
@@ -770,7 +788,7 @@ class _ModuleDecoder:
 
     def _const_expr(self, r: Reader) -> ConstExpr:
         start = r.pos
-        instrs, r.pos = decode_instrs(self.data, start, r.end, True)
+        instrs, r.pos = decode_instrs(self.data, start, r.end, True, self.disabled)
         instrs.pop()
         return ConstExpr(instrs, start)
 
@@ -855,11 +873,12 @@ def _name_map(r: Reader) -> dict[int, str]:
     return result
 
 
-def decode_module(data: bytes) -> WasmModule:
+def decode_module(data: bytes, features: Features = DEFAULT_FEATURES) -> WasmModule:
     """Decode a WebAssembly binary module.
 
     Raises DecodeError for malformed bytes and UnsupportedFeatureError (a DecodeError)
-    for constructs of proposals pyjitwasm does not implement; nothing else escapes.
+    for constructs of proposals pyjitwasm does not implement or ``features`` switch off;
+    nothing else escapes.
     """
     data = bytes(data)
     # The decoder allocates one tuple per instruction and none of them can form a cycle;
@@ -867,7 +886,7 @@ def decode_module(data: bytes) -> WasmModule:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _ModuleDecoder(data).decode()
+        return _ModuleDecoder(data, features).decode()
     except DecodeError:
         raise
     except RecursionError:

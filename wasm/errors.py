@@ -22,12 +22,16 @@ class DecodeError(WasmError):
 class UnsupportedFeatureError(DecodeError):
     """The module uses a WebAssembly proposal that pyjitwasm does not implement.
 
-    ``proposal`` names it, e.g. ``"garbage collection"`` or ``"exception handling"``.
+    ``proposal`` names it, e.g. ``"garbage collection"`` or ``"exception handling"``;
+    ``disabled`` is true when pyjitwasm implements it but ``Features`` switched it off.
     """
 
-    def __init__(self, proposal: str, what: str, offset: int) -> None:
-        super().__init__(f"{what} requires the {proposal} proposal, which is not supported", offset)
+    def __init__(self, proposal: str, what: str, offset: int, *, disabled: bool = False) -> None:
+        # ``disabled``: pyjitwasm implements the proposal but the configuration turned it off.
+        status = "which is disabled" if disabled else "which is not supported"
+        super().__init__(f"{what} requires the {proposal} proposal, {status}", offset)
         self.proposal = proposal
+        self.disabled = disabled
 
 
 class ValidationError(WasmError):

@@ -492,6 +492,28 @@ I32X4_TRUNC_SAT_F64X2_U_ZERO: Final = FD | 0xFD
 F64X2_CONVERT_LOW_I32X4_S: Final = FD | 0xFE
 F64X2_CONVERT_LOW_I32X4_U: Final = FD | 0xFF
 
+# 0xFD prefix: relaxed SIMD (enabled by Features.relaxed_simd)
+I8X16_RELAXED_SWIZZLE: Final = FD | 0x100
+I32X4_RELAXED_TRUNC_F32X4_S: Final = FD | 0x101
+I32X4_RELAXED_TRUNC_F32X4_U: Final = FD | 0x102
+I32X4_RELAXED_TRUNC_F64X2_S_ZERO: Final = FD | 0x103
+I32X4_RELAXED_TRUNC_F64X2_U_ZERO: Final = FD | 0x104
+F32X4_RELAXED_MADD: Final = FD | 0x105
+F32X4_RELAXED_NMADD: Final = FD | 0x106
+F64X2_RELAXED_MADD: Final = FD | 0x107
+F64X2_RELAXED_NMADD: Final = FD | 0x108
+I8X16_RELAXED_LANESELECT: Final = FD | 0x109
+I16X8_RELAXED_LANESELECT: Final = FD | 0x10A
+I32X4_RELAXED_LANESELECT: Final = FD | 0x10B
+I64X2_RELAXED_LANESELECT: Final = FD | 0x10C
+F32X4_RELAXED_MIN: Final = FD | 0x10D
+F32X4_RELAXED_MAX: Final = FD | 0x10E
+F64X2_RELAXED_MIN: Final = FD | 0x10F
+F64X2_RELAXED_MAX: Final = FD | 0x110
+I16X8_RELAXED_Q15MULR_S: Final = FD | 0x111
+I16X8_RELAXED_DOT_I8X16_I7X16_S: Final = FD | 0x112
+I32X4_RELAXED_DOT_I8X16_I7X16_ADD_S: Final = FD | 0x113
+
 _OP_INFOS: Final = (
     # Control instructions
     OpInfo(UNREACHABLE, "unreachable", Imm.NONE),
@@ -976,6 +998,71 @@ _OP_INFOS: Final = (
     ),
     OpInfo(F64X2_CONVERT_LOW_I32X4_S, "f64x2.convert_low_i32x4_s", Imm.NONE, ((V128,), (V128,))),
     OpInfo(F64X2_CONVERT_LOW_I32X4_U, "f64x2.convert_low_i32x4_u", Imm.NONE, ((V128,), (V128,))),
+    # 0xFD prefix: relaxed SIMD (enabled by Features.relaxed_simd)
+    OpInfo(I8X16_RELAXED_SWIZZLE, "i8x16.relaxed_swizzle", Imm.NONE, ((V128, V128), (V128,))),
+    OpInfo(
+        I32X4_RELAXED_TRUNC_F32X4_S, "i32x4.relaxed_trunc_f32x4_s", Imm.NONE, ((V128,), (V128,))
+    ),
+    OpInfo(
+        I32X4_RELAXED_TRUNC_F32X4_U, "i32x4.relaxed_trunc_f32x4_u", Imm.NONE, ((V128,), (V128,))
+    ),
+    OpInfo(
+        I32X4_RELAXED_TRUNC_F64X2_S_ZERO,
+        "i32x4.relaxed_trunc_f64x2_s_zero",
+        Imm.NONE,
+        ((V128,), (V128,)),
+    ),
+    OpInfo(
+        I32X4_RELAXED_TRUNC_F64X2_U_ZERO,
+        "i32x4.relaxed_trunc_f64x2_u_zero",
+        Imm.NONE,
+        ((V128,), (V128,)),
+    ),
+    OpInfo(F32X4_RELAXED_MADD, "f32x4.relaxed_madd", Imm.NONE, ((V128, V128, V128), (V128,))),
+    OpInfo(F32X4_RELAXED_NMADD, "f32x4.relaxed_nmadd", Imm.NONE, ((V128, V128, V128), (V128,))),
+    OpInfo(F64X2_RELAXED_MADD, "f64x2.relaxed_madd", Imm.NONE, ((V128, V128, V128), (V128,))),
+    OpInfo(F64X2_RELAXED_NMADD, "f64x2.relaxed_nmadd", Imm.NONE, ((V128, V128, V128), (V128,))),
+    OpInfo(
+        I8X16_RELAXED_LANESELECT,
+        "i8x16.relaxed_laneselect",
+        Imm.NONE,
+        ((V128, V128, V128), (V128,)),
+    ),
+    OpInfo(
+        I16X8_RELAXED_LANESELECT,
+        "i16x8.relaxed_laneselect",
+        Imm.NONE,
+        ((V128, V128, V128), (V128,)),
+    ),
+    OpInfo(
+        I32X4_RELAXED_LANESELECT,
+        "i32x4.relaxed_laneselect",
+        Imm.NONE,
+        ((V128, V128, V128), (V128,)),
+    ),
+    OpInfo(
+        I64X2_RELAXED_LANESELECT,
+        "i64x2.relaxed_laneselect",
+        Imm.NONE,
+        ((V128, V128, V128), (V128,)),
+    ),
+    OpInfo(F32X4_RELAXED_MIN, "f32x4.relaxed_min", Imm.NONE, ((V128, V128), (V128,))),
+    OpInfo(F32X4_RELAXED_MAX, "f32x4.relaxed_max", Imm.NONE, ((V128, V128), (V128,))),
+    OpInfo(F64X2_RELAXED_MIN, "f64x2.relaxed_min", Imm.NONE, ((V128, V128), (V128,))),
+    OpInfo(F64X2_RELAXED_MAX, "f64x2.relaxed_max", Imm.NONE, ((V128, V128), (V128,))),
+    OpInfo(I16X8_RELAXED_Q15MULR_S, "i16x8.relaxed_q15mulr_s", Imm.NONE, ((V128, V128), (V128,))),
+    OpInfo(
+        I16X8_RELAXED_DOT_I8X16_I7X16_S,
+        "i16x8.relaxed_dot_i8x16_i7x16_s",
+        Imm.NONE,
+        ((V128, V128), (V128,)),
+    ),
+    OpInfo(
+        I32X4_RELAXED_DOT_I8X16_I7X16_ADD_S,
+        "i32x4.relaxed_dot_i8x16_i7x16_add_s",
+        Imm.NONE,
+        ((V128, V128, V128), (V128,)),
+    ),
 )
 
 OPS: Final[dict[int, OpInfo]] = {info.code: info for info in _OP_INFOS}
@@ -1011,6 +1098,11 @@ UNSUPPORTED_FC: Final[dict[int, str]] = {
     0x12: "memory control",  # memory.discard
     **{code: "wide arithmetic" for code in range(0x13, 0x17)},  # i64.add128 ... i64.mul_wide_u
 }
-UNSUPPORTED_FD: Final[dict[int, str]] = {
-    **{code: "relaxed SIMD" for code in range(0x100, 0x114)},  # i8x16.relaxed_swizzle ...
+UNSUPPORTED_FD: Final[dict[int, str]] = {}
+
+# Opcodes of proposals a ``Features`` flag (wasm.features) switches on and off:
+# opcode -> (the flag's attribute name, the proposal).
+FEATURE_GATED: Final[dict[int, tuple[str, str]]] = {
+    **{code: ("relaxed_simd", "relaxed SIMD") for code in range(FD | 0x100, FD | 0x114)},
+    # i8x16.relaxed_swizzle ...
 }

@@ -15,7 +15,7 @@ HEADER = b"\x00asm\x01\x00\x00\x00"
 SMITH_FLAGS = [
     "--gc-enabled", "false",
     "--exceptions-enabled", "false",
-    "--relaxed-simd-enabled", "false",
+    "--relaxed-simd-enabled", "true",
     "--threads-enabled", "false",
     "--shared-everything-threads-enabled", "false",
     "--custom-page-sizes-enabled", "false",

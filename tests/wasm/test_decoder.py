@@ -463,7 +463,6 @@ def test_huge_declared_counts_fail_cleanly():
         (HEADER + section(1, b"\x01\x60\x01\x69\x00"), "exception handling"),  # exnref
         (HEADER + section(5, b"\x01\x03\x01\x02"), "threads"),  # shared memory
         (module_with_body(b"\xfe\x03\x00\x0b"), "threads"),  # atomic.fence
-        (module_with_body(b"\xfd\x80\x02\x0b"), "relaxed SIMD"),  # i8x16.relaxed_swizzle
         (module_with_body(b"\xfc\x13\x0b"), "wide arithmetic"),  # i64.add128
         (HEADER + section(5, b"\x01\x08\x01\x10"), "custom page sizes"),
     ],
