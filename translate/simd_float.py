@@ -23,6 +23,7 @@ every host (see ``RELAXED_SEMANTICS``).
 from __future__ import annotations
 
 from pyjitwasm.ir.entities import Value
+from pyjitwasm.ir.instructions import Unary
 from pyjitwasm.ir.types import F64X2, I8X16, I32X4, I64X2, V128, Type
 from pyjitwasm.translate.state import FunctionState, Handler
 from pyjitwasm.wasm.module import Instr
@@ -49,9 +50,15 @@ RELAXED_SEMANTICS = {
 
 
 def as_lanes(t: FunctionState, v: Value, ty: Type) -> Value:
-    """``v`` viewed as lane type ``ty`` (a bitcast unless it already is)."""
-    if t.func.dfg.value_type(v) == ty:
+    """``v`` viewed as lane type ``ty``: a bitcast, unless ``v`` already is one or is the
+    ``v128`` bitcast of a ``ty`` value (then that value)."""
+    dfg = t.func.dfg
+    if dfg.value_type(v) == ty:
         return v
+    source = dfg.defining_inst(v)
+    if (isinstance(source, Unary) and source.opcode == "bitcast"
+            and dfg.value_type(source.arg) == ty):
+        return source.arg
     return t.ins().bitcast(ty, v)
 
 
