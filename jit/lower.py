@@ -80,7 +80,7 @@ from pyjitwasm.ir.instructions import (
     spec,
 )
 from pyjitwasm.jit import abi
-from pyjitwasm.jit.lower_simd_float import SIMD_FLOAT_LOWERINGS
+from pyjitwasm.jit.lower_simd_float import SIMD_FLOAT_LOWERINGS, saturating_vector
 from pyjitwasm.jit.lower_types import (
     f32_literal,
     f64_literal,
@@ -771,8 +771,12 @@ class _FunctionLowering:
         self.compare_result(inst, i1)
 
     def saturating(self, inst: Inst, data: InstructionData) -> None:
-        """``fcvt_to_sint_sat``/``fcvt_to_uint_sat`` through ``llvm.fpto[su]i.sat``."""
+        """``fcvt_to_sint_sat``/``fcvt_to_uint_sat`` through ``llvm.fpto[su]i.sat``
+        (vectors: see ``lower_simd_float.saturating_vector``)."""
         assert isinstance(data, Unary)
+        if self.type_of(data.arg).is_vector:
+            saturating_vector(self, inst, data)
+            return
         base = "fptosi" if data.opcode == "fcvt_to_sint_sat" else "fptoui"
         a = data.arg
         src = self.type_of(a)

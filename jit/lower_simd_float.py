@@ -27,13 +27,20 @@ protocol, which keeps this module below ``lower`` in the import order.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Protocol
 
 from pyjitwasm.ir import types as t
 from pyjitwasm.ir.entities import Inst, Value
 from pyjitwasm.ir.instructions import Binary, InstructionData, Ternary, Unary
-from pyjitwasm.jit.lower_types import intrinsic_suffix, llvm_type
+from pyjitwasm.jit.lower_types import (
+    f32_literal,
+    f64_literal,
+    int_literal,
+    intrinsic_suffix,
+    llvm_type,
+)
 
 
 class IntrinsicDeclarations(Protocol):
@@ -158,6 +165,58 @@ def fvdemote(ctx: LoweringContext, inst: Inst, data: InstructionData) -> None:
         ctx.canonicalized(inst, expr, t.F32X4)
     else:
         ctx.simple(inst, expr)
+
+
+def _below(limit: int, lane: t.Type) -> str:
+    """The largest ``lane`` float below the integer ``limit`` (a power of two), as an
+    LLVM literal."""
+    if lane == t.F32:
+        (bits,) = struct.unpack("<I", struct.pack("<f", float(limit)))
+        return f32_literal(bits - 1)
+    (bits,) = struct.unpack("<Q", struct.pack("<d", float(limit)))
+    return f64_literal(bits - 1)
+
+
+def _exact(value: int, lane: t.Type) -> str:
+    """The float literal of an integer ``value`` that ``lane`` represents exactly."""
+    if lane == t.F32:
+        (bits,) = struct.unpack("<I", struct.pack("<f", float(value)))
+        return f32_literal(bits)
+    (bits,) = struct.unpack("<Q", struct.pack("<d", float(value)))
+    return f64_literal(bits)
+
+
+def saturating_vector(ctx: LoweringContext, inst: Inst, data: InstructionData) -> None:
+    """``fcvt_to_sint_sat``/``fcvt_to_uint_sat`` on vectors. x86 has no saturating vector
+    conversion and LLVM scalarizes ``llvm.fpto[su]i.sat`` on vectors (one ``cvttss2si``
+    and two ``cmov`` per lane); here NaN lanes become 0, the operand is clamped into the
+    range the plain conversion is defined on (``maxps``/``minps``), converted
+    (``cvttps2dq``...), and lanes at or above the top of the range get the maximum."""
+    assert isinstance(data, Unary)
+    x = data.arg
+    src = ctx.type_of(x)
+    dst = ctx.type_of(ctx.result(inst))
+    lane = src.lane_type
+    signed = data.opcode == "fcvt_to_sint_sat"
+    bits = dst.lane_bits
+    low, limit = (-(1 << (bits - 1)), 1 << (bits - 1)) if signed else (0, 1 << bits)
+    fty, ity = llvm_type(src), llvm_type(dst)
+    cond = _vector(src.lanes, "i1")
+    lit = f"splat ({llvm_type(lane)} {{}})"
+    ordered, no_nan, too_low, raised, too_high, clamped, converted, big = (
+        ctx.fresh("fs") for _ in range(8))
+    ctx.emit(f"{ordered} = fcmp ord {fty} {ctx.op(x)}, {ctx.op(x)}")
+    ctx.emit(f"{no_nan} = select {cond} {ordered}, {fty} {ctx.op(x)}, {fty} zeroinitializer")
+    low_lit = lit.format(_exact(low, lane))
+    ctx.emit(f"{too_low} = fcmp olt {fty} {no_nan}, {low_lit}")
+    ctx.emit(f"{raised} = select {cond} {too_low}, {fty} {low_lit}, {fty} {no_nan}")
+    high_lit = lit.format(_below(limit, lane))
+    ctx.emit(f"{too_high} = fcmp ogt {fty} {raised}, {high_lit}")
+    ctx.emit(f"{clamped} = select {cond} {too_high}, {fty} {high_lit}, {fty} {raised}")
+    ctx.emit(f"{converted} = {'fptosi' if signed else 'fptoui'} {fty} {clamped} to {ity}")
+    ctx.emit(f"{big} = fcmp oge {fty} {ctx.op(x)}, {lit.format(_exact(limit, lane))}")
+    top = f"splat (i{bits} {int_literal(limit - 1, bits)})"
+    ctx.simple(inst, f"select {cond} {big}, {ity} {top}, {ity} {converted}")
 
 
 # Narrowing and widening -----------------------------------------------------------------
