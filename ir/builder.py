@@ -358,6 +358,66 @@ class InstBuilder:
         """``bitcast`` (unary format, bitcast typing rule)."""
         return self.value(Unary("bitcast", ty, arg))
 
+    def fma(self, a: Value, b: Value, c: Value) -> Value:
+        """``fma`` (ternary format, float_ternary typing rule)."""
+        return self.value(Ternary("fma", (a, b, c)))
+
+    def fmin_pseudo(self, a: Value, b: Value) -> Value:
+        """``fmin_pseudo`` (binary format, float_binary typing rule)."""
+        return self.value(Binary("fmin_pseudo", (a, b)))
+
+    def fmax_pseudo(self, a: Value, b: Value) -> Value:
+        """``fmax_pseudo`` (binary format, float_binary typing rule)."""
+        return self.value(Binary("fmax_pseudo", (a, b)))
+
+    def snarrow(self, a: Value, b: Value) -> Value:
+        """``snarrow`` (binary format, narrow typing rule)."""
+        return self.value(Binary("snarrow", (a, b)))
+
+    def unarrow(self, a: Value, b: Value) -> Value:
+        """``unarrow`` (binary format, narrow typing rule)."""
+        return self.value(Binary("unarrow", (a, b)))
+
+    def uunarrow(self, a: Value, b: Value) -> Value:
+        """``uunarrow`` (binary format, narrow typing rule)."""
+        return self.value(Binary("uunarrow", (a, b)))
+
+    def swiden_low(self, arg: Value) -> Value:
+        """``swiden_low`` (unary format, widen typing rule)."""
+        return self.value(Unary("swiden_low", None, arg))
+
+    def swiden_high(self, arg: Value) -> Value:
+        """``swiden_high`` (unary format, widen typing rule)."""
+        return self.value(Unary("swiden_high", None, arg))
+
+    def uwiden_low(self, arg: Value) -> Value:
+        """``uwiden_low`` (unary format, widen typing rule)."""
+        return self.value(Unary("uwiden_low", None, arg))
+
+    def uwiden_high(self, arg: Value) -> Value:
+        """``uwiden_high`` (unary format, widen typing rule)."""
+        return self.value(Unary("uwiden_high", None, arg))
+
+    def iadd_pairwise(self, a: Value, b: Value) -> Value:
+        """``iadd_pairwise`` (binary format, int_vector_binary typing rule)."""
+        return self.value(Binary("iadd_pairwise", (a, b)))
+
+    def sqmul_round_sat(self, a: Value, b: Value) -> Value:
+        """``sqmul_round_sat`` (binary format, int_vector_binary typing rule)."""
+        return self.value(Binary("sqmul_round_sat", (a, b)))
+
+    def widening_dot_s(self, a: Value, b: Value) -> Value:
+        """``widening_dot_s`` (binary format, widening_dot typing rule)."""
+        return self.value(Binary("widening_dot_s", (a, b)))
+
+    def fvpromote_low(self, arg: Value) -> Value:
+        """``fvpromote_low`` (unary format, fvpromote_low typing rule)."""
+        return self.value(Unary("fvpromote_low", None, arg))
+
+    def fvdemote(self, arg: Value) -> Value:
+        """``fvdemote`` (unary format, fvdemote typing rule)."""
+        return self.value(Unary("fvdemote", None, arg))
+
     def select(self, cond: Value, a: Value, b: Value) -> Value:
         """``select`` (ternary format, select typing rule)."""
         return self.value(Ternary("select", (cond, a, b)))

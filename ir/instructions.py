@@ -84,6 +84,29 @@ _add("fcvt_to_sint fcvt_to_uint", "unary", "fcvt_to_int", ctrl=True, can_trap=Tr
 _add("fcvt_to_sint_sat fcvt_to_uint_sat", "unary", "fcvt_to_int", ctrl=True)
 _add("fcvt_from_sint fcvt_from_uint", "unary", "fcvt_from_int", ctrl=True)
 _add("bitcast", "unary", "bitcast", ctrl=True)
+# SIMD float, conversion, narrowing and widening instructions (vector operands only
+# unless noted; lane 0 is the low lane). Block of the simd-float work.
+_add("fma", "ternary", "float_ternary")  # a * b + c rounded once (llvm.fma); scalars too
+# Pseudo-min/max (wasm pmin/pmax): fmin_pseudo a, b = b < a ? b : a; fmax_pseudo a, b =
+# a < b ? b : a. A NaN or a tie between zeros returns a.
+_add("fmin_pseudo fmax_pseudo", "binary", "float_binary")
+# Narrowing: the lanes of a then of b, each saturated to half width. snarrow: signed to
+# signed; unarrow: signed to unsigned; uunarrow: unsigned to unsigned.
+_add("snarrow unarrow uunarrow", "binary", "narrow")
+# Widening: the low or high half of the lanes, sign- or zero-extended to double width.
+_add("swiden_low swiden_high uwiden_low uwiden_high", "unary", "widen")
+# iadd_pairwise a, b: lane i is the sum of lanes 2i and 2i+1 of (a's lanes, b's lanes).
+_add("iadd_pairwise", "binary", "int_vector_binary")
+# Q15 rounding multiply: (a * b + 2**(w-2)) >> (w-1) per lane, saturated (i16x8 in wasm).
+_add("sqmul_round_sat", "binary", "int_vector_binary")
+# widening_dot_s a, b: lane i of the double-width result is a[2i]*b[2i] + a[2i+1]*b[2i+1]
+# with sign-extended operands, wrapping at the result's width.
+_add("widening_dot_s", "binary", "widening_dot")
+# fvpromote_low: f32x4 lanes 0 and 1 to f64x2; fvdemote: f64x2 to f32x4 lanes 0 and 1,
+# lanes 2 and 3 zero.
+_add("fvpromote_low", "unary", "fvpromote_low")
+_add("fvdemote", "unary", "fvdemote")
+# End of the simd-float block.
 _add("select", "ternary", "select")
 _add("is_null", "unary", "is_null")
 # Memory.

@@ -42,7 +42,20 @@ from pyjitwasm.ir.instructions import (
     UnaryImm,
     spec,
 )
-from pyjitwasm.ir.types import F32, F64, I8, I8X16, I32, I64, POINTER, V128, Type
+from pyjitwasm.ir.types import (
+    F32,
+    F32X4,
+    F64,
+    F64X2,
+    I8,
+    I8X16,
+    I32,
+    I64,
+    POINTER,
+    TYPES_BY_NAME,
+    V128,
+    Type,
+)
 
 
 class TypingError(Exception):
@@ -235,9 +248,12 @@ def _fcmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) ->
     op = s.name
     inst = _as(data, FloatCompare)
     _arity(args, 2, op)
-    _need(args[0].is_float, f"{op} needs float operands, got {args[0]}")
+    _need(_float_like(args[0]), f"{op} needs float operands, got {args[0]}")
     _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
     _need(inst.cond in FLOAT_CONDS, f"bad float condition code {inst.cond}")
+    if args[0].is_vector:
+        # Lane-wise: all ones where the condition holds, zero elsewhere.
+        return [_int_lanes(args[0])]
     return [I8]
 
 
@@ -276,6 +292,11 @@ def _fcvt_to_int(func: Function, data: InstructionData, s: OpSpec,
                  args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
     _arity(args, 1, s.name)
+    if args[0].is_vector:
+        _need(_float_like(args[0]) and _int_like(ctrl) and ctrl.lanes == args[0].lanes,
+              f"{s.name} converts float lanes to as many integer lanes, not {args[0]} "
+              f"to {ctrl}")
+        return [ctrl]
     _need(args[0].is_float, f"{s.name} needs a float operand, got {args[0]}")
     _need(ctrl in (I32, I64), f"{s.name} produces i32 or i64, not {ctrl}")
     return [ctrl]
@@ -285,6 +306,11 @@ def _fcvt_from_int(func: Function, data: InstructionData, s: OpSpec,
                    args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
     _arity(args, 1, s.name)
+    if args[0].is_vector:
+        _need(_int_like(args[0]) and _float_like(ctrl) and ctrl.lanes == args[0].lanes,
+              f"{s.name} converts integer lanes to as many float lanes, not {args[0]} "
+              f"to {ctrl}")
+        return [ctrl]
     _need(args[0] in (I32, I64), f"{s.name} needs an i32 or i64 operand, got {args[0]}")
     _need(ctrl.is_float, f"{s.name} produces a float type, not {ctrl}")
     return [ctrl]
@@ -308,6 +334,83 @@ def _is_null(func: Function, data: InstructionData, s: OpSpec, args: list[Type])
     _arity(args, 1, s.name)
     _need(args[0].is_ref, f"is_null needs a reference, got {args[0]}")
     return [I8]
+
+
+# SIMD float, conversion, narrowing and widening rules (the simd-float block) ----------
+
+
+def _int_lanes(t: Type) -> Type:
+    """The integer vector with ``t``'s lane layout (i32x4 for f32x4)."""
+    return TYPES_BY_NAME[f"i{t.lane_bits}x{t.lanes}"]
+
+
+def _vector_of(lane_bits: int, lanes: int, kind: str) -> Type | None:
+    return TYPES_BY_NAME.get(f"{'i' if kind == 'int' else 'f'}{lane_bits}x{lanes}")
+
+
+def _float_ternary(func: Function, data: InstructionData, s: OpSpec,
+                   args: list[Type]) -> list[Type]:
+    _arity(args, 3, s.name)
+    _need(_float_like(args[0]), f"{s.name} needs float operands, got {args[0]}")
+    _need(args[0] == args[1] == args[2],
+          f"{s.name} operand types differ: {', '.join(map(str, args))}")
+    return [args[0]]
+
+
+def _int_vector_binary(func: Function, data: InstructionData, s: OpSpec,
+                       args: list[Type]) -> list[Type]:
+    _arity(args, 2, s.name)
+    _need(_int_like(args[0]) and args[0].is_vector,
+          f"{s.name} needs integer vector operands, got {args[0]}")
+    _need(args[0] == args[1], f"{s.name} operand types differ: {args[0]} and {args[1]}")
+    if s.name == "iadd_pairwise":
+        return [args[0]]
+    _need(args[0].lane_bits in (16, 32), f"{s.name} needs 16- or 32-bit lanes, got {args[0]}")
+    return [args[0]]
+
+
+def _narrow(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 2, s.name)
+    _need(_int_like(args[0]) and args[0].is_vector and args[0].lane_bits > 8,
+          f"{s.name} needs integer vectors of 16- to 64-bit lanes, got {args[0]}")
+    _need(args[0] == args[1], f"{s.name} operand types differ: {args[0]} and {args[1]}")
+    result = _vector_of(args[0].lane_bits // 2, args[0].lanes * 2, "int")
+    assert result is not None
+    return [result]
+
+
+def _widen(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(_int_like(args[0]) and args[0].is_vector and args[0].lane_bits < 64,
+          f"{s.name} needs an integer vector of 8- to 32-bit lanes, got {args[0]}")
+    result = _vector_of(args[0].lane_bits * 2, args[0].lanes // 2, "int")
+    assert result is not None
+    return [result]
+
+
+def _widening_dot(func: Function, data: InstructionData, s: OpSpec,
+                  args: list[Type]) -> list[Type]:
+    _arity(args, 2, s.name)
+    _need(_int_like(args[0]) and args[0].is_vector and args[0].lane_bits in (8, 16),
+          f"{s.name} needs i8x16 or i16x8 operands, got {args[0]}")
+    _need(args[0] == args[1], f"{s.name} operand types differ: {args[0]} and {args[1]}")
+    result = _vector_of(args[0].lane_bits * 2, args[0].lanes // 2, "int")
+    assert result is not None
+    return [result]
+
+
+def _fvpromote_low(func: Function, data: InstructionData, s: OpSpec,
+                   args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(args[0] == F32X4, f"{s.name} converts {F32X4} to {F64X2}, not {args[0]}")
+    return [F64X2]
+
+
+def _fvdemote(func: Function, data: InstructionData, s: OpSpec,
+              args: list[Type]) -> list[Type]:
+    _arity(args, 1, s.name)
+    _need(args[0] == F64X2, f"{s.name} converts {F64X2} to {F32X4}, not {args[0]}")
+    return [F32X4]
 
 
 # Memory --------------------------------------------------------------------------------
@@ -610,6 +713,14 @@ RULES: dict[str, Rule] = {
     "fcvt_to_int": _fcvt_to_int,
     "fcvt_from_int": _fcvt_from_int,
     "bitcast": _bitcast,
+    # The simd-float block.
+    "float_ternary": _float_ternary,
+    "int_vector_binary": _int_vector_binary,
+    "narrow": _narrow,
+    "widen": _widen,
+    "widening_dot": _widening_dot,
+    "fvpromote_low": _fvpromote_low,
+    "fvdemote": _fvdemote,
     "select": _select,
     "is_null": _is_null,
     "load": _load,

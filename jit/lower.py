@@ -80,6 +80,7 @@ from pyjitwasm.ir.instructions import (
 )
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower_simd import SIMD_LOWERINGS, vector_icmp
+from pyjitwasm.jit.lower_simd_float import SIMD_FLOAT_LOWERINGS, saturating_vector
 from pyjitwasm.jit.lower_types import (
     f32_literal,
     f64_literal,
@@ -710,30 +711,37 @@ class _FunctionLowering:
         data = self.dfg.defining_inst(self.resolve(v))
         return None if data is None else data.opcode
 
-    def float_const_value(self, v: Value) -> float | None:
-        """The value of a scalar float constant operand, else None."""
+    def float_const_values(self, v: Value) -> list[float]:
+        """The lane values of a float constant operand (one for a scalar; a vector
+        constant seen through bitcasts has one per lane), else an empty list."""
         data = self.dfg.defining_inst(self.resolve(v))
         value: float
         if isinstance(data, UnaryIeee32):
             (value,) = struct.unpack("<f", struct.pack("<I", data.bits))
-            return value
+            return [value]
         if isinstance(data, UnaryIeee64):
             (value,) = struct.unpack("<d", struct.pack("<Q", data.bits))
-            return value
-        return None
+            return [value]
+        ty = self.type_of(v)
+        while isinstance(data, Unary) and data.opcode == "bitcast":
+            data = self.dfg.defining_inst(self.resolve(data.arg))
+        if isinstance(data, UnaryConst) and ty.kind == "float" and ty.is_vector:
+            raw = data.value.to_bytes(16, "little")
+            return list(struct.unpack("<4f" if ty.lane_bits == 32 else "<2d", raw))
+        return []
 
     def folds_to_operand(self, opcode: str, a: Value, b: Value) -> bool:
-        """Whether LLVM may fold ``a OP b`` into one operand (or its negation)."""
-        ca, cb = self.float_const_value(a), self.float_const_value(b)
-        if cb is not None:
-            if opcode in ("fmul", "fdiv") and cb in (1.0, -1.0):
+        """Whether LLVM may fold ``a OP b`` (or some lanes of it) into one operand or its
+        negation."""
+        for lane in self.float_const_values(b):
+            if opcode in ("fmul", "fdiv") and lane in (1.0, -1.0):
                 return True
-            if opcode in ("fadd", "fsub") and cb == 0.0:
+            if opcode in ("fadd", "fsub") and lane == 0.0:
                 return True
-        if ca is not None:
-            if opcode == "fmul" and ca in (1.0, -1.0):
+        for lane in self.float_const_values(a):
+            if opcode == "fmul" and lane in (1.0, -1.0):
                 return True
-            if opcode in ("fadd", "fsub") and ca == 0.0:
+            if opcode in ("fadd", "fsub") and lane == 0.0:
                 return True
         return False
 
@@ -759,15 +767,28 @@ class _FunctionLowering:
         self.simple(inst, f"select {cond_ty} {unordered}, {lty} {quieted}, {lty} {picked}")
 
     def fcmp(self, inst: Inst, data: InstructionData) -> None:
+        """Scalars: an ``i1`` and its ``i8``. Vectors: lanes of all ones or zeros (the
+        ``<N x i1>`` sign-extended to the operands' lane width)."""
         assert isinstance(data, FloatCompare)
         a, b = data.args
-        i1 = f"%v{self.result(inst)}.c"
+        v = self.result(inst)
+        i1 = f"%v{v}.c"
         self.emit(f"{i1} = fcmp {_FCMP[data.cond]} {self.typed(a)}, {self.op(b)}")
+        ty = self.type_of(a)
+        if ty.is_vector:
+            self.bools.pop(v, None)  # not a branch condition
+            lanes = f"<{ty.lanes} x i1>"
+            self.simple(inst, f"sext {lanes} {i1} to {llvm_type(self.type_of(v))}")
+            return
         self.compare_result(inst, i1)
 
     def saturating(self, inst: Inst, data: InstructionData) -> None:
-        """``fcvt_to_sint_sat``/``fcvt_to_uint_sat`` through ``llvm.fpto[su]i.sat``."""
+        """``fcvt_to_sint_sat``/``fcvt_to_uint_sat`` through ``llvm.fpto[su]i.sat``
+        (vectors: see ``lower_simd_float.saturating_vector``)."""
         assert isinstance(data, Unary)
+        if self.type_of(data.arg).is_vector:
+            saturating_vector(self, inst, data)
+            return
         base = "fptosi" if data.opcode == "fcvt_to_sint_sat" else "fptoui"
         a = data.arg
         src = self.type_of(a)
@@ -1087,6 +1108,8 @@ LOWERINGS: dict[str, Lowering] = {
     "trap": _F.trap, "trapz": _F.cond_trap, "trapnz": _F.cond_trap,
     # SIMD lanes, shuffles, extending loads and integer vector operations (simd-int).
     **SIMD_LOWERINGS,
+    # SIMD float, conversions, narrowing and widening (jit/lower_simd_float.py).
+    **SIMD_FLOAT_LOWERINGS,
 }
 """The lowering of each opcode of legalized IR (``heap_addr``, ``table_addr`` and
 ``global_value`` have none: the legalizer removes them)."""

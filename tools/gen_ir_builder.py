@@ -47,6 +47,8 @@ TEMPLATES: dict[str, Template] = {
     "binary": Template("a: Value, b: Value", "Binary({op}, (a, b))"),
     "binary_imm": Template("arg: Value, imm: int", "BinaryImm({op}, arg, imm)"),
     "ternary": Template("cond: Value, a: Value, b: Value", "Ternary({op}, (cond, a, b))"),
+    # Ternary opcodes other than ``select`` take three operands of one kind (``fma``).
+    "ternary.operands": Template("a: Value, b: Value, c: Value", "Ternary({op}, (a, b, c))"),
     "multiary": Template("values: Sequence[Value] = ()", "MultiAry({op}, tuple(values))"),
     "int_compare": Template("cond: str, a: Value, b: Value", "IntCompare({op}, cond, (a, b))"),
     "int_compare_imm": Template("cond: str, arg: Value, imm: int",
@@ -176,6 +178,8 @@ def returns(info: OpSpec) -> tuple[str, str]:
 def template(info: OpSpec) -> Template:
     if info.format == "unary" and info.ctrl:
         return TEMPLATES["unary.ctrl"]
+    if info.format == "ternary" and info.rule == "float_ternary":
+        return TEMPLATES["ternary.operands"]
     return TEMPLATES[info.format]
 
 

@@ -19,9 +19,9 @@ def test_every_non_simd_opcode_has_a_handler() -> None:
     assert missing == []
 
 
-def test_simd_handlers_come_from_their_modules() -> None:
-    simd = {code for code in HANDLERS if code >= FD}
-    assert simd == {op.V128_CONST} | set(simd_int.HANDLERS)
+def test_every_simd_opcode_translates() -> None:
+    simd = {code for code in OPS if code >= FD}
+    assert sorted(OPS[code].name for code in simd - set(HANDLERS)) == []
 
 
 # The SIMD opcodes simd_int translates: memory, lanes, shuffles, bitwise operations and the
@@ -40,6 +40,31 @@ def test_every_integer_simd_opcode_translates() -> None:
               if code >= FD and _INTEGER_SIMD.fullmatch(info.name)}
     assert len(wanted) == len(simd_int.HANDLERS) == 149
     assert wanted == set(simd_int.HANDLERS)
+
+
+# The SIMD opcodes translate/simd_float.py handles: float arithmetic and comparisons,
+# conversions, narrowing and widening, dot products and q15mulr.
+_SIMD_FLOAT_MARKS = ("f32x4.", "f64x2.", "narrow", "extend_", "extadd", "extmul", "trunc_sat",
+                     "dot_", "q15mulr")
+_LANE_ACCESS = ("splat", "extract_lane", "replace_lane")
+
+
+def test_simd_float_opcodes_translate() -> None:
+    float_ops = [info.name for code, info in OPS.items() if code >= FD
+                 and any(mark in info.name for mark in _SIMD_FLOAT_MARKS)
+                 and not any(lane in info.name for lane in _LANE_ACCESS)
+                 and "relaxed" not in info.name]
+    assert len(float_ops) == 86
+    assert [name for name in float_ops if op.OPS_BY_NAME[name].code not in HANDLERS] == []
+
+
+def test_relaxed_simd_opcodes_translate() -> None:
+    # In the deterministic mode i8x16.relaxed_swizzle is i8x16.swizzle.
+    relaxed = [info.name for info in OPS.values() if "relaxed" in info.name]
+    assert len(relaxed) == 20
+    missing = [name for name in relaxed if op.OPS_BY_NAME[name].code not in HANDLERS]
+    assert missing == []
+    assert HANDLERS[op.I8X16_RELAXED_SWIZZLE] is simd_int.HANDLERS[op.I8X16_SWIZZLE]
 
 
 def test_every_handler_key_is_a_known_opcode() -> None:
