@@ -17,6 +17,7 @@ import platform
 from typing import Any
 
 from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError, WasmValueError
+from pyjitwasm.wasm.features import Features
 
 STRATEGIES = ("auto", "interp", "jit", "cranelift", "winch", "pulley")
 """Accepted ``strategy`` values. ``"auto"``, ``"cranelift"`` and ``"jit"`` compile with the
@@ -100,9 +101,9 @@ def _proposal_property(setting: str) -> property:
     return property(get, set_, doc=f"The {proposal} proposal.")
 
 
-def _relaxed_property(setting: str) -> property:
+def _relaxed_property(setting: str, default: bool) -> property:
     def get(self: Config) -> bool:
-        return bool(self.__dict__.get(setting, False))
+        return bool(self.__dict__.get(setting, default))
 
     def set_(self: Config, enable: bool) -> None:
         self._relaxed_simd(setting, enable)
@@ -372,14 +373,20 @@ class Config:
                                          "proposal is not implemented")
 
     def _relaxed_simd(self, setting: str, enable: bool) -> None:
-        # Accepted and kept for the engines (relaxed-SIMD modules are rejected by the
-        # decoder until relaxed SIMD is implemented).
+        # Both engines always compute relaxed SIMD with the results of Wasmtime's
+        # deterministic mode (one of the behaviours the proposal allows), so the
+        # deterministic flag changes nothing; wasm_relaxed_simd gates the opcodes.
         self.__dict__[setting] = _bool(setting, enable)
 
-    wasm_relaxed_simd = _relaxed_property("wasm_relaxed_simd")
-    relaxed_simd_deterministic = _relaxed_property("relaxed_simd_deterministic")
+    wasm_relaxed_simd = _relaxed_property("wasm_relaxed_simd", True)
+    relaxed_simd_deterministic = _relaxed_property("relaxed_simd_deterministic", False)
     # The wasmtime-py spelling of the deterministic flag.
-    wasm_relaxed_simd_deterministic = _relaxed_property("relaxed_simd_deterministic")
+    wasm_relaxed_simd_deterministic = _relaxed_property("relaxed_simd_deterministic", False)
+
+    @property
+    def features(self) -> Features:
+        """The proposals modules compiled with this config may use (the decoder's flags)."""
+        return Features(relaxed_simd=self.wasm_relaxed_simd)
 
     # Execution controls not implemented yet -------------------------------------------
 

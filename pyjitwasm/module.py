@@ -34,7 +34,7 @@ class Module:
     def __init__(self, engine: Engine, wasm: bytes | bytearray | memoryview | str) -> None:
         if not isinstance(engine, Engine):
             raise ArgumentTypeError("expected an Engine")
-        module = decode_module(_binary(wasm))
+        module = decode_module(_binary(wasm), features=engine.config.features)
         validate_module(module)
         self._engine = engine
         self._wasm = module
@@ -57,7 +57,7 @@ class Module:
         """Raise DecodeError or ValidationError if ``wasm`` is not a valid module."""
         if not isinstance(engine, Engine):
             raise ArgumentTypeError("expected an Engine")
-        validate_module(decode_module(_binary(wasm)))
+        validate_module(decode_module(_binary(wasm), features=engine.config.features))
 
     @property
     def engine(self) -> Engine:

@@ -113,6 +113,28 @@ def test_hints_and_relaxed_simd_are_accepted(tmp_path: Path) -> None:
     assert engine.config.wasm_relaxed_simd
 
 
+_RELAXED_SWIZZLE = """(module (func (export "f") (param v128 v128) (result v128)
+    (i8x16.relaxed_swizzle (local.get 0) (local.get 1))))"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_wasm_relaxed_simd_gates_the_proposal(engine: str) -> None:
+    config = Config()
+    config.strategy = "cranelift" if engine == "jit" else "interp"
+    assert config.wasm_relaxed_simd  # on by default, as in Wasmtime
+    store = Store(Engine(config))
+    f = Instance(store, Module(store.engine, _RELAXED_SWIZZLE), []).exports(store)["f"]
+    # Deterministic results: lanes indexed 16 or more select 0, like i8x16.swizzle.
+    lanes = int.from_bytes(bytes(range(16)), "little")
+    indices = int.from_bytes(bytes([15, 14, 13, 200] + [0] * 12), "little")
+    assert f(store, lanes, indices) == int.from_bytes(bytes([15, 14, 13, 0] + [0] * 12),
+                                                      "little")
+    config = Config()
+    config.wasm_relaxed_simd = False
+    with pytest.raises(WasmtimeError, match="relaxed SIMD proposal, which is disabled"):
+        Module(Engine(config), _RELAXED_SWIZZLE)
+
+
 def test_engine_consumes_its_config_and_closed_configs_are_refused() -> None:
     config = Config()
     Engine(config)
