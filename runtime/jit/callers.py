@@ -103,7 +103,8 @@ def caller_for(func: FuncInstance) -> Caller:
     ftype = func.type
     values, keep = state.values_for(max(len(ftype.params), len(ftype.results)))
     jf._keep = keep
-    return _template(ftype)(ctx, state, jf.shim, jf.code, jf.vmctx, values,
+    shim, code = jf.entry()  # compiles a lazily compiled function now
+    return _template(ftype)(ctx, state, shim, code, jf.vmctx, values,
                             ffi.cast("uint32_t *", values), ffi.cast("uint64_t *", values),
                             ffi.cast("double *", values))
 
@@ -189,8 +190,9 @@ def api_caller_for(func: FuncInstance, store: Any, to_raw: Callable[..., Any],
     ftype = func.type
     values, keep = ctx.jit.values_for(max(len(ftype.params), len(ftype.results)))
     jf._keep = keep
+    shim, code = jf.entry()  # compiles a lazily compiled function now
     return _api_template(ftype)(
-        ctx, ctx.jit, store, jf.shim, jf.code, jf.vmctx, values,
+        ctx, ctx.jit, store, shim, code, jf.vmctx, values,
         ffi.cast("uint32_t *", values), ffi.cast("uint64_t *", values),
         ffi.cast("double *", values), ffi.cast("int32_t *", values),
         ffi.cast("int64_t *", values), to_raw, to_python)
