@@ -30,8 +30,8 @@ from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime import native
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.compile_module import CompileOptions, compile_module
-from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.instance import instantiate
+from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wat import wat2wasm
