@@ -17,7 +17,8 @@ Programs: the C programs of bench/programs/ (built like bench/run.py builds them
 ``big``, a generated C program (``--big-functions`` functions of a few shapes: float and
 integer loops, switch statements, string hashing, calls through a function pointer
 table, direct call chains) whose ``run`` calls through the table into a few dozen of
-them, like a large program that touches a small part of its code at startup.
+them (and on through their direct callees), like a large program that touches a small
+part of its code at startup.
 
     .venv/bin/python -P bench/startup.py                      # everything
     .venv/bin/python -P bench/startup.py --programs big --big-functions 3000
@@ -58,7 +59,7 @@ def _shape(i: int) -> str:
     kind = i % 6
     if kind == 0:
         return f"""
-int f{i}(int *buf, int n) {{
+NOINLINE int f{i}(int *buf, int n) {{
     double acc = {c}.5;
     for (int j = 0; j < n; j++) {{
         double t = buf[j & 255] * {c}.25 + acc;
@@ -70,7 +71,7 @@ int f{i}(int *buf, int n) {{
 """
     if kind == 1:
         return f"""
-int f{i}(int *buf, int n) {{
+NOINLINE int f{i}(int *buf, int n) {{
     int acc = {c * 7};
     for (int j = 0; j < n; j++) {{
         int v = buf[j & 255] ^ (acc << 3);
@@ -90,7 +91,7 @@ int f{i}(int *buf, int n) {{
     if kind == 2:
         return f"""
 static const char text{i}[] = "generated function {i} hashes this string {c} times";
-int f{i}(int *buf, int n) {{
+NOINLINE int f{i}(int *buf, int n) {{
     unsigned h = 2166136261u ^ {c};
     for (int r = 0; r < n; r++)
         for (const char *p = text{i}; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
@@ -100,22 +101,22 @@ int f{i}(int *buf, int n) {{
 """
     if kind == 3:
         return f"""
-static long long g{i}(long long a, int d) {{
+NOINLINE static long long g{i}(long long a, int d) {{
     return d <= 0 ? a : g{i}(a * {c} + d, d - 1) ^ (a >> 3);
 }}
-int f{i}(int *buf, int n) {{
+NOINLINE int f{i}(int *buf, int n) {{
     return (int)g{i}(buf[{c}] + n, {c} % 7 + 2);
 }}
 """
     if kind == 4 and i >= 8:
         return f"""
-int f{i}(int *buf, int n) {{
+NOINLINE int f{i}(int *buf, int n) {{
     int a = f{i - 1}(buf, n & 3), b = f{i - 4}(buf, n & 1);
     return a * {c} + b - f{i - 7}(buf, 1);
 }}
 """
     return f"""
-int f{i}(int *buf, int n) {{
+NOINLINE int f{i}(int *buf, int n) {{
     int acc = {c};
     for (int j = 0; j < n; j++) acc = acc * {c} + table_call((acc + j + {i}) & 1023, buf);
     return acc;
@@ -126,6 +127,9 @@ int f{i}(int *buf, int n) {{
 def big_source(functions: int) -> str:
     """The generated C program: ``functions`` functions, a table of them, ``run``."""
     parts = [
+        # Like separately compiled code: calls stay calls (clang -O2 would otherwise
+        # inline most of these small functions into their callers).
+        "#define NOINLINE __attribute__((noinline))",
         "typedef int (*fn_t)(int *, int);",
         f"extern fn_t table[{functions}];",
         "static int depth;",
@@ -203,8 +207,9 @@ def measure_one(engine: str, wasm_path: str, first_n: int, run_n: int) -> dict[s
     t3 = time.perf_counter()
     cpu = time.process_time() - cpu0
     row: dict[str, Any] = {
-        "first_result_s": t3 - t0, "first_result_cpu_s": cpu, "module_s": t1 - t0, "instantiate_s": t2 - t1,
-        "first_call_s": t3 - t2, "result": result, "base_rss_kib": base_rss,
+        "first_result_s": t3 - t0, "first_result_cpu_s": cpu, "module_s": t1 - t0,
+        "instantiate_s": t2 - t1, "first_call_s": t3 - t2, "result": result,
+        "base_rss_kib": base_rss,
     }
     if run_n:
         cpu4, t4 = time.process_time(), time.perf_counter()
