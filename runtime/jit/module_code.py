@@ -37,7 +37,12 @@ from typing import Any, TypeVar, cast
 
 from pyjitwasm.runtime.jit import codemap, shims
 from pyjitwasm.runtime.jit.compile_module import CompiledModule, CompileOptions, compile_batch
-from pyjitwasm.runtime.native import ffi, fill_lazy_stubs, lazy_stubs_supported
+from pyjitwasm.runtime.native import (
+    ffi,
+    fill_lazy_stubs,
+    lazy_stubs_supported,
+    native_stack_room,
+)
 from pyjitwasm.translate.translator import ModuleInfo
 from pyjitwasm.translate.vmctx import VMContextLayout
 from pyjitwasm.wasm import opcodes as op
@@ -76,7 +81,8 @@ class ModuleCode:
         self._code = [0] * count
         self._entry_shims: dict[int, int] = {}
         self._callees: dict[int, list[int]] = {}
-        self._lock = threading.Lock()
+        # Reentrant: a finalizer run by a collection during a compile may call wasm.
+        self._lock = threading.RLock()
         self.batches: list[CompiledModule] = []
         self.compile_seconds = 0.0
         self.lazy = options.lazy and lazy_stubs_supported()
@@ -93,10 +99,6 @@ class ModuleCode:
         if not 0 <= k < len(self._code):
             raise IndexError(f"function {func_index} is not defined by this module")
         return self.slots_address + 8 * k
-
-    def is_compiled(self, func_index: int) -> bool:
-        """Whether defined function ``func_index`` has machine code yet."""
-        return self._code[func_index - self.first] != 0
 
     def entry(self, func_index: int) -> tuple[int, int]:
         """(entry shim, machine code) to call defined function ``func_index`` from
@@ -115,7 +117,9 @@ class ModuleCode:
         k = func_index - self.first
         code = self._code[k]
         if not code:
-            code = self._compile_on_demand(k)
+            # From Python, but maybe from a host function called by wasm: the compile
+            # then runs below those wasm frames, like one a stub asks for.
+            code = self.compile_for_stub(k, native_stack_room())
         return code
 
     def compile_for_stub(self, k: int, stack_room: int) -> int:

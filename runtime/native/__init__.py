@@ -221,6 +221,12 @@ def fill_lazy_stubs(slots: int, count: int) -> None:
         raise MemoryError("could not make lazy-compile stubs")
 
 
+def native_stack_room() -> int:
+    """Bytes of native stack left below the caller on this thread (an estimate from the
+    thread's stack bounds; very large before the thread first entered wasm)."""
+    return int(lib.pyjitwasm_stack_room())
+
+
 def is_lazy_stub(address: int) -> bool:
     """Whether ``address`` is a lazy-compile stub."""
     return bool(lib.pyjitwasm_is_lazy_stub(address))

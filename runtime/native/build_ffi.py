@@ -40,6 +40,7 @@ int pyjitwasm_lazy_supported(void);
 uintptr_t pyjitwasm_lazy_stub(uint32_t index);
 int pyjitwasm_lazy_fill_slots(uint64_t *slots, uint32_t count);
 int pyjitwasm_is_lazy_stub(uintptr_t address);
+uintptr_t pyjitwasm_stack_room(void);
 extern "Python" int pyjitwasm_py_host_call(uintptr_t vmctx, uint32_t index, uintptr_t values);
 extern "Python" int pyjitwasm_py_host_call_buffered(uint32_t index);
 extern "Python" int64_t pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uint64_t a0,

@@ -686,6 +686,16 @@ __attribute__((used, visibility("hidden"))) uintptr_t pyjitwasm_lazy_resolve(uin
     return code;
 }
 
+/* Bytes of this thread's stack below the caller (UINTPTR_MAX before the thread's first
+ * invoke, when its bounds are not known yet: no wasm frames are on it then). */
+uintptr_t pyjitwasm_stack_room(void)
+{
+    if (!thread_ready || thread_stack_low == 0)
+        return UINTPTR_MAX;
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    return sp > thread_stack_low ? sp - thread_stack_low : 0;
+}
+
 #if defined(__x86_64__) && defined(__ELF__)
 #define PYJITWASM_HAVE_LAZY_STUBS 1
 void pyjitwasm_lazy_trampoline(void);

@@ -398,10 +398,10 @@ def test_compiles_move_to_a_fresh_stack_when_little_is_left(
     monkeypatch.setattr(module_code, "compile_batch", recorded)
     inst = _instance(_code())
     assert _call(inst, "even", 7) == [0]
-    # The export compiles on this thread (entered from Python); every compile a stub
-    # asks for ($odd, then $even again through its slot) on the helper thread.
-    assert threads[0] == threading.current_thread().name
-    assert threads[1:] and set(threads[1:]) == {"pyjitwasm-lazy-compile"}
+    # The compile $odd's stub asks for runs on the helper thread; so does the export's
+    # (entered from Python), unless this thread has never run wasm before (its stack
+    # bounds are not known then).
+    assert len(threads) == 2 and threads[1] == "pyjitwasm-lazy-compile"
 
 
 def test_eager_mode_compiles_everything_up_front(compile_log: list[list[int]]) -> None:
