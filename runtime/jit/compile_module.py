@@ -86,7 +86,8 @@ class CompileOptions:
 
 @dataclass
 class CompiledModule:
-    """Machine code of one wasm module.  Keep it alive while any of its code may run."""
+    """Machine code of a batch of one wasm module's functions (all of them for
+    ``compile_module``).  Keep it alive while any of its code may run."""
 
     module: WasmModule
     layout: VMContextLayout
@@ -169,7 +170,7 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
     timings = CompileTimings()
     if info is None:
         info = ModuleInfo(module, options.heap_config())
-    escaping = escaping_functions(module)
+    escaping = set() if separate else escaping_functions(module)
     together: Collection[int] | None = frozenset(indices) if separate else None
     functions: list[FunctionToCompile] = []
     for index in indices:
