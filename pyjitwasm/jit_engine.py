@@ -1,9 +1,10 @@
 """The "jit" strategy of an Engine: compile modules to machine code and run them natively.
 
-A Module is compiled once, on its first instantiation (``runtime/jit/compile_module.py``),
-with the runtime's symbols (``libcalls.symbol_addresses``); its machine code is released
-when the Module and every instance using it are gone (instances live as long as their
-store).
+A Module gets its code slots on its first instantiation (``runtime/jit/module_code.py``),
+linked against the runtime's symbols (``libcalls.symbol_addresses``): each function is
+compiled on its first call (or all at once, with ``CompileOptions(lazy=False)``); the
+machine code is released when the Module and every instance using it are gone
+(instances live as long as their store).
 """
 
 from __future__ import annotations
