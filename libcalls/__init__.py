@@ -216,11 +216,17 @@ def _handler(fn: Callable[..., int], nargs: int) -> native.LibcallHandler:
 # Lazy compilation -----------------------------------------------------------------------
 
 
-def lazy_compile(vmctx: int, k: int, stack_room: int) -> int:
+def lazy_compile(first: int, second: int, k: int, stack_room: int) -> int:
     """What lazy-compile stub ``k`` calls: the machine code of defined function number
-    ``k`` of the module of the instance at ``vmctx`` (the callee's), compiled now if it
-    is not yet (``runtime/jit/module_code.py``)."""
-    code = _instance(vmctx).compiled
+    ``k`` of the callee's module, compiled now if it is not yet
+    (``runtime/jit/module_code.py``).  The callee's vmctx is the call's first argument
+    ``first``, or its second one when the first is the hidden pointer a function whose
+    results do not fit in registers gets: that points into the caller's stack, never at
+    an instance's vmctx, so the registry tells them apart."""
+    inst = instance_by_vmctx(first) or instance_by_vmctx(second)
+    if inst is None:
+        raise RuntimeError(f"lazy compile from an unknown vmctx {first:#x} / {second:#x}")
+    code = inst.compiled
     if not isinstance(code, ModuleCode):
         raise RuntimeError("a lazy-compile stub was called for a module without code slots")
     return code.compile_for_stub(k, stack_room)

@@ -194,17 +194,20 @@ def pyjitwasm_py_libcall(which: int, vmctx: int, a0: int, a1: int, a2: int, a3: 
         return 0
 
 
-LazyCompileHandler = Callable[[int, int, int], int]
-"""Compiles a function on its first call: ``fn(vmctx, defined_index, stack_room) ->
-code address`` (see :func:`set_lazy_compile_handler`)."""
+LazyCompileHandler = Callable[[int, int, int, int], int]
+"""Compiles a function on its first call: ``fn(first, second, defined_index, stack_room)
+-> code address`` (see :func:`set_lazy_compile_handler`)."""
 
 _lazy_compile_handler: list[LazyCompileHandler | None] = [None]
 
 
 def set_lazy_compile_handler(fn: LazyCompileHandler) -> None:
-    """Install what a lazy-compile stub calls: ``fn(vmctx, k, room)`` must make defined
-    function ``k`` of the module whose instance has vmctx ``vmctx`` callable and return
-    its code address (``room``: bytes of native stack left below the caller).  An
+    """Install what a lazy-compile stub calls: ``fn(first, second, k, room)`` must make
+    defined function ``k`` of the callee's module callable and return its code address.
+    ``first`` and ``second`` are the call's first two argument registers: the callee's
+    vmctx is ``first``, or ``second`` when the function returns its results through a
+    hidden pointer passed first.  ``room``: bytes of native stack left below the caller.
+    An
     exception it raises abandons the compiled frames and reaches the Python caller of
     the wasm code unchanged, like a host function's."""
     _lazy_compile_handler[0] = fn
@@ -237,13 +240,13 @@ def _lazy_onerror(exc_type: Any, exc: BaseException | None, tb: Any) -> None:
 
 
 @ffi.def_extern(error=0, onerror=_lazy_onerror)
-def pyjitwasm_py_lazy_compile(vmctx: int, index: int, room: int) -> int:
+def pyjitwasm_py_lazy_compile(first: int, second: int, index: int, room: int) -> int:
     # 0 means failure: C then abandons the compiled frames (we have returned by then).
     try:
         fn = _lazy_compile_handler[0]
         if fn is None:
             raise RuntimeError("no lazy-compile handler is installed")
-        code = fn(vmctx, index, room)
+        code = fn(first, second, index, room)
         if not code:
             raise RuntimeError(f"lazy compilation of function {index} produced no code")
         return code

@@ -46,8 +46,8 @@ extern "Python" int pyjitwasm_py_host_call_buffered(uint32_t index);
 extern "Python" int64_t pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uint64_t a0,
                                              uint64_t a1, uint64_t a2, uint64_t a3,
                                              uint64_t a4);
-extern "Python" uintptr_t pyjitwasm_py_lazy_compile(uintptr_t vmctx, uint32_t index,
-                                                    uintptr_t room);
+extern "Python" uintptr_t pyjitwasm_py_lazy_compile(uintptr_t first, uintptr_t second,
+                                                    uint32_t index, uintptr_t room);
 """
 
 ffibuilder = FFI()

@@ -35,7 +35,8 @@ static int pyjitwasm_py_host_call(uintptr_t vmctx, uint32_t index, uintptr_t val
 static int pyjitwasm_py_host_call_buffered(uint32_t index);
 static int64_t pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uint64_t a0, uint64_t a1,
                                     uint64_t a2, uint64_t a3, uint64_t a4);
-static uintptr_t pyjitwasm_py_lazy_compile(uintptr_t vmctx, uint32_t index, uintptr_t room);
+static uintptr_t pyjitwasm_py_lazy_compile(uintptr_t first, uintptr_t second, uint32_t index,
+                                           uintptr_t room);
 
 typedef void (*pyjitwasm_entry_shim)(void *callee, void *vmctx, void *values);
 
@@ -673,14 +674,20 @@ uintptr_t pyjitwasm_libcall_address(uint32_t which)
 #define PYJITWASM_STUBS_PER_CHUNK 4096
 #define PYJITWASM_STUB_CHUNKS 4096
 
-__attribute__((used, visibility("hidden"))) uintptr_t pyjitwasm_lazy_resolve(uintptr_t vmctx,
-                                                                           uint32_t index)
+/* `first`/`second`: the first two argument registers of the call.  The callee's vmctx is
+ * the first argument, except for a function whose results do not fit in registers: LLVM
+ * then passes a hidden pointer to them (into the caller's stack) first and the vmctx
+ * second.  The runtime tells them apart by looking the vmctx up (a stack address is
+ * never an instance's vmctx). */
+__attribute__((used, visibility("hidden"))) uintptr_t pyjitwasm_lazy_resolve(uintptr_t first,
+                                                                           uint32_t index,
+                                                                           uintptr_t second)
 {
     /* The compiler runs on this thread's stack below the wasm frames: tell the runtime
      * how much is left so it can move a compile to a fresh thread when that is little. */
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     uintptr_t room = sp > thread_stack_low ? sp - thread_stack_low : 0;
-    uintptr_t code = pyjitwasm_py_lazy_compile(vmctx, index, room);
+    uintptr_t code = pyjitwasm_py_lazy_compile(first, second, index, room);
     if (code == 0)
         leave_after_host_exception();
     return code;
@@ -725,7 +732,8 @@ __asm__(
     "    movaps %xmm5, 128(%rsp)\n"
     "    movaps %xmm6, 144(%rsp)\n"
     "    movaps %xmm7, 160(%rsp)\n"
-    "    movl %eax, %esi\n"          /* index; rdi is still the callee's vmctx */
+    "    movq %rsi, %rdx\n"          /* second argument register */
+    "    movl %eax, %esi\n"          /* index; rdi is still the first argument */
     "    call pyjitwasm_lazy_resolve\n"
     "    movq %rax, %r11\n"
     "    movq 0(%rsp), %rdi\n"

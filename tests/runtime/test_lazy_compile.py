@@ -429,3 +429,21 @@ def test_calls_out_of_the_unit_load_the_code_slot() -> None:
     slot = 8 * (boom - module.num_imported_funcs)
     assert f"%wasm_func_{boom}" not in apart and "call_indirect" in apart
     assert f"+{slot}\n" in apart or (slot == 0 and "load.i64 notrap aligned v" in apart)
+
+
+def test_results_returned_through_memory_survive_the_stub() -> None:
+    # More results than registers: the callee gets a hidden pointer for them as its
+    # first argument, so the stub finds the callee's vmctx in the second register.
+    inst = _instance(_code("""
+    (module
+      (type $many (func (param i64) (result i64 i64 i64 i64 i64 i64 f64 f64 f64 f64 f64 f64)))
+      (func $many (type $many)
+        (local.get 0) (i64.const 2) (i64.const 3) (i64.const 4) (i64.const 5) (i64.const 6)
+        (f64.const 1) (f64.const 2) (f64.const 3) (f64.const 4) (f64.const 5) (f64.const 6))
+      (func $tail (type $many) (return_call $many (local.get 0)))
+      (func (export "sum") (param i64) (result i64 f64) (local f64)
+        (call $tail (local.get 0))
+        f64.add f64.add f64.add f64.add f64.add local.set 1
+        i64.add i64.add i64.add i64.add i64.add local.get 1))
+    """))
+    assert _call(inst, "sum", 10) == [30, 21.0]
