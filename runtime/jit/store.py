@@ -75,11 +75,6 @@ class JitFunc:
         self._keep: Any = None
         self._resolve = resolve
 
-    @property
-    def code(self) -> int:
-        """The word in the slot now (under lazy compilation maybe still the stub)."""
-        return int(ffi.cast("uint64_t *", self.slot)[0])
-
     def entry(self) -> tuple[int, int]:
         """(entry shim, machine code) for entering the function from Python."""
         if self._resolve is None:
