@@ -100,9 +100,6 @@ class JitState:
         self._next_handle = 1
         self._host_indices: list[int] = []
         self._host_entries: dict[int, Callable[..., None]] = {}
-        self.values = ffi.new("char[]", 16 * 64 + 16)
-        self.values_address = (int(ffi.cast("uintptr_t", self.values)) + 15) & ~15
-        self.values_slots = 64
         weakref.finalize(self, _release_host_functions, self._host_indices)
 
     # Functions ----------------------------------------------------------------------
@@ -187,15 +184,6 @@ class JitState:
     def extern_object(self, handle: int) -> Any:
         """The host object behind a handle (None for 0)."""
         return None if handle == 0 else self._externs[handle]
-
-    # Values array -------------------------------------------------------------------
-
-    def values_for(self, slots: int) -> tuple[int, Any]:
-        """A values array with at least ``slots`` 16-byte slots: (address, keepalive)."""
-        if slots <= self.values_slots:
-            return self.values_address, None
-        buf = ffi.new("char[]", 16 * slots + 16)
-        return (int(ffi.cast("uintptr_t", buf)) + 15) & ~15, buf
 
 
 def _release_host_functions(indices: list[int]) -> None:

@@ -193,7 +193,8 @@ def test_instances_of_a_module_share_its_compiled_code(
     assert second.words()[second.layout.code_slots // 8] == code.slots_address
 
 
-def test_the_public_api_is_lazy_by_default() -> None:
+def test_the_public_api_is_lazy_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYJITWASM_LAZY", raising=False)  # the eager run of the suite
     engine = Engine()
     store = Store(engine)
     module = Module(engine, CALLS)
@@ -205,6 +206,38 @@ def test_the_public_api_is_lazy_by_default() -> None:
     assert isinstance(fib, Func)
     assert fib(store, 20) == 6765
     assert 0 < code.compiled_functions < len(code.module.codes)
+
+
+def test_the_environment_switches_the_default_to_eager(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYJITWASM_LAZY", "0")
+    assert not CompileOptions().lazy
+    monkeypatch.setenv("PYJITWASM_LAZY", "1")
+    assert CompileOptions().lazy
+
+
+def test_threads_calling_one_function_keep_their_own_values() -> None:
+    # Arguments are stored in a values array before the GIL is released for the call
+    # and results read after it is taken again: each thread needs its own array.
+    store = Store(Engine())
+    mix = Instance(store, Module(store.engine, """
+    (module (func (export "mix") (param i64 i64) (result i64)
+      (i64.add (i64.mul (local.get 0) (i64.const 3)) (local.get 1))))
+    """), []).exports(store)["mix"]
+    wrong: list[tuple[int, int, int]] = []
+
+    def work(k: int) -> None:
+        for i in range(20_000):
+            result = mix(store, i, k)
+            if result != i * 3 + k:
+                wrong.append((k, i, result))
+
+    threads = [threading.Thread(target=work, args=(k << 40,)) for k in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
 
 
 # Calls through slots: recursion, tail calls, indirect calls, many arguments ---------
