@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from pyjitwasm.runtime import native
 from pyjitwasm.runtime.jit.memory import JitMemory
+from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance, instance_by_vmctx
 from pyjitwasm.translate import libcalls as ir_libcalls
@@ -212,6 +213,25 @@ def _handler(fn: Callable[..., int], nargs: int) -> native.LibcallHandler:
     return _ADAPTERS[nargs](fn)
 
 
+# Lazy compilation -----------------------------------------------------------------------
+
+
+def lazy_compile(first: int, second: int, k: int, stack_room: int) -> int:
+    """What lazy-compile stub ``k`` calls: the machine code of defined function number
+    ``k`` of the callee's module, compiled now if it is not yet
+    (``runtime/jit/module_code.py``).  The callee's vmctx is the call's first argument
+    ``first``, or its second one when the first is the hidden pointer a function whose
+    results do not fit in registers gets: that points into the caller's stack, never at
+    an instance's vmctx, so the registry tells them apart."""
+    inst = instance_by_vmctx(first) or instance_by_vmctx(second)
+    if inst is None:
+        raise RuntimeError(f"lazy compile from an unknown vmctx {first:#x} / {second:#x}")
+    code = inst.compiled
+    if not isinstance(code, ModuleCode):
+        raise RuntimeError("a lazy-compile stub was called for a module without code slots")
+    return code.compile_for_stub(k, stack_room)
+
+
 def _install() -> dict[str, int]:
     addresses = native.runtime_symbols()
     for libcall in ir_libcalls.LIBCALLS:
@@ -219,6 +239,7 @@ def _install() -> dict[str, int]:
         native.set_libcall_handler(which, _handler(IMPLEMENTATIONS[libcall.name],
                                                    len(libcall.params)))
         addresses[libcall.symbol] = native.libcall_address(which)
+    native.set_lazy_compile_handler(lazy_compile)
     return addresses
 
 

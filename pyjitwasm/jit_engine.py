@@ -1,9 +1,10 @@
 """The "jit" strategy of an Engine: compile modules to machine code and run them natively.
 
-A Module is compiled once, on its first instantiation (``runtime/jit/compile_module.py``),
-with the runtime's symbols (``libcalls.symbol_addresses``); its machine code is released
-when the Module and every instance using it are gone (instances live as long as their
-store).
+A Module gets its code slots on its first instantiation (``runtime/jit/module_code.py``),
+linked against the runtime's symbols (``libcalls.symbol_addresses``): each function is
+compiled on its first call (or all at once, with ``CompileOptions(lazy=False)``); the
+machine code is released when the Module and every instance using it are gone
+(instances live as long as their store).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.callers import api_caller_for
-from pyjitwasm.runtime.jit.compile_module import CompiledModule, CompileOptions, compile_module
+from pyjitwasm.runtime.jit.compile_module import CompileOptions
 from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.instance import instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
+from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance
@@ -47,16 +49,17 @@ class JitModule:
     def __init__(self, module: WasmModule, options: CompileOptions) -> None:
         self.module = module
         self.options = options
-        self._compiled: CompiledModule | None = None
+        self._compiled: ModuleCode | None = None
         self._lock = threading.Lock()
 
-    def compiled(self) -> CompiledModule:
-        """The machine code (compiling it the first time)."""
+    def compiled(self) -> ModuleCode:
+        """The module's code slots (compiling everything the first time unless the
+        options say lazy: then each function compiles on its first call)."""
         if self._compiled is None:
             with self._lock:
                 if self._compiled is None:
-                    self._compiled = compile_module(self.module, self.options,
-                                                    symbol_addresses())
+                    self._compiled = ModuleCode(self.module, self.options,
+                                                symbol_addresses())
         return self._compiled
 
     def instantiate(self, imports: Sequence[Extern],

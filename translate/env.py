@@ -96,6 +96,7 @@ class FuncEnv:
         self._tables: dict[int, Table] = {}
         self._table_gvs: dict[int, tuple[GlobalValue, GlobalValue]] = {}
         self._global_ptrs: dict[int, GlobalValue] = {}
+        self._code_slots: GlobalValue | None = None
         self._ext: dict[str, FuncRef] = {}
         self._sigs: dict[tuple[tuple[AbiParam, ...], tuple[Type, ...]], SigRef] = {}
 
@@ -197,6 +198,13 @@ class FuncEnv:
         return self.layout.num_imported_globals
 
     # Functions -------------------------------------------------------------------------
+
+    def code_slots(self) -> GlobalValue:
+        """Global value: the address of the module's code slot table (one word per
+        defined function; the table never moves, the words in it change)."""
+        if self._code_slots is None:
+            self._code_slots = self._load_gv(self.vmctx_gv, self.layout.code_slots, READONLY)
+        return self._code_slots
 
     def signature(self, sig: Signature) -> SigRef:
         key = (tuple(sig.params), tuple(sig.returns))

@@ -11,7 +11,7 @@ modules import this module, never the driver.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 
 from pyjitwasm.ir.cursor import Cursor
@@ -49,10 +49,15 @@ class FunctionState:
     and declarations, and the translation state the handlers update.
 
     Creating it opens the entry block and defines the locals (parameters from the entry
-    block's parameters, the declared locals as zero)."""
+    block's parameters, the declared locals as zero).  ``direct_callees``: the defined
+    functions a ``call`` may reach by name because they are compiled together with this
+    one; calls to the others go through their code slots (None: every defined function,
+    the whole module is compiled at once)."""
 
-    def __init__(self, info: ModuleInfo, func_index: int) -> None:
+    def __init__(self, info: ModuleInfo, func_index: int,
+                 direct_callees: Container[int] | None = None) -> None:
         module = info.module
+        self.direct_callees = direct_callees
         self.module = module
         self.func_index = func_index
         self.ftype = info.func_types[func_index]

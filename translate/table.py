@@ -7,11 +7,16 @@ uninitialized, 1 = null, ``address | 1``): reads decode it inline and ask the
 ``table_lazy_init`` libcall for elements still 0; writes encode inline. Externref table
 elements are stored as they are.
 
-Calls: a defined function is called directly (``call %wasm_func_N(vmctx, args)``); an
-imported one through its VMFuncImport ``{code, vmctx}``; ``call_indirect`` through the
-checked VMFuncRef of the table element. In every case the IR passes the callee's vmctx
-first; the back end adds the caller's vmctx (the function's own vmctx parameter) as the
-ABI's second argument (``jit/abi.py``).
+Calls: a defined function compiled in the same unit is called directly (``call
+%wasm_func_N(vmctx, args)``); any other defined function through its code slot (the
+word ``N - imports`` of the table ``vmctx.code_slots`` points at: under lazy compilation
+it may still hold the compile stub); an imported one through its VMFuncImport ``{code
+slot, vmctx}``; ``call_indirect`` through the checked VMFuncRef ``{code slot, signature,
+vmctx}`` of the table element. Code slots change while code runs, so the word in a slot
+is loaded at each call (never marked readonly); the records and the slot table pointer
+do not. In every case the IR passes the callee's vmctx first; the back end adds the
+caller's vmctx (the function's own vmctx parameter) as the ABI's second argument
+(``jit/abi.py``).
 """
 
 from __future__ import annotations
@@ -40,16 +45,22 @@ def _direct_call(t: FunctionState, instr: Instr, tail: bool) -> None:
     args = t.popn(len(ftype.params))
     sig = function_signature(ftype)
     ins = t.ins()
-    if index >= t.env.info.num_imported_funcs:
+    imported = t.env.info.num_imported_funcs
+    if index >= imported and (t.direct_callees is None or index in t.direct_callees):
         fn = t.env.ext_func(function_name(index), sig)
         if tail:
             ins.return_call(fn, [t.vmctx, *args])
         else:
             t.stack.extend(ins.call(fn, [t.vmctx, *args]))
+    elif index >= imported:
+        slots = ins.global_value(t.env.code_slots())
+        code = ins.load(POINTER, TRUSTED, slots, vm.WORD * (index - imported))
+        _emit_indirect(t, t.env.signature(sig), code, [t.vmctx, *args], tail)
     else:
         at = t.env.layout.imported_func(index)
-        code = ins.load(POINTER, READONLY, t.vmctx, at + vm.FUNC_IMPORT_CODE)
+        slot = ins.load(POINTER, READONLY, t.vmctx, at + vm.FUNC_IMPORT_SLOT)
         callee_vmctx = ins.load(POINTER, READONLY, t.vmctx, at + vm.FUNC_IMPORT_VMCTX)
+        code = ins.load(POINTER, TRUSTED, slot)
         _emit_indirect(t, t.env.signature(sig), code, [callee_vmctx, *args], tail)
     if tail:
         t.reachable = False
@@ -83,8 +94,9 @@ def _indirect_call(t: FunctionState, instr: Instr, tail: bool) -> None:
     actual = ins.load(I32, READONLY, funcref, vm.FUNC_REF_SIGNATURE)
     expected = ins.load(I32, READONLY, t.vmctx, t.env.layout.signature_id(type_index))
     ins.trapnz(ins.icmp("ne", actual, expected), TrapCode.BAD_SIGNATURE)
-    code = ins.load(POINTER, READONLY, funcref, vm.FUNC_REF_CODE)
+    slot = ins.load(POINTER, READONLY, funcref, vm.FUNC_REF_SLOT)
     callee_vmctx = ins.load(POINTER, READONLY, funcref, vm.FUNC_REF_VMCTX)
+    code = ins.load(POINTER, TRUSTED, slot)
     sig = t.env.signature(function_signature(ftype))
     _emit_indirect(t, sig, code, [callee_vmctx, *args], tail)
     if tail:

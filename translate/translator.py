@@ -17,10 +17,13 @@ shuffles, bitwise and integer operations), which raise ``NotImplementedError`` n
 instruction. Tail calls become the ``return_call``/``return_call_indirect`` terminators.
 
 Function ABI in IR: ``(i64 vmctx, params...) -> results``; defined function ``N`` is the
-external function ``%wasm_func_N`` (see ``table`` for how calls reach vmctx).
+external function ``%wasm_func_N`` when it is compiled in the same unit, otherwise it is
+reached through its code slot (see ``table`` for how calls reach vmctx).
 """
 
 from __future__ import annotations
+
+from collections.abc import Container
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.translate import control
@@ -42,15 +45,18 @@ def translate_module(module: WasmModule, config: HeapConfig | None = None) -> li
 
 def translate_function(module: WasmModule, func_index: int,
                        config: HeapConfig | None = None,
-                       info: ModuleInfo | None = None) -> Function:
+                       info: ModuleInfo | None = None,
+                       direct_callees: Container[int] | None = None) -> Function:
     """IR for defined function ``func_index`` (an index in the function index space).
 
     Pass ``info`` (a ``ModuleInfo`` of the same module and config) to share the
-    per-module facts when translating several functions.
+    per-module facts when translating several functions.  ``direct_callees`` are the
+    defined functions compiled in the same unit, which calls reach by name; calls to
+    any other defined function go through its code slot (None: all are in the unit).
     """
     if info is None:
         info = ModuleInfo(module, config or HeapConfig())
-    return FunctionTranslator(info, func_index).run()
+    return FunctionTranslator(info, func_index, direct_callees).run()
 
 
 class FunctionTranslator(FunctionState):

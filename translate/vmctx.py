@@ -14,9 +14,10 @@ aligned little-endian words.  Regions, in order::
                        store       u64 @24  (opaque handle the host side uses)
     signature_ids      u32 x n_types, padded to 8: canonical (store-wide) ids of the
                        module's types, written at instantiation; call_indirect compares.
-    imported_funcs     VMFuncImport {code ptr, vmctx ptr} x n: for a wasm import vmctx is
-                       the exporter's; for a host import code is the signature's host
-                       shim and vmctx a host-function context (HOST_INDEX_OFFSET).
+    imported_funcs     VMFuncImport {code slot ptr, vmctx ptr} x n: for a wasm import the
+                       slot is the exporter's code slot of the function and vmctx the
+                       exporter's; for a host import the slot holds the signature's host
+                       shim and vmctx is a host-function context (HOST_INDEX_OFFSET).
     imported_memories  ptr to the owner's VMMemoryDefinition x n
     imported_tables    ptr to the owner's VMTableDefinition x n
     imported_globals   ptr to the owner's 16-byte global slot x n
@@ -25,8 +26,22 @@ aligned little-endian words.  Regions, in order::
                        length too and bounds-check explicitly.
     tables             VMTableDefinition {elements ptr, length u64} x n (inline)
     globals            16-byte slots x n (inline, v128-sized)
-    func_refs          VMFuncRef {code ptr, signature id u32, pad, vmctx ptr} x n, one per
-                       function that can become a funcref (ref.func / elements / exports).
+    func_refs          VMFuncRef {code slot ptr, signature id u32, pad, vmctx ptr} x n, one
+                       per function that can become a funcref (ref.func / elements /
+                       exports).
+    code_slots         ptr to the module's code slot table (one word): ``u64[n_defined]``,
+                       the current code address of each defined function, shared by every
+                       instance of the module.  Placed last only so that adding it moved
+                       no other field.
+
+Code slots: every call that does not go straight to a function compiled in the same
+batch finds its target through a code slot, a word holding the function's current
+machine-code address.  Direct calls load the slot from the table ``code_slots`` points
+at; VMFuncImport and VMFuncRef records hold the *address* of the callee's slot (``code =
+*record.slot``), so a slot can change (a lazy-compile stub replaced by compiled code, later
+tier-0 code by tier-1) without touching any record.  A slot always holds something
+callable with the function's ABI: under lazy compilation it starts at a stub that
+compiles the function on its first call (``runtime/jit/lazy.py``).
 
 Indices: the imported_* regions are indexed by import index, the defined regions by
 index among the module's own definitions (wasm index minus the number of imports of that
@@ -59,7 +74,7 @@ STORE_OFFSET = 24
 HEADER_SIZE = 32
 
 FUNC_IMPORT_SIZE = 16
-FUNC_IMPORT_CODE = 0
+FUNC_IMPORT_SLOT = 0  # address of the callee's code slot
 FUNC_IMPORT_VMCTX = 8
 
 MEMORY_DEF_SIZE = 16
@@ -73,7 +88,7 @@ TABLE_DEF_LENGTH = 8
 GLOBAL_SIZE = 16
 
 FUNC_REF_SIZE = 24
-FUNC_REF_CODE = 0
+FUNC_REF_SLOT = 0  # address of the function's code slot
 FUNC_REF_SIGNATURE = 8
 FUNC_REF_VMCTX = 16
 
@@ -118,6 +133,7 @@ class VMContextLayout:
             ("tables", TABLE_DEF_SIZE * self.num_tables),
             ("globals", GLOBAL_SIZE * self.num_globals),
             ("func_refs", FUNC_REF_SIZE * self.num_func_refs),
+            ("code_slots", WORD),
         ]
         starts, offset = {}, HEADER_SIZE
         for name, size in sizes:
@@ -178,6 +194,11 @@ class VMContextLayout:
     def func_ref(self, index: int) -> int:
         """Offset of VMFuncRef record ``index``."""
         return self._at("func_refs", index, self.num_func_refs, FUNC_REF_SIZE)
+
+    @property
+    def code_slots(self) -> int:
+        """Offset of the pointer to the module's code slot table."""
+        return self._starts["code_slots"]
 
 
 def func_ref_indices(module: WasmModule) -> dict[int, int]:

@@ -4,12 +4,14 @@ The generic path (``values.read_values``/``write_values``) walks the types of ev
 argument and result on each call.  A caller generated for one signature stores the
 arguments straight into the values array, enters compiled code and reads the results
 back, which is what makes a call from Python cost about as much as ``pyjitwasm_invoke``
-itself.  Callers are
-generated once per signature (as source, compiled with ``exec``) and bound per function.
+itself.  Callers are generated once per signature (as source, compiled with ``exec``)
+and bound per function, with a values array per thread (``ThreadValues``).  Making a
+caller compiles a lazily compiled function first, and the caller keeps its address.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +25,20 @@ from pyjitwasm.wasm.traps import TrapCode
 from pyjitwasm.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
 
 _templates: dict[FuncType, Callable[..., Caller]] = {}
+
+
+class ThreadValues(threading.local):
+    """One caller's values array, one per thread: arguments are stored before the GIL is
+    released for the call and results read after, so two threads sharing an array
+    would read each other's values.  ``views`` is ``(address, u32, u64, f64, i32,
+    i64)``: the array's address and typed cffi views of it."""
+
+    def __init__(self, slots: int) -> None:
+        self._buffer = ffi.new("char[]", 16 * max(slots, 1) + 16)
+        address = (int(ffi.cast("uintptr_t", self._buffer)) + 15) & ~15
+        self.views = (address, ffi.cast("uint32_t *", address), ffi.cast("uint64_t *", address),
+                      ffi.cast("double *", address), ffi.cast("int32_t *", address),
+                      ffi.cast("int64_t *", address))
 
 _STORE = {
     I32: "u32[{s4}] = {v}",
@@ -49,7 +65,7 @@ def _template(ftype: FuncType) -> Callable[..., Caller]:
     if make is not None:
         return make
     lines = [
-        "def make(ctx, state, shim, code, vmctx, values, u32, u64, f64):",
+        "def make(ctx, state, shim, code, vmctx, local):",
         "    limit = ctx.max_host_nesting",
         "    def call(args):",
         "        if ctx.nesting:",
@@ -57,6 +73,7 @@ def _template(ftype: FuncType) -> Callable[..., Caller]:
         "                raise Trap(STACK_OVERFLOW)",
         "        elif ctx.max_wasm_stack != budget[0]:",
         "            set_budget(ctx)",
+        "        values, u32, u64, f64, i32, i64 = local.views",
     ]
     if ftype.params:
         lines.append("        " + ", ".join(f"a{i}" for i in range(len(ftype.params)))
@@ -101,11 +118,9 @@ def caller_for(func: FuncInstance) -> Caller:
     assert isinstance(jf, JitFunc)
     state = ctx.jit
     ftype = func.type
-    values, keep = state.values_for(max(len(ftype.params), len(ftype.results)))
-    jf._keep = keep
-    return _template(ftype)(ctx, state, jf.shim, jf.code, jf.vmctx, values,
-                            ffi.cast("uint32_t *", values), ffi.cast("uint64_t *", values),
-                            ffi.cast("double *", values))
+    local = ThreadValues(max(len(ftype.params), len(ftype.results)))
+    shim, code = jf.entry()  # compiles a lazily compiled function now
+    return _template(ftype)(ctx, state, shim, code, jf.vmctx, local)
 
 
 _api_templates: dict[FuncType, Callable[..., Callable[..., Any]]] = {}
@@ -136,12 +151,12 @@ def _api_template(ftype: FuncType) -> Callable[..., Callable[..., Any]]:
     n = len(ftype.params)
     names = [f"a{i}" for i in range(n)]
     lines = [
-        "def make(ctx, state, store, shim, code, vmctx, values, u32, u64, f64, i32, i64,",
-        "         to_raw, to_python):",
+        "def make(ctx, state, store, shim, code, vmctx, local, to_raw, to_python):",
         "    limit = ctx.max_host_nesting",
         f"    def call({', '.join([*names, '*rest'])}):" if n else "    def call(*rest):",
         "        if rest:",
         f"            raise TypeError(f'expected {n} arguments, got {{{n} + len(rest)}}')",
+        "        values, u32, u64, f64, i32, i64 = local.views",
     ]
     for i, t in enumerate(ftype.params):
         if t in _API_ARG:
@@ -187,10 +202,7 @@ def api_caller_for(func: FuncInstance, store: Any, to_raw: Callable[..., Any],
     jf = func.compiled
     assert isinstance(jf, JitFunc)
     ftype = func.type
-    values, keep = ctx.jit.values_for(max(len(ftype.params), len(ftype.results)))
-    jf._keep = keep
-    return _api_template(ftype)(
-        ctx, ctx.jit, store, jf.shim, jf.code, jf.vmctx, values,
-        ffi.cast("uint32_t *", values), ffi.cast("uint64_t *", values),
-        ffi.cast("double *", values), ffi.cast("int32_t *", values),
-        ffi.cast("int64_t *", values), to_raw, to_python)
+    local = ThreadValues(max(len(ftype.params), len(ftype.results)))
+    shim, code = jf.entry()  # compiles a lazily compiled function now
+    return _api_template(ftype)(ctx, ctx.jit, store, shim, code, jf.vmctx, local, to_raw,
+                                to_python)

@@ -1,7 +1,8 @@
 """Which compiled module a program counter belongs to, for backtraces.
 
-A compiled module (``compile_module.py``'s ``CompiledModule``) is registered with its code
-ranges while it is alive; :func:`frames_for` turns the PCs the native trap path recorded
+Each batch of compiled code (``compile_module.py``'s ``CompiledModule``, registered by
+``module_code.py`` before any code slot points into it) is known with its code ranges
+while it is alive; :func:`frames_for` turns the PCs the native trap path recorded
 into :class:`~pyjitwasm.runtime.errors.Frame` entries through the module's
 ``func_index_at``.
 """

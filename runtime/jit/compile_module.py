@@ -1,12 +1,15 @@
-"""Compiling a whole wasm module to machine code: the driver between the stages.
+"""Compiling wasm functions to machine code: the driver between the stages.
 
-``compile_module`` translates every defined function to IR (``translate``), hands the
-IR and one entry shim per distinct signature to the back end (``jit.compiler``, which
-legalizes, lowers, compiles and loads), and returns the code with what the runtime needs
-to reach it: function addresses by wasm function index, entry shims by type index, the
-vmctx layout the code was compiled against.  Functions that can escape the module
-(exports, element segments, global initializers, the start function) are global symbols;
-the others have internal linkage.
+``compile_batch`` translates some of a module's defined functions to IR (``translate``),
+hands the IR (and, if asked, one entry shim per distinct signature) to the back end
+(``jit.compiler``, which legalizes, lowers, compiles and loads), and returns the code
+with what the runtime needs to reach it: function addresses by wasm function index,
+entry shims by type index, the vmctx layout the code was compiled against.  Calls
+between functions of one batch are direct; calls to the module's other functions go
+through their code slots (``translate/vmctx.py``).  ``compile_module`` is the batch of
+every function (eager compilation); ``module_code.ModuleCode`` is what instances use and
+decides, with ``CompileOptions.lazy``, whether functions are compiled up front or one
+batch at a time on their first call.
 
 Registering ``code_ranges`` with the fault handler is the caller's job
 (``CompiledModule.on_release`` lets it unregister them).
@@ -15,8 +18,9 @@ Registering ``code_ranges`` with the fault handler is the caller's job
 from __future__ import annotations
 
 import bisect
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pyjitwasm.ir.function import Function
@@ -35,6 +39,11 @@ from pyjitwasm.translate.vmctx import VMContextLayout, func_ref_indices
 from pyjitwasm.wasm.module import WasmModule
 
 
+def _lazy_default() -> bool:
+    """Lazy compilation unless ``PYJITWASM_LAZY=0`` (how the test suite runs eagerly)."""
+    return os.environ.get("PYJITWASM_LAZY", "1").strip().lower() not in ("0", "false", "no")
+
+
 @dataclass(frozen=True)
 class CompileOptions:
     """How to compile.
@@ -47,7 +56,12 @@ class CompileOptions:
     keep the legalized IR and the LLVM text on the result (for ``pyjitwasm asm``).
     ``internal_linkage``: give functions that cannot escape internal linkage.
     ``inline_bulk_memory``: translate memory.copy/fill to inline bounds checks and
-    ``memmove``/``memset`` (else they call the libcalls)."""
+    ``memmove``/``memset`` (else they call the libcalls).
+    ``lazy``: compile each function on its first call (``module_code``) instead of the
+    whole module before instantiation; default on, off with ``PYJITWASM_LAZY=0``.
+    ``lazy_batch_instructions``: a lazy compile takes the called function and, breadth
+    first, its not yet compiled direct callees while their wasm instruction count stays
+    within this budget (0: the called function alone)."""
 
     heap_style: str = "static"
     static_bound: int = 1 << 32
@@ -57,6 +71,8 @@ class CompileOptions:
     keep_ir: bool = False
     internal_linkage: bool = True
     inline_bulk_memory: bool = True
+    lazy: bool = field(default_factory=_lazy_default)
+    lazy_batch_instructions: int = 2000
 
     def heap_config(self) -> HeapConfig:
         """The translator's view of these options."""
@@ -72,7 +88,8 @@ class CompileOptions:
 
 @dataclass
 class CompiledModule:
-    """Machine code of one wasm module.  Keep it alive while any of its code may run."""
+    """Machine code of a batch of one wasm module's functions (all of them for
+    ``compile_module``).  Keep it alive while any of its code may run."""
 
     module: WasmModule
     layout: VMContextLayout
@@ -133,23 +150,46 @@ def escaping_functions(module: WasmModule) -> set[int]:
 
 def compile_module(module: WasmModule, options: CompileOptions | None = None,
                    symbols: Mapping[str, int] | None = None) -> CompiledModule:
-    """Compile every function ``module`` defines (the module must be validated)."""
+    """Compile every function ``module`` defines (the module must be validated), with
+    an entry shim for each of its types.  Ignores ``options.lazy``."""
+    first = module.num_imported_funcs
+    return compile_batch(module, range(first, first + len(module.codes)), options, symbols)
+
+
+def compile_batch(module: WasmModule, indices: Sequence[int],
+                  options: CompileOptions | None = None,
+                  symbols: Mapping[str, int] | None = None, info: ModuleInfo | None = None,
+                  separate: bool = False, with_shims: bool = True) -> CompiledModule:
+    """Compile defined functions ``indices`` of ``module`` together.
+
+    ``separate``: the batch is one of several, so only calls between its own functions
+    are direct (the rest go through code slots) and every function but the first gets
+    internal linkage; otherwise the batch
+    must be the whole module.  ``with_shims``: include an entry shim for each of the
+    module's types.  ``info``: the module's ``ModuleInfo`` for these options, shared
+    between batches."""
     options = options or CompileOptions()
     timings = CompileTimings()
-    info = ModuleInfo(module, options.heap_config())
-    first = module.num_imported_funcs
-    escaping = escaping_functions(module)
+    if info is None:
+        info = ModuleInfo(module, options.heap_config())
+    escaping = set() if separate else escaping_functions(module)
+    together: Collection[int] | None = frozenset(indices) if separate else None
     functions: list[FunctionToCompile] = []
-    for index in range(first, first + len(module.codes)):
+    for index in indices:
         t0 = time.perf_counter()
-        func = translate_function(module, index, info=info)
+        func = translate_function(module, index, info=info, direct_callees=together)
         timings.translate += time.perf_counter() - t0
-        internal = options.internal_linkage and index not in escaping
+        if separate:
+            # The runtime reaches them through slots, never by name; but the loader
+            # needs one global symbol to place the code section (the first function).
+            internal = index != indices[0]
+        else:
+            internal = options.internal_linkage and index not in escaping
         functions.append(FunctionToCompile(index, func, internal))
 
     shim_names: dict[int, str] = {}
     shims: dict[str, ShimSpec] = {}
-    for type_index, ftype in enumerate(module.types):
+    for type_index, ftype in enumerate(module.types if with_shims else ()):
         params, results = ir_value_types(ftype.params), ir_value_types(ftype.results)
         name = entry_shim_name(params, results)
         shim_names[type_index] = name
@@ -171,4 +211,4 @@ def compile_module(module: WasmModule, options: CompileOptions | None = None,
 
 
 __all__ = ["CompileOptions", "CompileTimings", "CompiledModule", "FunctionCode",
-           "compile_module", "escaping_functions"]
+           "compile_batch", "compile_module", "escaping_functions"]

@@ -2,8 +2,11 @@
 
 ``runtime/instantiation.py`` does the specification's steps; this
 allocator gives each instance a vmctx (``vmctx.py``) and places the entities there:
-pointers to the imported ones, the defined memories' and tables' definitions, the
-global slots and the VMFuncRef records of every function that may become a funcref.
+pointers to the imported ones (a function import by its code slot), the defined
+memories' and tables' definitions, the global slots, the VMFuncRef records of every
+function that may become a funcref, and the pointer to the module's code slot table
+(``module_code.py``; shared by the module's instances, so code compiled lazily for one
+serves them all).
 
 Funcref tables the instance defines are initialized lazily: their active segments are
 recorded in the table and each element is materialized on first use (``table.py``).
@@ -11,13 +14,13 @@ recorded in the table and each element is materialized on first use (``table.py`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from pyjitwasm.runtime import instantiation
 from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.instance import Extern, FuncInstance
-from pyjitwasm.runtime.jit import codemap
 from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.store import JitFunc, JitStoreContext, signature_id
@@ -47,6 +50,7 @@ class JitAllocator:
         inst = JitModuleInstance(module, context, code)
         layout = inst.layout
         inst.words()[vm.STORE_OFFSET // 8] = state.id
+        inst.words()[layout.code_slots // 8] = code.slots_address
         for type_index, ftype in enumerate(module.types):
             ffi.cast("uint32_t *", inst.vmctx + layout.signature_id(type_index))[0] = \
                 signature_id(ftype)
@@ -59,7 +63,7 @@ class JitAllocator:
         for n, func in enumerate(inst.funcs):
             jf = state.jit_func(func)
             at = layout.imported_func(n)
-            w[(at + vm.FUNC_IMPORT_CODE) // 8] = jf.code
+            w[(at + vm.FUNC_IMPORT_SLOT) // 8] = jf.slot
             w[(at + vm.FUNC_IMPORT_VMCTX) // 8] = jf.vmctx
             self._write_func_ref(inst, n, func)
         for n, memory in enumerate(inst.memories):
@@ -78,8 +82,8 @@ class JitAllocator:
         type_index = module.funcs[code_slot]
         func = FuncInstance(module.types[type_index], inst.context, None, inst, index,
                             code_slot)
-        func.compiled = JitFunc(inst.compiled.function_address(index), inst.vmctx,
-                                inst.compiled.entry_shim(type_index))
+        func.compiled = JitFunc(inst.compiled.slot_address(index), inst.vmctx,
+                                resolve=functools.partial(inst.compiled.entry, index))
         self._write_func_ref(inst, index, func)
         return func
 
@@ -126,10 +130,10 @@ class JitAllocator:
 
     def activate(self, inst: JitModuleInstance) -> None:
         # Compiled code may run from here on (start function) or keep references into
-        # the instance (segments), and instances live as long as their store.
+        # the instance (segments), and instances live as long as their store.  The code
+        # map learns each batch of code as it is compiled (``module_code``).
         register_instance(inst)
         _jit_context(inst.context).jit.instances.append(inst)
-        codemap.register(inst.compiled)
 
 
 ALLOCATOR = JitAllocator()

@@ -53,20 +53,34 @@ Caller = Callable[[list[Any]], list[Any]]
 class JitFunc:
     """What compiled code and the call path need of a function.
 
-    ``code``/``vmctx`` are what a VMFuncImport of it holds; ``funcref`` the address of a
-    VMFuncRef record for it (0 until one is needed); ``shim`` the entry shim of its
-    signature (wasm functions only)."""
+    ``slot`` is the address of the word holding the function's current machine code
+    (a defined function's code slot in its module's table, see ``module_code``; for a
+    host function word 0 of its host-function context, holding the host shim): what
+    VMFuncImport and VMFuncRef records of it hold.  ``vmctx`` is what they pass as the
+    callee's vmctx; ``funcref`` the address of a VMFuncRef record for it (0 until one is
+    needed).  ``resolve`` (wasm functions) returns ``(entry shim, machine code)``,
+    compiling the function first if it is not yet; ``shim`` caches the shim."""
 
-    __slots__ = ("code", "vmctx", "funcref", "shim", "host_index", "caller", "_keep")
+    __slots__ = ("slot", "vmctx", "funcref", "shim", "host_index", "caller", "_keep",
+                 "_resolve")
 
-    def __init__(self, code: int, vmctx: int, shim: int = 0, host_index: int = -1) -> None:
-        self.code = code
+    def __init__(self, slot: int, vmctx: int, host_index: int = -1,
+                 resolve: Callable[[], tuple[int, int]] | None = None) -> None:
+        self.slot = slot
         self.vmctx = vmctx
         self.funcref = 0
-        self.shim = shim
+        self.shim = 0
         self.host_index = host_index
         self.caller: Caller | None = None  # made on its first call from Python
         self._keep: Any = None
+        self._resolve = resolve
+
+    def entry(self) -> tuple[int, int]:
+        """(entry shim, machine code) for entering the function from Python."""
+        if self._resolve is None:
+            raise ValueError("a host function is not entered through an entry shim")
+        self.shim, code = self._resolve()
+        return self.shim, code
 
 
 class JitState:
@@ -86,9 +100,6 @@ class JitState:
         self._next_handle = 1
         self._host_indices: list[int] = []
         self._host_entries: dict[int, Callable[..., None]] = {}
-        self.values = ffi.new("char[]", 16 * 64 + 16)
-        self.values_address = (int(ffi.cast("uintptr_t", self.values)) + 15) & ~15
-        self.values_slots = 64
         weakref.finalize(self, _release_host_functions, self._host_indices)
 
     def release(self) -> None:
@@ -127,10 +138,12 @@ class JitState:
             index = trampoline.index = register_host_function(trampoline)
             self._host_entries[index] = _host_entry(self, func)
         self._host_indices.append(index)
+        # The context doubles as the function's code slot: word 0 holds the host shim.
         ctx = ffi.new("uint64_t[2]")
         ffi.cast("uint32_t *", ctx)[abi.HOST_INDEX_OFFSET // 4] = index
-        jf = JitFunc(shims.host_shim(params, results), int(ffi.cast("uintptr_t", ctx)),
-                     host_index=index)
+        ctx[0] = shims.host_shim(params, results)
+        address = int(ffi.cast("uintptr_t", ctx))
+        jf = JitFunc(address, address, host_index=index)
         jf._keep = ctx
         func.compiled = jf
         return jf
@@ -154,7 +167,7 @@ class JitState:
         if jf is None:
             jf = self.jit_func(func)
         words = ffi.cast("uint64_t *", address)
-        words[vm.FUNC_REF_CODE // 8] = jf.code
+        words[vm.FUNC_REF_SLOT // 8] = jf.slot
         words[vm.FUNC_REF_SIGNATURE // 8] = signature_id(func.type)
         words[vm.FUNC_REF_VMCTX // 8] = jf.vmctx
         self.funcrefs[address] = func
@@ -183,15 +196,6 @@ class JitState:
     def extern_object(self, handle: int) -> Any:
         """The host object behind a handle (None for 0)."""
         return None if handle == 0 else self._externs[handle]
-
-    # Values array -------------------------------------------------------------------
-
-    def values_for(self, slots: int) -> tuple[int, Any]:
-        """A values array with at least ``slots`` 16-byte slots: (address, keepalive)."""
-        if slots <= self.values_slots:
-            return self.values_address, None
-        buf = ffi.new("char[]", 16 * slots + 16)
-        return (int(ffi.cast("uintptr_t", buf)) + 15) & ~15, buf
 
 
 def _release_host_functions(indices: list[int]) -> None:

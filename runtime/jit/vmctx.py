@@ -11,25 +11,33 @@ import weakref
 from typing import Any, Protocol
 
 from pyjitwasm.runtime.instance import ModuleInstance
-from pyjitwasm.runtime.jit.codemap import MappedCode
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.wasm.module import WasmModule
 
 
-class CompiledCode(MappedCode, Protocol):
-    """What the runtime needs of a compiled module (the JIT's ``CompiledModule``)."""
+class CompiledCode(Protocol):
+    """What the runtime needs of a module's code (the JIT's ``ModuleCode``)."""
+
+    @property
+    def module(self) -> WasmModule: ...
 
     @property
     def layout(self) -> vm.VMContextLayout: ...
 
-    def function_address(self, func_index: int) -> int:
-        """Address of defined function ``func_index``'s machine code."""
+    @property
+    def slots_address(self) -> int:
+        """Address of the code slot table (what the vmctx field ``code_slots`` holds)."""
         ...
 
-    def entry_shim(self, type_index: int) -> int:
-        """Address of the entry shim of signature ``type_index``."""
+    def slot_address(self, func_index: int) -> int:
+        """Address of defined function ``func_index``'s code slot."""
+        ...
+
+    def entry(self, func_index: int) -> tuple[int, int]:
+        """(entry shim, machine code) of defined function ``func_index``, compiled now
+        if it is not yet."""
         ...
 
 

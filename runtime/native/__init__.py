@@ -194,6 +194,67 @@ def pyjitwasm_py_libcall(which: int, vmctx: int, a0: int, a1: int, a2: int, a3: 
         return 0
 
 
+LazyCompileHandler = Callable[[int, int, int, int], int]
+"""Compiles a function on its first call: ``fn(first, second, defined_index, stack_room)
+-> code address`` (see :func:`set_lazy_compile_handler`)."""
+
+_lazy_compile_handler: list[LazyCompileHandler | None] = [None]
+
+
+def set_lazy_compile_handler(fn: LazyCompileHandler) -> None:
+    """Install what a lazy-compile stub calls: ``fn(first, second, k, room)`` must make
+    defined function ``k`` of the callee's module callable and return its code address.
+    ``first`` and ``second`` are the call's first two argument registers: the callee's
+    vmctx is ``first``, or ``second`` when the function returns its results through a
+    hidden pointer passed first.  ``room``: bytes of native stack left below the caller.
+    An
+    exception it raises abandons the compiled frames and reaches the Python caller of
+    the wasm code unchanged, like a host function's."""
+    _lazy_compile_handler[0] = fn
+
+
+def lazy_stubs_supported() -> bool:
+    """Whether this platform has lazy-compile stubs (x86-64 today)."""
+    return bool(lib.pyjitwasm_lazy_supported())
+
+
+def fill_lazy_stubs(slots: int, count: int) -> None:
+    """Point the ``count`` code slots at ``slots`` at the lazy-compile stubs 0..count-1."""
+    if lib.pyjitwasm_lazy_fill_slots(ffi.cast("uint64_t *", slots), count) != 0:
+        raise MemoryError("could not make lazy-compile stubs")
+
+
+def native_stack_room() -> int:
+    """Bytes of native stack left below the caller on this thread (an estimate from the
+    thread's stack bounds; very large before the thread first entered wasm)."""
+    return int(lib.pyjitwasm_stack_room())
+
+
+def is_lazy_stub(address: int) -> bool:
+    """Whether ``address`` is a lazy-compile stub."""
+    return bool(lib.pyjitwasm_is_lazy_stub(address))
+
+
+def _lazy_onerror(exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+    _pending.exception = exc if exc is not None else exc_type()
+
+
+@ffi.def_extern(error=0, onerror=_lazy_onerror)
+def pyjitwasm_py_lazy_compile(first: int, second: int, index: int, room: int) -> int:
+    # 0 means failure: C then abandons the compiled frames (we have returned by then).
+    try:
+        fn = _lazy_compile_handler[0]
+        if fn is None:
+            raise RuntimeError("no lazy-compile handler is installed")
+        code = fn(first, second, index, room)
+        if not code:
+            raise RuntimeError(f"lazy compilation of function {index} produced no code")
+        return code
+    except BaseException as exc:  # noqa: B036 - must carry KeyboardInterrupt too
+        _pending.exception = exc
+        return 0
+
+
 def last_trap_pcs() -> list[int]:
     """Program counters in compiled code recorded by this thread's last trap (or failed
     host call / libcall), innermost first; return addresses are already minus one."""

@@ -36,11 +36,18 @@ uintptr_t pyjitwasm_thread_host_buffer(void);
 size_t pyjitwasm_host_buffer_size(void);
 int pyjitwasm_set_host_arity(uint32_t index, int params, int results);
 void pyjitwasm_fail_libcall(void);
+int pyjitwasm_lazy_supported(void);
+uintptr_t pyjitwasm_lazy_stub(uint32_t index);
+int pyjitwasm_lazy_fill_slots(uint64_t *slots, uint32_t count);
+int pyjitwasm_is_lazy_stub(uintptr_t address);
+uintptr_t pyjitwasm_stack_room(void);
 extern "Python" int pyjitwasm_py_host_call(uintptr_t vmctx, uint32_t index, uintptr_t values);
 extern "Python" int pyjitwasm_py_host_call_buffered(uint32_t index);
 extern "Python" int64_t pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uint64_t a0,
                                              uint64_t a1, uint64_t a2, uint64_t a3,
                                              uint64_t a4);
+extern "Python" uintptr_t pyjitwasm_py_lazy_compile(uintptr_t first, uintptr_t second,
+                                                    uint32_t index, uintptr_t room);
 """
 
 ffibuilder = FFI()

@@ -35,6 +35,8 @@ static int pyjitwasm_py_host_call(uintptr_t vmctx, uint32_t index, uintptr_t val
 static int pyjitwasm_py_host_call_buffered(uint32_t index);
 static int64_t pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uint64_t a0, uint64_t a1,
                                     uint64_t a2, uint64_t a3, uint64_t a4);
+static uintptr_t pyjitwasm_py_lazy_compile(uintptr_t first, uintptr_t second, uint32_t index,
+                                           uintptr_t room);
 
 typedef void (*pyjitwasm_entry_shim)(void *callee, void *vmctx, void *values);
 
@@ -197,7 +199,9 @@ static void record_backtrace(uintptr_t exact_pc, uintptr_t fp, uintptr_t low)
     while (n < PYJITWASM_MAX_TRAP_FRAMES && fp > low && fp < bound && (fp & 7) == 0) {
         uintptr_t *frame = (uintptr_t *)fp;
         uintptr_t ret = frame[1];
-        if (range_set_contains(&code_ranges, ret))
+        /* ret - 1: a call to a noreturn function (the trap) may be the last
+         * instruction of its code range, so its return address lies just past it. */
+        if (range_set_contains(&code_ranges, ret - 1))
             trap_pcs[n++] = ret - 1;
         low = fp;
         fp = frame[0];
@@ -648,6 +652,203 @@ uintptr_t pyjitwasm_libcall_address(uint32_t which)
     case LC_ELEM_DROP: return (uintptr_t)libcall_elem_drop;
     default: return 0;
     }
+}
+
+/* ------------------------------------------------------------------ lazy compilation */
+
+/* Under lazy compilation every code slot of a defined function starts at a stub (see
+ * runtime/jit/module_code.py).  Stub k is shared by all modules: it stands for "defined
+ * function k of the module whose vmctx is the first argument".  It loads k into eax and
+ * jumps to the trampoline, which saves every argument register, asks the runtime for
+ * the function's code (compiling it, which also writes the slot), restores the
+ * registers and jumps to that code: the caller's call continues with its original
+ * arguments and return address, stack arguments untouched, and a tail call stays a
+ * tail call.  If compiling fails (a Python exception), the resolver abandons the
+ * compiled frames like a failed host call.  The trampoline keeps a frame-pointer frame
+ * so trap backtraces walk through it to the calling wasm frames.
+ *
+ * Stubs are written at run time into pages of PYJITWASM_STUBS_PER_CHUNK, made on
+ * demand and never freed (32 bytes a stub; 128 KiB per 4,096 functions).  x86-64 only;
+ * elsewhere pyjitwasm_lazy_supported() is 0 and modules are compiled eagerly. */
+#define PYJITWASM_STUB_SIZE 32
+#define PYJITWASM_STUBS_PER_CHUNK 4096
+#define PYJITWASM_STUB_CHUNKS 4096
+
+/* `first`/`second`: the first two argument registers of the call.  The callee's vmctx is
+ * the first argument, except for a function whose results do not fit in registers: LLVM
+ * then passes a hidden pointer to them (into the caller's stack) first and the vmctx
+ * second.  The runtime tells them apart by looking the vmctx up (a stack address is
+ * never an instance's vmctx). */
+__attribute__((used, visibility("hidden"))) uintptr_t pyjitwasm_lazy_resolve(uintptr_t first,
+                                                                           uint32_t index,
+                                                                           uintptr_t second)
+{
+    /* The compiler runs on this thread's stack below the wasm frames: tell the runtime
+     * how much is left so it can move a compile to a fresh thread when that is little. */
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t room = sp > thread_stack_low ? sp - thread_stack_low : 0;
+    uintptr_t code = pyjitwasm_py_lazy_compile(first, second, index, room);
+    if (code == 0)
+        leave_after_host_exception();
+    return code;
+}
+
+/* Bytes of this thread's stack below the caller (UINTPTR_MAX before the thread's first
+ * invoke, when its bounds are not known yet: no wasm frames are on it then). */
+uintptr_t pyjitwasm_stack_room(void)
+{
+    if (!thread_ready || thread_stack_low == 0)
+        return UINTPTR_MAX;
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    return sp > thread_stack_low ? sp - thread_stack_low : 0;
+}
+
+#if defined(__x86_64__) && defined(__ELF__)
+#define PYJITWASM_HAVE_LAZY_STUBS 1
+void pyjitwasm_lazy_trampoline(void);
+__asm__(
+    ".text\n"
+    ".p2align 4\n"
+    ".globl pyjitwasm_lazy_trampoline\n"
+    ".hidden pyjitwasm_lazy_trampoline\n"
+    ".type pyjitwasm_lazy_trampoline, @function\n"
+    "pyjitwasm_lazy_trampoline:\n"
+    "    pushq %rbp\n"
+    "    movq %rsp, %rbp\n"
+    /* Entered by a jump from a stub, so rsp is 8 mod 16 like at any function entry:
+     * after the push and 192 bytes it is 16-aligned for movaps and for the call. */
+    "    subq $192, %rsp\n"
+    "    movq %rdi, 0(%rsp)\n"
+    "    movq %rsi, 8(%rsp)\n"
+    "    movq %rdx, 16(%rsp)\n"
+    "    movq %rcx, 24(%rsp)\n"
+    "    movq %r8, 32(%rsp)\n"
+    "    movq %r9, 40(%rsp)\n"
+    "    movaps %xmm0, 48(%rsp)\n"
+    "    movaps %xmm1, 64(%rsp)\n"
+    "    movaps %xmm2, 80(%rsp)\n"
+    "    movaps %xmm3, 96(%rsp)\n"
+    "    movaps %xmm4, 112(%rsp)\n"
+    "    movaps %xmm5, 128(%rsp)\n"
+    "    movaps %xmm6, 144(%rsp)\n"
+    "    movaps %xmm7, 160(%rsp)\n"
+    "    movq %rsi, %rdx\n"          /* second argument register */
+    "    movl %eax, %esi\n"          /* index; rdi is still the first argument */
+    "    call pyjitwasm_lazy_resolve\n"
+    "    movq %rax, %r11\n"
+    "    movq 0(%rsp), %rdi\n"
+    "    movq 8(%rsp), %rsi\n"
+    "    movq 16(%rsp), %rdx\n"
+    "    movq 24(%rsp), %rcx\n"
+    "    movq 32(%rsp), %r8\n"
+    "    movq 40(%rsp), %r9\n"
+    "    movaps 48(%rsp), %xmm0\n"
+    "    movaps 64(%rsp), %xmm1\n"
+    "    movaps 80(%rsp), %xmm2\n"
+    "    movaps 96(%rsp), %xmm3\n"
+    "    movaps 112(%rsp), %xmm4\n"
+    "    movaps 128(%rsp), %xmm5\n"
+    "    movaps 144(%rsp), %xmm6\n"
+    "    movaps 160(%rsp), %xmm7\n"
+    "    movq %rbp, %rsp\n"
+    "    popq %rbp\n"
+    "    jmpq *%r11\n"
+    ".size pyjitwasm_lazy_trampoline, .-pyjitwasm_lazy_trampoline\n");
+
+static void write_stub(unsigned char *at, uint32_t index)
+{
+    uint64_t target = (uint64_t)(uintptr_t)pyjitwasm_lazy_trampoline;
+    unsigned char *p = at;
+    *p++ = 0xB8; /* mov eax, imm32 */
+    memcpy(p, &index, 4);
+    p += 4;
+    *p++ = 0x49; /* movabs r11, imm64 */
+    *p++ = 0xBB;
+    memcpy(p, &target, 8);
+    p += 8;
+    *p++ = 0x41; /* jmp r11 */
+    *p++ = 0xFF;
+    *p++ = 0xE3;
+    while (p < at + PYJITWASM_STUB_SIZE)
+        *p++ = 0xCC; /* int3 */
+}
+#endif
+
+static unsigned char *stub_chunks[PYJITWASM_STUB_CHUNKS];
+static pthread_mutex_t stub_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int pyjitwasm_lazy_supported(void)
+{
+#ifdef PYJITWASM_HAVE_LAZY_STUBS
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* Address of the lazy-compile stub of defined function `index` (made on first use), or 0
+ * when stubs are unsupported, the index is too large or memory is short. */
+uintptr_t pyjitwasm_lazy_stub(uint32_t index)
+{
+#ifdef PYJITWASM_HAVE_LAZY_STUBS
+    uint32_t chunk = index / PYJITWASM_STUBS_PER_CHUNK;
+    if (chunk >= PYJITWASM_STUB_CHUNKS)
+        return 0;
+    unsigned char *base = __atomic_load_n(&stub_chunks[chunk], __ATOMIC_ACQUIRE);
+    if (base == NULL) {
+        pthread_mutex_lock(&stub_lock);
+        base = stub_chunks[chunk];
+        if (base == NULL) {
+            size_t size = (size_t)PYJITWASM_STUBS_PER_CHUNK * PYJITWASM_STUB_SIZE;
+            void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (memory == MAP_FAILED) {
+                pthread_mutex_unlock(&stub_lock);
+                return 0;
+            }
+            uint32_t first = chunk * PYJITWASM_STUBS_PER_CHUNK;
+            for (uint32_t i = 0; i < PYJITWASM_STUBS_PER_CHUNK; i++)
+                write_stub((unsigned char *)memory + (size_t)i * PYJITWASM_STUB_SIZE,
+                           first + i);
+            if (mprotect(memory, size, PROT_READ | PROT_EXEC) != 0) {
+                munmap(memory, size);
+                pthread_mutex_unlock(&stub_lock);
+                return 0;
+            }
+            base = memory;
+            __atomic_store_n(&stub_chunks[chunk], base, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&stub_lock);
+    }
+    return (uintptr_t)(base + (size_t)(index % PYJITWASM_STUBS_PER_CHUNK) * PYJITWASM_STUB_SIZE);
+#else
+    (void)index;
+    return 0;
+#endif
+}
+
+/* Points slots[0..count) at stubs 0..count-1; returns 0, or -1 (nothing usable). */
+int pyjitwasm_lazy_fill_slots(uint64_t *slots, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        uintptr_t stub = pyjitwasm_lazy_stub(i);
+        if (stub == 0)
+            return -1;
+        slots[i] = stub;
+    }
+    return 0;
+}
+
+/* Whether `address` is a lazy-compile stub (its slot's function is not compiled yet). */
+int pyjitwasm_is_lazy_stub(uintptr_t address)
+{
+    size_t size = (size_t)PYJITWASM_STUBS_PER_CHUNK * PYJITWASM_STUB_SIZE;
+    for (uint32_t c = 0; c < PYJITWASM_STUB_CHUNKS; c++) {
+        uintptr_t base = (uintptr_t)__atomic_load_n(&stub_chunks[c], __ATOMIC_ACQUIRE);
+        if (base != 0 && address >= base && address < base + size)
+            return 1;
+    }
+    return 0;
 }
 
 /* Addresses compiled code links against (JITLibraryBuilder.import_symbol). */

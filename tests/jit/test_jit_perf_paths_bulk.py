@@ -32,6 +32,7 @@ from pyjitwasm.runtime import native
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.compile_module import CompileOptions, compile_module
 from pyjitwasm.runtime.jit.instance import instantiate
+from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wat import wat2wasm
@@ -283,7 +284,7 @@ def test_the_jit_engine_runs_bulk_memory_without_libcalls(config: str,
     # The spy works: a module compiled without inlining goes through it.
     module = decode_module(wat2wasm(MEM32))
     options = CompileOptions(heap_style="dynamic", inline_bulk_memory=False)
-    plain = compile_module(module, options, symbol_addresses())
+    plain = ModuleCode(module, options, symbol_addresses())
     inst = instantiate(plain, [], JitStoreContext(heap_style="dynamic"), invoke)
     invoke(inst.exports["copy"], [300, 0, 4])
     invoke(inst.exports["fill"], [400, 0x32, 4])

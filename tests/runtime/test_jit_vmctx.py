@@ -30,6 +30,7 @@ def _fields(layout: VMContextLayout) -> list[tuple[int, int]]:
     ]
     for offset_of, count, size in per_kind:
         spans += [(offset_of(i), offset_of(i) + size) for i in range(count)]
+    spans.append((layout.code_slots, layout.code_slots + 8))
     return spans
 
 
@@ -48,12 +49,15 @@ def test_alignment():
     assert all(layout.memory(i) % 8 == 0 for i in range(1))
     assert all(layout.func_ref(i) % 8 == 0 for i in range(4))
     assert layout.imported_func(0) % 8 == 0  # after 3 u32 signature ids: padded
+    assert layout.code_slots % 8 == 0
 
 
 def test_fixed_header_and_empty_layout():
     assert vmctx.STACK_LIMIT_OFFSET == 0
     empty = VMContextLayout()
-    assert empty.size == vmctx.HEADER_SIZE
+    # The header, then the code slot table pointer (the only field every module has).
+    assert empty.code_slots == vmctx.HEADER_SIZE
+    assert empty.size == vmctx.HEADER_SIZE + 16
     with pytest.raises(IndexError):
         empty.memory(0)
     layout = VMContextLayout(**COUNTS)

@@ -166,11 +166,19 @@ class JitInstance:
             self._put(self.layout.global_(i), fmt, value & mask)
 
     def _func_refs(self) -> None:
+        # The code slot table (one word per defined function) that direct calls out of
+        # a batch and VMFuncRef records reach functions through.
+        first = self.module.num_imported_funcs
+        count = max(len(self.module.codes), 1)
+        self._slots = (ctypes.c_uint64 * count)(
+            *[self.compiled.function_address(first + k) for k in range(len(self.module.codes))])
+        slots = ctypes.addressof(self._slots)
+        self._put(self.layout.code_slots, "<Q", slots)
         self.func_ref_address: dict[int, int] = {}
         for func, record in vm.func_ref_indices(self.module).items():
             at = self.layout.func_ref(record)
             type_index = self.module.func_type_indices()[func]
-            self._put(at, "<QIIQ", self.compiled.function_address(func),
+            self._put(at, "<QIIQ", slots + 8 * (func - first),
                       self.sig_ids[type_index], 0, self.vmctx)
             self.func_ref_address[func] = self.vmctx + at
 

@@ -1,8 +1,8 @@
 ;; test translate
 ;; call_indirect: bounds check (undefined element), lazy initialization of an element
 ;; that still reads 0, null check, signature check against the canonical id in vmctx,
-;; then a call through the VMFuncRef's code pointer with its vmctx. Also a direct call
-;; and a call to an import (through its VMFuncImport).
+;; then a call through the code slot the VMFuncRef points at, with its vmctx. Also a
+;; direct call and a call to an import (through the code slot its VMFuncImport points at).
 (module
   (type $binop (func (param i32 i32) (result i32)))
   (import "env" "host" (func $host (param i32) (result i32)))
@@ -38,36 +38,38 @@
 ;; block0(v0: i64, v1: i32):
 ;;     v3 = load.i64 notrap aligned readonly v0+40
 ;;     v4 = load.i64 notrap aligned readonly v0+48
-;;     v5 = call_indirect sig0, v3(v4, v1)
-;;     v6 = iconst.i32 1
-;;     v7 = iconst.i32 2
-;;     v8 = call fn0(v0, v6, v7)
-;;     v9 = uextend.i64 v1
-;;     v10 = global_value.i64 gv2
-;;     v11 = icmp uge v9, v10
-;;     trapnz v11, undefined_element
-;;     v12 = global_value.i64 gv1
-;;     v13 = ishl_imm v9, 3
-;;     v14 = iadd v12, v13
-;;     v15 = load.i64 notrap aligned v14
-;;     v16 = band_imm v15, -2
-;;     brif v15, block3(v16), block2
+;;     v5 = load.i64 notrap aligned v3
+;;     v6 = call_indirect sig0, v5(v4, v1)
+;;     v7 = iconst.i32 1
+;;     v8 = iconst.i32 2
+;;     v9 = call fn0(v0, v7, v8)
+;;     v10 = uextend.i64 v1
+;;     v11 = global_value.i64 gv2
+;;     v12 = icmp uge v10, v11
+;;     trapnz v12, undefined_element
+;;     v13 = global_value.i64 gv1
+;;     v14 = ishl_imm v10, 3
+;;     v15 = iadd v13, v14
+;;     v16 = load.i64 notrap aligned v15
+;;     v17 = band_imm v16, -2
+;;     brif v16, block3(v17), block2
 ;;
 ;; block2:
-;;     v18 = iconst.i64 0
-;;     v19 = call fn1(v0, v18, v9)
-;;     jump block3(v19)
+;;     v19 = iconst.i64 0
+;;     v20 = call fn1(v0, v19, v10)
+;;     jump block3(v20)
 ;;
-;; block3(v17: i64):
-;;     trapz v17, indirect_call_to_null
-;;     v20 = load.i32 notrap aligned readonly v17+8
-;;     v21 = load.i32 notrap aligned readonly v0+32
-;;     v22 = icmp ne v20, v21
-;;     trapnz v22, bad_signature
-;;     v23 = load.i64 notrap aligned readonly v17
-;;     v24 = load.i64 notrap aligned readonly v17+16
-;;     v25 = call_indirect sig1, v23(v24, v5, v8)
-;;     jump block1(v25)
+;; block3(v18: i64):
+;;     trapz v18, indirect_call_to_null
+;;     v21 = load.i32 notrap aligned readonly v18+8
+;;     v22 = load.i32 notrap aligned readonly v0+32
+;;     v23 = icmp ne v21, v22
+;;     trapnz v23, bad_signature
+;;     v24 = load.i64 notrap aligned readonly v18
+;;     v25 = load.i64 notrap aligned readonly v18+16
+;;     v26 = load.i64 notrap aligned v24
+;;     v27 = call_indirect sig1, v26(v25, v6, v9)
+;;     jump block1(v27)
 ;;
 ;; block1(v2: i32):
 ;;     return v2
