@@ -144,6 +144,9 @@ class Config:
     into before it has to move (moving remaps its pages, it never copies them).
     wasmtime-py's ``memory_reservation`` (>= 4 GiB: static, else dynamic) and
     ``memory_reservation_for_growth`` (the dynamic reserve) set these two.
+    ``lazy_compilation`` (a pyjitwasm setting): compile each function on its first call
+    (the default) rather than the whole module when it is created; None takes the
+    default, which ``PYJITWASM_LAZY=0`` in the environment turns to eager.
     """
 
     def __init__(
@@ -154,6 +157,7 @@ class Config:
         max_host_nesting: int = 100,
         memory_style: str = "static",
         dynamic_memory_reserve: int = 1 << 30,
+        lazy_compilation: bool | None = None,
     ) -> None:
         self._closed = False
         self._consumed = False
@@ -167,6 +171,7 @@ class Config:
         if not isinstance(dynamic_memory_reserve, int) or dynamic_memory_reserve < 0:
             raise WasmValueError("dynamic_memory_reserve must be a non-negative int (bytes)")
         self.dynamic_memory_reserve = dynamic_memory_reserve
+        self.lazy_compilation = lazy_compilation
         self._max_call_depth: int | None = None
         self._max_wasm_stack: int | None = None
         if max_wasm_stack is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pyjitwasm.backend import Converter
@@ -72,9 +73,11 @@ class JitBackend:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.options = CompileOptions(heap_style=config.memory_style,
-                                      opt_level=config.compile_opt_level,
-                                      verify=config.verify_ir)
+        options = CompileOptions(heap_style=config.memory_style,
+                                 opt_level=config.compile_opt_level, verify=config.verify_ir)
+        if config.lazy_compilation is not None:
+            options = replace(options, lazy=config.lazy_compilation)
+        self.options = options
 
     def new_context(self) -> JitStoreContext:
         c = self.config

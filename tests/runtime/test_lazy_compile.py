@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pyjitwasm import Engine, Func, Instance, Module, Store, Trap, TrapCode
+from pyjitwasm import Config, Engine, Func, Instance, Module, Store, Trap, TrapCode
 from pyjitwasm.ir.printer import print_function
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.errors import Trap as RuntimeTrap
@@ -206,6 +206,22 @@ def test_the_public_api_is_lazy_by_default(monkeypatch: pytest.MonkeyPatch) -> N
     assert isinstance(fib, Func)
     assert fib(store, 20) == 6765
     assert 0 < code.compiled_functions < len(code.module.codes)
+
+
+@pytest.mark.parametrize("lazy", [True, False])
+def test_config_lazy_compilation_overrides_the_default(
+        monkeypatch: pytest.MonkeyPatch, lazy: bool) -> None:
+    monkeypatch.setenv("PYJITWASM_LAZY", "0" if lazy else "1")  # the setting wins
+    engine = Engine(Config(lazy_compilation=lazy))
+    store = Store(engine)
+    module = Module(engine, CALLS)
+    exports = Instance(store, module, []).exports(store)
+    code = module._prepared.compiled()
+    assert code.lazy == lazy
+    assert (code.compiled_functions == 0) == lazy
+    fib = exports["fib"]
+    assert isinstance(fib, Func)
+    assert fib(store, 20) == 6765
 
 
 def test_the_environment_switches_the_default_to_eager(
