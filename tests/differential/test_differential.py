@@ -7,12 +7,13 @@ codes, host calls, and the contents of every memory, global and table the host c
 ``PYJITWASM_DIFF_MODULES`` sets how many random modules run per pair (default 300) and
 ``PYJITWASM_DIFF_FIRST_SEED`` the first seed (default 0).
 
-SIMD mode (opt-in while the engines are gaining SIMD): ``PYJITWASM_DIFF_SIMD=N`` runs N
-SIMD-heavy modules per pair as well (``support.differential_simd``: smith with SIMD and
-relaxed SIMD, wasmtime in ``relaxed_simd_deterministic`` mode, every NaN-free operation
-canonicalised so results, v128 included, compare bit for bit). A pair whose engine cannot
-run a SIMD probe module is skipped with that one-line reason. Off, one skipped test per
-pair says how to turn it on.
+SIMD mode: ``PYJITWASM_DIFF_SIMD=N`` SIMD-heavy modules per pair run as well (default
+100; ``support.differential_simd``: smith with SIMD and relaxed SIMD, wasmtime in
+``relaxed_simd_deterministic`` mode, every NaN-free operation canonicalised so results,
+v128 included, compare bit for bit). A pair whose engine cannot run a SIMD probe module
+fails with that one-line reason (a pair whose engine is missing altogether is skipped, as
+in the scalar mode); ``PYJITWASM_DIFF_SIMD=0`` turns the mode off (one
+skipped test per pair says so).
 
 A failure prints the seed and
 saves the module to ``build/differential/failures/`` (binary, text and the report);
@@ -60,7 +61,7 @@ ENGINE_PAIRS = [("interp", "wasmtime"), ("interp", "jit"), ("interp", "jit-dynam
 MODULE_COUNT = int(os.environ.get("PYJITWASM_DIFF_MODULES", "300"))
 FIRST_SEED = int(os.environ.get("PYJITWASM_DIFF_FIRST_SEED", "0"))
 SEEDS = range(FIRST_SEED, FIRST_SEED + MODULE_COUNT)
-SIMD_MODULE_COUNT = int(os.environ.get("PYJITWASM_DIFF_SIMD", "0"))
+SIMD_MODULE_COUNT = int(os.environ.get("PYJITWASM_DIFF_SIMD", "100"))
 SIMD_SEEDS: list[int | None] = list(range(FIRST_SEED, FIRST_SEED + SIMD_MODULE_COUNT)) or [None]
 
 pytestmark = needs_wasm_tools
@@ -78,13 +79,13 @@ def pair_unavailable(pair: tuple[str, str]) -> str | None:
 
 
 @functools.cache
-def simd_pair_unavailable(pair: tuple[str, str]) -> str | None:
-    """Why the pair cannot run SIMD modules here (one line), or None."""
-    reason = pair_unavailable(pair)
+def simd_unsupported_by(pair: tuple[str, str]) -> str | None:
+    """Why an engine of the pair fails to run a SIMD probe module (one line), or None."""
     for name in pair:
-        if reason is None:
-            reason = simd_unsupported(ENGINES[name])
-    return reason
+        reason = simd_unsupported(ENGINES[name])
+        if reason is not None:
+            return reason
+    return None
 
 
 def _pair_id(pair: tuple[str, str]) -> str:
@@ -117,11 +118,13 @@ def test_random_module(pair: tuple[str, str], seed: int) -> None:
 @pytest.mark.parametrize("seed", SIMD_SEEDS, ids=lambda s: "off" if s is None else f"seed{s}")
 def test_random_simd_module(pair: tuple[str, str], seed: int | None) -> None:
     if seed is None:
-        pytest.skip("SIMD differential testing is opt-in: set PYJITWASM_DIFF_SIMD=N "
-                    "(SIMD modules per pair)")
-    reason = simd_pair_unavailable(pair)
+        pytest.skip("SIMD differential testing is off: PYJITWASM_DIFF_SIMD=0")
+    reason = pair_unavailable(pair)
     if reason is not None:
         pytest.skip(reason)
+    reason = simd_unsupported_by(pair)
+    if reason is not None:
+        pytest.fail(reason)
     _run_or_fail(smith_simd_module(seed), seed, pair, f"smith-simd-seed{seed}")
 
 
