@@ -107,7 +107,7 @@ def test_exported_function_params_and_results(jit) -> None:
 
 def test_multi_value_results_mix_v128_and_scalars(jit) -> None:
     store, ex, _, _ = jit
-    assert ex["swap"](store, A, 5, B) == (B, 5, A)
+    assert ex["swap"](store, A, 5, B) == [B, 5, A]
 
 
 def test_host_function_takes_and_returns_v128(jit) -> None:
