@@ -250,6 +250,33 @@ def test_threads_use_their_own_buffers() -> None:
         assert results[k] == sum(a * 3 + k * 1000 for a in range(1, 971))
 
 
+def test_threads_calling_one_store_get_their_own_results() -> None:
+    # Python writes the arguments into a values array and reads the results from it
+    # around pyjitwasm_invoke, which runs without the GIL: with one array per store,
+    # another thread's call could overwrite either in between.  Both callers (the API's
+    # and the runtime's, behind call_vals) are exercised.
+    store = _store("jit")
+    ex = Instance(store, Module(store.engine, """
+        (module (func (export "mix") (param i32 i32) (result i32)
+          (i32.add (i32.mul (local.get 0) (i32.const 100000)) (local.get 1))))
+        """), []).exports(store)
+    mix = ex["mix"]
+    wrong: dict[int, list[tuple[int, Any]]] = {k: [] for k in range(4)}
+
+    def work(k: int) -> None:
+        for i in range(10_000):
+            got = mix(store, k, i) if i % 2 else mix.call_vals(store, [k, i])[0].value
+            if got != k * 100_000 + i:
+                wrong[k].append((i, got))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == {k: [] for k in range(4)}
+
+
 def test_host_functions_do_not_keep_their_store_alive() -> None:
     def make() -> tuple[weakref.ref[Store], int]:
         store = _store("jit")
