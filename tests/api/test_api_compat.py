@@ -43,7 +43,7 @@ def test_strategies_map_onto_the_two_engines() -> None:
         "interp": "interp", "pulley": "interp"}
     assert picks["pulley"].is_pulley() and not picks["cranelift"].is_pulley()
     # winch is the baseline: the JIT without optimisation passes.
-    assert picks["winch"].backend.options.opt_level == 0  # type: ignore[attr-defined]
+    assert picks["winch"].backend.options.opt_level == 0
     with pytest.raises(WasmtimeError):
         Config().strategy = "lightbeam"
 
@@ -52,7 +52,7 @@ def test_cranelift_settings_reach_the_jit() -> None:
     config = Config()
     config.cranelift_opt_level = "speed_and_size"
     config.cranelift_debug_verifier = True
-    options = Engine(config).backend.options  # type: ignore[attr-defined]
+    options = Engine(config).backend.options
     assert (options.opt_level, options.verify) == (2, True)
     for level in ("none", "speed_and_size"):
         config = Config()
@@ -82,7 +82,7 @@ def test_unimplemented_settings_are_refused_by_name() -> None:
     with pytest.raises(WasmtimeError):
         config.profiler = "gprof"
     with pytest.raises(TypeError):
-        config.wasm_simd = 1  # type: ignore[assignment]
+        config.wasm_simd = 1
     with pytest.raises(UnsupportedConfigError):
         Engine().increment_epoch()
     store = Store()
@@ -159,8 +159,8 @@ def test_closed_store_refuses_use() -> None:
 
 
 def test_wrong_argument_kinds_are_both_type_and_attribute_errors() -> None:
-    for call in (lambda: Linker(2), lambda: Memory(1, MemoryType(1)),  # type: ignore
-                 lambda: Instance(Store(), 1, [])):  # type: ignore[arg-type]
+    for call in (lambda: Linker(2), lambda: Memory(1, MemoryType(1)),
+                 lambda: Instance(Store(), 1, [])):
         with pytest.raises(TypeError):
             call()
         with pytest.raises(AttributeError):
@@ -257,7 +257,7 @@ def test_memory_slices_pointers_and_growth(engine: str) -> None:
     with pytest.raises(WasmtimeError):
         memory.grow(store, -1)
     with pytest.raises(TypeError):
-        memory.grow(store, "1")  # type: ignore[arg-type]
+        memory.grow(store, "1")
 
 
 def test_reading_two_gib_at_once() -> None:
@@ -337,7 +337,7 @@ def test_dir_and_file_permissions_are_enforced(tmp_path: Path) -> None:
     assert ex["write_existing"](store) == 0
     assert (tmp_path / "new.txt").read_bytes() == b"hi"
     with pytest.raises(TypeError):
-        WasiConfig().preopen_dir(tmp_path, "/d", "rw")  # type: ignore[arg-type]
+        WasiConfig().preopen_dir(tmp_path, "/d", "rw")
 
 
 def test_stdout_captured_in_memory_and_bad_files_refused_when_set(tmp_path: Path) -> None:
