@@ -188,12 +188,14 @@ _UNLIKELY = '!prof !{!"branch_weights", i32 1, i32 100000}'
 
 
 def stack_check_ir(vmctx: str = "%vmctx", label: str = "body") -> str:
-    """Prologue lines comparing the stack pointer with the vmctx stack limit (offset 0);
-    they end with a branch to ``label`` (which the caller then opens)."""
+    """Prologue lines comparing the stack pointer with the stack limit, the first word of
+    the limits record that vmctx word 0 points at (one record per store, shared by its
+    instances); they end with a branch to ``label`` (which the caller then opens)."""
     return (
         "  %sp.raw = call ptr @llvm.stacksave.p0()\n"
         "  %sp = ptrtoint ptr %sp.raw to i64\n"
-        f"  %stack.limit = load i64, ptr {vmctx}, align 8\n"
+        f"  %stack.limits = load ptr, ptr {vmctx}, align 8\n"
+        "  %stack.limit = load i64, ptr %stack.limits, align 8\n"
         "  %stack.low = icmp ult i64 %sp, %stack.limit\n"
         f"  br i1 %stack.low, label %stack.overflow, label %{label}, {_UNLIKELY}\n"
         "stack.overflow:\n"

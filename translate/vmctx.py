@@ -8,7 +8,9 @@ everything at offsets fixed per module (they depend only on the module's counts,
 code generator computes them before any instance exists).  All fields are naturally
 aligned little-endian words.  Regions, in order::
 
-    header             stack_limit u64 @0   (the native invoke writes it; prologues compare SP)
+    header             limits      ptr @0   (the store's limits record, shared by its
+                                             instances: word 0 the stack limit the native
+                                             invoke writes and prologues compare SP with)
                        epoch/fuel  u64 @8   (reserved for interruption)
                        libcalls    ptr @16  (table of runtime entry points, see LIBCALL_*)
                        store       u64 @24  (opaque handle the host side uses)
@@ -67,7 +69,7 @@ from pyjitwasm.wasm.opcodes import REF_FUNC
 from pyjitwasm.wasm.types import ExternKind
 
 WORD = 8
-STACK_LIMIT_OFFSET = 0
+RUNTIME_LIMITS_OFFSET = 0
 EPOCH_OFFSET = 8
 LIBCALLS_OFFSET = 16
 STORE_OFFSET = 24

@@ -49,6 +49,7 @@ class JitAllocator:
         state = _jit_context(context).jit
         inst = JitModuleInstance(module, context, code)
         layout = inst.layout
+        inst.words()[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
         inst.words()[vm.STORE_OFFSET // 8] = state.id
         inst.words()[layout.code_slots // 8] = code.slots_address
         for type_index, ftype in enumerate(module.types):

@@ -83,6 +83,11 @@ class JitFunc:
         return self.shim, code
 
 
+_HOST_CODE_SLOT = 16
+"""Offset of the code slot in a host-function context (after the limits pointer and the
+host index)."""
+
+
 class JitState:
     """The JIT half of a store: its references (``values.References``), host functions
     and instances."""
@@ -100,6 +105,10 @@ class JitState:
         self._next_handle = 1
         self._host_indices: list[int] = []
         self._host_entries: dict[int, Callable[..., None]] = {}
+        # The limits record every vmctx and host-function context of the store points at
+        # from its word 0 (translate/vmctx.py): word 0 is the native stack limit.
+        self.limits: Any = ffi.new("uint64_t[2]")
+        self.limits_address = int(ffi.cast("uintptr_t", self.limits))
         weakref.finalize(self, _release_host_functions, self._host_indices)
 
     def release(self) -> None:
@@ -138,12 +147,15 @@ class JitState:
             index = trampoline.index = register_host_function(trampoline)
             self._host_entries[index] = _host_entry(self, func)
         self._host_indices.append(index)
-        # The context doubles as the function's code slot: word 0 holds the host shim.
-        ctx = ffi.new("uint64_t[2]")
+        # The context is what compiled code passes as the callee's vmctx: word 0 the
+        # store's limits record (like any vmctx), the host index at HOST_INDEX_OFFSET; its
+        # word 2 is the function's code slot, holding the host shim.
+        ctx = ffi.new("uint64_t[3]")
+        ctx[0] = self.limits_address
         ffi.cast("uint32_t *", ctx)[abi.HOST_INDEX_OFFSET // 4] = index
-        ctx[0] = shims.host_shim(params, results)
+        ctx[_HOST_CODE_SLOT // 8] = shims.host_shim(params, results)
         address = int(ffi.cast("uintptr_t", ctx))
-        jf = JitFunc(address, address, host_index=index)
+        jf = JitFunc(address + _HOST_CODE_SLOT, address, host_index=index)
         jf._keep = ctx
         func.compiled = jf
         return jf

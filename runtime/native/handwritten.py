@@ -169,12 +169,17 @@ class HandWrittenInstance:
 
         self._host = host
         self.host_index = register_host_function(self._host_entry)
+        # The limits record word 0 of the vmctx and of the host context point at.
+        self._limits = ffi.new("uint64_t[2]")
+        limits = int(ffi.cast("uintptr_t", self._limits))
         self._host_ctx = ffi.new("uint64_t[2]")
+        self._host_ctx[0] = limits
         ffi.cast("uint32_t *", self._host_ctx)[abi.HOST_INDEX_OFFSET // 4] = self.host_index
 
         self._vmctx_buf = ffi.new("char[]", LAYOUT.size + 16)
         self.vmctx = _align16(int(ffi.cast("uintptr_t", self._vmctx_buf)))
         words = ffi.cast("uint64_t *", self.vmctx)
+        words[0] = limits
         words[LAYOUT.memory(0) // 8] = base
         words[LAYOUT.memory(0) // 8 + 1] = ACCESSIBLE_BYTES
         words[LAYOUT.imported_func(0) // 8] = self.code.address("host_shim_i32__i32")

@@ -375,13 +375,16 @@ size_t pyjitwasm_get_max_wasm_stack(void)
 }
 
 /* Calls shim(callee, vmctx, values).  Returns 0, 1 + trap code, or -1 when a host
- * function raised (the Python side holds the exception).  The first word of the vmctx
- * is the stack limit compiled prologues compare the stack pointer against; it is set for
- * the duration of the call and restored after, so nested invokes share one budget. */
+ * function raised (the Python side holds the exception).  The first word of every vmctx
+ * (and of every host-function context) points at its store's limits record, whose first
+ * word is the stack limit compiled prologues compare the stack pointer against: one
+ * record for all the store's instances, so a call into another instance's function is
+ * checked against the same limit.  It is set for the duration of the call and restored
+ * after, so nested invokes share one budget. */
 int pyjitwasm_invoke(uintptr_t shim, uintptr_t callee, uintptr_t vmctx, uintptr_t values)
 {
     struct invoke_frame frame;
-    uintptr_t *limit_slot = (uintptr_t *)vmctx;
+    uintptr_t *limit_slot = *(uintptr_t **)vmctx;
     uintptr_t saved_limit = *limit_slot;
     if (!thread_ready)
         setup_thread();

@@ -53,7 +53,7 @@ def test_alignment():
 
 
 def test_fixed_header_and_empty_layout():
-    assert vmctx.STACK_LIMIT_OFFSET == 0
+    assert vmctx.RUNTIME_LIMITS_OFFSET == 0
     empty = VMContextLayout()
     # The header, then the code slot table pointer (the only field every module has).
     assert empty.code_slots == vmctx.HEADER_SIZE

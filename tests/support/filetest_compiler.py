@@ -97,9 +97,9 @@ class CompiledFunctions:
     """IR functions (legalized, each with the vmctx first) compiled together into machine
     code; any of them can be called with raw bits through the entry shims.
 
-    The vmctx they get is a zeroed buffer: the stack limit there is 0 (never exceeded),
-    and there is no memory, table or global behind it, so the functions may use only
-    what their IR itself provides."""
+    The vmctx they get is a zeroed buffer whose word 0 points at a zeroed limits record:
+    the stack limit is 0 (never exceeded), and there is no memory, table or global behind
+    it, so the functions may use only what their IR itself provides."""
 
     def __init__(self, funcs: Sequence[Function], opt_level: int = 1,
                  vmctx_size: int = 256) -> None:
@@ -118,6 +118,9 @@ class CompiledFunctions:
         self.llvm_ir = emit_module([(func, "") for func in funcs], shims.values())
         self.code = code_loader(opt_level).load(self.llvm_ir, imports=runtime_symbols())
         self._vmctx = ctypes.create_string_buffer(vmctx_size)
+        self._limits = ctypes.create_string_buffer(16)
+        ctypes.c_uint64.from_address(ctypes.addressof(self._vmctx)).value = \
+            ctypes.addressof(self._limits)
         slots = max(max(len(f.signature.params), len(f.signature.returns)) for f in funcs)
         self._values = ctypes.create_string_buffer(_SLOT * slots + 16)
         self._values_at = (ctypes.addressof(self._values) + 15) & ~15

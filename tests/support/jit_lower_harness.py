@@ -94,6 +94,9 @@ class JitInstance:
         layout = self.layout = self.compiled.layout
         self._vmctx_buf = ctypes.create_string_buffer(layout.size + 16)
         self.vmctx = (ctypes.addressof(self._vmctx_buf) + 15) & ~15
+        # vmctx word 0 points at the limits record; a zero stack limit is never exceeded.
+        self._limits = ctypes.create_string_buffer(16)
+        ctypes.c_uint64.from_address(self.vmctx).value = ctypes.addressof(self._limits)
         self._values_buf = ctypes.create_string_buffer(16 * 64 + 16)
         self.values = (ctypes.addressof(self._values_buf) + 15) & ~15
         self._keep: list[Any] = []

@@ -54,7 +54,7 @@ def test_fields_are_disjoint_aligned_and_ordered(counts: dict[str, int]) -> None
 
 
 def test_header_and_encodings() -> None:
-    assert (vmctx.STACK_LIMIT_OFFSET, vmctx.EPOCH_OFFSET, vmctx.LIBCALLS_OFFSET,
+    assert (vmctx.RUNTIME_LIMITS_OFFSET, vmctx.EPOCH_OFFSET, vmctx.LIBCALLS_OFFSET,
             vmctx.STORE_OFFSET, vmctx.HEADER_SIZE) == (0, 8, 16, 24, 32)
     assert VMContextLayout().code_slots == vmctx.HEADER_SIZE  # the one field always there
     assert VMContextLayout().size == vmctx.HEADER_SIZE + 16

@@ -1,22 +1,18 @@
-"""Native stack limits across instances and threads: two known bugs, kept here as expected
-failures until they are fixed. Both scenarios run in a child process, so the crash they
-show cannot take the test run down.
+"""The native stack limit across instances and threads. Each scenario runs in a child
+process, so a crash cannot take the test run down.
 
-One limit word per instance. The native stack limit
-that compiled code checks in every function prologue lives in the instance's vmctx, one
-word per instance, while each thread has its own stack. ``pyjitwasm_invoke`` saves the
-word, stores the entering thread's limit and restores the saved value on exit, so when
-two threads overlap in one instance, the first to leave resets the limit to what it was
-before either entered (0: no limit) while the other still runs; unbounded recursion on
-that thread then overflows the native stack and the process dies with SIGSEGV instead of
-a stack-overflow trap.
+Every vmctx points (word 0) at its store's limits record, whose first word is the stack
+limit compiled prologues compare the stack pointer with; ``pyjitwasm_invoke`` sets it
+for the duration of a call from Python and restores it after. Because the record is the
+store's, a call into a function imported from another instance is checked against the
+same limit (before, each instance had its own word, so unbounded recursion in an
+imported function ran unchecked into SIGSEGV).
 
-The same word explains the single-threaded case: ``pyjitwasm_invoke`` sets the limit only
-in the vmctx of the instance Python calls into, so when that instance calls an imported
-function of another instance, the callee's prologues compare against the callee's own
-word, 0 unless Python is also inside it, and unbounded recursion there crashes the same
-way. The fix (Wasmtime's design) is a limits record shared by a store's instances,
-which vmctx word 0 points to, plus a per-thread answer for stores used from two threads.
+Known bug, kept as an expected failure until it is fixed: the record is per store, not
+per thread. When two threads overlap in one store, the first to leave restores the word
+to what it was before either entered (0: no limit) while the other still runs, and
+unbounded recursion on that thread overflows the native stack (SIGSEGV) instead of
+trapping. Fixing it needs a per-thread limit that compiled code can read.
 """
 
 from __future__ import annotations
@@ -58,7 +54,7 @@ SCENARIO = textwrap.dedent('''
         try:
             out[who] = ex["enter"](store, who)
         except Trap as e:
-            out[who] = "trap: " + str(e.trap_code)
+            out[who] = "trap: " + e.trap_code.name
         if who == 0:
             a_done.set()
 
@@ -69,8 +65,8 @@ SCENARIO = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.xfail(strict=True, reason="the stack limit is per instance, not per thread: a "
-                   "thread still running after another leaves the instance recurses "
+@pytest.mark.xfail(strict=True, reason="the stack limit is per store, not per thread: a "
+                   "thread still running after another leaves the store recurses "
                    "unchecked and the process dies with SIGSEGV (see the module docstring)")
 def test_recursion_on_a_second_thread_traps_after_the_first_leaves() -> None:
     proc = subprocess.run([sys.executable, "-c", SCENARIO], capture_output=True, text=True,
@@ -96,13 +92,10 @@ CROSS_INSTANCE = textwrap.dedent('''
     try:
         print(caller.exports(store)["go"](store))
     except Trap as e:
-        print("trap: " + str(e.trap_code))
+        print("trap: " + e.trap_code.name)
 ''')
 
 
-@pytest.mark.xfail(strict=True, reason="the stack limit is set only in the vmctx Python "
-                   "calls into: unbounded recursion in a function imported from another "
-                   "instance is not checked and the process dies with SIGSEGV")
 def test_recursion_in_an_imported_function_of_another_instance_traps() -> None:
     proc = subprocess.run([sys.executable, "-c", CROSS_INSTANCE], capture_output=True,
                           text=True, timeout=120)
