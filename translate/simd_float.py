@@ -23,8 +23,8 @@ every host (see ``RELAXED_SEMANTICS``).
 from __future__ import annotations
 
 from pyjitwasm.ir.entities import Value
-from pyjitwasm.ir.instructions import Unary
-from pyjitwasm.ir.types import F64X2, I8X16, I32X4, I64X2, V128, Type
+from pyjitwasm.ir.types import F64X2, I8X16, I32X4, I64X2, Type
+from pyjitwasm.translate.lanes import view, vpush
 from pyjitwasm.translate.state import FunctionState, Handler
 from pyjitwasm.wasm.module import Instr
 
@@ -46,34 +46,12 @@ RELAXED_SEMANTICS = {
 ``relaxed_simd_deterministic`` (Cranelift's deterministic lowering), on every host."""
 
 
-# Lane views ------------------------------------------------------------------------------
-
-
-def as_lanes(t: FunctionState, v: Value, ty: Type) -> Value:
-    """``v`` viewed as lane type ``ty``: a bitcast, unless ``v`` already is one or is the
-    ``v128`` bitcast of a ``ty`` value (then that value)."""
-    dfg = t.func.dfg
-    if dfg.value_type(v) == ty:
-        return v
-    source = dfg.defining_inst(v)
-    if (isinstance(source, Unary) and source.opcode == "bitcast"
-            and dfg.value_type(source.arg) == ty):
-        return source.arg
-    return t.ins().bitcast(ty, v)
-
-
-def as_v128(t: FunctionState, v: Value) -> Value:
-    """``v`` as wasm's untyped ``v128`` (what the operand stack holds)."""
-    return as_lanes(t, v, V128)
+# Operands ----------------------------------------------------------------------------------
 
 
 def pop_as(t: FunctionState, ty: Type, n: int) -> list[Value]:
     """The top ``n`` operands (deepest first), each viewed as ``ty``."""
-    return [as_lanes(t, v, ty) for v in t.popn(n)]
-
-
-def push(t: FunctionState, v: Value) -> None:
-    t.push(as_v128(t, v))
+    return [view(t, v, ty) for v in t.popn(n)]
 
 
 # Handler factories -------------------------------------------------------------------------
@@ -83,7 +61,7 @@ def unary(ir_op: str, ty: Type) -> Handler:
     """A lane-wise ``ir_op`` on the operand viewed as ``ty``."""
     def handle(t: FunctionState, instr: Instr) -> None:
         (a,) = pop_as(t, ty, 1)
-        push(t, t.ins().unary(ir_op, a))
+        vpush(t, t.ins().unary(ir_op, a))
     return handle
 
 
@@ -91,7 +69,7 @@ def binary(ir_op: str, ty: Type) -> Handler:
     """A lane-wise (or, for narrowing, two-operand) ``ir_op`` on operands viewed as ``ty``."""
     def handle(t: FunctionState, instr: Instr) -> None:
         a, b = pop_as(t, ty, 2)
-        push(t, t.ins().binary(ir_op, a, b))
+        vpush(t, t.ins().binary(ir_op, a, b))
     return handle
 
 
@@ -100,7 +78,7 @@ def compare(cond: str, ty: Type) -> Handler:
     is true on unordered lanes, the others false: wasm's rules."""
     def handle(t: FunctionState, instr: Instr) -> None:
         a, b = pop_as(t, ty, 2)
-        push(t, t.ins().fcmp(cond, a, b))
+        vpush(t, t.ins().fcmp(cond, a, b))
     return handle
 
 
@@ -108,7 +86,7 @@ def convert(ir_op: str, src: Type, dst: Type) -> Handler:
     """A lane-wise conversion ``ir_op`` from ``src`` lanes to as many ``dst`` lanes."""
     def handle(t: FunctionState, instr: Instr) -> None:
         (a,) = pop_as(t, src, 1)
-        push(t, t.ins().unary(ir_op, a, dst))
+        vpush(t, t.ins().unary(ir_op, a, dst))
     return handle
 
 
@@ -118,7 +96,7 @@ def convert_low(ir_op: str, widen: str) -> Handler:
     def handle(t: FunctionState, instr: Instr) -> None:
         (a,) = pop_as(t, I32X4, 1)
         ins = t.ins()
-        push(t, ins.unary(ir_op, ins.unary(widen, a), F64X2))
+        vpush(t, ins.unary(ir_op, ins.unary(widen, a), F64X2))
     return handle
 
 
@@ -130,7 +108,7 @@ def trunc_sat_zero(ir_op: str, narrow: str) -> Handler:
         (a,) = pop_as(t, F64X2, 1)
         ins = t.ins()
         wide = ins.unary(ir_op, a, I64X2)
-        push(t, ins.binary(narrow, wide, ins.vconst(I64X2, 0)))
+        vpush(t, ins.binary(narrow, wide, ins.vconst(I64X2, 0)))
     return handle
 
 
@@ -139,7 +117,7 @@ def extadd_pairwise(widen_low: str, widen_high: str, ty: Type) -> Handler:
     def handle(t: FunctionState, instr: Instr) -> None:
         (a,) = pop_as(t, ty, 1)
         ins = t.ins()
-        push(t, ins.iadd_pairwise(ins.unary(widen_low, a), ins.unary(widen_high, a)))
+        vpush(t, ins.iadd_pairwise(ins.unary(widen_low, a), ins.unary(widen_high, a)))
     return handle
 
 
@@ -149,7 +127,7 @@ def extmul(widen: str, ty: Type) -> Handler:
     def handle(t: FunctionState, instr: Instr) -> None:
         a, b = pop_as(t, ty, 2)
         ins = t.ins()
-        push(t, ins.imul(ins.unary(widen, a), ins.unary(widen, b)))
+        vpush(t, ins.imul(ins.unary(widen, a), ins.unary(widen, b)))
     return handle
 
 
@@ -163,7 +141,7 @@ def madd(ty: Type, negate: bool) -> Handler:
         ins = t.ins()
         if negate:
             a = ins.fneg(a)
-        push(t, ins.fma(a, b, c))
+        vpush(t, ins.fma(a, b, c))
     return handle
 
 
@@ -172,13 +150,13 @@ def laneselect(t: FunctionState, instr: Instr) -> None:
     Bitwise, so every lane shape is the same operation."""
     a, b, mask = pop_as(t, I64X2, 3)
     ins = t.ins()
-    push(t, ins.bor(ins.band(a, mask), ins.band_not(b, mask)))
+    vpush(t, ins.bor(ins.band(a, mask), ins.band_not(b, mask)))
 
 
 def relaxed_dot_i8x16_i7x16_s(t: FunctionState, instr: Instr) -> None:
     """Signed products of the byte lanes, adjacent pairs added (wrapping) into i16x8."""
     a, b = pop_as(t, I8X16, 2)
-    push(t, t.ins().widening_dot_s(a, b))
+    vpush(t, t.ins().widening_dot_s(a, b))
 
 
 def relaxed_dot_i8x16_i7x16_add_s(t: FunctionState, instr: Instr) -> None:
@@ -189,4 +167,4 @@ def relaxed_dot_i8x16_i7x16_add_s(t: FunctionState, instr: Instr) -> None:
     ins = t.ins()
     dot = ins.widening_dot_s(a, b)
     sums = ins.iadd_pairwise(ins.swiden_low(dot), ins.swiden_high(dot))
-    push(t, ins.iadd(sums, c))
+    vpush(t, ins.iadd(sums, c))

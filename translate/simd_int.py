@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from pyjitwasm.ir.function import Value
 from pyjitwasm.ir.immediates import WASM_HEAP
-from pyjitwasm.ir.instructions import Unary
 from pyjitwasm.ir.types import (
     F32X4,
     F64X2,
@@ -33,35 +32,13 @@ from pyjitwasm.ir.types import (
     V128,
     Type,
 )
+from pyjitwasm.translate.lanes import vpop, vpush
 from pyjitwasm.translate.memory import memory_address
 from pyjitwasm.translate.state import FunctionState, Handler
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import Instr
 
-# Lane views ----------------------------------------------------------------------------
-
-
-def view(t: FunctionState, v: Value, ty: Type) -> Value:
-    """``v`` (a 128-bit value) as type ``ty``: itself, the value a bitcast came from when
-    that has type ``ty``, or a new ``bitcast``."""
-    dfg = t.func.dfg
-    if dfg.value_type(v) == ty:
-        return v
-    source = dfg.defining_inst(v)
-    if (isinstance(source, Unary) and source.opcode == "bitcast"
-            and dfg.value_type(source.arg) == ty):
-        return source.arg
-    return t.ins().bitcast(ty, v)
-
-
-def vpop(t: FunctionState, ty: Type = V128) -> Value:
-    """Pop a v128 operand, viewed as ``ty``."""
-    return view(t, t.pop(), ty)
-
-
-def vpush(t: FunctionState, v: Value) -> None:
-    """Push a 128-bit result as ``v128``."""
-    t.push(view(t, v, V128))
+# Scalar helpers -----------------------------------------------------------------------
 
 
 def _bool_to_i32(t: FunctionState, flag: Value) -> None:
