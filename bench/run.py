@@ -90,6 +90,22 @@ def measure(engine: str, extra: list[str], timeout: float) -> dict[str, Any]:
     return result
 
 
+def resolve_engine(engine: str) -> str:
+    """The pyjitwasm strategy to measure: "auto" is the JIT when it is available."""
+    if engine == "auto":
+        return "jit" if jit_available() else "interp"
+    return engine
+
+
+def program_names(spec: str, known: dict[str, int]) -> list[str]:
+    """The programs a comma-separated ``--programs`` value names; exits on unknown ones."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = set(names) - set(known)
+    if unknown:
+        raise SystemExit(f"unknown programs: {', '.join(sorted(unknown))}")
+    return names
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.1f}"
 
@@ -160,13 +176,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
 
-    engine = args.engine
-    if engine == "auto":
-        engine = "jit" if jit_available() else "interp"
-    names = [n.strip() for n in args.programs.split(",") if n.strip()]
-    unknown = set(names) - set(DEFAULT_N)
-    if unknown:
-        raise SystemExit(f"unknown programs: {', '.join(sorted(unknown))}")
+    engine = resolve_engine(args.engine)
+    names = program_names(args.programs, DEFAULT_N)
 
     rows = []
     for name in names:

@@ -27,7 +27,7 @@ from typing import Any
 # bench/ is not a package and ``python -P`` leaves the script's folder off sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import _ratio, _s, build, jit_available, measure  # noqa: E402
+from run import _ratio, _s, build, measure, program_names, resolve_engine  # noqa: E402
 
 # Work count per program at scale 1 (scalar build on wasmtime: ~0.3-0.5 s).
 DEFAULT_N = {
@@ -124,13 +124,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
 
-    engine = args.engine
-    if engine == "auto":
-        engine = "jit" if jit_available() else "interp"
-    names = [n.strip() for n in args.programs.split(",") if n.strip()]
-    unknown = set(names) - set(DEFAULT_N)
-    if unknown:
-        raise SystemExit(f"unknown programs: {', '.join(sorted(unknown))}")
+    engine = resolve_engine(args.engine)
+    names = program_names(args.programs, DEFAULT_N)
 
     runs = [(engine, args.scale)]
     if args.interp_scale > 0 and engine != "interp":
