@@ -13,7 +13,7 @@ from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.opcodes import F32_DEMOTE_F64, F64_PROMOTE_F32, I32_CONST
 from pyjitwasm.wasm.types import F32, F64, I32, ExternKind
 
-from support.decoder_wat import WASM_TOOLS
+from support.decoder_wat import UNIMPLEMENTED_PROPOSALS_OFF, WASM_TOOLS
 
 REPO = Path(__file__).resolve().parents[2]
 WORK_DIR = REPO / "build" / "differential"
@@ -25,17 +25,11 @@ FUEL_EXPORT = "__fuel"
 MAX_MEMORY_BYTES = 4 * 65536
 
 SMITH_FLAGS = [
-    # Supported proposals only; no SIMD while the interpreter does not execute it.
+    # Supported proposals only. SIMD is off here: the SIMD-heavy modules are their own
+    # mode (support.differential_simd), which turns it on.
+    *UNIMPLEMENTED_PROPOSALS_OFF,
     "--simd-enabled", "false",
     "--relaxed-simd-enabled", "false",
-    "--gc-enabled", "false",
-    "--exceptions-enabled", "false",
-    "--threads-enabled", "false",
-    "--shared-everything-threads-enabled", "false",
-    "--custom-page-sizes-enabled", "false",
-    "--wide-arithmetic-enabled", "false",
-    "--compact-imports-enabled", "false",
-    "--custom-descriptors-enabled", "false",
     "--tail-call-enabled", "true",
     "--memory64-enabled", "true",
     "--max-memories", "3",
