@@ -33,13 +33,16 @@ from struct import Struct
 from typing import Any
 
 from pyjitwasm.interp.numeric import (
+    fadd,
     fceil,
     fdiv,
     ffloor,
     fmax,
     fmin,
+    fmul,
     fnearest,
     fsqrt,
+    fsub,
     ftrunc,
     trunc_sat_i32_s,
     trunc_sat_i32_u,
@@ -124,18 +127,6 @@ def _f64_binary(fn: Callable[[float, float], float]) -> V128Fn2:
         return pack_f64(list(map(fn, x, y)))
 
     return run
-
-
-def _fadd(a: float, b: float) -> float:
-    return a + b
-
-
-def _fsub(a: float, b: float) -> float:
-    return a - b
-
-
-def _fmul(a: float, b: float) -> float:
-    return a * b
 
 
 def _pmin(a: float, b: float) -> bool:
@@ -618,17 +609,17 @@ BINARY: dict[int, Callable[[Any, Any], Any]] = {
     op.I64X2_EXTMUL_HIGH_I32X4_S: _extmul(I32S, I64S, high=True),
     op.I64X2_EXTMUL_LOW_I32X4_U: _extmul(I32U, I64U, high=False),
     op.I64X2_EXTMUL_HIGH_I32X4_U: _extmul(I32U, I64U, high=True),
-    op.F32X4_ADD: _f32_binary(_fadd),
-    op.F32X4_SUB: _f32_binary(_fsub),
-    op.F32X4_MUL: _f32_binary(_fmul),
+    op.F32X4_ADD: _f32_binary(fadd),
+    op.F32X4_SUB: _f32_binary(fsub),
+    op.F32X4_MUL: _f32_binary(fmul),
     op.F32X4_DIV: _f32_binary(fdiv),
     op.F32X4_MIN: _f32_binary(fmin),
     op.F32X4_MAX: _f32_binary(fmax),
     op.F32X4_PMIN: _pick(F32X4, I32U, _pmin),
     op.F32X4_PMAX: _pick(F32X4, I32U, _pmax),
-    op.F64X2_ADD: _f64_binary(_fadd),
-    op.F64X2_SUB: _f64_binary(_fsub),
-    op.F64X2_MUL: _f64_binary(_fmul),
+    op.F64X2_ADD: _f64_binary(fadd),
+    op.F64X2_SUB: _f64_binary(fsub),
+    op.F64X2_MUL: _f64_binary(fmul),
     op.F64X2_DIV: _f64_binary(fdiv),
     op.F64X2_MIN: _f64_binary(fmin),
     op.F64X2_MAX: _f64_binary(fmax),
