@@ -109,6 +109,29 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
                       symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
     """Legalize, lower, compile and load ``functions`` (legalized in place) and the entry
     ``shims``; stage times are added to ``timings``."""
+    obj, text = emit_object(functions, shims, options, timings)
+    compiled = load_object_code(obj, options.opt_level, timings, symbols)
+    compiled.llvm_ir = text if options.keep_llvm_ir else ""
+    return compiled
+
+
+@dataclass(frozen=True)
+class ObjectCode:
+    """A batch compiled to a relocatable ELF object but not loaded: what a code cache or a
+    serialized module keeps.  Nothing in it depends on the process (runtime symbols are
+    resolved when it is linked), so it can be loaded by another process on the same CPU.
+    ``functions`` names each function's symbol (by ``FunctionToCompile.index``);
+    ``shims`` the entry shims it defines."""
+
+    obj: bytes
+    functions: dict[int, str]
+    shims: tuple[str, ...]
+
+
+def emit_object(functions: Sequence[FunctionToCompile], shims: Iterable[ShimSpec],
+                options: CodegenOptions, timings: CompileTimings) -> tuple[ObjectCode, str]:
+    """Legalize, lower and compile ``functions`` and ``shims`` to an object (no loading);
+    also returns the LLVM text."""
     for unit in functions:
         t0 = time.perf_counter()
         if options.verify:
@@ -128,32 +151,39 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
     t1 = time.perf_counter()
     timings.lower += t1 - t0
 
-    loader = code_loader(options.opt_level)
-    obj = loader.compile_object(text)
-    t2 = time.perf_counter()
-    timings.llvm += t2 - t1
-    loaded = loader.load_object(obj, symbols)
-    timings.link += time.perf_counter() - t2
+    obj = code_loader(options.opt_level).compile_object(text)
+    timings.llvm += time.perf_counter() - t1
     timings.functions += len(functions)
+    names = {unit.index: unit.func.name for unit in functions}
+    return ObjectCode(obj, names, tuple(spec.name for spec in shim_specs)), text
 
+
+def load_object_code(code: ObjectCode, opt_level: int, timings: CompileTimings,
+                     symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
+    """Link ``code`` (from :func:`emit_object`, maybe in another process) into this
+    process, resolving undefined symbols from ``symbols``."""
+    t0 = time.perf_counter()
+    obj = code.obj
+    loaded = code_loader(opt_level).load_object(obj, symbols)
     section_starts: dict[str, int] = {}
     for section in read_code_layout(obj)[0]:
         if section.anchor is not None:
             section_starts[section.name] = loaded.address(section.anchor) - section.anchor_offset
-    by_name = {unit.func.name: unit.index for unit in functions}
+    by_name = {name: index for index, name in code.functions.items()}
     codes: dict[int, FunctionCode] = {}
     for sym in function_symbols(obj):
         index = by_name.get(sym.name)
         if index is not None and sym.section in section_starts:
             start = section_starts[sym.section] + sym.offset
             codes[index] = FunctionCode(index, sym.name, start, sym.size)
+    timings.link += time.perf_counter() - t0
     return CompiledFunctions(
         code=loaded,
         functions=codes,
-        shims={spec.name: loaded.address(spec.name) for spec in shim_specs},
-        llvm_ir=text if options.keep_llvm_ir else "",
+        shims={name: loaded.address(name) for name in code.shims},
     )
 
 
 __all__ = ["CodegenOptions", "CompileTimings", "CompiledFunctions", "FunctionCode",
-           "FunctionToCompile", "code_loader", "compile_functions"]
+           "FunctionToCompile", "ObjectCode", "code_loader", "compile_functions",
+           "emit_object", "load_object_code"]

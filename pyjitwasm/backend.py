@@ -36,8 +36,26 @@ class Backend(Protocol):
         """The runtime context of a new store."""
         ...
 
-    def prepare(self, module: WasmModule) -> PreparedModule:
-        """Per-module state for a validated module (compiling may wait for first use)."""
+    def prepare(self, module: WasmModule, wasm: bytes | None = None) -> PreparedModule:
+        """Per-module state for a validated module (compiling may wait for first use).
+        ``wasm``: the module's binary, when known (it keys the code cache)."""
+        ...
+
+    # Serialized modules (``pyjitwasm/artifact.py``) -----------------------------------
+
+    def code_fingerprint(self) -> dict[str, str]:
+        """What code this backend makes depends on besides the module, by name: a
+        serialized module loads only into a backend with the same fingerprint."""
+        ...
+
+    def serialize_code(self, prepared: PreparedModule, wasm: bytes) -> list[bytes]:
+        """The module's whole code, compiled now if need be, as blobs for an artifact."""
+        ...
+
+    def prepare_serialized(self, module: WasmModule, wasm: bytes,
+                           code: list[bytes]) -> PreparedModule:
+        """:meth:`prepare` for a deserialized module whose code is ``code`` (from
+        :meth:`serialize_code` of a backend with the same fingerprint)."""
         ...
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pyjitwasm.backend import Converter
+from pyjitwasm.backend import Converter, PreparedModule
 from pyjitwasm.config import Config
 from pyjitwasm.interp import ModuleCode
 from pyjitwasm.interp import invoke as interp_invoke
@@ -47,7 +47,21 @@ class InterpBackend:
     def new_context(self) -> StoreContext:
         return StoreContext(self.config.max_call_depth, self.config.max_host_nesting)
 
-    def prepare(self, module: WasmModule) -> InterpModule:
+    def prepare(self, module: WasmModule, wasm: bytes | None = None) -> InterpModule:
+        return InterpModule(module)
+
+    def code_fingerprint(self) -> dict[str, str]:
+        # Bodies are compiled per process: a serialized module is the wasm alone.
+        import pyjitwasm
+
+        return {"engine": "interp", "pyjitwasm": pyjitwasm.__version__,
+                "setting.features": repr(self.config.features)}
+
+    def serialize_code(self, prepared: PreparedModule, wasm: bytes) -> list[bytes]:
+        return []
+
+    def prepare_serialized(self, module: WasmModule, wasm: bytes,
+                           code: list[bytes]) -> InterpModule:
         return InterpModule(module)
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:

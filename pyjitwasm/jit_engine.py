@@ -14,18 +14,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pyjitwasm.backend import Converter
+from pyjitwasm.artifact import CorruptArtifactError
+from pyjitwasm.backend import Converter, PreparedModule
 from pyjitwasm.config import Config
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.instance import Extern, FuncInstance
+from pyjitwasm.runtime.jit.batch_codec import BatchFormatError, decode_batch, encode_batch
+from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.callers import api_caller_for
-from pyjitwasm.runtime.jit.compile_module import CompileOptions
+from pyjitwasm.runtime.jit.code_cache import CodeCache, open_code_cache
+from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions
+from pyjitwasm.runtime.jit.fingerprint import compiler_fingerprint
 from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.instance import instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
+from pyjitwasm.runtime.jit.precompile import Progress, precompile_module
 from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance
@@ -45,11 +51,16 @@ def _jit_context(context: StoreContext) -> JitStoreContext:
 class JitModule:
     """A module prepared for the JIT: its compiled code, made on first use."""
 
-    __slots__ = ("module", "options", "_compiled", "_lock")
+    __slots__ = ("module", "options", "cache", "precompiled", "_compiled", "_lock")
 
-    def __init__(self, module: WasmModule, options: CompileOptions) -> None:
+    def __init__(self, module: WasmModule, options: CompileOptions,
+                 cache: ModuleCacheView | None = None,
+                 precompiled: Sequence[BatchObject] = ()) -> None:
         self.module = module
         self.options = options
+        self.cache = cache
+        # Loaded (and then dropped) by the first instantiation.
+        self.precompiled = list(precompiled)
         self._compiled: ModuleCode | None = None
         self._lock = threading.Lock()
 
@@ -60,7 +71,9 @@ class JitModule:
             with self._lock:
                 if self._compiled is None:
                     self._compiled = ModuleCode(self.module, self.options,
-                                                symbol_addresses())
+                                                symbol_addresses(), self.cache,
+                                                self.precompiled)
+                    self.precompiled = []
         return self._compiled
 
     def instantiate(self, imports: Sequence[Extern],
@@ -78,14 +91,51 @@ class JitBackend:
         if config.lazy_compilation is not None:
             options = replace(options, lazy=config.lazy_compilation)
         self.options = options
+        self._fingerprint: dict[str, str] | None = None
+        self.code_cache: CodeCache | None = None
+        if config.cache_directory is not None:
+            self.code_cache = open_code_cache(config.cache_directory, self.code_fingerprint())
 
     def new_context(self) -> JitStoreContext:
         c = self.config
         return JitStoreContext(c.max_call_depth, c.max_host_nesting, c.max_wasm_stack,
                                c.memory_style, c.dynamic_memory_reserve)
 
-    def prepare(self, module: WasmModule) -> JitModule:
-        return JitModule(module, self.options)
+    def prepare(self, module: WasmModule, wasm: bytes | None = None) -> JitModule:
+        return JitModule(module, self.options, self._cache_view(wasm))
+
+    def _cache_view(self, wasm: bytes | None) -> ModuleCacheView | None:
+        if self.code_cache is None or wasm is None:
+            return None
+        return ModuleCacheView.of(self.code_cache, wasm)
+
+    # Serialized modules --------------------------------------------------------------
+
+    def code_fingerprint(self) -> dict[str, str]:
+        if self._fingerprint is None:
+            import pyjitwasm
+
+            self._fingerprint = {"engine": "jit", **compiler_fingerprint(
+                self.options, pyjitwasm.__version__,
+                {"features": repr(self.config.features)})}
+        return dict(self._fingerprint)
+
+    def serialize_code(self, prepared: PreparedModule, wasm: bytes,
+                       jobs: int | None = None, progress: Progress | None = None) -> list[bytes]:
+        """Every function compiled ahead of time, in chunks, on every core
+        (``runtime/jit/precompile.py``); ``jobs`` and ``progress`` as there."""
+        assert isinstance(prepared, JitModule)
+        batches = precompile_module(prepared.module, wasm, self.options, self.config.features,
+                                    self._cache_view(wasm), jobs, progress)
+        return [encode_batch(batch) for batch in batches]
+
+    def prepare_serialized(self, module: WasmModule, wasm: bytes,
+                           code: list[bytes]) -> JitModule:
+        try:
+            batches = [decode_batch(blob) for blob in code]
+        except BatchFormatError as exc:
+            raise CorruptArtifactError(f"serialized module: {exc}") from None
+        return JitModule(module, self.options, self._cache_view(wasm), batches)
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
         return invoke(func, args)

@@ -30,7 +30,9 @@ from pyjitwasm.jit.compiler import (
     CompileTimings,
     FunctionCode,
     FunctionToCompile,
-    compile_functions,
+    ObjectCode,
+    emit_object,
+    load_object_code,
 )
 from pyjitwasm.jit.lower_module import ShimSpec, entry_shim_name
 from pyjitwasm.translate.env import ir_value_types
@@ -169,9 +171,46 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
     module's types.  ``info``: the module's ``ModuleInfo`` for these options, shared
     between batches."""
     options = options or CompileOptions()
-    timings = CompileTimings()
     if info is None:
         info = ModuleInfo(module, options.heap_config())
+    batch, emitted = emit_batch(module, indices, options, info, separate, with_shims)
+    compiled = load_batch(module, info.layout, batch, options, symbols, emitted.timings)
+    compiled.ir_functions = emitted.ir_functions
+    compiled.llvm_ir = emitted.llvm_ir
+    return compiled
+
+
+@dataclass(frozen=True)
+class BatchObject:
+    """A batch of a module's functions compiled to an object and not yet loaded: what
+    the code cache and serialized modules keep (``runtime/jit/batch_codec.py`` turns it
+    into bytes).  ``indices`` are the wasm function indices, in batch order;
+    ``separate``/``with_shims`` as for :func:`compile_batch`; ``shims`` maps a type
+    index to the name of its entry shim in ``code``."""
+
+    indices: tuple[int, ...]
+    separate: bool
+    with_shims: bool
+    code: ObjectCode
+    shims: dict[int, str]
+
+
+@dataclass
+class EmittedBatch:
+    """What :func:`emit_batch` leaves beside the object: timings and, with
+    ``options.keep_ir``, the legalized IR and the LLVM text."""
+
+    timings: CompileTimings
+    ir_functions: dict[int, Function] = field(default_factory=dict)
+    llvm_ir: str = ""
+
+
+def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptions,
+               info: ModuleInfo, separate: bool = False,
+               with_shims: bool = True) -> tuple[BatchObject, EmittedBatch]:
+    """Translate, legalize, lower and compile functions ``indices`` of ``module`` to an
+    object, without loading it (see :func:`compile_batch` for the arguments)."""
+    timings = CompileTimings()
     escaping = set() if separate else escaping_functions(module)
     together: Collection[int] | None = frozenset(indices) if separate else None
     functions: list[FunctionToCompile] = []
@@ -195,20 +234,33 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
         shim_names[type_index] = name
         shims.setdefault(name, ShimSpec(name, params, results))
 
-    compiled = compile_functions(functions, shims.values(), options.codegen_options(), timings,
-                                 symbols)
+    code, text = emit_object(functions, shims.values(), options.codegen_options(), timings)
+    batch = BatchObject(tuple(indices), separate, with_shims, code, shim_names)
+    emitted = EmittedBatch(timings)
+    if options.keep_ir:
+        # Legalized in place by the back end.
+        emitted.ir_functions = {unit.index: unit.func for unit in functions}
+        emitted.llvm_ir = text
+    return batch, emitted
+
+
+def load_batch(module: WasmModule, layout: VMContextLayout, batch: BatchObject,
+               options: CompileOptions, symbols: Mapping[str, int] | None = None,
+               timings: CompileTimings | None = None) -> CompiledModule:
+    """Link a compiled batch (made by :func:`emit_batch` in this process or another)
+    into this process."""
+    timings = timings or CompileTimings()
+    compiled = load_object_code(batch.code, options.opt_level, timings, symbols)
     return CompiledModule(
         module=module,
-        layout=info.layout,
+        layout=layout,
         code=compiled.code,
         functions=compiled.functions,
-        shims={ti: compiled.shims[name] for ti, name in shim_names.items()},
+        shims={ti: compiled.shims[name] for ti, name in batch.shims.items()},
         timings=timings,
-        # Legalized in place by the back end.
-        ir_functions={unit.index: unit.func for unit in functions} if options.keep_ir else {},
-        llvm_ir=compiled.llvm_ir,
     )
 
 
-__all__ = ["CompileOptions", "CompileTimings", "CompiledModule", "FunctionCode",
-           "compile_batch", "compile_module", "escaping_functions"]
+__all__ = ["BatchObject", "CompileOptions", "CompileTimings", "CompiledModule",
+           "EmittedBatch", "FunctionCode", "compile_batch", "compile_module", "emit_batch",
+           "escaping_functions", "load_batch"]
