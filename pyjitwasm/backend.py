@@ -48,8 +48,11 @@ class Backend(Protocol):
         serialized module loads only into a backend with the same fingerprint."""
         ...
 
-    def serialize_code(self, prepared: PreparedModule, wasm: bytes) -> list[bytes]:
-        """The module's whole code, compiled now if need be, as blobs for an artifact."""
+    def serialize_code(self, prepared: PreparedModule, wasm: bytes, jobs: int | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> list[bytes]:
+        """The module's whole code, compiled now if need be, as blobs for an artifact.
+        ``jobs``: processes to compile with (None: every CPU); ``progress(done, total)``
+        is called as functions are compiled."""
         ...
 
     def prepare_serialized(self, module: WasmModule, wasm: bytes,

@@ -57,7 +57,8 @@ class InterpBackend:
         return {"engine": "interp", "pyjitwasm": pyjitwasm.__version__,
                 "setting.features": repr(self.config.features)}
 
-    def serialize_code(self, prepared: PreparedModule, wasm: bytes) -> list[bytes]:
+    def serialize_code(self, prepared: PreparedModule, wasm: bytes, jobs: int | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> list[bytes]:
         return []
 
     def prepare_serialized(self, module: WasmModule, wasm: bytes,

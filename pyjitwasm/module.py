@@ -51,15 +51,18 @@ class Module:
 
     # Serialized modules: pyjitwasm/artifact.py has the format -------------------------
 
-    def serialize(self) -> bytes:
+    def serialize(self, *, jobs: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> bytes:
         """The module with all of its code compiled (now, on every core, unless the code
         cache has it): bytes for :meth:`deserialize` in an engine with the same
-        configuration, pyjitwasm build and CPU (the ``.cwasm`` of ``pyjitwasm compile``)."""
+        configuration, pyjitwasm build and CPU (the ``.cwasm`` of ``pyjitwasm compile``).
+        pyjitwasm's additions: ``jobs``, the processes to compile with (default: every
+        CPU), and ``progress(functions_done, functions_total)``."""
         backend = self._engine.backend
         header = backend.code_fingerprint()
         header["module_sha256"] = hashlib.sha256(self._binary).hexdigest()
-        return write_artifact(header, self._binary,
-                              backend.serialize_code(self._prepared, self._binary))
+        code = backend.serialize_code(self._prepared, self._binary, jobs, progress)
+        return write_artifact(header, self._binary, code)
 
     @classmethod
     def deserialize(cls, engine: Engine, encoded: bytes | bytearray | memoryview) -> Module:

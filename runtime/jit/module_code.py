@@ -41,6 +41,7 @@ from pyjitwasm.runtime.jit.compile_module import (
     BatchObject,
     CompiledModule,
     CompileOptions,
+    compile_batch,
     load_batch,
 )
 from pyjitwasm.runtime.native import (
@@ -191,9 +192,13 @@ class ModuleCode:
         """Compile ``indices`` as one batch and point their slots at the code (the
         caller holds the lock, or nothing else can see this object yet)."""
         t0 = time.perf_counter()
-        batch = compile_batch_cached(self.module, indices, self.options, self.symbols,
-                                     self.info, separate=self.lazy,
-                                     with_shims=not self.lazy, cache=self.cache)
+        if self.cache is None:
+            batch = compile_batch(self.module, indices, self.options, self.symbols, self.info,
+                                  separate=self.lazy, with_shims=not self.lazy)
+        else:
+            batch = compile_batch_cached(self.module, indices, self.options, self.symbols,
+                                         self.info, separate=self.lazy,
+                                         with_shims=not self.lazy, cache=self.cache)
         self._install(batch, indices)
         self.compile_seconds += time.perf_counter() - t0
 

@@ -44,10 +44,10 @@ Progress = Callable[[int, int], None]
 """``progress(functions_done, functions_total)``, called as chunks complete."""
 
 
-def chunk_functions(module: WasmModule,
-                    budget: int = CHUNK_INSTRUCTIONS) -> list[tuple[int, ...]]:
+def chunk_functions(module: WasmModule, budget: int | None = None) -> list[tuple[int, ...]]:
     """The module's defined functions (wasm indices) cut into runs of consecutive
-    functions of about ``budget`` instructions each."""
+    functions of about ``budget`` (default ``CHUNK_INSTRUCTIONS``) instructions each."""
+    budget = budget or CHUNK_INSTRUCTIONS
     first = module.num_imported_funcs
     chunks: list[tuple[int, ...]] = []
     current: list[int] = []
