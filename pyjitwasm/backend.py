@@ -36,6 +36,11 @@ class Backend(Protocol):
         """The runtime context of a new store."""
         ...
 
+    def validate(self, module: WasmModule, wasm: bytes) -> None:
+        """Validate a decoded module (ValidationError), or skip it when the backend's
+        code cache records that these bytes validated before."""
+        ...
+
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> PreparedModule:
         """Per-module state for a validated module (compiling may wait for first use).
         ``wasm``: the module's binary, when known (it keys the code cache)."""

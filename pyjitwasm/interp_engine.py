@@ -21,6 +21,7 @@ from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import ListTable, TableInstance
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.validator import validate_module
 
 _ALLOCATOR = PlainAllocator()
 
@@ -46,6 +47,9 @@ class InterpBackend:
 
     def new_context(self) -> StoreContext:
         return StoreContext(self.config.max_call_depth, self.config.max_host_nesting)
+
+    def validate(self, module: WasmModule, wasm: bytes) -> None:
+        validate_module(module)
 
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> InterpModule:
         return InterpModule(module)

@@ -32,6 +32,7 @@ from pyjitwasm.runtime.jit.instance import instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.precompile import Progress, precompile_module
+from pyjitwasm.runtime.jit.shims import use_object_cache
 from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance
@@ -40,6 +41,7 @@ from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.validator import validate_module
 
 
 def _jit_context(context: StoreContext) -> JitStoreContext:
@@ -93,13 +95,26 @@ class JitBackend:
         self.options = options
         self._fingerprint: dict[str, str] | None = None
         self.code_cache: CodeCache | None = None
+        self._last_view: tuple[bytes, ModuleCacheView] | None = None
         if config.cache_directory is not None:
             self.code_cache = open_code_cache(config.cache_directory, self.code_fingerprint())
+            if self.code_cache is not None:
+                use_object_cache(self.code_cache)
 
     def new_context(self) -> JitStoreContext:
         c = self.config
         return JitStoreContext(c.max_call_depth, c.max_host_nesting, c.max_wasm_stack,
                                c.memory_style, c.dynamic_memory_reserve)
+
+    def validate(self, module: WasmModule, wasm: bytes) -> None:
+        view = self._cache_view(wasm)
+        if view is None:
+            validate_module(module)
+            return
+        note = view.cache.validated_key(view.module_digest)
+        if not view.cache.has_note(note):
+            validate_module(module)
+            view.cache.store_note(note)
 
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> JitModule:
         return JitModule(module, self.options, self._cache_view(wasm))
@@ -107,7 +122,13 @@ class JitBackend:
     def _cache_view(self, wasm: bytes | None) -> ModuleCacheView | None:
         if self.code_cache is None or wasm is None:
             return None
-        return ModuleCacheView.of(self.code_cache, wasm)
+        # Module() asks twice in a row (validate, prepare): hash the bytes once.
+        last = self._last_view
+        if last is not None and last[0] is wasm:
+            return last[1]
+        view = ModuleCacheView.of(self.code_cache, wasm)
+        self._last_view = (wasm, view)
+        return view
 
     # Serialized modules --------------------------------------------------------------
 

@@ -43,7 +43,7 @@ class Module:
             raise ArgumentTypeError("expected an Engine")
         binary = _binary(wasm)
         module = decode_module(binary, features=engine.config.features)
-        validate_module(module)
+        engine.backend.validate(module, binary)
         self._engine = engine
         self._wasm = module
         self._binary = binary

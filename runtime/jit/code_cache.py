@@ -24,6 +24,12 @@ an entry; an entry that fails its checksum or does not parse (a truncated write,
 corruption) is deleted and counted as ``corrupt``, and the batch is compiled again.  A
 directory that cannot be created or written disables the cache with one warning
 (:class:`CodeCacheWarning`) per directory and process; so does a later failing write.
+
+Besides batches the cache keeps *notes*, empty entries whose presence is the fact: that
+a module validated (``validated_key``), so a warm start skips the validator as well as
+the compiler (the validator's source is in the fingerprint's build id); and plain
+objects keyed by their LLVM text (``object_key``): the per-signature entry and host
+shims (``shims.py``), which a WASI program otherwise compiles on every start.
 """
 
 from __future__ import annotations
@@ -102,32 +108,89 @@ class CodeCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / key[2:]
 
+    def validated_key(self, module_digest: str) -> str:
+        """The key of the note that the module validated (with this fingerprint: the
+        validator's source and the wasm features are part of it)."""
+        return hashlib.sha256(f"{self._digest}\nvalidated\n{module_digest}".encode()).hexdigest()
+
     def load(self, key: str) -> BatchObject | None:
         """The batch stored under ``key``, or None (missing, or corrupt: then deleted)."""
-        path = self._path(key)
-        try:
-            data = path.read_bytes()
-        except OSError:
-            self.stats.misses += 1
+        payload = self._read(key)
+        if payload is None:
             return None
-        batch = _parse_entry(data, key)
-        if batch is None:
-            self.stats.corrupt += 1
-            self.stats.misses += 1
-            try:
-                path.unlink()
-            except OSError:
-                pass
+        try:
+            batch = decode_batch(payload)
+        except BatchFormatError:
+            self._discard(key)
             return None
         self.stats.hits += 1
         return batch
 
+    def has_note(self, key: str) -> bool:
+        """Whether an (empty) note entry is stored under ``key``."""
+        payload = self._read(key)
+        if payload is None:
+            return False
+        if len(payload):
+            self._discard(key)
+            return False
+        self.stats.hits += 1
+        return True
+
+    def object_key(self, llvm_ir: str) -> str:
+        """The key of an object compiled from ``llvm_ir`` alone (the runtime's shims)."""
+        text_digest = hashlib.sha256(llvm_ir.encode()).hexdigest()
+        return hashlib.sha256(f"{self._digest}\nobject\n{text_digest}".encode()).hexdigest()
+
+    def load_object(self, key: str) -> bytes | None:
+        """The ELF object stored under ``key`` (:meth:`object_key`), or None."""
+        payload = self._read(key)
+        if payload is None:
+            return None
+        if not bytes(payload[:4]) == b"\x7fELF":
+            self._discard(key)
+            return None
+        self.stats.hits += 1
+        return bytes(payload)
+
+    def store_object(self, key: str, obj: bytes) -> None:
+        """Keep an ELF object under ``key``."""
+        self._write(key, obj)
+
+    def _read(self, key: str) -> memoryview | None:
+        """The checked payload of entry ``key`` (a miss counts here; a hit is counted
+        by the caller once the payload parses)."""
+        try:
+            data = self._path(key).read_bytes()
+        except OSError:
+            self.stats.misses += 1
+            return None
+        payload = _checked_payload(data, key)
+        if payload is None:
+            self._discard(key)
+        return payload
+
+    def _discard(self, key: str) -> None:
+        self.stats.corrupt += 1
+        self.stats.misses += 1
+        try:
+            self._path(key).unlink()
+        except OSError:
+            pass
+
     def store(self, key: str, batch: BatchObject) -> None:
         """Keep ``batch`` under ``key`` (a failing write disables storing, with a
         warning)."""
+        self._write(key, encode_batch(batch))
+
+    def store_note(self, key: str) -> None:
+        """Keep an empty note under ``key`` (see :meth:`has_note`)."""
+        self._write(key, b"")
+
+    def _write(self, key: str, body: bytes) -> None:
         if not self.writable:
             return
-        payload = key.encode() + encode_batch(batch)
+        payload = key.encode() + body
         data = ENTRY_MAGIC + hashlib.sha256(payload).digest() + payload
         path = self._path(key)
         try:
@@ -147,17 +210,15 @@ class CodeCache:
         self.stats.stores += 1
 
 
-def _parse_entry(data: bytes, key: str) -> BatchObject | None:
+def _checked_payload(data: bytes, key: str) -> memoryview | None:
+    """What follows the key in an intact entry for ``key``, else None."""
     head = len(ENTRY_MAGIC)
     if not data.startswith(ENTRY_MAGIC) or len(data) < head + _DIGEST + _KEY:
         return None
     digest, payload = data[head:head + _DIGEST], data[head + _DIGEST:]
     if hashlib.sha256(payload).digest() != digest or payload[:_KEY] != key.encode():
         return None
-    try:
-        return decode_batch(memoryview(payload)[_KEY:])
-    except BatchFormatError:
-        return None
+    return memoryview(payload)[_KEY:]
 
 
 def open_code_cache(directory: str | os.PathLike[str],

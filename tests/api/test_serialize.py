@@ -362,3 +362,21 @@ def test_cli_run_uses_the_cache_unless_told_not_to(program: Path, tmp_path: Path
     monkeypatch.setenv("XDG_CACHE_HOME", str(other))
     assert main(["run", str(program)]) == 3
     assert not other.exists()
+
+
+def test_warm_start_skips_validation_but_cold_start_validates(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyjitwasm import ValidationError, jit_engine
+
+    _use(_engine(cache=str(tmp_path)))
+    calls: list[int] = []
+    real = jit_engine.validate_module
+    monkeypatch.setattr(jit_engine, "validate_module",
+                        lambda module: calls.append(1) or real(module))
+    _use(_engine(cache=str(tmp_path)))
+    assert calls == []
+    with pytest.raises(ValidationError):  # an invalid module is never noted as valid
+        Module(_engine(cache=str(tmp_path)), wat2wasm("(module (func (result i32)))"))
+    with pytest.raises(ValidationError):
+        Module(_engine(cache=str(tmp_path)), wat2wasm("(module (func (result i32)))"))
+    assert calls == [1, 1]
