@@ -7,11 +7,12 @@ directory, else ``$XDG_CACHE_HOME/pyjitwasm`` (``~/.cache/pyjitwasm``).
 ``PYJITWASM_CACHE=0`` (or ``false``, ``no``, ``off``) turns the default off: ``True``
 then caches nothing, and neither does ``pyjitwasm run``; the test suite sets it, so no
 test writes to the user's cache.  An explicit location always applies: a directory, or
-a TOML file in Wasmtime's cache configuration shape::
+a TOML file in Wasmtime's cache configuration shape (its other keys, about cache
+size and compression, are accepted and ignored)::
 
     [cache]
-    enabled = true            # optional; false turns the cache off
     directory = "/some/path"  # optional; the default directory otherwise
+    enabled = false           # optional (older Wasmtime versions): turns the cache off
 """
 
 from __future__ import annotations

@@ -12,24 +12,29 @@ after a run that compiled it, reads the cache.
 
 Parallelism uses processes, not threads: llvmlite releases the GIL in LLVM calls but
 serializes them behind one lock and the translator is Python, so threads overlap at best
-one LLVM call with the front end (measured in docs/jit-design.md).  Worker processes are
-started with ``spawn`` (a fork of a process that has LLVM and other threads running is
-not safe); each decodes the module once and sends back encoded objects.  Small modules
-are compiled in this process: starting a worker costs more than they take.
+one LLVM call with the front end (measured in docs/jit-design.md).  Workers are fresh
+interpreters (``precompile_worker.py``; not a fork, which is unsafe in a process running
+LLVM and other threads, and not ``multiprocessing``, whose ``spawn`` re-runs the
+caller's main script); each decodes the module once, takes one chunk at a time and
+sends back encoded objects.  Small modules are compiled in this process: starting a
+worker costs more than they take.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
 
-from pyjitwasm.runtime.jit.batch_codec import decode_batch, encode_batch
+from pyjitwasm.runtime.jit.batch_codec import decode_batch
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
 from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions, emit_batch
+from pyjitwasm.runtime.jit.precompile_worker import read_frame, write_frame
 from pyjitwasm.translate.translator import ModuleInfo
-from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.module import WasmModule
 
@@ -124,33 +129,65 @@ def precompile_module(module: WasmModule, wasm: bytes, options: CompileOptions,
 def _compile_in_workers(wasm: bytes, options: CompileOptions, features: Features,
                         chunks: Sequence[tuple[int, ...]], todo: Sequence[int], jobs: int,
                         finished: Callable[[int, BatchObject], None]) -> None:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_start,
-                             initargs=(wasm, options, features)) as pool:
-        pending: dict[Future[bytes], int] = {
-            pool.submit(_worker_compile, chunks[i], i == 0): i for i in todo}
-        while pending:
-            complete, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in complete:
-                finished(pending.pop(future), decode_batch(future.result()))
+    """Compile chunks ``todo`` in ``jobs`` worker processes, handing each worker the
+    next chunk when it is done with one (so a slower worker takes fewer)."""
+    queue = list(reversed(todo))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    setup = pickle.dumps((wasm, options, features))
+
+    def drive(worker: subprocess.Popen[bytes]) -> None:
+        assert worker.stdin is not None and worker.stdout is not None
+        try:
+            write_frame(worker.stdin, setup)
+            while True:
+                with lock:
+                    if not queue or errors:
+                        break
+                    i = queue.pop()
+                write_frame(worker.stdin, pickle.dumps((chunks[i], i == 0)))
+                status = worker.stdout.read(1)
+                reply = read_frame(worker.stdout)
+                if status != b"\0":
+                    raise RuntimeError(f"compile worker failed:\n{reply.decode()}")
+                batch = decode_batch(reply)
+                with lock:
+                    finished(i, batch)
+            write_frame(worker.stdin, b"")
+        except BaseException as exc:  # noqa: B036 - handed to the calling thread
+            with lock:
+                errors.append(exc)
+
+    workers = [_start_worker() for _ in range(jobs)]
+    try:
+        threads = [threading.Thread(target=drive, args=(w,), daemon=True) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for worker in workers:
+            for stream in (worker.stdin, worker.stdout):
+                if stream is not None:
+                    stream.close()
+            try:
+                worker.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+    if errors:
+        raise errors[0]
 
 
-# In a worker process: the module, decoded once.
-_worker_state: tuple[WasmModule, CompileOptions, ModuleInfo] | None = None
-
-
-def _worker_start(wasm: bytes, options: CompileOptions, features: Features) -> None:
-    global _worker_state
-    # Validated by the parent; the worker only decodes.
-    module = decode_module(wasm, features=features)
-    _worker_state = (module, options, ModuleInfo(module, options.heap_config()))
-
-
-def _worker_compile(indices: tuple[int, ...], with_shims: bool) -> bytes:
-    assert _worker_state is not None, "worker not initialized"
-    module, options, info = _worker_state
-    batch, _ = emit_batch(module, indices, options, info, True, with_shims)
-    return encode_batch(batch)
+def _start_worker() -> subprocess.Popen[bytes]:
+    # The worker must import this very pyjitwasm, wherever it was imported from.
+    package_parent = str(Path(__file__).resolve().parents[3])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent,
+                                                      env.get("PYTHONPATH")]))
+    return subprocess.Popen(
+        [sys.executable, "-m", "pyjitwasm.runtime.jit.precompile_worker"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
 
 __all__ = ["CHUNK_INSTRUCTIONS", "PARALLEL_MIN_INSTRUCTIONS", "Progress", "chunk_functions",
