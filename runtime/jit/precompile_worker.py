@@ -20,19 +20,19 @@ import pickle
 import struct
 import sys
 import traceback
-from typing import BinaryIO
+from typing import IO
 
 _LENGTH = struct.Struct("<Q")
 
 
-def write_frame(stream: BinaryIO, payload: bytes) -> None:
+def write_frame(stream: IO[bytes], payload: bytes) -> None:
     """One frame: the length, then ``payload``."""
     stream.write(_LENGTH.pack(len(payload)))
     stream.write(payload)
     stream.flush()
 
 
-def read_frame(stream: BinaryIO) -> bytes:
+def read_frame(stream: IO[bytes]) -> bytes:
     """The next frame's payload; EOFError when the stream ends first."""
     head = stream.read(_LENGTH.size)
     if len(head) < _LENGTH.size:
@@ -44,7 +44,7 @@ def read_frame(stream: BinaryIO) -> bytes:
     return payload
 
 
-def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     """Answer chunk requests until the stop frame."""
     # Imported here: the parent only needs the framing functions above.
     from pyjitwasm.runtime.jit.batch_codec import encode_batch
