@@ -2,9 +2,11 @@
 
 A Module gets its code slots on its first instantiation (``runtime/jit/module_code.py``),
 linked against the runtime's symbols (``libcalls.symbol_addresses``): each function is
-compiled on its first call (or all at once, with ``CompileOptions(lazy=False)``); the
-machine code is released when the Module and every instance using it are gone
-(instances live as long as their store).
+compiled on its first call (or all at once, with ``CompileOptions(lazy=False)``: a large
+module then in chunks on every CPU, ``runtime/jit/precompile.py``); the machine code is
+released when the Module and every instance using it are gone (instances live as long as
+their store).  With ``Config.cache`` compiled batches are looked up in and kept in the
+code cache (``runtime/jit/code_cache.py``); a deserialized module brings its batches.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.instance import instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
-from pyjitwasm.runtime.jit.precompile import Progress, precompile_module
+from pyjitwasm.runtime.jit.precompile import Progress, precompile_module, worth_workers
 from pyjitwasm.runtime.jit.shims import use_object_cache
 from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.runtime.jit.table import JitTable
@@ -39,6 +41,7 @@ from pyjitwasm.runtime.jit.vmctx import JitModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
+from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
 from pyjitwasm.wasm.validator import validate_module
@@ -53,14 +56,19 @@ def _jit_context(context: StoreContext) -> JitStoreContext:
 class JitModule:
     """A module prepared for the JIT: its compiled code, made on first use."""
 
-    __slots__ = ("module", "options", "cache", "precompiled", "_compiled", "_lock")
+    __slots__ = ("module", "options", "cache", "precompiled", "wasm", "features", "_compiled",
+                 "_lock")
 
     def __init__(self, module: WasmModule, options: CompileOptions,
                  cache: ModuleCacheView | None = None,
-                 precompiled: Sequence[BatchObject] = ()) -> None:
+                 precompiled: Sequence[BatchObject] = (), wasm: bytes | None = None,
+                 features: Features | None = None) -> None:
         self.module = module
         self.options = options
         self.cache = cache
+        # For eager compilation in worker processes (they decode the binary).
+        self.wasm = wasm
+        self.features = features
         # Loaded (and then dropped) by the first instantiation.
         self.precompiled = list(precompiled)
         self._compiled: ModuleCode | None = None
@@ -72,11 +80,20 @@ class JitModule:
         if self._compiled is None:
             with self._lock:
                 if self._compiled is None:
+                    precompiled = self.precompiled or self._eager_in_workers()
                     self._compiled = ModuleCode(self.module, self.options,
-                                                symbol_addresses(), self.cache,
-                                                self.precompiled)
+                                                symbol_addresses(), self.cache, precompiled)
                     self.precompiled = []
         return self._compiled
+
+    def _eager_in_workers(self) -> list[BatchObject]:
+        """Eager compilation of a large module: chunks compiled on every CPU
+        (``runtime/jit/precompile.py``); a small one is one batch in this process."""
+        if self.options.lazy or self.wasm is None or self.features is None \
+                or not worth_workers(self.module):
+            return []
+        return precompile_module(self.module, self.wasm, self.options, self.features,
+                                 self.cache)
 
     def instantiate(self, imports: Sequence[Extern],
                     context: StoreContext) -> JitModuleInstance:
@@ -117,7 +134,8 @@ class JitBackend:
             view.cache.store_note(note)
 
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> JitModule:
-        return JitModule(module, self.options, self._cache_view(wasm))
+        return JitModule(module, self.options, self._cache_view(wasm), wasm=wasm,
+                         features=self.config.features)
 
     def _cache_view(self, wasm: bytes | None) -> ModuleCacheView | None:
         if self.code_cache is None or wasm is None:

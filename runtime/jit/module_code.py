@@ -21,6 +21,10 @@ of it go through slots and so reach code compiled later.  Python entry (exports,
 start function, host calls into wasm) compiles through :meth:`ModuleCode.entry` before
 entering, without the stub.
 
+With a code cache (``cache``, ``code_cache.py``) every batch is looked up before it is
+compiled and kept after; ``precompiled`` batches (a deserialized module) are loaded
+when the ``ModuleCode`` is made and fill their slots at once.
+
 One lock per module makes the first callers of a function compile it once; other
 threads wait for it (llvmlite serializes its own calls anyway).  Compilation raising
 (an LLVM error, MemoryError, KeyboardInterrupt) leaves every slot as it was, so the

@@ -69,6 +69,14 @@ def chunk_functions(module: WasmModule, budget: int | None = None) -> list[tuple
     return chunks
 
 
+def worth_workers(module: WasmModule, jobs: int | None = None) -> bool:
+    """Whether compiling all of ``module`` in worker processes beats one batch here:
+    several CPUs and at least ``PARALLEL_MIN_INSTRUCTIONS`` instructions."""
+    jobs = default_jobs() if jobs is None else jobs
+    return jobs > 1 and sum(len(body.instrs) for body in module.codes) >= \
+        PARALLEL_MIN_INSTRUCTIONS
+
+
 def default_jobs() -> int:
     """Worker processes to use: the CPUs this process may run on."""
     try:
@@ -191,4 +199,4 @@ def _start_worker() -> subprocess.Popen[bytes]:
 
 
 __all__ = ["CHUNK_INSTRUCTIONS", "PARALLEL_MIN_INSTRUCTIONS", "Progress", "chunk_functions",
-           "default_jobs", "precompile_module"]
+           "default_jobs", "precompile_module", "worth_workers"]

@@ -380,3 +380,24 @@ def test_warm_start_skips_validation_but_cold_start_validates(
     with pytest.raises(ValidationError):
         Module(_engine(cache=str(tmp_path)), wat2wasm("(module (func (result i32)))"))
     assert calls == [1, 1]
+
+
+def test_eager_compilation_of_a_large_module_uses_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyjitwasm.runtime.jit import precompile
+
+    funcs = "".join(f"(func (export \"f{i}\") (param i32) (result i32) "
+                    f"(i32.add (local.get 0) (i32.const {i})))" for i in range(12))
+    monkeypatch.setattr(precompile, "CHUNK_INSTRUCTIONS", 12)
+    monkeypatch.setattr(precompile, "PARALLEL_MIN_INSTRUCTIONS", 0)
+    monkeypatch.setattr(precompile, "default_jobs", lambda: 2)
+    started: list[int] = []
+    real = precompile._start_worker
+    monkeypatch.setattr(precompile, "_start_worker", lambda: started.append(1) or real())
+    engine = _engine(lazy_compilation=False)
+    module = Module(engine, f"(module {funcs})")
+    store = Store(engine)
+    exports = Instance(store, module, []).exports(store)
+    assert started == [1, 1]
+    assert [exports[f"f{i}"](store, 100) for i in (0, 5, 11)] == [100, 105, 111]
+    prepared: Any = module._prepared
+    assert len(prepared.compiled().batches) == 4  # 3 functions of 4 instructions each
