@@ -82,7 +82,8 @@ class ModuleCode:
                  precompiled: Sequence[BatchObject] = ()) -> None:
         """``cache``: the persistent code cache batches are looked up in and kept in
         (``code_cache.py``).  ``precompiled``: batches compiled before (a deserialized
-        module), loaded now; functions they leave out compile as the options say."""
+        module, eager chunks compiled in worker processes), loaded now; they must cover
+        every function (a function left out compiles lazily where stubs exist)."""
         self.module = module
         self.options = options
         self.symbols = dict(symbols)
@@ -107,7 +108,7 @@ class ModuleCode:
         for batch in precompiled:
             self._install(load_batch(module, self.layout, batch, options, self.symbols),
                           batch.indices)
-        if not self.lazy and count:
+        if not self.lazy and count and not precompiled:
             self._compile([self.first + k for k in range(count)])
 
     # What instances use -------------------------------------------------------------

@@ -194,7 +194,7 @@ def _start_worker() -> subprocess.Popen[bytes]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent,
                                                       env.get("PYTHONPATH")]))
     return subprocess.Popen(
-        [sys.executable, "-m", "pyjitwasm.runtime.jit.precompile_worker"],
+        [sys.executable, "-P", "-m", "pyjitwasm.runtime.jit.precompile_worker"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
 

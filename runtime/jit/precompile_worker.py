@@ -1,6 +1,6 @@
 """A worker process of ``precompile``: compiles chunks of one module to objects.
 
-Started as ``python -m pyjitwasm.runtime.jit.precompile_worker`` (a plain subprocess, not
+Started as ``python -P -m pyjitwasm.runtime.jit.precompile_worker`` (a plain subprocess, not
 ``multiprocessing``: its ``spawn`` start method re-imports the caller's main script in
 every worker, which runs a user's script a second time when it has no ``__main__``
 guard).  The protocol on stdin/stdout, every message a frame (u64 length + bytes):

@@ -401,3 +401,19 @@ def test_eager_compilation_of_a_large_module_uses_workers(monkeypatch: pytest.Mo
     assert [exports[f"f{i}"](store, 100) for i in (0, 5, 11)] == [100, 105, 111]
     prepared: Any = module._prepared
     assert len(prepared.compiled().batches) == 4  # 3 functions of 4 instructions each
+
+
+def test_progress_bar_draws_in_place() -> None:
+    import io
+
+    from pyjitwasm.commands.compile import ProgressBar
+
+    out = io.StringIO()
+    bar = ProgressBar(out)
+    bar(0, 4)
+    bar(2, 4)
+    bar(4, 4)
+    bar.close()
+    text = out.getvalue()
+    assert text.count("\r") == 3 and text.endswith("\n")
+    assert "2/4 functions" in text and "[" + "#" * ProgressBar.width + "]" in text

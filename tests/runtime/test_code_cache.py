@@ -190,15 +190,20 @@ def test_damaged_entries_are_detected_and_recompiled(tmp_path: Path, damage: str
     assert again.stats.misses == 0 and again.stats.corrupt == 0
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories")
-def test_unwritable_directory_runs_without_cache_with_one_warning(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
+def test_unwritable_directory_runs_without_cache_with_one_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = tmp_path / "locked"
+    directory.mkdir()
+    if os.geteuid() != 0:
+        directory.chmod(0o500)
+    else:  # root writes anywhere: refuse the probe file the way a read-only mount would
+        def read_only(*args: Any, **kwargs: Any) -> Any:
+            raise PermissionError(13, "Permission denied")
+        monkeypatch.setattr("tempfile.mkstemp", read_only)
     try:
-        _check_unwritable(locked / "cache")
+        _check_unwritable(directory)
     finally:
-        locked.chmod(0o700)
+        directory.chmod(0o700)
 
 
 def test_uncreatable_directory_runs_without_cache_with_one_warning(tmp_path: Path) -> None:
