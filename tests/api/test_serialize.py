@@ -417,3 +417,27 @@ def test_progress_bar_draws_in_place() -> None:
     text = out.getvalue()
     assert text.count("\r") == 3 and text.endswith("\n")
     assert "2/4 functions" in text and "[" + "#" * ProgressBar.width + "]" in text
+
+
+def test_workers_do_not_rerun_the_callers_script(tmp_path: Path) -> None:
+    # multiprocessing's spawn would import this script again in every worker: it has no
+    # __main__ guard, so each import would append a line.
+    import subprocess
+    import sys
+
+    marks = tmp_path / "marks"
+    script = tmp_path / "script.py"
+    script.write_text(f"""
+from pyjitwasm import Engine, Module
+from pyjitwasm.runtime.jit import precompile
+open({str(marks)!r}, "a").write("ran\\n")
+precompile.CHUNK_INSTRUCTIONS = 4
+precompile.PARALLEL_MIN_INSTRUCTIONS = 0
+funcs = "".join(f'(func (export "f{{i}}") (result i32) (i32.const {{i}}))' for i in range(4))
+data = Module(Engine(), f"(module {{funcs}})").serialize(jobs=2)
+print(len(data))
+""")
+    proc = subprocess.run([sys.executable, "-P", str(script)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert marks.read_text() == "ran\n"
