@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pyjitwasm.ir.cursor import Cursor
 from pyjitwasm.ir.frontend import FunctionBuilder, Variable
+from pyjitwasm.ir.entities import GlobalValue
 from pyjitwasm.ir.function import Block, Function, Value
 from pyjitwasm.ir.types import I64, Type
 from pyjitwasm.translate.env import FuncEnv, ModuleInfo, function_name, function_signature
@@ -52,7 +53,10 @@ class FunctionState:
     block's parameters, the declared locals as zero).  ``direct_callees``: the defined
     functions a ``call`` may reach by name because they are compiled together with this
     one; calls to the others go through their code slots (None: every defined function,
-    the whole module is compiled at once)."""
+    the whole module is compiled at once).  ``tier_counters``: the counter table's global
+    value when the function counts for tier-up (tier 0, ``tiering``), else None."""
+
+    tier_counters: GlobalValue | None = None
 
     def __init__(self, info: ModuleInfo, func_index: int,
                  direct_callees: Container[int] | None = None) -> None:
