@@ -15,8 +15,8 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 
 from pyjitwasm.ir.cursor import Cursor
-from pyjitwasm.ir.frontend import FunctionBuilder, Variable
 from pyjitwasm.ir.entities import GlobalValue
+from pyjitwasm.ir.frontend import FunctionBuilder, Variable
 from pyjitwasm.ir.function import Block, Function, Value
 from pyjitwasm.ir.types import I64, Type
 from pyjitwasm.translate.env import FuncEnv, ModuleInfo, function_name, function_signature
