@@ -53,6 +53,11 @@ def _tiers_default() -> bool:
     return _env_flag("PYJITWASM_TIERS")
 
 
+def _threshold_default() -> int:
+    """``PYJITWASM_TIER_UP_THRESHOLD`` (tests set 0 to tier every function up at once)."""
+    return int(os.environ.get("PYJITWASM_TIER_UP_THRESHOLD", "1000"))
+
+
 TIER0 = 0
 """The quick tier: ``TIER0_PIPELINE``, counters, every call through a code slot."""
 TIER1 = 1
@@ -81,7 +86,8 @@ class CompileOptions:
     counters) and recompile hot functions at tier 1 on a background thread
     (``runtime/jit/tiering.py``); default on, off with ``PYJITWASM_TIERS=0``.  Eager
     compilation is always tier 1.  ``tier_up_threshold``: function entries plus loop
-    iterations a tier-0 function runs before it is queued for tier 1.
+    iterations a tier-0 function runs before it is queued for tier 1 (default 1000, or
+    ``PYJITWASM_TIER_UP_THRESHOLD``).
     ``tier0_pipeline``: tier 0's LLVM configuration.  ``llvm_pipeline``: tier 1's (and
     eager compilation's) instead of ``opt_level``'s (for measurements)."""
 
@@ -96,7 +102,7 @@ class CompileOptions:
     lazy: bool = field(default_factory=_lazy_default)
     lazy_batch_instructions: int = 2000
     tiers: bool = field(default_factory=_tiers_default)
-    tier_up_threshold: int = 1000
+    tier_up_threshold: int = field(default_factory=_threshold_default)
     tier0_pipeline: LLVMPipeline = TIER0_PIPELINE
     llvm_pipeline: LLVMPipeline | None = None
 
