@@ -207,8 +207,8 @@ def main() -> None:
     print("\nTimes are one call of run(n) (best of --repeat; unless --no-warmup, after "
           "one call of run(n / 20) and, for pyjitwasm, waiting for its background tier-up "
           "compiles), in a fresh process per engine and program; load = Module() + "
-          "Instance() (compilation included: the JIT compiles on first instantiation); peak RSS = VmHWM of that "
-          "process, the Python interpreter included; ratio = pyjitwasm / wasmtime.")
+          "Instance() (compilation included: the JIT compiles on first instantiation); "
+          "peak RSS = VmHWM of that process, the Python interpreter included; ratio = pyjitwasm / wasmtime.")
     if args.json:
         args.json.write_text(json.dumps({"engine": engine, "scale": args.scale,
                                          "programs": rows, "calls": calls}, indent=2))
