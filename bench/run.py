@@ -208,7 +208,8 @@ def main() -> None:
           "one call of run(n / 20) and, for pyjitwasm, waiting for its background tier-up "
           "compiles), in a fresh process per engine and program; load = Module() + "
           "Instance() (compilation included: the JIT compiles on first instantiation); "
-          "peak RSS = VmHWM of that process, the Python interpreter included; ratio = pyjitwasm / wasmtime.")
+          "peak RSS = VmHWM of that process, the Python interpreter included; "
+          "ratio = pyjitwasm / wasmtime.")
     if args.json:
         args.json.write_text(json.dumps({"engine": engine, "scale": args.scale,
                                          "programs": rows, "calls": calls}, indent=2))
