@@ -26,8 +26,9 @@ makes *tier-0* code (``TIER0_PIPELINE``: cheap LLVM settings; every call through
 slot; counters of entries and loop iterations, ``translate/tiering.py``).  A function
 whose counter runs out calls the ``tier_up`` libcall: :meth:`ModuleCode.request_tier_up`
 queues it on the background compiler (``runtime/jit/tiering.py``), which compiles it,
-with a batch of its direct callees not yet at tier 1, through the ``opt_level``
-pipeline and writes their slots.  Calls made after that reach tier 1 (tier-0 callers
+with a batch of its direct callees (calls inside the batch are direct, so LLVM may
+inline them), through the ``opt_level`` pipeline and writes the slots of those not yet
+at tier 1.  Calls made after that reach tier 1 (tier-0 callers
 load the slot on every call); frames already running tier-0 code finish there, which
 is why tier-0 code is never freed while the module lives.  Eager compilation is
 tier 1 from the start, without counters.
@@ -188,9 +189,9 @@ class ModuleCode:
         return callees
 
     def _batch_from(self, k: int, tier: int) -> list[int]:
-        """Function ``k`` and, breadth first, its direct callees not yet compiled at
-        ``tier`` or above (nor queued for tier 1) while the batch stays within the
-        instruction budget (wasm indices)."""
+        """Function ``k`` and, breadth first, its direct callees (for tier 0 those not
+        yet compiled) while the batch stays within the instruction budget (wasm
+        indices)."""
         budget = self.options.lazy_batch_instructions
         codes = self.module.codes
         batch = [k]
@@ -199,8 +200,9 @@ class ModuleCode:
         pending = deque([k])
         while pending and size < budget:
             for callee in self._callees_of(pending.popleft()):
-                if (callee in queued or self._tier[callee] >= tier
-                        or (tier == TIER1 and callee in self._tier_queued)):
+                # Tier 1 takes callees along even when they have tier-1 code already:
+                # direct calls within a batch are what LLVM can inline.
+                if callee in queued or (tier == TIER0 and self._tier[callee] >= TIER0):
                     continue
                 queued.add(callee)
                 cost = len(codes[callee].instrs)
@@ -262,17 +264,10 @@ class ModuleCode:
             if self._tier[k] >= TIER1:
                 return
             t0 = time.perf_counter()
-            with self._tier_cond:
-                indices = self._batch_from(k, TIER1)
-                # Callees taken along count as queued, so no job compiles them twice.
-                self._tier_queued.update(i - self.first for i in indices)
-            try:
-                batch = compile_batch(self.module, indices, self.options, self.symbols,
-                                      self.info, separate=True, with_shims=False, tier=TIER1)
-                self._publish(batch, indices, TIER1)
-            finally:
-                with self._tier_cond:
-                    self._tier_queued.difference_update(i - self.first for i in indices[1:])
+            indices = self._batch_from(k, TIER1)
+            batch = compile_batch(self.module, indices, self.options, self.symbols,
+                                  self.info, separate=True, with_shims=False, tier=TIER1)
+            self._publish(batch, indices, TIER1)
             self.tier_ups += 1
             self.tier_up_seconds += time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001 - the function just stays at tier 0
