@@ -65,6 +65,7 @@ from pyjitwasm.runtime.native import (
     lazy_stubs_supported,
     native_stack_room,
 )
+from pyjitwasm.translate.tiering import COUNTER_PARKED
 from pyjitwasm.translate.translator import ModuleInfo
 from pyjitwasm.translate.vmctx import VMContextLayout
 from pyjitwasm.wasm import opcodes as op
@@ -74,8 +75,6 @@ STACK_ROOM_FOR_COMPILE = 4 << 20
 """Native stack (bytes) a lazy compile needs below the wasm frames that triggered it;
 with less, the compile runs on a fresh thread (``COMPILE_THREAD_STACK``) while the
 calling thread waits."""
-COUNTER_PARKED = 0x7FFFFFFF
-"""A tier-up counter's value once its function is queued (it never runs out again)."""
 
 _DIRECT_CALLS = (op.CALL, op.RETURN_CALL)
 _T = TypeVar("_T")
