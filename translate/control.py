@@ -48,8 +48,9 @@ def loop(t: FunctionState, instr: Instr) -> None:
     t.ins().jump(header, t.popn(len(params)))
     t.frames.append(Frame("loop", params, results, header, exit_block, len(t.stack)))
     t.fb.switch_to_block(header)
-    tiering.count_loop_iteration(t)
     t.stack.extend(t.func.dfg.block_params[header])
+    # After taking the loop's params: the hook's SSA variable may add header params.
+    tiering.count_loop_iteration(t)
 
 
 def if_(t: FunctionState, instr: Instr) -> None:

@@ -223,3 +223,22 @@ def test_a_failed_tier_up_leaves_tier_0_running(monkeypatch: pytest.MonkeyPatch)
     assert code.tier_of(sum_to) == TIER0
     assert isinstance(code.tier_up_errors[sum_to - code.first], MemoryError)
     assert exports["sum_to"](store, 100) == 5050
+
+
+def test_a_loop_with_parameters_counts_at_tier_0(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The counter's SSA variable adds a parameter to the loop header; the loop's own
+    # parameters (the wasm operand stack) must not see it.
+    wat = """(module (func (export "f") (param i64) (result i64) (local i32)
+      (local.get 0)
+      (loop (param i64) (result i64)
+        (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+        (i64.add (i64.const 1))
+        (br_if 0 (i32.lt_u (local.get 1) (i32.const 100))))))"""
+    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "10")
+    store = Store(Engine(Config(tiered_compilation=True, lazy_compilation=True)))
+    module = Module(store.engine, wat)
+    f = Instance(store, module, []).exports(store)["f"]
+    assert f(store, 5) == 105
+    code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
+    assert code.wait_for_tier_ups(60) and code.tier_of(0) == TIER1
+    assert f(store, 5) == 105
