@@ -253,7 +253,8 @@ class ModuleCode:
                     or k in self.tier_up_errors):
                 return
             self._tier_queued.add(k)
-        if not background_compiler().submit(lambda: _tier_up_job(weakref.ref(self), k)):
+        ref = weakref.ref(self)  # a queued job must not keep the module's code alive
+        if not background_compiler().submit(lambda: _tier_up_job(ref, k)):
             self._tier_up_done(k)
 
     def _tier_up(self, k: int) -> None:
