@@ -65,6 +65,7 @@ def _setup(monkeypatch: pytest.MonkeyPatch, threshold: int | None = 5,
     if threshold is not None:
         monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", str(threshold))
     monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
+    config.setdefault("lazy_compilation", True)  # also when the suite runs eagerly
     store = Store(Engine(Config(**config)))
     module = Module(store.engine, PROGRAM)
     # probe[0] is what the wasm import "probe" runs.
