@@ -5,7 +5,9 @@ first, then the clock runs over ``Module(engine, bytes)``, ``Instance(...)`` and
 first call of the export ``run(n)`` with a small ``n`` (the work itself is negligible,
 so this is what a user waits for before a program does anything).  Engines:
 
-* ``lazy``: pyjitwasm's JIT with lazy compilation (the default);
+* ``lazy``: pyjitwasm's JIT with lazy compilation and two tiers (the default);
+* ``lazy-t1``: lazy compilation straight to tier 1 (``PYJITWASM_TIERS=0``, what lazy
+  compilation was before tiers);
 * ``eager``: the same with ``PYJITWASM_LAZY=0`` (every function compiled up front);
 * ``wasmtime``: wasmtime-py (no code cache);
 * ``warm``: pyjitwasm (lazy) with a code cache that a previous run of the same program
@@ -53,7 +55,7 @@ sys.path.insert(0, str(BENCH))
 
 from run import BUILD_DIR, CFLAGS, DEFAULT_N, build  # noqa: E402 - the sibling script
 
-ENGINES = ("lazy", "eager", "wasmtime", "warm", "wasmtime-warm")
+ENGINES = ("lazy", "lazy-t1", "eager", "wasmtime", "warm", "wasmtime-warm")
 WARM_ENGINES = {"warm": "lazy", "wasmtime-warm": "wasmtime"}
 """The warm engines and the engine each one is a second start of."""
 CACHE_DIR_ENV = "BENCH_STARTUP_CACHE_DIR"
@@ -225,6 +227,7 @@ def measure_one(engine: str, wasm_path: str, first_n: int, run_n: int) -> dict[s
         row["functions"] = len(code.module.codes)
         row["compiled_functions"] = code.compiled_functions
         row["batches"] = len(code.batches)
+        row["tier_ups"] = code.tier_ups
     return row
 
 
@@ -233,6 +236,7 @@ def run_child(engine: str, wasm: Path, first_n: int, run_n: int,
     """``measure_one`` in a fresh process (so peak RSS is this run's alone)."""
     env = dict(os.environ)
     env["PYJITWASM_LAZY"] = "0" if engine == "eager" else "1"
+    env["PYJITWASM_TIERS"] = "0" if engine == "lazy-t1" else "1"
     if engine in WARM_ENGINES:
         with tempfile.TemporaryDirectory(prefix="pyjitwasm-bench-cache-") as cache_dir:
             env[CACHE_DIR_ENV] = cache_dir
@@ -318,7 +322,8 @@ def main() -> None:
             row = run_child(engine, wasm, first_n, run_n, args.timeout)
             row.update(program=label, engine=engine, wasm_kib=wasm.stat().st_size / 1024)
             rows.append(row)
-            print(f"{label:>18} {engine:>8}: {_cell(row, 'first_result_s')} s", file=sys.stderr)
+            print(f"{label:>18} {engine:>8}: {_cell(row, 'first_result_s')} s", file=sys.stderr,
+                  flush=True)
     header = ("| program | wasm KiB | engine | first result s | CPU s | module s "
               "| instantiate s | first call s | compiled fns | peak RSS MiB |")
     if args.run_scale:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.legalize import legalize
 from pyjitwasm.ir.verifier import verify
-from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
+from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline, LoadedCode
 from pyjitwasm.jit.elfsyms import read_code_layout
 from pyjitwasm.jit.lower_module import ShimSpec, emit_module
 from pyjitwasm.jit.lower_objsyms import function_symbols
@@ -32,13 +32,20 @@ from pyjitwasm.jit.lower_objsyms import function_symbols
 class CodegenOptions:
     """How the back end compiles.
 
-    ``opt_level``: see ``jit.codeload`` (1 = hand-picked pipeline).  ``verify``: run the
-    IR verifier before and after legalization.  ``keep_llvm_ir``: keep the LLVM text on
+    ``opt_level``: see ``jit.codeload`` (1 = hand-picked pipeline).  ``pipeline``: an
+    explicit LLVM configuration instead (tier 0 uses one).  ``verify``: run the IR
+    verifier before and after legalization.  ``keep_llvm_ir``: keep the LLVM text on
     the result."""
 
     opt_level: int = 1
     verify: bool = False
     keep_llvm_ir: bool = False
+    pipeline: LLVMPipeline | None = None
+
+    @property
+    def llvm_pipeline(self) -> LLVMPipeline:
+        """The LLVM configuration these options compile with."""
+        return self.pipeline or LLVMPipeline.for_level(self.opt_level)
 
 
 @dataclass
@@ -92,16 +99,18 @@ class CompiledFunctions:
     llvm_ir: str = ""
 
 
-_loaders: dict[int, CodeLoader] = {}
+_loaders: dict[LLVMPipeline, CodeLoader] = {}
 _loaders_lock = threading.Lock()
 
 
-def code_loader(opt_level: int) -> CodeLoader:
-    """The process-wide loader of an optimization level."""
+def code_loader(opt_level: int | LLVMPipeline) -> CodeLoader:
+    """The process-wide loader of an optimization level or LLVM pipeline."""
+    pipeline = (opt_level if isinstance(opt_level, LLVMPipeline)
+                else LLVMPipeline.for_level(opt_level))
     with _loaders_lock:
-        if opt_level not in _loaders:
-            _loaders[opt_level] = CodeLoader(opt_level)
-        return _loaders[opt_level]
+        if pipeline not in _loaders:
+            _loaders[pipeline] = CodeLoader(pipeline)
+        return _loaders[pipeline]
 
 
 def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[ShimSpec],
@@ -110,7 +119,7 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
     """Legalize, lower, compile and load ``functions`` (legalized in place) and the entry
     ``shims``; stage times are added to ``timings``."""
     obj, text = emit_object(functions, shims, options, timings)
-    compiled = load_object_code(obj, options.opt_level, timings, symbols)
+    compiled = load_object_code(obj, options.llvm_pipeline, timings, symbols)
     compiled.llvm_ir = text if options.keep_llvm_ir else ""
     return compiled
 
@@ -151,20 +160,20 @@ def emit_object(functions: Sequence[FunctionToCompile], shims: Iterable[ShimSpec
     t1 = time.perf_counter()
     timings.lower += t1 - t0
 
-    obj = code_loader(options.opt_level).compile_object(text)
+    obj = code_loader(options.llvm_pipeline).compile_object(text)
     timings.llvm += time.perf_counter() - t1
     timings.functions += len(functions)
     names = {unit.index: unit.func.name for unit in functions}
     return ObjectCode(obj, names, tuple(spec.name for spec in shim_specs)), text
 
 
-def load_object_code(code: ObjectCode, opt_level: int, timings: CompileTimings,
+def load_object_code(code: ObjectCode, pipeline: int | LLVMPipeline, timings: CompileTimings,
                      symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
     """Link ``code`` (from :func:`emit_object`, maybe in another process) into this
     process, resolving undefined symbols from ``symbols``."""
     t0 = time.perf_counter()
     obj = code.obj
-    loaded = code_loader(opt_level).load_object(obj, symbols)
+    loaded = code_loader(pipeline).load_object(obj, symbols)
     section_starts: dict[str, int] = {}
     for section in read_code_layout(obj)[0]:
         if section.anchor is not None:

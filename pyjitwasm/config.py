@@ -149,6 +149,11 @@ class Config:
     ``lazy_compilation`` (a pyjitwasm setting): compile each function on its first call
     (the default) rather than the whole module when it is created; None takes the
     default, which ``PYJITWASM_LAZY=0`` in the environment turns to eager.
+    ``tiered_compilation`` (a pyjitwasm setting): lazily compiled functions start with
+    quickly compiled tier-0 code and hot ones are recompiled optimized (tier 1) on a
+    background thread (the default); False compiles every function at tier 1 on its
+    first call; None takes the default, which ``PYJITWASM_TIERS=0`` turns off.  Eager
+    compilation is always tier 1.
     """
 
     def __init__(
@@ -160,6 +165,7 @@ class Config:
         memory_style: str = "static",
         dynamic_memory_reserve: int = 1 << 30,
         lazy_compilation: bool | None = None,
+        tiered_compilation: bool | None = None,
     ) -> None:
         self._closed = False
         self._consumed = False
@@ -174,6 +180,7 @@ class Config:
             raise WasmValueError("dynamic_memory_reserve must be a non-negative int (bytes)")
         self.dynamic_memory_reserve = dynamic_memory_reserve
         self.lazy_compilation = lazy_compilation
+        self.tiered_compilation = tiered_compilation
         self._max_call_depth: int | None = None
         self._max_wasm_stack: int | None = None
         if max_wasm_stack is not None:

@@ -109,6 +109,8 @@ class JitBackend:
                                  opt_level=config.compile_opt_level, verify=config.verify_ir)
         if config.lazy_compilation is not None:
             options = replace(options, lazy=config.lazy_compilation)
+        if config.tiered_compilation is not None:
+            options = replace(options, tiers=config.tiered_compilation)
         self.options = options
         self._fingerprint: dict[str, str] | None = None
         self.code_cache: CodeCache | None = None

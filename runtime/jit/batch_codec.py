@@ -26,6 +26,7 @@ def encode_batch(batch: BatchObject) -> bytes:
         "indices": list(batch.indices),
         "separate": batch.separate,
         "with_shims": batch.with_shims,
+        "tier": batch.tier,
         "functions": sorted(batch.code.functions.items()),
         "shim_names": list(batch.code.shims),
         "shims": sorted(batch.shims.items()),
@@ -46,7 +47,8 @@ def decode_batch(data: bytes | memoryview) -> BatchObject:
                           tuple(str(name) for name in meta["shim_names"]))
         return BatchObject(tuple(int(i) for i in meta["indices"]), bool(meta["separate"]),
                            bool(meta["with_shims"]), code,
-                           {int(ti): str(name) for ti, name in meta["shims"]})
+                           {int(ti): str(name) for ti, name in meta["shims"]},
+                           int(meta["tier"]))
     except (struct.error, ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, BatchFormatError):
             raise

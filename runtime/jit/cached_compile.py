@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pyjitwasm.runtime.jit.code_cache import CodeCache
 from pyjitwasm.runtime.jit.compile_module import (
+    TIER1,
     CompiledModule,
     CompileOptions,
     compile_batch,
@@ -39,19 +40,20 @@ class ModuleCacheView:
 def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: CompileOptions,
                          symbols: Mapping[str, int], info: ModuleInfo, separate: bool,
                          with_shims: bool, cache: ModuleCacheView | None,
-                         tier: str = "") -> CompiledModule:
+                         tier: int = TIER1) -> CompiledModule:
     """``compile_batch(module, indices, ...)``, through ``cache`` when there is one.
     ``tier``: the tier the batch is compiled for, part of the key (see ``code_cache``)."""
     if cache is None or options.keep_ir:
-        return compile_batch(module, indices, options, symbols, info, separate, with_shims)
+        return compile_batch(module, indices, options, symbols, info, separate, with_shims,
+                             tier)
     key = cache.cache.batch_key(cache.module_digest, indices, separate, with_shims, options,
-                                tier)
+                                f"tier{tier}")
     batch = cache.cache.load(key)
     if batch is not None and (batch.indices != tuple(indices) or batch.separate != separate
-                              or batch.with_shims != with_shims):
+                              or batch.with_shims != with_shims or batch.tier != tier):
         batch = None  # a key collision cannot happen; a wrong entry still must not load
     if batch is None:
-        batch, emitted = emit_batch(module, indices, options, info, separate, with_shims)
+        batch, emitted = emit_batch(module, indices, options, info, separate, with_shims, tier)
         cache.cache.store(key, batch)
         return load_batch(module, info.layout, batch, options, symbols, emitted.timings)
     return load_batch(module, info.layout, batch, options, symbols)

@@ -20,7 +20,7 @@ from pyjitwasm.runtime.jit import fingerprint as fingerprint_module
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView, compile_batch_cached
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.code_cache import CodeCache, CodeCacheWarning, open_code_cache
-from pyjitwasm.runtime.jit.compile_module import CompileOptions
+from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1, CompileOptions
 from pyjitwasm.runtime.jit.fingerprint import (
     OPTIONS_NOT_AFFECTING_CODE,
     compiler_fingerprint,
@@ -152,13 +152,13 @@ def test_tier_is_part_of_the_key(tmp_path: Path) -> None:
     cache = _cache(tmp_path)
     view = ModuleCacheView.of(cache, WASM)
     key = cache.batch_key(view.module_digest, [2], True, False, OPTIONS)
-    assert key != cache.batch_key(view.module_digest, [2], True, False, OPTIONS, tier="1")
+    assert key != cache.batch_key(view.module_digest, [2], True, False, OPTIONS, tier="tier1")
     module = decode_module(WASM)
     info = ModuleInfo(module, OPTIONS.heap_config())
     symbols = symbol_addresses()
-    compile_batch_cached(module, [2], OPTIONS, symbols, info, True, False, view, tier="0")
-    compile_batch_cached(module, [2], OPTIONS, symbols, info, True, False, view, tier="1")
-    compile_batch_cached(module, [2], OPTIONS, symbols, info, True, False, view, tier="1")
+    compile_batch_cached(module, [2], OPTIONS, symbols, info, True, False, view, tier=TIER0)
+    compile_batch_cached(module, [2], OPTIONS, symbols, info, True, False, view, tier=TIER1)
+    compile_batch_cached(module, [2], OPTIONS, symbols, info, True, False, view, tier=TIER1)
     assert (cache.stats.misses, cache.stats.hits, cache.stats.stores) == (2, 1, 2)
 
 
