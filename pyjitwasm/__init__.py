@@ -21,6 +21,7 @@ from pyjitwasm.instance import Instance, InstanceExports
 from pyjitwasm.linker import InstancePre, Linker
 from pyjitwasm.module import Module
 from pyjitwasm.runtime.errors import Frame, InstantiationError, LinkError, Trap
+from pyjitwasm.runtime.limits import ResourceLimitError
 from pyjitwasm.store import Store
 from pyjitwasm.valtypes import (
     ExportType,
@@ -63,6 +64,7 @@ __all__ = [
     "InstanceExports",
     "InstancePre",
     "InstantiationError",
+    "ResourceLimitError",
     "Limits",
     "LinkError",
     "Linker",

@@ -264,6 +264,8 @@ def instantiate(
     start function.
     """
     check_imports(module, imports, context)
+    # Store limits: an instance that would pass a count limit fails before any of it exists.
+    context.resources.check_instance(len(module.memories), len(module.tables))
     inst = allocator.new_instance(module, code, context)
     for item in imports:
         if isinstance(item, FuncInstance):

@@ -25,6 +25,8 @@ class MemoryInstance(ABC):
     __slots__ = ("type", "context", "max_bytes", "api")
 
     def __init__(self, mtype: MemoryType, context: StoreContext, max_bytes: int) -> None:
+        # Store limits: counted and checked before anything is allocated.
+        context.resources.add_memory(mtype.minimum * PAGE_SIZE)
         self.type = mtype
         self.context = context
         self.max_bytes = max_bytes
@@ -82,6 +84,9 @@ class MemoryInstance(ABC):
         old = self.pages
         new = old + delta
         if delta < 0 or new > self.maximum or new * PAGE_SIZE > self.max_bytes:
+            return -1
+        limits = self.context.resources.limits  # store limits (runtime/limits.py)
+        if limits is not None and not limits.memory_fits(new * PAGE_SIZE):
             return -1
         if delta == 0:
             return old

@@ -176,7 +176,7 @@ class JitTable(TableInstance):
     def grow_word(self, delta: int, word: int) -> int:
         old = self._length
         new = old + delta
-        if delta < 0 or new > self.maximum or new > self.max_elements:
+        if delta < 0 or not self.grow_allowed(new):
             return -1
         if delta == 0:
             return old
