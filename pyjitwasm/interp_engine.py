@@ -15,7 +15,9 @@ from pyjitwasm.interp import ModuleCode
 from pyjitwasm.interp import invoke as interp_invoke
 from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
+from pyjitwasm.runtime.images import build_images
 from pyjitwasm.runtime.instantiation import PlainAllocator, instantiate
+from pyjitwasm.runtime.pooling import InstancePool, PooledPlainAllocator
 from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import ListTable, TableInstance
@@ -28,14 +30,18 @@ _ALLOCATOR = PlainAllocator()
 class InterpModule:
     """A module prepared for the interpreter: its compiled-body cache."""
 
-    __slots__ = ("module", "code")
+    __slots__ = ("module", "code", "allocator", "images")
 
-    def __init__(self, module: WasmModule) -> None:
+    def __init__(self, module: WasmModule, allocator: PlainAllocator = _ALLOCATOR) -> None:
         self.module = module
         self.code = ModuleCode(module)
+        # Instance allocation: on-demand or pooled, and the memory images (images.py).
+        self.allocator = allocator
+        self.images = build_images(module)
 
     def instantiate(self, imports: Sequence[Extern], context: StoreContext) -> ModuleInstance:
-        return instantiate(self.module, self.code, imports, context, _ALLOCATOR, interp_invoke)
+        return instantiate(self.module, self.code, imports, context, self.allocator,
+                           interp_invoke, self.images)
 
 
 class InterpBackend:
@@ -43,12 +49,16 @@ class InterpBackend:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        # Instance allocation: pooled when the config says so (runtime/pooling.py).
+        pooling = config.pooling
+        self.allocator: PlainAllocator = _ALLOCATOR if pooling is None else \
+            PooledPlainAllocator(InstancePool(pooling))
 
     def new_context(self) -> StoreContext:
         return StoreContext(self.config.max_call_depth, self.config.max_host_nesting)
 
     def prepare(self, module: WasmModule) -> InterpModule:
-        return InterpModule(module)
+        return InterpModule(module, self.allocator)
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
         return interp_invoke(func, args)

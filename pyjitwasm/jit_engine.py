@@ -23,7 +23,10 @@ from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.callers import api_caller_for
 from pyjitwasm.runtime.jit.compile_module import CompileOptions
 from pyjitwasm.runtime.jit.globals import JitGlobal
-from pyjitwasm.runtime.jit.instance import instantiate
+from pyjitwasm.runtime.images import build_images
+from pyjitwasm.runtime.jit.instance import ALLOCATOR, JitAllocator, instantiate
+from pyjitwasm.runtime.jit.pool import PooledJitAllocator
+from pyjitwasm.runtime.pooling import InstancePool
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.store import JitStoreContext
@@ -45,13 +48,17 @@ def _jit_context(context: StoreContext) -> JitStoreContext:
 class JitModule:
     """A module prepared for the JIT: its compiled code, made on first use."""
 
-    __slots__ = ("module", "options", "_compiled", "_lock")
+    __slots__ = ("module", "options", "_compiled", "_lock", "allocator", "images")
 
-    def __init__(self, module: WasmModule, options: CompileOptions) -> None:
+    def __init__(self, module: WasmModule, options: CompileOptions,
+                 allocator: JitAllocator = ALLOCATOR) -> None:
         self.module = module
         self.options = options
         self._compiled: ModuleCode | None = None
         self._lock = threading.Lock()
+        # Instance allocation: on-demand or pooled, and the memory images (images.py).
+        self.allocator = allocator
+        self.images = build_images(module)
 
     def compiled(self) -> ModuleCode:
         """The module's code slots (compiling everything the first time unless the
@@ -65,7 +72,8 @@ class JitModule:
 
     def instantiate(self, imports: Sequence[Extern],
                     context: StoreContext) -> JitModuleInstance:
-        return instantiate(self.compiled(), imports, context, invoke)
+        return instantiate(self.compiled(), imports, context, invoke, self.allocator,
+                           self.images)
 
 
 class JitBackend:
@@ -78,6 +86,10 @@ class JitBackend:
         if config.lazy_compilation is not None:
             options = replace(options, lazy=config.lazy_compilation)
         self.options = options
+        # Instance allocation: pooled when the config says so (runtime/jit/pool.py).
+        pooling = config.pooling
+        self.allocator: JitAllocator = ALLOCATOR if pooling is None else \
+            PooledJitAllocator(InstancePool(pooling), static=config.memory_style == "static")
 
     def new_context(self) -> JitStoreContext:
         c = self.config
@@ -85,7 +97,7 @@ class JitBackend:
                                c.memory_style, c.dynamic_memory_reserve)
 
     def prepare(self, module: WasmModule) -> JitModule:
-        return JitModule(module, self.options)
+        return JitModule(module, self.options, self.allocator)
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
         return invoke(func, args)

@@ -10,6 +10,7 @@ from pyjitwasm.engine import Engine
 from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError
 from pyjitwasm.runtime.instance import ModuleInstance
 from pyjitwasm.runtime.limits import StoreLimits
+from pyjitwasm.runtime.pooling import release_store_slots
 from pyjitwasm.runtime.store import StoreContext
 
 
@@ -139,6 +140,7 @@ def _release(context: StoreContext, instances: list[ModuleInstance]) -> None:
         instance.release()
     instances.clear()
     context.release()
+    release_store_slots(context)  # a pooling allocator's slots go back to its pool
 
 
 def store_of(obj: Any) -> Store:

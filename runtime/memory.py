@@ -6,6 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from pyjitwasm.runtime.images import MemoryImage
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.wasm.types import MAX_PAGES_32, MAX_PAGES_64, PAGE_SIZE, MemoryType
 
@@ -57,6 +58,10 @@ class MemoryInstance(ABC):
     @abstractmethod
     def view(self) -> memoryview:
         """A zero-copy view of the accessible bytes, invalidated by growth."""
+
+    def apply_image(self, image: MemoryImage) -> None:
+        """Initialize the fresh (all-zero) memory with a module's memory image."""
+        self.write(0, image.data)
 
     @property
     def is_64(self) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pyjitwasm.runtime import instantiation
 from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.images import MemoryImage
 from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.memory import JitMemory
@@ -146,9 +147,12 @@ def instantiate(
     imports: Sequence[Extern],
     context: StoreContext,
     invoke: instantiation.Invoker,
+    allocator: JitAllocator = ALLOCATOR,
+    images: Sequence[MemoryImage] = (),
 ) -> JitModuleInstance:
     """Instantiate ``compiled`` in ``context``'s store with resolved imports; raises
     LinkError, Trap (segments, start function) or InstantiationError like
-    :func:`pyjitwasm.runtime.instantiation.instantiate`."""
-    return instantiation.instantiate(compiled.module, compiled, imports, context, ALLOCATOR,
-                                     invoke)
+    :func:`pyjitwasm.runtime.instantiation.instantiate`. ``allocator`` is on-demand
+    unless the engine pools (``pool.py``); ``images`` the module's memory images."""
+    return instantiation.instantiate(compiled.module, compiled, imports, context, allocator,
+                                     invoke, images)
