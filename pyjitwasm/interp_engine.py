@@ -14,11 +14,11 @@ from pyjitwasm.config import Config
 from pyjitwasm.interp import ModuleCode
 from pyjitwasm.interp import invoke as interp_invoke
 from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
 from pyjitwasm.runtime.images import build_images
+from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
 from pyjitwasm.runtime.instantiation import PlainAllocator, instantiate
-from pyjitwasm.runtime.pooling import InstancePool, PooledPlainAllocator
 from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
+from pyjitwasm.runtime.pooling import InstancePool, PooledPlainAllocator
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import ListTable, TableInstance
 from pyjitwasm.wasm.module import WasmModule

@@ -18,21 +18,21 @@ from pyjitwasm.backend import Converter
 from pyjitwasm.config import Config
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.images import build_images
 from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.callers import api_caller_for
 from pyjitwasm.runtime.jit.compile_module import CompileOptions
 from pyjitwasm.runtime.jit.globals import JitGlobal
-from pyjitwasm.runtime.images import build_images
 from pyjitwasm.runtime.jit.instance import ALLOCATOR, JitAllocator, instantiate
-from pyjitwasm.runtime.jit.pool import PooledJitAllocator
-from pyjitwasm.runtime.pooling import InstancePool
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
+from pyjitwasm.runtime.jit.pool import PooledJitAllocator
 from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.pooling import InstancePool
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.wasm.module import WasmModule

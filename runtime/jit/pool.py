@@ -50,7 +50,6 @@ class SlotLease(Reservation):
         self.size = slot.size
         self.committed = slot.committed
         self.guarded = slot.guarded
-        self._finalizer = None
 
     def commit(self, nbytes: int) -> None:
         super().commit(nbytes)
