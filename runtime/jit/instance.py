@@ -23,23 +23,30 @@ from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.images import MemoryImage
 from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.globals import JitGlobal
-from pyjitwasm.runtime.jit.memory import JitMemory
+from pyjitwasm.runtime.jit.memory import STATIC_BOUND, STATIC_GUARD, JitMemory
+from pyjitwasm.runtime.jit.slots import MemorySlotPool, SlotReturn
 from pyjitwasm.runtime.jit.store import JitFunc, JitStoreContext, signature_id
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import CompiledCode, JitModuleInstance, register_instance
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
+from pyjitwasm.runtime.pooling import on_store_release
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.wasm.module import WasmModule
-from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.types import PAGE_SIZE, GlobalType, MemoryType, TableType
 
 
 def _jit_context(context: StoreContext) -> JitStoreContext:
     if not isinstance(context, JitStoreContext):
         raise TypeError("compiled code runs only in a store of a JIT engine")
     return context
+
+
+STATIC_SLOTS = MemorySlotPool(STATIC_BOUND + STATIC_GUARD, max_warm=16)
+"""Warm static-heap slots of on-demand allocation, shared by every engine (address space
+only: a free slot keeps at most ``keep_resident`` bytes resident)."""
 
 
 class JitAllocator:
@@ -110,9 +117,18 @@ class JitAllocator:
     def new_memory(self, inst: JitModuleInstance, index: int,
                    mtype: MemoryType) -> MemoryInstance:
         context = _jit_context(inst.context)
-        return JitMemory(mtype, context, static=context.heap_style == "static",
-                         definition=inst.vmctx + inst.layout.memory(index),
-                         keepalive=inst.vmctx_buffer, reserve_bytes=context.dynamic_reserve)
+        static = context.heap_style == "static" and not mtype.is_64
+        # A static heap reuses a warm slot of address space when one is free (slots.py):
+        # mapping and unmapping 6 GiB is most of what a new memory costs.
+        lease = STATIC_SLOTS.acquire(mtype.minimum * PAGE_SIZE) if static else None
+        memory = JitMemory(mtype, context, static=static,
+                           definition=inst.vmctx + inst.layout.memory(index),
+                           keepalive=inst.vmctx_buffer, reserve_bytes=context.dynamic_reserve,
+                           reservation=lease)
+        if lease is not None:
+            del lease
+            on_store_release(context, SlotReturn(STATIC_SLOTS, memory))
+        return memory
 
     def new_global(self, inst: JitModuleInstance, index: int, gtype: GlobalType,
                    value: Any) -> GlobalInstance:

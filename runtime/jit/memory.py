@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 
 from pyjitwasm.runtime.images import MemoryImage
+from pyjitwasm.runtime.jit.slots import SlotLease
 from pyjitwasm.runtime.jit.vm import Reservation, map_image
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
@@ -142,6 +143,8 @@ class JitMemory(MemoryInstance):
         two mappings); otherwise it is copied."""
         if image.cow_capable and (self.static or self.max_bytes <= self._resv.size):
             map_image(self._resv.base, len(image.data), image.fd())
+            if isinstance(self._resv, SlotLease):
+                self._resv.cow = True  # its reset must drop the mapping
         else:
             ctypes.memmove(self._resv.base, image.data, len(image.data))
 

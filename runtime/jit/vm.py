@@ -157,6 +157,12 @@ class Reservation:
                 _map(n, PROT_RW, self.base, _MAP_FIXED_NOREPLACE)
         target.committed = max(target.committed, n)
 
+    @property
+    def mapped(self) -> bool:
+        """Not yet unmapped (the cyclic collector may run the unmapping finalizer of a
+        reservation in a dropped cycle before the ``__del__`` that gives it back)."""
+        return self._finalizer.alive
+
     def release(self) -> None:
         """Unmap now (only when nothing can touch the memory any more)."""
         self._finalizer()
