@@ -15,6 +15,7 @@ recorded in the table and each element is materialized on first use (``table.py`
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +45,35 @@ def _jit_context(context: StoreContext) -> JitStoreContext:
     return context
 
 
+class _VmctxTemplate:
+    """What every vmctx of a module starts as (signature ids, the code slot table
+    pointer; the rest zero) and its VMFuncRef numbering: computed once per module."""
+
+    __slots__ = ("data", "func_refs")
+
+    def __init__(self, code: CompiledCode) -> None:
+        module, layout = code.module, code.layout
+        buf = ffi.new("char[]", layout.size)
+        base = int(ffi.cast("uintptr_t", buf))
+        ffi.cast("uint64_t *", base + layout.code_slots)[0] = code.slots_address
+        for type_index, ftype in enumerate(module.types):
+            ffi.cast("uint32_t *", base + layout.signature_id(type_index))[0] = \
+                signature_id(ftype)
+        self.data = ffi.buffer(buf)[:]
+        self.func_refs = vm.func_ref_indices(module)
+
+
+_TEMPLATES: weakref.WeakKeyDictionary[CompiledCode, _VmctxTemplate] = \
+    weakref.WeakKeyDictionary()
+
+
+def _vmctx_template(code: CompiledCode) -> _VmctxTemplate:
+    template = _TEMPLATES.get(code)
+    if template is None:
+        template = _TEMPLATES[code] = _VmctxTemplate(code)
+    return template
+
+
 STATIC_SLOTS = MemorySlotPool(STATIC_BOUND + STATIC_GUARD, max_warm=16)
 """Warm static-heap slots of on-demand allocation, shared by every engine (address space
 only: a free slot keeps at most ``keep_resident`` bytes resident)."""
@@ -55,14 +85,12 @@ class JitAllocator:
     def new_instance(self, module: WasmModule, code: CompiledCode,
                      context: StoreContext) -> JitModuleInstance:
         state = _jit_context(context).jit
-        inst = JitModuleInstance(module, context, code)
-        layout = inst.layout
-        inst.words()[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
-        inst.words()[vm.STORE_OFFSET // 8] = state.id
-        inst.words()[layout.code_slots // 8] = code.slots_address
-        for type_index, ftype in enumerate(module.types):
-            ffi.cast("uint32_t *", inst.vmctx + layout.signature_id(type_index))[0] = \
-                signature_id(ftype)
+        template = _vmctx_template(code)
+        inst = JitModuleInstance(module, context, code, template.func_refs)
+        ffi.memmove(ffi.cast("char *", inst.vmctx), template.data, len(template.data))
+        words = inst.words()
+        words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
+        words[vm.STORE_OFFSET // 8] = state.id
         return inst
 
     def link_imports(self, inst: JitModuleInstance) -> None:
