@@ -111,7 +111,7 @@ class JitState:
         self.limits_address = int(ffi.cast("uintptr_t", self.limits))
         # The finalizer unregistering host functions is made with the first one (a
         # finalizer costs a few microseconds, a large part of creating a store).
-        self._host_finalizer: weakref.finalize[[list[int]], None] | None = None
+        self._host_finalizer: Any = None
 
     def release(self) -> None:
         """The store was dropped: empty what ties its objects into reference cycles with
