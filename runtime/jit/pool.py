@@ -47,12 +47,16 @@ class PooledJitAllocator(JitAllocator):
                      else round_to_pages(config.max_memory_size) + PAGE)
         self.slots = MemorySlotPool(slot_size, config.max_unused_warm_slots,
                                     config.linear_memory_keep_resident)
+        # Modules (their code) already checked against the per-module limits.
+        self._fitting: weakref.WeakSet[CompiledCode] = weakref.WeakSet()
         # Unmap the free slots with the allocator (its engine).
         weakref.finalize(self, MemorySlotPool.close, self.slots)
 
     def new_instance(self, module: WasmModule, code: CompiledCode,
                      context: StoreContext) -> JitModuleInstance:
-        self.pool.check_module(module, code.layout.size)
+        if code not in self._fitting:  # a module's fit is checked once
+            self.pool.check_module(module, code.layout.size)
+            self._fitting.add(code)
         self.pool.take_instance(context, module)
         return super().new_instance(module, code, context)
 
