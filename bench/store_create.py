@@ -53,7 +53,6 @@ ENGINES = ("jit", "jit-pooling", "interp", "interp-pooling", "wasmtime")
 def _pyjitwasm_loop(engine_name: str, data_kib: int = 0, images: str = "auto",
                     keep_resident: int | None = None) -> Callable[[int], None]:
     import pyjitwasm
-    from pyjitwasm.runtime import images as image_module
 
     config = pyjitwasm.Config(strategy="interp" if engine_name.startswith("interp") else "jit")
     if engine_name.endswith("-pooling"):
@@ -64,7 +63,10 @@ def _pyjitwasm_loop(engine_name: str, data_kib: int = 0, images: str = "auto",
     engine = pyjitwasm.Engine(config)
     module = pyjitwasm.Module(engine, module_text(data_kib))
     # Internal switches, for this measurement only.
-    image_module.COW_THRESHOLD = {"copy": 1 << 62, "cow": 0}.get(images, 64 * 1024)
+    if images in ("copy", "cow"):
+        from pyjitwasm.runtime import images as image_module
+
+        image_module.COW_THRESHOLD = 1 << 62 if images == "copy" else 0
     if images == "segments":
         module._prepared.images = ()  # type: ignore[attr-defined]  # measuring the old path
     Store, Instance = pyjitwasm.Store, pyjitwasm.Instance
