@@ -91,8 +91,15 @@ def test_memory_slots_are_reused_after_the_store_is_dropped() -> None:
     assert allocator.pool.live_instances == allocator.pool.live_memories == 0
 
 
-def test_reused_slots_start_from_the_module_image(engine_name: str) -> None:
-    engine = pooling_engine(engine_name)
+@pytest.mark.parametrize("pooled", [True, False], ids=["pooling", "on-demand"])
+def test_reused_slots_start_from_the_module_image(engine_name: str, pooled: bool) -> None:
+    # On-demand static heaps reuse slots too (runtime/jit/slots.py).
+    if pooled:
+        engine = pooling_engine(engine_name)
+    else:
+        config = Config(strategy="interp" if engine_name == "interp" else "jit")
+        config.memory_style = "dynamic" if engine_name == "jit-dynamic" else "static"
+        engine = Engine(config)
     module = Module(engine, SCRIBBLER)
     other = Module(engine, GLOBAL_OFFSET)
     for round_ in range(3):
@@ -110,6 +117,8 @@ def test_reused_slots_start_from_the_module_image(engine_name: str) -> None:
                 expected[32:35] = b"xyz"
             assert data == expected, f"round {round_}: a slot kept another instance's bytes"
             ex["scribble"](store)
+            assert memory.read(store, 16, 21) == b"\x5a" * 5 or mod is other
+            memory.grow(store, 1)  # grown past the copy-on-write image, then dropped
             store.close()
 
 
@@ -193,3 +202,33 @@ def test_guard_pages_hold_for_a_smaller_tenant() -> None:
     assert load(store, PAGE_SIZE - 1) == 0
     with pytest.raises(Trap):
         load(store, PAGE_SIZE)  # the previous tenant's second page is inaccessible again
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_an_element_trap_leaves_the_memory_image_unapplied(name: str) -> None:
+    # The specification applies data segments after element segments: a trap in one of
+    # these keeps earlier effects (a funcref into an imported table) and applies no data,
+    # which a memory image must not change.
+    for pooled in (False, True):
+        config = Config(strategy="interp" if name == "interp" else "jit")
+        if name == "jit-dynamic":
+            config.memory_style = "dynamic"
+        if pooled:
+            config.allocation_strategy = "pooling"
+        engine = Engine(config)
+        store = Store(engine)
+        table_owner = Instance(store, Module(engine, '(module (table (export "t") 2 funcref))'),
+                               [])
+        table = table_owner.exports(store)["t"]
+        failing = Module(engine, """(module
+          (import "" "t" (table 2 funcref))
+          (memory 1)
+          (data (i32.const 0) "hi")
+          (func $load0 (result i32) (i32.load8_u (i32.const 0)))
+          (elem (i32.const 0) $load0)
+          (elem (i32.const 5) $load0))""")
+        with pytest.raises(Trap):
+            Instance(store, failing, [table])
+        load0 = table.get(store, 0)
+        assert load0 is not None
+        assert load0(store) == 0
