@@ -146,7 +146,8 @@ class JitMemory(MemoryInstance):
             if isinstance(self._resv, SlotLease):
                 self._resv.cow = True  # its reset must drop the mapping
         else:
-            ctypes.memmove(self._resv.base, image.data, len(image.data))
+            # cffi's memmove: a ctypes call costs about six times as much.
+            ffi.memmove(ffi.cast("char *", self._resv.base), image.data, len(image.data))
 
     def detach_reservation(self) -> Reservation:
         """Its store is gone and a pooling allocator takes the slot back: hand over the
