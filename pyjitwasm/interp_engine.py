@@ -14,7 +14,7 @@ from pyjitwasm.config import Config
 from pyjitwasm.interp import ModuleCode
 from pyjitwasm.interp import invoke as interp_invoke
 from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.images import build_images
+from pyjitwasm.runtime.images import MemoryImage, build_images
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
 from pyjitwasm.runtime.instantiation import PlainAllocator, instantiate
 from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
@@ -35,13 +35,17 @@ class InterpModule:
     def __init__(self, module: WasmModule, allocator: PlainAllocator = _ALLOCATOR) -> None:
         self.module = module
         self.code = ModuleCode(module)
-        # Instance allocation: on-demand or pooled, and the memory images (images.py).
+        # Instance allocation: on-demand or pooled, and the memory images (images.py),
+        # built on the first instantiation (Module() stays as fast as before).
         self.allocator = allocator
-        self.images = build_images(module)
+        self.images: tuple[MemoryImage, ...] | None = None
 
     def instantiate(self, imports: Sequence[Extern], context: StoreContext) -> ModuleInstance:
+        images = self.images
+        if images is None:
+            images = self.images = build_images(self.module)
         return instantiate(self.module, self.code, imports, context, self.allocator,
-                           interp_invoke, self.images)
+                           interp_invoke, images)
 
 
 class InterpBackend:

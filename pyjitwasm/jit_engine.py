@@ -18,7 +18,7 @@ from pyjitwasm.backend import Converter
 from pyjitwasm.config import Config
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.images import build_images
+from pyjitwasm.runtime.images import MemoryImage, build_images
 from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.callers import api_caller_for
@@ -56,9 +56,10 @@ class JitModule:
         self.options = options
         self._compiled: ModuleCode | None = None
         self._lock = threading.Lock()
-        # Instance allocation: on-demand or pooled, and the memory images (images.py).
+        # Instance allocation: on-demand or pooled, and the memory images (images.py),
+        # built on the first instantiation (Module() stays as fast as before).
         self.allocator = allocator
-        self.images = build_images(module)
+        self.images: tuple[MemoryImage, ...] | None = None
 
     def compiled(self) -> ModuleCode:
         """The module's code slots (compiling everything the first time unless the
@@ -72,8 +73,10 @@ class JitModule:
 
     def instantiate(self, imports: Sequence[Extern],
                     context: StoreContext) -> JitModuleInstance:
-        return instantiate(self.compiled(), imports, context, invoke, self.allocator,
-                           self.images)
+        images = self.images
+        if images is None:
+            images = self.images = build_images(self.module)
+        return instantiate(self.compiled(), imports, context, invoke, self.allocator, images)
 
 
 class JitBackend:

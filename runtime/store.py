@@ -29,8 +29,8 @@ class StoreContext:
         # The API object owning this context (a pyjitwasm.Store), for wrapping values.
         self.owner: Any = None
         # Store limits and pooling: what the store created, checked against its limits
-        # (``set_limits``), and the pooling allocator's bookkeeping of the slots this
-        # store holds (None for on-demand allocation).
+        # (``set_limits``), and the memory slots and pool counts this store holds, given
+        # back when it is dropped (a ``pooling.StorePoolUse``; None while it holds none).
         self.resources = ResourceCounts()
         self.pool: Any = None
 
