@@ -4,6 +4,8 @@ slot never shows the previous instance's bytes, and views keep a slot from reuse
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from pyjitwasm import (
@@ -232,3 +234,29 @@ def test_an_element_trap_leaves_the_memory_image_unapplied(name: str) -> None:
         load0 = table.get(store, 0)
         assert load0 is not None
         assert load0(store) == 0
+
+
+def test_threads_share_one_pool() -> None:
+    engine = pooling_engine("jit", total_core_instances=4, total_memories=4)
+    module = Module(engine, SCRIBBLER)
+    errors: list[BaseException] = []
+
+    def churn() -> None:
+        try:
+            for _ in range(30):
+                with Store(engine) as store:
+                    ex = Instance(store, module, []).exports(store)
+                    assert ex["load"](store, 16) == ord("h")
+                    ex["scribble"](store)
+        except BaseException as exc:  # reported below, with the thread's failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    allocator = engine.backend.allocator  # type: ignore[attr-defined]  # the JIT backend's
+    assert allocator.pool.live_instances == allocator.pool.live_memories == 0
+    assert allocator.slots.created <= 4
