@@ -22,6 +22,8 @@ from pyjitwasm.instance import Instance, InstanceExports
 from pyjitwasm.linker import InstancePre, Linker
 from pyjitwasm.module import Module
 from pyjitwasm.runtime.errors import Frame, InstantiationError, LinkError, Trap
+from pyjitwasm.runtime.limits import ResourceLimitError
+from pyjitwasm.runtime.pooling import PoolingAllocationConfig
 from pyjitwasm.store import Store
 from pyjitwasm.valtypes import (
     ExportType,
@@ -67,6 +69,8 @@ __all__ = [
     "InstanceExports",
     "InstancePre",
     "InstantiationError",
+    "PoolingAllocationConfig",
+    "ResourceLimitError",
     "Limits",
     "LinkError",
     "Linker",

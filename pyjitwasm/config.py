@@ -19,6 +19,7 @@ from typing import Any
 
 from pyjitwasm.cache_config import cache_directory_of
 from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError, WasmValueError
+from pyjitwasm.runtime.pooling import PoolingAllocationConfig
 from pyjitwasm.wasm.features import Features
 
 STRATEGIES = ("auto", "interp", "jit", "cranelift", "winch", "pulley")
@@ -375,6 +376,33 @@ class Config:
         if not _bool("signals_based_traps", value):
             raise UnsupportedConfigError("signals_based_traps", "the JIT always uses a signal "
                                          "handler (for stack overflow and static memories)")
+
+    # Instance allocation (the pooling allocator, runtime/pooling.py) ------------------
+
+    @property
+    def allocation_strategy(self) -> str | PoolingAllocationConfig:
+        """``"on_demand"`` (the default: each instance maps its own memories) or the
+        pooling allocator's limits (a :class:`PoolingAllocationConfig`; setting the string
+        ``"pooling"`` takes Wasmtime's default limits). Wasmtime's
+        ``Config::allocation_strategy``."""
+        return self.__dict__.get("_allocation_strategy", "on_demand")
+
+    @allocation_strategy.setter
+    def allocation_strategy(self, value: str | PoolingAllocationConfig) -> None:
+        if value == "pooling":
+            value = PoolingAllocationConfig()
+        elif isinstance(value, PoolingAllocationConfig):
+            value = value.copy()
+        elif value != "on_demand":
+            raise WasmValueError(f"unknown allocation strategy {value!r}; expected "
+                                 "\"on_demand\", \"pooling\" or a PoolingAllocationConfig")
+        self._allocation_strategy = value
+
+    @property
+    def pooling(self) -> PoolingAllocationConfig | None:
+        """The pooling allocator's limits, or None for on-demand allocation."""
+        strategy = self.allocation_strategy
+        return strategy if isinstance(strategy, PoolingAllocationConfig) else None
 
     # Proposals --------------------------------------------------------------------------
 

@@ -14,9 +14,11 @@ from pyjitwasm.config import Config
 from pyjitwasm.interp import ModuleCode
 from pyjitwasm.interp import invoke as interp_invoke
 from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.images import MemoryImage, build_images
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
 from pyjitwasm.runtime.instantiation import PlainAllocator, instantiate
 from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
+from pyjitwasm.runtime.pooling import InstancePool, PooledPlainAllocator
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import ListTable, TableInstance
 from pyjitwasm.wasm.module import WasmModule
@@ -29,14 +31,22 @@ _ALLOCATOR = PlainAllocator()
 class InterpModule:
     """A module prepared for the interpreter: its compiled-body cache."""
 
-    __slots__ = ("module", "code")
+    __slots__ = ("module", "code", "allocator", "images")
 
-    def __init__(self, module: WasmModule) -> None:
+    def __init__(self, module: WasmModule, allocator: PlainAllocator = _ALLOCATOR) -> None:
         self.module = module
         self.code = ModuleCode(module)
+        # Instance allocation: on-demand or pooled, and the memory images (images.py),
+        # built on the first instantiation (Module() stays as fast as before).
+        self.allocator = allocator
+        self.images: tuple[MemoryImage, ...] | None = None
 
     def instantiate(self, imports: Sequence[Extern], context: StoreContext) -> ModuleInstance:
-        return instantiate(self.module, self.code, imports, context, _ALLOCATOR, interp_invoke)
+        images = self.images
+        if images is None:
+            images = self.images = build_images(self.module)
+        return instantiate(self.module, self.code, imports, context, self.allocator,
+                           interp_invoke, images)
 
 
 class InterpBackend:
@@ -44,6 +54,10 @@ class InterpBackend:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        # Instance allocation: pooled when the config says so (runtime/pooling.py).
+        pooling = config.pooling
+        self.allocator: PlainAllocator = _ALLOCATOR if pooling is None else \
+            PooledPlainAllocator(InstancePool(pooling))
 
     def new_context(self) -> StoreContext:
         return StoreContext(self.config.max_call_depth, self.config.max_host_nesting)
@@ -52,7 +66,7 @@ class InterpBackend:
         validate_module(module)
 
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> InterpModule:
-        return InterpModule(module)
+        return InterpModule(module, self.allocator)
 
     def code_fingerprint(self) -> dict[str, str]:
         # Bodies are compiled per process: a serialized module is the wasm alone.
@@ -67,7 +81,7 @@ class InterpBackend:
 
     def prepare_serialized(self, module: WasmModule, wasm: bytes,
                            code: list[bytes]) -> InterpModule:
-        return InterpModule(module)
+        return InterpModule(module, self.allocator)
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
         return interp_invoke(func, args)

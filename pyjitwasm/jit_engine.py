@@ -21,6 +21,7 @@ from pyjitwasm.backend import Converter, PreparedModule
 from pyjitwasm.config import Config
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.images import MemoryImage, build_images
 from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.batch_codec import BatchFormatError, decode_batch, encode_batch
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
@@ -30,15 +31,17 @@ from pyjitwasm.runtime.jit.code_cache import CodeCache, open_code_cache
 from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions
 from pyjitwasm.runtime.jit.fingerprint import compiler_fingerprint
 from pyjitwasm.runtime.jit.globals import JitGlobal
-from pyjitwasm.runtime.jit.instance import instantiate
+from pyjitwasm.runtime.jit.instance import ALLOCATOR, JitAllocator, instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
+from pyjitwasm.runtime.jit.pool import PooledJitAllocator
 from pyjitwasm.runtime.jit.precompile import Progress, precompile_module, worth_workers
 from pyjitwasm.runtime.jit.shims import use_object_cache
 from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.pooling import InstancePool
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.wasm.features import Features
@@ -57,12 +60,13 @@ class JitModule:
     """A module prepared for the JIT: its compiled code, made on first use."""
 
     __slots__ = ("module", "options", "cache", "precompiled", "wasm", "features", "_compiled",
-                 "_lock")
+                 "_lock", "allocator", "images")
 
     def __init__(self, module: WasmModule, options: CompileOptions,
                  cache: ModuleCacheView | None = None,
                  precompiled: Sequence[BatchObject] = (), wasm: bytes | None = None,
-                 features: Features | None = None) -> None:
+                 features: Features | None = None,
+                 allocator: JitAllocator = ALLOCATOR) -> None:
         self.module = module
         self.options = options
         self.cache = cache
@@ -73,6 +77,10 @@ class JitModule:
         self.precompiled = list(precompiled)
         self._compiled: ModuleCode | None = None
         self._lock = threading.Lock()
+        # Instance allocation: on-demand or pooled, and the memory images (images.py),
+        # built on the first instantiation (Module() stays as fast as before).
+        self.allocator = allocator
+        self.images: tuple[MemoryImage, ...] | None = None
 
     def compiled(self) -> ModuleCode:
         """The module's code slots (compiling everything the first time unless the
@@ -97,7 +105,10 @@ class JitModule:
 
     def instantiate(self, imports: Sequence[Extern],
                     context: StoreContext) -> JitModuleInstance:
-        return instantiate(self.compiled(), imports, context, invoke)
+        images = self.images
+        if images is None:
+            images = self.images = build_images(self.module)
+        return instantiate(self.compiled(), imports, context, invoke, self.allocator, images)
 
 
 class JitBackend:
@@ -119,6 +130,10 @@ class JitBackend:
             self.code_cache = open_code_cache(config.cache_directory, self.code_fingerprint())
             if self.code_cache is not None:
                 use_object_cache(self.code_cache)
+        # Instance allocation: pooled when the config says so (runtime/jit/pool.py).
+        pooling = config.pooling
+        self.allocator: JitAllocator = ALLOCATOR if pooling is None else \
+            PooledJitAllocator(InstancePool(pooling), static=config.memory_style == "static")
 
     def new_context(self) -> JitStoreContext:
         c = self.config
@@ -137,7 +152,7 @@ class JitBackend:
 
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> JitModule:
         return JitModule(module, self.options, self._cache_view(wasm), wasm=wasm,
-                         features=self.config.features)
+                         features=self.config.features, allocator=self.allocator)
 
     def _cache_view(self, wasm: bytes | None) -> ModuleCacheView | None:
         if self.code_cache is None or wasm is None:
@@ -176,7 +191,8 @@ class JitBackend:
             batches = [decode_batch(blob) for blob in code]
         except BatchFormatError as exc:
             raise CorruptArtifactError(f"serialized module: {exc}") from None
-        return JitModule(module, self.options, self._cache_view(wasm), batches)
+        return JitModule(module, self.options, self._cache_view(wasm), batches,
+                         allocator=self.allocator)
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
         return invoke(func, args)

@@ -9,6 +9,8 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 from pyjitwasm.engine import Engine
 from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError
 from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.runtime.limits import StoreLimits
+from pyjitwasm.runtime.pooling import release_store_slots
 from pyjitwasm.runtime.store import StoreContext
 
 
@@ -104,12 +106,29 @@ class Store:
         raise UnsupportedConfigError("Store.set_epoch_deadline",
                                      "epoch interruption is not yet supported")
 
+    # Store limits ------------------------------------------------------------------------
+
     def set_limits(self, memory_size: int = -1, table_elements: int = -1,
                    instances: int = -1, tables: int = -1, memories: int = -1) -> None:
-        """Store limits are not yet supported: raises UnsupportedConfigError (rather than
-        accepting limits it would not enforce)."""
+        """Bound this store's resources (wasmtime-py's ``Store.set_limits``).
+
+        ``memory_size``: the most bytes any one linear memory may have; a memory whose
+        minimum is larger cannot be created (instantiation fails) and ``memory.grow``
+        past it returns -1 (``Memory.grow`` raises). ``table_elements``: the same for the
+        elements of each table. ``instances``, ``tables``, ``memories``: how many of each
+        the store may create in its life. A negative value leaves that limit as it was;
+        every limit starts unlimited. Creating past a limit raises ``ResourceLimitError``
+        (a ``WasmtimeError``)."""
         self._live()
-        raise UnsupportedConfigError("Store.set_limits", "store limits are not yet enforced")
+        for name, value in (("memory_size", memory_size), ("table_elements", table_elements),
+                            ("instances", instances), ("tables", tables),
+                            ("memories", memories)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ArgumentTypeError(f"{name} must be an int, got {type(value).__name__}")
+        resources = self._ctx.resources
+        if resources.limits is None:
+            resources.limits = StoreLimits()
+        resources.limits.update(memory_size, table_elements, instances, tables, memories)
 
 
 def _release(context: StoreContext, instances: list[ModuleInstance]) -> None:
@@ -121,6 +140,7 @@ def _release(context: StoreContext, instances: list[ModuleInstance]) -> None:
         instance.release()
     instances.clear()
     context.release()
+    release_store_slots(context)  # a pooling allocator's slots go back to its pool
 
 
 def store_of(obj: Any) -> Store:

@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 from pyjitwasm.runtime.errors import InstantiationError, LinkError, Trap
 from pyjitwasm.runtime.floats import f32_from_bits, f64_from_bits
 from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.images import MemoryImage
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
 from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
@@ -255,15 +256,19 @@ def instantiate(
     context: StoreContext,
     allocator: InstanceAllocator[InstanceT, CodeT],
     invoke: Invoker,
+    images: Sequence[MemoryImage] = (),
 ) -> InstanceT:
     """Instantiate a validated module with resolved imports (in import order).
 
     Raises LinkError when an import does not match, Trap when a segment is out of bounds
     or the start function traps (effects of segments already applied stay, as the spec
     says), InstantiationError for resource failures. ``invoke(func, args)`` runs the
-    start function.
+    start function. ``images`` are the module's memory images (``images.build_images``),
+    which replace its data segments when given.
     """
     check_imports(module, imports, context)
+    # Store limits: an instance that would pass a count limit fails before any of it exists.
+    context.resources.check_instance(len(module.memories), len(module.tables))
     inst = allocator.new_instance(module, code, context)
     for item in imports:
         if isinstance(item, FuncInstance):
@@ -294,7 +299,7 @@ def instantiate(
 
     allocator.activate(inst)
     _init_elements(module, inst, allocator)
-    _init_data(module, inst)
+    _init_data(module, inst, images)
     if module.start is not None:
         start = inst.funcs[module.start]
         if start.host is not None:
@@ -334,9 +339,20 @@ def _init_elements(module: WasmModule, inst: InstanceT,
             inst.elems[index] = []
 
 
-def _init_data(module: WasmModule, inst: ModuleInstance) -> None:
+def _init_data(module: WasmModule, inst: ModuleInstance,
+               images: Sequence[MemoryImage]) -> None:
     """Copy the active data segments into their memories, in order, and drop them; a
-    segment that does not fit traps, leaving the earlier segments' bytes in place."""
+    segment that does not fit traps, leaving the earlier segments' bytes in place.
+
+    With images (a module none of whose segments can trap, ``images.py``) each memory
+    gets its image in one step and the segments are only dropped."""
+    if images:
+        for image in images:
+            inst.memories[image.memory].apply_image(image)
+        for index, seg in enumerate(module.datas):
+            if seg.mode == SegmentMode.ACTIVE:
+                inst.datas[index] = b""
+        return
     for index, seg in enumerate(module.datas):
         if seg.mode == SegmentMode.ACTIVE:
             assert seg.offset_expr is not None

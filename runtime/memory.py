@@ -6,6 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from pyjitwasm.runtime.images import MemoryImage
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.wasm.types import MAX_PAGES_32, MAX_PAGES_64, PAGE_SIZE, MemoryType
 
@@ -25,6 +26,8 @@ class MemoryInstance(ABC):
     __slots__ = ("type", "context", "max_bytes", "api")
 
     def __init__(self, mtype: MemoryType, context: StoreContext, max_bytes: int) -> None:
+        # Store limits: counted and checked before anything is allocated.
+        context.resources.add_memory(mtype.minimum * PAGE_SIZE)
         self.type = mtype
         self.context = context
         self.max_bytes = max_bytes
@@ -56,6 +59,10 @@ class MemoryInstance(ABC):
     def view(self) -> memoryview:
         """A zero-copy view of the accessible bytes, invalidated by growth."""
 
+    def apply_image(self, image: MemoryImage) -> None:
+        """Initialize the fresh (all-zero) memory with a module's memory image."""
+        self.write(0, image.data)
+
     @property
     def is_64(self) -> bool:
         return self.type.is_64
@@ -82,6 +89,9 @@ class MemoryInstance(ABC):
         old = self.pages
         new = old + delta
         if delta < 0 or new > self.maximum or new * PAGE_SIZE > self.max_bytes:
+            return -1
+        limits = self.context.resources.limits  # store limits (runtime/limits.py)
+        if limits is not None and not limits.memory_fits(new * PAGE_SIZE):
             return -1
         if delta == 0:
             return old

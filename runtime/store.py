@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyjitwasm.runtime.limits import ResourceCounts
+
 
 class StoreContext:
     """State a store's runtime objects share.
@@ -14,7 +16,9 @@ class StoreContext:
     limit holds however the host and wasm interleave.
     """
 
-    __slots__ = ("data", "max_call_depth", "max_host_nesting", "depth", "nesting", "owner")
+    __slots__ = ("data", "max_call_depth", "max_host_nesting", "depth", "nesting", "owner",
+                 # Store limits and pooling (runtime/limits.py, runtime/pooling.py).
+                 "resources", "pool")
 
     def __init__(self, max_call_depth: int = 10_000, max_host_nesting: int = 100) -> None:
         self.data: Any = None
@@ -24,6 +28,11 @@ class StoreContext:
         self.nesting = 0
         # The API object owning this context (a pyjitwasm.Store), for wrapping values.
         self.owner: Any = None
+        # Store limits and pooling: what the store created, checked against its limits
+        # (``set_limits``), and the memory slots and pool counts this store holds, given
+        # back when it is dropped (a ``pooling.StorePoolUse``; None while it holds none).
+        self.resources = ResourceCounts()
+        self.pool: Any = None
 
     def release(self) -> None:
         """The store was dropped: break the reference cycles only the engine's own

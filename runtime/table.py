@@ -45,6 +45,8 @@ class TableInstance(ABC):
     def __init__(self, ttype: TableType, context: StoreContext, max_elements: int) -> None:
         if ttype.minimum > max_elements:
             raise MemoryError(f"table minimum of {ttype.minimum} elements is too large")
+        # Store limits: counted and checked before anything is allocated.
+        context.resources.add_table(ttype.minimum)
         self.type = ttype
         self.context = context
         self.max_elements = max_elements
@@ -67,6 +69,14 @@ class TableInstance(ABC):
     def initialize(self, start: int, items: Sequence[Any]) -> None:
         """Write an element segment's ``items`` from ``start`` (already bounds-checked)."""
         self.elements[start : start + len(items)] = items
+
+    def grow_allowed(self, new_size: int) -> bool:
+        """Whether the table may grow to ``new_size`` elements (its maximum, the
+        implementation's cap and the store's ``table_elements`` limit)."""
+        if new_size > self.maximum or new_size > self.max_elements:
+            return False
+        limits = self.context.resources.limits  # store limits (runtime/limits.py)
+        return limits is None or limits.table_fits(new_size)
 
     @property
     def maximum(self) -> int:
@@ -103,7 +113,7 @@ class ListTable(TableInstance):
     def grow(self, delta: int, init: Any) -> int:
         old = len(self.elements)
         new = old + delta
-        if new > self.maximum or new > self.max_elements:
+        if not self.grow_allowed(new):
             return -1
         self.elements.extend([init] * delta)
         return old

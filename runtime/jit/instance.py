@@ -15,24 +15,28 @@ recorded in the table and each element is materialized on first use (``table.py`
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from pyjitwasm.runtime import instantiation
 from pyjitwasm.runtime.globals import GlobalInstance
+from pyjitwasm.runtime.images import MemoryImage
 from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.globals import JitGlobal
-from pyjitwasm.runtime.jit.memory import JitMemory
+from pyjitwasm.runtime.jit.memory import STATIC_BOUND, STATIC_GUARD, JitMemory
+from pyjitwasm.runtime.jit.slots import MemorySlotPool, SlotReturn
 from pyjitwasm.runtime.jit.store import JitFunc, JitStoreContext, signature_id
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import CompiledCode, JitModuleInstance, register_instance
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
+from pyjitwasm.runtime.pooling import on_store_release
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.wasm.module import WasmModule
-from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.types import PAGE_SIZE, GlobalType, MemoryType, TableType
 
 
 def _jit_context(context: StoreContext) -> JitStoreContext:
@@ -41,21 +45,53 @@ def _jit_context(context: StoreContext) -> JitStoreContext:
     return context
 
 
+class _VmctxTemplate:
+    """What every vmctx of a module starts as (signature ids, the code slot table and
+    tier counter pointers; the rest zero) and its VMFuncRef numbering: computed once per module."""
+
+    __slots__ = ("data", "func_refs")
+
+    def __init__(self, code: CompiledCode) -> None:
+        module, layout = code.module, code.layout
+        buf = ffi.new("char[]", layout.size)
+        base = int(ffi.cast("uintptr_t", buf))
+        ffi.cast("uint64_t *", base + layout.code_slots)[0] = code.slots_address
+        ffi.cast("uint64_t *", base + layout.tier_counters)[0] = code.counters_address
+        for type_index, ftype in enumerate(module.types):
+            ffi.cast("uint32_t *", base + layout.signature_id(type_index))[0] = \
+                signature_id(ftype)
+        self.data = ffi.buffer(buf)[:]
+        self.func_refs = vm.func_ref_indices(module)
+
+
+_TEMPLATES: weakref.WeakKeyDictionary[CompiledCode, _VmctxTemplate] = \
+    weakref.WeakKeyDictionary()
+
+
+def _vmctx_template(code: CompiledCode) -> _VmctxTemplate:
+    template = _TEMPLATES.get(code)
+    if template is None:
+        template = _TEMPLATES[code] = _VmctxTemplate(code)
+    return template
+
+
+STATIC_SLOTS = MemorySlotPool(STATIC_BOUND + STATIC_GUARD, max_warm=16)
+"""Warm static-heap slots of on-demand allocation, shared by every engine (address space
+only: a free slot keeps at most ``keep_resident`` bytes resident)."""
+
+
 class JitAllocator:
     """Allocates instances of compiled modules and their entities in native memory."""
 
     def new_instance(self, module: WasmModule, code: CompiledCode,
                      context: StoreContext) -> JitModuleInstance:
         state = _jit_context(context).jit
-        inst = JitModuleInstance(module, context, code)
-        layout = inst.layout
-        inst.words()[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
-        inst.words()[vm.STORE_OFFSET // 8] = state.id
-        inst.words()[layout.code_slots // 8] = code.slots_address
-        inst.words()[layout.tier_counters // 8] = code.counters_address
-        for type_index, ftype in enumerate(module.types):
-            ffi.cast("uint32_t *", inst.vmctx + layout.signature_id(type_index))[0] = \
-                signature_id(ftype)
+        template = _vmctx_template(code)
+        inst = JitModuleInstance(module, context, code, template.func_refs)
+        ffi.memmove(ffi.cast("char *", inst.vmctx), template.data, len(template.data))
+        words = inst.words()
+        words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
+        words[vm.STORE_OFFSET // 8] = state.id
         return inst
 
     def link_imports(self, inst: JitModuleInstance) -> None:
@@ -110,9 +146,18 @@ class JitAllocator:
     def new_memory(self, inst: JitModuleInstance, index: int,
                    mtype: MemoryType) -> MemoryInstance:
         context = _jit_context(inst.context)
-        return JitMemory(mtype, context, static=context.heap_style == "static",
-                         definition=inst.vmctx + inst.layout.memory(index),
-                         keepalive=inst.vmctx_buffer, reserve_bytes=context.dynamic_reserve)
+        static = context.heap_style == "static" and not mtype.is_64
+        # A static heap reuses a warm slot of address space when one is free (slots.py):
+        # mapping and unmapping 6 GiB is most of what a new memory costs.
+        lease = STATIC_SLOTS.acquire(mtype.minimum * PAGE_SIZE) if static else None
+        memory = JitMemory(mtype, context, static=static,
+                           definition=inst.vmctx + inst.layout.memory(index),
+                           keepalive=inst.vmctx_buffer, reserve_bytes=context.dynamic_reserve,
+                           reservation=lease)
+        if lease is not None:
+            del lease
+            on_store_release(context, SlotReturn(STATIC_SLOTS, memory))
+        return memory
 
     def new_global(self, inst: JitModuleInstance, index: int, gtype: GlobalType,
                    value: Any) -> GlobalInstance:
@@ -147,9 +192,12 @@ def instantiate(
     imports: Sequence[Extern],
     context: StoreContext,
     invoke: instantiation.Invoker,
+    allocator: JitAllocator = ALLOCATOR,
+    images: Sequence[MemoryImage] = (),
 ) -> JitModuleInstance:
     """Instantiate ``compiled`` in ``context``'s store with resolved imports; raises
     LinkError, Trap (segments, start function) or InstantiationError like
-    :func:`pyjitwasm.runtime.instantiation.instantiate`."""
-    return instantiation.instantiate(compiled.module, compiled, imports, context, ALLOCATOR,
-                                     invoke)
+    :func:`pyjitwasm.runtime.instantiation.instantiate`. ``allocator`` is on-demand
+    unless the engine pools (``pool.py``); ``images`` the module's memory images."""
+    return instantiation.instantiate(compiled.module, compiled, imports, context, allocator,
+                                     invoke, images)

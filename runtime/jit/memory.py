@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import ctypes
 
-from pyjitwasm.runtime.jit.vm import Reservation
+from pyjitwasm.runtime.images import MemoryImage
+from pyjitwasm.runtime.jit.slots import SlotLease
+from pyjitwasm.runtime.jit.vm import Reservation, map_image
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.store import StoreContext
@@ -34,6 +36,16 @@ STATIC_GUARD = 1 << 31
 DEFAULT_DYNAMIC_RESERVE = 1 << 30
 # Far beyond what a host will commit; keeps page arithmetic in range for memory64.
 MAX_DYNAMIC_BYTES = 1 << 46
+
+
+_RETIRED: list[Reservation] = []
+
+
+def _retired() -> Reservation:
+    """The one tiny inaccessible reservation every detached memory points at."""
+    if not _RETIRED:
+        _RETIRED.append(Reservation(0, guarded=False))
+    return _RETIRED[0]
 
 
 class JitMemory(MemoryInstance):
@@ -55,9 +67,14 @@ class JitMemory(MemoryInstance):
         definition: int | None = None,
         reserve_bytes: int = DEFAULT_DYNAMIC_RESERVE,
         keepalive: object = None,
+        reservation: Reservation | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self.static = static and not mtype.is_64
         super().__init__(mtype, context, STATIC_BOUND if self.static else MAX_DYNAMIC_BYTES)
+        # A pooling allocator's slot: its reservation, and the size it never grows past.
+        if max_bytes is not None:
+            self.max_bytes = min(self.max_bytes, max_bytes)
         self.reserve_bytes = reserve_bytes
         # Whatever owns the definition's storage (the vmctx buffer) must outlive us.
         self._own_def = keepalive
@@ -69,7 +86,9 @@ class JitMemory(MemoryInstance):
         size = mtype.minimum * PAGE_SIZE
         if mtype.minimum > self.maximum or size > self.max_bytes:
             raise MemoryError(f"memory minimum of {mtype.minimum} pages is too large")
-        if self.static:
+        if reservation is not None:
+            self._resv = reservation
+        elif self.static:
             self._resv = Reservation(STATIC_BOUND + STATIC_GUARD, guarded=True)
         else:
             limit = self.maximum * PAGE_SIZE
@@ -116,6 +135,28 @@ class JitMemory(MemoryInstance):
         # Publish before the old range may disappear: compiled code reloads the base.
         self._publish()
         del old
+
+    def apply_image(self, image: MemoryImage) -> None:
+        """Initialize the fresh memory with ``image``: a large image is mapped
+        copy-on-write from its memfd (no copy; pages are copied only when written) where
+        the memory never moves (static heaps, pooled slots: a move would have to remap
+        two mappings); otherwise it is copied."""
+        if image.cow_capable and (self.static or self.max_bytes <= self._resv.size):
+            map_image(self._resv.base, len(image.data), image.fd())
+            if isinstance(self._resv, SlotLease):
+                self._resv.cow = True  # its reset must drop the mapping
+        else:
+            # cffi's memmove: a ctypes call costs about six times as much.
+            ffi.memmove(ffi.cast("char *", self._resv.base), image.data, len(image.data))
+
+    def detach_reservation(self) -> Reservation:
+        """Its store is gone and a pooling allocator takes the slot back: hand over the
+        reservation and become an empty memory that can touch nothing (host views
+        taken before keep the reservation alive on their own)."""
+        resv = self._resv
+        self._resv = _retired()
+        self._length = 0
+        return resv
 
     def read(self, start: int, stop: int) -> bytearray:
         if start < 0 or stop < start or stop > self._length:

@@ -109,7 +109,9 @@ class JitState:
         # from its word 0 (translate/vmctx.py): word 0 is the native stack limit.
         self.limits: Any = ffi.new("uint64_t[2]")
         self.limits_address = int(ffi.cast("uintptr_t", self.limits))
-        weakref.finalize(self, _release_host_functions, self._host_indices)
+        # The finalizer unregistering host functions is made with the first one (a
+        # finalizer costs a few microseconds, a large part of creating a store).
+        self._host_finalizer: Any = None
 
     def release(self) -> None:
         """The store was dropped: empty what ties its objects into reference cycles with
@@ -147,6 +149,9 @@ class JitState:
             index = trampoline.index = register_host_function(trampoline)
             self._host_entries[index] = _host_entry(self, func)
         self._host_indices.append(index)
+        if self._host_finalizer is None:
+            self._host_finalizer = weakref.finalize(self, _release_host_functions,
+                                                    self._host_indices)
         # The context is what compiled code passes as the callee's vmctx: word 0 the
         # store's limits record (like any vmctx), the host index at HOST_INDEX_OFFSET; its
         # word 2 is the function's code slot, holding the host shim.

@@ -34,6 +34,7 @@ class JitTable(TableInstance):
     """A table of references backed by a native element array."""
 
     __slots__ = ("definition", "lazy", "_state", "_buf", "_words", "_capacity", "_length",
+                 "_address", "_def_words",
                  "_def_keep", "_funcref")
 
     def __init__(
@@ -54,6 +55,7 @@ class JitTable(TableInstance):
             self._def_keep = ffi.new("uint64_t[2]")
             definition = int(ffi.cast("uintptr_t", self._def_keep))
         self.definition = definition
+        self._def_words = ffi.cast("uint64_t *", definition)
         # Lazily initialized elements: index -> FuncInstance or None (funcref tables only).
         self.lazy: dict[int, Any] | None = {} if (lazy and self._funcref) else None
         self._capacity = 0
@@ -74,11 +76,13 @@ class JitTable(TableInstance):
             ffi.memmove(buf, self._words, self._length * 8)
         self._buf = buf
         self._words = buf
+        # Converting a cdata pointer to int costs about half a microsecond: once here.
+        self._address = int(ffi.cast("uintptr_t", buf))
         self._capacity = capacity
 
     def _publish(self) -> None:
-        u64 = ffi.cast("uint64_t *", self.definition)
-        u64[vm.TABLE_DEF_ELEMENTS // 8] = int(ffi.cast("uintptr_t", self._buf))
+        u64 = self._def_words
+        u64[vm.TABLE_DEF_ELEMENTS // 8] = self._address
         u64[vm.TABLE_DEF_LENGTH // 8] = self._length
 
     def _fill_words(self, start: int, count: int, word: int) -> None:
@@ -94,7 +98,7 @@ class JitTable(TableInstance):
     @property
     def elements_address(self) -> int:
         """Address of element 0 (moves when the table grows)."""
-        return int(ffi.cast("uintptr_t", self._buf))
+        return self._address
 
     # Encoding -----------------------------------------------------------------------
 
@@ -176,7 +180,7 @@ class JitTable(TableInstance):
     def grow_word(self, delta: int, word: int) -> int:
         old = self._length
         new = old + delta
-        if delta < 0 or new > self.maximum or new > self.max_elements:
+        if delta < 0 or not self.grow_allowed(new):
             return -1
         if delta == 0:
             return old

@@ -72,6 +72,43 @@ def _unmap_and_unregister(base: int, size: int, registered: bool) -> None:
     _libc.munmap(base, size)
 
 
+# Copy-on-write images and slot reuse (runtime/images.py, runtime/jit/pool.py) -----------
+
+_MAP_FIXED = 0x10
+_MADV_DONTNEED = 4
+
+
+def map_image(address: int, length: int, fd: int) -> None:
+    """Map the first ``length`` bytes of file ``fd`` copy-on-write at ``address``
+    (readable and writable; replaces whatever was mapped there)."""
+    got = _libc.mmap(address, length, PROT_RW, _MAP_PRIVATE | _MAP_FIXED, fd, 0)
+    if got in (None, _MAP_FAILED):
+        raise _oserror("mmap of a memory image")
+
+
+def zero_pages(address: int, length: int) -> None:
+    """Make ``length`` bytes at ``address`` fresh private zero pages, readable and
+    writable, dropping any copy-on-write image mapped there (one ``mmap``, which frees
+    the old pages like ``madvise(MADV_DONTNEED)`` does)."""
+    got = _libc.mmap(address, length, PROT_RW,
+                     _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | _MAP_FIXED, -1, 0)
+    if got in (None, _MAP_FAILED):
+        raise _oserror("mmap")
+
+
+def discard_pages(address: int, length: int) -> None:
+    """``madvise(MADV_DONTNEED)``: anonymous pages read as zero again (a copy-on-write
+    image reverts to the image) and stop counting in RSS."""
+    if _libc.madvise(address, length, _MADV_DONTNEED):
+        raise _oserror("madvise")
+
+
+def protect(address: int, length: int, writable: bool) -> None:
+    """Make ``length`` bytes at ``address`` readable and writable, or inaccessible."""
+    if _libc.mprotect(address, length, PROT_RW if writable else PROT_NONE):
+        raise _oserror("mprotect")
+
+
 class Reservation:
     """``size`` bytes of address space, inaccessible until :meth:`commit`.
 
@@ -119,6 +156,12 @@ class Reservation:
                     raise _oserror("mremap")
                 _map(n, PROT_RW, self.base, _MAP_FIXED_NOREPLACE)
         target.committed = max(target.committed, n)
+
+    @property
+    def mapped(self) -> bool:
+        """Not yet unmapped (the cyclic collector may run the unmapping finalizer of a
+        reservation in a dropped cycle before the ``__del__`` that gives it back)."""
+        return self._finalizer.alive
 
     def release(self) -> None:
         """Unmap now (only when nothing can touch the memory any more)."""

@@ -53,12 +53,13 @@ class JitModuleInstance(ModuleInstance):
     __slots__ = ("vmctx", "compiled", "layout", "func_refs", "vmctx_buffer", "__weakref__")
 
     def __init__(self, module: WasmModule, context: StoreContext,
-                 compiled: CompiledCode) -> None:
+                 compiled: CompiledCode, func_refs: dict[int, int] | None = None) -> None:
         super().__init__(module, context, None)
         self.compiled = compiled
         self.layout = compiled.layout
-        # Function index -> number of its VMFuncRef record in the vmctx.
-        self.func_refs = vm.func_ref_indices(module)
+        # Function index -> number of its VMFuncRef record in the vmctx (the same for
+        # every instance of the module: the allocator passes it in).
+        self.func_refs = vm.func_ref_indices(module) if func_refs is None else func_refs
         self.vmctx_buffer: Any = ffi.new("char[]", self.layout.size + 16)
         self.vmctx: int = (int(ffi.cast("uintptr_t", self.vmctx_buffer)) + 15) & ~15
 
@@ -66,15 +67,31 @@ class JitModuleInstance(ModuleInstance):
         """The vmctx as an array of u64."""
         return ffi.cast("uint64_t *", self.vmctx)
 
+    def release(self) -> None:
+        unregister_instance(self)
+        super().release()
 
-_instances: weakref.WeakValueDictionary[int, JitModuleInstance] = weakref.WeakValueDictionary()
+
+# vmctx address -> the instance, weakly. A plain dict of weak references without
+# callbacks (a WeakValueDictionary entry costs about a microsecond more): released
+# instances remove themselves, and an entry whose instance died unreleased reads as None
+# and is overwritten when its address is reused.
+_instances: dict[int, weakref.ref[JitModuleInstance]] = {}
 
 
 def register_instance(inst: JitModuleInstance) -> None:
     """Make ``inst`` findable from its vmctx while it lives."""
-    _instances[inst.vmctx] = inst
+    _instances[inst.vmctx] = weakref.ref(inst)
+
+
+def unregister_instance(inst: JitModuleInstance) -> None:
+    """``inst`` was released: forget it."""
+    ref = _instances.get(inst.vmctx)
+    if ref is not None and ref() in (inst, None):
+        del _instances[inst.vmctx]
 
 
 def instance_by_vmctx(vmctx: int) -> JitModuleInstance | None:
     """The live instance whose vmctx is at ``vmctx``."""
-    return _instances.get(vmctx)
+    ref = _instances.get(vmctx)
+    return None if ref is None else ref()

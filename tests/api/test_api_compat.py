@@ -87,7 +87,7 @@ def test_unimplemented_settings_are_refused_by_name() -> None:
         Engine().increment_epoch()
     store = Store()
     for call in (lambda: store.set_fuel(1), store.get_fuel,
-                 lambda: store.set_epoch_deadline(1), lambda: store.set_limits(1)):
+                 lambda: store.set_epoch_deadline(1)):
         with pytest.raises(UnsupportedConfigError):
             call()
 

@@ -1,0 +1,93 @@
+"""Memory images: a module's active data segments laid out once, per defined memory, so
+each instantiation initializes a memory with one write (or one copy-on-write mapping,
+``runtime/jit/memory.py``) instead of one bounds-checked copy per segment.
+
+A module gets images only when no data segment can trap or depend on its instance: every
+active segment writes a memory the module defines, at a constant offset, inside that
+memory's minimum size. Then applying all images before any segment is dropped is the
+same as applying the segments in order, and the overflow-checked per-segment path
+(``instantiation._init_data``) stays for every other module.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+import weakref
+
+from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
+from pyjitwasm.wasm.types import PAGE_SIZE, ExternKind
+
+HOST_PAGE = mmap.PAGESIZE
+COW_THRESHOLD = 64 * 1024
+"""Images at least this large are mapped copy-on-write from a memfd where the memory
+allows it; smaller ones are copied (a copy of a few KiB costs less than the mapping, its
+page fault and its later reset). Measured in docs/pooling.md."""
+
+
+class MemoryImage:
+    """The initial bytes of memory ``memory`` (index in the module's whole memory index
+    space): ``data`` from address 0, its length rounded up to whole host pages."""
+
+    __slots__ = ("memory", "data", "_fd", "_lock", "__weakref__")
+
+    def __init__(self, memory: int, data: bytes) -> None:
+        self.memory = memory
+        self.data = data
+        self._fd = -1
+        self._lock = threading.Lock()
+
+    @property
+    def cow_capable(self) -> bool:
+        """Large enough that mapping it copy-on-write beats copying it."""
+        return len(self.data) >= COW_THRESHOLD and hasattr(os, "memfd_create")
+
+    def fd(self) -> int:
+        """A memfd holding ``data`` (made on first use, closed with the image)."""
+        if self._fd < 0:
+            with self._lock:
+                if self._fd < 0:
+                    fd = os.memfd_create("pyjitwasm-memory-image", os.MFD_CLOEXEC)
+                    os.write(fd, self.data)
+                    weakref.finalize(self, os.close, fd)
+                    self._fd = fd
+        return self._fd
+
+
+def _constant_offset(expr: ConstExpr | None) -> int | None:
+    if expr is None or len(expr.instrs) != 1:
+        return None
+    ins = expr.instrs[0]
+    if ins.op in (op.I32_CONST, op.I64_CONST):
+        return int(ins.imm)
+    return None
+
+
+def build_images(module: WasmModule) -> tuple[MemoryImage, ...]:
+    """The module's memory images (empty when it has none or is not eligible)."""
+    imported = sum(1 for imp in module.imports if imp.kind == ExternKind.MEMORY)
+    contents: dict[int, bytearray] = {}
+    for seg in module.datas:
+        if seg.mode != SegmentMode.ACTIVE:
+            continue
+        start = _constant_offset(seg.offset_expr)
+        defined = seg.memory - imported
+        if start is None or defined < 0:
+            return ()
+        end = start + len(seg.data)
+        if end > module.memories[defined].minimum * PAGE_SIZE:
+            return ()
+        if not seg.data:
+            continue
+        buf = contents.setdefault(seg.memory, bytearray())
+        if len(buf) < end:
+            buf.extend(bytes(end - len(buf)))
+        buf[start:end] = seg.data
+    images = []
+    for memory, buf in sorted(contents.items()):
+        padded = (len(buf) + HOST_PAGE - 1) // HOST_PAGE * HOST_PAGE
+        buf.extend(bytes(padded - len(buf)))
+        images.append(MemoryImage(memory, bytes(buf)))
+    return tuple(images)
