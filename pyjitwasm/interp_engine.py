@@ -12,9 +12,11 @@ from typing import Any
 from pyjitwasm.backend import Converter
 from pyjitwasm.config import Config
 from pyjitwasm.interp import ModuleCode
+from pyjitwasm.interp.metering import Metering
 from pyjitwasm.interp import invoke as interp_invoke
 from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
+from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.instantiation import PlainAllocator, instantiate
 from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
@@ -30,9 +32,9 @@ class InterpModule:
 
     __slots__ = ("module", "code")
 
-    def __init__(self, module: WasmModule) -> None:
+    def __init__(self, module: WasmModule, metering: Metering | None = None) -> None:
         self.module = module
-        self.code = ModuleCode(module)
+        self.code = ModuleCode(module, metering)
 
     def instantiate(self, imports: Sequence[Extern], context: StoreContext) -> ModuleInstance:
         return instantiate(self.module, self.code, imports, context, _ALLOCATOR, interp_invoke)
@@ -43,12 +45,16 @@ class InterpBackend:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self.epoch = EpochCounter()
+        self.metering = Metering(fuel=config.consume_fuel, epoch=config.epoch_interruption)
 
     def new_context(self) -> StoreContext:
-        return StoreContext(self.config.max_call_depth, self.config.max_host_nesting)
+        c = self.config
+        return StoreContext(c.max_call_depth, c.max_host_nesting, self.epoch,
+                            c.consume_fuel, c.epoch_interruption)
 
     def prepare(self, module: WasmModule) -> InterpModule:
-        return InterpModule(module)
+        return InterpModule(module, self.metering)
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
         return interp_invoke(func, args)

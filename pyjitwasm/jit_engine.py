@@ -26,10 +26,11 @@ from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.instance import instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
-from pyjitwasm.runtime.jit.store import JitStoreContext
+from pyjitwasm.runtime.jit.store import JitStoreContext, native_epoch_counter
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.native import install_sigint_handler
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.wasm.module import WasmModule
@@ -77,12 +78,19 @@ class JitBackend:
                                  opt_level=config.compile_opt_level, verify=config.verify_ir)
         if config.lazy_compilation is not None:
             options = replace(options, lazy=config.lazy_compilation)
+        options = replace(options, epoch_interruption=config.epoch_interruption,
+                          consume_fuel=config.consume_fuel)
         self.options = options
+        self.epoch = native_epoch_counter()
+        # Ctrl-C stops running compiled code (runtime/native/native.c), when Python's
+        # default SIGINT handler is in place and this is the main thread.
+        install_sigint_handler()
 
     def new_context(self) -> JitStoreContext:
         c = self.config
         return JitStoreContext(c.max_call_depth, c.max_host_nesting, c.max_wasm_stack,
-                               c.memory_style, c.dynamic_memory_reserve)
+                               c.memory_style, c.dynamic_memory_reserve, self.epoch,
+                               c.consume_fuel, c.epoch_interruption)
 
     def prepare(self, module: WasmModule) -> JitModule:
         return JitModule(module, self.options)

@@ -13,6 +13,7 @@ from pyjitwasm.ir.function import Block, Value
 from pyjitwasm.ir.immediates import TRUSTED
 from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.ir.types import Type
+from pyjitwasm.translate import interrupts
 from pyjitwasm.translate.env import READONLY
 from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.state import Frame, FunctionState
@@ -47,6 +48,7 @@ def loop(t: FunctionState, instr: Instr) -> None:
     t.ins().jump(header, t.popn(len(params)))
     t.frames.append(Frame("loop", params, results, header, exit_block, len(t.stack)))
     t.fb.switch_to_block(header)
+    interrupts.at_loop_header(t)
     t.stack.extend(t.func.dfg.block_params[header])
 
 

@@ -94,9 +94,20 @@ TABLE_INIT = Libcall(
     "dropped segment has length 0.")
 ELEM_DROP = Libcall("elem_drop", 12, (I64,), (), None, "(element segment) -> nothing.")
 
+# Interruption (translate/interrupts.py): called on the cold path of a check.
+EPOCH_DEADLINE_REACHED = Libcall(
+    "epoch_deadline_reached", 13, (), _STATUS, TrapCode.INTERRUPT,
+    "() -> status; an epoch check saw the engine's epoch at or past the store's deadline: "
+    "nonzero when it still is (the store's deadline may have moved meanwhile).")
+OUT_OF_FUEL = Libcall(
+    "out_of_fuel", 14, (), _STATUS, TrapCode.OUT_OF_FUEL,
+    "() -> status; a fuel check saw the store's consumed fuel at or past what it was "
+    "given: nonzero when it still is (the host may have added fuel meanwhile).")
+
 LIBCALLS: tuple[Libcall, ...] = (
     MEMORY_GROW, TABLE_LAZY_INIT, MEMORY_FILL, MEMORY_COPY, MEMORY_INIT, DATA_DROP,
     TABLE_GROW, TABLE_FILL, TABLE_COPY, TABLE_INIT, ELEM_DROP,
+    EPOCH_DEADLINE_REACHED, OUT_OF_FUEL,
 )
 """Every libcall the translator may emit."""
 

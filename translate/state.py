@@ -70,6 +70,10 @@ class FunctionState:
         self.reachable = True
         self.dead_depth = 0  # constructs opened inside unreachable code
         self.locals: list[Variable] = []
+        # Fuel metering (translate/interrupts.py): the fuel of the instructions since the
+        # last point it was added to the store's count.
+        self.meter_fuel = info.checks.fuel
+        self.fuel_pending = 0
 
         fb = self.fb
         entry = fb.create_block()

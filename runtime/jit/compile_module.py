@@ -33,7 +33,7 @@ from pyjitwasm.jit.compiler import (
     compile_functions,
 )
 from pyjitwasm.jit.lower_module import ShimSpec, entry_shim_name
-from pyjitwasm.translate.env import ir_value_types
+from pyjitwasm.translate.env import InterruptChecks, ir_value_types
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
 from pyjitwasm.translate.vmctx import VMContextLayout, func_ref_indices
 from pyjitwasm.wasm.module import WasmModule
@@ -61,7 +61,9 @@ class CompileOptions:
     whole module before instantiation; default on, off with ``PYJITWASM_LAZY=0``.
     ``lazy_batch_instructions``: a lazy compile takes the called function and, breadth
     first, its not yet compiled direct callees while their wasm instruction count stays
-    within this budget (0: the called function alone)."""
+    within this budget (0: the called function alone).
+    ``epoch_interruption``/``consume_fuel``: compile the epoch / fuel checks
+    (``translate/interrupts.py``)."""
 
     heap_style: str = "static"
     static_bound: int = 1 << 32
@@ -73,6 +75,8 @@ class CompileOptions:
     inline_bulk_memory: bool = True
     lazy: bool = field(default_factory=_lazy_default)
     lazy_batch_instructions: int = 2000
+    epoch_interruption: bool = False
+    consume_fuel: bool = False
 
     def heap_config(self) -> HeapConfig:
         """The translator's view of these options."""
@@ -80,6 +84,10 @@ class CompileOptions:
             raise ValueError(f"unknown heap style {self.heap_style!r}")
         return HeapConfig(self.heap_style, self.static_bound, self.guard,
                           self.inline_bulk_memory)
+
+    def interrupt_checks(self) -> InterruptChecks:
+        """The interruption checks the translator emits."""
+        return InterruptChecks(epoch=self.epoch_interruption, fuel=self.consume_fuel)
 
     def codegen_options(self) -> CodegenOptions:
         """The back end's view of these options."""
@@ -171,7 +179,7 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
     options = options or CompileOptions()
     timings = CompileTimings()
     if info is None:
-        info = ModuleInfo(module, options.heap_config())
+        info = ModuleInfo(module, options.heap_config(), options.interrupt_checks())
     escaping = set() if separate else escaping_functions(module)
     together: Collection[int] | None = frozenset(indices) if separate else None
     functions: list[FunctionToCompile] = []
