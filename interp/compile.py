@@ -13,7 +13,6 @@ from typing import Any
 
 from pyjitwasm.interp import code as C
 from pyjitwasm.interp.code import CompiledFunction
-from pyjitwasm.interp.metering import Metering
 from pyjitwasm.interp.memops import (
     MISC_HANDLERS,
     OTHER_LOADS,
@@ -23,6 +22,7 @@ from pyjitwasm.interp.memops import (
 )
 from pyjitwasm.interp.memops import reader as make_reader
 from pyjitwasm.interp.memops import writer as make_writer
+from pyjitwasm.interp.metering import Metering
 from pyjitwasm.interp.numeric import BINARY, UNARY
 from pyjitwasm.interp.simd_compile import SIMD_HANDLERS
 from pyjitwasm.runtime.floats import f32_from_bits, f64_from_bits

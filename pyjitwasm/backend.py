@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
+from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance

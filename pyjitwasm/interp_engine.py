@@ -12,12 +12,12 @@ from typing import Any
 from pyjitwasm.backend import Converter
 from pyjitwasm.config import Config
 from pyjitwasm.interp import ModuleCode
-from pyjitwasm.interp.metering import Metering
 from pyjitwasm.interp import invoke as interp_invoke
+from pyjitwasm.interp.metering import Metering
 from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
-from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.instantiation import PlainAllocator, instantiate
+from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import ListTable, TableInstance

@@ -8,9 +8,9 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 
 from pyjitwasm.engine import Engine
 from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError
-from pyjitwasm.wasm.errors import WasmError
 from pyjitwasm.runtime.instance import ModuleInstance
 from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.wasm.errors import WasmError
 
 
 class Store:

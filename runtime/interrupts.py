@@ -11,8 +11,8 @@ Wasmtime's two ways to bound a guest, as wasmtime-py exposes them:
   Wasmtime).
 * Fuel. With ``Config.consume_fuel`` every executed wasm instruction costs one unit of
   the store's fuel, except the ones that produce no code (``wasm/fuel.py``, Wasmtime's
-  list), and the same checkpoints trap with ``TrapCode.OUT_OF_FUEL`` once the store has consumed all it was
-  given (``Store.set_fuel``). A new store has no fuel.
+  list), and the same checkpoints trap with ``TrapCode.OUT_OF_FUEL`` once the store has
+  consumed all it was given (``Store.set_fuel``). A new store has no fuel.
 
 The per-store state (consumed fuel, deadline) lives in the store's context
 (``runtime.store.StoreContext``; the JIT keeps it in the native limits record compiled
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+
 
 class EpochCounter:
     """An engine's epoch: a counter that only grows.  ``cell[0]`` is the value: a list

@@ -20,6 +20,7 @@ from typing import Any
 
 from pyjitwasm.jit import abi
 from pyjitwasm.runtime.instance import FuncInstance
+from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.jit import hostcalls, shims
 from pyjitwasm.runtime.jit.values import read_values, write_values
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance, instance_by_vmctx
@@ -29,7 +30,6 @@ from pyjitwasm.runtime.native import (
     register_host_function,
     unregister_host_function,
 )
-from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.wasm.types import FuncType
