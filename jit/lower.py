@@ -969,7 +969,9 @@ class _FunctionLowering:
         sig = self.func.signatures[ext.signature]
         wasm_abi = is_wasm_callee(ext.name)
         ret, params = function_type(sig, wasm_abi)
-        self.decls.add(ext.name, f"declare {ret} @{ext.name}({', '.join(params)}) nounwind")
+        # LLVM takes the paths to a call of a ``cold`` function as unlikely.
+        attrs = " nounwind cold" if ext.cold else " nounwind"
+        self.decls.add(ext.name, f"declare {ret} @{ext.name}({', '.join(params)}){attrs}")
         return "@" + ext.name, sig, wasm_abi
 
     def call(self, inst: Inst, data: InstructionData) -> None:

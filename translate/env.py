@@ -224,11 +224,12 @@ class FuncEnv:
             self._sigs[key] = self.func.import_signature(sig)
         return self._sigs[key]
 
-    def ext_func(self, name: str, sig: Signature) -> FuncRef:
+    def ext_func(self, name: str, sig: Signature, cold: bool = False) -> FuncRef:
         if name not in self._ext:
-            self._ext[name] = self.func.import_function(ExtFuncData(name, self.signature(sig)))
+            self._ext[name] = self.func.import_function(
+                ExtFuncData(name, self.signature(sig), cold))
         return self._ext[name]
 
     def libcall(self, libcall: Libcall) -> FuncRef:
         """The external function ``%libcall_<name>``."""
-        return self.ext_func(libcall.symbol, libcall.signature())
+        return self.ext_func(libcall.symbol, libcall.signature(), libcall.cold)

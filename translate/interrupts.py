@@ -26,7 +26,7 @@ points (``interp/metering.py``), so both engines consume the same fuel.
 
 from __future__ import annotations
 
-from pyjitwasm.ir.function import Value
+from pyjitwasm.ir.function import Block, Value
 from pyjitwasm.ir.immediates import TRUSTED, MemFlags
 from pyjitwasm.ir.types import I64
 from pyjitwasm.translate import libcalls as lc
@@ -51,6 +51,11 @@ def charge_fuel(t: FunctionState, instr: Instr) -> None:
 
 def at_function_entry(t: FunctionState) -> None:
     """The checks of a function's entry."""
+    if t.env.info.checks.epoch:
+        # Kept in a variable, as Wasmtime does: a check then compares two registers. A
+        # deadline the host moves while this function runs is seen after a slow path.
+        t.epoch_deadline = t.fb.declare_var(I64)
+        t.fb.def_var(t.epoch_deadline, _load_deadline(t))
     _checks(t)
 
 
@@ -82,21 +87,32 @@ def _fuel_check(t: FunctionState) -> None:
     ins = t.ins()
     limits = ins.load(I64, READONLY, t.vmctx, vm.RUNTIME_LIMITS_OFFSET)
     consumed = ins.load(I64, TRUSTED, limits, vm.LIMITS_FUEL_CONSUMED)
-    _call_when(t, ins.icmp_imm("sge", consumed, 0), lc.OUT_OF_FUEL)
+    _resume(t, _call_when(t, ins.icmp_imm("sge", consumed, 0), lc.OUT_OF_FUEL))
+
+
+def _load_deadline(t: FunctionState) -> Value:
+    ins = t.ins()
+    limits = ins.load(I64, READONLY, t.vmctx, vm.RUNTIME_LIMITS_OFFSET)
+    return ins.load(I64, TRUSTED, limits, vm.LIMITS_EPOCH_DEADLINE)
 
 
 def _epoch_check(t: FunctionState) -> None:
     ins = t.ins()
     epoch_ptr = ins.load(I64, READONLY, t.vmctx, t.env.layout.epoch_ptr)
     epoch = ins.load(I64, EPOCH_LOAD, epoch_ptr, 0)
-    limits = ins.load(I64, READONLY, t.vmctx, vm.RUNTIME_LIMITS_OFFSET)
-    deadline = ins.load(I64, TRUSTED, limits, vm.LIMITS_EPOCH_DEADLINE)
-    _call_when(t, ins.icmp("uge", epoch, deadline), lc.EPOCH_DEADLINE_REACHED)
+    deadline_var = t.epoch_deadline
+    assert deadline_var is not None  # declared at function entry
+    deadline = t.fb.use_var(deadline_var)
+    resume = _call_when(t, ins.icmp("uge", epoch, deadline), lc.EPOCH_DEADLINE_REACHED)
+    # Not trapped: the deadline has moved on; read it again.
+    t.fb.def_var(deadline_var, _load_deadline(t))
+    _resume(t, resume)
 
 
-def _call_when(t: FunctionState, cond: Value, libcall: lc.Libcall) -> None:
-    """When ``cond`` holds, call ``libcall`` (which traps with its code when it
-    confirms); then go on in a new block."""
+def _call_when(t: FunctionState, cond: Value, libcall: lc.Libcall) -> Block:
+    """When ``cond`` holds, go to a new (slow) block that calls ``libcall``, which traps
+    with its code when it confirms; returns the block after the check, to which
+    ``_resume`` leaves the slow block."""
     fb = t.fb
     slow = fb.create_block()
     resume = fb.create_block()
@@ -104,6 +120,12 @@ def _call_when(t: FunctionState, cond: Value, libcall: lc.Libcall) -> None:
     fb.seal_block(slow)
     fb.switch_to_block(slow)
     t.libcall(libcall, [])
+    return resume
+
+
+def _resume(t: FunctionState, resume: Block) -> None:
+    """Leave the slow block for ``resume``, the block after the check."""
+    fb = t.fb
     t.ins().jump(resume, [])
     fb.seal_block(resume)
     fb.switch_to_block(resume)

@@ -45,6 +45,7 @@ class Libcall:
     returns: tuple[Type, ...]
     trap: TrapCode | None  # a nonzero status result means this trap
     doc: str
+    cold: bool = False  # called only on a rarely taken slow path
 
     @property
     def symbol(self) -> str:
@@ -98,11 +99,11 @@ ELEM_DROP = Libcall("elem_drop", 12, (I64,), (), None, "(element segment) -> not
 EPOCH_DEADLINE_REACHED = Libcall(
     "epoch_deadline_reached", 13, (), _STATUS, TrapCode.INTERRUPT,
     "() -> status; an epoch check saw the engine's epoch at or past the store's deadline: "
-    "nonzero when it still is (the store's deadline may have moved meanwhile).")
+    "nonzero when it still is (the store's deadline may have moved meanwhile).", cold=True)
 OUT_OF_FUEL = Libcall(
     "out_of_fuel", 14, (), _STATUS, TrapCode.OUT_OF_FUEL,
     "() -> status; a fuel check saw the store's consumed fuel at or past what it was "
-    "given: nonzero when it still is (the host may have added fuel meanwhile).")
+    "given: nonzero when it still is (the host may have added fuel meanwhile).", cold=True)
 
 LIBCALLS: tuple[Libcall, ...] = (
     MEMORY_GROW, TABLE_LAZY_INIT, MEMORY_FILL, MEMORY_COPY, MEMORY_INIT, DATA_DROP,

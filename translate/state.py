@@ -74,6 +74,8 @@ class FunctionState:
         # last point it was added to the store's count.
         self.meter_fuel = info.checks.fuel
         self.fuel_pending = 0
+        # Epoch checks: the store's deadline, loaded at entry and after a slow path.
+        self.epoch_deadline: Variable | None = None
 
         fb = self.fb
         entry = fb.create_block()
