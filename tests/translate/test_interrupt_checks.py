@@ -3,6 +3,9 @@ asked, at function entry and loop headers when asked, and a volatile epoch load.
 
 from __future__ import annotations
 
+import re
+
+from pyjitwasm.ir.parser import parse_function
 from pyjitwasm.ir.printer import print_function
 from pyjitwasm.ir.verifier import verify
 from pyjitwasm.libcalls import symbol_addresses
@@ -37,7 +40,9 @@ def _ir(module: WasmModule, checks: InterruptChecks | None) -> str:
     info = ModuleInfo(module, HeapConfig(), checks)
     func = translate_function(module, 1, info=info)
     verify(func)
-    return print_function(func)
+    text = print_function(func)
+    assert print_function(parse_function(text)) == text  # ``cold`` callees included
+    return text
 
 
 def test_no_checks_unless_asked() -> None:
@@ -52,6 +57,7 @@ def test_a_check_at_entry_and_at_each_loop_header() -> None:
     epoch = _ir(module, InterruptChecks(epoch=True))
     assert epoch.count("call fn") - _ir(module, None).count("call fn") == 3  # entry + 2 loops
     assert "libcall_out_of_fuel" not in epoch
+    assert re.search(r"%libcall_epoch_deadline_reached sig\d+ cold\n", epoch)
     fuel = _ir(module, InterruptChecks(fuel=True))
     assert "libcall_epoch_deadline_reached" not in fuel
     both = _ir(module, InterruptChecks(epoch=True, fuel=True))
