@@ -868,6 +868,18 @@ class _FunctionLowering:
             metadata += f", !invariant.load {_MD_EMPTY}"
         volatile = "" if flags.notrap else " volatile"
         addr = self.address(data.address, data.offset)
+        if flags.atomic and data.opcode == "load":
+            # LLVM neither hoists nor merges a monotonic load (unlike a plain one), and
+            # unlike a volatile one it stays free to schedule around other accesses.
+            if v in self.need_ptr:
+                self.ptr_done.add(v)
+                self.emit(f"%v{v}.p = load atomic ptr, ptr {addr} monotonic, {align}"
+                          f"{metadata}")
+                self.simple(inst, f"ptrtoint ptr %v{v}.p to i64")
+            else:
+                self.simple(inst, f"load atomic {llvm_type(ty)}, ptr {addr} monotonic, "
+                                  f"{align}{metadata}")
+            return
         if data.opcode == "load":
             if v in self.need_ptr:
                 self.ptr_done.add(v)

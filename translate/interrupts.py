@@ -4,24 +4,31 @@ Emitted only when the module's ``InterruptChecks`` ask for them (``ModuleInfo.ch
 with both off nothing here runs and the IR is unchanged. The translator calls three
 hooks: :func:`at_function_entry` once the body starts, :func:`at_loop_header` at the top
 of every loop header block (so every back-edge passes it), and, when fuel is metered,
-:func:`charge_fuel` before each reachable instruction.
+:func:`charge_fuel` before each reachable instruction. The checks' slow paths call
+libcalls declared ``cold``, so the common path stays a straight line.
 
 Epochs (as Wasmtime's): the vmctx field ``epoch_ptr`` points at the engine's epoch
-counter, the store's limits record holds the deadline. A check loads both and calls the
-``epoch_deadline_reached`` libcall when ``epoch >= deadline``; the libcall confirms and
-the code traps with ``interrupt``. The epoch load is a volatile access (a load without
-``notrap``): another thread changes the counter while the loop runs, and a plain load
-would let LLVM carry the value around the loop instead of reading it each time.
+counter, the store's limits record holds the deadline, which a function loads once into
+a variable. A check compares the two and calls the ``epoch_deadline_reached`` libcall
+when ``epoch >= deadline``; the libcall confirms and the code traps with ``interrupt``,
+or the deadline moved and is read again. The epoch load is ``atomic`` (a relaxed
+atomic load): another thread changes the counter while the loop runs, and a plain load
+would let LLVM carry the value around the loop instead of reading it each time (a
+volatile load would do too, but it also pins the order of every heap access around it,
+which measured 2-3 times the cost). A deadline the host changes during a call the function makes is seen at the next
+slow path or function entry.
 
 Fuel: the limits record holds ``fuel_consumed``, the negated fuel left (Wasmtime's
-encoding: >= 0 means none left). Each instruction's cost (``wasm/fuel.py``: 1, except
-the instructions that generate no code) is added to a count kept during translation, and
-the count is added to ``fuel_consumed`` in the compiled code before every instruction
-that may leave the straight-line code (branches, ``if``/``else``/``end``, calls,
-returns): so about once per basic block, and always before a callee or the host can
-look at the fuel. A check compares
-``fuel_consumed`` with 0 and calls ``out_of_fuel``. The interpreter charges at the same
-points (``interp/metering.py``), so both engines consume the same fuel.
+encoding: >= 0 means none left); a function keeps it in a variable. Each instruction's
+cost (``wasm/fuel.py``: 1, except the instructions that generate no code) is counted
+during translation and added to the variable before every instruction that may leave
+the straight-line code (branches, ``if``/``else``/``end``, calls, returns): about once
+per basic block. The variable is stored back before calls and before leaving the
+function, and read again after a call, so callees and host functions see the exact
+count; a trap other than running out of fuel may leave the stored count short of the
+fuel the trapping function used since its last call. A check compares the variable with
+0 and calls ``out_of_fuel``. The interpreter charges at the same points
+(``interp/metering.py``), so both engines consume the same fuel.
 """
 
 from __future__ import annotations
@@ -33,29 +40,45 @@ from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.translate.env import READONLY
 from pyjitwasm.translate.state import FunctionState
+from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.fuel import CHARGE_BEFORE, FREE_INSTRUCTIONS
 from pyjitwasm.wasm.module import Instr
 
-EPOCH_LOAD = MemFlags(aligned=True)
-"""The epoch counter's load: not ``notrap``, which the back end turns into a volatile
-load, read again at every check."""
+EPOCH_LOAD = MemFlags(notrap=True, aligned=True, atomic=True)
+"""The epoch counter's load: ``atomic``, so it is read again at every check."""
+
+_CALLS = frozenset({op.CALL, op.CALL_INDIRECT})
+_TAIL_CALLS = frozenset({op.RETURN_CALL, op.RETURN_CALL_INDIRECT})
+
 
 def charge_fuel(t: FunctionState, instr: Instr) -> None:
-    """Count ``instr``'s fuel; before an instruction of ``CHARGE_BEFORE`` emit the add of
-    everything counted (``instr`` included) to the store's consumed fuel."""
-    if instr.op not in FREE_INSTRUCTIONS:
-        t.fuel_pending += 1
-    if instr.op in CHARGE_BEFORE:
-        _flush_fuel(t)
+    """Count ``instr``'s fuel; before an instruction of ``CHARGE_BEFORE`` add everything
+    counted (``instr`` included) to the fuel variable, and store it for a callee or the
+    function's caller to see."""
+    state = t.interrupt_vars
+    code = instr.op
+    if code not in FREE_INSTRUCTIONS:
+        state.fuel_pending += 1
+    if code not in CHARGE_BEFORE:
+        return
+    _flush_fuel(t)
+    if code in _CALLS:
+        _store_fuel(t)
+        state.fuel_stale = True  # the callee consumes fuel too
+    elif code in _TAIL_CALLS or code == op.UNREACHABLE or _leaves_function(t, instr):
+        _store_fuel(t)
 
 
 def at_function_entry(t: FunctionState) -> None:
     """The checks of a function's entry."""
-    if t.env.info.checks.epoch:
-        # Kept in a variable, as Wasmtime does: a check then compares two registers. A
-        # deadline the host moves while this function runs is seen after a slow path.
-        t.epoch_deadline = t.fb.declare_var(I64)
-        t.fb.def_var(t.epoch_deadline, _load_deadline(t))
+    checks = t.env.info.checks
+    state = t.interrupt_vars
+    if checks.fuel:
+        state.fuel = t.fb.declare_var(I64)
+        t.fb.def_var(state.fuel, _load_fuel(t))
+    if checks.epoch:
+        state.epoch_deadline = t.fb.declare_var(I64)
+        t.fb.def_var(state.epoch_deadline, _load_deadline(t))
     _checks(t)
 
 
@@ -73,34 +96,80 @@ def _checks(t: FunctionState) -> None:
         _epoch_check(t)
 
 
+def _leaves_function(t: FunctionState, instr: Instr) -> bool:
+    """Whether ``instr`` (a return, the body's ``end``, or a branch to the body's label)
+    may return from the function."""
+    outermost = len(t.frames) - 1
+    if instr.op == op.RETURN:
+        return True
+    if instr.op == op.END:
+        return outermost == 0
+    if instr.op in (op.BR, op.BR_IF):
+        return bool(instr.imm == outermost)
+    if instr.op == op.BR_TABLE:
+        depths, default = instr.imm
+        return default == outermost or outermost in depths
+    return False
+
+
+# Fuel ---------------------------------------------------------------------------------
+
+
+def _limits(t: FunctionState) -> Value:
+    return t.ins().load(I64, READONLY, t.vmctx, vm.RUNTIME_LIMITS_OFFSET)
+
+
+def _load_fuel(t: FunctionState) -> Value:
+    return t.ins().load(I64, TRUSTED, _limits(t), vm.LIMITS_FUEL_CONSUMED)
+
+
+def _fuel_var(t: FunctionState) -> Value:
+    state = t.interrupt_vars
+    assert state.fuel is not None  # declared at function entry
+    if state.fuel_stale:
+        t.fb.def_var(state.fuel, _load_fuel(t))
+        state.fuel_stale = False
+    return t.fb.use_var(state.fuel)
+
+
 def _flush_fuel(t: FunctionState) -> None:
-    if not t.fuel_pending:
+    """Make the fuel variable current: the stored count after a call, plus the fuel
+    counted since the last flush."""
+    state = t.interrupt_vars
+    if not state.fuel_pending and not state.fuel_stale:
         return
-    ins = t.ins()
-    limits = ins.load(I64, READONLY, t.vmctx, vm.RUNTIME_LIMITS_OFFSET)
-    consumed = ins.load(I64, TRUSTED, limits, vm.LIMITS_FUEL_CONSUMED)
-    ins.store(TRUSTED, ins.iadd_imm(consumed, t.fuel_pending), limits, vm.LIMITS_FUEL_CONSUMED)
-    t.fuel_pending = 0
+    fuel = _fuel_var(t)
+    if state.fuel_pending:
+        assert state.fuel is not None
+        t.fb.def_var(state.fuel, t.ins().iadd_imm(fuel, state.fuel_pending))
+        state.fuel_pending = 0
+
+
+def _store_fuel(t: FunctionState) -> None:
+    t.ins().store(TRUSTED, _fuel_var(t), _limits(t), vm.LIMITS_FUEL_CONSUMED)
 
 
 def _fuel_check(t: FunctionState) -> None:
-    ins = t.ins()
-    limits = ins.load(I64, READONLY, t.vmctx, vm.RUNTIME_LIMITS_OFFSET)
-    consumed = ins.load(I64, TRUSTED, limits, vm.LIMITS_FUEL_CONSUMED)
-    _resume(t, _call_when(t, ins.icmp_imm("sge", consumed, 0), lc.OUT_OF_FUEL))
+    fuel = _fuel_var(t)
+    resume = _call_when(t, t.ins().icmp_imm("sge", fuel, 0), lc.OUT_OF_FUEL, fuel)
+    # Not trapped: the host added fuel meanwhile.
+    t.interrupt_vars.fuel_stale = True
+    _fuel_var(t)
+    _resume(t, resume)
+
+
+# Epochs -------------------------------------------------------------------------------
 
 
 def _load_deadline(t: FunctionState) -> Value:
-    ins = t.ins()
-    limits = ins.load(I64, READONLY, t.vmctx, vm.RUNTIME_LIMITS_OFFSET)
-    return ins.load(I64, TRUSTED, limits, vm.LIMITS_EPOCH_DEADLINE)
+    return t.ins().load(I64, TRUSTED, _limits(t), vm.LIMITS_EPOCH_DEADLINE)
 
 
 def _epoch_check(t: FunctionState) -> None:
     ins = t.ins()
     epoch_ptr = ins.load(I64, READONLY, t.vmctx, t.env.layout.epoch_ptr)
     epoch = ins.load(I64, EPOCH_LOAD, epoch_ptr, 0)
-    deadline_var = t.epoch_deadline
+    deadline_var = t.interrupt_vars.epoch_deadline
     assert deadline_var is not None  # declared at function entry
     deadline = t.fb.use_var(deadline_var)
     resume = _call_when(t, ins.icmp("uge", epoch, deadline), lc.EPOCH_DEADLINE_REACHED)
@@ -109,16 +178,22 @@ def _epoch_check(t: FunctionState) -> None:
     _resume(t, resume)
 
 
-def _call_when(t: FunctionState, cond: Value, libcall: lc.Libcall) -> Block:
+# Slow paths ---------------------------------------------------------------------------
+
+
+def _call_when(t: FunctionState, cond: Value, libcall: lc.Libcall,
+               fuel: Value | None = None) -> Block:
     """When ``cond`` holds, go to a new (slow) block that calls ``libcall``, which traps
-    with its code when it confirms; returns the block after the check, to which
-    ``_resume`` leaves the slow block."""
+    with its code when it confirms (storing ``fuel`` first, for it to read); returns the
+    block after the check, to which ``_resume`` leaves the slow block."""
     fb = t.fb
     slow = fb.create_block()
     resume = fb.create_block()
     t.ins().brif(cond, slow, [], resume, [])
     fb.seal_block(slow)
     fb.switch_to_block(slow)
+    if fuel is not None:
+        t.ins().store(TRUSTED, fuel, _limits(t), vm.LIMITS_FUEL_CONSUMED)
     t.libcall(libcall, [])
     return resume
 

@@ -44,6 +44,17 @@ class Frame:
         return self.params if self.kind == "loop" else self.results
 
 
+@dataclass(slots=True)
+class InterruptVars:
+    """What the epoch and fuel checks (``translate/interrupts.py``) carry through a
+    function's translation."""
+
+    fuel: Variable | None = None  # the store's consumed fuel, kept in a register
+    fuel_pending: int = 0  # fuel of the instructions not yet added to ``fuel``
+    fuel_stale: bool = False  # a call may have changed the stored fuel: reload first
+    epoch_deadline: Variable | None = None  # the store's deadline, kept in a register
+
+
 class FunctionState:
     """One function body being translated: the function under construction, its builder
     and declarations, and the translation state the handlers update.
@@ -70,12 +81,9 @@ class FunctionState:
         self.reachable = True
         self.dead_depth = 0  # constructs opened inside unreachable code
         self.locals: list[Variable] = []
-        # Fuel metering (translate/interrupts.py): the fuel of the instructions since the
-        # last point it was added to the store's count.
+        # Interruption checks (translate/interrupts.py).
         self.meter_fuel = info.checks.fuel
-        self.fuel_pending = 0
-        # Epoch checks: the store's deadline, loaded at entry and after a slow path.
-        self.epoch_deadline: Variable | None = None
+        self.interrupt_vars = InterruptVars()
 
         fb = self.fb
         entry = fb.create_block()

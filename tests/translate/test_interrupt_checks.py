@@ -64,12 +64,12 @@ def test_a_check_at_entry_and_at_each_loop_header() -> None:
     assert both.count("trapnz") == 6  # each check traps when its libcall confirms
 
 
-def test_the_epoch_is_read_with_a_volatile_load() -> None:
+def test_the_epoch_is_read_with_an_atomic_load() -> None:
     # Another thread moves the epoch: LLVM must read it at every check, not once.
     options = CompileOptions(epoch_interruption=True, keep_ir=True, lazy=False)
     compiled = compile_module(_module(), options, symbol_addresses())
     try:
-        assert "load volatile i64" in compiled.llvm_ir
+        assert "load atomic i64" in compiled.llvm_ir and " monotonic" in compiled.llvm_ir
         assert "@libcall_epoch_deadline_reached" in compiled.llvm_ir
     finally:
         compiled.release()
