@@ -14,9 +14,9 @@ when ``epoch >= deadline``; the libcall confirms and the code traps with ``inter
 or the deadline moved and is read again. The epoch load is ``atomic`` (a relaxed
 atomic load): another thread changes the counter while the loop runs, and a plain load
 would let LLVM carry the value around the loop instead of reading it each time (a
-volatile load would do too, but it also pins the order of every heap access around it,
-which measured 2-3 times the cost). A deadline the host changes during a call the function makes is seen at the next
-slow path or function entry.
+volatile load would do too, but also keeps every heap access in order around it; on
+bench/ the two cost the same). A deadline the host changes during a call the function
+makes is seen at the next slow path or function entry.
 
 Fuel: the limits record holds ``fuel_consumed``, the negated fuel left (Wasmtime's
 encoding: >= 0 means none left); a function keeps it in a variable. Each instruction's

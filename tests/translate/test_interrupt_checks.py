@@ -1,5 +1,5 @@
 """The epoch and fuel checks the translator emits (translate/interrupts.py): none unless
-asked, at function entry and loop headers when asked, and a volatile epoch load."""
+asked, at function entry and loop headers when asked, and an atomic epoch load."""
 
 from __future__ import annotations
 
