@@ -6,6 +6,8 @@ peak RSS belongs to that engine and run alone). Prints one JSON line on stdout.
 
 ENGINE is ``interp`` or ``jit`` (pyjitwasm with that ``Config(strategy=...)``) or
 ``wasmtime`` (wasmtime-py). Both APIs share their shapes, so one code path drives both.
+``--interrupts epoch`` / ``fuel`` turns on epoch interruption / fuel metering (with a
+deadline and fuel that are never reached), to measure what the checks cost.
 """
 
 from __future__ import annotations
@@ -40,15 +42,25 @@ def status_kib(field: str) -> int:
     return 0
 
 
-def open_engine(name: str) -> tuple[ModuleType, Any]:
+INTERRUPTS = ("none", "epoch", "fuel")
+"""What ``--interrupts`` accepts."""
+
+
+def open_engine(name: str, interrupts: str = "none") -> tuple[ModuleType, Any]:
     """The API module (pyjitwasm or wasmtime) and an engine for ``name``."""
     if name == "wasmtime":
         import wasmtime
 
-        return wasmtime, wasmtime.Engine()
-    import pyjitwasm
+        api: ModuleType = wasmtime
+        config = wasmtime.Config()
+    else:
+        import pyjitwasm
 
-    return pyjitwasm, pyjitwasm.Engine(pyjitwasm.Config(strategy=name))
+        api = pyjitwasm
+        config = pyjitwasm.Config(strategy=name)
+    config.epoch_interruption = interrupts == "epoch"
+    config.consume_fuel = interrupts == "fuel"
+    return api, api.Engine(config)
 
 
 def wait_for_background_compiles() -> None:
@@ -58,9 +70,19 @@ def wait_for_background_compiles() -> None:
     background_compiler().wait_idle(600)
 
 
-def measure_program(api: ModuleType, engine: Any, wasm: bytes, n: int, repeat: int,
-                    warmup: bool = False) -> dict:
+def new_store(api: ModuleType, engine: Any, interrupts: str) -> Any:
+    """A store whose epoch deadline or fuel (if on) is never reached."""
     store = api.Store(engine)
+    if interrupts == "epoch":
+        store.set_epoch_deadline(1 << 62)
+    elif interrupts == "fuel":
+        store.set_fuel(1 << 62)
+    return store
+
+
+def measure_program(api: ModuleType, engine: Any, wasm: bytes, n: int, repeat: int,
+                    interrupts: str = "none", warmup: bool = False) -> dict:
+    store = new_store(api, engine, interrupts)
     start = time.perf_counter()
     module = api.Module(engine, wasm)
     compile_s = time.perf_counter() - start
@@ -88,13 +110,13 @@ def measure_program(api: ModuleType, engine: Any, wasm: bytes, n: int, repeat: i
             "first_run_s": times[0], "warmup_s": warmup_s, "checksum": checksum}
 
 
-def measure_calls(api: ModuleType, engine: Any, calls: int) -> dict:
+def measure_calls(api: ModuleType, engine: Any, calls: int, interrupts: str = "none") -> dict:
     """Microseconds per call: Python -> a two-argument i32 export, and wasm -> a Python
     host function (a wasm loop calling it ``calls`` times; the loop's own few
     instructions are included)."""
     from pyjitwasm import wat2wasm
 
-    store = api.Store(engine)
+    store = new_store(api, engine, interrupts)
     module = api.Module(engine, wat2wasm(CALLS_WAT))
     i32 = api.ValType.i32()
     inc = api.Func(store, api.FuncType([i32], [i32]), lambda x: x + 1)
@@ -124,16 +146,17 @@ def main() -> None:
     parser.add_argument("--calls", type=int)
     parser.add_argument("--warmup", action="store_true",
                         help="call run(n / 20) first (and let pyjitwasm's tier-up finish)")
+    parser.add_argument("--interrupts", choices=INTERRUPTS, default="none")
     args = parser.parse_args()
     out: dict[str, Any] = {"engine": args.engine}
     try:
-        api, engine = open_engine(args.engine)
+        api, engine = open_engine(args.engine, args.interrupts)
         out["base_rss_kib"] = status_kib("VmRSS")
         if args.calls:
-            out.update(measure_calls(api, engine, args.calls))
+            out.update(measure_calls(api, engine, args.calls, args.interrupts))
         else:
             out.update(measure_program(api, engine, args.wasm.read_bytes(), args.n, args.repeat,
-                                       args.warmup))
+                                       args.interrupts, args.warmup))
     except Exception as exc:  # noqa: BLE001 - reported in the table, not a crash
         out["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
         traceback.print_exc(file=sys.stderr)

@@ -177,6 +177,10 @@ def main() -> None:
                         help="time the first run(n) (tier 0 for pyjitwasm's hot loops) "
                              "instead of one after a short warm-up call and tier-up")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--interrupts", choices=["none", "epoch", "fuel"], default="none",
+                        help="run both engines with epoch interruption or fuel metering on")
+    parser.add_argument("--no-wasmtime", action="store_true",
+                        help="measure pyjitwasm only")
     args = parser.parse_args()
 
     engine = resolve_engine(args.engine)
@@ -186,21 +190,25 @@ def main() -> None:
     for name in names:
         wasm = build(name)
         n = max(1, round(DEFAULT_N[name] * args.scale))
-        extra = ["--wasm", str(wasm), "--n", str(n), "--repeat", str(args.repeat)]
+        extra = ["--wasm", str(wasm), "--n", str(n), "--repeat", str(args.repeat),
+                 "--interrupts", args.interrupts]
         if not args.no_warmup:
             extra.append("--warmup")
         ours = measure(engine, extra, args.timeout)
-        ref = measure("wasmtime", extra, args.timeout)
+        ref = ({"engine": "wasmtime", "error": "not measured"} if args.no_wasmtime
+               else measure("wasmtime", extra, args.timeout))
         rows.append({"program": name, "n": n, "ours": ours, "wasmtime": ref})
         print(f"{name}: n={n} {engine} {ours.get('run_s', ours.get('error'))} "
               f"wasmtime {ref.get('run_s', ref.get('error'))}", file=sys.stderr)
 
     calls = {}
-    for who in (engine, "wasmtime"):
+    for who in (engine,) if args.no_wasmtime else (engine, "wasmtime"):
         count = args.calls // 10 if who == "interp" else args.calls
-        calls[who] = measure(who, ["--calls", str(count)], args.timeout)
+        calls[who] = measure(who, ["--calls", str(count), "--interrupts", args.interrupts],
+                             args.timeout)
 
-    print(f"\n### pyjitwasm ({engine}) vs wasmtime-py, scale {args.scale:g}\n")
+    checks = "" if args.interrupts == "none" else f", {args.interrupts} checks on"
+    print(f"\n### pyjitwasm ({engine}) vs wasmtime-py, scale {args.scale:g}{checks}\n")
     print(program_table(rows, engine))
     print("\n### Call overhead\n")
     print(calls_table(calls))

@@ -52,6 +52,7 @@ CONST_BIN: Final = 34  # a: constant, b: fn
 BIN_BR_IF: Final = 35  # a: fn, b: target
 RETURN_CALL: Final = 36  # a: function index
 RETURN_CALL_INDIRECT: Final = 37  # a: FuncType, b: table index
+METER: Final = 38  # a: fuel to charge, b: checks to make (interp/metering.py)
 
 
 class CompiledFunction:

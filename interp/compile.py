@@ -22,12 +22,14 @@ from pyjitwasm.interp.memops import (
 )
 from pyjitwasm.interp.memops import reader as make_reader
 from pyjitwasm.interp.memops import writer as make_writer
+from pyjitwasm.interp.metering import Metering
 from pyjitwasm.interp.numeric import BINARY, UNARY
 from pyjitwasm.interp.simd_compile import SIMD_HANDLERS
 from pyjitwasm.runtime.floats import f32_from_bits, f64_from_bits
 from pyjitwasm.runtime.instance import default_value
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.errors import UnsupportedFeatureError
+from pyjitwasm.wasm.fuel import CHARGE_BEFORE, FREE_INSTRUCTIONS
 from pyjitwasm.wasm.module import FunctionBody, WasmModule
 from pyjitwasm.wasm.opcodes import BlockImm, MemArg
 from pyjitwasm.wasm.types import FuncType
@@ -79,21 +81,24 @@ class _Control:
 
 
 class ModuleCode:
-    """The compiled-function cache for one module, shared by all of its instances."""
+    """The compiled-function cache for one module, shared by all of its instances.
+    ``metering``: the interruption checks its bodies make (none by default)."""
 
-    __slots__ = ("module", "func_types", "functions")
+    __slots__ = ("module", "func_types", "functions", "metering")
 
-    def __init__(self, module: WasmModule) -> None:
+    def __init__(self, module: WasmModule, metering: Metering | None = None) -> None:
         self.module = module
         self.func_types = module.func_types()
         self.functions: list[CompiledFunction | None] = [None] * len(module.codes)
+        self.metering = metering
 
     def get(self, code_slot: int) -> CompiledFunction:
         compiled = self.functions[code_slot]
         if compiled is None:
             index = self.module.num_imported_funcs + code_slot
             compiled = compile_function(
-                self.module, self.func_types, self.func_types[index], self.module.codes[code_slot]
+                self.module, self.func_types, self.func_types[index], self.module.codes[code_slot],
+                self.metering,
             )
             self.functions[code_slot] = compiled
         return compiled
@@ -109,10 +114,11 @@ def _block_sig(module: WasmModule, blocktype: int) -> tuple[int, int]:
 
 
 def compile_function(
-    module: WasmModule, func_types: list[FuncType], ftype: FuncType, body: FunctionBody
+    module: WasmModule, func_types: list[FuncType], ftype: FuncType, body: FunctionBody,
+    metering: Metering | None = None,
 ) -> CompiledFunction:
     """Translate one validated function body into a CompiledFunction."""
-    return _FunctionCompiler(module, func_types, ftype, body).compile()
+    return _FunctionCompiler(module, func_types, ftype, body, metering).compile()
 
 
 class _FunctionCompiler:
@@ -132,10 +138,14 @@ class _FunctionCompiler:
         "ctrls",
         "dead",
         "cur_offset",
+        "checks",
+        "meter_fuel",
+        "fuel_entry",
     )
 
     def __init__(
-        self, module: WasmModule, func_types: list[FuncType], ftype: FuncType, body: FunctionBody
+        self, module: WasmModule, func_types: list[FuncType], ftype: FuncType, body: FunctionBody,
+        metering: Metering | None = None,
     ) -> None:
         self.module = module
         self.func_types = func_types
@@ -150,12 +160,19 @@ class _FunctionCompiler:
         # True after an unconditional branch, until the end (or else) of its block.
         self.dead = False
         self.cur_offset = body.offset
+        # Metering (interp/metering.py): the checks of a check entry, whether to count
+        # fuel, and the charge entry of the current straight-line run.
+        self.checks = metering.checks if metering is not None else 0
+        self.meter_fuel = metering is not None and metering.fuel
+        self.fuel_entry: list[Any] | None = None
 
     def compile(self) -> CompiledFunction:
         body = self.body
         instrs = body.instrs
         count = len(instrs)
         handlers = _HANDLERS
+        if self.checks:
+            self.emit(C.METER, 0, self.checks)
         i = 0
         while i < count:
             code, imm, offset = instrs[i]
@@ -167,6 +184,8 @@ class _FunctionCompiler:
                 raise UnsupportedFeatureError(
                     "SIMD" if code >= op.FD else "(interpreter)", f"instruction {name}", offset
                 )
+            if self.meter_fuel:
+                self.charge_fuel(code)
             handler(self, code, imm)
             if self.dead:
                 # Only end and else clear ``dead``, and the skip lands on one of them.
@@ -212,6 +231,17 @@ class _FunctionCompiler:
             return ctl.imm.else_pc
         return ctl.imm.end_pc
 
+    def charge_fuel(self, code: int) -> None:
+        """Count ``code``'s fuel in the current run's charge entry (made at the run's
+        first costly instruction); the run ends before a ``CHARGE_BEFORE``
+        instruction, whose cost it includes."""
+        if code not in FREE_INSTRUCTIONS:
+            if self.fuel_entry is None:
+                self.fuel_entry = self.emit(C.METER, 0, 0)
+            self.fuel_entry[1] += 1
+        if code in CHARGE_BEFORE:
+            self.fuel_entry = None
+
     # -- control -------------------------------------------------------------------------
 
     def unreachable(self, code: int, imm: None) -> None:
@@ -230,6 +260,8 @@ class _FunctionCompiler:
         ctl = _Control(_LOOP, self.height - nparams, nparams, nresults, imm)
         ctl.label = len(self.out)
         self.ctrls.append(ctl)
+        if self.checks:
+            self.emit(C.METER, 0, self.checks)  # every back-edge lands here
 
     def if_(self, code: int, imm: BlockImm) -> None:
         self.height -= 1

@@ -256,6 +256,14 @@ def _run(entry: FuncInstance, args: list[Any]) -> list[Any]:
             elif op == 29:  # STOREN
                 y = stack.pop()
                 a[0](mems[a[1]].data, stack.pop() + b, y)
+            elif op == 38:  # METER
+                if a:
+                    ctx.fuel_consumed += a
+                if b:
+                    if b & 1 and ctx.fuel_consumed >= 0:  # CHECK_FUEL
+                        raise Trap(TrapCode.OUT_OF_FUEL)
+                    if b & 2 and ctx.epoch.cell[0] >= ctx.epoch_deadline:  # CHECK_EPOCH
+                        raise Trap(TrapCode.INTERRUPT)
             else:
                 raise AssertionError(f"bad interpreter opcode {op}")
     except Trap as trap:

@@ -100,10 +100,13 @@ class TableData:
 
 @dataclass(slots=True)
 class ExtFuncData:
-    """A function called directly by name (other wasm functions, libcalls)."""
+    """A function called directly by name (other wasm functions, libcalls). ``cold``:
+    calls to it are rare slow paths (the back end then keeps the code around them out
+    of the way of the common path), printed as a trailing ``cold``."""
 
     name: str
     signature: SigRef
+    cold: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +371,7 @@ class Function:
             tuple((h.style, h.base, h.bound, h.offset_guard, h.index_type) for h in self.heaps),
             tuple((t.base, t.bound, t.element_size, t.index_type) for t in self.tables),
             tuple(_sig_key(s) for s in self.signatures),
-            tuple((f.name, f.signature) for f in self.ext_funcs),
+            tuple((f.name, f.signature, f.cold) for f in self.ext_funcs),
             tuple(blocks),
         )
 

@@ -24,7 +24,7 @@ def eval_int_cond(cond: str, a: int, b: int, bits: int) -> bool:
     }[cond]
 
 
-_FLAG_ORDER = ("notrap", "aligned", "readonly", "little")
+_FLAG_ORDER = ("notrap", "aligned", "readonly", "little", "atomic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +34,17 @@ class MemFlags:
     ``notrap``: the address is known valid (no fault handling needed); ``aligned``: the
     address is naturally aligned; ``readonly``: the location never changes while the
     function runs (a back end may mark the load invariant); ``little``: little-endian
-    (wasm memory) rather than native byte order (identical on x86-64, kept for clarity).
+    (wasm memory) rather than native byte order (identical on x86-64, kept for clarity);
+    ``atomic``: another thread may write the location at any time, so every execution
+    of the access reads (writes) it afresh, never a value a back end kept from an
+    earlier one (a relaxed, unordered-with-other-accesses atomic access; aligned).
     """
 
     notrap: bool = False
     aligned: bool = False
     readonly: bool = False
     little: bool = False
+    atomic: bool = False
 
     def names(self) -> list[str]:
         """The set flags in their canonical text order."""

@@ -296,7 +296,8 @@ class _Parser:
                 if self.tok.kind != "name":
                     raise self.error("expected the external function's %name")
                 ext_name = self.next().text[1:]
-                func.ext_funcs.append(ExtFuncData(ext_name, SigRef(self.entity("sig"))))
+                sig = SigRef(self.entity("sig"))
+                func.ext_funcs.append(ExtFuncData(ext_name, sig, self.accept("cold")))
 
     def global_value(self) -> GlobalValueData:
         word = self.ident()

@@ -317,7 +317,8 @@ def print_function(func: Function) -> str:
     for i, sig in enumerate(func.signatures):
         lines.append(f"    sig{i} = {fmt_signature(sig)}")
     for i, ext in enumerate(func.ext_funcs):
-        lines.append(f"    fn{i} = %{ext.name} sig{ext.signature}")
+        cold = " cold" if ext.cold else ""
+        lines.append(f"    fn{i} = %{ext.name} sig{ext.signature}{cold}")
     has_preamble = len(lines) > 1
     for n, block in enumerate(func.layout.blocks):
         if n > 0 or has_preamble:

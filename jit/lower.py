@@ -868,6 +868,18 @@ class _FunctionLowering:
             metadata += f", !invariant.load {_MD_EMPTY}"
         volatile = "" if flags.notrap else " volatile"
         addr = self.address(data.address, data.offset)
+        if flags.atomic and data.opcode == "load":
+            # LLVM neither hoists nor merges a monotonic load (unlike a plain one), and
+            # unlike a volatile one it stays free to schedule around other accesses.
+            if v in self.need_ptr:
+                self.ptr_done.add(v)
+                self.emit(f"%v{v}.p = load atomic ptr, ptr {addr} monotonic, {align}"
+                          f"{metadata}")
+                self.simple(inst, f"ptrtoint ptr %v{v}.p to i64")
+            else:
+                self.simple(inst, f"load atomic {llvm_type(ty)}, ptr {addr} monotonic, "
+                                  f"{align}{metadata}")
+            return
         if data.opcode == "load":
             if v in self.need_ptr:
                 self.ptr_done.add(v)
@@ -969,7 +981,9 @@ class _FunctionLowering:
         sig = self.func.signatures[ext.signature]
         wasm_abi = is_wasm_callee(ext.name)
         ret, params = function_type(sig, wasm_abi)
-        self.decls.add(ext.name, f"declare {ret} @{ext.name}({', '.join(params)}) nounwind")
+        # LLVM takes the paths to a call of a ``cold`` function as unlikely.
+        attrs = " nounwind cold" if ext.cold else " nounwind"
+        self.decls.add(ext.name, f"declare {ret} @{ext.name}({', '.join(params)}){attrs}")
         return "@" + ext.name, sig, wasm_abi
 
     def call(self, inst: Inst, data: InstructionData) -> None:

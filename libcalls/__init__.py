@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pyjitwasm.runtime import native
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
+from pyjitwasm.runtime.jit.store import JitState, JitStoreContext
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance, instance_by_vmctx
 from pyjitwasm.translate import libcalls as ir_libcalls
@@ -44,7 +45,9 @@ _C_INDEX = {
     "table_copy": 8,
     "table_init": 9,
     "elem_drop": 10,
-    "tier_up": 16,
+    "epoch_deadline_reached": 11,
+    "out_of_fuel": 12,
+    "tier_up": 13,
 }
 
 
@@ -185,6 +188,27 @@ def elem_drop(vmctx: int, segment: int) -> int:
     return 0
 
 
+# Interruption ---------------------------------------------------------------------------
+
+
+def _store_state(vmctx: int) -> JitState:
+    context = _instance(vmctx).context
+    assert isinstance(context, JitStoreContext)  # every JIT instance's is one
+    return context.jit
+
+
+def epoch_deadline_reached(vmctx: int) -> int:
+    """An epoch check fired: 1 (trap "interrupt") when the engine's epoch is still at or
+    past the store's deadline, 0 when the deadline moved on meanwhile."""
+    return 1 if _store_state(vmctx).epoch_deadline_reached() else 0
+
+
+def out_of_fuel(vmctx: int) -> int:
+    """A fuel check fired: 1 (trap "all fuel consumed") when the store's fuel is still
+    used up, 0 when the host added some meanwhile."""
+    return 1 if _store_state(vmctx).fuel_exhausted() else 0
+
+
 # Tiers ---------------------------------------------------------------------------------
 
 
@@ -209,11 +233,14 @@ IMPLEMENTATIONS: dict[str, Callable[..., int]] = {
     "table_copy": table_copy,
     "table_init": table_init,
     "elem_drop": elem_drop,
+    "epoch_deadline_reached": epoch_deadline_reached,
+    "out_of_fuel": out_of_fuel,
     "tier_up": tier_up,
 }
 
 
 _ADAPTERS: dict[int, Callable[[Callable[..., int]], native.LibcallHandler]] = {
+    0: lambda fn: lambda v, a, b, c, d, e: fn(v),
     1: lambda fn: lambda v, a, b, c, d, e: fn(v, a),
     2: lambda fn: lambda v, a, b, c, d, e: fn(v, a, b),
     3: lambda fn: lambda v, a, b, c, d, e: fn(v, a, b, c),

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
+from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
@@ -31,6 +32,9 @@ class PreparedModule(Protocol):
 
 class Backend(Protocol):
     """An execution strategy: how stores, modules, calls and host-made objects work."""
+
+    epoch: EpochCounter
+    """The engine's epoch counter (``Engine.increment_epoch``), shared by its stores."""
 
     def new_context(self) -> StoreContext:
         """The runtime context of a new store."""

@@ -5,8 +5,8 @@ has (``strategy``, ``cranelift_opt_level``, ``cranelift_debug_verifier``, the me
 reservation settings, ``cache``), is a hint with no observable effect
 (``parallel_compilation``, ``debug_info``...), or asks for something pyjitwasm does not
 implement: then the setter raises :class:`UnsupportedConfigError` naming the setting, rather
-than accepting it and behaving differently (enabling threads, GC or exceptions, fuel,
-epoch interruption, a profiler...). Turning off a proposal pyjitwasm implements is refused
+than accepting it and behaving differently (enabling threads, GC or exceptions, a
+profiler...). Turning off a proposal pyjitwasm implements is refused
 the same way: its decoder always accepts them.
 """
 
@@ -432,26 +432,29 @@ class Config:
         """The proposals modules compiled with this config may use (the decoder's flags)."""
         return Features(relaxed_simd=self.wasm_relaxed_simd)
 
-    # Execution controls not implemented yet -------------------------------------------
+    # Interruption (runtime/interrupts.py) ---------------------------------------------
 
     @property
     def consume_fuel(self) -> bool:
-        return False
+        """Meter execution with the store's fuel (``Store.set_fuel``): code checks it at
+        function entries and loop headers and traps with ``TrapCode.OUT_OF_FUEL`` once it
+        is used up. Off by default (the checks cost time)."""
+        return self.__dict__.get("_consume_fuel", False)
 
     @consume_fuel.setter
     def consume_fuel(self, value: bool) -> None:
-        if _bool("consume_fuel", value):
-            raise UnsupportedConfigError("consume_fuel", "fuel metering is not yet supported")
+        self._consume_fuel = _bool("consume_fuel", value)
 
     @property
     def epoch_interruption(self) -> bool:
-        return False
+        """Check the engine's epoch (``Engine.increment_epoch``) against the store's
+        deadline (``Store.set_epoch_deadline``) at function entries and loop headers,
+        trapping with ``TrapCode.INTERRUPT`` once it is reached. Off by default."""
+        return self.__dict__.get("_epoch_interruption", False)
 
     @epoch_interruption.setter
     def epoch_interruption(self, value: bool) -> None:
-        if _bool("epoch_interruption", value):
-            raise UnsupportedConfigError("epoch_interruption",
-                                         "epoch interruption is not yet supported")
+        self._epoch_interruption = _bool("epoch_interruption", value)
 
     @property
     def profiler(self) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pyjitwasm.backend import Backend
 from pyjitwasm.config import Config
-from pyjitwasm.errors import UnsupportedConfigError
 from pyjitwasm.interp_engine import InterpBackend
 from pyjitwasm.wasm.errors import WasmError
 
@@ -43,6 +42,8 @@ class Engine:
         return self.strategy == "interp"
 
     def increment_epoch(self) -> None:
-        """Epoch interruption is not yet supported: raises UnsupportedConfigError."""
-        raise UnsupportedConfigError("Engine.increment_epoch",
-                                     "epoch interruption is not yet supported")
+        """Advance the engine's epoch by one (thread-safe; typically from a timer thread).
+        Code of stores whose epoch deadline this reaches traps with
+        ``TrapCode.INTERRUPT`` at its next check, when ``Config.epoch_interruption`` is
+        on (see ``Store.set_epoch_deadline``)."""
+        self.backend.epoch.increment()

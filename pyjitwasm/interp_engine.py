@@ -13,10 +13,12 @@ from pyjitwasm.backend import Converter, PreparedModule
 from pyjitwasm.config import Config
 from pyjitwasm.interp import ModuleCode
 from pyjitwasm.interp import invoke as interp_invoke
+from pyjitwasm.interp.metering import Metering
 from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.images import MemoryImage, build_images
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
 from pyjitwasm.runtime.instantiation import PlainAllocator, instantiate
+from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
 from pyjitwasm.runtime.pooling import InstancePool, PooledPlainAllocator
 from pyjitwasm.runtime.store import StoreContext
@@ -33,9 +35,10 @@ class InterpModule:
 
     __slots__ = ("module", "code", "allocator", "images")
 
-    def __init__(self, module: WasmModule, allocator: PlainAllocator = _ALLOCATOR) -> None:
+    def __init__(self, module: WasmModule, allocator: PlainAllocator = _ALLOCATOR,
+                 metering: Metering | None = None) -> None:
         self.module = module
-        self.code = ModuleCode(module)
+        self.code = ModuleCode(module, metering)
         # Instance allocation: on-demand or pooled, and the memory images (images.py),
         # built on the first instantiation (Module() stays as fast as before).
         self.allocator = allocator
@@ -58,15 +61,19 @@ class InterpBackend:
         pooling = config.pooling
         self.allocator: PlainAllocator = _ALLOCATOR if pooling is None else \
             PooledPlainAllocator(InstancePool(pooling))
+        self.epoch = EpochCounter()
+        self.metering = Metering(fuel=config.consume_fuel, epoch=config.epoch_interruption)
 
     def new_context(self) -> StoreContext:
-        return StoreContext(self.config.max_call_depth, self.config.max_host_nesting)
+        c = self.config
+        return StoreContext(c.max_call_depth, c.max_host_nesting, self.epoch,
+                            c.consume_fuel, c.epoch_interruption)
 
     def validate(self, module: WasmModule, wasm: bytes) -> None:
         validate_module(module)
 
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> InterpModule:
-        return InterpModule(module, self.allocator)
+        return InterpModule(module, self.allocator, self.metering)
 
     def code_fingerprint(self) -> dict[str, str]:
         # Bodies are compiled per process: a serialized module is the wasm alone.
@@ -81,7 +88,7 @@ class InterpBackend:
 
     def prepare_serialized(self, module: WasmModule, wasm: bytes,
                            code: list[bytes]) -> InterpModule:
-        return InterpModule(module, self.allocator)
+        return InterpModule(module, self.allocator, self.metering)
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
         return interp_invoke(func, args)

@@ -37,10 +37,11 @@ from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.pool import PooledJitAllocator
 from pyjitwasm.runtime.jit.precompile import Progress, precompile_module, worth_workers
 from pyjitwasm.runtime.jit.shims import use_object_cache
-from pyjitwasm.runtime.jit.store import JitStoreContext
+from pyjitwasm.runtime.jit.store import JitStoreContext, native_epoch_counter
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.native import install_sigint_handler
 from pyjitwasm.runtime.pooling import InstancePool
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
@@ -122,6 +123,8 @@ class JitBackend:
             options = replace(options, lazy=config.lazy_compilation)
         if config.tiered_compilation is not None:
             options = replace(options, tiers=config.tiered_compilation)
+        options = replace(options, epoch_interruption=config.epoch_interruption,
+                          consume_fuel=config.consume_fuel)
         self.options = options
         self._fingerprint: dict[str, str] | None = None
         self.code_cache: CodeCache | None = None
@@ -134,11 +137,16 @@ class JitBackend:
         pooling = config.pooling
         self.allocator: JitAllocator = ALLOCATOR if pooling is None else \
             PooledJitAllocator(InstancePool(pooling), static=config.memory_style == "static")
+        self.epoch = native_epoch_counter()
+        # Ctrl-C stops running compiled code (runtime/native/native.c), when Python's
+        # default SIGINT handler is in place and this is the main thread.
+        install_sigint_handler()
 
     def new_context(self) -> JitStoreContext:
         c = self.config
         return JitStoreContext(c.max_call_depth, c.max_host_nesting, c.max_wasm_stack,
-                               c.memory_style, c.dynamic_memory_reserve)
+                               c.memory_style, c.dynamic_memory_reserve, self.epoch,
+                               c.consume_fuel, c.epoch_interruption)
 
     def validate(self, module: WasmModule, wasm: bytes) -> None:
         view = self._cache_view(wasm)

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from pyjitwasm.engine import Engine
-from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError
+from pyjitwasm.errors import ArgumentTypeError
 from pyjitwasm.runtime.instance import ModuleInstance
 from pyjitwasm.runtime.limits import StoreLimits
 from pyjitwasm.runtime.pooling import release_store_slots
 from pyjitwasm.runtime.store import StoreContext
+from pyjitwasm.wasm.errors import WasmError
 
 
 class Store:
@@ -88,23 +89,40 @@ class Store:
             raise ValueError("this Store has been closed")
         return self
 
-    # Execution controls not implemented yet: clear errors rather than silent no-ops ----
+    # Interruption (runtime/interrupts.py) ---------------------------------------------
 
     def set_fuel(self, fuel: int) -> None:
-        """Fuel metering is not yet supported: raises UnsupportedConfigError."""
-        self._live()
-        raise UnsupportedConfigError("Store.set_fuel", "fuel metering is not yet supported")
+        """Set the fuel this store's wasm code may consume (replacing what was left);
+        requires ``Config.consume_fuel``. Each wasm instruction costs 1 (``nop``,
+        ``drop``, ``block``, ``loop``, ``else``, ``end``, ``unreachable``, ``return``
+        cost nothing); code traps with ``TrapCode.OUT_OF_FUEL`` at a function entry or
+        loop header once it has consumed all of it."""
+        self._fuel_context("Store.set_fuel")
+        if not isinstance(fuel, int) or isinstance(fuel, bool) or fuel < 0:
+            raise ArgumentTypeError("fuel must be a non-negative int")
+        self._ctx.set_fuel(min(fuel, (1 << 63) - 1))
 
     def get_fuel(self) -> int:
-        """Fuel metering is not yet supported: raises UnsupportedConfigError."""
+        """The fuel left; requires ``Config.consume_fuel``."""
+        return self._fuel_context("Store.get_fuel").get_fuel()
+
+    def _fuel_context(self, what: str) -> StoreContext:
         self._live()
-        raise UnsupportedConfigError("Store.get_fuel", "fuel metering is not yet supported")
+        if not self._ctx.consume_fuel:
+            raise WasmError(f"{what}: fuel is not enabled for this store's engine "
+                                "(set Config.consume_fuel = True)")
+        return self._ctx
 
     def set_epoch_deadline(self, ticks_beyond_current: int) -> None:
-        """Epoch interruption is not yet supported: raises UnsupportedConfigError."""
+        """Make this store's wasm code trap with ``TrapCode.INTERRUPT`` once the engine's
+        epoch is ``ticks_beyond_current`` past its current value (see
+        ``Engine.increment_epoch``). Has an effect only with
+        ``Config.epoch_interruption``, which also makes a store that never set a
+        deadline trap at its code's first check (the deadline starts at 0)."""
         self._live()
-        raise UnsupportedConfigError("Store.set_epoch_deadline",
-                                     "epoch interruption is not yet supported")
+        if not isinstance(ticks_beyond_current, int) or ticks_beyond_current < 0:
+            raise ArgumentTypeError("ticks_beyond_current must be a non-negative int")
+        self._ctx.set_epoch_deadline(ticks_beyond_current)
 
     # Store limits ------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.limits import ResourceCounts
 
 
@@ -18,10 +19,21 @@ class StoreContext:
 
     __slots__ = ("data", "max_call_depth", "max_host_nesting", "depth", "nesting", "owner",
                  # Store limits and pooling (runtime/limits.py, runtime/pooling.py).
-                 "resources", "pool")
+                 "resources", "pool",
+                 "epoch", "consume_fuel", "epoch_interruption", "fuel_consumed",
+                 "epoch_deadline")
 
-    def __init__(self, max_call_depth: int = 10_000, max_host_nesting: int = 100) -> None:
+    def __init__(self, max_call_depth: int = 10_000, max_host_nesting: int = 100,
+                 epoch: EpochCounter | None = None, consume_fuel: bool = False,
+                 epoch_interruption: bool = False) -> None:
         self.data: Any = None
+        # Interruption (runtime/interrupts.py). The interpreter reads fuel_consumed and
+        # epoch_deadline directly; the JIT keeps them in native memory (its subclass).
+        self.epoch = epoch if epoch is not None else EpochCounter()
+        self.consume_fuel = consume_fuel
+        self.epoch_interruption = epoch_interruption
+        self.fuel_consumed = 0  # minus the fuel left: >= 0 means none is left
+        self.epoch_deadline = 0
         self.max_call_depth = max_call_depth
         self.max_host_nesting = max_host_nesting
         self.depth = 0
@@ -33,6 +45,21 @@ class StoreContext:
         # back when it is dropped (a ``pooling.StorePoolUse``; None while it holds none).
         self.resources = ResourceCounts()
         self.pool: Any = None
+
+    # Interruption: what Store.set_fuel/get_fuel/set_epoch_deadline do -----------------
+
+    def set_fuel(self, fuel: int) -> None:
+        """Give the store ``fuel`` units (replacing what it had left)."""
+        self.fuel_consumed = -fuel
+
+    def get_fuel(self) -> int:
+        """The fuel left (0 once consumed)."""
+        return max(0, -self.fuel_consumed)
+
+    def set_epoch_deadline(self, ticks_beyond_current: int) -> None:
+        """Trap epoch checks once the engine's epoch is ``ticks_beyond_current`` past its
+        current value."""
+        self.epoch_deadline = self.epoch.value + ticks_beyond_current
 
     def release(self) -> None:
         """The store was dropped: break the reference cycles only the engine's own

@@ -50,6 +50,16 @@ class HeapConfig:
     inline_bulk_memory: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class InterruptChecks:
+    """Which interruption checks compiled code makes (``translate/interrupts.py``):
+    ``epoch`` (``Config.epoch_interruption``) and ``fuel`` (``Config.consume_fuel``).
+    With both off the translation is exactly what it is without this."""
+
+    epoch: bool = False
+    fuel: bool = False
+
+
 def ir_value_types(valtypes: Iterable[int]) -> tuple[Type, ...]:
     """The IR types of wasm value types (a wasm signature's params or results), as the
     back end's ABI (``jit/abi.py``) takes them."""
@@ -70,9 +80,11 @@ def function_name(index: int) -> str:
 class ModuleInfo:
     """Per-module facts every function's translation shares (computed once)."""
 
-    def __init__(self, module: WasmModule, config: HeapConfig) -> None:
+    def __init__(self, module: WasmModule, config: HeapConfig,
+                 checks: InterruptChecks | None = None) -> None:
         self.module = module
         self.config = config
+        self.checks = checks or InterruptChecks()
         self.layout = vm.layout_for_module(module)
         self.func_refs = vm.func_ref_indices(module)
         self.func_types = module.func_types()
@@ -212,11 +224,12 @@ class FuncEnv:
             self._sigs[key] = self.func.import_signature(sig)
         return self._sigs[key]
 
-    def ext_func(self, name: str, sig: Signature) -> FuncRef:
+    def ext_func(self, name: str, sig: Signature, cold: bool = False) -> FuncRef:
         if name not in self._ext:
-            self._ext[name] = self.func.import_function(ExtFuncData(name, self.signature(sig)))
+            self._ext[name] = self.func.import_function(
+                ExtFuncData(name, self.signature(sig), cold))
         return self._ext[name]
 
     def libcall(self, libcall: Libcall) -> FuncRef:
         """The external function ``%libcall_<name>``."""
-        return self.ext_func(libcall.symbol, libcall.signature())
+        return self.ext_func(libcall.symbol, libcall.signature(), libcall.cold)

@@ -45,6 +45,7 @@ class Libcall:
     returns: tuple[Type, ...]
     trap: TrapCode | None  # a nonzero status result means this trap
     doc: str
+    cold: bool = False  # called only on a rarely taken slow path
 
     @property
     def symbol(self) -> str:
@@ -94,14 +95,24 @@ TABLE_INIT = Libcall(
     "dropped segment has length 0.")
 ELEM_DROP = Libcall("elem_drop", 12, (I64,), (), None, "(element segment) -> nothing.")
 TIER_UP = Libcall(
-    "tier_up", 16, (I64,), (), None,
+    "tier_up", 15, (I64,), (), None,
     "(defined function number) -> nothing. Tier-0 code calls it when the function's "
     "tier-up counter goes negative; the runtime queues the function for tier 1.")
+
+# Interruption (translate/interrupts.py): called on the cold path of a check.
+EPOCH_DEADLINE_REACHED = Libcall(
+    "epoch_deadline_reached", 13, (), _STATUS, TrapCode.INTERRUPT,
+    "() -> status; an epoch check saw the engine's epoch at or past the store's deadline: "
+    "nonzero when it still is (the store's deadline may have moved meanwhile).", cold=True)
+OUT_OF_FUEL = Libcall(
+    "out_of_fuel", 14, (), _STATUS, TrapCode.OUT_OF_FUEL,
+    "() -> status; a fuel check saw the store's consumed fuel at or past what it was "
+    "given: nonzero when it still is (the host may have added fuel meanwhile).", cold=True)
 
 LIBCALLS: tuple[Libcall, ...] = (
     MEMORY_GROW, TABLE_LAZY_INIT, MEMORY_FILL, MEMORY_COPY, MEMORY_INIT, DATA_DROP,
     TABLE_GROW, TABLE_FILL, TABLE_COPY, TABLE_INIT, ELEM_DROP,
-    TIER_UP,
+    EPOCH_DEADLINE_REACHED, OUT_OF_FUEL, TIER_UP,
 )
 """Every libcall the translator may emit."""
 

@@ -54,6 +54,17 @@ class TierCounter:
     left: Variable
 
 
+@dataclass(slots=True)
+class InterruptVars:
+    """What the epoch and fuel checks (``translate/interrupts.py``) carry through a
+    function's translation."""
+
+    fuel: Variable | None = None  # the store's consumed fuel, kept in a register
+    fuel_pending: int = 0  # fuel of the instructions not yet added to ``fuel``
+    fuel_stale: bool = False  # a call may have changed the stored fuel: reload first
+    epoch_deadline: Variable | None = None  # the store's deadline, kept in a register
+
+
 class FunctionState:
     """One function body being translated: the function under construction, its builder
     and declarations, and the translation state the handlers update.
@@ -83,6 +94,9 @@ class FunctionState:
         self.reachable = True
         self.dead_depth = 0  # constructs opened inside unreachable code
         self.locals: list[Variable] = []
+        # Interruption checks (translate/interrupts.py).
+        self.meter_fuel = info.checks.fuel
+        self.interrupt_vars = InterruptVars()
 
         fb = self.fb
         entry = fb.create_block()

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Container
 
 from pyjitwasm.ir.function import Function
-from pyjitwasm.translate import control, tiering
+from pyjitwasm.translate import control, interrupts, tiering
 from pyjitwasm.translate.dispatch import HANDLERS
 from pyjitwasm.translate.env import HeapConfig, ModuleInfo, function_name, function_signature
 from pyjitwasm.translate.ir_types import from_wasm
@@ -72,6 +72,7 @@ class FunctionTranslator(FunctionState):
         results = [from_wasm(t) for t in self.ftype.results]
         exit_block = self.block_with_params(results)
         self.frames.append(Frame("function", [], results, exit_block, exit_block, 0))
+        interrupts.at_function_entry(self)
         tiering.count_function_entry(self)
         for instr in self.body.instrs:
             if self.reachable:
@@ -85,6 +86,8 @@ class FunctionTranslator(FunctionState):
         handler = HANDLERS.get(instr.op)
         if handler is None:
             raise NotImplementedError(_unsupported(instr.op))
+        if self.meter_fuel:
+            interrupts.charge_fuel(self, instr)
         handler(self, instr)
 
     def translate_unreachable(self, instr: Instr) -> None:

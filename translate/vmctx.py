@@ -10,7 +10,9 @@ aligned little-endian words.  Regions, in order::
 
     header             limits      ptr @0   (the store's limits record, shared by its
                                              instances: word 0 the stack limit the native
-                                             invoke writes and prologues compare SP with)
+                                             invoke writes and prologues compare SP with;
+                                             LIMITS_FUEL_CONSUMED and LIMITS_EPOCH_DEADLINE
+                                             the interruption state, see ``interrupts``)
                        epoch/fuel  u64 @8   (reserved for interruption)
                        libcalls    ptr @16  (table of runtime entry points, see LIBCALL_*)
                        store       u64 @24  (opaque handle the host side uses)
@@ -39,6 +41,8 @@ aligned little-endian words.  Regions, in order::
                        shared like the code slots; tier-0 code counts each function entry
                        and loop iteration down in its function's counter and calls the
                        ``tier_up`` libcall when it goes negative (``translate/tiering.py``).
+    epoch_ptr          ptr to the engine's epoch counter (u64), which compiled epoch
+                       checks compare with the limits record's deadline.
 
 Code slots: every call that does not go straight to a function compiled in the same
 batch finds its target through a code slot, a word holding the function's current
@@ -78,6 +82,13 @@ EPOCH_OFFSET = 8
 LIBCALLS_OFFSET = 16
 STORE_OFFSET = 24
 HEADER_SIZE = 32
+
+# The store's limits record (what the header's ``limits`` points at): one per store,
+# shared by its instances and its host-function contexts.
+LIMITS_STACK_LIMIT = 0  # u64: lowest stack address wasm frames may use
+LIMITS_FUEL_CONSUMED = 8  # i64: fuel consumed minus fuel granted (>= 0: out of fuel)
+LIMITS_EPOCH_DEADLINE = 16  # u64: engine epoch at which epoch checks trap
+LIMITS_WORDS = 3
 
 FUNC_IMPORT_SIZE = 16
 FUNC_IMPORT_SLOT = 0  # address of the callee's code slot
@@ -141,6 +152,8 @@ class VMContextLayout:
             ("func_refs", FUNC_REF_SIZE * self.num_func_refs),
             ("code_slots", WORD),
             ("tier_counters", WORD),
+            # Added last so the offsets of everything before stay as they were.
+            ("epoch_ptr", WORD),
         ]
         starts, offset = {}, HEADER_SIZE
         for name, size in sizes:
@@ -211,6 +224,12 @@ class VMContextLayout:
     def tier_counters(self) -> int:
         """Offset of the pointer to the module's tier-up counter table."""
         return self._starts["tier_counters"]
+
+    @property
+    def epoch_ptr(self) -> int:
+        """Offset of the pointer to the engine's epoch counter (a u64 that
+        ``Engine.increment_epoch`` bumps; read by epoch-interruption checks)."""
+        return self._starts["epoch_ptr"]
 
 
 def func_ref_indices(module: WasmModule) -> dict[int, int]:

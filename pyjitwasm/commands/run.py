@@ -7,11 +7,16 @@ stdout and stderr, the ``--dir`` directories and the ``--env`` variables, and it
 export ``NAME`` is called instead (after ``_initialize`` if the module has one), with
 ARGS converted to its parameter types, and its results are printed one per line.
 
+Bounding the guest, as in ``wasmtime run``: ``-W timeout=2s`` stops it after that long
+(an epoch deadline a timer thread reaches: units ``ms``, ``s``, ``m``, ``h``, a bare
+number is seconds), ``--fuel N`` after it has executed N instructions (fuel, see
+``Store.set_fuel``); either ends as a trap. Ctrl-C stops it too.
+
 Exit status: the code the program passed to ``proc_exit`` (0 if ``_start`` returns). A
 code outside 0..255 is reported as its low byte, or 1 when that byte is 0, so a failure
 never reads as success. A trap prints the trap message and the wasm backtrace to stderr
 and exits with 134 (128 + SIGABRT, as wasmtime does on Unix); a module that cannot be
-loaded or linked exits with 1.
+loaded or linked exits with 1; Ctrl-C exits with 130 (128 + SIGINT).
 
 MODULE may be a ``.cwasm`` made by ``pyjitwasm compile`` (loaded without compiling).
 Compiled code is kept in the code cache (``$XDG_CACHE_HOME/pyjitwasm``, or the directory
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from typing import Any
 
 from pyjitwasm.cache_config import default_cache_off
@@ -41,6 +47,10 @@ from pyjitwasm.wasm.errors import WasmError
 
 TRAP_EXIT_STATUS = 134
 """Exit status after a trap: 128 + SIGABRT, what wasmtime uses on Unix."""
+INTERRUPTED_EXIT_STATUS = 130
+"""Exit status after Ctrl-C: 128 + SIGINT, as a shell reports a process it interrupted."""
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,6 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="execution strategy (default: auto)")
     p.add_argument("--no-cache", action="store_true",
                    help="do not use the code cache (also: PYJITWASM_CACHE=0)")
+    p.add_argument("-W", dest="wasm_options", action="append", default=[],
+                   metavar="OPTION=VALUE",
+                   help="a wasm execution option; supported: timeout=DURATION (e.g. 2s, "
+                        "500ms): trap once the guest has run that long")
+    p.add_argument("--fuel", type=int, metavar="N",
+                   help="trap once the guest has executed N instructions")
     p.add_argument("module", help="the .wasm, .wat or .cwasm (pyjitwasm compile) module")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     p.set_defaults(func=run)
@@ -67,6 +83,40 @@ def exit_status(code: int) -> int:
     if code <= 255:
         return code
     return code & 0xFF or 1
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``2s``, ``500ms``, ``1.5m`` or ``3`` (seconds)."""
+    number, unit = text.strip(), "s"
+    for suffix in sorted(_DURATION_UNITS, key=len, reverse=True):
+        if number.endswith(suffix):
+            number, unit = number[: -len(suffix)], suffix
+            break
+    try:
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise CommandError(f"invalid duration {text!r} (expected e.g. 2s or 500ms)") from None
+    if seconds < 0:
+        raise CommandError(f"invalid duration {text!r}: negative")
+    return seconds
+
+
+def _timeout(options: list[str]) -> float | None:
+    """The ``-W timeout=`` value in seconds (the last one given), or None."""
+    timeout = None
+    for option in options:
+        name, sep, value = option.partition("=")
+        if name != "timeout" or not sep:
+            raise CommandError(f"-W {option}: unsupported option (supported: timeout=DURATION)")
+        timeout = parse_duration(value)
+    return timeout
+
+
+def _start_timer(engine: Engine, seconds: float) -> None:
+    """Reach the store's epoch deadline (1) after ``seconds``, from a daemon thread."""
+    timer = threading.Timer(seconds, engine.increment_epoch)
+    timer.daemon = True
+    timer.start()
 
 
 def _wasi_config(args: argparse.Namespace) -> WasiConfig:
@@ -137,14 +187,25 @@ def _engine_config(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
+    timeout = _timeout(args.wasm_options)
+    if args.fuel is not None and args.fuel < 0:
+        raise CommandError("--fuel: expected a non-negative number")
+    config = _engine_config(args)
+    config.epoch_interruption = timeout is not None
+    config.consume_fuel = args.fuel is not None
     try:
-        engine = Engine(_engine_config(args))
+        engine = Engine(config)
         module = open_module(engine, args.module)
     except OSError as e:
         raise CommandError(f"{args.module}: cannot read: {e.strerror}") from e
     except WasmError as e:
         raise CommandError(f"{args.module}: {e}") from e
     store = Store(engine)
+    if args.fuel is not None:
+        store.set_fuel(args.fuel)
+    if timeout is not None:
+        store.set_epoch_deadline(1)
+        _start_timer(engine, timeout)
     try:
         set_wasi(store, _wasi_config(args))
     except OSError as e:
@@ -165,6 +226,9 @@ def run(args: argparse.Namespace) -> int:
     except ExitTrap as e:
         _flush()
         return exit_status(e.code)
+    except KeyboardInterrupt:
+        _flush()
+        return INTERRUPTED_EXIT_STATUS
     except Trap as trap:
         _flush()
         print(f"error: {trap}", file=sys.stderr)

@@ -35,7 +35,7 @@ from pyjitwasm.jit.compiler import (
     load_object_code,
 )
 from pyjitwasm.jit.lower_module import ShimSpec, entry_shim_name
-from pyjitwasm.translate.env import ir_value_types
+from pyjitwasm.translate.env import InterruptChecks, ir_value_types
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
 from pyjitwasm.translate.vmctx import VMContextLayout, func_ref_indices
 from pyjitwasm.wasm.module import WasmModule
@@ -91,7 +91,10 @@ class CompileOptions:
     iterations a tier-0 function runs before it is queued for tier 1 (default 1000, or
     ``PYJITWASM_TIER_UP_THRESHOLD``).
     ``tier0_pipeline``: tier 0's LLVM configuration.  ``llvm_pipeline``: tier 1's (and
-    eager compilation's) instead of ``opt_level``'s (for measurements)."""
+    eager compilation's) instead of ``opt_level``'s (for measurements).
+
+    ``epoch_interruption``/``consume_fuel``: compile the epoch / fuel checks
+    (``translate/interrupts.py``)."""
 
     heap_style: str = "static"
     static_bound: int = 1 << 32
@@ -107,6 +110,8 @@ class CompileOptions:
     tier_up_threshold: int = field(default_factory=_threshold_default)
     tier0_pipeline: LLVMPipeline = TIER0_PIPELINE
     llvm_pipeline: LLVMPipeline | None = None
+    epoch_interruption: bool = False
+    consume_fuel: bool = False
 
     @property
     def tiered(self) -> bool:
@@ -119,6 +124,10 @@ class CompileOptions:
             raise ValueError(f"unknown heap style {self.heap_style!r}")
         return HeapConfig(self.heap_style, self.static_bound, self.guard,
                           self.inline_bulk_memory)
+
+    def interrupt_checks(self) -> InterruptChecks:
+        """The interruption checks the translator emits."""
+        return InterruptChecks(epoch=self.epoch_interruption, fuel=self.consume_fuel)
 
     def codegen_options(self, tier: int = TIER1) -> CodegenOptions:
         """The back end's view of these options for code of ``tier``."""
@@ -219,7 +228,7 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
         raise ValueError(f"unknown tier {tier}")
     separate = separate or tier == TIER0
     if info is None:
-        info = ModuleInfo(module, options.heap_config())
+        info = ModuleInfo(module, options.heap_config(), options.interrupt_checks())
     batch, emitted = emit_batch(module, indices, options, info, separate, with_shims, tier)
     compiled = load_batch(module, info.layout, batch, options, symbols, emitted.timings)
     compiled.ir_functions = emitted.ir_functions

@@ -17,6 +17,7 @@ from pyjitwasm.runtime.native import (
     last_trap_pcs,
     lib,
     set_max_wasm_stack,
+    sigint_interrupted,
 )
 from pyjitwasm.wasm.traps import TrapCode
 
@@ -57,6 +58,8 @@ def raise_status(status: int) -> None:
             raise exc
         _add_wasm_frames(exc, frames)
         raise exc
+    if status - 1 == TrapCode.INTERRUPT and sigint_interrupted():
+        raise KeyboardInterrupt  # Ctrl-C stopped the code (native.c's SIGINT handler)
     trap = Trap(TrapCode(status - 1))
     trap.frames = frames
     raise trap

@@ -92,6 +92,7 @@ class JitAllocator:
         words = inst.words()
         words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
         words[vm.STORE_OFFSET // 8] = state.id
+        words[inst.layout.epoch_ptr // 8] = state.epoch_address
         return inst
 
     def link_imports(self, inst: JitModuleInstance) -> None:

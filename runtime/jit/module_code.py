@@ -106,7 +106,7 @@ class ModuleCode:
         self.module = module
         self.options = options
         self.symbols = dict(symbols)
-        self.info = ModuleInfo(module, options.heap_config())
+        self.info = ModuleInfo(module, options.heap_config(), options.interrupt_checks())
         self.layout: VMContextLayout = self.info.layout
         self.first = module.num_imported_funcs
         count = len(module.codes)

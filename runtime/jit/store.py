@@ -20,6 +20,7 @@ from typing import Any
 
 from pyjitwasm.jit import abi
 from pyjitwasm.runtime.instance import FuncInstance
+from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.jit import hostcalls, shims
 from pyjitwasm.runtime.jit.values import read_values, write_values
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance, instance_by_vmctx
@@ -106,12 +107,43 @@ class JitState:
         self._host_indices: list[int] = []
         self._host_entries: dict[int, Callable[..., None]] = {}
         # The limits record every vmctx and host-function context of the store points at
-        # from its word 0 (translate/vmctx.py): word 0 is the native stack limit.
-        self.limits: Any = ffi.new("uint64_t[2]")
+        # from its word 0 (translate/vmctx.py): the native stack limit, the consumed fuel
+        # and the epoch deadline.
+        self.limits: Any = ffi.new("uint64_t[]", vm.LIMITS_WORDS)
         self.limits_address = int(ffi.cast("uintptr_t", self.limits))
         # The finalizer unregistering host functions is made with the first one (a
         # finalizer costs a few microseconds, a large part of creating a store).
         self._host_finalizer: Any = None
+        self._fuel: Any = ffi.cast("int64_t *", self.limits_address + vm.LIMITS_FUEL_CONSUMED)
+        self._deadline: Any = ffi.cast("uint64_t *",
+                                       self.limits_address + vm.LIMITS_EPOCH_DEADLINE)
+        self.epoch = context.epoch
+        self.epoch_address = int(ffi.cast("uintptr_t", context.epoch.cell))
+
+    # Interruption (runtime/interrupts.py) ------------------------------------------
+
+    @property
+    def fuel_consumed(self) -> int:
+        """Consumed fuel minus the fuel given (>= 0: none left)."""
+        return int(self._fuel[0])
+
+    @fuel_consumed.setter
+    def fuel_consumed(self, value: int) -> None:
+        self._fuel[0] = value
+
+    @property
+    def epoch_deadline(self) -> int:
+        return int(self._deadline[0])
+
+    @epoch_deadline.setter
+    def epoch_deadline(self, value: int) -> None:
+        self._deadline[0] = min(max(value, 0), (1 << 64) - 1)
+
+    def epoch_deadline_reached(self) -> bool:
+        return self.epoch.value >= self.epoch_deadline
+
+    def fuel_exhausted(self) -> bool:
+        return self.fuel_consumed >= 0
 
     def release(self) -> None:
         """The store was dropped: empty what ties its objects into reference cycles with
@@ -262,8 +294,12 @@ class JitStoreContext(StoreContext):
 
     def __init__(self, max_call_depth: int = 10_000, max_host_nesting: int = 100,
                  max_wasm_stack: int | None = None, heap_style: str = "static",
-                 dynamic_reserve: int = 1 << 30) -> None:
-        super().__init__(max_call_depth, max_host_nesting)
+                 dynamic_reserve: int = 1 << 30, epoch: EpochCounter | None = None,
+                 consume_fuel: bool = False, epoch_interruption: bool = False) -> None:
+        # Compiled code reads the epoch from native memory.
+        super().__init__(max_call_depth, max_host_nesting,
+                         epoch if epoch is not None else native_epoch_counter(),
+                         consume_fuel, epoch_interruption)
         self.max_wasm_stack = max_wasm_stack or DEFAULT_MAX_WASM_STACK
         self.heap_style = heap_style
         self.dynamic_reserve = dynamic_reserve
@@ -271,3 +307,19 @@ class JitStoreContext(StoreContext):
 
     def release(self) -> None:
         self.jit.release()
+
+    # Compiled code keeps the fuel and the deadline in the limits record.
+
+    def set_fuel(self, fuel: int) -> None:
+        self.jit.fuel_consumed = -fuel
+
+    def get_fuel(self) -> int:
+        return max(0, -self.jit.fuel_consumed)
+
+    def set_epoch_deadline(self, ticks_beyond_current: int) -> None:
+        self.jit.epoch_deadline = self.epoch.value + ticks_beyond_current
+
+
+def native_epoch_counter() -> EpochCounter:
+    """An engine epoch counter compiled code can read (a ``uint64_t`` in native memory)."""
+    return EpochCounter(ffi.new("uint64_t[1]"))

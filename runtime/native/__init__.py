@@ -14,6 +14,7 @@ but a handler installed later would see our faults first.
 
 from __future__ import annotations
 
+import signal
 import threading
 import weakref
 from collections.abc import Callable
@@ -285,6 +286,8 @@ def raise_for_status(status: int) -> None:
         if exc is None:
             raise RuntimeError("host function failed without an exception")
         raise exc
+    if status - 1 == TrapCode.INTERRUPT and sigint_interrupted():
+        raise KeyboardInterrupt
     raise Trap(TrapCode(status - 1))
 
 
@@ -337,6 +340,23 @@ def set_max_wasm_stack(nbytes: int) -> None:
 def max_wasm_stack() -> int:
     """The current stack budget."""
     return lib.pyjitwasm_get_max_wasm_stack()
+
+
+def install_sigint_handler() -> bool:
+    """Let Ctrl-C stop compiled code: put the native SIGINT handler in front of Python's
+    (see native.c).  Only from the main thread and only while Python's default handler
+    (which raises KeyboardInterrupt) is in place: a program that installed its own
+    handler keeps it untouched.  True if the native handler is in place afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return False
+    return lib.pyjitwasm_install_sigint_handler() >= 0
+
+
+def sigint_interrupted() -> bool:
+    """Whether this thread's last trap was a Ctrl-C (and forget it)."""
+    return bool(lib.pyjitwasm_take_sigint())
 
 
 def invoke_depth() -> int:

@@ -21,6 +21,8 @@ void pyjitwasm_set_max_wasm_stack(size_t bytes);
 size_t pyjitwasm_get_max_wasm_stack(void);
 int pyjitwasm_invoke_depth(void);
 int pyjitwasm_install_signal_handlers(void);
+int pyjitwasm_install_sigint_handler(void);
+int pyjitwasm_take_sigint(void);
 int pyjitwasm_register_code(uintptr_t start, uintptr_t end);
 int pyjitwasm_unregister_code(uintptr_t start, uintptr_t end);
 int pyjitwasm_register_heap(uintptr_t start, uintptr_t end);

@@ -311,6 +311,98 @@ int pyjitwasm_install_signal_handlers(void)
     return 0;
 }
 
+/* ------------------------------------------------------------------ SIGINT */
+
+/* Ctrl-C while compiled code runs.  Python's own SIGINT handler only sets a flag that its
+ * eval loop reads, so a wasm loop that never returns to Python would never see it.  Ours
+ * runs before it: when the signal lands on the thread Python delivers KeyboardInterrupt
+ * to (the main thread) while that thread executes compiled code, the compiled frames are
+ * abandoned like at a trap (code PYJITWASM_TRAP_INTERRUPT) and `sigint_interrupted` tells
+ * the Python side to raise KeyboardInterrupt instead of a Trap.  Python's handler is then
+ * not called: the interrupt is delivered once, by us.  Anywhere else (Python code, a host
+ * function or libcall, C code such as memmove under compiled code) Python's handler runs
+ * as if we were absent, and KeyboardInterrupt surfaces when Python code next runs.  A
+ * signal that another thread receives is passed on to the main thread.  No Python is
+ * called from the handler. */
+#define PYJITWASM_TRAP_INTERRUPT 10
+
+static struct sigaction previous_int;
+static pthread_t sigint_main_thread;
+static __thread volatile sig_atomic_t sigint_interrupted;
+
+static void forward_sigint(int sig, siginfo_t *info, void *context)
+{
+    if (previous_int.sa_flags & SA_SIGINFO) {
+        previous_int.sa_sigaction(sig, info, context);
+        return;
+    }
+    if (previous_int.sa_handler != SIG_DFL && previous_int.sa_handler != SIG_IGN) {
+        previous_int.sa_handler(sig);
+        return;
+    }
+    if (previous_int.sa_handler == SIG_DFL) {
+        /* Nobody handled it before us: the default action (terminate). */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+static void on_sigint(int sig, siginfo_t *info, void *context)
+{
+    if (!pthread_equal(pthread_self(), sigint_main_thread)) {
+        pthread_kill(sigint_main_thread, sig);
+        return;
+    }
+    /* The code-range check is lock-free and touches no TLS; `innermost` is read only when
+     * the thread runs compiled code, so inside an invoke whose TLS is set up. */
+    if (!range_set_contains(&code_ranges, fault_pc(context)) || innermost == NULL) {
+        forward_sigint(sig, info, context);
+        return;
+    }
+    struct invoke_frame *frame = innermost;
+    ucontext_t *uc = context;
+#if defined(__x86_64__)
+    record_backtrace(fault_pc(context), (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
+                     (uintptr_t)uc->uc_mcontext.gregs[REG_RSP] - 1);
+#elif defined(__aarch64__)
+    record_backtrace(fault_pc(context), (uintptr_t)uc->uc_mcontext.regs[29],
+                     (uintptr_t)uc->uc_mcontext.sp - 1);
+#endif
+    sigint_interrupted = 1;
+    pthread_sigmask(SIG_SETMASK, &uc->uc_sigmask, NULL);
+    longjmp(frame->buf, PYJITWASM_TRAP_INTERRUPT + 1);
+}
+
+/* Put our SIGINT handler in front of the current one (call from the main thread, with
+ * Python's default handler in place).  Returns 1 if installed now, 0 if it already was,
+ * -1 on error.  Python's signal.signal() replaces it, as it replaces any handler. */
+int pyjitwasm_install_sigint_handler(void)
+{
+    struct sigaction current;
+    if (sigaction(SIGINT, NULL, &current) != 0)
+        return -1;
+    if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_sigint)
+        return 0;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_sigint;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    sigint_main_thread = pthread_self();
+    previous_int = current;
+    if (sigaction(SIGINT, &action, NULL) != 0)
+        return -1;
+    return 1;
+}
+
+/* Whether the last trap of this thread was a SIGINT (and forget it). */
+int pyjitwasm_take_sigint(void)
+{
+    int was = sigint_interrupted;
+    sigint_interrupted = 0;
+    return was;
+}
+
 /* ------------------------------------------------------------------ per-thread setup */
 
 static void release_altstack(void *memory)
@@ -573,6 +665,7 @@ static int64_t call_python_libcall(uint32_t which, void *vmctx, uint64_t a0, uin
 enum {
     LC_MEMORY_GROW, LC_TABLE_LAZY_INIT, LC_MEMORY_FILL, LC_MEMORY_COPY, LC_MEMORY_INIT,
     LC_DATA_DROP, LC_TABLE_GROW, LC_TABLE_FILL, LC_TABLE_COPY, LC_TABLE_INIT, LC_ELEM_DROP,
+    LC_EPOCH_DEADLINE_REACHED, LC_OUT_OF_FUEL, LC_TIER_UP,
     LC_COUNT
 };
 
@@ -638,10 +731,17 @@ static void libcall_elem_drop(void *vmctx, uint64_t segment)
     call_python_libcall(LC_ELEM_DROP, vmctx, segment, 0, 0, 0, 0);
 }
 
-/* Tier-up (runtime/jit/tiering.py): numbered apart from the enum above so that other
- * libcalls can be appended to it without renumbering this one. */
-enum { LC_TIER_UP = 16 };
+static int64_t libcall_epoch_deadline_reached(void *vmctx)
+{
+    return call_python_libcall(LC_EPOCH_DEADLINE_REACHED, vmctx, 0, 0, 0, 0, 0);
+}
 
+static int64_t libcall_out_of_fuel(void *vmctx)
+{
+    return call_python_libcall(LC_OUT_OF_FUEL, vmctx, 0, 0, 0, 0, 0);
+}
+
+/* Tier-up (runtime/jit/tiering.py). */
 static void libcall_tier_up(void *vmctx, uint64_t defined_index)
 {
     call_python_libcall(LC_TIER_UP, vmctx, defined_index, 0, 0, 0, 0);
@@ -662,6 +762,8 @@ uintptr_t pyjitwasm_libcall_address(uint32_t which)
     case LC_TABLE_COPY: return (uintptr_t)libcall_table_copy;
     case LC_TABLE_INIT: return (uintptr_t)libcall_table_init;
     case LC_ELEM_DROP: return (uintptr_t)libcall_elem_drop;
+    case LC_EPOCH_DEADLINE_REACHED: return (uintptr_t)libcall_epoch_deadline_reached;
+    case LC_OUT_OF_FUEL: return (uintptr_t)libcall_out_of_fuel;
     case LC_TIER_UP: return (uintptr_t)libcall_tier_up;
     default: return 0;
     }

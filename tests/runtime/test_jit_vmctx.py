@@ -55,9 +55,11 @@ def test_alignment():
 def test_fixed_header_and_empty_layout():
     assert vmctx.RUNTIME_LIMITS_OFFSET == 0
     empty = VMContextLayout()
-    # The header, then the code slot table pointer (the only field every module has).
+    # The header, then the pointers every module has: code slots, tier counters, epoch.
     assert empty.code_slots == vmctx.HEADER_SIZE
-    assert empty.size == vmctx.HEADER_SIZE + 16
+    assert empty.tier_counters == vmctx.HEADER_SIZE + 8
+    assert empty.epoch_ptr == vmctx.HEADER_SIZE + 16
+    assert empty.size == vmctx.HEADER_SIZE + 32
     with pytest.raises(IndexError):
         empty.memory(0)
     layout = VMContextLayout(**COUNTS)

@@ -17,8 +17,14 @@ from pyjitwasm.ir.printer import print_function
 from pyjitwasm.ir.verifier import verify
 from pyjitwasm.translate import translator
 from pyjitwasm.translate.dispatch import HANDLERS
+from pyjitwasm.translate.env import InterruptChecks
 from pyjitwasm.translate.libcalls import LIBCALLS, LIBCALLS_BY_SYMBOL, RESERVED_INDICES
-from pyjitwasm.translate.translator import HeapConfig, translate_function, translate_module
+from pyjitwasm.translate.translator import (
+    HeapConfig,
+    ModuleInfo,
+    translate_function,
+    translate_module,
+)
 from pyjitwasm.translate.vmctx import func_ref_indices, layout_for_module
 from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.module import WasmModule
@@ -275,9 +281,11 @@ BULK = """
 def test_libcalls_match_their_documented_signatures(tmp_path: Path) -> None:
     module, _ = _module(BULK, tmp_path)
     # Without inlining, memory.copy/fill are the memory_copy/memory_fill libcalls too;
-    # with tier-up counters (tier 0), the function also calls tier_up.
-    func = translate_function(module, 0, HeapConfig(inline_bulk_memory=False),
-                              tier_counters=True)
+    # with tier-up counters (tier 0), the function also calls tier_up; the interruption
+    # checks call epoch_deadline_reached and out_of_fuel.
+    info = ModuleInfo(module, HeapConfig(inline_bulk_memory=False),
+                      InterruptChecks(epoch=True, fuel=True))
+    func = translate_function(module, 0, info=info, tier_counters=True)
     used = {ext.name: func.signatures[ext.signature] for ext in func.ext_funcs}
     assert set(used) == {lc.symbol for lc in LIBCALLS}  # the module uses every one
     for name, sig in used.items():

@@ -1,0 +1,206 @@
+"""Interruption checks in compiled code: epoch deadlines and fuel.
+
+Emitted only when the module's ``InterruptChecks`` ask for them (``ModuleInfo.checks``);
+with both off nothing here runs and the IR is unchanged. The translator calls three
+hooks: :func:`at_function_entry` once the body starts, :func:`at_loop_header` at the top
+of every loop header block (so every back-edge passes it), and, when fuel is metered,
+:func:`charge_fuel` before each reachable instruction. The checks' slow paths call
+libcalls declared ``cold``, so the common path stays a straight line.
+
+Epochs (as Wasmtime's): the vmctx field ``epoch_ptr`` points at the engine's epoch
+counter, the store's limits record holds the deadline, which a function loads once into
+a variable. A check compares the two and calls the ``epoch_deadline_reached`` libcall
+when ``epoch >= deadline``; the libcall confirms and the code traps with ``interrupt``,
+or the deadline moved and is read again. The epoch load is ``atomic`` (a relaxed
+atomic load): another thread changes the counter while the loop runs, and a plain load
+would let LLVM carry the value around the loop instead of reading it each time (a
+volatile load would do too, but also keeps every heap access in order around it; on
+bench/ the two cost the same). A deadline the host changes during a call the function
+makes is seen at the next slow path or function entry.
+
+Fuel: the limits record holds ``fuel_consumed``, the negated fuel left (Wasmtime's
+encoding: >= 0 means none left); a function keeps it in a variable. Each instruction's
+cost (``wasm/fuel.py``: 1, except the instructions that generate no code) is counted
+during translation and added to the variable before every instruction that may leave
+the straight-line code (branches, ``if``/``else``/``end``, calls, returns): about once
+per basic block. The variable is stored back before calls and before leaving the
+function, and read again after a call, so callees and host functions see the exact
+count; a trap other than running out of fuel may leave the stored count short of the
+fuel the trapping function used since its last call. A check compares the variable with
+0 and calls ``out_of_fuel``. The interpreter charges at the same points
+(``interp/metering.py``), so both engines consume the same fuel.
+"""
+
+from __future__ import annotations
+
+from pyjitwasm.ir.function import Block, Value
+from pyjitwasm.ir.immediates import TRUSTED, MemFlags
+from pyjitwasm.ir.types import I64
+from pyjitwasm.translate import libcalls as lc
+from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.translate.env import READONLY
+from pyjitwasm.translate.state import FunctionState
+from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.wasm.fuel import CHARGE_BEFORE, FREE_INSTRUCTIONS
+from pyjitwasm.wasm.module import Instr
+
+EPOCH_LOAD = MemFlags(notrap=True, aligned=True, atomic=True)
+"""The epoch counter's load: ``atomic``, so it is read again at every check."""
+
+_CALLS = frozenset({op.CALL, op.CALL_INDIRECT})
+_TAIL_CALLS = frozenset({op.RETURN_CALL, op.RETURN_CALL_INDIRECT})
+
+
+def charge_fuel(t: FunctionState, instr: Instr) -> None:
+    """Count ``instr``'s fuel; before an instruction of ``CHARGE_BEFORE`` add everything
+    counted (``instr`` included) to the fuel variable, and store it for a callee or the
+    function's caller to see."""
+    state = t.interrupt_vars
+    code = instr.op
+    if code not in FREE_INSTRUCTIONS:
+        state.fuel_pending += 1
+    if code not in CHARGE_BEFORE:
+        return
+    _flush_fuel(t)
+    if code in _CALLS:
+        _store_fuel(t)
+        state.fuel_stale = True  # the callee consumes fuel too
+    elif code in _TAIL_CALLS or code == op.UNREACHABLE or _leaves_function(t, instr):
+        _store_fuel(t)
+
+
+def at_function_entry(t: FunctionState) -> None:
+    """The checks of a function's entry."""
+    checks = t.env.info.checks
+    state = t.interrupt_vars
+    if checks.fuel:
+        state.fuel = t.fb.declare_var(I64)
+        t.fb.def_var(state.fuel, _load_fuel(t))
+    if checks.epoch:
+        state.epoch_deadline = t.fb.declare_var(I64)
+        t.fb.def_var(state.epoch_deadline, _load_deadline(t))
+    _checks(t)
+
+
+def at_loop_header(t: FunctionState) -> None:
+    """The checks at the top of a loop header block (every back-edge reaches them)."""
+    _checks(t)
+
+
+def _checks(t: FunctionState) -> None:
+    checks = t.env.info.checks
+    if checks.fuel:
+        _flush_fuel(t)
+        _fuel_check(t)
+    if checks.epoch:
+        _epoch_check(t)
+
+
+def _leaves_function(t: FunctionState, instr: Instr) -> bool:
+    """Whether ``instr`` (a return, the body's ``end``, or a branch to the body's label)
+    may return from the function."""
+    outermost = len(t.frames) - 1
+    if instr.op == op.RETURN:
+        return True
+    if instr.op == op.END:
+        return outermost == 0
+    if instr.op in (op.BR, op.BR_IF):
+        return bool(instr.imm == outermost)
+    if instr.op == op.BR_TABLE:
+        depths, default = instr.imm
+        return default == outermost or outermost in depths
+    return False
+
+
+# Fuel ---------------------------------------------------------------------------------
+
+
+def _limits(t: FunctionState) -> Value:
+    return t.ins().load(I64, READONLY, t.vmctx, vm.RUNTIME_LIMITS_OFFSET)
+
+
+def _load_fuel(t: FunctionState) -> Value:
+    return t.ins().load(I64, TRUSTED, _limits(t), vm.LIMITS_FUEL_CONSUMED)
+
+
+def _fuel_var(t: FunctionState) -> Value:
+    state = t.interrupt_vars
+    assert state.fuel is not None  # declared at function entry
+    if state.fuel_stale:
+        t.fb.def_var(state.fuel, _load_fuel(t))
+        state.fuel_stale = False
+    return t.fb.use_var(state.fuel)
+
+
+def _flush_fuel(t: FunctionState) -> None:
+    """Make the fuel variable current: the stored count after a call, plus the fuel
+    counted since the last flush."""
+    state = t.interrupt_vars
+    if not state.fuel_pending and not state.fuel_stale:
+        return
+    fuel = _fuel_var(t)
+    if state.fuel_pending:
+        assert state.fuel is not None
+        t.fb.def_var(state.fuel, t.ins().iadd_imm(fuel, state.fuel_pending))
+        state.fuel_pending = 0
+
+
+def _store_fuel(t: FunctionState) -> None:
+    t.ins().store(TRUSTED, _fuel_var(t), _limits(t), vm.LIMITS_FUEL_CONSUMED)
+
+
+def _fuel_check(t: FunctionState) -> None:
+    fuel = _fuel_var(t)
+    resume = _call_when(t, t.ins().icmp_imm("sge", fuel, 0), lc.OUT_OF_FUEL, fuel)
+    # Not trapped: the host added fuel meanwhile.
+    t.interrupt_vars.fuel_stale = True
+    _fuel_var(t)
+    _resume(t, resume)
+
+
+# Epochs -------------------------------------------------------------------------------
+
+
+def _load_deadline(t: FunctionState) -> Value:
+    return t.ins().load(I64, TRUSTED, _limits(t), vm.LIMITS_EPOCH_DEADLINE)
+
+
+def _epoch_check(t: FunctionState) -> None:
+    ins = t.ins()
+    epoch_ptr = ins.load(I64, READONLY, t.vmctx, t.env.layout.epoch_ptr)
+    epoch = ins.load(I64, EPOCH_LOAD, epoch_ptr, 0)
+    deadline_var = t.interrupt_vars.epoch_deadline
+    assert deadline_var is not None  # declared at function entry
+    deadline = t.fb.use_var(deadline_var)
+    resume = _call_when(t, ins.icmp("uge", epoch, deadline), lc.EPOCH_DEADLINE_REACHED)
+    # Not trapped: the deadline has moved on; read it again.
+    t.fb.def_var(deadline_var, _load_deadline(t))
+    _resume(t, resume)
+
+
+# Slow paths ---------------------------------------------------------------------------
+
+
+def _call_when(t: FunctionState, cond: Value, libcall: lc.Libcall,
+               fuel: Value | None = None) -> Block:
+    """When ``cond`` holds, go to a new (slow) block that calls ``libcall``, which traps
+    with its code when it confirms (storing ``fuel`` first, for it to read); returns the
+    block after the check, to which ``_resume`` leaves the slow block."""
+    fb = t.fb
+    slow = fb.create_block()
+    resume = fb.create_block()
+    t.ins().brif(cond, slow, [], resume, [])
+    fb.seal_block(slow)
+    fb.switch_to_block(slow)
+    if fuel is not None:
+        t.ins().store(TRUSTED, fuel, _limits(t), vm.LIMITS_FUEL_CONSUMED)
+    t.libcall(libcall, [])
+    return resume
+
+
+def _resume(t: FunctionState, resume: Block) -> None:
+    """Leave the slow block for ``resume``, the block after the check."""
+    fb = t.fb
+    t.ins().jump(resume, [])
+    fb.seal_block(resume)
+    fb.switch_to_block(resume)
