@@ -22,7 +22,7 @@ from typing import NewType
 from pyjitwasm.ir.cursor import Cursor
 from pyjitwasm.ir.entities import Block, Inst, Value
 from pyjitwasm.ir.function import Function
-from pyjitwasm.ir.instructions import BlockCall, BrTable, Jump, spec
+from pyjitwasm.ir.instructions import OPCODES, BlockCall, BrTable, Jump
 from pyjitwasm.ir.types import Type
 
 Variable = NewType("Variable", int)
@@ -57,6 +57,10 @@ class _Finish:
 
 _Task = _Use | _Set | _Finish
 
+# Asked on every instruction inserted: sets of names instead of an OpSpec lookup each.
+_TERMINATORS = frozenset(name for name, s in OPCODES.items() if s.terminator)
+_BRANCHES = frozenset(name for name, s in OPCODES.items() if s.branch)
+
 
 class FunctionBuilder:
     """Builds the body of ``func``; ``ins()`` inserts at the end of the current block."""
@@ -71,6 +75,8 @@ class FunctionBuilder:
         self._sealed: set[Block] = set()
         self._preds: dict[Block, list[tuple[Block, Inst]]] = {}
         self._incomplete: dict[Block, list[tuple[Variable, Value]]] = {}
+        # Blocks some br_table branches to (``_split_table_edges`` has work there).
+        self._table_targets: set[Block] = set()
 
     # Blocks -------------------------------------------------------------------------
 
@@ -96,29 +102,36 @@ class FunctionBuilder:
         """The current block already ends with a terminator."""
         if self.current is None:
             return True
-        last = self.func.layout.last_inst(self.current)
-        return last is not None and spec(self.func.dfg.insts[last].opcode).terminator
+        insts = self.func.layout.block_insts[self.current]
+        return bool(insts) and self.func.dfg.insts[insts[-1]].opcode in _TERMINATORS
 
     def predecessors(self, block: Block) -> list[Block]:
         return [pred for pred, _ in self._preds[block]]
 
     def ins(self) -> Cursor:
         """A cursor at the end of the current block."""
-        if self.current is None:
+        current = self.current
+        if current is None:
             raise ValueError("no current block")
-        if self.is_filled():
-            raise ValueError(f"block{self.current} is already terminated")
-        return self._cursor.goto_end(self.current)
+        insts = self.func.layout.block_insts[current]
+        if insts and self.func.dfg.insts[insts[-1]].opcode in _TERMINATORS:
+            raise ValueError(f"block{current} is already terminated")
+        cursor = self._cursor
+        cursor.block = current
+        cursor.index = None
+        return cursor
 
     def _record_branch(self, inst: Inst) -> None:
         data = self.func.dfg.insts[inst]
-        if not spec(data.opcode).branch:
+        if data.opcode not in _BRANCHES:
             return
         current = self.func.layout.inst_block[inst]
         for succ in data.successors():
             if succ in self._sealed:
                 raise ValueError(f"branch to sealed block{succ}")
             self._preds[succ].append((current, inst))
+        if type(data) is BrTable:
+            self._table_targets.update(data.successors())
 
     def seal_block(self, block: Block) -> None:
         """Declare that every predecessor of ``block`` has been built."""
@@ -156,7 +169,10 @@ class FunctionBuilder:
         """The variable's current value in the current block."""
         if self.current is None:
             raise ValueError("no current block")
-        return self.func.dfg.resolve(self._run(var, [_Use(self.current)]))
+        value = self._defs[self.current].get(var)
+        if value is None:  # not defined in this block: the SSA search
+            value = self._run(var, [_Use(self.current)])
+        return self.func.dfg.resolve(value)
 
     # The SSA search ---------------------------------------------------------------------
 
@@ -251,6 +267,9 @@ class FunctionBuilder:
     def _split_table_edges(self, block: Block) -> None:
         """Route br_table edges into ``block`` through a forwarding block that can carry
         branch arguments."""
+        if block not in self._table_targets:
+            return
+        self._table_targets.discard(block)
         dfg = self.func.dfg
         preds = self._preds[block]
         for i, (pred, inst) in enumerate(preds):

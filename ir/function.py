@@ -133,16 +133,23 @@ class DataFlowGraph:
         self.insts: list[InstructionData] = []
         self.results: list[list[Value]] = []
         self.value_types: list[Type | None] = []
-        # None for numbers not (or no longer) defined.
-        self.value_defs: list[ValueDef | None] = []
+        # Where each value is defined, as a plain pair (made for every value, so no
+        # object): ``(inst, num)`` for result ``num`` of ``inst``, ``(~block, num)`` for
+        # parameter ``num`` of ``block``; None for numbers not (or no longer) defined.
+        # ``value_def`` gives the typed ``ValueDef``.
+        self.value_defs: list[tuple[int, int] | None] = []
         self.block_params: list[list[Value]] = []
         self.aliases: dict[Value, Value] = {}
 
     # Values ---------------------------------------------------------------------------
 
-    def _new_value(self, ty: Type, definition: ValueDef, number: int | None = None) -> Value:
-        if number is None:
+    def _new_value(self, ty: Type, definition: tuple[int, int],
+                   number: int | None = None) -> Value:
+        if number is None:  # the common case: the next number
             number = len(self.value_types)
+            self.value_types.append(ty)
+            self.value_defs.append(definition)
+            return Value(number)
         while len(self.value_types) <= number:
             self.value_types.append(None)
             self.value_defs.append(None)
@@ -153,7 +160,9 @@ class DataFlowGraph:
         return Value(number)
 
     def value_type(self, v: Value) -> Type:
-        ty = self.value_types[self.resolve(v)] if v < len(self.value_types) else None
+        if self.aliases:
+            v = self.resolve(v)
+        ty = self.value_types[v] if v < len(self.value_types) else None
         if ty is None:
             raise KeyError(f"v{v} is not defined")
         return ty
@@ -166,19 +175,26 @@ class DataFlowGraph:
         definition = self.value_defs[self.resolve(v)]
         if definition is None:
             raise KeyError(f"v{v} is not defined")
-        return definition
+        owner, num = definition
+        if owner >= 0:
+            return InstResult(Inst(owner), num)
+        return BlockParam(Block(~owner), num)
 
     def defining_inst(self, v: Value) -> InstructionData | None:
         """The data of the instruction whose result ``v`` is; None for block parameters."""
         definition = self.value_defs[self.resolve(v)]
-        if isinstance(definition, InstResult):
-            return self.insts[definition.inst]
+        if definition is not None and definition[0] >= 0:
+            return self.insts[definition[0]]
         return None
 
     def iconst_value(self, v: Value) -> int | None:
         """The constant bits of ``v`` when an ``iconst`` defines it."""
-        data = self.defining_inst(v)
-        return data.imm if isinstance(data, UnaryImm) else None
+        definition = self.value_defs[self.resolve(v)]
+        if definition is not None and definition[0] >= 0:
+            data = self.insts[definition[0]]
+            if type(data) is UnaryImm:
+                return data.imm
+        return None
 
     def resolve(self, v: Value) -> Value:
         """Follow aliases to the value ``v`` stands for."""
@@ -202,8 +218,9 @@ class DataFlowGraph:
         self.insts[inst] = data
 
     def add_result(self, inst: Inst, ty: Type, number: int | None = None) -> Value:
-        v = self._new_value(ty, InstResult(inst, len(self.results[inst])), number)
-        self.results[inst].append(v)
+        results = self.results[inst]
+        v = self._new_value(ty, (inst, len(results)), number)
+        results.append(v)
         return v
 
     def inst_results(self, inst: Inst) -> list[Value]:
@@ -220,7 +237,7 @@ class DataFlowGraph:
             self.block_params.append([])
 
     def append_block_param(self, block: Block, ty: Type, number: int | None = None) -> Value:
-        v = self._new_value(ty, BlockParam(block, len(self.block_params[block])), number)
+        v = self._new_value(ty, (~block, len(self.block_params[block])), number)
         self.block_params[block].append(v)
         return v
 
@@ -229,16 +246,19 @@ class DataFlowGraph:
         v = self.block_params[block].pop(index)
         self.value_defs[v] = None
         for i, p in enumerate(self.block_params[block][index:], index):
-            self.value_defs[p] = BlockParam(block, i)
+            self.value_defs[p] = (~block, i)
         return v
 
     def resolve_all_aliases(self) -> None:
         """Rewrite every use of an alias to its target and forget the aliases."""
         if not self.aliases:
             return
+        aliases = self.aliases
         insts = self.insts
         for i, data in enumerate(insts):
-            insts[i] = data.map_values(self.resolve)
+            # Most instructions use no alias: rebuild only those that do.
+            if any(v in aliases for v in data.all_args()):
+                insts[i] = data.map_values(self.resolve)
         for v in self.aliases:
             if v < len(self.value_defs):
                 self.value_defs[v] = None

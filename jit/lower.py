@@ -82,6 +82,7 @@ from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower_simd import SIMD_LOWERINGS, vector_icmp
 from pyjitwasm.jit.lower_simd_float import SIMD_FLOAT_LOWERINGS, saturating_vector
 from pyjitwasm.jit.lower_types import (
+    LLVM_TYPES,
     f32_literal,
     f64_literal,
     int_literal,
@@ -127,6 +128,11 @@ _NOT_LEGALIZED = ("heap_addr", "table_addr", "global_value")
 
 class LoweringError(Exception):
     """The IR cannot be lowered (not legalized, or an operation without a lowering)."""
+
+
+# The formats ``prepare_inst`` names results of (constants, comparisons, unary ops).
+_PREPARED_FORMATS = frozenset({UnaryImm, UnaryIeee32, UnaryIeee64, UnaryConst, Nullary,
+                               IntCompare, IntCompareImm, FloatCompare, Unary})
 
 
 def module_metadata() -> str:
@@ -250,18 +256,21 @@ class _FunctionLowering:
         return self.dfg.value_type(v)
 
     def resolve(self, v: Value) -> Value:
-        v = self.dfg.resolve(v)
-        while v in self.aliases:
-            v = self.aliases[v]
+        if self.dfg.aliases:
+            v = self.dfg.resolve(v)
+        aliases = self.aliases
+        while v in aliases:
+            v = aliases[v]
         return v
 
     def op(self, v: Value) -> str:
         """The operand spelling of IR value ``v``."""
-        v = self.resolve(v)
+        if self.dfg.aliases or v in self.aliases:
+            v = self.resolve(v)
         return self.names.get(v) or f"%v{v}"
 
     def typed(self, v: Value) -> str:
-        return f"{llvm_type(self.type_of(v))} {self.op(v)}"
+        return f"{LLVM_TYPES[self.type_of(v)]} {self.op(v)}"
 
     def cond(self, v: Value) -> str:
         """An ``i1`` that is true when integer ``v`` is nonzero."""
@@ -291,7 +300,7 @@ class _FunctionLowering:
         return f"%v{v}"
 
     def result(self, inst: Inst) -> Value:
-        return self.dfg.inst_results(inst)[0]
+        return self.dfg.results[inst][0]
 
     def address(self, base: Value, offset: int) -> str:
         p = self.ptr(base)
@@ -347,26 +356,40 @@ class _FunctionLowering:
         return "\n".join([header, prologue.rstrip("\n"), *body, "}"]) + "\n"
 
     def analyze(self) -> None:
-        """Count uses and find the values that need a ``ptr`` form."""
+        """Count uses, find the values that need a ``ptr`` form, and name the values
+        ``prepare_inst`` spells specially (one pass over the instructions)."""
         dfg = self.dfg
+        insts = dfg.insts
+        resolve = dfg.resolve if dfg.aliases else None
+        uses = self.uses
         need: list[Value] = []
+        block_insts = self.func.layout.block_insts
         for block in self.reachable_blocks():
-            for inst in self.func.layout.insts(block):
-                data = dfg.insts[inst]
-                for v in data.all_args():
-                    v = dfg.resolve(v)
-                    self.uses[v] = self.uses.get(v, 0) + 1
-                if isinstance(data, Load | Store):
+            for inst in block_insts[block]:
+                data = insts[inst]
+                for v in data.arguments():
+                    if resolve is not None:
+                        v = resolve(v)
+                    uses[v] = uses.get(v, 0) + 1
+                for dest in data.block_calls():
+                    for v in dest.args:
+                        if resolve is not None:
+                            v = resolve(v)
+                        uses[v] = uses.get(v, 0) + 1
+                kind = type(data)
+                if kind is Load or kind is Store:
+                    assert isinstance(data, Load | Store)
                     need.append(data.address)
                     if not data.flags.notrap:
                         self.faulting_accesses = True
-                elif isinstance(data, MemMove):
+                elif kind is MemMove:
+                    assert isinstance(data, MemMove)
                     need += (data.dst, data.src)
-                elif isinstance(data, MemSet):
+                elif kind is MemSet:
+                    assert isinstance(data, MemSet)
                     need.append(data.dst)
-        for block in self.reachable_blocks():
-            for inst in self.func.layout.insts(block):
-                self.prepare_inst(inst, dfg.insts[inst])
+                elif kind in _PREPARED_FORMATS:
+                    self.prepare_inst(inst, data)
         seen = self.need_ptr
         while need:
             v = self.resolve(need.pop())
@@ -382,21 +405,27 @@ class _FunctionLowering:
     def prepare_inst(self, inst: Inst, data: InstructionData) -> None:
         """Constants become literals, comparisons get an ``i1`` form, bitcasts between
         identical LLVM types vanish: the operand spellings are known before any use."""
-        results = self.dfg.inst_results(inst)
-        if isinstance(data, UnaryImm):
+        results = self.dfg.results[inst]
+        kind = type(data)
+        if kind is UnaryImm:
+            assert isinstance(data, UnaryImm)
             self.names[results[0]] = int_literal(data.imm, data.ctrl_type.bits)
-        elif isinstance(data, UnaryIeee32):
+        elif kind is UnaryIeee32:
+            assert isinstance(data, UnaryIeee32)
             self.names[results[0]] = f32_literal(data.bits)
-        elif isinstance(data, UnaryIeee64):
+        elif kind is UnaryIeee64:
+            assert isinstance(data, UnaryIeee64)
             self.names[results[0]] = f64_literal(data.bits)
-        elif isinstance(data, UnaryConst):
+        elif kind is UnaryConst:
+            assert isinstance(data, UnaryConst)
             self.names[results[0]] = vector_literal(data.ctrl_type, data.value)
-        elif isinstance(data, Nullary):
+        elif kind is Nullary:
             self.names[results[0]] = "null"
-        elif isinstance(data, IntCompare | IntCompareImm | FloatCompare):
+        elif kind is IntCompare or kind is IntCompareImm or kind is FloatCompare:
             if not self.type_of(results[0]).is_vector:  # lane-wise compares give a vector
                 self.bools[results[0]] = f"%v{results[0]}.c"
-        elif isinstance(data, Unary):
+        elif kind is Unary:
+            assert isinstance(data, Unary)
             if data.opcode == "is_null":
                 self.bools[results[0]] = f"%v{results[0]}.c"
             elif data.opcode == "bitcast" and data.ctrl_type is not None:
@@ -440,13 +469,22 @@ class _FunctionLowering:
             if v in self.need_ptr and v not in self.ptrs:
                 self.ptr_done.add(v)
                 self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
-        for inst in self.func.layout.insts(block):
-            self.lower_inst(inst, self.dfg.insts[inst])
-            for v in self.dfg.inst_results(inst):
-                if (v in self.need_ptr and v not in self.ptr_done and v not in self.names
-                        and v not in self.aliases):
-                    self.ptr_done.add(v)
-                    self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
+        insts = self.dfg.insts
+        results = self.dfg.results
+        need_ptr = self.need_ptr
+        for inst in self.func.layout.block_insts[block]:
+            data = insts[inst]
+            lowering = LOWERINGS.get(data.opcode)
+            if lowering is None:
+                self.lower_inst(inst, data)  # raises the error
+            else:
+                lowering(self, inst, data)
+            if need_ptr:
+                for v in results[inst]:
+                    if (v in need_ptr and v not in self.ptr_done and v not in self.names
+                            and v not in self.aliases):
+                        self.ptr_done.add(v)
+                        self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
 
     def edge(self, target: Block, args: Sequence[Value]) -> None:
         self.incoming.setdefault(target, []).append((self.label, [self.op(a) for a in args]))
@@ -487,8 +525,8 @@ class _FunctionLowering:
         lowering(self, inst, data)
 
     def simple(self, inst: Inst, expr: str) -> str:
-        name = self.define(self.result(inst))
-        self.emit(f"{name} = {expr}")
+        name = f"%v{self.dfg.results[inst][0]}"
+        self.lines.append(f"  {name} = {expr}")
         return name
 
     def intrinsic_call(self, inst: Inst, base: str, args: Sequence[Value]) -> None:
