@@ -66,9 +66,14 @@ class FunctionTranslator(FunctionState):
         results = [from_wasm(t) for t in self.ftype.results]
         exit_block = self.block_with_params(results)
         self.frames.append(Frame("function", [], results, exit_block, exit_block, 0))
+        handlers = HANDLERS
         for instr in self.body.instrs:
             if self.reachable:
-                self.translate(instr)
+                # ``translate``, written out: this loop runs for every instruction.
+                handler = handlers.get(instr.op)
+                if handler is None:
+                    raise NotImplementedError(_unsupported(instr.op))
+                handler(self, instr)
             else:
                 self.translate_unreachable(instr)
         self.fb.finalize()
