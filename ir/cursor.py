@@ -74,12 +74,12 @@ class Cursor(InstBuilder):
         func = self.func
         dfg = func.dfg
         aliases = dfg.aliases
-        if aliases and any(v in aliases for v in data.all_args()):
+        if aliases and data.uses_any(aliases.keys()):
             data = data.map_values(dfg.resolve)
         value_types = dfg.value_types
         args = data.arguments()
         try:
-            arg_types = [value_types[v] for v in args]
+            arg_types = list(map(value_types.__getitem__, args))
         except IndexError:
             arg_types = [None]
         if None in arg_types:  # an operand that is not (or no longer) defined: KeyError

@@ -257,7 +257,7 @@ class DataFlowGraph:
         insts = self.insts
         for i, data in enumerate(insts):
             # Most instructions use no alias: rebuild only those that do.
-            if any(v in aliases for v in data.all_args()):
+            if data.uses_any(aliases.keys()):
                 insts[i] = data.map_values(self.resolve)
         for v in self.aliases:
             if v < len(self.value_defs):

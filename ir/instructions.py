@@ -17,6 +17,7 @@ data-flow graph (``DataFlowGraph.replace``), keeping the instruction's number an
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Self
 
@@ -236,6 +237,12 @@ class InstructionData:
         for dest in self.block_calls():
             out.extend(dest.args)
         return out
+
+    def uses_any(self, values: AbstractSet[Value]) -> bool:
+        """Whether an operand or a branch argument is one of ``values``."""
+        if not values.isdisjoint(self.arguments()):
+            return True
+        return any(not values.isdisjoint(dest.args) for dest in self.block_calls())
 
     def successors(self) -> list[Block]:
         """Distinct destination blocks, in order of first mention."""

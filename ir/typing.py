@@ -8,7 +8,7 @@ opcode table (``OpSpec.rule``); ``RULES`` maps the rule names to the functions b
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.immediates import FLOAT_CONDS, INT_CONDS
@@ -96,9 +96,8 @@ def _checks_of(s: OpSpec) -> tuple[type[InstructionData], OpSpec, Rule]:
 _CHECKS: dict[str, tuple[type[InstructionData], OpSpec, Rule]] = {}
 
 
-def _arity(args: list[Type], n: int, opcode: str) -> None:
-    if len(args) != n:
-        raise TypingError(f"{opcode} takes {n} operand(s), got {len(args)}")
+def _wrong_arity(args: list[Type], n: int, opcode: str) -> NoReturn:
+    raise TypingError(f"{opcode} takes {n} operand(s), got {len(args)}")
 
 
 def _as(data: InstructionData, format_class: type[F]) -> F:
@@ -137,7 +136,8 @@ def _fits_i64(imm: int) -> bool:
 def _const_int(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     inst = _as(data, UnaryImm)
     ctrl = inst.ctrl_type
-    _arity(args, 0, s.name)
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
     if not ctrl.is_int:
         raise TypingError(f"iconst type must be an integer type, not {ctrl}")
     if not (0 <= inst.imm < (1 << ctrl.bits)):
@@ -146,14 +146,16 @@ def _const_int(func: Function, data: InstructionData, s: OpSpec, args: list[Type
 
 
 def _const_f32(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 0, s.name)
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
     if not (0 <= _as(data, UnaryIeee32).bits < (1 << 32)):
         raise TypingError(f"{s.name} bits do not fit")
     return [F32]
 
 
 def _const_f64(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 0, s.name)
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
     if not (0 <= _as(data, UnaryIeee64).bits < (1 << 64)):
         raise TypingError(f"{s.name} bits do not fit")
     return [F64]
@@ -162,7 +164,8 @@ def _const_f64(func: Function, data: InstructionData, s: OpSpec, args: list[Type
 def _const_vector(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
     inst = _as(data, UnaryConst)
-    _arity(args, 0, s.name)
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
     if not inst.ctrl_type.is_vector:
         raise TypingError(f"vconst type must be a 128-bit type, not {inst.ctrl_type}")
     if not (0 <= inst.value < (1 << 128)):
@@ -172,7 +175,8 @@ def _const_vector(func: Function, data: InstructionData, s: OpSpec,
 
 def _null(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     ctrl = _as(data, Nullary).ctrl_type
-    _arity(args, 0, s.name)
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
     if not ctrl.is_ref:
         raise TypingError(f"null type must be a reference type, not {ctrl}")
     return [ctrl]
@@ -184,7 +188,8 @@ def _null(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) ->
 def _int_binary(func: Function, data: InstructionData, s: OpSpec,
                 args: list[Type]) -> list[Type]:
     op = s.name
-    _arity(args, 2, op)
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
     if not _int_like(args[0]):
         raise TypingError(f"{op} needs integer operands, got {args[0]}")
     if args[0] != args[1]:
@@ -203,7 +208,8 @@ def _int_add_trap(func: Function, data: InstructionData, s: OpSpec,
 
 def _int_shift(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
-    _arity(args, 2, op)
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
     if not _int_like(args[0]):
         raise TypingError(f"{op} needs an integer operand, got {args[0]}")
     if not args[1].is_int:
@@ -212,7 +218,8 @@ def _int_shift(func: Function, data: InstructionData, s: OpSpec, args: list[Type
 
 
 def _int_unary(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not _int_like(args[0]):
         raise TypingError(f"{s.name} needs an integer operand, got {args[0]}")
     return [args[0]]
@@ -221,7 +228,8 @@ def _int_unary(func: Function, data: InstructionData, s: OpSpec, args: list[Type
 def _int_binary_imm(func: Function, data: InstructionData, s: OpSpec,
                     args: list[Type]) -> list[Type]:
     op = s.name
-    _arity(args, 1, op)
+    if len(args) != 1:
+        _wrong_arity(args, 1, op)
     if not args[0].is_int:
         raise TypingError(f"{op} needs a scalar integer operand, got {args[0]}")
     if not _fits_i64(_as(data, BinaryImm).imm):
@@ -232,7 +240,8 @@ def _int_binary_imm(func: Function, data: InstructionData, s: OpSpec,
 def _icmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
     inst = _as(data, IntCompare)
-    _arity(args, 2, op)
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
     if not (_int_like(args[0]) or args[0].is_ref):
         raise TypingError(f"{op} needs integer operands, got {args[0]}")
     if args[0] != args[1]:
@@ -246,7 +255,8 @@ def _icmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) ->
 def _icmp_imm(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
     inst = _as(data, IntCompareImm)
-    _arity(args, 1, op)
+    if len(args) != 1:
+        _wrong_arity(args, 1, op)
     if not (args[0].is_int or args[0].is_ref):
         raise TypingError(f"{op} needs integer operands, got {args[0]}")
     if not _fits_i64(inst.imm):
@@ -259,7 +269,8 @@ def _icmp_imm(func: Function, data: InstructionData, s: OpSpec, args: list[Type]
 def _float_binary(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
     op = s.name
-    _arity(args, 2, op)
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
     if not _float_like(args[0]):
         raise TypingError(f"{op} needs float operands, got {args[0]}")
     if args[0] != args[1]:
@@ -269,7 +280,8 @@ def _float_binary(func: Function, data: InstructionData, s: OpSpec,
 
 def _float_unary(func: Function, data: InstructionData, s: OpSpec,
                  args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not _float_like(args[0]):
         raise TypingError(f"{s.name} needs a float operand, got {args[0]}")
     return [args[0]]
@@ -278,7 +290,8 @@ def _float_unary(func: Function, data: InstructionData, s: OpSpec,
 def _fcmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
     inst = _as(data, FloatCompare)
-    _arity(args, 2, op)
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
     if not _float_like(args[0]):
         raise TypingError(f"{op} needs float operands, got {args[0]}")
     if args[0] != args[1]:
@@ -296,7 +309,8 @@ def _fcmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) ->
 
 def _ireduce(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not (args[0].is_int and ctrl.is_int):
         raise TypingError(f"{s.name} converts between integer types")
     if not (ctrl.bits < args[0].bits):
@@ -306,7 +320,8 @@ def _ireduce(func: Function, data: InstructionData, s: OpSpec, args: list[Type])
 
 def _extend(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not (args[0].is_int and ctrl.is_int):
         raise TypingError(f"{s.name} converts between integer types")
     if not (ctrl.bits > args[0].bits):
@@ -315,14 +330,16 @@ def _extend(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) 
 
 
 def _fpromote(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not (args[0] == F32 and data.ctrl_type == F64):
         raise TypingError(f"{s.name} converts {F32} to {F64}")
     return [F64]
 
 
 def _fdemote(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not (args[0] == F64 and data.ctrl_type == F32):
         raise TypingError(f"{s.name} converts {F64} to {F32}")
     return [F32]
@@ -331,7 +348,8 @@ def _fdemote(func: Function, data: InstructionData, s: OpSpec, args: list[Type])
 def _fcvt_to_int(func: Function, data: InstructionData, s: OpSpec,
                  args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if args[0].is_vector:
         if not (_float_like(args[0]) and _int_like(ctrl) and ctrl.lanes == args[0].lanes):
             raise TypingError(
@@ -348,7 +366,8 @@ def _fcvt_to_int(func: Function, data: InstructionData, s: OpSpec,
 def _fcvt_from_int(func: Function, data: InstructionData, s: OpSpec,
                    args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if args[0].is_vector:
         if not (_int_like(args[0]) and _float_like(ctrl) and ctrl.lanes == args[0].lanes):
             raise TypingError(
@@ -364,14 +383,16 @@ def _fcvt_from_int(func: Function, data: InstructionData, s: OpSpec,
 
 def _bitcast(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if args[0].bits != ctrl.bits:
         raise TypingError(f"bitcast from {args[0]} to {ctrl} changes size")
     return [ctrl]
 
 
 def _select(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 3, s.name)
+    if len(args) != 3:
+        _wrong_arity(args, 3, s.name)
     if not args[0].is_int:
         raise TypingError(f"select condition must be an integer, got {args[0]}")
     if args[1] != args[2]:
@@ -380,7 +401,8 @@ def _select(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) 
 
 
 def _is_null(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not args[0].is_ref:
         raise TypingError(f"is_null needs a reference, got {args[0]}")
     return [I8]
@@ -400,7 +422,8 @@ def _vector_of(lane_bits: int, lanes: int, kind: str) -> Type | None:
 
 def _float_ternary(func: Function, data: InstructionData, s: OpSpec,
                    args: list[Type]) -> list[Type]:
-    _arity(args, 3, s.name)
+    if len(args) != 3:
+        _wrong_arity(args, 3, s.name)
     if not _float_like(args[0]):
         raise TypingError(f"{s.name} needs float operands, got {args[0]}")
     if not (args[0] == args[1] == args[2]):
@@ -410,7 +433,8 @@ def _float_ternary(func: Function, data: InstructionData, s: OpSpec,
 
 def _int_vector_binary(func: Function, data: InstructionData, s: OpSpec,
                        args: list[Type]) -> list[Type]:
-    _arity(args, 2, s.name)
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
     if not (_int_like(args[0]) and args[0].is_vector):
         raise TypingError(f"{s.name} needs integer vector operands, got {args[0]}")
     if args[0] != args[1]:
@@ -423,7 +447,8 @@ def _int_vector_binary(func: Function, data: InstructionData, s: OpSpec,
 
 
 def _narrow(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 2, s.name)
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
     if not (_int_like(args[0]) and args[0].is_vector and args[0].lane_bits > 8):
         raise TypingError(f"{s.name} needs integer vectors of 16- to 64-bit lanes, got {args[0]}")
     if args[0] != args[1]:
@@ -434,7 +459,8 @@ def _narrow(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) 
 
 
 def _widen(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not (_int_like(args[0]) and args[0].is_vector and args[0].lane_bits < 64):
         raise TypingError(f"{s.name} needs an integer vector of 8- to 32-bit lanes, got {args[0]}")
     result = _vector_of(args[0].lane_bits * 2, args[0].lanes // 2, "int")
@@ -444,7 +470,8 @@ def _widen(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -
 
 def _widening_dot(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
-    _arity(args, 2, s.name)
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
     if not (_int_like(args[0]) and args[0].is_vector and args[0].lane_bits in (8, 16)):
         raise TypingError(f"{s.name} needs i8x16 or i16x8 operands, got {args[0]}")
     if args[0] != args[1]:
@@ -456,7 +483,8 @@ def _widening_dot(func: Function, data: InstructionData, s: OpSpec,
 
 def _fvpromote_low(func: Function, data: InstructionData, s: OpSpec,
                    args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if args[0] != F32X4:
         raise TypingError(f"{s.name} converts {F32X4} to {F64X2}, not {args[0]}")
     return [F64X2]
@@ -464,7 +492,8 @@ def _fvpromote_low(func: Function, data: InstructionData, s: OpSpec,
 
 def _fvdemote(func: Function, data: InstructionData, s: OpSpec,
               args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if args[0] != F64X2:
         raise TypingError(f"{s.name} converts {F64X2} to {F32X4}, not {args[0]}")
     return [F32X4]
@@ -476,7 +505,8 @@ def _fvdemote(func: Function, data: InstructionData, s: OpSpec,
 def _load(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
     inst = _as(data, Load)
-    _arity(args, 1, op)
+    if len(args) != 1:
+        _wrong_arity(args, 1, op)
     if args[0] != POINTER:
         raise TypingError(f"{op} address must be {POINTER}, got {args[0]}")
     if not (-(1 << 31) <= inst.offset < (1 << 31)):
@@ -491,7 +521,8 @@ def _load(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) ->
 def _store(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
     inst = _as(data, Store)
-    _arity(args, 2, op)
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
     if args[1] != POINTER:
         raise TypingError(f"{op} address must be {POINTER}, got {args[1]}")
     if not (-(1 << 31) <= inst.offset < (1 << 31)):
@@ -504,7 +535,8 @@ def _store(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -
 
 def _heap_addr(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     inst = _as(data, HeapAddr)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not (0 <= inst.heap < len(func.heaps)):
         raise TypingError(f"heap{inst.heap} is not declared")
     heap = func.heaps[inst.heap]
@@ -522,7 +554,8 @@ def _heap_addr(func: Function, data: InstructionData, s: OpSpec, args: list[Type
 def _table_addr(func: Function, data: InstructionData, s: OpSpec,
                 args: list[Type]) -> list[Type]:
     inst = _as(data, TableAddr)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not (0 <= inst.table < len(func.tables)):
         raise TypingError(f"table{inst.table} is not declared")
     table = func.tables[inst.table]
@@ -539,7 +572,8 @@ def _global_value(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
     inst = _as(data, UnaryGlobalValue)
     gv = inst.global_value
-    _arity(args, 0, s.name)
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
     if not (0 <= gv < len(func.global_values)):
         raise TypingError(f"gv{gv} is not declared")
     gv_type = func.global_values[gv].type
@@ -550,7 +584,8 @@ def _global_value(func: Function, data: InstructionData, s: OpSpec,
 
 def _func_addr(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     inst = _as(data, FuncAddr)
-    _arity(args, 0, s.name)
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
     if not (0 <= inst.func_ref < len(func.ext_funcs)):
         raise TypingError(f"fn{inst.func_ref} is not declared")
     if inst.ctrl_type != POINTER:
@@ -560,7 +595,8 @@ def _func_addr(func: Function, data: InstructionData, s: OpSpec, args: list[Type
 
 def _memmove(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     _as(data, MemMove)
-    _arity(args, 3, s.name)
+    if len(args) != 3:
+        _wrong_arity(args, 3, s.name)
     if not (args[0] == POINTER and args[1] == POINTER):
         raise TypingError(f"memmove addresses must be {POINTER}, got {args[0]} and {args[1]}")
     if args[2] != I64:
@@ -570,7 +606,8 @@ def _memmove(func: Function, data: InstructionData, s: OpSpec, args: list[Type])
 
 def _memset(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     _as(data, MemSet)
-    _arity(args, 3, s.name)
+    if len(args) != 3:
+        _wrong_arity(args, 3, s.name)
     if args[0] != POINTER:
         raise TypingError(f"memset address must be {POINTER}, got {args[0]}")
     if args[1] != I8:
@@ -628,19 +665,22 @@ def _call_results(func: Function, op: str, returns: list[Type]) -> list[Type]:
 
 
 def _jump(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 0, s.name)
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
     return []
 
 
 def _br_table(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if args[0] not in (I32, I64):
         raise TypingError(f"br_table index must be i32 or i64, got {args[0]}")
     return []
 
 
 def _brif(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not args[0].is_int:
         raise TypingError(f"brif condition must be an integer, got {args[0]}")
     return []
@@ -657,13 +697,15 @@ def _return(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) 
 
 def _trap(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     _as(data, Trap)
-    _arity(args, 0, s.name)
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
     return []
 
 
 def _cond_trap(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     _as(data, CondTrap)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not args[0].is_int:
         raise TypingError(f"{s.name} condition must be an integer, got {args[0]}")
     return []
@@ -679,7 +721,8 @@ def _lane_view(t: Type) -> bool:
 
 def _splat(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not _lane_view(ctrl):
         raise TypingError(f"{s.name} produces a vector with lanes, not {ctrl}")
     if args[0] != ctrl.lane_type:
@@ -690,7 +733,8 @@ def _splat(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -
 def _extractlane(func: Function, data: InstructionData, s: OpSpec,
                  args: list[Type]) -> list[Type]:
     inst = _as(data, BinaryImm)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not _lane_view(args[0]):
         raise TypingError(f"{s.name} needs a vector with lanes, got {args[0]}")
     if not (0 <= inst.imm < args[0].lanes):
@@ -701,7 +745,8 @@ def _extractlane(func: Function, data: InstructionData, s: OpSpec,
 def _insertlane(func: Function, data: InstructionData, s: OpSpec,
                 args: list[Type]) -> list[Type]:
     inst = _as(data, InsertLane)
-    _arity(args, 2, s.name)
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
     if not _lane_view(args[0]):
         raise TypingError(f"{s.name} needs a vector with lanes, got {args[0]}")
     if args[1] != args[0].lane_type:
@@ -714,7 +759,8 @@ def _insertlane(func: Function, data: InstructionData, s: OpSpec,
 
 def _shuffle(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     inst = _as(data, Shuffle)
-    _arity(args, 2, s.name)
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
     if not (args[0] == I8X16 and args[1] == I8X16):
         raise TypingError(f"{s.name} takes {I8X16} operands")
     if not (len(inst.mask) == 16 and all(0 <= i < 32 for i in inst.mask)):
@@ -723,7 +769,8 @@ def _shuffle(func: Function, data: InstructionData, s: OpSpec, args: list[Type])
 
 
 def _swizzle(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 2, s.name)
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
     if not (args[0] == I8X16 and args[1] == I8X16):
         raise TypingError(f"{s.name} takes {I8X16} operands")
     return [I8X16]
@@ -731,7 +778,8 @@ def _swizzle(func: Function, data: InstructionData, s: OpSpec, args: list[Type])
 
 def _bitselect(func: Function, data: InstructionData, s: OpSpec,
                args: list[Type]) -> list[Type]:
-    _arity(args, 3, s.name)
+    if len(args) != 3:
+        _wrong_arity(args, 3, s.name)
     if not args[0].is_vector:
         raise TypingError(f"{s.name} needs vector operands, got {args[0]}")
     if not (args[0] == args[1] == args[2]):
@@ -741,7 +789,8 @@ def _bitselect(func: Function, data: InstructionData, s: OpSpec,
 
 def _vector_test(func: Function, data: InstructionData, s: OpSpec,
                  args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not args[0].is_vector:
         raise TypingError(f"{s.name} needs a vector operand, got {args[0]}")
     if not (s.name == "vany_true" or _lane_view(args[0])):
@@ -752,7 +801,8 @@ def _vector_test(func: Function, data: InstructionData, s: OpSpec,
 def _vhigh_bits(func: Function, data: InstructionData, s: OpSpec,
                 args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not (_lane_view(args[0]) and args[0].kind == "int"):
         raise TypingError(f"{s.name} needs an integer vector, got {args[0]}")
     if not (ctrl.is_int and ctrl.bits >= args[0].lanes):
@@ -762,7 +812,8 @@ def _vhigh_bits(func: Function, data: InstructionData, s: OpSpec,
 
 def _vector_int_binary(func: Function, data: InstructionData, s: OpSpec,
                        args: list[Type]) -> list[Type]:
-    _arity(args, 2, s.name)
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
     if not (_lane_view(args[0]) and args[0].kind == "int"):
         raise TypingError(f"{s.name} needs integer vector operands, got {args[0]}")
     if args[0] != args[1]:
@@ -772,7 +823,8 @@ def _vector_int_binary(func: Function, data: InstructionData, s: OpSpec,
 
 def _vector_int_unary(func: Function, data: InstructionData, s: OpSpec,
                       args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if not (_lane_view(args[0]) and args[0].kind == "int"):
         raise TypingError(f"{s.name} needs an integer vector operand, got {args[0]}")
     return [args[0]]

@@ -253,7 +253,12 @@ class _FunctionLowering:
         self.label = label
 
     def type_of(self, v: Value) -> t.Type:
-        return self.dfg.value_type(v)
+        dfg = self.dfg
+        if not dfg.aliases:
+            ty = dfg.value_types[v]
+            if ty is not None:
+                return ty
+        return dfg.value_type(v)
 
     def resolve(self, v: Value) -> Value:
         if self.dfg.aliases:
