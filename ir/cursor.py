@@ -12,7 +12,7 @@ from typing import cast
 from pyjitwasm.ir.builder import InstBuilder
 from pyjitwasm.ir.entities import Block, Inst, Value
 from pyjitwasm.ir.function import Function
-from pyjitwasm.ir.instructions import InstructionData
+from pyjitwasm.ir.instructions import BRANCH_OPCODES, InstructionData
 from pyjitwasm.ir.types import F32, F64, Type
 from pyjitwasm.ir.typing import result_types
 
@@ -29,7 +29,9 @@ class Cursor(InstBuilder):
         self.func = func
         self.block = block
         self.index = index
-        self.on_insert: Callable[[Inst], None] | None = None
+        # Called with each branch instruction inserted (the function builder records
+        # the edges); only for branches, so other insertions pay nothing.
+        self.on_branch: Callable[[Inst], None] | None = None
 
     def goto_end(self, block: Block) -> Cursor:
         self.block, self.index = block, None
@@ -104,8 +106,8 @@ class Cursor(InstBuilder):
             layout.block_insts[block].insert(index, inst)
             self.index = index + 1
         layout.inst_block[inst] = block
-        if self.on_insert is not None:
-            self.on_insert(inst)
+        if self.on_branch is not None and data.opcode in BRANCH_OPCODES:
+            self.on_branch(inst)
         return inst, results
 
     # Composite helpers -----------------------------------------------------------------

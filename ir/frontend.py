@@ -21,7 +21,7 @@ from typing import NewType
 from pyjitwasm.ir.cursor import Cursor
 from pyjitwasm.ir.entities import Block, Inst, Value
 from pyjitwasm.ir.function import Function
-from pyjitwasm.ir.instructions import OPCODES, BlockCall, BrTable, Jump
+from pyjitwasm.ir.instructions import TERMINATOR_OPCODES, BlockCall, BrTable, Jump
 from pyjitwasm.ir.types import Type
 
 Variable = NewType("Variable", int)
@@ -43,9 +43,6 @@ is trivial (one incoming value besides itself), else pass the values as branch
 arguments."""
 _Task = tuple[int, Block, Value, int]
 
-# Asked on every instruction inserted: sets of names instead of an OpSpec lookup each.
-_TERMINATORS = frozenset(name for name, s in OPCODES.items() if s.terminator)
-_BRANCHES = frozenset(name for name, s in OPCODES.items() if s.branch)
 
 
 class FunctionBuilder:
@@ -55,7 +52,7 @@ class FunctionBuilder:
         self.func = func
         self.current: Block | None = None
         self._cursor = Cursor(func)
-        self._cursor.on_insert = self._record_branch
+        self._cursor.on_branch = self._record_branch
         self._var_types: list[Type] = []
         self._defs: dict[Block, dict[Variable, Value]] = {}
         self._sealed: set[Block] = set()
@@ -89,7 +86,7 @@ class FunctionBuilder:
         if self.current is None:
             return True
         insts = self.func.layout.block_insts[self.current]
-        return bool(insts) and self.func.dfg.insts[insts[-1]].opcode in _TERMINATORS
+        return bool(insts) and self.func.dfg.insts[insts[-1]].opcode in TERMINATOR_OPCODES
 
     def predecessors(self, block: Block) -> list[Block]:
         return [pred for pred, _ in self._preds[block]]
@@ -100,7 +97,7 @@ class FunctionBuilder:
         if current is None:
             raise ValueError("no current block")
         insts = self.func.layout.block_insts[current]
-        if insts and self.func.dfg.insts[insts[-1]].opcode in _TERMINATORS:
+        if insts and self.func.dfg.insts[insts[-1]].opcode in TERMINATOR_OPCODES:
             raise ValueError(f"block{current} is already terminated")
         cursor = self._cursor
         cursor.block = current
@@ -109,8 +106,6 @@ class FunctionBuilder:
 
     def _record_branch(self, inst: Inst) -> None:
         data = self.func.dfg.insts[inst]
-        if data.opcode not in _BRANCHES:
-            return
         current = self.func.layout.inst_block[inst]
         for succ in data.successors():
             if succ in self._sealed:

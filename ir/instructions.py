@@ -177,6 +177,12 @@ OPCODES: dict[str, OpSpec] = {spec.name: spec for spec in _SPECS}
 """Every opcode's OpSpec, keyed by name."""
 
 
+BRANCH_OPCODES = frozenset(s.name for s in _SPECS if s.branch)
+"""Opcodes that transfer control to blocks of the function (``OpSpec.branch``)."""
+TERMINATOR_OPCODES = frozenset(s.name for s in _SPECS if s.terminator)
+"""Opcodes that end a block (``OpSpec.terminator``)."""
+
+
 def spec(opcode: str) -> OpSpec:
     """The OpSpec of an opcode name; KeyError for unknown names."""
     return OPCODES[opcode]

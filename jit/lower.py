@@ -233,7 +233,6 @@ class _FunctionLowering:
         self.label = ""  # the LLVM block being filled
         self.incoming: dict[Block, list[tuple[str, list[str]]]] = {}
         self.trap_blocks: dict[int, str] = {}
-        self.uses: dict[Value, int] = {}
         # Whether the function has heap accesses that may fault (guard pages).
         self.faulting_accesses = False
         self.need_ptr: set[Value] = set()
@@ -361,26 +360,15 @@ class _FunctionLowering:
         return "\n".join([header, prologue.rstrip("\n"), *body, "}"]) + "\n"
 
     def analyze(self) -> None:
-        """Count uses, find the values that need a ``ptr`` form, and name the values
-        ``prepare_inst`` spells specially (one pass over the instructions)."""
+        """Find the values that need a ``ptr`` form, and name the values ``prepare_inst``
+        spells specially (one pass over the instructions)."""
         dfg = self.dfg
         insts = dfg.insts
-        resolve = dfg.resolve if dfg.aliases else None
-        uses = self.uses
         need: list[Value] = []
         block_insts = self.func.layout.block_insts
         for block in self.reachable_blocks():
             for inst in block_insts[block]:
                 data = insts[inst]
-                for v in data.arguments():
-                    if resolve is not None:
-                        v = resolve(v)
-                    uses[v] = uses.get(v, 0) + 1
-                for dest in data.block_calls():
-                    for v in dest.args:
-                        if resolve is not None:
-                            v = resolve(v)
-                        uses[v] = uses.get(v, 0) + 1
                 kind = type(data)
                 if kind is Load or kind is Store:
                     assert isinstance(data, Load | Store)
