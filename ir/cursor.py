@@ -81,7 +81,14 @@ class Cursor(InstBuilder):
         value_types = dfg.value_types
         args = data.arguments()
         try:
-            arg_types = list(map(value_types.__getitem__, args))
+            # By arity: a comprehension costs more than the lookups of one or two.
+            count = len(args)
+            if count == 2:
+                arg_types = [value_types[args[0]], value_types[args[1]]]
+            elif count == 1:
+                arg_types = [value_types[args[0]]]
+            else:
+                arg_types = [value_types[v] for v in args]
         except IndexError:
             arg_types = [None]
         if None in arg_types:  # an operand that is not (or no longer) defined: KeyError

@@ -248,7 +248,10 @@ class InstructionData:
         """Whether an operand or a branch argument is one of ``values``."""
         if not values.isdisjoint(self.arguments()):
             return True
-        return any(not values.isdisjoint(dest.args) for dest in self.block_calls())
+        for dest in self.block_calls():
+            if not values.isdisjoint(dest.args):
+                return True
+        return False
 
     def successors(self) -> list[Block]:
         """Distinct destination blocks, in order of first mention."""

@@ -53,6 +53,7 @@ class _Legalizer:
         # No instruction being legalized is before this index in its block (so finding
         # it costs only the instructions inserted since, not a search of the block).
         self._hint = 0
+        self._vmctx: Value | None = None  # the vmctx parameter, once asked for
 
     def run(self) -> None:
         insts = self.dfg.insts
@@ -109,10 +110,12 @@ class _Legalizer:
         return base
 
     def vmctx_param(self) -> Value:
-        index = self.func.vmctx_param_index()
-        if index is None:
-            raise ValueError(f"%{self.func.name} uses vmctx but has no vmctx parameter")
-        return self.dfg.block_params[self.func.layout.entry_block()][index]
+        if self._vmctx is None:
+            index = self.func.vmctx_param_index()
+            if index is None:
+                raise ValueError(f"%{self.func.name} uses vmctx but has no vmctx parameter")
+            self._vmctx = self.dfg.block_params[self.func.layout.entry_block()][index]
+        return self._vmctx
 
     # Memory ----------------------------------------------------------------------------
 
