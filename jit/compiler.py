@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pyjitwasm.ir.function import Function
@@ -24,7 +24,7 @@ from pyjitwasm.ir.legalize import legalize
 from pyjitwasm.ir.verifier import verify
 from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
 from pyjitwasm.jit.elfsyms import read_code_layout
-from pyjitwasm.jit.lower_module import ShimSpec, emit_module
+from pyjitwasm.jit.lower_module import ModuleText, ShimSpec
 from pyjitwasm.jit.lower_objsyms import function_symbols
 
 
@@ -104,11 +104,12 @@ def code_loader(opt_level: int) -> CodeLoader:
         return _loaders[opt_level]
 
 
-def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[ShimSpec],
-                      options: CodegenOptions, timings: CompileTimings,
-                      symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
-    """Legalize, lower, compile and load ``functions`` (legalized in place) and the entry
-    ``shims``; stage times are added to ``timings``."""
+def _lower_all(functions: Iterable[FunctionToCompile], shims: list[ShimSpec],
+               options: CodegenOptions, timings: CompileTimings,
+               by_name: dict[str, int]) -> str:
+    """The LLVM text of ``functions`` and ``shims``, each function legalized and lowered
+    as it comes (``by_name`` receives name -> index); no IR outlives its lowering."""
+    text = ModuleText()
     for unit in functions:
         t0 = time.perf_counter()
         if options.verify:
@@ -118,29 +119,45 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
         t2 = time.perf_counter()
         if options.verify:
             verify(unit.func)
+        t3 = time.perf_counter()
+        text.add_function(unit.func, "internal" if unit.internal else "")
+        by_name[unit.func.name] = unit.index
         timings.legalize += t2 - t1
-        timings.verify += (t1 - t0) + (time.perf_counter() - t2)
-
+        timings.verify += (t1 - t0) + (t3 - t2)
+        timings.lower += time.perf_counter() - t3
     t0 = time.perf_counter()
+    llvm_text = text.finish(shims)
+    timings.lower += time.perf_counter() - t0
+    return llvm_text
+
+
+def compile_functions(functions: Iterable[FunctionToCompile], shims: Iterable[ShimSpec],
+                      options: CodegenOptions, timings: CompileTimings,
+                      symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
+    """Legalize, lower, compile and load ``functions`` (legalized in place) and the entry
+    ``shims``; stage times are added to ``timings``.
+
+    Each function is legalized and lowered to LLVM text as it comes and not referenced
+    afterwards, so a caller handing a generator that translates on demand (as
+    ``runtime/jit/compile_module.py`` does) holds one function's IR at a time."""
+    by_name: dict[str, int] = {}
     shim_specs = list(shims)
-    text = emit_module([(unit.func, "internal" if unit.internal else "") for unit in functions],
-                       shim_specs)
+    llvm_text = _lower_all(functions, shim_specs, options, timings, by_name)
+    count = len(by_name)
     t1 = time.perf_counter()
-    timings.lower += t1 - t0
 
     loader = code_loader(options.opt_level)
-    obj = loader.compile_object(text)
+    obj = loader.compile_object(llvm_text)
     t2 = time.perf_counter()
     timings.llvm += t2 - t1
     loaded = loader.load_object(obj, symbols)
     timings.link += time.perf_counter() - t2
-    timings.functions += len(functions)
+    timings.functions += count
 
     section_starts: dict[str, int] = {}
     for section in read_code_layout(obj)[0]:
         if section.anchor is not None:
             section_starts[section.name] = loaded.address(section.anchor) - section.anchor_offset
-    by_name = {unit.func.name: unit.index for unit in functions}
     codes: dict[int, FunctionCode] = {}
     for sym in function_symbols(obj):
         index = by_name.get(sym.name)
@@ -151,7 +168,7 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
         code=loaded,
         functions=codes,
         shims={spec.name: loaded.address(spec.name) for spec in shim_specs},
-        llvm_ir=text if options.keep_llvm_ir else "",
+        llvm_ir=llvm_text if options.keep_llvm_ir else "",
     )
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import bisect
 import os
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.jit.codeload import CodeRange, LoadedCode
@@ -140,6 +140,57 @@ class CompiledModule:
         self.code.release()
 
 
+HUGE_FUNCTION_INSTRUCTIONS = 30_000
+"""A function with more wasm instructions than this is compiled alone, with the
+cheapest LLVM configuration (``codegen_options_for``)."""
+
+EAGER_BATCH_INSTRUCTIONS = 20_000
+"""Eager compilation compiles a module in batches of about this many wasm instructions
+(``eager_batches``), so its peak memory is one batch's, not the module's."""
+
+
+def codegen_options_for(module: WasmModule, indices: Sequence[int],
+                        options: CompileOptions) -> CodegenOptions:
+    """The back end's options for compiling defined functions ``indices`` together.
+
+    The one size-based rule for LLVM: a batch with a function of more than
+    ``HUGE_FUNCTION_INSTRUCTIONS`` wasm instructions gets opt level 0 (no IR passes,
+    LLVM's fast instruction selector and register allocator), whose time and memory grow
+    linearly with the function; the optimizing pipeline's grow faster (NewGVN, the greedy
+    register allocator), to minutes and gigabytes for a function of a million
+    instructions.  Measurements: docs/jit-design.md, "Huge functions"."""
+    codegen = options.codegen_options()
+    first = module.num_imported_funcs
+    if codegen.opt_level and any(len(module.codes[i - first].instrs) > HUGE_FUNCTION_INSTRUCTIONS
+                                 for i in indices):
+        return replace(codegen, opt_level=0)
+    return codegen
+
+
+def eager_batches(module: WasmModule,
+                  budget: int = EAGER_BATCH_INSTRUCTIONS) -> list[list[int]]:
+    """Every defined function (wasm indices, in order) split into batches of at most
+    ``budget`` wasm instructions (a larger function is a batch of its own), for eager
+    compilation one batch at a time."""
+    first = module.num_imported_funcs
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    size = 0
+    for k, code in enumerate(module.codes):
+        cost = len(code.instrs)
+        if batch and (size + cost > budget or cost > HUGE_FUNCTION_INSTRUCTIONS):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(first + k)
+        size += cost
+        if cost > HUGE_FUNCTION_INSTRUCTIONS:
+            batches.append(batch)
+            batch, size = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
+
+
 def escaping_functions(module: WasmModule) -> set[int]:
     """Functions whose address leaves the module (they need a global symbol)."""
     escaping = set(func_ref_indices(module))
@@ -174,18 +225,24 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
         info = ModuleInfo(module, options.heap_config())
     escaping = set() if separate else escaping_functions(module)
     together: Collection[int] | None = frozenset(indices) if separate else None
-    functions: list[FunctionToCompile] = []
-    for index in indices:
-        t0 = time.perf_counter()
-        func = translate_function(module, index, info=info, direct_callees=together)
-        timings.translate += time.perf_counter() - t0
-        if separate:
-            # The runtime reaches them through slots, never by name; but the loader
-            # needs one global symbol to place the code section (the first function).
-            internal = index != indices[0]
-        else:
-            internal = options.internal_linkage and index not in escaping
-        functions.append(FunctionToCompile(index, func, internal))
+    kept_ir: dict[int, Function] = {}
+
+    def translated() -> Iterator[FunctionToCompile]:
+        # Translated one at a time as the back end asks: it lowers each to text before
+        # taking the next, so the batch never holds more than one function's IR.
+        for index in indices:
+            t0 = time.perf_counter()
+            func = translate_function(module, index, info=info, direct_callees=together)
+            timings.translate += time.perf_counter() - t0
+            if separate:
+                # The runtime reaches them through slots, never by name; but the loader
+                # needs one global symbol to place the code section (the first function).
+                internal = index != indices[0]
+            else:
+                internal = options.internal_linkage and index not in escaping
+            if options.keep_ir:
+                kept_ir[index] = func  # legalized in place by the back end
+            yield FunctionToCompile(index, func, internal)
 
     shim_names: dict[int, str] = {}
     shims: dict[str, ShimSpec] = {}
@@ -195,7 +252,8 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
         shim_names[type_index] = name
         shims.setdefault(name, ShimSpec(name, params, results))
 
-    compiled = compile_functions(functions, shims.values(), options.codegen_options(), timings,
+    compiled = compile_functions(translated(), shims.values(),
+                                 codegen_options_for(module, indices, options), timings,
                                  symbols)
     return CompiledModule(
         module=module,
@@ -204,11 +262,11 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
         functions=compiled.functions,
         shims={ti: compiled.shims[name] for ti, name in shim_names.items()},
         timings=timings,
-        # Legalized in place by the back end.
-        ir_functions={unit.index: unit.func for unit in functions} if options.keep_ir else {},
+        ir_functions=kept_ir,
         llvm_ir=compiled.llvm_ir,
     )
 
 
-__all__ = ["CompileOptions", "CompileTimings", "CompiledModule", "FunctionCode",
-           "compile_batch", "compile_module", "escaping_functions"]
+__all__ = ["CompileOptions", "CompileTimings", "CompiledModule", "EAGER_BATCH_INSTRUCTIONS",
+           "FunctionCode", "HUGE_FUNCTION_INSTRUCTIONS", "codegen_options_for",
+           "compile_batch", "compile_module", "eager_batches", "escaping_functions"]

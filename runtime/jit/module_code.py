@@ -7,8 +7,9 @@ all its instances (the vmctx field ``code_slots`` points at it, see
 ``translate/vmctx.py``).  Calls that do not go straight to a function compiled in the
 same batch load the slot; VMFuncImport and VMFuncRef records hold the slot's address.
 
-Eager (``CompileOptions.lazy=False``): the whole module is one batch compiled when the
-``ModuleCode`` is made; every slot is filled at once.
+Eager (``CompileOptions.lazy=False``): every function is compiled when the ``ModuleCode``
+is made, in batches of about ``EAGER_BATCH_INSTRUCTIONS`` wasm instructions
+(``compile_module.eager_batches``: peak memory is one batch's), each like a lazy batch.
 
 Lazy (the default): making a ``ModuleCode`` compiles nothing; slot ``k`` starts at
 lazy-compile stub ``k`` (``runtime/native/native.c``).  The first call through it enters
@@ -36,7 +37,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from pyjitwasm.runtime.jit import codemap, shims
-from pyjitwasm.runtime.jit.compile_module import CompiledModule, CompileOptions, compile_batch
+from pyjitwasm.runtime.jit.compile_module import (
+    CompiledModule,
+    CompileOptions,
+    compile_batch,
+    eager_batches,
+)
 from pyjitwasm.runtime.native import (
     ffi,
     fill_lazy_stubs,
@@ -88,8 +94,11 @@ class ModuleCode:
         self.lazy = options.lazy and lazy_stubs_supported()
         if self.lazy:
             fill_lazy_stubs(self.slots_address, count)
-        elif count:
-            self._compile([self.first + k for k in range(count)])
+        else:
+            # One bounded batch at a time (each batch's IR and LLVM module are freed
+            # before the next), not the module at once.
+            for batch in eager_batches(module):
+                self._compile(batch)
 
     # What instances use -------------------------------------------------------------
 
@@ -178,7 +187,7 @@ class ModuleCode:
         caller holds the lock, or nothing else can see this object yet)."""
         t0 = time.perf_counter()
         batch = compile_batch(self.module, indices, self.options, self.symbols, self.info,
-                              separate=self.lazy, with_shims=not self.lazy)
+                              separate=True, with_shims=False)
         # The fault handler and backtraces must know the code before it can run.
         codemap.register(batch)
         self.batches.append(batch)

@@ -181,6 +181,13 @@ def huge_function_module(instructions: int) -> bytes:
     """A module exporting ``run(i32, i32) -> i32`` with about ``instructions`` wasm
     instructions in it, and its ``memory``."""
     code, _ = huge_function_body(instructions)
+    return module_with_bodies([code])
+
+
+def module_with_bodies(bodies: list[bytes]) -> bytes:
+    """A module with one memory page (exported as ``memory``) and one function of type
+    ``(i32, i32) -> i32`` per body (made by ``huge_function_body``); the first is
+    exported as ``run``."""
     functype = b"\x60" + _vec([bytes([I32]), bytes([I32])]) + _vec([bytes([I32])])
     exports = _vec([
         uleb(3) + b"run" + b"\x00" + uleb(0),
@@ -188,10 +195,10 @@ def huge_function_module(instructions: int) -> bytes:
     ])
     return (HEADER
             + _section(1, _vec([functype]))
-            + _section(3, _vec([uleb(0)]))
+            + _section(3, _vec([uleb(0)] * len(bodies)))
             + _section(5, _vec([b"\x00" + uleb(1)]))
             + _section(7, exports)
-            + _section(10, _vec([uleb(len(code)) + code])))
+            + _section(10, _vec([uleb(len(code)) + code for code in bodies])))
 
 
-__all__ = ["huge_function_body", "huge_function_module"]
+__all__ = ["huge_function_body", "huge_function_module", "module_with_bodies"]
