@@ -11,7 +11,7 @@ from typing import cast
 
 from pyjitwasm.ir.builder import InstBuilder
 from pyjitwasm.ir.entities import Block, Inst, Value
-from pyjitwasm.ir.function import Function
+from pyjitwasm.ir.function import DEF_SHIFT, Function
 from pyjitwasm.ir.instructions import BRANCH_OPCODES, InstructionData
 from pyjitwasm.ir.types import F32, F64, Type
 from pyjitwasm.ir.typing import result_types
@@ -102,7 +102,7 @@ class Cursor(InstBuilder):
             for num, ty in enumerate(types):
                 v = Value(len(value_types))
                 value_types.append(ty)
-                value_defs.append((inst, num))
+                value_defs.append(inst << DEF_SHIFT | num)  # inst_def(inst, num)
                 results.append(v)
         dfg.results.append(results)
         layout = func.layout

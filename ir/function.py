@@ -126,6 +126,21 @@ ValueDef = InstResult | BlockParam
 """Where a value is defined (Cranelift's ``ValueDef``)."""
 
 
+DEF_SHIFT = 20
+"""Bits of ``value_defs`` entries below the instruction or block number."""
+_DEF_NUM = (1 << DEF_SHIFT) - 1
+
+
+def inst_def(inst: Inst, num: int) -> int:
+    """``DataFlowGraph.value_defs``'s packing of result ``num`` of ``inst``."""
+    return inst << DEF_SHIFT | num
+
+
+def param_def(block: Block, num: int) -> int:
+    """``DataFlowGraph.value_defs``'s packing of parameter ``num`` of ``block``."""
+    return ~(block << DEF_SHIFT | num)
+
+
 class DataFlowGraph:
     """Instructions, values and block parameters."""
 
@@ -133,18 +148,17 @@ class DataFlowGraph:
         self.insts: list[InstructionData] = []
         self.results: list[list[Value]] = []
         self.value_types: list[Type | None] = []
-        # Where each value is defined, as a plain pair (made for every value, so no
-        # object): ``(inst, num)`` for result ``num`` of ``inst``, ``(~block, num)`` for
-        # parameter ``num`` of ``block``; None for numbers not (or no longer) defined.
-        # ``value_def`` gives the typed ``ValueDef``.
-        self.value_defs: list[tuple[int, int] | None] = []
+        # Where each value is defined, packed in one int (made for every value, so no
+        # object): ``inst_def(inst, num)`` for result ``num`` of ``inst``,
+        # ``param_def(block, num)`` for parameter ``num`` of ``block``; None for numbers
+        # not (or no longer) defined.  ``value_def`` gives the typed ``ValueDef``.
+        self.value_defs: list[int | None] = []
         self.block_params: list[list[Value]] = []
         self.aliases: dict[Value, Value] = {}
 
     # Values ---------------------------------------------------------------------------
 
-    def _new_value(self, ty: Type, definition: tuple[int, int],
-                   number: int | None = None) -> Value:
+    def _new_value(self, ty: Type, definition: int, number: int | None = None) -> Value:
         if number is None:  # the common case: the next number
             number = len(self.value_types)
             self.value_types.append(ty)
@@ -175,23 +189,22 @@ class DataFlowGraph:
         definition = self.value_defs[self.resolve(v)]
         if definition is None:
             raise KeyError(f"v{v} is not defined")
-        owner, num = definition
-        if owner >= 0:
-            return InstResult(Inst(owner), num)
-        return BlockParam(Block(~owner), num)
+        if definition >= 0:
+            return InstResult(Inst(definition >> DEF_SHIFT), definition & _DEF_NUM)
+        return BlockParam(Block(~definition >> DEF_SHIFT), ~definition & _DEF_NUM)
 
     def defining_inst(self, v: Value) -> InstructionData | None:
         """The data of the instruction whose result ``v`` is; None for block parameters."""
         definition = self.value_defs[self.resolve(v)]
-        if definition is not None and definition[0] >= 0:
-            return self.insts[definition[0]]
+        if definition is not None and definition >= 0:
+            return self.insts[definition >> DEF_SHIFT]
         return None
 
     def iconst_value(self, v: Value) -> int | None:
         """The constant bits of ``v`` when an ``iconst`` defines it."""
         definition = self.value_defs[self.resolve(v)]
-        if definition is not None and definition[0] >= 0:
-            data = self.insts[definition[0]]
+        if definition is not None and definition >= 0:
+            data = self.insts[definition >> DEF_SHIFT]
             if type(data) is UnaryImm:
                 return data.imm
         return None
@@ -219,7 +232,7 @@ class DataFlowGraph:
 
     def add_result(self, inst: Inst, ty: Type, number: int | None = None) -> Value:
         results = self.results[inst]
-        v = self._new_value(ty, (inst, len(results)), number)
+        v = self._new_value(ty, inst_def(inst, len(results)), number)
         results.append(v)
         return v
 
@@ -237,7 +250,7 @@ class DataFlowGraph:
             self.block_params.append([])
 
     def append_block_param(self, block: Block, ty: Type, number: int | None = None) -> Value:
-        v = self._new_value(ty, (~block, len(self.block_params[block])), number)
+        v = self._new_value(ty, param_def(block, len(self.block_params[block])), number)
         self.block_params[block].append(v)
         return v
 
@@ -246,7 +259,7 @@ class DataFlowGraph:
         v = self.block_params[block].pop(index)
         self.value_defs[v] = None
         for i, p in enumerate(self.block_params[block][index:], index):
-            self.value_defs[p] = (~block, i)
+            self.value_defs[p] = param_def(block, i)
         return v
 
     def resolve_all_aliases(self) -> None:

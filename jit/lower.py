@@ -335,29 +335,34 @@ class _FunctionLowering:
         prologue = abi.stack_check_ir("%vmctx", self.label)
         self.ptrs[params[0]] = "%vmctx"
         self.emit(f"%v{params[0]} = ptrtoint ptr %vmctx to i64")
+        # Each block's lines are joined as soon as it is lowered (the phis, known only
+        # once every edge is, go between its label and that text): a huge function
+        # holds one string per block, not one per line.
         self.emit_block_body(entry)
-        block_lines = {entry: (0, len(self.lines))}
+        block_text = {entry: self._take_lines()}
         for block in self.reachable_blocks():
             if block == entry:
                 continue
-            start = len(self.lines)
-            self.start_block(f"b{block}")
+            self.label = f"b{block}"
             self.emit_block_body(block)
-            block_lines[block] = (start, len(self.lines))
+            block_text[block] = self._take_lines()
         body: list[str] = []
         for block in self.reachable_blocks():
-            start, end = block_lines[block]
-            body.append(self.lines[start])
             if block != entry:
+                body.append(f"b{block}:")
                 body.extend(self.phis(block))
-                body.extend(self.lines[start + 1:end])
-            else:
-                body.extend(self.lines[start + 1:end])
+            body.append(block_text.pop(block))
         for code, label in self.trap_blocks.items():
             body.append(f"{label}:")
             body.append(f"  call void @{abi.TRAP_SYMBOL}(ptr %vmctx, i32 {code})")
             body.append("  unreachable")
         return "\n".join([header, prologue.rstrip("\n"), *body, "}"]) + "\n"
+
+    def _take_lines(self) -> str:
+        """The lines emitted since the last call, as one string (and forget them)."""
+        text = "\n".join(self.lines)
+        self.lines.clear()
+        return text
 
     def analyze(self) -> None:
         """Find the values that need a ``ptr`` form, and name the values ``prepare_inst``
