@@ -5,7 +5,10 @@ The stages are the Python half of compiling a function, before LLVM: decode (byt
 IR to LLVM IR text, ``jit.lower_module.emit_module``).  Each defined function goes
 through translate -> legalize -> lower on its own and is dropped, as a compile batch's
 functions are; a stage's figure is its total time over the module divided by the
-module's wasm instruction count (best of ``--repeat``).  Memory, in a second pass under
+module's wasm instruction count (best of ``--repeat``); wall time, and the process's
+CPU time beside it (the steadier figure when other jobs share the machine).  Each
+checkout's compile driver policy for the cyclic garbage collector applies (see
+``_gc_policy``).  Memory, in a second pass under
 ``tracemalloc``: the most Python memory one function's stage allocated at its peak
 (over the module's functions) and the peak RSS of the measuring process.
 
@@ -57,10 +60,24 @@ def _status_kib(field: str) -> int:
     return 0
 
 
+def _gc_policy() -> Any:
+    """What the checkout's compile driver does with the cyclic collector while it
+    compiles (``compile_module.cyclic_gc_paused`` where it exists, else nothing), so each
+    checkout is measured as it runs in the product."""
+    import contextlib
+
+    try:
+        from pyjitwasm.runtime.jit.compile_module import cyclic_gc_paused
+    except ImportError:
+        return contextlib.nullcontext()
+    return cyclic_gc_paused()
+
+
 def _pipeline(module: Any, info: Any, index: int, timings: dict[str, float] | None,
-              peaks: dict[str, int] | None) -> None:
-    """translate -> legalize -> lower one function; add stage seconds to ``timings`` or
-    record each stage's tracemalloc peak (bytes above its start) in ``peaks``."""
+              peaks: dict[str, int] | None, cpu: dict[str, float] | None = None) -> None:
+    """translate -> legalize -> lower one function; add stage seconds (wall, and CPU to
+    ``cpu``) to ``timings`` or record each stage's tracemalloc peak (bytes above its
+    start) in ``peaks``."""
     import tracemalloc
 
     from pyjitwasm.ir.legalize import legalize
@@ -75,14 +92,17 @@ def _pipeline(module: Any, info: Any, index: int, timings: dict[str, float] | No
             peaks[name] = max(peaks.get(name, 0), tracemalloc.get_traced_memory()[1] - start)
             return result
         assert timings is not None
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         result = fn()
         timings[name] += time.perf_counter() - t0
+        if cpu is not None:
+            cpu[name] += time.process_time() - c0
         return result
 
-    func = stage("translate", lambda: translate_function(module, index, info=info))
-    stage("legalize", lambda: legalize(func))
-    stage("lower", lambda: emit_module([(func, "")]))
+    with _gc_policy():
+        func = stage("translate", lambda: translate_function(module, index, info=info))
+        stage("legalize", lambda: legalize(func))
+        stage("lower", lambda: emit_module([(func, "")]))
 
 
 def measure_frontend(wasm_path: str, repeat: int, memory: bool) -> dict[str, Any]:
@@ -92,26 +112,30 @@ def measure_frontend(wasm_path: str, repeat: int, memory: bool) -> dict[str, Any
 
     data = Path(wasm_path).read_bytes()
     best = {name: float("inf") for name in STAGES}
+    best_cpu = {name: float("inf") for name in STAGES}
     module = None
     for _ in range(repeat):
         gc.collect()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         module = decode_module(data)
         best["decode"] = min(best["decode"], time.perf_counter() - t0)
+        best_cpu["decode"] = min(best_cpu["decode"], time.process_time() - c0)
     assert module is not None
     instructions = sum(len(code.instrs) for code in module.codes)
     first = module.num_imported_funcs
     info = ModuleInfo(module, HeapConfig())
     for _ in range(repeat):
         timings = dict.fromkeys(STAGES, 0.0)
+        cpu = dict.fromkeys(STAGES, 0.0)
         gc.collect()
         for k in range(len(module.codes)):
-            _pipeline(module, info, first + k, timings, None)
+            _pipeline(module, info, first + k, timings, None, cpu)
         for name in STAGES[1:]:
             best[name] = min(best[name], timings[name])
+            best_cpu[name] = min(best_cpu[name], cpu[name])
     row: dict[str, Any] = {
         "instructions": instructions, "functions": len(module.codes),
-        "seconds": best, "peak_rss_kib": _status_kib("VmHWM"),
+        "seconds": best, "cpu_seconds": best_cpu, "peak_rss_kib": _status_kib("VmHWM"),
     }
     if memory:
         import tracemalloc
@@ -184,10 +208,15 @@ def _front_us(row: dict[str, Any]) -> float:
     return sum(_us(row, s) for s in STAGES)
 
 
+def _front_cpu_us(row: dict[str, Any]) -> float:
+    return 1e6 * sum(row["cpu_seconds"].values()) / max(row["instructions"], 1)
+
+
 def table(rows: list[dict[str, Any]], labels: list[str]) -> str:
     """Markdown: one line per program and checkout."""
     header = ("| program | wasm instrs | checkout | decode µs/instr | translate | legalize "
-              "| lower | total µs/instr | speed-up | largest stage peak MiB | peak RSS MiB |")
+              "| lower | total µs/instr | speed-up | CPU µs/instr | CPU speed-up "
+              "| largest stage peak MiB | peak RSS MiB |")
     compile_cols = any("compile_s" in r for r in rows)
     if compile_cols:
         header += " eager compile s | compile peak RSS MiB |"
@@ -204,14 +233,15 @@ def table(rows: list[dict[str, Any]], labels: list[str]) -> str:
             if "error" in row:
                 lines.append(f"| {program} | - | {label} | {row['error']} |")
                 continue
-            speedup = ""
+            speedup = cpu_speedup = ""
             if base is not None and "error" not in base and label != labels[0]:
                 speedup = f"{_front_us(base) / _front_us(row):.2f}x"
+                cpu_speedup = f"{_front_cpu_us(base) / _front_cpu_us(row):.2f}x"
             peak = max(row.get("peak_bytes", {}).values(), default=0) / 2**20
             line = (f"| {program} | {row['instructions']:,} | {label} "
                     + "".join(f"| {_us(row, s):.2f} " for s in STAGES)
-                    + f"| {_front_us(row):.2f} | {speedup} | {peak:.0f} "
-                    f"| {row['peak_rss_kib'] / 1024:.0f} |")
+                    + f"| {_front_us(row):.2f} | {speedup} | {_front_cpu_us(row):.2f} "
+                    f"| {cpu_speedup} | {peak:.0f} | {row['peak_rss_kib'] / 1024:.0f} |")
             if compile_cols:
                 if "compile_s" in row:
                     line += (f" {row['compile_s']:.1f} "
