@@ -53,21 +53,22 @@ class Cursor(InstBuilder):
 
     def ins(self, data: InstructionData) -> Inst:
         """Insert ``data`` and give it typed results."""
-        return self._insert(data)[0]
+        self._insert(data)
+        return Inst(len(self.func.dfg.insts) - 1)
 
     def value(self, data: InstructionData) -> Value:
         """Insert an instruction with one result and return that result."""
-        results = self._insert(data)[1]
+        results = self._insert(data)
         if len(results) != 1:
             raise ValueError(f"{data.opcode} has {len(results)} results, not one")
         return results[0]
 
     def results(self, data: InstructionData) -> list[Value]:
         """Insert an instruction and return (a copy of) its results."""
-        return list(self._insert(data)[1])
+        return list(self._insert(data))
 
-    def _insert(self, data: InstructionData) -> tuple[Inst, list[Value]]:
-        """Insert ``data``: its number and its results.  Runs for every instruction
+    def _insert(self, data: InstructionData) -> list[Value]:
+        """Insert ``data`` and return its results.  Runs for every instruction
         built, so the data-flow graph's steps are written out here (``make_inst``,
         ``add_result``, ``Layout.insert_inst``)."""
         block = self.block
@@ -115,7 +116,7 @@ class Cursor(InstBuilder):
         layout.inst_block[inst] = block
         if self.on_branch is not None and data.opcode in BRANCH_OPCODES:
             self.on_branch(inst)
-        return inst, results
+        return results
 
     # Composite helpers -----------------------------------------------------------------
 

@@ -139,7 +139,10 @@ class FunctionBuilder:
         return self._var_types[var]
 
     def def_var(self, var: Variable, value: Value) -> None:
-        ty = self.func.dfg.value_type(value)
+        dfg = self.func.dfg
+        ty = dfg.value_types[value] if not dfg.aliases and value < len(dfg.value_types) else None
+        if ty is None:
+            ty = dfg.value_type(value)  # KeyError for an undefined value
         if ty != self._var_types[var]:
             raise TypeError(f"variable {var} is {self._var_types[var]}, value v{value} is {ty}")
         if self.current is None:
@@ -153,7 +156,8 @@ class FunctionBuilder:
         value = self._defs[self.current].get(var)
         if value is None:  # not defined in this block: the SSA search
             value = self._run(var, [(_USE, self.current, Value(0), 0)])
-        return self.func.dfg.resolve(value)
+        dfg = self.func.dfg
+        return dfg.resolve(value) if dfg.aliases else value
 
     # The SSA search ---------------------------------------------------------------------
 

@@ -485,7 +485,8 @@ class _FunctionLowering:
                         self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
 
     def edge(self, target: Block, args: Sequence[Value]) -> None:
-        self.incoming.setdefault(target, []).append((self.label, [self.op(a) for a in args]))
+        spelled = [self.op(a) for a in args] if args else []
+        self.incoming.setdefault(target, []).append((self.label, spelled))
 
     def trap_label(self, code: int) -> str:
         if code not in self.trap_blocks:
