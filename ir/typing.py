@@ -96,6 +96,18 @@ def _checks_of(s: OpSpec) -> tuple[type[InstructionData], OpSpec, Rule]:
 _CHECKS: dict[str, tuple[type[InstructionData], OpSpec, Rule]] = {}
 
 
+def _need(cond: bool, message: str) -> None:
+    """Raise TypingError(message) unless ``cond``.  The message is formatted before the
+    call, so rules on hot paths test inline instead (``if not cond: raise``)."""
+    if not cond:
+        raise TypingError(message)
+
+
+def _arity(args: list[Type], n: int, opcode: str) -> None:
+    if len(args) != n:
+        _wrong_arity(args, n, opcode)
+
+
 def _wrong_arity(args: list[Type], n: int, opcode: str) -> NoReturn:
     raise TypingError(f"{opcode} takes {n} operand(s), got {len(args)}")
 
