@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from pyjitwasm.ir.builder import InstBuilder
 from pyjitwasm.ir.entities import Block, Inst, Value
-from pyjitwasm.ir.function import Function
-from pyjitwasm.ir.instructions import InstructionData
+from pyjitwasm.ir.function import DEF_SHIFT, Function
+from pyjitwasm.ir.instructions import BRANCH_OPCODES, InstructionData
 from pyjitwasm.ir.types import F32, F64, Type
 from pyjitwasm.ir.typing import result_types
 
@@ -28,7 +29,9 @@ class Cursor(InstBuilder):
         self.func = func
         self.block = block
         self.index = index
-        self.on_insert: Callable[[Inst], None] | None = None
+        # Called with each branch instruction inserted (the function builder records
+        # the edges); only for branches, so other insertions pay nothing.
+        self.on_branch: Callable[[Inst], None] | None = None
 
     def goto_end(self, block: Block) -> Cursor:
         self.block, self.index = block, None
@@ -50,34 +53,70 @@ class Cursor(InstBuilder):
 
     def ins(self, data: InstructionData) -> Inst:
         """Insert ``data`` and give it typed results."""
-        block = self.block
-        if block is None:
-            raise ValueError("cursor has no position")
-        func = self.func
-        dfg = func.dfg
-        if dfg.aliases:
-            data = data.map_values(dfg.resolve)
-        types = result_types(func, data, [dfg.value_type(v) for v in data.arguments()])
-        inst = dfg.make_inst(data)
-        for ty in types:
-            dfg.add_result(inst, ty)
-        func.layout.insert_inst(inst, block, self.index)
-        if self.index is not None:
-            self.index += 1
-        if self.on_insert is not None:
-            self.on_insert(inst)
-        return inst
+        self._insert(data)
+        return Inst(len(self.func.dfg.insts) - 1)
 
     def value(self, data: InstructionData) -> Value:
         """Insert an instruction with one result and return that result."""
-        results = self.func.dfg.inst_results(self.ins(data))
+        results = self._insert(data)
         if len(results) != 1:
             raise ValueError(f"{data.opcode} has {len(results)} results, not one")
         return results[0]
 
     def results(self, data: InstructionData) -> list[Value]:
         """Insert an instruction and return (a copy of) its results."""
-        return list(self.func.dfg.inst_results(self.ins(data)))
+        return list(self._insert(data))
+
+    def _insert(self, data: InstructionData) -> list[Value]:
+        """Insert ``data`` and return its results.  Runs for every instruction
+        built, so the data-flow graph's steps are written out here (``make_inst``,
+        ``add_result``, ``Layout.insert_inst``)."""
+        block = self.block
+        if block is None:
+            raise ValueError("cursor has no position")
+        func = self.func
+        dfg = func.dfg
+        aliases = dfg.aliases
+        if aliases and data.uses_any(aliases.keys()):
+            data = data.map_values(dfg.resolve)
+        value_types = dfg.value_types
+        args = data.arguments()
+        try:
+            # By arity: a comprehension costs more than the lookups of one or two.
+            count = len(args)
+            if count == 2:
+                arg_types = [value_types[args[0]], value_types[args[1]]]
+            elif count == 1:
+                arg_types = [value_types[args[0]]]
+            else:
+                arg_types = [value_types[v] for v in args]
+        except IndexError:
+            arg_types = [None]
+        if None in arg_types:  # an operand that is not (or no longer) defined: KeyError
+            arg_types = [dfg.value_type(v) for v in args]
+        types = result_types(func, data, cast("list[Type]", arg_types))
+        inst = Inst(len(dfg.insts))
+        dfg.insts.append(data)
+        results: list[Value] = []
+        if types:
+            value_defs = dfg.value_defs
+            for num, ty in enumerate(types):
+                v = Value(len(value_types))
+                value_types.append(ty)
+                value_defs.append(inst << DEF_SHIFT | num)  # inst_def(inst, num)
+                results.append(v)
+        dfg.results.append(results)
+        layout = func.layout
+        index = self.index
+        if index is None:
+            layout.block_insts[block].append(inst)
+        else:
+            layout.block_insts[block].insert(index, inst)
+            self.index = index + 1
+        layout.inst_block[inst] = block
+        if self.on_branch is not None and data.opcode in BRANCH_OPCODES:
+            self.on_branch(inst)
+        return results
 
     # Composite helpers -----------------------------------------------------------------
 

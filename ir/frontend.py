@@ -16,46 +16,33 @@ forwarding block); call ``finalize`` when done so aliases are resolved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NewType
 
 from pyjitwasm.ir.cursor import Cursor
 from pyjitwasm.ir.entities import Block, Inst, Value
 from pyjitwasm.ir.function import Function
-from pyjitwasm.ir.instructions import BlockCall, BrTable, Jump, spec
+from pyjitwasm.ir.instructions import TERMINATOR_OPCODES, BlockCall, BrTable, Jump
 from pyjitwasm.ir.types import Type
 
 Variable = NewType("Variable", int)
 """A variable of the function being built (a wasm local, for instance)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Use:
-    """Task: push the variable's value at the end of (filled) or current point of
-    ``block``."""
+# Tasks of the SSA search (``_run``), as plain tuples ``(kind, block, param, count)``
+# (one is made per step of every variable lookup):
+_USE = 0
+"""Push the variable's value at the end of (filled) or current point of ``block``."""
+_SET = 1
+"""Cache the value on top of the results as ``block``'s definition."""
+_FINISH = 2
+"""Look up the value of parameter ``param`` of ``block`` in every predecessor, then
+``_COMPLETE`` it."""
+_COMPLETE = 3
+"""With the ``count`` predecessors' values on top of the results: drop ``param`` if it
+is trivial (one incoming value besides itself), else pass the values as branch
+arguments."""
+_Task = tuple[int, Block, Value, int]
 
-    block: Block
-
-
-@dataclass(frozen=True, slots=True)
-class _Set:
-    """Task: cache the value on top of the results as ``block``'s definition."""
-
-    block: Block
-
-
-@dataclass(frozen=True, slots=True)
-class _Finish:
-    """Task: give parameter ``param`` of ``block`` its branch arguments, looked up first in
-    every predecessor (``looked_up`` None), then, with ``looked_up`` predecessors' values
-    on top of the results, simplify it if trivial."""
-
-    block: Block
-    param: Value
-    looked_up: int | None = None
-
-
-_Task = _Use | _Set | _Finish
 
 
 class FunctionBuilder:
@@ -65,12 +52,14 @@ class FunctionBuilder:
         self.func = func
         self.current: Block | None = None
         self._cursor = Cursor(func)
-        self._cursor.on_insert = self._record_branch
+        self._cursor.on_branch = self._record_branch
         self._var_types: list[Type] = []
         self._defs: dict[Block, dict[Variable, Value]] = {}
         self._sealed: set[Block] = set()
         self._preds: dict[Block, list[tuple[Block, Inst]]] = {}
         self._incomplete: dict[Block, list[tuple[Variable, Value]]] = {}
+        # Blocks some br_table branches to (``_split_table_edges`` has work there).
+        self._table_targets: set[Block] = set()
 
     # Blocks -------------------------------------------------------------------------
 
@@ -96,29 +85,34 @@ class FunctionBuilder:
         """The current block already ends with a terminator."""
         if self.current is None:
             return True
-        last = self.func.layout.last_inst(self.current)
-        return last is not None and spec(self.func.dfg.insts[last].opcode).terminator
+        insts = self.func.layout.block_insts[self.current]
+        return bool(insts) and self.func.dfg.insts[insts[-1]].opcode in TERMINATOR_OPCODES
 
     def predecessors(self, block: Block) -> list[Block]:
         return [pred for pred, _ in self._preds[block]]
 
     def ins(self) -> Cursor:
         """A cursor at the end of the current block."""
-        if self.current is None:
+        current = self.current
+        if current is None:
             raise ValueError("no current block")
-        if self.is_filled():
-            raise ValueError(f"block{self.current} is already terminated")
-        return self._cursor.goto_end(self.current)
+        insts = self.func.layout.block_insts[current]
+        if insts and self.func.dfg.insts[insts[-1]].opcode in TERMINATOR_OPCODES:
+            raise ValueError(f"block{current} is already terminated")
+        cursor = self._cursor
+        cursor.block = current
+        cursor.index = None
+        return cursor
 
     def _record_branch(self, inst: Inst) -> None:
         data = self.func.dfg.insts[inst]
-        if not spec(data.opcode).branch:
-            return
         current = self.func.layout.inst_block[inst]
         for succ in data.successors():
             if succ in self._sealed:
                 raise ValueError(f"branch to sealed block{succ}")
             self._preds[succ].append((current, inst))
+        if type(data) is BrTable:
+            self._table_targets.update(data.successors())
 
     def seal_block(self, block: Block) -> None:
         """Declare that every predecessor of ``block`` has been built."""
@@ -126,7 +120,7 @@ class FunctionBuilder:
             return
         self._sealed.add(block)
         for var, param in self._incomplete.pop(block, []):
-            self._run(var, [_Finish(block, param)])
+            self._run(var, [(_FINISH, block, param, 0)])
 
     def seal_all_blocks(self) -> None:
         for block in list(self._preds):
@@ -145,7 +139,10 @@ class FunctionBuilder:
         return self._var_types[var]
 
     def def_var(self, var: Variable, value: Value) -> None:
-        ty = self.func.dfg.value_type(value)
+        dfg = self.func.dfg
+        ty = dfg.value_types[value] if not dfg.aliases and value < len(dfg.value_types) else None
+        if ty is None:
+            ty = dfg.value_type(value)  # KeyError for an undefined value
         if ty != self._var_types[var]:
             raise TypeError(f"variable {var} is {self._var_types[var]}, value v{value} is {ty}")
         if self.current is None:
@@ -156,65 +153,88 @@ class FunctionBuilder:
         """The variable's current value in the current block."""
         if self.current is None:
             raise ValueError("no current block")
-        return self.func.dfg.resolve(self._run(var, [_Use(self.current)]))
+        value = self._defs[self.current].get(var)
+        if value is None:  # not defined in this block: the SSA search
+            value = self._run(var, [(_USE, self.current, Value(0), 0)])
+        dfg = self.func.dfg
+        return dfg.resolve(value) if dfg.aliases else value
 
     # The SSA search ---------------------------------------------------------------------
 
     def _run(self, var: Variable, tasks: list[_Task]) -> Value:
-        """Process lookup tasks for ``var`` (see the task classes); returns the last value
+        """Process lookup tasks for ``var`` (see the task kinds); returns the last value
         produced."""
         dfg = self.func.dfg
+        all_defs = self._defs
+        sealed = self._sealed
+        all_preds = self._preds
         results: list[Value] = []
         in_chain: set[Block] = set()
         while tasks:
-            task = tasks.pop()
-            block = task.block
-            defs = self._defs[block]
-            if isinstance(task, _Use):
-                if var in defs:
-                    results.append(dfg.resolve(defs[var]))
-                elif block not in self._sealed:
+            kind, block, param, count = tasks.pop()
+            defs = all_defs[block]
+            if kind == _USE:
+                value = defs.get(var)
+                if value is not None:
+                    results.append(dfg.resolve(value))
+                    continue
+                preds = all_preds[block]
+                if block not in sealed:
                     param = dfg.append_block_param(block, self._var_types[var])
                     self._incomplete.setdefault(block, []).append((var, param))
                     defs[var] = param
                     results.append(param)
-                elif not self._preds[block]:
+                elif not preds:
                     value = self._zero_at_start(block, self._var_types[var])
                     defs[var] = value
                     results.append(value)
-                elif len(self._preds[block]) == 1 and block not in in_chain:
+                elif len(preds) == 1 and block not in in_chain:
                     in_chain.add(block)
-                    tasks.append(_Set(block))
-                    tasks.append(_Use(self._preds[block][0][0]))
+                    tasks.append((_SET, block, param, 0))
+                    tasks.append((_USE, preds[0][0], param, 0))
                 else:
                     param = dfg.append_block_param(block, self._var_types[var])
                     defs[var] = param
-                    tasks.append(_Finish(block, param))
-            elif isinstance(task, _Set):
+                    tasks.append((_FINISH, block, param, 0))
+            elif kind == _SET:
                 defs[var] = results[-1]
                 in_chain.discard(block)
-            else:
-                param = task.param
+            elif kind == _FINISH:
+                # Look the value up in every predecessor, then come back.
                 self._split_table_edges(block)
-                preds = self._preds[block]
-                if task.looked_up is None:
-                    # First visit: look the value up in every predecessor, then come back.
-                    tasks.append(_Finish(block, param, len(preds)))
-                    for pred, _ in reversed(preds):
-                        tasks.append(_Use(pred))
-                else:
-                    count = task.looked_up
-                    incoming = results[len(results) - count:]
-                    del results[len(results) - count:]
-                    for (_, inst), value in zip(preds, incoming, strict=True):
-                        self._append_branch_arg(inst, block, value)
-                    value = self._simplify_param(block, param, incoming)
-                    # Only if the block did not redefine the variable after this parameter
-                    # was made (a loop header that reads, then writes, a local).
-                    if defs.get(var) == param:
-                        defs[var] = value
-                    results.append(value)
+                preds = all_preds[block]
+                tasks.append((_COMPLETE, block, param, len(preds)))
+                for pred, _ in reversed(preds):
+                    tasks.append((_USE, pred, param, 0))
+            else:
+                incoming = results[len(results) - count:]
+                del results[len(results) - count:]
+                value = self._complete_param(block, param, incoming)
+                # Only if the block did not redefine the variable after this parameter
+                # was made (a loop header that reads, then writes, a local).
+                if defs.get(var) == param:
+                    defs[var] = value
+                results.append(value)
         return results[-1]
+
+    def _complete_param(self, block: Block, param: Value, incoming: list[Value]) -> Value:
+        """Parameter ``param`` of ``block`` receives ``incoming`` from the predecessors:
+        a trivial parameter (one distinct value besides itself) is removed and aliased to
+        that value before any branch passes it (so no branch is rewritten twice); the
+        others become one more argument of each predecessor's branch.  What ``param``
+        stands for is returned.  Parameters get their arguments in order, so when this
+        one is completed no later parameter of ``block`` has arguments yet."""
+        dfg = self.func.dfg
+        distinct = {dfg.resolve(v) for v in incoming}
+        distinct.discard(param)
+        if len(distinct) == 1:
+            (replacement,) = distinct
+            dfg.remove_block_param(block, dfg.block_params[block].index(param))
+            dfg.make_alias(param, replacement)
+            return replacement
+        for (_, inst), value in zip(self._preds[block], incoming, strict=True):
+            self._append_branch_arg(inst, block, value)
+        return param
 
     def _append_branch_arg(self, inst: Inst, block: Block, value: Value) -> None:
         """Pass ``value`` as one more argument on ``inst``'s edges to ``block``."""
@@ -229,28 +249,12 @@ class FunctionBuilder:
         """A variable read before any definition reads as zero."""
         return Cursor(self.func, block, 0).zero(ty)
 
-    def _simplify_param(self, block: Block, param: Value, incoming: list[Value]) -> Value:
-        dfg = self.func.dfg
-        distinct = {dfg.resolve(v) for v in incoming} - {param}
-        if len(distinct) != 1:
-            return param
-        (replacement,) = distinct
-        index = dfg.block_params[block].index(param)
-
-        def drop(dest: BlockCall) -> BlockCall:
-            if dest.block != block:
-                return dest
-            return BlockCall(block, dest.args[:index] + dest.args[index + 1:])
-
-        for _, inst in self._preds[block]:
-            dfg.replace(inst, dfg.insts[inst].map_block_calls(drop))
-        dfg.remove_block_param(block, index)
-        dfg.make_alias(param, replacement)
-        return replacement
-
     def _split_table_edges(self, block: Block) -> None:
         """Route br_table edges into ``block`` through a forwarding block that can carry
         branch arguments."""
+        if block not in self._table_targets:
+            return
+        self._table_targets.discard(block)
         dfg = self.func.dfg
         preds = self._preds[block]
         for i, (pred, inst) in enumerate(preds):
@@ -271,5 +275,16 @@ class FunctionBuilder:
             preds[i] = (forward, jump)
 
     def finalize(self) -> None:
-        """Resolve aliases left by parameter simplification."""
+        """Resolve aliases left by parameter simplification, and end building: the
+        builder's bookkeeping (variables per block, predecessors) is dropped, and with it
+        the reference cycle between the builder and its cursor, so all of it is freed
+        as soon as the caller lets go of the builder instead of at the next cyclic
+        collection (for a huge function, hundreds of megabytes)."""
         self.func.dfg.resolve_all_aliases()
+        self._cursor.on_branch = None
+        self._defs.clear()
+        self._preds.clear()
+        self._incomplete.clear()
+        self._sealed.clear()
+        self._table_targets.clear()
+        self.current = None

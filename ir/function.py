@@ -129,6 +129,21 @@ ValueDef = InstResult | BlockParam
 """Where a value is defined (Cranelift's ``ValueDef``)."""
 
 
+DEF_SHIFT = 20
+"""Bits of ``value_defs`` entries below the instruction or block number."""
+_DEF_NUM = (1 << DEF_SHIFT) - 1
+
+
+def inst_def(inst: Inst, num: int) -> int:
+    """``DataFlowGraph.value_defs``'s packing of result ``num`` of ``inst``."""
+    return inst << DEF_SHIFT | num
+
+
+def param_def(block: Block, num: int) -> int:
+    """``DataFlowGraph.value_defs``'s packing of parameter ``num`` of ``block``."""
+    return ~(block << DEF_SHIFT | num)
+
+
 class DataFlowGraph:
     """Instructions, values and block parameters."""
 
@@ -136,16 +151,22 @@ class DataFlowGraph:
         self.insts: list[InstructionData] = []
         self.results: list[list[Value]] = []
         self.value_types: list[Type | None] = []
-        # None for numbers not (or no longer) defined.
-        self.value_defs: list[ValueDef | None] = []
+        # Where each value is defined, packed in one int (made for every value, so no
+        # object): ``inst_def(inst, num)`` for result ``num`` of ``inst``,
+        # ``param_def(block, num)`` for parameter ``num`` of ``block``; None for numbers
+        # not (or no longer) defined.  ``value_def`` gives the typed ``ValueDef``.
+        self.value_defs: list[int | None] = []
         self.block_params: list[list[Value]] = []
         self.aliases: dict[Value, Value] = {}
 
     # Values ---------------------------------------------------------------------------
 
-    def _new_value(self, ty: Type, definition: ValueDef, number: int | None = None) -> Value:
-        if number is None:
+    def _new_value(self, ty: Type, definition: int, number: int | None = None) -> Value:
+        if number is None:  # the common case: the next number
             number = len(self.value_types)
+            self.value_types.append(ty)
+            self.value_defs.append(definition)
+            return Value(number)
         while len(self.value_types) <= number:
             self.value_types.append(None)
             self.value_defs.append(None)
@@ -156,7 +177,9 @@ class DataFlowGraph:
         return Value(number)
 
     def value_type(self, v: Value) -> Type:
-        ty = self.value_types[self.resolve(v)] if v < len(self.value_types) else None
+        if self.aliases:
+            v = self.resolve(v)
+        ty = self.value_types[v] if v < len(self.value_types) else None
         if ty is None:
             raise KeyError(f"v{v} is not defined")
         return ty
@@ -169,19 +192,25 @@ class DataFlowGraph:
         definition = self.value_defs[self.resolve(v)]
         if definition is None:
             raise KeyError(f"v{v} is not defined")
-        return definition
+        if definition >= 0:
+            return InstResult(Inst(definition >> DEF_SHIFT), definition & _DEF_NUM)
+        return BlockParam(Block(~definition >> DEF_SHIFT), ~definition & _DEF_NUM)
 
     def defining_inst(self, v: Value) -> InstructionData | None:
         """The data of the instruction whose result ``v`` is; None for block parameters."""
         definition = self.value_defs[self.resolve(v)]
-        if isinstance(definition, InstResult):
-            return self.insts[definition.inst]
+        if definition is not None and definition >= 0:
+            return self.insts[definition >> DEF_SHIFT]
         return None
 
     def iconst_value(self, v: Value) -> int | None:
         """The constant bits of ``v`` when an ``iconst`` defines it."""
-        data = self.defining_inst(v)
-        return data.imm if isinstance(data, UnaryImm) else None
+        definition = self.value_defs[self.resolve(v)]
+        if definition is not None and definition >= 0:
+            data = self.insts[definition >> DEF_SHIFT]
+            if type(data) is UnaryImm:
+                return data.imm
+        return None
 
     def resolve(self, v: Value) -> Value:
         """Follow aliases to the value ``v`` stands for."""
@@ -205,8 +234,9 @@ class DataFlowGraph:
         self.insts[inst] = data
 
     def add_result(self, inst: Inst, ty: Type, number: int | None = None) -> Value:
-        v = self._new_value(ty, InstResult(inst, len(self.results[inst])), number)
-        self.results[inst].append(v)
+        results = self.results[inst]
+        v = self._new_value(ty, inst_def(inst, len(results)), number)
+        results.append(v)
         return v
 
     def inst_results(self, inst: Inst) -> list[Value]:
@@ -223,7 +253,7 @@ class DataFlowGraph:
             self.block_params.append([])
 
     def append_block_param(self, block: Block, ty: Type, number: int | None = None) -> Value:
-        v = self._new_value(ty, BlockParam(block, len(self.block_params[block])), number)
+        v = self._new_value(ty, param_def(block, len(self.block_params[block])), number)
         self.block_params[block].append(v)
         return v
 
@@ -232,16 +262,19 @@ class DataFlowGraph:
         v = self.block_params[block].pop(index)
         self.value_defs[v] = None
         for i, p in enumerate(self.block_params[block][index:], index):
-            self.value_defs[p] = BlockParam(block, i)
+            self.value_defs[p] = param_def(block, i)
         return v
 
     def resolve_all_aliases(self) -> None:
         """Rewrite every use of an alias to its target and forget the aliases."""
         if not self.aliases:
             return
+        aliases = self.aliases
         insts = self.insts
         for i, data in enumerate(insts):
-            insts[i] = data.map_values(self.resolve)
+            # Most instructions use no alias: rebuild only those that do.
+            if data.uses_any(aliases.keys()):
+                insts[i] = data.map_values(self.resolve)
         for v in self.aliases:
             if v < len(self.value_defs):
                 self.value_defs[v] = None

@@ -17,6 +17,7 @@ data-flow graph (``DataFlowGraph.replace``), keeping the instruction's number an
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Self
 
@@ -176,6 +177,12 @@ OPCODES: dict[str, OpSpec] = {spec.name: spec for spec in _SPECS}
 """Every opcode's OpSpec, keyed by name."""
 
 
+BRANCH_OPCODES = frozenset(s.name for s in _SPECS if s.branch)
+"""Opcodes that transfer control to blocks of the function (``OpSpec.branch``)."""
+TERMINATOR_OPCODES = frozenset(s.name for s in _SPECS if s.terminator)
+"""Opcodes that end a block (``OpSpec.terminator``)."""
+
+
 def spec(opcode: str) -> OpSpec:
     """The OpSpec of an opcode name; KeyError for unknown names."""
     return OPCODES[opcode]
@@ -236,6 +243,15 @@ class InstructionData:
         for dest in self.block_calls():
             out.extend(dest.args)
         return out
+
+    def uses_any(self, values: AbstractSet[Value]) -> bool:
+        """Whether an operand or a branch argument is one of ``values``."""
+        if not values.isdisjoint(self.arguments()):
+            return True
+        for dest in self.block_calls():
+            if not values.isdisjoint(dest.args):
+                return True
+        return False
 
     def successors(self) -> list[Block]:
         """Distinct destination blocks, in order of first mention."""

@@ -23,7 +23,7 @@ import struct
 from collections.abc import Callable
 
 from pyjitwasm.ir.cursor import Cursor
-from pyjitwasm.ir.entities import GlobalValue, Inst, Value
+from pyjitwasm.ir.entities import Block, GlobalValue, Inst, Value
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.instructions import (
     Binary,
@@ -50,21 +50,44 @@ class _Legalizer:
     def __init__(self, func: Function) -> None:
         self.func = func
         self.dfg = func.dfg
+        # No instruction being legalized is before this index in its block (so finding
+        # it costs only the instructions inserted since, not a search of the block).
+        self._hint = 0
+        self._vmctx: Value | None = None  # the vmctx parameter, once asked for
 
     def run(self) -> None:
         insts = self.dfg.insts
-        for block in list(self.func.layout.blocks):
-            for inst in list(self.func.layout.insts(block)):
+        layout = self.func.layout
+        for block in list(layout.blocks):
+            live = layout.block_insts[block]
+            hint = 0
+            for inst in list(live):
                 data = insts[inst]
                 handler = HANDLERS.get(data.opcode)
-                if handler is not None:
-                    handler(self, inst, data)
+                if handler is None:
+                    hint += 1
+                    continue
+                self._hint = hint
+                handler(self, inst, data)
+                if layout.inst_block.get(inst) == block:
+                    hint = live.index(inst, hint) + 1
+                # else it was removed, and the next instruction took its place
         self.dfg.resolve_all_aliases()
 
     # Helpers ---------------------------------------------------------------------------
 
+    def position(self, inst: Inst) -> tuple[Block, int]:
+        """(block, index) of ``inst``, the instruction being legalized."""
+        block = self.func.layout.inst_block[inst]
+        return block, self.func.layout.block_insts[block].index(inst, self._hint)
+
     def before(self, inst: Inst) -> Cursor:
-        return Cursor(self.func).goto_before(inst)
+        block, index = self.position(inst)
+        return Cursor(self.func, block, index)
+
+    def after(self, inst: Inst) -> Cursor:
+        block, index = self.position(inst)
+        return Cursor(self.func, block, index + 1)
 
     def replace(self, inst: Inst, data: InstructionData) -> None:
         """Give ``inst`` new contents with the same results."""
@@ -87,10 +110,12 @@ class _Legalizer:
         return base
 
     def vmctx_param(self) -> Value:
-        index = self.func.vmctx_param_index()
-        if index is None:
-            raise ValueError(f"%{self.func.name} uses vmctx but has no vmctx parameter")
-        return self.dfg.block_params[self.func.layout.entry_block()][index]
+        if self._vmctx is None:
+            index = self.func.vmctx_param_index()
+            if index is None:
+                raise ValueError(f"%{self.func.name} uses vmctx but has no vmctx parameter")
+            self._vmctx = self.dfg.block_params[self.func.layout.entry_block()][index]
+        return self._vmctx
 
     # Memory ----------------------------------------------------------------------------
 
@@ -222,7 +247,7 @@ class _Legalizer:
         a, b = data.args
         self.replace(inst, Binary("iadd", (a, b)))
         (total,) = self.dfg.inst_results(inst)
-        cur = Cursor(self.func).goto_after(inst)
+        cur = self.after(inst)
         cur.trapnz(cur.icmp("ult", total, a), data.code)
 
     # Float to integer ------------------------------------------------------------------

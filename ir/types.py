@@ -7,41 +7,40 @@ pointer-sized opaque reference type that funcref and externref values use on x86
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Type:
-    """An IR value type. Compare by identity or equality; both work (instances are unique)."""
+    """An IR value type. The instances below are the only ones, so equality is identity
+    (``eq=False``: hashing and comparing a type is the C-level identity check, not a
+    generated Python ``__eq__``, which the compiler's hot paths would pay for on every
+    dictionary lookup keyed by a type)."""
 
     name: str
     lane_bits: int
     lanes: int
     kind: str  # "int", "float", "vector" (untyped v128), "ref"
+    # Derived once (read on every instruction built, checked and lowered).
+    bits: int = field(init=False)
+    """Total width in bits."""
+    is_int: bool = field(init=False)
+    """A scalar integer type."""
+    is_float: bool = field(init=False)
+    """A scalar float type."""
+    is_vector: bool = field(init=False)
+    """``v128`` or one of its lane views."""
 
-    @property
-    def bits(self) -> int:
-        """Total width in bits."""
-        return self.lane_bits * self.lanes
+    def __post_init__(self) -> None:
+        bits = self.lane_bits * self.lanes
+        object.__setattr__(self, "bits", bits)
+        object.__setattr__(self, "is_int", self.kind == "int" and self.lanes == 1)
+        object.__setattr__(self, "is_float", self.kind == "float" and self.lanes == 1)
+        object.__setattr__(self, "is_vector", bits == 128)
 
     @property
     def bytes(self) -> int:
         return self.bits // 8
-
-    @property
-    def is_int(self) -> bool:
-        """A scalar integer type."""
-        return self.kind == "int" and self.lanes == 1
-
-    @property
-    def is_float(self) -> bool:
-        """A scalar float type."""
-        return self.kind == "float" and self.lanes == 1
-
-    @property
-    def is_vector(self) -> bool:
-        """``v128`` or one of its lane views."""
-        return self.bits == 128
 
     @property
     def is_ref(self) -> bool:

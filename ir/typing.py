@@ -8,7 +8,7 @@ opcode table (``OpSpec.rule``); ``RULES`` maps the rule names to the functions b
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.immediates import FLOAT_CONDS, INT_CONDS
@@ -72,25 +72,44 @@ def result_types(func: Function, data: InstructionData, args: list[Type]) -> lis
     """The result types of ``data`` given its operand types ``args`` (``data.arguments()``
     only; branch arguments are checked by the verifier). Raises TypingError."""
     op = data.opcode
-    s = spec(op)
-    format_class = FORMATS[s.format]
+    checks = _CHECKS.get(op)
+    if checks is None:
+        checks = _CHECKS[op] = _checks_of(spec(op))  # KeyError for unknown opcodes
+    format_class, s, rule = checks
     if type(data) is not format_class:
         raise TypingError(f"{op} must be a {format_class.__name__} instruction, "
                           f"not {type(data).__name__}")
     if s.ctrl:
-        _need(data.ctrl_type is not None, f"{op} needs a controlling type")
-    else:
-        _need(data.ctrl_type is None, f"{op} takes no controlling type")
-    return RULES[s.rule](func, data, s, args)
+        if data.ctrl_type is None:
+            raise TypingError(f"{op} needs a controlling type")
+    elif data.ctrl_type is not None:
+        raise TypingError(f"{op} takes no controlling type")
+    return rule(func, data, s, args)
+
+
+def _checks_of(s: OpSpec) -> tuple[type[InstructionData], OpSpec, Rule]:
+    return FORMATS[s.format], s, RULES[s.rule]
+
+
+# Per opcode: its format class, spec and typing rule (looked up once: this runs for every
+# instruction built).
+_CHECKS: dict[str, tuple[type[InstructionData], OpSpec, Rule]] = {}
 
 
 def _need(cond: bool, message: str) -> None:
+    """Raise TypingError(message) unless ``cond``.  The message is formatted before the
+    call, so rules on hot paths test inline instead (``if not cond: raise``)."""
     if not cond:
         raise TypingError(message)
 
 
 def _arity(args: list[Type], n: int, opcode: str) -> None:
-    _need(len(args) == n, f"{opcode} takes {n} operand(s), got {len(args)}")
+    if len(args) != n:
+        _wrong_arity(args, n, opcode)
+
+
+def _wrong_arity(args: list[Type], n: int, opcode: str) -> NoReturn:
+    raise TypingError(f"{opcode} takes {n} operand(s), got {len(args)}")
 
 
 def _as(data: InstructionData, format_class: type[F]) -> F:
@@ -129,37 +148,49 @@ def _fits_i64(imm: int) -> bool:
 def _const_int(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     inst = _as(data, UnaryImm)
     ctrl = inst.ctrl_type
-    _arity(args, 0, s.name)
-    _need(ctrl.is_int, f"iconst type must be an integer type, not {ctrl}")
-    _need(0 <= inst.imm < (1 << ctrl.bits), f"iconst immediate does not fit {ctrl}")
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
+    if not ctrl.is_int:
+        raise TypingError(f"iconst type must be an integer type, not {ctrl}")
+    if not (0 <= inst.imm < (1 << ctrl.bits)):
+        raise TypingError(f"iconst immediate does not fit {ctrl}")
     return [ctrl]
 
 
 def _const_f32(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 0, s.name)
-    _need(0 <= _as(data, UnaryIeee32).bits < (1 << 32), f"{s.name} bits do not fit")
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
+    if not (0 <= _as(data, UnaryIeee32).bits < (1 << 32)):
+        raise TypingError(f"{s.name} bits do not fit")
     return [F32]
 
 
 def _const_f64(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 0, s.name)
-    _need(0 <= _as(data, UnaryIeee64).bits < (1 << 64), f"{s.name} bits do not fit")
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
+    if not (0 <= _as(data, UnaryIeee64).bits < (1 << 64)):
+        raise TypingError(f"{s.name} bits do not fit")
     return [F64]
 
 
 def _const_vector(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
     inst = _as(data, UnaryConst)
-    _arity(args, 0, s.name)
-    _need(inst.ctrl_type.is_vector, f"vconst type must be a 128-bit type, not {inst.ctrl_type}")
-    _need(0 <= inst.value < (1 << 128), "vconst value does not fit")
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
+    if not inst.ctrl_type.is_vector:
+        raise TypingError(f"vconst type must be a 128-bit type, not {inst.ctrl_type}")
+    if not (0 <= inst.value < (1 << 128)):
+        raise TypingError("vconst value does not fit")
     return [inst.ctrl_type]
 
 
 def _null(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     ctrl = _as(data, Nullary).ctrl_type
-    _arity(args, 0, s.name)
-    _need(ctrl.is_ref, f"null type must be a reference type, not {ctrl}")
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
+    if not ctrl.is_ref:
+        raise TypingError(f"null type must be a reference type, not {ctrl}")
     return [ctrl]
 
 
@@ -169,9 +200,12 @@ def _null(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) ->
 def _int_binary(func: Function, data: InstructionData, s: OpSpec,
                 args: list[Type]) -> list[Type]:
     op = s.name
-    _arity(args, 2, op)
-    _need(_int_like(args[0]), f"{op} needs integer operands, got {args[0]}")
-    _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
+    if not _int_like(args[0]):
+        raise TypingError(f"{op} needs integer operands, got {args[0]}")
+    if args[0] != args[1]:
+        raise TypingError(f"{op} operand types differ: {args[0]} and {args[1]}")
     return [args[0]]
 
 
@@ -179,41 +213,53 @@ def _int_add_trap(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
     _as(data, IntAddTrap)
     results = _int_binary(func, data, s, args)
-    _need(args[0].is_int, f"{s.name} needs scalar integer operands")
+    if not args[0].is_int:
+        raise TypingError(f"{s.name} needs scalar integer operands")
     return results
 
 
 def _int_shift(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
-    _arity(args, 2, op)
-    _need(_int_like(args[0]), f"{op} needs an integer operand, got {args[0]}")
-    _need(args[1].is_int, f"{op} shift amount must be a scalar integer, got {args[1]}")
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
+    if not _int_like(args[0]):
+        raise TypingError(f"{op} needs an integer operand, got {args[0]}")
+    if not args[1].is_int:
+        raise TypingError(f"{op} shift amount must be a scalar integer, got {args[1]}")
     return [args[0]]
 
 
 def _int_unary(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(_int_like(args[0]), f"{s.name} needs an integer operand, got {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not _int_like(args[0]):
+        raise TypingError(f"{s.name} needs an integer operand, got {args[0]}")
     return [args[0]]
 
 
 def _int_binary_imm(func: Function, data: InstructionData, s: OpSpec,
                     args: list[Type]) -> list[Type]:
     op = s.name
-    _arity(args, 1, op)
-    _need(args[0].is_int, f"{op} needs a scalar integer operand, got {args[0]}")
-    _need(_fits_i64(_as(data, BinaryImm).imm), f"{op} immediate must fit i64")
+    if len(args) != 1:
+        _wrong_arity(args, 1, op)
+    if not args[0].is_int:
+        raise TypingError(f"{op} needs a scalar integer operand, got {args[0]}")
+    if not _fits_i64(_as(data, BinaryImm).imm):
+        raise TypingError(f"{op} immediate must fit i64")
     return [args[0]]
 
 
 def _icmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
     inst = _as(data, IntCompare)
-    _arity(args, 2, op)
-    _need(_int_like(args[0]) or args[0].is_ref,
-          f"{op} needs integer operands, got {args[0]}")
-    _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
-    _need(inst.cond in INT_CONDS, f"bad integer condition code {inst.cond}")
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
+    if not (_int_like(args[0]) or args[0].is_ref):
+        raise TypingError(f"{op} needs integer operands, got {args[0]}")
+    if args[0] != args[1]:
+        raise TypingError(f"{op} operand types differ: {args[0]} and {args[1]}")
+    if inst.cond not in INT_CONDS:
+        raise TypingError(f"bad integer condition code {inst.cond}")
     # Lane-wise on vectors: each lane all ones when the condition holds, else zero.
     return [args[0]] if args[0].is_vector else [I8]
 
@@ -221,36 +267,49 @@ def _icmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) ->
 def _icmp_imm(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
     inst = _as(data, IntCompareImm)
-    _arity(args, 1, op)
-    _need(args[0].is_int or args[0].is_ref, f"{op} needs integer operands, got {args[0]}")
-    _need(_fits_i64(inst.imm), f"{op} immediate must fit i64")
-    _need(inst.cond in INT_CONDS, f"bad integer condition code {inst.cond}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, op)
+    if not (args[0].is_int or args[0].is_ref):
+        raise TypingError(f"{op} needs integer operands, got {args[0]}")
+    if not _fits_i64(inst.imm):
+        raise TypingError(f"{op} immediate must fit i64")
+    if inst.cond not in INT_CONDS:
+        raise TypingError(f"bad integer condition code {inst.cond}")
     return [I8]
 
 
 def _float_binary(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
     op = s.name
-    _arity(args, 2, op)
-    _need(_float_like(args[0]), f"{op} needs float operands, got {args[0]}")
-    _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
+    if not _float_like(args[0]):
+        raise TypingError(f"{op} needs float operands, got {args[0]}")
+    if args[0] != args[1]:
+        raise TypingError(f"{op} operand types differ: {args[0]} and {args[1]}")
     return [args[0]]
 
 
 def _float_unary(func: Function, data: InstructionData, s: OpSpec,
                  args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(_float_like(args[0]), f"{s.name} needs a float operand, got {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not _float_like(args[0]):
+        raise TypingError(f"{s.name} needs a float operand, got {args[0]}")
     return [args[0]]
 
 
 def _fcmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
     inst = _as(data, FloatCompare)
-    _arity(args, 2, op)
-    _need(_float_like(args[0]), f"{op} needs float operands, got {args[0]}")
-    _need(args[0] == args[1], f"{op} operand types differ: {args[0]} and {args[1]}")
-    _need(inst.cond in FLOAT_CONDS, f"bad float condition code {inst.cond}")
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
+    if not _float_like(args[0]):
+        raise TypingError(f"{op} needs float operands, got {args[0]}")
+    if args[0] != args[1]:
+        raise TypingError(f"{op} operand types differ: {args[0]} and {args[1]}")
+    if inst.cond not in FLOAT_CONDS:
+        raise TypingError(f"bad float condition code {inst.cond}")
     if args[0].is_vector:
         # Lane-wise: all ones where the condition holds, zero elsewhere.
         return [_int_lanes(args[0])]
@@ -262,77 +321,102 @@ def _fcmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) ->
 
 def _ireduce(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
-    _need(args[0].is_int and ctrl.is_int, f"{s.name} converts between integer types")
-    _need(ctrl.bits < args[0].bits, f"ireduce to {ctrl} from {args[0]} does not narrow")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not (args[0].is_int and ctrl.is_int):
+        raise TypingError(f"{s.name} converts between integer types")
+    if not (ctrl.bits < args[0].bits):
+        raise TypingError(f"ireduce to {ctrl} from {args[0]} does not narrow")
     return [ctrl]
 
 
 def _extend(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
-    _need(args[0].is_int and ctrl.is_int, f"{s.name} converts between integer types")
-    _need(ctrl.bits > args[0].bits, f"{s.name} to {ctrl} from {args[0]} does not widen")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not (args[0].is_int and ctrl.is_int):
+        raise TypingError(f"{s.name} converts between integer types")
+    if not (ctrl.bits > args[0].bits):
+        raise TypingError(f"{s.name} to {ctrl} from {args[0]} does not widen")
     return [ctrl]
 
 
 def _fpromote(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(args[0] == F32 and data.ctrl_type == F64, f"{s.name} converts {F32} to {F64}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not (args[0] == F32 and data.ctrl_type == F64):
+        raise TypingError(f"{s.name} converts {F32} to {F64}")
     return [F64]
 
 
 def _fdemote(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(args[0] == F64 and data.ctrl_type == F32, f"{s.name} converts {F64} to {F32}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not (args[0] == F64 and data.ctrl_type == F32):
+        raise TypingError(f"{s.name} converts {F64} to {F32}")
     return [F32]
 
 
 def _fcvt_to_int(func: Function, data: InstructionData, s: OpSpec,
                  args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if args[0].is_vector:
-        _need(_float_like(args[0]) and _int_like(ctrl) and ctrl.lanes == args[0].lanes,
-              f"{s.name} converts float lanes to as many integer lanes, not {args[0]} "
-              f"to {ctrl}")
+        if not (_float_like(args[0]) and _int_like(ctrl) and ctrl.lanes == args[0].lanes):
+            raise TypingError(
+                f"{s.name} converts float lanes to as many integer lanes, not {args[0]} "
+                f"to {ctrl}")
         return [ctrl]
-    _need(args[0].is_float, f"{s.name} needs a float operand, got {args[0]}")
-    _need(ctrl in (I32, I64), f"{s.name} produces i32 or i64, not {ctrl}")
+    if not args[0].is_float:
+        raise TypingError(f"{s.name} needs a float operand, got {args[0]}")
+    if ctrl not in (I32, I64):
+        raise TypingError(f"{s.name} produces i32 or i64, not {ctrl}")
     return [ctrl]
 
 
 def _fcvt_from_int(func: Function, data: InstructionData, s: OpSpec,
                    args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
     if args[0].is_vector:
-        _need(_int_like(args[0]) and _float_like(ctrl) and ctrl.lanes == args[0].lanes,
-              f"{s.name} converts integer lanes to as many float lanes, not {args[0]} "
-              f"to {ctrl}")
+        if not (_int_like(args[0]) and _float_like(ctrl) and ctrl.lanes == args[0].lanes):
+            raise TypingError(
+                f"{s.name} converts integer lanes to as many float lanes, not {args[0]} "
+                f"to {ctrl}")
         return [ctrl]
-    _need(args[0] in (I32, I64), f"{s.name} needs an i32 or i64 operand, got {args[0]}")
-    _need(ctrl.is_float, f"{s.name} produces a float type, not {ctrl}")
+    if args[0] not in (I32, I64):
+        raise TypingError(f"{s.name} needs an i32 or i64 operand, got {args[0]}")
+    if not ctrl.is_float:
+        raise TypingError(f"{s.name} produces a float type, not {ctrl}")
     return [ctrl]
 
 
 def _bitcast(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
-    _need(args[0].bits == ctrl.bits, f"bitcast from {args[0]} to {ctrl} changes size")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if args[0].bits != ctrl.bits:
+        raise TypingError(f"bitcast from {args[0]} to {ctrl} changes size")
     return [ctrl]
 
 
 def _select(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 3, s.name)
-    _need(args[0].is_int, f"select condition must be an integer, got {args[0]}")
-    _need(args[1] == args[2], f"select operand types differ: {args[1]} and {args[2]}")
+    if len(args) != 3:
+        _wrong_arity(args, 3, s.name)
+    if not args[0].is_int:
+        raise TypingError(f"select condition must be an integer, got {args[0]}")
+    if args[1] != args[2]:
+        raise TypingError(f"select operand types differ: {args[1]} and {args[2]}")
     return [args[1]]
 
 
 def _is_null(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(args[0].is_ref, f"is_null needs a reference, got {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not args[0].is_ref:
+        raise TypingError(f"is_null needs a reference, got {args[0]}")
     return [I8]
 
 
@@ -350,39 +434,47 @@ def _vector_of(lane_bits: int, lanes: int, kind: str) -> Type | None:
 
 def _float_ternary(func: Function, data: InstructionData, s: OpSpec,
                    args: list[Type]) -> list[Type]:
-    _arity(args, 3, s.name)
-    _need(_float_like(args[0]), f"{s.name} needs float operands, got {args[0]}")
-    _need(args[0] == args[1] == args[2],
-          f"{s.name} operand types differ: {', '.join(map(str, args))}")
+    if len(args) != 3:
+        _wrong_arity(args, 3, s.name)
+    if not _float_like(args[0]):
+        raise TypingError(f"{s.name} needs float operands, got {args[0]}")
+    if not (args[0] == args[1] == args[2]):
+        raise TypingError(f"{s.name} operand types differ: {', '.join(map(str, args))}")
     return [args[0]]
 
 
 def _int_vector_binary(func: Function, data: InstructionData, s: OpSpec,
                        args: list[Type]) -> list[Type]:
-    _arity(args, 2, s.name)
-    _need(_int_like(args[0]) and args[0].is_vector,
-          f"{s.name} needs integer vector operands, got {args[0]}")
-    _need(args[0] == args[1], f"{s.name} operand types differ: {args[0]} and {args[1]}")
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
+    if not (_int_like(args[0]) and args[0].is_vector):
+        raise TypingError(f"{s.name} needs integer vector operands, got {args[0]}")
+    if args[0] != args[1]:
+        raise TypingError(f"{s.name} operand types differ: {args[0]} and {args[1]}")
     if s.name == "iadd_pairwise":
         return [args[0]]
-    _need(args[0].lane_bits in (16, 32), f"{s.name} needs 16- or 32-bit lanes, got {args[0]}")
+    if args[0].lane_bits not in (16, 32):
+        raise TypingError(f"{s.name} needs 16- or 32-bit lanes, got {args[0]}")
     return [args[0]]
 
 
 def _narrow(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 2, s.name)
-    _need(_int_like(args[0]) and args[0].is_vector and args[0].lane_bits > 8,
-          f"{s.name} needs integer vectors of 16- to 64-bit lanes, got {args[0]}")
-    _need(args[0] == args[1], f"{s.name} operand types differ: {args[0]} and {args[1]}")
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
+    if not (_int_like(args[0]) and args[0].is_vector and args[0].lane_bits > 8):
+        raise TypingError(f"{s.name} needs integer vectors of 16- to 64-bit lanes, got {args[0]}")
+    if args[0] != args[1]:
+        raise TypingError(f"{s.name} operand types differ: {args[0]} and {args[1]}")
     result = _vector_of(args[0].lane_bits // 2, args[0].lanes * 2, "int")
     assert result is not None
     return [result]
 
 
 def _widen(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(_int_like(args[0]) and args[0].is_vector and args[0].lane_bits < 64,
-          f"{s.name} needs an integer vector of 8- to 32-bit lanes, got {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not (_int_like(args[0]) and args[0].is_vector and args[0].lane_bits < 64):
+        raise TypingError(f"{s.name} needs an integer vector of 8- to 32-bit lanes, got {args[0]}")
     result = _vector_of(args[0].lane_bits * 2, args[0].lanes // 2, "int")
     assert result is not None
     return [result]
@@ -390,10 +482,12 @@ def _widen(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -
 
 def _widening_dot(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
-    _arity(args, 2, s.name)
-    _need(_int_like(args[0]) and args[0].is_vector and args[0].lane_bits in (8, 16),
-          f"{s.name} needs i8x16 or i16x8 operands, got {args[0]}")
-    _need(args[0] == args[1], f"{s.name} operand types differ: {args[0]} and {args[1]}")
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
+    if not (_int_like(args[0]) and args[0].is_vector and args[0].lane_bits in (8, 16)):
+        raise TypingError(f"{s.name} needs i8x16 or i16x8 operands, got {args[0]}")
+    if args[0] != args[1]:
+        raise TypingError(f"{s.name} operand types differ: {args[0]} and {args[1]}")
     result = _vector_of(args[0].lane_bits * 2, args[0].lanes // 2, "int")
     assert result is not None
     return [result]
@@ -401,15 +495,19 @@ def _widening_dot(func: Function, data: InstructionData, s: OpSpec,
 
 def _fvpromote_low(func: Function, data: InstructionData, s: OpSpec,
                    args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(args[0] == F32X4, f"{s.name} converts {F32X4} to {F64X2}, not {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if args[0] != F32X4:
+        raise TypingError(f"{s.name} converts {F32X4} to {F64X2}, not {args[0]}")
     return [F64X2]
 
 
 def _fvdemote(func: Function, data: InstructionData, s: OpSpec,
               args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(args[0] == F64X2, f"{s.name} converts {F64X2} to {F32X4}, not {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if args[0] != F64X2:
+        raise TypingError(f"{s.name} converts {F64X2} to {F32X4}, not {args[0]}")
     return [F32X4]
 
 
@@ -419,51 +517,66 @@ def _fvdemote(func: Function, data: InstructionData, s: OpSpec,
 def _load(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
     inst = _as(data, Load)
-    _arity(args, 1, op)
-    _need(args[0] == POINTER, f"{op} address must be {POINTER}, got {args[0]}")
-    _need(-(1 << 31) <= inst.offset < (1 << 31), f"{op} offset must fit i32")
+    if len(args) != 1:
+        _wrong_arity(args, 1, op)
+    if args[0] != POINTER:
+        raise TypingError(f"{op} address must be {POINTER}, got {args[0]}")
+    if not (-(1 << 31) <= inst.offset < (1 << 31)):
+        raise TypingError(f"{op} offset must fit i32")
     if s.rule == "sized_load":
         ctrl = inst.ctrl_type
-        _need(ctrl.is_int and ctrl.bytes > s.access_size,
-              f"{op} result must be an integer wider than the access, not {ctrl}")
+        if not (ctrl.is_int and ctrl.bytes > s.access_size):
+            raise TypingError(f"{op} result must be an integer wider than the access, not {ctrl}")
     return [inst.ctrl_type]
 
 
 def _store(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
     inst = _as(data, Store)
-    _arity(args, 2, op)
-    _need(args[1] == POINTER, f"{op} address must be {POINTER}, got {args[1]}")
-    _need(-(1 << 31) <= inst.offset < (1 << 31), f"{op} offset must fit i32")
+    if len(args) != 2:
+        _wrong_arity(args, 2, op)
+    if args[1] != POINTER:
+        raise TypingError(f"{op} address must be {POINTER}, got {args[1]}")
+    if not (-(1 << 31) <= inst.offset < (1 << 31)):
+        raise TypingError(f"{op} offset must fit i32")
     if s.rule == "sized_store":
-        _need(args[0].is_int and args[0].bytes > s.access_size,
-              f"{op} value must be an integer wider than the access, not {args[0]}")
+        if not (args[0].is_int and args[0].bytes > s.access_size):
+            raise TypingError(f"{op} value must be an integer wider than the access, not {args[0]}")
     return []
 
 
 def _heap_addr(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     inst = _as(data, HeapAddr)
-    _arity(args, 1, s.name)
-    _need(0 <= inst.heap < len(func.heaps), f"heap{inst.heap} is not declared")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not (0 <= inst.heap < len(func.heaps)):
+        raise TypingError(f"heap{inst.heap} is not declared")
     heap = func.heaps[inst.heap]
-    _need(args[0] == heap.index_type,
-          f"heap_addr index must be {heap.index_type}, got {args[0]}")
-    _need(0 <= inst.offset < (1 << 32), f"heap_addr offset {inst.offset} does not fit u32")
-    _need(0 < inst.size <= 256, f"heap_addr access size {inst.size} out of range")
-    _need(inst.ctrl_type == POINTER, f"heap_addr produces {POINTER}, not {inst.ctrl_type}")
+    if args[0] != heap.index_type:
+        raise TypingError(f"heap_addr index must be {heap.index_type}, got {args[0]}")
+    if not (0 <= inst.offset < (1 << 32)):
+        raise TypingError(f"heap_addr offset {inst.offset} does not fit u32")
+    if not (0 < inst.size <= 256):
+        raise TypingError(f"heap_addr access size {inst.size} out of range")
+    if inst.ctrl_type != POINTER:
+        raise TypingError(f"heap_addr produces {POINTER}, not {inst.ctrl_type}")
     return [POINTER]
 
 
 def _table_addr(func: Function, data: InstructionData, s: OpSpec,
                 args: list[Type]) -> list[Type]:
     inst = _as(data, TableAddr)
-    _arity(args, 1, s.name)
-    _need(0 <= inst.table < len(func.tables), f"table{inst.table} is not declared")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not (0 <= inst.table < len(func.tables)):
+        raise TypingError(f"table{inst.table} is not declared")
     table = func.tables[inst.table]
-    _need(args[0] == table.index_type,
-          f"table_addr index must be {table.index_type}, got {args[0]}")
-    _need(0 <= inst.offset < (1 << 32), f"table_addr offset {inst.offset} does not fit u32")
-    _need(inst.ctrl_type == POINTER, f"table_addr produces {POINTER}, not {inst.ctrl_type}")
+    if args[0] != table.index_type:
+        raise TypingError(f"table_addr index must be {table.index_type}, got {args[0]}")
+    if not (0 <= inst.offset < (1 << 32)):
+        raise TypingError(f"table_addr offset {inst.offset} does not fit u32")
+    if inst.ctrl_type != POINTER:
+        raise TypingError(f"table_addr produces {POINTER}, not {inst.ctrl_type}")
     return [POINTER]
 
 
@@ -471,37 +584,48 @@ def _global_value(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
     inst = _as(data, UnaryGlobalValue)
     gv = inst.global_value
-    _arity(args, 0, s.name)
-    _need(0 <= gv < len(func.global_values), f"gv{gv} is not declared")
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
+    if not (0 <= gv < len(func.global_values)):
+        raise TypingError(f"gv{gv} is not declared")
     gv_type = func.global_values[gv].type
-    _need(inst.ctrl_type == gv_type,
-          f"global_value type {inst.ctrl_type} differs from gv{gv}'s {gv_type}")
+    if inst.ctrl_type != gv_type:
+        raise TypingError(f"global_value type {inst.ctrl_type} differs from gv{gv}'s {gv_type}")
     return [gv_type]
 
 
 def _func_addr(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     inst = _as(data, FuncAddr)
-    _arity(args, 0, s.name)
-    _need(0 <= inst.func_ref < len(func.ext_funcs), f"fn{inst.func_ref} is not declared")
-    _need(inst.ctrl_type == POINTER, f"func_addr produces {POINTER}, not {inst.ctrl_type}")
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
+    if not (0 <= inst.func_ref < len(func.ext_funcs)):
+        raise TypingError(f"fn{inst.func_ref} is not declared")
+    if inst.ctrl_type != POINTER:
+        raise TypingError(f"func_addr produces {POINTER}, not {inst.ctrl_type}")
     return [POINTER]
 
 
 def _memmove(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     _as(data, MemMove)
-    _arity(args, 3, s.name)
-    _need(args[0] == POINTER and args[1] == POINTER,
-          f"memmove addresses must be {POINTER}, got {args[0]} and {args[1]}")
-    _need(args[2] == I64, f"memmove size must be i64, got {args[2]}")
+    if len(args) != 3:
+        _wrong_arity(args, 3, s.name)
+    if not (args[0] == POINTER and args[1] == POINTER):
+        raise TypingError(f"memmove addresses must be {POINTER}, got {args[0]} and {args[1]}")
+    if args[2] != I64:
+        raise TypingError(f"memmove size must be i64, got {args[2]}")
     return []
 
 
 def _memset(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     _as(data, MemSet)
-    _arity(args, 3, s.name)
-    _need(args[0] == POINTER, f"memset address must be {POINTER}, got {args[0]}")
-    _need(args[1] == I8, f"memset byte must be i8, got {args[1]}")
-    _need(args[2] == I64, f"memset size must be i64, got {args[2]}")
+    if len(args) != 3:
+        _wrong_arity(args, 3, s.name)
+    if args[0] != POINTER:
+        raise TypingError(f"memset address must be {POINTER}, got {args[0]}")
+    if args[1] != I8:
+        raise TypingError(f"memset byte must be i8, got {args[1]}")
+    if args[2] != I64:
+        raise TypingError(f"memset size must be i64, got {args[2]}")
     return []
 
 
@@ -510,9 +634,11 @@ def _memset(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) 
 
 def _call(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     fn = _as(data, Call).func_ref
-    _need(0 <= fn < len(func.ext_funcs), f"fn{fn} is not declared")
+    if not (0 <= fn < len(func.ext_funcs)):
+        raise TypingError(f"fn{fn} is not declared")
     sig_index = func.ext_funcs[fn].signature
-    _need(0 <= sig_index < len(func.signatures), f"sig{sig_index} is not declared")
+    if not (0 <= sig_index < len(func.signatures)):
+        raise TypingError(f"sig{sig_index} is not declared")
     sig = func.signatures[sig_index]
     _check_call_args(s.name, sig.param_types(), args)
     return _call_results(func, s.name, sig.returns)
@@ -521,23 +647,28 @@ def _call(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) ->
 def _call_indirect(func: Function, data: InstructionData, s: OpSpec,
                    args: list[Type]) -> list[Type]:
     sig_ref = _as(data, CallIndirect).sig_ref
-    _need(0 <= sig_ref < len(func.signatures), f"sig{sig_ref} is not declared")
+    if not (0 <= sig_ref < len(func.signatures)):
+        raise TypingError(f"sig{sig_ref} is not declared")
     sig = func.signatures[sig_ref]
-    _need(len(args) >= 1 and args[0] == POINTER, f"{s.name} callee must be {POINTER}")
+    if not (len(args) >= 1 and args[0] == POINTER):
+        raise TypingError(f"{s.name} callee must be {POINTER}")
     _check_call_args(s.name, sig.param_types(), args[1:])
     return _call_results(func, s.name, sig.returns)
 
 
 def _check_call_args(op: str, params: list[Type], args: list[Type]) -> None:
-    _need(params == args, f"{op} arguments ({', '.join(map(str, args))}) do not match the "
-          f"signature ({', '.join(map(str, params))})")
+    if params != args:
+        raise TypingError(
+            f"{op} arguments ({', '.join(map(str, args))}) do not match the "
+            f"signature ({', '.join(map(str, params))})")
 
 
 def _call_results(func: Function, op: str, returns: list[Type]) -> list[Type]:
     if op.startswith("return_call"):
-        _need(returns == func.signature.returns,
-              f"{op} callee returns ({', '.join(map(str, returns))}), the caller "
-              f"({', '.join(map(str, func.signature.returns))})")
+        if returns != func.signature.returns:
+            raise TypingError(
+                f"{op} callee returns ({', '.join(map(str, returns))}), the caller "
+                f"({', '.join(map(str, func.signature.returns))})")
         return []
     return list(returns)
 
@@ -546,40 +677,49 @@ def _call_results(func: Function, op: str, returns: list[Type]) -> list[Type]:
 
 
 def _jump(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 0, s.name)
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
     return []
 
 
 def _br_table(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(args[0] in (I32, I64), f"br_table index must be i32 or i64, got {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if args[0] not in (I32, I64):
+        raise TypingError(f"br_table index must be i32 or i64, got {args[0]}")
     return []
 
 
 def _brif(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(args[0].is_int, f"brif condition must be an integer, got {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not args[0].is_int:
+        raise TypingError(f"brif condition must be an integer, got {args[0]}")
     return []
 
 
 def _return(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     returns = func.signature.returns
-    _need(args == returns,
-          f"return values ({', '.join(map(str, args))}) do not match the signature's "
-          f"({', '.join(map(str, returns))})")
+    if args != returns:
+        raise TypingError(
+            f"return values ({', '.join(map(str, args))}) do not match the signature's "
+            f"({', '.join(map(str, returns))})")
     return []
 
 
 def _trap(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     _as(data, Trap)
-    _arity(args, 0, s.name)
+    if len(args) != 0:
+        _wrong_arity(args, 0, s.name)
     return []
 
 
 def _cond_trap(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     _as(data, CondTrap)
-    _arity(args, 1, s.name)
-    _need(args[0].is_int, f"{s.name} condition must be an integer, got {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not args[0].is_int:
+        raise TypingError(f"{s.name} condition must be an integer, got {args[0]}")
     return []
 
 
@@ -593,90 +733,112 @@ def _lane_view(t: Type) -> bool:
 
 def _splat(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
-    _need(_lane_view(ctrl), f"{s.name} produces a vector with lanes, not {ctrl}")
-    _need(args[0] == ctrl.lane_type,
-          f"{s.name}.{ctrl} needs a {ctrl.lane_type} operand, got {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not _lane_view(ctrl):
+        raise TypingError(f"{s.name} produces a vector with lanes, not {ctrl}")
+    if args[0] != ctrl.lane_type:
+        raise TypingError(f"{s.name}.{ctrl} needs a {ctrl.lane_type} operand, got {args[0]}")
     return [ctrl]
 
 
 def _extractlane(func: Function, data: InstructionData, s: OpSpec,
                  args: list[Type]) -> list[Type]:
     inst = _as(data, BinaryImm)
-    _arity(args, 1, s.name)
-    _need(_lane_view(args[0]), f"{s.name} needs a vector with lanes, got {args[0]}")
-    _need(0 <= inst.imm < args[0].lanes, f"lane {inst.imm} out of range for {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not _lane_view(args[0]):
+        raise TypingError(f"{s.name} needs a vector with lanes, got {args[0]}")
+    if not (0 <= inst.imm < args[0].lanes):
+        raise TypingError(f"lane {inst.imm} out of range for {args[0]}")
     return [args[0].lane_type]
 
 
 def _insertlane(func: Function, data: InstructionData, s: OpSpec,
                 args: list[Type]) -> list[Type]:
     inst = _as(data, InsertLane)
-    _arity(args, 2, s.name)
-    _need(_lane_view(args[0]), f"{s.name} needs a vector with lanes, got {args[0]}")
-    _need(args[1] == args[0].lane_type,
-          f"{s.name} into {args[0]} needs a {args[0].lane_type} lane, got {args[1]}")
-    _need(0 <= inst.lane < args[0].lanes, f"lane {inst.lane} out of range for {args[0]}")
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
+    if not _lane_view(args[0]):
+        raise TypingError(f"{s.name} needs a vector with lanes, got {args[0]}")
+    if args[1] != args[0].lane_type:
+        raise TypingError(
+            f"{s.name} into {args[0]} needs a {args[0].lane_type} lane, got {args[1]}")
+    if not (0 <= inst.lane < args[0].lanes):
+        raise TypingError(f"lane {inst.lane} out of range for {args[0]}")
     return [args[0]]
 
 
 def _shuffle(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     inst = _as(data, Shuffle)
-    _arity(args, 2, s.name)
-    _need(args[0] == I8X16 and args[1] == I8X16, f"{s.name} takes {I8X16} operands")
-    _need(len(inst.mask) == 16 and all(0 <= i < 32 for i in inst.mask),
-          f"{s.name} needs 16 lane indices below 32")
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
+    if not (args[0] == I8X16 and args[1] == I8X16):
+        raise TypingError(f"{s.name} takes {I8X16} operands")
+    if not (len(inst.mask) == 16 and all(0 <= i < 32 for i in inst.mask)):
+        raise TypingError(f"{s.name} needs 16 lane indices below 32")
     return [I8X16]
 
 
 def _swizzle(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _arity(args, 2, s.name)
-    _need(args[0] == I8X16 and args[1] == I8X16, f"{s.name} takes {I8X16} operands")
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
+    if not (args[0] == I8X16 and args[1] == I8X16):
+        raise TypingError(f"{s.name} takes {I8X16} operands")
     return [I8X16]
 
 
 def _bitselect(func: Function, data: InstructionData, s: OpSpec,
                args: list[Type]) -> list[Type]:
-    _arity(args, 3, s.name)
-    _need(args[0].is_vector, f"{s.name} needs vector operands, got {args[0]}")
-    _need(args[0] == args[1] == args[2], f"{s.name} operand types differ")
+    if len(args) != 3:
+        _wrong_arity(args, 3, s.name)
+    if not args[0].is_vector:
+        raise TypingError(f"{s.name} needs vector operands, got {args[0]}")
+    if not (args[0] == args[1] == args[2]):
+        raise TypingError(f"{s.name} operand types differ")
     return [args[0]]
 
 
 def _vector_test(func: Function, data: InstructionData, s: OpSpec,
                  args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(args[0].is_vector, f"{s.name} needs a vector operand, got {args[0]}")
-    _need(s.name == "vany_true" or _lane_view(args[0]),
-          f"{s.name} needs a vector with lanes, got {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not args[0].is_vector:
+        raise TypingError(f"{s.name} needs a vector operand, got {args[0]}")
+    if not (s.name == "vany_true" or _lane_view(args[0])):
+        raise TypingError(f"{s.name} needs a vector with lanes, got {args[0]}")
     return [I8]
 
 
 def _vhigh_bits(func: Function, data: InstructionData, s: OpSpec,
                 args: list[Type]) -> list[Type]:
     ctrl = _ctrl(data)
-    _arity(args, 1, s.name)
-    _need(_lane_view(args[0]) and args[0].kind == "int",
-          f"{s.name} needs an integer vector, got {args[0]}")
-    _need(ctrl.is_int and ctrl.bits >= args[0].lanes,
-          f"{s.name} result {ctrl} cannot hold {args[0].lanes} bits")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not (_lane_view(args[0]) and args[0].kind == "int"):
+        raise TypingError(f"{s.name} needs an integer vector, got {args[0]}")
+    if not (ctrl.is_int and ctrl.bits >= args[0].lanes):
+        raise TypingError(f"{s.name} result {ctrl} cannot hold {args[0].lanes} bits")
     return [ctrl]
 
 
 def _vector_int_binary(func: Function, data: InstructionData, s: OpSpec,
                        args: list[Type]) -> list[Type]:
-    _arity(args, 2, s.name)
-    _need(_lane_view(args[0]) and args[0].kind == "int",
-          f"{s.name} needs integer vector operands, got {args[0]}")
-    _need(args[0] == args[1], f"{s.name} operand types differ: {args[0]} and {args[1]}")
+    if len(args) != 2:
+        _wrong_arity(args, 2, s.name)
+    if not (_lane_view(args[0]) and args[0].kind == "int"):
+        raise TypingError(f"{s.name} needs integer vector operands, got {args[0]}")
+    if args[0] != args[1]:
+        raise TypingError(f"{s.name} operand types differ: {args[0]} and {args[1]}")
     return [args[0]]
 
 
 def _vector_int_unary(func: Function, data: InstructionData, s: OpSpec,
                       args: list[Type]) -> list[Type]:
-    _arity(args, 1, s.name)
-    _need(_lane_view(args[0]) and args[0].kind == "int",
-          f"{s.name} needs an integer vector operand, got {args[0]}")
+    if len(args) != 1:
+        _wrong_arity(args, 1, s.name)
+    if not (_lane_view(args[0]) and args[0].kind == "int"):
+        raise TypingError(f"{s.name} needs an integer vector operand, got {args[0]}")
     return [args[0]]
 
 
@@ -686,7 +848,8 @@ def _extend_load(func: Function, data: InstructionData, s: OpSpec,
     results = _load(func, data, s, args)
     ctrl = inst.ctrl_type
     want = {"8x8": "i16x8", "16x4": "i32x4", "32x2": "i64x2"}[s.name[5:]]
-    _need(ctrl.name == want, f"{s.name} produces {want}, not {ctrl}")
+    if ctrl.name != want:
+        raise TypingError(f"{s.name} produces {want}, not {ctrl}")
     return results
 
 

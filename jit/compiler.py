@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pyjitwasm.ir.function import Function
@@ -24,7 +24,7 @@ from pyjitwasm.ir.legalize import legalize
 from pyjitwasm.ir.verifier import verify
 from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline, LoadedCode
 from pyjitwasm.jit.elfsyms import read_code_layout
-from pyjitwasm.jit.lower_module import ShimSpec, emit_module
+from pyjitwasm.jit.lower_module import ModuleText, ShimSpec
 from pyjitwasm.jit.lower_objsyms import function_symbols
 
 
@@ -113,11 +113,38 @@ def code_loader(opt_level: int | LLVMPipeline) -> CodeLoader:
         return _loaders[pipeline]
 
 
-def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[ShimSpec],
+def _lower_all(functions: Iterable[FunctionToCompile], shims: list[ShimSpec],
+               options: CodegenOptions, timings: CompileTimings,
+               by_name: dict[str, int]) -> str:
+    """The LLVM text of ``functions`` and ``shims``, each function legalized and lowered
+    as it comes (``by_name`` receives name -> index); no IR outlives its lowering."""
+    text = ModuleText()
+    for unit in functions:
+        t0 = time.perf_counter()
+        if options.verify:
+            verify(unit.func)
+        t1 = time.perf_counter()
+        legalize(unit.func)
+        t2 = time.perf_counter()
+        if options.verify:
+            verify(unit.func)
+        t3 = time.perf_counter()
+        text.add_function(unit.func, "internal" if unit.internal else "")
+        by_name[unit.func.name] = unit.index
+        timings.legalize += t2 - t1
+        timings.verify += (t1 - t0) + (t3 - t2)
+        timings.lower += time.perf_counter() - t3
+    t0 = time.perf_counter()
+    llvm_text = text.finish(shims)
+    timings.lower += time.perf_counter() - t0
+    return llvm_text
+
+
+def compile_functions(functions: Iterable[FunctionToCompile], shims: Iterable[ShimSpec],
                       options: CodegenOptions, timings: CompileTimings,
                       symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
     """Legalize, lower, compile and load ``functions`` (legalized in place) and the entry
-    ``shims``; stage times are added to ``timings``."""
+    ``shims``; stage times are added to ``timings``.  See :func:`emit_object`."""
     obj, text = emit_object(functions, shims, options, timings)
     compiled = load_object_code(obj, options.llvm_pipeline, timings, symbols)
     compiled.llvm_ir = text if options.keep_llvm_ir else ""
@@ -137,33 +164,22 @@ class ObjectCode:
     shims: tuple[str, ...]
 
 
-def emit_object(functions: Sequence[FunctionToCompile], shims: Iterable[ShimSpec],
+def emit_object(functions: Iterable[FunctionToCompile], shims: Iterable[ShimSpec],
                 options: CodegenOptions, timings: CompileTimings) -> tuple[ObjectCode, str]:
     """Legalize, lower and compile ``functions`` and ``shims`` to an object (no loading);
-    also returns the LLVM text."""
-    for unit in functions:
-        t0 = time.perf_counter()
-        if options.verify:
-            verify(unit.func)
-        t1 = time.perf_counter()
-        legalize(unit.func)
-        t2 = time.perf_counter()
-        if options.verify:
-            verify(unit.func)
-        timings.legalize += t2 - t1
-        timings.verify += (t1 - t0) + (time.perf_counter() - t2)
+    also returns the LLVM text.
 
-    t0 = time.perf_counter()
+    Each function is legalized and lowered to LLVM text as it comes and not referenced
+    afterwards, so a caller handing a generator that translates on demand (as
+    ``runtime/jit/compile_module.py`` does) holds one function's IR at a time."""
+    by_name: dict[str, int] = {}
     shim_specs = list(shims)
-    text = emit_module([(unit.func, "internal" if unit.internal else "") for unit in functions],
-                       shim_specs)
+    text = _lower_all(functions, shim_specs, options, timings, by_name)
     t1 = time.perf_counter()
-    timings.lower += t1 - t0
-
     obj = code_loader(options.llvm_pipeline).compile_object(text)
     timings.llvm += time.perf_counter() - t1
-    timings.functions += len(functions)
-    names = {unit.index: unit.func.name for unit in functions}
+    timings.functions += len(by_name)
+    names = {index: name for name, index in by_name.items()}
     return ObjectCode(obj, names, tuple(spec.name for spec in shim_specs)), text
 
 

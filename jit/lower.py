@@ -82,6 +82,7 @@ from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower_simd import SIMD_LOWERINGS, vector_icmp
 from pyjitwasm.jit.lower_simd_float import SIMD_FLOAT_LOWERINGS, saturating_vector
 from pyjitwasm.jit.lower_types import (
+    LLVM_TYPES,
     f32_literal,
     f64_literal,
     int_literal,
@@ -127,6 +128,11 @@ _NOT_LEGALIZED = ("heap_addr", "table_addr", "global_value")
 
 class LoweringError(Exception):
     """The IR cannot be lowered (not legalized, or an operation without a lowering)."""
+
+
+# The formats ``prepare_inst`` names results of (constants, comparisons, unary ops).
+_PREPARED_FORMATS = frozenset({UnaryImm, UnaryIeee32, UnaryIeee64, UnaryConst, Nullary,
+                               IntCompare, IntCompareImm, FloatCompare, Unary})
 
 
 def module_metadata() -> str:
@@ -227,7 +233,6 @@ class _FunctionLowering:
         self.label = ""  # the LLVM block being filled
         self.incoming: dict[Block, list[tuple[str, list[str]]]] = {}
         self.trap_blocks: dict[int, str] = {}
-        self.uses: dict[Value, int] = {}
         # Whether the function has heap accesses that may fault (guard pages).
         self.faulting_accesses = False
         self.need_ptr: set[Value] = set()
@@ -247,21 +252,29 @@ class _FunctionLowering:
         self.label = label
 
     def type_of(self, v: Value) -> t.Type:
-        return self.dfg.value_type(v)
+        dfg = self.dfg
+        if not dfg.aliases:
+            ty = dfg.value_types[v]
+            if ty is not None:
+                return ty
+        return dfg.value_type(v)
 
     def resolve(self, v: Value) -> Value:
-        v = self.dfg.resolve(v)
-        while v in self.aliases:
-            v = self.aliases[v]
+        if self.dfg.aliases:
+            v = self.dfg.resolve(v)
+        aliases = self.aliases
+        while v in aliases:
+            v = aliases[v]
         return v
 
     def op(self, v: Value) -> str:
         """The operand spelling of IR value ``v``."""
-        v = self.resolve(v)
+        if self.dfg.aliases or v in self.aliases:
+            v = self.resolve(v)
         return self.names.get(v) or f"%v{v}"
 
     def typed(self, v: Value) -> str:
-        return f"{llvm_type(self.type_of(v))} {self.op(v)}"
+        return f"{LLVM_TYPES[self.type_of(v)]} {self.op(v)}"
 
     def cond(self, v: Value) -> str:
         """An ``i1`` that is true when integer ``v`` is nonzero."""
@@ -291,7 +304,7 @@ class _FunctionLowering:
         return f"%v{v}"
 
     def result(self, inst: Inst) -> Value:
-        return self.dfg.inst_results(inst)[0]
+        return self.dfg.results[inst][0]
 
     def address(self, base: Value, offset: int) -> str:
         p = self.ptr(base)
@@ -322,51 +335,59 @@ class _FunctionLowering:
         prologue = abi.stack_check_ir("%vmctx", self.label)
         self.ptrs[params[0]] = "%vmctx"
         self.emit(f"%v{params[0]} = ptrtoint ptr %vmctx to i64")
+        # Each block's lines are joined as soon as it is lowered (the phis, known only
+        # once every edge is, go between its label and that text): a huge function
+        # holds one string per block, not one per line.
         self.emit_block_body(entry)
-        block_lines = {entry: (0, len(self.lines))}
+        block_text = {entry: self._take_lines()}
         for block in self.reachable_blocks():
             if block == entry:
                 continue
-            start = len(self.lines)
-            self.start_block(f"b{block}")
+            self.label = f"b{block}"
             self.emit_block_body(block)
-            block_lines[block] = (start, len(self.lines))
+            block_text[block] = self._take_lines()
         body: list[str] = []
         for block in self.reachable_blocks():
-            start, end = block_lines[block]
-            body.append(self.lines[start])
             if block != entry:
+                body.append(f"b{block}:")
                 body.extend(self.phis(block))
-                body.extend(self.lines[start + 1:end])
-            else:
-                body.extend(self.lines[start + 1:end])
+            body.append(block_text.pop(block))
         for code, label in self.trap_blocks.items():
             body.append(f"{label}:")
             body.append(f"  call void @{abi.TRAP_SYMBOL}(ptr %vmctx, i32 {code})")
             body.append("  unreachable")
         return "\n".join([header, prologue.rstrip("\n"), *body, "}"]) + "\n"
 
+    def _take_lines(self) -> str:
+        """The lines emitted since the last call, as one string (and forget them)."""
+        text = "\n".join(self.lines)
+        self.lines.clear()
+        return text
+
     def analyze(self) -> None:
-        """Count uses and find the values that need a ``ptr`` form."""
+        """Find the values that need a ``ptr`` form, and name the values ``prepare_inst``
+        spells specially (one pass over the instructions)."""
         dfg = self.dfg
+        insts = dfg.insts
         need: list[Value] = []
+        block_insts = self.func.layout.block_insts
         for block in self.reachable_blocks():
-            for inst in self.func.layout.insts(block):
-                data = dfg.insts[inst]
-                for v in data.all_args():
-                    v = dfg.resolve(v)
-                    self.uses[v] = self.uses.get(v, 0) + 1
-                if isinstance(data, Load | Store):
+            for inst in block_insts[block]:
+                data = insts[inst]
+                kind = type(data)
+                if kind is Load or kind is Store:
+                    assert isinstance(data, Load | Store)
                     need.append(data.address)
                     if not data.flags.notrap:
                         self.faulting_accesses = True
-                elif isinstance(data, MemMove):
+                elif kind is MemMove:
+                    assert isinstance(data, MemMove)
                     need += (data.dst, data.src)
-                elif isinstance(data, MemSet):
+                elif kind is MemSet:
+                    assert isinstance(data, MemSet)
                     need.append(data.dst)
-        for block in self.reachable_blocks():
-            for inst in self.func.layout.insts(block):
-                self.prepare_inst(inst, dfg.insts[inst])
+                elif kind in _PREPARED_FORMATS:
+                    self.prepare_inst(inst, data)
         seen = self.need_ptr
         while need:
             v = self.resolve(need.pop())
@@ -382,21 +403,27 @@ class _FunctionLowering:
     def prepare_inst(self, inst: Inst, data: InstructionData) -> None:
         """Constants become literals, comparisons get an ``i1`` form, bitcasts between
         identical LLVM types vanish: the operand spellings are known before any use."""
-        results = self.dfg.inst_results(inst)
-        if isinstance(data, UnaryImm):
+        results = self.dfg.results[inst]
+        kind = type(data)
+        if kind is UnaryImm:
+            assert isinstance(data, UnaryImm)
             self.names[results[0]] = int_literal(data.imm, data.ctrl_type.bits)
-        elif isinstance(data, UnaryIeee32):
+        elif kind is UnaryIeee32:
+            assert isinstance(data, UnaryIeee32)
             self.names[results[0]] = f32_literal(data.bits)
-        elif isinstance(data, UnaryIeee64):
+        elif kind is UnaryIeee64:
+            assert isinstance(data, UnaryIeee64)
             self.names[results[0]] = f64_literal(data.bits)
-        elif isinstance(data, UnaryConst):
+        elif kind is UnaryConst:
+            assert isinstance(data, UnaryConst)
             self.names[results[0]] = vector_literal(data.ctrl_type, data.value)
-        elif isinstance(data, Nullary):
+        elif kind is Nullary:
             self.names[results[0]] = "null"
-        elif isinstance(data, IntCompare | IntCompareImm | FloatCompare):
+        elif kind is IntCompare or kind is IntCompareImm or kind is FloatCompare:
             if not self.type_of(results[0]).is_vector:  # lane-wise compares give a vector
                 self.bools[results[0]] = f"%v{results[0]}.c"
-        elif isinstance(data, Unary):
+        elif kind is Unary:
+            assert isinstance(data, Unary)
             if data.opcode == "is_null":
                 self.bools[results[0]] = f"%v{results[0]}.c"
             elif data.opcode == "bitcast" and data.ctrl_type is not None:
@@ -440,16 +467,26 @@ class _FunctionLowering:
             if v in self.need_ptr and v not in self.ptrs:
                 self.ptr_done.add(v)
                 self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
-        for inst in self.func.layout.insts(block):
-            self.lower_inst(inst, self.dfg.insts[inst])
-            for v in self.dfg.inst_results(inst):
-                if (v in self.need_ptr and v not in self.ptr_done and v not in self.names
-                        and v not in self.aliases):
-                    self.ptr_done.add(v)
-                    self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
+        insts = self.dfg.insts
+        results = self.dfg.results
+        need_ptr = self.need_ptr
+        for inst in self.func.layout.block_insts[block]:
+            data = insts[inst]
+            lowering = LOWERINGS.get(data.opcode)
+            if lowering is None:
+                self.lower_inst(inst, data)  # raises the error
+            else:
+                lowering(self, inst, data)
+            if need_ptr:
+                for v in results[inst]:
+                    if (v in need_ptr and v not in self.ptr_done and v not in self.names
+                            and v not in self.aliases):
+                        self.ptr_done.add(v)
+                        self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
 
     def edge(self, target: Block, args: Sequence[Value]) -> None:
-        self.incoming.setdefault(target, []).append((self.label, [self.op(a) for a in args]))
+        spelled = [self.op(a) for a in args] if args else []
+        self.incoming.setdefault(target, []).append((self.label, spelled))
 
     def trap_label(self, code: int) -> str:
         if code not in self.trap_blocks:
@@ -487,8 +524,8 @@ class _FunctionLowering:
         lowering(self, inst, data)
 
     def simple(self, inst: Inst, expr: str) -> str:
-        name = self.define(self.result(inst))
-        self.emit(f"{name} = {expr}")
+        name = f"%v{self.dfg.results[inst][0]}"
+        self.lines.append(f"  {name} = {expr}")
         return name
 
     def intrinsic_call(self, inst: Inst, base: str, args: Sequence[Value]) -> None:

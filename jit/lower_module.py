@@ -25,26 +25,50 @@ def entry_shim_name(params: Sequence[Type], results: Sequence[Type]) -> str:
     return "entry_" + abi.signature_tag(params, results)
 
 
-def emit_module(functions: Sequence[tuple[Function, str]],
+class ModuleText:
+    """The LLVM IR text of one module, built one function at a time.
+
+    ``add_function`` lowers a function to text at once, so the caller can drop its IR
+    before the next one (a batch's peak memory is then one function's IR plus the text,
+    not every function's IR); ``finish`` adds the entry shims, the declarations the
+    functions used, the attributes and the metadata."""
+
+    def __init__(self) -> None:
+        self._decls = Declarations()
+        self._defined: set[str] = set()
+        self._internal: list[str] = []
+        self._parts = [abi.RUNTIME_DECLARATIONS]
+
+    def add_function(self, func: Function, linkage: str = "") -> None:
+        """Lower ``func`` (legalized IR) with ``linkage`` (e.g. ``""`` or ``"internal"``)."""
+        self._parts.append(lower_function(func, self._decls, linkage))
+        self._defined.add(func.name)
+        if linkage == "internal":
+            self._internal.append(func.name)
+
+    def finish(self, shims: Iterable[ShimSpec] = ()) -> str:
+        """The module's text, with the entry ``shims``."""
+        parts = self._parts
+        if self._internal:
+            # Keep internal functions even where LLVM inlined every call (above opt
+            # level 1), so each wasm function keeps an address for the runtime and for
+            # backtraces.
+            refs = ", ".join(f"ptr @{name}" for name in self._internal)
+            parts.append(f"@llvm.compiler.used = appending global [{len(self._internal)} x ptr] "
+                         f'[{refs}], section "llvm.metadata"\n')
+        for shim in shims:
+            parts.append(abi.entry_shim_ir(shim.name, shim.params, shim.results))
+        parts.append(self._decls.text(self._defined))
+        parts.append(attributes())
+        parts.append(module_metadata())
+        return "\n".join(parts)
+
+
+def emit_module(functions: Iterable[tuple[Function, str]],
                 shims: Iterable[ShimSpec] = ()) -> str:
     """LLVM IR text of a module defining ``functions`` (each with its linkage, e.g.
     ``""`` or ``"internal"``) and the entry ``shims``."""
-    decls = Declarations()
-    defined: set[str] = set()
-    parts = [abi.RUNTIME_DECLARATIONS]
+    text = ModuleText()
     for func, linkage in functions:
-        parts.append(lower_function(func, decls, linkage))
-        defined.add(func.name)
-    internal = [func.name for func, linkage in functions if linkage == "internal"]
-    if internal:
-        # Keep internal functions even where LLVM inlined every call (above opt level 1),
-        # so each wasm function keeps an address for the runtime and for backtraces.
-        refs = ", ".join(f"ptr @{name}" for name in internal)
-        parts.append(f"@llvm.compiler.used = appending global [{len(internal)} x ptr] "
-                     f'[{refs}], section "llvm.metadata"\n')
-    for shim in shims:
-        parts.append(abi.entry_shim_ir(shim.name, shim.params, shim.results))
-    parts.append(decls.text(defined))
-    parts.append(attributes())
-    parts.append(module_metadata())
-    return "\n".join(parts)
+        text.add_function(func, linkage)
+    return text.finish(shims)

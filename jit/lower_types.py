@@ -30,6 +30,9 @@ _LLVM_TYPES = {
     t.R64: "ptr",
 }
 
+LLVM_TYPES: dict[t.Type, str] = _LLVM_TYPES
+"""``llvm_type`` as a table, for the lowering's per-operand hot paths."""
+
 # The lane layout an untyped v128 is computed with.
 _V128_LANES = t.I64X2
 

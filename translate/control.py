@@ -191,11 +191,11 @@ def select(t: FunctionState, instr: Instr) -> None:
 
 
 def local_get(t: FunctionState, instr: Instr) -> None:
-    t.push(t.fb.use_var(t.locals[instr.imm]))
+    t.stack.append(t.fb.use_var(t.locals[instr.imm]))
 
 
 def local_set(t: FunctionState, instr: Instr) -> None:
-    t.fb.def_var(t.locals[instr.imm], t.pop())
+    t.fb.def_var(t.locals[instr.imm], t.stack.pop())
 
 
 def local_tee(t: FunctionState, instr: Instr) -> None:

@@ -22,8 +22,9 @@ from pyjitwasm.wasm.module import Instr
 def binary(ir_op: str) -> Handler:
     """``a op b`` as the one IR instruction ``ir_op``."""
     def handle(t: FunctionState, instr: Instr) -> None:
-        b, a = t.pop(), t.pop()
-        t.push(t.ins().binary(ir_op, a, b))
+        stack = t.stack
+        b = stack.pop()
+        stack[-1] = t.ins().binary(ir_op, stack[-1], b)
     return handle
 
 
@@ -31,16 +32,18 @@ def unary(ir_op: str, ty: Type | None = None) -> Handler:
     """``op a`` as the one IR instruction ``ir_op`` (controlled by result type ``ty`` for
     conversions)."""
     def handle(t: FunctionState, instr: Instr) -> None:
-        t.push(t.ins().unary(ir_op, t.pop(), ty))
+        stack = t.stack
+        stack[-1] = t.ins().unary(ir_op, stack[-1], ty)
     return handle
 
 
 def icmp(cond: str) -> Handler:
     """An integer comparison, widened from IR's i8 to wasm's i32."""
     def handle(t: FunctionState, instr: Instr) -> None:
-        b, a = t.pop(), t.pop()
+        stack = t.stack
+        b = stack.pop()
         ins = t.ins()
-        t.push(ins.uextend(I32, ins.icmp(cond, a, b)))
+        stack[-1] = ins.uextend(I32, ins.icmp(cond, stack[-1], b))
     return handle
 
 
@@ -68,11 +71,11 @@ def extend_s(bits: int, ty: Type) -> Handler:
 
 
 def i32_const(t: FunctionState, instr: Instr) -> None:
-    t.push(t.ins().iconst(I32, instr.imm))
+    t.stack.append(t.ins().iconst(I32, instr.imm))
 
 
 def i64_const(t: FunctionState, instr: Instr) -> None:
-    t.push(t.ins().iconst(I64, instr.imm))
+    t.stack.append(t.ins().iconst(I64, instr.imm))
 
 
 def f32_const(t: FunctionState, instr: Instr) -> None:

@@ -74,9 +74,17 @@ class FunctionTranslator(FunctionState):
         self.frames.append(Frame("function", [], results, exit_block, exit_block, 0))
         interrupts.at_function_entry(self)
         tiering.count_function_entry(self)
+        handlers = HANDLERS
+        meter_fuel = self.meter_fuel
         for instr in self.body.instrs:
             if self.reachable:
-                self.translate(instr)
+                # ``translate``, written out: this loop runs for every instruction.
+                handler = handlers.get(instr.op)
+                if handler is None:
+                    raise NotImplementedError(_unsupported(instr.op))
+                if meter_fuel:
+                    interrupts.charge_fuel(self, instr)
+                handler(self, instr)
             else:
                 self.translate_unreachable(instr)
         self.fb.finalize()

@@ -18,10 +18,12 @@ Registering ``code_ranges`` with the fault handler is the caller's job
 from __future__ import annotations
 
 import bisect
+import gc
 import os
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.jit.codeload import TIER0_PIPELINE, CodeRange, LLVMPipeline, LoadedCode
@@ -191,6 +193,77 @@ class CompiledModule:
         self.code.release()
 
 
+HUGE_FUNCTION_INSTRUCTIONS = 30_000
+"""A function with more wasm instructions than this is compiled alone, with the
+cheapest LLVM configuration (``codegen_options_for``)."""
+
+EAGER_BATCH_INSTRUCTIONS = 20_000
+"""Eager compilation compiles a module in batches of about this many wasm instructions
+(``eager_batches``), so its peak memory is one batch's, not the module's."""
+
+
+def codegen_options_for(module: WasmModule, indices: Sequence[int],
+                        options: CompileOptions, tier: int = TIER1) -> CodegenOptions:
+    """The back end's options for compiling defined functions ``indices`` together.
+
+    The one size-based rule for LLVM: a batch with a function of more than
+    ``HUGE_FUNCTION_INSTRUCTIONS`` wasm instructions gets opt level 0 (no IR passes,
+    LLVM's fast instruction selector and register allocator), whose time and memory grow
+    linearly with the function; the optimizing pipeline's grow faster (NewGVN, the greedy
+    register allocator), to minutes and gigabytes for a function of a million
+    instructions.  Measurements: docs/jit-design.md, "Huge functions"."""
+    codegen = options.codegen_options(tier)
+    first = module.num_imported_funcs
+    level0 = LLVMPipeline.for_level(0)
+    if codegen.llvm_pipeline != level0 and any(
+            len(module.codes[i - first].instrs) > HUGE_FUNCTION_INSTRUCTIONS for i in indices):
+        return replace(codegen, opt_level=0, pipeline=level0)
+    return codegen
+
+
+def eager_batches(module: WasmModule,
+                  budget: int = EAGER_BATCH_INSTRUCTIONS) -> list[list[int]]:
+    """Every defined function (wasm indices, in order) split into batches of at most
+    ``budget`` wasm instructions (a larger function is a batch of its own), for eager
+    compilation one batch at a time."""
+    first = module.num_imported_funcs
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    size = 0
+    for k, code in enumerate(module.codes):
+        cost = len(code.instrs)
+        if batch and (size + cost > budget or cost > HUGE_FUNCTION_INSTRUCTIONS):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(first + k)
+        size += cost
+        if cost > HUGE_FUNCTION_INSTRUCTIONS:
+            batches.append(batch)
+            batch, size = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the block runs (if it was on).
+
+    Building IR allocates millions of objects that all stay alive until the function is
+    lowered, so the collector's passes find nothing and cost 15-20% of a large
+    function's front-end time (``bench/frontend.py``); the IR has no reference cycles
+    (``FunctionBuilder.finalize`` breaks the builder's), so plain reference counting frees
+    it.  Concurrent compiles are safe: a thread that found the collector on turns it back
+    on, so it ends on when it started on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def escaping_functions(module: WasmModule) -> set[int]:
     """Functions whose address leaves the module (they need a global symbol)."""
     escaping = set(func_ref_indices(module))
@@ -272,19 +345,25 @@ def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptio
     together: Collection[int] | None = None
     if separate:
         together = frozenset() if tier == TIER0 else frozenset(indices)
-    functions: list[FunctionToCompile] = []
-    for index in indices:
-        t0 = time.perf_counter()
-        func = translate_function(module, index, info=info, direct_callees=together,
-                                  tier_counters=tier == TIER0)
-        timings.translate += time.perf_counter() - t0
-        if separate:
-            # The runtime reaches them through slots, never by name; but the loader
-            # needs one global symbol to place the code section (the first function).
-            internal = index != indices[0]
-        else:
-            internal = options.internal_linkage and index not in escaping
-        functions.append(FunctionToCompile(index, func, internal))
+    kept_ir: dict[int, Function] = {}
+
+    def translated() -> Iterator[FunctionToCompile]:
+        # Translated one at a time as the back end asks: it lowers each to text before
+        # taking the next, so the batch never holds more than one function's IR.
+        for index in indices:
+            t0 = time.perf_counter()
+            func = translate_function(module, index, info=info, direct_callees=together,
+                                      tier_counters=tier == TIER0)
+            timings.translate += time.perf_counter() - t0
+            if separate:
+                # The runtime reaches them through slots, never by name; but the loader
+                # needs one global symbol to place the code section (the first function).
+                internal = index != indices[0]
+            else:
+                internal = options.internal_linkage and index not in escaping
+            if options.keep_ir:
+                kept_ir[index] = func  # legalized in place by the back end
+            yield FunctionToCompile(index, func, internal)
 
     shim_names: dict[int, str] = {}
     shims: dict[str, ShimSpec] = {}
@@ -294,12 +373,13 @@ def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptio
         shim_names[type_index] = name
         shims.setdefault(name, ShimSpec(name, params, results))
 
-    code, text = emit_object(functions, shims.values(), options.codegen_options(tier), timings)
+    with cyclic_gc_paused():
+        code, text = emit_object(translated(), shims.values(),
+                                 codegen_options_for(module, indices, options, tier), timings)
     batch = BatchObject(tuple(indices), separate, with_shims, code, shim_names, tier)
     emitted = EmittedBatch(timings)
     if options.keep_ir:
-        # Legalized in place by the back end.
-        emitted.ir_functions = {unit.index: unit.func for unit in functions}
+        emitted.ir_functions = kept_ir
         emitted.llvm_ir = text
     return batch, emitted
 
@@ -310,8 +390,8 @@ def load_batch(module: WasmModule, layout: VMContextLayout, batch: BatchObject,
     """Link a compiled batch (made by :func:`emit_batch` in this process or another)
     into this process."""
     timings = timings or CompileTimings()
-    compiled = load_object_code(batch.code, options.codegen_options(batch.tier).llvm_pipeline,
-                                timings, symbols)
+    pipeline = codegen_options_for(module, batch.indices, options, batch.tier).llvm_pipeline
+    compiled = load_object_code(batch.code, pipeline, timings, symbols)
     return CompiledModule(
         module=module,
         tier=batch.tier,
@@ -323,6 +403,7 @@ def load_batch(module: WasmModule, layout: VMContextLayout, batch: BatchObject,
     )
 
 
-__all__ = ["TIER0", "TIER1", "BatchObject", "CompileOptions", "CompileTimings",
-           "CompiledModule", "EmittedBatch", "FunctionCode", "compile_batch", "compile_module",
-           "emit_batch", "escaping_functions", "load_batch"]
+__all__ = ["EAGER_BATCH_INSTRUCTIONS", "HUGE_FUNCTION_INSTRUCTIONS", "TIER0", "TIER1",
+           "BatchObject", "CompileOptions", "CompileTimings", "CompiledModule", "EmittedBatch",
+           "FunctionCode", "codegen_options_for", "compile_batch", "compile_module",
+           "eager_batches", "emit_batch", "escaping_functions", "load_batch"]

@@ -7,8 +7,9 @@ all its instances (the vmctx field ``code_slots`` points at it, see
 ``translate/vmctx.py``).  Calls that do not go straight to a function compiled in the
 same batch load the slot; VMFuncImport and VMFuncRef records hold the slot's address.
 
-Eager (``CompileOptions.lazy=False``): the whole module is one batch compiled when the
-``ModuleCode`` is made; every slot is filled at once.
+Eager (``CompileOptions.lazy=False``): every function is compiled when the ``ModuleCode``
+is made, in batches of about ``EAGER_BATCH_INSTRUCTIONS`` wasm instructions
+(``compile_module.eager_batches``: peak memory is one batch's), each like a lazy batch.
 
 Lazy (the default): making a ``ModuleCode`` compiles nothing; slot ``k`` starts at
 lazy-compile stub ``k`` (``runtime/native/native.c``).  The first call through it enters
@@ -64,6 +65,7 @@ from pyjitwasm.runtime.jit.compile_module import (
     CompiledModule,
     CompileOptions,
     compile_batch,
+    eager_batches,
     load_batch,
 )
 from pyjitwasm.runtime.jit.tiering import COMPILE_THREAD_STACK, background_compiler, start_thread
@@ -141,7 +143,10 @@ class ModuleCode:
             self._publish(load_batch(module, self.layout, batch, options, self.symbols),
                           batch.indices, batch.tier)
         if not self.lazy and count and not precompiled:
-            self._compile([self.first + k for k in range(count)], TIER1)
+            # One bounded batch at a time (each batch's IR and LLVM module are freed
+            # before the next), not the module at once.
+            for indices in eager_batches(module):
+                self._compile(indices, TIER1)
 
     # What instances use -------------------------------------------------------------
 
@@ -233,7 +238,7 @@ class ModuleCode:
         """Compile ``indices`` as one batch at ``tier`` and point their slots at the
         code (the caller holds the lock, or nothing else can see this object yet)."""
         t0 = time.perf_counter()
-        batch = self._compile_batch(indices, tier, separate=self.lazy)
+        batch = self._compile_batch(indices, tier, separate=True)
         self._publish(batch, indices, tier)
         self.compile_seconds += time.perf_counter() - t0
 

@@ -1,0 +1,76 @@
+"""Large functions: a generated function of 100k wasm instructions compiles on the JIT
+(lazily and eagerly) and computes what the interpreter computes; the size-based LLVM
+rule and the eager batching that bound compile memory pick what they document."""
+
+from __future__ import annotations
+
+import pytest
+
+import pyjitwasm as api
+from pyjitwasm.runtime.jit.compile_module import (
+    EAGER_BATCH_INSTRUCTIONS,
+    HUGE_FUNCTION_INSTRUCTIONS,
+    CompileOptions,
+    codegen_options_for,
+    eager_batches,
+)
+from pyjitwasm.wasm.decoder import decode_module
+
+from support.huge_function import huge_function_body, huge_function_module, module_with_bodies
+
+INSTRUCTIONS = 100_000
+ARGS = [(12345, 678), (0, 0), (-1, 7), (2**31 - 1, -(2**31))]
+
+
+@pytest.fixture(scope="module")
+def large_module() -> bytes:
+    return huge_function_module(INSTRUCTIONS)
+
+
+@pytest.fixture(scope="module")
+def expected(large_module: bytes) -> list[int]:
+    engine = api.Engine(api.Config(strategy="interp"))
+    store = api.Store(engine)
+    run = api.Instance(store, api.Module(engine, large_module), []).exports(store)["run"]
+    return [run(store, a, b) for a, b in ARGS]
+
+
+def test_generator_makes_the_size_asked_for() -> None:
+    _, count = huge_function_body(INSTRUCTIONS)
+    assert INSTRUCTIONS - 50 <= count <= INSTRUCTIONS + 50
+    module = decode_module(huge_function_module(INSTRUCTIONS))
+    assert len(module.codes) == 1
+    assert len(module.codes[0].instrs) == count
+
+
+@pytest.mark.parametrize("lazy", [True, False], ids=["lazy", "eager"])
+def test_large_function_runs_like_the_interpreter(large_module: bytes, expected: list[int],
+                                                  lazy: bool) -> None:
+    engine = api.Engine(api.Config(strategy="jit", lazy_compilation=lazy))
+    store = api.Store(engine)
+    instance = api.Instance(store, api.Module(engine, large_module), [])
+    run = instance.exports(store)["run"]
+    assert [run(store, a, b) for a, b in ARGS] == expected
+    assert len(set(expected)) == len(expected)  # the arguments reach the result
+
+
+def test_huge_functions_get_the_cheap_llvm_configuration(large_module: bytes) -> None:
+    module = decode_module(large_module)
+    options = CompileOptions(opt_level=1)
+    assert len(module.codes[0].instrs) > HUGE_FUNCTION_INSTRUCTIONS
+    assert codegen_options_for(module, [0], options).opt_level == 0
+    small = decode_module(huge_function_module(2_000))
+    assert codegen_options_for(small, [0], options).opt_level == 1
+
+
+def test_eager_batches_are_bounded_and_cover_every_function() -> None:
+    # Three small functions around one huge one: the huge one is a batch of its own.
+    body, _ = huge_function_body(HUGE_FUNCTION_INSTRUCTIONS + 1000)
+    small, _ = huge_function_body(EAGER_BATCH_INSTRUCTIONS // 2 + 100)  # two exceed one batch
+    module = decode_module(module_with_bodies([small, small, body, small]))
+    batches = eager_batches(module)
+    assert [i for batch in batches for i in batch] == [0, 1, 2, 3]
+    assert batches == [[0], [1], [2], [3]]
+    for batch in batches:
+        sizes = [len(module.codes[i].instrs) for i in batch]
+        assert len(batch) == 1 or sum(sizes) <= EAGER_BATCH_INSTRUCTIONS
