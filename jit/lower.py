@@ -91,6 +91,7 @@ from pyjitwasm.jit.lower_types import (
     splat,
     vector_literal,
 )
+from pyjitwasm.jit.simd_branch_hints import reduction_branch_weights
 
 LIBCALL_PREFIX = "libcall_"
 """External functions with this prefix are runtime entry points with the C ABI
@@ -1024,7 +1025,8 @@ class _FunctionLowering:
             return
         self.edge(then.block, then.args)
         self.edge(other.block, other.args)
-        self.emit(f"br i1 {cond}, label %b{then.block}, label %b{other.block}")
+        hint = reduction_branch_weights(self.dfg, data.arg)
+        self.emit(f"br i1 {cond}, label %b{then.block}, label %b{other.block}{hint}")
 
     def br_table(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, BrTable)
