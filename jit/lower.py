@@ -81,6 +81,7 @@ from pyjitwasm.ir.instructions import (
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower_simd import SIMD_LOWERINGS, vector_icmp
 from pyjitwasm.jit.lower_simd_float import SIMD_FLOAT_LOWERINGS, saturating_vector
+from pyjitwasm.jit.lower_simd_relaxed import SIMD_RELAXED_LOWERINGS
 from pyjitwasm.jit.lower_types import (
     f32_literal,
     f64_literal,
@@ -1112,6 +1113,8 @@ LOWERINGS: dict[str, Lowering] = {
     **SIMD_LOWERINGS,
     # SIMD float, conversions, narrowing and widening (jit/lower_simd_float.py).
     **SIMD_FLOAT_LOWERINGS,
+    # Relaxed SIMD, native mode (jit/lower_simd_relaxed.py).
+    **SIMD_RELAXED_LOWERINGS,
 }
 """The lowering of each opcode of legalized IR (``heap_addr``, ``table_addr`` and
 ``global_value`` have none: the legalizer removes them)."""

@@ -61,7 +61,10 @@ class CompileOptions:
     whole module before instantiation; default on, off with ``PYJITWASM_LAZY=0``.
     ``lazy_batch_instructions``: a lazy compile takes the called function and, breadth
     first, its not yet compiled direct callees while their wasm instruction count stays
-    within this budget (0: the called function alone)."""
+    within this budget (0: the called function alone).
+    ``relaxed_simd_deterministic``: relaxed SIMD with Wasmtime's deterministic results
+    instead of the host's native ones (``translate/simd_relaxed.py``); off by default,
+    as ``Config.relaxed_simd_deterministic`` and Wasmtime are."""
 
     heap_style: str = "static"
     static_bound: int = 1 << 32
@@ -73,6 +76,12 @@ class CompileOptions:
     inline_bulk_memory: bool = True
     lazy: bool = field(default_factory=_lazy_default)
     lazy_batch_instructions: int = 2000
+    relaxed_simd_deterministic: bool = False
+
+    def module_info(self, module: WasmModule) -> ModuleInfo:
+        """The translator's per-module facts for ``module`` under these options."""
+        return ModuleInfo(module, self.heap_config(),
+                          relaxed_simd_deterministic=self.relaxed_simd_deterministic)
 
     def heap_config(self) -> HeapConfig:
         """The translator's view of these options."""
@@ -171,7 +180,7 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
     options = options or CompileOptions()
     timings = CompileTimings()
     if info is None:
-        info = ModuleInfo(module, options.heap_config())
+        info = options.module_info(module)
     escaping = set() if separate else escaping_functions(module)
     together: Collection[int] | None = frozenset(indices) if separate else None
     functions: list[FunctionToCompile] = []

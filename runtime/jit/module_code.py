@@ -43,7 +43,6 @@ from pyjitwasm.runtime.native import (
     lazy_stubs_supported,
     native_stack_room,
 )
-from pyjitwasm.translate.translator import ModuleInfo
 from pyjitwasm.translate.vmctx import VMContextLayout
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import WasmModule
@@ -71,7 +70,7 @@ class ModuleCode:
         self.module = module
         self.options = options
         self.symbols = dict(symbols)
-        self.info = ModuleInfo(module, options.heap_config())
+        self.info = options.module_info(module)
         self.layout: VMContextLayout = self.info.layout
         self.first = module.num_imported_funcs
         count = len(module.codes)
