@@ -40,15 +40,21 @@ def status_kib(field: str) -> int:
     return 0
 
 
-def open_engine(name: str) -> tuple[ModuleType, Any]:
-    """The API module (pyjitwasm or wasmtime) and an engine for ``name``."""
+def open_engine(name: str, relaxed_simd_deterministic: bool = False
+                ) -> tuple[ModuleType, Any]:
+    """The API module (pyjitwasm or wasmtime) and an engine for ``name`` (relaxed SIMD in
+    deterministic mode when asked; both default to the host's native results)."""
     if name == "wasmtime":
         import wasmtime
 
-        return wasmtime, wasmtime.Engine()
+        config = wasmtime.Config()
+        config.wasm_relaxed_simd_deterministic = relaxed_simd_deterministic
+        return wasmtime, wasmtime.Engine(config)
     import pyjitwasm
 
-    return pyjitwasm, pyjitwasm.Engine(pyjitwasm.Config(strategy=name))
+    config = pyjitwasm.Config(strategy=name)
+    config.relaxed_simd_deterministic = relaxed_simd_deterministic
+    return pyjitwasm, pyjitwasm.Engine(config)
 
 
 def measure_program(api: ModuleType, engine: Any, wasm: bytes, n: int, repeat: int) -> dict:
@@ -106,10 +112,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--calls", type=int)
+    parser.add_argument("--relaxed-simd-deterministic", action="store_true",
+                        help="relaxed SIMD in deterministic mode (default: native)")
     args = parser.parse_args()
     out: dict[str, Any] = {"engine": args.engine}
     try:
-        api, engine = open_engine(args.engine)
+        api, engine = open_engine(args.engine, args.relaxed_simd_deterministic)
         out["base_rss_kib"] = status_kib("VmRSS")
         if args.calls:
             out.update(measure_calls(api, engine, args.calls))

@@ -7,6 +7,11 @@ adds floats in the same order), so both builds of a program must return the same
 checksum on every engine. ``n`` is sized so the scalar build takes roughly 0.3-0.5 s on
 wasmtime at scale 1. Every measurement runs in a fresh process (bench/measure.py).
 
+A relaxed-SIMD program (``simd_relaxed_dot``) also has a ``-mrelaxed-simd`` build, run
+twice: with relaxed SIMD's native results (the default of both engines: the host's own
+instructions) and in deterministic mode on both engines (``relaxed-deterministic``);
+the two rows show what the native instructions gain.
+
     .venv/bin/python -P bench/simd.py                          # the JIT when available
     .venv/bin/python -P bench/simd.py --interp-scale 0.002     # plus interpreter rows
     .venv/bin/python -P bench/simd.py --programs simd_dot --repeat 3 --json out.json
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +42,38 @@ DEFAULT_N = {
     "simd_histogram": 6000,
     "simd_strsearch": 6000,
     "simd_base64": 10_000,
+    "simd_relaxed_dot": 4000,
 }
 
-BUILDS = {"simd": ["-msimd128"], "scalar": []}
+
+@dataclass(frozen=True)
+class Build:
+    """One way to build and run a program: compiler flags, and relaxed SIMD's mode on
+    both engines (native, the default of both, or deterministic)."""
+
+    flags: tuple[str, ...]
+    relaxed_simd_deterministic: bool = False
+
+
+BUILDS = {"simd": Build(("-msimd128",)), "scalar": Build(())}
+# A relaxed-SIMD program runs its -mrelaxed-simd build in both modes (the gain of the
+# native instructions), then the plain SIMD and the scalar builds.
+RELAXED = ("-msimd128", "-mrelaxed-simd")
+RELAXED_BUILDS = {"relaxed": Build(RELAXED),
+                  "relaxed-deterministic": Build(RELAXED, relaxed_simd_deterministic=True),
+                  **BUILDS}
+PROGRAM_BUILDS = {"simd_relaxed_dot": RELAXED_BUILDS}
 
 
 def measure_program(name: str, n: int, engine: str, repeat: int, timeout: float
                     ) -> list[dict[str, Any]]:
     """Both builds of ``name`` on ``engine`` and on wasmtime: one row per build."""
     rows = []
-    for build_name, flags in BUILDS.items():
-        wasm = build(name, flags)
+    for build_name, how in PROGRAM_BUILDS.get(name, BUILDS).items():
+        wasm = build(name, how.flags)
         extra = ["--wasm", str(wasm), "--n", str(n), "--repeat", str(repeat)]
+        if how.relaxed_simd_deterministic:
+            extra.append("--relaxed-simd-deterministic")
         ours = measure(engine, extra, timeout)
         ref = measure("wasmtime", extra, timeout)
         rows.append({"program": name, "build": build_name, "n": n, "engine": engine,
@@ -61,13 +87,17 @@ def _time(result: dict[str, Any]) -> float | None:
     return float(result["run_s"]) if "error" not in result else None
 
 
-def _speedup(rows: list[dict[str, Any]], program: str, who: str) -> str:
-    """Scalar time / SIMD time of ``program`` on ``who`` ("ours" or "wasmtime")."""
-    times = {r["build"]: _time(r[who]) for r in rows if r["program"] == program}
-    simd, scalar = times.get("simd"), times.get("scalar")
-    if simd is None or scalar is None or simd <= 0:
+def _speedup(rows: list[dict[str, Any]], row: dict[str, Any], who: str) -> str:
+    """Scalar build's time / ``row``'s time of its program on ``who`` ("ours" or
+    "wasmtime"); empty on the scalar row itself."""
+    if row["build"] == "scalar":
+        return ""
+    scalar = next((_time(r[who]) for r in rows
+                   if r["program"] == row["program"] and r["build"] == "scalar"), None)
+    this = _time(row[who])
+    if this is None or scalar is None or this <= 0:
         return "-"
-    return f"{scalar / simd:.2f}x"
+    return f"{scalar / this:.2f}x"
 
 
 def checksum_problems(rows: list[dict[str, Any]]) -> list[str]:
@@ -93,7 +123,6 @@ def table(rows: list[dict[str, Any]], engine: str) -> str:
         ours, ref = row["ours"], row["wasmtime"]
         t_ours, t_ref = _time(ours), _time(ref)
         ratio = _ratio(t_ours / t_ref) if t_ours is not None and t_ref and t_ref > 0 else "-"
-        simd_row = row["build"] == "simd"
         errors = [f"pyjitwasm: {ours['error']}" if "error" in ours else "",
                   f"wasmtime: {ref['error']}" if "error" in ref else ""]
         checksum = "DIFFERENT" if row["program"] in bad else (
@@ -102,8 +131,7 @@ def table(rows: list[dict[str, Any]], engine: str) -> str:
             f"| {row['program']} | {row['build']} | {row['n']} | "
             f"{_s(t_ours) if t_ours is not None else '-'} | "
             f"{_s(t_ref) if t_ref is not None else '-'} | {ratio} | "
-            f"{_speedup(rows, row['program'], 'ours') if simd_row else ''} | "
-            f"{_speedup(rows, row['program'], 'wasmtime') if simd_row else ''} | "
+            f"{_speedup(rows, row, 'ours')} | {_speedup(rows, row, 'wasmtime')} | "
             f"{checksum} | {'; '.join(e for e in errors if e).replace('|', '/')} |")
     return "\n".join(lines)
 
@@ -141,7 +169,7 @@ def main() -> None:
         print(table(rows, who))
     print("\nTimes are one call of run(n) (best of --repeat), in a fresh process per engine, "
           "program and build; ratio = pyjitwasm / wasmtime; SIMD speed-up = scalar build's "
-          "time / SIMD build's time on that engine.")
+          "time / that row's time on that engine.")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     problems = [p for rows in results.values() for p in checksum_problems(rows)]
