@@ -96,8 +96,7 @@ def _native_dot_add(t: FunctionState, instr: Instr) -> None:
     a, b = pop_as(t, I8X16, 2)
     ins = t.ins()
     dot = ins.relaxed_dot_i8i7(a, b)
-    ones = ins.vconst(I16X8, int.from_bytes(b"\x01\x00" * 8, "little"))
-    vpush(t, ins.iadd(ins.widening_dot_s(dot, ones), c))
+    vpush(t, ins.iadd(ins.widening_dot_s(dot, ins.vconst(I16X8, sf.I16X8_ONES)), c))
 
 
 HANDLERS: dict[int, Handler] = {
