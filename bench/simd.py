@@ -5,7 +5,10 @@ Each program exports ``run(n)`` and returns a checksum; with ``-msimd128`` it ta
 ``wasm_simd128.h`` path, without it a scalar path that computes the same integers (and
 adds floats in the same order), so both builds of a program must return the same
 checksum on every engine. ``n`` is sized so the scalar build takes roughly 0.3-0.5 s on
-wasmtime at scale 1. Every measurement runs in a fresh process (bench/measure.py).
+wasmtime at scale 1. Each program and build is measured in a fresh process that runs it on
+both engines, their runs alternating (bench/measure_paired.py), so the load of a shared
+machine falls on both alike; ``--separate`` gives each engine a fresh process of its own
+(bench/measure.py) instead.
 
 A relaxed-SIMD program (``simd_relaxed_dot``) also has a ``-mrelaxed-simd`` build, run
 twice: with relaxed SIMD's native results (the default of both engines: the host's own
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +38,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import _ratio, _s, build, measure, program_names, resolve_engine  # noqa: E402
+
+PAIRED = Path(__file__).resolve().parent / "measure_paired.py"
 
 # Work count per program at scale 1 (scalar build on wasmtime: ~0.3-0.5 s).
 DEFAULT_N = {
@@ -65,17 +71,41 @@ RELAXED_BUILDS = {"relaxed": Build(RELAXED),
 PROGRAM_BUILDS = {"simd_relaxed_dot": RELAXED_BUILDS}
 
 
-def measure_program(name: str, n: int, engine: str, repeat: int, timeout: float
-                    ) -> list[dict[str, Any]]:
-    """Both builds of ``name`` on ``engine`` and on wasmtime: one row per build."""
+def measure_paired(engine: str, extra: list[str], timeout: float
+                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One bench/measure_paired.py process: ``engine`` and wasmtime, runs alternating."""
+    cmd = [sys.executable, "-P", str(PAIRED), engine, *extra]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        error = {"error": f"timed out after {timeout:.0f} s"}
+        return error, error
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        why = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        error = {"error": f"crashed: {why[0][:200]}"}
+        return error, error
+    both = json.loads(lines[-1])
+    return both["ours"], both["wasmtime"]
+
+
+def measure_program(name: str, n: int, engine: str, repeat: int, timeout: float,
+                    paired: bool = True) -> list[dict[str, Any]]:
+    """Every build of ``name`` on ``engine`` and on wasmtime: one row per build. Paired:
+    both engines in one process, runs alternating (both see the same machine load);
+    else each engine in a fresh process of its own (bench/measure.py)."""
     rows = []
     for build_name, how in PROGRAM_BUILDS.get(name, BUILDS).items():
         wasm = build(name, how.flags)
         extra = ["--wasm", str(wasm), "--n", str(n), "--repeat", str(repeat)]
         if how.relaxed_simd_deterministic:
             extra.append("--relaxed-simd-deterministic")
-        ours = measure(engine, extra, timeout)
-        ref = measure("wasmtime", extra, timeout)
+        if paired:
+            ours, ref = measure_paired(engine, extra, timeout)
+        else:
+            ours = measure(engine, extra, timeout)
+            ref = measure("wasmtime", extra, timeout)
         rows.append({"program": name, "build": build_name, "n": n, "engine": engine,
                      "ours": ours, "wasmtime": ref})
         print(f"{name} ({build_name}): n={n} {engine} {ours.get('run_s', ours.get('error'))}"
@@ -150,6 +180,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (best)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per measurement")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--separate", action="store_true",
+                        help="run each engine in a fresh process of its own (default: both "
+                             "in one process, runs alternating, so a shared machine's load "
+                             "falls on both alike)")
     args = parser.parse_args()
 
     engine = resolve_engine(args.engine)
@@ -163,13 +197,15 @@ def main() -> None:
         rows = []
         for name in names:
             n = max(1, round(DEFAULT_N[name] * scale))
-            rows.extend(measure_program(name, n, who, args.repeat, args.timeout))
+            rows.extend(measure_program(name, n, who, args.repeat, args.timeout,
+                                        paired=not args.separate))
         results[who] = rows
         print(f"\n### SIMD programs: pyjitwasm ({who}) vs wasmtime-py, scale {scale:g}\n")
         print(table(rows, who))
-    print("\nTimes are one call of run(n) (best of --repeat), in a fresh process per engine, "
-          "program and build; ratio = pyjitwasm / wasmtime; SIMD speed-up = scalar build's "
-          "time / that row's time on that engine.")
+    where = ("in a fresh process per engine, program and build" if args.separate else
+             "both engines in one process per program and build, their runs alternating")
+    print(f"\nTimes are one call of run(n) (best of --repeat), {where}; ratio = pyjitwasm / "
+          "wasmtime; SIMD speed-up = scalar build's time / that row's time on that engine.")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     problems = [p for rows in results.values() for p in checksum_problems(rows)]
