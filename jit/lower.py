@@ -1026,7 +1026,7 @@ class _FunctionLowering:
             return
         self.edge(then.block, then.args)
         self.edge(other.block, other.args)
-        hint = reduction_branch_weights(self.dfg, data.arg)
+        hint = reduction_branch_weights(self.func, inst, data)
         self.emit(f"br i1 {cond}, label %b{then.block}, label %b{other.block}{hint}")
 
     def br_table(self, inst: Inst, data: InstructionData) -> None:

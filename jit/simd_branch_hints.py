@@ -15,14 +15,16 @@ than the vector loop around them, and the register allocator spills the vector l
 counters to make room for them. A branch on a reduction here gets the weights clang
 gives ``__builtin_expect`` (2000 : 1, LLVM's ``LowerExpectIntrinsic``), as if the
 program had written ``if (__builtin_expect(mask != 0, 0))``; every other branch keeps
-LLVM's own prediction.
+LLVM's own prediction, and so does a loop's back edge on a reduction (``do { ... } while
+(any_true(active))`` iterates while lanes are active: there the reduction is the loop's
+condition, not a filter).
 """
 
 from __future__ import annotations
 
-from pyjitwasm.ir.entities import Value
-from pyjitwasm.ir.function import DataFlowGraph
-from pyjitwasm.ir.instructions import IntCompareImm, Unary
+from pyjitwasm.ir.entities import Inst, Value
+from pyjitwasm.ir.function import DataFlowGraph, Function
+from pyjitwasm.ir.instructions import Brif, IntCompareImm, Unary
 
 LIKELY_WEIGHT = 2000
 """The taken weight of an expected edge (and 1 for the other): ``__builtin_expect``'s."""
@@ -60,11 +62,22 @@ def expected_condition(dfg: DataFlowGraph, cond: Value) -> bool | None:
     return None
 
 
-def reduction_branch_weights(dfg: DataFlowGraph, cond: Value) -> str:
-    """The ``, !prof ...`` suffix of a ``br i1`` on ``cond`` (then edge first) when
-    ``cond`` tests a SIMD reduction, else ``""``."""
-    expected = expected_condition(dfg, cond)
-    if expected is None:
+def _is_back_edge(func: Function, inst: Inst, data: Brif) -> bool:
+    """Whether a target of the ``brif`` ``inst`` is a loop header it closes a loop of:
+    the translator lays blocks out in wasm's order, where the only branches to an
+    earlier block (or to its own) are a ``loop``'s back edges."""
+    blocks = func.layout.blocks
+    here = blocks.index(func.layout.inst_block[inst])
+    return any(blocks.index(call.block) <= here for call in data.block_calls())
+
+
+def reduction_branch_weights(func: Function, inst: Inst, data: Brif) -> str:
+    """The ``, !prof ...`` suffix of the ``br i1`` that lowers ``brif`` ``inst`` (then
+    edge first) when its condition tests a SIMD reduction and it is no loop's back edge
+    (a loop that runs while ``any_true`` holds, say, is left to LLVM's loop heuristics),
+    else ``""``."""
+    expected = expected_condition(func.dfg, data.arg)
+    if expected is None or _is_back_edge(func, inst, data):
         return ""
     then_weight, else_weight = (LIKELY_WEIGHT, 1) if expected else (1, LIKELY_WEIGHT)
     return f', !prof !{{!"branch_weights", i32 {then_weight}, i32 {else_weight}}}'
