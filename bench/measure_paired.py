@@ -1,5 +1,6 @@
 """Run times of one program on pyjitwasm and on wasmtime-py in one process, the two
-engines' runs alternating, so both see the same machine load (bench/simd.py --paired).
+engines' runs alternating after a warm-up call each (pyjitwasm's tier-up finished), so
+both see the same machine load (bench/simd.py's default).
 Prints one JSON line: ``{"ours": {...}, "wasmtime": {...}}`` with bench/measure.py's
 fields per engine (``run_s`` the best of ``--repeat``, ``checksum``...).
 
@@ -19,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import open_engine  # noqa: E402
+from measure import open_engine, wait_for_background_compiles  # noqa: E402
 
 
 def _prepare(name: str, wasm: bytes, deterministic: bool) -> tuple[Any, Any, float]:
@@ -52,6 +53,15 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - reported in the table, not a crash
             out[who]["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             traceback.print_exc(file=sys.stderr)
+    # Warm-up: hot loops reach pyjitwasm's tier 1 (bench/measure.py --warmup does the same).
+    for who, (run, store, _compile) in list(runs.items()):
+        try:
+            run(store, max(1, args.n // 20))
+            if who == "ours":
+                wait_for_background_compiles()
+        except Exception as exc:  # noqa: BLE001
+            out[who]["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            del runs[who]
     times: dict[str, list[float]] = {who: [] for who in runs}
     for _ in range(args.repeat):
         for who, (run, store, _compile) in list(runs.items()):

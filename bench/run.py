@@ -173,6 +173,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100_000,
                         help="calls for the call-overhead measurement (interp: a tenth)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per measurement")
+    parser.add_argument("--no-warmup", action="store_true",
+                        help="time the first run(n) (tier 0 for pyjitwasm's hot loops) "
+                             "instead of one after a short warm-up call and tier-up")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
 
@@ -184,6 +187,8 @@ def main() -> None:
         wasm = build(name)
         n = max(1, round(DEFAULT_N[name] * args.scale))
         extra = ["--wasm", str(wasm), "--n", str(n), "--repeat", str(args.repeat)]
+        if not args.no_warmup:
+            extra.append("--warmup")
         ours = measure(engine, extra, args.timeout)
         ref = measure("wasmtime", extra, args.timeout)
         rows.append({"program": name, "n": n, "ours": ours, "wasmtime": ref})
@@ -199,10 +204,12 @@ def main() -> None:
     print(program_table(rows, engine))
     print("\n### Call overhead\n")
     print(calls_table(calls))
-    print("\nTimes are one call of run(n) (best of --repeat), in a fresh process per "
-          "engine and program; load = Module() + Instance() (compilation included: the JIT "
-          "compiles on first instantiation); peak RSS = VmHWM of that "
-          "process, the Python interpreter included; ratio = pyjitwasm / wasmtime.")
+    print("\nTimes are one call of run(n) (best of --repeat; unless --no-warmup, after "
+          "one call of run(n / 20) and, for pyjitwasm, waiting for its background tier-up "
+          "compiles), in a fresh process per engine and program; load = Module() + "
+          "Instance() (compilation included: the JIT compiles on first instantiation); "
+          "peak RSS = VmHWM of that process, the Python interpreter included; "
+          "ratio = pyjitwasm / wasmtime.")
     if args.json:
         args.json.write_text(json.dumps({"engine": engine, "scale": args.scale,
                                          "programs": rows, "calls": calls}, indent=2))

@@ -40,7 +40,7 @@ def ensure_llvm_initialized() -> None:
 # instruction fewer, but a reduction's loop-carried accumulator then waits for the whole
 # multiply-add (4-5 cycles) on every step instead of for a paddd (1 cycle). Wasm dot
 # products keep one or two 128-bit accumulators, so they are latency-bound and the fusion
-# slowed them by 10-30% (docs/jit-design.md, section 5).
+# slowed them by 10-30% (docs/jit-design.md, section 7).
 DISABLED_HOST_FEATURES = ("-avxvnni", "-avx512vnni")
 
 
@@ -59,12 +59,77 @@ def host_target_machine(opt_level: int = 2) -> llvm.TargetMachine:
     )
 
 
-class PassPipeline:
-    """The middle-end pipeline of one optimization level, built once and reused.
+@dataclass(frozen=True)
+class LLVMPipeline:
+    """One LLVM configuration: middle-end passes, then code generation.
 
-    Level 0: nothing.  Level 1 (the default, see docs/jit-design.md): a short hand-picked
-    function pipeline (SROA, instcombine, simplifycfg, NewGVN, DCE), about 20x cheaper
-    than LLVM's O2.  Levels 2 and 3: LLVM's standard pipelines.
+    ``passes``: ``"none"``; ``"minimal"`` (instcombine, simplifycfg: tier 0);
+    ``"standard"`` (SROA, instcombine, simplifycfg, NewGVN, DCE: opt level 1, tier 1);
+    ``"O2"``/``"O3"`` (LLVM's own pipelines).  ``codegen_level``: the target machine's
+    level (0 = fast instruction selection and the fast register allocator).
+    ``optimize_regalloc``: at codegen level 0, use the greedy register allocator and
+    the passes around it (LLVM's ``-optimize-regalloc``: a process-wide option, so once
+    a loader of such a pipeline exists, every level-0 code generation uses it; the other
+    levels do anyway).  See docs/jit-design.md for the measurements behind tier 0."""
+
+    passes: str
+    codegen_level: int
+    optimize_regalloc: bool = False
+
+    def __post_init__(self) -> None:
+        if self.passes not in _PASS_SETS:
+            raise ValueError(f"unknown pass set {self.passes!r}; expected one of "
+                             f"{sorted(_PASS_SETS)}")
+        if not 0 <= self.codegen_level <= 3:
+            raise ValueError(f"codegen level {self.codegen_level} is not 0..3")
+
+    @staticmethod
+    def for_level(opt_level: int) -> LLVMPipeline:
+        """The pipeline of an optimization level: 0 nothing, 1 the hand-picked pipeline
+        with level-2 code generation, 2 and 3 LLVM's standard pipelines."""
+        if opt_level == 0:
+            return LLVMPipeline("none", 0)
+        if opt_level == 1:
+            return LLVMPipeline("standard", 2)
+        if opt_level in (2, 3):
+            return LLVMPipeline(f"O{opt_level}", opt_level)
+        raise ValueError(f"optimization level {opt_level} is not 0..3")
+
+    @staticmethod
+    def parse(text: str) -> LLVMPipeline:
+        """``"passes,codegen_level[,regalloc]"`` (what ``bench/tier_configs.py`` takes)."""
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "regalloc"):
+            raise ValueError(f"expected PASSES,LEVEL[,regalloc], not {text!r}")
+        return LLVMPipeline(parts[0], int(parts[1]), len(parts) == 3)
+
+    def __str__(self) -> str:
+        return f"{self.passes},{self.codegen_level}" + (",regalloc" if self.optimize_regalloc
+                                                         else "")
+
+
+_PASS_SETS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "minimal": ("add_instruction_combine_pass", "add_simplify_cfg_pass"),
+    "standard": ("add_sroa_pass", "add_instruction_combine_pass", "add_simplify_cfg_pass",
+                 "add_new_gvn_pass", "add_dead_code_elimination_pass"),
+    "O2": (),
+    "O3": (),
+}
+"""The hand-picked pass lists (O2/O3 are LLVM's own pipelines, built per run)."""
+
+TIER0_PIPELINE = LLVMPipeline("minimal", 0, optimize_regalloc=True)
+"""Tier 0: the cheapest configuration that still makes decent code (chosen by
+``bench/tier_configs.py``; the table is in docs/jit-design.md)."""
+
+
+class PassPipeline:
+    """The middle-end pipeline of one pass set, built once and reused.
+
+    ``"none"``: nothing.  ``"standard"`` (opt level 1, see docs/jit-design.md): a short
+    hand-picked function pipeline (SROA, instcombine, simplifycfg, NewGVN, DCE), about
+    20x cheaper than LLVM's O2; ``"minimal"`` (tier 0) just instcombine and simplifycfg.
+    ``"O2"``/``"O3"``: LLVM's standard pipelines.
 
     Why one object reused across compiles (llvmlite 0.50, measured by
     ``bench/jit_memory.py``): llvmlite never frees a pass manager (its Python ``_dispose``
@@ -81,24 +146,25 @@ class PassPipeline:
 
     runs_per_builder = 16
 
-    def __init__(self, tm: llvm.TargetMachine, level: int) -> None:
-        self.level = level
+    def __init__(self, tm: llvm.TargetMachine, level: int | str) -> None:
+        """``level``: an optimization level (0..3) or a pass set name of
+        :class:`LLVMPipeline`."""
+        passes_name = level if isinstance(level, str) else LLVMPipeline.for_level(level).passes
+        self.passes_name = passes_name
         self._lock = threading.Lock()
         self._passes: llvm.ModulePassManager | None = None
-        if level == 0:
+        if passes_name == "none":
             return
         # The builders keep raw pointers to these: they live as long as the pipeline.
         self._tm = tm
-        self._tuning = llvm.create_pipeline_tuning_options(speed_level=min(level, 3))
+        speed = 3 if passes_name == "O3" else 2 if passes_name == "O2" else 1
+        self._tuning = llvm.create_pipeline_tuning_options(speed_level=speed)
         self._builder = llvm.create_pass_builder(tm, self._tuning)
         self._runs = 0
-        if level == 1:
+        if passes_name not in ("O2", "O3"):
             passes = llvm.create_new_module_pass_manager()
-            passes.add_sroa_pass()
-            passes.add_instruction_combine_pass()
-            passes.add_simplify_cfg_pass()
-            passes.add_new_gvn_pass()
-            passes.add_dead_code_elimination_pass()
+            for add_pass in _PASS_SETS[passes_name]:
+                getattr(passes, add_pass)()
             self._passes = passes
             weakref.finalize(self, _dispose_pass_manager, passes)
 
@@ -106,7 +172,7 @@ class PassPipeline:
         """Optimize ``module`` in place.  ``has_optnone``: whether a function of it has
         the ``optnone`` attribute (None: look); such a module gets a builder of its own,
         without the stale callbacks of earlier runs."""
-        if self.level == 0:
+        if self.passes_name == "none":
             return
         if has_optnone is None:
             has_optnone = _has_optnone(module)
@@ -217,6 +283,18 @@ def _release(tracker: llvm.ResourceTracker, jit: llvm.LLJIT,
     tracker.close()
 
 
+_regalloc_enabled = False
+
+
+def _enable_optimized_regalloc() -> None:
+    global _regalloc_enabled
+    ensure_llvm_initialized()
+    with _init_lock:
+        if not _regalloc_enabled:
+            llvm.set_option("pyjitwasm", "-optimize-regalloc")
+            _regalloc_enabled = True
+
+
 class CodeLoader:
     """Compiles LLVM modules into one ORC LLJIT instance; each :meth:`load` is an
     independently releasable library."""
@@ -229,11 +307,17 @@ class CodeLoader:
     # were a ~1 MiB step in every long-running process).
     libraries_per_jit = 50
 
-    def __init__(self, opt_level: int = 1) -> None:
+    def __init__(self, opt_level: int | LLVMPipeline = 1) -> None:
+        """``opt_level``: an optimization level (see :meth:`LLVMPipeline.for_level`) or
+        a pipeline."""
+        config = (opt_level if isinstance(opt_level, LLVMPipeline)
+                  else LLVMPipeline.for_level(opt_level))
+        self.config = config
         self.opt_level = opt_level
-        # Level 1 still wants the optimizing instruction selector and register allocator.
-        self.target_machine = host_target_machine(2 if opt_level else 0)
-        self.pipeline = PassPipeline(self.target_machine, opt_level)
+        if config.optimize_regalloc:
+            _enable_optimized_regalloc()
+        self.target_machine = host_target_machine(config.codegen_level)
+        self.pipeline = PassPipeline(self.target_machine, config.passes)
         self._jit = self._new_jit()
         self._links = 0
         self._lock = threading.Lock()

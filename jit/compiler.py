@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.legalize import legalize
 from pyjitwasm.ir.verifier import verify
-from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
+from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline, LoadedCode
 from pyjitwasm.jit.elfsyms import read_code_layout
 from pyjitwasm.jit.lower_module import ShimSpec, emit_module
 from pyjitwasm.jit.lower_objsyms import function_symbols
@@ -32,13 +32,20 @@ from pyjitwasm.jit.lower_objsyms import function_symbols
 class CodegenOptions:
     """How the back end compiles.
 
-    ``opt_level``: see ``jit.codeload`` (1 = hand-picked pipeline).  ``verify``: run the
-    IR verifier before and after legalization.  ``keep_llvm_ir``: keep the LLVM text on
+    ``opt_level``: see ``jit.codeload`` (1 = hand-picked pipeline).  ``pipeline``: an
+    explicit LLVM configuration instead (tier 0 uses one).  ``verify``: run the IR
+    verifier before and after legalization.  ``keep_llvm_ir``: keep the LLVM text on
     the result."""
 
     opt_level: int = 1
     verify: bool = False
     keep_llvm_ir: bool = False
+    pipeline: LLVMPipeline | None = None
+
+    @property
+    def llvm_pipeline(self) -> LLVMPipeline:
+        """The LLVM configuration these options compile with."""
+        return self.pipeline or LLVMPipeline.for_level(self.opt_level)
 
 
 @dataclass
@@ -92,16 +99,18 @@ class CompiledFunctions:
     llvm_ir: str = ""
 
 
-_loaders: dict[int, CodeLoader] = {}
+_loaders: dict[LLVMPipeline, CodeLoader] = {}
 _loaders_lock = threading.Lock()
 
 
-def code_loader(opt_level: int) -> CodeLoader:
-    """The process-wide loader of an optimization level."""
+def code_loader(opt_level: int | LLVMPipeline) -> CodeLoader:
+    """The process-wide loader of an optimization level or LLVM pipeline."""
+    pipeline = (opt_level if isinstance(opt_level, LLVMPipeline)
+                else LLVMPipeline.for_level(opt_level))
     with _loaders_lock:
-        if opt_level not in _loaders:
-            _loaders[opt_level] = CodeLoader(opt_level)
-        return _loaders[opt_level]
+        if pipeline not in _loaders:
+            _loaders[pipeline] = CodeLoader(pipeline)
+        return _loaders[pipeline]
 
 
 def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[ShimSpec],
@@ -109,6 +118,29 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
                       symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
     """Legalize, lower, compile and load ``functions`` (legalized in place) and the entry
     ``shims``; stage times are added to ``timings``."""
+    obj, text = emit_object(functions, shims, options, timings)
+    compiled = load_object_code(obj, options.llvm_pipeline, timings, symbols)
+    compiled.llvm_ir = text if options.keep_llvm_ir else ""
+    return compiled
+
+
+@dataclass(frozen=True)
+class ObjectCode:
+    """A batch compiled to a relocatable ELF object but not loaded: what a code cache or a
+    serialized module keeps.  Nothing in it depends on the process (runtime symbols are
+    resolved when it is linked), so it can be loaded by another process on the same CPU.
+    ``functions`` names each function's symbol (by ``FunctionToCompile.index``);
+    ``shims`` the entry shims it defines."""
+
+    obj: bytes
+    functions: dict[int, str]
+    shims: tuple[str, ...]
+
+
+def emit_object(functions: Sequence[FunctionToCompile], shims: Iterable[ShimSpec],
+                options: CodegenOptions, timings: CompileTimings) -> tuple[ObjectCode, str]:
+    """Legalize, lower and compile ``functions`` and ``shims`` to an object (no loading);
+    also returns the LLVM text."""
     for unit in functions:
         t0 = time.perf_counter()
         if options.verify:
@@ -128,32 +160,39 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
     t1 = time.perf_counter()
     timings.lower += t1 - t0
 
-    loader = code_loader(options.opt_level)
-    obj = loader.compile_object(text)
-    t2 = time.perf_counter()
-    timings.llvm += t2 - t1
-    loaded = loader.load_object(obj, symbols)
-    timings.link += time.perf_counter() - t2
+    obj = code_loader(options.llvm_pipeline).compile_object(text)
+    timings.llvm += time.perf_counter() - t1
     timings.functions += len(functions)
+    names = {unit.index: unit.func.name for unit in functions}
+    return ObjectCode(obj, names, tuple(spec.name for spec in shim_specs)), text
 
+
+def load_object_code(code: ObjectCode, pipeline: int | LLVMPipeline, timings: CompileTimings,
+                     symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
+    """Link ``code`` (from :func:`emit_object`, maybe in another process) into this
+    process, resolving undefined symbols from ``symbols``."""
+    t0 = time.perf_counter()
+    obj = code.obj
+    loaded = code_loader(pipeline).load_object(obj, symbols)
     section_starts: dict[str, int] = {}
     for section in read_code_layout(obj)[0]:
         if section.anchor is not None:
             section_starts[section.name] = loaded.address(section.anchor) - section.anchor_offset
-    by_name = {unit.func.name: unit.index for unit in functions}
+    by_name = {name: index for index, name in code.functions.items()}
     codes: dict[int, FunctionCode] = {}
     for sym in function_symbols(obj):
         index = by_name.get(sym.name)
         if index is not None and sym.section in section_starts:
             start = section_starts[sym.section] + sym.offset
             codes[index] = FunctionCode(index, sym.name, start, sym.size)
+    timings.link += time.perf_counter() - t0
     return CompiledFunctions(
         code=loaded,
         functions=codes,
-        shims={spec.name: loaded.address(spec.name) for spec in shim_specs},
-        llvm_ir=text if options.keep_llvm_ir else "",
+        shims={name: loaded.address(name) for name in code.shims},
     )
 
 
 __all__ = ["CodegenOptions", "CompileTimings", "CompiledFunctions", "FunctionCode",
-           "FunctionToCompile", "code_loader", "compile_functions"]
+           "FunctionToCompile", "ObjectCode", "code_loader", "compile_functions",
+           "emit_object", "load_object_code"]

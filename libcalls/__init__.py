@@ -44,6 +44,7 @@ _C_INDEX = {
     "table_copy": 8,
     "table_init": 9,
     "elem_drop": 10,
+    "tier_up": 16,
 }
 
 
@@ -184,6 +185,18 @@ def elem_drop(vmctx: int, segment: int) -> int:
     return 0
 
 
+# Tiers ---------------------------------------------------------------------------------
+
+
+def tier_up(vmctx: int, defined_index: int) -> int:
+    """Tier-0 function number ``defined_index`` of the caller's module is hot: queue it
+    for tier 1 (``runtime/jit/module_code.py``); the calling code goes on at tier 0."""
+    code = _instance(vmctx).compiled
+    if isinstance(code, ModuleCode):
+        code.request_tier_up(defined_index)
+    return 0
+
+
 IMPLEMENTATIONS: dict[str, Callable[..., int]] = {
     "memory_grow": memory_grow,
     "table_lazy_init": table_lazy_init,
@@ -196,6 +209,7 @@ IMPLEMENTATIONS: dict[str, Callable[..., int]] = {
     "table_copy": table_copy,
     "table_init": table_init,
     "elem_drop": elem_drop,
+    "tier_up": tier_up,
 }
 
 

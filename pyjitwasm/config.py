@@ -2,8 +2,8 @@
 
 Every setter wasmtime-py's ``Config`` has is accepted. A setting maps onto what pyjitwasm
 has (``strategy``, ``cranelift_opt_level``, ``cranelift_debug_verifier``, the memory
-reservation settings), is a hint with no observable effect (``cache``,
-``parallel_compilation``, ``debug_info``...), or asks for something pyjitwasm does not
+reservation settings, ``cache``), is a hint with no observable effect
+(``parallel_compilation``, ``debug_info``...), or asks for something pyjitwasm does not
 implement: then the setter raises :class:`UnsupportedConfigError` naming the setting, rather
 than accepting it and behaving differently (enabling threads, GC or exceptions, fuel,
 epoch interruption, a profiler...). Turning off a proposal pyjitwasm implements is refused
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import platform
+from pathlib import Path
 from typing import Any
 
+from pyjitwasm.cache_config import cache_directory_of
 from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError, WasmValueError
 from pyjitwasm.wasm.features import Features
 
@@ -147,6 +149,11 @@ class Config:
     ``lazy_compilation`` (a pyjitwasm setting): compile each function on its first call
     (the default) rather than the whole module when it is created; None takes the
     default, which ``PYJITWASM_LAZY=0`` in the environment turns to eager.
+    ``tiered_compilation`` (a pyjitwasm setting): lazily compiled functions start with
+    quickly compiled tier-0 code and hot ones are recompiled optimized (tier 1) on a
+    background thread (the default); False compiles every function at tier 1 on its
+    first call; None takes the default, which ``PYJITWASM_TIERS=0`` turns off.  Eager
+    compilation is always tier 1.
     """
 
     def __init__(
@@ -158,6 +165,7 @@ class Config:
         memory_style: str = "static",
         dynamic_memory_reserve: int = 1 << 30,
         lazy_compilation: bool | None = None,
+        tiered_compilation: bool | None = None,
     ) -> None:
         self._closed = False
         self._consumed = False
@@ -172,6 +180,7 @@ class Config:
             raise WasmValueError("dynamic_memory_reserve must be a non-negative int (bytes)")
         self.dynamic_memory_reserve = dynamic_memory_reserve
         self.lazy_compilation = lazy_compilation
+        self.tiered_compilation = tiered_compilation
         self._max_call_depth: int | None = None
         self._max_wasm_stack: int | None = None
         if max_wasm_stack is not None:
@@ -181,6 +190,8 @@ class Config:
         self.max_host_nesting = max_host_nesting
         self.hints: dict[str, Any] = {}
         """Settings accepted as hints with no observable effect, by name (for inspection)."""
+        self._cache_setting: bool | str = False
+        self._cache_directory: Path | None = None
 
     # Lifetime ---------------------------------------------------------------------------
 
@@ -429,24 +440,35 @@ class Config:
 
     # Hints: accepted, no observable effect --------------------------------------------
 
+    # The code cache --------------------------------------------------------------------
+
     @property
     def cache(self) -> bool | str:
-        return self.hints.get("cache", False)
+        """The code cache setting (``False``: no cache, the default)."""
+        return self._cache_setting
 
     @cache.setter
-    def cache(self, value: bool | str) -> None:
-        """wasmtime-py's compiled-code cache switch: ``True`` or the path of a cache
-        configuration file (which must exist). A hint: pyjitwasm has no on-disk cache yet."""
+    def cache(self, value: bool | str | os.PathLike[str]) -> None:
+        """wasmtime-py's compiled-code cache switch: ``True`` (the default directory), or
+        the path of a cache directory or of a TOML cache configuration file (either must
+        exist).  See ``pyjitwasm/cache_config.py`` and ``cache_directory``."""
         if isinstance(value, bool):
             if not value:
                 raise WasmValueError("caching cannot be explicitly disabled")
-        elif isinstance(value, str | os.PathLike):
-            if not os.path.isfile(value):
-                raise WasmValueError(f"cache configuration file {os.fspath(value)!r} "
-                                     "does not exist")
-        else:
+        elif not isinstance(value, str | os.PathLike):
             raise ArgumentTypeError("cache expects a bool or a path")
-        self.hints["cache"] = value
+        try:
+            directory = cache_directory_of(value)
+        except ValueError as exc:
+            raise WasmValueError(str(exc)) from None
+        self._cache_setting = value if isinstance(value, bool) else os.fspath(value)
+        self._cache_directory = directory
+
+    @property
+    def cache_directory(self) -> str | None:
+        """Where compiled code is cached (None: nowhere), as the ``cache`` setting and
+        ``$PYJITWASM_CACHE`` decide when it was set."""
+        return None if self._cache_directory is None else str(self._cache_directory)
 
 
 for _setting in (*IMPLEMENTED_PROPOSALS, *UNIMPLEMENTED_PROPOSALS):

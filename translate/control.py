@@ -13,6 +13,7 @@ from pyjitwasm.ir.function import Block, Value
 from pyjitwasm.ir.immediates import TRUSTED
 from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.ir.types import Type
+from pyjitwasm.translate import tiering
 from pyjitwasm.translate.env import READONLY
 from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.state import Frame, FunctionState
@@ -48,6 +49,8 @@ def loop(t: FunctionState, instr: Instr) -> None:
     t.frames.append(Frame("loop", params, results, header, exit_block, len(t.stack)))
     t.fb.switch_to_block(header)
     t.stack.extend(t.func.dfg.block_params[header])
+    # After taking the loop's params: the hook's SSA variable may add header params.
+    tiering.count_loop_iteration(t)
 
 
 def if_(t: FunctionState, instr: Instr) -> None:

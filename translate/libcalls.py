@@ -93,10 +93,15 @@ TABLE_INIT = Libcall(
     "(table, element segment, dst, src offset in the segment, length) -> status; a "
     "dropped segment has length 0.")
 ELEM_DROP = Libcall("elem_drop", 12, (I64,), (), None, "(element segment) -> nothing.")
+TIER_UP = Libcall(
+    "tier_up", 16, (I64,), (), None,
+    "(defined function number) -> nothing. Tier-0 code calls it when the function's "
+    "tier-up counter goes negative; the runtime queues the function for tier 1.")
 
 LIBCALLS: tuple[Libcall, ...] = (
     MEMORY_GROW, TABLE_LAZY_INIT, MEMORY_FILL, MEMORY_COPY, MEMORY_INIT, DATA_DROP,
     TABLE_GROW, TABLE_FILL, TABLE_COPY, TABLE_INIT, ELEM_DROP,
+    TIER_UP,
 )
 """Every libcall the translator may emit."""
 

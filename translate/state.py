@@ -15,6 +15,7 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 
 from pyjitwasm.ir.cursor import Cursor
+from pyjitwasm.ir.entities import GlobalValue
 from pyjitwasm.ir.frontend import FunctionBuilder, Variable
 from pyjitwasm.ir.function import Block, Function, Value
 from pyjitwasm.ir.types import I64, Type
@@ -44,6 +45,15 @@ class Frame:
         return self.params if self.kind == "loop" else self.results
 
 
+@dataclass(frozen=True, slots=True)
+class TierCounter:
+    """How a tier-0 function counts (``tiering``): the global value of the counter
+    table's address, and the SSA variable holding the function's count in between."""
+
+    table: GlobalValue
+    left: Variable
+
+
 class FunctionState:
     """One function body being translated: the function under construction, its builder
     and declarations, and the translation state the handlers update.
@@ -52,7 +62,10 @@ class FunctionState:
     block's parameters, the declared locals as zero).  ``direct_callees``: the defined
     functions a ``call`` may reach by name because they are compiled together with this
     one; calls to the others go through their code slots (None: every defined function,
-    the whole module is compiled at once)."""
+    the whole module is compiled at once).  ``tier_counters``: set when the function
+    counts for tier-up (tier 0, ``tiering``), else None."""
+
+    tier_counters: TierCounter | None = None
 
     def __init__(self, info: ModuleInfo, func_index: int,
                  direct_callees: Container[int] | None = None) -> None:

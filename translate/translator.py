@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Container
 
 from pyjitwasm.ir.function import Function
-from pyjitwasm.translate import control
+from pyjitwasm.translate import control, tiering
 from pyjitwasm.translate.dispatch import HANDLERS
 from pyjitwasm.translate.env import HeapConfig, ModuleInfo, function_name, function_signature
 from pyjitwasm.translate.ir_types import from_wasm
@@ -46,17 +46,23 @@ def translate_module(module: WasmModule, config: HeapConfig | None = None) -> li
 def translate_function(module: WasmModule, func_index: int,
                        config: HeapConfig | None = None,
                        info: ModuleInfo | None = None,
-                       direct_callees: Container[int] | None = None) -> Function:
+                       direct_callees: Container[int] | None = None,
+                       tier_counters: bool = False) -> Function:
     """IR for defined function ``func_index`` (an index in the function index space).
 
     Pass ``info`` (a ``ModuleInfo`` of the same module and config) to share the
     per-module facts when translating several functions.  ``direct_callees`` are the
     defined functions compiled in the same unit, which calls reach by name; calls to
     any other defined function go through its code slot (None: all are in the unit).
+    ``tier_counters``: count entries and loop iterations for tier-up (tier-0 code, see
+    ``tiering``).
     """
     if info is None:
         info = ModuleInfo(module, config or HeapConfig())
-    return FunctionTranslator(info, func_index, direct_callees).run()
+    translator = FunctionTranslator(info, func_index, direct_callees)
+    if tier_counters:
+        tiering.enable_counters(translator)
+    return translator.run()
 
 
 class FunctionTranslator(FunctionState):
@@ -66,6 +72,7 @@ class FunctionTranslator(FunctionState):
         results = [from_wasm(t) for t in self.ftype.results]
         exit_block = self.block_with_params(results)
         self.frames.append(Frame("function", [], results, exit_block, exit_block, 0))
+        tiering.count_function_entry(self)
         for instr in self.body.instrs:
             if self.reachable:
                 self.translate(instr)

@@ -35,6 +35,10 @@ aligned little-endian words.  Regions, in order::
                        the current code address of each defined function, shared by every
                        instance of the module.  Placed last only so that adding it moved
                        no other field.
+    tier_counters      ptr to the module's tier-up counters (one word): ``i32[n_defined]``,
+                       shared like the code slots; tier-0 code counts each function entry
+                       and loop iteration down in its function's counter and calls the
+                       ``tier_up`` libcall when it goes negative (``translate/tiering.py``).
 
 Code slots: every call that does not go straight to a function compiled in the same
 batch finds its target through a code slot, a word holding the function's current
@@ -136,6 +140,7 @@ class VMContextLayout:
             ("globals", GLOBAL_SIZE * self.num_globals),
             ("func_refs", FUNC_REF_SIZE * self.num_func_refs),
             ("code_slots", WORD),
+            ("tier_counters", WORD),
         ]
         starts, offset = {}, HEADER_SIZE
         for name, size in sizes:
@@ -201,6 +206,11 @@ class VMContextLayout:
     def code_slots(self) -> int:
         """Offset of the pointer to the module's code slot table."""
         return self._starts["code_slots"]
+
+    @property
+    def tier_counters(self) -> int:
+        """Offset of the pointer to the module's tier-up counter table."""
+        return self._starts["tier_counters"]
 
 
 def func_ref_indices(module: WasmModule) -> dict[int, int]:

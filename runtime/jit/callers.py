@@ -82,7 +82,7 @@ def _template(ftype: FuncType) -> Callable[..., Caller]:
         lines.append("        " + _STORE[t].format(s4=4 * i, s8=2 * i, v=f"a{i}"))
     lines += [
         "        ctx.nesting += 1",
-        "        status = invoke(shim, code, vmctx, values)",
+        "        status = invoke(shim, code[0], vmctx, values)",
         "        ctx.nesting -= 1",
         "        if status:",
         "            raise_status(status)",
@@ -119,8 +119,8 @@ def caller_for(func: FuncInstance) -> Caller:
     state = ctx.jit
     ftype = func.type
     local = ThreadValues(max(len(ftype.params), len(ftype.results)))
-    shim, code = jf.entry()  # compiles a lazily compiled function now
-    return _template(ftype)(ctx, state, shim, code, jf.vmctx, local)
+    shim, _ = jf.entry()  # compiles a lazily compiled function now
+    return _template(ftype)(ctx, state, shim, _code_cell(jf), jf.vmctx, local)
 
 
 _api_templates: dict[FuncType, Callable[..., Callable[..., Any]]] = {}
@@ -171,7 +171,7 @@ def _api_template(ftype: FuncType) -> Callable[..., Callable[..., Any]]:
         "        elif ctx.max_wasm_stack != budget[0]:",
         "            set_budget(ctx)",
         "        ctx.nesting += 1",
-        "        status = invoke(shim, code, vmctx, values)",
+        "        status = invoke(shim, code[0], vmctx, values)",
         "        ctx.nesting -= 1",
         "        if status:",
         "            raise_status(status)",
@@ -203,6 +203,13 @@ def api_caller_for(func: FuncInstance, store: Any, to_raw: Callable[..., Any],
     assert isinstance(jf, JitFunc)
     ftype = func.type
     local = ThreadValues(max(len(ftype.params), len(ftype.results)))
-    shim, code = jf.entry()  # compiles a lazily compiled function now
-    return _api_template(ftype)(ctx, ctx.jit, store, shim, code, jf.vmctx, local, to_raw,
-                                to_python)
+    shim, _ = jf.entry()  # compiles a lazily compiled function now
+    return _api_template(ftype)(ctx, ctx.jit, store, shim, _code_cell(jf), jf.vmctx, local,
+                                to_raw, to_python)
+
+
+def _code_cell(jf: JitFunc) -> Any:
+    """What a caller reads the code address from on each call, ``cell[0]``: the
+    function's code slot (after ``entry()`` it holds compiled code), so a caller made
+    while the function ran at tier 0 enters its tier-1 code once that exists."""
+    return ffi.cast("uint64_t *", jf.slot)

@@ -24,13 +24,15 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pyjitwasm.ir.function import Function
-from pyjitwasm.jit.codeload import CodeRange, LoadedCode
+from pyjitwasm.jit.codeload import TIER0_PIPELINE, CodeRange, LLVMPipeline, LoadedCode
 from pyjitwasm.jit.compiler import (
     CodegenOptions,
     CompileTimings,
     FunctionCode,
     FunctionToCompile,
-    compile_functions,
+    ObjectCode,
+    emit_object,
+    load_object_code,
 )
 from pyjitwasm.jit.lower_module import ShimSpec, entry_shim_name
 from pyjitwasm.translate.env import ir_value_types
@@ -39,9 +41,29 @@ from pyjitwasm.translate.vmctx import VMContextLayout, func_ref_indices
 from pyjitwasm.wasm.module import WasmModule
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def _lazy_default() -> bool:
     """Lazy compilation unless ``PYJITWASM_LAZY=0`` (how the test suite runs eagerly)."""
-    return os.environ.get("PYJITWASM_LAZY", "1").strip().lower() not in ("0", "false", "no")
+    return _env_flag("PYJITWASM_LAZY")
+
+
+def _tiers_default() -> bool:
+    """Two tiers under lazy compilation unless ``PYJITWASM_TIERS=0``."""
+    return _env_flag("PYJITWASM_TIERS")
+
+
+def _threshold_default() -> int:
+    """``PYJITWASM_TIER_UP_THRESHOLD`` (tests set 0 to tier every function up at once)."""
+    return int(os.environ.get("PYJITWASM_TIER_UP_THRESHOLD", "1000"))
+
+
+TIER0 = 0
+"""The quick tier: ``TIER0_PIPELINE``, counters, every call through a code slot."""
+TIER1 = 1
+"""The optimizing tier: the ``opt_level`` pipeline (what eager compilation uses)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +86,15 @@ class CompileOptions:
     within this budget (0: the called function alone).
     ``relaxed_simd_deterministic``: relaxed SIMD with Wasmtime's deterministic results
     instead of the host's native ones (``translate/simd_relaxed.py``); off by default,
-    as ``Config.relaxed_simd_deterministic`` and Wasmtime are."""
+    as ``Config.relaxed_simd_deterministic`` and Wasmtime are.
+    ``tiers``: under lazy compilation, compile first at tier 0 (``TIER0_PIPELINE``, with
+    counters) and recompile hot functions at tier 1 on a background thread
+    (``runtime/jit/tiering.py``); default on, off with ``PYJITWASM_TIERS=0``.  Eager
+    compilation is always tier 1.  ``tier_up_threshold``: function entries plus loop
+    iterations a tier-0 function runs before it is queued for tier 1 (default 1000, or
+    ``PYJITWASM_TIER_UP_THRESHOLD``).
+    ``tier0_pipeline``: tier 0's LLVM configuration.  ``llvm_pipeline``: tier 1's (and
+    eager compilation's) instead of ``opt_level``'s (for measurements)."""
 
     heap_style: str = "static"
     static_bound: int = 1 << 32
@@ -76,7 +106,16 @@ class CompileOptions:
     inline_bulk_memory: bool = True
     lazy: bool = field(default_factory=_lazy_default)
     lazy_batch_instructions: int = 2000
+    tiers: bool = field(default_factory=_tiers_default)
+    tier_up_threshold: int = field(default_factory=_threshold_default)
+    tier0_pipeline: LLVMPipeline = TIER0_PIPELINE
+    llvm_pipeline: LLVMPipeline | None = None
     relaxed_simd_deterministic: bool = False
+
+    @property
+    def tiered(self) -> bool:
+        """Whether functions start at tier 0 (lazy compilation with tiers on)."""
+        return self.lazy and self.tiers
 
     def module_info(self, module: WasmModule) -> ModuleInfo:
         """The translator's per-module facts for ``module`` under these options."""
@@ -90,9 +129,11 @@ class CompileOptions:
         return HeapConfig(self.heap_style, self.static_bound, self.guard,
                           self.inline_bulk_memory)
 
-    def codegen_options(self) -> CodegenOptions:
-        """The back end's view of these options."""
-        return CodegenOptions(self.opt_level, self.verify, keep_llvm_ir=self.keep_ir)
+    def codegen_options(self, tier: int = TIER1) -> CodegenOptions:
+        """The back end's view of these options for code of ``tier``."""
+        pipeline = self.tier0_pipeline if tier == TIER0 else self.llvm_pipeline
+        return CodegenOptions(self.opt_level, self.verify, keep_llvm_ir=self.keep_ir,
+                              pipeline=pipeline)
 
 
 @dataclass
@@ -106,6 +147,7 @@ class CompiledModule:
     functions: dict[int, FunctionCode]
     shims: dict[int, int]  # type index -> entry shim address
     timings: CompileTimings
+    tier: int = TIER1
     ir_functions: dict[int, Function] = field(default_factory=dict)
     llvm_ir: str = ""
     _starts: list[int] = field(default_factory=list, repr=False)
@@ -168,25 +210,73 @@ def compile_module(module: WasmModule, options: CompileOptions | None = None,
 def compile_batch(module: WasmModule, indices: Sequence[int],
                   options: CompileOptions | None = None,
                   symbols: Mapping[str, int] | None = None, info: ModuleInfo | None = None,
-                  separate: bool = False, with_shims: bool = True) -> CompiledModule:
-    """Compile defined functions ``indices`` of ``module`` together.
+                  separate: bool = False, with_shims: bool = True,
+                  tier: int = TIER1) -> CompiledModule:
+    """Compile defined functions ``indices`` of ``module`` together, at ``tier``.
 
     ``separate``: the batch is one of several, so only calls between its own functions
     are direct (the rest go through code slots) and every function but the first gets
     internal linkage; otherwise the batch
     must be the whole module.  ``with_shims``: include an entry shim for each of the
     module's types.  ``info``: the module's ``ModuleInfo`` for these options, shared
-    between batches."""
+    between batches.  ``tier``: ``TIER1`` (the ``opt_level`` pipeline) or ``TIER0``
+    (``options.tier0_pipeline``, tier-up counters, and every call through a code slot,
+    so that callers reach a callee's tier-1 code as soon as it exists; implies
+    ``separate``).  The tier is part of what identifies the code (a code cache key)."""
     options = options or CompileOptions()
-    timings = CompileTimings()
+    if tier not in (TIER0, TIER1):
+        raise ValueError(f"unknown tier {tier}")
+    separate = separate or tier == TIER0
     if info is None:
         info = options.module_info(module)
+    batch, emitted = emit_batch(module, indices, options, info, separate, with_shims, tier)
+    compiled = load_batch(module, info.layout, batch, options, symbols, emitted.timings)
+    compiled.ir_functions = emitted.ir_functions
+    compiled.llvm_ir = emitted.llvm_ir
+    return compiled
+
+
+@dataclass(frozen=True)
+class BatchObject:
+    """A batch of a module's functions compiled to an object and not yet loaded: what
+    the code cache and serialized modules keep (``runtime/jit/batch_codec.py`` turns it
+    into bytes).  ``indices`` are the wasm function indices, in batch order;
+    ``separate``/``with_shims``/``tier`` as for :func:`compile_batch`; ``shims`` maps a
+    type index to the name of its entry shim in ``code``."""
+
+    indices: tuple[int, ...]
+    separate: bool
+    with_shims: bool
+    code: ObjectCode
+    shims: dict[int, str]
+    tier: int = TIER1
+
+
+@dataclass
+class EmittedBatch:
+    """What :func:`emit_batch` leaves beside the object: timings and, with
+    ``options.keep_ir``, the legalized IR and the LLVM text."""
+
+    timings: CompileTimings
+    ir_functions: dict[int, Function] = field(default_factory=dict)
+    llvm_ir: str = ""
+
+
+def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptions,
+               info: ModuleInfo, separate: bool = False,
+               with_shims: bool = True, tier: int = TIER1) -> tuple[BatchObject, EmittedBatch]:
+    """Translate, legalize, lower and compile functions ``indices`` of ``module`` to an
+    object, without loading it (see :func:`compile_batch` for the arguments)."""
+    timings = CompileTimings()
     escaping = set() if separate else escaping_functions(module)
-    together: Collection[int] | None = frozenset(indices) if separate else None
+    together: Collection[int] | None = None
+    if separate:
+        together = frozenset() if tier == TIER0 else frozenset(indices)
     functions: list[FunctionToCompile] = []
     for index in indices:
         t0 = time.perf_counter()
-        func = translate_function(module, index, info=info, direct_callees=together)
+        func = translate_function(module, index, info=info, direct_callees=together,
+                                  tier_counters=tier == TIER0)
         timings.translate += time.perf_counter() - t0
         if separate:
             # The runtime reaches them through slots, never by name; but the loader
@@ -204,20 +294,35 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
         shim_names[type_index] = name
         shims.setdefault(name, ShimSpec(name, params, results))
 
-    compiled = compile_functions(functions, shims.values(), options.codegen_options(), timings,
-                                 symbols)
+    code, text = emit_object(functions, shims.values(), options.codegen_options(tier), timings)
+    batch = BatchObject(tuple(indices), separate, with_shims, code, shim_names, tier)
+    emitted = EmittedBatch(timings)
+    if options.keep_ir:
+        # Legalized in place by the back end.
+        emitted.ir_functions = {unit.index: unit.func for unit in functions}
+        emitted.llvm_ir = text
+    return batch, emitted
+
+
+def load_batch(module: WasmModule, layout: VMContextLayout, batch: BatchObject,
+               options: CompileOptions, symbols: Mapping[str, int] | None = None,
+               timings: CompileTimings | None = None) -> CompiledModule:
+    """Link a compiled batch (made by :func:`emit_batch` in this process or another)
+    into this process."""
+    timings = timings or CompileTimings()
+    compiled = load_object_code(batch.code, options.codegen_options(batch.tier).llvm_pipeline,
+                                timings, symbols)
     return CompiledModule(
         module=module,
-        layout=info.layout,
+        tier=batch.tier,
+        layout=layout,
         code=compiled.code,
         functions=compiled.functions,
-        shims={ti: compiled.shims[name] for ti, name in shim_names.items()},
+        shims={ti: compiled.shims[name] for ti, name in batch.shims.items()},
         timings=timings,
-        # Legalized in place by the back end.
-        ir_functions={unit.index: unit.func for unit in functions} if options.keep_ir else {},
-        llvm_ir=compiled.llvm_ir,
     )
 
 
-__all__ = ["CompileOptions", "CompileTimings", "CompiledModule", "FunctionCode",
-           "compile_batch", "compile_module", "escaping_functions"]
+__all__ = ["TIER0", "TIER1", "BatchObject", "CompileOptions", "CompileTimings",
+           "CompiledModule", "EmittedBatch", "FunctionCode", "compile_batch", "compile_module",
+           "emit_batch", "escaping_functions", "load_batch"]

@@ -52,6 +52,7 @@ class JitAllocator:
         inst.words()[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
         inst.words()[vm.STORE_OFFSET // 8] = state.id
         inst.words()[layout.code_slots // 8] = code.slots_address
+        inst.words()[layout.tier_counters // 8] = code.counters_address
         for type_index, ftype in enumerate(module.types):
             ffi.cast("uint32_t *", inst.vmctx + layout.signature_id(type_index))[0] = \
                 signature_id(ftype)

@@ -21,8 +21,27 @@ of it go through slots and so reach code compiled later.  Python entry (exports,
 start function, host calls into wasm) compiles through :meth:`ModuleCode.entry` before
 entering, without the stub.
 
+With a code cache (``cache``, ``code_cache.py``) every batch is looked up before it is
+compiled and kept after (its tier is part of the key, so tier-1 code compiled in one run
+is found by the next); ``precompiled`` batches (a deserialized module) are loaded when
+the ``ModuleCode`` is made and fill their slots at once.
+
+Tiers (lazy compilation with ``CompileOptions.tiers``, the default): a lazy compile
+makes *tier-0* code (``TIER0_PIPELINE``: cheap LLVM settings; every call through a
+slot; counters of entries and loop iterations, ``translate/tiering.py``).  A function
+whose counter runs out calls the ``tier_up`` libcall: :meth:`ModuleCode.request_tier_up`
+queues it on the background compiler (``runtime/jit/tiering.py``), which compiles it,
+with a batch of its direct callees (calls inside the batch are direct, so LLVM may
+inline them), through the ``opt_level`` pipeline and writes the slots of those not yet
+at tier 1.  Calls made after that reach tier 1 (tier-0 callers
+load the slot on every call); frames already running tier-0 code finish there, which
+is why tier-0 code is never freed while the module lives.  Eager compilation is
+tier 1 from the start, without counters.
+
 One lock per module makes the first callers of a function compile it once; other
-threads wait for it (llvmlite serializes its own calls anyway).  Compilation raising
+threads wait for it (llvmlite serializes its own calls anyway).  A tier-up compiles
+without that lock and takes it only to publish its code; code of a lower tier never
+replaces code of a higher one.  Compilation raising
 (an LLVM error, MemoryError, KeyboardInterrupt) leaves every slot as it was, so the
 exception reaches the wasm code's Python caller and a later call tries again.
 """
@@ -31,18 +50,30 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from pyjitwasm.runtime.jit import codemap, shims
-from pyjitwasm.runtime.jit.compile_module import CompiledModule, CompileOptions, compile_batch
+from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView, compile_batch_cached
+from pyjitwasm.runtime.jit.compile_module import (
+    TIER0,
+    TIER1,
+    BatchObject,
+    CompiledModule,
+    CompileOptions,
+    compile_batch,
+    load_batch,
+)
+from pyjitwasm.runtime.jit.tiering import COMPILE_THREAD_STACK, background_compiler, start_thread
 from pyjitwasm.runtime.native import (
     ffi,
     fill_lazy_stubs,
     lazy_stubs_supported,
     native_stack_room,
 )
+from pyjitwasm.translate.tiering import COUNTER_PARKED
 from pyjitwasm.translate.vmctx import VMContextLayout
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import WasmModule
@@ -51,7 +82,6 @@ STACK_ROOM_FOR_COMPILE = 4 << 20
 """Native stack (bytes) a lazy compile needs below the wasm frames that triggered it;
 with less, the compile runs on a fresh thread (``COMPILE_THREAD_STACK``) while the
 calling thread waits."""
-COMPILE_THREAD_STACK = 64 << 20
 
 _DIRECT_CALLS = (op.CALL, op.RETURN_CALL)
 _T = TypeVar("_T")
@@ -66,7 +96,12 @@ class ModuleCode:
     into it; keep this object alive while any of its code may run."""
 
     def __init__(self, module: WasmModule, options: CompileOptions,
-                 symbols: Mapping[str, int]) -> None:
+                 symbols: Mapping[str, int], cache: ModuleCacheView | None = None,
+                 precompiled: Sequence[BatchObject] = ()) -> None:
+        """``cache``: the persistent code cache batches are looked up in and kept in
+        (``code_cache.py``).  ``precompiled``: batches compiled before (a deserialized
+        module, eager chunks compiled in worker processes), loaded now; they must cover
+        every function (a function left out compiles lazily where stubs exist)."""
         self.module = module
         self.options = options
         self.symbols = dict(symbols)
@@ -78,17 +113,34 @@ class ModuleCode:
         self.slots_address: int = int(ffi.cast("uintptr_t", self._slots))
         # Compiled code of each defined function (0: not yet), mirrored into the slots.
         self._code = [0] * count
+        self._tier = [-1] * count  # tier of self._code[k] (-1: not compiled)
+        self._counters: Any = ffi.new("int32_t[]", max(count, 1))
+        self.counters_address: int = int(ffi.cast("uintptr_t", self._counters))
         self._entry_shims: dict[int, int] = {}
         self._callees: dict[int, list[int]] = {}
         # Reentrant: a finalizer run by a collection during a compile may call wasm.
         self._lock = threading.RLock()
         self.batches: list[CompiledModule] = []
         self.compile_seconds = 0.0
-        self.lazy = options.lazy and lazy_stubs_supported()
+        self.cache = cache
+        self.lazy = (options.lazy or bool(precompiled)) and lazy_stubs_supported()
+        self.tiered = self.lazy and options.tiers
+        # Tier-up state (guarded by _tier_cond): queued or compiling functions, how many
+        # tier-ups were done, the background seconds, failures by function.
+        self._tier_cond = threading.Condition()
+        self._tier_queued: set[int] = set()
+        self.tier_ups = 0
+        self.tier_up_seconds = 0.0
+        self.tier_up_errors: dict[int, BaseException] = {}
+        if self.tiered and count:
+            self._counters[0:count] = [max(options.tier_up_threshold, 0)] * count
         if self.lazy:
             fill_lazy_stubs(self.slots_address, count)
-        elif count:
-            self._compile([self.first + k for k in range(count)])
+        for batch in precompiled:
+            self._publish(load_batch(module, self.layout, batch, options, self.symbols),
+                          batch.indices, batch.tier)
+        if not self.lazy and count and not precompiled:
+            self._compile([self.first + k for k in range(count)], TIER1)
 
     # What instances use -------------------------------------------------------------
 
@@ -136,7 +188,8 @@ class ModuleCode:
     def _compile_on_demand(self, k: int) -> int:
         with self._lock:
             if not self._code[k]:
-                self._compile(self._batch_from(k))
+                tier = TIER0 if self.tiered else TIER1
+                self._compile(self._batch_from(k, tier), tier)
             return self._code[k]
 
     def _callees_of(self, k: int) -> list[int]:
@@ -150,9 +203,10 @@ class ModuleCode:
             callees = self._callees[k] = list(seen)
         return callees
 
-    def _batch_from(self, k: int) -> list[int]:
-        """Function ``k`` and, breadth first, its not yet compiled direct callees while
-        the batch stays within the instruction budget (wasm indices)."""
+    def _batch_from(self, k: int, tier: int) -> list[int]:
+        """Function ``k`` and, breadth first, its direct callees (for tier 0 those not
+        yet compiled) while the batch stays within the instruction budget (wasm
+        indices)."""
         budget = self.options.lazy_batch_instructions
         codes = self.module.codes
         batch = [k]
@@ -161,7 +215,9 @@ class ModuleCode:
         pending = deque([k])
         while pending and size < budget:
             for callee in self._callees_of(pending.popleft()):
-                if callee in queued or self._code[callee]:
+                # Tier 1 takes callees along even when they have tier-1 code already:
+                # direct calls within a batch are what LLVM can inline.
+                if callee in queued or (tier == TIER0 and self._tier[callee] >= TIER0):
                     continue
                 queued.add(callee)
                 cost = len(codes[callee].instrs)
@@ -172,23 +228,96 @@ class ModuleCode:
                 pending.append(callee)
         return [self.first + i for i in batch]
 
-    def _compile(self, indices: list[int]) -> None:
-        """Compile ``indices`` as one batch and point their slots at the code (the
-        caller holds the lock, or nothing else can see this object yet)."""
+    def _compile(self, indices: list[int], tier: int) -> None:
+        """Compile ``indices`` as one batch at ``tier`` and point their slots at the
+        code (the caller holds the lock, or nothing else can see this object yet)."""
         t0 = time.perf_counter()
-        batch = compile_batch(self.module, indices, self.options, self.symbols, self.info,
-                              separate=self.lazy, with_shims=not self.lazy)
-        # The fault handler and backtraces must know the code before it can run.
-        codemap.register(batch)
-        self.batches.append(batch)
-        for type_index, shim in batch.shims.items():
-            self._entry_shims.setdefault(type_index, shim)
-        for func_index in indices:
-            code = batch.function_address(func_index)
-            k = func_index - self.first
-            self._code[k] = code
-            self._slots[k] = code
+        batch = self._compile_batch(indices, tier, separate=self.lazy)
+        self._publish(batch, indices, tier)
         self.compile_seconds += time.perf_counter() - t0
+
+    def _compile_batch(self, indices: list[int], tier: int, separate: bool) -> CompiledModule:
+        """Compile one batch, through the code cache when there is one."""
+        if self.cache is None:
+            return compile_batch(self.module, indices, self.options, self.symbols, self.info,
+                                 separate=separate, with_shims=not separate, tier=tier)
+        return compile_batch_cached(self.module, indices, self.options, self.symbols,
+                                    self.info, separate=separate, with_shims=not separate,
+                                    cache=self.cache, tier=tier)
+
+    def _publish(self, batch: CompiledModule, indices: Sequence[int], tier: int) -> None:
+        """Make ``batch``'s code reachable: slots of functions that have no code of
+        ``tier`` or above yet now point at it."""
+        with self._lock:
+            # The fault handler and backtraces must know the code before it can run.
+            codemap.register(batch)
+            # Kept while the module lives: frames may run it even after a tier-up.
+            self.batches.append(batch)
+            for type_index, shim in batch.shims.items():
+                self._entry_shims.setdefault(type_index, shim)
+            for func_index in indices:
+                k = func_index - self.first
+                if self._tier[k] >= tier:
+                    continue
+                code = batch.function_address(func_index)
+                self._code[k] = code
+                self._tier[k] = tier
+                self._slots[k] = code
+
+    # Tier-up -------------------------------------------------------------------------
+
+    def request_tier_up(self, k: int) -> None:
+        """Defined function ``k`` is hot (its tier-0 counter ran out): queue it for tier
+        1 on the background compiler, once.  Returns at once."""
+        if not 0 <= k < len(self._code):
+            raise IndexError(f"no defined function number {k}")
+        self._counters[k] = COUNTER_PARKED
+        with self._tier_cond:
+            if (not self.tiered or self._tier[k] >= TIER1 or k in self._tier_queued
+                    or k in self.tier_up_errors):
+                return
+            self._tier_queued.add(k)
+        ref = weakref.ref(self)  # a queued job must not keep the module's code alive
+        if not background_compiler().submit(lambda: _tier_up_job(ref, k)):
+            self._tier_up_done(k)
+
+    def _tier_up(self, k: int) -> None:
+        """Compile defined function ``k`` (and a batch of its callees) at tier 1 and
+        swap the code into the slots (on the background compiler's thread)."""
+        try:
+            if self._tier[k] >= TIER1:
+                return
+            t0 = time.perf_counter()
+            indices = self._batch_from(k, TIER1)
+            batch = self._compile_batch(indices, TIER1, separate=True)
+            self._publish(batch, indices, TIER1)
+            self.tier_ups += 1
+            self.tier_up_seconds += time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001 - the function just stays at tier 0
+            self.tier_up_errors[k] = exc
+        finally:
+            self._tier_up_done(k)
+
+    def _tier_up_done(self, k: int) -> None:
+        with self._tier_cond:
+            self._tier_queued.discard(k)
+            self._tier_cond.notify_all()
+
+    def wait_for_tier_ups(self, timeout: float | None = None) -> bool:
+        """Wait until no function of this module is queued for tier 1; False on
+        timeout."""
+        with self._tier_cond:
+            return self._tier_cond.wait_for(lambda: not self._tier_queued, timeout)
+
+    def tier_of(self, func_index: int) -> int | None:
+        """The tier of defined function ``func_index``'s current code (None: not
+        compiled yet)."""
+        tier = self._tier[func_index - self.first]
+        return None if tier < 0 else tier
+
+    def counter(self, func_index: int) -> int:
+        """Defined function ``func_index``'s tier-up counter (for tests)."""
+        return int(self._counters[func_index - self.first])
 
     # Statistics ---------------------------------------------------------------------
 
@@ -198,7 +327,10 @@ class ModuleCode:
         return sum(1 for code in self._code if code)
 
 
-_fresh_stack_lock = threading.Lock()
+def _tier_up_job(ref: weakref.ref[ModuleCode], k: int) -> None:
+    code = ref()  # the module may be gone by the time the job runs
+    if code is not None:
+        code._tier_up(k)
 
 
 def run_on_fresh_stack(fn: Callable[[], _T]) -> _T:
@@ -212,14 +344,7 @@ def run_on_fresh_stack(fn: Callable[[], _T]) -> _T:
         except BaseException as exc:  # noqa: B036 - handed back to the waiting thread
             outcome.append((False, exc))
 
-    # threading.stack_size is process-wide: set it only around creating this thread.
-    with _fresh_stack_lock:
-        previous = threading.stack_size(COMPILE_THREAD_STACK)
-        try:
-            thread = threading.Thread(target=run, name="pyjitwasm-lazy-compile", daemon=True)
-            thread.start()
-        finally:
-            threading.stack_size(previous)
+    thread = start_thread(run, "pyjitwasm-lazy-compile", COMPILE_THREAD_STACK)
     thread.join()
     ok, value = outcome[0]
     if not ok:

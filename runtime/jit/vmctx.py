@@ -31,6 +31,11 @@ class CompiledCode(Protocol):
         """Address of the code slot table (what the vmctx field ``code_slots`` holds)."""
         ...
 
+    @property
+    def counters_address(self) -> int:
+        """Address of the tier-up counter table (the vmctx field ``tier_counters``)."""
+        ...
+
     def slot_address(self, func_index: int) -> int:
         """Address of defined function ``func_index``'s code slot."""
         ...

@@ -638,6 +638,15 @@ static void libcall_elem_drop(void *vmctx, uint64_t segment)
     call_python_libcall(LC_ELEM_DROP, vmctx, segment, 0, 0, 0, 0);
 }
 
+/* Tier-up (runtime/jit/tiering.py): numbered apart from the enum above so that other
+ * libcalls can be appended to it without renumbering this one. */
+enum { LC_TIER_UP = 16 };
+
+static void libcall_tier_up(void *vmctx, uint64_t defined_index)
+{
+    call_python_libcall(LC_TIER_UP, vmctx, defined_index, 0, 0, 0, 0);
+}
+
 /* Address of libcall `which` (an LC_* index), or 0. */
 uintptr_t pyjitwasm_libcall_address(uint32_t which)
 {
@@ -653,6 +662,7 @@ uintptr_t pyjitwasm_libcall_address(uint32_t which)
     case LC_TABLE_COPY: return (uintptr_t)libcall_table_copy;
     case LC_TABLE_INIT: return (uintptr_t)libcall_table_init;
     case LC_ELEM_DROP: return (uintptr_t)libcall_elem_drop;
+    case LC_TIER_UP: return (uintptr_t)libcall_tier_up;
     default: return 0;
     }
 }

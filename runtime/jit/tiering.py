@@ -1,0 +1,106 @@
+"""Background compilation: one worker thread that runs tier-up jobs.
+
+Tier-0 code calls the ``tier_up`` libcall when a function's counter runs out
+(``translate/tiering.py``); ``ModuleCode.request_tier_up`` then hands this worker a job
+that compiles the function at tier 1 and swaps it into the function's code slot.  The
+calling wasm code goes on at tier 0 meanwhile: llvmlite releases the GIL while LLVM
+works, so the compile overlaps with the program on a second core (the Python front end,
+translation and lowering, does hold the GIL and competes with the program's Python).
+
+One worker for the process, started on the first job, with a stack as large as a lazy
+compile's (``COMPILE_THREAD_STACK``).  Jobs run in the order they came.  At interpreter
+exit the queue is dropped and the job under way is waited for, so LLVM is never torn
+down under a running compile.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections import deque
+from collections.abc import Callable
+
+COMPILE_THREAD_STACK = 64 << 20
+"""Native stack of compile threads (the lazy-compile fallback thread and this worker)."""
+
+_stack_size_lock = threading.Lock()
+
+
+def start_thread(target: Callable[[], None], name: str,
+                 stack_size: int = COMPILE_THREAD_STACK) -> threading.Thread:
+    """Start a daemon thread running ``target`` with a ``stack_size``-byte stack."""
+    # threading.stack_size is process-wide: set it only around creating this thread.
+    with _stack_size_lock:
+        previous = threading.stack_size(stack_size)
+        try:
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+    return thread
+
+
+class BackgroundCompiler:
+    """A queue of compile jobs and the thread that runs them, one after another.  A job
+    must handle its own exceptions (an escaping one is dropped)."""
+
+    def __init__(self) -> None:
+        self._jobs: deque[Callable[[], None]] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._running = False  # a job is under way
+        self._stopped = False
+
+    def submit(self, job: Callable[[], None]) -> bool:
+        """Queue ``job``; False when the compiler has stopped (interpreter exit)."""
+        with self._cond:
+            if self._stopped:
+                return False
+            self._jobs.append(job)
+            if self._thread is None:
+                self._thread = start_thread(self._run, "pyjitwasm-tier-up")
+            self._cond.notify_all()
+        return True
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no job is queued or running; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._jobs and not self._running, timeout)
+
+    def stop(self) -> None:
+        """Drop queued jobs, wait for the one under way, end the thread."""
+        with self._cond:
+            self._stopped = True
+            self._jobs.clear()
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._running = False
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: self._jobs or self._stopped)
+                if self._stopped:
+                    return
+                job = self._jobs.popleft()
+                self._running = True
+            try:
+                job()
+            except BaseException:  # noqa: B036, S110 - jobs report their own failures
+                pass
+
+
+_compiler = BackgroundCompiler()
+atexit.register(_compiler.stop)
+
+
+def background_compiler() -> BackgroundCompiler:
+    """The process's background compiler."""
+    return _compiler
+
+
+__all__ = ["COMPILE_THREAD_STACK", "BackgroundCompiler", "background_compiler",
+           "start_thread"]
