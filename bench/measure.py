@@ -46,18 +46,23 @@ INTERRUPTS = ("none", "epoch", "fuel")
 """What ``--interrupts`` accepts."""
 
 
-def open_engine(name: str, interrupts: str = "none") -> tuple[ModuleType, Any]:
-    """The API module (pyjitwasm or wasmtime) and an engine for ``name``."""
+def open_engine(name: str, interrupts: str = "none", relaxed_simd_deterministic: bool = False
+                ) -> tuple[ModuleType, Any]:
+    """The API module (pyjitwasm or wasmtime) and an engine for ``name``: with the
+    interruption checks ``interrupts`` names, and relaxed SIMD in deterministic mode when
+    asked (both default to the host's native results)."""
     if name == "wasmtime":
         import wasmtime
 
         api: ModuleType = wasmtime
         config = wasmtime.Config()
+        config.wasm_relaxed_simd_deterministic = relaxed_simd_deterministic
     else:
         import pyjitwasm
 
         api = pyjitwasm
         config = pyjitwasm.Config(strategy=name)
+        config.relaxed_simd_deterministic = relaxed_simd_deterministic
     config.epoch_interruption = interrupts == "epoch"
     config.consume_fuel = interrupts == "fuel"
     return api, api.Engine(config)
@@ -144,13 +149,16 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--calls", type=int)
+    parser.add_argument("--relaxed-simd-deterministic", action="store_true",
+                        help="relaxed SIMD in deterministic mode (default: native)")
     parser.add_argument("--warmup", action="store_true",
                         help="call run(n / 20) first (and let pyjitwasm's tier-up finish)")
     parser.add_argument("--interrupts", choices=INTERRUPTS, default="none")
     args = parser.parse_args()
     out: dict[str, Any] = {"engine": args.engine}
     try:
-        api, engine = open_engine(args.engine, args.interrupts)
+        api, engine = open_engine(args.engine, args.interrupts,
+                                  args.relaxed_simd_deterministic)
         out["base_rss_kib"] = status_kib("VmRSS")
         if args.calls:
             out.update(measure_calls(api, engine, args.calls, args.interrupts))

@@ -645,3 +645,35 @@ class InstBuilder:
     def sload32x2(self, ty: Type, flags: MemFlags, address: Value, offset: int = 0) -> Value:
         """``sload32x2`` (load format, extend_load typing rule)."""
         return self.value(Load("sload32x2", ty, flags, address, offset))
+
+    def relaxed_swizzle(self, a: Value, b: Value) -> Value:
+        """``relaxed_swizzle`` (binary format, swizzle typing rule)."""
+        return self.value(Binary("relaxed_swizzle", (a, b)))
+
+    def relaxed_fcvt_to_sint(self, ty: Type, arg: Value) -> Value:
+        """``relaxed_fcvt_to_sint`` (unary format, fcvt_to_int typing rule)."""
+        return self.value(Unary("relaxed_fcvt_to_sint", ty, arg))
+
+    def relaxed_laneselect(self, cond: Value, a: Value, b: Value) -> Value:
+        """``relaxed_laneselect`` (ternary format, bitselect typing rule)."""
+        return self.value(Ternary("relaxed_laneselect", (cond, a, b)))
+
+    def relaxed_q15mulr(self, a: Value, b: Value) -> Value:
+        """``relaxed_q15mulr`` (binary format, int_vector_binary typing rule)."""
+        return self.value(Binary("relaxed_q15mulr", (a, b)))
+
+    def relaxed_dot_i8i7(self, a: Value, b: Value) -> Value:
+        """``relaxed_dot_i8i7`` (binary format, widening_dot typing rule)."""
+        return self.value(Binary("relaxed_dot_i8i7", (a, b)))
+
+    def fmuladd(self, a: Value, b: Value, c: Value) -> Value:
+        """``fmuladd`` (ternary format, float_ternary typing rule)."""
+        return self.value(Ternary("fmuladd", (a, b, c)))
+
+    def relaxed_fmin(self, a: Value, b: Value) -> Value:
+        """``relaxed_fmin`` (binary format, float_binary typing rule)."""
+        return self.value(Binary("relaxed_fmin", (a, b)))
+
+    def relaxed_fmax(self, a: Value, b: Value) -> Value:
+        """``relaxed_fmax`` (binary format, float_binary typing rule)."""
+        return self.value(Binary("relaxed_fmax", (a, b)))

@@ -172,6 +172,31 @@ for _name in ("8x8", "16x4", "32x2"):
     _add(f"uload{_name} sload{_name}", "load", "extend_load", ctrl=True, can_trap=True,
          access_size=8)
 # --- end of SIMD (simd-int) ---------------------------------------------------------
+# --- Relaxed SIMD, native mode (Config.relaxed_simd_deterministic = False) -----------
+# The host's natural operation, whose result on inputs the relaxed-SIMD proposal leaves
+# open is whichever of its allowed results the machine gives (the deterministic mode
+# composes the generic instructions above instead).
+# relaxed_swizzle a, s: byte s[k] & 15 of a, or 0 when s[k] >= 128 (pshufb); indices
+# 16-127 may give either.
+_add("relaxed_swizzle", "binary", "swizzle")
+# relaxed_fcvt_to_sint: truncating conversion; NaN and out-of-range lanes give INT_MIN
+# (cvttps2dq).
+_add("relaxed_fcvt_to_sint", "unary", "fcvt_to_int", ctrl=True)
+# relaxed_laneselect m, a, b: each lane from a where m's lane has its top bit set, else
+# from b (blendv); equal to bitselect when every lane of m is all ones or all zeros.
+_add("relaxed_laneselect", "ternary", "bitselect")
+# relaxed_q15mulr: (a * b + 2**14) >> 15 per i16 lane, MIN * MIN wrapping to MIN
+# (pmulhrsw).
+_add("relaxed_q15mulr", "binary", "int_vector_binary")
+# relaxed_dot_i8i7 a, b (i8x16 -> i16x8): a[2i]*b[2i] + a[2i+1]*b[2i+1] with a signed and
+# b unsigned, the sum saturated (pmaddubsw); exact when b's lanes are in 0..127.
+_add("relaxed_dot_i8i7", "binary", "widening_dot")
+# fmuladd a, b, c: a * b + c, rounded once or twice (llvm.fmuladd: vfmadd with FMA).
+_add("fmuladd", "ternary", "float_ternary")
+# relaxed_fmin/relaxed_fmax a, b: a < b ? a : b / a > b ? a : b, so a NaN operand or two
+# zeros give b (minps/maxps).
+_add("relaxed_fmin relaxed_fmax", "binary", "float_binary")
+# --- end of relaxed SIMD (native) ---------------------------------------------------
 
 OPCODES: dict[str, OpSpec] = {spec.name: spec for spec in _SPECS}
 """Every opcode's OpSpec, keyed by name."""

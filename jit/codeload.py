@@ -36,13 +36,22 @@ def ensure_llvm_initialized() -> None:
             _initialized = True
 
 
+# Host features the JIT does not use. VNNI's vpdpwssd is pmaddwd and paddd fused: one
+# instruction fewer, but a reduction's loop-carried accumulator then waits for the whole
+# multiply-add (4-5 cycles) on every step instead of for a paddd (1 cycle). Wasm dot
+# products keep one or two 128-bit accumulators, so they are latency-bound and the fusion
+# slowed them by 10-30% (docs/jit-design.md, section 7).
+DISABLED_HOST_FEATURES = ("-avxvnni", "-avx512vnni")
+
+
 def host_target_machine(opt_level: int = 2) -> llvm.TargetMachine:
-    """A target machine for this CPU (all its features), configured for JIT use."""
+    """A target machine for this CPU (its features but DISABLED_HOST_FEATURES),
+    configured for JIT use."""
     ensure_llvm_initialized()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
+        features=",".join([llvm.get_host_cpu_features().flatten(), *DISABLED_HOST_FEATURES]),
         opt=opt_level,
         reloc="static",
         codemodel="jitdefault",

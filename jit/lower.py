@@ -81,6 +81,7 @@ from pyjitwasm.ir.instructions import (
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower_simd import SIMD_LOWERINGS, vector_icmp
 from pyjitwasm.jit.lower_simd_float import SIMD_FLOAT_LOWERINGS, saturating_vector
+from pyjitwasm.jit.lower_simd_relaxed import SIMD_RELAXED_LOWERINGS
 from pyjitwasm.jit.lower_types import (
     LLVM_TYPES,
     f32_literal,
@@ -92,6 +93,7 @@ from pyjitwasm.jit.lower_types import (
     splat,
     vector_literal,
 )
+from pyjitwasm.jit.simd_branch_hints import reduction_branch_weights
 
 LIBCALL_PREFIX = "libcall_"
 """External functions with this prefix are runtime entry points with the C ABI
@@ -1075,7 +1077,8 @@ class _FunctionLowering:
             return
         self.edge(then.block, then.args)
         self.edge(other.block, other.args)
-        self.emit(f"br i1 {cond}, label %b{then.block}, label %b{other.block}")
+        hint = reduction_branch_weights(self.func, inst, data)
+        self.emit(f"br i1 {cond}, label %b{then.block}, label %b{other.block}{hint}")
 
     def br_table(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, BrTable)
@@ -1161,6 +1164,8 @@ LOWERINGS: dict[str, Lowering] = {
     **SIMD_LOWERINGS,
     # SIMD float, conversions, narrowing and widening (jit/lower_simd_float.py).
     **SIMD_FLOAT_LOWERINGS,
+    # Relaxed SIMD, native mode (jit/lower_simd_relaxed.py).
+    **SIMD_RELAXED_LOWERINGS,
 }
 """The lowering of each opcode of legalized IR (``heap_addr``, ``table_addr`` and
 ``global_value`` have none: the legalizer removes them)."""

@@ -417,9 +417,10 @@ class Config:
                                          "proposal is not implemented")
 
     def _relaxed_simd(self, setting: str, enable: bool) -> None:
-        # Both engines always compute relaxed SIMD with the results of Wasmtime's
-        # deterministic mode (one of the behaviours the proposal allows), so the
-        # deterministic flag changes nothing; wasm_relaxed_simd gates the opcodes.
+        # wasm_relaxed_simd gates the opcodes. relaxed_simd_deterministic picks the JIT's
+        # results: off (Wasmtime's default), the host's native instructions; on,
+        # Wasmtime's deterministic results (translate/simd_relaxed.py). The interpreter
+        # computes the deterministic results either way (both are allowed results).
         self.__dict__[setting] = _bool(setting, enable)
 
     wasm_relaxed_simd = _relaxed_property("wasm_relaxed_simd", True)

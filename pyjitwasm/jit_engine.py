@@ -118,7 +118,8 @@ class JitBackend:
     def __init__(self, config: Config) -> None:
         self.config = config
         options = CompileOptions(heap_style=config.memory_style,
-                                 opt_level=config.compile_opt_level, verify=config.verify_ir)
+                                 opt_level=config.compile_opt_level, verify=config.verify_ir,
+                                 relaxed_simd_deterministic=config.relaxed_simd_deterministic)
         if config.lazy_compilation is not None:
             options = replace(options, lazy=config.lazy_compilation)
         if config.tiered_compilation is not None:

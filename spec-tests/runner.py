@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import inspect
 import math
 import struct
 import sys
@@ -282,6 +283,9 @@ def define_spectest(linker: object, store: object) -> None:
 ENGINE_VARIANTS = {
     # name -> Config arguments; the JIT with 32-bit memories bounds-checked explicitly.
     "jit-dynamic": {"strategy": "jit", "memory_style": "dynamic"},
+    # The JIT with relaxed SIMD in Wasmtime's deterministic mode (the default is the
+    # host's native results, as in Wasmtime); run on the relaxed-SIMD scripts.
+    "jit-relaxed-deterministic": {"strategy": "jit", "relaxed_simd_deterministic": True},
 }
 
 
@@ -291,8 +295,16 @@ def engine_family(name: str) -> str:
 
 
 def engine_config(name: str) -> object:
-    """The Config an engine name stands for (a strategy, or one of ENGINE_VARIANTS)."""
-    return pyjitwasm.Config(**ENGINE_VARIANTS.get(name, {"strategy": name}))
+    """The Config an engine name stands for (a strategy, or one of ENGINE_VARIANTS;
+    settings Config's constructor does not take are set as attributes, as wasmtime-py's
+    Config is configured)."""
+    settings = dict(ENGINE_VARIANTS.get(name, {"strategy": name}))
+    constructor = inspect.signature(pyjitwasm.Config).parameters
+    config = pyjitwasm.Config(**{key: settings.pop(key) for key in list(settings)
+                                 if key in constructor})
+    for key, value in settings.items():
+        setattr(config, key, value)
+    return config
 
 
 class ScriptRunner:

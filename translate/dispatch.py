@@ -10,7 +10,7 @@ here in one line each. An opcode missing here does not translate.
 from __future__ import annotations
 
 from pyjitwasm.ir.types import F32, F32X4, F64, F64X2, I8X16, I16X8, I32, I32X4, I64
-from pyjitwasm.translate import control, memory, numeric, simd_int, table
+from pyjitwasm.translate import control, memory, numeric, simd_int, simd_relaxed, table
 from pyjitwasm.translate import simd_float as sf
 from pyjitwasm.translate.state import Handler
 from pyjitwasm.wasm import opcodes as op
@@ -330,27 +330,7 @@ HANDLERS: dict[int, Handler] = {
     op.I64X2_EXTMUL_HIGH_I32X4_U: sf.extmul("uwiden_high", I32X4),
     op.I32X4_DOT_I16X8_S: sf.binary("widening_dot_s", I16X8),
     op.I16X8_Q15MULR_SAT_S: sf.binary("sqmul_round_sat", I16X8),
-    # Relaxed SIMD, deterministic (translate/simd_float.py, RELAXED_SEMANTICS);
-    # i8x16.relaxed_swizzle is i8x16.swizzle and comes with it (integer SIMD work).
-    op.I8X16_RELAXED_SWIZZLE: simd_int.i8x16_swizzle,
-    op.I32X4_RELAXED_TRUNC_F32X4_S: sf.convert("fcvt_to_sint_sat", F32X4, I32X4),
-    op.I32X4_RELAXED_TRUNC_F32X4_U: sf.convert("fcvt_to_uint_sat", F32X4, I32X4),
-    op.I32X4_RELAXED_TRUNC_F64X2_S_ZERO: sf.trunc_sat_zero("fcvt_to_sint_sat", "snarrow"),
-    op.I32X4_RELAXED_TRUNC_F64X2_U_ZERO: sf.trunc_sat_zero("fcvt_to_uint_sat", "uunarrow"),
-    op.F32X4_RELAXED_MADD: sf.madd(F32X4, negate=False),
-    op.F32X4_RELAXED_NMADD: sf.madd(F32X4, negate=True),
-    op.F64X2_RELAXED_MADD: sf.madd(F64X2, negate=False),
-    op.F64X2_RELAXED_NMADD: sf.madd(F64X2, negate=True),
-    op.I8X16_RELAXED_LANESELECT: sf.laneselect,
-    op.I16X8_RELAXED_LANESELECT: sf.laneselect,
-    op.I32X4_RELAXED_LANESELECT: sf.laneselect,
-    op.I64X2_RELAXED_LANESELECT: sf.laneselect,
-    op.F32X4_RELAXED_MIN: sf.binary("fmin", F32X4),
-    op.F32X4_RELAXED_MAX: sf.binary("fmax", F32X4),
-    op.F64X2_RELAXED_MIN: sf.binary("fmin", F64X2),
-    op.F64X2_RELAXED_MAX: sf.binary("fmax", F64X2),
-    op.I16X8_RELAXED_Q15MULR_S: sf.binary("sqmul_round_sat", I16X8),
-    op.I16X8_RELAXED_DOT_I8X16_I7X16_S: sf.relaxed_dot_i8x16_i7x16_s,
-    op.I32X4_RELAXED_DOT_I8X16_I7X16_ADD_S: sf.relaxed_dot_i8x16_i7x16_add_s,
+    # Relaxed SIMD, deterministic or native by the module's mode (translate/simd_relaxed.py).
+    **simd_relaxed.HANDLERS,
     # End of the SIMD float block.
 }

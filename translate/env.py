@@ -81,10 +81,14 @@ class ModuleInfo:
     """Per-module facts every function's translation shares (computed once)."""
 
     def __init__(self, module: WasmModule, config: HeapConfig,
-                 checks: InterruptChecks | None = None) -> None:
+                 checks: InterruptChecks | None = None, *,
+                 relaxed_simd_deterministic: bool = True) -> None:
         self.module = module
         self.config = config
         self.checks = checks or InterruptChecks()
+        # Relaxed SIMD: Wasmtime's deterministic results, or the host's native ones
+        # (translate/simd_relaxed.py).
+        self.relaxed_simd_deterministic = relaxed_simd_deterministic
         self.layout = vm.layout_for_module(module)
         self.func_refs = vm.func_ref_indices(module)
         self.func_types = module.func_types()

@@ -1,4 +1,5 @@
-"""``pyjitwasm asm FILE [--func N] [--opt-level L] [--dynamic-heaps] [--llvm]``: compile a
+"""``pyjitwasm asm FILE [--func N] [--opt-level L] [--dynamic-heaps] [--llvm]
+[--relaxed-simd-deterministic]``: compile a
 module with the JIT and print each function's legalized IR beside its x86-64 machine
 code (disassembled with capstone)."""
 
@@ -23,6 +24,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--dynamic-heaps", action="store_true",
                    help="bounds-check 32-bit memories explicitly instead of guard pages")
     p.add_argument("--llvm", action="store_true", help="also print the LLVM IR module")
+    p.add_argument("--relaxed-simd-deterministic", action="store_true",
+                   help="relaxed SIMD with Wasmtime's deterministic results (default: the "
+                        "host's native instructions, as Config's default)")
     p.set_defaults(func=run)
 
 
@@ -65,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.file}: no defined function {args.func_index} "
                            f"(defined: {first}..{first + len(module.codes) - 1})")
     options = CompileOptions(heap_style="dynamic" if args.dynamic_heaps else "static",
-                             opt_level=args.opt_level, keep_ir=True)
+                             opt_level=args.opt_level, keep_ir=True,
+                             relaxed_simd_deterministic=args.relaxed_simd_deterministic)
     symbols = _symbols()
     try:
         compiled = compile_module(module, options, symbols)

@@ -86,6 +86,9 @@ class CompileOptions:
     ``lazy_batch_instructions``: a lazy compile takes the called function and, breadth
     first, its not yet compiled direct callees while their wasm instruction count stays
     within this budget (0: the called function alone).
+    ``relaxed_simd_deterministic``: relaxed SIMD with Wasmtime's deterministic results
+    instead of the host's native ones (``translate/simd_relaxed.py``); off by default,
+    as ``Config.relaxed_simd_deterministic`` and Wasmtime are.
     ``tiers``: under lazy compilation, compile first at tier 0 (``TIER0_PIPELINE``, with
     counters) and recompile hot functions at tier 1 on a background thread
     (``runtime/jit/tiering.py``); default on, off with ``PYJITWASM_TIERS=0``.  Eager
@@ -114,11 +117,17 @@ class CompileOptions:
     llvm_pipeline: LLVMPipeline | None = None
     epoch_interruption: bool = False
     consume_fuel: bool = False
+    relaxed_simd_deterministic: bool = False
 
     @property
     def tiered(self) -> bool:
         """Whether functions start at tier 0 (lazy compilation with tiers on)."""
         return self.lazy and self.tiers
+
+    def module_info(self, module: WasmModule) -> ModuleInfo:
+        """The translator's per-module facts for ``module`` under these options."""
+        return ModuleInfo(module, self.heap_config(), self.interrupt_checks(),
+                          relaxed_simd_deterministic=self.relaxed_simd_deterministic)
 
     def heap_config(self) -> HeapConfig:
         """The translator's view of these options."""
@@ -301,7 +310,7 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
         raise ValueError(f"unknown tier {tier}")
     separate = separate or tier == TIER0
     if info is None:
-        info = ModuleInfo(module, options.heap_config(), options.interrupt_checks())
+        info = options.module_info(module)
     batch, emitted = emit_batch(module, indices, options, info, separate, with_shims, tier)
     compiled = load_batch(module, info.layout, batch, options, symbols, emitted.timings)
     compiled.ir_functions = emitted.ir_functions

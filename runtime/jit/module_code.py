@@ -76,7 +76,6 @@ from pyjitwasm.runtime.native import (
     native_stack_room,
 )
 from pyjitwasm.translate.tiering import COUNTER_PARKED
-from pyjitwasm.translate.translator import ModuleInfo
 from pyjitwasm.translate.vmctx import VMContextLayout
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import WasmModule
@@ -108,7 +107,7 @@ class ModuleCode:
         self.module = module
         self.options = options
         self.symbols = dict(symbols)
-        self.info = ModuleInfo(module, options.heap_config(), options.interrupt_checks())
+        self.info = options.module_info(module)
         self.layout: VMContextLayout = self.info.layout
         self.first = module.num_imported_funcs
         count = len(module.codes)

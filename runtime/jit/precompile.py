@@ -34,7 +34,6 @@ from pyjitwasm.runtime.jit.batch_codec import decode_batch
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
 from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions, emit_batch
 from pyjitwasm.runtime.jit.precompile_worker import read_frame, write_frame
-from pyjitwasm.translate.translator import ModuleInfo
 from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.module import WasmModule
 
@@ -125,7 +124,7 @@ def precompile_module(module: WasmModule, wasm: bytes, options: CompileOptions,
     work = sum(len(module.codes[j - module.num_imported_funcs].instrs)
                for i in todo for j in chunks[i])
     if jobs == 1 or len(todo) < 2 or work < PARALLEL_MIN_INSTRUCTIONS:
-        info = ModuleInfo(module, options.heap_config())
+        info = options.module_info(module)
         for i in todo:
             finished(i, emit_batch(module, chunks[i], options, info, True, i == 0)[0])
     else:

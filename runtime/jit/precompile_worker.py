@@ -49,13 +49,12 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     # Imported here: the parent only needs the framing functions above.
     from pyjitwasm.runtime.jit.batch_codec import encode_batch
     from pyjitwasm.runtime.jit.compile_module import emit_batch
-    from pyjitwasm.translate.translator import ModuleInfo
     from pyjitwasm.wasm.decoder import decode_module
 
     wasm, options, features = pickle.loads(read_frame(requests))
     # Validated by the parent; the worker only decodes.
     module = decode_module(wasm, features=features)
-    info = ModuleInfo(module, options.heap_config())
+    info = options.module_info(module)
     while True:
         request = read_frame(requests)
         if not request:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pyjitwasm.translate import simd_int, translator
+from pyjitwasm.translate import simd_int, simd_relaxed, translator
 from pyjitwasm.translate.dispatch import HANDLERS
 from pyjitwasm.translate.translator import FunctionTranslator
 from pyjitwasm.wasm import opcodes as op
@@ -59,12 +59,13 @@ def test_simd_float_opcodes_translate() -> None:
 
 
 def test_relaxed_simd_opcodes_translate() -> None:
-    # In the deterministic mode i8x16.relaxed_swizzle is i8x16.swizzle.
     relaxed = [info.name for info in OPS.values() if "relaxed" in info.name]
     assert len(relaxed) == 20
     missing = [name for name in relaxed if op.OPS_BY_NAME[name].code not in HANDLERS]
     assert missing == []
-    assert HANDLERS[op.I8X16_RELAXED_SWIZZLE] is simd_int.HANDLERS[op.I8X16_SWIZZLE]
+    # Each picks its mode's translation (translate/simd_relaxed.py).
+    assert all(HANDLERS[code] is handler for code, handler in simd_relaxed.HANDLERS.items())
+    assert set(simd_relaxed.HANDLERS) == {op.OPS_BY_NAME[name].code for name in relaxed}
 
 
 def test_every_handler_key_is_a_known_opcode() -> None:

@@ -145,12 +145,11 @@
 ;;     v6 = bitcast.i8x16 v1
 ;;     v7 = bitcast.i8x16 v2
 ;;     v8 = widening_dot_s v6, v7
-;;     v9 = swiden_low v8
-;;     v10 = swiden_high v8
-;;     v11 = iadd_pairwise v9, v10
-;;     v12 = iadd v11, v5
-;;     v13 = bitcast.v128 v12
-;;     jump block1(v13)
+;;     v9 = vconst.i16x8 0x00010001000100010001000100010001
+;;     v10 = widening_dot_s v8, v9
+;;     v11 = iadd v10, v5
+;;     v12 = bitcast.v128 v11
+;;     jump block1(v12)
 ;;
 ;; block1(v4: v128):
 ;;     return v4
