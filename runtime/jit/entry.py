@@ -1,5 +1,6 @@
-"""What every entry into compiled code from Python shares: the native stack budget, and
-turning a non-zero ``pyjitwasm_invoke`` status into the exception it stands for.
+"""What every entry into compiled code from Python shares: turning a non-zero
+``pyjitwasm_invoke`` status into the exception it stands for.  (The native stack budget
+is the store's, in its limits record, read by ``pyjitwasm_invoke`` itself.)
 
 Traps become :class:`Trap` with the backtrace the native layer recorded; an exception a
 host function raised comes back as the same object, carrying the wasm frames it crossed
@@ -10,24 +11,12 @@ from __future__ import annotations
 
 from pyjitwasm.runtime.errors import Frame, Trap
 from pyjitwasm.runtime.jit.codemap import frames_for
-from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.runtime.native import (
     STATUS_HOST_EXCEPTION,
     _pending,
     last_trap_pcs,
-    lib,
-    set_max_wasm_stack,
 )
 from pyjitwasm.wasm.traps import TrapCode
-
-budget_cell = [lib.pyjitwasm_get_max_wasm_stack()]
-"""The native stack budget currently set (process-wide in the native layer)."""
-
-
-def set_budget(ctx: JitStoreContext) -> None:
-    """Make the native stack budget ``ctx``'s (called when no wasm is running)."""
-    set_max_wasm_stack(ctx.max_wasm_stack)
-    budget_cell[0] = ctx.max_wasm_stack
 
 
 def _add_wasm_frames(exc: BaseException, frames: list[Frame]) -> None:
