@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from pyjitwasm.ir.cursor import Cursor
 from pyjitwasm.ir.entities import GlobalValue, Inst, Value
-from pyjitwasm.ir.function import Function
+from pyjitwasm.ir.function import NO_SRCLOC, Function
 from pyjitwasm.ir.instructions import (
     Binary,
     BinaryImm,
@@ -52,14 +52,18 @@ class _Legalizer:
         self.dfg = func.dfg
 
     def run(self) -> None:
-        insts = self.dfg.insts
+        dfg = self.dfg
+        insts, srclocs = dfg.insts, dfg.srclocs
         for block in list(self.func.layout.blocks):
             for inst in list(self.func.layout.insts(block)):
                 data = insts[inst]
                 handler = HANDLERS.get(data.opcode)
                 if handler is not None:
+                    # What legalizing an instruction adds comes from the same place.
+                    dfg.srcloc = srclocs[inst]
                     handler(self, inst, data)
-        self.dfg.resolve_all_aliases()
+        dfg.srcloc = NO_SRCLOC
+        dfg.resolve_all_aliases()
 
     # Helpers ---------------------------------------------------------------------------
 

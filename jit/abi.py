@@ -191,12 +191,25 @@ def host_shim_ir(name: str, params: Sequence[Type], results: Sequence[Type]) -> 
 
 _UNLIKELY = '!prof !{!"branch_weights", i32 1, i32 100000}'
 
+TRAP_SITE_SHIFT = 8
+"""The trap code is the low byte of ``pyjitwasm_trap``'s code operand; the bits above
+may number the trap site (``trap_operand``), which the runtime ignores."""
 
-def stack_check_ir(vmctx: str = "%vmctx", label: str = "body") -> str:
+
+def trap_operand(code: int, site: int) -> int:
+    """The code operand of a trap call at trap site ``site`` of its function: distinct
+    sites make distinct calls, which LLVM never merges into one (a merged call would
+    lose the source location of each).  Sites wrap below 2**23 (the operand is an
+    i32); a collision only risks one merge."""
+    return code | ((site % (1 << 23)) << TRAP_SITE_SHIFT)
+
+
+def stack_check_ir(vmctx: str = "%vmctx", label: str = "body", trap_suffix: str = "") -> str:
     """Prologue lines comparing the stack pointer with the running thread's stack limit
     (a thread-local word at offset ``STACK_LIMIT_TLS_SYMBOL`` from the thread pointer,
     set by the thread's outermost entry into wasm: threads sharing a store each have
-    their own); they end with a branch to ``label`` (which the caller then opens)."""
+    their own); they end with a branch to ``label`` (which the caller then opens).
+    ``trap_suffix`` ends the trap call's line (e.g. its ``!dbg`` attachment)."""
     return (
         "  %sp.raw = call ptr @llvm.stacksave.p0()\n"
         "  %sp = ptrtoint ptr %sp.raw to i64\n"
@@ -207,7 +220,7 @@ def stack_check_ir(vmctx: str = "%vmctx", label: str = "body") -> str:
         "  %stack.low = icmp ult i64 %sp, %stack.limit\n"
         f"  br i1 %stack.low, label %stack.overflow, label %{label}, {_UNLIKELY}\n"
         "stack.overflow:\n"
-        f"  call void @{TRAP_SYMBOL}(ptr {vmctx}, i32 0)\n"
+        f"  call void @{TRAP_SYMBOL}(ptr {vmctx}, i32 0){trap_suffix}\n"
         "  unreachable\n"
         f"{label}:\n"
     )

@@ -9,6 +9,7 @@ from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.types import Type
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower import Declarations, attributes, lower_function, module_metadata
+from pyjitwasm.jit.lower_debug import DebugLocations
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,20 @@ def entry_shim_name(params: Sequence[Type], results: Sequence[Type]) -> str:
 
 
 def emit_module(functions: Sequence[tuple[Function, str]],
-                shims: Iterable[ShimSpec] = ()) -> str:
+                shims: Iterable[ShimSpec] = (), source_locations: bool = False,
+                trap_sites: bool = False) -> str:
     """LLVM IR text of a module defining ``functions`` (each with its linkage, e.g.
-    ``""`` or ``"internal"``) and the entry ``shims``."""
+    ``""`` or ``"internal"``) and the entry ``shims``.  ``source_locations``: give the
+    instructions a backtrace may stop at the debug location of their source location
+    (``lower_debug``), for the object's line table; ``trap_sites``: keep every trap
+    site's machine code apart (see ``lower.lower_function``)."""
     decls = Declarations()
     defined: set[str] = set()
     parts = [abi.RUNTIME_DECLARATIONS]
+    debug = DebugLocations() if source_locations else None
     for func, linkage in functions:
-        parts.append(lower_function(func, decls, linkage))
+        locations = debug.function(func.name) if debug is not None else None
+        parts.append(lower_function(func, decls, linkage, locations, trap_sites))
         defined.add(func.name)
     internal = [func.name for func, linkage in functions if linkage == "internal"]
     if internal:
@@ -47,4 +54,6 @@ def emit_module(functions: Sequence[tuple[Function, str]],
     parts.append(decls.text(defined))
     parts.append(attributes())
     parts.append(module_metadata())
+    if debug is not None:
+        parts.append(debug.metadata())
     return "\n".join(parts)

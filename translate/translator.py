@@ -66,8 +66,10 @@ class FunctionTranslator(FunctionState):
         results = [from_wasm(t) for t in self.ftype.results]
         exit_block = self.block_with_params(results)
         self.frames.append(Frame("function", [], results, exit_block, exit_block, 0))
+        dfg = self.func.dfg
         for instr in self.body.instrs:
             if self.reachable:
+                dfg.srcloc = instr.offset  # the IR made for it comes from here
                 self.translate(instr)
             else:
                 self.translate_unreachable(instr)

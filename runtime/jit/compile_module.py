@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,9 @@ from pyjitwasm.jit.compiler import (
     CompileTimings,
     FunctionCode,
     FunctionToCompile,
+    SourceLines,
     compile_functions,
+    locate_functions,
 )
 from pyjitwasm.jit.lower_module import ShimSpec, entry_shim_name
 from pyjitwasm.translate.env import ir_value_types
@@ -99,6 +102,11 @@ class CompiledModule:
     timings: CompileTimings
     ir_functions: dict[int, Function] = field(default_factory=dict)
     llvm_ir: str = ""
+    # wasm function index -> where its machine code comes from (module byte offsets),
+    # found by ``locate`` on the first lookup (then None)
+    source_lines: dict[int, SourceLines] = field(default_factory=dict)
+    locate: Callable[[], dict[int, SourceLines]] | None = field(default=None, repr=False)
+    _locate_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _starts: list[int] = field(default_factory=list, repr=False)
     _ordered: list[FunctionCode] = field(default_factory=list, repr=False)
 
@@ -130,6 +138,23 @@ class CompiledModule:
             if pc < f.start + max(f.size, 1):
                 return f.func_index
         return None
+
+    def wasm_offset_at(self, func_index: int, pc: int) -> int | None:
+        """The module byte offset of the wasm instruction whose machine code holds ``pc``
+        (in function ``func_index``), or None when the code has no source location.
+        The first call compiles the batch again with debug locations
+        (``jit.compiler.locate_functions``): compiling costs nothing extra until a
+        backtrace needs offsets."""
+        if self.locate is not None:
+            with self._locate_lock:
+                if self.locate is not None:
+                    try:
+                        self.source_lines = self.locate()
+                    except Exception:  # noqa: BLE001 - offsets are an aid: go without
+                        self.source_lines = {}
+                    self.locate = None
+        lines = self.source_lines.get(func_index)
+        return lines.at(pc) if lines is not None else None
 
     def on_release(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` just before the code is freed."""
@@ -172,6 +197,46 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
     timings = CompileTimings()
     if info is None:
         info = ModuleInfo(module, options.heap_config())
+    functions = _translate_batch(module, indices, options, info, separate, timings)
+
+    shim_names: dict[int, str] = {}
+    shims: dict[str, ShimSpec] = {}
+    for type_index, ftype in enumerate(module.types if with_shims else ()):
+        params, results = ir_value_types(ftype.params), ir_value_types(ftype.results)
+        name = entry_shim_name(params, results)
+        shim_names[type_index] = name
+        shims.setdefault(name, ShimSpec(name, params, results))
+
+    compiled = compile_functions(functions, shims.values(), options.codegen_options(), timings,
+                                 symbols)
+    placed = compiled.functions
+    shim_specs = list(shims.values())
+    batch_info = info
+
+    def locate() -> dict[int, SourceLines]:
+        again = _translate_batch(module, indices, options, batch_info, separate,
+                                 CompileTimings())
+        return locate_functions(again, shim_specs, options.codegen_options(), placed)
+
+    return CompiledModule(
+        module=module,
+        layout=info.layout,
+        code=compiled.code,
+        functions=compiled.functions,
+        shims={ti: compiled.shims[name] for ti, name in shim_names.items()},
+        timings=timings,
+        # Legalized in place by the back end.
+        ir_functions={unit.index: unit.func for unit in functions} if options.keep_ir else {},
+        llvm_ir=compiled.llvm_ir,
+        source_lines=compiled.source_lines,
+        locate=None if compiled.source_lines else locate,
+    )
+
+
+def _translate_batch(module: WasmModule, indices: Sequence[int], options: CompileOptions,
+                     info: ModuleInfo, separate: bool,
+                     timings: CompileTimings) -> list[FunctionToCompile]:
+    """IR for the batch's functions, each with its linkage (see ``compile_batch``)."""
     escaping = set() if separate else escaping_functions(module)
     together: Collection[int] | None = frozenset(indices) if separate else None
     functions: list[FunctionToCompile] = []
@@ -186,28 +251,7 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
         else:
             internal = options.internal_linkage and index not in escaping
         functions.append(FunctionToCompile(index, func, internal))
-
-    shim_names: dict[int, str] = {}
-    shims: dict[str, ShimSpec] = {}
-    for type_index, ftype in enumerate(module.types if with_shims else ()):
-        params, results = ir_value_types(ftype.params), ir_value_types(ftype.results)
-        name = entry_shim_name(params, results)
-        shim_names[type_index] = name
-        shims.setdefault(name, ShimSpec(name, params, results))
-
-    compiled = compile_functions(functions, shims.values(), options.codegen_options(), timings,
-                                 symbols)
-    return CompiledModule(
-        module=module,
-        layout=info.layout,
-        code=compiled.code,
-        functions=compiled.functions,
-        shims={ti: compiled.shims[name] for ti, name in shim_names.items()},
-        timings=timings,
-        # Legalized in place by the back end.
-        ir_functions={unit.index: unit.func for unit in functions} if options.keep_ir else {},
-        llvm_ir=compiled.llvm_ir,
-    )
+    return functions
 
 
 __all__ = ["CompileOptions", "CompileTimings", "CompiledModule", "FunctionCode",

@@ -29,13 +29,18 @@ def _add_wasm_frames(exc: BaseException, frames: list[Frame]) -> None:
 
 
 def raise_status(status: int) -> None:
-    """Raise what a non-zero invoke status stands for, with its wasm backtrace."""
-    frames = frames_for(last_trap_pcs())
+    """Raise what a non-zero invoke status stands for, with its wasm backtrace.
+
+    Only a trap's frames get instruction offsets: finding them may compile the code on
+    the backtrace again (``codemap.frames_for``), which an ordinary host exception
+    crossing wasm (a WASI exit, say) should not pay for."""
+    pcs = last_trap_pcs()
     if status == STATUS_HOST_EXCEPTION:
         exc = getattr(_pending, "exception", None)
         _pending.exception = None
         if exc is None:
             raise RuntimeError("host function failed without an exception")
+        frames = frames_for(pcs, offsets=isinstance(exc, Trap | RecursionError))
         if isinstance(exc, RecursionError):
             trap = Trap(TrapCode.STACK_OVERFLOW)
             trap.frames = frames
@@ -47,5 +52,5 @@ def raise_status(status: int) -> None:
         _add_wasm_frames(exc, frames)
         raise exc
     trap = Trap(TrapCode(status - 1))
-    trap.frames = frames
+    trap.frames = frames_for(pcs)
     raise trap

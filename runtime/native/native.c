@@ -437,7 +437,9 @@ int pyjitwasm_invoke(uintptr_t shim, uintptr_t callee, uintptr_t vmctx, uintptr_
     return status;
 }
 
-/* Called by compiled code; never returns. */
+/* Called by compiled code; never returns.  The trap code is the low byte of `code`;
+ * the code generator numbers trap sites in the bits above so that LLVM never merges two
+ * trap calls of different wasm instructions (see jit/abi.py, trap_operand). */
 __attribute__((noinline)) void pyjitwasm_trap(void *vmctx, int32_t code)
 {
     (void)vmctx;
@@ -446,7 +448,7 @@ __attribute__((noinline)) void pyjitwasm_trap(void *vmctx, int32_t code)
         abort();
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     record_backtrace(0, fp, fp - 1);
-    _longjmp(frame->buf, code + 1);
+    _longjmp(frame->buf, (code & 0xFF) + 1);
 }
 
 /* ------------------------------------------------------------------ host calls */
