@@ -28,9 +28,9 @@ from pyjitwasm.ir.types import POINTER, Type
 # The entity types and BlockCall are re-exported: builders of functions name them along
 # with the function's own classes.
 __all__ = [
-    "NO_SRCLOC", "AbiParam", "Block", "BlockCall", "BlockParam", "DataFlowGraph", "ExtFuncData", "FuncRef",
+    "AbiParam", "Block", "BlockCall", "BlockParam", "DataFlowGraph", "ExtFuncData", "FuncRef",
     "Function", "GlobalValue", "GlobalValueData", "Heap", "HeapData", "Inst", "InstResult",
-    "InstructionData", "Layout", "SigRef", "Signature", "Table", "TableData", "Value",
+    "InstructionData", "Layout", "NO_SRCLOC", "SigRef", "Signature", "Table", "TableData", "Value",
     "ValueDef",
 ]
 

@@ -218,8 +218,8 @@ def locate_in_object(obj: bytes, placed: Mapping[int, FunctionCode],
                                       ctypes.string_at(code.start, code.size)):
             continue
         by_section.setdefault(sym.section, []).append((sym.offset, sym.size, code))
-    for entries in by_section.values():
-        entries.sort(key=lambda e: e[0])
+    for placed_here in by_section.values():
+        placed_here.sort(key=lambda e: e[0])
     out: dict[int, SourceLines] = {}
     for row in read_line_rows(obj):
         entries = by_section.get(names[row.section])

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pyjitwasm import Config, Engine, Func, FuncType, Instance, Module, Store, Trap, ValType
+from pyjitwasm import Config, Engine, Func, FuncType, Instance, Module, Store, Trap
 
 MODULE = """
 (module $m

@@ -18,8 +18,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 SCENARIO = textwrap.dedent('''
     import threading
     from pyjitwasm import Config, Engine, Func, FuncType, Instance, Module, Store, Trap
