@@ -7,7 +7,13 @@ so this is what a user waits for before a program does anything).  Engines:
 
 * ``lazy``: pyjitwasm's JIT with lazy compilation (the default);
 * ``eager``: the same with ``PYJITWASM_LAZY=0`` (every function compiled up front);
-* ``wasmtime``: wasmtime-py (no code cache).
+* ``wasmtime``: wasmtime-py (no code cache);
+* ``warm``: pyjitwasm (lazy) with a code cache that a previous run of the same program
+  filled (``Config.cache``), i.e. a second start;
+* ``wasmtime-warm``: wasmtime-py with ``Config.cache`` filled by a previous run.
+
+The warm engines' caches live in a temporary directory made per program and engine
+(never the user's cache directory), filled by one unmeasured run in its own process.
 
 The machine may be shared: the CPU column (this process's user + system time over the
 same interval; wasmtime compiles on several threads, so its CPU time can exceed the wall
@@ -37,6 +43,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -46,7 +53,10 @@ sys.path.insert(0, str(BENCH))
 
 from run import BUILD_DIR, CFLAGS, DEFAULT_N, build  # noqa: E402 - the sibling script
 
-ENGINES = ("lazy", "eager", "wasmtime")
+ENGINES = ("lazy", "eager", "wasmtime", "warm", "wasmtime-warm")
+WARM_ENGINES = {"warm": "lazy", "wasmtime-warm": "wasmtime"}
+"""The warm engines and the engine each one is a second start of."""
+CACHE_DIR_ENV = "BENCH_STARTUP_CACHE_DIR"
 BIG_FIRST_N = 1
 
 
@@ -186,14 +196,7 @@ def _status_kib(field: str) -> int:
 
 def measure_one(engine: str, wasm_path: str, first_n: int, run_n: int) -> dict[str, Any]:
     """Time module bytes -> first ``run(first_n)`` result on ``engine`` (this process)."""
-    if engine == "wasmtime":
-        import wasmtime as api
-
-        eng = api.Engine()  # wasmtime-py has no code cache unless configured
-    else:
-        import pyjitwasm as api
-
-        eng = api.Engine(api.Config(strategy="jit"))
+    api, eng = _engine_for(engine)
     wasm = Path(wasm_path).read_bytes()
     base_rss = _status_kib("VmRSS")
     store = api.Store(eng)
@@ -217,7 +220,7 @@ def measure_one(engine: str, wasm_path: str, first_n: int, run_n: int) -> dict[s
         row["run_s"] = time.perf_counter() - t4
         row["run_cpu_s"] = time.process_time() - cpu4
     row["peak_rss_kib"] = _status_kib("VmHWM")
-    if engine != "wasmtime":
+    if not engine.startswith("wasmtime"):
         code = module._prepared.compiled()
         row["functions"] = len(code.module.codes)
         row["compiled_functions"] = code.compiled_functions
@@ -230,6 +233,18 @@ def run_child(engine: str, wasm: Path, first_n: int, run_n: int,
     """``measure_one`` in a fresh process (so peak RSS is this run's alone)."""
     env = dict(os.environ)
     env["PYJITWASM_LAZY"] = "0" if engine == "eager" else "1"
+    if engine in WARM_ENGINES:
+        with tempfile.TemporaryDirectory(prefix="pyjitwasm-bench-cache-") as cache_dir:
+            env[CACHE_DIR_ENV] = cache_dir
+            filled = _child(engine, wasm, first_n, 0, timeout, env)  # fills the cache
+            if "error" in filled:
+                return filled
+            return _child(engine, wasm, first_n, run_n, timeout, env)
+    return _child(engine, wasm, first_n, run_n, timeout, env)
+
+
+def _child(engine: str, wasm: Path, first_n: int, run_n: int, timeout: float,
+           env: dict[str, str]) -> dict[str, Any]:
     cmd = [sys.executable, "-P", __file__, "--child", engine, str(wasm), str(first_n),
            str(run_n)]
     try:
@@ -241,6 +256,29 @@ def run_child(engine: str, wasm: Path, first_n: int, run_n: int,
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+def _engine_for(engine: str) -> tuple[Any, Any]:
+    """(the API module, an engine) for an engine name of :data:`ENGINES`; the warm ones
+    cache in ``$BENCH_STARTUP_CACHE_DIR``."""
+    cache_dir = os.environ.get(CACHE_DIR_ENV)
+    if engine in ("wasmtime", "wasmtime-warm"):
+        import wasmtime as api
+
+        config = api.Config()
+        if engine == "wasmtime-warm":
+            assert cache_dir, CACHE_DIR_ENV
+            toml = Path(cache_dir) / "wasmtime-cache.toml"
+            toml.write_text(f'[cache]\ndirectory = "{cache_dir}/wasmtime"\n')
+            config.cache = str(toml)
+        return api, api.Engine(config)
+    import pyjitwasm as api
+
+    config = api.Config(strategy="jit")
+    if engine == "warm":
+        assert cache_dir, CACHE_DIR_ENV
+        config.cache = cache_dir
+    return api, api.Engine(config)
 
 
 # The table ------------------------------------------------------------------------------

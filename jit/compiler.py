@@ -131,38 +131,31 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
                       symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
     """Legalize, lower, compile and load ``functions`` (legalized in place) and the entry
     ``shims``; stage times are added to ``timings``."""
-    shim_specs = list(shims)
-    obj, text = emit_object(functions, shim_specs, options, timings)
-    loader = code_loader(options.opt_level)
-    t2 = time.perf_counter()
-    loaded = loader.load_object(obj, symbols)
-    timings.link += time.perf_counter() - t2
-    timings.functions += len(functions)
-
-    section_starts: dict[str, int] = {}
-    for section in read_code_layout(obj)[0]:
-        if section.anchor is not None:
-            section_starts[section.name] = loaded.address(section.anchor) - section.anchor_offset
-    by_name = {unit.func.name: unit.index for unit in functions}
-    codes: dict[int, FunctionCode] = {}
-    for sym in function_symbols(obj):
-        index = by_name.get(sym.name)
-        if index is not None and sym.section in section_starts:
-            start = section_starts[sym.section] + sym.offset
-            codes[index] = FunctionCode(index, sym.name, start, sym.size)
-    return CompiledFunctions(
-        code=loaded,
-        functions=codes,
-        shims={spec.name: loaded.address(spec.name) for spec in shim_specs},
-        llvm_ir=text if options.keep_llvm_ir else "",
-        source_lines=locate_in_object(obj, codes) if options.source_locations else {},
-    )
+    obj, text = emit_object(functions, shims, options, timings)
+    compiled = load_object_code(obj, options.opt_level, timings, symbols)
+    compiled.llvm_ir = text if options.keep_llvm_ir else ""
+    if options.source_locations:
+        compiled.source_lines = locate_in_object(obj.obj, compiled.functions)
+    return compiled
 
 
-def emit_object(functions: Sequence[FunctionToCompile], shims: Sequence[ShimSpec],
-                options: CodegenOptions, timings: CompileTimings) -> tuple[bytes, str]:
-    """Legalize (in place), lower and compile ``functions`` and the entry ``shims`` into
-    an ELF object; returns it with the LLVM IR text."""
+@dataclass(frozen=True)
+class ObjectCode:
+    """A batch compiled to a relocatable ELF object but not loaded: what a code cache or a
+    serialized module keeps.  Nothing in it depends on the process (runtime symbols are
+    resolved when it is linked), so it can be loaded by another process on the same CPU.
+    ``functions`` names each function's symbol (by ``FunctionToCompile.index``);
+    ``shims`` the entry shims it defines."""
+
+    obj: bytes
+    functions: dict[int, str]
+    shims: tuple[str, ...]
+
+
+def emit_object(functions: Sequence[FunctionToCompile], shims: Iterable[ShimSpec],
+                options: CodegenOptions, timings: CompileTimings) -> tuple[ObjectCode, str]:
+    """Legalize, lower and compile ``functions`` and ``shims`` to an object (no loading);
+    also returns the LLVM text."""
     for unit in functions:
         t0 = time.perf_counter()
         if options.verify:
@@ -176,13 +169,45 @@ def emit_object(functions: Sequence[FunctionToCompile], shims: Sequence[ShimSpec
         timings.verify += (t1 - t0) + (time.perf_counter() - t2)
 
     t0 = time.perf_counter()
+    shim_specs = list(shims)
+    # Trap sites always (the code must not depend on source_locations, see
+    # ``locate_functions``).
     text = emit_module([(unit.func, "internal" if unit.internal else "") for unit in functions],
-                       shims, source_locations=options.source_locations, trap_sites=True)
+                       shim_specs, source_locations=options.source_locations, trap_sites=True)
     t1 = time.perf_counter()
     timings.lower += t1 - t0
+
     obj = code_loader(options.opt_level).compile_object(text)
     timings.llvm += time.perf_counter() - t1
-    return obj, text
+    timings.functions += len(functions)
+    names = {unit.index: unit.func.name for unit in functions}
+    return ObjectCode(obj, names, tuple(spec.name for spec in shim_specs)), text
+
+
+def load_object_code(code: ObjectCode, opt_level: int, timings: CompileTimings,
+                     symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
+    """Link ``code`` (from :func:`emit_object`, maybe in another process) into this
+    process, resolving undefined symbols from ``symbols``."""
+    t0 = time.perf_counter()
+    obj = code.obj
+    loaded = code_loader(opt_level).load_object(obj, symbols)
+    section_starts: dict[str, int] = {}
+    for section in read_code_layout(obj)[0]:
+        if section.anchor is not None:
+            section_starts[section.name] = loaded.address(section.anchor) - section.anchor_offset
+    by_name = {name: index for index, name in code.functions.items()}
+    codes: dict[int, FunctionCode] = {}
+    for sym in function_symbols(obj):
+        index = by_name.get(sym.name)
+        if index is not None and sym.section in section_starts:
+            start = section_starts[sym.section] + sym.offset
+            codes[index] = FunctionCode(index, sym.name, start, sym.size)
+    timings.link += time.perf_counter() - t0
+    return CompiledFunctions(
+        code=loaded,
+        functions=codes,
+        shims={name: loaded.address(name) for name in code.shims},
+    )
 
 
 def locate_functions(functions: Sequence[FunctionToCompile], shims: Sequence[ShimSpec],
@@ -198,8 +223,8 @@ def locate_functions(functions: Sequence[FunctionToCompile], shims: Sequence[Shi
     This is how backtraces get their wasm offsets at no compile-time cost: the
     (rare) first trap through a batch of code pays for compiling it once more."""
     with_locations = replace(options, source_locations=True, keep_llvm_ir=False)
-    obj, _ = emit_object(functions, shims, with_locations, CompileTimings())
-    return locate_in_object(obj, placed, check=True)
+    code, _ = emit_object(functions, shims, with_locations, CompileTimings())
+    return locate_in_object(code.obj, placed, check=True)
 
 
 def locate_in_object(obj: bytes, placed: Mapping[int, FunctionCode],
@@ -243,5 +268,6 @@ def locate_in_object(obj: bytes, placed: Mapping[int, FunctionCode],
 
 
 __all__ = ["CodegenOptions", "CompileTimings", "CompiledFunctions", "FunctionCode",
-           "FunctionToCompile", "SourceLines", "code_loader", "compile_functions",
-           "emit_object", "locate_functions", "locate_in_object"]
+           "FunctionToCompile", "ObjectCode", "SourceLines", "code_loader",
+           "compile_functions", "emit_object", "load_object_code", "locate_functions",
+           "locate_in_object"]

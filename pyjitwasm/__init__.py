@@ -7,6 +7,7 @@ below follows wasmtime-py's shapes, so host code ports by changing the import.
 
 from __future__ import annotations
 
+from pyjitwasm.artifact import ArtifactError, CorruptArtifactError, IncompatibleArtifactError
 from pyjitwasm.config import Config
 from pyjitwasm.engine import Engine
 from pyjitwasm.errors import (
@@ -45,8 +46,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArgumentTypeError",
+    "ArtifactError",
     "Caller",
     "Config",
+    "CorruptArtifactError",
     "DecodeError",
     "DirPerms",
     "Engine",
@@ -59,6 +62,7 @@ __all__ = [
     "Global",
     "GlobalType",
     "ImportType",
+    "IncompatibleArtifactError",
     "Instance",
     "InstanceExports",
     "InstancePre",

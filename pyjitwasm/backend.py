@@ -36,8 +36,34 @@ class Backend(Protocol):
         """The runtime context of a new store."""
         ...
 
-    def prepare(self, module: WasmModule) -> PreparedModule:
-        """Per-module state for a validated module (compiling may wait for first use)."""
+    def validate(self, module: WasmModule, wasm: bytes) -> None:
+        """Validate a decoded module (ValidationError), or skip it when the backend's
+        code cache records that these bytes validated before."""
+        ...
+
+    def prepare(self, module: WasmModule, wasm: bytes | None = None) -> PreparedModule:
+        """Per-module state for a validated module (compiling may wait for first use).
+        ``wasm``: the module's binary, when known (it keys the code cache)."""
+        ...
+
+    # Serialized modules (``pyjitwasm/artifact.py``) -----------------------------------
+
+    def code_fingerprint(self) -> dict[str, str]:
+        """What code this backend makes depends on besides the module, by name: a
+        serialized module loads only into a backend with the same fingerprint."""
+        ...
+
+    def serialize_code(self, prepared: PreparedModule, wasm: bytes, jobs: int | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> list[bytes]:
+        """The module's whole code, compiled now if need be, as blobs for an artifact.
+        ``jobs``: processes to compile with (None: every CPU); ``progress(done, total)``
+        is called as functions are compiled."""
+        ...
+
+    def prepare_serialized(self, module: WasmModule, wasm: bytes,
+                           code: list[bytes]) -> PreparedModule:
+        """:meth:`prepare` for a deserialized module whose code is ``code`` (from
+        :meth:`serialize_code` of a backend with the same fingerprint)."""
         ...
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:

@@ -13,7 +13,7 @@ import sys
 from pyjitwasm.commands.loading import CommandError
 
 # Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ["validate", "objdump", "ir", "asm", "run"]
+COMMANDS = ["validate", "objdump", "ir", "asm", "run", "compile"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,8 +2,8 @@
 
 Every setter wasmtime-py's ``Config`` has is accepted. A setting maps onto what pyjitwasm
 has (``strategy``, ``cranelift_opt_level``, ``cranelift_debug_verifier``, the memory
-reservation settings), is a hint with no observable effect (``cache``,
-``parallel_compilation``, ``debug_info``...), or asks for something pyjitwasm does not
+reservation settings, ``cache``), is a hint with no observable effect
+(``parallel_compilation``, ``debug_info``...), or asks for something pyjitwasm does not
 implement: then the setter raises :class:`UnsupportedConfigError` naming the setting, rather
 than accepting it and behaving differently (enabling threads, GC or exceptions, fuel,
 epoch interruption, a profiler...). Turning off a proposal pyjitwasm implements is refused
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import platform
+from pathlib import Path
 from typing import Any
 
+from pyjitwasm.cache_config import cache_directory_of
 from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError, WasmValueError
 from pyjitwasm.wasm.features import Features
 
@@ -181,6 +183,8 @@ class Config:
         self.max_host_nesting = max_host_nesting
         self.hints: dict[str, Any] = {}
         """Settings accepted as hints with no observable effect, by name (for inspection)."""
+        self._cache_setting: bool | str = False
+        self._cache_directory: Path | None = None
 
     # Lifetime ---------------------------------------------------------------------------
 
@@ -428,24 +432,35 @@ class Config:
 
     # Hints: accepted, no observable effect --------------------------------------------
 
+    # The code cache --------------------------------------------------------------------
+
     @property
     def cache(self) -> bool | str:
-        return self.hints.get("cache", False)
+        """The code cache setting (``False``: no cache, the default)."""
+        return self._cache_setting
 
     @cache.setter
-    def cache(self, value: bool | str) -> None:
-        """wasmtime-py's compiled-code cache switch: ``True`` or the path of a cache
-        configuration file (which must exist). A hint: pyjitwasm has no on-disk cache yet."""
+    def cache(self, value: bool | str | os.PathLike[str]) -> None:
+        """wasmtime-py's compiled-code cache switch: ``True`` (the default directory), or
+        the path of a cache directory or of a TOML cache configuration file (either must
+        exist).  See ``pyjitwasm/cache_config.py`` and ``cache_directory``."""
         if isinstance(value, bool):
             if not value:
                 raise WasmValueError("caching cannot be explicitly disabled")
-        elif isinstance(value, str | os.PathLike):
-            if not os.path.isfile(value):
-                raise WasmValueError(f"cache configuration file {os.fspath(value)!r} "
-                                     "does not exist")
-        else:
+        elif not isinstance(value, str | os.PathLike):
             raise ArgumentTypeError("cache expects a bool or a path")
-        self.hints["cache"] = value
+        try:
+            directory = cache_directory_of(value)
+        except ValueError as exc:
+            raise WasmValueError(str(exc)) from None
+        self._cache_setting = value if isinstance(value, bool) else os.fspath(value)
+        self._cache_directory = directory
+
+    @property
+    def cache_directory(self) -> str | None:
+        """Where compiled code is cached (None: nowhere), as the ``cache`` setting and
+        ``$PYJITWASM_CACHE`` decide when it was set."""
+        return None if self._cache_directory is None else str(self._cache_directory)
 
 
 for _setting in (*IMPLEMENTED_PROPOSALS, *UNIMPLEMENTED_PROPOSALS):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pyjitwasm.backend import Converter
+from pyjitwasm.backend import Converter, PreparedModule
 from pyjitwasm.config import Config
 from pyjitwasm.interp import ModuleCode
 from pyjitwasm.interp import invoke as interp_invoke
@@ -21,6 +21,7 @@ from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import ListTable, TableInstance
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.validator import validate_module
 
 _ALLOCATOR = PlainAllocator()
 
@@ -47,7 +48,25 @@ class InterpBackend:
     def new_context(self) -> StoreContext:
         return StoreContext(self.config.max_call_depth, self.config.max_host_nesting)
 
-    def prepare(self, module: WasmModule) -> InterpModule:
+    def validate(self, module: WasmModule, wasm: bytes) -> None:
+        validate_module(module)
+
+    def prepare(self, module: WasmModule, wasm: bytes | None = None) -> InterpModule:
+        return InterpModule(module)
+
+    def code_fingerprint(self) -> dict[str, str]:
+        # Bodies are compiled per process: a serialized module is the wasm alone.
+        import pyjitwasm
+
+        return {"engine": "interp", "pyjitwasm": pyjitwasm.__version__,
+                "setting.features": repr(self.config.features)}
+
+    def serialize_code(self, prepared: PreparedModule, wasm: bytes, jobs: int | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> list[bytes]:
+        return []
+
+    def prepare_serialized(self, module: WasmModule, wasm: bytes,
+                           code: list[bytes]) -> InterpModule:
         return InterpModule(module)
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:

@@ -2,9 +2,11 @@
 
 A Module gets its code slots on its first instantiation (``runtime/jit/module_code.py``),
 linked against the runtime's symbols (``libcalls.symbol_addresses``): each function is
-compiled on its first call (or all at once, with ``CompileOptions(lazy=False)``); the
-machine code is released when the Module and every instance using it are gone
-(instances live as long as their store).
+compiled on its first call (or all at once, with ``CompileOptions(lazy=False)``: a large
+module then in chunks on every CPU, ``runtime/jit/precompile.py``); the machine code is
+released when the Module and every instance using it are gone (instances live as long as
+their store).  With ``Config.cache`` compiled batches are looked up in and kept in the
+code cache (``runtime/jit/code_cache.py``); a deserialized module brings its batches.
 """
 
 from __future__ import annotations
@@ -14,26 +16,35 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pyjitwasm.backend import Converter
+from pyjitwasm.artifact import CorruptArtifactError
+from pyjitwasm.backend import Converter, PreparedModule
 from pyjitwasm.config import Config
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.instance import Extern, FuncInstance
+from pyjitwasm.runtime.jit.batch_codec import BatchFormatError, decode_batch, encode_batch
+from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.callers import api_caller_for
-from pyjitwasm.runtime.jit.compile_module import CompileOptions
+from pyjitwasm.runtime.jit.code_cache import CodeCache, open_code_cache
+from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions
+from pyjitwasm.runtime.jit.fingerprint import compiler_fingerprint
 from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.instance import instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
+from pyjitwasm.runtime.jit.precompile import Progress, precompile_module, worth_workers
+from pyjitwasm.runtime.jit.shims import use_object_cache
 from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
+from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.validator import validate_module
 
 
 def _jit_context(context: StoreContext) -> JitStoreContext:
@@ -45,11 +56,21 @@ def _jit_context(context: StoreContext) -> JitStoreContext:
 class JitModule:
     """A module prepared for the JIT: its compiled code, made on first use."""
 
-    __slots__ = ("module", "options", "_compiled", "_lock")
+    __slots__ = ("module", "options", "cache", "precompiled", "wasm", "features", "_compiled",
+                 "_lock")
 
-    def __init__(self, module: WasmModule, options: CompileOptions) -> None:
+    def __init__(self, module: WasmModule, options: CompileOptions,
+                 cache: ModuleCacheView | None = None,
+                 precompiled: Sequence[BatchObject] = (), wasm: bytes | None = None,
+                 features: Features | None = None) -> None:
         self.module = module
         self.options = options
+        self.cache = cache
+        # For eager compilation in worker processes (they decode the binary).
+        self.wasm = wasm
+        self.features = features
+        # Loaded (and then dropped) by the first instantiation.
+        self.precompiled = list(precompiled)
         self._compiled: ModuleCode | None = None
         self._lock = threading.Lock()
 
@@ -59,9 +80,20 @@ class JitModule:
         if self._compiled is None:
             with self._lock:
                 if self._compiled is None:
+                    precompiled = self.precompiled or self._eager_in_workers()
                     self._compiled = ModuleCode(self.module, self.options,
-                                                symbol_addresses())
+                                                symbol_addresses(), self.cache, precompiled)
+                    self.precompiled = []
         return self._compiled
+
+    def _eager_in_workers(self) -> list[BatchObject]:
+        """Eager compilation of a large module: chunks compiled on every CPU
+        (``runtime/jit/precompile.py``); a small one is one batch in this process."""
+        if self.options.lazy or self.wasm is None or self.features is None \
+                or not worth_workers(self.module):
+            return []
+        return precompile_module(self.module, self.wasm, self.options, self.features,
+                                 self.cache)
 
     def instantiate(self, imports: Sequence[Extern],
                     context: StoreContext) -> JitModuleInstance:
@@ -78,14 +110,71 @@ class JitBackend:
         if config.lazy_compilation is not None:
             options = replace(options, lazy=config.lazy_compilation)
         self.options = options
+        self._fingerprint: dict[str, str] | None = None
+        self.code_cache: CodeCache | None = None
+        self._last_view: tuple[bytes, ModuleCacheView] | None = None
+        if config.cache_directory is not None:
+            self.code_cache = open_code_cache(config.cache_directory, self.code_fingerprint())
+            if self.code_cache is not None:
+                use_object_cache(self.code_cache)
 
     def new_context(self) -> JitStoreContext:
         c = self.config
         return JitStoreContext(c.max_call_depth, c.max_host_nesting, c.max_wasm_stack,
                                c.memory_style, c.dynamic_memory_reserve)
 
-    def prepare(self, module: WasmModule) -> JitModule:
-        return JitModule(module, self.options)
+    def validate(self, module: WasmModule, wasm: bytes) -> None:
+        view = self._cache_view(wasm)
+        if view is None:
+            validate_module(module)
+            return
+        note = view.cache.validated_key(view.module_digest)
+        if not view.cache.has_note(note):
+            validate_module(module)
+            view.cache.store_note(note)
+
+    def prepare(self, module: WasmModule, wasm: bytes | None = None) -> JitModule:
+        return JitModule(module, self.options, self._cache_view(wasm), wasm=wasm,
+                         features=self.config.features)
+
+    def _cache_view(self, wasm: bytes | None) -> ModuleCacheView | None:
+        if self.code_cache is None or wasm is None:
+            return None
+        # Module() asks twice in a row (validate, prepare): hash the bytes once.
+        last = self._last_view
+        if last is not None and last[0] is wasm:
+            return last[1]
+        view = ModuleCacheView.of(self.code_cache, wasm)
+        self._last_view = (wasm, view)
+        return view
+
+    # Serialized modules --------------------------------------------------------------
+
+    def code_fingerprint(self) -> dict[str, str]:
+        if self._fingerprint is None:
+            import pyjitwasm
+
+            self._fingerprint = {"engine": "jit", **compiler_fingerprint(
+                self.options, pyjitwasm.__version__,
+                {"features": repr(self.config.features)})}
+        return dict(self._fingerprint)
+
+    def serialize_code(self, prepared: PreparedModule, wasm: bytes,
+                       jobs: int | None = None, progress: Progress | None = None) -> list[bytes]:
+        """Every function compiled ahead of time, in chunks, on every core
+        (``runtime/jit/precompile.py``); ``jobs`` and ``progress`` as there."""
+        assert isinstance(prepared, JitModule)
+        batches = precompile_module(prepared.module, wasm, self.options, self.config.features,
+                                    self._cache_view(wasm), jobs, progress)
+        return [encode_batch(batch) for batch in batches]
+
+    def prepare_serialized(self, module: WasmModule, wasm: bytes,
+                           code: list[bytes]) -> JitModule:
+        try:
+            batches = [decode_batch(blob) for blob in code]
+        except BatchFormatError as exc:
+            raise CorruptArtifactError(f"serialized module: {exc}") from None
+        return JitModule(module, self.options, self._cache_view(wasm), batches)
 
     def invoke(self, func: FuncInstance, args: list[Any]) -> list[Any]:
         return invoke(func, args)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pyjitwasm.artifact import (
+    CorruptArtifactError,
+    check_compatible,
+    read_artifact,
+    write_artifact,
+)
 from pyjitwasm.backend import PreparedModule
 from pyjitwasm.engine import Engine
 from pyjitwasm.errors import ArgumentTypeError
@@ -34,11 +41,66 @@ class Module:
     def __init__(self, engine: Engine, wasm: bytes | bytearray | memoryview | str) -> None:
         if not isinstance(engine, Engine):
             raise ArgumentTypeError("expected an Engine")
-        module = decode_module(_binary(wasm), features=engine.config.features)
-        validate_module(module)
+        binary = _binary(wasm)
+        module = decode_module(binary, features=engine.config.features)
+        engine.backend.validate(module, binary)
         self._engine = engine
         self._wasm = module
-        self._prepared: PreparedModule = engine.backend.prepare(module)
+        self._binary = binary
+        self._prepared: PreparedModule = engine.backend.prepare(module, binary)
+
+    # Serialized modules: pyjitwasm/artifact.py has the format -------------------------
+
+    def serialize(self, *, jobs: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> bytes:
+        """The module with all of its code compiled (now, on every core, unless the code
+        cache has it): bytes for :meth:`deserialize` in an engine with the same
+        configuration, pyjitwasm build and CPU (the ``.cwasm`` of ``pyjitwasm compile``).
+        pyjitwasm's additions: ``jobs``, the processes to compile with (default: every
+        CPU), and ``progress(functions_done, functions_total)``."""
+        backend = self._engine.backend
+        header = backend.code_fingerprint()
+        header["module_sha256"] = hashlib.sha256(self._binary).hexdigest()
+        code = backend.serialize_code(self._prepared, self._binary, jobs, progress)
+        return write_artifact(header, self._binary, code)
+
+    @classmethod
+    def deserialize(cls, engine: Engine, encoded: bytes | bytearray | memoryview) -> Module:
+        """A module from :meth:`serialize`'s bytes, its code loaded without compiling.
+        Raises :class:`~pyjitwasm.artifact.CorruptArtifactError` for bytes that are not
+        an intact serialized module and
+        :class:`~pyjitwasm.artifact.IncompatibleArtifactError` for one made by another
+        pyjitwasm build, engine or configuration, or for another CPU."""
+        if not isinstance(engine, Engine):
+            raise ArgumentTypeError("expected an Engine")
+        if not isinstance(encoded, bytes | bytearray | memoryview):
+            raise ArgumentTypeError("expected bytes")
+        artifact = read_artifact(encoded)
+        check_compatible(artifact.header, engine.backend.code_fingerprint())
+        if artifact.header.get("module_sha256") != hashlib.sha256(artifact.wasm).hexdigest():
+            raise CorruptArtifactError("serialized module: the module does not match its hash")
+        # Trusted once intact and compatible: decoded, not validated again.
+        module = decode_module(artifact.wasm, features=engine.config.features)
+        self = cls.__new__(cls)
+        self._engine = engine
+        self._wasm = module
+        self._binary = artifact.wasm
+        self._prepared = engine.backend.prepare_serialized(module, artifact.wasm,
+                                                           artifact.code)
+        return self
+
+    @classmethod
+    def deserialize_file(cls, engine: Engine, path: str | os.PathLike[str]) -> Module:
+        """:meth:`deserialize` of a file's contents (a ``.cwasm``)."""
+        with open(path, "rb") as f:
+            return cls.deserialize(engine, f.read())
+
+    def __enter__(self) -> Module:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # The code lives as long as the module and its instances; nothing to close.
+        return None
 
     @classmethod
     def from_file(cls, engine: Engine, path: str | os.PathLike[str]) -> Module:

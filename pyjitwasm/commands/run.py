@@ -12,6 +12,11 @@ code outside 0..255 is reported as its low byte, or 1 when that byte is 0, so a 
 never reads as success. A trap prints the trap message and the wasm backtrace to stderr
 and exits with 134 (128 + SIGABRT, as wasmtime does on Unix); a module that cannot be
 loaded or linked exits with 1.
+
+MODULE may be a ``.cwasm`` made by ``pyjitwasm compile`` (loaded without compiling).
+Compiled code is kept in the code cache (``$XDG_CACHE_HOME/pyjitwasm``, or the directory
+``$PYJITWASM_CACHE`` names), so a second run of the same module compiles nothing;
+``--no-cache`` or ``PYJITWASM_CACHE=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ import os
 import sys
 from typing import Any
 
+from pyjitwasm.cache_config import default_cache_off
+from pyjitwasm.commands.compile import open_module
 from pyjitwasm.commands.loading import CommandError
 from pyjitwasm.config import STRATEGIES, Config
 from pyjitwasm.engine import Engine
 from pyjitwasm.externs import Func
 from pyjitwasm.linker import Linker
-from pyjitwasm.module import Module
 from pyjitwasm.runtime.errors import LinkError, Trap
 from pyjitwasm.store import Store
 from pyjitwasm.valtypes import ValType
@@ -48,7 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="call export NAME with ARGS instead of running _start")
     p.add_argument("--engine", choices=STRATEGIES, default="auto",
                    help="execution strategy (default: auto)")
-    p.add_argument("module", help="the .wasm (or .wat) module")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not use the code cache (also: PYJITWASM_CACHE=0)")
+    p.add_argument("module", help="the .wasm, .wat or .cwasm (pyjitwasm compile) module")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     p.set_defaults(func=run)
 
@@ -120,10 +128,18 @@ def _invoke(store: Store, exports: Any, name: str, texts: list[str]) -> None:
         print(value)
 
 
+def _engine_config(args: argparse.Namespace) -> Config:
+    config = Config(strategy=args.engine)
+    # The code cache is on unless --no-cache or PYJITWASM_CACHE=0 says otherwise.
+    if not args.no_cache and not default_cache_off():
+        config.cache = True
+    return config
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        engine = Engine(Config(strategy=args.engine))
-        module = Module.from_file(engine, args.module)
+        engine = Engine(_engine_config(args))
+        module = open_module(engine, args.module)
     except OSError as e:
         raise CommandError(f"{args.module}: cannot read: {e.strerror}") from e
     except WasmError as e:

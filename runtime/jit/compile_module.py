@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.jit.codeload import CodeRange, LoadedCode
@@ -31,9 +31,11 @@ from pyjitwasm.jit.compiler import (
     CompileTimings,
     FunctionCode,
     FunctionToCompile,
+    ObjectCode,
     SourceLines,
-    compile_functions,
-    locate_functions,
+    emit_object,
+    load_object_code,
+    locate_in_object,
 )
 from pyjitwasm.jit.lower_module import ShimSpec, entry_shim_name
 from pyjitwasm.translate.env import ir_value_types
@@ -194,49 +196,48 @@ def compile_batch(module: WasmModule, indices: Sequence[int],
     module's types.  ``info``: the module's ``ModuleInfo`` for these options, shared
     between batches."""
     options = options or CompileOptions()
-    timings = CompileTimings()
     if info is None:
         info = ModuleInfo(module, options.heap_config())
-    functions = _translate_batch(module, indices, options, info, separate, timings)
-
-    shim_names: dict[int, str] = {}
-    shims: dict[str, ShimSpec] = {}
-    for type_index, ftype in enumerate(module.types if with_shims else ()):
-        params, results = ir_value_types(ftype.params), ir_value_types(ftype.results)
-        name = entry_shim_name(params, results)
-        shim_names[type_index] = name
-        shims.setdefault(name, ShimSpec(name, params, results))
-
-    compiled = compile_functions(functions, shims.values(), options.codegen_options(), timings,
-                                 symbols)
-    placed = compiled.functions
-    shim_specs = list(shims.values())
-    batch_info = info
-
-    def locate() -> dict[int, SourceLines]:
-        again = _translate_batch(module, indices, options, batch_info, separate,
-                                 CompileTimings())
-        return locate_functions(again, shim_specs, options.codegen_options(), placed)
-
-    return CompiledModule(
-        module=module,
-        layout=info.layout,
-        code=compiled.code,
-        functions=compiled.functions,
-        shims={ti: compiled.shims[name] for ti, name in shim_names.items()},
-        timings=timings,
-        # Legalized in place by the back end.
-        ir_functions={unit.index: unit.func for unit in functions} if options.keep_ir else {},
-        llvm_ir=compiled.llvm_ir,
-        source_lines=compiled.source_lines,
-        locate=None if compiled.source_lines else locate,
-    )
+    batch, emitted = emit_batch(module, indices, options, info, separate, with_shims)
+    compiled = load_batch(module, info.layout, batch, options, symbols, emitted.timings)
+    compiled.ir_functions = emitted.ir_functions
+    compiled.llvm_ir = emitted.llvm_ir
+    return compiled
 
 
-def _translate_batch(module: WasmModule, indices: Sequence[int], options: CompileOptions,
-                     info: ModuleInfo, separate: bool,
-                     timings: CompileTimings) -> list[FunctionToCompile]:
-    """IR for the batch's functions, each with its linkage (see ``compile_batch``)."""
+@dataclass(frozen=True)
+class BatchObject:
+    """A batch of a module's functions compiled to an object and not yet loaded: what
+    the code cache and serialized modules keep (``runtime/jit/batch_codec.py`` turns it
+    into bytes).  ``indices`` are the wasm function indices, in batch order;
+    ``separate``/``with_shims`` as for :func:`compile_batch`; ``shims`` maps a type
+    index to the name of its entry shim in ``code``."""
+
+    indices: tuple[int, ...]
+    separate: bool
+    with_shims: bool
+    code: ObjectCode
+    shims: dict[int, str]
+
+
+@dataclass
+class EmittedBatch:
+    """What :func:`emit_batch` leaves beside the object: timings and, with
+    ``options.keep_ir``, the legalized IR and the LLVM text."""
+
+    timings: CompileTimings
+    ir_functions: dict[int, Function] = field(default_factory=dict)
+    llvm_ir: str = ""
+
+
+def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptions,
+               info: ModuleInfo, separate: bool = False, with_shims: bool = True,
+               source_locations: bool = False) -> tuple[BatchObject, EmittedBatch]:
+    """Translate, legalize, lower and compile functions ``indices`` of ``module`` to an
+    object, without loading it (see :func:`compile_batch` for the arguments).
+    ``source_locations``: with debug locations (the same machine code, plus a line
+    table; see ``CompiledModule.wasm_offset_at``)."""
+    timings = CompileTimings()
     escaping = set() if separate else escaping_functions(module)
     together: Collection[int] | None = frozenset(indices) if separate else None
     functions: list[FunctionToCompile] = []
@@ -251,8 +252,62 @@ def _translate_batch(module: WasmModule, indices: Sequence[int], options: Compil
         else:
             internal = options.internal_linkage and index not in escaping
         functions.append(FunctionToCompile(index, func, internal))
-    return functions
+
+    shim_names: dict[int, str] = {}
+    shims: dict[str, ShimSpec] = {}
+    for type_index, ftype in enumerate(module.types if with_shims else ()):
+        params, results = ir_value_types(ftype.params), ir_value_types(ftype.results)
+        name = entry_shim_name(params, results)
+        shim_names[type_index] = name
+        shims.setdefault(name, ShimSpec(name, params, results))
+
+    codegen = options.codegen_options()
+    if source_locations:
+        codegen = replace(codegen, source_locations=True, keep_llvm_ir=False)
+    code, text = emit_object(functions, shims.values(), codegen, timings)
+    batch = BatchObject(tuple(indices), separate, with_shims, code, shim_names)
+    emitted = EmittedBatch(timings)
+    if options.keep_ir:
+        # Legalized in place by the back end.
+        emitted.ir_functions = {unit.index: unit.func for unit in functions}
+        emitted.llvm_ir = text
+    return batch, emitted
 
 
-__all__ = ["CompileOptions", "CompileTimings", "CompiledModule", "FunctionCode",
-           "compile_batch", "compile_module", "escaping_functions"]
+def load_batch(module: WasmModule, layout: VMContextLayout, batch: BatchObject,
+               options: CompileOptions, symbols: Mapping[str, int] | None = None,
+               timings: CompileTimings | None = None) -> CompiledModule:
+    """Link a compiled batch (made by :func:`emit_batch` in this process or another)
+    into this process."""
+    timings = timings or CompileTimings()
+    compiled = load_object_code(batch.code, options.opt_level, timings, symbols)
+    return CompiledModule(
+        module=module,
+        layout=layout,
+        code=compiled.code,
+        functions=compiled.functions,
+        shims={ti: compiled.shims[name] for ti, name in batch.shims.items()},
+        timings=timings,
+        locate=_locator(module, batch, options, compiled.functions),
+    )
+
+
+def _locator(module: WasmModule, batch: BatchObject, options: CompileOptions,
+             placed: Mapping[int, FunctionCode]) -> Callable[[], dict[int, SourceLines]]:
+    """What finds a loaded batch's source lines when a backtrace first needs them: the
+    batch compiled again with debug locations (no linking), its line table read for
+    each function whose new code is the loaded code (relocations aside), which debug
+    locations do not change.  Compiling costs nothing extra until then."""
+
+    def locate() -> dict[int, SourceLines]:
+        info = ModuleInfo(module, options.heap_config())
+        again, _ = emit_batch(module, batch.indices, options, info, batch.separate,
+                              batch.with_shims, source_locations=True)
+        return locate_in_object(again.code.obj, placed, check=True)
+
+    return locate
+
+
+__all__ = ["BatchObject", "CompileOptions", "CompileTimings", "CompiledModule",
+           "EmittedBatch", "FunctionCode", "compile_batch", "compile_module", "emit_batch",
+           "escaping_functions", "load_batch"]

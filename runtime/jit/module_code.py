@@ -21,6 +21,10 @@ of it go through slots and so reach code compiled later.  Python entry (exports,
 start function, host calls into wasm) compiles through :meth:`ModuleCode.entry` before
 entering, without the stub.
 
+With a code cache (``cache``, ``code_cache.py``) every batch is looked up before it is
+compiled and kept after; ``precompiled`` batches (a deserialized module) are loaded
+when the ``ModuleCode`` is made and fill their slots at once.
+
 One lock per module makes the first callers of a function compile it once; other
 threads wait for it (llvmlite serializes its own calls anyway).  Compilation raising
 (an LLVM error, MemoryError, KeyboardInterrupt) leaves every slot as it was, so the
@@ -32,11 +36,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from pyjitwasm.runtime.jit import codemap, shims
-from pyjitwasm.runtime.jit.compile_module import CompiledModule, CompileOptions, compile_batch
+from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView, compile_batch_cached
+from pyjitwasm.runtime.jit.compile_module import (
+    BatchObject,
+    CompiledModule,
+    CompileOptions,
+    compile_batch,
+    load_batch,
+)
 from pyjitwasm.runtime.native import (
     ffi,
     fill_lazy_stubs,
@@ -67,7 +78,12 @@ class ModuleCode:
     into it; keep this object alive while any of its code may run."""
 
     def __init__(self, module: WasmModule, options: CompileOptions,
-                 symbols: Mapping[str, int]) -> None:
+                 symbols: Mapping[str, int], cache: ModuleCacheView | None = None,
+                 precompiled: Sequence[BatchObject] = ()) -> None:
+        """``cache``: the persistent code cache batches are looked up in and kept in
+        (``code_cache.py``).  ``precompiled``: batches compiled before (a deserialized
+        module, eager chunks compiled in worker processes), loaded now; they must cover
+        every function (a function left out compiles lazily where stubs exist)."""
         self.module = module
         self.options = options
         self.symbols = dict(symbols)
@@ -85,10 +101,14 @@ class ModuleCode:
         self._lock = threading.RLock()
         self.batches: list[CompiledModule] = []
         self.compile_seconds = 0.0
-        self.lazy = options.lazy and lazy_stubs_supported()
+        self.cache = cache
+        self.lazy = (options.lazy or bool(precompiled)) and lazy_stubs_supported()
         if self.lazy:
             fill_lazy_stubs(self.slots_address, count)
-        elif count:
+        for batch in precompiled:
+            self._install(load_batch(module, self.layout, batch, options, self.symbols),
+                          batch.indices)
+        if not self.lazy and count and not precompiled:
             self._compile([self.first + k for k in range(count)])
 
     # What instances use -------------------------------------------------------------
@@ -177,8 +197,19 @@ class ModuleCode:
         """Compile ``indices`` as one batch and point their slots at the code (the
         caller holds the lock, or nothing else can see this object yet)."""
         t0 = time.perf_counter()
-        batch = compile_batch(self.module, indices, self.options, self.symbols, self.info,
-                              separate=self.lazy, with_shims=not self.lazy)
+        if self.cache is None:
+            batch = compile_batch(self.module, indices, self.options, self.symbols, self.info,
+                                  separate=self.lazy, with_shims=not self.lazy)
+        else:
+            batch = compile_batch_cached(self.module, indices, self.options, self.symbols,
+                                         self.info, separate=self.lazy,
+                                         with_shims=not self.lazy, cache=self.cache)
+        self._install(batch, indices)
+        self.compile_seconds += time.perf_counter() - t0
+
+    def _install(self, batch: CompiledModule, indices: Sequence[int]) -> None:
+        """Make ``batch``'s code reachable: register it, point the slots of ``indices``
+        at it (the caller holds the lock, or nothing else can see this object yet)."""
         # The fault handler and backtraces must know the code before it can run.
         codemap.register(batch)
         self.batches.append(batch)
@@ -189,7 +220,6 @@ class ModuleCode:
             k = func_index - self.first
             self._code[k] = code
             self._slots[k] = code
-        self.compile_seconds += time.perf_counter() - t0
 
     # Statistics ---------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ compiled once per process and kept for its lifetime (a few hundred bytes each).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
@@ -25,12 +27,40 @@ _host: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
 _keep: list[LoadedCode] = []
 
 
+class ObjectCache(Protocol):
+    """Where compiled shims may be kept between runs (``code_cache.CodeCache``)."""
+
+    def object_key(self, llvm_ir: str) -> str: ...
+
+    def load_object(self, key: str) -> bytes | None: ...
+
+    def store_object(self, key: str, obj: bytes) -> None: ...
+
+
+_object_cache: weakref.ref[ObjectCache] | None = None
+
+
+def use_object_cache(cache: ObjectCache) -> None:
+    """Keep shims in ``cache`` while it lives (shims are the process's, not an
+    engine's: the first engine with a code cache provides it, until it is gone)."""
+    global _object_cache
+    if _object_cache is None or _object_cache() is None:
+        _object_cache = weakref.ref(cache)
+
+
 def _load(ir: str, name: str) -> int:
     global _loader
     if _loader is None:
         _loader = CodeLoader(opt_level=1)
-    code = _loader.load(abi.RUNTIME_DECLARATIONS + ir + _ATTRIBUTES, imports=runtime_symbols(),
-                        exports=[name])
+    text = abi.RUNTIME_DECLARATIONS + ir + _ATTRIBUTES
+    cache = _object_cache() if _object_cache is not None else None
+    key = cache.object_key(text) if cache is not None else ""
+    obj = cache.load_object(key) if cache is not None else None
+    if obj is None:
+        obj = _loader.compile_object(text)
+        if cache is not None:
+            cache.store_object(key, obj)
+    code = _loader.load_object(obj, imports=runtime_symbols(), exports=[name])
     _keep.append(code)
     return code.address(name)
 

@@ -1,0 +1,60 @@
+"""Compiling a batch through the code cache: load it if an earlier run compiled it,
+else compile it and keep the object for the next run (``code_cache.py``).
+
+``ModuleCode`` calls :func:`compile_batch_cached` for every batch it compiles; with no
+cache it is :func:`compile_module.compile_batch`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pyjitwasm.runtime.jit.code_cache import CodeCache
+from pyjitwasm.runtime.jit.compile_module import (
+    CompiledModule,
+    CompileOptions,
+    compile_batch,
+    emit_batch,
+    load_batch,
+)
+from pyjitwasm.translate.translator import ModuleInfo
+from pyjitwasm.wasm.module import WasmModule
+
+
+@dataclass(frozen=True)
+class ModuleCacheView:
+    """A code cache as one module sees it: the cache and the module's SHA-256."""
+
+    cache: CodeCache
+    module_digest: str
+
+    @classmethod
+    def of(cls, cache: CodeCache, wasm: bytes) -> ModuleCacheView:
+        """The view of the module whose binary is ``wasm``."""
+        return cls(cache, hashlib.sha256(wasm).hexdigest())
+
+
+def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: CompileOptions,
+                         symbols: Mapping[str, int], info: ModuleInfo, separate: bool,
+                         with_shims: bool, cache: ModuleCacheView | None,
+                         tier: str = "") -> CompiledModule:
+    """``compile_batch(module, indices, ...)``, through ``cache`` when there is one.
+    ``tier``: the tier the batch is compiled for, part of the key (see ``code_cache``)."""
+    if cache is None or options.keep_ir:
+        return compile_batch(module, indices, options, symbols, info, separate, with_shims)
+    key = cache.cache.batch_key(cache.module_digest, indices, separate, with_shims, options,
+                                tier)
+    batch = cache.cache.load(key)
+    if batch is not None and (batch.indices != tuple(indices) or batch.separate != separate
+                              or batch.with_shims != with_shims):
+        batch = None  # a key collision cannot happen; a wrong entry still must not load
+    if batch is None:
+        batch, emitted = emit_batch(module, indices, options, info, separate, with_shims)
+        cache.cache.store(key, batch)
+        return load_batch(module, info.layout, batch, options, symbols, emitted.timings)
+    return load_batch(module, info.layout, batch, options, symbols)
+
+
+__all__ = ["ModuleCacheView", "compile_batch_cached"]

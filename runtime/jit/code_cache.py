@@ -1,0 +1,243 @@
+"""The persistent code cache: compiled batches kept on disk between runs.
+
+An entry is one batch of a module's functions as a relocatable object
+(``batch_codec``), stored under a key that hashes everything the code depends on:
+
+* the compiler's fingerprint (``fingerprint.py``: format, pyjitwasm version and build,
+  LLVM version, triple, CPU name and features, engine settings),
+* the code-affecting ``CompileOptions`` the batch was compiled with,
+* the module (a SHA-256 of its bytes),
+* the batch: its function indices and how it was compiled (``separate``,
+  ``with_shims``),
+* ``tier``: the seam for tiered compilation.  A tier whose pipeline differs only
+  through ``CompileOptions`` is already told apart by the options; pass the tier's name
+  anyway, so code of one tier is never taken for another's.
+
+With lazy compilation the batches a run compiles depend only on the module and on which
+functions were compiled before, so a run repeating an earlier one asks for the same
+keys and finds every batch: it loads objects and neither translates nor runs LLVM.
+
+On disk: ``<directory>/v<FORMAT_VERSION>/<key[:2]>/<key[2:]>``; a file is the magic,
+the SHA-256 of the rest, the key (a file copied to the wrong name is refused) and the
+batch.  Files are written to a temporary name and renamed, so readers never see half
+an entry; an entry that fails its checksum or does not parse (a truncated write, disk
+corruption) is deleted and counted as ``corrupt``, and the batch is compiled again.  A
+directory that cannot be created or written disables the cache with one warning
+(:class:`CodeCacheWarning`) per directory and process; so does a later failing write.
+
+Besides batches the cache keeps *notes*, empty entries whose presence is the fact: that
+a module validated (``validated_key``), so a warm start skips the validator as well as
+the compiler (the validator's source is in the fingerprint's build id); and plain
+objects keyed by their LLVM text (``object_key``): the per-signature entry and host
+shims (``shims.py``), which a WASI program otherwise compiles on every start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyjitwasm.runtime.jit.batch_codec import BatchFormatError, decode_batch, encode_batch
+from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions
+from pyjitwasm.runtime.jit.fingerprint import FORMAT_VERSION, fingerprint_digest, options_key
+
+ENTRY_MAGIC = b"PJWCACHE"
+_DIGEST = 32
+_KEY = 64  # hex digits of a SHA-256
+
+
+class CodeCacheWarning(UserWarning):
+    """The code cache cannot be used (its directory is not writable...); running on
+    without it."""
+
+
+@dataclass
+class CacheStats:
+    """What a cache did since it was opened."""
+
+    hits: int = 0
+    misses: int = 0
+    corrupt: int = 0
+    stores: int = 0
+
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(directory: Path, why: str) -> None:
+    with _warned_lock:
+        if str(directory) in _warned:
+            return
+        _warned.add(str(directory))
+    warnings.warn(f"pyjitwasm: code cache {str(directory)!r} disabled: {why}",
+                  CodeCacheWarning, stacklevel=3)
+
+
+class CodeCache:
+    """A code cache directory.  Use :func:`open_code_cache`, which checks that the
+    directory is usable.  ``fingerprint``: ``fingerprint.compiler_fingerprint``'s
+    module- and option-independent part (options are keyed per batch)."""
+
+    def __init__(self, directory: Path, fingerprint: Mapping[str, str]) -> None:
+        self.directory = directory
+        self.root = directory / f"v{FORMAT_VERSION}"
+        self.fingerprint = dict(fingerprint)
+        self._digest = fingerprint_digest(self.fingerprint)
+        self.stats = CacheStats()
+        self.writable = True
+        self._options_digests: dict[CompileOptions, str] = {}
+
+    def batch_key(self, module_digest: str, indices: Sequence[int], separate: bool,
+                  with_shims: bool, options: CompileOptions, tier: str = "") -> str:
+        """The key of a batch (see the module docstring for its parts)."""
+        options_digest = self._options_digests.get(options)
+        if options_digest is None:
+            options_digest = self._options_digests[options] = fingerprint_digest(
+                options_key(options))
+        parts = [self._digest, options_digest, module_digest, tier,
+                 f"{int(separate)}{int(with_shims)}", ",".join(map(str, indices))]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / key[2:]
+
+    def validated_key(self, module_digest: str) -> str:
+        """The key of the note that the module validated (with this fingerprint: the
+        validator's source and the wasm features are part of it)."""
+        return hashlib.sha256(f"{self._digest}\nvalidated\n{module_digest}".encode()).hexdigest()
+
+    def load(self, key: str) -> BatchObject | None:
+        """The batch stored under ``key``, or None (missing, or corrupt: then deleted)."""
+        payload = self._read(key)
+        if payload is None:
+            return None
+        try:
+            batch = decode_batch(payload)
+        except BatchFormatError:
+            self._discard(key)
+            return None
+        self.stats.hits += 1
+        return batch
+
+    def has_note(self, key: str) -> bool:
+        """Whether an (empty) note entry is stored under ``key``."""
+        payload = self._read(key)
+        if payload is None:
+            return False
+        if len(payload):
+            self._discard(key)
+            return False
+        self.stats.hits += 1
+        return True
+
+    def object_key(self, llvm_ir: str) -> str:
+        """The key of an object compiled from ``llvm_ir`` alone (the runtime's shims)."""
+        text_digest = hashlib.sha256(llvm_ir.encode()).hexdigest()
+        return hashlib.sha256(f"{self._digest}\nobject\n{text_digest}".encode()).hexdigest()
+
+    def load_object(self, key: str) -> bytes | None:
+        """The ELF object stored under ``key`` (:meth:`object_key`), or None."""
+        payload = self._read(key)
+        if payload is None:
+            return None
+        if not bytes(payload[:4]) == b"\x7fELF":
+            self._discard(key)
+            return None
+        self.stats.hits += 1
+        return bytes(payload)
+
+    def store_object(self, key: str, obj: bytes) -> None:
+        """Keep an ELF object under ``key``."""
+        self._write(key, obj)
+
+    def _read(self, key: str) -> memoryview | None:
+        """The checked payload of entry ``key`` (a miss counts here; a hit is counted
+        by the caller once the payload parses)."""
+        try:
+            data = self._path(key).read_bytes()
+        except OSError:
+            self.stats.misses += 1
+            return None
+        payload = _checked_payload(data, key)
+        if payload is None:
+            self._discard(key)
+        return payload
+
+    def _discard(self, key: str) -> None:
+        self.stats.corrupt += 1
+        self.stats.misses += 1
+        try:
+            self._path(key).unlink()
+        except OSError:
+            pass
+
+    def store(self, key: str, batch: BatchObject) -> None:
+        """Keep ``batch`` under ``key`` (a failing write disables storing, with a
+        warning)."""
+        self._write(key, encode_batch(batch))
+
+    def store_note(self, key: str) -> None:
+        """Keep an empty note under ``key`` (see :meth:`has_note`)."""
+        self._write(key, b"")
+
+    def _write(self, key: str, body: bytes) -> None:
+        if not self.writable:
+            return
+        payload = key.encode() + body
+        data = ENTRY_MAGIC + hashlib.sha256(payload).digest() + payload
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError as exc:
+            self.writable = False
+            _warn_once(self.directory, f"cannot write an entry: {exc}")
+            return
+        self.stats.stores += 1
+
+
+def _checked_payload(data: bytes, key: str) -> memoryview | None:
+    """What follows the key in an intact entry for ``key``, else None."""
+    head = len(ENTRY_MAGIC)
+    if not data.startswith(ENTRY_MAGIC) or len(data) < head + _DIGEST + _KEY:
+        return None
+    digest, payload = data[head:head + _DIGEST], data[head + _DIGEST:]
+    if hashlib.sha256(payload).digest() != digest or payload[:_KEY] != key.encode():
+        return None
+    return memoryview(payload)[_KEY:]
+
+
+def open_code_cache(directory: str | os.PathLike[str],
+                    fingerprint: Mapping[str, str]) -> CodeCache | None:
+    """The cache in ``directory`` (created if need be), or None with one
+    :class:`CodeCacheWarning` when it cannot be created or written."""
+    path = Path(directory).expanduser()
+    try:
+        root = path / f"v{FORMAT_VERSION}"
+        root.mkdir(parents=True, exist_ok=True)
+        # Probe: directories can be read-only without mkdir failing (they existed).
+        fd, probe = tempfile.mkstemp(dir=root, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        _warn_once(path, f"{exc.strerror or exc}")
+        return None
+    return CodeCache(path, fingerprint)
+
+
+__all__ = ["CacheStats", "CodeCache", "CodeCacheWarning", "ENTRY_MAGIC",
+           "open_code_cache"]

@@ -1,0 +1,104 @@
+"""What compiled code depends on besides the module: the compiler's fingerprint.
+
+Machine code made by one process may be reused by another (the code cache, serialized
+modules) only when everything that shapes it is the same: the artifact format, the
+pyjitwasm version and the source of the compiler itself (``build``: a hash of the
+stages' source files, so a development checkout never loads code an older compiler
+made), the LLVM version, the target (triple, CPU name and features) and every option
+that changes code.  ``compiler_fingerprint`` collects them as named strings, so a
+mismatch can be reported by name; ``fingerprint_digest`` hashes them into the part of a
+cache key that does not depend on the module.
+
+Which options change code is decided here, once: every ``CompileOptions`` field counts
+unless :data:`OPTIONS_NOT_AFFECTING_CODE` names it, so a field added later (epoch or
+fuel checks, a tier's pipeline) changes the key without anyone remembering to add it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+import llvmlite.binding as llvm
+
+from pyjitwasm.jit.codeload import ensure_llvm_initialized
+from pyjitwasm.runtime.jit.compile_module import CompileOptions
+
+FORMAT_VERSION = 1
+"""Version of the cache entry and ``.cwasm`` layouts and of what a batch records."""
+
+OPTIONS_NOT_AFFECTING_CODE = frozenset({
+    "verify",  # checks the IR; the code is the same
+    "keep_ir",  # keeps the IR for inspection
+    "lazy",  # when code is compiled; batches record how they were made (separate...)
+    "lazy_batch_instructions",  # which functions share a batch; keys name the functions
+})
+"""``CompileOptions`` fields left out of the key (every other field is in it)."""
+
+# Where the compiler's source lives: the stage folders whose code shapes machine code.
+_SOURCE_PACKAGES = ("wasm", "ir", "translate", "jit", "runtime", "libcalls")
+_build_lock = threading.Lock()
+_build_id: str | None = None
+_host: dict[str, str] | None = None
+
+
+def options_key(options: CompileOptions) -> dict[str, str]:
+    """The code-affecting fields of ``options``, by name (values as their repr)."""
+    return {f.name: repr(getattr(options, f.name)) for f in dataclasses.fields(options)
+            if f.name not in OPTIONS_NOT_AFFECTING_CODE}
+
+
+def build_id() -> str:
+    """A hash of the compiler's source files (computed once per process, ~ms)."""
+    global _build_id
+    with _build_lock:
+        if _build_id is None:
+            root = Path(__file__).resolve().parent.parent.parent
+            digest = hashlib.sha256()
+            for package in _SOURCE_PACKAGES:
+                folder = (root / package).resolve()
+                for path in sorted(folder.rglob("*")):
+                    if path.suffix in (".py", ".c", ".h") and "__pycache__" not in path.parts:
+                        digest.update(str(path.relative_to(folder)).encode())
+                        digest.update(path.read_bytes())
+            _build_id = digest.hexdigest()[:32]
+        return _build_id
+
+
+def host_target() -> dict[str, str]:
+    """LLVM's version and the target code is compiled for (this CPU, all its features)."""
+    global _host
+    if _host is None:
+        ensure_llvm_initialized()
+        _host = {
+            "llvm": ".".join(str(part) for part in llvm.llvm_version_info),
+            "triple": llvm.get_process_triple(),
+            "cpu": llvm.get_host_cpu_name(),
+            "cpu_features": llvm.get_host_cpu_features().flatten(),
+        }
+    return dict(_host)
+
+
+def compiler_fingerprint(options: CompileOptions, version: str,
+                         settings: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Everything besides the module that the machine code depends on, by name.
+    ``version``: pyjitwasm's version; ``settings``: engine settings outside
+    ``CompileOptions`` that count too (the wasm features, ...)."""
+    fingerprint = {"format": str(FORMAT_VERSION), "pyjitwasm": version,
+                   "build": build_id(), **host_target()}
+    fingerprint.update({f"option.{name}": value for name, value in options_key(options).items()})
+    fingerprint.update({f"setting.{name}": value for name, value in (settings or {}).items()})
+    return fingerprint
+
+
+def fingerprint_digest(fingerprint: Mapping[str, str]) -> str:
+    """A hash of a fingerprint (the module-independent part of a cache key)."""
+    return hashlib.sha256(json.dumps(dict(fingerprint), sort_keys=True).encode()).hexdigest()
+
+
+__all__ = ["FORMAT_VERSION", "OPTIONS_NOT_AFFECTING_CODE", "build_id", "compiler_fingerprint",
+           "fingerprint_digest", "host_target", "options_key"]
