@@ -118,3 +118,19 @@ def test_stack_overflow_frames_have_offsets() -> None:
     assert call_offset is not None
     assert all(f.module_offset == call_offset for f in trace[1:])
     assert trace[0].module_offset is not None
+
+
+def test_a_deserialized_module_gets_offsets_too() -> None:
+    """Code loaded from a serialized module was compiled elsewhere: its offsets come
+    from compiling it again here, checked against the loaded bytes."""
+    engine = Engine(Config(strategy="jit", lazy_compilation=False))
+    expected = frames(Config(strategy="interp"), "div", (1, 0))
+    data = Module(engine, MODULE).serialize()
+    store = Store(engine)
+    module = Module.deserialize(engine, data)
+    instance = Instance(store, module, [Func(store, FuncType([], []), lambda: None)])
+    with pytest.raises(Trap) as info:
+        instance.exports(store)["div"](store, 1, 0)
+    got = [(f.func_index, f.func_name, f.module_name, f.func_offset, f.module_offset)
+           for f in info.value.frames]
+    assert got == expected

@@ -41,8 +41,8 @@ def units() -> tuple[object, list[FunctionToCompile]]:
 def test_every_ir_instruction_that_can_stop_a_backtrace_has_a_row() -> None:
     module, functions = units()
     offsets = {ins.offset for code in module.codes for ins in code.instrs}
-    obj, _ = emit_object(functions, [], CodegenOptions(source_locations=True),
-                         CompileTimings())
+    obj = emit_object(functions, [], CodegenOptions(source_locations=True),
+                      CompileTimings())[0].obj
     lines = {row.line for row in read_line_rows(obj) if row.line}
     assert lines <= offsets
     calls_and_memory = {ins.offset for code in module.codes for ins in code.instrs
@@ -53,9 +53,9 @@ def test_every_ir_instruction_that_can_stop_a_backtrace_has_a_row() -> None:
 def test_debug_locations_do_not_change_the_code() -> None:
     _, plain = units()
     _, located = units()
-    obj_plain, _ = emit_object(plain, [], CodegenOptions(), CompileTimings())
-    obj_located, _ = emit_object(located, [], CodegenOptions(source_locations=True),
-                                 CompileTimings())
+    obj_plain = emit_object(plain, [], CodegenOptions(), CompileTimings())[0].obj
+    obj_located = emit_object(located, [], CodegenOptions(source_locations=True),
+                              CompileTimings())[0].obj
     for sym in function_symbols(obj_plain):
         twin = next(s for s in function_symbols(obj_located) if s.name == sym.name)
         assert twin.size == sym.size
@@ -73,8 +73,8 @@ def test_a_recompile_locates_loaded_code_like_eager_locations() -> None:
     located = locate_functions(again, [], CodegenOptions(), compiled.functions)
     assert set(located) == set(compiled.functions)
     _, eager_units = units()
-    eager_obj, _ = emit_object(eager_units, [], CodegenOptions(source_locations=True),
-                               CompileTimings())
+    eager_obj = emit_object(eager_units, [], CodegenOptions(source_locations=True),
+                            CompileTimings())[0].obj
     expected = locate_in_object(eager_obj, compiled.functions)
     assert located == expected
     compiled.code.release()
