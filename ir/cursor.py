@@ -97,6 +97,7 @@ class Cursor(InstBuilder):
         types = result_types(func, data, cast("list[Type]", arg_types))
         inst = Inst(len(dfg.insts))
         dfg.insts.append(data)
+        dfg.srclocs.append(dfg.srcloc)
         results: list[Value] = []
         if types:
             value_defs = dfg.value_defs

@@ -30,7 +30,7 @@ from pyjitwasm.ir.types import POINTER, Type
 __all__ = [
     "AbiParam", "Block", "BlockCall", "BlockParam", "DataFlowGraph", "ExtFuncData", "FuncRef",
     "Function", "GlobalValue", "GlobalValueData", "Heap", "HeapData", "Inst", "InstResult",
-    "InstructionData", "Layout", "SigRef", "Signature", "Table", "TableData", "Value",
+    "InstructionData", "Layout", "NO_SRCLOC", "SigRef", "Signature", "Table", "TableData", "Value",
     "ValueDef",
 ]
 
@@ -144,11 +144,22 @@ def param_def(block: Block, num: int) -> int:
     return ~(block << DEF_SHIFT | num)
 
 
+NO_SRCLOC = -1
+"""The source location of an instruction that has none."""
+
+
 class DataFlowGraph:
-    """Instructions, values and block parameters."""
+    """Instructions, values and block parameters.
+
+    ``srclocs`` holds each instruction's source location (for wasm, the byte offset of
+    the instruction it came from in the module; ``NO_SRCLOC`` when it has none), like
+    Cranelift's ``srclocs``: an instruction takes ``srcloc``, the builder's current
+    location, when it is made.  The text format does not show them."""
 
     def __init__(self) -> None:
         self.insts: list[InstructionData] = []
+        self.srclocs: list[int] = []
+        self.srcloc = NO_SRCLOC
         self.results: list[list[Value]] = []
         self.value_types: list[Type | None] = []
         # Where each value is defined, packed in one int (made for every value, so no
@@ -226,6 +237,7 @@ class DataFlowGraph:
 
     def make_inst(self, data: InstructionData) -> Inst:
         self.insts.append(data)
+        self.srclocs.append(self.srcloc)
         self.results.append([])
         return Inst(len(self.insts) - 1)
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from pyjitwasm.ir.cursor import Cursor
 from pyjitwasm.ir.entities import Block, GlobalValue, Inst, Value
-from pyjitwasm.ir.function import Function
+from pyjitwasm.ir.function import NO_SRCLOC, Function
 from pyjitwasm.ir.instructions import (
     Binary,
     BinaryImm,
@@ -56,7 +56,8 @@ class _Legalizer:
         self._vmctx: Value | None = None  # the vmctx parameter, once asked for
 
     def run(self) -> None:
-        insts = self.dfg.insts
+        dfg = self.dfg
+        insts, srclocs = dfg.insts, dfg.srclocs
         layout = self.func.layout
         for block in list(layout.blocks):
             live = layout.block_insts[block]
@@ -68,11 +69,14 @@ class _Legalizer:
                     hint += 1
                     continue
                 self._hint = hint
+                # What legalizing an instruction adds comes from the same place.
+                dfg.srcloc = srclocs[inst]
                 handler(self, inst, data)
                 if layout.inst_block.get(inst) == block:
                     hint = live.index(inst, hint) + 1
                 # else it was removed, and the next instruction took its place
-        self.dfg.resolve_all_aliases()
+        dfg.srcloc = NO_SRCLOC
+        dfg.resolve_all_aliases()
 
     # Helpers ---------------------------------------------------------------------------
 

@@ -41,6 +41,9 @@ from pyjitwasm.ir.types import F32, F64, I32, I64, R64, V128, Type
 SLOT_SIZE = 16
 TRAP_SYMBOL = "pyjitwasm_trap"
 HOST_CALL_SYMBOL = "pyjitwasm_host_call"
+STACK_LIMIT_TLS_SYMBOL = "pyjitwasm_stack_limit_tls"
+"""An absolute symbol whose "address" is the offset of the running thread's stack limit
+from the thread pointer (the runtime defines it when it links compiled code)."""
 # Byte offset of the u32 host-function index inside a host-function context.
 HOST_INDEX_OFFSET = 8
 WASM_FUNCTION_ATTRS = '"disable-tail-calls"="true" "frame-pointer"="all" nounwind'
@@ -62,6 +65,8 @@ RUNTIME_DECLARATIONS = f"""\
 declare void @{TRAP_SYMBOL}(ptr, i32) noreturn nounwind cold
 declare void @{HOST_CALL_SYMBOL}(ptr, i32, ptr) nounwind
 declare ptr @llvm.stacksave.p0()
+declare ptr @llvm.thread.pointer.p0()
+@{STACK_LIMIT_TLS_SYMBOL} = external global i8
 """
 
 
@@ -186,20 +191,36 @@ def host_shim_ir(name: str, params: Sequence[Type], results: Sequence[Type]) -> 
 
 _UNLIKELY = '!prof !{!"branch_weights", i32 1, i32 100000}'
 
+TRAP_SITE_SHIFT = 8
+"""The trap code is the low byte of ``pyjitwasm_trap``'s code operand; the bits above
+may number the trap site (``trap_operand``), which the runtime ignores."""
 
-def stack_check_ir(vmctx: str = "%vmctx", label: str = "body") -> str:
-    """Prologue lines comparing the stack pointer with the stack limit, the first word of
-    the limits record that vmctx word 0 points at (one record per store, shared by its
-    instances); they end with a branch to ``label`` (which the caller then opens)."""
+
+def trap_operand(code: int, site: int) -> int:
+    """The code operand of a trap call at trap site ``site`` of its function: distinct
+    sites make distinct calls, which LLVM never merges into one (a merged call would
+    lose the source location of each).  Sites wrap below 2**23 (the operand is an
+    i32); a collision only risks one merge."""
+    return code | ((site % (1 << 23)) << TRAP_SITE_SHIFT)
+
+
+def stack_check_ir(vmctx: str = "%vmctx", label: str = "body", trap_suffix: str = "") -> str:
+    """Prologue lines comparing the stack pointer with the running thread's stack limit
+    (a thread-local word at offset ``STACK_LIMIT_TLS_SYMBOL`` from the thread pointer,
+    set by the thread's outermost entry into wasm: threads sharing a store each have
+    their own); they end with a branch to ``label`` (which the caller then opens).
+    ``trap_suffix`` ends the trap call's line (e.g. its ``!dbg`` attachment)."""
     return (
         "  %sp.raw = call ptr @llvm.stacksave.p0()\n"
         "  %sp = ptrtoint ptr %sp.raw to i64\n"
-        f"  %stack.limits = load ptr, ptr {vmctx}, align 8\n"
-        "  %stack.limit = load i64, ptr %stack.limits, align 8\n"
+        "  %tp = call ptr @llvm.thread.pointer.p0()\n"
+        "  %stack.limit.at = getelementptr i8, ptr %tp, "
+        f"i64 ptrtoint (ptr @{STACK_LIMIT_TLS_SYMBOL} to i64)\n"
+        "  %stack.limit = load i64, ptr %stack.limit.at, align 8\n"
         "  %stack.low = icmp ult i64 %sp, %stack.limit\n"
         f"  br i1 %stack.low, label %stack.overflow, label %{label}, {_UNLIKELY}\n"
         "stack.overflow:\n"
-        f"  call void @{TRAP_SYMBOL}(ptr {vmctx}, i32 0)\n"
+        f"  call void @{TRAP_SYMBOL}(ptr {vmctx}, i32 0){trap_suffix}\n"
         "  unreachable\n"
         f"{label}:\n"
     )

@@ -14,15 +14,18 @@ are the caller's job (``CompiledFunctions.code.on_release`` lets it unregister t
 
 from __future__ import annotations
 
+import bisect
+import ctypes
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.legalize import legalize
 from pyjitwasm.ir.verifier import verify
 from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline, LoadedCode
+from pyjitwasm.jit.dwarf_lines import code_matches, read_line_rows, section_names
 from pyjitwasm.jit.elfsyms import read_code_layout
 from pyjitwasm.jit.lower_module import ModuleText, ShimSpec
 from pyjitwasm.jit.lower_objsyms import function_symbols
@@ -35,12 +38,15 @@ class CodegenOptions:
     ``opt_level``: see ``jit.codeload`` (1 = hand-picked pipeline).  ``pipeline``: an
     explicit LLVM configuration instead (tier 0 uses one).  ``verify``: run the IR
     verifier before and after legalization.  ``keep_llvm_ir``: keep the LLVM text on
-    the result."""
+    the result.  ``source_locations``: give the code debug locations and read the
+    object's line table into ``CompiledFunctions.source_lines`` (the machine code is the
+    same either way; see :func:`locate_functions` for getting them later instead)."""
 
     opt_level: int = 1
     verify: bool = False
     keep_llvm_ir: bool = False
     pipeline: LLVMPipeline | None = None
+    source_locations: bool = False
 
     @property
     def llvm_pipeline(self) -> LLVMPipeline:
@@ -88,6 +94,20 @@ class FunctionCode:
     size: int
 
 
+@dataclass(frozen=True)
+class SourceLines:
+    """Where a function's machine code comes from: from address ``starts[i]`` on (up to
+    the next start) the code has source location ``locations[i]`` (None: unknown)."""
+
+    starts: list[int]
+    locations: list[int | None]
+
+    def at(self, pc: int) -> int | None:
+        """The source location of the instruction at ``pc`` (None if unknown)."""
+        i = bisect.bisect_right(self.starts, pc) - 1
+        return self.locations[i] if i >= 0 else None
+
+
 @dataclass
 class CompiledFunctions:
     """The machine code of one batch of IR functions.  Keep ``code`` alive while any of
@@ -97,6 +117,8 @@ class CompiledFunctions:
     functions: dict[int, FunctionCode]  # FunctionToCompile.index -> its code
     shims: dict[str, int]  # entry shim name -> address
     llvm_ir: str = ""
+    # FunctionToCompile.index -> its source lines (with CodegenOptions.source_locations)
+    source_lines: dict[int, SourceLines] = field(default_factory=dict)
 
 
 _loaders: dict[LLVMPipeline, CodeLoader] = {}
@@ -118,7 +140,9 @@ def _lower_all(functions: Iterable[FunctionToCompile], shims: list[ShimSpec],
                by_name: dict[str, int]) -> str:
     """The LLVM text of ``functions`` and ``shims``, each function legalized and lowered
     as it comes (``by_name`` receives name -> index); no IR outlives its lowering."""
-    text = ModuleText()
+    # Trap sites always (the code must not depend on source_locations, see
+    # ``locate_functions``).
+    text = ModuleText(options.source_locations, trap_sites=True)
     for unit in functions:
         t0 = time.perf_counter()
         if options.verify:
@@ -148,6 +172,8 @@ def compile_functions(functions: Iterable[FunctionToCompile], shims: Iterable[Sh
     obj, text = emit_object(functions, shims, options, timings)
     compiled = load_object_code(obj, options.llvm_pipeline, timings, symbols)
     compiled.llvm_ir = text if options.keep_llvm_ir else ""
+    if options.source_locations:
+        compiled.source_lines = locate_in_object(obj.obj, compiled.functions)
     return compiled
 
 
@@ -209,6 +235,64 @@ def load_object_code(code: ObjectCode, pipeline: int | LLVMPipeline, timings: Co
     )
 
 
+def locate_functions(functions: Sequence[FunctionToCompile], shims: Sequence[ShimSpec],
+                     options: CodegenOptions,
+                     placed: Mapping[int, FunctionCode]) -> dict[int, SourceLines]:
+    """Source lines for machine code already compiled and loaded (``placed``, from
+    :func:`compile_functions` without ``source_locations``): compiles the same IR
+    (``functions``, freshly made and not yet legalized, and ``shims``, as then) again,
+    this time with debug locations, and reads the new object's line table.  Debug
+    locations do not change LLVM's code; each function's new code is still compared
+    with the loaded code, relocations aside, and one that differs gets no lines.
+
+    This is how backtraces get their wasm offsets at no compile-time cost: the
+    (rare) first trap through a batch of code pays for compiling it once more."""
+    with_locations = replace(options, source_locations=True, keep_llvm_ir=False)
+    code, _ = emit_object(functions, shims, with_locations, CompileTimings())
+    return locate_in_object(code.obj, placed, check=True)
+
+
+def locate_in_object(obj: bytes, placed: Mapping[int, FunctionCode],
+                     check: bool = False) -> dict[int, SourceLines]:
+    """Each placed function's source lines from the line table of ``obj`` (compiled
+    with source locations): rows are matched to functions by symbol name.  ``check``:
+    only for functions whose code in ``obj`` is the loaded code at ``placed``."""
+    names = section_names(obj)
+    symbols = {sym.name: sym for sym in function_symbols(obj)}
+    by_section: dict[str, list[tuple[int, int, FunctionCode]]] = {}
+    for code in placed.values():
+        sym = symbols.get(code.symbol)
+        if sym is None or sym.size != code.size:
+            continue
+        if check and not code_matches(obj, sym.section, sym.offset, sym.size,
+                                      ctypes.string_at(code.start, code.size)):
+            continue
+        by_section.setdefault(sym.section, []).append((sym.offset, sym.size, code))
+    for placed_here in by_section.values():
+        placed_here.sort(key=lambda e: e[0])
+    out: dict[int, SourceLines] = {}
+    for row in read_line_rows(obj):
+        entries = by_section.get(names[row.section])
+        if not entries:
+            continue
+        i = bisect.bisect_right(entries, row.offset, key=lambda e: e[0]) - 1
+        if i < 0 or row.offset >= entries[i][0] + entries[i][1]:
+            continue
+        offset, _size, code = entries[i]
+        address = code.start + row.offset - offset
+        lines = out.get(code.func_index)
+        if lines is None:
+            lines = out[code.func_index] = SourceLines([], [])
+        location = row.line if row.line and not row.end else None
+        if lines.starts and lines.starts[-1] == address:
+            lines.locations[-1] = location  # a later row at one address wins
+        else:
+            lines.starts.append(address)
+            lines.locations.append(location)
+    return out
+
+
 __all__ = ["CodegenOptions", "CompileTimings", "CompiledFunctions", "FunctionCode",
-           "FunctionToCompile", "ObjectCode", "code_loader", "compile_functions",
-           "emit_object", "load_object_code"]
+           "FunctionToCompile", "ObjectCode", "SourceLines", "code_loader",
+           "compile_functions", "emit_object", "load_object_code", "locate_functions",
+           "locate_in_object"]

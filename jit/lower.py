@@ -79,6 +79,7 @@ from pyjitwasm.ir.instructions import (
     spec,
 )
 from pyjitwasm.jit import abi
+from pyjitwasm.jit.lower_debug import FunctionLocations
 from pyjitwasm.jit.lower_simd import SIMD_LOWERINGS, vector_icmp
 from pyjitwasm.jit.lower_simd_float import SIMD_FLOAT_LOWERINGS, saturating_vector
 from pyjitwasm.jit.lower_simd_relaxed import SIMD_RELAXED_LOWERINGS
@@ -126,6 +127,16 @@ _CONVERSIONS = {"ireduce": "trunc", "uextend": "zext", "sextend": "sext", "fprom
                 "fdemote": "fptrunc", "fcvt_to_sint": "fptosi", "fcvt_to_uint": "fptoui",
                 "fcvt_from_sint": "sitofp", "fcvt_from_uint": "uitofp"}
 _NOT_LEGALIZED = ("heap_addr", "table_addr", "global_value")
+
+
+# The instructions whose machine code may be where a backtrace stops (a call's return
+# address, a trap call, a faulting heap access: loads and stores not marked ``notrap``
+# too), by format: only
+# they carry a debug location (``lower_debug.py``).  Leaving the others out keeps the
+# metadata small; the line table is only ever read at these instructions' addresses.
+_LOCATED: dict[type[InstructionData], bool] = {
+    Call: True, CallIndirect: True, Trap: True, CondTrap: True, IntAddTrap: True,
+}
 
 
 class LoweringError(Exception):
@@ -210,18 +221,33 @@ def returns_in_registers(returns: Sequence[t.Type]) -> bool:
 
 
 def lower_function(func: Function, declarations: Declarations | None = None,
-                   linkage: str = "") -> str:
+                   linkage: str = "", locations: FunctionLocations | None = None,
+                   trap_sites: bool = False) -> str:
     """The LLVM IR text defining ``func`` (legalized IR).
 
     ``declarations`` collects the external functions and intrinsics it uses (a module
     emits them once); ``linkage`` is e.g. ``"internal"``.  The text refers to attribute
-    group ``#0`` and to the metadata of :func:`module_metadata`."""
-    return _FunctionLowering(func, declarations or Declarations(), linkage).run()
+    group ``#0`` and to the metadata of :func:`module_metadata`.  With ``locations``
+    the instructions that may stop a backtrace carry the debug location of their IR
+    instruction's source location (``jit/lower_debug.py``).  ``trap_sites``: each
+    source location trapping with a code gets a trap block of its own, and every trap
+    call a distinct site number (``abi.trap_operand``), so that no two trap sites share
+    machine code and the line table can tell them apart; give it whether or not
+    ``locations`` are given, so the machine code is the same either way."""
+    return _FunctionLowering(func, declarations or Declarations(), linkage, locations,
+                             trap_sites).run()
 
 
 class _FunctionLowering:
-    def __init__(self, func: Function, decls: Declarations, linkage: str) -> None:
+    def __init__(self, func: Function, decls: Declarations, linkage: str,
+                 locations: FunctionLocations | None = None,
+                 trap_sites: bool = False) -> None:
         self.func = func
+        self.locations = locations
+        self.separate_trap_sites = trap_sites
+        self.dbg = ""  # the debug location suffix of the IR instruction being lowered
+        self.srcloc = -1  # the source location of the IR instruction being lowered
+        self.inline_traps = 0  # unconditional traps numbered so far (with trap sites)
         self.dfg = func.dfg
         self.decls = decls
         self.linkage = linkage
@@ -234,7 +260,8 @@ class _FunctionLowering:
         self.tmp = 0
         self.label = ""  # the LLVM block being filled
         self.incoming: dict[Block, list[tuple[str, list[str]]]] = {}
-        self.trap_blocks: dict[int, str] = {}
+        # (trap code, source location or -1) -> (label, debug location of its call)
+        self.trap_blocks: dict[tuple[int, int], tuple[str, str]] = {}
         # Whether the function has heap accesses that may fault (guard pages).
         self.faulting_accesses = False
         self.need_ptr: set[Value] = set()
@@ -247,7 +274,7 @@ class _FunctionLowering:
         return f"%{hint}{self.tmp}"
 
     def emit(self, line: str) -> None:
-        self.lines.append("  " + line)
+        self.lines.append("  " + line + self.dbg)
 
     def start_block(self, label: str) -> None:
         self.lines.append(f"{label}:")
@@ -332,9 +359,10 @@ class _FunctionLowering:
             formal.append(f"{llvm_type(self.type_of(v))} {self.define(v)}")
         ret = return_type(func.signature.returns)
         linkage = self.linkage + " " if self.linkage else ""
-        header = f"define {linkage}{ret} @{func.name}({', '.join(formal)}) #0 {{"
+        debug = f" !dbg !{self.locations.subprogram}" if self.locations else ""
+        header = f"define {linkage}{ret} @{func.name}({', '.join(formal)}) #0{debug} {{"
         self.label = f"b{entry}"
-        prologue = abi.stack_check_ir("%vmctx", self.label)
+        prologue = abi.stack_check_ir("%vmctx", self.label, self.entry_location())
         self.ptrs[params[0]] = "%vmctx"
         self.emit(f"%v{params[0]} = ptrtoint ptr %vmctx to i64")
         # Each block's lines are joined as soon as it is lowered (the phis, known only
@@ -354,9 +382,12 @@ class _FunctionLowering:
                 body.append(f"b{block}:")
                 body.extend(self.phis(block))
             body.append(block_text.pop(block))
-        for code, label in self.trap_blocks.items():
+        # Sites above those of the inline traps (numbered while the body was lowered).
+        sites = enumerate(self.trap_blocks.items(), self.inline_traps + 1)
+        for site, ((code, _), (label, dbg)) in sites:
+            operand = abi.trap_operand(code, site) if self.separate_trap_sites else code
             body.append(f"{label}:")
-            body.append(f"  call void @{abi.TRAP_SYMBOL}(ptr %vmctx, i32 {code})")
+            body.append(f"  call void @{abi.TRAP_SYMBOL}(ptr %vmctx, i32 {operand}){dbg}")
             body.append("  unreachable")
         return "\n".join([header, prologue.rstrip("\n"), *body, "}"]) + "\n"
 
@@ -365,6 +396,15 @@ class _FunctionLowering:
         text = "\n".join(self.lines)
         self.lines.clear()
         return text
+
+    def entry_location(self) -> str:
+        """The debug location of a stack overflow on entry: the function's first
+        instruction's (empty without locations)."""
+        if self.locations is None:
+            return ""
+        entry = self.func.layout.entry_block()
+        first = next(iter(self.func.layout.insts(entry)), None)
+        return self.locations.suffix(-1 if first is None else self.dfg.srclocs[first])
 
     def analyze(self) -> None:
         """Find the values that need a ``ptr`` form, and name the values ``prepare_inst``
@@ -478,6 +518,7 @@ class _FunctionLowering:
             if lowering is None:
                 self.lower_inst(inst, data)  # raises the error
             else:
+                self.locate(inst, data)
                 lowering(self, inst, data)
             if need_ptr:
                 for v in results[inst]:
@@ -491,9 +532,15 @@ class _FunctionLowering:
         self.incoming.setdefault(target, []).append((self.label, spelled))
 
     def trap_label(self, code: int) -> str:
-        if code not in self.trap_blocks:
-            self.trap_blocks[code] = f"trap.{code}"
-        return self.trap_blocks[code]
+        """The cold block trapping with ``code``: one per code, or with trap sites one
+        per code and source location."""
+        key = (code, self.srcloc if self.separate_trap_sites else -1)
+        block = self.trap_blocks.get(key)
+        if block is None:
+            label = f"trap.{code}.{len(self.trap_blocks)}" if self.separate_trap_sites \
+                else f"trap.{code}"
+            block = self.trap_blocks[key] = (label, self.dbg)
+        return block[0]
 
     def fence_heap_accesses(self) -> None:
         """A compiler memory fence, in a function whose heap accesses may fault: LLVM
@@ -516,7 +563,17 @@ class _FunctionLowering:
 
     # Instructions --------------------------------------------------------------------
 
+    def locate(self, inst: Inst, data: InstructionData) -> None:
+        """Take ``inst``'s source location (and, with debug locations, its ``!dbg``
+        suffix for the lines it emits)."""
+        self.srcloc = self.dfg.srclocs[inst]
+        if self.locations is not None:
+            located = _LOCATED.get(type(data), False) or (
+                isinstance(data, Load | Store) and not data.flags.notrap)
+            self.dbg = self.locations.suffix(self.srcloc) if located else ""
+
     def lower_inst(self, inst: Inst, data: InstructionData) -> None:
+        self.locate(inst, data)
         lowering = LOWERINGS.get(data.opcode)
         if lowering is None:
             if data.opcode in _NOT_LEGALIZED:
@@ -527,7 +584,7 @@ class _FunctionLowering:
 
     def simple(self, inst: Inst, expr: str) -> str:
         name = f"%v{self.dfg.results[inst][0]}"
-        self.lines.append(f"  {name} = {expr}")
+        self.lines.append(f"  {name} = {expr}{self.dbg}")
         return name
 
     def intrinsic_call(self, inst: Inst, base: str, args: Sequence[Value]) -> None:
@@ -1114,7 +1171,12 @@ class _FunctionLowering:
 
     def trap(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, Trap)
-        self.emit(f"call void @{abi.TRAP_SYMBOL}(ptr %vmctx, i32 {int(data.code)})")
+        code = int(data.code)
+        if self.separate_trap_sites:
+            # A site number of its own, so this call is never merged with another.
+            self.inline_traps += 1
+            code = abi.trap_operand(code, self.inline_traps)
+        self.emit(f"call void @{abi.TRAP_SYMBOL}(ptr %vmctx, i32 {code})")
         self.emit("unreachable")
 
     def cond_trap(self, inst: Inst, data: InstructionData) -> None:

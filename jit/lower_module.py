@@ -9,6 +9,7 @@ from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.types import Type
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower import Declarations, attributes, lower_function, module_metadata
+from pyjitwasm.jit.lower_debug import DebugLocations
 
 
 @dataclass(frozen=True)
@@ -31,17 +32,24 @@ class ModuleText:
     ``add_function`` lowers a function to text at once, so the caller can drop its IR
     before the next one (a batch's peak memory is then one function's IR plus the text,
     not every function's IR); ``finish`` adds the entry shims, the declarations the
-    functions used, the attributes and the metadata."""
+    functions used, the attributes and the metadata.  ``source_locations``: give the
+    instructions a backtrace may stop at the debug location of their source location
+    (``lower_debug``), for the object's line table; ``trap_sites``: keep every trap
+    site's machine code apart (see ``lower.lower_function``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, source_locations: bool = False, trap_sites: bool = False) -> None:
         self._decls = Declarations()
         self._defined: set[str] = set()
         self._internal: list[str] = []
         self._parts = [abi.RUNTIME_DECLARATIONS]
+        self._debug = DebugLocations() if source_locations else None
+        self._trap_sites = trap_sites
 
     def add_function(self, func: Function, linkage: str = "") -> None:
         """Lower ``func`` (legalized IR) with ``linkage`` (e.g. ``""`` or ``"internal"``)."""
-        self._parts.append(lower_function(func, self._decls, linkage))
+        locations = self._debug.function(func.name) if self._debug is not None else None
+        self._parts.append(lower_function(func, self._decls, linkage, locations,
+                                          self._trap_sites))
         self._defined.add(func.name)
         if linkage == "internal":
             self._internal.append(func.name)
@@ -61,14 +69,17 @@ class ModuleText:
         parts.append(self._decls.text(self._defined))
         parts.append(attributes())
         parts.append(module_metadata())
+        if self._debug is not None:
+            parts.append(self._debug.metadata())
         return "\n".join(parts)
 
 
 def emit_module(functions: Iterable[tuple[Function, str]],
-                shims: Iterable[ShimSpec] = ()) -> str:
+                shims: Iterable[ShimSpec] = (), source_locations: bool = False,
+                trap_sites: bool = False) -> str:
     """LLVM IR text of a module defining ``functions`` (each with its linkage, e.g.
-    ``""`` or ``"internal"``) and the entry ``shims``."""
-    text = ModuleText()
+    ``""`` or ``"internal"``) and the entry ``shims`` (see :class:`ModuleText`)."""
+    text = ModuleText(source_locations, trap_sites)
     for func, linkage in functions:
         text.add_function(func, linkage)
     return text.finish(shims)

@@ -55,7 +55,10 @@ class Store:
         set_wasi(self, config)
 
     def gc(self) -> None:
-        """Present for wasmtime-py compatibility; references are Python objects."""
+        """Release the host objects passed to wasm as externrefs that no table or global
+        of the store holds any more (as wasmtime-py's ``Store.gc``; it does nothing
+        while wasm runs in the store).  The interpreter keeps no such references."""
+        self._ctx.collect_references()
 
     # Lifetime ---------------------------------------------------------------------------
 

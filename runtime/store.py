@@ -64,3 +64,7 @@ class StoreContext:
     def release(self) -> None:
         """The store was dropped: break the reference cycles only the engine's own
         state forms, so its objects are freed at once (nothing to do here)."""
+
+    def collect_references(self) -> None:
+        """``Store.gc``: release references the engine holds for wasm that nothing can
+        reach any more (nothing to do here: the interpreter's are Python objects)."""

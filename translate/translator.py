@@ -72,12 +72,18 @@ class FunctionTranslator(FunctionState):
         results = [from_wasm(t) for t in self.ftype.results]
         exit_block = self.block_with_params(results)
         self.frames.append(Frame("function", [], results, exit_block, exit_block, 0))
+        dfg = self.func.dfg
+        if self.body.instrs:
+            # The entry checks (and a stack overflow on entry) belong to the first
+            # instruction, as the interpreter reports them.
+            dfg.srcloc = self.body.instrs[0].offset
         interrupts.at_function_entry(self)
         tiering.count_function_entry(self)
         handlers = HANDLERS
         meter_fuel = self.meter_fuel
         for instr in self.body.instrs:
             if self.reachable:
+                dfg.srcloc = instr.offset  # the IR made for it comes from here
                 # ``translate``, written out: this loop runs for every instruction.
                 handler = handlers.get(instr.op)
                 if handler is None:

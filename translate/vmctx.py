@@ -9,8 +9,9 @@ code generator computes them before any instance exists).  All fields are natura
 aligned little-endian words.  Regions, in order::
 
     header             limits      ptr @0   (the store's limits record, shared by its
-                                             instances: word 0 the stack limit the native
-                                             invoke writes and prologues compare SP with;
+                                             instances: word 0 the store's stack budget,
+                                             from which a thread's outermost native invoke
+                                             sets that thread's stack limit;
                                              LIMITS_FUEL_CONSUMED and LIMITS_EPOCH_DEADLINE
                                              the interruption state, see ``interrupts``)
                        epoch/fuel  u64 @8   (reserved for interruption)

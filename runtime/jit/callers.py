@@ -18,7 +18,7 @@ from typing import Any
 from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.runtime.floats import f32_from_bits, f32_to_bits
 from pyjitwasm.runtime.instance import FuncInstance
-from pyjitwasm.runtime.jit.entry import budget_cell, raise_status, set_budget
+from pyjitwasm.runtime.jit.entry import raise_status
 from pyjitwasm.runtime.jit.store import Caller, JitFunc, JitStoreContext
 from pyjitwasm.runtime.native import ffi, lib
 from pyjitwasm.wasm.traps import TrapCode
@@ -60,6 +60,26 @@ _LOAD = {
 }
 
 
+# Every caller brackets its work with these (see ``JitStoreContext``): the entry begins
+# before any argument is converted (an externref argument becomes a handle only inside
+# it) and ends after the results are read.  Nesting is checked only when the store is
+# busy (some thread, maybe this one, is inside it), against this thread's own depth.
+# After the exit, a collection of externrefs the store has marked due runs if no entry
+# is left (``JitState.collect``).
+_ENTER = [
+    "        if ctx.entries != ctx.exits and depth() >= limit:",
+    "            raise Trap(STACK_OVERFLOW)",
+    "        ctx.entries += 1",
+    "        try:",
+]
+_LEAVE = [
+    "        finally:",
+    "            ctx.exits += 1",
+    "            if state.collect_due and ctx.entries == ctx.exits:",
+    "                state.collect(ctx)",
+]
+
+
 def _template(ftype: FuncType) -> Callable[..., Caller]:
     make = _templates.get(ftype)
     if make is not None:
@@ -68,27 +88,22 @@ def _template(ftype: FuncType) -> Callable[..., Caller]:
         "def make(ctx, state, shim, code, vmctx, local):",
         "    limit = ctx.max_host_nesting",
         "    def call(args):",
-        "        if ctx.nesting:",
-        "            if ctx.nesting >= limit:",
-        "                raise Trap(STACK_OVERFLOW)",
-        "        elif ctx.max_wasm_stack != budget[0]:",
-        "            set_budget(ctx)",
-        "        values, u32, u64, f64, i32, i64 = local.views",
+        *_ENTER,
+        "            values, u32, u64, f64, i32, i64 = local.views",
     ]
     if ftype.params:
-        lines.append("        " + ", ".join(f"a{i}" for i in range(len(ftype.params)))
+        lines.append("            " + ", ".join(f"a{i}" for i in range(len(ftype.params)))
                      + (", = args" if len(ftype.params) == 1 else " = args"))
     for i, t in enumerate(ftype.params):
-        lines.append("        " + _STORE[t].format(s4=4 * i, s8=2 * i, v=f"a{i}"))
+        lines.append("            " + _STORE[t].format(s4=4 * i, s8=2 * i, v=f"a{i}"))
     lines += [
-        "        ctx.nesting += 1",
-        "        status = invoke(shim, code[0], vmctx, values)",
-        "        ctx.nesting -= 1",
-        "        if status:",
-        "            raise_status(status)",
+        "            status = invoke(shim, code[0], vmctx, values)",
+        "            if status:",
+        "                raise_status(status)",
     ]
     loads = [_LOAD[t].format(s4=4 * i, s8=2 * i) for i, t in enumerate(ftype.results)]
-    lines.append("        return [" + ", ".join(loads) + "]")
+    lines.append("            return [" + ", ".join(loads) + "]")
+    lines += _LEAVE
     lines.append("    return call")
     make = _templates[ftype] = _compile_template(lines)
     return make
@@ -99,8 +114,7 @@ def _compile_template(lines: list[str]) -> Any:
     namespace: dict[str, Any] = {
         "Trap": Trap,
         "STACK_OVERFLOW": TrapCode.STACK_OVERFLOW,
-        "budget": budget_cell,
-        "set_budget": set_budget,
+        "depth": lib.pyjitwasm_invoke_depth,
         "invoke": lib.pyjitwasm_invoke,
         "raise_status": raise_status,
         "f32_to_bits": f32_to_bits,
@@ -156,25 +170,19 @@ def _api_template(ftype: FuncType) -> Callable[..., Callable[..., Any]]:
         f"    def call({', '.join([*names, '*rest'])}):" if n else "    def call(*rest):",
         "        if rest:",
         f"            raise TypeError(f'expected {n} arguments, got {{{n} + len(rest)}}')",
-        "        values, u32, u64, f64, i32, i64 = local.views",
+        *_ENTER,
+        "            values, u32, u64, f64, i32, i64 = local.views",
     ]
     for i, t in enumerate(ftype.params):
         if t in _API_ARG:
-            lines.append("        " + _API_ARG[t].format(i=i, t=t, s4=4 * i, s8=2 * i))
+            lines.append(_indent(_API_ARG[t].format(i=i, t=t, s4=4 * i, s8=2 * i)))
         else:
-            lines.append(f"        a{i} = to_raw(store, {t}, a{i})")
-            lines.append("        " + _STORE[t].format(s4=4 * i, s8=2 * i, v=f"a{i}"))
+            lines.append(f"            a{i} = to_raw(store, {t}, a{i})")
+            lines.append("            " + _STORE[t].format(s4=4 * i, s8=2 * i, v=f"a{i}"))
     lines += [
-        "        if ctx.nesting:",
-        "            if ctx.nesting >= limit:",
-        "                raise Trap(STACK_OVERFLOW)",
-        "        elif ctx.max_wasm_stack != budget[0]:",
-        "            set_budget(ctx)",
-        "        ctx.nesting += 1",
-        "        status = invoke(shim, code[0], vmctx, values)",
-        "        ctx.nesting -= 1",
-        "        if status:",
-        "            raise_status(status)",
+        "            status = invoke(shim, code[0], vmctx, values)",
+        "            if status:",
+        "                raise_status(status)",
     ]
     outs = []
     for i, t in enumerate(ftype.results):
@@ -183,14 +191,20 @@ def _api_template(ftype: FuncType) -> Callable[..., Callable[..., Any]]:
         else:
             outs.append(f"to_python(store, {t}, {_LOAD[t].format(s4=4 * i, s8=2 * i)})")
     if not outs:
-        lines.append("        return None")
+        lines.append("            return None")
     elif len(outs) == 1:
-        lines.append(f"        return {outs[0]}")
+        lines.append(f"            return {outs[0]}")
     else:
-        lines.append(f"        return ({', '.join(outs)})")
+        lines.append(f"            return ({', '.join(outs)})")
+    lines += _LEAVE
     lines.append("    return call")
     make = _api_templates[ftype] = _compile_template(lines)
     return make
+
+
+def _indent(code: str) -> str:
+    """``code`` (lines at the body's level) one level deeper, inside the entry's try."""
+    return "\n".join("            " + line.strip() for line in code.split("\n"))
 
 
 def api_caller_for(func: FuncInstance, store: Any, to_raw: Callable[..., Any],

@@ -43,6 +43,10 @@ class MappedCode(Protocol):
         """The function whose code contains ``pc``, if any."""
         ...
 
+    def wasm_offset_at(self, func_index: int, pc: int) -> int | None:
+        """The module offset of the wasm instruction ``pc`` belongs to, if known."""
+        ...
+
     def on_release(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` before the code is released."""
         ...
@@ -110,8 +114,14 @@ def lookup(pc: int) -> tuple[MappedCode, int] | None:
     return compiled, index
 
 
-def frames_for(pcs: list[int]) -> list[Frame]:
-    """Backtrace frames, innermost first, for recorded PCs (unknown ones skipped)."""
+def frames_for(pcs: list[int], offsets: bool = True) -> list[Frame]:
+    """Backtrace frames, innermost first, for recorded PCs (unknown ones skipped).
+
+    With ``offsets``, each frame carries the offset of its wasm instruction when the
+    code knows it (the trapping instruction for the innermost frame, the call for the
+    others): the module offset, and the offset from the start of the function's body
+    (its size field), as Wasmtime reports them.  The first lookup in a batch of code
+    may compile it again to learn them (``CompiledModule.wasm_offset_at``)."""
     frames = []
     for pc in pcs:
         found = lookup(pc)
@@ -119,5 +129,11 @@ def frames_for(pcs: list[int]) -> list[Frame]:
             continue
         compiled, index = found
         module = compiled.module
-        frames.append(Frame(index, module.func_name(index), module.names.module, None, None))
+        module_offset = compiled.wasm_offset_at(index, pc) if offsets else None
+        func_offset = None
+        if module_offset is not None:
+            body = module.codes[index - module.num_imported_funcs]
+            func_offset = module_offset - body.offset
+        frames.append(Frame(index, module.func_name(index), module.names.module,
+                            func_offset, module_offset))
     return frames

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import gc
 import os
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,8 +34,10 @@ from pyjitwasm.jit.compiler import (
     FunctionCode,
     FunctionToCompile,
     ObjectCode,
+    SourceLines,
     emit_object,
     load_object_code,
+    locate_in_object,
 )
 from pyjitwasm.jit.lower_module import ShimSpec, entry_shim_name
 from pyjitwasm.translate.env import InterruptChecks, ir_value_types
@@ -161,6 +164,11 @@ class CompiledModule:
     tier: int = TIER1
     ir_functions: dict[int, Function] = field(default_factory=dict)
     llvm_ir: str = ""
+    # wasm function index -> where its machine code comes from (module byte offsets),
+    # found by ``locate`` on the first lookup (then None)
+    source_lines: dict[int, SourceLines] = field(default_factory=dict)
+    locate: Callable[[], dict[int, SourceLines]] | None = field(default=None, repr=False)
+    _locate_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _starts: list[int] = field(default_factory=list, repr=False)
     _ordered: list[FunctionCode] = field(default_factory=list, repr=False)
 
@@ -192,6 +200,23 @@ class CompiledModule:
             if pc < f.start + max(f.size, 1):
                 return f.func_index
         return None
+
+    def wasm_offset_at(self, func_index: int, pc: int) -> int | None:
+        """The module byte offset of the wasm instruction whose machine code holds ``pc``
+        (in function ``func_index``), or None when the code has no source location.
+        The first call compiles the batch again with debug locations
+        (``jit.compiler.locate_functions``): compiling costs nothing extra until a
+        backtrace needs offsets."""
+        if self.locate is not None:
+            with self._locate_lock:
+                if self.locate is not None:
+                    try:
+                        self.source_lines = self.locate()
+                    except Exception:  # noqa: BLE001 - offsets are an aid: go without
+                        self.source_lines = {}
+                    self.locate = None
+        lines = self.source_lines.get(func_index)
+        return lines.at(pc) if lines is not None else None
 
     def on_release(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` just before the code is freed."""
@@ -345,10 +370,13 @@ class EmittedBatch:
 
 
 def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptions,
-               info: ModuleInfo, separate: bool = False,
-               with_shims: bool = True, tier: int = TIER1) -> tuple[BatchObject, EmittedBatch]:
+               info: ModuleInfo, separate: bool = False, with_shims: bool = True,
+               tier: int = TIER1, source_locations: bool = False
+               ) -> tuple[BatchObject, EmittedBatch]:
     """Translate, legalize, lower and compile functions ``indices`` of ``module`` to an
-    object, without loading it (see :func:`compile_batch` for the arguments)."""
+    object, without loading it (see :func:`compile_batch` for the arguments).
+    ``source_locations``: with debug locations (the same machine code, plus a line
+    table; see ``CompiledModule.wasm_offset_at``)."""
     timings = CompileTimings()
     escaping = set() if separate else escaping_functions(module)
     together: Collection[int] | None = None
@@ -382,9 +410,11 @@ def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptio
         shim_names[type_index] = name
         shims.setdefault(name, ShimSpec(name, params, results))
 
+    codegen = codegen_options_for(module, indices, options, tier)
+    if source_locations:
+        codegen = replace(codegen, source_locations=True, keep_llvm_ir=False)
     with cyclic_gc_paused():
-        code, text = emit_object(translated(), shims.values(),
-                                 codegen_options_for(module, indices, options, tier), timings)
+        code, text = emit_object(translated(), shims.values(), codegen, timings)
     batch = BatchObject(tuple(indices), separate, with_shims, code, shim_names, tier)
     emitted = EmittedBatch(timings)
     if options.keep_ir:
@@ -409,7 +439,24 @@ def load_batch(module: WasmModule, layout: VMContextLayout, batch: BatchObject,
         functions=compiled.functions,
         shims={ti: compiled.shims[name] for ti, name in batch.shims.items()},
         timings=timings,
+        locate=_locator(module, batch, options, compiled.functions),
     )
+
+
+def _locator(module: WasmModule, batch: BatchObject, options: CompileOptions,
+             placed: Mapping[int, FunctionCode]) -> Callable[[], dict[int, SourceLines]]:
+    """What finds a loaded batch's source lines when a backtrace first needs them: the
+    batch compiled again with debug locations (no linking), its line table read for
+    each function whose new code is the loaded code (relocations aside), which debug
+    locations do not change.  Compiling costs nothing extra until then."""
+
+    def locate() -> dict[int, SourceLines]:
+        again, _ = emit_batch(module, batch.indices, options, options.module_info(module),
+                              batch.separate, batch.with_shims, batch.tier,
+                              source_locations=True)
+        return locate_in_object(again.code.obj, placed, check=True)
+
+    return locate
 
 
 __all__ = ["EAGER_BATCH_INSTRUCTIONS", "HUGE_FUNCTION_INSTRUCTIONS", "TIER0", "TIER1",

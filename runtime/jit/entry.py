@@ -1,5 +1,6 @@
-"""What every entry into compiled code from Python shares: the native stack budget, and
-turning a non-zero ``pyjitwasm_invoke`` status into the exception it stands for.
+"""What every entry into compiled code from Python shares: turning a non-zero
+``pyjitwasm_invoke`` status into the exception it stands for.  (The native stack budget
+is the store's, in its limits record, read by ``pyjitwasm_invoke`` itself.)
 
 Traps become :class:`Trap` with the backtrace the native layer recorded; an exception a
 host function raised comes back as the same object, carrying the wasm frames it crossed
@@ -10,25 +11,13 @@ from __future__ import annotations
 
 from pyjitwasm.runtime.errors import Frame, Trap
 from pyjitwasm.runtime.jit.codemap import frames_for
-from pyjitwasm.runtime.jit.store import JitStoreContext
 from pyjitwasm.runtime.native import (
     STATUS_HOST_EXCEPTION,
     _pending,
     last_trap_pcs,
-    lib,
-    set_max_wasm_stack,
     sigint_interrupted,
 )
 from pyjitwasm.wasm.traps import TrapCode
-
-budget_cell = [lib.pyjitwasm_get_max_wasm_stack()]
-"""The native stack budget currently set (process-wide in the native layer)."""
-
-
-def set_budget(ctx: JitStoreContext) -> None:
-    """Make the native stack budget ``ctx``'s (called when no wasm is running)."""
-    set_max_wasm_stack(ctx.max_wasm_stack)
-    budget_cell[0] = ctx.max_wasm_stack
 
 
 def _add_wasm_frames(exc: BaseException, frames: list[Frame]) -> None:
@@ -41,13 +30,18 @@ def _add_wasm_frames(exc: BaseException, frames: list[Frame]) -> None:
 
 
 def raise_status(status: int) -> None:
-    """Raise what a non-zero invoke status stands for, with its wasm backtrace."""
-    frames = frames_for(last_trap_pcs())
+    """Raise what a non-zero invoke status stands for, with its wasm backtrace.
+
+    Only a trap's frames get instruction offsets: finding them may compile the code on
+    the backtrace again (``codemap.frames_for``), which an ordinary host exception
+    crossing wasm (a WASI exit, say) should not pay for."""
+    pcs = last_trap_pcs()
     if status == STATUS_HOST_EXCEPTION:
         exc = getattr(_pending, "exception", None)
         _pending.exception = None
         if exc is None:
             raise RuntimeError("host function failed without an exception")
+        frames = frames_for(pcs, offsets=isinstance(exc, Trap | RecursionError))
         if isinstance(exc, RecursionError):
             trap = Trap(TrapCode.STACK_OVERFLOW)
             trap.frames = frames
@@ -61,5 +55,5 @@ def raise_status(status: int) -> None:
     if status - 1 == TrapCode.INTERRUPT and sigint_interrupted():
         raise KeyboardInterrupt  # Ctrl-C stopped the code (native.c's SIGINT handler)
     trap = Trap(TrapCode(status - 1))
-    trap.frames = frames
+    trap.frames = frames_for(pcs)
     raise trap

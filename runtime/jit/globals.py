@@ -12,7 +12,7 @@ from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.jit.store import JitState, JitStoreContext
 from pyjitwasm.runtime.jit.values import read_value, write_value
 from pyjitwasm.runtime.native import ffi
-from pyjitwasm.wasm.types import GlobalType
+from pyjitwasm.wasm.types import EXTERNREF, GlobalType
 
 
 class JitGlobal(GlobalInstance):
@@ -32,6 +32,8 @@ class JitGlobal(GlobalInstance):
             slot = int(ffi.cast("uintptr_t", self._keep))
         self.slot = slot
         self.value = value
+        if gtype.valtype == EXTERNREF:
+            self._state.add_extern_slot(slot, self)
 
     @property
     def value(self) -> Any:

@@ -16,7 +16,7 @@ import itertools
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pyjitwasm.jit import abi
 from pyjitwasm.runtime.instance import FuncInstance
@@ -104,12 +104,24 @@ class JitState:
         self._externs: dict[int, Any] = {}
         self._extern_handles: dict[int, int] = {}
         self._next_handle = 1
+        # Where compiled code can keep externref handles between entries: the store's
+        # externref tables and globals (every one ever made: like Wasmtime's, they live
+        # as long as the store).
+        self._extern_tables: list[ExternrefWords] = []
+        self._extern_slots: list[tuple[int, Any]] = []
+        # Handles from this one on were made since the last collection began.
+        self._young_from = 1
+        self._collect_at = _FIRST_COLLECTION
+        self.collect_due = False
         self._host_indices: list[int] = []
         self._host_entries: dict[int, Callable[..., None]] = {}
         # The limits record every vmctx and host-function context of the store points at
-        # from its word 0 (translate/vmctx.py): the native stack limit, the consumed fuel
-        # and the epoch deadline.
+        # from its word 0 (translate/vmctx.py): word 0 is the store's native stack
+        # budget in bytes, which a thread's outermost entry turns into that thread's
+        # stack limit (native.c keeps the limit per thread); then the consumed fuel and
+        # the epoch deadline.
         self.limits: Any = ffi.new("uint64_t[]", vm.LIMITS_WORDS)
+        self.limits[0] = getattr(context, "max_wasm_stack", 0)
         self.limits_address = int(ffi.cast("uintptr_t", self.limits))
         # The finalizer unregistering host functions is made with the first one (a
         # finalizer costs a few microseconds, a large part of creating a store).
@@ -156,6 +168,8 @@ class JitState:
         self._host_entries.clear()
         self._externs.clear()
         self._extern_handles.clear()
+        self._extern_tables.clear()
+        self._extern_slots.clear()
 
     # Functions ----------------------------------------------------------------------
 
@@ -230,21 +244,87 @@ class JitState:
     # Externrefs ---------------------------------------------------------------------
 
     def extern_handle(self, obj: Any) -> int:
-        """The handle of a host object (0 for None).  Handles live as long as the store."""
+        """The handle of a host object (0 for None).  A handle lives until a collection
+        finds it in no table, no global and no running entry (:meth:`collect`)."""
         if obj is None:
             return 0
         key = id(obj)
         handle = self._extern_handles.get(key)
-        if handle is None or self._externs[handle] is not obj:
+        if handle is None or self._externs.get(handle) is not obj:
             handle = self._next_handle
             self._next_handle += 1
             self._externs[handle] = obj
             self._extern_handles[key] = handle
+            if len(self._externs) >= self._collect_at:
+                self.collect_due = True
         return handle
 
     def extern_object(self, handle: int) -> Any:
         """The host object behind a handle (None for 0)."""
         return None if handle == 0 else self._externs[handle]
+
+    def add_extern_table(self, table: ExternrefWords) -> None:
+        """Make an externref table a root of :meth:`collect` (for the store's life)."""
+        self._extern_tables.append(table)
+
+    def add_extern_slot(self, address: int, keepalive: Any) -> None:
+        """Make the externref global slot at ``address`` a root of :meth:`collect`
+        (``keepalive`` owns its memory)."""
+        self._extern_slots.append((address, keepalive))
+
+    def live_extern_count(self) -> int:
+        """How many host objects the store's handle table holds (for tests)."""
+        return len(self._externs)
+
+    def collect(self, context: JitStoreContext, full: bool = False) -> int:
+        """Release the host objects of handles that no externref table or global of the
+        store holds; returns how many were released.
+
+        Runs only while no entry into the store's compiled code is in progress on any
+        thread (``context.entries == context.exits``): then no wasm frame, values array
+        or host call holds a handle, so the tables and globals are every root.  Handles
+        made since the previous collection began survive an automatic collection (a
+        Python operation such as a slice assignment to a table may hold a fresh handle
+        it has not stored yet); ``full`` (``Store.gc``) takes them too.  If an entry
+        begins while the roots are read, nothing is released."""
+        self.collect_due = False
+        entries = context.entries
+        if entries != context.exits or not self._externs:
+            return 0
+        live: set[int] = set()
+        for table in self._extern_tables:
+            count = table.size
+            if count:
+                words = ffi.buffer(ffi.cast("char *", table.elements_address), 8 * count)
+                live.update(memoryview(bytes(words)).cast("Q"))
+        for address, _keep in self._extern_slots:
+            live.add(ffi.cast("uint64_t *", address)[0])
+        if context.entries != entries or context.exits != entries:
+            return 0  # an entry began meanwhile: the roots may have moved
+        oldest_kept = self._next_handle if full else self._young_from
+        self._young_from = self._next_handle
+        dead = [h for h in self._externs if h not in live and h < oldest_kept]
+        externs, handles = self._externs, self._extern_handles
+        for handle in dead:
+            obj = externs.pop(handle)
+            if handles.get(id(obj)) == handle:
+                del handles[id(obj)]
+        self._collect_at = max(_FIRST_COLLECTION, 2 * len(externs))
+        return len(dead)
+
+
+_FIRST_COLLECTION = 1024
+"""Handles a store holds before the end of an entry collects (then twice the survivors)."""
+
+
+class ExternrefWords(Protocol):
+    """What :meth:`JitState.collect` reads of an externref table: its element words."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def elements_address(self) -> int: ...
 
 
 def _release_host_functions(indices: list[int]) -> None:
@@ -288,9 +368,19 @@ DEFAULT_MAX_WASM_STACK = 1024 * 1024
 
 
 class JitStoreContext(StoreContext):
-    """A store context with JIT state (``jit``)."""
+    """A store context with JIT state (``jit``).
 
-    __slots__ = ("jit", "max_wasm_stack", "heap_style", "dynamic_reserve")
+    ``entries`` and ``exits`` count the entries from Python into the store's compiled
+    code that have begun and ended, on any thread (an entry begins before its arguments
+    are converted and ends after its results are): the store runs no wasm, and no
+    reference is in flight between Python and wasm, exactly when they are equal.  Two
+    counters that only grow, rather than one up-down count, let a collection of
+    externrefs tell whether an entry began while it ran (``JitState.collect``).  The
+    nesting of host -> wasm entries is counted per thread by the native layer
+    (``native.invoke_depth``)."""
+
+    __slots__ = ("jit", "max_wasm_stack", "heap_style", "dynamic_reserve", "entries",
+                 "exits")
 
     def __init__(self, max_call_depth: int = 10_000, max_host_nesting: int = 100,
                  max_wasm_stack: int | None = None, heap_style: str = "static",
@@ -301,6 +391,8 @@ class JitStoreContext(StoreContext):
                          epoch if epoch is not None else native_epoch_counter(),
                          consume_fuel, epoch_interruption)
         self.max_wasm_stack = max_wasm_stack or DEFAULT_MAX_WASM_STACK
+        self.entries = 0
+        self.exits = 0
         self.heap_style = heap_style
         self.dynamic_reserve = dynamic_reserve
         self.jit = JitState(self)
@@ -318,6 +410,11 @@ class JitStoreContext(StoreContext):
 
     def set_epoch_deadline(self, ticks_beyond_current: int) -> None:
         self.jit.epoch_deadline = self.epoch.value + ticks_beyond_current
+
+    def collect_references(self) -> None:
+        """``Store.gc``: release the host objects no externref table or global holds
+        (nothing while wasm runs in the store)."""
+        self.jit.collect(self, full=True)
 
 
 def native_epoch_counter() -> EpochCounter:

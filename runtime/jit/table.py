@@ -67,6 +67,8 @@ class JitTable(TableInstance):
         if self.lazy is None:
             self._fill_words(0, ttype.minimum, self.encode(init))
         self._publish()
+        if not self._funcref:
+            self._state.add_extern_table(self)
 
     # Native storage -----------------------------------------------------------------
 

@@ -32,6 +32,7 @@ except ImportError as exc:  # pragma: no cover - depends on the build
     ) from exc
 
 STATUS_OK = 0
+_M64 = (1 << 64) - 1
 STATUS_HOST_EXCEPTION = -1
 
 HostFunction = Callable[[int, int], None]
@@ -306,6 +307,9 @@ def runtime_symbols() -> dict[str, int]:
     return {
         "pyjitwasm_trap": trap_symbol_address(),
         "pyjitwasm_host_call": host_call_symbol_address(),
+        # Not an address: the offset of the thread's stack limit from the thread
+        # pointer, which compiled prologues add to it (``jit/abi.stack_check_ir``).
+        "pyjitwasm_stack_limit_tls": lib.pyjitwasm_stack_limit_tls_offset() & _M64,
     }
 
 
@@ -333,7 +337,9 @@ def unregister_heap_range(start: int, end: int) -> None:
 
 
 def set_max_wasm_stack(nbytes: int) -> None:
-    """Stack budget, in bytes, shared by all nested wasm activations of a thread."""
+    """The default stack budget, in bytes, shared by all nested wasm activations of a
+    thread: used when the limits record of the vmctx entered first has none (a store's
+    record holds its own, ``Config.max_wasm_stack``)."""
     lib.pyjitwasm_set_max_wasm_stack(nbytes)
 
 
@@ -360,8 +366,14 @@ def sigint_interrupted() -> bool:
 
 
 def invoke_depth() -> int:
-    """How many invokes are active on this thread (for tests and diagnostics)."""
+    """How many invokes are active on this thread (its host -> wasm nesting, all stores
+    together)."""
     return lib.pyjitwasm_invoke_depth()
+
+
+def thread_stack_limit() -> int:
+    """This thread's native stack limit for wasm (0 before its first entry)."""
+    return int(lib.pyjitwasm_thread_stack_limit())
 
 
 if lib.pyjitwasm_install_signal_handlers() != 0:  # pragma: no cover

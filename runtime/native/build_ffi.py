@@ -20,6 +20,8 @@ int pyjitwasm_invoke(uintptr_t shim, uintptr_t callee, uintptr_t vmctx, uintptr_
 void pyjitwasm_set_max_wasm_stack(size_t bytes);
 size_t pyjitwasm_get_max_wasm_stack(void);
 int pyjitwasm_invoke_depth(void);
+intptr_t pyjitwasm_stack_limit_tls_offset(void);
+uintptr_t pyjitwasm_thread_stack_limit(void);
 int pyjitwasm_install_signal_handlers(void);
 int pyjitwasm_install_sigint_handler(void);
 int pyjitwasm_take_sigint(void);

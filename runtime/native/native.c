@@ -49,7 +49,13 @@ struct invoke_frame {
  * that the fault is in compiled code, which can only run inside an invoke on this thread,
  * so the TLS block is already allocated and the access is async-signal-safe. */
 static __thread struct invoke_frame *innermost;
-static __thread uintptr_t thread_stack_limit;
+/* The stack limit compiled prologues compare the stack pointer against: one per thread,
+ * so threads running wasm of one store at the same time each keep their own.  Compiled
+ * code reads it at a fixed offset from the thread pointer (`%fs:off` on x86-64), which
+ * the initial-exec model guarantees (static TLS); the offset reaches compiled code as
+ * the address of the absolute symbol pyjitwasm_stack_limit_tls at link time, so cached
+ * code never embeds one process's offset. */
+static __thread uintptr_t thread_stack_limit __attribute__((tls_model("initial-exec")));
 static __thread uintptr_t thread_stack_low;
 static __thread int thread_ready;
 
@@ -456,6 +462,31 @@ static void setup_thread(void)
 
 /* ------------------------------------------------------------------ entering and leaving */
 
+/* The thread pointer compiled code's `llvm.thread.pointer` reads. */
+static uintptr_t thread_pointer(void)
+{
+#if defined(__x86_64__)
+    uintptr_t tp;
+    __asm__("movq %%fs:0, %0" : "=r"(tp));
+    return tp;
+#else
+    return (uintptr_t)__builtin_thread_pointer();
+#endif
+}
+
+/* Offset of this thread's stack limit from the thread pointer (the same on every thread:
+ * initial-exec TLS); the value of the symbol pyjitwasm_stack_limit_tls. */
+intptr_t pyjitwasm_stack_limit_tls_offset(void)
+{
+    return (intptr_t)((uintptr_t)&thread_stack_limit - thread_pointer());
+}
+
+/* This thread's current stack limit (0 outside wasm on a thread that never entered). */
+uintptr_t pyjitwasm_thread_stack_limit(void)
+{
+    return thread_stack_limit;
+}
+
 void pyjitwasm_set_max_wasm_stack(size_t bytes)
 {
     max_wasm_stack = bytes;
@@ -469,24 +500,23 @@ size_t pyjitwasm_get_max_wasm_stack(void)
 /* Calls shim(callee, vmctx, values).  Returns 0, 1 + trap code, or -1 when a host
  * function raised (the Python side holds the exception).  The first word of every vmctx
  * (and of every host-function context) points at its store's limits record, whose first
- * word is the stack limit compiled prologues compare the stack pointer against: one
- * record for all the store's instances, so a call into another instance's function is
- * checked against the same limit.  It is set for the duration of the call and restored
- * after, so nested invokes share one budget. */
+ * word is the store's stack budget in bytes (0: the process default, max_wasm_stack).
+ * The outermost invoke of a thread sets the thread's stack limit from it; nested invokes
+ * on the thread, whatever their store, share that budget.  The limit is per thread
+ * (thread_stack_limit), so two threads in one store never see each other's. */
 int pyjitwasm_invoke(uintptr_t shim, uintptr_t callee, uintptr_t vmctx, uintptr_t values)
 {
     struct invoke_frame frame;
-    uintptr_t *limit_slot = *(uintptr_t **)vmctx;
-    uintptr_t saved_limit = *limit_slot;
     if (!thread_ready)
         setup_thread();
     if (innermost == NULL) {
+        uintptr_t *limits = *(uintptr_t **)vmctx;
+        size_t budget = limits[0] ? (size_t)limits[0] : max_wasm_stack;
         uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-        uintptr_t limit = sp > max_wasm_stack ? sp - max_wasm_stack : 0;
+        uintptr_t limit = sp > budget ? sp - budget : 0;
         uintptr_t floor = thread_stack_low + stack_reserve;
         thread_stack_limit = limit > floor ? limit : floor;
     }
-    *limit_slot = thread_stack_limit;
     frame.prev = innermost;
     /* _setjmp: no signal mask save (a syscall per call); the fault handler restores the
      * mask itself.  Measured in docs/jit-design.md. */
@@ -496,11 +526,12 @@ int pyjitwasm_invoke(uintptr_t shim, uintptr_t callee, uintptr_t vmctx, uintptr_
         ((pyjitwasm_entry_shim)shim)((void *)callee, (void *)vmctx, (void *)values);
     }
     innermost = frame.prev;
-    *limit_slot = saved_limit;
     return status;
 }
 
-/* Called by compiled code; never returns. */
+/* Called by compiled code; never returns.  The trap code is the low byte of `code`;
+ * the code generator numbers trap sites in the bits above so that LLVM never merges two
+ * trap calls of different wasm instructions (see jit/abi.py, trap_operand). */
 __attribute__((noinline)) void pyjitwasm_trap(void *vmctx, int32_t code)
 {
     (void)vmctx;
@@ -509,7 +540,7 @@ __attribute__((noinline)) void pyjitwasm_trap(void *vmctx, int32_t code)
         abort();
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     record_backtrace(0, fp, fp - 1);
-    _longjmp(frame->buf, code + 1);
+    _longjmp(frame->buf, (code & 0xFF) + 1);
 }
 
 /* ------------------------------------------------------------------ host calls */

@@ -97,8 +97,8 @@ class CompiledFunctions:
     """IR functions (legalized, each with the vmctx first) compiled together into machine
     code; any of them can be called with raw bits through the entry shims.
 
-    The vmctx they get is a zeroed buffer whose word 0 points at a zeroed limits record:
-    the stack limit is 0 (never exceeded), and there is no memory, table or global behind
+    The vmctx they get is a zeroed buffer whose word 0 points at a zeroed limits record
+    (the default stack budget), and there is no memory, table or global behind
     it, so the functions may use only what their IR itself provides."""
 
     def __init__(self, funcs: Sequence[Function], opt_level: int = 1,

@@ -94,7 +94,7 @@ class JitInstance:
         layout = self.layout = self.compiled.layout
         self._vmctx_buf = ctypes.create_string_buffer(layout.size + 16)
         self.vmctx = (ctypes.addressof(self._vmctx_buf) + 15) & ~15
-        # vmctx word 0 points at the limits record; a zero stack limit is never exceeded.
+        # vmctx word 0 points at the limits record (zero: the default stack budget).
         self._limits = ctypes.create_string_buffer(16)
         ctypes.c_uint64.from_address(self.vmctx).value = ctypes.addressof(self._limits)
         self._values_buf = ctypes.create_string_buffer(16 * 64 + 16)
