@@ -76,6 +76,7 @@ class PassPipeline:
         self.level = level
         self._lock = threading.Lock()
         self._passes: llvm.ModulePassManager | None = None
+        self._passes_for_large: llvm.ModulePassManager | None = None
         if level == 0:
             return
         # The builders keep raw pointers to these: they live as long as the pipeline.
@@ -92,11 +93,23 @@ class PassPipeline:
             passes.add_dead_code_elimination_pass()
             self._passes = passes
             weakref.finalize(self, _dispose_pass_manager, passes)
+            # Without NewGVN, whose time and memory grow about quadratically with a
+            # function's size (see ``run``'s ``large``).
+            cheap = llvm.create_new_module_pass_manager()
+            cheap.add_sroa_pass()
+            cheap.add_instruction_combine_pass()
+            cheap.add_simplify_cfg_pass()
+            cheap.add_dead_code_elimination_pass()
+            self._passes_for_large = cheap
+            weakref.finalize(self, _dispose_pass_manager, cheap)
 
-    def run(self, module: llvm.ModuleRef, has_optnone: bool | None = None) -> None:
+    def run(self, module: llvm.ModuleRef, has_optnone: bool | None = None,
+            large: bool = False) -> None:
         """Optimize ``module`` in place.  ``has_optnone``: whether a function of it has
         the ``optnone`` attribute (None: look); such a module gets a builder of its own,
-        without the stale callbacks of earlier runs."""
+        without the stale callbacks of earlier runs.  ``large``: a function of it is so
+        large that level 1 leaves NewGVN out (CPython's 35k-instruction wasm functions
+        took 14 s and 4.5 GB in NewGVN alone, the rest of the pipeline 0.2 s and 6 MB)."""
         if self.level == 0:
             return
         if has_optnone is None:
@@ -111,7 +124,9 @@ class PassPipeline:
                 self._runs += 1
                 builder = self._builder
             if self._passes is not None:
-                self._passes.run(module, builder)
+                passes = self._passes_for_large if large else self._passes
+                assert passes is not None
+                passes.run(module, builder)
                 return
             # LLVM's standard pipelines can run only once (a second run hits a pass
             # that the first one consumed): build one per run, and free it.
@@ -233,8 +248,9 @@ class CodeLoader:
         # JITLink frees everything on release; RuntimeDyld kept ~9 KiB per library.
         return llvm.create_lljit_compiler(self.target_machine, use_jit_link=True)
 
-    def compile_object(self, ir: str | object | llvm.ModuleRef) -> bytes:
-        """Optimize ``ir`` and return it as an ELF object."""
+    def compile_object(self, ir: str | object | llvm.ModuleRef, large: bool = False) -> bytes:
+        """Optimize ``ir`` and return it as an ELF object (``large``: see
+        :meth:`PassPipeline.run`)."""
         if isinstance(ir, llvm.ModuleRef):
             module = ir
             has_optnone = None  # the pipeline looks for itself
@@ -242,7 +258,7 @@ class CodeLoader:
             text = str(ir)
             module = parse_ir(text)
             has_optnone = "optnone" in text
-        self.pipeline.run(module, has_optnone=has_optnone)
+        self.pipeline.run(module, has_optnone=has_optnone, large=large)
         obj: bytes = self.target_machine.emit_object(module)
         return obj
 

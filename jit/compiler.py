@@ -92,6 +92,14 @@ class CompiledFunctions:
     llvm_ir: str = ""
 
 
+LARGE_FUNCTION_INSTS = 12_000
+"""IR instructions (``len(func.dfg.insts)`` before legalization) above which a function
+is *large*: its batch is optimized without NewGVN (``CodeLoader.compile_object``).
+NewGVN's peak memory on CPython 3.12's functions grew about quadratically with their
+size: 34 MiB at 4.6k wasm instructions, 119 at 8.8k, 163 at 12.8k, 0.6-1.0 GiB at
+17-24k, 4.3-4.5 GiB (and 14 s) at 35-42k; the IR has 1.05-1.25 instructions per wasm
+instruction, so this is about 11k wasm instructions, ~150 MiB."""
+
 _loaders: dict[int, CodeLoader] = {}
 _loaders_lock = threading.Lock()
 
@@ -109,6 +117,7 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
                       symbols: Mapping[str, int] | None = None) -> CompiledFunctions:
     """Legalize, lower, compile and load ``functions`` (legalized in place) and the entry
     ``shims``; stage times are added to ``timings``."""
+    large = any(len(unit.func.dfg.insts) > LARGE_FUNCTION_INSTS for unit in functions)
     for unit in functions:
         t0 = time.perf_counter()
         if options.verify:
@@ -129,7 +138,7 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
     timings.lower += t1 - t0
 
     loader = code_loader(options.opt_level)
-    obj = loader.compile_object(text)
+    obj = loader.compile_object(text, large=large)
     t2 = time.perf_counter()
     timings.llvm += t2 - t1
     loaded = loader.load_object(obj, symbols)
@@ -155,5 +164,5 @@ def compile_functions(functions: Sequence[FunctionToCompile], shims: Iterable[Sh
     )
 
 
-__all__ = ["CodegenOptions", "CompileTimings", "CompiledFunctions", "FunctionCode",
-           "FunctionToCompile", "code_loader", "compile_functions"]
+__all__ = ["LARGE_FUNCTION_INSTS", "CodegenOptions", "CompileTimings", "CompiledFunctions",
+           "FunctionCode", "FunctionToCompile", "code_loader", "compile_functions"]
