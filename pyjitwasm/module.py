@@ -36,6 +36,8 @@ class Module:
             raise ArgumentTypeError("expected an Engine")
         module = decode_module(_binary(wasm), features=engine.config.features)
         validate_module(module)
+        # Functions are decoded again when compiled (most of a large module's never are).
+        module.release_bodies()
         self._engine = engine
         self._wasm = module
         self._prepared: PreparedModule = engine.backend.prepare(module)

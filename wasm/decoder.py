@@ -13,6 +13,7 @@ and reads single-byte LEB128s inline, falling back to ``reader`` only for longer
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Callable
 
@@ -459,6 +460,18 @@ def decode_instrs(
         raise DecodeError("instruction sequence too complex", off) from None
 
 
+def _redecode(data: bytes, pos: int, stop: int, has_data_count: bool,
+              disabled: dict[int, str] | None) -> list[Instr]:
+    """A released function body's instructions, decoded again (they decoded before)."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # as in decode_module: one tuple per instruction, no cycles
+    try:
+        return decode_instrs(data, pos, stop, has_data_count, disabled)[0]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
 _MEMARGS: dict[int, MemArg] = {}
 
 
@@ -764,7 +777,10 @@ class _ModuleDecoder:
             if pos != body.end:
                 raise DecodeError("section size mismatch", body.end)
             r.pos = pos
-            codes.append(FunctionBody(local_types, instrs, size_off, body.end - size_off))
+            redecode = functools.partial(_redecode, data, body.pos, body.end, has_data_count,
+                                         self.disabled)
+            codes.append(FunctionBody(local_types, instrs, size_off, body.end - size_off,
+                                      redecode))
 
     def _data(self, r: Reader) -> None:
         m = self.module

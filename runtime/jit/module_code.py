@@ -157,7 +157,7 @@ class ModuleCode:
         budget = self.options.lazy_batch_instructions
         codes = self.module.codes
         batch = [k]
-        size = len(codes[k].instrs)
+        size = codes[k].instr_count
         queued = {k}
         pending = deque([k])
         while pending and size < budget:
@@ -165,7 +165,7 @@ class ModuleCode:
                 if callee in queued or self._code[callee]:
                     continue
                 queued.add(callee)
-                cost = len(codes[callee].instrs)
+                cost = codes[callee].instr_count
                 if size + cost > budget:
                     continue
                 size += cost
@@ -189,6 +189,10 @@ class ModuleCode:
             k = func_index - self.first
             self._code[k] = code
             self._slots[k] = code
+            if self.lazy:
+                # Translated: its instructions are needed again only by the interpreter,
+                # which decodes them again (``FunctionBody.release``).
+                self.module.codes[k].release()
         self.compile_seconds += time.perf_counter() - t0
 
     # Statistics ---------------------------------------------------------------------
