@@ -125,6 +125,11 @@ class FunctionBody:
             instrs = self._instrs = self._redecode()
         return instrs
 
+    @property
+    def released(self) -> bool:
+        """Whether the instructions are not held now (``instrs`` decodes them again)."""
+        return self._instrs is None
+
     def release(self) -> None:
         """Drop the decoded instructions if they can be decoded again (else keep them)."""
         if self._redecode is not None:

@@ -5,8 +5,12 @@ after compiling each batch, so a large module's never-run functions cost their b
 
 from __future__ import annotations
 
+import pytest
+
 from pyjitwasm import Config, Engine, Instance, Module, Store, wat2wasm
 from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.errors import DecodeError, ValidationError
+from pyjitwasm.wasm.validator import validate_module
 
 WAT = """(module
   (func $sq (param i32) (result i32) (i32.mul (local.get 0) (local.get 0)))
@@ -45,3 +49,20 @@ def test_interpreter_runs_released_bodies() -> None:
     store = Store(engine)
     exports = Instance(store, Module(engine, WAT), []).exports(store)
     assert exports["f"](store, 2) == 9
+
+
+def test_decoding_without_keeping_bodies_still_checks_them() -> None:
+    wasm = wat2wasm(WAT)
+    module = decode_module(wasm, keep_bodies=False)
+    assert all(body.released for body in module.codes)
+    validate_module(module)  # decodes each body again, and gives it back
+    assert all(body.released for body in module.codes)
+    # A malformed body is still a decode error, and an invalid one a validation error.
+    end = wasm.rindex(bytes([0x41, 0x07, 0x0B]))  # (i32.const 7) end, of "unused"
+    with pytest.raises(DecodeError):
+        decode_module(wasm[:end] + bytes([0x41, 0x07, 0xFF]) + wasm[end + 3:],
+                      keep_bodies=False)
+    invalid = decode_module(wasm[:end] + bytes([0x01, 0x01, 0x0B]) + wasm[end + 3:],
+                            keep_bodies=False)  # nop nop end: no i32 result
+    with pytest.raises(ValidationError):
+        validate_module(invalid)
