@@ -189,10 +189,9 @@ class ModuleCode:
             k = func_index - self.first
             self._code[k] = code
             self._slots[k] = code
-            if self.lazy:
-                # Translated: its instructions are needed again only by the interpreter,
-                # which decodes them again (``FunctionBody.release``).
-                self.module.codes[k].release()
+            # Translated: nothing here reads its instructions again (another reader
+            # decodes them again, see ``FunctionBody.release``).
+            self.module.codes[k].release()
         self.compile_seconds += time.perf_counter() - t0
 
     # Statistics ---------------------------------------------------------------------
