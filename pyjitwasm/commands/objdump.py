@@ -75,7 +75,7 @@ def dump(module: WasmModule) -> Iterator[str]:
         for i, (type_index, body) in enumerate(zip(module.funcs, module.codes, strict=False)):
             name = module.func_name(base + i) or ""
             yield (f"  {base + i:>6} {type_index:>5} {len(body.locals):>6} "
-                   f"{len(body.instrs):>7} {body.size:>7}  {name}")
+                   f"{body.instr_count:>7} {body.size:>7}  {name}")
     for i, table_type in enumerate(module.tables):
         yield f"table {i}: {describe_extern(table_type, module)}"
     for i, memory_type in enumerate(module.memories):

@@ -185,17 +185,32 @@ class WasiConfig:
         self._stderr, self._stderr_is_path = callback, False
 
     def preopen_dir(self, host_path: StrPath, guest_path: str,
-                    dir_perms: DirPerms = DirPerms.READ_WRITE,
-                    file_perms: FilePerms = FilePerms.READ_WRITE) -> None:
+                    dir_perms: DirPerms | bool = DirPerms.READ_WRITE,
+                    file_perms: FilePerms = FilePerms.READ_WRITE, *,
+                    fs_mutable: bool | None = None) -> None:
         """Give the guest the directory ``host_path`` (and everything below it) under the
         name ``guest_path``. Paths the guest resolves there can never leave it.
         ``dir_perms`` limits what it may do to the directories (READ_ONLY: no creating,
-        renaming or removing) and ``file_perms`` to the files (READ_ONLY: no writing)."""
+        renaming or removing) and ``file_perms`` to the files (READ_ONLY: no writing).
+
+        wasmtime-py 49 and later spell the permissions as one flag instead,
+        ``preopen_dir(path, guest_path, fs_mutable=True)`` (real hosts pass it
+        positionally: ``preopen_dir(path, "/in", False)``); a bool in ``dir_perms``'s
+        place, or ``fs_mutable=``, means that: False is READ_ONLY for both."""
         host = os.fspath(host_path)
         if not os.path.isdir(host):
             raise WasmValueError(f"preopen_dir: {host!r} is not a directory")
         if not isinstance(guest_path, str) or not guest_path:
             raise WasmValueError("preopen_dir: guest_path must be a non-empty str")
+        if isinstance(dir_perms, bool):
+            if fs_mutable is not None:
+                raise ArgumentTypeError("preopen_dir: fs_mutable given twice")
+            fs_mutable = dir_perms
+        if fs_mutable is not None:
+            if not isinstance(fs_mutable, bool):
+                raise ArgumentTypeError("preopen_dir: fs_mutable must be a bool")
+            dir_perms = DirPerms.READ_WRITE if fs_mutable else DirPerms.READ_ONLY
+            file_perms = FilePerms.READ_WRITE if fs_mutable else FilePerms.READ_ONLY
         if not isinstance(dir_perms, DirPerms) or not isinstance(file_perms, FilePerms):
             raise ArgumentTypeError("preopen_dir: expected a DirPerms and a FilePerms")
         self.preopens.append(Preopen(host, guest_path, dir_perms, file_perms))

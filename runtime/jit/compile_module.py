@@ -18,12 +18,10 @@ Registering ``code_ranges`` with the fault handler is the caller's job
 from __future__ import annotations
 
 import bisect
-import gc
 import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from pyjitwasm.ir.function import Function
@@ -43,6 +41,7 @@ from pyjitwasm.jit.lower_module import ShimSpec, entry_shim_name
 from pyjitwasm.translate.env import InterruptChecks, ir_value_types
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
 from pyjitwasm.translate.vmctx import VMContextLayout, func_ref_indices
+from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
 from pyjitwasm.wasm.module import WasmModule
 
 
@@ -231,6 +230,12 @@ HUGE_FUNCTION_INSTRUCTIONS = 30_000
 """A function with more wasm instructions than this is compiled alone, with the
 cheapest LLVM configuration (``codegen_options_for``)."""
 
+LARGE_FUNCTION_INSTRUCTIONS = 11_000
+"""A batch with a function of more wasm instructions than this is optimized without
+NewGVN (``codegen_options_for``).  NewGVN's peak memory on CPython 3.12's functions grew
+about quadratically with their size: 34 MiB at 4.6k wasm instructions, 119 at 8.8k, 163
+at 12.8k, 0.6-1.0 GiB at 17-24k, 4.3-4.5 GiB (and 14 s) at 35-42k."""
+
 EAGER_BATCH_INSTRUCTIONS = 20_000
 """Eager compilation compiles a module in batches of about this many wasm instructions
 (``eager_batches``), so its peak memory is one batch's, not the module's."""
@@ -238,20 +243,25 @@ EAGER_BATCH_INSTRUCTIONS = 20_000
 
 def codegen_options_for(module: WasmModule, indices: Sequence[int],
                         options: CompileOptions, tier: int = TIER1) -> CodegenOptions:
-    """The back end's options for compiling defined functions ``indices`` together.
+    """The back end's options for compiling defined functions ``indices`` together at
+    ``tier``: the one place where a function's size changes how LLVM compiles it.
 
-    The one size-based rule for LLVM: a batch with a function of more than
-    ``HUGE_FUNCTION_INSTRUCTIONS`` wasm instructions gets opt level 0 (no IR passes,
-    LLVM's fast instruction selector and register allocator), whose time and memory grow
-    linearly with the function; the optimizing pipeline's grow faster (NewGVN, the greedy
-    register allocator), to minutes and gigabytes for a function of a million
-    instructions.  Measurements: docs/jit-design.md, "Huge functions"."""
+    A function of more than ``HUGE_FUNCTION_INSTRUCTIONS`` wasm instructions gets opt
+    level 0 (no IR passes, LLVM's fast instruction selector and register allocator),
+    whose time and memory grow linearly with the function; the optimizing pipeline's
+    grow faster (the greedy register allocator), to minutes and gigabytes for a function
+    of a million instructions.  A batch with a function of more than
+    ``LARGE_FUNCTION_INSTRUCTIONS`` keeps the opt-level-1 passes but NewGVN.
+    Measurements: docs/jit-design.md, "Huge functions"."""
     codegen = options.codegen_options(tier)
     first = module.num_imported_funcs
+    largest = max((module.codes[i - first].instr_count for i in indices), default=0)
+    pipeline = codegen.llvm_pipeline
     level0 = LLVMPipeline.for_level(0)
-    if codegen.llvm_pipeline != level0 and any(
-            len(module.codes[i - first].instrs) > HUGE_FUNCTION_INSTRUCTIONS for i in indices):
+    if largest > HUGE_FUNCTION_INSTRUCTIONS and pipeline != level0:
         return replace(codegen, opt_level=0, pipeline=level0)
+    if largest > LARGE_FUNCTION_INSTRUCTIONS and pipeline.passes == "standard":
+        return replace(codegen, pipeline=replace(pipeline, passes="large"))
     return codegen
 
 
@@ -265,7 +275,7 @@ def eager_batches(module: WasmModule,
     batch: list[int] = []
     size = 0
     for k, code in enumerate(module.codes):
-        cost = len(code.instrs)
+        cost = code.instr_count
         if batch and (size + cost > budget or cost > HUGE_FUNCTION_INSTRUCTIONS):
             batches.append(batch)
             batch, size = [], 0
@@ -277,25 +287,6 @@ def eager_batches(module: WasmModule,
     if batch:
         batches.append(batch)
     return batches
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while the block runs (if it was on).
-
-    Building IR allocates millions of objects that all stay alive until the function is
-    lowered, so the collector's passes find nothing and cost 15-20% of a large
-    function's front-end time (``bench/frontend.py``); the IR has no reference cycles
-    (``FunctionBuilder.finalize`` breaks the builder's), so plain reference counting frees
-    it.  Concurrent compiles are safe: a thread that found the collector on turns it back
-    on, so it ends on when it started on."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def escaping_functions(module: WasmModule) -> set[int]:

@@ -215,7 +215,7 @@ class ModuleCode:
         budget = self.options.lazy_batch_instructions
         codes = self.module.codes
         batch = [k]
-        size = len(codes[k].instrs)
+        size = codes[k].instr_count
         queued = {k}
         pending = deque([k])
         while pending and size < budget:
@@ -225,7 +225,7 @@ class ModuleCode:
                 if callee in queued or (tier == TIER0 and self._tier[callee] >= TIER0):
                     continue
                 queued.add(callee)
-                cost = len(codes[callee].instrs)
+                cost = codes[callee].instr_count
                 if size + cost > budget:
                     continue
                 size += cost
@@ -239,6 +239,10 @@ class ModuleCode:
         t0 = time.perf_counter()
         batch = self._compile_batch(indices, tier, separate=True)
         self._publish(batch, indices, tier)
+        for func_index in indices:
+            # Translated: its instructions are read again only by a tier-up or a
+            # backtrace's recompile, which decode them again (``FunctionBody.release``).
+            self.module.codes[func_index - self.first].release()
         self.compile_seconds += time.perf_counter() - t0
 
     def _compile_batch(self, indices: list[int], tier: int, separate: bool) -> CompiledModule:

@@ -57,7 +57,7 @@ def chunk_functions(module: WasmModule, budget: int | None = None) -> list[tuple
     current: list[int] = []
     size = 0
     for k, body in enumerate(module.codes):
-        cost = len(body.instrs)
+        cost = body.instr_count
         if current and size + cost > budget:
             chunks.append(tuple(current))
             current, size = [], 0
@@ -72,7 +72,7 @@ def worth_workers(module: WasmModule, jobs: int | None = None) -> bool:
     """Whether compiling all of ``module`` in worker processes beats one batch here:
     several CPUs and at least ``PARALLEL_MIN_INSTRUCTIONS`` instructions."""
     jobs = default_jobs() if jobs is None else jobs
-    return jobs > 1 and sum(len(body.instrs) for body in module.codes) >= \
+    return jobs > 1 and sum(body.instr_count for body in module.codes) >= \
         PARALLEL_MIN_INSTRUCTIONS
 
 
@@ -121,7 +121,7 @@ def precompile_module(module: WasmModule, wasm: bytes, options: CompileOptions,
             progress(done, total)
 
     jobs = default_jobs() if jobs is None else max(1, jobs)
-    work = sum(len(module.codes[j - module.num_imported_funcs].instrs)
+    work = sum(module.codes[j - module.num_imported_funcs].instr_count
                for i in todo for j in chunks[i])
     if jobs == 1 or len(todo) < 2 or work < PARALLEL_MIN_INSTRUCTIONS:
         info = options.module_info(module)

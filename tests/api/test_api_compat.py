@@ -340,6 +340,27 @@ def test_dir_and_file_permissions_are_enforced(tmp_path: Path) -> None:
         WasiConfig().preopen_dir(tmp_path, "/d", "rw")
 
 
+def test_preopen_takes_wasmtime_py_50s_fs_mutable_flag(tmp_path: Path) -> None:
+    # wasmtime-py 49+ spells the permissions as one bool; safeloadai's sandbox runner
+    # calls preopen_dir(workdir, "/in", False) and failed here with a TypeError.
+    for config_preopen in (lambda c: c.preopen_dir(tmp_path, "/data", False),
+                           lambda c: c.preopen_dir(tmp_path, "/data", fs_mutable=False)):
+        config = WasiConfig()
+        config_preopen(config)
+        store, ex = _wasi_exports(config)
+        assert ex["create"](store, RIGHTS_READ_WRITE) == ENOTCAPABLE
+        assert not (tmp_path / "new.txt").exists()
+    config = WasiConfig()
+    config.preopen_dir(tmp_path, "/data", True)
+    store, ex = _wasi_exports(config)
+    assert ex["create"](store, RIGHTS_READ_WRITE) == 0
+    assert (tmp_path / "new.txt").exists()
+    with pytest.raises(TypeError):
+        WasiConfig().preopen_dir(tmp_path, "/d", fs_mutable="yes")
+    with pytest.raises(TypeError):
+        WasiConfig().preopen_dir(tmp_path, "/d", True, fs_mutable=True)
+
+
 def test_stdout_captured_in_memory_and_bad_files_refused_when_set(tmp_path: Path) -> None:
     captured = bytearray()
     config = WasiConfig()
