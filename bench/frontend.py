@@ -46,18 +46,12 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(REPO / "tests"))
 
+from measure import status_kib  # noqa: E402 - a sibling script
+
 STAGES = ("decode", "translate", "legalize", "lower")
 
 
 # Measuring (in the child process, with the checkout under test) ------------------------
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def _gc_policy() -> Any:
@@ -135,7 +129,7 @@ def measure_frontend(wasm_path: str, repeat: int, memory: bool) -> dict[str, Any
             best_cpu[name] = min(best_cpu[name], cpu[name])
     row: dict[str, Any] = {
         "instructions": instructions, "functions": len(module.codes),
-        "seconds": best, "cpu_seconds": best_cpu, "peak_rss_kib": _status_kib("VmHWM"),
+        "seconds": best, "cpu_seconds": best_cpu, "peak_rss_kib": status_kib("VmHWM"),
     }
     if memory:
         import tracemalloc
@@ -159,12 +153,12 @@ def measure_compile(wasm_path: str) -> dict[str, Any]:
 
     data = Path(wasm_path).read_bytes()
     engine = api.Engine(api.Config(strategy="jit", lazy_compilation=False))
-    base = _status_kib("VmRSS")
+    base = status_kib("VmRSS")
     cpu0, t0 = time.process_time(), time.perf_counter()
     module = api.Module(engine, data)
     api.Instance(api.Store(engine), module, [])
     return {"compile_s": time.perf_counter() - t0, "compile_cpu_s": time.process_time() - cpu0,
-            "compile_peak_rss_kib": _status_kib("VmHWM"), "base_rss_kib": base}
+            "compile_peak_rss_kib": status_kib("VmHWM"), "base_rss_kib": base}
 
 
 # Driving (the parent) ---------------------------------------------------------------------

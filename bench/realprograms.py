@@ -38,6 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import status_kib  # noqa: E402 - a sibling script
+
 ENGINES = ("lazy", "eager", "wasmtime")
 
 CPYTHON_SCRIPT = '''\
@@ -189,14 +193,6 @@ def missing_reason(name: str) -> str | None:
     return None
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def measure_one(name: str, engine: str) -> dict[str, Any]:
     """Run program ``name`` on ``engine`` in this process: first result and total time
     from the module bytes, CPU time, peak RSS, and the output (hex of its bytes)."""
@@ -206,7 +202,7 @@ def measure_one(name: str, engine: str) -> dict[str, Any]:
     else:
         import pyjitwasm as api
     wasm = program.wasm_path().read_bytes()
-    base_rss = _status_kib("VmRSS")
+    base_rss = status_kib("VmRSS")
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     (first, first_cpu), output = program.drive(api, wasm, t0)
@@ -214,7 +210,7 @@ def measure_one(name: str, engine: str) -> dict[str, Any]:
     return {
         "first_result_s": first - t0, "first_result_cpu_s": first_cpu - cpu0, "total_s": total,
         "cpu_s": time.process_time() - cpu0, "base_rss_kib": base_rss,
-        "peak_rss_kib": _status_kib("VmHWM"), "output_sha256": hashlib.sha256(output).hexdigest(),
+        "peak_rss_kib": status_kib("VmHWM"), "output_sha256": hashlib.sha256(output).hexdigest(),
         "output": output.hex(), "wasm_kib": len(wasm) / 1024,
     }
 

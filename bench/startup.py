@@ -57,6 +57,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import realprograms  # noqa: E402 - the sibling module: PyPI programs (the bench extra)
+from measure import status_kib  # noqa: E402 - a sibling script
 from run import BUILD_DIR, CFLAGS, DEFAULT_N, build  # noqa: E402 - the sibling script
 
 ENGINES = ("lazy", "lazy-t1", "eager", "wasmtime", "warm", "wasmtime-warm")
@@ -192,19 +193,11 @@ def build_big(functions: int) -> Path:
 # One measurement (in a fresh process) ------------------------------------------------
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def measure_one(engine: str, wasm_path: str, first_n: int, run_n: int) -> dict[str, Any]:
     """Time module bytes -> first ``run(first_n)`` result on ``engine`` (this process)."""
     api, eng = _engine_for(engine)
     wasm = Path(wasm_path).read_bytes()
-    base_rss = _status_kib("VmRSS")
+    base_rss = status_kib("VmRSS")
     store = api.Store(eng)
     cpu0 = time.process_time()
     t0 = time.perf_counter()
@@ -225,7 +218,7 @@ def measure_one(engine: str, wasm_path: str, first_n: int, run_n: int) -> dict[s
         row["run_result"] = instance.exports(store)["run"](store, run_n)
         row["run_s"] = time.perf_counter() - t4
         row["run_cpu_s"] = time.process_time() - cpu4
-    row["peak_rss_kib"] = _status_kib("VmHWM")
+    row["peak_rss_kib"] = status_kib("VmHWM")
     if not engine.startswith("wasmtime"):
         code = module._prepared.compiled()
         row["functions"] = len(code.module.codes)

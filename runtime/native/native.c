@@ -273,6 +273,26 @@ static void forward_fault(int sig, siginfo_t *info, void *context)
     sigaction(sig, &dfl, NULL);
 }
 
+
+/* Abandon the compiled frames a signal interrupted: record the backtrace from the
+ * interrupted registers and longjmp to the innermost invoke with `trap`'s status.  We
+ * leave through longjmp, not sigreturn, so restore the interrupted mask ourselves (it
+ * unblocks the signal again); invoke then needs no per-call sigprocmask. */
+__attribute__((noreturn)) static void leave_from_signal(struct invoke_frame *frame, void *context,
+                                                  int trap)
+{
+    ucontext_t *uc = context;
+#if defined(__x86_64__)
+    record_backtrace(fault_pc(context), (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
+                     (uintptr_t)uc->uc_mcontext.gregs[REG_RSP] - 1);
+#elif defined(__aarch64__)
+    record_backtrace(fault_pc(context), (uintptr_t)uc->uc_mcontext.regs[29],
+                     (uintptr_t)uc->uc_mcontext.sp - 1);
+#endif
+    pthread_sigmask(SIG_SETMASK, &uc->uc_sigmask, NULL);
+    longjmp(frame->buf, trap + 1);
+}
+
 static void on_fault(int sig, siginfo_t *info, void *context)
 {
     /* Global (non-TLS) checks first: a fault outside compiled code must not touch TLS. */
@@ -286,18 +306,7 @@ static void on_fault(int sig, siginfo_t *info, void *context)
         forward_fault(sig, info, context);
         return;
     }
-    /* We leave through longjmp, not sigreturn, so restore the interrupted mask ourselves
-     * (it unblocks SIGSEGV again); invoke then needs no per-call sigprocmask. */
-    ucontext_t *uc = context;
-#if defined(__x86_64__)
-    record_backtrace(fault_pc(context), (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
-                     (uintptr_t)uc->uc_mcontext.gregs[REG_RSP] - 1);
-#elif defined(__aarch64__)
-    record_backtrace(fault_pc(context), (uintptr_t)uc->uc_mcontext.regs[29],
-                     (uintptr_t)uc->uc_mcontext.sp - 1);
-#endif
-    pthread_sigmask(SIG_SETMASK, &uc->uc_sigmask, NULL);
-    longjmp(frame->buf, PYJITWASM_TRAP_MEMORY_OUT_OF_BOUNDS + 1);
+    leave_from_signal(frame, context, PYJITWASM_TRAP_MEMORY_OUT_OF_BOUNDS);
 }
 
 int pyjitwasm_install_signal_handlers(void)
@@ -365,18 +374,8 @@ static void on_sigint(int sig, siginfo_t *info, void *context)
         forward_sigint(sig, info, context);
         return;
     }
-    struct invoke_frame *frame = innermost;
-    ucontext_t *uc = context;
-#if defined(__x86_64__)
-    record_backtrace(fault_pc(context), (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
-                     (uintptr_t)uc->uc_mcontext.gregs[REG_RSP] - 1);
-#elif defined(__aarch64__)
-    record_backtrace(fault_pc(context), (uintptr_t)uc->uc_mcontext.regs[29],
-                     (uintptr_t)uc->uc_mcontext.sp - 1);
-#endif
     sigint_interrupted = 1;
-    pthread_sigmask(SIG_SETMASK, &uc->uc_sigmask, NULL);
-    longjmp(frame->buf, PYJITWASM_TRAP_INTERRUPT + 1);
+    leave_from_signal(innermost, context, PYJITWASM_TRAP_INTERRUPT);
 }
 
 /* Put our SIGINT handler in front of the current one (call from the main thread, with

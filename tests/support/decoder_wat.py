@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from support.wasm_bytes import section, uleb
+
 HEADER = b"\x00asm\x01\x00\x00\x00"
 # wasm-tools smith switches for the proposals pyjitwasm does not implement: every smith
 # call here starts from these.
@@ -66,21 +68,6 @@ def smith(seed: bytes) -> bytes:
     """A random valid module from ``wasm-tools smith`` restricted to supported features."""
     return wasm_tools("smith", *SMITH_FLAGS, stdin=seed)
 
-
-def uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def section(section_id: int, payload: bytes) -> bytes:
-    return bytes([section_id]) + uleb(len(payload)) + payload
 
 
 def vec(items: list[bytes]) -> bytes:

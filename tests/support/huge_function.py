@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import struct
 
+from support.wasm_bytes import section, sleb, uleb
+
 HEADER = b"\x00asm\x01\x00\x00\x00"
 MAX_DEPTH = 12
 
@@ -40,35 +42,8 @@ I32_TRUNC_SAT_F64_S = b"\xfc\x02"
 VOID = 0x40
 
 
-def uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def sleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if (value == 0 and not byte & 0x40) or (value == -1 and byte & 0x40):
-            out.append(byte)
-            return bytes(out)
-        out.append(byte | 0x80)
-
-
 def _vec(items: list[bytes]) -> bytes:
     return uleb(len(items)) + b"".join(items)
-
-
-def _section(sid: int, payload: bytes) -> bytes:
-    return bytes([sid]) + uleb(len(payload)) + payload
 
 
 class _Body:
@@ -194,11 +169,11 @@ def module_with_bodies(bodies: list[bytes]) -> bytes:
         uleb(6) + b"memory" + b"\x02" + uleb(0),
     ])
     return (HEADER
-            + _section(1, _vec([functype]))
-            + _section(3, _vec([uleb(0)] * len(bodies)))
-            + _section(5, _vec([b"\x00" + uleb(1)]))
-            + _section(7, exports)
-            + _section(10, _vec([uleb(len(code)) + code for code in bodies])))
+            + section(1, _vec([functype]))
+            + section(3, _vec([uleb(0)] * len(bodies)))
+            + section(5, _vec([b"\x00" + uleb(1)]))
+            + section(7, exports)
+            + section(10, _vec([uleb(len(code)) + code for code in bodies])))
 
 
 __all__ = ["huge_function_body", "huge_function_module", "module_with_bodies"]
