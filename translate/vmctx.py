@@ -14,7 +14,9 @@ aligned little-endian words.  Regions, in order::
                                              sets that thread's stack limit;
                                              LIMITS_FUEL_CONSUMED and LIMITS_EPOCH_DEADLINE
                                              the interruption state, see ``interrupts``)
-                       epoch/fuel  u64 @8   (reserved for interruption)
+                       epoch       ptr @8   (the engine's epoch counter, a u64 that
+                                             epoch checks compare with the limits
+                                             record's deadline)
                        libcalls    ptr @16  (table of runtime entry points, see LIBCALL_*)
                        store       u64 @24  (opaque handle the host side uses)
     signature_ids      u32 x n_types, padded to 8: canonical (store-wide) ids of the
@@ -42,8 +44,6 @@ aligned little-endian words.  Regions, in order::
                        shared like the code slots; tier-0 code counts each function entry
                        and loop iteration down in its function's counter and calls the
                        ``tier_up`` libcall when it goes negative (``translate/tiering.py``).
-    epoch_ptr          ptr to the engine's epoch counter (u64), which compiled epoch
-                       checks compare with the limits record's deadline.
 
 Code slots: every call that does not go straight to a function compiled in the same
 batch finds its target through a code slot, a word holding the function's current
@@ -86,7 +86,7 @@ HEADER_SIZE = 32
 
 # The store's limits record (what the header's ``limits`` points at): one per store,
 # shared by its instances and its host-function contexts.
-LIMITS_STACK_LIMIT = 0  # u64: lowest stack address wasm frames may use
+LIMITS_STACK_BUDGET = 0  # u64: bytes of native stack a thread's wasm frames may use
 LIMITS_FUEL_CONSUMED = 8  # i64: fuel consumed minus fuel granted (>= 0: out of fuel)
 LIMITS_EPOCH_DEADLINE = 16  # u64: engine epoch at which epoch checks trap
 LIMITS_WORDS = 3
@@ -153,8 +153,6 @@ class VMContextLayout:
             ("func_refs", FUNC_REF_SIZE * self.num_func_refs),
             ("code_slots", WORD),
             ("tier_counters", WORD),
-            # Added last so the offsets of everything before stay as they were.
-            ("epoch_ptr", WORD),
         ]
         starts, offset = {}, HEADER_SIZE
         for name, size in sizes:
@@ -230,7 +228,7 @@ class VMContextLayout:
     def epoch_ptr(self) -> int:
         """Offset of the pointer to the engine's epoch counter (a u64 that
         ``Engine.increment_epoch`` bumps; read by epoch-interruption checks)."""
-        return self._starts["epoch_ptr"]
+        return EPOCH_OFFSET
 
 
 def func_ref_indices(module: WasmModule) -> dict[int, int]:

@@ -55,11 +55,12 @@ def test_alignment():
 def test_fixed_header_and_empty_layout():
     assert vmctx.RUNTIME_LIMITS_OFFSET == 0
     empty = VMContextLayout()
-    # The header, then the pointers every module has: code slots, tier counters, epoch.
+    # The header (its epoch word included), then the pointers every module has: code
+    # slots and tier counters.
+    assert empty.epoch_ptr == vmctx.EPOCH_OFFSET < vmctx.HEADER_SIZE
     assert empty.code_slots == vmctx.HEADER_SIZE
     assert empty.tier_counters == vmctx.HEADER_SIZE + 8
-    assert empty.epoch_ptr == vmctx.HEADER_SIZE + 16
-    assert empty.size == vmctx.HEADER_SIZE + 32
+    assert empty.size == vmctx.HEADER_SIZE + 16
     with pytest.raises(IndexError):
         empty.memory(0)
     layout = VMContextLayout(**COUNTS)

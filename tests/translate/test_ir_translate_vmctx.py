@@ -56,9 +56,9 @@ def test_fields_are_disjoint_aligned_and_ordered(counts: dict[str, int]) -> None
 def test_header_and_encodings() -> None:
     assert (vmctx.RUNTIME_LIMITS_OFFSET, vmctx.EPOCH_OFFSET, vmctx.LIBCALLS_OFFSET,
             vmctx.STORE_OFFSET, vmctx.HEADER_SIZE) == (0, 8, 16, 24, 32)
-    # The fields always there: code slots, tier counters, epoch pointer.
+    # The fields always there after the header: code slots, tier counters.
     assert VMContextLayout().code_slots == vmctx.HEADER_SIZE
-    assert VMContextLayout().size == vmctx.HEADER_SIZE + 32
+    assert VMContextLayout().size == vmctx.HEADER_SIZE + 16
     assert vmctx.TABLE_ELEMENT_UNINITIALIZED == 0 and vmctx.FUNCREF_NULL == 1
     assert vmctx.FUNC_REF_SIZE % 8 == 0 and vmctx.FUNCREF_INIT_BIT < 8
     with pytest.raises(IndexError):
