@@ -8,8 +8,8 @@ of every loop header block (so every back-edge passes it), and, when fuel is met
 libcalls declared ``cold``, so the common path stays a straight line.
 
 Epochs (as Wasmtime's): the vmctx header word ``epoch`` (``layout.epoch_ptr``) points
-at the engine's epoch counter, the store's limits record holds the deadline, which a function loads once into
-a variable. A check compares the two and calls the ``epoch_deadline_reached`` libcall
+at the engine's epoch counter, the store's limits record holds the deadline, which a
+function loads once into a variable. A check compares the two and calls the ``epoch_deadline_reached`` libcall
 when ``epoch >= deadline``; the libcall confirms and the code traps with ``interrupt``,
 or the deadline moved and is read again. The epoch load is ``atomic`` (a relaxed
 atomic load): another thread changes the counter while the loop runs, and a plain load
