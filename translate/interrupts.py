@@ -7,16 +7,16 @@ of every loop header block (so every back-edge passes it), and, when fuel is met
 :func:`charge_fuel` before each reachable instruction. The checks' slow paths call
 libcalls declared ``cold``, so the common path stays a straight line.
 
-Epochs (as Wasmtime's): the vmctx header word ``epoch`` (``layout.epoch_ptr``) points
-at the engine's epoch counter, the store's limits record holds the deadline, which a
-function loads once into a variable. A check compares the two and calls the ``epoch_deadline_reached`` libcall
-when ``epoch >= deadline``; the libcall confirms and the code traps with ``interrupt``,
-or the deadline moved and is read again. The epoch load is ``atomic`` (a relaxed
-atomic load): another thread changes the counter while the loop runs, and a plain load
-would let LLVM carry the value around the loop instead of reading it each time (a
-volatile load would do too, but also keeps every heap access in order around it; on
-bench/ the two cost the same). A deadline the host changes during a call the function
-makes is seen at the next slow path or function entry.
+Epochs (as Wasmtime's): the vmctx header word ``epoch`` (``layout.epoch_ptr``) points at
+the engine's epoch counter, the store's limits record holds the deadline, which a
+function loads once into a variable. A check compares the two and calls the
+``epoch_deadline_reached`` libcall when ``epoch >= deadline``; the libcall confirms and
+the code traps with ``interrupt``, or the deadline moved and is read again. The epoch
+load is ``atomic`` (a relaxed atomic load): another thread changes the counter while the
+loop runs, and a plain load would let LLVM carry the value around the loop instead of
+reading it each time (a volatile load would do too, but also keeps every heap access in
+order around it; on bench/ the two cost the same). A deadline the host changes during a
+call the function makes is seen at the next slow path or function entry.
 
 Fuel: the limits record holds ``fuel_consumed``, the negated fuel left (Wasmtime's
 encoding: >= 0 means none left); a function keeps it in a variable. Each instruction's
