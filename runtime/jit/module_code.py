@@ -45,6 +45,10 @@ without that lock and takes it only to publish its code; code of a lower tier ne
 replaces code of a higher one.  Compilation raising
 (an LLVM error, MemoryError, KeyboardInterrupt) leaves every slot as it was, so the
 exception reaches the wasm code's Python caller and a later call tries again.
+
+Every batch compiled or loaded, every tier-up request and every tier-up is reported as
+a compile event (``compile_events.py``, the ``pyjitwasm.compile`` logger) when anyone
+listens; ``pyjitwasm run -v`` does.
 """
 
 from __future__ import annotations
