@@ -16,7 +16,7 @@ from pyjitwasm import Config, Engine, Instance, Module, Store
 from pyjitwasm.cli import main as cli_main
 from pyjitwasm.commands import compile_report
 from pyjitwasm.runtime.jit import compile_events
-from pyjitwasm.runtime.jit.compile_events import CompileEvent, CompiledFunction
+from pyjitwasm.runtime.jit.compile_events import CompiledFunction, CompileEvent
 from pyjitwasm.runtime.jit.tiering import background_compiler
 from pyjitwasm.runtime.native import lazy_stubs_supported
 from pyjitwasm.wasi import poll
