@@ -22,6 +22,11 @@ MODULE may be a ``.cwasm`` made by ``pyjitwasm compile`` (loaded without compili
 Compiled code is kept in the code cache (``$XDG_CACHE_HOME/pyjitwasm``, or the directory
 ``$PYJITWASM_CACHE`` names), so a second run of the same module compiles nothing;
 ``--no-cache`` or ``PYJITWASM_CACHE=0`` turns it off.
+
+``-v`` prints to stderr, as it happens, each batch of functions compiled (lazily, or
+loaded from the cache or a ``.cwasm``) and each background tier-up, with their times,
+and at the end a summary line: functions compiled, compile seconds, tier-ups, cache
+hits, time to the first wasm instruction (``-vv`` names every function of a batch).
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ import argparse
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 from pyjitwasm.cache_config import default_cache_off
 from pyjitwasm.commands.compile import open_module
+from pyjitwasm.commands.compile_report import CompileReport, compile_report
 from pyjitwasm.commands.loading import CommandError
 from pyjitwasm.config import STRATEGIES, Config
 from pyjitwasm.engine import Engine
@@ -72,6 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "500ms): trap once the guest has run that long")
     p.add_argument("--fuel", type=int, metavar="N",
                    help="trap once the guest has executed N instructions")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="print what is compiled and when, and a summary, to stderr "
+                        "(-vv: every function of a batch)")
     p.add_argument("module", help="the .wasm, .wat or .cwasm (pyjitwasm compile) module")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     p.set_defaults(func=run)
@@ -187,6 +197,16 @@ def _engine_config(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    with compile_report(args.verbose, sys.stderr, started) as report:
+        status = _run(args, report)
+        if report is not None:
+            _flush()
+            print(report.summary(), file=sys.stderr)
+        return status
+
+
+def _run(args: argparse.Namespace, report: CompileReport | None) -> int:
     timeout = _timeout(args.wasm_options)
     if args.fuel is not None and args.fuel < 0:
         raise CommandError("--fuel: expected a non-negative number")
@@ -194,8 +214,11 @@ def run(args: argparse.Namespace) -> int:
     config.epoch_interruption = timeout is not None
     config.consume_fuel = args.fuel is not None
     try:
+        t0 = time.perf_counter()
         engine = Engine(config)
         module = open_module(engine, args.module)
+        if report is not None:
+            report.phases["load"] = time.perf_counter() - t0
     except OSError as e:
         raise CommandError(f"{args.module}: cannot read: {e.strerror}") from e
     except WasmError as e:
@@ -213,8 +236,12 @@ def run(args: argparse.Namespace) -> int:
     linker = Linker(engine)
     define_wasi(linker)
     try:
+        t0 = time.perf_counter()
         instance = linker.instantiate(store, module)
         exports = instance.exports(store)
+        if report is not None:
+            report.phases["instantiate"] = time.perf_counter() - t0
+            report.mark_entry()
         if args.invoke is not None:
             _invoke(store, exports, args.invoke, args.args)
         else:

@@ -56,7 +56,9 @@ def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: Co
         batch, emitted = emit_batch(module, indices, options, info, separate, with_shims, tier)
         cache.cache.store(key, batch)
         return load_batch(module, info.layout, batch, options, symbols, emitted.timings)
-    return load_batch(module, info.layout, batch, options, symbols)
+    compiled = load_batch(module, info.layout, batch, options, symbols)
+    compiled.from_cache = True
+    return compiled
 
 
 __all__ = ["ModuleCacheView", "compile_batch_cached"]

@@ -161,6 +161,7 @@ class CompiledModule:
     shims: dict[int, int]  # type index -> entry shim address
     timings: CompileTimings
     tier: int = TIER1
+    from_cache: bool = False  # loaded from the code cache, not compiled now
     ir_functions: dict[int, Function] = field(default_factory=dict)
     llvm_ir: str = ""
     # wasm function index -> where its machine code comes from (module byte offsets),

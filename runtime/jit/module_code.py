@@ -45,6 +45,10 @@ without that lock and takes it only to publish its code; code of a lower tier ne
 replaces code of a higher one.  Compilation raising
 (an LLVM error, MemoryError, KeyboardInterrupt) leaves every slot as it was, so the
 exception reaches the wasm code's Python caller and a later call tries again.
+
+Every batch compiled or loaded, every tier-up request and every tier-up is reported as
+a compile event (``compile_events.py``, the ``pyjitwasm.compile`` logger) when anyone
+listens; ``pyjitwasm run -v`` does.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from pyjitwasm.runtime.jit import codemap, shims
+from pyjitwasm.runtime.jit import codemap, compile_events, shims
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView, compile_batch_cached
 from pyjitwasm.runtime.jit.compile_module import (
     TIER0,
@@ -138,14 +142,17 @@ class ModuleCode:
             self._counters[0:count] = [max(options.tier_up_threshold, 0)] * count
         if self.lazy:
             fill_lazy_stubs(self.slots_address, count)
+        self._tier_requested: dict[int, float] = {}  # perf_counter of the request
         for batch in precompiled:
-            self._publish(load_batch(module, self.layout, batch, options, self.symbols),
-                          batch.indices, batch.tier)
+            t0 = time.perf_counter()
+            loaded = load_batch(module, self.layout, batch, options, self.symbols)
+            self._publish(loaded, batch.indices, batch.tier)
+            self._report("precompiled", batch.indices, batch.tier, loaded, t0)
         if not self.lazy and count and not precompiled:
             # One bounded batch at a time (each batch's IR and LLVM module are freed
             # before the next), not the module at once.
             for indices in eager_batches(module):
-                self._compile(indices, TIER1)
+                self._compile(indices, TIER1, "eager")
 
     # What instances use -------------------------------------------------------------
 
@@ -194,7 +201,7 @@ class ModuleCode:
         with self._lock:
             if not self._code[k]:
                 tier = TIER0 if self.tiered else TIER1
-                self._compile(self._batch_from(k, tier), tier)
+                self._compile(self._batch_from(k, tier), tier, "lazy")
             return self._code[k]
 
     def _callees_of(self, k: int) -> list[int]:
@@ -233,9 +240,10 @@ class ModuleCode:
                 pending.append(callee)
         return [self.first + i for i in batch]
 
-    def _compile(self, indices: list[int], tier: int) -> None:
+    def _compile(self, indices: list[int], tier: int, kind: str) -> None:
         """Compile ``indices`` as one batch at ``tier`` and point their slots at the
-        code (the caller holds the lock, or nothing else can see this object yet)."""
+        code (the caller holds the lock, or nothing else can see this object yet).
+        ``kind``: why, for the compile event (``compile_events.KINDS``)."""
         t0 = time.perf_counter()
         batch = self._compile_batch(indices, tier, separate=True)
         self._publish(batch, indices, tier)
@@ -244,6 +252,7 @@ class ModuleCode:
             # backtrace's recompile, which decode them again (``FunctionBody.release``).
             self.module.codes[func_index - self.first].release()
         self.compile_seconds += time.perf_counter() - t0
+        self._report(kind, indices, tier, batch, t0)
 
     def _compile_batch(self, indices: list[int], tier: int, separate: bool) -> CompiledModule:
         """Compile one batch, through the code cache when there is one."""
@@ -273,6 +282,34 @@ class ModuleCode:
                 self._tier[k] = tier
                 self._slots[k] = code
 
+    def _report(self, kind: str, indices: Sequence[int], tier: int,
+                batch: CompiledModule | None, started: float,
+                requested_at: float | None = None, error: str | None = None) -> None:
+        """Send a compile event about a batch finished now (begun at ``started``) when
+        anyone listens (``compile_events``); costs one check otherwise."""
+        if not compile_events.listening():
+            return
+        finished = time.perf_counter()
+        codes, names = self.module.codes, self.module.names
+        functions = tuple(self._function_info(i) for i in indices)
+        timings = batch.timings if batch is not None else None
+        cache = None
+        if self.cache is not None and not self.options.keep_ir and kind != "precompiled":
+            cache = "hit" if batch is not None and batch.from_cache else "miss"
+        compile_events.emit(compile_events.CompileEvent(
+            kind=kind, tier=tier, functions=functions, seconds=finished - started,
+            front_end_seconds=(timings.translate + timings.legalize + timings.verify
+                               + timings.lower) if timings else 0.0,
+            llvm_seconds=timings.llvm if timings else 0.0,
+            link_seconds=timings.link if timings else 0.0,
+            cache=cache, finished_at=finished, defined_functions=len(codes),
+            module_name=names.module, requested_at=requested_at, error=error))
+
+    def _function_info(self, func_index: int) -> compile_events.CompiledFunction:
+        return compile_events.CompiledFunction(
+            func_index, self.module.func_name(func_index),
+            self.module.codes[func_index - self.first].instr_count)
+
     # Tier-up -------------------------------------------------------------------------
 
     def request_tier_up(self, k: int) -> None:
@@ -286,6 +323,10 @@ class ModuleCode:
                     or k in self.tier_up_errors):
                 return
             self._tier_queued.add(k)
+            self._tier_requested[k] = requested_at = time.perf_counter()
+        if compile_events.listening():
+            compile_events.emit(compile_events.TierUpRequested(
+                self._function_info(self.first + k), requested_at, self.module.names.module))
         ref = weakref.ref(self)  # a queued job must not keep the module's code alive
         if not background_compiler().submit(lambda: _tier_up_job(ref, k)):
             self._tier_up_done(k)
@@ -293,10 +334,12 @@ class ModuleCode:
     def _tier_up(self, k: int) -> None:
         """Compile defined function ``k`` (and a batch of its callees) at tier 1 and
         swap the code into the slots (on the background compiler's thread)."""
+        requested_at = self._tier_requested.pop(k, None)
+        indices = [self.first + k]
+        t0 = time.perf_counter()
         try:
             if self._tier[k] >= TIER1:
                 return
-            t0 = time.perf_counter()
             indices = self._batch_from(k, TIER1)
             batch = self._compile_batch(indices, TIER1, separate=True)
             self._publish(batch, indices, TIER1)
@@ -304,6 +347,10 @@ class ModuleCode:
             self.tier_up_seconds += time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001 - the function just stays at tier 0
             self.tier_up_errors[k] = exc
+            self._report("tier-up", indices, TIER1, None, t0, requested_at,
+                         error=f"{type(exc).__name__}: {exc}")
+        else:
+            self._report("tier-up", indices, TIER1, batch, t0, requested_at)
         finally:
             self._tier_up_done(k)
 
