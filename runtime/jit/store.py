@@ -59,29 +59,37 @@ class JitFunc:
     host function word 0 of its host-function context, holding the host shim): what
     VMFuncImport and VMFuncRef records of it hold.  ``vmctx`` is what they pass as the
     callee's vmctx; ``funcref`` the address of a VMFuncRef record for it (0 until one is
-    needed).  ``resolve`` (wasm functions) returns ``(entry shim, machine code)``,
-    compiling the function first if it is not yet; ``shim`` caches the shim."""
+    needed).  A wasm function's ``code`` (its module's code) and ``index`` give
+    ``(entry shim, machine code)``, compiling the function first if it is not yet;
+    ``shim`` caches the shim."""
 
     __slots__ = ("slot", "vmctx", "funcref", "shim", "host_index", "caller", "_keep",
-                 "_resolve")
+                 "_code", "_index")
 
     def __init__(self, slot: int, vmctx: int, host_index: int = -1,
-                 resolve: Callable[[], tuple[int, int]] | None = None) -> None:
+                 code: EntryCode | None = None, index: int = -1, funcref: int = 0) -> None:
         self.slot = slot
         self.vmctx = vmctx
-        self.funcref = 0
+        self.funcref = funcref
         self.shim = 0
         self.host_index = host_index
         self.caller: Caller | None = None  # made on its first call from Python
         self._keep: Any = None
-        self._resolve = resolve
+        self._code = code
+        self._index = index
 
     def entry(self) -> tuple[int, int]:
         """(entry shim, machine code) for entering the function from Python."""
-        if self._resolve is None:
+        if self._code is None:
             raise ValueError("a host function is not entered through an entry shim")
-        self.shim, code = self._resolve()
+        self.shim, code = self._code.entry(self._index)
         return self.shim, code
+
+
+class EntryCode(Protocol):
+    """What a wasm function's ``JitFunc`` enters through (its module's code)."""
+
+    def entry(self, func_index: int) -> tuple[int, int]: ...
 
 
 _HOST_CODE_SLOT = 16
