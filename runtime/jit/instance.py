@@ -52,7 +52,7 @@ class _VmctxTemplate:
     module's :class:`~pyjitwasm.runtime.instantiation.InstantiationPlan`."""
 
     __slots__ = ("data", "func_refs", "plan", "func_types", "code_slots", "defined_refs",
-                 "ref_vmctx_words")
+                 "ref_vmctx_words", "fits_pools")
 
     def __init__(self, code: CompiledCode) -> None:
         module, layout = code.module, code.layout
@@ -83,6 +83,8 @@ class _VmctxTemplate:
                                 for offset in self.defined_refs.values()]
         self.data = ffi.buffer(buf)[:]
         self.plan = instantiation.InstantiationPlan(module)
+        # The pools (``pool.py``) whose per-module limits this module was checked against.
+        self.fits_pools: set[object] = set()
 
 
 _TEMPLATES: weakref.WeakKeyDictionary[CompiledCode, _VmctxTemplate] = \
@@ -108,6 +110,7 @@ class JitAllocator:
                      context: StoreContext) -> JitModuleInstance:
         state = _jit_context(context).jit
         template = _vmctx_template(code)
+        self._admit(template, module, code, context)
         inst = JitModuleInstance(module, context, code, template.func_refs)
         # The engine's per-module state of an instance is its template (new_function).
         inst.code_cache = template
@@ -120,6 +123,11 @@ class JitAllocator:
         for word in template.ref_vmctx_words:
             words[word] = vmctx
         return inst
+
+    def _admit(self, template: _VmctxTemplate, module: WasmModule, code: CompiledCode,
+               context: StoreContext) -> None:
+        """Check an instance of ``module`` may be made (a pool's limits); on-demand
+        allocation has none."""
 
     def link_imports(self, inst: JitModuleInstance) -> None:
         layout = inst.layout

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import weakref
 
-from pyjitwasm.runtime.jit.instance import JitAllocator, _jit_context
+from pyjitwasm.runtime.jit.instance import JitAllocator, _jit_context, _VmctxTemplate
 from pyjitwasm.runtime.jit.memory import STATIC_BOUND, STATIC_GUARD, JitMemory
 from pyjitwasm.runtime.jit.slots import MemorySlotPool, SlotReturn
 from pyjitwasm.runtime.jit.table import JitTable
@@ -47,18 +47,16 @@ class PooledJitAllocator(JitAllocator):
                      else round_to_pages(config.max_memory_size) + PAGE)
         self.slots = MemorySlotPool(slot_size, config.max_unused_warm_slots,
                                     config.linear_memory_keep_resident)
-        # Modules (their code) already checked against the per-module limits.
-        self._fitting: weakref.WeakSet[CompiledCode] = weakref.WeakSet()
         # Unmap the free slots with the allocator (its engine).
         weakref.finalize(self, MemorySlotPool.close, self.slots)
 
-    def new_instance(self, module: WasmModule, code: CompiledCode,
-                     context: StoreContext) -> JitModuleInstance:
-        if code not in self._fitting:  # a module's fit is checked once
-            self.pool.check_module(module, code.layout.size)
-            self._fitting.add(code)
-        self.pool.take_instance(context, module)
-        return super().new_instance(module, code, context)
+    def _admit(self, template: _VmctxTemplate, module: WasmModule, code: CompiledCode,
+               context: StoreContext) -> None:
+        pool = self.pool
+        if pool not in template.fits_pools:  # a module's fit is checked once per pool
+            pool.check_module(module, code.layout.size)
+            template.fits_pools.add(pool)
+        pool.take_instance(context, module)
 
     def new_memory(self, inst: JitModuleInstance, index: int,
                    mtype: MemoryType) -> MemoryInstance:

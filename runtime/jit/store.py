@@ -134,9 +134,6 @@ class JitState:
         # The finalizer unregistering host functions is made with the first one (a
         # finalizer costs a few microseconds, a large part of creating a store).
         self._host_finalizer: Any = None
-        self._fuel: Any = ffi.cast("int64_t *", self.limits_address + vm.LIMITS_FUEL_CONSUMED)
-        self._deadline: Any = ffi.cast("uint64_t *",
-                                       self.limits_address + vm.LIMITS_EPOCH_DEADLINE)
         self.epoch = context.epoch
         self.epoch_address = int(ffi.cast("uintptr_t", context.epoch.cell))
 
@@ -145,19 +142,24 @@ class JitState:
     @property
     def fuel_consumed(self) -> int:
         """Consumed fuel minus the fuel given (>= 0: none left)."""
-        return int(self._fuel[0])
+        return int(self._fuel_word()[0])
 
     @fuel_consumed.setter
     def fuel_consumed(self, value: int) -> None:
-        self._fuel[0] = value
+        self._fuel_word()[0] = value
+
+    # The two words are cast when used (rarely), not when a store is made (often).
+
+    def _fuel_word(self) -> Any:
+        return ffi.cast("int64_t *", self.limits_address + vm.LIMITS_FUEL_CONSUMED)
 
     @property
     def epoch_deadline(self) -> int:
-        return int(self._deadline[0])
+        return int(self.limits[vm.LIMITS_EPOCH_DEADLINE // 8])
 
     @epoch_deadline.setter
     def epoch_deadline(self, value: int) -> None:
-        self._deadline[0] = min(max(value, 0), (1 << 64) - 1)
+        self.limits[vm.LIMITS_EPOCH_DEADLINE // 8] = min(max(value, 0), (1 << 64) - 1)
 
     def epoch_deadline_reached(self) -> bool:
         return self.epoch.value >= self.epoch_deadline
