@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from pyjitwasm.runtime import instantiation
 from pyjitwasm.runtime.globals import GlobalInstance
@@ -151,7 +151,7 @@ class JitAllocator:
 
     def new_function(self, inst: JitModuleInstance, index: int,
                      code_slot: int) -> FuncInstance:
-        template: _VmctxTemplate = inst.code_cache
+        template = cast(_VmctxTemplate, inst.code_cache)
         func = FuncInstance(template.func_types[code_slot], inst.context, None, inst, index,
                             code_slot)
         vmctx = inst.vmctx
