@@ -396,12 +396,9 @@ def instantiate(
 
 
 def _bind_exports(plan: InstantiationPlan, inst: ModuleInstance) -> None:
-    spaces: dict[ExternKind, Sequence[Extern]] = {
-        ExternKind.FUNC: inst.funcs,
-        ExternKind.TABLE: inst.tables,
-        ExternKind.MEMORY: inst.memories,
-        ExternKind.GLOBAL: inst.globals,
-    }
+    # Indexed by ExternKind (FUNC, TABLE, MEMORY, GLOBAL are 0 to 3).
+    spaces: tuple[Sequence[Extern], ...] = (inst.funcs, inst.tables, inst.memories,
+                                            inst.globals)
     exports = inst.exports
     for name, kind, index in plan.exports:
         exports[name] = spaces[kind][index]

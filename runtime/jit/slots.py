@@ -21,10 +21,11 @@ so guard-page bounds checks hold for every tenant.
 
 from __future__ import annotations
 
+import ctypes
 import sys
 import threading
 import weakref
-from typing import Any, Protocol
+from typing import Protocol
 
 from pyjitwasm.runtime.jit.vm import (
     Reservation,
@@ -33,22 +34,9 @@ from pyjitwasm.runtime.jit.vm import (
     round_to_pages,
     zero_pages,
 )
-from pyjitwasm.runtime.native import ffi
 
 DEFAULT_KEEP_RESIDENT = 64 * 1024
 """Bytes of a freed slot cleared with memset and kept resident (one wasm page)."""
-
-
-_zeros: list[Any] = [ffi.new("char[]", DEFAULT_KEEP_RESIDENT)]
-
-
-def _clear(address: int, nbytes: int) -> None:
-    """Zero ``nbytes`` at ``address`` with cffi's memmove from a zero buffer (a ctypes
-    memset call costs about a microsecond more than the copy itself)."""
-    zeros = _zeros[0]
-    if len(zeros) < nbytes:
-        zeros = _zeros[0] = ffi.new("char[]", nbytes)
-    ffi.memmove(ffi.cast("char *", address), zeros, nbytes)
 
 
 _UNSHARED_REFS = 2
@@ -152,7 +140,7 @@ class MemorySlotPool:
             zero_pages(slot.base, committed)
         elif committed:
             resident = min(committed, self.keep_resident)
-            _clear(slot.base, resident)
+            ctypes.memset(slot.base, 0, resident)
             if committed > resident:
                 discard_pages(slot.base + resident, committed - resident)
         with self._lock:
