@@ -434,3 +434,21 @@ def _init_data(plan: InstantiationPlan, inst: ModuleInstance,
         if start + len(data) > memory.byte_size:
             raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
         memory.write(start, data)
+
+
+def reinitialize(plan: InstantiationPlan, inst: InstanceT,
+                 allocator: InstanceAllocator[InstanceT, Any],
+                 images: Sequence[MemoryImage] = ()) -> InstanceT:
+    """Initialize an instance whose entities exist already, freshly reset (a pooling
+    allocator's parked instance, given to a new store), the way :func:`instantiate`
+    does from the global initializers on. Only for a module without imports or a start
+    function (the caller checks): its globals, segments and exports are its own."""
+    for glob, (_, init) in zip(inst.globals, plan.globals, strict=True):
+        glob.value = _value(init, inst)
+    inst.elems = [_items(items, inst) if passive else [] for items, passive in plan.elems]
+    inst.datas = list(plan.datas_after)
+    _bind_exports(plan, inst)
+    allocator.activate(inst)
+    _init_elements(plan, inst, allocator)
+    _init_data(plan, inst, images)
+    return inst

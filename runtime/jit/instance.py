@@ -129,6 +129,12 @@ class JitAllocator:
         """Check an instance of ``module`` may be made (a pool's limits); on-demand
         allocation has none."""
 
+    def reuse(self, code: CompiledCode, context: StoreContext,
+              images: Sequence[MemoryImage]) -> JitModuleInstance | None:
+        """A parked instance of ``code`` made ready in ``context``'s store, or None
+        (on-demand allocation parks none; ``pool.py`` does)."""
+        return None
+
     def link_imports(self, inst: JitModuleInstance) -> None:
         layout = inst.layout
         state = _jit_context(inst.context).jit
@@ -241,5 +247,10 @@ def instantiate(
     LinkError, Trap (segments, start function) or InstantiationError like
     :func:`pyjitwasm.runtime.instantiation.instantiate`. ``allocator`` is on-demand
     unless the engine pools (``pool.py``); ``images`` the module's memory images."""
+    if not imports:
+        # A pooling allocator may have a parked instance of the module (``pool.py``).
+        inst = allocator.reuse(compiled, context, images)
+        if inst is not None:
+            return inst
     return instantiation.instantiate(compiled.module, compiled, imports, context, allocator,
                                      invoke, images, _vmctx_template(compiled).plan)

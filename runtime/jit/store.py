@@ -86,6 +86,13 @@ class JitFunc:
         return self.shim, code
 
 
+    def rebind_code(self, code: EntryCode | None) -> None:
+        """A pooled instance is parked (None: hold no code) or moves into a new store:
+        forget the caller made for the old store."""
+        self._code = code
+        self.caller = None
+
+
 class EntryCode(Protocol):
     """What a wasm function's ``JitFunc`` enters through (its module's code)."""
 
