@@ -52,7 +52,7 @@ class _VmctxTemplate:
     module's :class:`~pyjitwasm.runtime.instantiation.InstantiationPlan`."""
 
     __slots__ = ("data", "func_refs", "plan", "func_types", "code_slots", "defined_refs",
-                 "ref_vmctx_words", "fits_pools")
+                 "ref_vmctx_words", "fits_pools", "parkable")
 
     def __init__(self, code: CompiledCode) -> None:
         module, layout = code.module, code.layout
@@ -85,6 +85,8 @@ class _VmctxTemplate:
         self.plan = instantiation.InstantiationPlan(module)
         # The pools (``pool.py``) whose per-module limits this module was checked against.
         self.fits_pools: set[object] = set()
+        # Whether a pooling allocator may park and reuse its instances (``pool.py``).
+        self.parkable: bool | None = None
 
 
 _TEMPLATES: weakref.WeakKeyDictionary[CompiledCode, _VmctxTemplate] = \

@@ -86,7 +86,7 @@ class PooledJitAllocator(JitAllocator):
                            keepalive=inst.vmctx_buffer, reservation=lease,
                            max_bytes=self.pool.config.max_memory_size)
         del lease
-        if not _reusable(inst.module):  # else the instance's _Tenancy returns the slot
+        if not _parkable(inst):  # else the instance's _Tenancy returns the slot
             self.pool.use_of(context).on_release.append(SlotReturn(self.slots, memory))
         return memory
 
@@ -98,7 +98,7 @@ class PooledJitAllocator(JitAllocator):
 
     def activate(self, inst: JitModuleInstance) -> None:
         super().activate(inst)
-        if _reusable(inst.module):
+        if _parkable(inst):
             self.pool.use_of(inst.context).on_release.append(_Tenancy(self, inst))
 
     # Parked instances ------------------------------------------------------------------
@@ -148,6 +148,15 @@ class PooledJitAllocator(JitAllocator):
                 parked = self._parked[code] = []
             parked.append(tenancy)
         return True
+
+
+def _parkable(inst: JitModuleInstance) -> bool:
+    """Whether ``inst`` may be parked (:func:`_reusable`), computed once per module."""
+    template = cast(_VmctxTemplate, inst.code_cache)
+    parkable = template.parkable
+    if parkable is None:
+        parkable = template.parkable = _reusable(inst.module)
+    return parkable
 
 
 def _reusable(module: WasmModule) -> bool:
