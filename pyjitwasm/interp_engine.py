@@ -17,7 +17,7 @@ from pyjitwasm.interp.metering import Metering
 from pyjitwasm.runtime.globals import GlobalInstance
 from pyjitwasm.runtime.images import MemoryImage, build_images
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
-from pyjitwasm.runtime.instantiation import PlainAllocator, instantiate
+from pyjitwasm.runtime.instantiation import InstantiationPlan, PlainAllocator, instantiate
 from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
 from pyjitwasm.runtime.pooling import InstancePool, PooledPlainAllocator
@@ -33,7 +33,7 @@ _ALLOCATOR = PlainAllocator()
 class InterpModule:
     """A module prepared for the interpreter: its compiled-body cache."""
 
-    __slots__ = ("module", "code", "allocator", "images")
+    __slots__ = ("module", "code", "allocator", "images", "plan")
 
     def __init__(self, module: WasmModule, allocator: PlainAllocator = _ALLOCATOR,
                  metering: Metering | None = None) -> None:
@@ -43,13 +43,17 @@ class InterpModule:
         # built on the first instantiation (Module() stays as fast as before).
         self.allocator = allocator
         self.images: tuple[MemoryImage, ...] | None = None
+        self.plan: InstantiationPlan | None = None
 
     def instantiate(self, imports: Sequence[Extern], context: StoreContext) -> ModuleInstance:
         images = self.images
         if images is None:
             images = self.images = build_images(self.module)
+        plan = self.plan
+        if plan is None:
+            plan = self.plan = InstantiationPlan(self.module)
         return instantiate(self.module, self.code, imports, context, self.allocator,
-                           interp_invoke, images)
+                           interp_invoke, images, plan)
 
 
 class InterpBackend:

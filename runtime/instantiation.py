@@ -218,8 +218,9 @@ _CONST_ARITH: dict[int, tuple[Callable[[int, int], int], int]] = {
 }
 
 
-def eval_const(expr: ConstExpr, inst: ModuleInstance) -> Any:
-    """Evaluate a constant expression (extended-const arithmetic included)."""
+def eval_const(expr: ConstExpr, inst: ModuleInstance | None) -> Any:
+    """Evaluate a constant expression (extended-const arithmetic included); ``inst`` may
+    be None for one that reads neither globals nor functions (when planning)."""
     stack: list[Any] = []
     push = stack.append
     for ins in expr.instrs:
@@ -233,8 +234,10 @@ def eval_const(expr: ConstExpr, inst: ModuleInstance) -> Any:
         elif code == op.REF_NULL:
             push(None)
         elif code == op.REF_FUNC:
+            assert inst is not None
             push(inst.funcs[ins.imm])
         elif code == op.GLOBAL_GET:
+            assert inst is not None
             push(inst.globals[ins.imm].value)
         elif code in _CONST_ARITH:
             b = stack.pop()
@@ -244,6 +247,78 @@ def eval_const(expr: ConstExpr, inst: ModuleInstance) -> Any:
         else:
             raise InstantiationError(f"unsupported constant instruction {op.OPS[code].name}")
     return stack[-1]
+
+
+# Instantiation plans --------------------------------------------------------------------
+
+_CONST, _FUNC, _EXPR = 0, 1, 2
+"""How a planned constant expression gets its value: it is the payload; it is the
+instance's function number ``payload`` (``ref.func``); or evaluate the payload per
+instance (it reads a global)."""
+
+PlannedConst = tuple[int, Any]
+
+
+def _plan_const(expr: ConstExpr) -> PlannedConst:
+    """``expr`` evaluated now if its value is the same for every instance."""
+    instrs = expr.instrs
+    if len(instrs) == 1 and instrs[0].op == op.REF_FUNC:
+        return (_FUNC, instrs[0].imm)
+    if any(ins.op == op.GLOBAL_GET or ins.op == op.REF_FUNC for ins in instrs):
+        return (_EXPR, expr)
+    return (_CONST, eval_const(expr, None))
+
+
+def _value(planned: PlannedConst, inst: ModuleInstance) -> Any:
+    kind, payload = planned
+    if kind == _CONST:
+        return payload
+    if kind == _FUNC:
+        return inst.funcs[payload]
+    return eval_const(payload, inst)
+
+
+def _items(planned: list[PlannedConst], inst: ModuleInstance) -> list[Any]:
+    """An element segment's references in ``inst``."""
+    funcs = inst.funcs
+    return [funcs[payload] if kind == _FUNC else payload if kind == _CONST
+            else eval_const(payload, inst) for kind, payload in planned]
+
+
+class InstantiationPlan:
+    """What instantiating a module does the same way every time, worked out once per
+    module (the JIT keeps it with the module's vmctx template): constant expressions
+    evaluated where they read no global, element items as function numbers, which
+    segments stay after instantiation, the exports by index space.
+
+    Only work moves here, never a check: each segment is still bounds-checked against
+    the instance's own table or memory (an imported one may have any size)."""
+
+    __slots__ = ("func_count", "globals", "elems", "active_elems", "active_datas",
+                 "datas_after", "exports")
+
+    def __init__(self, module: WasmModule) -> None:
+        self.func_count = len(module.funcs)
+        self.globals = [(glob.type, _plan_const(glob.init)) for glob in module.globals]
+        # Per element segment: its items, and whether it stays after instantiation (only
+        # passive ones do: active ones are applied and dropped, declarative ones dropped).
+        self.elems = [([_plan_const(item) for item in seg.items],
+                       seg.mode == SegmentMode.PASSIVE) for seg in module.elems]
+        self.active_elems: list[tuple[int, int, PlannedConst]] = []
+        for index, elem in enumerate(module.elems):
+            if elem.mode == SegmentMode.ACTIVE:
+                assert elem.offset_expr is not None
+                self.active_elems.append((index, elem.table, _plan_const(elem.offset_expr)))
+        self.active_datas: list[tuple[int, PlannedConst, bytes]] = []
+        for data in module.datas:
+            if data.mode == SegmentMode.ACTIVE:
+                assert data.offset_expr is not None
+                self.active_datas.append((data.memory, _plan_const(data.offset_expr),
+                                          data.data))
+        self.datas_after = [b"" if data.mode == SegmentMode.ACTIVE else data.data
+                            for data in module.datas]
+        self.exports = [(export.name, export.kind, export.index)
+                        for export in module.exports]
 
 
 # Instantiation --------------------------------------------------------------------------
@@ -257,6 +332,7 @@ def instantiate(
     allocator: InstanceAllocator[InstanceT, CodeT],
     invoke: Invoker,
     images: Sequence[MemoryImage] = (),
+    plan: InstantiationPlan | None = None,
 ) -> InstanceT:
     """Instantiate a validated module with resolved imports (in import order).
 
@@ -264,26 +340,33 @@ def instantiate(
     or the start function traps (effects of segments already applied stay, as the spec
     says), InstantiationError for resource failures. ``invoke(func, args)`` runs the
     start function. ``images`` are the module's memory images (``images.build_images``),
-    which replace its data segments when given.
+    which replace its data segments when given; ``plan`` is the module's
+    :class:`InstantiationPlan` (made now if not given).
     """
-    check_imports(module, imports, context)
+    if plan is None:
+        plan = InstantiationPlan(module)
+    if imports or module.imports:
+        check_imports(module, imports, context)
     # Store limits: an instance that would pass a count limit fails before any of it exists.
     context.resources.check_instance(len(module.memories), len(module.tables))
     inst = allocator.new_instance(module, code, context)
-    for item in imports:
-        if isinstance(item, FuncInstance):
-            inst.funcs.append(item)
-        elif isinstance(item, TableInstance):
-            inst.tables.append(item)
-        elif isinstance(item, MemoryInstance):
-            inst.memories.append(item)
-        else:
-            inst.globals.append(item)
-    allocator.link_imports(inst)
+    if imports:
+        for item in imports:
+            if isinstance(item, FuncInstance):
+                inst.funcs.append(item)
+            elif isinstance(item, TableInstance):
+                inst.tables.append(item)
+            elif isinstance(item, MemoryInstance):
+                inst.memories.append(item)
+            else:
+                inst.globals.append(item)
+        allocator.link_imports(inst)
 
-    first = len(inst.funcs)
-    for slot in range(len(module.funcs)):
-        inst.funcs.append(allocator.new_function(inst, first + slot, slot))
+    funcs = inst.funcs
+    first = len(funcs)
+    new_function = allocator.new_function
+    for slot in range(plan.func_count):
+        funcs.append(new_function(inst, first + slot, slot))
     try:
         for i, ttype in enumerate(module.tables):
             inst.tables.append(allocator.new_table(inst, i, ttype))
@@ -291,15 +374,16 @@ def instantiate(
             inst.memories.append(allocator.new_memory(inst, i, mtype))
     except MemoryError as exc:
         raise InstantiationError(str(exc)) from None
-    for i, glob in enumerate(module.globals):
-        inst.globals.append(allocator.new_global(inst, i, glob.type, eval_const(glob.init, inst)))
-    inst.elems = [[eval_const(item, inst) for item in seg.items] for seg in module.elems]
-    inst.datas = [seg.data for seg in module.datas]
-    _bind_exports(module, inst)
+    for i, (gtype, init) in enumerate(plan.globals):
+        inst.globals.append(allocator.new_global(inst, i, gtype, _value(init, inst)))
+    # After instantiation only the passive segments remain (the others are dropped).
+    inst.elems = [_items(items, inst) if passive else [] for items, passive in plan.elems]
+    inst.datas = list(plan.datas_after)
+    _bind_exports(plan, inst)
 
     allocator.activate(inst)
-    _init_elements(module, inst, allocator)
-    _init_data(module, inst, images)
+    _init_elements(plan, inst, allocator)
+    _init_data(plan, inst, images)
     if module.start is not None:
         start = inst.funcs[module.start]
         if start.host is not None:
@@ -311,54 +395,60 @@ def instantiate(
     return inst
 
 
-def _bind_exports(module: WasmModule, inst: ModuleInstance) -> None:
-    spaces: dict[ExternKind, Sequence[Extern]] = {
-        ExternKind.FUNC: inst.funcs,
-        ExternKind.TABLE: inst.tables,
-        ExternKind.MEMORY: inst.memories,
-        ExternKind.GLOBAL: inst.globals,
-    }
-    for export in module.exports:
-        inst.exports[export.name] = spaces[export.kind][export.index]
+def _bind_exports(plan: InstantiationPlan, inst: ModuleInstance) -> None:
+    # Indexed by ExternKind (FUNC, TABLE, MEMORY, GLOBAL are 0 to 3).
+    spaces: tuple[Sequence[Extern], ...] = (inst.funcs, inst.tables, inst.memories,
+                                            inst.globals)
+    exports = inst.exports
+    for name, kind, index in plan.exports:
+        exports[name] = spaces[kind][index]
 
 
-def _init_elements(module: WasmModule, inst: InstanceT,
+def _init_elements(plan: InstantiationPlan, inst: InstanceT,
                    allocator: InstanceAllocator[InstanceT, Any]) -> None:
-    """Apply the active element segments in order and drop them (and the declarative
-    ones); a segment that does not fit traps, keeping the earlier ones' effects."""
-    for index, seg in enumerate(module.elems):
-        if seg.mode == SegmentMode.ACTIVE:
-            assert seg.offset_expr is not None
-            start = eval_const(seg.offset_expr, inst)
-            items = inst.elems[index]
-            if start + len(items) > inst.tables[seg.table].size:
-                raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
-            allocator.init_table(inst, seg.table, start, items)
-            inst.elems[index] = []
-        elif seg.mode == SegmentMode.DECLARATIVE:
-            inst.elems[index] = []
+    """Apply the active element segments in order (the instance's list already holds
+    them dropped); a segment that does not fit traps, keeping the earlier ones' effects."""
+    for index, table, offset in plan.active_elems:
+        start = _value(offset, inst)
+        items = _items(plan.elems[index][0], inst)
+        if start + len(items) > inst.tables[table].size:
+            raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
+        allocator.init_table(inst, table, start, items)
 
 
-def _init_data(module: WasmModule, inst: ModuleInstance,
+def _init_data(plan: InstantiationPlan, inst: ModuleInstance,
                images: Sequence[MemoryImage]) -> None:
-    """Copy the active data segments into their memories, in order, and drop them; a
-    segment that does not fit traps, leaving the earlier segments' bytes in place.
+    """Copy the active data segments into their memories, in order (the instance's list
+    already holds them dropped); a segment that does not fit traps, leaving the earlier
+    segments' bytes in place.
 
     With images (a module none of whose segments can trap, ``images.py``) each memory
-    gets its image in one step and the segments are only dropped."""
+    gets its image in one step."""
     if images:
         for image in images:
             inst.memories[image.memory].apply_image(image)
-        for index, seg in enumerate(module.datas):
-            if seg.mode == SegmentMode.ACTIVE:
-                inst.datas[index] = b""
         return
-    for index, seg in enumerate(module.datas):
-        if seg.mode == SegmentMode.ACTIVE:
-            assert seg.offset_expr is not None
-            start = eval_const(seg.offset_expr, inst)
-            memory = inst.memories[seg.memory]
-            if start + len(seg.data) > memory.byte_size:
-                raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
-            memory.write(start, seg.data)
-            inst.datas[index] = b""
+    for memory_index, offset, data in plan.active_datas:
+        start = _value(offset, inst)
+        memory = inst.memories[memory_index]
+        if start + len(data) > memory.byte_size:
+            raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
+        memory.write(start, data)
+
+
+def reinitialize(plan: InstantiationPlan, inst: InstanceT,
+                 allocator: InstanceAllocator[InstanceT, Any],
+                 images: Sequence[MemoryImage] = ()) -> InstanceT:
+    """Initialize an instance whose entities exist already, freshly reset (a pooling
+    allocator's parked instance, given to a new store), the way :func:`instantiate`
+    does from the global initializers on. Only for a module without imports or a start
+    function (the caller checks): its globals, segments and exports are its own."""
+    for glob, (_, init) in zip(inst.globals, plan.globals, strict=True):
+        glob.value = _value(init, inst)
+    inst.elems = [_items(items, inst) if passive else [] for items, passive in plan.elems]
+    inst.datas = list(plan.datas_after)
+    _bind_exports(plan, inst)
+    allocator.activate(inst)
+    _init_elements(plan, inst, allocator)
+    _init_data(plan, inst, images)
+    return inst

@@ -35,6 +35,13 @@ class JitGlobal(GlobalInstance):
         if gtype.valtype == EXTERNREF:
             self._state.add_extern_slot(slot, self)
 
+    def rebind(self, context: JitStoreContext) -> None:
+        """Belong to ``context``'s store (a pooled instance's global, moved into a new
+        store; its value is set again next)."""
+        self.context = context
+        self._state = context.jit
+        self.api = None
+
     @property
     def value(self) -> Any:
         return read_value(self._state, self.type.valtype, self.slot)

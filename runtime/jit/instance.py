@@ -14,10 +14,9 @@ recorded in the table and each element is materialized on first use (``table.py`
 
 from __future__ import annotations
 
-import functools
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from pyjitwasm.runtime import instantiation
 from pyjitwasm.runtime.globals import GlobalInstance
@@ -46,10 +45,14 @@ def _jit_context(context: StoreContext) -> JitStoreContext:
 
 
 class _VmctxTemplate:
-    """What every vmctx of a module starts as (signature ids, the code slot table and
-    tier counter pointers; the rest zero) and its VMFuncRef numbering: computed once per module."""
+    """What every instance of a module starts as, computed once per module: the vmctx
+    bytes (signature ids, the code slot table and tier counter pointers, the VMFuncRef
+    records of the defined functions but for their vmctx word; the rest zero), the
+    VMFuncRef numbering, each defined function's type and code slot address, and the
+    module's :class:`~pyjitwasm.runtime.instantiation.InstantiationPlan`."""
 
-    __slots__ = ("data", "func_refs")
+    __slots__ = ("data", "func_refs", "plan", "func_types", "code_slots", "defined_refs",
+                 "ref_vmctx_words", "fits_pools", "parkable")
 
     def __init__(self, code: CompiledCode) -> None:
         module, layout = code.module, code.layout
@@ -60,8 +63,30 @@ class _VmctxTemplate:
         for type_index, ftype in enumerate(module.types):
             ffi.cast("uint32_t *", base + layout.signature_id(type_index))[0] = \
                 signature_id(ftype)
-        self.data = ffi.buffer(buf)[:]
         self.func_refs = vm.func_ref_indices(module)
+        first = module.num_imported_funcs
+        self.func_types = [module.types[type_index] for type_index in module.funcs]
+        self.code_slots = [code.slot_address(first + n) for n in range(len(module.funcs))]
+        # Function index -> vmctx offset of its VMFuncRef record, for defined functions:
+        # the record's code slot and signature are the same in every instance.
+        self.defined_refs: dict[int, int] = {}
+        for index, record in self.func_refs.items():
+            if index < first:
+                continue  # an import's record depends on what was imported
+            offset = layout.func_ref(record)
+            words = ffi.cast("uint64_t *", base + offset)
+            words[vm.FUNC_REF_SLOT // 8] = self.code_slots[index - first]
+            words[vm.FUNC_REF_SIGNATURE // 8] = signature_id(self.func_types[index - first])
+            self.defined_refs[index] = offset
+        # The words every instance sets to its own vmctx address.
+        self.ref_vmctx_words = [(offset + vm.FUNC_REF_VMCTX) // 8
+                                for offset in self.defined_refs.values()]
+        self.data = ffi.buffer(buf)[:]
+        self.plan = instantiation.InstantiationPlan(module)
+        # The pools (``pool.py``) whose per-module limits this module was checked against.
+        self.fits_pools: set[object] = set()
+        # Whether a pooling allocator may park and reuse its instances (``pool.py``).
+        self.parkable: bool | None = None
 
 
 _TEMPLATES: weakref.WeakKeyDictionary[CompiledCode, _VmctxTemplate] = \
@@ -87,13 +112,30 @@ class JitAllocator:
                      context: StoreContext) -> JitModuleInstance:
         state = _jit_context(context).jit
         template = _vmctx_template(code)
+        self._admit(template, module, code, context)
         inst = JitModuleInstance(module, context, code, template.func_refs)
-        ffi.memmove(ffi.cast("char *", inst.vmctx), template.data, len(template.data))
+        # The engine's per-module state of an instance is its template (new_function).
+        inst.code_cache = template
+        vmctx = inst.vmctx
+        ffi.memmove(ffi.cast("char *", vmctx), template.data, len(template.data))
         words = inst.words()
         words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
         words[vm.STORE_OFFSET // 8] = state.id
         words[inst.layout.epoch_ptr // 8] = state.epoch_address
+        for word in template.ref_vmctx_words:
+            words[word] = vmctx
         return inst
+
+    def _admit(self, template: _VmctxTemplate, module: WasmModule, code: CompiledCode,
+               context: StoreContext) -> None:
+        """Check an instance of ``module`` may be made (a pool's limits); on-demand
+        allocation has none."""
+
+    def reuse(self, code: CompiledCode, context: StoreContext,
+              images: Sequence[MemoryImage]) -> JitModuleInstance | None:
+        """A parked instance of ``code`` made ready in ``context``'s store, or None
+        (on-demand allocation parks none; ``pool.py`` does)."""
+        return None
 
     def link_imports(self, inst: JitModuleInstance) -> None:
         layout = inst.layout
@@ -117,13 +159,20 @@ class JitAllocator:
 
     def new_function(self, inst: JitModuleInstance, index: int,
                      code_slot: int) -> FuncInstance:
-        module = inst.module
-        type_index = module.funcs[code_slot]
-        func = FuncInstance(module.types[type_index], inst.context, None, inst, index,
+        template = cast(_VmctxTemplate, inst.code_cache)
+        func = FuncInstance(template.func_types[code_slot], inst.context, None, inst, index,
                             code_slot)
-        func.compiled = JitFunc(inst.compiled.slot_address(index), inst.vmctx,
-                                resolve=functools.partial(inst.compiled.entry, index))
-        self._write_func_ref(inst, index, func)
+        vmctx = inst.vmctx
+        offset = template.defined_refs.get(index)
+        if offset is None:
+            func.compiled = JitFunc(template.code_slots[code_slot], vmctx,
+                                    code=inst.compiled, index=index)
+        else:
+            # The template wrote the record but for its vmctx word (new_instance did).
+            address = vmctx + offset
+            func.compiled = JitFunc(template.code_slots[code_slot], vmctx,
+                                    code=inst.compiled, index=index, funcref=address)
+            _jit_context(inst.context).jit.funcrefs[address] = func
         return func
 
     def _write_func_ref(self, inst: JitModuleInstance, index: int, func: FuncInstance) -> None:
@@ -200,5 +249,10 @@ def instantiate(
     LinkError, Trap (segments, start function) or InstantiationError like
     :func:`pyjitwasm.runtime.instantiation.instantiate`. ``allocator`` is on-demand
     unless the engine pools (``pool.py``); ``images`` the module's memory images."""
+    if not imports:
+        # A pooling allocator may have a parked instance of the module (``pool.py``).
+        inst = allocator.reuse(compiled, context, images)
+        if inst is not None:
+            return inst
     return instantiation.instantiate(compiled.module, compiled, imports, context, allocator,
-                                     invoke, images)
+                                     invoke, images, _vmctx_template(compiled).plan)

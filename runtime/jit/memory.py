@@ -21,10 +21,11 @@ never a crash.  Take a fresh view after anything that may grow the memory.
 from __future__ import annotations
 
 import ctypes
+import sys
 
 from pyjitwasm.runtime.images import MemoryImage
 from pyjitwasm.runtime.jit.slots import SlotLease
-from pyjitwasm.runtime.jit.vm import Reservation, map_image
+from pyjitwasm.runtime.jit.vm import Reservation, discard_pages, map_image, zero_pages
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.store import StoreContext
@@ -148,6 +149,35 @@ class JitMemory(MemoryInstance):
         else:
             # cffi's memmove: a ctypes call costs about six times as much.
             ffi.memmove(ffi.cast("char *", self._resv.base), image.data, len(image.data))
+
+    def reset_for_reuse(self, keep_resident: int) -> bool:
+        """A pooling allocator parks this memory's instance for the next store: zero its
+        pages as a reset slot's are (``slots.py``) and return True, or return False
+        (nothing changed) if it grew or a host view still holds its pages."""
+        resv = self._resv
+        # This frame's name, the attribute and getrefcount's argument: no view holds it.
+        if (not isinstance(resv, SlotLease) or sys.getrefcount(resv) > 3
+                or self._length != self.type.minimum * PAGE_SIZE):
+            return False
+        if not resv.mapped:
+            return False  # the cyclic collector unmapped it first (Reservation.mapped)
+        if resv.cow:
+            zero_pages(resv.base, resv.committed)
+            resv.cow = False
+        elif resv.committed:
+            resident = min(resv.committed, keep_resident)
+            ctypes.memset(resv.base, 0, resident)
+            if resv.committed > resident:
+                discard_pages(resv.base + resident, resv.committed - resident)
+        return True
+
+    def rebind(self, context: StoreContext) -> None:
+        """Belong to ``context``'s store (a parked instance's memory, reset already),
+        counted against its limits, and publish the definition again."""
+        context.resources.add_memory(self.type.minimum * PAGE_SIZE)
+        self.context = context
+        self.api = None
+        self._publish()
 
     def detach_reservation(self) -> Reservation:
         """Its store is gone and a pooling allocator takes the slot back: hand over the

@@ -22,6 +22,7 @@ so guard-page bounds checks hold for every tenant.
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
 import weakref
 from typing import Protocol
@@ -36,6 +37,10 @@ from pyjitwasm.runtime.jit.vm import (
 
 DEFAULT_KEEP_RESIDENT = 64 * 1024
 """Bytes of a freed slot cleared with memset and kept resident (one wasm page)."""
+
+
+_UNSHARED_REFS = 2
+"""``sys.getrefcount`` of a lease only a local name refers to (the name, the argument)."""
 
 
 class SlotLease(Reservation):
@@ -110,12 +115,19 @@ class MemorySlotPool:
         if not isinstance(lease, SlotLease):
             return
         slot, cow = lease.slot, lease.cow
+        if sys.getrefcount(lease) <= _UNSHARED_REFS:
+            # No host view holds the lease (this frame's name and getrefcount's argument
+            # are its only references): reset the slot now, without a weak reference.
+            self._recycle(None, slot, cow)
+            return
         ref = weakref.ref(lease, lambda r: self._recycle(r, slot, cow))
         self._pending.add(ref)
-        del lease  # with no view left, _recycle runs now
+        del lease  # once the last view is gone, _recycle runs
 
-    def _recycle(self, ref: weakref.ref[SlotLease], slot: Reservation, cow: bool) -> None:
-        self._pending.discard(ref)
+    def _recycle(self, ref: weakref.ref[SlotLease] | None, slot: Reservation,
+                 cow: bool) -> None:
+        if ref is not None:
+            self._pending.discard(ref)
         if not slot.mapped:
             return  # unmapped already, by the cyclic collector (see Reservation.mapped)
         with self._lock:

@@ -59,29 +59,44 @@ class JitFunc:
     host function word 0 of its host-function context, holding the host shim): what
     VMFuncImport and VMFuncRef records of it hold.  ``vmctx`` is what they pass as the
     callee's vmctx; ``funcref`` the address of a VMFuncRef record for it (0 until one is
-    needed).  ``resolve`` (wasm functions) returns ``(entry shim, machine code)``,
-    compiling the function first if it is not yet; ``shim`` caches the shim."""
+    needed).  A wasm function's ``code`` (its module's code) and ``index`` give
+    ``(entry shim, machine code)``, compiling the function first if it is not yet;
+    ``shim`` caches the shim."""
 
     __slots__ = ("slot", "vmctx", "funcref", "shim", "host_index", "caller", "_keep",
-                 "_resolve")
+                 "_code", "_index")
 
     def __init__(self, slot: int, vmctx: int, host_index: int = -1,
-                 resolve: Callable[[], tuple[int, int]] | None = None) -> None:
+                 code: EntryCode | None = None, index: int = -1, funcref: int = 0) -> None:
         self.slot = slot
         self.vmctx = vmctx
-        self.funcref = 0
+        self.funcref = funcref
         self.shim = 0
         self.host_index = host_index
         self.caller: Caller | None = None  # made on its first call from Python
         self._keep: Any = None
-        self._resolve = resolve
+        self._code = code
+        self._index = index
 
     def entry(self) -> tuple[int, int]:
         """(entry shim, machine code) for entering the function from Python."""
-        if self._resolve is None:
+        if self._code is None:
             raise ValueError("a host function is not entered through an entry shim")
-        self.shim, code = self._resolve()
+        self.shim, code = self._code.entry(self._index)
         return self.shim, code
+
+
+    def rebind_code(self, code: EntryCode | None) -> None:
+        """A pooled instance is parked (None: hold no code) or moves into a new store:
+        forget the caller made for the old store."""
+        self._code = code
+        self.caller = None
+
+
+class EntryCode(Protocol):
+    """What a wasm function's ``JitFunc`` enters through (its module's code)."""
+
+    def entry(self, func_index: int) -> tuple[int, int]: ...
 
 
 _HOST_CODE_SLOT = 16
@@ -126,9 +141,6 @@ class JitState:
         # The finalizer unregistering host functions is made with the first one (a
         # finalizer costs a few microseconds, a large part of creating a store).
         self._host_finalizer: Any = None
-        self._fuel: Any = ffi.cast("int64_t *", self.limits_address + vm.LIMITS_FUEL_CONSUMED)
-        self._deadline: Any = ffi.cast("uint64_t *",
-                                       self.limits_address + vm.LIMITS_EPOCH_DEADLINE)
         self.epoch = context.epoch
         self.epoch_address = int(ffi.cast("uintptr_t", context.epoch.cell))
 
@@ -137,19 +149,24 @@ class JitState:
     @property
     def fuel_consumed(self) -> int:
         """Consumed fuel minus the fuel given (>= 0: none left)."""
-        return int(self._fuel[0])
+        return int(self._fuel_word()[0])
 
     @fuel_consumed.setter
     def fuel_consumed(self, value: int) -> None:
-        self._fuel[0] = value
+        self._fuel_word()[0] = value
+
+    # The two words are cast when used (rarely), not when a store is made (often).
+
+    def _fuel_word(self) -> Any:
+        return ffi.cast("int64_t *", self.limits_address + vm.LIMITS_FUEL_CONSUMED)
 
     @property
     def epoch_deadline(self) -> int:
-        return int(self._deadline[0])
+        return int(self.limits[vm.LIMITS_EPOCH_DEADLINE // 8])
 
     @epoch_deadline.setter
     def epoch_deadline(self, value: int) -> None:
-        self._deadline[0] = min(max(value, 0), (1 << 64) - 1)
+        self.limits[vm.LIMITS_EPOCH_DEADLINE // 8] = min(max(value, 0), (1 << 64) - 1)
 
     def epoch_deadline_reached(self) -> bool:
         return self.epoch.value >= self.epoch_deadline

@@ -142,6 +142,27 @@ class JitTable(TableInstance):
             if words[i] == 0:
                 self.materialize(i)
 
+    def reset_for_reuse(self) -> bool:
+        """A pooling allocator parks this table's instance for the next store: make
+        every element uninitialized again (its segments are recorded anew) and return
+        True, or return False (nothing changed) if it is not lazy or has grown."""
+        lazy = self.lazy
+        if lazy is None or self._length != self.type.minimum:
+            return False
+        lazy.clear()
+        if self._length:
+            ctypes.memset(self._address, 0, 8 * self._length)
+        return True
+
+    def rebind(self, context: JitStoreContext) -> None:
+        """Belong to ``context``'s store (a parked instance's table, reset already),
+        counted against its limits, and publish the definition again."""
+        context.resources.add_table(self.type.minimum)
+        self.context = context
+        self._state = context.jit
+        self.api = None
+        self._publish()
+
     def set_word(self, index: int, word: int) -> None:
         self._words[index] = word
 

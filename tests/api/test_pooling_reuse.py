@@ -1,0 +1,154 @@
+"""The JIT's pooling allocator parks a dropped store's instance and hands it to the next
+store (runtime/jit/pool.py): the new tenant must see a fresh instance (memory, tables,
+globals, funcrefs), limits hold, and an instance anything can still reach is not reused.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from pyjitwasm import (
+    Config,
+    Engine,
+    Instance,
+    Module,
+    PoolingAllocationConfig,
+    ResourceLimitError,
+    Store,
+)
+from pyjitwasm.runtime.jit.pool import PooledJitAllocator
+
+STATEFUL = """(module
+  (memory (export "m") 1 4)
+  (table (export "t") 2 funcref)
+  (global $g (export "g") (mut i32) (i32.const 7))
+  (data (i32.const 16) "hello")
+  (func $seven (export "seven") (result i32) (i32.const 7))
+  (func (export "call0") (result i32) (call_indirect (result i32) (i32.const 0)))
+  (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
+  (func (export "bump") (global.set $g (i32.add (global.get $g) (i32.const 1))))
+  (elem (i32.const 0) $seven))"""
+
+
+@pytest.fixture(params=["static", "dynamic"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    config = Config(strategy="jit")
+    config.memory_style = request.param
+    config.allocation_strategy = PoolingAllocationConfig(total_core_instances=2)
+    return Engine(config)
+
+
+def allocator_of(engine: Engine) -> PooledJitAllocator:
+    allocator = engine.backend.allocator  # type: ignore[attr-defined]  # the JIT backend's
+    assert isinstance(allocator, PooledJitAllocator)
+    return allocator
+
+
+def scribble(engine: Engine, module: Module) -> None:
+    """One tenant that changes everything it can without growing, then drops its store."""
+    store = Store(engine)
+    ex = Instance(store, module, []).exports(store)
+    ex["poke"](store, 16, 0x41)
+    ex["poke"](store, 1000, 0x42)
+    ex["bump"](store)
+    ex["t"].set(store, 1, ex["seven"])
+    assert ex["g"].value(store) == 8
+    del ex, store
+
+
+def test_the_next_store_gets_the_parked_instance_fresh(engine: Engine) -> None:
+    module = Module(engine, STATEFUL)
+    allocator = allocator_of(engine)
+    scribble(engine, module)
+    assert allocator.parked_instances == 1
+    for _ in range(3):
+        store = Store(engine)
+        ex = Instance(store, module, []).exports(store)
+        assert allocator.parked_instances == 0  # this is the parked one
+        memory = ex["m"]
+        assert memory.read(store, 16, 21) == b"hello"
+        assert memory.read(store, 1000, 1001) == b"\0"
+        assert memory.data_len(store) == 65536
+        assert ex["g"].value(store) == 7
+        assert ex["t"].get(store, 1) is None
+        assert ex["call0"](store) == 7  # the element segment, in this store
+        assert ex["t"].get(store, 0)(store) == 7
+        del ex, memory, store
+        scribble(engine, module)
+    assert allocator.slots.created == 1
+    assert allocator.pool.live_instances == 0
+
+
+def test_an_instance_something_still_reaches_is_not_reused(engine: Engine) -> None:
+    module = Module(engine, STATEFUL)
+    allocator = allocator_of(engine)
+    store = Store(engine)
+    memory = Instance(store, module, []).exports(store)["m"]
+    store.close()  # the API object outlives its store
+    assert allocator.parked_instances == 0
+    with pytest.raises(ValueError):
+        memory.read(store, 16, 21)
+    del memory, store
+    store = Store(engine)
+    view = Instance(store, module, []).exports(store)["m"].get_buffer_ptr(store)
+    store.close()
+    assert allocator.parked_instances == 0  # a host view holds the memory
+    del view
+
+
+def test_a_grown_memory_goes_back_to_the_pool_instead(engine: Engine) -> None:
+    module = Module(engine, STATEFUL)
+    allocator = allocator_of(engine)
+    store = Store(engine)
+    Instance(store, module, []).exports(store)["m"].grow(store, 1)
+    del store
+    assert allocator.parked_instances == 0
+    assert allocator.slots.free_slots == 1
+    store = Store(engine)
+    memory = Instance(store, module, []).exports(store)["m"]
+    assert memory.data_len(store) == 65536
+
+
+def test_limits_hold_for_a_reused_instance(engine: Engine) -> None:
+    module = Module(engine, STATEFUL)
+    allocator = allocator_of(engine)
+    scribble(engine, module)
+    limited = Store(engine)
+    limited.set_limits(memory_size=1024)  # below the module's minimum
+    with pytest.raises(ResourceLimitError):
+        Instance(limited, module, [])
+    assert allocator.parked_instances == 0  # not parked again: its slot went back
+    del limited
+    scribble(engine, module)
+    first, second = Store(engine), Store(engine)
+    Instance(first, module, [])
+    Instance(second, module, [])
+    with pytest.raises(ResourceLimitError, match="total_core_instances"):
+        Instance(Store(engine), module, [])
+    del first, second
+    assert allocator.pool.live_instances == 0
+
+
+def test_dropping_the_module_frees_its_parked_instances(engine: Engine) -> None:
+    module = Module(engine, STATEFUL)
+    allocator = allocator_of(engine)
+    scribble(engine, module)
+    assert allocator.parked_instances == 1
+    del module
+    gc.collect()  # the module's own structures may form cycles; the parked do not hold it
+    assert allocator.parked_instances == 0
+
+
+def test_modules_with_imports_are_not_parked() -> None:
+    config = Config(strategy="jit")
+    config.allocation_strategy = "pooling"
+    engine = Engine(config)
+    provider = Module(engine, '(module (func (export "f")))')
+    user = Module(engine, '(module (import "" "f" (func)) (memory 1))')
+    store = Store(engine)
+    f = Instance(store, provider, []).exports(store)["f"]
+    Instance(store, user, [f])
+    del f, store
+    assert allocator_of(engine).parked_instances == 1  # the provider only
