@@ -376,14 +376,7 @@ def instantiate(
         raise InstantiationError(str(exc)) from None
     for i, (gtype, init) in enumerate(plan.globals):
         inst.globals.append(allocator.new_global(inst, i, gtype, _value(init, inst)))
-    # After instantiation only the passive segments remain (the others are dropped).
-    inst.elems = [_items(items, inst) if passive else [] for items, passive in plan.elems]
-    inst.datas = list(plan.datas_after)
-    _bind_exports(plan, inst)
-
-    allocator.activate(inst)
-    _init_elements(plan, inst, allocator)
-    _init_data(plan, inst, images)
+    _segments_and_exports(plan, inst, allocator, images)
     if module.start is not None:
         start = inst.funcs[module.start]
         if start.host is not None:
@@ -436,6 +429,20 @@ def _init_data(plan: InstantiationPlan, inst: ModuleInstance,
         memory.write(start, data)
 
 
+def _segments_and_exports(plan: InstantiationPlan, inst: InstanceT,
+                          allocator: InstanceAllocator[InstanceT, Any],
+                          images: Sequence[MemoryImage]) -> None:
+    """The instantiation steps after the globals: segments kept for later use, exports
+    bound, then the instance activated and its active segments written."""
+    # After instantiation only the passive segments remain (the others are dropped).
+    inst.elems = [_items(items, inst) if passive else [] for items, passive in plan.elems]
+    inst.datas = list(plan.datas_after)
+    _bind_exports(plan, inst)
+    allocator.activate(inst)
+    _init_elements(plan, inst, allocator)
+    _init_data(plan, inst, images)
+
+
 def reinitialize(plan: InstantiationPlan, inst: InstanceT,
                  allocator: InstanceAllocator[InstanceT, Any],
                  images: Sequence[MemoryImage] = ()) -> InstanceT:
@@ -445,10 +452,5 @@ def reinitialize(plan: InstantiationPlan, inst: InstanceT,
     function (the caller checks): its globals, segments and exports are its own."""
     for glob, (_, init) in zip(inst.globals, plan.globals, strict=True):
         glob.value = _value(init, inst)
-    inst.elems = [_items(items, inst) if passive else [] for items, passive in plan.elems]
-    inst.datas = list(plan.datas_after)
-    _bind_exports(plan, inst)
-    allocator.activate(inst)
-    _init_elements(plan, inst, allocator)
-    _init_data(plan, inst, images)
+    _segments_and_exports(plan, inst, allocator, images)
     return inst

@@ -25,7 +25,7 @@ from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.memory import STATIC_BOUND, STATIC_GUARD, JitMemory
 from pyjitwasm.runtime.jit.slots import MemorySlotPool, SlotReturn
-from pyjitwasm.runtime.jit.store import JitFunc, JitStoreContext, signature_id
+from pyjitwasm.runtime.jit.store import JitFunc, JitState, JitStoreContext, signature_id
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import CompiledCode, JitModuleInstance, register_instance
 from pyjitwasm.runtime.memory import MemoryInstance
@@ -88,6 +88,19 @@ class _VmctxTemplate:
         # Whether a pooling allocator may park and reuse its instances (``pool.py``).
         self.parkable: bool | None = None
 
+    def write(self, inst: JitModuleInstance, state: JitState) -> None:
+        """Make ``inst``'s vmctx this template, for an instance in ``state``'s store:
+        its limits record, store handle and epoch counter, and its own address in the
+        funcref records."""
+        vmctx = inst.vmctx
+        ffi.memmove(ffi.cast("char *", vmctx), self.data, len(self.data))
+        words = inst.words()
+        words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
+        words[vm.STORE_OFFSET // 8] = state.id
+        words[inst.layout.epoch_ptr // 8] = state.epoch_address
+        for word in self.ref_vmctx_words:
+            words[word] = vmctx
+
 
 _TEMPLATES: weakref.WeakKeyDictionary[CompiledCode, _VmctxTemplate] = \
     weakref.WeakKeyDictionary()
@@ -116,14 +129,7 @@ class JitAllocator:
         inst = JitModuleInstance(module, context, code, template.func_refs)
         # The engine's per-module state of an instance is its template (new_function).
         inst.code_cache = template
-        vmctx = inst.vmctx
-        ffi.memmove(ffi.cast("char *", vmctx), template.data, len(template.data))
-        words = inst.words()
-        words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
-        words[vm.STORE_OFFSET // 8] = state.id
-        words[inst.layout.epoch_ptr // 8] = state.epoch_address
-        for word in template.ref_vmctx_words:
-            words[word] = vmctx
+        template.write(inst, state)
         return inst
 
     def _admit(self, template: _VmctxTemplate, module: WasmModule, code: CompiledCode,

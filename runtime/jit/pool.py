@@ -41,11 +41,9 @@ from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vm import PAGE, round_to_pages
 from pyjitwasm.runtime.jit.vmctx import CompiledCode, JitModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
-from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.pooling import InstancePool
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
-from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import EXTERNREF, FUNCREF, PAGE_SIZE, MemoryType, TableType
 
@@ -238,14 +236,7 @@ class _Tenancy:
         state = context.jit
         inst.context = context
         inst.compiled = code
-        vmctx = inst.vmctx
-        ffi.memmove(ffi.cast("char *", vmctx), template.data, len(template.data))
-        words = inst.words()
-        words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
-        words[vm.STORE_OFFSET // 8] = state.id
-        words[inst.layout.epoch_ptr // 8] = state.epoch_address
-        for word in template.ref_vmctx_words:
-            words[word] = vmctx
+        template.write(inst, state)
         # Counted against the store's limits, and their definitions published again.
         for memory in self.memories:
             assert isinstance(memory, JitMemory)
