@@ -36,6 +36,24 @@ class ModuleCacheView:
         """The view of the module whose binary is ``wasm``."""
         return cls(cache, hashlib.sha256(wasm).hexdigest())
 
+    def planned_batch(self, func_index: int, options: CompileOptions,
+                      tier: int) -> list[int] | None:
+        """The functions of the batch that an earlier run compiled at ``tier`` when
+        ``func_index`` was first called (None: none recorded)."""
+        if options.keep_ir:
+            return None
+        plan = self.cache.load_plan(self.cache.plan_key(self.module_digest, func_index,
+                                                        options, f"tier{tier}"))
+        if plan is None or not plan or plan[0] != func_index:
+            return None
+        return list(plan)
+
+    def record_plan(self, indices: Sequence[int], options: CompileOptions,
+                    tier: int) -> None:
+        """Note that a first call of ``indices[0]`` compiled ``indices`` at ``tier``."""
+        self.cache.store_plan(self.cache.plan_key(self.module_digest, indices[0], options,
+                                                  f"tier{tier}"), indices)
+
 
 def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: CompileOptions,
                          symbols: Mapping[str, int], info: ModuleInfo, separate: bool,

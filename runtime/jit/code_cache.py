@@ -113,6 +113,32 @@ class CodeCache:
         validator's source and the wasm features are part of it)."""
         return hashlib.sha256(f"{self._digest}\nvalidated\n{module_digest}".encode()).hexdigest()
 
+    def plan_key(self, module_digest: str, func_index: int, options: CompileOptions,
+                 tier: str) -> str:
+        """The key of the note of which batch a lazy compile of ``func_index`` at ``tier``
+        made (:meth:`load_plan`)."""
+        return self.batch_key(module_digest, (func_index,), False, False, options,
+                              f"plan-{tier}")
+
+    def load_plan(self, key: str) -> tuple[int, ...] | None:
+        """The function indices stored under ``key`` by :meth:`store_plan`, or None."""
+        payload = self._read(key)
+        if payload is None:
+            return None
+        try:
+            indices = tuple(int(i) for i in bytes(payload).decode("ascii").split(","))
+        except ValueError:
+            self._discard(key)
+            return None
+        self.stats.hits += 1
+        return indices
+
+    def store_plan(self, key: str, indices: Sequence[int]) -> None:
+        """Keep a batch's function indices under ``key`` (a warm start then loads the
+        batch a function's first call compiled before without working it out again:
+        that decodes the function and its callees)."""
+        self._write(key, ",".join(map(str, indices)).encode("ascii"))
+
     def load(self, key: str) -> BatchObject | None:
         """The batch stored under ``key``, or None (missing, or corrupt: then deleted)."""
         payload = self._read(key)

@@ -194,7 +194,15 @@ class ModuleCode:
         with self._lock:
             if not self._code[k]:
                 tier = TIER0 if self.tiered else TIER1
-                self._compile(self._batch_from(k, tier), tier)
+                # A warm start loads the batch an earlier run made for this first call
+                # (working it out decodes the function and its callees).
+                cache = self.cache
+                planned = None if cache is None else \
+                    cache.planned_batch(self.first + k, self.options, tier)
+                indices = planned or self._batch_from(k, tier)
+                self._compile(indices, tier)
+                if cache is not None and planned is None:
+                    cache.record_plan(indices, self.options, tier)
             return self._code[k]
 
     def _callees_of(self, k: int) -> list[int]:
