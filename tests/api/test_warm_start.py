@@ -30,7 +30,7 @@ WAT = """(module
   (func (export "f") (param i32) (result i32) (call $mid (local.get 0)))
   (func (export "indirect") (param i32 i32) (result i32)
     (call_indirect (param i32) (result i32) (local.get 1) (local.get 0)))
-  (func (export "unused") (result i32) (i32.const 99)))
+  (func (export "unused") (result i32) (i32.const 9)))
 """
 WASM = wat2wasm(WAT)
 
@@ -104,7 +104,7 @@ def test_a_deferred_body_decodes_when_read(tmp_path: Path) -> None:
 def test_an_unknown_module_is_decoded_and_checked(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     _use(_engine(tmp_path))
-    other = wat2wasm(WAT.replace("(i32.const 99)", "(i32.const 98)"))
+    other = wat2wasm(WAT.replace("(i32.const 9)))", "(i32.const 8)))"))
     decoded = _count_body_decodes(monkeypatch, other)
     module = Module(_engine(tmp_path), other)
     # Every body decoded (malformed code is found here), then decoded again to validate.
@@ -114,9 +114,9 @@ def test_an_unknown_module_is_decoded_and_checked(tmp_path: Path,
 def test_a_malformed_body_is_still_a_decode_error_with_a_cache(tmp_path: Path) -> None:
     _use(_engine(tmp_path))
     section = _code_section(WASM)
-    # The last body, `i32.const 99; end`: its opcode 0x41 becomes a reserved one.
+    # The last body, `i32.const 9; end`: its opcode 0x41 becomes a reserved one.
     data = bytearray(WASM)
-    last = data.rindex(bytes([0x41, 99, 0x0B]), section.offset, section.offset + section.size)
+    last = data.rindex(bytes([0x41, 9, 0x0B]), section.offset, section.offset + section.size)
     data[last] = 0xFF
     with pytest.raises(DecodeError):
         Module(_engine(tmp_path), bytes(data))
