@@ -796,22 +796,30 @@ class _ModuleDecoder:
         data = self.data
         has_data_count = self.has_data_count
         disabled = self.disabled
-        decode_bodies = self.decode_bodies
-        for _ in range(_count(r)):
+        count = _count(r)
+        if not self.decode_bodies:
+            # Only each body's extent (a known-valid module: see decode_module).
+            pos, limit = r.pos, r.limit
+            for _ in range(count):
+                size, start = read_u32(data, pos, limit)
+                if size > limit - start:
+                    raise DecodeError("length out of bounds", pos)
+                codes.append(deferred(pos, start + size - pos, source))
+                pos = start + size
+            r.pos = pos
+            return
+        for _ in range(count):
             size_off = r.pos
             body = r.sized(size_off)
             end = body.end
             size = end - size_off
-            if decode_bodies:
-                local_types = _locals(body)
-                instrs, pos = decode_instrs(data, body.pos, end, has_data_count, disabled)
-                if pos != end:
-                    raise DecodeError("section size mismatch", end)
-                code = FunctionBody(local_types, instrs, size_off, size, source)
-                if not keep:
-                    code.release()
-            else:
-                code = deferred(size_off, size, source)
+            local_types = _locals(body)
+            instrs, pos = decode_instrs(data, body.pos, end, has_data_count, disabled)
+            if pos != end:
+                raise DecodeError("section size mismatch", end)
+            code = FunctionBody(local_types, instrs, size_off, size, source)
+            if not keep:
+                code.release()
             r.pos = end
             codes.append(code)
 
