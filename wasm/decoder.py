@@ -39,6 +39,7 @@ from pyjitwasm.wasm.opcodes import (
     END,
     FC,
     FD,
+    I32_CONST,
     IF,
     MEMORY_INIT,
     OPS,
@@ -459,6 +460,9 @@ def decode_instrs(
         raise DecodeError("instruction sequence too complex", off) from None
 
 
+_new_tuple = tuple.__new__
+
+
 class _BodyDecoder:
     """Decodes one module's function bodies again, or for the first time when they were
     deferred (the module's :class:`~pyjitwasm.wasm.module.BodySource`)."""
@@ -845,7 +849,19 @@ class _ModuleDecoder:
 
     def _const_expr(self, r: Reader) -> ConstExpr:
         start = r.pos
-        instrs, r.pos = decode_instrs(self.data, start, r.end, True, self.disabled)
+        data = self.data
+        if start < len(data) and data[start] == I32_CONST:
+            # The common case (data segment offsets: CPython for WASI has 24,000), without
+            # the general decoder's set-up; anything else, or malformed, goes through it.
+            try:
+                value, pos = read_s32(data, start + 1, len(data))
+            except DecodeError:
+                pos = -1
+            if 0 < pos < len(data) and data[pos] == END:
+                r.pos = pos + 1
+                return ConstExpr([_new_tuple(Instr, (I32_CONST, value & 0xFFFFFFFF, start))],
+                                 start)
+        instrs, r.pos = decode_instrs(data, start, r.end, True, self.disabled)
         instrs.pop()
         return ConstExpr(instrs, start)
 
