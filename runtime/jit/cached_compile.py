@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyjitwasm.runtime.jit.code_cache import CodeCache
 from pyjitwasm.runtime.jit.compile_module import (
@@ -24,17 +24,27 @@ from pyjitwasm.translate.translator import ModuleInfo
 from pyjitwasm.wasm.module import WasmModule
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class ModuleCacheView:
-    """A code cache as one module sees it: the cache and the module's SHA-256."""
+    """A code cache as one module sees it: the cache and the module's SHA-256 (and the
+    module's plan log, read once per option set)."""
 
     cache: CodeCache
     module_digest: str
+    _plans: dict[CompileOptions, dict[tuple[str, int], tuple[int, ...]]] = field(
+        default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, cache: CodeCache, wasm: bytes) -> ModuleCacheView:
         """The view of the module whose binary is ``wasm``."""
         return cls(cache, hashlib.sha256(wasm).hexdigest())
+
+    def _plans_for(self, options: CompileOptions) -> dict[tuple[str, int], tuple[int, ...]]:
+        plans = self._plans.get(options)
+        if plans is None:
+            key = self.cache.plans_key(self.module_digest, options)
+            plans = self._plans[options] = self.cache.load_plans(key)
+        return plans
 
     def planned_batch(self, func_index: int, options: CompileOptions,
                       tier: int) -> list[int] | None:
@@ -42,17 +52,21 @@ class ModuleCacheView:
         ``func_index`` was first called (None: none recorded)."""
         if options.keep_ir:
             return None
-        plan = self.cache.load_plan(self.cache.plan_key(self.module_digest, func_index,
-                                                        options, f"tier{tier}"))
-        if plan is None or not plan or plan[0] != func_index:
-            return None
-        return list(plan)
+        plan = self._plans_for(options).get((f"tier{tier}", func_index))
+        return None if plan is None else list(plan)
 
     def record_plan(self, indices: Sequence[int], options: CompileOptions,
                     tier: int) -> None:
         """Note that a first call of ``indices[0]`` compiled ``indices`` at ``tier``."""
-        self.cache.store_plan(self.cache.plan_key(self.module_digest, indices[0], options,
-                                                  f"tier{tier}"), indices)
+        if options.keep_ir:
+            return
+        plans = self._plans_for(options)
+        name = f"tier{tier}"
+        if plans.get((name, indices[0])) == tuple(indices):
+            return
+        plans[(name, indices[0])] = tuple(indices)
+        self.cache.append_plan(self.cache.plans_key(self.module_digest, options), name,
+                               indices)
 
 
 def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: CompileOptions,

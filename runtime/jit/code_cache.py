@@ -113,31 +113,51 @@ class CodeCache:
         validator's source and the wasm features are part of it)."""
         return hashlib.sha256(f"{self._digest}\nvalidated\n{module_digest}".encode()).hexdigest()
 
-    def plan_key(self, module_digest: str, func_index: int, options: CompileOptions,
-                 tier: str) -> str:
-        """The key of the note of which batch a lazy compile of ``func_index`` at ``tier``
-        made (:meth:`load_plan`)."""
-        return self.batch_key(module_digest, (func_index,), False, False, options,
-                              f"plan-{tier}")
+    def plans_key(self, module_digest: str, options: CompileOptions) -> str:
+        """The key of the module's plan log (:meth:`load_plans`)."""
+        return self.batch_key(module_digest, (), False, False, options, "plans")
 
-    def load_plan(self, key: str) -> tuple[int, ...] | None:
-        """The function indices stored under ``key`` by :meth:`store_plan`, or None."""
-        payload = self._read(key)
-        if payload is None:
-            return None
+    def load_plans(self, key: str) -> dict[tuple[str, int], tuple[int, ...]]:
+        """The plan log under ``key``: for (tier name, function index), the functions of
+        the batch that function's lazy first call compiled (see :meth:`append_plan`).
+        Lines that fail their check are skipped.  (The log is not an entry: it counts in
+        no :class:`CacheStats` field.)"""
         try:
-            indices = tuple(int(i) for i in bytes(payload).decode("ascii").split(","))
-        except ValueError:
-            self._discard(key)
-            return None
-        self.stats.hits += 1
-        return indices
+            text = self._path(key).read_bytes()
+        except OSError:
+            return {}
+        plans: dict[tuple[str, int], tuple[int, ...]] = {}
+        for line in text.split(b"\n"):
+            if not line:
+                continue
+            check, _, body = line.partition(b" ")
+            if check != _line_check(key, body):
+                continue
+            try:
+                tier, _, listed = body.decode("ascii").partition(":")
+                indices = tuple(int(i) for i in listed.split(","))
+            except ValueError:  # UnicodeDecodeError too
+                continue
+            plans[(tier, indices[0])] = indices
+        return plans
 
-    def store_plan(self, key: str, indices: Sequence[int]) -> None:
-        """Keep a batch's function indices under ``key`` (a warm start then loads the
-        batch a function's first call compiled before without working it out again:
-        that decodes the function and its callees)."""
-        self._write(key, ",".join(map(str, indices)).encode("ascii"))
+    def append_plan(self, key: str, tier: str, indices: Sequence[int]) -> None:
+        """Add to the plan log under ``key`` that a lazy first call of ``indices[0]``
+        compiled ``indices`` at ``tier``: a warm start then loads that batch without
+        working it out again (which decodes the function and its callees).  One log per
+        module, appended line by line (each with its own check: a torn or damaged line
+        is skipped), so a warm start reads one file for all of them."""
+        if not self.writable:
+            return
+        body = f"{tier}:{','.join(map(str, indices))}".encode("ascii")
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "ab") as f:
+                f.write(_line_check(key, body) + b" " + body + b"\n")
+        except OSError as exc:
+            self.writable = False
+            _warn_once(self.directory, f"cannot write an entry: {exc}")
 
     def load(self, key: str) -> BatchObject | None:
         """The batch stored under ``key``, or None (missing, or corrupt: then deleted)."""
@@ -234,6 +254,12 @@ class CodeCache:
             _warn_once(self.directory, f"cannot write an entry: {exc}")
             return
         self.stats.stores += 1
+
+
+def _line_check(key: str, body: bytes) -> bytes:
+    """The check of one plan-log line (its key is part of it: a log moved to another
+    key's place checks nothing)."""
+    return hashlib.sha256(key.encode() + b"\n" + body).hexdigest()[:16].encode("ascii")
 
 
 def _checked_payload(data: bytes, key: str) -> memoryview | None:
