@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pyjitwasm.runtime.jit.code_cache import CodeCache
 from pyjitwasm.runtime.jit.compile_module import (
+    TIER0,
     TIER1,
     CompiledModule,
     CompileOptions,
@@ -54,6 +55,19 @@ class ModuleCacheView:
             return None
         plan = self._plans_for(options).get((f"tier{tier}", func_index))
         return None if plan is None else list(plan)
+
+    def warm_batch(self, func_index: int, options: CompileOptions,
+                   tier: int) -> tuple[list[int], int] | None:
+        """What a first call of ``func_index`` (compiled at ``tier`` when nothing is
+        known) loads when an earlier run compiled it: the batch an earlier tier-up of it
+        made at tier 1, so hot code runs at tier 1 from the start, else the batch its
+        first call made; with the tier.  None: no plan recorded."""
+        if tier == TIER0:
+            plan = self.planned_batch(func_index, options, TIER1)
+            if plan is not None:
+                return plan, TIER1
+        plan = self.planned_batch(func_index, options, tier)
+        return None if plan is None else (plan, tier)
 
     def record_plan(self, indices: Sequence[int], options: CompileOptions,
                     tier: int) -> None:

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 from pyjitwasm import Config, DecodeError, Engine, Instance, Module, Store
+from pyjitwasm.jit.codeload import CodeLoader
+from pyjitwasm.runtime.jit.compile_module import TIER1
+from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.wasm import decoder
 from pyjitwasm.wasm.module import SectionHeader
 from pyjitwasm.wasm.types import I64
@@ -36,6 +39,7 @@ WASM = wat2wasm(WAT)
 
 
 def _engine(cache: Path | None, **settings: Any) -> Engine:
+    settings.setdefault("lazy_compilation", True)  # also when the suite runs eagerly
     config = Config(**settings)
     if cache is not None:
         config.cache = str(cache)
@@ -120,3 +124,33 @@ def test_a_malformed_body_is_still_a_decode_error_with_a_cache(tmp_path: Path) -
     data[last] = 0xFF
     with pytest.raises(DecodeError):
         Module(_engine(tmp_path), bytes(data))
+
+
+def test_a_warm_start_runs_code_tiered_up_before_at_tier_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "5")
+    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
+    f = next(e.index for e in decoder.decode_module(WASM).exports if e.name == "f")
+
+    def start() -> tuple[Store, Any, ModuleCode]:
+        engine = _engine(tmp_path, tiered_compilation=True)
+        module = Module(engine, WASM)
+        store = Store(engine)
+        code = module._prepared.compiled()
+        assert isinstance(code, ModuleCode)
+        return store, Instance(store, module, []).exports(store)["f"], code
+
+    store, run_f, code = start()
+    for n in range(50):
+        assert run_f(store, n) == 2 * n + 7
+    assert code.wait_for_tier_ups(60) and code.tier_of(f) == TIER1
+
+    compiles: list[int] = []
+    real = CodeLoader.compile_object
+    monkeypatch.setattr(CodeLoader, "compile_object",
+                        lambda self, ir: compiles.append(1) or real(self, ir))
+    store, run_f, code = start()
+    assert code.tier_of(f) is None
+    assert run_f(store, 5) == 17
+    assert code.tier_of(f) == TIER1  # from its first call, loaded from the cache
+    assert compiles == []
