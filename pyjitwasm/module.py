@@ -94,8 +94,10 @@ class Module:
         check_compatible(artifact.header, engine.backend.code_fingerprint())
         if artifact.header.get("module_sha256") != hashlib.sha256(artifact.wasm).hexdigest():
             raise CorruptArtifactError("serialized module: the module does not match its hash")
-        # Trusted once intact and compatible: decoded, not validated again.
-        module = decode_module(artifact.wasm, features=engine.config.features)
+        # Trusted once intact and compatible: not validated again, and its function
+        # bodies only delimited (decoded if ever read: a backtrace's source lines).
+        module = decode_module(artifact.wasm, features=engine.config.features,
+                               keep_bodies=False, decode_bodies=False)
         self = cls.__new__(cls)
         self._engine = engine
         self._wasm = module

@@ -154,3 +154,15 @@ def test_a_warm_start_runs_code_tiered_up_before_at_tier_1(
     assert run_f(store, 5) == 17
     assert code.tier_of(f) == TIER1  # from its first call, loaded from the cache
     assert compiles == []
+
+
+def test_a_deserialized_module_decodes_no_function_body(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _engine(None)
+    serialized = Module(engine, WASM).serialize(jobs=1)
+    decoded = _count_body_decodes(monkeypatch, WASM)
+    module = Module.deserialize(engine, serialized)
+    store = Store(engine)
+    exports = Instance(store, module, []).exports(store)
+    assert exports["f"](store, 5) == 17
+    assert decoded == []
