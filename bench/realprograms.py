@@ -197,10 +197,12 @@ def measure_one(name: str, engine: str) -> dict[str, Any]:
     """Run program ``name`` on ``engine`` in this process: first result and total time
     from the module bytes, CPU time, peak RSS, and the output (hex of its bytes)."""
     program = PROGRAMS[name]
-    if engine == "wasmtime":
+    if engine in ("wasmtime", "wasmtime-warm"):
         import wasmtime as api  # no code cache unless configured
     else:
         import pyjitwasm as api
+    if engine in WARM_ENGINES:
+        api = _CachingApi(api, os.environ[CACHE_DIR_ENV], engine == "wasmtime-warm")
     wasm = program.wasm_path().read_bytes()
     base_rss = status_kib("VmRSS")
     cpu0 = time.process_time()
@@ -215,8 +217,46 @@ def measure_one(name: str, engine: str) -> dict[str, Any]:
     }
 
 
+WARM_ENGINES = ("warm", "wasmtime-warm")
+"""Engines whose code cache (in ``$BENCH_STARTUP_CACHE_DIR``) an unmeasured run of the
+same program filled: a second start (pyjitwasm lazy and wasmtime-py)."""
+CACHE_DIR_ENV = "BENCH_STARTUP_CACHE_DIR"
+
+
+class _CachingApi:
+    """An API module (pyjitwasm or wasmtime) whose ``Engine()`` caches compiled code in
+    ``cache_dir``: the drivers make their engines themselves."""
+
+    def __init__(self, api: Any, cache_dir: str, wasmtime: bool) -> None:
+        self._api = api
+        self._cache = cache_dir
+        if wasmtime:
+            toml = Path(cache_dir) / "wasmtime-cache.toml"
+            toml.write_text(f'[cache]\ndirectory = "{cache_dir}/wasmtime"\n')
+            self._cache = str(toml)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._api, name)
+
+    def Engine(self, config: Any = None) -> Any:  # noqa: N802 - the API's name
+        config = config if config is not None else self._api.Config()
+        config.cache = self._cache
+        return self._api.Engine(config)
+
+
 def run_child(name: str, engine: str, timeout: float) -> dict[str, Any]:
-    """``measure_one`` in a fresh process (so its peak RSS is this run's alone)."""
+    """``measure_one`` in a fresh process (so its peak RSS is this run's alone); a warm
+    engine's cache is filled first by one unmeasured run in its own process."""
+    if engine in WARM_ENGINES and CACHE_DIR_ENV not in os.environ:
+        with tempfile.TemporaryDirectory(prefix="pyjitwasm-bench-cache-") as cache_dir:
+            os.environ[CACHE_DIR_ENV] = cache_dir
+            try:
+                filled = run_child(name, engine, timeout)
+                if "error" in filled:
+                    return filled
+                return run_child(name, engine, timeout)
+            finally:
+                del os.environ[CACHE_DIR_ENV]
     env = dict(os.environ)
     env["PYJITWASM_LAZY"] = "0" if engine == "eager" else "1"
     cmd = [sys.executable, "-P", __file__, "--child", name, engine]
@@ -235,9 +275,10 @@ def mark_output_matches(rows: list[dict[str, Any]]) -> None:
     """Set ``output_matches`` on every pyjitwasm row of a program that also has a
     wasmtime row: whether the two outputs are the same bytes."""
     reference = {row["program"]: row.get("output_sha256") for row in rows
-                 if row["engine"] == "wasmtime" and "error" not in row}
+                 if row["engine"].startswith("wasmtime") and "error" not in row}
     for row in rows:
-        if row["engine"] != "wasmtime" and row["program"] in reference and "error" not in row:
+        if (not row["engine"].startswith("wasmtime") and row["program"] in reference
+                and "error" not in row):
             row["output_matches"] = row.get("output_sha256") == reference[row["program"]]
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import llvmlite.binding as llvm
 from llvmlite.binding import ffi
 
-from pyjitwasm.jit.elfsyms import read_code_layout
+from pyjitwasm.jit.elfsyms import CodeSection, DefinedSymbol, read_code_layout
 
 _init_lock = threading.Lock()
 _initialized = False
@@ -361,9 +361,11 @@ class CodeLoader:
         obj: bytes,
         imports: Mapping[str, int] | None = None,
         exports: Iterable[str] | None = None,
+        layout: tuple[list[CodeSection], list[DefinedSymbol]] | None = None,
     ) -> LoadedCode:
-        """Link an ELF object produced by :meth:`compile_object`."""
-        sections, symbols = read_code_layout(obj)
+        """Link an ELF object produced by :meth:`compile_object`.  ``layout``: the
+        object's :func:`read_code_layout`, when the caller has read it already."""
+        sections, symbols = layout if layout is not None else read_code_layout(obj)
         wanted = set(exports) if exports is not None else {s.name for s in symbols}
         anchored = [(s.anchor, s) for s in sections if s.anchor is not None]
         if len(anchored) != len(sections):

@@ -215,9 +215,10 @@ def load_object_code(code: ObjectCode, pipeline: int | LLVMPipeline, timings: Co
     process, resolving undefined symbols from ``symbols``."""
     t0 = time.perf_counter()
     obj = code.obj
-    loaded = code_loader(pipeline).load_object(obj, symbols)
+    layout = read_code_layout(obj)
+    loaded = code_loader(pipeline).load_object(obj, symbols, layout=layout)
     section_starts: dict[str, int] = {}
-    for section in read_code_layout(obj)[0]:
+    for section in layout[0]:
         if section.anchor is not None:
             section_starts[section.name] = loaded.address(section.anchor) - section.anchor_offset
     by_name = {name: index for index, name in code.functions.items()}

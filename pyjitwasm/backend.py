@@ -41,8 +41,14 @@ class Backend(Protocol):
         ...
 
     def validate(self, module: WasmModule, wasm: bytes) -> None:
-        """Validate a decoded module (ValidationError), or skip it when the backend's
-        code cache records that these bytes validated before."""
+        """Validate a decoded module (ValidationError) and note in the backend's code
+        cache, if any, that these bytes validated (see :meth:`known_valid`)."""
+        ...
+
+    def known_valid(self, wasm: bytes) -> bool:
+        """Whether the backend's code cache records that these bytes decoded and
+        validated before (``Module()`` then neither decodes function bodies nor
+        validates)."""
         ...
 
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> PreparedModule:

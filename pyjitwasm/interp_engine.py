@@ -73,6 +73,9 @@ class InterpBackend:
         return StoreContext(c.max_call_depth, c.max_host_nesting, self.epoch,
                             c.consume_fuel, c.epoch_interruption)
 
+    def known_valid(self, wasm: bytes) -> bool:
+        return False  # no code cache
+
     def validate(self, module: WasmModule, wasm: bytes) -> None:
         validate_module(module)
 

@@ -149,15 +149,16 @@ class JitBackend:
                                c.memory_style, c.dynamic_memory_reserve, self.epoch,
                                c.consume_fuel, c.epoch_interruption)
 
-    def validate(self, module: WasmModule, wasm: bytes) -> None:
+    def known_valid(self, wasm: bytes) -> bool:
         view = self._cache_view(wasm)
-        if view is None:
-            validate_module(module)
-            return
-        note = view.cache.validated_key(view.module_digest)
-        if not view.cache.has_note(note):
-            validate_module(module)
-            view.cache.store_note(note)
+        return view is not None and view.cache.has_note(
+            view.cache.validated_key(view.module_digest))
+
+    def validate(self, module: WasmModule, wasm: bytes) -> None:
+        validate_module(module)
+        view = self._cache_view(wasm)
+        if view is not None:
+            view.cache.store_note(view.cache.validated_key(view.module_digest))
 
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> JitModule:
         return JitModule(module, self.options, self._cache_view(wasm), wasm=wasm,

@@ -43,15 +43,22 @@ class Module:
         if not isinstance(engine, Engine):
             raise ArgumentTypeError("expected an Engine")
         binary = _binary(wasm)
+        backend = engine.backend
         with cyclic_gc_paused():
-            # Function bodies are decoded, checked and dropped one at a time, and decoded
-            # again when compiled (most of a large module's never are): a second decode,
-            # ~0.5 us per instruction, for a peak of one body instead of all (CPython for
-            # WASI: Module() 1 s more CPU, peak RSS 186 MB instead of 503).  A module the
-            # code cache knows validated is not checked (nor decoded) at all.
-            module = decode_module(binary, features=engine.config.features,
-                                   keep_bodies=False)
-            engine.backend.validate(module, binary)
+            if backend.known_valid(binary):
+                # The code cache knows these bytes decoded and validated: function bodies
+                # are only delimited, each decoded when first compiled (most of a large
+                # module's never are), and nothing is checked again.
+                module = decode_module(binary, features=engine.config.features,
+                                       keep_bodies=False, decode_bodies=False)
+            else:
+                # Function bodies are decoded, checked and dropped one at a time, and
+                # decoded again when compiled: a second decode, ~0.5 us per instruction,
+                # for a peak of one body instead of all (CPython for WASI: Module() 1 s
+                # more CPU, peak RSS 186 MB instead of 503).
+                module = decode_module(binary, features=engine.config.features,
+                                       keep_bodies=False)
+                backend.validate(module, binary)
         self._engine = engine
         self._wasm = module
         self._binary = binary
@@ -87,8 +94,10 @@ class Module:
         check_compatible(artifact.header, engine.backend.code_fingerprint())
         if artifact.header.get("module_sha256") != hashlib.sha256(artifact.wasm).hexdigest():
             raise CorruptArtifactError("serialized module: the module does not match its hash")
-        # Trusted once intact and compatible: decoded, not validated again.
-        module = decode_module(artifact.wasm, features=engine.config.features)
+        # Trusted once intact and compatible: not validated again, and its function
+        # bodies only delimited (decoded if ever read: a backtrace's source lines).
+        module = decode_module(artifact.wasm, features=engine.config.features,
+                               keep_bodies=False, decode_bodies=False)
         self = cls.__new__(cls)
         self._engine = engine
         self._wasm = module

@@ -13,7 +13,6 @@ and reads single-byte LEB128s inline, falling back to ``reader`` only for longer
 
 from __future__ import annotations
 
-import functools
 import gc
 from collections.abc import Callable
 
@@ -40,6 +39,7 @@ from pyjitwasm.wasm.opcodes import (
     END,
     FC,
     FD,
+    I32_CONST,
     IF,
     MEMORY_INIT,
     OPS,
@@ -460,16 +460,42 @@ def decode_instrs(
         raise DecodeError("instruction sequence too complex", off) from None
 
 
-def _redecode(data: bytes, pos: int, stop: int, has_data_count: bool,
-              disabled: dict[int, str] | None) -> list[Instr]:
-    """A released function body's instructions, decoded again (they decoded before)."""
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # as in decode_module: one tuple per instruction, no cycles
-    try:
-        return decode_instrs(data, pos, stop, has_data_count, disabled)[0]
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+_new_tuple = tuple.__new__
+
+
+class _BodyDecoder:
+    """Decodes one module's function bodies again, or for the first time when they were
+    deferred (the module's :class:`~pyjitwasm.wasm.module.BodySource`)."""
+
+    __slots__ = ("data", "has_data_count", "disabled")
+
+    def __init__(self, data: bytes, has_data_count: bool,
+                 disabled: dict[int, str] | None) -> None:
+        self.data = data
+        self.has_data_count = has_data_count
+        self.disabled = disabled
+
+    def decode_body(self, offset: int, size: int) -> tuple[tuple[int, ...], list[Instr]]:
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # as in decode_module: one tuple per instruction, no cycles
+        try:
+            return self.decode_unpaused(offset, size)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def decode_unpaused(self, offset: int, size: int) -> tuple[tuple[int, ...], list[Instr]]:
+        """``decode_body`` with the cyclic collector as it is (the module decoder has
+        paused it already)."""
+        data = self.data
+        r = Reader(data, offset, offset + size, offset + size)
+        body = r.sized(offset)
+        local_types = _locals(body)
+        instrs, pos = decode_instrs(data, body.pos, body.end, self.has_data_count,
+                                    self.disabled)
+        if pos != body.end:
+            raise DecodeError("section size mismatch", body.end)
+        return local_types, instrs
 
 
 _MEMARGS: dict[int, MemArg] = {}
@@ -566,9 +592,11 @@ def _decode_simd(
 class _ModuleDecoder:
     """Section-by-section decoding state of one module."""
 
-    def __init__(self, data: bytes, features: Features, keep_bodies: bool = True) -> None:
+    def __init__(self, data: bytes, features: Features, keep_bodies: bool = True,
+                 decode_bodies: bool = True) -> None:
         self.data = data
         self.keep_bodies = keep_bodies
+        self.decode_bodies = decode_bodies
         self.disabled = features.disabled_opcodes() or None
         self.module = WasmModule(size=len(data))
         self.has_data_count = False
@@ -765,24 +793,38 @@ class _ModuleDecoder:
         self.has_data_count = True
 
     def _code(self, r: Reader) -> None:
-        data = self.data
         codes = self.module.codes
+        source = _BodyDecoder(self.data, self.has_data_count, self.disabled)
+        deferred = FunctionBody.deferred
+        keep = self.keep_bodies
+        data = self.data
         has_data_count = self.has_data_count
-        for _ in range(_count(r)):
+        disabled = self.disabled
+        count = _count(r)
+        if not self.decode_bodies:
+            # Only each body's extent (a known-valid module: see decode_module).
+            pos, limit = r.pos, r.limit
+            for _ in range(count):
+                size, start = read_u32(data, pos, limit)
+                if size > limit - start:
+                    raise DecodeError("length out of bounds", pos)
+                codes.append(deferred(pos, start + size - pos, source))
+                pos = start + size
+            r.pos = pos
+            return
+        for _ in range(count):
             size_off = r.pos
             body = r.sized(size_off)
+            end = body.end
+            size = end - size_off
             local_types = _locals(body)
-            instrs, pos = decode_instrs(
-                data, body.pos, body.end, has_data_count, self.disabled
-            )
-            if pos != body.end:
-                raise DecodeError("section size mismatch", body.end)
-            r.pos = pos
-            redecode = functools.partial(_redecode, data, body.pos, body.end, has_data_count,
-                                         self.disabled)
-            code = FunctionBody(local_types, instrs, size_off, body.end - size_off, redecode)
-            if not self.keep_bodies:
+            instrs, pos = decode_instrs(data, body.pos, end, has_data_count, disabled)
+            if pos != end:
+                raise DecodeError("section size mismatch", end)
+            code = FunctionBody(local_types, instrs, size_off, size, source)
+            if not keep:
                 code.release()
+            r.pos = end
             codes.append(code)
 
     def _data(self, r: Reader) -> None:
@@ -807,7 +849,19 @@ class _ModuleDecoder:
 
     def _const_expr(self, r: Reader) -> ConstExpr:
         start = r.pos
-        instrs, r.pos = decode_instrs(self.data, start, r.end, True, self.disabled)
+        data = self.data
+        if start < len(data) and data[start] == I32_CONST:
+            # The common case (data segment offsets: CPython for WASI has 24,000), without
+            # the general decoder's set-up; anything else, or malformed, goes through it.
+            try:
+                value, pos = read_s32(data, start + 1, len(data))
+            except DecodeError:
+                pos = -1
+            if 0 < pos < len(data) and data[pos] == END:
+                r.pos = pos + 1
+                return ConstExpr([_new_tuple(Instr, (I32_CONST, value & 0xFFFFFFFF, start))],
+                                 start)
+        instrs, r.pos = decode_instrs(data, start, r.end, True, self.disabled)
         instrs.pop()
         return ConstExpr(instrs, start)
 
@@ -893,13 +947,18 @@ def _name_map(r: Reader) -> dict[int, str]:
 
 
 def decode_module(data: bytes, features: Features = DEFAULT_FEATURES,
-                  keep_bodies: bool = True) -> WasmModule:
+                  keep_bodies: bool = True, decode_bodies: bool = True) -> WasmModule:
     """Decode a WebAssembly binary module.
 
     ``keep_bodies=False``: every function body is decoded (so malformed code is found
     here) but released at once (``FunctionBody.release``): a large module's peak memory
     is then its bytes and one body's instructions, not millions of ``Instr`` tuples
     (the validator decodes each body again, and releases what it found released).
+
+    ``decode_bodies=False``: function bodies are not decoded at all, only delimited
+    (:meth:`FunctionBody.deferred`); each is decoded when first read.  For a module known
+    to be valid (the code cache says it validated): a malformed body would only be found
+    when read, and nothing reads most bodies of a large module.
 
     Raises DecodeError for malformed bytes and UnsupportedFeatureError (a DecodeError)
     for constructs of proposals pyjitwasm does not implement or ``features`` switch off;
@@ -911,7 +970,7 @@ def decode_module(data: bytes, features: Features = DEFAULT_FEATURES,
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _ModuleDecoder(data, features, keep_bodies).decode()
+        return _ModuleDecoder(data, features, keep_bodies, decode_bodies).decode()
     except DecodeError:
         raise
     except RecursionError:

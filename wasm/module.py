@@ -7,10 +7,9 @@ each space, so ``func_type_index(i)`` covers imported and defined functions alik
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pyjitwasm.wasm.types import ExternKind, ExternType, FuncType, GlobalType, MemoryType, TableType
 
@@ -92,6 +91,15 @@ class DataSegment:
     offset: int = 0
 
 
+class BodySource(Protocol):
+    """Decodes function bodies from a module's bytes (one per decoded module, shared by
+    its bodies, so a body costs no closure of its own)."""
+
+    def decode_body(self, offset: int, size: int) -> tuple[tuple[int, ...], list[Instr]]:
+        """The declared locals and instructions of the body whose size field is at
+        ``offset`` and which takes ``size`` bytes with that field."""
+
+
 class FunctionBody:
     """A defined function's code.
 
@@ -103,27 +111,72 @@ class FunctionBody:
     releases every body once it is validated and the JIT each body it has compiled, so a
     large module is not held as millions of ``Instr`` tuples (CPython 3.12 for WASI:
     2.7M instructions, ~140 bytes each, 355 MB) for functions that never run.
+
+    A *deferred* body (:meth:`deferred`: a module the code cache knows valid, decoded
+    without its bodies) is only its byte range until ``locals``, ``instrs`` or
+    ``instr_count`` is first read: a warm start decodes just the bodies it compiles.
     """
 
-    __slots__ = ("locals", "_instrs", "offset", "size", "instr_count", "_redecode")
+    __slots__ = ("_locals", "_instrs", "offset", "size", "_instr_count", "_source")
 
     def __init__(self, locals: tuple[int, ...], instrs: list[Instr], offset: int, size: int,
-                 redecode: Callable[[], list[Instr]] | None = None) -> None:
-        self.locals = locals
+                 source: BodySource | None = None) -> None:
+        self._locals: tuple[int, ...] | None = locals
         self._instrs: list[Instr] | None = instrs
         self.offset = offset  # of the body's size field
-        self.size = size
-        self.instr_count = len(instrs)
-        # Decodes the same instructions again from the module's bytes (None: kept).
-        self._redecode = redecode
+        self.size = size  # bytes, with the size field
+        self._instr_count = len(instrs)
+        # Decodes the same body again from the module's bytes (None: kept).
+        self._source = source
+
+    @classmethod
+    def deferred(cls, offset: int, size: int, source: BodySource) -> FunctionBody:
+        """A body not decoded yet: ``source`` decodes it when it is first read."""
+        body = cls.__new__(cls)
+        body._locals = None
+        body._instrs = None
+        body.offset = offset
+        body.size = size
+        body._instr_count = -1
+        body._source = source
+        return body
+
+    def _decode(self) -> list[Instr]:
+        assert self._source is not None
+        local_types, instrs = self._source.decode_body(self.offset, self.size)
+        self._locals = local_types
+        self._instr_count = len(instrs)
+        self._instrs = instrs
+        return instrs
+
+    @property
+    def locals(self) -> tuple[int, ...]:
+        local_types = self._locals
+        if local_types is None:
+            self._decode()
+            local_types = self._locals
+            assert local_types is not None
+        return local_types
 
     @property
     def instrs(self) -> list[Instr]:
         instrs = self._instrs
         if instrs is None:
-            assert self._redecode is not None
-            instrs = self._instrs = self._redecode()
+            instrs = self._decode()
         return instrs
+
+    @property
+    def instr_count(self) -> int:
+        """The number of instructions (decoding a deferred body once to count them)."""
+        if self._instr_count < 0:
+            self._decode()
+            self.release()
+        return self._instr_count
+
+    @property
+    def decoded(self) -> bool:
+        """Whether the body was ever decoded (a deferred one not until first read)."""
+        return self._instr_count >= 0
 
     @property
     def released(self) -> bool:
@@ -132,11 +185,12 @@ class FunctionBody:
 
     def release(self) -> None:
         """Drop the decoded instructions if they can be decoded again (else keep them)."""
-        if self._redecode is not None:
+        if self._source is not None:
             self._instrs = None
 
     def __repr__(self) -> str:
-        return (f"FunctionBody(locals={self.locals!r}, instrs=<{self.instr_count}>, "
+        count = self._instr_count if self._instr_count >= 0 else "?"
+        return (f"FunctionBody(locals={self._locals!r}, instrs=<{count}>, "
                 f"offset={self.offset}, size={self.size})")
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyjitwasm.runtime.jit.code_cache import CodeCache
 from pyjitwasm.runtime.jit.compile_module import (
+    TIER0,
     TIER1,
     CompiledModule,
     CompileOptions,
@@ -24,17 +25,62 @@ from pyjitwasm.translate.translator import ModuleInfo
 from pyjitwasm.wasm.module import WasmModule
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class ModuleCacheView:
-    """A code cache as one module sees it: the cache and the module's SHA-256."""
+    """A code cache as one module sees it: the cache and the module's SHA-256 (and the
+    module's plan log, read once per option set)."""
 
     cache: CodeCache
     module_digest: str
+    _plans: dict[CompileOptions, dict[tuple[str, int], tuple[int, ...]]] = field(
+        default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, cache: CodeCache, wasm: bytes) -> ModuleCacheView:
         """The view of the module whose binary is ``wasm``."""
         return cls(cache, hashlib.sha256(wasm).hexdigest())
+
+    def _plans_for(self, options: CompileOptions) -> dict[tuple[str, int], tuple[int, ...]]:
+        plans = self._plans.get(options)
+        if plans is None:
+            key = self.cache.plans_key(self.module_digest, options)
+            plans = self._plans[options] = self.cache.load_plans(key)
+        return plans
+
+    def planned_batch(self, func_index: int, options: CompileOptions,
+                      tier: int) -> list[int] | None:
+        """The functions of the batch that an earlier run compiled at ``tier`` when
+        ``func_index`` was first called (None: none recorded)."""
+        if options.keep_ir:
+            return None
+        plan = self._plans_for(options).get((f"tier{tier}", func_index))
+        return None if plan is None else list(plan)
+
+    def warm_batch(self, func_index: int, options: CompileOptions,
+                   tier: int) -> tuple[list[int], int] | None:
+        """What a first call of ``func_index`` (compiled at ``tier`` when nothing is
+        known) loads when an earlier run compiled it: the batch an earlier tier-up of it
+        made at tier 1, so hot code runs at tier 1 from the start, else the batch its
+        first call made; with the tier.  None: no plan recorded."""
+        if tier == TIER0:
+            plan = self.planned_batch(func_index, options, TIER1)
+            if plan is not None:
+                return plan, TIER1
+        plan = self.planned_batch(func_index, options, tier)
+        return None if plan is None else (plan, tier)
+
+    def record_plan(self, indices: Sequence[int], options: CompileOptions,
+                    tier: int) -> None:
+        """Note that a first call of ``indices[0]`` compiled ``indices`` at ``tier``."""
+        if options.keep_ir:
+            return
+        plans = self._plans_for(options)
+        name = f"tier{tier}"
+        if plans.get((name, indices[0])) == tuple(indices):
+            return
+        plans[(name, indices[0])] = tuple(indices)
+        self.cache.append_plan(self.cache.plans_key(self.module_digest, options), name,
+                               indices)
 
 
 def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: CompileOptions,

@@ -113,6 +113,52 @@ class CodeCache:
         validator's source and the wasm features are part of it)."""
         return hashlib.sha256(f"{self._digest}\nvalidated\n{module_digest}".encode()).hexdigest()
 
+    def plans_key(self, module_digest: str, options: CompileOptions) -> str:
+        """The key of the module's plan log (:meth:`load_plans`)."""
+        return self.batch_key(module_digest, (), False, False, options, "plans")
+
+    def load_plans(self, key: str) -> dict[tuple[str, int], tuple[int, ...]]:
+        """The plan log under ``key``: for (tier name, function index), the functions of
+        the batch that function's lazy first call compiled (see :meth:`append_plan`).
+        Lines that fail their check are skipped.  (The log is not an entry: it counts in
+        no :class:`CacheStats` field.)"""
+        try:
+            text = self._path(key).read_bytes()
+        except OSError:
+            return {}
+        plans: dict[tuple[str, int], tuple[int, ...]] = {}
+        for line in text.split(b"\n"):
+            if not line:
+                continue
+            check, _, body = line.partition(b" ")
+            if check != _line_check(key, body):
+                continue
+            try:
+                tier, _, listed = body.decode("ascii").partition(":")
+                indices = tuple(int(i) for i in listed.split(","))
+            except ValueError:  # UnicodeDecodeError too
+                continue
+            plans[(tier, indices[0])] = indices
+        return plans
+
+    def append_plan(self, key: str, tier: str, indices: Sequence[int]) -> None:
+        """Add to the plan log under ``key`` that a lazy first call of ``indices[0]``
+        compiled ``indices`` at ``tier``: a warm start then loads that batch without
+        working it out again (which decodes the function and its callees).  One log per
+        module, appended line by line (each with its own check: a torn or damaged line
+        is skipped), so a warm start reads one file for all of them."""
+        if not self.writable:
+            return
+        body = f"{tier}:{','.join(map(str, indices))}".encode("ascii")
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "ab") as f:
+                f.write(_line_check(key, body) + b" " + body + b"\n")
+        except OSError as exc:
+            self.writable = False
+            _warn_once(self.directory, f"cannot write an entry: {exc}")
+
     def load(self, key: str) -> BatchObject | None:
         """The batch stored under ``key``, or None (missing, or corrupt: then deleted)."""
         payload = self._read(key)
@@ -208,6 +254,12 @@ class CodeCache:
             _warn_once(self.directory, f"cannot write an entry: {exc}")
             return
         self.stats.stores += 1
+
+
+def _line_check(key: str, body: bytes) -> bytes:
+    """The check of one plan-log line (its key is part of it: a log moved to another
+    key's place checks nothing)."""
+    return hashlib.sha256(key.encode() + b"\n" + body).hexdigest()[:16].encode("ascii")
 
 
 def _checked_payload(data: bytes, key: str) -> memoryview | None:

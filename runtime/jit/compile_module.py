@@ -421,7 +421,10 @@ def load_batch(module: WasmModule, layout: VMContextLayout, batch: BatchObject,
     """Link a compiled batch (made by :func:`emit_batch` in this process or another)
     into this process."""
     timings = timings or CompileTimings()
-    pipeline = codegen_options_for(module, batch.indices, options, batch.tier).llvm_pipeline
+    # Linking does not depend on the passes that made the object: the tier's loader,
+    # not the size rule's (``codegen_options_for``), which would decode every body of
+    # the batch to measure it (a warm start decodes none).
+    pipeline = options.codegen_options(batch.tier).llvm_pipeline
     compiled = load_object_code(batch.code, pipeline, timings, symbols)
     return CompiledModule(
         module=module,

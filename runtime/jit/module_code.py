@@ -201,7 +201,18 @@ class ModuleCode:
         with self._lock:
             if not self._code[k]:
                 tier = TIER0 if self.tiered else TIER1
-                self._compile(self._batch_from(k, tier), tier, "lazy")
+                # A warm start loads the batch an earlier run made for this first call,
+                # or for its tier-up (working it out decodes the function and callees).
+                cache = self.cache
+                warm = None if cache is None else \
+                    cache.warm_batch(self.first + k, self.options, tier)
+                if warm is not None:
+                    indices, tier = warm
+                else:
+                    indices = self._batch_from(k, tier)
+                self._compile(indices, tier, "lazy")
+                if cache is not None and warm is None:
+                    cache.record_plan(indices, self.options, tier)
             return self._code[k]
 
     def _callees_of(self, k: int) -> list[int]:
@@ -343,6 +354,8 @@ class ModuleCode:
             indices = self._batch_from(k, TIER1)
             batch = self._compile_batch(indices, TIER1, separate=True)
             self._publish(batch, indices, TIER1)
+            if self.cache is not None:
+                self.cache.record_plan(indices, self.options, TIER1)
             self.tier_ups += 1
             self.tier_up_seconds += time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001 - the function just stays at tier 0

@@ -19,7 +19,12 @@ from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.runtime.jit import fingerprint as fingerprint_module
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView, compile_batch_cached
 from pyjitwasm.runtime.jit.call import invoke
-from pyjitwasm.runtime.jit.code_cache import CodeCache, CodeCacheWarning, open_code_cache
+from pyjitwasm.runtime.jit.code_cache import (
+    ENTRY_MAGIC,
+    CodeCache,
+    CodeCacheWarning,
+    open_code_cache,
+)
 from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1, CompileOptions
 from pyjitwasm.runtime.jit.fingerprint import (
     OPTIONS_NOT_AFFECTING_CODE,
@@ -163,7 +168,31 @@ def test_tier_is_part_of_the_key(tmp_path: Path) -> None:
 
 
 def _entries(directory: Path) -> list[Path]:
-    return [p for p in directory.rglob("*") if p.is_file()]
+    """The cache's checksummed entries (not its plan logs)."""
+    return [p for p in directory.rglob("*")
+            if p.is_file() and p.read_bytes().startswith(ENTRY_MAGIC)]
+
+
+def _plan_logs(directory: Path) -> list[Path]:
+    return [p for p in directory.rglob("*")
+            if p.is_file() and not p.read_bytes().startswith(ENTRY_MAGIC)]
+
+
+@pytest.mark.skipif(not lazy_stubs_supported(), reason="lazy compilation needs the stubs")
+def test_a_damaged_plan_log_line_is_skipped(tmp_path: Path) -> None:
+    _run(_cache(tmp_path))
+    [log] = _plan_logs(tmp_path)
+    lines = log.read_bytes().splitlines(keepends=True)
+    assert len(lines) >= 2
+    # A flipped index in the first line, and a torn last line.
+    log.write_bytes(lines[0].replace(b":", b":9", 1) + b"".join(lines[1:])[:-5])
+    cache = _cache(tmp_path)
+    plans = cache.load_plans(cache.plans_key(ModuleCacheView.of(cache, WASM).module_digest,
+                                             OPTIONS))
+    assert len(plans) == len(lines) - 2
+    again = _cache(tmp_path)
+    _run(again)  # the skipped plans are worked out again; every batch is still found
+    assert again.stats.misses == 0 and again.stats.corrupt == 0
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "swap"])

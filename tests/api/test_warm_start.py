@@ -1,0 +1,168 @@
+"""A warm start (``Config.cache`` filled by an earlier run) decodes no function body in
+``Module()`` (the cache notes that the bytes validated) and none on the first calls
+(the cache notes which batch each lazy first call compiled); a module the cache does
+not know is decoded and checked as before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyjitwasm import Config, DecodeError, Engine, Instance, Module, Store
+from pyjitwasm.jit.codeload import CodeLoader
+from pyjitwasm.runtime.jit.compile_module import TIER1
+from pyjitwasm.runtime.jit.module_code import ModuleCode
+from pyjitwasm.wasm import decoder
+from pyjitwasm.wasm.module import SectionHeader
+from pyjitwasm.wasm.types import I64
+from pyjitwasm.wat import wat2wasm
+
+CODE_SECTION_ID = 10
+
+WAT = """(module
+  (memory 1)
+  (table 2 funcref)
+  (elem (i32.const 0) $double $triple)
+  (global $g (mut i32) (i32.const 7))
+  (func $double (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+  (func $triple (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
+  (func $leaf (param i32) (result i32) (local i64) (i32.add (local.get 0) (global.get $g)))
+  (func $mid (param i32) (result i32) (call $leaf (call $double (local.get 0))))
+  (func (export "f") (param i32) (result i32) (call $mid (local.get 0)))
+  (func (export "indirect") (param i32 i32) (result i32)
+    (call_indirect (param i32) (result i32) (local.get 1) (local.get 0)))
+  (func (export "unused") (result i32) (i32.const 9)))
+"""
+WASM = wat2wasm(WAT)
+
+
+def _engine(cache: Path | None, **settings: Any) -> Engine:
+    settings.setdefault("lazy_compilation", True)  # also when the suite runs eagerly
+    config = Config(**settings)
+    if cache is not None:
+        config.cache = str(cache)
+    return Engine(config)
+
+
+def _code_section(wasm: bytes) -> SectionHeader:
+    module = decoder.decode_module(wasm)
+    return next(s for s in module.sections if s.id == CODE_SECTION_ID)
+
+
+def _count_body_decodes(monkeypatch: pytest.MonkeyPatch, wasm: bytes) -> list[int]:
+    """Offsets of every instruction sequence decoded inside the code section (constant
+    expressions elsewhere do not count)."""
+    section = _code_section(wasm)
+    decoded: list[int] = []
+    real = decoder.decode_instrs
+
+    def counting(data: bytes, pos: int, *args: Any) -> Any:
+        if section.offset <= pos < section.offset + section.size:
+            decoded.append(pos)
+        return real(data, pos, *args)
+
+    monkeypatch.setattr(decoder, "decode_instrs", counting)
+    return decoded
+
+
+def _use(engine: Engine) -> Module:
+    module = Module(engine, WASM)
+    store = Store(engine)
+    exports = Instance(store, module, []).exports(store)
+    assert exports["f"](store, 5) == 17
+    assert exports["indirect"](store, 1, 4) == 12
+    return module
+
+
+@pytest.mark.parametrize("tiered", [True, False])
+def test_warm_start_decodes_no_function_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             tiered: bool) -> None:
+    decoded = _count_body_decodes(monkeypatch, WASM)
+    _use(_engine(tmp_path, tiered_compilation=tiered))  # cold: fills the cache
+    assert len(decoded) >= 7  # every body checked, the called ones compiled
+    decoded.clear()
+
+    engine = _engine(tmp_path, tiered_compilation=tiered)
+    module = Module(engine, WASM)
+    assert decoded == []
+    assert not any(body.decoded for body in module._wasm.codes)
+    _use(engine)  # Module(), Instance() and first calls: batches and plans from the cache
+    assert decoded == []
+
+
+def test_a_deferred_body_decodes_when_read(tmp_path: Path) -> None:
+    _use(_engine(tmp_path))
+    engine = _engine(tmp_path)
+    module = Module(engine, WASM)
+    body = module._wasm.codes[2]  # $leaf
+    assert not body.decoded
+    assert body.locals == (I64,)
+    assert body.decoded
+    eager = decoder.decode_module(WASM).codes[2]
+    assert body.instrs == eager.instrs
+    assert body.instr_count == eager.instr_count == len(eager.instrs)
+
+
+def test_an_unknown_module_is_decoded_and_checked(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    _use(_engine(tmp_path))
+    other = wat2wasm(WAT.replace("(i32.const 9)))", "(i32.const 8)))"))
+    decoded = _count_body_decodes(monkeypatch, other)
+    module = Module(_engine(tmp_path), other)
+    # Every body decoded (malformed code is found here), then decoded again to validate.
+    assert len(decoded) == 2 * len(module._wasm.codes)
+
+
+def test_a_malformed_body_is_still_a_decode_error_with_a_cache(tmp_path: Path) -> None:
+    _use(_engine(tmp_path))
+    section = _code_section(WASM)
+    # The last body, `i32.const 9; end`: its opcode 0x41 becomes a reserved one.
+    data = bytearray(WASM)
+    last = data.rindex(bytes([0x41, 9, 0x0B]), section.offset, section.offset + section.size)
+    data[last] = 0xFF
+    with pytest.raises(DecodeError):
+        Module(_engine(tmp_path), bytes(data))
+
+
+def test_a_warm_start_runs_code_tiered_up_before_at_tier_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "5")
+    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
+    f = next(e.index for e in decoder.decode_module(WASM).exports if e.name == "f")
+
+    def start() -> tuple[Store, Any, ModuleCode]:
+        engine = _engine(tmp_path, tiered_compilation=True)
+        module = Module(engine, WASM)
+        store = Store(engine)
+        code = module._prepared.compiled()
+        assert isinstance(code, ModuleCode)
+        return store, Instance(store, module, []).exports(store)["f"], code
+
+    store, run_f, code = start()
+    for n in range(50):
+        assert run_f(store, n) == 2 * n + 7
+    assert code.wait_for_tier_ups(60) and code.tier_of(f) == TIER1
+
+    compiles: list[int] = []
+    real = CodeLoader.compile_object
+    monkeypatch.setattr(CodeLoader, "compile_object",
+                        lambda self, ir: compiles.append(1) or real(self, ir))
+    store, run_f, code = start()
+    assert code.tier_of(f) is None
+    assert run_f(store, 5) == 17
+    assert code.tier_of(f) == TIER1  # from its first call, loaded from the cache
+    assert compiles == []
+
+
+def test_a_deserialized_module_decodes_no_function_body(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _engine(None)
+    serialized = Module(engine, WASM).serialize(jobs=1)
+    decoded = _count_body_decodes(monkeypatch, WASM)
+    module = Module.deserialize(engine, serialized)
+    store = Store(engine)
+    exports = Instance(store, module, []).exports(store)
+    assert exports["f"](store, 5) == 17
+    assert decoded == []
