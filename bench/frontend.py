@@ -35,7 +35,6 @@ import argparse
 import gc
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,7 +45,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(REPO / "tests"))
 
-from measure import status_kib  # noqa: E402 - a sibling script
+from measure import run_json_child, status_kib  # noqa: E402 - a sibling script
 
 STAGES = ("decode", "translate", "legalize", "lower")
 
@@ -166,15 +165,7 @@ def measure_compile(wasm_path: str) -> dict[str, Any]:
 
 def run_child(python: str, args: list[str], timeout: float) -> dict[str, Any]:
     cmd = [python, "-P", str(Path(__file__).resolve()), "--child", *args]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {timeout:.0f} s"}
-    if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_json_child(cmd, timeout)
 
 
 def program_path(name: str, big_functions: int, huge_instructions: int) -> Path:

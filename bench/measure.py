@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 import traceback
@@ -31,6 +32,23 @@ CALLS_WAT = """
       (br_if $again (i32.lt_u (local.get 1) (local.get 0))))
     (local.get 1)))
 """
+
+
+def run_json_child(cmd: list[str], timeout: float | None = None,
+                   env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a benchmark child process that prints its result as JSON on its last stdout
+    line; that result, or ``{"error": ...}`` when it timed out, failed or printed none."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              check=False, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        why = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        return {"error": f"crashed: {why[0][:200]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
 
 
 def status_kib(field: str) -> int:

@@ -29,7 +29,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import status_kib  # noqa: E402 - a sibling script
+from measure import run_json_child, status_kib  # noqa: E402 - a sibling script
 
 ENGINES = ("lazy", "eager", "wasmtime")
 
@@ -260,15 +259,7 @@ def run_child(name: str, engine: str, timeout: float) -> dict[str, Any]:
     env = dict(os.environ)
     env["PYJITWASM_LAZY"] = "0" if engine == "eager" else "1"
     cmd = [sys.executable, "-P", __file__, "--child", name, engine]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              check=False, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {timeout:.0f} s"}
-    if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_json_child(cmd, timeout, env)
 
 
 def mark_output_matches(rows: list[dict[str, Any]]) -> None:

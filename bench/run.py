@@ -30,6 +30,11 @@ PROGRAMS_DIR = BENCH / "programs"
 BUILD_DIR = REPO / "build" / "bench"
 MEASURE = BENCH / "measure.py"
 
+# bench/ is not a package and ``python -P`` leaves the script's folder off sys.path.
+sys.path.insert(0, str(BENCH))
+
+from measure import run_json_child  # noqa: E402 - a sibling script
+
 # Work count per program at scale 1 (wasmtime: ~0.3-0.5 s on the development machine).
 DEFAULT_N = {
     "sieve": 4000,
@@ -78,16 +83,8 @@ def jit_available() -> bool:
 def measure(engine: str, extra: list[str], timeout: float) -> dict[str, Any]:
     """Run bench/measure.py in a fresh process and return its JSON result."""
     cmd = [sys.executable, "-P", str(MEASURE), engine, *extra]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"engine": engine, "error": f"timed out after {timeout:.0f} s"}
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        why = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        return {"engine": engine, "error": f"crashed: {why[0][:200]}"}
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+    result = run_json_child(cmd, timeout)
+    return {"engine": engine, **result} if "error" in result else result
 
 
 def resolve_engine(engine: str) -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 # bench/ is not a package and ``python -P`` leaves the script's folder off sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from measure import run_json_child  # noqa: E402 - a sibling script
 from run import _ratio, _s, build, measure, program_names, resolve_engine  # noqa: E402
 
 PAIRED = Path(__file__).resolve().parent / "measure_paired.py"
@@ -75,18 +75,9 @@ def measure_paired(engine: str, extra: list[str], timeout: float
                    ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One bench/measure_paired.py process: ``engine`` and wasmtime, runs alternating."""
     cmd = [sys.executable, "-P", str(PAIRED), engine, *extra]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        error = {"error": f"timed out after {timeout:.0f} s"}
-        return error, error
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        why = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        error = {"error": f"crashed: {why[0][:200]}"}
-        return error, error
-    both = json.loads(lines[-1])
+    both = run_json_child(cmd, timeout)
+    if "error" in both:
+        return both, both
     return both["ours"], both["wasmtime"]
 
 

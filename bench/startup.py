@@ -57,7 +57,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import realprograms  # noqa: E402 - the sibling module: PyPI programs (the bench extra)
-from measure import status_kib  # noqa: E402 - a sibling script
+from measure import run_json_child, status_kib  # noqa: E402 - a sibling script
 from run import BUILD_DIR, CFLAGS, DEFAULT_N, build  # noqa: E402 - the sibling script
 
 ENGINES = ("lazy", "lazy-t1", "eager", "wasmtime", "warm", "wasmtime-warm")
@@ -248,15 +248,7 @@ def _child(engine: str, wasm: Path, first_n: int, run_n: int, timeout: float,
            env: dict[str, str]) -> dict[str, Any]:
     cmd = [sys.executable, "-P", __file__, "--child", engine, str(wasm), str(first_n),
            str(run_n)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              check=False, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {timeout:.0f} s"}
-    if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_json_child(cmd, timeout, env)
 
 
 def _engine_for(engine: str) -> tuple[Any, Any]:
