@@ -69,14 +69,19 @@ def _pyjitwasm_loop(engine_name: str, data_kib: int = 0, images: str = "auto",
         image_module.COW_THRESHOLD = 1 << 62 if images == "copy" else 0
     if images == "segments":
         module._prepared.images = ()  # type: ignore[attr-defined]  # measuring the old path
-    Store, Instance = pyjitwasm.Store, pyjitwasm.Instance
+    return _checked_loop(pyjitwasm, engine, module)
+
+
+def _checked_loop(api: Any, engine: Any, module: Any) -> Callable[[int], None]:
+    """``loop(n)``: ``n`` new stores, each with an instance of ``module``, dropped (the
+    same code for either API); first checked once that the data segment is in place."""
+    Store, Instance = api.Store, api.Instance
 
     def loop(n: int) -> None:
         for _ in range(n):
             store = Store(engine)
             Instance(store, module, [])
 
-    # Correctness once: the data segment is in place.
     store = Store(engine)
     memory = Instance(store, module, []).exports(store)["memory"]
     assert memory.read(store, 16, 21) == b"hello"
@@ -88,17 +93,7 @@ def _wasmtime_loop(data_kib: int = 0) -> Callable[[int], None]:
 
     engine = wasmtime.Engine()
     module = wasmtime.Module(engine, module_text(data_kib))
-    Store, Instance = wasmtime.Store, wasmtime.Instance
-
-    def loop(n: int) -> None:
-        for _ in range(n):
-            store = Store(engine)
-            Instance(store, module, [])
-
-    store = Store(engine)
-    memory = Instance(store, module, []).exports(store)["memory"]
-    assert memory.read(store, 16, 21) == b"hello"
-    return loop
+    return _checked_loop(wasmtime, engine, module)
 
 
 def measure(engine_name: str, iterations: int, repeat: int, data_kib: int = 0,

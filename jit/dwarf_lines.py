@@ -40,7 +40,8 @@ class LineRow(NamedTuple):
     end: bool
 
 
-def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+def _leb(data: bytes, pos: int, signed: bool = False) -> tuple[int, int]:
+    """The LEB128 number at ``pos`` (signed or not) and the position after it."""
     result = shift = 0
     while True:
         byte = data[pos]
@@ -48,20 +49,17 @@ def _uleb(data: bytes, pos: int) -> tuple[int, int]:
         result |= (byte & 0x7F) << shift
         shift += 7
         if byte < 0x80:
+            if signed and byte & 0x40:
+                result -= 1 << shift
             return result, pos
+
+
+def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+    return _leb(data, pos)
 
 
 def _sleb(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            if byte & 0x40:
-                result -= 1 << shift
-            return result, pos
+    return _leb(data, pos, signed=True)
 
 
 class _Sections:
