@@ -134,14 +134,16 @@ def extmul(widen: str, ty: Type) -> Handler:
 # Relaxed SIMD (deterministic) -------------------------------------------------------------
 
 
-def madd(ty: Type, negate: bool) -> Handler:
-    """``relaxed_madd``: fused ``a * b + c``; ``relaxed_nmadd``: fused ``-a * b + c``."""
+def madd(ty: Type, negate: bool, fused: bool = True) -> Handler:
+    """``relaxed_madd``: ``a * b + c``; ``relaxed_nmadd``: ``-a * b + c``.  ``fused``:
+    always one rounding (``fma``, the deterministic result); otherwise ``fmuladd``, fused
+    where the CPU has FMA (relaxed SIMD's native mode)."""
     def handle(t: FunctionState, instr: Instr) -> None:
         a, b, c = pop_as(t, ty, 3)
         ins = t.ins()
         if negate:
             a = ins.fneg(a)
-        vpush(t, ins.fma(a, b, c))
+        vpush(t, ins.fma(a, b, c) if fused else ins.fmuladd(a, b, c))
     return handle
 
 

@@ -67,16 +67,6 @@ def _native_trunc_s(t: FunctionState, instr: Instr) -> None:
     vpush(t, t.ins().relaxed_fcvt_to_sint(I32X4, a))
 
 
-def _native_madd(ty: Type, negate: bool) -> Handler:
-    def handle(t: FunctionState, instr: Instr) -> None:
-        a, b, c = pop_as(t, ty, 3)
-        ins = t.ins()
-        if negate:
-            a = ins.fneg(a)
-        vpush(t, ins.fmuladd(a, b, c))
-    return handle
-
-
 def _native_laneselect(ty: Type) -> Handler:
     def handle(t: FunctionState, instr: Instr) -> None:
         a, b, mask = pop_as(t, ty, 3)
@@ -106,10 +96,14 @@ HANDLERS: dict[int, Handler] = {
     op.I32X4_RELAXED_TRUNC_F32X4_U: sf.convert("fcvt_to_uint_sat", F32X4, I32X4),
     op.I32X4_RELAXED_TRUNC_F64X2_S_ZERO: sf.trunc_sat_zero("fcvt_to_sint_sat", "snarrow"),
     op.I32X4_RELAXED_TRUNC_F64X2_U_ZERO: sf.trunc_sat_zero("fcvt_to_uint_sat", "uunarrow"),
-    op.F32X4_RELAXED_MADD: relaxed(sf.madd(F32X4, negate=False), _native_madd(F32X4, False)),
-    op.F32X4_RELAXED_NMADD: relaxed(sf.madd(F32X4, negate=True), _native_madd(F32X4, True)),
-    op.F64X2_RELAXED_MADD: relaxed(sf.madd(F64X2, negate=False), _native_madd(F64X2, False)),
-    op.F64X2_RELAXED_NMADD: relaxed(sf.madd(F64X2, negate=True), _native_madd(F64X2, True)),
+    op.F32X4_RELAXED_MADD: relaxed(sf.madd(F32X4, negate=False),
+                                   sf.madd(F32X4, negate=False, fused=False)),
+    op.F32X4_RELAXED_NMADD: relaxed(sf.madd(F32X4, negate=True),
+                                   sf.madd(F32X4, negate=True, fused=False)),
+    op.F64X2_RELAXED_MADD: relaxed(sf.madd(F64X2, negate=False),
+                                   sf.madd(F64X2, negate=False, fused=False)),
+    op.F64X2_RELAXED_NMADD: relaxed(sf.madd(F64X2, negate=True),
+                                   sf.madd(F64X2, negate=True, fused=False)),
     op.I8X16_RELAXED_LANESELECT: relaxed(sf.laneselect, _native_laneselect(I8X16)),
     op.I16X8_RELAXED_LANESELECT: relaxed(sf.laneselect, _native_laneselect(I16X8)),
     op.I32X4_RELAXED_LANESELECT: relaxed(sf.laneselect, _native_laneselect(I32X4)),
