@@ -511,6 +511,8 @@ class _FunctionLowering:
                 self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
         insts = self.dfg.insts
         results = self.dfg.results
+        srclocs = self.dfg.srclocs
+        located = self.locations is not None
         need_ptr = self.need_ptr
         for inst in self.func.layout.block_insts[block]:
             data = insts[inst]
@@ -518,7 +520,11 @@ class _FunctionLowering:
             if lowering is None:
                 self.lower_inst(inst, data)  # raises the error
             else:
-                self.locate(inst, data)
+                # ``locate``, written out for the common case (no debug locations).
+                if located:
+                    self.locate(inst, data)
+                else:
+                    self.srcloc = srclocs[inst]
                 lowering(self, inst, data)
             if need_ptr:
                 for v in results[inst]:
