@@ -18,7 +18,7 @@ import weakref
 
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
-from pyjitwasm.wasm.types import PAGE_SIZE, ExternKind
+from pyjitwasm.wasm.types import ExternKind
 
 HOST_PAGE = mmap.PAGESIZE
 COW_THRESHOLD = 64 * 1024
@@ -77,7 +77,7 @@ def build_images(module: WasmModule) -> tuple[MemoryImage, ...]:
         if start is None or defined < 0:
             return ()
         end = start + len(seg.data)
-        if end > module.memories[defined].minimum * PAGE_SIZE:
+        if end > module.memories[defined].minimum_bytes:
             return ()
         if not seg.data:
             continue
