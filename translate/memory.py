@@ -23,6 +23,7 @@ from pyjitwasm.translate.state import FunctionState, Handler
 from pyjitwasm.wasm.module import Instr
 from pyjitwasm.wasm.opcodes import OPS, MemArg
 
+
 def memory_address(t: FunctionState, memarg: MemArg, size: int) -> Value:
     """Pop the index and return the address of a ``size``-byte access at ``memarg``."""
     heap = t.env.heap(memarg.memory)

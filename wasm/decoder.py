@@ -65,11 +65,11 @@ from pyjitwasm.wasm.reader import (
 from pyjitwasm.wasm.types import (
     EXTERNREF,
     FUNCREF,
+    PAGE_SIZE_LOG2,
     VALUE_TYPES,
     ExternKind,
     FuncType,
     GlobalType,
-    PAGE_SIZE_LOG2,
     MemoryType,
     TableType,
 )

@@ -12,10 +12,10 @@ from pyjitwasm.wasm import opcodes as O
 from pyjitwasm.wasm.errors import ValidationError
 from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
 from pyjitwasm.wasm.types import (
+    CUSTOM_PAGE_SIZE_LOG2S,
     FUNCREF,
     I32,
     I64,
-    CUSTOM_PAGE_SIZE_LOG2S,
     MAX_TABLE_32,
     REF_TYPES,
     VALUE_TYPES,

@@ -3,15 +3,16 @@
 Two heap styles (they must match how the code was compiled, see ``compile_module.py``):
 
 * **static** (32-bit memories of 64 KiB pages, the default): one reservation of 4 GiB
-  plus a 2 GiB guard region.  The base never moves; growing makes more of it accessible (``mprotect``).
-  Compiled code does no bounds checks: any 32-bit address plus offset lands inside the
-  reservation, and the inaccessible part faults, which the native handler turns into a
-  memory-out-of-bounds trap.
+  plus a 2 GiB guard region.  The base never moves; growing makes more of it accessible
+  (``mprotect``).  Compiled code does no bounds checks: any 32-bit address plus offset
+  lands inside the reservation, and the inaccessible part faults, which the native
+  handler turns into a memory-out-of-bounds trap.
 * **dynamic** (64-bit memories, memories of 1-byte pages whose length may end inside an
   OS page, or 32-bit ones configured so; ``translate.env.uses_static_heap`` decides):
-  compiled code checks every access against the current length.  The memory reserves room to grow into (its
-  declared maximum, at most ``reserve_bytes``) and grows in place; past the reservation
-  it moves its pages into a larger one with ``mremap`` (no copy of the contents).
+  compiled code checks every access against the current length.  The memory reserves
+  room to grow into (its declared maximum, at most ``reserve_bytes``) and grows in place;
+  past the reservation it moves its pages into a larger one with ``mremap`` (no copy of
+  the contents).
 
 Host views (:meth:`JitMemory.view`) cover the accessible length at the time they were
 taken.  A grow invalidates them in the API's sense: they do not see the new pages, and
