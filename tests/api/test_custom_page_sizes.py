@@ -26,6 +26,7 @@ from pyjitwasm import (
     UnsupportedFeatureError,
     WasmtimeError,
 )
+from pyjitwasm.cli import main as cli_main
 from pyjitwasm.runtime.jit.memory import JitMemory
 
 ENGINES = ["interp", "jit", "jit-dynamic"]
@@ -286,3 +287,20 @@ def test_pooling_allocator_with_byte_pages(name: str) -> None:
         assert ex["grow"](store, 1) == -1  # max_memory_size is in bytes
         assert_out_of_bounds(ex["load8"], store, 4096)
         del ex, store
+
+
+# The command line ---------------------------------------------------------------------
+
+
+def test_run_takes_wasmtimes_custom_page_sizes_option(tmp_path, capsys) -> None:
+    path = tmp_path / "bytes.wat"
+    path.write_text("""(module (memory 7 (pagesize 1))
+      (func (export "size") (result i32) memory.size))""")
+    assert cli_main(["run", "--invoke", "size", str(path)]) == 1
+    assert "custom page sizes" in capsys.readouterr().err
+    for option in ("custom-page-sizes", "custom-page-sizes=y"):
+        assert cli_main(["run", "-W", option, "--invoke", "size", str(path)]) == 0
+        assert capsys.readouterr().out.split() == ["7"]
+    assert cli_main(["run", "-W", "custom-page-sizes=n", "--invoke", "size", str(path)]) == 1
+    assert cli_main(["run", "-W", "custom-page-sizes=maybe", str(path)]) == 1
+    assert "unsupported option" in capsys.readouterr().err
