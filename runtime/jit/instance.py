@@ -34,8 +34,9 @@ from pyjitwasm.runtime.pooling import on_store_release
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.translate.env import uses_static_heap
 from pyjitwasm.wasm.module import WasmModule
-from pyjitwasm.wasm.types import PAGE_SIZE, GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
 
 
 def _jit_context(context: StoreContext) -> JitStoreContext:
@@ -202,10 +203,10 @@ class JitAllocator:
     def new_memory(self, inst: JitModuleInstance, index: int,
                    mtype: MemoryType) -> MemoryInstance:
         context = _jit_context(inst.context)
-        static = context.heap_style == "static" and not mtype.is_64
+        static = uses_static_heap(context.heap_style, mtype)
         # A static heap reuses a warm slot of address space when one is free (slots.py):
         # mapping and unmapping 6 GiB is most of what a new memory costs.
-        lease = STATIC_SLOTS.acquire(mtype.minimum * PAGE_SIZE) if static else None
+        lease = STATIC_SLOTS.acquire(mtype.minimum_bytes) if static else None
         memory = JitMemory(mtype, context, static=static,
                            definition=inst.vmctx + inst.layout.memory(index),
                            keepalive=inst.vmctx_buffer, reserve_bytes=context.dynamic_reserve,

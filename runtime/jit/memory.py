@@ -2,15 +2,17 @@
 
 Two heap styles (they must match how the code was compiled, see ``compile_module.py``):
 
-* **static** (32-bit memories, the default): one reservation of 4 GiB plus a 2 GiB guard
-  region.  The base never moves; growing makes more of it accessible (``mprotect``).
-  Compiled code does no bounds checks: any 32-bit address plus offset lands inside the
-  reservation, and the inaccessible part faults, which the native handler turns into a
-  memory-out-of-bounds trap.
-* **dynamic** (64-bit memories, or 32-bit ones configured so): compiled code checks
-  every access against the current length.  The memory reserves room to grow into (its
-  declared maximum, at most ``reserve_bytes``) and grows in place; past the reservation
-  it moves its pages into a larger one with ``mremap`` (no copy of the contents).
+* **static** (32-bit memories of 64 KiB pages, the default): one reservation of 4 GiB
+  plus a 2 GiB guard region.  The base never moves; growing makes more of it accessible
+  (``mprotect``).  Compiled code does no bounds checks: any 32-bit address plus offset
+  lands inside the reservation, and the inaccessible part faults, which the native
+  handler turns into a memory-out-of-bounds trap.
+* **dynamic** (64-bit memories, memories of 1-byte pages whose length may end inside an
+  OS page, or 32-bit ones configured so; ``translate.env.uses_static_heap`` decides):
+  compiled code checks every access against the current length.  The memory reserves
+  room to grow into (its declared maximum, at most ``reserve_bytes``) and grows in place;
+  past the reservation it moves its pages into a larger one with ``mremap`` (no copy of
+  the contents).
 
 Host views (:meth:`JitMemory.view`) cover the accessible length at the time they were
 taken.  A grow invalidates them in the API's sense: they do not see the new pages, and
@@ -30,7 +32,8 @@ from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.translate import vmctx as vm
-from pyjitwasm.wasm.types import PAGE_SIZE, MemoryType
+from pyjitwasm.translate.env import uses_static_heap
+from pyjitwasm.wasm.types import MemoryType
 
 STATIC_BOUND = 1 << 32
 STATIC_GUARD = 1 << 31
@@ -71,7 +74,8 @@ class JitMemory(MemoryInstance):
         reservation: Reservation | None = None,
         max_bytes: int | None = None,
     ) -> None:
-        self.static = static and not mtype.is_64
+        # ``static`` is the engine's heap style; the memory's type may still rule it out.
+        self.static = uses_static_heap("static" if static else "dynamic", mtype)
         super().__init__(mtype, context, STATIC_BOUND if self.static else MAX_DYNAMIC_BYTES)
         # A pooling allocator's slot: its reservation, and the size it never grows past.
         if max_bytes is not None:
@@ -84,7 +88,7 @@ class JitMemory(MemoryInstance):
             definition = int(ffi.cast("uintptr_t", self._own_def))
         self.definition = definition
         self._u64 = ffi.cast("uint64_t *", definition)
-        size = mtype.minimum * PAGE_SIZE
+        size = mtype.minimum_bytes
         if mtype.minimum > self.maximum or size > self.max_bytes:
             raise MemoryError(f"memory minimum of {mtype.minimum} pages is too large")
         if reservation is not None:
@@ -92,7 +96,7 @@ class JitMemory(MemoryInstance):
         elif self.static:
             self._resv = Reservation(STATIC_BOUND + STATIC_GUARD, guarded=True)
         else:
-            limit = self.maximum * PAGE_SIZE
+            limit = self.maximum << mtype.page_size_log2
             room = max(size, min(limit, reserve_bytes))
             self._resv = Reservation(room, guarded=True)
         self._resv.commit(size)
@@ -128,7 +132,7 @@ class JitMemory(MemoryInstance):
 
     def _relocate(self, needed: int) -> None:
         # Only dynamic memories get here (a static reservation covers every 32-bit size).
-        limit = min(self.maximum * PAGE_SIZE, self.max_bytes)
+        limit = min(self.maximum << self.type.page_size_log2, self.max_bytes)
         room = min(limit, max(needed, 2 * self._resv.size))
         fresh = Reservation(room, guarded=True)
         self._resv.move_into(fresh)
@@ -157,7 +161,7 @@ class JitMemory(MemoryInstance):
         resv = self._resv
         # This frame's name, the attribute and getrefcount's argument: no view holds it.
         if (not isinstance(resv, SlotLease) or sys.getrefcount(resv) > 3
-                or self._length != self.type.minimum * PAGE_SIZE):
+                or self._length != self.type.minimum_bytes):
             return False
         if not resv.mapped:
             return False  # the cyclic collector unmapped it first (Reservation.mapped)
@@ -174,7 +178,7 @@ class JitMemory(MemoryInstance):
     def rebind(self, context: StoreContext) -> None:
         """Belong to ``context``'s store (a parked instance's memory, reset already),
         counted against its limits, and publish the definition again."""
-        context.resources.add_memory(self.type.minimum * PAGE_SIZE)
+        context.resources.add_memory(self.type.minimum_bytes)
         self.context = context
         self.api = None
         self._publish()
