@@ -265,6 +265,8 @@ class _FunctionLowering:
         # Whether the function has heap accesses that may fault (guard pages).
         self.faulting_accesses = False
         self.need_ptr: set[Value] = set()
+        # Values of ``need_ptr`` whose integer form is never used (``int_uses``).
+        self.ptr_only: set[Value] = set()
         self.order: list[Block] | None = None  # reachable blocks (``reachable_blocks``)
 
     # Helpers -------------------------------------------------------------------------
@@ -364,7 +366,8 @@ class _FunctionLowering:
         self.label = f"b{entry}"
         prologue = abi.stack_check_ir("%vmctx", self.label, self.entry_location())
         self.ptrs[params[0]] = "%vmctx"
-        self.emit(f"%v{params[0]} = ptrtoint ptr %vmctx to i64")
+        if params[0] not in self.ptr_only:
+            self.emit(f"%v{params[0]} = ptrtoint ptr %vmctx to i64")
         # Each block's lines are joined as soon as it is lowered (the phis, known only
         # once every edge is, go between its label and that text): a huge function
         # holds one string per block, not one per line.
@@ -441,6 +444,49 @@ class _FunctionLowering:
                 need.append(definition.args[0])
             elif isinstance(definition, BinaryImm) and definition.opcode == "iadd_imm":
                 need.append(definition.arg)
+        if seen:
+            self.ptr_only = seen - self.int_uses(seen)
+
+    def int_uses(self, need_ptr: set[Value]) -> set[Value]:
+        """The values of ``need_ptr`` whose integer form ``%vN`` is used: not only as an
+        address, or as the base of address arithmetic whose own integer form is used.
+        The others get only their ``ptr`` form (less text for LLVM to parse, and for
+        tier 0, which runs no passes, fewer instructions to select)."""
+        dfg, insts, resolve = self.dfg, self.dfg.insts, self.resolve
+        used: set[Value] = set()
+        bases: dict[Value, Value] = {}  # address arithmetic result -> its base
+        block_insts = self.func.layout.block_insts
+        for block in self.reachable_blocks():
+            for inst in block_insts[block]:
+                data = insts[inst]
+                kind = type(data)
+                if kind is Load:
+                    continue
+                if kind is Store:
+                    assert isinstance(data, Store)
+                    used.add(resolve(data.value))
+                    continue
+                if kind is MemMove or kind is MemSet:
+                    # dst and src are addresses; the sizes and the fill byte are not.
+                    addresses = 2 if kind is MemMove else 1
+                    used.update(resolve(v) for v in data.arguments()[addresses:])
+                    continue
+                if kind is Binary or kind is BinaryImm:
+                    result = resolve(dfg.results[inst][0])
+                    if result in need_ptr and data.opcode in ("iadd", "iadd_imm"):
+                        args = data.arguments()
+                        bases[result] = resolve(args[0])
+                        used.update(resolve(v) for v in args[1:])
+                        continue
+                used.update(resolve(v) for v in data.all_args())
+        pending = [v for v in used if v in bases]
+        while pending:
+            base = bases[pending.pop()]
+            if base not in used:
+                used.add(base)
+                if base in bases:
+                    pending.append(base)
+        return used & need_ptr
 
     def prepare_inst(self, inst: Inst, data: InstructionData) -> None:
         """Constants become literals, comparisons get an ``i1`` form, bitcasts between
@@ -933,8 +979,9 @@ class _FunctionLowering:
 
     def iadd(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, Binary)
-        self.emit_int_binary(inst, data, "add")
         v = self.result(inst)
+        if v not in self.ptr_only:
+            self.emit_int_binary(inst, data, "add")
         if v in self.need_ptr:
             a, b = data.args
             self.ptr_done.add(v)
@@ -942,8 +989,9 @@ class _FunctionLowering:
 
     def iadd_imm(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, BinaryImm)
-        self.emit_int_binary_imm(inst, data, "add")
         v = self.result(inst)
+        if v not in self.ptr_only:
+            self.emit_int_binary_imm(inst, data, "add")
         if v in self.need_ptr:
             self.ptr_done.add(v)
             self.emit(f"%v{v}.p = getelementptr i8, ptr {self.ptr(data.arg)}, "
@@ -977,7 +1025,8 @@ class _FunctionLowering:
                 self.ptr_done.add(v)
                 self.emit(f"%v{v}.p = load atomic ptr, ptr {addr} monotonic, {align}"
                           f"{metadata}")
-                self.simple(inst, f"ptrtoint ptr %v{v}.p to i64")
+                if v not in self.ptr_only:
+                    self.simple(inst, f"ptrtoint ptr %v{v}.p to i64")
             else:
                 self.simple(inst, f"load atomic {llvm_type(ty)}, ptr {addr} monotonic, "
                                   f"{align}{metadata}")
@@ -986,7 +1035,8 @@ class _FunctionLowering:
             if v in self.need_ptr:
                 self.ptr_done.add(v)
                 self.emit(f"%v{v}.p = load{volatile} ptr, ptr {addr}, {align}{metadata}")
-                self.simple(inst, f"ptrtoint ptr %v{v}.p to i64")
+                if v not in self.ptr_only:
+                    self.simple(inst, f"ptrtoint ptr %v{v}.p to i64")
             else:
                 self.simple(inst, f"load{volatile} {llvm_type(ty)}, ptr {addr}, {align}"
                                   f"{metadata}")
