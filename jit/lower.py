@@ -410,11 +410,18 @@ class _FunctionLowering:
         return self.locations.suffix(-1 if first is None else self.dfg.srclocs[first])
 
     def analyze(self) -> None:
-        """Find the values that need a ``ptr`` form, and name the values ``prepare_inst``
-        spells specially (one pass over the instructions)."""
+        """One pass over the instructions: find the values that need a ``ptr`` form and
+        those of them whose integer form ``%vN`` is never used (``ptr_only``: used only
+        as addresses, or as the base of address arithmetic whose own integer form is
+        unused; they get only the ``ptr`` form, less text for LLVM to parse and, at tier
+        0, which runs no passes, fewer instructions to select), and name the values
+        ``prepare_inst`` spells specially."""
         dfg = self.dfg
         insts = dfg.insts
         need: list[Value] = []
+        used: list[Value] = []  # operands read as integers (unresolved)
+        adds: list[tuple[Value, tuple[Value, ...]]] = []  # iadd/iadd_imm: result, args
+        results = dfg.results
         block_insts = self.func.layout.block_insts
         for block in self.reachable_blocks():
             for inst in block_insts[block]:
@@ -425,14 +432,27 @@ class _FunctionLowering:
                     need.append(data.address)
                     if not data.flags.notrap:
                         self.faulting_accesses = True
-                elif kind is MemMove:
+                    if kind is Store:
+                        assert isinstance(data, Store)
+                        used.append(data.value)
+                    continue
+                if kind is MemMove:
                     assert isinstance(data, MemMove)
                     need += (data.dst, data.src)
-                elif kind is MemSet:
+                    used.append(data.size)
+                    continue
+                if kind is MemSet:
                     assert isinstance(data, MemSet)
                     need.append(data.dst)
-                elif kind in _PREPARED_FORMATS:
+                    used += (data.byte, data.size)
+                    continue
+                if (kind is Binary or kind is BinaryImm) and \
+                        data.opcode in ("iadd", "iadd_imm"):
+                    adds.append((results[inst][0], data.arguments()))
+                    continue
+                if kind in _PREPARED_FORMATS:
                     self.prepare_inst(inst, data)
+                used += data.all_args()
         seen = self.need_ptr
         while need:
             v = self.resolve(need.pop())
@@ -444,49 +464,29 @@ class _FunctionLowering:
                 need.append(definition.args[0])
             elif isinstance(definition, BinaryImm) and definition.opcode == "iadd_imm":
                 need.append(definition.arg)
-        if seen:
-            self.ptr_only = seen - self.int_uses(seen)
-
-    def int_uses(self, need_ptr: set[Value]) -> set[Value]:
-        """The values of ``need_ptr`` whose integer form ``%vN`` is used: not only as an
-        address, or as the base of address arithmetic whose own integer form is used.
-        The others get only their ``ptr`` form (less text for LLVM to parse, and for
-        tier 0, which runs no passes, fewer instructions to select)."""
-        dfg, insts, resolve = self.dfg, self.dfg.insts, self.resolve
-        used: set[Value] = set()
+        if not seen:
+            return
+        resolve = self.resolve
         bases: dict[Value, Value] = {}  # address arithmetic result -> its base
-        block_insts = self.func.layout.block_insts
-        for block in self.reachable_blocks():
-            for inst in block_insts[block]:
-                data = insts[inst]
-                kind = type(data)
-                if kind is Load:
-                    continue
-                if kind is Store:
-                    assert isinstance(data, Store)
-                    used.add(resolve(data.value))
-                    continue
-                if kind is MemMove or kind is MemSet:
-                    # dst and src are addresses; the sizes and the fill byte are not.
-                    addresses = 2 if kind is MemMove else 1
-                    used.update(resolve(v) for v in data.arguments()[addresses:])
-                    continue
-                if kind is Binary or kind is BinaryImm:
-                    result = resolve(dfg.results[inst][0])
-                    if result in need_ptr and data.opcode in ("iadd", "iadd_imm"):
-                        args = data.arguments()
-                        bases[result] = resolve(args[0])
-                        used.update(resolve(v) for v in args[1:])
-                        continue
-                used.update(resolve(v) for v in data.all_args())
-        pending = [v for v in used if v in bases]
+        for result, args in adds:
+            result = resolve(result)
+            if result in seen:
+                bases[result] = resolve(args[0])
+                used += args[1:]
+            else:
+                used += args
+        if dfg.aliases or self.aliases:
+            int_used = {resolve(v) for v in used}
+        else:
+            int_used = set(used)
+        pending = [v for v in int_used if v in bases]
         while pending:
             base = bases[pending.pop()]
-            if base not in used:
-                used.add(base)
+            if base not in int_used:
+                int_used.add(base)
                 if base in bases:
                     pending.append(base)
-        return used & need_ptr
+        self.ptr_only = seen - int_used
 
     def prepare_inst(self, inst: Inst, data: InstructionData) -> None:
         """Constants become literals, comparisons get an ``i1`` form, bitcasts between
