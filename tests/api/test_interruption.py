@@ -41,6 +41,15 @@ GUEST = """
       (local.set 1 (i32.add (local.get 1) (i32.const 1)))
       (br_if 0 (i32.lt_u (local.get 1) (local.get 0))))
     (local.get 1))
+  ;; Forever around a short counted loop (the JIT leaves that one without a check).
+  (func (export "nested") (local i32 i32)
+    (loop $outer
+      (local.set 1 (i32.const 0))
+      (loop $inner
+        (local.set 0 (i32.add (local.get 0) (local.get 1)))
+        (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+        (br_if $inner (i32.lt_u (local.get 1) (i32.const 64))))
+      (br $outer)))
   ;; Counts its iterations in a global, forever.
   (func (export "tally")
     (loop
@@ -82,6 +91,18 @@ def test_an_epoch_deadline_reached_from_another_thread_stops_a_runaway_loop(engi
         timer.join()
     store.set_epoch_deadline(1)
     assert ex["count"](store, 1000) == 1000
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_runaway_loop_around_an_unchecked_counted_loop_is_stopped(engine: str) -> None:
+    store, ex = _guest(engine, epoch_interruption=True)
+    store.set_epoch_deadline(1)
+    timer = threading.Timer(0.2, store.engine.increment_epoch)
+    timer.start()
+    started = time.monotonic()
+    assert _trap_code(lambda: ex["nested"](store)) == TrapCode.INTERRUPT
+    assert time.monotonic() - started < 10
+    timer.join()
 
 
 @pytest.mark.parametrize("engine", ENGINES)
