@@ -50,9 +50,9 @@ from pyjitwasm.wasm.module import Instr
 EPOCH_LOAD = MemFlags(notrap=True, aligned=True, atomic=True)
 """The epoch counter's load: ``atomic``, so it is read again at every check."""
 
-UNCHECKED_LOOP_TRIPS = 1024
+UNCHECKED_LOOP_TRIPS = 5000
 """Innermost loops that pass their header at most this often per entry have no epoch
-check of their own (``finish``)."""
+check of their own (``finish``); V8's limit for dropping a loop's stack check."""
 
 _CALLS = frozenset({op.CALL, op.CALL_INDIRECT})
 _TAIL_CALLS = frozenset({op.RETURN_CALL, op.RETURN_CALL_INDIRECT})

@@ -8,16 +8,21 @@ The shape recognized is the one compilers emit for ``for (i = S; i < K; i += C)`
 in SSA form: the loop header has exactly two predecessors, the entry edge passing the
 constant ``S`` as header parameter ``i`` and the only back-edge, a ``brif`` that goes
 back to the header when a comparison of ``i`` or of ``i + C`` with the constant ``K``
-holds (either polarity), passing ``i + C`` as the new ``i``. Anything else (several
-back-edges, a step or a limit that is not a constant, a comparison of something
-else) gets no bound. The bound is found by running the induction with wrapping
-arithmetic at the value's width, so ``!=`` limits the step never meets and comparisons
-that wrap around are handled exactly: it is an upper bound on the passes through the
-header per entry to the loop (the body may leave earlier, never later).
+holds (either polarity; a bare ``i + C`` is compared with 0), passing ``i + C`` as the
+new ``i``. Anything else (several back-edges, a step or a limit that is not a
+constant, a comparison of something else) gets no bound. The count is exact at the
+value's width with wrapping arithmetic: solved modulo 2^width for ``==``/``!=``,
+computed directly for an ordering while ``i`` does not wrap around within the passes
+that matter (the comparison then changes its result at most once), else pass by pass
+for up to ``_MAX_SIMULATED`` passes. So a ``!=`` limit the step never meets, or a
+comparison that only fails after a long wrap-around, gives no bound.
+It is an upper bound on the passes through the header per entry to the loop (the body
+may leave earlier, never later).
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 
 from pyjitwasm.ir.entities import Block, Inst, Value
@@ -103,7 +108,9 @@ def _counted_loop_bound(func: Function, header: Block, back: Brif,
         else:
             continue
         bits = dfg.value_type(param).bits
-        return _simulate(start, step, cond, bound_value, after_step, stays, bits, limit)
+        if not stays:  # the loop goes round while the comparison fails
+            cond = _NEGATED[cond]
+        return _passes(start, step, cond, bound_value, after_step, bits, limit)
     return None
 
 
@@ -151,33 +158,93 @@ def _step(func: Function, value: Value, param: Value) -> int | None:
     return None
 
 
-def _holds(cond: str, a: int, b: int, bits: int) -> bool:
+_NEGATED = {"eq": "ne", "ne": "eq", "slt": "sge", "sge": "slt", "sgt": "sle", "sle": "sgt",
+            "ult": "uge", "uge": "ult", "ugt": "ule", "ule": "ugt"}
+
+_ORDERED = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
+
+
+def _passes(start: int, step: int, cond: str, limit_value: int, after_step: bool, bits: int,
+            limit: int) -> int | None:
+    """Passes through the header of a loop over ``i`` (from ``start``, ``step`` per pass)
+    that goes round again while ``cond(x, limit_value)`` holds, ``x`` being the
+    value before the step or, ``after_step``, after it; None when more than ``limit``."""
     mask = (1 << bits) - 1
-    a &= mask
-    b &= mask
-    if cond[0] == "s":
-        sign = 1 << (bits - 1)
-        a -= (a & sign) << 1
-        b -= (b & sign) << 1
-        cond = cond[1:]
-    elif cond[0] == "u":
-        cond = cond[1:]
-    return {"eq": a == b, "ne": a != b, "lt": a < b, "gt": a > b, "le": a <= b,
-            "ge": a >= b}[cond]
+    signed = cond[0] == "s"
+    sign = 1 << (bits - 1)
+
+    def value(v: int) -> int:  # the bits as the comparison reads them
+        v &= mask
+        return v - ((v & sign) << 1) if signed else v
+
+    op = cond.lstrip("su")
+    if op in ("eq", "ne"):
+        # Modulo 2^bits: x_k = first + (k - 1) * step.
+        first = (start + (step if after_step else 0)) & mask
+        bound = limit_value & mask
+        if op == "eq":
+            if first != bound:
+                return 1
+            return 2 if step & mask and limit >= 2 else None
+        # The first k with (k - 1) * step = bound - first (mod 2^bits).
+        distance, step_bits = (bound - first) & mask, step & mask
+        if step_bits == 0:
+            return 1 if distance == 0 else None
+        common = step_bits & -step_bits  # gcd(step, 2^bits): a power of two
+        if distance % common:
+            return None
+        modulus = (mask + 1) // common
+        k = (distance // common) * pow(step_bits // common, -1, modulus) % modulus + 1
+        return k if k <= limit else None
+    lowest, highest = (-sign, sign - 1) if signed else (0, mask)
+    first = value(start) + (step if after_step else 0)  # x at pass 1, not wrapped
+    last = first + limit * step  # x at pass limit + 1
+    if not (lowest <= first <= highest and lowest <= last <= highest):
+        return _simulate(start, step, cond, limit_value, after_step, bits, limit)
+    # No wrap-around within the passes that matter: x_k = first + (k - 1) * step, and
+    # as x moves one way the comparison holds up to some pass and then never again.
+    bound = value(limit_value)
+    holds = _ORDERED[op]
+    if not holds(first, bound):
+        return 1
+    if holds(first + (limit - 1) * step, bound):
+        return None
+    low, high = 1, limit  # holds at low, fails at high
+    while high - low > 1:
+        middle = (low + high) // 2
+        if holds(first + (middle - 1) * step, bound):
+            low = middle
+        else:
+            high = middle
+    return high
 
 
-def _simulate(start: int, step: int, cond: str, bound: int, after_step: bool, stays: bool,
+def _simulate(start: int, step: int, cond: str, limit_value: int, after_step: bool,
               bits: int, limit: int) -> int | None:
-    """Passes through the header before the back-edge stops being taken, or None past
-    ``limit``."""
+    """``_passes`` one pass at a time, for the rare loops whose ``x`` wraps around."""
     mask = (1 << bits) - 1
+    signed = cond[0] == "s"
+    sign = 1 << (bits - 1)
+    op = cond.lstrip("su")
+    compare = {"eq": operator.eq, "ne": operator.ne, **_ORDERED}[op]
+
+    def value(v: int) -> int:
+        v &= mask
+        return v - ((v & sign) << 1) if signed else v
+
+    bound = value(limit_value)
     i = start & mask
-    for passes in range(1, limit + 1):
+    for passes in range(1, min(limit, _MAX_SIMULATED) + 1):
         following = (i + step) & mask
-        if _holds(cond, following if after_step else i, bound, bits) != stays:
+        if not compare(value(following if after_step else i), bound):
             return passes
         i = following
     return None
+
+
+_MAX_SIMULATED = 1024
+"""Passes ``_simulate`` runs at most (compile time): a wrapping loop longer than that
+keeps its check."""
 
 
 def innermost(loops: Iterable[tuple[Block, Block | None]]) -> set[Block]:
