@@ -1,10 +1,11 @@
 """Interruption checks in compiled code: epoch deadlines and fuel.
 
 Emitted only when the module's ``InterruptChecks`` ask for them (``ModuleInfo.checks``);
-with both off nothing here runs and the IR is unchanged. The translator calls three
+with both off nothing here runs and the IR is unchanged. The translator calls four
 hooks: :func:`at_function_entry` once the body starts, :func:`at_loop_header` at the top
-of every loop header block (so every back-edge passes it), and, when fuel is metered,
-:func:`charge_fuel` before each reachable instruction. The checks' slow paths call
+of every loop header block (so every back-edge passes it), when fuel is metered
+:func:`charge_fuel` before each reachable instruction, and :func:`finish` once the
+function is built. The checks' slow paths call
 libcalls declared ``cold``, so the common path stays a straight line.
 
 Epochs (as Wasmtime's): the vmctx header word ``epoch`` (``layout.epoch_ptr``) points at
@@ -17,6 +18,16 @@ loop runs, and a plain load would let LLVM carry the value around the loop inste
 reading it each time (a volatile load would do too, but also keeps every heap access in
 order around it; on bench/ the two cost the same). A deadline the host changes during a
 call the function makes is seen at the next slow path or function entry.
+
+An innermost loop that passes its header at most ``UNCHECKED_LOOP_TRIPS`` (5000) times
+per entry has no epoch check of its own (:func:`finish`, once the function is built;
+``loop_trips`` recognizes the counted loops with constant bounds, as V8 drops the stack
+check of such loops): such a loop ends on its own, and the check of the loop around it,
+or of the function entry, comes before and after it. Every run that does not end still
+passes an epoch check at least every 5000 passes of loop-free code (calls check at the
+callee's entry). In the hot loops of bench/ that is where the cost was (a load, a
+compare and a branch per pass of a loop of a few instructions); ``docs/jit-design.md``
+§10 has the measurements and what else was tried.
 
 Fuel: the limits record holds ``fuel_consumed``, the negated fuel left (Wasmtime's
 encoding: >= 0 means none left); a function keeps it in a variable. Each instruction's
