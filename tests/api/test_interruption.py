@@ -27,6 +27,7 @@ from pyjitwasm import (
 from pyjitwasm.cli import main as cli_main
 from pyjitwasm.commands.loading import CommandError
 from pyjitwasm.commands.run import parse_duration
+from pyjitwasm.wat import wat2wasm
 
 ENGINES = ["interp", "jit"]
 
@@ -292,3 +293,17 @@ def test_run_options_are_checked(spin_file: Path, capsys: pytest.CaptureFixture[
     assert parse_duration("3") == 3.0
     with pytest.raises(CommandError):
         parse_duration("-1s")
+
+
+def test_asm_shows_the_checks_when_asked(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "spin.wasm"
+    path.write_bytes(wat2wasm('(module (func (export "_start") (loop br 0)))'))
+    outputs = {}
+    for flags in ([], ["--epoch"], ["--fuel"]):
+        assert cli_main(["asm", str(path), *flags]) == 0
+        outputs[tuple(flags)] = capsys.readouterr().out
+    assert "libcall_" not in outputs[()]
+    assert "libcall_epoch_deadline_reached" in outputs[("--epoch",)]
+    assert "libcall_out_of_fuel" not in outputs[("--epoch",)]
+    assert "libcall_out_of_fuel" in outputs[("--fuel",)]
