@@ -121,8 +121,9 @@ def finish(t: FunctionState) -> None:
         return
     func = t.func
     dfg = func.dfg
+    innermost = loop_trips.innermost((c.header, c.parent) for c in loops)
     for check in loops:
-        if check.header not in loop_trips.innermost((c.header, c.parent) for c in loops):
+        if check.header not in innermost:
             continue
         if loop_trips.trip_bound(func, check.header, UNCHECKED_LOOP_TRIPS) is None:
             continue
