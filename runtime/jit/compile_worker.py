@@ -254,11 +254,12 @@ _live_workers: weakref.WeakSet[CompileWorker] = weakref.WeakSet()
 
 
 @atexit.register
-def _close_all() -> None:
-    # A worker process outliving the program would go on compiling for nothing.
+def close_all_workers() -> None:
+    """Stop every compile worker of this process (at exit: a worker process outliving
+    the program would go on compiling for nothing; benchmarks, to count its resources)."""
     for worker in list(_live_workers):
         worker.close()
 
 
 __all__ = ["AHEAD_PRIORITY", "TIER_UP_PRIORITY", "WORKER_MIN_CODE_BYTES", "CompileWorker",
-           "WorkerJob", "worker_wanted"]
+           "WorkerJob", "close_all_workers", "worker_wanted"]

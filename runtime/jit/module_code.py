@@ -238,6 +238,11 @@ class ModuleCode:
                         indices, tier = warm
                     else:
                         indices = self._batch_from(k, tier)
+                    if warm is None and tier == TIER0 and self._worker_source is not None:
+                        # Known before compiling: the bodies are decoded now, and
+                        # released once compiled (``_compile_ahead`` needs these).
+                        for func_index in indices:
+                            self._callees_of(func_index - self.first)
                     compiled = self._compile(indices, tier, "lazy")
                     if cache is not None and warm is None:
                         cache.record_plan(indices, self.options, tier)
