@@ -98,6 +98,9 @@ def test_nothing_extra_without_verbose(program: Path,
 def test_verbose_shows_a_tier_up(program: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "0")  # every call asks for tier 1
+    # On the background thread, which the program's pause below waits for (a small
+    # module gets no compile worker unless forced: not here).
+    monkeypatch.setenv("PYJITWASM_COMPILE_WORKER", "0")
 
     def sleep_until_tiered(seconds: float) -> None:
         # $pause's poll_oneoff: the program's tier-ups finish before it goes on.
