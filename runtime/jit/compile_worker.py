@@ -193,7 +193,9 @@ class CompileWorker:
                 _stop_process(process)
                 return
             assert process.stdin is not None and process.stdout is not None
-            write_frame(process.stdin, self._setup)
+            setup, self._setup = self._setup, b""
+            write_frame(process.stdin, setup)
+            del setup  # the module's bytes (a copy): not kept for the worker's lifetime
             # Nothing is busy until the worker can start on it at once: the program's
             # thread would rather compile itself than wait for the worker to start.
             wait_ready(process.stdout)
