@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +84,7 @@ def _trap_code(call: Any) -> TrapCode:
 def test_an_epoch_deadline_reached_from_another_thread_stops_a_runaway_loop(engine: str) -> None:
     store, ex = _guest(engine, epoch_interruption=True)
     for _ in range(2):  # and the store stays usable: stop it once more
-        store.set_epoch_deadline(1)
-        timer = threading.Timer(0.2, store.engine.increment_epoch)
-        timer.start()
-        started = time.monotonic()
-        assert _trap_code(lambda: ex["spin"](store)) == TrapCode.INTERRUPT
-        assert time.monotonic() - started < 10
-        timer.join()
+        _stopped_by_an_epoch_from_another_thread(store, lambda: ex["spin"](store))
     store.set_epoch_deadline(1)
     assert ex["count"](store, 1000) == 1000
 
@@ -97,11 +92,17 @@ def test_an_epoch_deadline_reached_from_another_thread_stops_a_runaway_loop(engi
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_runaway_loop_around_an_unchecked_counted_loop_is_stopped(engine: str) -> None:
     store, ex = _guest(engine, epoch_interruption=True)
+    _stopped_by_an_epoch_from_another_thread(store, lambda: ex["nested"](store))
+
+
+def _stopped_by_an_epoch_from_another_thread(store: Store, run: Callable[[], object]) -> None:
+    """``run()`` (a loop that never ends) traps with INTERRUPT soon after another thread
+    moves the epoch past the store's deadline."""
     store.set_epoch_deadline(1)
     timer = threading.Timer(0.2, store.engine.increment_epoch)
     timer.start()
     started = time.monotonic()
-    assert _trap_code(lambda: ex["nested"](store)) == TrapCode.INTERRUPT
+    assert _trap_code(run) == TrapCode.INTERRUPT
     assert time.monotonic() - started < 10
     timer.join()
 
