@@ -15,6 +15,7 @@ from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.validator import EarlyBodyChecks
 
 Converter = Callable[[Any, int, Any], Any]
 """One of the API's value converters: ``(store, value type, value) -> value``
@@ -40,9 +41,11 @@ class Backend(Protocol):
         """The runtime context of a new store."""
         ...
 
-    def validate(self, module: WasmModule, wasm: bytes) -> None:
+    def validate(self, module: WasmModule, wasm: bytes,
+                 early: EarlyBodyChecks | None = None) -> None:
         """Validate a decoded module (ValidationError) and note in the backend's code
-        cache, if any, that these bytes validated (see :meth:`known_valid`)."""
+        cache, if any, that these bytes validated (see :meth:`known_valid`).  ``early``:
+        the bodies checked while decoding (``validator.EarlyBodyChecks``)."""
         ...
 
     def known_valid(self, wasm: bytes) -> bool:

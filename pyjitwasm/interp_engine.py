@@ -25,7 +25,7 @@ from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import ListTable, TableInstance
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
-from pyjitwasm.wasm.validator import validate_module
+from pyjitwasm.wasm.validator import EarlyBodyChecks, validate_module
 
 _ALLOCATOR = PlainAllocator()
 
@@ -76,8 +76,9 @@ class InterpBackend:
     def known_valid(self, wasm: bytes) -> bool:
         return False  # no code cache
 
-    def validate(self, module: WasmModule, wasm: bytes) -> None:
-        validate_module(module)
+    def validate(self, module: WasmModule, wasm: bytes,
+                 early: EarlyBodyChecks | None = None) -> None:
+        validate_module(module, early)
 
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> InterpModule:
         return InterpModule(module, self.allocator, self.metering)

@@ -49,7 +49,7 @@ from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
-from pyjitwasm.wasm.validator import validate_module
+from pyjitwasm.wasm.validator import EarlyBodyChecks, validate_module
 
 
 def _jit_context(context: StoreContext) -> JitStoreContext:
@@ -166,8 +166,9 @@ class JitBackend:
         return view is not None and view.cache.has_note(
             view.cache.validated_key(view.module_digest))
 
-    def validate(self, module: WasmModule, wasm: bytes) -> None:
-        validate_module(module)
+    def validate(self, module: WasmModule, wasm: bytes,
+                 early: EarlyBodyChecks | None = None) -> None:
+        validate_module(module, early)
         view = self._cache_view(wasm)
         if view is not None:
             view.cache.store_note(view.cache.validated_key(view.module_digest))

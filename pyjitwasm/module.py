@@ -20,7 +20,7 @@ from pyjitwasm.valtypes import ExportType, ImportType, wrap_type
 from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
 from pyjitwasm.wasm.types import ExternKind
-from pyjitwasm.wasm.validator import validate_module
+from pyjitwasm.wasm.validator import ChecksWhileDecoding, validate_module
 from pyjitwasm.wat import wat2wasm
 
 
@@ -52,13 +52,15 @@ class Module:
                 module = decode_module(binary, features=engine.config.features,
                                        keep_bodies=False, decode_bodies=False)
             else:
-                # Function bodies are decoded, checked and dropped one at a time, and
-                # decoded again when compiled: a second decode, ~0.5 us per instruction,
-                # for a peak of one body instead of all (CPython for WASI: Module() 1 s
-                # more CPU, peak RSS 186 MB instead of 503).
+                # Function bodies are decoded, validated and dropped one at a time, and
+                # decoded again when compiled: a peak of one body instead of all
+                # (CPython for WASI: peak RSS 186 MB instead of 503).  Validating each as
+                # it is decoded (EarlyBodyChecks) spares decoding it a second time just
+                # for the validator.
+                early = ChecksWhileDecoding()
                 module = decode_module(binary, features=engine.config.features,
-                                       keep_bodies=False)
-                backend.validate(module, binary)
+                                       keep_bodies=False, body_checks=early)
+                backend.validate(module, binary, early.checks)
         self._engine = engine
         self._wasm = module
         self._binary = binary

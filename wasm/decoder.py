@@ -606,12 +606,19 @@ def _decode_simd(
 # Module -----------------------------------------------------------------------------
 
 
+BodyCheck = Callable[[int, FunctionBody], None]
+"""Called with each function body as it is decoded (its number among the defined
+functions, in order), before the body is released."""
+
+
 class _ModuleDecoder:
     """Section-by-section decoding state of one module."""
 
     def __init__(self, data: bytes, features: Features, keep_bodies: bool = True,
-                 decode_bodies: bool = True) -> None:
+                 decode_bodies: bool = True,
+                 body_checks: Callable[[WasmModule], BodyCheck | None] | None = None) -> None:
         self.data = data
+        self.body_checks = body_checks
         self.keep_bodies = keep_bodies
         self.decode_bodies = decode_bodies
         self.disabled = features.disabled_opcodes() or None
@@ -830,7 +837,8 @@ class _ModuleDecoder:
                 pos = start + size
             r.pos = pos
             return
-        for _ in range(count):
+        check = self.body_checks(self.module) if self.body_checks is not None else None
+        for number in range(count):
             size_off = r.pos
             body = r.sized(size_off)
             end = body.end
@@ -840,6 +848,8 @@ class _ModuleDecoder:
             if pos != end:
                 raise DecodeError("section size mismatch", end)
             code = FunctionBody(local_types, instrs, size_off, size, source)
+            if check is not None:
+                check(number, code)
             if not keep:
                 code.release()
             r.pos = end
@@ -965,7 +975,9 @@ def _name_map(r: Reader) -> dict[int, str]:
 
 
 def decode_module(data: bytes, features: Features = DEFAULT_FEATURES,
-                  keep_bodies: bool = True, decode_bodies: bool = True) -> WasmModule:
+                  keep_bodies: bool = True, decode_bodies: bool = True,
+                  body_checks: Callable[[WasmModule], BodyCheck | None] | None = None
+                  ) -> WasmModule:
     """Decode a WebAssembly binary module.
 
     ``keep_bodies=False``: every function body is decoded (so malformed code is found
@@ -978,6 +990,10 @@ def decode_module(data: bytes, features: Features = DEFAULT_FEATURES,
     to be valid (the code cache says it validated): a malformed body would only be found
     when read, and nothing reads most bodies of a large module.
 
+    ``body_checks``: called with the module decoded so far when the code section is
+    reached; the check it returns (if any) sees each body as soon as it is decoded
+    (``validator.EarlyBodyChecks``: validating then saves decoding every body again).
+
     Raises DecodeError for malformed bytes and UnsupportedFeatureError (a DecodeError)
     for constructs of proposals pyjitwasm does not implement or ``features`` switch off;
     nothing else escapes.
@@ -988,7 +1004,7 @@ def decode_module(data: bytes, features: Features = DEFAULT_FEATURES,
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _ModuleDecoder(data, features, keep_bodies, decode_bodies).decode()
+        return _ModuleDecoder(data, features, keep_bodies, decode_bodies, body_checks).decode()
     except DecodeError:
         raise
     except RecursionError:

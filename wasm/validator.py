@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pyjitwasm.wasm import opcodes as O
 from pyjitwasm.wasm.errors import ValidationError
-from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
+from pyjitwasm.wasm.module import ConstExpr, FunctionBody, SegmentMode, WasmModule
 from pyjitwasm.wasm.types import (
     CUSTOM_PAGE_SIZE_LOG2S,
     FUNCREF,
@@ -27,7 +27,7 @@ from pyjitwasm.wasm.types import (
 )
 from pyjitwasm.wasm.validate_body import BlockTypes, BodyContext, Invalid, validate_body
 
-__all__ = ["validate_module", "validate_const_expr"]
+__all__ = ["ChecksWhileDecoding", "EarlyBodyChecks", "validate_module", "validate_const_expr"]
 
 _MAX_TABLE_64 = (1 << 64) - 1
 
@@ -49,8 +49,94 @@ _CONST_ARITH = {
 }
 
 
-def validate_module(module: WasmModule) -> None:
-    """Check that a decoded module is valid; raise ValidationError if it is not."""
+class EarlyBodyChecks:
+    """Function bodies validated while the decoder meets them, so that ``Module()``
+    decodes each body once, not once to find malformed code and again to validate it.
+
+    Made (:meth:`for_module`) when the decoder reaches the code section: every section
+    a body may refer to is decoded by then.  A body found invalid is kept as the first
+    error and no later body is checked; :func:`validate_module` raises it where it would
+    have found it (after the module-level checks), so errors come out as before.  Call
+    the object with each body's number among the defined functions, in order."""
+
+    __slots__ = ("ctx", "func_types", "first_defined", "block_types", "checked", "error")
+
+    def __init__(self, ctx: BodyContext, func_types: list[FuncType], first_defined: int) -> None:
+        self.ctx = ctx
+        self.func_types = func_types
+        self.first_defined = first_defined
+        self.block_types = BlockTypes(ctx.types)
+        self.checked = 0  # bodies looked at, in order
+        self.error: ValidationError | None = None
+
+    @classmethod
+    def for_module(cls, module: WasmModule) -> EarlyBodyChecks | None:
+        """The checks for ``module`` decoded up to its code section; None when its
+        sections do not even give every function a type (``validate_module`` then
+        reports that, and checks the bodies itself)."""
+        ntypes = len(module.types)
+        indices: list[int] = []
+        for imp in module.imports:
+            if imp.kind == ExternKind.FUNC:
+                if not isinstance(imp.desc, int):
+                    return None
+                indices.append(imp.desc)
+        imported = len(indices)
+        indices += module.funcs
+        if not all(0 <= t < ntypes for t in indices):
+            return None
+        ctx = _body_context(module, [module.types[t] for t in indices])
+        return cls(ctx, ctx.func_types, imported)
+
+    def __call__(self, number: int, body: FunctionBody) -> None:
+        if self.error is not None or number != self.checked:
+            return
+        index = self.first_defined + number
+        try:
+            validate_body(self.ctx, index, self.func_types[index], body, self.block_types)
+        except ValidationError as exc:
+            self.error = exc
+        self.checked += 1
+
+
+class ChecksWhileDecoding:
+    """What ``decode_module(body_checks=...)`` takes to validate bodies as it decodes
+    them: makes the :class:`EarlyBodyChecks` when the code section is reached and keeps
+    them (``checks``) for :func:`validate_module`."""
+
+    def __init__(self) -> None:
+        self.checks: EarlyBodyChecks | None = None
+
+    def __call__(self, partial: WasmModule) -> EarlyBodyChecks | None:
+        self.checks = EarlyBodyChecks.for_module(partial)
+        return self.checks
+
+
+def _body_context(module: WasmModule, func_types: list[FuncType]) -> BodyContext:
+    """What function bodies may refer to: ``func_types`` (imported then defined) and the
+    module's tables, memories, globals, segments."""
+    descs = [imp.desc for imp in module.imports]
+    tables = [d for d in descs if isinstance(d, TableType)] + module.tables
+    memories = [d for d in descs if isinstance(d, MemoryType)] + module.memories
+    globals_ = [d for d in descs if isinstance(d, GlobalType)] + \
+        [g.type for g in module.globals]
+    return BodyContext(
+        types=module.types,
+        func_types=func_types,
+        table_elem_types=[t.elem_type for t in tables],
+        table_index_types=[t.index_type for t in tables],
+        memory_index_types=[m.index_type for m in memories],
+        globals=globals_,
+        elem_types=[seg.elem_type for seg in module.elems],
+        data_count=module.data_count,
+        declared_funcs=_declared_funcs(module),
+        call_sigs=[(list(ft.params), ft.results) for ft in func_types],
+    )
+
+
+def validate_module(module: WasmModule, early: EarlyBodyChecks | None = None) -> None:
+    """Check that a decoded module is valid; raise ValidationError if it is not.
+    ``early``: the bodies the decoder checked already (``EarlyBodyChecks``)."""
     types = module.types
     ntypes = len(types)
 
@@ -141,18 +227,12 @@ def validate_module(module: WasmModule) -> None:
             index_type = memories[data.memory].index_type
             validate_const_expr(data.offset_expr, index_type, globals_, nfuncs)
 
-    ctx = BodyContext(
-        types=types,
-        func_types=func_types,
-        table_elem_types=[t.elem_type for t in tables],
-        table_index_types=[t.index_type for t in tables],
-        memory_index_types=[m.index_type for m in memories],
-        globals=globals_,
-        elem_types=[seg.elem_type for seg in module.elems],
-        data_count=module.data_count,
-        declared_funcs=_declared_funcs(module),
-        call_sigs=[(list(ft.params), ft.results) for ft in func_types],
-    )
+    if early is not None and (early.error is not None
+                              or early.checked == len(module.codes)):
+        if early.error is not None:
+            raise early.error
+        return
+    ctx = _body_context(module, func_types)
     block_types = BlockTypes(types)
     first_defined = nfuncs - len(module.funcs)
     for i, body in enumerate(module.codes):

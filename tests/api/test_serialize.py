@@ -372,7 +372,7 @@ def test_warm_start_skips_validation_but_cold_start_validates(
     calls: list[int] = []
     real = jit_engine.validate_module
     monkeypatch.setattr(jit_engine, "validate_module",
-                        lambda module: calls.append(1) or real(module))
+                        lambda module, early=None: calls.append(1) or real(module, early))
     _use(_engine(cache=str(tmp_path)))
     assert calls == []
     with pytest.raises(ValidationError):  # an invalid module is never noted as valid
