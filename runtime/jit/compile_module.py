@@ -251,8 +251,12 @@ class CompiledModule:
 
 
 HUGE_FUNCTION_INSTRUCTIONS = 30_000
-"""A function with more wasm instructions than this is compiled alone, with the
-cheapest LLVM configuration (``codegen_options_for``)."""
+"""A function with more wasm instructions than this is compiled alone, without the
+optimizing pipeline (``codegen_options_for``)."""
+
+GIANT_FUNCTION_INSTRUCTIONS = 80_000
+"""A function with more wasm instructions than this gets the cheapest LLVM
+configuration at every tier (``codegen_options_for``)."""
 
 LARGE_FUNCTION_INSTRUCTIONS = 11_000
 """A batch with a function of more wasm instructions than this is optimized without
@@ -270,13 +274,19 @@ def codegen_options_for(module: WasmModule, indices: Sequence[int],
     """The back end's options for compiling defined functions ``indices`` together at
     ``tier``: the one place where a function's size changes how LLVM compiles it.
 
-    A function of more than ``HUGE_FUNCTION_INSTRUCTIONS`` wasm instructions gets opt
-    level 0 (no IR passes, LLVM's fast instruction selector and register allocator),
-    whose time and memory grow linearly with the function; the optimizing pipeline's
-    grow faster (the greedy register allocator), to minutes and gigabytes for a function
-    of a million instructions.  A batch with a function of more than
-    ``LARGE_FUNCTION_INSTRUCTIONS`` keeps the opt-level-1 passes but NewGVN.
-    Measurements: docs/jit-design.md, "Huge functions"."""
+    The optimizing pipeline's time and memory grow faster than linearly with a
+    function's size: CPython for WASI's 41,889-instruction interpreter loop took 10 CPU s
+    and 2.6 GB at tier 1, to minutes and gigabytes for a function of a million
+    instructions.  So a function of more than ``HUGE_FUNCTION_INSTRUCTIONS`` wasm
+    instructions gets at tier 1 the loop configuration of tier 0 (``TIER0_PIPELINE``:
+    level-0 code generation with the greedy register allocator; the interpreter loop:
+    1.9 s, 264 MB, code a fifth smaller than the fast allocator's) and at tier 0 opt
+    level 0 (no IR passes, LLVM's fast instruction selector and register allocator:
+    1.3 s, 232 MB), whose time and memory grow linearly; beyond
+    ``GIANT_FUNCTION_INSTRUCTIONS`` opt level 0 at every tier (the greedy allocator is
+    not linear).  A batch with a function of more than ``LARGE_FUNCTION_INSTRUCTIONS``
+    keeps the opt-level-1 passes but NewGVN.  Measurements: docs/jit-design.md, "Huge
+    functions"."""
     codegen = options.codegen_options(tier)
     first = module.num_imported_funcs
     largest = max((module.codes[i - first].instr_count for i in indices), default=0)
@@ -285,6 +295,9 @@ def codegen_options_for(module: WasmModule, indices: Sequence[int],
     pipeline = codegen.llvm_pipeline
     level0 = LLVMPipeline.for_level(0)
     if largest > HUGE_FUNCTION_INSTRUCTIONS and pipeline != level0:
+        if tier == TIER1 and largest <= GIANT_FUNCTION_INSTRUCTIONS and \
+                pipeline.codegen_level > 0:
+            return replace(codegen, opt_level=0, pipeline=TIER0_PIPELINE)
         return replace(codegen, opt_level=0, pipeline=level0)
     if largest > LARGE_FUNCTION_INSTRUCTIONS and pipeline.passes == "standard":
         return replace(codegen, pipeline=replace(pipeline, passes="large"))
@@ -483,7 +496,8 @@ def _locator(module: WasmModule, batch: BatchObject, options: CompileOptions,
     return locate
 
 
-__all__ = ["EAGER_BATCH_INSTRUCTIONS", "HUGE_FUNCTION_INSTRUCTIONS", "TIER0", "TIER1",
-           "BatchObject", "CompileOptions", "CompileTimings", "CompiledModule", "EmittedBatch",
-           "FunctionCode", "codegen_options_for", "compile_batch", "compile_module",
-           "eager_batches", "emit_batch", "escaping_functions", "load_batch"]
+__all__ = ["EAGER_BATCH_INSTRUCTIONS", "GIANT_FUNCTION_INSTRUCTIONS",
+           "HUGE_FUNCTION_INSTRUCTIONS", "TIER0", "TIER1", "BatchObject", "CompileOptions",
+           "CompileTimings", "CompiledModule", "EmittedBatch", "FunctionCode",
+           "codegen_options_for", "compile_batch", "compile_module", "eager_batches",
+           "emit_batch", "escaping_functions", "load_batch"]

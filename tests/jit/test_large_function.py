@@ -7,9 +7,14 @@ from __future__ import annotations
 import pytest
 
 import pyjitwasm as api
+from pyjitwasm.jit.codeload import LLVMPipeline
+from pyjitwasm.runtime.jit import compile_module
 from pyjitwasm.runtime.jit.compile_module import (
     EAGER_BATCH_INSTRUCTIONS,
+    GIANT_FUNCTION_INSTRUCTIONS,
     HUGE_FUNCTION_INSTRUCTIONS,
+    TIER0,
+    TIER1,
     CompileOptions,
     codegen_options_for,
     eager_batches,
@@ -54,13 +59,30 @@ def test_large_function_runs_like_the_interpreter(large_module: bytes, expected:
     assert len(set(expected)) == len(expected)  # the arguments reach the result
 
 
-def test_huge_functions_get_the_cheap_llvm_configuration(large_module: bytes) -> None:
+def test_huge_functions_get_the_cheap_llvm_configuration(
+        monkeypatch: pytest.MonkeyPatch, large_module: bytes) -> None:
     module = decode_module(large_module)
     options = CompileOptions(opt_level=1)
-    assert len(module.codes[0].instrs) > HUGE_FUNCTION_INSTRUCTIONS
-    assert codegen_options_for(module, [0], options).opt_level == 0
+    size = len(module.codes[0].instrs)
+    monkeypatch.setattr(compile_module, "GIANT_FUNCTION_INSTRUCTIONS", size)  # not giant
+    assert HUGE_FUNCTION_INSTRUCTIONS < size
+    # Tier 1: level-0 code generation with the greedy allocator; tier 0: the fast one.
+    tier1 = codegen_options_for(module, [0], options)
+    assert tier1.llvm_pipeline == LLVMPipeline("minimal", 0, optimize_regalloc=True)
+    tier0 = codegen_options_for(module, [0], options, TIER0)
+    assert tier0.llvm_pipeline == LLVMPipeline.for_level(0)
     small = decode_module(huge_function_module(2_000))
     assert codegen_options_for(small, [0], options).opt_level == 1
+
+
+def test_giant_functions_get_the_cheapest_llvm_configuration_at_every_tier(
+        large_module: bytes) -> None:
+    module = decode_module(large_module)
+    assert len(module.codes[0].instrs) > GIANT_FUNCTION_INSTRUCTIONS
+    options = CompileOptions(opt_level=1)
+    for tier in (TIER0, TIER1):
+        chosen = codegen_options_for(module, [0], options, tier)
+        assert chosen.llvm_pipeline == LLVMPipeline.for_level(0)
 
 
 def test_eager_batches_are_bounded_and_cover_every_function() -> None:
