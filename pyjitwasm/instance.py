@@ -23,14 +23,28 @@ class Instance:
         store = store_of(store)
         if not isinstance(module, Module):
             raise ArgumentTypeError("expected a Module")
-        if module.engine is not store.engine:
+        engine = store._engine
+        if module.engine is not engine:
             raise ValueError("the module was compiled for a different engine than the store's")
-        raw = [unwrap_extern(store, item) for item in imports]
         self._store = store
         self._module = module
-        self._rt: ModuleInstance = module._prepared.instantiate(raw, store._ctx)
-        store._instances.append(self._rt)
         self._exports: InstanceExports | None = None
+        if not imports:
+            # A new store's first instance: a pooling engine may have a dropped store's
+            # context with an instance of the module parked whole (runtime/jit/pool.py).
+            adopt = engine._adopt_store
+            if adopt is not None and "_ctx" not in store.__dict__:
+                adopted = adopt(module._prepared)
+                if adopted is not None:
+                    store._ctx, rt = adopted
+                    self._rt: ModuleInstance = rt
+                    store._instances.append(rt)
+                    return
+            raw: list[Any] = []
+        else:
+            raw = [unwrap_extern(store, item) for item in imports]
+        self._rt = module._prepared.instantiate(raw, store._ctx)
+        store._instances.append(self._rt)
 
     def exports(self, store: Any) -> InstanceExports:
         """The instance's exports: ``[name]``, ``.get(name)``, ``.by_index[i]``, iteration."""

@@ -269,7 +269,8 @@ def _plan_const(expr: ConstExpr) -> PlannedConst:
     return (_CONST, eval_const(expr, None))
 
 
-def _value(planned: PlannedConst, inst: ModuleInstance) -> Any:
+def planned_value(planned: PlannedConst, inst: ModuleInstance) -> Any:
+    """A planned constant expression's value in ``inst``."""
     kind, payload = planned
     if kind == _CONST:
         return payload
@@ -278,7 +279,7 @@ def _value(planned: PlannedConst, inst: ModuleInstance) -> Any:
     return eval_const(payload, inst)
 
 
-def _items(planned: list[PlannedConst], inst: ModuleInstance) -> list[Any]:
+def planned_items(planned: list[PlannedConst], inst: ModuleInstance) -> list[Any]:
     """An element segment's references in ``inst``."""
     funcs = inst.funcs
     return [funcs[payload] if kind == _FUNC else payload if kind == _CONST
@@ -375,7 +376,7 @@ def instantiate(
     except MemoryError as exc:
         raise InstantiationError(str(exc)) from None
     for i, (gtype, init) in enumerate(plan.globals):
-        inst.globals.append(allocator.new_global(inst, i, gtype, _value(init, inst)))
+        inst.globals.append(allocator.new_global(inst, i, gtype, planned_value(init, inst)))
     _segments_and_exports(plan, inst, allocator, images)
     if module.start is not None:
         start = inst.funcs[module.start]
@@ -402,8 +403,8 @@ def _init_elements(plan: InstantiationPlan, inst: InstanceT,
     """Apply the active element segments in order (the instance's list already holds
     them dropped); a segment that does not fit traps, keeping the earlier ones' effects."""
     for index, table, offset in plan.active_elems:
-        start = _value(offset, inst)
-        items = _items(plan.elems[index][0], inst)
+        start = planned_value(offset, inst)
+        items = planned_items(plan.elems[index][0], inst)
         if start + len(items) > inst.tables[table].size:
             raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
         allocator.init_table(inst, table, start, items)
@@ -422,7 +423,7 @@ def _init_data(plan: InstantiationPlan, inst: ModuleInstance,
             inst.memories[image.memory].apply_image(image)
         return
     for memory_index, offset, data in plan.active_datas:
-        start = _value(offset, inst)
+        start = planned_value(offset, inst)
         memory = inst.memories[memory_index]
         if start + len(data) > memory.byte_size:
             raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
@@ -435,7 +436,7 @@ def _segments_and_exports(plan: InstantiationPlan, inst: InstanceT,
     """The instantiation steps after the globals: segments kept for later use, exports
     bound, then the instance activated and its active segments written."""
     # After instantiation only the passive segments remain (the others are dropped).
-    inst.elems = [_items(items, inst) if passive else [] for items, passive in plan.elems]
+    inst.elems = [planned_items(items, inst) if passive else [] for items, passive in plan.elems]
     inst.datas = list(plan.datas_after)
     _bind_exports(plan, inst)
     allocator.activate(inst)
@@ -451,6 +452,6 @@ def reinitialize(plan: InstantiationPlan, inst: InstanceT,
     does from the global initializers on. Only for a module without imports or a start
     function (the caller checks): its globals, segments and exports are its own."""
     for glob, (_, init) in zip(inst.globals, plan.globals, strict=True):
-        glob.value = _value(init, inst)
+        glob.value = planned_value(init, inst)
     _segments_and_exports(plan, inst, allocator, images)
     return inst

@@ -177,8 +177,17 @@ class InstancePool:
     def take_instance(self, context: StoreContext, module: WasmModule) -> None:
         """Count a new instance of ``module`` (with its memories and tables) in
         ``context``'s store, or raise ResourceLimitError when the pool is full."""
-        c = self.config
         memories, tables = len(module.memories), len(module.tables)
+        self.take_counts(memories, tables)
+        use = self.use_of(context)
+        use.instances += 1
+        use.memories += memories
+        use.tables += tables
+
+    def take_counts(self, memories: int, tables: int) -> None:
+        """Count one more live instance with ``memories`` memories and ``tables`` tables
+        in the pool (not in a store's record), or raise ResourceLimitError when full."""
+        c = self.config
         with self._lock:
             if self.live_instances + 1 > c.total_core_instances:
                 raise ResourceLimitError(
@@ -195,10 +204,6 @@ class InstancePool:
             self.live_instances += 1
             self.live_memories += memories
             self.live_tables += tables
-        use = self.use_of(context)
-        use.instances += 1
-        use.memories += memories
-        use.tables += tables
 
     def give_back(self, instances: int, memories: int, tables: int) -> None:
         with self._lock:

@@ -52,7 +52,8 @@ class _VmctxTemplate:
     module's :class:`~pyjitwasm.runtime.instantiation.InstantiationPlan`."""
 
     __slots__ = ("data", "func_refs", "plan", "func_types", "code_slots", "defined_refs",
-                 "ref_vmctx_words", "fits_pools", "parkable")
+                 "ref_vmctx_words", "fits_pools", "parkable", "parked", "parked_stores",
+                 "__weakref__")
 
     def __init__(self, code: CompiledCode) -> None:
         module, layout = code.module, code.layout
@@ -85,8 +86,21 @@ class _VmctxTemplate:
         self.plan = instantiation.InstantiationPlan(module)
         # The pools (``pool.py``) whose per-module limits this module was checked against.
         self.fits_pools: set[object] = set()
-        # Whether a pooling allocator may park and reuse its instances (``pool.py``).
+        # Whether a pooling allocator may park and reuse its instances, and the parked
+        # ones (``pool.py``): instances alone (``parked``), or each with the whole
+        # context of the store it was the only instance of (``parked_stores``). They
+        # hold this template but not the code, so they go when the code does.
         self.parkable: bool | None = None
+        self.parked: list[Any] = []
+        self.parked_stores: list[Any] = []
+
+    def discard_parked(self) -> None:
+        """The module's code is gone: free the parked instances now (a parked store's
+        context and its instance refer to each other)."""
+        parked, self.parked, self.parked_stores = \
+            self.parked + self.parked_stores, [], []
+        for tenancy in parked:
+            tenancy.discard()
 
     def write(self, inst: JitModuleInstance, state: JitState) -> None:
         """Make ``inst``'s vmctx this template, for an instance in ``state``'s store:
@@ -102,14 +116,25 @@ class _VmctxTemplate:
             words[word] = vmctx
 
 
-_TEMPLATES: weakref.WeakKeyDictionary[CompiledCode, _VmctxTemplate] = \
-    weakref.WeakKeyDictionary()
+_TEMPLATES: dict[int, tuple[weakref.ref[CompiledCode], _VmctxTemplate]] = {}
+"""id(code) -> (weak reference to the code, its template): looked up on every
+instantiation, and a plain dict costs a fraction of a WeakKeyDictionary's lookup. The
+reference's callback removes the entry when the code dies, before its id can be reused."""
 
 
 def _vmctx_template(code: CompiledCode) -> _VmctxTemplate:
-    template = _TEMPLATES.get(code)
-    if template is None:
-        template = _TEMPLATES[code] = _VmctxTemplate(code)
+    entry = _TEMPLATES.get(id(code))
+    if entry is not None and entry[0]() is code:
+        return entry[1]
+    template = _VmctxTemplate(code)
+    key = id(code)
+
+    def forget(_: object) -> None:
+        gone = _TEMPLATES.pop(key, None)
+        if gone is not None:
+            gone[1].discard_parked()
+
+    _TEMPLATES[key] = (weakref.ref(code, forget), template)
     return template
 
 

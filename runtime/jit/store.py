@@ -174,6 +174,19 @@ class JitState:
     def fuel_exhausted(self) -> bool:
         return self.fuel_consumed >= 0
 
+    def has_host_state(self) -> bool:
+        """Whether the store made anything of its own here: host functions, funcref
+        records outside a vmctx, externrefs or externref roots (a pooling allocator
+        parks a store's whole state only when not)."""
+        return bool(self._host_entries or self._records or self._externs
+                    or self._extern_tables or self._extern_slots)
+
+    def reset_interruption(self) -> None:
+        """No fuel consumed or given, epoch deadline 0: as a new store's."""
+        limits = self.limits
+        limits[vm.LIMITS_FUEL_CONSUMED // 8] = 0
+        limits[vm.LIMITS_EPOCH_DEADLINE // 8] = 0
+
     def release(self) -> None:
         """The store was dropped: empty what ties its objects into reference cycles with
         this state (instances, funcref records, host entries, externrefs), so memories,

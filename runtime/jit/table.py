@@ -142,17 +142,22 @@ class JitTable(TableInstance):
             if words[i] == 0:
                 self.materialize(i)
 
-    def reset_for_reuse(self) -> bool:
-        """A pooling allocator parks this table's instance for the next store: make
-        every element uninitialized again (its segments are recorded anew) and return
-        True, or return False (nothing changed) if it is not lazy or has grown."""
+    def resettable(self) -> bool:
+        """Whether :meth:`reset_to` can return the table to a fresh instance's state
+        (it is lazy and has not grown)."""
+        return self.lazy is not None and self._length == self.type.minimum
+
+    def reset_to(self, elements: dict[int, Any]) -> None:
+        """A pooling allocator parks this table's instance for the next store (it is
+        :meth:`resettable`): every element uninitialized again, to be materialized from
+        ``elements`` (index -> function or None: what the active segments give; empty
+        when they are to be recorded anew)."""
         lazy = self.lazy
-        if lazy is None or self._length != self.type.minimum:
-            return False
+        assert lazy is not None
         lazy.clear()
+        lazy.update(elements)
         if self._length:
             ctypes.memset(self._address, 0, 8 * self._length)
-        return True
 
     def rebind(self, context: JitStoreContext) -> None:
         """Belong to ``context``'s store (a parked instance's table, reset already),
