@@ -87,8 +87,7 @@ class Store:
             # Parked for another store: this one must not release it again.
             del state["_ctx"]
 
-    def __del__(self) -> None:
-        self._release()
+    __del__ = _release
 
     def __enter__(self) -> Store:
         return self

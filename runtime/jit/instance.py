@@ -53,7 +53,7 @@ class _VmctxTemplate:
 
     __slots__ = ("data", "func_refs", "plan", "func_types", "code_slots", "defined_refs",
                  "ref_vmctx_words", "fits_pools", "parkable", "parked", "parked_stores",
-                 "__weakref__")
+                 "parked_by", "__weakref__")
 
     def __init__(self, code: CompiledCode) -> None:
         module, layout = code.module, code.layout
@@ -93,6 +93,7 @@ class _VmctxTemplate:
         self.parkable: bool | None = None
         self.parked: list[Any] = []
         self.parked_stores: list[Any] = []
+        self.parked_by: object = None  # the allocator that parked some (it counts them)
 
     def discard_parked(self) -> None:
         """The module's code is gone: free the parked instances now (a parked store's

@@ -42,6 +42,7 @@ from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vm import PAGE, round_to_pages
 from pyjitwasm.runtime.jit.vmctx import CompiledCode, JitModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.pooling import InstancePool
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
@@ -157,17 +158,16 @@ class PooledJitAllocator(JitAllocator):
         except BaseException:
             tenancy.discard()
             raise
-        images: Sequence[MemoryImage] = getattr(prepared, "images", None) or ()
-        return tenancy.reopen(code, images)
+        return tenancy.reopen(code, getattr(prepared, "images", None) or ())
 
     @property
     def parked_instances(self) -> int:
         """Instances parked for reuse (each keeps its memory slots; for tests)."""
         return sum(len(t.parked) + len(t.parked_stores) for t in list(self._parked_templates))
 
-    def reserve_park(self) -> bool:
-        """Count one more parked instance, if fewer than ``max_unused_warm_slots`` are
-        parked already (then the caller must :meth:`park` or :meth:`unreserve_park`)."""
+    def park(self, tenancy: _Tenancy, template: _VmctxTemplate, whole_store: bool) -> bool:
+        """Keep a reset instance for the next store, if fewer than
+        ``max_unused_warm_slots`` are parked already (else return False)."""
         limit = self.pool.config.max_unused_warm_slots
         with self._parked_lock:
             if self._parked_count >= limit:
@@ -176,17 +176,11 @@ class PooledJitAllocator(JitAllocator):
                 if self._parked_count >= limit:
                     return False
             self._parked_count += 1
-        return True
-
-    def unreserve_park(self) -> None:
-        with self._parked_lock:
-            self._parked_count -= 1
-
-    def park(self, tenancy: _Tenancy, template: _VmctxTemplate, whole_store: bool) -> None:
-        """Keep a reset instance (reserved with :meth:`reserve_park`) for the next store."""
-        with self._parked_lock:
             (template.parked_stores if whole_store else template.parked).append(tenancy)
-        self._parked_templates.add(template)
+        if template.parked_by is not self:
+            template.parked_by = self
+            self._parked_templates.add(template)
+        return True
 
 
 def _parkable(inst: JitModuleInstance) -> bool:
@@ -224,8 +218,8 @@ class _Tenancy:
     While parked it holds its module's code only weakly (``code`` is cleared in the
     instance and its functions), so dropping the Module frees the parked instances."""
 
-    __slots__ = ("allocator", "inst", "funcs", "tables", "memories", "globals", "context",
-                 "table_init", "global_init", "passive")
+    __slots__ = ("allocator", "inst", "funcs", "tables", "memories", "globals", "entities",
+                 "context", "table_init", "global_init", "passive", "image_writes")
 
     def __init__(self, allocator: PooledJitAllocator, inst: JitModuleInstance) -> None:
         self.allocator = allocator
@@ -235,6 +229,8 @@ class _Tenancy:
         self.tables = tuple(inst.tables)
         self.memories = tuple(inst.memories)
         self.globals = tuple(inst.globals)
+        self.entities: tuple[Any, ...] = self.funcs + self.tables + self.memories + \
+            self.globals
         # The parked store's context (None unless parked whole).
         self.context: JitStoreContext | None = None
         # What a reopened store's instance is reset to, worked out at its first
@@ -243,24 +239,25 @@ class _Tenancy:
         self.table_init: list[tuple[JitTable, dict[int, Any]]] | None = None
         self.global_init: list[tuple[JitGlobal, Any]] = []
         self.passive = False
+        # The memory images as (destination, bytes) to copy, made on first reopening
+        # (empty when an image is mapped copy-on-write instead).
+        self.image_writes: list[tuple[Any, bytes]] | None = None
 
     # The store was dropped -----------------------------------------------------------
 
     def park_store(self, instances_in_store: int) -> bool:
         """The store is being dropped (``StoreContext.recycle``): park its whole context
         with this instance and return True if the instance is all the store made and
-        nothing outside the store refers to either; else return False (nothing changed)
-        and the store is torn down as usual."""
+        nothing outside the store refers to either; else return False and the store is
+        torn down as usual (which parks the instance alone if it can)."""
         inst = self.inst
         context = inst.context
-        code = inst.compiled
-        if instances_in_store != 1 or code is None or not isinstance(context, JitStoreContext):
+        if instances_in_store != 1 or inst.compiled is None \
+                or not isinstance(context, JitStoreContext):
             return False
         state = context.jit
         use = context.pool
         resources = context.resources
-        entities = len(self.funcs) + len(self.tables) + len(self.memories) + \
-            len(self.globals)
         if (len(state.instances) != 1 or state.has_host_state()
                 or use is None or len(use.on_release) != 1 or use.on_release[0] is not self
                 or resources.memories != len(self.memories)
@@ -269,28 +266,28 @@ class _Tenancy:
                 # Only the store, the instance, its entities and the callers' names (the
                 # Store's release, ``_release``, this frame, getrefcount's argument)
                 # refer to the context: nothing else of the store is alive.
-                or sys.getrefcount(context) != _CONTEXT_REFS + entities):
+                or sys.getrefcount(context) != _CONTEXT_REFS + len(self.entities)):
             return False
         template = cast(_VmctxTemplate, inst.code_cache)
         if self.table_init is None and not self._initial_state(template):
             return False
-        allocator = self.allocator
-        if not allocator.reserve_park():
-            return False
         if not self._reset(reset_tables=False):
-            allocator.unreserve_park()
             return False
         for table, elements in self.table_init or ():
             table.reset_to(elements)
-        # The pool stops counting the instance; the store's own counts stay as they
-        # are, which is what the next store's instantiation would count.
-        allocator.pool.give_back(use.instances, use.memories, use.tables)
         resources.limits = None
         context.depth = context.nesting = 0
         state.reset_interruption()
         self._drop_code()
         self.context = context
-        allocator.park(self, template, whole_store=True)
+        allocator = self.allocator
+        if not allocator.park(self, template, whole_store=True):
+            # Torn down as usual now, and without its code the instance is not parked.
+            self.context = None
+            return False
+        # The pool stops counting the instance; the store's own counts stay as they
+        # are, which is what the next store's instantiation would count.
+        allocator.pool.give_back(use.instances, use.memories, use.tables)
         return True
 
     def _initial_state(self, template: _VmctxTemplate) -> bool:
@@ -317,17 +314,13 @@ class _Tenancy:
 
     def __call__(self) -> None:
         """The store was dropped and torn down (``StorePoolUse.release``)."""
-        code = self.inst.compiled
-        if code is None or not self.allocator.reserve_park():
-            self.give_slots_back()
-            return
-        if not self._reset(reset_tables=True):
-            self.allocator.unreserve_park()
+        if self.inst.compiled is None or not self._reset(reset_tables=True):
             self.give_slots_back()
             return
         self._drop_code()
-        self.allocator.park(self, cast(_VmctxTemplate, self.inst.code_cache),
-                            whole_store=False)
+        if not self.allocator.park(self, cast(_VmctxTemplate, self.inst.code_cache),
+                                   whole_store=False):
+            self.give_slots_back()
 
     def _drop_code(self) -> None:
         # Never used while parked: no store can reach the instance until it is reused.
@@ -338,7 +331,7 @@ class _Tenancy:
             jf.rebind_code(None)
 
     def _reset(self, reset_tables: bool) -> bool:
-        entities: tuple[Any, ...] = self.funcs + self.tables + self.memories + self.globals
+        entities = self.entities
         for entity in entities:
             ref = entity.api
             if ref is not None and ref() is not None:
@@ -401,9 +394,16 @@ class _Tenancy:
             inst.elems = [instantiation.planned_items(items, inst) if passive else []
                           for items, passive in plan.elems]
             inst.datas = list(plan.datas_after)
-        memories = self.memories
-        for image in images:
-            memories[image.memory].apply_image(image)
+        writes = self.image_writes
+        if writes is None:
+            writes = self.image_writes = _image_writes(self.memories, images)
+        if writes:
+            for target, data in writes:
+                ffi.memmove(target, data, len(data))
+        else:
+            memories = self.memories
+            for image in images:  # mapped copy-on-write (memory.py)
+                memories[image.memory].apply_image(image)
         return context, inst
 
     def move_in(self, code: CompiledCode, template: _VmctxTemplate, context: JitStoreContext,
@@ -440,6 +440,20 @@ class _Tenancy:
         inst.globals = list(self.globals)
         instantiation.reinitialize(template.plan, inst, allocator, images)
         return inst
+
+
+def _image_writes(memories: Sequence[MemoryInstance],
+                  images: Sequence[MemoryImage]) -> list[tuple[Any, bytes]]:
+    """``images`` as copies into ``memories`` (pooled: they never move), or [] if one
+    is to be mapped copy-on-write (``JitMemory.apply_image`` decides)."""
+    writes = []
+    for image in images:
+        memory = memories[image.memory]
+        assert isinstance(memory, JitMemory)
+        if image.cow_capable:
+            return []
+        writes.append((ffi.cast("char *", memory.base), image.data))
+    return writes
 
 
 _CONTEXT_REFS = 6
