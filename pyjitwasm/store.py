@@ -174,8 +174,9 @@ def _release(context: StoreContext, instances: list[ModuleInstance]) -> bool:
             instances.clear()
             return True
         context.recycle = None  # it refers to the instance, which refers to the context
-    for instance in instances:
-        instance.release()
+    if not context.releases_instances:
+        for instance in instances:
+            instance.release()
     instances.clear()
     context.release()
     release_store_slots(context)  # a pooling allocator's slots go back to its pool

@@ -62,6 +62,10 @@ class StoreContext:
         current value."""
         self.epoch_deadline = self.epoch.value + ticks_beyond_current
 
+    releases_instances = False
+    """Whether :meth:`release` releases every instance of the store itself (then the API
+    need not release them one by one first)."""
+
     def release(self) -> None:
         """The store was dropped: break the reference cycles only the engine's own
         state forms, so its objects are freed at once (nothing to do here)."""

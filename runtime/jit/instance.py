@@ -53,7 +53,8 @@ class _VmctxTemplate:
 
     __slots__ = ("data", "func_refs", "plan", "func_types", "code_slots", "defined_refs",
                  "ref_vmctx_words", "fits_pools", "parkable", "parked", "parked_stores",
-                 "parked_by", "__weakref__")
+                 "parked_by", "size", "epoch_word", "memory_offsets", "table_offsets",
+                 "global_offsets", "__weakref__")
 
     def __init__(self, code: CompiledCode) -> None:
         module, layout = code.module, code.layout
@@ -84,6 +85,12 @@ class _VmctxTemplate:
                                 for offset in self.defined_refs.values()]
         self.data = ffi.buffer(buf)[:]
         self.plan = instantiation.InstantiationPlan(module)
+        # Offsets every instantiation needs, looked up once (the layout computes them).
+        self.size = layout.size
+        self.epoch_word = layout.epoch_ptr // 8
+        self.memory_offsets = [layout.memory(i) for i in range(len(module.memories))]
+        self.table_offsets = [layout.table(i) for i in range(len(module.tables))]
+        self.global_offsets = [layout.global_(i) for i in range(len(module.globals))]
         # The pools (``pool.py``) whose per-module limits this module was checked against.
         self.fits_pools: set[object] = set()
         # Whether a pooling allocator may park and reuse its instances, and the parked
@@ -108,11 +115,11 @@ class _VmctxTemplate:
         its limits record, store handle and epoch counter, and its own address in the
         funcref records."""
         vmctx = inst.vmctx
-        ffi.memmove(ffi.cast("char *", vmctx), self.data, len(self.data))
         words = inst.words()
+        ffi.memmove(words, self.data, self.size)
         words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
         words[vm.STORE_OFFSET // 8] = state.id
-        words[inst.layout.epoch_ptr // 8] = state.epoch_address
+        words[self.epoch_word] = state.epoch_address
         for word in self.ref_vmctx_words:
             words[word] = vmctx
 
@@ -152,7 +159,7 @@ class JitAllocator:
         state = _jit_context(context).jit
         template = _vmctx_template(code)
         self._admit(template, module, code, context)
-        inst = JitModuleInstance(module, context, code, template.func_refs)
+        inst = JitModuleInstance(module, context, code, template.func_refs, template.size)
         # The engine's per-module state of an instance is its template (new_function).
         inst.code_cache = template
         template.write(inst, state)
@@ -221,9 +228,10 @@ class JitAllocator:
             jf.funcref = address
 
     def new_table(self, inst: JitModuleInstance, index: int, ttype: TableType) -> TableInstance:
+        offset = cast(_VmctxTemplate, inst.code_cache).table_offsets[index]
         return JitTable(ttype, _jit_context(inst.context), None,
-                        definition=inst.vmctx + inst.layout.table(index),
-                        keepalive=inst.vmctx_buffer, lazy=True)
+                        definition=inst.vmctx + offset, keepalive=inst.vmctx_buffer,
+                        lazy=True)
 
     def new_memory(self, inst: JitModuleInstance, index: int,
                    mtype: MemoryType) -> MemoryInstance:
@@ -232,8 +240,8 @@ class JitAllocator:
         # A static heap reuses a warm slot of address space when one is free (slots.py):
         # mapping and unmapping 6 GiB is most of what a new memory costs.
         lease = STATIC_SLOTS.acquire(mtype.minimum * PAGE_SIZE) if static else None
-        memory = JitMemory(mtype, context, static=static,
-                           definition=inst.vmctx + inst.layout.memory(index),
+        offset = cast(_VmctxTemplate, inst.code_cache).memory_offsets[index]
+        memory = JitMemory(mtype, context, static=static, definition=inst.vmctx + offset,
                            keepalive=inst.vmctx_buffer, reserve_bytes=context.dynamic_reserve,
                            reservation=lease)
         if lease is not None:
@@ -243,8 +251,8 @@ class JitAllocator:
 
     def new_global(self, inst: JitModuleInstance, index: int, gtype: GlobalType,
                    value: Any) -> GlobalInstance:
-        return JitGlobal(gtype, value, _jit_context(inst.context),
-                         slot=inst.vmctx + inst.layout.global_(index),
+        offset = cast(_VmctxTemplate, inst.code_cache).global_offsets[index]
+        return JitGlobal(gtype, value, _jit_context(inst.context), slot=inst.vmctx + offset,
                          keepalive=inst.vmctx_buffer)
 
     def init_table(self, inst: JitModuleInstance, table: int, start: int,
@@ -281,7 +289,7 @@ def instantiate(
     LinkError, Trap (segments, start function) or InstantiationError like
     :func:`pyjitwasm.runtime.instantiation.instantiate`. ``allocator`` is on-demand
     unless the engine pools (``pool.py``); ``images`` the module's memory images."""
-    if not imports:
+    if not imports and allocator is not ALLOCATOR:
         # A pooling allocator may have a parked instance of the module (``pool.py``).
         inst = allocator.reuse(compiled, context, images)
         if inst is not None:

@@ -427,6 +427,8 @@ class JitStoreContext(StoreContext):
         self.dynamic_reserve = dynamic_reserve
         self.jit = JitState(self)
 
+    releases_instances = True  # every instance is in jit.instances
+
     def release(self) -> None:
         self.jit.release()
 
