@@ -95,7 +95,8 @@ class JitMemory(MemoryInstance):
             limit = self.maximum * PAGE_SIZE
             room = max(size, min(limit, reserve_bytes))
             self._resv = Reservation(room, guarded=True)
-        self._resv.commit(size)
+        if self._resv.committed < size:
+            self._resv.commit(size)  # (a warm slot is committed already: no call)
         self._length = size
         self._publish()
 

@@ -141,8 +141,11 @@ class JitState:
         # The finalizer unregistering host functions is made with the first one (a
         # finalizer costs a few microseconds, a large part of creating a store).
         self._host_finalizer: Any = None
-        self.epoch = context.epoch
-        self.epoch_address = int(ffi.cast("uintptr_t", context.epoch.cell))
+        epoch = self.epoch = context.epoch
+        # The counter's address, converted once per engine (half a microsecond a store).
+        if not epoch.address:
+            epoch.address = int(ffi.cast("uintptr_t", epoch.cell))
+        self.epoch_address = epoch.address
 
     # Interruption (runtime/interrupts.py) ------------------------------------------
 
