@@ -32,10 +32,10 @@ from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.pooling import on_store_release
 from pyjitwasm.runtime.store import StoreContext
-from pyjitwasm.runtime.table import TableInstance
+from pyjitwasm.runtime.table import DEFAULT_MAX_ELEMENTS, TableInstance
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.wasm.module import WasmModule
-from pyjitwasm.wasm.types import PAGE_SIZE, GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.types import FUNCREF, PAGE_SIZE, GlobalType, MemoryType, TableType
 
 
 def _jit_context(context: StoreContext) -> JitStoreContext:
@@ -54,7 +54,7 @@ class _VmctxTemplate:
     __slots__ = ("data", "func_refs", "plan", "func_types", "code_slots", "defined_refs",
                  "ref_vmctx_words", "fits_pools", "parkable", "parked", "parked_stores",
                  "parked_by", "size", "epoch_word", "memory_offsets", "table_offsets",
-                 "global_offsets", "__weakref__")
+                 "table_elements", "global_offsets", "__weakref__")
 
     def __init__(self, code: CompiledCode) -> None:
         module, layout = code.module, code.layout
@@ -86,11 +86,22 @@ class _VmctxTemplate:
         self.data = ffi.buffer(buf)[:]
         self.plan = instantiation.InstantiationPlan(module)
         # Offsets every instantiation needs, looked up once (the layout computes them).
-        self.size = layout.size
         self.epoch_word = layout.epoch_ptr // 8
         self.memory_offsets = [layout.memory(i) for i in range(len(module.memories))]
         self.table_offsets = [layout.table(i) for i in range(len(module.tables))]
         self.global_offsets = [layout.global_(i) for i in range(len(module.globals))]
+        # The first elements of each small funcref table the module defines live after
+        # the vmctx, in the same buffer (one allocation less per table; a grow moves
+        # them out, ``table.py``): the offset of each, or 0 for a table that has its own.
+        end = layout.size
+        self.table_elements: list[int] = []
+        for ttype in module.tables:
+            if ttype.elem_type == FUNCREF and 0 < ttype.minimum <= INLINE_TABLE_ELEMENTS:
+                self.table_elements.append(end)
+                end += 8 * ttype.minimum
+            else:
+                self.table_elements.append(0)
+        self.size = end
         # The pools (``pool.py``) whose per-module limits this module was checked against.
         self.fits_pools: set[object] = set()
         # Whether a pooling allocator may park and reuse its instances, and the parked
@@ -116,7 +127,7 @@ class _VmctxTemplate:
         funcref records."""
         vmctx = inst.vmctx
         words = inst.words()
-        ffi.memmove(words, self.data, self.size)
+        ffi.memmove(words, self.data, len(self.data))  # (inline table elements: zero)
         words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
         words[vm.STORE_OFFSET // 8] = state.id
         words[self.epoch_word] = state.epoch_address
@@ -145,6 +156,9 @@ def _vmctx_template(code: CompiledCode) -> _VmctxTemplate:
     _TEMPLATES[key] = (weakref.ref(code, forget), template)
     return template
 
+
+INLINE_TABLE_ELEMENTS = 64
+"""Funcref tables of at most this many initial elements keep them in the vmctx buffer."""
 
 STATIC_SLOTS = MemorySlotPool(STATIC_BOUND + STATIC_GUARD, max_warm=16)
 """Warm static-heap slots of on-demand allocation, shared by every engine (address space
@@ -228,10 +242,7 @@ class JitAllocator:
             jf.funcref = address
 
     def new_table(self, inst: JitModuleInstance, index: int, ttype: TableType) -> TableInstance:
-        offset = cast(_VmctxTemplate, inst.code_cache).table_offsets[index]
-        return JitTable(ttype, _jit_context(inst.context), None,
-                        definition=inst.vmctx + offset, keepalive=inst.vmctx_buffer,
-                        lazy=True)
+        return new_defined_table(inst, index, ttype, DEFAULT_MAX_ELEMENTS)
 
     def new_memory(self, inst: JitModuleInstance, index: int,
                    mtype: MemoryType) -> MemoryInstance:
@@ -243,7 +254,7 @@ class JitAllocator:
         offset = cast(_VmctxTemplate, inst.code_cache).memory_offsets[index]
         memory = JitMemory(mtype, context, static=static, definition=inst.vmctx + offset,
                            keepalive=inst.vmctx_buffer, reserve_bytes=context.dynamic_reserve,
-                           reservation=lease)
+                           reservation=lease, definition_words=inst.words() + offset // 8)
         if lease is not None:
             del lease
             on_store_release(context, SlotReturn(STATIC_SLOTS, memory))
@@ -271,6 +282,20 @@ class JitAllocator:
         # map learns each batch of code as it is compiled (``module_code``).
         register_instance(inst)
         _jit_context(inst.context).jit.instances.append(inst)
+
+
+def new_defined_table(inst: JitModuleInstance, index: int, ttype: TableType,
+                      max_elements: int) -> JitTable:
+    """Defined table ``index`` of ``inst``: lazily initialized, its definition in the
+    vmctx, and its elements too while it is small (``_VmctxTemplate.table_elements``)."""
+    template = cast(_VmctxTemplate, inst.code_cache)
+    offset = template.table_offsets[index]
+    words = inst.words()
+    inline = template.table_elements[index]
+    return JitTable(ttype, _jit_context(inst.context), None, max_elements,
+                    definition=inst.vmctx + offset, keepalive=inst.vmctx_buffer, lazy=True,
+                    definition_words=words + offset // 8,
+                    elements=(inst.vmctx + inline, words + inline // 8) if inline else None)
 
 
 ALLOCATOR = JitAllocator()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from typing import Any
 
 from pyjitwasm.runtime.images import MemoryImage
 from pyjitwasm.runtime.jit.slots import SlotLease
@@ -70,6 +71,7 @@ class JitMemory(MemoryInstance):
         keepalive: object = None,
         reservation: Reservation | None = None,
         max_bytes: int | None = None,
+        definition_words: Any = None,
     ) -> None:
         self.static = static and not mtype.is_64
         super().__init__(mtype, context, STATIC_BOUND if self.static else MAX_DYNAMIC_BYTES)
@@ -83,7 +85,10 @@ class JitMemory(MemoryInstance):
             self._own_def = ffi.new("uint64_t[2]")
             definition = int(ffi.cast("uintptr_t", self._own_def))
         self.definition = definition
-        self._u64 = ffi.cast("uint64_t *", definition)
+        # ``definition_words``: the definition as a u64 pointer already (cheaper than a
+        # cast: the vmctx's word array plus an index).
+        self._u64 = ffi.cast("uint64_t *", definition) if definition_words is None \
+            else definition_words
         size = mtype.minimum * PAGE_SIZE
         if mtype.minimum > self.maximum or size > self.max_bytes:
             raise MemoryError(f"memory minimum of {mtype.minimum} pages is too large")

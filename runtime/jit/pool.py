@@ -34,6 +34,7 @@ from pyjitwasm.runtime.jit.instance import (
     _jit_context,
     _vmctx_template,
     _VmctxTemplate,
+    new_defined_table,
 )
 from pyjitwasm.runtime.jit.memory import STATIC_BOUND, STATIC_GUARD, JitMemory
 from pyjitwasm.runtime.jit.slots import MemorySlotPool, SlotReturn
@@ -81,20 +82,18 @@ class PooledJitAllocator(JitAllocator):
                    mtype: MemoryType) -> MemoryInstance:
         context = _jit_context(inst.context)
         lease = self.slots.acquire(mtype.minimum * PAGE_SIZE)
+        offset = cast(_VmctxTemplate, inst.code_cache).memory_offsets[index]
         memory = JitMemory(mtype, context, static=context.heap_style == "static",
-                           definition=inst.vmctx + inst.layout.memory(index),
-                           keepalive=inst.vmctx_buffer, reservation=lease,
-                           max_bytes=self.pool.config.max_memory_size)
+                           definition=inst.vmctx + offset, keepalive=inst.vmctx_buffer,
+                           reservation=lease, max_bytes=self.pool.config.max_memory_size,
+                           definition_words=inst.words() + offset // 8)
         del lease
         if not _parkable(inst):  # else the instance's _Tenancy returns the slot
             self.pool.use_of(context).on_release.append(SlotReturn(self.slots, memory))
         return memory
 
     def new_table(self, inst: JitModuleInstance, index: int, ttype: TableType) -> TableInstance:
-        return JitTable(ttype, _jit_context(inst.context), None,
-                        max_elements=self.pool.config.table_elements,
-                        definition=inst.vmctx + inst.layout.table(index),
-                        keepalive=inst.vmctx_buffer, lazy=True)
+        return new_defined_table(inst, index, ttype, self.pool.config.table_elements)
 
     def activate(self, inst: JitModuleInstance) -> None:
         super().activate(inst)

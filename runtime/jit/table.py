@@ -47,7 +47,13 @@ class JitTable(TableInstance):
         definition: int | None = None,
         keepalive: object = None,
         lazy: bool = False,
+        definition_words: Any = None,
+        elements: tuple[int, Any] | None = None,
     ) -> None:
+        """``definition_words``: the definition as a u64 pointer already (cheaper than a
+        cast). ``elements``: ``(address, u64 pointer)`` of zeroed room for the initial
+        elements inside ``keepalive`` (the vmctx buffer), instead of an array of their
+        own (which the table gets when it grows)."""
         super().__init__(ttype, context, max_elements)
         self._state: JitState = context.jit
         self._funcref = ttype.elem_type == FUNCREF
@@ -56,14 +62,20 @@ class JitTable(TableInstance):
             self._def_keep = ffi.new("uint64_t[2]")
             definition = int(ffi.cast("uintptr_t", self._def_keep))
         self.definition = definition
-        self._def_words = ffi.cast("uint64_t *", definition)
+        self._def_words = ffi.cast("uint64_t *", definition) if definition_words is None \
+            else definition_words
         # Lazily initialized elements: index -> FuncInstance or None (funcref tables only).
         self.lazy: dict[int, Any] | None = {} if (lazy and self._funcref) else None
-        self._capacity = 0
         self._length = 0
-        self._buf: Any = None
-        self._words: Any = None
-        self._reallocate(max(ttype.minimum, 1))
+        if elements is not None:
+            self._address, self._words = elements
+            self._buf = keepalive
+            self._capacity = ttype.minimum
+        else:
+            self._capacity = 0
+            self._buf = None
+            self._words = None
+            self._reallocate(max(ttype.minimum, 1))
         self._length = ttype.minimum
         if self.lazy is None:
             self._fill_words(0, ttype.minimum, self.encode(init))
@@ -181,9 +193,10 @@ class JitTable(TableInstance):
         """Record an element segment's ``items`` from ``start`` to be materialized on
         first use (a table made with ``lazy=True``, bounds already checked)."""
         assert self.lazy is not None
-        for i, item in enumerate(items):
-            self._words[start + i] = 0
-            self.lazy[start + i] = item
+        # Every element of a lazy table reads 0 until it is first used or written, and
+        # this happens only while the instance is being made (or remade): no word to
+        # clear.
+        self.lazy.update(zip(range(start, start + len(items)), items))
 
     @property
     def size(self) -> int:

@@ -50,7 +50,8 @@ class JitModuleInstance(ModuleInstance):
     """A module instance with a vmctx (``vmctx`` is its address, 16-byte aligned inside
     a buffer the instance owns)."""
 
-    __slots__ = ("vmctx", "compiled", "layout", "func_refs", "vmctx_buffer", "__weakref__")
+    __slots__ = ("vmctx", "compiled", "layout", "func_refs", "vmctx_buffer", "_words",
+                 "__weakref__")
 
     def __init__(self, module: WasmModule, context: StoreContext,
                  compiled: CompiledCode, func_refs: dict[int, int] | None = None,
@@ -65,10 +66,12 @@ class JitModuleInstance(ModuleInstance):
             size = self.layout.size
         self.vmctx_buffer: Any = ffi.new("char[]", size + 16)
         self.vmctx: int = (int(ffi.cast("uintptr_t", self.vmctx_buffer)) + 15) & ~15
+        self._words: Any = ffi.cast("uint64_t *", self.vmctx)
 
     def words(self) -> Any:
-        """The vmctx as an array of u64."""
-        return ffi.cast("uint64_t *", self.vmctx)
+        """The vmctx as an array of u64 (``words() + k`` points at word ``k``: cheaper
+        than a cast)."""
+        return self._words
 
     def release(self) -> None:
         unregister_instance(self)
