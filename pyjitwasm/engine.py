@@ -41,6 +41,8 @@ class Engine:
         # A pooling allocator that can hand a new store a dropped store's whole context
         # with an instance (``runtime/jit/pool.py``): ``adopt_store(prepared module)``.
         allocator = getattr(self.backend, "allocator", None)
+        # Contexts of dropped stores, ready for new ones (``Store._release``).
+        self._spare_contexts: list[Any] = []
         self._adopt_store: Callable[[Any], Any] | None = getattr(allocator, "adopt_store",
                                                                  None)
 

@@ -402,10 +402,12 @@ def _init_elements(plan: InstantiationPlan, inst: InstanceT,
                    allocator: InstanceAllocator[InstanceT, Any]) -> None:
     """Apply the active element segments in order (the instance's list already holds
     them dropped); a segment that does not fit traps, keeping the earlier ones' effects."""
+    elems = plan.elems
+    tables = inst.tables
     for index, table, offset in plan.active_elems:
-        start = planned_value(offset, inst)
-        items = planned_items(plan.elems[index][0], inst)
-        if start + len(items) > inst.tables[table].size:
+        start = offset[1] if offset[0] == _CONST else planned_value(offset, inst)
+        items = planned_items(elems[index][0], inst)
+        if start + len(items) > tables[table].size:
             raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
         allocator.init_table(inst, table, start, items)
 

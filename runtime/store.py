@@ -66,6 +66,18 @@ class StoreContext:
     """Whether :meth:`release` releases every instance of the store itself (then the API
     need not release them one by one first)."""
 
+    def reset_for_reuse(self) -> bool:
+        """The store was dropped and released, and nothing refers to this context any
+        more: make it a new store's (True), or return False if it cannot be."""
+        self.depth = self.nesting = 0
+        self.recycle = None
+        self.fuel_consumed = 0
+        self.epoch_deadline = 0
+        resources = self.resources
+        resources.limits = None
+        resources.instances = resources.memories = resources.tables = 0
+        return True
+
     def release(self) -> None:
         """The store was dropped: break the reference cycles only the engine's own
         state forms, so its objects are freed at once (nothing to do here)."""

@@ -268,11 +268,10 @@ class JitAllocator:
 
     def init_table(self, inst: JitModuleInstance, table: int, start: int,
                    items: list[Any]) -> None:
-        target = inst.tables[table]
-        assert isinstance(target, JitTable)
-        defined_here = table >= len(inst.tables) - len(inst.module.tables)
-        if defined_here and target.lazy is not None:
-            target.initialize_lazily(start, items)
+        tables = inst.tables
+        target = cast(JitTable, tables[table])
+        if target.lazy is not None and table >= len(tables) - len(inst.module.tables):
+            target.initialize_lazily(start, items)  # defined here (an import is not lazy)
         else:
             target.initialize(start, items)
 

@@ -90,7 +90,7 @@ class JitMemory(MemoryInstance):
         self._u64 = ffi.cast("uint64_t *", definition) if definition_words is None \
             else definition_words
         size = mtype.minimum * PAGE_SIZE
-        if mtype.minimum > self.maximum or size > self.max_bytes:
+        if size > self.max_bytes or mtype.minimum > self.maximum:
             raise MemoryError(f"memory minimum of {mtype.minimum} pages is too large")
         if reservation is not None:
             self._resv = reservation

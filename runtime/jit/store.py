@@ -190,6 +190,20 @@ class JitState:
         limits[vm.LIMITS_FUEL_CONSUMED // 8] = 0
         limits[vm.LIMITS_EPOCH_DEADLINE // 8] = 0
 
+    def reset_for_reuse(self) -> bool:
+        """After :meth:`release`: become a new store's state (a new id, no fuel, no
+        deadline, no handles), or return False if host functions were registered for
+        this store (their finalizer runs when this state dies)."""
+        if self._host_finalizer is not None or self._host_indices:
+            return False
+        self.id = next(JitState._ids)
+        self._records.clear()
+        self._next_handle = self._young_from = 1
+        self._collect_at = _FIRST_COLLECTION
+        self.collect_due = False
+        self.reset_interruption()
+        return True
+
     def release(self) -> None:
         """The store was dropped: empty what ties its objects into reference cycles with
         this state (instances, funcref records, host entries, externrefs), so memories,
@@ -431,6 +445,10 @@ class JitStoreContext(StoreContext):
         self.jit = JitState(self)
 
     releases_instances = True  # every instance is in jit.instances
+
+    def reset_for_reuse(self) -> bool:
+        return self.entries == self.exits and self.jit.reset_for_reuse() \
+            and super().reset_for_reuse()
 
     def release(self) -> None:
         self.jit.release()
