@@ -196,7 +196,7 @@ class JitTable(TableInstance):
         # Every element of a lazy table reads 0 until it is first used or written, and
         # this happens only while the instance is being made (or remade): no word to
         # clear.
-        self.lazy.update(zip(range(start, start + len(items)), items))
+        self.lazy.update(zip(range(start, start + len(items)), items, strict=True))
 
     @property
     def size(self) -> int:

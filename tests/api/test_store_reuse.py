@@ -45,9 +45,9 @@ STATEFUL = """(module
   (elem (i32.const 0) $seven))"""
 
 
-def pooling_engine(**config: object) -> Engine:
+def pooling_engine(**config: int) -> Engine:
     cfg = Config(strategy="jit")
-    cfg.allocation_strategy = PoolingAllocationConfig(**config)  # type: ignore[arg-type]
+    cfg.allocation_strategy = PoolingAllocationConfig(**config)
     return Engine(cfg)
 
 
