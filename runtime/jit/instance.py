@@ -269,9 +269,13 @@ class JitAllocator:
     def init_table(self, inst: JitModuleInstance, table: int, start: int,
                    items: list[Any]) -> None:
         tables = inst.tables
-        target = cast(JitTable, tables[table])
-        if target.lazy is not None and table >= len(tables) - len(inst.module.tables):
-            target.initialize_lazily(start, items)  # defined here (an import is not lazy)
+        target = tables[table]
+        lazy = getattr(target, "lazy", None)
+        if lazy is not None and table >= len(tables) - len(inst.module.tables):
+            # Defined here (another instance's table may be lazy too): every element
+            # reads 0 until first used, so recording the items is all
+            # (``JitTable.initialize_lazily``, inlined: this runs per instantiation).
+            lazy.update(zip(range(start, start + len(items)), items, strict=True))
         else:
             target.initialize(start, items)
 

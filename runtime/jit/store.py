@@ -212,11 +212,12 @@ class JitState:
             inst.release()
         self.instances.clear()
         self.funcrefs.clear()
-        self._host_entries.clear()
-        self._externs.clear()
-        self._extern_handles.clear()
-        self._extern_tables.clear()
-        self._extern_slots.clear()
+        if self.has_host_state():  # (most stores made none of these)
+            self._host_entries.clear()
+            self._externs.clear()
+            self._extern_handles.clear()
+            self._extern_tables.clear()
+            self._extern_slots.clear()
 
     # Functions ----------------------------------------------------------------------
 
