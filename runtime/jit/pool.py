@@ -276,7 +276,8 @@ class _Tenancy:
             table.reset_to(elements)
         resources.limits = None
         context.depth = context.nesting = 0
-        state.reset_interruption()
+        if context.consume_fuel or context.epoch_interruption:  # (else no code reads them)
+            state.reset_interruption()
         self._drop_code()
         self.context = context
         allocator = self.allocator
@@ -325,16 +326,15 @@ class _Tenancy:
         # Never used while parked: no store can reach the instance until it is reused.
         self.inst.compiled = cast(CompiledCode, None)
         for func in self.funcs:
-            jf = func.compiled
-            assert isinstance(jf, JitFunc)
-            jf.rebind_code(None)
+            func.compiled.rebind_code(None)  # (a JitFunc)
 
     def _reset(self, reset_tables: bool) -> bool:
-        entities = self.entities
-        for entity in entities:
+        for entity in self.entities:
             ref = entity.api
-            if ref is not None and ref() is not None:
-                return False  # an API object may still use it
+            if ref is not None:
+                if ref() is not None:
+                    return False  # an API object may still use it
+                entity.api = None
         for table in self.tables:
             assert isinstance(table, JitTable)
             if not table.resettable():
@@ -348,8 +348,6 @@ class _Tenancy:
             for table in self.tables:
                 assert isinstance(table, JitTable)
                 table.reset_to({})
-        for entity in entities:
-            entity.api = None
         return True
 
     def give_slots_back(self) -> None:

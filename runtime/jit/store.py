@@ -191,8 +191,8 @@ class JitState:
         limits[vm.LIMITS_EPOCH_DEADLINE // 8] = 0
 
     def reset_for_reuse(self) -> bool:
-        """After :meth:`release`: become a new store's state (a new id, no fuel, no
-        deadline, no handles), or return False if host functions were registered for
+        """After :meth:`release`: become a new store's state (a new id, no handles; the
+        context resets fuel and deadline), or return False if host functions were registered for
         this store (their finalizer runs when this state dies)."""
         if self._host_finalizer is not None or self._host_indices:
             return False
@@ -201,7 +201,6 @@ class JitState:
         self._next_handle = self._young_from = 1
         self._collect_at = _FIRST_COLLECTION
         self.collect_due = False
-        self.reset_interruption()
         return True
 
     def release(self) -> None:
@@ -448,8 +447,11 @@ class JitStoreContext(StoreContext):
     releases_instances = True  # every instance is in jit.instances
 
     def reset_for_reuse(self) -> bool:
-        return self.entries == self.exits and self.jit.reset_for_reuse() \
-            and super().reset_for_reuse()
+        if self.entries != self.exits or not self.jit.reset_for_reuse():
+            return False
+        if self.consume_fuel or self.epoch_interruption:  # (else no code reads them)
+            self.jit.reset_interruption()
+        return super().reset_for_reuse()
 
     def release(self) -> None:
         self.jit.release()

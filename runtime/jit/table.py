@@ -27,7 +27,8 @@ from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.wasm.types import FUNCREF, TableType
 
 _NULL = vm.FUNCREF_NULL
-_ZEROS = bytes(4096)
+_ZEROS = ffi.new("char[]", 4096)  # (a cdata source copies faster than bytes)
+_ZEROS_SIZE = 4096
 _TAG = vm.FUNCREF_INIT_BIT
 
 
@@ -170,7 +171,7 @@ class JitTable(TableInstance):
         lazy.clear()
         lazy.update(elements)
         nbytes = 8 * self._length
-        if nbytes <= len(_ZEROS):
+        if nbytes <= _ZEROS_SIZE:
             ffi.memmove(self._words, _ZEROS, nbytes)  # a third of a ctypes call's cost
         else:
             ctypes.memset(self._address, 0, nbytes)
