@@ -68,7 +68,7 @@ class PooledJitAllocator(JitAllocator):
         # template), and the templates that may hold some.
         self._parked_count = 0
         self._parked_templates: weakref.WeakSet[_VmctxTemplate] = weakref.WeakSet()
-        self._parked_lock = threading.Lock()
+        self._parked_lock = pool.lock
 
     def _admit(self, template: _VmctxTemplate, module: WasmModule, code: CompiledCode,
                context: StoreContext) -> None:
@@ -147,16 +147,14 @@ class PooledJitAllocator(JitAllocator):
         stores = template.parked_stores
         if not stores:
             return None
-        with self._parked_lock:
+        with self._parked_lock:  # (the pool's lock)
             if not stores:
                 return None
-            tenancy = stores.pop()
+            tenancy = stores[-1]
+            # The pool full raises here, and the parked store stays for later.
+            self.pool.take_counts_locked(len(tenancy.memories), len(tenancy.tables))
+            stores.pop()
             self._parked_count -= 1
-        try:
-            self.pool.take_counts(len(tenancy.memories), len(tenancy.tables))
-        except BaseException:
-            tenancy.discard()
-            raise
         return tenancy.reopen(code, getattr(prepared, "images", None) or ())
 
     @property
@@ -164,18 +162,25 @@ class PooledJitAllocator(JitAllocator):
         """Instances parked for reuse (each keeps its memory slots; for tests)."""
         return sum(len(t.parked) + len(t.parked_stores) for t in list(self._parked_templates))
 
-    def park(self, tenancy: _Tenancy, template: _VmctxTemplate, whole_store: bool) -> bool:
+    def park(self, tenancy: _Tenancy, template: _VmctxTemplate,
+             store_counts: tuple[int, int, int] | None = None) -> bool:
         """Keep a reset instance for the next store, if fewer than
-        ``max_unused_warm_slots`` are parked already (else return False)."""
+        ``max_unused_warm_slots`` are parked already (else return False).
+        ``store_counts``: the instance is parked with its store's context, whose
+        (instances, memories, tables) the pool stops counting."""
         limit = self.pool.config.max_unused_warm_slots
-        with self._parked_lock:
+        with self._parked_lock:  # (the pool's lock)
             if self._parked_count >= limit:
                 # Parked instances of dropped modules went with their code: recount.
                 self._parked_count = self.parked_instances
                 if self._parked_count >= limit:
                     return False
             self._parked_count += 1
-            (template.parked_stores if whole_store else template.parked).append(tenancy)
+            if store_counts is None:
+                template.parked.append(tenancy)
+            else:
+                template.parked_stores.append(tenancy)
+                self.pool.give_back_locked(*store_counts)
         if template.parked_by is not self:
             template.parked_by = self
             self._parked_templates.add(template)
@@ -280,14 +285,12 @@ class _Tenancy:
             state.reset_interruption()
         self._drop_code()
         self.context = context
-        allocator = self.allocator
-        if not allocator.park(self, template, whole_store=True):
+        # The pool stops counting the instance; the store's own counts stay as they
+        # are, which is what the next store's instantiation would count.
+        if not self.allocator.park(self, template, (use.instances, use.memories, use.tables)):
             # Torn down as usual now, and without its code the instance is not parked.
             self.context = None
             return False
-        # The pool stops counting the instance; the store's own counts stay as they
-        # are, which is what the next store's instantiation would count.
-        allocator.pool.give_back(use.instances, use.memories, use.tables)
         return True
 
     def _initial_state(self, template: _VmctxTemplate) -> bool:
@@ -318,8 +321,7 @@ class _Tenancy:
             self.give_slots_back()
             return
         self._drop_code()
-        if not self.allocator.park(self, cast(_VmctxTemplate, self.inst.code_cache),
-                                   whole_store=False):
+        if not self.allocator.park(self, cast(_VmctxTemplate, self.inst.code_cache)):
             self.give_slots_back()
 
     def _drop_code(self) -> None:

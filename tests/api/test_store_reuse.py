@@ -264,3 +264,23 @@ def test_a_store_that_made_a_host_function_first_instantiates_as_usual() -> None
     store = Store(engine)
     Func(store, FuncType([ValType.i32()], []), lambda x: None)
     assert_fresh(store, module)
+
+
+def test_a_full_pool_keeps_the_parked_store_for_later() -> None:
+    engine = pooling_engine(total_core_instances=1)
+    module = Module(engine, STATEFUL)
+    other = Module(engine, "(module (memory 1))")
+    allocator = allocator_of(engine)
+    store = Store(engine)
+    Instance(store, module, [])
+    del store
+    assert allocator.parked_instances == 1
+    busy = Store(engine)
+    Instance(busy, other, [])  # the pool's one live instance
+    with pytest.raises(ResourceLimitError, match="total_core_instances"):
+        Instance(Store(engine), module, [])
+    assert allocator.parked_instances == 1  # still parked
+    del busy
+    store = Store(engine)
+    assert_fresh(store, module)
+    assert allocator.pool.live_instances == 1
