@@ -20,11 +20,12 @@ class Instance:
     """
 
     def __init__(self, store: Store, module: Module, imports: Sequence[Extern]) -> None:
-        store = store_of(store)
+        if not isinstance(store, Store) or store._closed:
+            store = store_of(store)  # a Caller's store, or an error
         if not isinstance(module, Module):
             raise ArgumentTypeError("expected a Module")
         engine = store._engine
-        if module.engine is not engine:
+        if module._engine is not engine:
             raise ValueError("the module was compiled for a different engine than the store's")
         self._store = store
         self._module = module
