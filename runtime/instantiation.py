@@ -295,8 +295,8 @@ class InstantiationPlan:
     Only work moves here, never a check: each segment is still bounds-checked against
     the instance's own table or memory (an imported one may have any size)."""
 
-    __slots__ = ("func_count", "globals", "elems", "active_elems", "active_datas",
-                 "datas_after", "exports")
+    __slots__ = ("func_count", "globals", "elems", "elem_funcs", "active_elems",
+                 "active_datas", "datas_after", "exports")
 
     def __init__(self, module: WasmModule) -> None:
         self.func_count = len(module.funcs)
@@ -305,6 +305,12 @@ class InstantiationPlan:
         # passive ones do: active ones are applied and dropped, declarative ones dropped).
         self.elems = [([_plan_const(item) for item in seg.items],
                        seg.mode == SegmentMode.PASSIVE) for seg in module.elems]
+        # A segment of ``ref.func`` items only, as the function numbers (its items are
+        # then looked up without evaluating anything: most segments are such).
+        self.elem_funcs: list[tuple[int, ...] | None] = [
+            tuple(payload for _, payload in items)
+            if all(kind == _FUNC for kind, _ in items) else None
+            for items, _ in self.elems]
         self.active_elems: list[tuple[int, int, PlannedConst]] = []
         for index, elem in enumerate(module.elems):
             if elem.mode == SegmentMode.ACTIVE:
@@ -403,10 +409,14 @@ def _init_elements(plan: InstantiationPlan, inst: InstanceT,
     """Apply the active element segments in order (the instance's list already holds
     them dropped); a segment that does not fit traps, keeping the earlier ones' effects."""
     elems = plan.elems
+    elem_funcs = plan.elem_funcs
     tables = inst.tables
+    funcs = inst.funcs
     for index, table, offset in plan.active_elems:
         start = offset[1] if offset[0] == _CONST else planned_value(offset, inst)
-        items = planned_items(elems[index][0], inst)
+        numbers = elem_funcs[index]
+        items = planned_items(elems[index][0], inst) if numbers is None \
+            else list(map(funcs.__getitem__, numbers))
         if start + len(items) > tables[table].size:
             raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
         allocator.init_table(inst, table, start, items)
