@@ -136,9 +136,9 @@ class _VmctxTemplate:
 
 
 _TEMPLATES: dict[int, tuple[weakref.ref[CompiledCode], _VmctxTemplate]] = {}
-"""id(code) -> (weak reference to the code, its template): looked up on every
-instantiation, and a plain dict costs a fraction of a WeakKeyDictionary's lookup. The
-reference's callback removes the entry when the code dies, before its id can be reused."""
+"""id(code) -> (weak reference to the code, its template). The reference's callback
+removes the entry when the code dies (before its id can be reused) and frees the
+template's parked instances and stores, which refer to each other."""
 
 
 def _vmctx_template(code: CompiledCode) -> _VmctxTemplate:
