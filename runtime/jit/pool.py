@@ -21,7 +21,6 @@ module's memory images (``runtime/images.py``) like on-demand instances' are.
 from __future__ import annotations
 
 import sys
-import threading
 import weakref
 from collections.abc import Sequence
 from typing import Any, cast
