@@ -63,7 +63,6 @@ UNIMPLEMENTED_PROPOSALS = {
     "wasm_component_model": "the component model",
     "wasm_component_model_map": "the component model's map type",
     "wasm_wide_arithmetic": "wide arithmetic",
-    "wasm_custom_page_sizes": "custom page sizes",
     "wasm_stack_switching": "stack switching",
 }
 """Proposals pyjitwasm does not implement (they can only be turned off)."""
@@ -429,9 +428,22 @@ class Config:
     wasm_relaxed_simd_deterministic = _relaxed_property("relaxed_simd_deterministic", False)
 
     @property
+    def wasm_custom_page_sizes(self) -> bool:
+        """The custom page sizes proposal: memory types may declare 1-byte pages
+        (``(memory 1 (pagesize 1))``). Off by default, as in Wasmtime; a module that
+        declares a page size is then refused with ``UnsupportedFeatureError`` naming
+        the proposal."""
+        return bool(self.__dict__.get("_custom_page_sizes", False))
+
+    @wasm_custom_page_sizes.setter
+    def wasm_custom_page_sizes(self, enable: bool) -> None:
+        self._custom_page_sizes = _bool("wasm_custom_page_sizes", enable)
+
+    @property
     def features(self) -> Features:
         """The proposals modules compiled with this config may use (the decoder's flags)."""
-        return Features(relaxed_simd=self.wasm_relaxed_simd)
+        return Features(relaxed_simd=self.wasm_relaxed_simd,
+                        custom_page_sizes=self.wasm_custom_page_sizes)
 
     # Interruption (runtime/interrupts.py) ---------------------------------------------
 

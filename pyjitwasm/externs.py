@@ -22,7 +22,7 @@ from pyjitwasm.valtypes import FuncType, GlobalType, MemoryType, TableType
 from pyjitwasm.values import Val, float_value, int_bits
 from pyjitwasm.wasm import types as wt
 from pyjitwasm.wasm.errors import WasmError
-from pyjitwasm.wasm.types import PAGE_SIZE
+from pyjitwasm.wasm.types import PAGE_SIZE_LOG2
 
 M32 = 0xFFFFFFFF
 
@@ -337,6 +337,10 @@ class Memory(StoreObject[MemoryInstance]):
         store = store_of(store)
         if not isinstance(ty, MemoryType):
             raise ArgumentTypeError("expected a MemoryType")
+        if ty.page_size_log2 != PAGE_SIZE_LOG2 and not store._engine.config.wasm_custom_page_sizes:
+            # As for a module's memory: a page size needs the proposal switched on.
+            raise WasmError("a memory page size requires the custom page sizes proposal, "
+                            "which is disabled (enable Config.wasm_custom_page_sizes)")
         try:
             rt = store._engine.backend.new_memory(ty._wasm, store._ctx)
         except MemoryError as exc:
@@ -350,18 +354,18 @@ class Memory(StoreObject[MemoryInstance]):
         return MemoryType._from_wasm(self._rt.current_type())
 
     def size(self, store: Any) -> int:
-        """Current size in 64 KiB pages."""
+        """Current size in pages (see ``page_size``)."""
         self._check_store(store)
         return self._rt.pages
 
     def page_size(self, store: Any) -> int:
-        """Bytes per page (always 64 KiB: custom page sizes are not implemented)."""
+        """Bytes per page: 64 KiB, or 1 for a memory of the custom page sizes proposal."""
         self._check_store(store)
-        return PAGE_SIZE
+        return self._rt.type.page_size
 
     def page_size_log2(self, store: Any) -> int:
         self._check_store(store)
-        return PAGE_SIZE.bit_length() - 1
+        return self._rt.type.page_size_log2
 
     def data_len(self, store: Any) -> int:
         """Current size in bytes."""

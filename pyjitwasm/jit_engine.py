@@ -29,6 +29,7 @@ from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.callers import api_caller_for
 from pyjitwasm.runtime.jit.code_cache import CodeCache, open_code_cache
 from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions
+from pyjitwasm.runtime.jit.compile_worker import worker_wanted
 from pyjitwasm.runtime.jit.fingerprint import compiler_fingerprint
 from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.instance import ALLOCATOR, JitAllocator, instantiate
@@ -61,19 +62,22 @@ class JitModule:
     """A module prepared for the JIT: its compiled code, made on first use."""
 
     __slots__ = ("module", "options", "cache", "precompiled", "wasm", "features", "_compiled",
-                 "_lock", "allocator", "images")
+                 "_lock", "allocator", "images", "parallel_compilation")
 
     def __init__(self, module: WasmModule, options: CompileOptions,
                  cache: ModuleCacheView | None = None,
                  precompiled: Sequence[BatchObject] = (), wasm: bytes | None = None,
                  features: Features | None = None,
-                 allocator: JitAllocator = ALLOCATOR) -> None:
+                 allocator: JitAllocator = ALLOCATOR,
+                 parallel_compilation: bool | None = None) -> None:
         self.module = module
         self.options = options
         self.cache = cache
-        # For eager compilation in worker processes (they decode the binary).
+        # For compiling in worker processes (they decode the binary): eagerly, or lazy
+        # compiles ahead and tier-ups (``compile_worker.py``); False: never.
         self.wasm = wasm
         self.features = features
+        self.parallel_compilation = parallel_compilation
         # Loaded (and then dropped) by the first instantiation.
         self.precompiled = list(precompiled)
         self._compiled: ModuleCode | None = None
@@ -91,15 +95,23 @@ class JitModule:
                 if self._compiled is None:
                     precompiled = self.precompiled or self._eager_in_workers()
                     self._compiled = ModuleCode(self.module, self.options,
-                                                symbol_addresses(), self.cache, precompiled)
+                                                symbol_addresses(), self.cache, precompiled,
+                                                self._worker_source())
                     self.precompiled = []
         return self._compiled
+
+    def _worker_source(self) -> tuple[bytes, Features] | None:
+        """What a compile worker for lazy compilation needs, when one is wanted."""
+        if self.wasm is None or self.features is None or not self.options.tiered \
+                or not worker_wanted(self.module, self.parallel_compilation):
+            return None
+        return self.wasm, self.features
 
     def _eager_in_workers(self) -> list[BatchObject]:
         """Eager compilation of a large module: chunks compiled on every CPU
         (``runtime/jit/precompile.py``); a small one is one batch in this process."""
         if self.options.lazy or self.wasm is None or self.features is None \
-                or not worth_workers(self.module):
+                or self.parallel_compilation is False or not worth_workers(self.module):
             return []
         return precompile_module(self.module, self.wasm, self.options, self.features,
                                  self.cache)
@@ -162,7 +174,8 @@ class JitBackend:
 
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> JitModule:
         return JitModule(module, self.options, self._cache_view(wasm), wasm=wasm,
-                         features=self.config.features, allocator=self.allocator)
+                         features=self.config.features, allocator=self.allocator,
+                         parallel_compilation=self.config.hints.get("parallel_compilation"))
 
     def _cache_view(self, wasm: bytes | None) -> ModuleCacheView | None:
         if self.code_cache is None or wasm is None:

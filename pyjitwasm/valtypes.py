@@ -187,7 +187,9 @@ class FuncType(_WasmTypeWrapper):
 
 
 class MemoryType(_Limited):
-    """A memory type: limits in 64 KiB pages, and whether it is a 64-bit memory."""
+    """A memory type: limits in pages, whether it is a 64-bit memory, and its page size
+    (``2**page_size_log2`` bytes: 64 KiB, or 1 byte with the custom page sizes proposal,
+    which ``Config.wasm_custom_page_sizes`` enables for memories a store creates)."""
 
     __slots__ = ()
 
@@ -197,34 +199,38 @@ class MemoryType(_Limited):
         maximum: int | None = None,
         is_64: bool = False,
         shared: bool = False,
-        page_size_log2: int = 16,
+        page_size_log2: int = wt.PAGE_SIZE_LOG2,
     ) -> None:
         if shared:
             raise WasmValueError("shared memories need the threads proposal, which is not "
                                  "implemented")
-        if page_size_log2 != 16:
-            raise WasmValueError("custom page sizes are not implemented (pages are 64 KiB)")
+        if isinstance(page_size_log2, bool) or page_size_log2 not in wt.CUSTOM_PAGE_SIZE_LOG2S:
+            raise WasmValueError(f"invalid custom page size: page_size_log2 must be 0 or "
+                                 f"16, got {page_size_log2!r}")
         lo, hi = _limits(limits_or_minimum, maximum)
-        cap = wt.MAX_PAGES_64 if is_64 else wt.MAX_PAGES_32
+        wasm = wt.MemoryType(lo, hi, bool(is_64), page_size_log2)
+        cap = wasm.page_limit
         if lo > cap or (hi is not None and hi > cap):
             raise WasmValueError(f"memory size must be at most {cap} pages")
-        self._wasm = wt.MemoryType(lo, hi, bool(is_64))
+        self._wasm = wasm
 
     @property
     def page_size(self) -> int:
-        """Bytes per page (64 KiB)."""
-        return wt.PAGE_SIZE
+        """Bytes per page."""
+        return self._wasm.page_size
 
     @property
     def page_size_log2(self) -> int:
-        return wt.PAGE_SIZE.bit_length() - 1
+        return self._wasm.page_size_log2
 
     @property
     def is_shared(self) -> bool:
         return False
 
     def __repr__(self) -> str:
-        return f"MemoryType({self.minimum}, {self.maximum}, is_64={self.is_64})"
+        extra = "" if self.page_size_log2 == wt.PAGE_SIZE_LOG2 \
+            else f", page_size_log2={self.page_size_log2}"
+        return f"MemoryType({self.minimum}, {self.maximum}, is_64={self.is_64}{extra})"
 
 
 class TableType(_Limited):

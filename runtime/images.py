@@ -18,7 +18,7 @@ import weakref
 
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
-from pyjitwasm.wasm.types import PAGE_SIZE, ExternKind
+from pyjitwasm.wasm.types import ExternKind
 
 HOST_PAGE = mmap.PAGESIZE
 COW_THRESHOLD = 64 * 1024
@@ -29,7 +29,8 @@ page fault and its later reset). Measured in docs/pooling.md."""
 
 class MemoryImage:
     """The initial bytes of memory ``memory`` (index in the module's whole memory index
-    space): ``data`` from address 0, its length rounded up to whole host pages."""
+    space): ``data`` from address 0, its length rounded up to whole host pages (or to
+    the memory's size when that is smaller: a memory of 1-byte pages)."""
 
     __slots__ = ("memory", "data", "cow_capable", "_fd", "_lock", "__weakref__")
 
@@ -74,7 +75,7 @@ def build_images(module: WasmModule) -> tuple[MemoryImage, ...]:
         if start is None or defined < 0:
             return ()
         end = start + len(seg.data)
-        if end > module.memories[defined].minimum * PAGE_SIZE:
+        if end > module.memories[defined].minimum_bytes:
             return ()
         if not seg.data:
             continue
@@ -85,6 +86,9 @@ def build_images(module: WasmModule) -> tuple[MemoryImage, ...]:
     images = []
     for memory, buf in sorted(contents.items()):
         padded = (len(buf) + HOST_PAGE - 1) // HOST_PAGE * HOST_PAGE
+        # Never longer than the memory: with 1-byte pages (custom page sizes) its size
+        # need not be a whole number of host pages.
+        padded = min(padded, module.memories[memory - imported].minimum_bytes)
         buf.extend(bytes(padded - len(buf)))
         images.append(MemoryImage(memory, bytes(buf)))
     return tuple(images)

@@ -30,6 +30,7 @@ from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
 from pyjitwasm.wasm.traps import TrapCode
 from pyjitwasm.wasm.types import (
+    PAGE_SIZE,
     ExternKind,
     FuncType,
     GlobalType,
@@ -150,7 +151,8 @@ def _describe(desc: object) -> str:
         return f"table {'i64 ' if desc.is_64 else ''}{desc.minimum} {desc.maximum} "\
             f"{valtype_name(desc.elem_type)}"
     if isinstance(desc, MemoryType):
-        return f"memory {'i64 ' if desc.is_64 else ''}{desc.minimum} {desc.maximum}"
+        page_size = "" if desc.page_size == PAGE_SIZE else f" (pagesize {desc.page_size})"
+        return f"memory {'i64 ' if desc.is_64 else ''}{desc.minimum} {desc.maximum}{page_size}"
     if isinstance(desc, GlobalType):
         mut = "mut " if desc.mutable else ""
         return f"global {mut}{valtype_name(desc.valtype)}"
@@ -179,8 +181,11 @@ def import_mismatch(module: WasmModule, index: int, item: object) -> str | None:
             return f"expected {_describe(want)}, got {_describe(item.current_type())}"
     elif isinstance(item, MemoryInstance) and isinstance(want, MemoryType):
         have_m = item.type
-        if have_m.is_64 != want.is_64 or not _limits_match(
-            item.pages, have_m.maximum, want.minimum, want.maximum
+        # Custom page sizes: the page size is part of the type and must be equal.
+        if (
+            have_m.is_64 != want.is_64
+            or have_m.page_size_log2 != want.page_size_log2
+            or not _limits_match(item.pages, have_m.maximum, want.minimum, want.maximum)
         ):
             return f"expected {_describe(want)}, got {_describe(item.current_type())}"
     elif isinstance(item, GlobalInstance):

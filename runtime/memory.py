@@ -8,7 +8,7 @@ from typing import Any
 
 from pyjitwasm.runtime.images import MemoryImage
 from pyjitwasm.runtime.store import StoreContext
-from pyjitwasm.wasm.types import MAX_PAGES_32, MAX_PAGES_64, PAGE_SIZE, MemoryType
+from pyjitwasm.wasm.types import MemoryType
 
 # Hard cap on the bytes one memory may hold in the bytearray-backed implementation, so
 # a huge minimum or grow fails cleanly instead of exhausting the host.
@@ -16,7 +16,8 @@ DEFAULT_MAX_BYTES = 1 << 32
 
 
 class MemoryInstance(ABC):
-    """A linear memory: a byte buffer whose size is a whole number of 64 KiB pages.
+    """A linear memory: a byte buffer whose size is a whole number of pages (64 KiB, or
+    the page size its type declares: custom page sizes).
 
     The interface is deliberately narrow (size, grow, read, write, view). ``data`` is the
     current buffer; code that caches it must re-read it after anything that may grow the
@@ -27,7 +28,7 @@ class MemoryInstance(ABC):
 
     def __init__(self, mtype: MemoryType, context: StoreContext, max_bytes: int) -> None:
         # Store limits: counted and checked before anything is allocated.
-        context.resources.add_memory(mtype.minimum * PAGE_SIZE)
+        context.resources.add_memory(mtype.minimum_bytes)
         self.type = mtype
         self.context = context
         self.max_bytes = max_bytes
@@ -70,33 +71,36 @@ class MemoryInstance(ABC):
     @property
     def pages(self) -> int:
         """Current size in pages."""
-        return self.byte_size // PAGE_SIZE
+        return self.byte_size >> self.type.page_size_log2
 
     @property
     def maximum(self) -> int:
-        """The most pages this memory may ever have (declared or implied by its index type)."""
-        limit = MAX_PAGES_64 if self.type.is_64 else MAX_PAGES_32
+        """The most pages this memory may ever have (declared, or implied by its index
+        type and page size)."""
+        limit = self.type.page_limit
         if self.type.maximum is not None:
             limit = min(limit, self.type.maximum)
         return limit
 
     def current_type(self) -> MemoryType:
         """The memory's type with its current size as the minimum (used for import matching)."""
-        return MemoryType(self.pages, self.type.maximum, self.type.is_64)
+        return MemoryType(self.pages, self.type.maximum, self.type.is_64,
+                          self.type.page_size_log2)
 
     def grow(self, delta: int) -> int:
         """Grow by ``delta`` pages; return the old size in pages, or -1 when it cannot grow."""
         old = self.pages
         new = old + delta
-        if delta < 0 or new > self.maximum or new * PAGE_SIZE > self.max_bytes:
+        new_bytes = new << self.type.page_size_log2
+        if delta < 0 or new > self.maximum or new_bytes > self.max_bytes:
             return -1
         limits = self.context.resources.limits  # store limits (runtime/limits.py)
-        if limits is not None and not limits.memory_fits(new * PAGE_SIZE):
+        if limits is not None and not limits.memory_fits(new_bytes):
             return -1
         if delta == 0:
             return old
         try:
-            self._resize(new * PAGE_SIZE)
+            self._resize(new_bytes)
         except (MemoryError, OSError):
             return -1
         return old
@@ -111,7 +115,7 @@ class BytearrayMemory(MemoryInstance):
         self, mtype: MemoryType, context: StoreContext, max_bytes: int = DEFAULT_MAX_BYTES
     ) -> None:
         super().__init__(mtype, context, max_bytes)
-        size = mtype.minimum * PAGE_SIZE
+        size = mtype.minimum_bytes
         if size > max_bytes:
             raise MemoryError(f"memory minimum of {mtype.minimum} pages is too large")
         self.data: bytearray = bytearray(size)

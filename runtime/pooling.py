@@ -28,7 +28,7 @@ from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import ListTable, TableInstance
 from pyjitwasm.wasm.module import WasmModule
-from pyjitwasm.wasm.types import PAGE_SIZE, MemoryType, TableType
+from pyjitwasm.wasm.types import MemoryType, TableType
 
 _SETTINGS = {
     # name: (default, what it bounds) -- Wasmtime's defaults.
@@ -148,10 +148,10 @@ class InstancePool:
                 f"defined tables count of {len(module.tables)} exceeds the per-instance "
                 f"limit of {c.max_tables_per_module} (max_tables_per_module)")
         for index, mtype in enumerate(module.memories):
-            if mtype.minimum * PAGE_SIZE > c.max_memory_size:
+            if mtype.minimum_bytes > c.max_memory_size:
                 raise ResourceLimitError(
                     f"memory index {index} has a minimum byte size of "
-                    f"{mtype.minimum * PAGE_SIZE} which exceeds the limit of "
+                    f"{mtype.minimum_bytes} which exceeds the limit of "
                     f"{c.max_memory_size} bytes (max_memory_size)")
         for index, ttype in enumerate(module.tables):
             if ttype.minimum > c.table_elements:

@@ -63,6 +63,8 @@ class Manifest:
     expected: dict[str, dict[str, dict[int, str]]]  # phase -> file -> line -> reason
     # engine family ("interp", "jit") -> glob -> reason, beyond ``not_executed``
     not_executed_on: dict[str, dict[str, str]] = field(default_factory=dict)
+    # proposals/ folder -> the Config settings its scripts run with (its "config" table)
+    proposals: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = HERE / "manifest.toml") -> Manifest:
@@ -73,8 +75,10 @@ class Manifest:
                     for name, lines in files.items()}
             for phase, files in data.get("expected", {}).items()
         }
+        proposals = {folder: dict(entry.get("config", {}))
+                     for folder, entry in data.get("proposals", {}).items()}
         return cls(data["out_of_scope"], data["not_executed"], expected,
-                   data.get("not_executed_on", {}))
+                   data.get("not_executed_on", {}), proposals)
 
     def in_scope(self, name: str) -> bool:
         return name not in self.out_of_scope
@@ -87,12 +91,41 @@ class Manifest:
     def expected_failures(self, phase: str, name: str) -> dict[int, str]:
         return self.expected.get(phase, {}).get(name, {})
 
+    def settings(self, name: str) -> dict[str, object]:
+        """The Config settings a script runs with beyond its engine's: those of its
+        proposal folder (``proposals/<folder>/x.wast``), none for a core script."""
+        parts = name.split("/")
+        if len(parts) == 3 and parts[0] == PROPOSALS:
+            return self.proposals.get(parts[1], {})
+        return {}
+
+
+PROPOSALS = "proposals"
+
+
+def script_name(path: Path) -> str:
+    """A script's name in the manifest: its path in the testsuite (``binary.wast``,
+    ``proposals/custom-page-sizes/binary.wast``), or its file name outside it."""
+    suite = testsuite_dir()
+    if suite is not None:
+        try:
+            return path.resolve().relative_to(suite.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
 
 def scope_files(manifest: Manifest) -> list[Path]:
+    """The core scripts in scope, then every script of the proposal folders the manifest
+    enables (``[proposals."<folder>"]``)."""
     suite = testsuite_dir()
     if suite is None:
         return []
-    return sorted(p for p in suite.glob("*.wast") if manifest.in_scope(p.name))
+    core = sorted(p for p in suite.glob("*.wast") if manifest.in_scope(p.name))
+    proposals = sorted(p for folder in manifest.proposals
+                       for p in (suite / PROPOSALS / folder).glob("*.wast")
+                       if manifest.in_scope(script_name(p)))
+    return core + proposals
 
 
 # --------------------------------------------------------------------------- values
@@ -294,11 +327,12 @@ def engine_family(name: str) -> str:
     return str(ENGINE_VARIANTS.get(name, {}).get("strategy", name))
 
 
-def engine_config(name: str) -> object:
-    """The Config an engine name stands for (a strategy, or one of ENGINE_VARIANTS;
-    settings Config's constructor does not take are set as attributes, as wasmtime-py's
-    Config is configured)."""
+def engine_config(name: str, extra: dict[str, object] | None = None) -> object:
+    """The Config an engine name stands for (a strategy, or one of ENGINE_VARIANTS) plus
+    ``extra`` settings (a proposal's); settings Config's constructor does not take are
+    set as attributes, as wasmtime-py's Config is configured."""
     settings = dict(ENGINE_VARIANTS.get(name, {"strategy": name}))
+    settings.update(extra or {})
     constructor = inspect.signature(pyjitwasm.Config).parameters
     config = pyjitwasm.Config(**{key: settings.pop(key) for key in list(settings)
                                  if key in constructor})
@@ -311,12 +345,12 @@ class ScriptRunner:
     """Runs one script's commands in order against one engine."""
 
     def __init__(self, commands: list[dict], wasm_dir: Path, engine_name: str,
-                 execute: bool) -> None:
+                 execute: bool, settings: dict[str, object] | None = None) -> None:
         self.commands = commands
         self.wasm_dir = wasm_dir
         self.engine_name = engine_name
         self.execute = execute and hasattr(pyjitwasm, "Linker")
-        self.engine = pyjitwasm.Engine(engine_config(engine_name))
+        self.engine = pyjitwasm.Engine(engine_config(engine_name, settings))
         self.outcomes: list[Outcome] = []
         if self.execute:
             self.store = pyjitwasm.Store(self.engine)
@@ -604,9 +638,11 @@ def trap_matches(expected_text: str, trap: Exception) -> bool:
 def run_file(path: Path, manifest: Manifest, engine_name: str) -> FileResult:
     """Run one script; execution commands only if the file is in the execution scope."""
     commands, wasm_dir = convert(path)
-    execute = manifest.executed(path.name, engine_name)
-    runner = ScriptRunner(commands, wasm_dir, engine_name, execute=execute)
-    return FileResult(path.name, runner.run())
+    name = script_name(path)
+    execute = manifest.executed(name, engine_name)
+    runner = ScriptRunner(commands, wasm_dir, engine_name, execute=execute,
+                          settings=manifest.settings(name))
+    return FileResult(name, runner.run())
 
 
 @dataclass
@@ -640,17 +676,18 @@ def judge(result: FileResult, manifest: Manifest) -> Verdict:
 
 
 def format_table(rows: list[tuple[FileResult, Verdict]]) -> str:
-    header = f"{'file':<34}{'passed':>8}{'failed':>8}{'xfail':>7}{'not run':>9}{'skipped':>9}"
+    width = max([34, *(len(result.name) + 2 for result, _ in rows)])
+    header = f"{'file':<{width}}{'passed':>8}{'failed':>8}{'xfail':>7}{'not run':>9}{'skipped':>9}"
     lines = [header, "-" * len(header)]
     totals = [0, 0, 0, 0, 0]
     for result, verdict in rows:
         counts = [result.count(PASS), len(verdict.unexpected), len(verdict.expected),
                   result.count(NOT_RUN), result.count(SKIP)]
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
-        lines.append(f"{result.name:<34}" + "".join(
+        lines.append(f"{result.name:<{width}}" + "".join(
             f"{c:>{w}}" for c, w in zip(counts, (8, 8, 7, 9, 9), strict=True)))
     lines.append("-" * len(header))
-    lines.append(f"{'total':<34}" + "".join(
+    lines.append(f"{'total':<{width}}" + "".join(
         f"{c:>{w}}" for c, w in zip(totals, (8, 8, 7, 9, 9), strict=True)))
     lines.append(f"spec: {totals[0]} passed, {totals[1]} failed, {totals[2]} expected failures, "
                  f"{totals[3]} not run, {totals[4]} skipped")
@@ -669,7 +706,8 @@ def main(argv: list[str] | None = None) -> int:
     if suite is None:
         print(missing_testsuite_message())
         return 0
-    paths = [Path(f) if "/" in f else suite / f for f in args.files] or scope_files(manifest)
+    paths = [suite / f if (suite / f).is_file() else Path(f)
+             for f in args.files] or scope_files(manifest)
     rows = []
     for path in paths:
         result = run_file(path, manifest, args.engine)
@@ -678,9 +716,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             for o in verdict.unexpected:
                 cause = f" (blocked by line {o.blocked_by})" if o.blocked_by else ""
-                print(f"FAIL {path.name}:{o.line} [{o.phase}] {o.command}: {o.detail}{cause}")
+                print(f"FAIL {result.name}:{o.line} [{o.phase}] {o.command}: {o.detail}{cause}")
             for phase, line, why in verdict.fixed:
-                print(f"FIXED {path.name}:{line} [{phase}] listed as failing ({why}) but passed")
+                print(f"FIXED {result.name}:{line} [{phase}] listed as failing ({why}) but passed")
     print(format_table(rows))
     bad = any(v.unexpected or v.fixed for _, v in rows)
     return 1 if bad else 0

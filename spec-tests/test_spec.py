@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import wast as spec_scripts
-from runner import Manifest, judge, run_file, scope_files
+from runner import Manifest, judge, run_file, scope_files, script_name
 from wast import missing_testsuite_message
 
 MANIFEST = Manifest.load()
@@ -25,7 +25,8 @@ def test_testsuite_present() -> None:
     assert FILES, "the testsuite folder holds no in-scope .wast files"
 
 
-@pytest.mark.parametrize(("engine", "path"), CASES, ids=[f"{e}-{p.name}" for e, p in CASES])
+@pytest.mark.parametrize(("engine", "path"), CASES,
+                         ids=[f"{e}-{script_name(p)}" for e, p in CASES])
 def test_spec_file(engine, path, spec_rows) -> None:
     result = run_file(path, MANIFEST, engine)
     verdict = judge(result, MANIFEST)
@@ -33,4 +34,4 @@ def test_spec_file(engine, path, spec_rows) -> None:
     problems = [f"line {o.line} [{o.phase}] {o.command}: {o.detail}" for o in verdict.unexpected]
     problems += [f"line {line} [{phase}] is listed as failing ({why}) but passes"
                  for phase, line, why in verdict.fixed]
-    assert not problems, f"{path.name} ({engine}):\n" + "\n".join(problems[:50])
+    assert not problems, f"{script_name(path)} ({engine}):\n" + "\n".join(problems[:50])

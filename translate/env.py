@@ -27,7 +27,7 @@ from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.libcalls import Libcall
 from pyjitwasm.wasm.module import WasmModule
-from pyjitwasm.wasm.types import FuncType
+from pyjitwasm.wasm.types import FuncType, MemoryType
 
 READONLY = MemFlags(notrap=True, aligned=True, readonly=True)
 """Flags for vmctx fields that never change while compiled code runs."""
@@ -48,6 +48,21 @@ class HeapConfig:
     static_bound: int = 1 << 32
     guard: int = 1 << 31
     inline_bulk_memory: bool = True
+
+
+# The smallest page size whose memories' lengths always end on an OS page boundary
+# (64 KiB is a multiple of the 4, 16 and 64 KiB pages of the hosts we run on).
+STATIC_HEAP_MIN_PAGE_SIZE = 1 << 16
+
+
+def uses_static_heap(style: str, mtype: MemoryType) -> bool:
+    """Whether a memory of ``mtype`` is a static heap under heap style ``style``: only
+    32-bit memories of 64 KiB pages are. A static heap has no bounds checks and relies
+    on the guard pages that start right after its length; with 1-byte pages (custom
+    page sizes) the length can end inside an OS page, whose remaining bytes would not
+    fault, so such a memory is bounds-checked against its exact length (dynamic)."""
+    return (style == "static" and not mtype.is_64
+            and mtype.page_size >= STATIC_HEAP_MIN_PAGE_SIZE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +150,7 @@ class FuncEnv:
         if memory not in self._heaps:
             layout = self.layout
             mtype = self.info.memory_types[memory]
-            static = self.info.config.style == "static" and not mtype.is_64
+            static = uses_static_heap(self.info.config.style, mtype)
             owner, at = self._definition(memory, layout.num_imported_memories,
                                          layout.imported_memory, layout.memory)
             # A static heap never moves; a dynamic one may move when it grows.
@@ -164,6 +179,10 @@ class FuncEnv:
 
     def memory_is_64(self, memory: int) -> bool:
         return self.info.memory_types[memory].is_64
+
+    def memory_page_size_log2(self, memory: int) -> int:
+        """log2 of memory ``memory``'s page size (16, or 0 with custom page sizes)."""
+        return self.info.memory_types[memory].page_size_log2
 
     # Tables ----------------------------------------------------------------------------
 

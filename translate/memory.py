@@ -23,8 +23,6 @@ from pyjitwasm.translate.state import FunctionState, Handler
 from pyjitwasm.wasm.module import Instr
 from pyjitwasm.wasm.opcodes import OPS, MemArg
 
-WASM_PAGE_BITS = 16
-
 
 def memory_address(t: FunctionState, memarg: MemArg, size: int) -> Value:
     """Pop the index and return the address of a ``size``-byte access at ``memarg``."""
@@ -65,7 +63,8 @@ def memory_size(t: FunctionState, instr: Instr) -> None:
     memory = instr.imm
     ins = t.ins()
     length = ins.global_value(t.env.memory_length(memory))
-    pages = ins.ushr_imm(length, WASM_PAGE_BITS)
+    page_bits = t.env.memory_page_size_log2(memory)
+    pages = ins.ushr_imm(length, page_bits) if page_bits else length
     t.push(pages if t.env.memory_is_64(memory) else ins.ireduce(I32, pages))
 
 

@@ -65,6 +65,7 @@ from pyjitwasm.wasm.reader import (
 from pyjitwasm.wasm.types import (
     EXTERNREF,
     FUNCREF,
+    PAGE_SIZE_LOG2,
     VALUE_TYPES,
     ExternKind,
     FuncType,
@@ -226,39 +227,55 @@ def _blocktype(data: bytes, pos: int, end: int) -> tuple[int, int]:
     return value, pos
 
 
-def _limits(r: Reader, is_memory: bool) -> tuple[int, int | None, bool]:
-    """Limits flags, minimum and maximum: ``(min, max, is_64)``."""
+# Limits flag bits: a maximum follows, the memory is shared (threads), the index type is
+# i64 (memory64), a page size exponent follows the limits (custom page sizes).
+_HAS_MAX, _SHARED, _IS_64, _HAS_PAGE_SIZE = 0x01, 0x02, 0x04, 0x08
+# Exponents this large cannot describe a page size at all (the shift would overflow a
+# u64): malformed. The validator narrows the rest to the sizes the proposal allows.
+_MAX_PAGE_SIZE_LOG2 = 64
+
+
+def _limits(r: Reader, is_memory: bool) -> tuple[int, int | None, int]:
+    """Limits flags, minimum and maximum: ``(min, max, flags)``."""
     off = r.pos
     flags = r.byte()
-    if flags > 0x0F or (not is_memory and flags & 0x0A):
+    if flags > 0x0F or (not is_memory and flags & (_SHARED | _HAS_PAGE_SIZE)):
         raise DecodeError("malformed limits flags", off)
-    if flags & 0x08:
-        # Custom page sizes add a page-size exponent after the limits; only name the
-        # proposal if the rest of the memory type is really there.
-        try:
-            r.u64()
-            if flags & 0x01:
-                r.u64()
-            r.u32()
-        except DecodeError:
-            raise DecodeError("malformed limits flags", off) from None
-        raise UnsupportedFeatureError(CUSTOM_PAGE_SIZES, "a memory page size", off)
     minimum = r.u64()
-    maximum = r.u64() if flags & 0x01 else None
-    if flags & 0x02:
-        raise UnsupportedFeatureError(THREADS, "a shared memory", off)
-    return minimum, maximum, bool(flags & 0x04)
+    maximum = r.u64() if flags & _HAS_MAX else None
+    return minimum, maximum, flags
 
 
 def _table_type(r: Reader) -> TableType:
     elem_type = _reftype(r)
-    minimum, maximum, is_64 = _limits(r, False)
-    return TableType(elem_type, minimum, maximum, is_64)
+    minimum, maximum, flags = _limits(r, False)
+    return TableType(elem_type, minimum, maximum, bool(flags & _IS_64))
 
 
-def _memory_type(r: Reader) -> MemoryType:
-    minimum, maximum, is_64 = _limits(r, True)
-    return MemoryType(minimum, maximum, is_64)
+def _memory_type(r: Reader, custom_page_sizes: bool) -> MemoryType:
+    off = r.pos
+    try:
+        minimum, maximum, flags = _limits(r, True)
+    except DecodeError as e:
+        # A page-size flag on limits that are not all there is malformed, never a use
+        # of the proposal.
+        if off < len(r.data) and r.data[off] & _HAS_PAGE_SIZE and r.data[off] <= 0x0F:
+            raise DecodeError("malformed limits flags", off) from e
+        raise
+    page_size_log2 = PAGE_SIZE_LOG2
+    if flags & _HAS_PAGE_SIZE:
+        try:
+            page_size_log2 = r.u32()
+        except DecodeError:
+            raise DecodeError("malformed limits flags", off) from None
+        if not custom_page_sizes:
+            raise UnsupportedFeatureError(CUSTOM_PAGE_SIZES, "a memory page size", off,
+                                          disabled=True)
+        if page_size_log2 > _MAX_PAGE_SIZE_LOG2:
+            raise DecodeError("invalid custom page size", off)
+    if flags & _SHARED:
+        raise UnsupportedFeatureError(THREADS, "a shared memory", off)
+    return MemoryType(minimum, maximum, bool(flags & _IS_64), page_size_log2)
 
 
 def _global_type(r: Reader) -> GlobalType:
@@ -598,6 +615,7 @@ class _ModuleDecoder:
         self.keep_bodies = keep_bodies
         self.decode_bodies = decode_bodies
         self.disabled = features.disabled_opcodes() or None
+        self.custom_page_sizes = features.custom_page_sizes
         self.module = WasmModule(size=len(data))
         self.has_data_count = False
         self.seen_func_section = False
@@ -698,7 +716,7 @@ class _ModuleDecoder:
             elif kind == 1:
                 desc = _table_type(r)
             elif kind == 2:
-                desc = _memory_type(r)
+                desc = _memory_type(r, self.custom_page_sizes)
             elif kind == 3:
                 desc = _global_type(r)
             elif kind == 4:
@@ -724,7 +742,7 @@ class _ModuleDecoder:
     def _memory(self, r: Reader) -> None:
         memories = self.module.memories
         for _ in range(r.u32()):
-            memories.append(_memory_type(r))
+            memories.append(_memory_type(r, self.custom_page_sizes))
 
     def _global(self, r: Reader) -> None:
         globals_ = self.module.globals

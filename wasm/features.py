@@ -5,7 +5,7 @@ implement at all is always rejected (``UnsupportedFeatureError`` naming it); a p
 implements behind a flag here is rejected the same way only while its flag is off. The
 opcodes each flag gates are data in the generated ``opcodes.FEATURE_GATED``.
 
-Defaults follow Wasmtime's: relaxed SIMD is on.
+Defaults follow Wasmtime's: relaxed SIMD is on, custom page sizes are off.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ class Features:
     """The optional proposals a module may use.
 
     ``relaxed_simd``: the relaxed SIMD proposal's opcodes (``i8x16.relaxed_swizzle`` ...).
+    ``custom_page_sizes``: memory types that declare a page size (limits flag 0x08).
     """
 
     relaxed_simd: bool = True
+    custom_page_sizes: bool = False
 
     def disabled_opcodes(self) -> dict[int, str]:
         """Opcodes these flags switch off, each mapped to its proposal's name."""

@@ -32,8 +32,13 @@ VALTYPE_NAMES = {
 }
 VALTYPE_BY_NAME = {name: code for code, name in VALTYPE_NAMES.items()}
 
-PAGE_SIZE = 65536
-# Limits on sizes the spec sets for validation (in pages / elements).
+PAGE_SIZE_LOG2 = 16
+PAGE_SIZE = 1 << PAGE_SIZE_LOG2
+"""The default page size: 64 KiB (a memory type may choose another with the custom page
+sizes proposal, see ``MemoryType.page_size_log2``)."""
+CUSTOM_PAGE_SIZE_LOG2S = frozenset({0, PAGE_SIZE_LOG2})
+"""The page sizes (log2) the custom page sizes proposal allows: 1 byte and 64 KiB."""
+# Limits on sizes the spec sets for validation (in pages / elements), default page size.
 MAX_PAGES_32 = 1 << 16
 MAX_PAGES_64 = 1 << 48
 MAX_TABLE_32 = (1 << 32) - 1
@@ -87,15 +92,35 @@ class TableType:
 
 @dataclass(frozen=True, slots=True)
 class MemoryType:
-    """A linear memory: limits in 64 KiB pages (u64 when ``is_64``)."""
+    """A linear memory: limits in pages (u64 when ``is_64``) of ``2**page_size_log2``
+    bytes (64 KiB unless the custom page sizes proposal chose 1 byte)."""
 
     minimum: int
     maximum: int | None
     is_64: bool = False
+    page_size_log2: int = PAGE_SIZE_LOG2
 
     @property
     def index_type(self) -> int:
         return I64 if self.is_64 else I32
+
+    @property
+    def page_size(self) -> int:
+        """Bytes per page."""
+        return 1 << self.page_size_log2
+
+    @property
+    def page_limit(self) -> int:
+        """The most pages the index type allows: the whole 32- or 64-bit address space
+        divided by the page size, and never more than the largest index (so a 32-bit
+        memory of 1-byte pages has at most 2**32 - 1 of them)."""
+        bits = 64 if self.is_64 else 32
+        return min(1 << (bits - self.page_size_log2), (1 << bits) - 1)
+
+    @property
+    def minimum_bytes(self) -> int:
+        """The size in bytes of a fresh memory of this type."""
+        return self.minimum << self.page_size_log2
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,10 @@ from pyjitwasm.wasm import opcodes as O
 from pyjitwasm.wasm.errors import ValidationError
 from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
 from pyjitwasm.wasm.types import (
+    CUSTOM_PAGE_SIZE_LOG2S,
     FUNCREF,
     I32,
     I64,
-    MAX_PAGES_32,
-    MAX_PAGES_64,
     MAX_TABLE_32,
     REF_TYPES,
     VALUE_TYPES,
@@ -241,22 +240,19 @@ def _check_table_type(table: TableType, offset: int | None) -> None:
 
 
 def _check_memory_type(memory: MemoryType, offset: int | None) -> None:
+    if memory.page_size_log2 not in CUSTOM_PAGE_SIZE_LOG2S:
+        raise ValidationError("invalid custom page size", None, offset)
+    _check_limits(memory.minimum, memory.maximum, memory.page_limit,
+                  _memory_size_message(memory), offset)
+
+
+def _memory_size_message(memory: MemoryType) -> str:
     if memory.is_64:
-        _check_limits(
-            memory.minimum,
-            memory.maximum,
-            MAX_PAGES_64,
-            "memory size must be at most 2^48 pages",
-            offset,
-        )
-    else:
-        _check_limits(
-            memory.minimum,
-            memory.maximum,
-            MAX_PAGES_32,
-            "memory size must be at most 65536 pages (4GiB)",
-            offset,
-        )
+        bound = "2^64-1" if memory.page_size_log2 == 0 else "2^48"
+        return f"memory size must be at most {bound} pages"
+    if memory.page_size_log2 == 0:
+        return "memory size must be at most 2^32-1 pages (4GiB)"
+    return "memory size must be at most 65536 pages (4GiB)"
 
 
 def _check_global_type(glob: GlobalType, offset: int | None) -> None:

@@ -14,7 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from pyjitwasm.runtime.jit.compile_events import CompileEvent, TierUpRequested, logger
+from pyjitwasm.runtime.jit.compile_events import (
+    BACKGROUND_KINDS,
+    CompileEvent,
+    TierUpRequested,
+    logger,
+)
 
 PREFIX = "pyjitwasm:"
 FUNCTIONS_PER_LINE = 4
@@ -81,8 +86,9 @@ class CompileReport(logging.Handler):
         """One line: functions compiled of the module's total, batches, compile seconds
         (and their split), tier-ups, cache hits and misses, start-up phases, time to
         the first wasm instruction."""
-        own = [e for e in self.events if e.kind != "tier-up"]
+        own = [e for e in self.events if e.kind not in BACKGROUND_KINDS]
         ups = [e for e in self.events if e.kind == "tier-up"]
+        ahead = [e for e in self.events if e.kind == "ahead"]
         compiled = {f.index for e in own for f in e.functions}
         parts: list[str] = []
         if own:
@@ -108,6 +114,10 @@ class CompileReport(logging.Handler):
                          + (f", {unfinished} unfinished at exit" if unfinished else "") + ")")
         else:
             parts.append("no tier-ups")
+        if ahead:
+            parts.append(f"{sum(len(e.functions) for e in ahead)} functions compiled ahead "
+                         f"in {len(ahead)} batch{'es' * (len(ahead) != 1)} "
+                         f"({sum(e.seconds for e in ahead):.3f}s in the background)")
         hits = sum(1 for e in self.events if e.cache == "hit")
         misses = sum(1 for e in self.events if e.cache == "miss")
         if hits or misses:

@@ -10,7 +10,9 @@ ARGS converted to its parameter types, and its results are printed one per line.
 Bounding the guest, as in ``wasmtime run``: ``-W timeout=2s`` stops it after that long
 (an epoch deadline a timer thread reaches: units ``ms``, ``s``, ``m``, ``h``, a bare
 number is seconds), ``--fuel N`` after it has executed N instructions (fuel, see
-``Store.set_fuel``); either ends as a trap. Ctrl-C stops it too.
+``Store.set_fuel``); either ends as a trap. Ctrl-C stops it too. ``-W custom-page-sizes``
+accepts modules whose memories have 1-byte pages (the custom page sizes proposal, off
+by default as in wasmtime).
 
 Exit status: the code the program passed to ``proc_exit`` (0 if ``_start`` returns). A
 code outside 0..255 is reported as its low byte, or 1 when that byte is 0, so a failure
@@ -75,8 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="do not use the code cache (also: PYJITWASM_CACHE=0)")
     p.add_argument("-W", dest="wasm_options", action="append", default=[],
                    metavar="OPTION=VALUE",
-                   help="a wasm execution option; supported: timeout=DURATION (e.g. 2s, "
-                        "500ms): trap once the guest has run that long")
+                   help="a wasm option; supported: timeout=DURATION (e.g. 2s, 500ms): "
+                        "trap once the guest has run that long; custom-page-sizes[=y|n]: "
+                        "accept memories of 1-byte pages (off by default)")
     p.add_argument("--fuel", type=int, metavar="N",
                    help="trap once the guest has executed N instructions")
     p.add_argument("-v", "--verbose", action="count", default=0,
@@ -111,15 +114,25 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-def _timeout(options: list[str]) -> float | None:
-    """The ``-W timeout=`` value in seconds (the last one given), or None."""
-    timeout = None
+_SUPPORTED_W = "timeout=DURATION, custom-page-sizes[=y|n]"
+_BOOLEANS = {"": True, "y": True, "yes": True, "true": True,
+             "n": False, "no": False, "false": False}
+
+
+def _wasm_options(options: list[str]) -> tuple[float | None, bool]:
+    """The ``-W`` options: the timeout in seconds (the last one given) or None, and
+    whether the custom page sizes proposal is on (``custom-page-sizes``, wasmtime's
+    spelling; a bare name means ``=y``)."""
+    timeout, custom_page_sizes = None, False
     for option in options:
         name, sep, value = option.partition("=")
-        if name != "timeout" or not sep:
-            raise CommandError(f"-W {option}: unsupported option (supported: timeout=DURATION)")
-        timeout = parse_duration(value)
-    return timeout
+        if name == "timeout" and sep:
+            timeout = parse_duration(value)
+        elif name == "custom-page-sizes" and value.lower() in _BOOLEANS:
+            custom_page_sizes = _BOOLEANS[value.lower()]
+        else:
+            raise CommandError(f"-W {option}: unsupported option (supported: {_SUPPORTED_W})")
+    return timeout, custom_page_sizes
 
 
 def _start_timer(engine: Engine, seconds: float) -> None:
@@ -207,12 +220,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, report: CompileReport | None) -> int:
-    timeout = _timeout(args.wasm_options)
+    timeout, custom_page_sizes = _wasm_options(args.wasm_options)
     if args.fuel is not None and args.fuel < 0:
         raise CommandError("--fuel: expected a non-negative number")
     config = _engine_config(args)
     config.epoch_interruption = timeout is not None
     config.consume_fuel = args.fuel is not None
+    config.wasm_custom_page_sizes = custom_page_sizes
     try:
         t0 = time.perf_counter()
         engine = Engine(config)

@@ -17,9 +17,13 @@ Kinds of batch (:attr:`CompileEvent.kind`):
 - ``"eager"``: compiled when the module's code was made (lazy compilation off);
 - ``"precompiled"``: loaded from a deserialized module (``.cwasm``) or from worker
   processes, not compiled here;
-- ``"tier-up"``: recompiled at tier 1 on the background compiler because the first
-  function got hot; ``requested_at`` is when it asked, ``error`` set when the compile
-  failed (the function then stays at tier 0).
+- ``"tier-up"``: recompiled at tier 1 in the background (in the compile worker process,
+  or on the background compiler thread) because the first function got hot;
+  ``requested_at`` is when it asked, ``error`` set when the compile failed (the function
+  then stays at tier 0);
+- ``"ahead"``: compiled at tier 0 in the compile worker process before any call, because
+  the first function is a direct callee of code compiled just before
+  (``compile_worker.py``).
 
 Before a tier-up is compiled, the moment its function got hot is a
 :class:`TierUpRequested` event (same logger, same attribute), sent from the thread
@@ -36,7 +40,9 @@ LOGGER_NAME = "pyjitwasm.compile"
 
 logger = logging.getLogger(LOGGER_NAME)
 
-KINDS = ("lazy", "eager", "precompiled", "tier-up")
+KINDS = ("lazy", "eager", "precompiled", "tier-up", "ahead")
+BACKGROUND_KINDS = ("tier-up", "ahead")
+"""Kinds compiled while the program runs on, not while it waits."""
 
 
 @dataclass(frozen=True)
@@ -129,5 +135,5 @@ def emit(event: CompileEvent | TierUpRequested) -> None:
     logger.info("%s", event, extra={"compile_event": event})
 
 
-__all__ = ["KINDS", "LOGGER_NAME", "CompileEvent", "CompiledFunction", "TierUpRequested",
-           "emit", "listening", "logger"]
+__all__ = ["BACKGROUND_KINDS", "KINDS", "LOGGER_NAME", "CompileEvent", "CompiledFunction",
+           "TierUpRequested", "emit", "listening", "logger"]

@@ -34,8 +34,9 @@ from pyjitwasm.runtime.pooling import on_store_release
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import DEFAULT_MAX_ELEMENTS, TableInstance
 from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.translate.env import uses_static_heap
 from pyjitwasm.wasm.module import WasmModule
-from pyjitwasm.wasm.types import FUNCREF, PAGE_SIZE, GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.types import FUNCREF, GlobalType, MemoryType, TableType
 
 
 def _jit_context(context: StoreContext) -> JitStoreContext:
@@ -247,10 +248,10 @@ class JitAllocator:
     def new_memory(self, inst: JitModuleInstance, index: int,
                    mtype: MemoryType) -> MemoryInstance:
         context = _jit_context(inst.context)
-        static = context.heap_style == "static" and not mtype.is_64
+        static = uses_static_heap(context.heap_style, mtype)
         # A static heap reuses a warm slot of address space when one is free (slots.py):
         # mapping and unmapping 6 GiB is most of what a new memory costs.
-        lease = STATIC_SLOTS.acquire(mtype.minimum * PAGE_SIZE) if static else None
+        lease = STATIC_SLOTS.acquire(mtype.minimum_bytes) if static else None
         offset = cast(_VmctxTemplate, inst.code_cache).memory_offsets[index]
         memory = JitMemory(mtype, context, static=static, definition=inst.vmctx + offset,
                            keepalive=inst.vmctx_buffer, reserve_bytes=context.dynamic_reserve,

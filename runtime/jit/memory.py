@@ -2,15 +2,17 @@
 
 Two heap styles (they must match how the code was compiled, see ``compile_module.py``):
 
-* **static** (32-bit memories, the default): one reservation of 4 GiB plus a 2 GiB guard
-  region.  The base never moves; growing makes more of it accessible (``mprotect``).
-  Compiled code does no bounds checks: any 32-bit address plus offset lands inside the
-  reservation, and the inaccessible part faults, which the native handler turns into a
-  memory-out-of-bounds trap.
-* **dynamic** (64-bit memories, or 32-bit ones configured so): compiled code checks
-  every access against the current length.  The memory reserves room to grow into (its
-  declared maximum, at most ``reserve_bytes``) and grows in place; past the reservation
-  it moves its pages into a larger one with ``mremap`` (no copy of the contents).
+* **static** (32-bit memories of 64 KiB pages, the default): one reservation of 4 GiB
+  plus a 2 GiB guard region.  The base never moves; growing makes more of it accessible
+  (``mprotect``).  Compiled code does no bounds checks: any 32-bit address plus offset
+  lands inside the reservation, and the inaccessible part faults, which the native
+  handler turns into a memory-out-of-bounds trap.
+* **dynamic** (64-bit memories, memories of 1-byte pages whose length may end inside an
+  OS page, or 32-bit ones configured so; ``translate.env.uses_static_heap`` decides):
+  compiled code checks every access against the current length.  The memory reserves
+  room to grow into (its declared maximum, at most ``reserve_bytes``) and grows in place;
+  past the reservation it moves its pages into a larger one with ``mremap`` (no copy of
+  the contents).
 
 Host views (:meth:`JitMemory.view`) cover the accessible length at the time they were
 taken.  A grow invalidates them in the API's sense: they do not see the new pages, and
@@ -31,7 +33,8 @@ from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.translate import vmctx as vm
-from pyjitwasm.wasm.types import PAGE_SIZE, MemoryType
+from pyjitwasm.translate.env import uses_static_heap
+from pyjitwasm.wasm.types import MemoryType
 
 STATIC_BOUND = 1 << 32
 STATIC_GUARD = 1 << 31
@@ -73,7 +76,8 @@ class JitMemory(MemoryInstance):
         max_bytes: int | None = None,
         definition_words: Any = None,
     ) -> None:
-        self.static = static and not mtype.is_64
+        # ``static`` is the engine's heap style; the memory's type may still rule it out.
+        self.static = uses_static_heap("static" if static else "dynamic", mtype)
         super().__init__(mtype, context, STATIC_BOUND if self.static else MAX_DYNAMIC_BYTES)
         # A pooling allocator's slot: its reservation, and the size it never grows past.
         if max_bytes is not None:
@@ -89,7 +93,7 @@ class JitMemory(MemoryInstance):
         # cast: the vmctx's word array plus an index).
         self._u64 = ffi.cast("uint64_t *", definition) if definition_words is None \
             else definition_words
-        size = mtype.minimum * PAGE_SIZE
+        size = mtype.minimum_bytes
         if size > self.max_bytes or mtype.minimum > self.maximum:
             raise MemoryError(f"memory minimum of {mtype.minimum} pages is too large")
         if reservation is not None:
@@ -97,7 +101,7 @@ class JitMemory(MemoryInstance):
         elif self.static:
             self._resv = Reservation(STATIC_BOUND + STATIC_GUARD, guarded=True)
         else:
-            limit = self.maximum * PAGE_SIZE
+            limit = self.maximum << mtype.page_size_log2
             room = max(size, min(limit, reserve_bytes))
             self._resv = Reservation(room, guarded=True)
         if self._resv.committed < size:
@@ -134,7 +138,7 @@ class JitMemory(MemoryInstance):
 
     def _relocate(self, needed: int) -> None:
         # Only dynamic memories get here (a static reservation covers every 32-bit size).
-        limit = min(self.maximum * PAGE_SIZE, self.max_bytes)
+        limit = min(self.maximum << self.type.page_size_log2, self.max_bytes)
         room = min(limit, max(needed, 2 * self._resv.size))
         fresh = Reservation(room, guarded=True)
         self._resv.move_into(fresh)
@@ -163,7 +167,7 @@ class JitMemory(MemoryInstance):
         resv = self._resv
         # This frame's name, the attribute and getrefcount's argument: no view holds it.
         if (not isinstance(resv, SlotLease) or sys.getrefcount(resv) > 3
-                or self._length != self.type.minimum * PAGE_SIZE):
+                or self._length != self.type.minimum_bytes):
             return False
         if not resv.mapped:
             return False  # the cyclic collector unmapped it first (Reservation.mapped)
@@ -180,7 +184,7 @@ class JitMemory(MemoryInstance):
     def rebind(self, context: StoreContext) -> None:
         """Belong to ``context``'s store (a parked instance's memory, reset already),
         counted against its limits, and publish the definition again."""
-        context.resources.add_memory(self.type.minimum * PAGE_SIZE)
+        context.resources.add_memory(self.type.minimum_bytes)
         self.context = context
         self.api = None
         self._publish()

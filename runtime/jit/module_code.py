@@ -72,6 +72,12 @@ from pyjitwasm.runtime.jit.compile_module import (
     eager_batches,
     load_batch,
 )
+from pyjitwasm.runtime.jit.compile_worker import (
+    AHEAD_PRIORITY,
+    TIER_UP_PRIORITY,
+    CompileWorker,
+    WorkerJob,
+)
 from pyjitwasm.runtime.jit.tiering import COMPILE_THREAD_STACK, background_compiler, start_thread
 from pyjitwasm.runtime.native import (
     ffi,
@@ -82,6 +88,7 @@ from pyjitwasm.runtime.native import (
 from pyjitwasm.translate.tiering import COUNTER_PARKED
 from pyjitwasm.translate.vmctx import VMContextLayout
 from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.module import WasmModule
 
 STACK_ROOM_FOR_COMPILE = 4 << 20
@@ -103,11 +110,14 @@ class ModuleCode:
 
     def __init__(self, module: WasmModule, options: CompileOptions,
                  symbols: Mapping[str, int], cache: ModuleCacheView | None = None,
-                 precompiled: Sequence[BatchObject] = ()) -> None:
+                 precompiled: Sequence[BatchObject] = (),
+                 worker_source: tuple[bytes, Features] | None = None) -> None:
         """``cache``: the persistent code cache batches are looked up in and kept in
         (``code_cache.py``).  ``precompiled``: batches compiled before (a deserialized
         module, eager chunks compiled in worker processes), loaded now; they must cover
-        every function (a function left out compiles lazily where stubs exist)."""
+        every function (a function left out compiles lazily where stubs exist).
+        ``worker_source``: the module's binary and features, given when tier-ups and
+        compiles ahead should run in a worker process (``compile_worker.py``)."""
         self.module = module
         self.options = options
         self.symbols = dict(symbols)
@@ -126,6 +136,7 @@ class ModuleCode:
         self._callees: dict[int, list[int]] = {}
         # Reentrant: a finalizer run by a collection during a compile may call wasm.
         self._lock = threading.RLock()
+        self._publish_lock = threading.Lock()
         self.batches: list[CompiledModule] = []
         self.compile_seconds = 0.0
         self.cache = cache
@@ -143,6 +154,11 @@ class ModuleCode:
         if self.lazy:
             fill_lazy_stubs(self.slots_address, count)
         self._tier_requested: dict[int, float] = {}  # perf_counter of the request
+        self._counter_start = max(options.tier_up_threshold, 0)
+        # The compile worker (started on its first job), when tiers run in one.
+        self._worker_source = worker_source if self.tiered else None
+        self._worker: CompileWorker | None = None
+        self._lock_owner: int | None = None  # thread compiling on demand, under _lock
         for batch in precompiled:
             t0 = time.perf_counter()
             loaded = load_batch(module, self.layout, batch, options, self.symbols)
@@ -198,22 +214,38 @@ class ModuleCode:
     # Compilation ---------------------------------------------------------------------
 
     def _compile_on_demand(self, k: int) -> int:
+        worker = self._worker
+        if worker is not None and self._lock_owner != threading.get_ident() \
+                and worker.busy_with(self.first + k):
+            # Being compiled ahead: its batch is nearer done than one started now.  (Not
+            # while this thread holds the lock: the worker's batch is published under it.)
+            worker.wait_until_done(self.first + k)
+            if self._code[k]:
+                return self._code[k]
+        compiled = None
         with self._lock:
-            if not self._code[k]:
-                tier = TIER0 if self.tiered else TIER1
-                # A warm start loads the batch an earlier run made for this first call,
-                # or for its tier-up (working it out decodes the function and callees).
-                cache = self.cache
-                warm = None if cache is None else \
-                    cache.warm_batch(self.first + k, self.options, tier)
-                if warm is not None:
-                    indices, tier = warm
-                else:
-                    indices = self._batch_from(k, tier)
-                self._compile(indices, tier, "lazy")
-                if cache is not None and warm is None:
-                    cache.record_plan(indices, self.options, tier)
-            return self._code[k]
+            outer_owner, self._lock_owner = self._lock_owner, threading.get_ident()
+            try:
+                if not self._code[k]:
+                    tier = TIER0 if self.tiered else TIER1
+                    # A warm start loads the batch an earlier run made for this first
+                    # call, or for its tier-up (working it out decodes the function and
+                    # callees).
+                    cache = self.cache
+                    warm = None if cache is None else \
+                        cache.warm_batch(self.first + k, self.options, tier)
+                    if warm is not None:
+                        indices, tier = warm
+                    else:
+                        indices = self._batch_from(k, tier)
+                    compiled = self._compile(indices, tier, "lazy")
+                    if cache is not None and warm is None:
+                        cache.record_plan(indices, self.options, tier)
+            finally:
+                self._lock_owner = outer_owner
+        if compiled is not None and compiled.tier == TIER0 and not compiled.from_cache:
+            self._compile_ahead(indices)
+        return self._code[k]
 
     def _callees_of(self, k: int) -> list[int]:
         """Defined functions ``call``ed directly by defined function ``k``, in order."""
@@ -238,9 +270,7 @@ class ModuleCode:
         pending = deque([k])
         while pending and size < budget:
             for callee in self._callees_of(pending.popleft()):
-                # Tier 1 takes callees along even when they have tier-1 code already:
-                # direct calls within a batch are what LLVM can inline.
-                if callee in queued or (tier == TIER0 and self._tier[callee] >= TIER0):
+                if callee in queued or not self._batch_takes(callee, tier):
                     continue
                 queued.add(callee)
                 cost = codes[callee].instr_count
@@ -251,19 +281,29 @@ class ModuleCode:
                 pending.append(callee)
         return [self.first + i for i in batch]
 
-    def _compile(self, indices: list[int], tier: int, kind: str) -> None:
+    def _batch_takes(self, k: int, tier: int) -> bool:
+        """Whether a batch compiled at ``tier`` takes defined function ``k`` along as a
+        callee.  Tier 0: when it has no code yet and the worker is not compiling it.
+        Tier 1: when it has run (tier-1 code, or a tier-0 counter that moved), even
+        with tier-1 code already: direct calls within a batch are what LLVM can inline,
+        and a callee that never ran is not worth optimizing."""
+        if tier == TIER0:
+            worker = self._worker
+            return self._tier[k] < TIER0 and not (
+                worker is not None and worker.busy_with(self.first + k))
+        return self._tier[k] == TIER1 or (
+            self._tier[k] == TIER0 and self._counters[k] != self._counter_start)
+
+    def _compile(self, indices: list[int], tier: int, kind: str) -> CompiledModule:
         """Compile ``indices`` as one batch at ``tier`` and point their slots at the
         code (the caller holds the lock, or nothing else can see this object yet).
         ``kind``: why, for the compile event (``compile_events.KINDS``)."""
         t0 = time.perf_counter()
         batch = self._compile_batch(indices, tier, separate=True)
         self._publish(batch, indices, tier)
-        for func_index in indices:
-            # Translated: its instructions are read again only by a tier-up or a
-            # backtrace's recompile, which decode them again (``FunctionBody.release``).
-            self.module.codes[func_index - self.first].release()
         self.compile_seconds += time.perf_counter() - t0
         self._report(kind, indices, tier, batch, t0)
+        return batch
 
     def _compile_batch(self, indices: list[int], tier: int, separate: bool) -> CompiledModule:
         """Compile one batch, through the code cache when there is one."""
@@ -277,7 +317,9 @@ class ModuleCode:
     def _publish(self, batch: CompiledModule, indices: Sequence[int], tier: int) -> None:
         """Make ``batch``'s code reachable: slots of functions that have no code of
         ``tier`` or above yet now point at it."""
-        with self._lock:
+        # Not under ``_lock``, which a compile on demand holds throughout: code compiled
+        # in the background is published while the program's thread compiles.
+        with self._publish_lock:
             # The fault handler and backtraces must know the code before it can run.
             codemap.register(batch)
             # Kept while the module lives: frames may run it even after a tier-up.
@@ -292,6 +334,10 @@ class ModuleCode:
                 self._code[k] = code
                 self._tier[k] = tier
                 self._slots[k] = code
+        for func_index in indices:
+            # Compiled: its instructions are read again only by a tier-up or a
+            # backtrace's recompile, which decode them again (``FunctionBody.release``).
+            self.module.codes[func_index - self.first].release()
 
     def _report(self, kind: str, indices: Sequence[int], tier: int,
                 batch: CompiledModule | None, started: float,
@@ -321,6 +367,110 @@ class ModuleCode:
             func_index, self.module.func_name(func_index),
             self.module.codes[func_index - self.first].instr_count)
 
+    # The compile worker ----------------------------------------------------------------
+
+    def _get_worker(self) -> CompileWorker | None:
+        """The compile worker, made on first use; None without one (or once broken)."""
+        worker = self._worker
+        if worker is None:
+            if self._worker_source is None:
+                return None
+            with self._tier_cond:
+                worker = self._worker
+                if worker is None:
+                    wasm, features = self._worker_source
+                    worker = self._worker = CompileWorker(wasm, self.options, features)
+                    # The worker holds no reference to this object; it goes with it.
+                    weakref.finalize(self, worker.close)
+        return None if worker.broken is not None else worker
+
+    def _compile_ahead(self, indices: Sequence[int]) -> None:
+        """Queue on the worker the direct callees of just compiled batch ``indices``
+        that have no code yet: they are likely to be called next."""
+        worker = self._get_worker()
+        if worker is None:
+            return
+        for func_index in indices:
+            for callee in self._callees_of(func_index - self.first):
+                if self._tier[callee] < TIER0:
+                    worker.submit(self._worker_job(callee, TIER0, AHEAD_PRIORITY, "ahead"))
+
+    def _worker_job(self, k: int, tier: int, priority: int, kind: str,
+                    requested_at: float | None = None) -> WorkerJob:
+        """A worker job compiling defined function ``k``'s batch at ``tier``."""
+        ref = weakref.ref(self)  # a queued job must not keep the module's code alive
+
+        def prepare() -> list[int] | None:
+            code = ref()
+            if code is None:
+                return None
+            if code._tier[k] >= tier:  # compiled meanwhile (in another function's batch)
+                if kind == "tier-up":
+                    code._tier_up_done(k)
+                return None
+            return code._batch_from(k, tier)
+
+        def finish(batch: BatchObject | None, timings: tuple[float, float],
+                   error: BaseException | None) -> None:
+            code = ref()
+            if code is not None:
+                code._worker_finished(job, k, kind, batch, timings, error, requested_at)
+
+        job = WorkerJob(priority, prepare, finish, tier, key=k if kind == "ahead" else -1)
+        return job
+
+    def _worker_finished(self, job: WorkerJob, k: int, kind: str, batch: BatchObject | None,
+                         timings: tuple[float, float], error: BaseException | None,
+                         requested_at: float | None) -> None:
+        """A worker job ended (on the worker's feeder thread): link and publish its
+        batch, or handle its failure."""
+        indices = list(job.indices) or [self.first + k]
+        compiled = None
+        if batch is not None:
+            try:
+                compiled = load_batch(self.module, self.layout, batch, self.options,
+                                      self.symbols)
+            except Exception as exc:  # noqa: BLE001 - as a failed compile
+                error = exc
+        if compiled is None:
+            if kind == "tier-up":
+                worker = self._worker
+                if worker is not None and worker.broken is not None:
+                    # The worker is gone, not the compile: tier up on the thread.
+                    self._tier_up_on_thread(k)
+                    return
+                assert error is not None
+                self.tier_up_errors[k] = error
+                self._report(kind, indices, job.tier, None, job.sent_at, requested_at,
+                             error=f"{type(error).__name__}: {error}")
+                self._tier_up_done(k)
+            return  # compiled ahead: the function compiles here when it is called
+        front_end, llvm = timings
+        compiled.timings.translate, compiled.timings.llvm = front_end, llvm
+        self._publish(compiled, indices, job.tier)
+        cache = self.cache
+        if cache is not None and batch is not None and not self.options.keep_ir:
+            cache.cache.store(cache.cache.batch_key(
+                cache.module_digest, indices, True, False, self.options,
+                f"tier{job.tier}"), batch)
+            cache.record_plan(indices, self.options, job.tier)
+        self._report(kind, indices, job.tier, compiled, job.sent_at, requested_at)
+        if kind == "tier-up":
+            self.tier_ups += 1
+            self.tier_up_seconds += time.perf_counter() - job.sent_at
+            self._tier_up_done(k)
+
+    def wait_for_worker(self, timeout: float | None = None) -> bool:
+        """Wait until the compile worker (if any) has nothing queued or under way; False
+        on timeout (for tests and measurements)."""
+        worker = self._worker
+        return worker is None or worker.wait_idle(timeout)
+
+    @property
+    def worker_running(self) -> bool:
+        """Whether this module's code has a working compile worker."""
+        return self._worker is not None and self._worker.broken is None
+
     # Tier-up -------------------------------------------------------------------------
 
     def request_tier_up(self, k: int) -> None:
@@ -338,6 +488,14 @@ class ModuleCode:
         if compile_events.listening():
             compile_events.emit(compile_events.TierUpRequested(
                 self._function_info(self.first + k), requested_at, self.module.names.module))
+        worker = self._get_worker()
+        if worker is not None and worker.submit(
+                self._worker_job(k, TIER1, TIER_UP_PRIORITY, "tier-up", requested_at)):
+            return
+        self._tier_up_on_thread(k)
+
+    def _tier_up_on_thread(self, k: int) -> None:
+        """Queue the tier-up of ``k`` on this process's background compiler thread."""
         ref = weakref.ref(self)  # a queued job must not keep the module's code alive
         if not background_compiler().submit(lambda: _tier_up_job(ref, k)):
             self._tier_up_done(k)

@@ -47,7 +47,7 @@ from pyjitwasm.runtime.pooling import InstancePool
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.wasm.module import WasmModule
-from pyjitwasm.wasm.types import EXTERNREF, FUNCREF, PAGE_SIZE, MemoryType, TableType
+from pyjitwasm.wasm.types import EXTERNREF, FUNCREF, MemoryType, TableType
 
 
 class PooledJitAllocator(JitAllocator):
@@ -80,7 +80,7 @@ class PooledJitAllocator(JitAllocator):
     def new_memory(self, inst: JitModuleInstance, index: int,
                    mtype: MemoryType) -> MemoryInstance:
         context = _jit_context(inst.context)
-        lease = self.slots.acquire(mtype.minimum * PAGE_SIZE)
+        lease = self.slots.acquire(mtype.minimum_bytes)
         offset = cast(_VmctxTemplate, inst.code_cache).memory_offsets[index]
         memory = JitMemory(mtype, context, static=context.heap_style == "static",
                            definition=inst.vmctx + offset, keepalive=inst.vmctx_buffer,

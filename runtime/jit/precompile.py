@@ -29,11 +29,12 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO
 
 from pyjitwasm.runtime.jit.batch_codec import decode_batch
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
-from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions, emit_batch
-from pyjitwasm.runtime.jit.precompile_worker import read_frame, write_frame
+from pyjitwasm.runtime.jit.compile_module import TIER1, BatchObject, CompileOptions, emit_batch
+from pyjitwasm.runtime.jit.precompile_worker import READY, read_frame, write_frame
 from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.module import WasmModule
 
@@ -147,17 +148,14 @@ def _compile_in_workers(wasm: bytes, options: CompileOptions, features: Features
         assert worker.stdin is not None and worker.stdout is not None
         try:
             write_frame(worker.stdin, setup)
+            wait_ready(worker.stdout)
             while True:
                 with lock:
                     if not queue or errors:
                         break
                     i = queue.pop()
-                write_frame(worker.stdin, pickle.dumps((chunks[i], i == 0)))
-                status = worker.stdout.read(1)
-                reply = read_frame(worker.stdout)
-                if status != b"\0":
-                    raise RuntimeError(f"compile worker failed:\n{reply.decode()}")
-                batch = decode_batch(reply)
+                write_frame(worker.stdin, pickle.dumps((chunks[i], i == 0, TIER1)))
+                batch, _ = read_reply(worker.stdout)
                 with lock:
                     finished(i, batch)
             write_frame(worker.stdin, b"")
@@ -165,7 +163,7 @@ def _compile_in_workers(wasm: bytes, options: CompileOptions, features: Features
             with lock:
                 errors.append(exc)
 
-    workers = [_start_worker() for _ in range(jobs)]
+    workers = [start_worker() for _ in range(jobs)]
     try:
         threads = [threading.Thread(target=drive, args=(w,), daemon=True) for w in workers]
         for thread in threads:
@@ -186,7 +184,32 @@ def _compile_in_workers(wasm: bytes, options: CompileOptions, features: Features
         raise errors[0]
 
 
-def _start_worker() -> subprocess.Popen[bytes]:
+class CompileWorkerError(RuntimeError):
+    """A worker process could not compile a batch; the message has its traceback."""
+
+
+def wait_ready(stream: IO[bytes]) -> None:
+    """Wait for a new worker's ``READY``; EOFError when it died first."""
+    if stream.read(len(READY)) != READY:
+        raise EOFError("compile worker did not start")
+
+
+def read_reply(stream: IO[bytes]) -> tuple[BatchObject, tuple[float, float]]:
+    """A worker's answer to one batch: the batch and its (front end, LLVM) seconds.
+    CompileWorkerError when the worker failed to compile it, EOFError when the worker
+    is gone."""
+    status = stream.read(1)
+    if not status:
+        raise EOFError("worker pipe closed")
+    reply = read_frame(stream)
+    if status != b"\0":
+        raise CompileWorkerError(f"compile worker failed:\n{reply.decode()}")
+    front_end, llvm = pickle.loads(read_frame(stream))
+    return decode_batch(reply), (front_end, llvm)
+
+
+def start_worker() -> subprocess.Popen[bytes]:
+    """A new compile worker process (``precompile_worker.py``), its pipes open."""
     # The worker must import this very pyjitwasm, wherever it was imported from.
     package_parent = str(Path(__file__).resolve().parents[3])
     env = dict(os.environ)
@@ -197,5 +220,6 @@ def _start_worker() -> subprocess.Popen[bytes]:
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
 
-__all__ = ["CHUNK_INSTRUCTIONS", "PARALLEL_MIN_INSTRUCTIONS", "Progress", "chunk_functions",
-           "default_jobs", "precompile_module", "worth_workers"]
+__all__ = ["CHUNK_INSTRUCTIONS", "PARALLEL_MIN_INSTRUCTIONS", "CompileWorkerError", "Progress",
+           "chunk_functions", "default_jobs", "precompile_module", "read_reply", "start_worker",
+           "wait_ready", "worth_workers"]

@@ -1,4 +1,6 @@
-"""A worker process of ``precompile``: compiles chunks of one module to objects.
+"""A compile worker process: compiles batches of one module to objects, for
+``precompile`` (a whole module, eagerly) and ``compile_worker`` (lazy and tier-up
+batches in the background while the program runs).
 
 Started as ``python -P -m pyjitwasm.runtime.jit.precompile_worker`` (a plain subprocess, not
 ``multiprocessing``: its ``spawn`` start method re-imports the caller's main script in
@@ -6,9 +8,10 @@ every worker, which runs a user's script a second time when it has no ``__main__
 guard).  The protocol on stdin/stdout, every message a frame (u64 length + bytes):
 
 * parent -> worker: first ``pickle((wasm, options, features))``, then one
-  ``pickle((indices, with_shims))`` per chunk, then an empty frame to stop;
-* worker -> parent: per chunk a status byte (0: the encoded batch follows, 1: an error
-  message follows) and a frame.
+  ``pickle((indices, with_shims, tier))`` per batch, then an empty frame to stop;
+* worker -> parent: ``READY`` once the module is decoded, then per batch a status byte
+  and a frame: 0, the encoded batch, then a second frame,
+  ``pickle((front_end_seconds, llvm_seconds))``; 1, an error message.
 
 The worker's own stdout is moved to stderr, so nothing but frames reaches the pipe.
 """
@@ -23,6 +26,8 @@ import traceback
 from typing import IO
 
 _LENGTH = struct.Struct("<Q")
+READY = b"R"
+"""What a worker sends once it has decoded the module and takes batches."""
 
 
 def write_frame(stream: IO[bytes], payload: bytes) -> None:
@@ -52,27 +57,42 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     from pyjitwasm.wasm.decoder import decode_module
 
     wasm, options, features = pickle.loads(read_frame(requests))
-    # Validated by the parent; the worker only decodes.
-    module = decode_module(wasm, features=features)
+    # Validated by the parent: the worker decodes a body only when it compiles it.
+    module = decode_module(wasm, features=features, decode_bodies=False)
     info = options.module_info(module)
+    replies.write(READY)
+    replies.flush()
     while True:
-        request = read_frame(requests)
+        try:
+            request = read_frame(requests)
+        except EOFError:  # the parent went away (or closed the pipe to stop us)
+            return
         if not request:
             return
-        indices, with_shims = pickle.loads(request)
+        indices, with_shims, tier = pickle.loads(request)
+        timings = b""
         try:
-            batch, _ = emit_batch(module, indices, options, info, True, with_shims)
+            batch, emitted = emit_batch(module, indices, options, info, True, with_shims, tier)
+            for index in indices:
+                module.codes[index - module.num_imported_funcs].release()
             reply, status = encode_batch(batch), b"\0"
+            t = emitted.timings
+            timings = pickle.dumps((t.translate + t.legalize + t.verify + t.lower, t.llvm))
         except Exception:  # reported to the parent, which raises it
             reply, status = traceback.format_exc().encode(), b"\1"
         replies.write(status)
         write_frame(replies, reply)
+        if status == b"\0":
+            write_frame(replies, timings)
 
 
 def main() -> None:
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    serve(sys.stdin.buffer, replies)
+    try:
+        serve(sys.stdin.buffer, replies)
+    except (EOFError, BrokenPipeError):
+        pass  # the parent went away: nobody wants the rest
 
 
 if __name__ == "__main__":

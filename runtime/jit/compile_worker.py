@@ -1,0 +1,264 @@
+"""Compiling one module's functions in a worker process while the program runs.
+
+A lazily compiled program spends its start-up compiling: the thread running wasm code
+stops at each function's first call until its batch is compiled, and hot functions are
+recompiled at tier 1 meanwhile.  In this process those two take turns (llvmlite runs one
+LLVM call at a time and the front end holds the GIL): with CPython for WASI, tier-ups
+on a thread of this process made the run twice as long as no tier-ups at all.  A
+:class:`CompileWorker` runs the same compiles (``compile_module.emit_batch``) in a worker
+process (``precompile_worker.py``), on another core; this process only links the
+objects it sends back (about 1 ms a batch) and points the code slots at them.
+
+A worker serves one ``ModuleCode`` and takes :class:`WorkerJob` s by priority: tier-ups
+first (a function known to be hot), then functions compiled *ahead* (direct callees of
+code that just ran, likely to be called next).  It is sent one job at a time, so
+priorities hold and a job still queued can be taken back: the thread running wasm code
+never waits behind a queue, only, at most, for the batch already being compiled when
+that batch holds the function it needs (:meth:`CompileWorker.wait_until_done`).
+
+The worker process starts on the first job (decoding the module costs it about a second
+for CPython for WASI, on the other core), and is killed when its ``ModuleCode`` goes or
+at interpreter exit.  When it cannot start or dies, the worker is *broken*: queued jobs
+fail (their ``finish`` gets the error), :meth:`CompileWorker.submit` refuses new ones,
+and compilation goes on in this process as without a worker.
+
+A worker process costs memory (the module and LLVM: about 100-200 MB for CPython for
+WASI) and a second of CPU to start, which pays off only for large modules:
+:func:`worker_wanted` decides (``PYJITWASM_COMPILE_WORKER`` and wasmtime-py's
+``Config.parallel_compilation`` override it).
+"""
+
+from __future__ import annotations
+
+import atexit
+import heapq
+import itertools
+import os
+import pickle
+import subprocess
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions
+from pyjitwasm.runtime.jit.precompile import (
+    CompileWorkerError,
+    default_jobs,
+    read_reply,
+    start_worker,
+    wait_ready,
+)
+from pyjitwasm.runtime.jit.precompile_worker import write_frame
+from pyjitwasm.wasm.features import Features
+from pyjitwasm.wasm.module import WasmModule
+
+WORKER_MIN_CODE_BYTES = 256 << 10
+"""A module whose code section is smaller than this compiles in this process only: its
+lazy compiles are few and short, and a worker costs a second of CPU and ~100 MB."""
+
+TIER_UP_PRIORITY = 0
+AHEAD_PRIORITY = 1
+
+
+def worker_wanted(module: WasmModule, parallel_compilation: bool | None = None) -> bool:
+    """Whether lazy compilation of ``module`` should get a compile worker: a second CPU
+    and a large enough module; ``PYJITWASM_COMPILE_WORKER`` (``0``: never, ``1``:
+    always, for tests) and ``parallel_compilation=False`` decide first."""
+    setting = os.environ.get("PYJITWASM_COMPILE_WORKER", "").strip().lower()
+    if setting in ("0", "false", "no", "off") or parallel_compilation is False:
+        return False
+    if setting in ("1", "true", "yes", "on"):
+        return True
+    return default_jobs() > 1 and \
+        sum(body.size for body in module.codes) >= WORKER_MIN_CODE_BYTES
+
+
+@dataclass(eq=False)
+class WorkerJob:
+    """A batch for the worker.  ``prepare()`` runs on the worker's feeder thread just
+    before the batch is sent and returns its wasm function indices (None or empty: no
+    longer needed, skipped); ``finish(batch, timings, error)`` gets the compiled batch
+    and its (front end, LLVM) seconds, or the error (the worker failed, or broke)."""
+
+    priority: int
+    prepare: Callable[[], Sequence[int] | None]
+    finish: Callable[[BatchObject | None, tuple[float, float], BaseException | None], None]
+    tier: int
+    key: int = -1
+    """At most one job per key (>= 0) waits in the queue."""
+    indices: tuple[int, ...] = ()  # what ``prepare`` chose
+    sent_at: float = 0.0
+    seq: int = field(default=0, compare=False)
+
+
+class CompileWorker:
+    """A worker process compiling batches of one module, and the feeder thread that
+    sends it one :class:`WorkerJob` at a time (see the module docstring)."""
+
+    def __init__(self, wasm: bytes, options: CompileOptions, features: Features) -> None:
+        self._setup = pickle.dumps((wasm, options, features))
+        self._cond = threading.Condition()
+        self._queue: list[tuple[int, int, WorkerJob]] = []
+        self._keys: dict[int, WorkerJob] = {}
+        self._seq = itertools.count()
+        self._busy: frozenset[int] = frozenset()  # wasm indices being compiled
+        self._closed = False
+        self.broken: BaseException | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        _live_workers.add(self)
+
+    # What the owner uses ---------------------------------------------------------------
+
+    def submit(self, job: WorkerJob) -> bool:
+        """Queue ``job`` (one job per key: a key already queued is not queued again);
+        False when the worker is broken or closed (compile in this process instead)."""
+        with self._cond:
+            if self._closed or self.broken is not None:
+                return False
+            if job.key >= 0:
+                if job.key in self._keys:
+                    return True
+                self._keys[job.key] = job
+            job.seq = next(self._seq)
+            heapq.heappush(self._queue, (job.priority, job.seq, job))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._feed, daemon=True,
+                                                name="pyjitwasm-compile-worker")
+                self._thread.start()
+            self._cond.notify_all()
+        return True
+
+    def queued(self, key: int) -> bool:
+        """Whether a job with ``key`` waits to be sent."""
+        with self._cond:
+            return key in self._keys
+
+    def busy_with(self, index: int) -> bool:
+        """Whether the batch being compiled holds wasm function ``index``."""
+        return index in self._busy
+
+    def wait_until_done(self, index: int) -> None:
+        """Wait while the batch being compiled holds wasm function ``index``: when this
+        returns, that batch's ``finish`` has run."""
+        with self._cond:
+            self._cond.wait_for(lambda: index not in self._busy)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no job is queued or being compiled; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._busy
+                                       or self.broken is not None or self._closed, timeout)
+
+    def close(self) -> None:
+        """Drop queued jobs and stop the worker process (a batch under way is lost)."""
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._keys.clear()
+            process = self._process
+            self._cond.notify_all()
+        if process is not None:
+            _stop_process(process)
+
+    # The feeder thread -----------------------------------------------------------------
+
+    def _next_job(self) -> WorkerJob | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._queue or self._closed)
+            if self._closed:
+                return None
+            _, _, job = heapq.heappop(self._queue)
+            if job.key >= 0:
+                self._keys.pop(job.key, None)
+            return job
+
+    def _feed(self) -> None:
+        try:
+            process = self._process = start_worker()
+            if self._closed:
+                _stop_process(process)
+                return
+            assert process.stdin is not None and process.stdout is not None
+            write_frame(process.stdin, self._setup)
+            # Nothing is busy until the worker can start on it at once: the program's
+            # thread would rather compile itself than wait for the worker to start.
+            wait_ready(process.stdout)
+            while (job := self._next_job()) is not None:
+                indices = job.prepare()
+                if not indices:
+                    continue
+                job.indices = tuple(indices)
+                with self._cond:
+                    self._busy = frozenset(indices)
+                job.sent_at = time.perf_counter()
+                try:
+                    write_frame(process.stdin, pickle.dumps((list(indices), False, job.tier)))
+                    batch, timings = read_reply(process.stdout)
+                except CompileWorkerError as exc:
+                    self._finish(job, None, (0.0, 0.0), exc)
+                except BaseException as exc:  # noqa: B036 - the worker is broken
+                    if not self._closed:
+                        self._break(exc, job)
+                    return
+                else:
+                    self._finish(job, batch, timings, None)
+        except BaseException as exc:  # noqa: B036 - the worker is broken; say so to all
+            if not self._closed:
+                self._break(exc)
+
+    def _finish(self, job: WorkerJob, batch: BatchObject | None, timings: tuple[float, float],
+                error: BaseException | None) -> None:
+        """Hand ``job`` its outcome, then say that the worker is free."""
+        try:
+            job.finish(batch, timings, error)
+        finally:
+            with self._cond:
+                self._busy = frozenset()
+                self._cond.notify_all()
+
+    def _break(self, exc: BaseException, current: WorkerJob | None = None) -> None:
+        """The worker is gone: fail ``current`` (the job it had) and every queued job."""
+        with self._cond:
+            self.broken = exc
+            jobs = [job for _, _, job in self._queue]
+            if current is not None:
+                jobs.insert(0, current)
+            self._queue.clear()
+            self._keys.clear()
+            process = self._process
+            self._cond.notify_all()
+        for job in jobs:
+            try:
+                self._finish(job, None, (0.0, 0.0), exc)
+            except Exception:  # noqa: BLE001, S112 - one owner's failure must not stop the rest
+                continue
+        if process is not None:
+            _stop_process(process)
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    for stream in (process.stdin, process.stdout):
+        try:
+            if stream is not None:
+                stream.close()
+        except OSError:
+            pass
+    process.kill()
+    process.wait()
+
+
+_live_workers: weakref.WeakSet[CompileWorker] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    # A worker process outliving the program would go on compiling for nothing.
+    for worker in list(_live_workers):
+        worker.close()
+
+
+__all__ = ["AHEAD_PRIORITY", "TIER_UP_PRIORITY", "WORKER_MIN_CODE_BYTES", "CompileWorker",
+           "WorkerJob", "worker_wanted"]
