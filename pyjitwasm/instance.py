@@ -30,21 +30,26 @@ class Instance:
         self._store = store
         self._module = module
         self._exports: InstanceExports | None = None
+        context = store.__dict__.get("_ctx")
         if not imports:
-            # A new store's first instance: a pooling engine may have a dropped store's
-            # context with an instance of the module parked whole (runtime/jit/pool.py).
-            adopt = engine._adopt_store
-            if adopt is not None and "_ctx" not in store.__dict__:
-                adopted = adopt(module._prepared)
+            if context is None:
+                # A new store's first instance: a pooling engine may have a dropped
+                # store's context with an instance of the module parked whole
+                # (runtime/jit/pool.py).
+                adopt = engine._adopt_store
+                adopted = None if adopt is None else adopt(module._prepared)
                 if adopted is not None:
                     store._ctx, rt = adopted
                     self._rt: ModuleInstance = rt
                     store._instances.append(rt)
                     return
+                context = store._new_context()
             raw: list[Any] = []
         else:
             raw = [unwrap_extern(store, item) for item in imports]
-        self._rt = module._prepared.instantiate(raw, store._ctx)
+            if context is None:
+                context = store._new_context()
+        self._rt = module._prepared.instantiate(raw, context)
         store._instances.append(self._rt)
 
     def exports(self, store: Any) -> InstanceExports:

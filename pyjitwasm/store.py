@@ -42,9 +42,15 @@ class Store:
         # Only reached while ``_ctx`` is not made yet (or for a missing attribute).
         if name != "_ctx":
             raise AttributeError(f"'Store' object has no attribute {name!r}")
+        return self._new_context()
+
+    def _new_context(self) -> StoreContext:
+        """Make the store's runtime context (``_ctx``): a dropped store's the engine kept
+        (see ``_release``), or a new one. (Callers that know it is missing call this
+        directly: reaching ``__getattr__`` costs an AttributeError raised and caught.)"""
         engine = self._engine
         try:
-            ctx = engine._spare_contexts.pop()  # a dropped store's (see _release)
+            ctx = engine._spare_contexts.pop()
         except IndexError:
             ctx = engine.backend.new_context()
         self._ctx = ctx
