@@ -284,3 +284,29 @@ def test_a_full_pool_keeps_the_parked_store_for_later() -> None:
     store = Store(engine)
     assert_fresh(store, module)
     assert allocator.pool.live_instances == 1
+
+
+def test_exports_of_a_closed_store_never_reach_the_next_tenant() -> None:
+    engine = pooling_engine()
+    module = Module(engine, STATEFUL)
+    old = Store(engine)
+    exports = Instance(old, module, []).exports(old)  # nothing looked up yet
+    old.close()  # parked whole: the instance may serve the next store
+    assert allocator_of(engine).parked_instances == 1
+    new = Store(engine)
+    memory = Instance(new, module, []).exports(new)["m"]
+    with pytest.raises(ValueError, match="closed"):
+        exports["m"]
+    assert memory.read(new, 16, 21) == b"hello"
+
+
+def test_exports_are_wrapped_when_looked_up() -> None:
+    engine = Engine(Config(strategy="jit"))
+    module = Module(engine, STATEFUL)
+    store = Store(engine)
+    exports = Instance(store, module, []).exports(store)
+    assert exports._items == {}
+    assert list(exports) == ["m", "t", "g", "seven", "call0", "poke", "bump", "spin"]
+    assert exports["seven"] is exports.get("seven") is exports[3] is exports.by_index[3]
+    assert [name for name, _ in exports.items()] == list(exports)
+    assert "nope" not in exports and exports.get("nope", 5) == 5
