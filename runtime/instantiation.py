@@ -67,6 +67,11 @@ class InstanceAllocator(Protocol[InstanceT, CodeT]):
         """Wasm function ``index`` of the module's function index space."""
         ...
 
+    def new_functions(self, inst: InstanceT, first: int, count: int) -> list[FuncInstance]:
+        """The module's ``count`` defined functions, from index ``first`` (code slots 0
+        on): :meth:`new_function` for each, or faster all at once."""
+        ...
+
     def new_table(self, inst: InstanceT, index: int, ttype: TableType) -> TableInstance: ...
 
     def new_memory(self, inst: InstanceT, index: int, mtype: MemoryType) -> MemoryInstance: ...
@@ -98,6 +103,11 @@ class PlainAllocator:
         module = inst.module
         ftype = module.types[module.funcs[code_slot]]
         return FuncInstance(ftype, inst.context, None, inst, index, code_slot)
+
+    def new_functions(self, inst: ModuleInstance, first: int,
+                      count: int) -> list[FuncInstance]:
+        new_function = self.new_function
+        return [new_function(inst, first + slot, slot) for slot in range(count)]
 
     def new_table(self, inst: ModuleInstance, index: int, ttype: TableType) -> TableInstance:
         return ListTable(ttype, inst.context)
@@ -376,9 +386,7 @@ def instantiate(
 
     funcs = inst.funcs
     first = len(funcs)
-    new_function = allocator.new_function
-    for slot in range(plan.func_count):
-        funcs.append(new_function(inst, first + slot, slot))
+    funcs.extend(allocator.new_functions(inst, first, plan.func_count))
     try:
         for i, ttype in enumerate(module.tables):
             inst.tables.append(allocator.new_table(inst, i, ttype))

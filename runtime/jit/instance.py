@@ -229,6 +229,29 @@ class JitAllocator:
             _jit_context(inst.context).jit.funcrefs[address] = func
         return func
 
+    def new_functions(self, inst: JitModuleInstance, first: int,
+                      count: int) -> list[FuncInstance]:
+        # :meth:`new_function` for each, with what they share looked up once (a module
+        # may define thousands of functions).
+        template = cast(_VmctxTemplate, inst.code_cache)
+        context = _jit_context(inst.context)
+        funcrefs = context.jit.funcrefs
+        types, slots, refs = template.func_types, template.code_slots, template.defined_refs
+        vmctx, code = inst.vmctx, inst.compiled
+        funcs = []
+        for slot in range(count):
+            index = first + slot
+            func = FuncInstance(types[slot], context, None, inst, index, slot)
+            offset = refs.get(index)
+            if offset is None:
+                func.compiled = JitFunc(slots[slot], vmctx, -1, code, index)
+            else:
+                address = vmctx + offset
+                func.compiled = JitFunc(slots[slot], vmctx, -1, code, index, address)
+                funcrefs[address] = func
+            funcs.append(func)
+        return funcs
+
     def _write_func_ref(self, inst: JitModuleInstance, index: int, func: FuncInstance) -> None:
         """Fill the vmctx's VMFuncRef record of function ``index``, if it has one (before
         any global initializer or segment can name the function)."""
