@@ -327,6 +327,12 @@ class Layout:
         block = self.inst_block.pop(inst)
         self.block_insts[block].remove(inst)
 
+    def remove_block(self, block: Block) -> None:
+        """Take ``block`` and its instructions out of the layout (no branch may reach it)."""
+        self.blocks.remove(block)
+        for inst in self.block_insts.pop(block):
+            del self.inst_block[inst]
+
     def last_inst(self, block: Block) -> Inst | None:
         insts = self.block_insts[block]
         return insts[-1] if insts else None

@@ -54,6 +54,10 @@ class _Legalizer:
         # it costs only the instructions inserted since, not a search of the block).
         self._hint = 0
         self._vmctx: Value | None = None  # the vmctx parameter, once asked for
+        # Readonly global values (a static heap's base, the code-slot table...) loaded
+        # once at the top of the entry block, which dominates every use.
+        self._invariants: dict[GlobalValue, Value] = {}
+        self._entry_top = 0  # instructions inserted at the top of the entry block
 
     def run(self) -> None:
         dfg = self.dfg
@@ -98,14 +102,49 @@ class _Legalizer:
         self.dfg.replace(inst, data.map_values(self.dfg.resolve))
 
     def gv_value(self, cur: Cursor, gv: GlobalValue) -> Value:
-        """Compute global value ``gv`` at the cursor."""
+        """Compute global value ``gv`` at the cursor (a readonly one: once per function,
+        in the entry block)."""
         data = self.func.global_values[gv]
         if data.kind == "vmctx":
             return self.vmctx_param()
+        if self._invariant(gv):
+            value = self._invariants.get(gv)
+            if value is None:
+                value = self._invariants[gv] = self._at_entry_top(cur, gv)
+            return value
         base = self.gv_value(cur, self.gv_base(gv))
         if data.kind == "load":
             return cur.load(data.type, data.flags, base, data.offset)
         return cur.iadd_imm(base, data.offset)
+
+    def _invariant(self, gv: GlobalValue) -> bool:
+        """Whether ``gv`` is the same value throughout the function: a chain of readonly
+        loads and offsets from the vmctx."""
+        data = self.func.global_values[gv]
+        while data.kind != "vmctx":
+            if data.kind == "load" and not data.flags.readonly:
+                return False
+            if data.base is None:
+                return False
+            data = self.func.global_values[data.base]
+        return True
+
+    def _at_entry_top(self, cur: Cursor, gv: GlobalValue) -> Value:
+        """Compute invariant ``gv`` at the top of the entry block; ``cur`` (where the
+        value is wanted) stays before the same instruction."""
+        entry = self.func.layout.entry_block()
+        top = Cursor(self.func, entry, self._entry_top)
+        data = self.func.global_values[gv]
+        base = self.gv_value(top, self.gv_base(gv))
+        if data.kind == "load":
+            value = top.load(data.type, data.flags, base, data.offset)
+        else:
+            value = top.iadd_imm(base, data.offset)
+        inserted = top.index - self._entry_top if top.index is not None else 0
+        self._entry_top += inserted
+        if cur.block == entry and cur.index is not None:
+            cur.index += inserted
+        return value
 
     def gv_base(self, gv: GlobalValue) -> GlobalValue:
         base = self.func.global_values[gv].base

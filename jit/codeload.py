@@ -69,9 +69,9 @@ class LLVMPipeline:
     ``"O2"``/``"O3"`` (LLVM's own pipelines).  ``codegen_level``: the target machine's
     level (0 = fast instruction selection and the fast register allocator).
     ``optimize_regalloc``: at codegen level 0, use the greedy register allocator and
-    the passes around it (LLVM's ``-optimize-regalloc``: a process-wide option, so once
-    a loader of such a pipeline exists, every level-0 code generation uses it; the other
-    levels do anyway).  See docs/jit-design.md for the measurements behind tier 0."""
+    the passes around it (LLVM's ``-optimize-regalloc``, set per code generation: see
+    :func:`emit_machine_code`; the other levels always do).  See docs/jit-design.md for
+    the measurements behind tier 0."""
 
     passes: str
     codegen_level: int
@@ -125,8 +125,15 @@ _PASS_SETS: dict[str, tuple[str, ...]] = {
 """The hand-picked pass lists (O2/O3 are LLVM's own pipelines, built per run)."""
 
 TIER0_PIPELINE = LLVMPipeline("minimal", 0, optimize_regalloc=True)
-"""Tier 0: the cheapest configuration that still makes decent code (chosen by
-``bench/tier_configs.py``; the table is in docs/jit-design.md)."""
+"""Tier 0 for a batch with a loop: the cheapest configuration that still makes decent
+code (chosen by ``bench/tier_configs.py``; the table is in docs/jit-design.md): a loop's
+first run stays at tier 0 to its end (no on-stack replacement)."""
+
+TIER0_LOOP_FREE_PIPELINE = LLVMPipeline("none", 0)
+"""Tier 0 for a batch without loops: no passes, the fast instruction selector and
+register allocator: less than half the LLVM time of ``TIER0_PIPELINE``, for code that
+runs each instruction once per call (a caller's loop makes the function hot, and tier 1
+soon replaces it)."""
 
 
 class PassPipeline:
@@ -289,16 +296,34 @@ def _release(tracker: llvm.ResourceTracker, jit: llvm.LLJIT,
     tracker.close()
 
 
-_regalloc_enabled = False
+_codegen_lock = threading.Lock()
+_optimize_regalloc: bool | None = None  # -optimize-regalloc as last set (None: never)
 
 
-def _enable_optimized_regalloc() -> None:
-    global _regalloc_enabled
-    ensure_llvm_initialized()
-    with _init_lock:
-        if not _regalloc_enabled:
-            llvm.set_option("pyjitwasm", "-optimize-regalloc")
-            _regalloc_enabled = True
+def emit_machine_code(tm: llvm.TargetMachine, module: llvm.ModuleRef, codegen_level: int,
+                      optimize_regalloc: bool) -> bytes:
+    """``module`` compiled to an object by ``tm`` (made for ``codegen_level``); at level
+    0 with the greedy register allocator when ``optimize_regalloc``.
+
+    LLVM's ``-optimize-regalloc`` is a process-wide option, read when code generation
+    starts, and once given at all it rules every level (given as false, levels 1-3 lose
+    their greedy allocator too).  So it is set before each code generation that needs a
+    value other than the current one, and the two happen under one lock (llvmlite runs
+    one LLVM call at a time anyway).  Levels 1-3 always get it on."""
+    wanted = optimize_regalloc if codegen_level == 0 else True
+    with _codegen_lock:
+        # Never set: LLVM's default, on at levels 1-3 and off at level 0.
+        current = _optimize_regalloc if _optimize_regalloc is not None else codegen_level != 0
+        if current != wanted:
+            _set_optimize_regalloc(wanted)
+        obj: bytes = tm.emit_object(module)
+    return obj
+
+
+def _set_optimize_regalloc(value: bool) -> None:
+    global _optimize_regalloc
+    llvm.set_option("pyjitwasm", f"-optimize-regalloc={'true' if value else 'false'}")
+    _optimize_regalloc = value
 
 
 class CodeLoader:
@@ -320,8 +345,6 @@ class CodeLoader:
                   else LLVMPipeline.for_level(opt_level))
         self.config = config
         self.opt_level = opt_level
-        if config.optimize_regalloc:
-            _enable_optimized_regalloc()
         self.target_machine = host_target_machine(config.codegen_level)
         self.pipeline = PassPipeline(self.target_machine, config.passes)
         self._jit = self._new_jit()
@@ -342,8 +365,8 @@ class CodeLoader:
             module = parse_ir(text)
             has_optnone = "optnone" in text
         self.pipeline.run(module, has_optnone=has_optnone)
-        obj: bytes = self.target_machine.emit_object(module)
-        return obj
+        return emit_machine_code(self.target_machine, module, self.config.codegen_level,
+                                 self.config.optimize_regalloc)
 
     def load(
         self,

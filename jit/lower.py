@@ -265,6 +265,8 @@ class _FunctionLowering:
         # Whether the function has heap accesses that may fault (guard pages).
         self.faulting_accesses = False
         self.need_ptr: set[Value] = set()
+        # Values of ``need_ptr`` whose integer form is never used (``int_uses``).
+        self.ptr_only: set[Value] = set()
         self.order: list[Block] | None = None  # reachable blocks (``reachable_blocks``)
 
     # Helpers -------------------------------------------------------------------------
@@ -364,7 +366,8 @@ class _FunctionLowering:
         self.label = f"b{entry}"
         prologue = abi.stack_check_ir("%vmctx", self.label, self.entry_location())
         self.ptrs[params[0]] = "%vmctx"
-        self.emit(f"%v{params[0]} = ptrtoint ptr %vmctx to i64")
+        if params[0] not in self.ptr_only:
+            self.emit(f"%v{params[0]} = ptrtoint ptr %vmctx to i64")
         # Each block's lines are joined as soon as it is lowered (the phis, known only
         # once every edge is, go between its label and that text): a huge function
         # holds one string per block, not one per line.
@@ -407,11 +410,18 @@ class _FunctionLowering:
         return self.locations.suffix(-1 if first is None else self.dfg.srclocs[first])
 
     def analyze(self) -> None:
-        """Find the values that need a ``ptr`` form, and name the values ``prepare_inst``
-        spells specially (one pass over the instructions)."""
+        """One pass over the instructions: find the values that need a ``ptr`` form and
+        those of them whose integer form ``%vN`` is never used (``ptr_only``: used only
+        as addresses, or as the base of address arithmetic whose own integer form is
+        unused; they get only the ``ptr`` form, less text for LLVM to parse and, at tier
+        0, which runs no passes, fewer instructions to select), and name the values
+        ``prepare_inst`` spells specially."""
         dfg = self.dfg
         insts = dfg.insts
         need: list[Value] = []
+        used: list[Value] = []  # operands read as integers (unresolved)
+        adds: list[tuple[Value, tuple[Value, ...]]] = []  # iadd/iadd_imm: result, args
+        results = dfg.results
         block_insts = self.func.layout.block_insts
         for block in self.reachable_blocks():
             for inst in block_insts[block]:
@@ -422,14 +432,27 @@ class _FunctionLowering:
                     need.append(data.address)
                     if not data.flags.notrap:
                         self.faulting_accesses = True
-                elif kind is MemMove:
+                    if kind is Store:
+                        assert isinstance(data, Store)
+                        used.append(data.value)
+                    continue
+                if kind is MemMove:
                     assert isinstance(data, MemMove)
                     need += (data.dst, data.src)
-                elif kind is MemSet:
+                    used.append(data.size)
+                    continue
+                if kind is MemSet:
                     assert isinstance(data, MemSet)
                     need.append(data.dst)
-                elif kind in _PREPARED_FORMATS:
+                    used += (data.byte, data.size)
+                    continue
+                if (kind is Binary or kind is BinaryImm) and \
+                        data.opcode in ("iadd", "iadd_imm"):
+                    adds.append((results[inst][0], data.arguments()))
+                    continue
+                if kind in _PREPARED_FORMATS:
                     self.prepare_inst(inst, data)
+                used += data.all_args()
         seen = self.need_ptr
         while need:
             v = self.resolve(need.pop())
@@ -441,6 +464,29 @@ class _FunctionLowering:
                 need.append(definition.args[0])
             elif isinstance(definition, BinaryImm) and definition.opcode == "iadd_imm":
                 need.append(definition.arg)
+        if not seen:
+            return
+        resolve = self.resolve
+        bases: dict[Value, Value] = {}  # address arithmetic result -> its base
+        for result, args in adds:
+            result = resolve(result)
+            if result in seen:
+                bases[result] = resolve(args[0])
+                used += args[1:]
+            else:
+                used += args
+        if dfg.aliases or self.aliases:
+            int_used = {resolve(v) for v in used}
+        else:
+            int_used = set(used)
+        pending = [v for v in int_used if v in bases]
+        while pending:
+            base = bases[pending.pop()]
+            if base not in int_used:
+                int_used.add(base)
+                if base in bases:
+                    pending.append(base)
+        self.ptr_only = seen - int_used
 
     def prepare_inst(self, inst: Inst, data: InstructionData) -> None:
         """Constants become literals, comparisons get an ``i1`` form, bitcasts between
@@ -933,8 +979,9 @@ class _FunctionLowering:
 
     def iadd(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, Binary)
-        self.emit_int_binary(inst, data, "add")
         v = self.result(inst)
+        if v not in self.ptr_only:
+            self.emit_int_binary(inst, data, "add")
         if v in self.need_ptr:
             a, b = data.args
             self.ptr_done.add(v)
@@ -942,8 +989,9 @@ class _FunctionLowering:
 
     def iadd_imm(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, BinaryImm)
-        self.emit_int_binary_imm(inst, data, "add")
         v = self.result(inst)
+        if v not in self.ptr_only:
+            self.emit_int_binary_imm(inst, data, "add")
         if v in self.need_ptr:
             self.ptr_done.add(v)
             self.emit(f"%v{v}.p = getelementptr i8, ptr {self.ptr(data.arg)}, "
@@ -977,7 +1025,8 @@ class _FunctionLowering:
                 self.ptr_done.add(v)
                 self.emit(f"%v{v}.p = load atomic ptr, ptr {addr} monotonic, {align}"
                           f"{metadata}")
-                self.simple(inst, f"ptrtoint ptr %v{v}.p to i64")
+                if v not in self.ptr_only:
+                    self.simple(inst, f"ptrtoint ptr %v{v}.p to i64")
             else:
                 self.simple(inst, f"load atomic {llvm_type(ty)}, ptr {addr} monotonic, "
                                   f"{align}{metadata}")
@@ -986,7 +1035,8 @@ class _FunctionLowering:
             if v in self.need_ptr:
                 self.ptr_done.add(v)
                 self.emit(f"%v{v}.p = load{volatile} ptr, ptr {addr}, {align}{metadata}")
-                self.simple(inst, f"ptrtoint ptr %v{v}.p to i64")
+                if v not in self.ptr_only:
+                    self.simple(inst, f"ptrtoint ptr %v{v}.p to i64")
             else:
                 self.simple(inst, f"load{volatile} {llvm_type(ty)}, ptr {addr}, {align}"
                                   f"{metadata}")

@@ -516,8 +516,20 @@ class Config:
 
 for _setting in (*IMPLEMENTED_PROPOSALS, *UNIMPLEMENTED_PROPOSALS):
     setattr(Config, _setting, _proposal_property(_setting))
-for _setting, _kind in (("debug_info", bool), ("parallel_compilation", bool),
+def _parallel_compilation_property() -> property:
+    hint = _hint_property("parallel_compilation", bool)
+    return property(hint.fget, hint.fset, doc=(
+        "wasmtime-py's switch for compiling on several threads.  pyjitwasm compiles "
+        "on other cores in worker processes: eager compilation of a large module, "
+        "and, for a large lazily compiled module, tier-ups and compiles ahead "
+        "(``runtime/jit/compile_worker.py``).  False keeps every compile in this "
+        "process; unset or True leaves the choice to pyjitwasm (and "
+        "``PYJITWASM_COMPILE_WORKER``).  Compiled code is the same either way."))
+
+
+for _setting, _kind in (("debug_info", bool),
                         ("gc_support", bool), ("native_unwind_info", bool),
                         ("macos_use_mach_ports", bool), ("memory_init_cow", bool),
                         ("memory_guard_size", int)):
     setattr(Config, _setting, _hint_property(_setting, _kind))
+setattr(Config, "parallel_compilation", _parallel_compilation_property())  # noqa: B010

@@ -1,10 +1,11 @@
 """Interruption checks in compiled code: epoch deadlines and fuel.
 
 Emitted only when the module's ``InterruptChecks`` ask for them (``ModuleInfo.checks``);
-with both off nothing here runs and the IR is unchanged. The translator calls three
+with both off nothing here runs and the IR is unchanged. The translator calls four
 hooks: :func:`at_function_entry` once the body starts, :func:`at_loop_header` at the top
-of every loop header block (so every back-edge passes it), and, when fuel is metered,
-:func:`charge_fuel` before each reachable instruction. The checks' slow paths call
+of every loop header block (so every back-edge passes it), when fuel is metered
+:func:`charge_fuel` before each reachable instruction, and :func:`finish` once the
+function is built. The checks' slow paths call
 libcalls declared ``cold``, so the common path stays a straight line.
 
 Epochs (as Wasmtime's): the vmctx header word ``epoch`` (``layout.epoch_ptr``) points at
@@ -17,6 +18,16 @@ loop runs, and a plain load would let LLVM carry the value around the loop inste
 reading it each time (a volatile load would do too, but also keeps every heap access in
 order around it; on bench/ the two cost the same). A deadline the host changes during a
 call the function makes is seen at the next slow path or function entry.
+
+An innermost loop that passes its header at most ``UNCHECKED_LOOP_TRIPS`` (5000) times
+per entry has no epoch check of its own (:func:`finish`, once the function is built;
+``loop_trips`` recognizes the counted loops with constant bounds, as V8 drops the stack
+check of such loops): such a loop ends on its own, and the check of the loop around it,
+or of the function entry, comes before and after it. Every run that does not end still
+passes an epoch check at least every 5000 passes of loop-free code (calls check at the
+callee's entry). In the hot loops of bench/ that is where the cost was (a load, a
+compare and a branch per pass of a loop of a few instructions); ``docs/jit-design.md``
+§10 has the measurements and what else was tried.
 
 Fuel: the limits record holds ``fuel_consumed``, the negated fuel left (Wasmtime's
 encoding: >= 0 means none left); a function keeps it in a variable. Each instruction's
@@ -33,19 +44,26 @@ fuel the trapping function used since its last call. A check compares the variab
 
 from __future__ import annotations
 
-from pyjitwasm.ir.function import Block, Value
+from pyjitwasm.ir.entities import Inst
+from pyjitwasm.ir.function import Block, InstResult, Value
 from pyjitwasm.ir.immediates import TRUSTED, MemFlags
+from pyjitwasm.ir.instructions import Brif, Jump
 from pyjitwasm.ir.types import I64
 from pyjitwasm.translate import libcalls as lc
+from pyjitwasm.translate import loop_trips
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.translate.env import READONLY
-from pyjitwasm.translate.state import FunctionState
+from pyjitwasm.translate.state import FunctionState, LoopEpochCheck
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.fuel import CHARGE_BEFORE, FREE_INSTRUCTIONS
 from pyjitwasm.wasm.module import Instr
 
 EPOCH_LOAD = MemFlags(notrap=True, aligned=True, atomic=True)
 """The epoch counter's load: ``atomic``, so it is read again at every check."""
+
+UNCHECKED_LOOP_TRIPS = 5000
+"""Innermost loops that pass their header at most this often per entry have no epoch
+check of their own (``finish``); V8's limit for dropping a loop's stack check."""
 
 _CALLS = frozenset({op.CALL, op.CALL_INDIRECT})
 _TAIL_CALLS = frozenset({op.RETURN_CALL, op.RETURN_CALL_INDIRECT})
@@ -84,16 +102,54 @@ def at_function_entry(t: FunctionState) -> None:
 
 def at_loop_header(t: FunctionState) -> None:
     """The checks at the top of a loop header block (every back-edge reaches them)."""
-    _checks(t)
+    check = _checks(t)
+    if check is not None:
+        header = t.frames[-1].dest
+        parent = next((f.dest for f in reversed(t.frames[:-1]) if f.kind == "loop"), None)
+        branch, slow = check
+        t.interrupt_vars.loop_checks.append(LoopEpochCheck(header, parent, branch, slow))
 
 
-def _checks(t: FunctionState) -> None:
+def finish(t: FunctionState) -> None:
+    """Once the function is built: drop the epoch check of every innermost loop that
+    passes its header at most ``UNCHECKED_LOOP_TRIPS`` times per entry (a counted loop
+    with constant bounds, ``loop_trips``): its enclosing loop, or the function entry,
+    checks before and after, so every unbounded run still meets a check at least once
+    per ``UNCHECKED_LOOP_TRIPS`` passes of a loop-free body."""
+    loops = t.interrupt_vars.loop_checks
+    if not loops:
+        return
+    func = t.func
+    dfg = func.dfg
+    innermost = loop_trips.innermost((c.header, c.parent) for c in loops)
+    for check in loops:
+        if check.header not in innermost:
+            continue
+        if loop_trips.trip_bound(func, check.header, UNCHECKED_LOOP_TRIPS) is None:
+            continue
+        branch = dfg.insts[check.branch]
+        assert isinstance(branch, Brif) and branch.then_dest.block == check.slow
+        dfg.replace(check.branch, Jump("jump", branch.else_dest))
+        func.layout.remove_block(check.slow)
+        # The comparison and the loads feeding it: LLVM keeps an unused atomic load.
+        value = branch.arg
+        for _ in range(3):  # icmp <- atomic load of the epoch <- load of its address
+            definition = dfg.value_def(value)
+            assert isinstance(definition, InstResult)
+            data = dfg.insts[definition.inst]
+            func.layout.remove_inst(definition.inst)
+            value = data.arguments()[0]
+
+
+def _checks(t: FunctionState) -> tuple[Inst, Block] | None:
+    """The checks the module asks for; the epoch check's (branch, slow block)."""
     checks = t.env.info.checks
     if checks.fuel:
         _flush_fuel(t)
         _fuel_check(t)
     if checks.epoch:
-        _epoch_check(t)
+        return _epoch_check(t)
+    return None
 
 
 def _leaves_function(t: FunctionState, instr: Instr) -> bool:
@@ -151,7 +207,7 @@ def _store_fuel(t: FunctionState) -> None:
 
 def _fuel_check(t: FunctionState) -> None:
     fuel = _fuel_var(t)
-    resume = _call_when(t, t.ins().icmp_imm("sge", fuel, 0), lc.OUT_OF_FUEL, fuel)
+    _, _, resume = _call_when(t, t.ins().icmp_imm("sge", fuel, 0), lc.OUT_OF_FUEL, fuel)
     # Not trapped: the host added fuel meanwhile.
     t.interrupt_vars.fuel_stale = True
     _fuel_var(t)
@@ -165,37 +221,40 @@ def _load_deadline(t: FunctionState) -> Value:
     return t.ins().load(I64, TRUSTED, _limits(t), vm.LIMITS_EPOCH_DEADLINE)
 
 
-def _epoch_check(t: FunctionState) -> None:
+def _epoch_check(t: FunctionState) -> tuple[Inst, Block]:
     ins = t.ins()
     epoch_ptr = ins.load(I64, READONLY, t.vmctx, t.env.layout.epoch_ptr)
     epoch = ins.load(I64, EPOCH_LOAD, epoch_ptr, 0)
     deadline_var = t.interrupt_vars.epoch_deadline
     assert deadline_var is not None  # declared at function entry
     deadline = t.fb.use_var(deadline_var)
-    resume = _call_when(t, ins.icmp("uge", epoch, deadline), lc.EPOCH_DEADLINE_REACHED)
+    branch, slow, resume = _call_when(t, ins.icmp("uge", epoch, deadline),
+                                      lc.EPOCH_DEADLINE_REACHED)
     # Not trapped: the deadline has moved on; read it again.
     t.fb.def_var(deadline_var, _load_deadline(t))
     _resume(t, resume)
+    return branch, slow
 
 
 # Slow paths ---------------------------------------------------------------------------
 
 
 def _call_when(t: FunctionState, cond: Value, libcall: lc.Libcall,
-               fuel: Value | None = None) -> Block:
+               fuel: Value | None = None) -> tuple[Inst, Block, Block]:
     """When ``cond`` holds, go to a new (slow) block that calls ``libcall``, which traps
     with its code when it confirms (storing ``fuel`` first, for it to read); returns the
-    block after the check, to which ``_resume`` leaves the slow block."""
+    branch, the slow block and the block after the check, to which ``_resume`` leaves
+    the slow block."""
     fb = t.fb
     slow = fb.create_block()
     resume = fb.create_block()
-    t.ins().brif(cond, slow, [], resume, [])
+    branch = t.ins().brif(cond, slow, [], resume, [])
     fb.seal_block(slow)
     fb.switch_to_block(slow)
     if fuel is not None:
         t.ins().store(TRUSTED, fuel, _limits(t), vm.LIMITS_FUEL_CONSUMED)
     t.libcall(libcall, [])
-    return resume
+    return branch, slow, resume
 
 
 def _resume(t: FunctionState, resume: Block) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 
 from pyjitwasm.ir.cursor import Cursor
-from pyjitwasm.ir.entities import GlobalValue
+from pyjitwasm.ir.entities import GlobalValue, Inst
 from pyjitwasm.ir.frontend import FunctionBuilder, Variable
 from pyjitwasm.ir.function import Block, Function, Value
 from pyjitwasm.ir.types import I64, Type
@@ -63,6 +63,18 @@ class InterruptVars:
     fuel_pending: int = 0  # fuel of the instructions not yet added to ``fuel``
     fuel_stale: bool = False  # a call may have changed the stored fuel: reload first
     epoch_deadline: Variable | None = None  # the store's deadline, kept in a register
+    # Each loop's epoch check, for ``interrupts.finish`` to drop from short counted loops.
+    loop_checks: list[LoopEpochCheck] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopEpochCheck:
+    """The epoch check at the top of a loop header: its branch to the slow block."""
+
+    header: Block
+    parent: Block | None  # the header of the enclosing loop, if any
+    branch: Inst  # brif epoch >= deadline, slow, resume
+    slow: Block
 
 
 class FunctionState:

@@ -94,6 +94,7 @@ class FunctionTranslator(FunctionState):
             else:
                 self.translate_unreachable(instr)
         self.fb.finalize()
+        interrupts.finish(self)
         return self.func
 
     def translate(self, instr: Instr) -> None:

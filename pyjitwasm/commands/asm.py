@@ -1,5 +1,5 @@
 """``pyjitwasm asm FILE [--func N] [--opt-level L] [--dynamic-heaps] [--llvm]
-[--relaxed-simd-deterministic]``: compile a
+[--relaxed-simd-deterministic] [--epoch] [--fuel]``: compile a
 module with the JIT and print each function's legalized IR beside its x86-64 machine
 code (disassembled with capstone)."""
 
@@ -27,6 +27,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--relaxed-simd-deterministic", action="store_true",
                    help="relaxed SIMD with Wasmtime's deterministic results (default: the "
                         "host's native instructions, as Config's default)")
+    p.add_argument("--epoch", action="store_true",
+                   help="with epoch interruption checks (Config.epoch_interruption)")
+    p.add_argument("--fuel", action="store_true",
+                   help="with fuel metering (Config.consume_fuel)")
     p.set_defaults(func=run)
 
 
@@ -70,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                            f"(defined: {first}..{first + len(module.codes) - 1})")
     options = CompileOptions(heap_style="dynamic" if args.dynamic_heaps else "static",
                              opt_level=args.opt_level, keep_ir=True,
-                             relaxed_simd_deterministic=args.relaxed_simd_deterministic)
+                             relaxed_simd_deterministic=args.relaxed_simd_deterministic,
+                             epoch_interruption=args.epoch, consume_fuel=args.fuel)
     symbols = _symbols()
     try:
         compiled = compile_module(module, options, symbols)

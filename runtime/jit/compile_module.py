@@ -25,7 +25,13 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from pyjitwasm.ir.function import Function
-from pyjitwasm.jit.codeload import TIER0_PIPELINE, CodeRange, LLVMPipeline, LoadedCode
+from pyjitwasm.jit.codeload import (
+    TIER0_LOOP_FREE_PIPELINE,
+    TIER0_PIPELINE,
+    CodeRange,
+    LLVMPipeline,
+    LoadedCode,
+)
 from pyjitwasm.jit.compiler import (
     CodegenOptions,
     CompileTimings,
@@ -41,8 +47,9 @@ from pyjitwasm.jit.lower_module import ShimSpec, entry_shim_name
 from pyjitwasm.translate.env import InterruptChecks, ir_value_types
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
 from pyjitwasm.translate.vmctx import VMContextLayout, func_ref_indices
+from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
-from pyjitwasm.wasm.module import WasmModule
+from pyjitwasm.wasm.module import Instr, WasmModule
 
 
 def _env_flag(name: str) -> bool:
@@ -57,6 +64,20 @@ def _lazy_default() -> bool:
 def _tiers_default() -> bool:
     """Two tiers under lazy compilation unless ``PYJITWASM_TIERS=0``."""
     return _env_flag("PYJITWASM_TIERS")
+
+
+def _tier0_default(loop_free: bool = False) -> LLVMPipeline:
+    """``TIER0_PIPELINE`` (``TIER0_LOOP_FREE_PIPELINE``), or for both
+    ``PYJITWASM_TIER0_PIPELINE`` (``PASSES,LEVEL[,regalloc]``, see ``LLVMPipeline.parse``;
+    for measurements)."""
+    setting = os.environ.get("PYJITWASM_TIER0_PIPELINE", "").strip()
+    if setting:
+        return LLVMPipeline.parse(setting)
+    return TIER0_LOOP_FREE_PIPELINE if loop_free else TIER0_PIPELINE
+
+
+def _tier0_loop_free_default() -> LLVMPipeline:
+    return _tier0_default(loop_free=True)
 
 
 def _threshold_default() -> int:
@@ -97,7 +118,8 @@ class CompileOptions:
     compilation is always tier 1.  ``tier_up_threshold``: function entries plus loop
     iterations a tier-0 function runs before it is queued for tier 1 (default 1000, or
     ``PYJITWASM_TIER_UP_THRESHOLD``).
-    ``tier0_pipeline``: tier 0's LLVM configuration.  ``llvm_pipeline``: tier 1's (and
+    ``tier0_pipeline``: tier 0's LLVM configuration for a batch with a loop;
+    ``tier0_loop_free_pipeline`` for one without.  ``llvm_pipeline``: tier 1's (and
     eager compilation's) instead of ``opt_level``'s (for measurements).
 
     ``epoch_interruption``/``consume_fuel``: compile the epoch / fuel checks
@@ -115,7 +137,8 @@ class CompileOptions:
     lazy_batch_instructions: int = 2000
     tiers: bool = field(default_factory=_tiers_default)
     tier_up_threshold: int = field(default_factory=_threshold_default)
-    tier0_pipeline: LLVMPipeline = TIER0_PIPELINE
+    tier0_pipeline: LLVMPipeline = field(default_factory=_tier0_default)
+    tier0_loop_free_pipeline: LLVMPipeline = field(default_factory=_tier0_loop_free_default)
     llvm_pipeline: LLVMPipeline | None = None
     epoch_interruption: bool = False
     consume_fuel: bool = False
@@ -257,6 +280,8 @@ def codegen_options_for(module: WasmModule, indices: Sequence[int],
     codegen = options.codegen_options(tier)
     first = module.num_imported_funcs
     largest = max((module.codes[i - first].instr_count for i in indices), default=0)
+    if tier == TIER0 and not any(_has_loop(module.codes[i - first].instrs) for i in indices):
+        codegen = replace(codegen, pipeline=options.tier0_loop_free_pipeline)
     pipeline = codegen.llvm_pipeline
     level0 = LLVMPipeline.for_level(0)
     if largest > HUGE_FUNCTION_INSTRUCTIONS and pipeline != level0:
@@ -264,6 +289,10 @@ def codegen_options_for(module: WasmModule, indices: Sequence[int],
     if largest > LARGE_FUNCTION_INSTRUCTIONS and pipeline.passes == "standard":
         return replace(codegen, pipeline=replace(pipeline, passes="large"))
     return codegen
+
+
+def _has_loop(instrs: Sequence[Instr]) -> bool:
+    return any(instr.op == op.LOOP for instr in instrs)
 
 
 def eager_batches(module: WasmModule,

@@ -9,9 +9,11 @@ on a thread of this process made the run twice as long as no tier-ups at all.  A
 process (``precompile_worker.py``), on another core; this process only links the
 objects it sends back (about 1 ms a batch) and points the code slots at them.
 
-A worker serves one ``ModuleCode`` and takes :class:`WorkerJob` s by priority: tier-ups
-first (a function known to be hot), then functions compiled *ahead* (direct callees of
-code that just ran, likely to be called next).  It is sent one job at a time, so
+A worker serves one ``ModuleCode`` and takes two kinds of :class:`WorkerJob`: functions
+compiled *ahead* (direct callees of code that just ran, likely to be called next: what
+the program would otherwise stop to compile) first, in the order they came, and
+tier-ups (a function known to be hot) when no compile ahead waits, or when the oldest
+tier-up has waited ``TIER_UP_PATIENCE``.  It is sent one job at a time, so
 priorities hold and a job still queued can be taken back: the thread running wasm code
 never waits behind a queue, only, at most, for the batch already being compiled when
 that batch holds the function it needs (:meth:`CompileWorker.wait_until_done`).
@@ -31,16 +33,15 @@ WASI) and a second of CPU to start, which pays off only for large modules:
 from __future__ import annotations
 
 import atexit
-import heapq
-import itertools
 import os
 import pickle
 import subprocess
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions
 from pyjitwasm.runtime.jit.precompile import (
@@ -58,8 +59,9 @@ WORKER_MIN_CODE_BYTES = 256 << 10
 """A module whose code section is smaller than this compiles in this process only: its
 lazy compiles are few and short, and a worker costs a second of CPU and ~100 MB."""
 
-TIER_UP_PRIORITY = 0
-AHEAD_PRIORITY = 1
+TIER_UP_PATIENCE = 0.5
+"""Seconds a tier-up waits behind compiles ahead at most (then it goes first): a
+program that keeps reaching new code still gets its hot code optimized."""
 
 
 def worker_wanted(module: WasmModule, parallel_compilation: bool | None = None) -> bool:
@@ -82,15 +84,15 @@ class WorkerJob:
     longer needed, skipped); ``finish(batch, timings, error)`` gets the compiled batch
     and its (front end, LLVM) seconds, or the error (the worker failed, or broke)."""
 
-    priority: int
+    ahead: bool  # a compile ahead (else a tier-up)
     prepare: Callable[[], Sequence[int] | None]
     finish: Callable[[BatchObject | None, tuple[float, float], BaseException | None], None]
     tier: int
     key: int = -1
     """At most one job per key (>= 0) waits in the queue."""
     indices: tuple[int, ...] = ()  # what ``prepare`` chose
+    queued_at: float = 0.0
     sent_at: float = 0.0
-    seq: int = field(default=0, compare=False)
 
 
 class CompileWorker:
@@ -100,9 +102,9 @@ class CompileWorker:
     def __init__(self, wasm: bytes, options: CompileOptions, features: Features) -> None:
         self._setup = pickle.dumps((wasm, options, features))
         self._cond = threading.Condition()
-        self._queue: list[tuple[int, int, WorkerJob]] = []
+        self._ahead: deque[WorkerJob] = deque()
+        self._tier_ups: deque[WorkerJob] = deque()
         self._keys: dict[int, WorkerJob] = {}
-        self._seq = itertools.count()
         self._busy: frozenset[int] = frozenset()  # wasm indices being compiled
         self._closed = False
         self.broken: BaseException | None = None
@@ -122,8 +124,8 @@ class CompileWorker:
                 if job.key in self._keys:
                     return True
                 self._keys[job.key] = job
-            job.seq = next(self._seq)
-            heapq.heappush(self._queue, (job.priority, job.seq, job))
+            job.queued_at = time.perf_counter()
+            (self._ahead if job.ahead else self._tier_ups).append(job)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._feed, daemon=True,
                                                 name="pyjitwasm-compile-worker")
@@ -149,14 +151,15 @@ class CompileWorker:
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no job is queued or being compiled; False on timeout."""
         with self._cond:
-            return self._cond.wait_for(lambda: not self._queue and not self._busy
+            return self._cond.wait_for(lambda: not self._queued() and not self._busy
                                        or self.broken is not None or self._closed, timeout)
 
     def close(self) -> None:
         """Drop queued jobs and stop the worker process (a batch under way is lost)."""
         with self._cond:
             self._closed = True
-            self._queue.clear()
+            self._ahead.clear()
+            self._tier_ups.clear()
             self._keys.clear()
             process = self._process
             self._cond.notify_all()
@@ -165,12 +168,20 @@ class CompileWorker:
 
     # The feeder thread -----------------------------------------------------------------
 
+    def _queued(self) -> bool:
+        return bool(self._ahead or self._tier_ups)
+
     def _next_job(self) -> WorkerJob | None:
         with self._cond:
-            self._cond.wait_for(lambda: self._queue or self._closed)
+            self._cond.wait_for(lambda: self._queued() or self._closed)
             if self._closed:
                 return None
-            _, _, job = heapq.heappop(self._queue)
+            ups = self._tier_ups
+            if ups and (not self._ahead
+                        or time.perf_counter() - ups[0].queued_at >= TIER_UP_PATIENCE):
+                job = ups.popleft()
+            else:
+                job = self._ahead.popleft()
             if job.key >= 0:
                 self._keys.pop(job.key, None)
             return job
@@ -182,7 +193,9 @@ class CompileWorker:
                 _stop_process(process)
                 return
             assert process.stdin is not None and process.stdout is not None
-            write_frame(process.stdin, self._setup)
+            setup, self._setup = self._setup, b""
+            write_frame(process.stdin, setup)
+            del setup  # the module's bytes (a copy): not kept for the worker's lifetime
             # Nothing is busy until the worker can start on it at once: the program's
             # thread would rather compile itself than wait for the worker to start.
             wait_ready(process.stdout)
@@ -223,10 +236,11 @@ class CompileWorker:
         """The worker is gone: fail ``current`` (the job it had) and every queued job."""
         with self._cond:
             self.broken = exc
-            jobs = [job for _, _, job in self._queue]
+            jobs = [*self._ahead, *self._tier_ups]
             if current is not None:
                 jobs.insert(0, current)
-            self._queue.clear()
+            self._ahead.clear()
+            self._tier_ups.clear()
             self._keys.clear()
             process = self._process
             self._cond.notify_all()
@@ -254,11 +268,12 @@ _live_workers: weakref.WeakSet[CompileWorker] = weakref.WeakSet()
 
 
 @atexit.register
-def _close_all() -> None:
-    # A worker process outliving the program would go on compiling for nothing.
+def close_all_workers() -> None:
+    """Stop every compile worker of this process (at exit: a worker process outliving
+    the program would go on compiling for nothing; benchmarks, to count its resources)."""
     for worker in list(_live_workers):
         worker.close()
 
 
-__all__ = ["AHEAD_PRIORITY", "TIER_UP_PRIORITY", "WORKER_MIN_CODE_BYTES", "CompileWorker",
-           "WorkerJob", "worker_wanted"]
+__all__ = ["TIER_UP_PATIENCE", "WORKER_MIN_CODE_BYTES", "CompileWorker",
+           "WorkerJob", "close_all_workers", "worker_wanted"]

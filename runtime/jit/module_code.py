@@ -73,8 +73,6 @@ from pyjitwasm.runtime.jit.compile_module import (
     load_batch,
 )
 from pyjitwasm.runtime.jit.compile_worker import (
-    AHEAD_PRIORITY,
-    TIER_UP_PRIORITY,
     CompileWorker,
     WorkerJob,
 )
@@ -158,6 +156,9 @@ class ModuleCode:
         # The compile worker (started on its first job), when tiers run in one.
         self._worker_source = worker_source if self.tiered else None
         self._worker: CompileWorker | None = None
+        # Calls that waited for the worker's batch, and how long in all.
+        self.worker_waits = 0
+        self.worker_wait_seconds = 0.0
         self._lock_owner: int | None = None  # thread compiling on demand, under _lock
         for batch in precompiled:
             t0 = time.perf_counter()
@@ -219,7 +220,10 @@ class ModuleCode:
                 and worker.busy_with(self.first + k):
             # Being compiled ahead: its batch is nearer done than one started now.  (Not
             # while this thread holds the lock: the worker's batch is published under it.)
+            t0 = time.perf_counter()
             worker.wait_until_done(self.first + k)
+            self.worker_waits += 1
+            self.worker_wait_seconds += time.perf_counter() - t0
             if self._code[k]:
                 return self._code[k]
         compiled = None
@@ -238,6 +242,11 @@ class ModuleCode:
                         indices, tier = warm
                     else:
                         indices = self._batch_from(k, tier)
+                    if warm is None and tier == TIER0 and self._worker_source is not None:
+                        # Known before compiling: the bodies are decoded now, and
+                        # released once compiled (``_compile_ahead`` needs these).
+                        for func_index in indices:
+                            self._callees_of(func_index - self.first)
                     compiled = self._compile(indices, tier, "lazy")
                     if cache is not None and warm is None:
                         cache.record_plan(indices, self.options, tier)
@@ -393,9 +402,9 @@ class ModuleCode:
         for func_index in indices:
             for callee in self._callees_of(func_index - self.first):
                 if self._tier[callee] < TIER0:
-                    worker.submit(self._worker_job(callee, TIER0, AHEAD_PRIORITY, "ahead"))
+                    worker.submit(self._worker_job(callee, TIER0, "ahead"))
 
-    def _worker_job(self, k: int, tier: int, priority: int, kind: str,
+    def _worker_job(self, k: int, tier: int, kind: str,
                     requested_at: float | None = None) -> WorkerJob:
         """A worker job compiling defined function ``k``'s batch at ``tier``."""
         ref = weakref.ref(self)  # a queued job must not keep the module's code alive
@@ -416,7 +425,8 @@ class ModuleCode:
             if code is not None:
                 code._worker_finished(job, k, kind, batch, timings, error, requested_at)
 
-        job = WorkerJob(priority, prepare, finish, tier, key=k if kind == "ahead" else -1)
+        ahead = kind == "ahead"
+        job = WorkerJob(ahead, prepare, finish, tier, key=k if ahead else -1)
         return job
 
     def _worker_finished(self, job: WorkerJob, k: int, kind: str, batch: BatchObject | None,
@@ -490,7 +500,7 @@ class ModuleCode:
                 self._function_info(self.first + k), requested_at, self.module.names.module))
         worker = self._get_worker()
         if worker is not None and worker.submit(
-                self._worker_job(k, TIER1, TIER_UP_PRIORITY, "tier-up", requested_at)):
+                self._worker_job(k, TIER1, "tier-up", requested_at)):
             return
         self._tier_up_on_thread(k)
 

@@ -56,7 +56,9 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     from pyjitwasm.runtime.jit.compile_module import emit_batch
     from pyjitwasm.wasm.decoder import decode_module
 
-    wasm, options, features = pickle.loads(read_frame(requests))
+    setup = read_frame(requests)
+    wasm, options, features = pickle.loads(setup)
+    del setup
     # Validated by the parent: the worker decodes a body only when it compiles it.
     module = decode_module(wasm, features=features, decode_bodies=False)
     info = options.module_info(module)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from pyjitwasm import (
 from pyjitwasm.cli import main as cli_main
 from pyjitwasm.commands.loading import CommandError
 from pyjitwasm.commands.run import parse_duration
+from pyjitwasm.wat import wat2wasm
 
 ENGINES = ["interp", "jit"]
 
@@ -41,6 +43,15 @@ GUEST = """
       (local.set 1 (i32.add (local.get 1) (i32.const 1)))
       (br_if 0 (i32.lt_u (local.get 1) (local.get 0))))
     (local.get 1))
+  ;; Forever around a short counted loop (the JIT leaves that one without a check).
+  (func (export "nested") (local i32 i32)
+    (loop $outer
+      (local.set 1 (i32.const 0))
+      (loop $inner
+        (local.set 0 (i32.add (local.get 0) (local.get 1)))
+        (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+        (br_if $inner (i32.lt_u (local.get 1) (i32.const 64))))
+      (br $outer)))
   ;; Counts its iterations in a global, forever.
   (func (export "tally")
     (loop
@@ -73,15 +84,27 @@ def _trap_code(call: Any) -> TrapCode:
 def test_an_epoch_deadline_reached_from_another_thread_stops_a_runaway_loop(engine: str) -> None:
     store, ex = _guest(engine, epoch_interruption=True)
     for _ in range(2):  # and the store stays usable: stop it once more
-        store.set_epoch_deadline(1)
-        timer = threading.Timer(0.2, store.engine.increment_epoch)
-        timer.start()
-        started = time.monotonic()
-        assert _trap_code(lambda: ex["spin"](store)) == TrapCode.INTERRUPT
-        assert time.monotonic() - started < 10
-        timer.join()
+        _stopped_by_an_epoch_from_another_thread(store, lambda: ex["spin"](store))
     store.set_epoch_deadline(1)
     assert ex["count"](store, 1000) == 1000
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_runaway_loop_around_an_unchecked_counted_loop_is_stopped(engine: str) -> None:
+    store, ex = _guest(engine, epoch_interruption=True)
+    _stopped_by_an_epoch_from_another_thread(store, lambda: ex["nested"](store))
+
+
+def _stopped_by_an_epoch_from_another_thread(store: Store, run: Callable[[], object]) -> None:
+    """``run()`` (a loop that never ends) traps with INTERRUPT soon after another thread
+    moves the epoch past the store's deadline."""
+    store.set_epoch_deadline(1)
+    timer = threading.Timer(0.2, store.engine.increment_epoch)
+    timer.start()
+    started = time.monotonic()
+    assert _trap_code(run) == TrapCode.INTERRUPT
+    assert time.monotonic() - started < 10
+    timer.join()
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -271,3 +294,17 @@ def test_run_options_are_checked(spin_file: Path, capsys: pytest.CaptureFixture[
     assert parse_duration("3") == 3.0
     with pytest.raises(CommandError):
         parse_duration("-1s")
+
+
+def test_asm_shows_the_checks_when_asked(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "spin.wasm"
+    path.write_bytes(wat2wasm('(module (func (export "_start") (loop br 0)))'))
+    outputs = {}
+    for flags in ([], ["--epoch"], ["--fuel"]):
+        assert cli_main(["asm", str(path), *flags]) == 0
+        outputs[tuple(flags)] = capsys.readouterr().out
+    assert "libcall_" not in outputs[()]
+    assert "libcall_epoch_deadline_reached" in outputs[("--epoch",)]
+    assert "libcall_out_of_fuel" not in outputs[("--epoch",)]
+    assert "libcall_out_of_fuel" in outputs[("--fuel",)]

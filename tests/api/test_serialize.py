@@ -391,8 +391,8 @@ def test_eager_compilation_of_a_large_module_uses_workers(monkeypatch: pytest.Mo
     monkeypatch.setattr(precompile, "PARALLEL_MIN_INSTRUCTIONS", 0)
     monkeypatch.setattr(precompile, "default_jobs", lambda: 2)
     started: list[int] = []
-    real = precompile._start_worker
-    monkeypatch.setattr(precompile, "_start_worker", lambda: started.append(1) or real())
+    real = precompile.start_worker
+    monkeypatch.setattr(precompile, "start_worker", lambda: started.append(1) or real())
     engine = _engine(lazy_compilation=False)
     module = Module(engine, f"(module {funcs})")
     store = Store(engine)

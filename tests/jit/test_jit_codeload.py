@@ -10,7 +10,7 @@ import pytest
 
 from pyjitwasm.ir.types import F64, I32, I64
 from pyjitwasm.jit import abi
-from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
+from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline, LoadedCode
 from pyjitwasm.jit.elfsyms import read_code_layout
 
 ADD_IR = """
@@ -201,3 +201,44 @@ def test_elf_reader_finds_code_sections(loader):
     assert all(s.anchor is not None and s.size > 0 for s in sections)
     with pytest.raises(ValueError):
         read_code_layout(b"not an object")
+
+
+# A loop with more live values than registers: the two register allocators give
+# different code for it.
+PRESSURE_IR = """
+define i64 @mix(ptr %p, i64 %n) {
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]
+  %a = phi i64 [ 1, %entry ], [ %a.next, %loop ]
+  %b = phi i64 [ 2, %entry ], [ %b.next, %loop ]
+  %c = phi i64 [ 3, %entry ], [ %c.next, %loop ]
+  %at = getelementptr i64, ptr %p, i64 %i
+  %x = load i64, ptr %at
+  %a.next = add i64 %a, %x
+  %b.next = mul i64 %b, %a.next
+  %c.next = xor i64 %c, %b.next
+  %i.next = add i64 %i, 1
+  %done = icmp eq i64 %i.next, %n
+  br i1 %done, label %exit, label %loop
+exit:
+  %r1 = add i64 %a.next, %b.next
+  %r = add i64 %r1, %c.next
+  ret i64 %r
+}
+"""
+
+
+def test_each_code_generation_gets_the_register_allocator_it_asks_for() -> None:
+    # -optimize-regalloc is process-wide: compiling with the fast allocator in between
+    # must not change what the greedy one (level 0 with regalloc, or level 2) makes.
+    greedy0 = CodeLoader(LLVMPipeline("none", 0, optimize_regalloc=True))
+    fast0 = CodeLoader(LLVMPipeline("none", 0))
+    level2 = CodeLoader(LLVMPipeline("none", 2))
+    first = [greedy0.compile_object(PRESSURE_IR), level2.compile_object(PRESSURE_IR)]
+    fast = fast0.compile_object(PRESSURE_IR)
+    again = [greedy0.compile_object(PRESSURE_IR), level2.compile_object(PRESSURE_IR)]
+    assert again == first
+    assert fast != first[0]  # the fast allocator did run
+    assert fast0.compile_object(PRESSURE_IR) == fast

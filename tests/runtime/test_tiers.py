@@ -209,6 +209,8 @@ def test_knobs_turn_tiers_off(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_failed_tier_up_leaves_tier_0_running(monkeypatch: pytest.MonkeyPatch) -> None:
     from pyjitwasm.runtime.jit import module_code
 
+    # The compile fails in this process: the background thread's, not a worker's.
+    monkeypatch.setenv("PYJITWASM_COMPILE_WORKER", "0")
     store, exports, code, _ = _setup(monkeypatch, threshold=5)
     real = module_code.compile_batch
 

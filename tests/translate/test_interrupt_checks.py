@@ -3,6 +3,8 @@ asked, at function entry and loop headers when asked, and an atomic epoch load."
 
 from __future__ import annotations
 
+import operator
+import random
 import re
 
 from pyjitwasm.ir.parser import parse_function
@@ -10,6 +12,7 @@ from pyjitwasm.ir.printer import print_function
 from pyjitwasm.ir.verifier import verify
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.jit.compile_module import CompileOptions, compile_module
+from pyjitwasm.translate import loop_trips
 from pyjitwasm.translate.env import InterruptChecks
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
 from pyjitwasm.wasm.decoder import decode_module
@@ -73,3 +76,112 @@ def test_the_epoch_is_read_with_an_atomic_load() -> None:
         assert "@libcall_epoch_deadline_reached" in compiled.llvm_ir
     finally:
         compiled.release()
+
+
+def _counted(limit: str, step: str = "1", cond: str = "i32.lt_u", start: str = "0") -> str:
+    """A function whose only loop counts local 0 from ``start`` by ``step`` while
+    ``cond(i, limit)`` holds."""
+    return f"""
+  (func (result i32) (local i32)
+    (local.set 0 (i32.const {start}))
+    (loop
+      (local.set 0 (i32.add (local.get 0) (i32.const {step})))
+      (br_if 0 ({cond} (local.get 0) {limit})))
+    (local.get 0))"""
+
+
+SHORT_LOOPS = f"""
+(module
+  {_counted("(i32.const 64)")}
+  {_counted("(i32.const 5000)")}
+  {_counted("(i32.const 5001)")}
+  {_counted("(local.get 0)", cond="i32.ne")}
+  {_counted("(i32.const 512)", step="3", cond="i32.ne")}
+  {_counted("(i32.const -128)", step="-4", cond="i32.ne", start="0")}
+  {_counted("(i32.const 10)", step="-1", cond="i32.gt_s", start="100")}
+  ;; a runaway loop around a short counted one
+  (func (result i32) (local i32 i32)
+    (loop $outer
+      (local.set 1 (i32.const 0))
+      (loop $inner
+        (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+        (br_if $inner (i32.lt_u (local.get 1) (i32.const 64))))
+      (local.set 0 (i32.add (local.get 0) (local.get 1)))
+      (br $outer))
+    (local.get 0))
+  ;; a counted loop with a second back-edge (from inside a block)
+  (func (param i32) (result i32) (local i32)
+    (loop $l
+      (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+      (block $b
+        (br_if $l (local.get 0)))
+      (br_if $l (i32.lt_u (local.get 1) (i32.const 64))))
+    (local.get 1)))
+"""
+
+
+def _epoch_checks(module: WasmModule, index: int) -> int:
+    """The epoch checks in function ``index`` (the entry's included)."""
+    info = ModuleInfo(module, HeapConfig(), InterruptChecks(epoch=True))
+    func = translate_function(module, index, info=info)
+    verify(func)
+    return print_function(func).count("trapnz")
+
+
+def test_short_counted_innermost_loops_have_no_check_of_their_own() -> None:
+    module = decode_module(wat2wasm(SHORT_LOOPS))
+    validate_module(module)
+    checks = [_epoch_checks(module, i) for i in range(len(module.codes))]
+    assert checks == [
+        1,  # 64 passes: the entry check only
+        1,  # 5000 passes, the most without a check
+        2,  # 5001 passes
+        2,  # a limit that is not a constant
+        2,  # i != 512 by steps of 3 wraps around 2^32 first: more than 5000 passes
+        1,  # i != -128 by steps of -4: 32 passes
+        1,  # a signed count down from 100 while i > 10: 90 passes
+        2,  # the inner loop has none, the runaway outer loop keeps its check
+        2,  # two back-edges: not a counted loop
+    ]
+
+
+def test_fuel_keeps_a_check_at_every_loop_header() -> None:
+    # Fuel counts exactly: a short loop still checks it at every pass.
+    module = decode_module(wat2wasm(SHORT_LOOPS))
+    info = ModuleInfo(module, HeapConfig(), InterruptChecks(fuel=True))
+    checks = [print_function(translate_function(module, index, info=info)).count("trapnz")
+              for index in range(len(module.codes))]
+    assert checks == [2, 2, 2, 2, 2, 2, 2, 3, 2]
+
+
+def _naive_passes(start: int, step: int, cond: str, bound: int, after_step: bool, bits: int,
+                  limit: int) -> int | None:
+    mask = (1 << bits) - 1
+    sign = 1 << (bits - 1)
+
+    def value(v: int) -> int:
+        v &= mask
+        return v - ((v & sign) << 1) if cond[0] == "s" else v
+
+    ops = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
+           "gt": operator.gt, "ge": operator.ge}
+    i = start & mask
+    for passes in range(1, limit + 1):
+        following = (i + step) & mask
+        if not ops[cond.lstrip("su")](value(following if after_step else i), value(bound)):
+            return passes
+        i = following
+    return None
+
+
+def test_pass_counts_match_a_pass_by_pass_count() -> None:
+    # 8-bit counters wrap within the limit: both the direct count and the fallback run.
+    rng = random.Random(11)
+    conds = ["eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"]
+    for _ in range(20000):
+        start, bound = rng.randrange(256), rng.randrange(256)
+        step = rng.choice([0, 1, -1, 2, -3, 4, 7, -8, 64, rng.randrange(-300, 300)])
+        cond, after_step = rng.choice(conds), rng.random() < 0.5
+        limit = rng.choice([1, 2, 5, 100, 300, 1000])
+        args = (start, step, cond, bound, after_step, 8, limit)
+        assert loop_trips._passes(*args) == _naive_passes(*args), args

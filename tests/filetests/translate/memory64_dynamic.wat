@@ -23,34 +23,32 @@
 ;;     fn0 = %libcall_memory_grow sig0
 ;;
 ;; block0(v0: i64, v1: i64, v2: i32):
+;;     v31 = load.i64 notrap aligned readonly v0+40
 ;;     v29 = uextend.i64 v2
 ;;     v30 = iadd_imm v29, 8
-;;     v31 = load.i64 notrap aligned readonly v0+40
 ;;     v32 = load.i64 notrap aligned v31+8
 ;;     v33 = icmp ugt v30, v32
 ;;     trapnz v33, memory_out_of_bounds
-;;     v34 = load.i64 notrap aligned readonly v0+40
-;;     v35 = load.i64 notrap aligned v34
-;;     v36 = iadd v35, v29
-;;     v4 = iadd_imm v36, 4
+;;     v34 = load.i64 notrap aligned v31
+;;     v35 = iadd v34, v29
+;;     v4 = iadd_imm v35, 4
 ;;     v5 = uload32.i64 little v4
-;;     v37 = iconst.i64 24
-;;     v38 = iadd v1, v37
-;;     v39 = icmp ult v38, v1
-;;     trapnz v39, memory_out_of_bounds
-;;     v40 = load.i64 notrap aligned v0+56
-;;     v41 = icmp ugt v38, v40
-;;     trapnz v41, memory_out_of_bounds
-;;     v42 = load.i64 notrap aligned v0+48
-;;     v43 = iadd v42, v1
-;;     v6 = iadd_imm v43, 16
+;;     v36 = iconst.i64 24
+;;     v37 = iadd v1, v36
+;;     v38 = icmp ult v37, v1
+;;     trapnz v38, memory_out_of_bounds
+;;     v39 = load.i64 notrap aligned v0+56
+;;     v40 = icmp ugt v37, v39
+;;     trapnz v40, memory_out_of_bounds
+;;     v41 = load.i64 notrap aligned v0+48
+;;     v42 = iadd v41, v1
+;;     v6 = iadd_imm v42, 16
 ;;     store little v5, v6
 ;;     v7 = iconst.i32 4
 ;;     v8 = uextend.i64 v2
 ;;     v9 = iconst.i64 4
 ;;     v10 = load.i64 notrap aligned v0+56
-;;     v44 = load.i64 notrap aligned readonly v0+40
-;;     v11 = load.i64 notrap aligned v44+8
+;;     v11 = load.i64 notrap aligned v31+8
 ;;     v12 = icmp ugt v9, v10
 ;;     v13 = isub v10, v9
 ;;     v14 = icmp ugt v1, v13
@@ -60,8 +58,7 @@
 ;;     v18 = bor v15, v17
 ;;     trapnz v18, memory_out_of_bounds
 ;;     v19 = load.i64 notrap aligned v0+48
-;;     v45 = load.i64 notrap aligned readonly v0+40
-;;     v20 = load.i64 notrap aligned v45
+;;     v20 = load.i64 notrap aligned v31
 ;;     v21 = iadd v19, v1
 ;;     v22 = iadd v20, v8
 ;;     memmove v21, v22, v9

@@ -22,24 +22,21 @@
 ;;     fn0 = %libcall_memory_grow sig0
 ;;
 ;; block0(v0: i64, v1: i32):
-;;     v29 = uextend.i64 v1
 ;;     v30 = load.i64 notrap aligned readonly v0+40
+;;     v29 = uextend.i64 v1
 ;;     v31 = iadd v30, v29
 ;;     v3 = iadd_imm v31, 3
 ;;     v4 = sload8.i32 little v3
 ;;     v32 = uextend.i64 v1
-;;     v33 = load.i64 notrap aligned readonly v0+40
-;;     v34 = iadd v33, v32
-;;     v5 = iadd_imm v34, 6
+;;     v33 = iadd v30, v32
+;;     v5 = iadd_imm v33, 6
 ;;     istore16 little v4, v5
 ;;     v6 = iconst.i32 16
-;;     v35 = uextend.i64 v1
-;;     v36 = load.i64 notrap aligned readonly v0+40
-;;     v7 = iadd v36, v35
+;;     v34 = uextend.i64 v1
+;;     v7 = iadd v30, v34
 ;;     v8 = load.f64 little v7
-;;     v37 = uextend.i64 v6
-;;     v38 = load.i64 notrap aligned readonly v0+40
-;;     v9 = iadd v38, v37
+;;     v35 = uextend.i64 v6
+;;     v9 = iadd v30, v35
 ;;     store little v8, v9
 ;;     v10 = iconst.i32 0
 ;;     v11 = iconst.i32 8
