@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pyjitwasm.backend import Backend
 from pyjitwasm.config import Config
 from pyjitwasm.interp_engine import InterpBackend
@@ -35,6 +38,13 @@ class Engine:
         self.strategy = config.engine_strategy
         self.backend: Backend = (_jit_backend(config) if self.strategy == "jit"
                                  else InterpBackend(config))
+        # A pooling allocator that can hand a new store a dropped store's whole context
+        # with an instance (``runtime/jit/pool.py``): ``adopt_store(prepared module)``.
+        allocator = getattr(self.backend, "allocator", None)
+        # Contexts of dropped stores, ready for new ones (``Store._release``).
+        self._spare_contexts: list[Any] = []
+        self._adopt_store: Callable[[Any], Any] | None = getattr(allocator, "adopt_store",
+                                                                 None)
 
     def is_pulley(self) -> bool:
         """Whether code runs on an interpreter rather than as native code (Wasmtime's

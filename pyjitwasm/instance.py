@@ -20,17 +20,37 @@ class Instance:
     """
 
     def __init__(self, store: Store, module: Module, imports: Sequence[Extern]) -> None:
-        store = store_of(store)
+        if not isinstance(store, Store) or store._closed:
+            store = store_of(store)  # a Caller's store, or an error
         if not isinstance(module, Module):
             raise ArgumentTypeError("expected a Module")
-        if module.engine is not store.engine:
+        engine = store._engine
+        if module._engine is not engine:
             raise ValueError("the module was compiled for a different engine than the store's")
-        raw = [unwrap_extern(store, item) for item in imports]
         self._store = store
         self._module = module
-        self._rt: ModuleInstance = module._prepared.instantiate(raw, store._ctx)
-        store._instances.append(self._rt)
         self._exports: InstanceExports | None = None
+        context = store.__dict__.get("_ctx")
+        if not imports:
+            if context is None:
+                # A new store's first instance: a pooling engine may have a dropped
+                # store's context with an instance of the module parked whole
+                # (runtime/jit/pool.py).
+                adopt = engine._adopt_store
+                adopted = None if adopt is None else adopt(module._prepared)
+                if adopted is not None:
+                    store._ctx, rt = adopted
+                    self._rt: ModuleInstance = rt
+                    store._instances.append(rt)
+                    return
+                context = store._new_context()
+            raw: list[Any] = []
+        else:
+            raw = [unwrap_extern(store, item) for item in imports]
+            if context is None:
+                context = store._new_context()
+        self._rt = module._prepared.instantiate(raw, context)
+        store._instances.append(self._rt)
 
     def exports(self, store: Any) -> InstanceExports:
         """The instance's exports: ``[name]``, ``.get(name)``, ``.by_index[i]``, iteration."""
@@ -45,23 +65,40 @@ class Instance:
 
 
 class InstanceExports:
-    """Mapping-like view of an instance's exports, in declaration order."""
+    """Mapping-like view of an instance's exports, in declaration order. Each export's
+    API object is made when it is first looked up (a module may export thousands of
+    functions and a caller use a few)."""
 
     def __init__(self, store: Store, rt: ModuleInstance) -> None:
+        self._store = store
+        self._rt_items = rt.exports
         self._names = list(rt.exports)
-        self._items = {name: wrap_extern(store, item) for name, item in rt.exports.items()}
-        self.by_index: list[Extern] = [self._items[name] for name in self._names]
+        self._items: dict[str, Extern] = {}
+
+    def _wrapped(self, name: str) -> Extern:
+        item = self._items.get(name)
+        if item is None:
+            # A closed store refuses (its runtime instance may serve another store by now:
+            # a pooling engine parks it).
+            item = self._items[name] = wrap_extern(self._store._live(),
+                                                   self._rt_items[name])
+        return item
+
+    @property
+    def by_index(self) -> list[Extern]:
+        """The exports in declaration order."""
+        return [self._wrapped(name) for name in self._names]
 
     def __getitem__(self, key: str | int) -> Extern:
         if isinstance(key, int):
-            return self.by_index[key]
-        return self._items[key]
+            return self._wrapped(self._names[key])
+        return self._wrapped(key)
 
     def get(self, name: str, default: Any = None) -> Any:
-        return self._items.get(name, default)
+        return self._wrapped(name) if name in self._rt_items else default
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self._rt_items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
@@ -73,7 +110,7 @@ class InstanceExports:
         return list(self._names)
 
     def values(self) -> list[Extern]:
-        return list(self.by_index)
+        return self.by_index
 
     def items(self) -> list[tuple[str, Extern]]:
-        return [(name, self._items[name]) for name in self._names]
+        return [(name, self._wrapped(name)) for name in self._names]

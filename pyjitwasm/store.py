@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, Self, TypeVar
@@ -28,12 +29,32 @@ class Store:
             raise ArgumentTypeError("expected an Engine")
         self._engine = engine
         self._closed = False
-        self._ctx = engine.backend.new_context()
-        self._ctx.data = data
+        self._data = data
+        # The runtime context (``_ctx``) is made on first use (``__getattr__``): a pooling
+        # engine's first instantiation may instead adopt a whole parked one
+        # (``runtime/jit/pool.py``), and a store nothing is made in costs almost nothing.
         # Linker host functions made for this store: definition -> runtime function.
         self._host_funcs: dict[Any, Any] = {}
         # The runtime instances made in this store, torn down with it (see _release).
         self._instances: list[ModuleInstance] = []
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached while ``_ctx`` is not made yet (or for a missing attribute).
+        if name != "_ctx":
+            raise AttributeError(f"'Store' object has no attribute {name!r}")
+        return self._new_context()
+
+    def _new_context(self) -> StoreContext:
+        """Make the store's runtime context (``_ctx``): a dropped store's the engine kept
+        (see ``_release``), or a new one. (Callers that know it is missing call this
+        directly: reaching ``__getattr__`` costs an AttributeError raised and caught.)"""
+        engine = self._engine
+        try:
+            ctx = engine._spare_contexts.pop()
+        except IndexError:
+            ctx = engine.backend.new_context()
+        self._ctx = ctx
+        return ctx
 
     @property
     def engine(self) -> Engine:
@@ -42,11 +63,11 @@ class Store:
     @property
     def data(self) -> Any:
         """The host's object associated with this store (also ``caller.data``)."""
-        return self._ctx.data
+        return self._data
 
     @data.setter
     def data(self, value: Any) -> None:
-        self._ctx.data = value
+        self._data = value
 
     def set_wasi(self, config: Any) -> None:
         """Give this store a WASI environment (wasmtime-py's ``Store.set_wasi``)."""
@@ -72,12 +93,24 @@ class Store:
     def _release(self) -> None:
         # Not a weakref.finalize: its registry would hold the context, and a host
         # function capturing the store would then keep the store alive for good.
-        instances = self.__dict__.get("_instances")
-        if instances is not None:
-            _release(self._ctx, instances)
+        state = self.__dict__
+        context = state.get("_ctx")
+        if context is None:
+            return
+        if _release(context, state["_instances"]):
+            # Parked for another store: this one must not release it again.
+            del state["_ctx"]
+            return
+        # Nothing else refers to the context (this frame's name, the attribute and
+        # getrefcount's argument): the engine keeps it for its next store, which saves
+        # making one (a few microseconds).
+        spare = self._engine._spare_contexts
+        if len(spare) < _SPARE_CONTEXTS and sys.getrefcount(context) == 3 \
+                and context.reset_for_reuse():
+            del state["_ctx"]
+            spare.append(context)
 
-    def __del__(self) -> None:
-        self._release()
+    __del__ = _release
 
     def __enter__(self) -> Store:
         return self
@@ -152,16 +185,29 @@ class Store:
         resources.limits.update(memory_size, table_elements, instances, tables, memories)
 
 
-def _release(context: StoreContext, instances: list[ModuleInstance]) -> None:
+_SPARE_CONTEXTS = 4
+"""Released store contexts an engine keeps for its next stores."""
+
+
+def _release(context: StoreContext, instances: list[ModuleInstance]) -> bool:
     """Run when a Store is freed. Every API object holds its store, so none is left:
     break the runtime's internal cycles (instance <-> functions, tables holding funcrefs,
     the JIT's per-store tables) so memories, tables and code go now, not at the next
-    cyclic collection."""
-    for instance in instances:
-        instance.release()
+    cyclic collection. A pooling engine may instead park the whole context with its one
+    instance for the next store (``StoreContext.recycle``): then True is returned."""
+    recycle = context.recycle
+    if recycle is not None:
+        if recycle(len(instances)):
+            instances.clear()
+            return True
+        context.recycle = None  # it refers to the instance, which refers to the context
+    if not context.releases_instances:
+        for instance in instances:
+            instance.release()
     instances.clear()
     context.release()
     release_store_slots(context)  # a pooling allocator's slots go back to its pool
+    return False
 
 
 def store_of(obj: Any) -> Store:

@@ -32,18 +32,15 @@ class MemoryImage:
     space): ``data`` from address 0, its length rounded up to whole host pages (or to
     the memory's size when that is smaller: a memory of 1-byte pages)."""
 
-    __slots__ = ("memory", "data", "_fd", "_lock", "__weakref__")
+    __slots__ = ("memory", "data", "cow_capable", "_fd", "_lock", "__weakref__")
 
     def __init__(self, memory: int, data: bytes) -> None:
         self.memory = memory
         self.data = data
+        # Large enough that mapping it copy-on-write beats copying it.
+        self.cow_capable = len(data) >= COW_THRESHOLD and hasattr(os, "memfd_create")
         self._fd = -1
         self._lock = threading.Lock()
-
-    @property
-    def cow_capable(self) -> bool:
-        """Large enough that mapping it copy-on-write beats copying it."""
-        return len(self.data) >= COW_THRESHOLD and hasattr(os, "memfd_create")
 
     def fd(self) -> int:
         """A memfd holding ``data`` (made on first use, closed with the image)."""

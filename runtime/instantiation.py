@@ -67,6 +67,11 @@ class InstanceAllocator(Protocol[InstanceT, CodeT]):
         """Wasm function ``index`` of the module's function index space."""
         ...
 
+    def new_functions(self, inst: InstanceT, first: int, count: int) -> list[FuncInstance]:
+        """The module's ``count`` defined functions, from index ``first`` (code slots 0
+        on): :meth:`new_function` for each, or faster all at once."""
+        ...
+
     def new_table(self, inst: InstanceT, index: int, ttype: TableType) -> TableInstance: ...
 
     def new_memory(self, inst: InstanceT, index: int, mtype: MemoryType) -> MemoryInstance: ...
@@ -98,6 +103,11 @@ class PlainAllocator:
         module = inst.module
         ftype = module.types[module.funcs[code_slot]]
         return FuncInstance(ftype, inst.context, None, inst, index, code_slot)
+
+    def new_functions(self, inst: ModuleInstance, first: int,
+                      count: int) -> list[FuncInstance]:
+        new_function = self.new_function
+        return [new_function(inst, first + slot, slot) for slot in range(count)]
 
     def new_table(self, inst: ModuleInstance, index: int, ttype: TableType) -> TableInstance:
         return ListTable(ttype, inst.context)
@@ -274,7 +284,8 @@ def _plan_const(expr: ConstExpr) -> PlannedConst:
     return (_CONST, eval_const(expr, None))
 
 
-def _value(planned: PlannedConst, inst: ModuleInstance) -> Any:
+def planned_value(planned: PlannedConst, inst: ModuleInstance) -> Any:
+    """A planned constant expression's value in ``inst``."""
     kind, payload = planned
     if kind == _CONST:
         return payload
@@ -283,7 +294,7 @@ def _value(planned: PlannedConst, inst: ModuleInstance) -> Any:
     return eval_const(payload, inst)
 
 
-def _items(planned: list[PlannedConst], inst: ModuleInstance) -> list[Any]:
+def planned_items(planned: list[PlannedConst], inst: ModuleInstance) -> list[Any]:
     """An element segment's references in ``inst``."""
     funcs = inst.funcs
     return [funcs[payload] if kind == _FUNC else payload if kind == _CONST
@@ -299,8 +310,8 @@ class InstantiationPlan:
     Only work moves here, never a check: each segment is still bounds-checked against
     the instance's own table or memory (an imported one may have any size)."""
 
-    __slots__ = ("func_count", "globals", "elems", "active_elems", "active_datas",
-                 "datas_after", "exports")
+    __slots__ = ("func_count", "globals", "elems", "elem_funcs", "active_elems",
+                 "active_datas", "datas_after", "exports")
 
     def __init__(self, module: WasmModule) -> None:
         self.func_count = len(module.funcs)
@@ -309,6 +320,12 @@ class InstantiationPlan:
         # passive ones do: active ones are applied and dropped, declarative ones dropped).
         self.elems = [([_plan_const(item) for item in seg.items],
                        seg.mode == SegmentMode.PASSIVE) for seg in module.elems]
+        # A segment of ``ref.func`` items only, as the function numbers (its items are
+        # then looked up without evaluating anything: most segments are such).
+        self.elem_funcs: list[tuple[int, ...] | None] = [
+            tuple(payload for _, payload in items)
+            if all(kind == _FUNC for kind, _ in items) else None
+            for items, _ in self.elems]
         self.active_elems: list[tuple[int, int, PlannedConst]] = []
         for index, elem in enumerate(module.elems):
             if elem.mode == SegmentMode.ACTIVE:
@@ -369,9 +386,7 @@ def instantiate(
 
     funcs = inst.funcs
     first = len(funcs)
-    new_function = allocator.new_function
-    for slot in range(plan.func_count):
-        funcs.append(new_function(inst, first + slot, slot))
+    funcs.extend(allocator.new_functions(inst, first, plan.func_count))
     try:
         for i, ttype in enumerate(module.tables):
             inst.tables.append(allocator.new_table(inst, i, ttype))
@@ -380,7 +395,7 @@ def instantiate(
     except MemoryError as exc:
         raise InstantiationError(str(exc)) from None
     for i, (gtype, init) in enumerate(plan.globals):
-        inst.globals.append(allocator.new_global(inst, i, gtype, _value(init, inst)))
+        inst.globals.append(allocator.new_global(inst, i, gtype, planned_value(init, inst)))
     _segments_and_exports(plan, inst, allocator, images)
     if module.start is not None:
         start = inst.funcs[module.start]
@@ -406,10 +421,16 @@ def _init_elements(plan: InstantiationPlan, inst: InstanceT,
                    allocator: InstanceAllocator[InstanceT, Any]) -> None:
     """Apply the active element segments in order (the instance's list already holds
     them dropped); a segment that does not fit traps, keeping the earlier ones' effects."""
+    elems = plan.elems
+    elem_funcs = plan.elem_funcs
+    tables = inst.tables
+    funcs = inst.funcs
     for index, table, offset in plan.active_elems:
-        start = _value(offset, inst)
-        items = _items(plan.elems[index][0], inst)
-        if start + len(items) > inst.tables[table].size:
+        start = offset[1] if offset[0] == _CONST else planned_value(offset, inst)
+        numbers = elem_funcs[index]
+        items = planned_items(elems[index][0], inst) if numbers is None \
+            else list(map(funcs.__getitem__, numbers))
+        if start + len(items) > tables[table].size:
             raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
         allocator.init_table(inst, table, start, items)
 
@@ -427,7 +448,7 @@ def _init_data(plan: InstantiationPlan, inst: ModuleInstance,
             inst.memories[image.memory].apply_image(image)
         return
     for memory_index, offset, data in plan.active_datas:
-        start = _value(offset, inst)
+        start = planned_value(offset, inst)
         memory = inst.memories[memory_index]
         if start + len(data) > memory.byte_size:
             raise Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
@@ -440,7 +461,7 @@ def _segments_and_exports(plan: InstantiationPlan, inst: InstanceT,
     """The instantiation steps after the globals: segments kept for later use, exports
     bound, then the instance activated and its active segments written."""
     # After instantiation only the passive segments remain (the others are dropped).
-    inst.elems = [_items(items, inst) if passive else [] for items, passive in plan.elems]
+    inst.elems = [planned_items(items, inst) if passive else [] for items, passive in plan.elems]
     inst.datas = list(plan.datas_after)
     _bind_exports(plan, inst)
     allocator.activate(inst)
@@ -456,6 +477,6 @@ def reinitialize(plan: InstantiationPlan, inst: InstanceT,
     does from the global initializers on. Only for a module without imports or a start
     function (the caller checks): its globals, segments and exports are its own."""
     for glob, (_, init) in zip(inst.globals, plan.globals, strict=True):
-        glob.value = _value(init, inst)
+        glob.value = planned_value(init, inst)
     _segments_and_exports(plan, inst, allocator, images)
     return inst

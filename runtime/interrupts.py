@@ -30,10 +30,11 @@ class EpochCounter:
     cell by default (the interpreter reads it directly), or a native ``uint64_t[1]``
     the JIT passes in, where compiled code reads it."""
 
-    __slots__ = ("cell", "_lock")
+    __slots__ = ("cell", "address", "_lock")
 
     def __init__(self, cell: Any = None) -> None:
         self.cell: Any = cell if cell is not None else [0]
+        self.address = 0  # of a native cell, once the JIT has needed it
         self._lock = threading.Lock()
 
     @property

@@ -130,7 +130,9 @@ class InstancePool:
         self.live_instances = 0
         self.live_memories = 0
         self.live_tables = 0
-        self._lock = threading.Lock()
+        # Guards the counts (the JIT's pooled allocator guards its parked instances with
+        # it too, so parking or adopting one is one critical section).
+        self.lock = threading.Lock()
 
     # Per-module limits -------------------------------------------------------------
 
@@ -177,34 +179,47 @@ class InstancePool:
     def take_instance(self, context: StoreContext, module: WasmModule) -> None:
         """Count a new instance of ``module`` (with its memories and tables) in
         ``context``'s store, or raise ResourceLimitError when the pool is full."""
-        c = self.config
         memories, tables = len(module.memories), len(module.tables)
-        with self._lock:
-            if self.live_instances + 1 > c.total_core_instances:
-                raise ResourceLimitError(
-                    f"maximum concurrent core instance limit of {c.total_core_instances} "
-                    "reached (total_core_instances)")
-            if self.live_memories + memories > c.total_memories:
-                raise ResourceLimitError(
-                    f"maximum concurrent memory limit of {c.total_memories} reached "
-                    "(total_memories)")
-            if self.live_tables + tables > c.total_tables:
-                raise ResourceLimitError(
-                    f"maximum concurrent table limit of {c.total_tables} reached "
-                    "(total_tables)")
-            self.live_instances += 1
-            self.live_memories += memories
-            self.live_tables += tables
+        self.take_counts(memories, tables)
         use = self.use_of(context)
         use.instances += 1
         use.memories += memories
         use.tables += tables
 
+    def take_counts(self, memories: int, tables: int) -> None:
+        """Count one more live instance with ``memories`` memories and ``tables`` tables
+        in the pool (not in a store's record), or raise ResourceLimitError when full."""
+        with self.lock:
+            self.take_counts_locked(memories, tables)
+
+    def take_counts_locked(self, memories: int, tables: int) -> None:
+        """:meth:`take_counts` for a caller holding ``lock``."""
+        c = self.config
+        if self.live_instances + 1 > c.total_core_instances:
+            raise ResourceLimitError(
+                f"maximum concurrent core instance limit of {c.total_core_instances} "
+                "reached (total_core_instances)")
+        if self.live_memories + memories > c.total_memories:
+            raise ResourceLimitError(
+                f"maximum concurrent memory limit of {c.total_memories} reached "
+                "(total_memories)")
+        if self.live_tables + tables > c.total_tables:
+            raise ResourceLimitError(
+                f"maximum concurrent table limit of {c.total_tables} reached "
+                "(total_tables)")
+        self.live_instances += 1
+        self.live_memories += memories
+        self.live_tables += tables
+
     def give_back(self, instances: int, memories: int, tables: int) -> None:
-        with self._lock:
-            self.live_instances -= instances
-            self.live_memories -= memories
-            self.live_tables -= tables
+        with self.lock:
+            self.give_back_locked(instances, memories, tables)
+
+    def give_back_locked(self, instances: int, memories: int, tables: int) -> None:
+        """:meth:`give_back` for a caller holding ``lock``."""
+        self.live_instances -= instances
+        self.live_memories -= memories
+        self.live_tables -= tables
 
 
 class PooledPlainAllocator(PlainAllocator):

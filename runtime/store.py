@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyjitwasm.runtime.interrupts import EpochCounter
@@ -17,7 +18,7 @@ class StoreContext:
     limit holds however the host and wasm interleave.
     """
 
-    __slots__ = ("data", "max_call_depth", "max_host_nesting", "depth", "nesting", "owner",
+    __slots__ = ("max_call_depth", "max_host_nesting", "depth", "nesting", "recycle",
                  # Store limits and pooling (runtime/limits.py, runtime/pooling.py).
                  "resources", "pool",
                  "epoch", "consume_fuel", "epoch_interruption", "fuel_consumed",
@@ -26,7 +27,6 @@ class StoreContext:
     def __init__(self, max_call_depth: int = 10_000, max_host_nesting: int = 100,
                  epoch: EpochCounter | None = None, consume_fuel: bool = False,
                  epoch_interruption: bool = False) -> None:
-        self.data: Any = None
         # Interruption (runtime/interrupts.py). The interpreter reads fuel_consumed and
         # epoch_deadline directly; the JIT keeps them in native memory (its subclass).
         self.epoch = epoch if epoch is not None else EpochCounter()
@@ -38,8 +38,9 @@ class StoreContext:
         self.max_host_nesting = max_host_nesting
         self.depth = 0
         self.nesting = 0
-        # The API object owning this context (a pyjitwasm.Store), for wrapping values.
-        self.owner: Any = None
+        # A pooling allocator's offer to park the whole context with its one instance
+        # when the store is dropped: ``recycle(instances in the store) -> parked``.
+        self.recycle: Callable[[int], bool] | None = None
         # Store limits and pooling: what the store created, checked against its limits
         # (``set_limits``), and the memory slots and pool counts this store holds, given
         # back when it is dropped (a ``pooling.StorePoolUse``; None while it holds none).
@@ -60,6 +61,22 @@ class StoreContext:
         """Trap epoch checks once the engine's epoch is ``ticks_beyond_current`` past its
         current value."""
         self.epoch_deadline = self.epoch.value + ticks_beyond_current
+
+    releases_instances = False
+    """Whether :meth:`release` releases every instance of the store itself (then the API
+    need not release them one by one first)."""
+
+    def reset_for_reuse(self) -> bool:
+        """The store was dropped and released, and nothing refers to this context any
+        more: make it a new store's (True), or return False if it cannot be."""
+        self.depth = self.nesting = 0
+        self.recycle = None
+        self.fuel_consumed = 0
+        self.epoch_deadline = 0
+        resources = self.resources
+        resources.limits = None
+        resources.instances = resources.memories = resources.tables = 0
+        return True
 
     def release(self) -> None:
         """The store was dropped: break the reference cycles only the engine's own

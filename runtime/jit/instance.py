@@ -32,11 +32,11 @@ from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.pooling import on_store_release
 from pyjitwasm.runtime.store import StoreContext
-from pyjitwasm.runtime.table import TableInstance
+from pyjitwasm.runtime.table import DEFAULT_MAX_ELEMENTS, TableInstance
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.translate.env import uses_static_heap
 from pyjitwasm.wasm.module import WasmModule
-from pyjitwasm.wasm.types import GlobalType, MemoryType, TableType
+from pyjitwasm.wasm.types import FUNCREF, GlobalType, MemoryType, TableType
 
 
 def _jit_context(context: StoreContext) -> JitStoreContext:
@@ -53,7 +53,9 @@ class _VmctxTemplate:
     module's :class:`~pyjitwasm.runtime.instantiation.InstantiationPlan`."""
 
     __slots__ = ("data", "func_refs", "plan", "func_types", "code_slots", "defined_refs",
-                 "ref_vmctx_words", "fits_pools", "parkable")
+                 "ref_vmctx_words", "fits_pools", "parkable", "parked", "parked_stores",
+                 "parked_by", "size", "epoch_word", "memory_offsets", "table_offsets",
+                 "table_elements", "global_offsets", "__weakref__")
 
     def __init__(self, code: CompiledCode) -> None:
         module, layout = code.module, code.layout
@@ -84,35 +86,80 @@ class _VmctxTemplate:
                                 for offset in self.defined_refs.values()]
         self.data = ffi.buffer(buf)[:]
         self.plan = instantiation.InstantiationPlan(module)
+        # Offsets every instantiation needs, looked up once (the layout computes them).
+        self.epoch_word = layout.epoch_ptr // 8
+        self.memory_offsets = [layout.memory(i) for i in range(len(module.memories))]
+        self.table_offsets = [layout.table(i) for i in range(len(module.tables))]
+        self.global_offsets = [layout.global_(i) for i in range(len(module.globals))]
+        # The first elements of each small funcref table the module defines live after
+        # the vmctx, in the same buffer (one allocation less per table; a grow moves
+        # them out, ``table.py``): the offset of each, or 0 for a table that has its own.
+        end = layout.size
+        self.table_elements: list[int] = []
+        for ttype in module.tables:
+            if ttype.elem_type == FUNCREF and 0 < ttype.minimum <= INLINE_TABLE_ELEMENTS:
+                self.table_elements.append(end)
+                end += 8 * ttype.minimum
+            else:
+                self.table_elements.append(0)
+        self.size = end
         # The pools (``pool.py``) whose per-module limits this module was checked against.
         self.fits_pools: set[object] = set()
-        # Whether a pooling allocator may park and reuse its instances (``pool.py``).
+        # Whether a pooling allocator may park and reuse its instances, and the parked
+        # ones (``pool.py``): instances alone (``parked``), or each with the whole
+        # context of the store it was the only instance of (``parked_stores``). They
+        # hold this template but not the code, so they go when the code does.
         self.parkable: bool | None = None
+        self.parked: list[Any] = []
+        self.parked_stores: list[Any] = []
+        self.parked_by: object = None  # the allocator that parked some (it counts them)
+
+    def discard_parked(self) -> None:
+        """The module's code is gone: free the parked instances now (a parked store's
+        context and its instance refer to each other)."""
+        parked, self.parked, self.parked_stores = \
+            self.parked + self.parked_stores, [], []
+        for tenancy in parked:
+            tenancy.discard()
 
     def write(self, inst: JitModuleInstance, state: JitState) -> None:
         """Make ``inst``'s vmctx this template, for an instance in ``state``'s store:
         its limits record, store handle and epoch counter, and its own address in the
         funcref records."""
         vmctx = inst.vmctx
-        ffi.memmove(ffi.cast("char *", vmctx), self.data, len(self.data))
         words = inst.words()
+        ffi.memmove(words, self.data, len(self.data))  # (inline table elements: zero)
         words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
         words[vm.STORE_OFFSET // 8] = state.id
-        words[inst.layout.epoch_ptr // 8] = state.epoch_address
+        words[self.epoch_word] = state.epoch_address
         for word in self.ref_vmctx_words:
             words[word] = vmctx
 
 
-_TEMPLATES: weakref.WeakKeyDictionary[CompiledCode, _VmctxTemplate] = \
-    weakref.WeakKeyDictionary()
+_TEMPLATES: dict[int, tuple[weakref.ref[CompiledCode], _VmctxTemplate]] = {}
+"""id(code) -> (weak reference to the code, its template). The reference's callback
+removes the entry when the code dies (before its id can be reused) and frees the
+template's parked instances and stores, which refer to each other."""
 
 
 def _vmctx_template(code: CompiledCode) -> _VmctxTemplate:
-    template = _TEMPLATES.get(code)
-    if template is None:
-        template = _TEMPLATES[code] = _VmctxTemplate(code)
+    entry = _TEMPLATES.get(id(code))
+    if entry is not None and entry[0]() is code:
+        return entry[1]
+    template = _VmctxTemplate(code)
+    key = id(code)
+
+    def forget(_: object) -> None:
+        gone = _TEMPLATES.pop(key, None)
+        if gone is not None:
+            gone[1].discard_parked()
+
+    _TEMPLATES[key] = (weakref.ref(code, forget), template)
     return template
 
+
+INLINE_TABLE_ELEMENTS = 64
+"""Funcref tables of at most this many initial elements keep them in the vmctx buffer."""
 
 STATIC_SLOTS = MemorySlotPool(STATIC_BOUND + STATIC_GUARD, max_warm=16)
 """Warm static-heap slots of on-demand allocation, shared by every engine (address space
@@ -127,7 +174,7 @@ class JitAllocator:
         state = _jit_context(context).jit
         template = _vmctx_template(code)
         self._admit(template, module, code, context)
-        inst = JitModuleInstance(module, context, code, template.func_refs)
+        inst = JitModuleInstance(module, context, code, template.func_refs, template.size)
         # The engine's per-module state of an instance is its template (new_function).
         inst.code_cache = template
         template.write(inst, state)
@@ -182,6 +229,29 @@ class JitAllocator:
             _jit_context(inst.context).jit.funcrefs[address] = func
         return func
 
+    def new_functions(self, inst: JitModuleInstance, first: int,
+                      count: int) -> list[FuncInstance]:
+        # :meth:`new_function` for each, with what they share looked up once (a module
+        # may define thousands of functions).
+        template = cast(_VmctxTemplate, inst.code_cache)
+        context = _jit_context(inst.context)
+        funcrefs = context.jit.funcrefs
+        types, slots, refs = template.func_types, template.code_slots, template.defined_refs
+        vmctx, code = inst.vmctx, inst.compiled
+        funcs = []
+        for slot in range(count):
+            index = first + slot
+            func = FuncInstance(types[slot], context, None, inst, index, slot)
+            offset = refs.get(index)
+            if offset is None:
+                func.compiled = JitFunc(slots[slot], vmctx, -1, code, index)
+            else:
+                address = vmctx + offset
+                func.compiled = JitFunc(slots[slot], vmctx, -1, code, index, address)
+                funcrefs[address] = func
+            funcs.append(func)
+        return funcs
+
     def _write_func_ref(self, inst: JitModuleInstance, index: int, func: FuncInstance) -> None:
         """Fill the vmctx's VMFuncRef record of function ``index``, if it has one (before
         any global initializer or segment can name the function)."""
@@ -196,9 +266,7 @@ class JitAllocator:
             jf.funcref = address
 
     def new_table(self, inst: JitModuleInstance, index: int, ttype: TableType) -> TableInstance:
-        return JitTable(ttype, _jit_context(inst.context), None,
-                        definition=inst.vmctx + inst.layout.table(index),
-                        keepalive=inst.vmctx_buffer, lazy=True)
+        return new_defined_table(inst, index, ttype, DEFAULT_MAX_ELEMENTS)
 
     def new_memory(self, inst: JitModuleInstance, index: int,
                    mtype: MemoryType) -> MemoryInstance:
@@ -207,10 +275,10 @@ class JitAllocator:
         # A static heap reuses a warm slot of address space when one is free (slots.py):
         # mapping and unmapping 6 GiB is most of what a new memory costs.
         lease = STATIC_SLOTS.acquire(mtype.minimum_bytes) if static else None
-        memory = JitMemory(mtype, context, static=static,
-                           definition=inst.vmctx + inst.layout.memory(index),
+        offset = cast(_VmctxTemplate, inst.code_cache).memory_offsets[index]
+        memory = JitMemory(mtype, context, static=static, definition=inst.vmctx + offset,
                            keepalive=inst.vmctx_buffer, reserve_bytes=context.dynamic_reserve,
-                           reservation=lease)
+                           reservation=lease, definition_words=inst.words() + offset // 8)
         if lease is not None:
             del lease
             on_store_release(context, SlotReturn(STATIC_SLOTS, memory))
@@ -218,17 +286,20 @@ class JitAllocator:
 
     def new_global(self, inst: JitModuleInstance, index: int, gtype: GlobalType,
                    value: Any) -> GlobalInstance:
-        return JitGlobal(gtype, value, _jit_context(inst.context),
-                         slot=inst.vmctx + inst.layout.global_(index),
+        offset = cast(_VmctxTemplate, inst.code_cache).global_offsets[index]
+        return JitGlobal(gtype, value, _jit_context(inst.context), slot=inst.vmctx + offset,
                          keepalive=inst.vmctx_buffer)
 
     def init_table(self, inst: JitModuleInstance, table: int, start: int,
                    items: list[Any]) -> None:
-        target = inst.tables[table]
-        assert isinstance(target, JitTable)
-        defined_here = table >= len(inst.tables) - len(inst.module.tables)
-        if defined_here and target.lazy is not None:
-            target.initialize_lazily(start, items)
+        tables = inst.tables
+        target = tables[table]
+        lazy = getattr(target, "lazy", None)
+        if lazy is not None and table >= len(tables) - len(inst.module.tables):
+            # Defined here (another instance's table may be lazy too): every element
+            # reads 0 until first used, so recording the items is all
+            # (``JitTable.initialize_lazily``, inlined: this runs per instantiation).
+            lazy.update(zip(range(start, start + len(items)), items, strict=True))
         else:
             target.initialize(start, items)
 
@@ -238,6 +309,20 @@ class JitAllocator:
         # map learns each batch of code as it is compiled (``module_code``).
         register_instance(inst)
         _jit_context(inst.context).jit.instances.append(inst)
+
+
+def new_defined_table(inst: JitModuleInstance, index: int, ttype: TableType,
+                      max_elements: int) -> JitTable:
+    """Defined table ``index`` of ``inst``: lazily initialized, its definition in the
+    vmctx, and its elements too while it is small (``_VmctxTemplate.table_elements``)."""
+    template = cast(_VmctxTemplate, inst.code_cache)
+    offset = template.table_offsets[index]
+    words = inst.words()
+    inline = template.table_elements[index]
+    return JitTable(ttype, _jit_context(inst.context), None, max_elements,
+                    definition=inst.vmctx + offset, keepalive=inst.vmctx_buffer, lazy=True,
+                    definition_words=words + offset // 8,
+                    elements=(inst.vmctx + inline, words + inline // 8) if inline else None)
 
 
 ALLOCATOR = JitAllocator()
@@ -256,7 +341,7 @@ def instantiate(
     LinkError, Trap (segments, start function) or InstantiationError like
     :func:`pyjitwasm.runtime.instantiation.instantiate`. ``allocator`` is on-demand
     unless the engine pools (``pool.py``); ``images`` the module's memory images."""
-    if not imports:
+    if not imports and allocator is not ALLOCATOR:
         # A pooling allocator may have a parked instance of the module (``pool.py``).
         inst = allocator.reuse(compiled, context, images)
         if inst is not None:

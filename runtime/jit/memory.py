@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from typing import Any
 
 from pyjitwasm.runtime.images import MemoryImage
 from pyjitwasm.runtime.jit.slots import SlotLease
@@ -73,6 +74,7 @@ class JitMemory(MemoryInstance):
         keepalive: object = None,
         reservation: Reservation | None = None,
         max_bytes: int | None = None,
+        definition_words: Any = None,
     ) -> None:
         # ``static`` is the engine's heap style; the memory's type may still rule it out.
         self.static = uses_static_heap("static" if static else "dynamic", mtype)
@@ -87,9 +89,12 @@ class JitMemory(MemoryInstance):
             self._own_def = ffi.new("uint64_t[2]")
             definition = int(ffi.cast("uintptr_t", self._own_def))
         self.definition = definition
-        self._u64 = ffi.cast("uint64_t *", definition)
+        # ``definition_words``: the definition as a u64 pointer already (cheaper than a
+        # cast: the vmctx's word array plus an index).
+        self._u64 = ffi.cast("uint64_t *", definition) if definition_words is None \
+            else definition_words
         size = mtype.minimum_bytes
-        if mtype.minimum > self.maximum or size > self.max_bytes:
+        if size > self.max_bytes or mtype.minimum > self.maximum:
             raise MemoryError(f"memory minimum of {mtype.minimum} pages is too large")
         if reservation is not None:
             self._resv = reservation
@@ -99,7 +104,8 @@ class JitMemory(MemoryInstance):
             limit = self.maximum << mtype.page_size_log2
             room = max(size, min(limit, reserve_bytes))
             self._resv = Reservation(room, guarded=True)
-        self._resv.commit(size)
+        if self._resv.committed < size:
+            self._resv.commit(size)  # (a warm slot is committed already: no call)
         self._length = size
         self._publish()
 

@@ -20,7 +20,7 @@ module's memory images (``runtime/images.py``) like on-demand instances' are.
 
 from __future__ import annotations
 
-import threading
+import sys
 import weakref
 from collections.abc import Sequence
 from typing import Any, cast
@@ -33,6 +33,7 @@ from pyjitwasm.runtime.jit.instance import (
     _jit_context,
     _vmctx_template,
     _VmctxTemplate,
+    new_defined_table,
 )
 from pyjitwasm.runtime.jit.memory import STATIC_BOUND, STATIC_GUARD, JitMemory
 from pyjitwasm.runtime.jit.slots import MemorySlotPool, SlotReturn
@@ -41,6 +42,7 @@ from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vm import PAGE, round_to_pages
 from pyjitwasm.runtime.jit.vmctx import CompiledCode, JitModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
+from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.pooling import InstancePool
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
@@ -61,11 +63,11 @@ class PooledJitAllocator(JitAllocator):
                                     config.linear_memory_keep_resident)
         # Unmap the free slots with the allocator (its engine).
         weakref.finalize(self, MemorySlotPool.close, self.slots)
-        # Parked instances (``_Tenancy``), per module code, ready for the next store.
-        self._parked: weakref.WeakKeyDictionary[CompiledCode, list[_Tenancy]] = \
-            weakref.WeakKeyDictionary()
+        # How many instances are parked (``_Tenancy``, kept in their module's vmctx
+        # template), and the templates that may hold some.
         self._parked_count = 0
-        self._parked_lock = threading.Lock()
+        self._parked_templates: weakref.WeakSet[_VmctxTemplate] = weakref.WeakSet()
+        self._parked_lock = pool.lock
 
     def _admit(self, template: _VmctxTemplate, module: WasmModule, code: CompiledCode,
                context: StoreContext) -> None:
@@ -79,25 +81,28 @@ class PooledJitAllocator(JitAllocator):
                    mtype: MemoryType) -> MemoryInstance:
         context = _jit_context(inst.context)
         lease = self.slots.acquire(mtype.minimum_bytes)
+        offset = cast(_VmctxTemplate, inst.code_cache).memory_offsets[index]
         memory = JitMemory(mtype, context, static=context.heap_style == "static",
-                           definition=inst.vmctx + inst.layout.memory(index),
-                           keepalive=inst.vmctx_buffer, reservation=lease,
-                           max_bytes=self.pool.config.max_memory_size)
+                           definition=inst.vmctx + offset, keepalive=inst.vmctx_buffer,
+                           reservation=lease, max_bytes=self.pool.config.max_memory_size,
+                           definition_words=inst.words() + offset // 8)
         del lease
         if not _parkable(inst):  # else the instance's _Tenancy returns the slot
             self.pool.use_of(context).on_release.append(SlotReturn(self.slots, memory))
         return memory
 
     def new_table(self, inst: JitModuleInstance, index: int, ttype: TableType) -> TableInstance:
-        return JitTable(ttype, _jit_context(inst.context), None,
-                        max_elements=self.pool.config.table_elements,
-                        definition=inst.vmctx + inst.layout.table(index),
-                        keepalive=inst.vmctx_buffer, lazy=True)
+        return new_defined_table(inst, index, ttype, self.pool.config.table_elements)
 
     def activate(self, inst: JitModuleInstance) -> None:
         super().activate(inst)
         if _parkable(inst):
-            self.pool.use_of(inst.context).on_release.append(_Tenancy(self, inst))
+            tenancy = _Tenancy(self, inst)
+            context = _jit_context(inst.context)
+            self.pool.use_of(context).on_release.append(tenancy)
+            # The store's first instance: the store may be parked whole with it.
+            if len(context.jit.instances) == 1:
+                context.recycle = tenancy.park_store
 
     # Parked instances ------------------------------------------------------------------
 
@@ -107,16 +112,19 @@ class PooledJitAllocator(JitAllocator):
         there is none): the pool's and the store's limits are checked and counted as
         for a new instance, then the vmctx is reset from the module's template and the
         globals, segments and exports are initialized again."""
-        parked = self._parked.get(code)
-        if not parked:
+        template = _vmctx_template(code)
+        if not template.parked and not template.parked_stores:
             return None
         with self._parked_lock:
-            if not parked:
+            if template.parked:
+                tenancy = template.parked.pop()
+            elif template.parked_stores:
+                tenancy = template.parked_stores.pop()
+            else:
                 return None
-            tenancy = parked.pop()
             self._parked_count -= 1
+        tenancy.leave_parked_store()  # its old context is not needed: this one is used
         module = code.module
-        template = _vmctx_template(code)
         try:
             context.resources.check_instance(len(module.memories), len(module.tables))
             self._admit(template, module, code, context)
@@ -125,26 +133,56 @@ class PooledJitAllocator(JitAllocator):
             tenancy.give_slots_back()  # e.g. a limit: this instance is not reused
             raise
 
+    def adopt_store(self, prepared: object) -> tuple[JitStoreContext, JitModuleInstance] | None:
+        """For a new store's first instantiation of ``prepared`` (a ``JitModule``; no
+        imports): the context and instance of a dropped store parked whole, made ready
+        for the new store (None if there is none). Only what the last tenant may have
+        changed is reset -- globals, passive segments, the memory's image; tables and
+        memory were reset when it was parked --, and the pool counts the instance again."""
+        code: CompiledCode | None = getattr(prepared, "_compiled", None)
+        if code is None:
+            return None
+        template = _vmctx_template(code)
+        stores = template.parked_stores
+        if not stores:
+            return None
+        with self._parked_lock:  # (the pool's lock)
+            if not stores:
+                return None
+            tenancy = stores[-1]
+            # The pool full raises here, and the parked store stays for later.
+            self.pool.take_counts_locked(len(tenancy.memories), len(tenancy.tables))
+            stores.pop()
+            self._parked_count -= 1
+        return tenancy.reopen(code, getattr(prepared, "images", None) or ())
+
     @property
     def parked_instances(self) -> int:
         """Instances parked for reuse (each keeps its memory slots; for tests)."""
-        return sum(len(parked) for parked in self._parked.values())
+        return sum(len(t.parked) + len(t.parked_stores) for t in list(self._parked_templates))
 
-    def park(self, tenancy: _Tenancy, code: CompiledCode) -> bool:
+    def park(self, tenancy: _Tenancy, template: _VmctxTemplate,
+             store_counts: tuple[int, int, int] | None = None) -> bool:
         """Keep a reset instance for the next store, if fewer than
-        ``max_unused_warm_slots`` are kept already."""
+        ``max_unused_warm_slots`` are parked already (else return False).
+        ``store_counts``: the instance is parked with its store's context, whose
+        (instances, memories, tables) the pool stops counting."""
         limit = self.pool.config.max_unused_warm_slots
-        with self._parked_lock:
+        with self._parked_lock:  # (the pool's lock)
             if self._parked_count >= limit:
                 # Parked instances of dropped modules went with their code: recount.
-                self._parked_count = sum(len(p) for p in self._parked.values())
+                self._parked_count = self.parked_instances
                 if self._parked_count >= limit:
                     return False
             self._parked_count += 1
-            parked = self._parked.get(code)
-            if parked is None:
-                parked = self._parked[code] = []
-            parked.append(tenancy)
+            if store_counts is None:
+                template.parked.append(tenancy)
+            else:
+                template.parked_stores.append(tenancy)
+                self.pool.give_back_locked(*store_counts)
+        if template.parked_by is not self:
+            template.parked_by = self
+            self._parked_templates.add(template)
         return True
 
 
@@ -174,10 +212,17 @@ class _Tenancy:
     the dropped store can still reach it (no API object of its entities is alive, no
     host view of its memory, nothing grew), else its memory slots go back to the pool.
 
+    When the instance was all its store made, the store's whole context is parked with
+    it (:meth:`park_store`, ``context``): the next new store adopts both
+    (:meth:`reopen`), so neither a context nor the vmctx has to be made or rewritten.
+    Otherwise the instance alone is parked after the store's teardown (``__call__``)
+    and moves into the next store's context (:meth:`move_in`).
+
     While parked it holds its module's code only weakly (``code`` is cleared in the
     instance and its functions), so dropping the Module frees the parked instances."""
 
-    __slots__ = ("allocator", "inst", "funcs", "tables", "memories", "globals", "code_ref")
+    __slots__ = ("allocator", "inst", "funcs", "tables", "memories", "globals", "entities",
+                 "context", "table_init", "global_init", "passive", "image_writes")
 
     def __init__(self, allocator: PooledJitAllocator, inst: JitModuleInstance) -> None:
         self.allocator = allocator
@@ -187,39 +232,123 @@ class _Tenancy:
         self.tables = tuple(inst.tables)
         self.memories = tuple(inst.memories)
         self.globals = tuple(inst.globals)
-        self.code_ref: weakref.ref[CompiledCode] | None = None
+        self.entities: tuple[Any, ...] = self.funcs + self.tables + self.memories + \
+            self.globals
+        # The parked store's context (None unless parked whole).
+        self.context: JitStoreContext | None = None
+        # What a reopened store's instance is reset to, worked out at its first
+        # parking (``_initial_state``): per table the elements its active segments
+        # give, per mutable global its initial value, whether it has passive segments.
+        self.table_init: list[tuple[JitTable, dict[int, Any]]] | None = None
+        self.global_init: list[tuple[JitGlobal, Any]] = []
+        self.passive = False
+        # The memory images as (destination, bytes) to copy, made on first reopening
+        # (empty when an image is mapped copy-on-write instead).
+        self.image_writes: list[tuple[Any, bytes]] | None = None
+
+    # The store was dropped -----------------------------------------------------------
+
+    def park_store(self, instances_in_store: int) -> bool:
+        """The store is being dropped (``StoreContext.recycle``): park its whole context
+        with this instance and return True if the instance is all the store made and
+        nothing outside the store refers to either; else return False and the store is
+        torn down as usual (which parks the instance alone if it can)."""
+        inst = self.inst
+        context = inst.context
+        if instances_in_store != 1 or inst.compiled is None \
+                or not isinstance(context, JitStoreContext):
+            return False
+        state = context.jit
+        use = context.pool
+        resources = context.resources
+        if (len(state.instances) != 1 or state.has_host_state()
+                or use is None or len(use.on_release) != 1 or use.on_release[0] is not self
+                or resources.memories != len(self.memories)
+                or resources.tables != len(self.tables)
+                or context.entries != context.exits
+                # Only the store, the instance, its entities and the callers' names (the
+                # Store's release, ``_release``, this frame, getrefcount's argument)
+                # refer to the context: nothing else of the store is alive.
+                or sys.getrefcount(context) != _CONTEXT_REFS + len(self.entities)):
+            return False
+        template = cast(_VmctxTemplate, inst.code_cache)
+        if self.table_init is None and not self._initial_state(template):
+            return False
+        if not self._reset(reset_tables=False):
+            return False
+        for table, elements in self.table_init or ():
+            table.reset_to(elements)
+        resources.limits = None
+        context.depth = context.nesting = 0
+        if context.consume_fuel or context.epoch_interruption:  # (else no code reads them)
+            state.reset_interruption()
+        self._drop_code()
+        self.context = context
+        # The pool stops counting the instance; the store's own counts stay as they
+        # are, which is what the next store's instantiation would count.
+        if not self.allocator.park(self, template, (use.instances, use.memories, use.tables)):
+            # Torn down as usual now, and without its code the instance is not parked.
+            self.context = None
+            return False
+        return True
+
+    def _initial_state(self, template: _VmctxTemplate) -> bool:
+        """Work out what :meth:`reopen` resets the instance to (False: the element
+        segments do not fit, so instantiating traps; it is not parked whole)."""
+        inst = self.inst
+        plan = template.plan
+        table_init: dict[int, dict[int, Any]] = {}
+        for index, table, offset in plan.active_elems:
+            start = instantiation.planned_value(offset, inst)
+            items = instantiation.planned_items(plan.elems[index][0], inst)
+            if start + len(items) > self.tables[table].size:
+                return False
+            elements = table_init.setdefault(table, {})
+            for i, item in enumerate(items):
+                elements[start + i] = item
+        self.table_init = [(cast(JitTable, self.tables[t]), elements)
+                           for t, elements in table_init.items()]
+        self.global_init = [(cast(JitGlobal, glob), instantiation.planned_value(init, inst))
+                            for glob, (gtype, init) in zip(self.globals, plan.globals,
+                                                           strict=True) if gtype.mutable]
+        self.passive = any(passive for _, passive in plan.elems) or any(plan.datas_after)
+        return True
 
     def __call__(self) -> None:
-        """The store was dropped (``StorePoolUse.release``)."""
-        code = self.inst.compiled
-        if code is None or not self._reset():
+        """The store was dropped and torn down (``StorePoolUse.release``)."""
+        if self.inst.compiled is None or not self._reset(reset_tables=True):
             self.give_slots_back()
             return
-        self.code_ref = weakref.ref(code)
-        # Never used while parked: no store can reach the instance until move_in.
-        self.inst.compiled = cast(CompiledCode, None)
-        for func in self.funcs:
-            jf = func.compiled
-            assert isinstance(jf, JitFunc)
-            jf.rebind_code(None)
-        if not self.allocator.park(self, code):
+        self._drop_code()
+        if not self.allocator.park(self, cast(_VmctxTemplate, self.inst.code_cache)):
             self.give_slots_back()
 
-    def _reset(self) -> bool:
-        entities: tuple[Any, ...] = self.funcs + self.tables + self.memories + self.globals
-        for entity in entities:
+    def _drop_code(self) -> None:
+        # Never used while parked: no store can reach the instance until it is reused.
+        self.inst.compiled = cast(CompiledCode, None)
+        for func in self.funcs:
+            func.compiled.rebind_code(None)  # (a JitFunc)
+
+    def _reset(self, reset_tables: bool) -> bool:
+        for entity in self.entities:
             ref = entity.api
-            if ref is not None and ref() is not None:
-                return False  # an API object may still use it
-        keep = self.allocator.slots.keep_resident
+            if ref is not None:
+                if ref() is not None:
+                    return False  # an API object may still use it
+                entity.api = None
         for table in self.tables:
             assert isinstance(table, JitTable)
-            if not table.reset_for_reuse():
+            if not table.resettable():
                 return False
+        keep = self.allocator.slots.keep_resident
         for memory in self.memories:
             assert isinstance(memory, JitMemory)
             if not memory.reset_for_reuse(keep):
                 return False
+        if reset_tables:
+            for table in self.tables:
+                assert isinstance(table, JitTable)
+                table.reset_to({})
         return True
 
     def give_slots_back(self) -> None:
@@ -227,6 +356,53 @@ class _Tenancy:
             assert isinstance(memory, JitMemory)
             self.allocator.slots.give_back(memory)
         self.memories = ()
+
+    def leave_parked_store(self) -> None:
+        """Forget the parked context (the instance moves into another store's)."""
+        context, self.context = self.context, None
+        if context is not None:
+            _forget_context(context)
+
+    def discard(self) -> None:
+        """Parked and not wanted any more (its code is gone, or the pool is full): free
+        the instance and its store's context now, and give the memory slots back."""
+        context, self.context = self.context, None
+        if context is not None:
+            _forget_context(context)
+            context.jit.release()  # releases the instance: no cycle is left
+        self.give_slots_back()
+
+    # The next store ------------------------------------------------------------------
+
+    def reopen(self, code: CompiledCode,
+               images: Sequence[MemoryImage]) -> tuple[JitStoreContext, JitModuleInstance]:
+        """The parked store's context and instance, for a new store: the instance as a
+        new instantiation of ``code`` leaves it (the pool has counted it already)."""
+        context = self.context
+        assert context is not None
+        self.context = None
+        inst = self.inst
+        inst.compiled = code
+        for func in self.funcs:
+            func.compiled.rebind_code(code)
+        for glob, value in self.global_init:
+            glob.value = value
+        if self.passive:
+            plan = cast(_VmctxTemplate, inst.code_cache).plan
+            inst.elems = [instantiation.planned_items(items, inst) if passive else []
+                          for items, passive in plan.elems]
+            inst.datas = list(plan.datas_after)
+        writes = self.image_writes
+        if writes is None:
+            writes = self.image_writes = _image_writes(self.memories, images)
+        if writes:
+            for target, data in writes:
+                ffi.memmove(target, data, len(data))
+        else:
+            memories = self.memories
+            for image in images:  # mapped copy-on-write (memory.py)
+                memories[image.memory].apply_image(image)
+        return context, inst
 
     def move_in(self, code: CompiledCode, template: _VmctxTemplate, context: JitStoreContext,
                 images: Sequence[MemoryImage],
@@ -260,6 +436,33 @@ class _Tenancy:
         inst.tables = list(self.tables)
         inst.memories = list(self.memories)
         inst.globals = list(self.globals)
-        self.code_ref = None
         instantiation.reinitialize(template.plan, inst, allocator, images)
         return inst
+
+
+def _image_writes(memories: Sequence[MemoryInstance],
+                  images: Sequence[MemoryImage]) -> list[tuple[Any, bytes]]:
+    """``images`` as copies into ``memories`` (pooled: they never move), or [] if one
+    is to be mapped copy-on-write (``JitMemory.apply_image`` decides)."""
+    writes = []
+    for image in images:
+        memory = memories[image.memory]
+        assert isinstance(memory, JitMemory)
+        if image.cow_capable:
+            return []
+        writes.append((ffi.cast("char *", memory.base), image.data))
+    return writes
+
+
+_CONTEXT_REFS = 6
+"""``sys.getrefcount`` of a dropped store's context that only the store, its instance
+and the release path refer to (``Store.__dict__``, ``inst.context``, ``_release``'s and
+``park_store``'s names, getrefcount's argument, ``Store._release``'s name), besides one
+per entity of the instance."""
+
+
+def _forget_context(context: JitStoreContext) -> None:
+    # The context, its pool record and the tenancy refer to each other.
+    context.recycle = None
+    if context.pool is not None:
+        context.pool.on_release = []

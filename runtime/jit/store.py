@@ -141,8 +141,11 @@ class JitState:
         # The finalizer unregistering host functions is made with the first one (a
         # finalizer costs a few microseconds, a large part of creating a store).
         self._host_finalizer: Any = None
-        self.epoch = context.epoch
-        self.epoch_address = int(ffi.cast("uintptr_t", context.epoch.cell))
+        epoch = self.epoch = context.epoch
+        # The counter's address, converted once per engine (half a microsecond a store).
+        if not epoch.address:
+            epoch.address = int(ffi.cast("uintptr_t", epoch.cell))
+        self.epoch_address = epoch.address
 
     # Interruption (runtime/interrupts.py) ------------------------------------------
 
@@ -174,6 +177,32 @@ class JitState:
     def fuel_exhausted(self) -> bool:
         return self.fuel_consumed >= 0
 
+    def has_host_state(self) -> bool:
+        """Whether the store made anything of its own here: host functions, funcref
+        records outside a vmctx, externrefs or externref roots (a pooling allocator
+        parks a store's whole state only when not)."""
+        return bool(self._host_entries or self._records or self._externs
+                    or self._extern_tables or self._extern_slots)
+
+    def reset_interruption(self) -> None:
+        """No fuel consumed or given, epoch deadline 0: as a new store's."""
+        limits = self.limits
+        limits[vm.LIMITS_FUEL_CONSUMED // 8] = 0
+        limits[vm.LIMITS_EPOCH_DEADLINE // 8] = 0
+
+    def reset_for_reuse(self) -> bool:
+        """After :meth:`release`: become a new store's state (a new id, no handles; the
+        context resets fuel and deadline), or return False if host functions were registered for
+        this store (their finalizer runs when this state dies)."""
+        if self._host_finalizer is not None or self._host_indices:
+            return False
+        self.id = next(JitState._ids)
+        self._records.clear()
+        self._next_handle = self._young_from = 1
+        self._collect_at = _FIRST_COLLECTION
+        self.collect_due = False
+        return True
+
     def release(self) -> None:
         """The store was dropped: empty what ties its objects into reference cycles with
         this state (instances, funcref records, host entries, externrefs), so memories,
@@ -182,11 +211,12 @@ class JitState:
             inst.release()
         self.instances.clear()
         self.funcrefs.clear()
-        self._host_entries.clear()
-        self._externs.clear()
-        self._extern_handles.clear()
-        self._extern_tables.clear()
-        self._extern_slots.clear()
+        if self.has_host_state():  # (most stores made none of these)
+            self._host_entries.clear()
+            self._externs.clear()
+            self._extern_handles.clear()
+            self._extern_tables.clear()
+            self._extern_slots.clear()
 
     # Functions ----------------------------------------------------------------------
 
@@ -413,6 +443,15 @@ class JitStoreContext(StoreContext):
         self.heap_style = heap_style
         self.dynamic_reserve = dynamic_reserve
         self.jit = JitState(self)
+
+    releases_instances = True  # every instance is in jit.instances
+
+    def reset_for_reuse(self) -> bool:
+        if self.entries != self.exits or not self.jit.reset_for_reuse():
+            return False
+        if self.consume_fuel or self.epoch_interruption:  # (else no code reads them)
+            self.jit.reset_interruption()
+        return super().reset_for_reuse()
 
     def release(self) -> None:
         self.jit.release()

@@ -27,6 +27,8 @@ from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.wasm.types import FUNCREF, TableType
 
 _NULL = vm.FUNCREF_NULL
+_ZEROS = ffi.new("char[]", 4096)  # (a cdata source copies faster than bytes)
+_ZEROS_SIZE = 4096
 _TAG = vm.FUNCREF_INIT_BIT
 
 
@@ -46,7 +48,13 @@ class JitTable(TableInstance):
         definition: int | None = None,
         keepalive: object = None,
         lazy: bool = False,
+        definition_words: Any = None,
+        elements: tuple[int, Any] | None = None,
     ) -> None:
+        """``definition_words``: the definition as a u64 pointer already (cheaper than a
+        cast). ``elements``: ``(address, u64 pointer)`` of zeroed room for the initial
+        elements inside ``keepalive`` (the vmctx buffer), instead of an array of their
+        own (which the table gets when it grows)."""
         super().__init__(ttype, context, max_elements)
         self._state: JitState = context.jit
         self._funcref = ttype.elem_type == FUNCREF
@@ -55,14 +63,20 @@ class JitTable(TableInstance):
             self._def_keep = ffi.new("uint64_t[2]")
             definition = int(ffi.cast("uintptr_t", self._def_keep))
         self.definition = definition
-        self._def_words = ffi.cast("uint64_t *", definition)
+        self._def_words = ffi.cast("uint64_t *", definition) if definition_words is None \
+            else definition_words
         # Lazily initialized elements: index -> FuncInstance or None (funcref tables only).
         self.lazy: dict[int, Any] | None = {} if (lazy and self._funcref) else None
-        self._capacity = 0
         self._length = 0
-        self._buf: Any = None
-        self._words: Any = None
-        self._reallocate(max(ttype.minimum, 1))
+        if elements is not None:
+            self._address, self._words = elements
+            self._buf = keepalive
+            self._capacity = ttype.minimum
+        else:
+            self._capacity = 0
+            self._buf = None
+            self._words = None
+            self._reallocate(max(ttype.minimum, 1))
         self._length = ttype.minimum
         if self.lazy is None:
             self._fill_words(0, ttype.minimum, self.encode(init))
@@ -142,17 +156,25 @@ class JitTable(TableInstance):
             if words[i] == 0:
                 self.materialize(i)
 
-    def reset_for_reuse(self) -> bool:
-        """A pooling allocator parks this table's instance for the next store: make
-        every element uninitialized again (its segments are recorded anew) and return
-        True, or return False (nothing changed) if it is not lazy or has grown."""
+    def resettable(self) -> bool:
+        """Whether :meth:`reset_to` can return the table to a fresh instance's state
+        (it is lazy and has not grown)."""
+        return self.lazy is not None and self._length == self.type.minimum
+
+    def reset_to(self, elements: dict[int, Any]) -> None:
+        """A pooling allocator parks this table's instance for the next store (it is
+        :meth:`resettable`): every element uninitialized again, to be materialized from
+        ``elements`` (index -> function or None: what the active segments give; empty
+        when they are to be recorded anew)."""
         lazy = self.lazy
-        if lazy is None or self._length != self.type.minimum:
-            return False
+        assert lazy is not None
         lazy.clear()
-        if self._length:
-            ctypes.memset(self._address, 0, 8 * self._length)
-        return True
+        lazy.update(elements)
+        nbytes = 8 * self._length
+        if nbytes <= _ZEROS_SIZE:
+            ffi.memmove(self._words, _ZEROS, nbytes)  # a third of a ctypes call's cost
+        else:
+            ctypes.memset(self._address, 0, nbytes)
 
     def rebind(self, context: JitStoreContext) -> None:
         """Belong to ``context``'s store (a parked instance's table, reset already),
@@ -172,9 +194,10 @@ class JitTable(TableInstance):
         """Record an element segment's ``items`` from ``start`` to be materialized on
         first use (a table made with ``lazy=True``, bounds already checked)."""
         assert self.lazy is not None
-        for i, item in enumerate(items):
-            self._words[start + i] = 0
-            self.lazy[start + i] = item
+        # Every element of a lazy table reads 0 until it is first used or written, and
+        # this happens only while the instance is being made (or remade): no word to
+        # clear.
+        self.lazy.update(zip(range(start, start + len(items)), items, strict=True))
 
     @property
     def size(self) -> int:

@@ -66,7 +66,9 @@ def _map(size: int, prot: int, address: int | None = None, flags: int = 0) -> in
     return int(base)
 
 
-def _unmap_and_unregister(base: int, size: int, registered: bool) -> None:
+def _unmap_and_unregister(base: int, size: int, registered: bool,
+                          mapped: list[bool]) -> None:
+    mapped[0] = False
     if registered:
         unregister_heap_range(base, base + size)
     _libc.munmap(base, size)
@@ -116,7 +118,8 @@ class Reservation:
     its inaccessible part from compiled code is a memory-out-of-bounds trap.
     """
 
-    __slots__ = ("base", "size", "committed", "guarded", "_finalizer", "__weakref__")
+    __slots__ = ("base", "size", "committed", "guarded", "_finalizer", "_mapped",
+                 "__weakref__")
 
     def __init__(self, size: int, guarded: bool) -> None:
         self.size = round_to_pages(max(size, PAGE))
@@ -125,8 +128,10 @@ class Reservation:
         self.guarded = guarded
         if guarded:
             register_heap_range(self.base, self.base + self.size)
+        # Cleared by the unmapping (a list cell reads faster than ``finalize.alive``).
+        self._mapped = [True]
         self._finalizer = weakref.finalize(self, _unmap_and_unregister, self.base, self.size,
-                                           guarded)
+                                           guarded, self._mapped)
 
     def commit(self, nbytes: int) -> None:
         """Make the first ``nbytes`` (page-rounded) readable and writable."""
@@ -161,7 +166,7 @@ class Reservation:
     def mapped(self) -> bool:
         """Not yet unmapped (the cyclic collector may run the unmapping finalizer of a
         reservation in a dropped cycle before the ``__del__`` that gives it back)."""
-        return self._finalizer.alive
+        return self._mapped[0]
 
     def release(self) -> None:
         """Unmap now (only when nothing can touch the memory any more)."""

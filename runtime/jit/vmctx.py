@@ -50,22 +50,28 @@ class JitModuleInstance(ModuleInstance):
     """A module instance with a vmctx (``vmctx`` is its address, 16-byte aligned inside
     a buffer the instance owns)."""
 
-    __slots__ = ("vmctx", "compiled", "layout", "func_refs", "vmctx_buffer", "__weakref__")
+    __slots__ = ("vmctx", "compiled", "layout", "func_refs", "vmctx_buffer", "_words",
+                 "__weakref__")
 
     def __init__(self, module: WasmModule, context: StoreContext,
-                 compiled: CompiledCode, func_refs: dict[int, int] | None = None) -> None:
+                 compiled: CompiledCode, func_refs: dict[int, int] | None = None,
+                 size: int | None = None) -> None:
         super().__init__(module, context, None)
         self.compiled = compiled
         self.layout = compiled.layout
         # Function index -> number of its VMFuncRef record in the vmctx (the same for
-        # every instance of the module: the allocator passes it in).
+        # every instance of the module: the allocator passes it in, and the size).
         self.func_refs = vm.func_ref_indices(module) if func_refs is None else func_refs
-        self.vmctx_buffer: Any = ffi.new("char[]", self.layout.size + 16)
+        if size is None:
+            size = self.layout.size
+        self.vmctx_buffer: Any = ffi.new("char[]", size + 16)
         self.vmctx: int = (int(ffi.cast("uintptr_t", self.vmctx_buffer)) + 15) & ~15
+        self._words: Any = ffi.cast("uint64_t *", self.vmctx)
 
     def words(self) -> Any:
-        """The vmctx as an array of u64."""
-        return ffi.cast("uint64_t *", self.vmctx)
+        """The vmctx as an array of u64 (``words() + k`` points at word ``k``: cheaper
+        than a cast)."""
+        return self._words
 
     def release(self) -> None:
         unregister_instance(self)
