@@ -7,12 +7,16 @@ directory, else ``$XDG_CACHE_HOME/pyjitwasm`` (``~/.cache/pyjitwasm``).
 ``PYJITWASM_CACHE=0`` (or ``false``, ``no``, ``off``) turns the default off: ``True``
 then caches nothing, and neither does ``pyjitwasm run``; the test suite sets it, so no
 test writes to the user's cache.  An explicit location always applies: a directory, or
-a TOML file in Wasmtime's cache configuration shape (its other keys, about cache
-size and compression, are accepted and ignored)::
+a TOML file in Wasmtime's cache configuration shape (its other keys, about
+compression and cleanup intervals, are accepted and ignored)::
 
     [cache]
     directory = "/some/path"  # optional; the default directory otherwise
     enabled = false           # optional (older Wasmtime versions): turns the cache off
+    files-total-size-soft-limit = "512Mi"  # optional; 1 GiB, or $PYJITWASM_CACHE_SIZE_LIMIT
+
+The size limit is kept by deleting the least recently used entries
+(``runtime/jit/cache_cleanup.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+
+from pyjitwasm.runtime.jit.cache_cleanup import default_size_limit, parse_size
 
 CACHE_ENV = "PYJITWASM_CACHE"
 _OFF = ("0", "false", "no", "off")
@@ -42,6 +48,36 @@ def default_cache_directory() -> Path | None:
     return Path(base) / "pyjitwasm"
 
 
+def cache_size_limit_of(setting: bool | str | os.PathLike[str]) -> int:
+    """The size limit (bytes) a ``Config.cache`` value selects: a TOML configuration's
+    ``files-total-size-soft-limit``, else the default (``cache_cleanup``).  ValueError
+    for a size that does not parse."""
+    if isinstance(setting, bool) or not Path(setting).expanduser().is_file():
+        return default_size_limit()
+    section = _cache_section(Path(setting).expanduser(), setting)
+    value = section.get("files-total-size-soft-limit")
+    if value is None:
+        return default_size_limit()
+    try:
+        if not isinstance(value, str | int):
+            raise ValueError(f"not a size: {value!r}")
+        return parse_size(value)
+    except ValueError as exc:
+        raise ValueError(f"cache configuration {os.fspath(setting)!r}: "
+                         f"files-total-size-soft-limit: {exc}") from None
+
+
+def _cache_section(path: Path, setting: str | os.PathLike[str]) -> dict[str, object]:
+    try:
+        config = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cache configuration {os.fspath(setting)!r}: {exc}") from exc
+    section = config.get("cache", {})
+    if not isinstance(section, dict):
+        raise ValueError(f"cache configuration {os.fspath(setting)!r}: [cache] is not a table")
+    return section
+
+
 def cache_directory_of(setting: bool | str | os.PathLike[str]) -> Path | None:
     """The cache directory a ``Config.cache`` value selects (None: no cache).  A path
     must be an existing directory or a TOML configuration file; ValueError otherwise."""
@@ -55,13 +91,7 @@ def cache_directory_of(setting: bool | str | os.PathLike[str]) -> Path | None:
     if not path.is_file():
         raise ValueError(f"cache: {os.fspath(setting)!r} is neither a directory nor a "
                          "cache configuration file")
-    try:
-        config = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"cache configuration {os.fspath(setting)!r}: {exc}") from exc
-    section = config.get("cache", {})
-    if not isinstance(section, dict):
-        raise ValueError(f"cache configuration {os.fspath(setting)!r}: [cache] is not a table")
+    section = _cache_section(path, setting)
     if section.get("enabled", True) is False:
         return None
     directory = section.get("directory")

@@ -17,7 +17,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from pyjitwasm.cache_config import cache_directory_of
+from pyjitwasm.cache_config import cache_directory_of, cache_size_limit_of
 from pyjitwasm.errors import ArgumentTypeError, UnsupportedConfigError, WasmValueError
 from pyjitwasm.runtime.pooling import PoolingAllocationConfig
 from pyjitwasm.wasm.features import Features
@@ -192,6 +192,7 @@ class Config:
         """Settings accepted as hints with no observable effect, by name (for inspection)."""
         self._cache_setting: bool | str = False
         self._cache_directory: Path | None = None
+        self.cache_size_limit: int | None = None
 
     # Lifetime ---------------------------------------------------------------------------
 
@@ -502,10 +503,13 @@ class Config:
             raise ArgumentTypeError("cache expects a bool or a path")
         try:
             directory = cache_directory_of(value)
+            size_limit = cache_size_limit_of(value)
         except ValueError as exc:
             raise WasmValueError(str(exc)) from None
         self._cache_setting = value if isinstance(value, bool) else os.fspath(value)
         self._cache_directory = directory
+        self.cache_size_limit = size_limit
+        """Bytes the code cache keeps at most (least recently used entries go first)."""
 
     @property
     def cache_directory(self) -> str | None:
@@ -516,6 +520,8 @@ class Config:
 
 for _setting in (*IMPLEMENTED_PROPOSALS, *UNIMPLEMENTED_PROPOSALS):
     setattr(Config, _setting, _proposal_property(_setting))
+
+
 def _parallel_compilation_property() -> property:
     hint = _hint_property("parallel_compilation", bool)
     return property(hint.fget, hint.fset, doc=(

@@ -143,7 +143,8 @@ class JitBackend:
         self.code_cache: CodeCache | None = None
         self._last_view: tuple[bytes, ModuleCacheView] | None = None
         if config.cache_directory is not None:
-            self.code_cache = open_code_cache(config.cache_directory, self.code_fingerprint())
+            self.code_cache = open_code_cache(config.cache_directory, self.code_fingerprint(),
+                                              config.cache_size_limit)
             if self.code_cache is not None:
                 use_object_cache(self.code_cache)
         # Instance allocation: pooled when the config says so (runtime/jit/pool.py).

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyjitwasm.runtime.jit.batch_codec import BatchFormatError, decode_batch, encode_batch
+from pyjitwasm.runtime.jit.cache_cleanup import cleanup_in_background, default_size_limit
 from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions
 from pyjitwasm.runtime.jit.fingerprint import FORMAT_VERSION, fingerprint_digest, options_key
 
@@ -206,14 +207,20 @@ class CodeCache:
     def _read(self, key: str) -> memoryview | None:
         """The checked payload of entry ``key`` (a miss counts here; a hit is counted
         by the caller once the payload parses)."""
+        path = self._path(key)
         try:
-            data = self._path(key).read_bytes()
+            data = path.read_bytes()
         except OSError:
             self.stats.misses += 1
             return None
         payload = _checked_payload(data, key)
         if payload is None:
             self._discard(key)
+            return None
+        try:
+            os.utime(path)  # used now: the size cleanup deletes the least recently used
+        except OSError:
+            pass
         return payload
 
     def _discard(self, key: str) -> None:
@@ -273,10 +280,12 @@ def _checked_payload(data: bytes, key: str) -> memoryview | None:
     return memoryview(payload)[_KEY:]
 
 
-def open_code_cache(directory: str | os.PathLike[str],
-                    fingerprint: Mapping[str, str]) -> CodeCache | None:
+def open_code_cache(directory: str | os.PathLike[str], fingerprint: Mapping[str, str],
+                    size_limit: int | None = None) -> CodeCache | None:
     """The cache in ``directory`` (created if need be), or None with one
-    :class:`CodeCacheWarning` when it cannot be created or written."""
+    :class:`CodeCacheWarning` when it cannot be created or written.  Its entries are
+    kept within ``size_limit`` bytes (default: ``cache_cleanup.default_size_limit``) by
+    a cleanup on a background thread when one is due (``cache_cleanup.py``)."""
     path = Path(directory).expanduser()
     try:
         root = path / f"v{FORMAT_VERSION}"
@@ -288,6 +297,7 @@ def open_code_cache(directory: str | os.PathLike[str],
     except OSError as exc:
         _warn_once(path, f"{exc.strerror or exc}")
         return None
+    cleanup_in_background(root, default_size_limit() if size_limit is None else size_limit)
     return CodeCache(path, fingerprint)
 
 
