@@ -174,8 +174,9 @@ def _entries(directory: Path) -> list[Path]:
 
 
 def _plan_logs(directory: Path) -> list[Path]:
-    return [p for p in directory.rglob("*")
-            if p.is_file() and not p.read_bytes().startswith(ENTRY_MAGIC)]
+    # (Names starting with "." are not entries: the cleanup's marker, temporary files.)
+    return [p for p in directory.rglob("*") if p.is_file() and not p.name.startswith(".")
+            and not p.read_bytes().startswith(ENTRY_MAGIC)]
 
 
 @pytest.mark.skipif(not lazy_stubs_supported(), reason="lazy compilation needs the stubs")
