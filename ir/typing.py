@@ -71,29 +71,39 @@ Rule = Callable[[Function, InstructionData, OpSpec, list[Type]], list[Type]]
 def result_types(func: Function, data: InstructionData, args: list[Type]) -> list[Type]:
     """The result types of ``data`` given its operand types ``args`` (``data.arguments()``
     only; branch arguments are checked by the verifier). Raises TypingError."""
-    op = data.opcode
-    checks = _CHECKS.get(op)
+    format_class, s, rule = opcode_checks(data.opcode)
+    if type(data) is not format_class or (data.ctrl_type is None) is s.ctrl:
+        _wrong_shape(data, format_class, s)
+    return rule(func, data, s, args)
+
+
+def opcode_checks(opcode: str) -> tuple[type[InstructionData], OpSpec, Rule]:
+    """(format class, spec, typing rule) of ``opcode``, looked up once per opcode (an
+    inserting cursor applies them inline: this runs for every instruction built).
+    KeyError for unknown opcodes."""
+    checks = OPCODE_CHECKS.get(opcode)
     if checks is None:
-        checks = _CHECKS[op] = _checks_of(spec(op))  # KeyError for unknown opcodes
-    format_class, s, rule = checks
+        s = spec(opcode)
+        checks = OPCODE_CHECKS[opcode] = FORMATS[s.format], s, RULES[s.rule]
+    return checks
+
+
+def _wrong_shape(data: InstructionData, format_class: type[InstructionData],
+                 s: OpSpec) -> NoReturn:
+    """Raise the TypingError of an instruction of the wrong format, or with a
+    controlling type its opcode does not take (or without one it needs)."""
+    op = data.opcode
     if type(data) is not format_class:
         raise TypingError(f"{op} must be a {format_class.__name__} instruction, "
                           f"not {type(data).__name__}")
     if s.ctrl:
-        if data.ctrl_type is None:
-            raise TypingError(f"{op} needs a controlling type")
-    elif data.ctrl_type is not None:
-        raise TypingError(f"{op} takes no controlling type")
-    return rule(func, data, s, args)
+        raise TypingError(f"{op} needs a controlling type")
+    raise TypingError(f"{op} takes no controlling type")
 
 
-def _checks_of(s: OpSpec) -> tuple[type[InstructionData], OpSpec, Rule]:
-    return FORMATS[s.format], s, RULES[s.rule]
-
-
-# Per opcode: its format class, spec and typing rule (looked up once: this runs for every
-# instruction built).
-_CHECKS: dict[str, tuple[type[InstructionData], OpSpec, Rule]] = {}
+OPCODE_CHECKS: dict[str, tuple[type[InstructionData], OpSpec, Rule]] = {}
+"""The opcodes ``opcode_checks`` has looked up so far, with their checks (a cursor
+reads it directly before calling ``opcode_checks``)."""
 
 
 def _need(cond: bool, message: str) -> None:
