@@ -33,7 +33,8 @@ Variable = NewType("Variable", int)
 _USE = 0
 """Push the variable's value at the end of (filled) or current point of ``block``."""
 _SET = 1
-"""Cache the value on top of the results as ``block``'s definition."""
+"""Cache the value on top of the results as the definition in each block of the chain
+of single-predecessor blocks the lookup walked (the innermost pending chain)."""
 _FINISH = 2
 """Look up the value of parameter ``param`` of ``block`` in every predecessor, then
 ``_COMPLETE`` it."""
@@ -165,18 +166,50 @@ class FunctionBuilder:
         """Process lookup tasks for ``var`` (see the task kinds); returns the last value
         produced."""
         dfg = self.func.dfg
+        aliases = dfg.aliases
         all_defs = self._defs
         sealed = self._sealed
         all_preds = self._preds
         results: list[Value] = []
         in_chain: set[Block] = set()
+        # The blocks each pending ``_SET`` caches the value in (innermost last).
+        chains: list[list[Block]] = []
         while tasks:
             kind, block, param, count = tasks.pop()
             defs = all_defs[block]
             if kind == _USE:
                 value = defs.get(var)
+                if value is None and block in sealed:
+                    # Walk up a chain of single-predecessor blocks (the code after each
+                    # br_if, the then-side of each if) in one go.
+                    chain: list[Block] | None = None
+                    preds = all_preds[block]
+                    while len(preds) == 1 and block not in in_chain and block in sealed:
+                        if chain is None:
+                            chain = []
+                        chain.append(block)
+                        in_chain.add(block)
+                        block = preds[0][0]
+                        defs = all_defs[block]
+                        value = defs.get(var)
+                        if value is not None:
+                            break
+                        preds = all_preds[block]
+                    if chain is not None:
+                        if value is not None:
+                            while value in aliases:
+                                value = aliases[value]
+                            for link in chain:
+                                all_defs[link][var] = value
+                                in_chain.discard(link)
+                            results.append(value)
+                            continue
+                        tasks.append((_SET, block, param, 0))
+                        chains.append(chain)
                 if value is not None:
-                    results.append(dfg.resolve(value))
+                    while value in aliases:
+                        value = aliases[value]
+                    results.append(value)
                     continue
                 preds = all_preds[block]
                 if block not in sealed:
@@ -188,17 +221,15 @@ class FunctionBuilder:
                     value = self._zero_at_start(block, self._var_types[var])
                     defs[var] = value
                     results.append(value)
-                elif len(preds) == 1 and block not in in_chain:
-                    in_chain.add(block)
-                    tasks.append((_SET, block, param, 0))
-                    tasks.append((_USE, preds[0][0], param, 0))
                 else:
                     param = dfg.append_block_param(block, self._var_types[var])
                     defs[var] = param
                     tasks.append((_FINISH, block, param, 0))
             elif kind == _SET:
-                defs[var] = results[-1]
-                in_chain.discard(block)
+                value = results[-1]
+                for link in chains.pop():
+                    all_defs[link][var] = value
+                    in_chain.discard(link)
             elif kind == _FINISH:
                 # Look the value up in every predecessor, then come back.
                 self._split_table_edges(block)

@@ -813,5 +813,6 @@ def _install_fast_init(cls: type) -> None:
     cls.__init__ = init  # type: ignore[misc]  # replaces the dataclass's own, same signature
 
 
-for _format_class in (BlockCall, *FORMATS.values()):
+_FAST_INIT_CLASSES: list[type] = [BlockCall, *FORMATS.values()]
+for _format_class in _FAST_INIT_CLASSES:
     _install_fast_init(_format_class)
