@@ -785,6 +785,10 @@ FORMATS: dict[str, type[InstructionData]] = {
 }
 """The data class of each format named in the opcode table."""
 
+BLOCK_CALL_FORMATS: frozenset[type[InstructionData]] = frozenset(
+    cls for cls in FORMATS.values() if cls.block_calls is not InstructionData.block_calls)
+"""The formats whose instructions may pass branch arguments (``block_calls``)."""
+
 
 def _install_fast_init(cls: type) -> None:
     """Give frozen dataclass ``cls`` an ``__init__`` that stores the fields through their
