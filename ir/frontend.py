@@ -232,7 +232,8 @@ class FunctionBuilder:
                     in_chain.discard(link)
             elif kind == _FINISH:
                 # Look the value up in every predecessor, then come back.
-                self._split_table_edges(block)
+                if block in self._table_targets:
+                    self._split_table_edges(block)
                 preds = all_preds[block]
                 tasks.append((_COMPLETE, block, param, len(preds)))
                 for pred, _ in reversed(preds):
@@ -256,7 +257,8 @@ class FunctionBuilder:
         stands for is returned.  Parameters get their arguments in order, so when this
         one is completed no later parameter of ``block`` has arguments yet."""
         dfg = self.func.dfg
-        distinct = {dfg.resolve(v) for v in incoming}
+        aliases = dfg.aliases
+        distinct = {dfg.resolve(v) for v in incoming} if aliases else set(incoming)
         distinct.discard(param)
         if len(distinct) == 1:
             (replacement,) = distinct

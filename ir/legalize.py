@@ -113,8 +113,9 @@ class _Legalizer:
         self._removed = True
 
     def replace(self, inst: Inst, data: InstructionData) -> None:
-        """Give ``inst`` new contents with the same results."""
-        self.dfg.replace(inst, data.map_values(self.dfg.resolve))
+        """Give ``inst`` new contents with the same results (aliases among its operands
+        are resolved with all the others at the end of ``run``)."""
+        self.dfg.insts[inst] = data
 
     def gv_value(self, cur: Cursor, gv: GlobalValue) -> Value:
         """Compute global value ``gv`` at the cursor (a readonly one: once per function,

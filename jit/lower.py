@@ -332,7 +332,8 @@ class _FunctionLowering:
 
     def ptr(self, v: Value) -> str:
         """The ``ptr`` form of i64 value ``v``."""
-        v = self.resolve(v)
+        if self.dfg.aliases or v in self.aliases:
+            v = self.resolve(v)
         if v in self.ptrs:
             return self.ptrs[v]
         if v in self.need_ptr and v not in self.names:
