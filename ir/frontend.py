@@ -54,6 +54,10 @@ class FunctionBuilder:
         self.current: Block | None = None
         self._cursor = Cursor(func)
         self._cursor.on_branch = self._record_branch
+        # The function's instruction table and block lists (the same objects for as long
+        # as the function is built), for ``ins``, which runs for every instruction.
+        self._insts = func.dfg.insts
+        self._block_insts = func.layout.block_insts
         self._var_types: list[Type] = []
         self._defs: dict[Block, dict[Variable, Value]] = {}
         self._sealed: set[Block] = set()
@@ -97,8 +101,8 @@ class FunctionBuilder:
         current = self.current
         if current is None:
             raise ValueError("no current block")
-        insts = self.func.layout.block_insts[current]
-        if insts and self.func.dfg.insts[insts[-1]].opcode in TERMINATOR_OPCODES:
+        insts = self._block_insts[current]
+        if insts and self._insts[insts[-1]].opcode in TERMINATOR_OPCODES:
             raise ValueError(f"block{current} is already terminated")
         cursor = self._cursor
         cursor.block = current
@@ -258,7 +262,14 @@ class FunctionBuilder:
         one is completed no later parameter of ``block`` has arguments yet."""
         dfg = self.func.dfg
         aliases = dfg.aliases
-        distinct = {dfg.resolve(v) for v in incoming} if aliases else set(incoming)
+        if aliases:
+            distinct = set()
+            for v in incoming:
+                while v in aliases:
+                    v = aliases[v]
+                distinct.add(v)
+        else:
+            distinct = set(incoming)
         distinct.discard(param)
         if len(distinct) == 1:
             (replacement,) = distinct
