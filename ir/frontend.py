@@ -144,10 +144,11 @@ class FunctionBuilder:
         return self._var_types[var]
 
     def def_var(self, var: Variable, value: Value) -> None:
-        dfg = self.func.dfg
-        ty = dfg.value_types[value] if not dfg.aliases and value < len(dfg.value_types) else None
+        # An alias keeps its type until the aliases are resolved (``finalize``).
+        value_types = self.func.dfg.value_types
+        ty = value_types[value] if value < len(value_types) else None
         if ty is None:
-            ty = dfg.value_type(value)  # KeyError for an undefined value
+            ty = self.func.dfg.value_type(value)  # KeyError for an undefined value
         if ty != self._var_types[var]:
             raise TypeError(f"variable {var} is {self._var_types[var]}, value v{value} is {ty}")
         if self.current is None:
@@ -161,8 +162,10 @@ class FunctionBuilder:
         value = self._defs[self.current].get(var)
         if value is None:  # not defined in this block: the SSA search
             value = self._run(var, [(_USE, self.current, Value(0), 0)])
-        dfg = self.func.dfg
-        return dfg.resolve(value) if dfg.aliases else value
+        aliases = self.func.dfg.aliases
+        while value in aliases:
+            value = aliases[value]
+        return value
 
     # The SSA search ---------------------------------------------------------------------
 
