@@ -575,9 +575,11 @@ class _FunctionLowering:
         srclocs = self.dfg.srclocs
         located = self.locations is not None
         need_ptr = self.need_ptr
+        ptr_done = self.ptr_done
+        lowerings = LOWERINGS
         for inst in self.func.layout.block_insts[block]:
             data = insts[inst]
-            lowering = LOWERINGS.get(data.opcode)
+            lowering = lowerings.get(data.opcode)
             if lowering is None:
                 self.lower_inst(inst, data)  # raises the error
             else:
@@ -589,9 +591,9 @@ class _FunctionLowering:
                 lowering(self, inst, data)
             if need_ptr:
                 for v in results[inst]:
-                    if (v in need_ptr and v not in self.ptr_done and v not in self.names
+                    if (v in need_ptr and v not in ptr_done and v not in self.names
                             and v not in self.aliases):
-                        self.ptr_done.add(v)
+                        ptr_done.add(v)
                         self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
 
     def edge(self, target: Block, args: Sequence[Value]) -> None:
