@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import Any
 
 from pyjitwasm.ir.builder import InstBuilder
 from pyjitwasm.ir.entities import Block, Inst, Value
@@ -83,6 +83,9 @@ class Cursor(InstBuilder):
         dfg = func.dfg
         value_types = dfg.value_types
         args = data.arguments()
+        # Types, or None for an operand that is not defined: ``Any`` rather than a
+        # ``cast`` (a call) once the Nones are ruled out below.
+        arg_types: list[Any]
         try:
             # By arity: a comprehension costs more than the lookups of one or two.
             count = len(args)
@@ -102,7 +105,7 @@ class Cursor(InstBuilder):
         format_class, spec, rule = OPCODE_CHECKS.get(op) or opcode_checks(op)
         if type(data) is not format_class or (data.ctrl_type is None) is spec.ctrl:
             result_types(func, data, [])  # raises the TypingError
-        types = rule(func, data, spec, cast("list[Type]", arg_types))
+        types = rule(func, data, spec, arg_types)
         inst = Inst(len(dfg.insts))
         dfg.insts.append(data)
         dfg.srclocs.append(dfg.srcloc)
