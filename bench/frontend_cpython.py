@@ -74,7 +74,7 @@ def main() -> None:
     batches = read_batches(BATCHES, args.batches)
     options = compile_module.CompileOptions()
     info = options.module_info(module)
-    compiler.code_loader = lambda pipeline: _TextOnly()  # type: ignore[assignment,return-value]
+    compiler.code_loader = lambda pipeline: _TextOnly()  # no LLVM: text only
 
     first_defined = module.num_imported_funcs
     bodies = [module.codes[index - first_defined] for batch in batches for index in batch]
