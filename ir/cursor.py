@@ -7,14 +7,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import Any
 
 from pyjitwasm.ir.builder import InstBuilder
 from pyjitwasm.ir.entities import Block, Inst, Value
 from pyjitwasm.ir.function import DEF_SHIFT, Function
 from pyjitwasm.ir.instructions import BRANCH_OPCODES, InstructionData
 from pyjitwasm.ir.types import F32, F64, Type
-from pyjitwasm.ir.typing import result_types
+from pyjitwasm.ir.typing import OPCODE_CHECKS, opcode_checks, result_types
 
 
 class Cursor(InstBuilder):
@@ -70,17 +70,22 @@ class Cursor(InstBuilder):
     def _insert(self, data: InstructionData) -> list[Value]:
         """Insert ``data`` and return its results.  Runs for every instruction
         built, so the data-flow graph's steps are written out here (``make_inst``,
-        ``add_result``, ``Layout.insert_inst``)."""
+        ``add_result``, ``Layout.insert_inst``) and so is ``result_types``.
+
+        Operands are taken as they are, aliases included: an alias keeps its type until
+        the aliases are resolved, which every producer of aliases does for the whole
+        function at its end (``FunctionBuilder.finalize``, the legalizer), and which the
+        printer and verifier do on their own."""
         block = self.block
         if block is None:
             raise ValueError("cursor has no position")
         func = self.func
         dfg = func.dfg
-        aliases = dfg.aliases
-        if aliases and data.uses_any(aliases.keys()):
-            data = data.map_values(dfg.resolve)
         value_types = dfg.value_types
         args = data.arguments()
+        # Types, or None for an operand that is not defined: ``Any`` rather than a
+        # ``cast`` (a call) once the Nones are ruled out below.
+        arg_types: list[Any]
         try:
             # By arity: a comprehension costs more than the lookups of one or two.
             count = len(args)
@@ -88,24 +93,37 @@ class Cursor(InstBuilder):
                 arg_types = [value_types[args[0]], value_types[args[1]]]
             elif count == 1:
                 arg_types = [value_types[args[0]]]
+            elif count == 0:
+                arg_types = []
             else:
                 arg_types = [value_types[v] for v in args]
         except IndexError:
             arg_types = [None]
         if None in arg_types:  # an operand that is not (or no longer) defined: KeyError
             arg_types = [dfg.value_type(v) for v in args]
-        types = result_types(func, data, cast("list[Type]", arg_types))
+        op = data.opcode
+        format_class, spec, rule = OPCODE_CHECKS.get(op) or opcode_checks(op)
+        if type(data) is not format_class or (data.ctrl_type is None) is spec.ctrl:
+            result_types(func, data, [])  # raises the TypingError
+        types = rule(func, data, spec, arg_types)
         inst = Inst(len(dfg.insts))
         dfg.insts.append(data)
         dfg.srclocs.append(dfg.srcloc)
-        results: list[Value] = []
         if types:
             value_defs = dfg.value_defs
-            for num, ty in enumerate(types):
-                v = Value(len(value_types))
-                value_types.append(ty)
-                value_defs.append(inst << DEF_SHIFT | num)  # inst_def(inst, num)
-                results.append(v)
+            number = len(value_types)
+            if len(types) == 1:
+                results = [Value(number)]
+                value_types.append(types[0])
+                value_defs.append(inst << DEF_SHIFT)  # inst_def(inst, 0)
+            else:
+                results = []
+                for num, ty in enumerate(types):
+                    results.append(Value(number + num))
+                    value_types.append(ty)
+                    value_defs.append(inst << DEF_SHIFT | num)  # inst_def(inst, num)
+        else:
+            results = []
         dfg.results.append(results)
         layout = func.layout
         index = self.index
@@ -115,7 +133,7 @@ class Cursor(InstBuilder):
             layout.block_insts[block].insert(index, inst)
             self.index = index + 1
         layout.inst_block[inst] = block
-        if self.on_branch is not None and data.opcode in BRANCH_OPCODES:
+        if self.on_branch is not None and op in BRANCH_OPCODES:
             self.on_branch(inst)
         return results
 

@@ -33,7 +33,8 @@ Variable = NewType("Variable", int)
 _USE = 0
 """Push the variable's value at the end of (filled) or current point of ``block``."""
 _SET = 1
-"""Cache the value on top of the results as ``block``'s definition."""
+"""Cache the value on top of the results as the definition in each block of the chain
+of single-predecessor blocks the lookup walked (the innermost pending chain)."""
 _FINISH = 2
 """Look up the value of parameter ``param`` of ``block`` in every predecessor, then
 ``_COMPLETE`` it."""
@@ -53,6 +54,10 @@ class FunctionBuilder:
         self.current: Block | None = None
         self._cursor = Cursor(func)
         self._cursor.on_branch = self._record_branch
+        # The function's instruction table and block lists (the same objects for as long
+        # as the function is built), for ``ins``, which runs for every instruction.
+        self._insts = func.dfg.insts
+        self._block_insts = func.layout.block_insts
         self._var_types: list[Type] = []
         self._defs: dict[Block, dict[Variable, Value]] = {}
         self._sealed: set[Block] = set()
@@ -96,8 +101,8 @@ class FunctionBuilder:
         current = self.current
         if current is None:
             raise ValueError("no current block")
-        insts = self.func.layout.block_insts[current]
-        if insts and self.func.dfg.insts[insts[-1]].opcode in TERMINATOR_OPCODES:
+        insts = self._block_insts[current]
+        if insts and self._insts[insts[-1]].opcode in TERMINATOR_OPCODES:
             raise ValueError(f"block{current} is already terminated")
         cursor = self._cursor
         cursor.block = current
@@ -139,10 +144,11 @@ class FunctionBuilder:
         return self._var_types[var]
 
     def def_var(self, var: Variable, value: Value) -> None:
-        dfg = self.func.dfg
-        ty = dfg.value_types[value] if not dfg.aliases and value < len(dfg.value_types) else None
+        # An alias keeps its type until the aliases are resolved (``finalize``).
+        value_types = self.func.dfg.value_types
+        ty = value_types[value] if value < len(value_types) else None
         if ty is None:
-            ty = dfg.value_type(value)  # KeyError for an undefined value
+            ty = self.func.dfg.value_type(value)  # KeyError for an undefined value
         if ty != self._var_types[var]:
             raise TypeError(f"variable {var} is {self._var_types[var]}, value v{value} is {ty}")
         if self.current is None:
@@ -156,8 +162,10 @@ class FunctionBuilder:
         value = self._defs[self.current].get(var)
         if value is None:  # not defined in this block: the SSA search
             value = self._run(var, [(_USE, self.current, Value(0), 0)])
-        dfg = self.func.dfg
-        return dfg.resolve(value) if dfg.aliases else value
+        aliases = self.func.dfg.aliases
+        while value in aliases:
+            value = aliases[value]
+        return value
 
     # The SSA search ---------------------------------------------------------------------
 
@@ -165,18 +173,50 @@ class FunctionBuilder:
         """Process lookup tasks for ``var`` (see the task kinds); returns the last value
         produced."""
         dfg = self.func.dfg
+        aliases = dfg.aliases
         all_defs = self._defs
         sealed = self._sealed
         all_preds = self._preds
         results: list[Value] = []
         in_chain: set[Block] = set()
+        # The blocks each pending ``_SET`` caches the value in (innermost last).
+        chains: list[list[Block]] = []
         while tasks:
             kind, block, param, count = tasks.pop()
             defs = all_defs[block]
             if kind == _USE:
                 value = defs.get(var)
+                if value is None and block in sealed:
+                    # Walk up a chain of single-predecessor blocks (the code after each
+                    # br_if, the then-side of each if) in one go.
+                    chain: list[Block] | None = None
+                    preds = all_preds[block]
+                    while len(preds) == 1 and block not in in_chain and block in sealed:
+                        if chain is None:
+                            chain = []
+                        chain.append(block)
+                        in_chain.add(block)
+                        block = preds[0][0]
+                        defs = all_defs[block]
+                        value = defs.get(var)
+                        if value is not None:
+                            break
+                        preds = all_preds[block]
+                    if chain is not None:
+                        if value is not None:
+                            while value in aliases:
+                                value = aliases[value]
+                            for link in chain:
+                                all_defs[link][var] = value
+                                in_chain.discard(link)
+                            results.append(value)
+                            continue
+                        tasks.append((_SET, block, param, 0))
+                        chains.append(chain)
                 if value is not None:
-                    results.append(dfg.resolve(value))
+                    while value in aliases:
+                        value = aliases[value]
+                    results.append(value)
                     continue
                 preds = all_preds[block]
                 if block not in sealed:
@@ -188,20 +228,19 @@ class FunctionBuilder:
                     value = self._zero_at_start(block, self._var_types[var])
                     defs[var] = value
                     results.append(value)
-                elif len(preds) == 1 and block not in in_chain:
-                    in_chain.add(block)
-                    tasks.append((_SET, block, param, 0))
-                    tasks.append((_USE, preds[0][0], param, 0))
                 else:
                     param = dfg.append_block_param(block, self._var_types[var])
                     defs[var] = param
                     tasks.append((_FINISH, block, param, 0))
             elif kind == _SET:
-                defs[var] = results[-1]
-                in_chain.discard(block)
+                value = results[-1]
+                for link in chains.pop():
+                    all_defs[link][var] = value
+                    in_chain.discard(link)
             elif kind == _FINISH:
                 # Look the value up in every predecessor, then come back.
-                self._split_table_edges(block)
+                if block in self._table_targets:
+                    self._split_table_edges(block)
                 preds = all_preds[block]
                 tasks.append((_COMPLETE, block, param, len(preds)))
                 for pred, _ in reversed(preds):
@@ -225,7 +264,15 @@ class FunctionBuilder:
         stands for is returned.  Parameters get their arguments in order, so when this
         one is completed no later parameter of ``block`` has arguments yet."""
         dfg = self.func.dfg
-        distinct = {dfg.resolve(v) for v in incoming}
+        aliases = dfg.aliases
+        if aliases:
+            distinct = set()
+            for v in incoming:
+                while v in aliases:
+                    v = aliases[v]
+                distinct.add(v)
+        else:
+            distinct = set(incoming)
         distinct.discard(param)
         if len(distinct) == 1:
             (replacement,) = distinct

@@ -22,7 +22,7 @@ from pyjitwasm.ir.entities import (
     Value,
 )
 from pyjitwasm.ir.immediates import MemFlags
-from pyjitwasm.ir.instructions import BlockCall, InstructionData, UnaryImm
+from pyjitwasm.ir.instructions import BLOCK_CALL_FORMATS, BlockCall, InstructionData, UnaryImm
 from pyjitwasm.ir.types import POINTER, Type
 
 # The entity types and BlockCall are re-exported: builders of functions name them along
@@ -283,10 +283,13 @@ class DataFlowGraph:
             return
         aliases = self.aliases
         insts = self.insts
+        uses_none = aliases.keys().isdisjoint
+        resolve = self.resolve
         for i, data in enumerate(insts):
             # Most instructions use no alias: rebuild only those that do.
-            if data.uses_any(aliases.keys()):
-                insts[i] = data.map_values(self.resolve)
+            if not uses_none(data.arguments()) or (
+                    type(data) in BLOCK_CALL_FORMATS and data.uses_any(aliases.keys())):
+                insts[i] = data.map_values(resolve)
         for v in self.aliases:
             if v < len(self.value_defs):
                 self.value_defs[v] = None

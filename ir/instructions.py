@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Self
+from dataclasses import MISSING, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Self
 
 from pyjitwasm.ir.entities import Block, FuncRef, GlobalValue, Heap, SigRef, Table, Value
 from pyjitwasm.ir.immediates import MemFlags
@@ -784,3 +784,39 @@ FORMATS: dict[str, type[InstructionData]] = {
     "cond_trap": CondTrap,
 }
 """The data class of each format named in the opcode table."""
+
+BLOCK_CALL_FORMATS: frozenset[type[InstructionData]] = frozenset(
+    cls for cls in FORMATS.values() if cls.block_calls is not InstructionData.block_calls)
+"""The formats whose instructions may pass branch arguments (``block_calls``)."""
+
+
+def _install_fast_init(cls: type) -> None:
+    """Give frozen dataclass ``cls`` an ``__init__`` that stores the fields through their
+    slot descriptors: the same signature and effect as the generated one, which goes
+    through ``object.__setattr__`` field by field and costs about twice as much (an
+    instruction is made for every one built, and again for every one rewritten)."""
+    params = []
+    setters: dict[str, object] = {}
+    for f in fields(cls):
+        if f.default_factory is not MISSING or not f.init:
+            raise TypeError(f"{cls.__name__}.{f.name}: only plain fields and defaults")
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            setters[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        setters[f"_set_{f.name}"] = getattr(cls, f.name).__set__
+    body = "".join(f"        _set_{f.name}(self, {f.name})\n" for f in fields(cls))
+    source = (f"def make({', '.join(setters)}):\n"
+              f"    def __init__(self, {', '.join(params)}):\n{body}"
+              f"    return __init__\n")
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # noqa: S102 - the source is built from field names only
+    init = namespace["make"](**setters)
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[misc]  # replaces the dataclass's own, same signature
+
+
+_FAST_INIT_CLASSES: list[type] = [BlockCall, *FORMATS.values()]
+for _format_class in _FAST_INIT_CLASSES:
+    _install_fast_init(_format_class)

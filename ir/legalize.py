@@ -23,7 +23,7 @@ import struct
 from collections.abc import Callable
 
 from pyjitwasm.ir.cursor import Cursor
-from pyjitwasm.ir.entities import Block, GlobalValue, Inst, Value
+from pyjitwasm.ir.entities import GlobalValue, Inst, Value
 from pyjitwasm.ir.function import NO_SRCLOC, Function
 from pyjitwasm.ir.instructions import (
     Binary,
@@ -47,12 +47,19 @@ def legalize(func: Function) -> None:
 
 
 class _Legalizer:
+    """Rewrites a function block by block.  Each block's instruction list is rebuilt as
+    its instructions are visited (no insertion in the middle of a list, which would
+    make a huge block quadratic): what a rewrite adds before the instruction being
+    legalized is appended before the instruction itself is put back."""
+
     def __init__(self, func: Function) -> None:
         self.func = func
         self.dfg = func.dfg
-        # No instruction being legalized is before this index in its block (so finding
-        # it costs only the instructions inserted since, not a search of the block).
-        self._hint = 0
+        # The one cursor the rewrites insert with: at the end of the list being rebuilt,
+        # so before the instruction being legalized (see ``before``).
+        self._cursor = Cursor(func)
+        self._placed = False  # the instruction being legalized is back in its block
+        self._removed = False  # ... or it was removed
         self._vmctx: Value | None = None  # the vmctx parameter, once asked for
         # Readonly global values (a static heap's base, the code-slot table...) loaded
         # once at the top of the entry block, which dominates every use.
@@ -62,55 +69,65 @@ class _Legalizer:
     def run(self) -> None:
         dfg = self.dfg
         insts, srclocs = dfg.insts, dfg.srclocs
-        layout = self.func.layout
-        for block in list(layout.blocks):
-            live = layout.block_insts[block]
-            hint = 0
-            for inst in list(live):
+        block_insts = self.func.layout.block_insts
+        handlers = HANDLERS
+        cursor = self._cursor
+        for block in list(self.func.layout.blocks):
+            old = block_insts[block]
+            rebuilt: list[Inst] = []
+            block_insts[block] = rebuilt
+            for inst in old:
                 data = insts[inst]
-                handler = HANDLERS.get(data.opcode)
-                if handler is None:
-                    hint += 1
-                    continue
-                self._hint = hint
-                # What legalizing an instruction adds comes from the same place.
-                dfg.srcloc = srclocs[inst]
-                handler(self, inst, data)
-                if layout.inst_block.get(inst) == block:
-                    hint = live.index(inst, hint) + 1
-                # else it was removed, and the next instruction took its place
+                handler = handlers.get(data.opcode)
+                if handler is not None:
+                    # What legalizing an instruction adds comes from the same place.
+                    dfg.srcloc = srclocs[inst]
+                    cursor.block, cursor.index = block, None
+                    self._placed = self._removed = False
+                    handler(self, inst, data)
+                    if self._placed or self._removed:
+                        continue
+                rebuilt.append(inst)
         dfg.srcloc = NO_SRCLOC
         dfg.resolve_all_aliases()
 
     # Helpers ---------------------------------------------------------------------------
 
-    def position(self, inst: Inst) -> tuple[Block, int]:
-        """(block, index) of ``inst``, the instruction being legalized."""
-        block = self.func.layout.inst_block[inst]
-        return block, self.func.layout.block_insts[block].index(inst, self._hint)
-
     def before(self, inst: Inst) -> Cursor:
-        block, index = self.position(inst)
-        return Cursor(self.func, block, index)
+        """The cursor before ``inst``, the instruction being legalized (it is not back in
+        its block yet: the end of the block so far)."""
+        return self._cursor
 
     def after(self, inst: Inst) -> Cursor:
-        block, index = self.position(inst)
-        return Cursor(self.func, block, index + 1)
+        """The cursor after ``inst``, the instruction being legalized (put back in its
+        block now)."""
+        cursor = self._cursor
+        assert cursor.block is not None and not self._placed
+        self.func.layout.block_insts[cursor.block].append(inst)
+        self._placed = True
+        return cursor
+
+    def remove(self, inst: Inst) -> None:
+        """Take ``inst``, the instruction being legalized, out of the layout."""
+        del self.func.layout.inst_block[inst]
+        self._removed = True
 
     def replace(self, inst: Inst, data: InstructionData) -> None:
-        """Give ``inst`` new contents with the same results."""
-        self.dfg.replace(inst, data.map_values(self.dfg.resolve))
+        """Give ``inst`` new contents with the same results (aliases among its operands
+        are resolved with all the others at the end of ``run``)."""
+        self.dfg.insts[inst] = data
 
     def gv_value(self, cur: Cursor, gv: GlobalValue) -> Value:
         """Compute global value ``gv`` at the cursor (a readonly one: once per function,
         in the entry block)."""
+        value = self._invariants.get(gv)
+        if value is not None:
+            return value
         data = self.func.global_values[gv]
         if data.kind == "vmctx":
             return self.vmctx_param()
         if self._invariant(gv):
-            value = self._invariants.get(gv)
-            if value is None:
-                value = self._invariants[gv] = self._at_entry_top(cur, gv)
+            value = self._invariants[gv] = self._at_entry_top(cur, gv)
             return value
         base = self.gv_value(cur, self.gv_base(gv))
         if data.kind == "load":
@@ -169,7 +186,7 @@ class _Legalizer:
         if gv.kind == "vmctx":
             (result,) = self.dfg.inst_results(inst)
             self.dfg.make_alias(result, self.vmctx_param())
-            self.func.layout.remove_inst(inst)
+            self.remove(inst)
             return
         base = self.gv_value(cur, self.gv_base(data.global_value))
         if gv.kind == "load":

@@ -71,29 +71,39 @@ Rule = Callable[[Function, InstructionData, OpSpec, list[Type]], list[Type]]
 def result_types(func: Function, data: InstructionData, args: list[Type]) -> list[Type]:
     """The result types of ``data`` given its operand types ``args`` (``data.arguments()``
     only; branch arguments are checked by the verifier). Raises TypingError."""
-    op = data.opcode
-    checks = _CHECKS.get(op)
+    format_class, s, rule = opcode_checks(data.opcode)
+    if type(data) is not format_class or (data.ctrl_type is None) is s.ctrl:
+        _wrong_shape(data, format_class, s)
+    return rule(func, data, s, args)
+
+
+def opcode_checks(opcode: str) -> tuple[type[InstructionData], OpSpec, Rule]:
+    """(format class, spec, typing rule) of ``opcode``, looked up once per opcode (an
+    inserting cursor applies them inline: this runs for every instruction built).
+    KeyError for unknown opcodes."""
+    checks = OPCODE_CHECKS.get(opcode)
     if checks is None:
-        checks = _CHECKS[op] = _checks_of(spec(op))  # KeyError for unknown opcodes
-    format_class, s, rule = checks
+        s = spec(opcode)
+        checks = OPCODE_CHECKS[opcode] = FORMATS[s.format], s, RULES[s.rule]
+    return checks
+
+
+def _wrong_shape(data: InstructionData, format_class: type[InstructionData],
+                 s: OpSpec) -> NoReturn:
+    """Raise the TypingError of an instruction of the wrong format, or with a
+    controlling type its opcode does not take (or without one it needs)."""
+    op = data.opcode
     if type(data) is not format_class:
         raise TypingError(f"{op} must be a {format_class.__name__} instruction, "
                           f"not {type(data).__name__}")
     if s.ctrl:
-        if data.ctrl_type is None:
-            raise TypingError(f"{op} needs a controlling type")
-    elif data.ctrl_type is not None:
-        raise TypingError(f"{op} takes no controlling type")
-    return rule(func, data, s, args)
+        raise TypingError(f"{op} needs a controlling type")
+    raise TypingError(f"{op} takes no controlling type")
 
 
-def _checks_of(s: OpSpec) -> tuple[type[InstructionData], OpSpec, Rule]:
-    return FORMATS[s.format], s, RULES[s.rule]
-
-
-# Per opcode: its format class, spec and typing rule (looked up once: this runs for every
-# instruction built).
-_CHECKS: dict[str, tuple[type[InstructionData], OpSpec, Rule]] = {}
+OPCODE_CHECKS: dict[str, tuple[type[InstructionData], OpSpec, Rule]] = {}
+"""The opcodes ``opcode_checks`` has looked up so far, with their checks (a cursor
+reads it directly before calling ``opcode_checks``)."""
 
 
 def _need(cond: bool, message: str) -> None:
@@ -146,13 +156,13 @@ def _fits_i64(imm: int) -> bool:
 
 
 def _const_int(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    inst = _as(data, UnaryImm)
-    ctrl = inst.ctrl_type
+    assert isinstance(data, UnaryImm)  # result_types checked the format
+    ctrl = data.ctrl_type
     if len(args) != 0:
         _wrong_arity(args, 0, s.name)
     if not ctrl.is_int:
         raise TypingError(f"iconst type must be an integer type, not {ctrl}")
-    if not (0 <= inst.imm < (1 << ctrl.bits)):
+    if not (0 <= data.imm < (1 << ctrl.bits)):
         raise TypingError(f"iconst immediate does not fit {ctrl}")
     return [ctrl]
 
@@ -175,14 +185,14 @@ def _const_f64(func: Function, data: InstructionData, s: OpSpec, args: list[Type
 
 def _const_vector(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
-    inst = _as(data, UnaryConst)
+    assert isinstance(data, UnaryConst)  # result_types checked the format
     if len(args) != 0:
         _wrong_arity(args, 0, s.name)
-    if not inst.ctrl_type.is_vector:
-        raise TypingError(f"vconst type must be a 128-bit type, not {inst.ctrl_type}")
-    if not (0 <= inst.value < (1 << 128)):
+    if not data.ctrl_type.is_vector:
+        raise TypingError(f"vconst type must be a 128-bit type, not {data.ctrl_type}")
+    if not (0 <= data.value < (1 << 128)):
         raise TypingError("vconst value does not fit")
-    return [inst.ctrl_type]
+    return [data.ctrl_type]
 
 
 def _null(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
@@ -211,7 +221,7 @@ def _int_binary(func: Function, data: InstructionData, s: OpSpec,
 
 def _int_add_trap(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
-    _as(data, IntAddTrap)
+    assert isinstance(data, IntAddTrap)  # result_types checked the format
     results = _int_binary(func, data, s, args)
     if not args[0].is_int:
         raise TypingError(f"{s.name} needs scalar integer operands")
@@ -244,37 +254,38 @@ def _int_binary_imm(func: Function, data: InstructionData, s: OpSpec,
         _wrong_arity(args, 1, op)
     if not args[0].is_int:
         raise TypingError(f"{op} needs a scalar integer operand, got {args[0]}")
-    if not _fits_i64(_as(data, BinaryImm).imm):
+    assert isinstance(data, BinaryImm)  # result_types checked the format
+    if not _fits_i64(data.imm):
         raise TypingError(f"{op} immediate must fit i64")
     return [args[0]]
 
 
 def _icmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
-    inst = _as(data, IntCompare)
+    assert isinstance(data, IntCompare)  # result_types checked the format
     if len(args) != 2:
         _wrong_arity(args, 2, op)
     if not (_int_like(args[0]) or args[0].is_ref):
         raise TypingError(f"{op} needs integer operands, got {args[0]}")
     if args[0] != args[1]:
         raise TypingError(f"{op} operand types differ: {args[0]} and {args[1]}")
-    if inst.cond not in INT_CONDS:
-        raise TypingError(f"bad integer condition code {inst.cond}")
+    if data.cond not in INT_CONDS:
+        raise TypingError(f"bad integer condition code {data.cond}")
     # Lane-wise on vectors: each lane all ones when the condition holds, else zero.
     return [args[0]] if args[0].is_vector else [I8]
 
 
 def _icmp_imm(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
-    inst = _as(data, IntCompareImm)
+    assert isinstance(data, IntCompareImm)  # result_types checked the format
     if len(args) != 1:
         _wrong_arity(args, 1, op)
     if not (args[0].is_int or args[0].is_ref):
         raise TypingError(f"{op} needs integer operands, got {args[0]}")
-    if not _fits_i64(inst.imm):
+    if not _fits_i64(data.imm):
         raise TypingError(f"{op} immediate must fit i64")
-    if inst.cond not in INT_CONDS:
-        raise TypingError(f"bad integer condition code {inst.cond}")
+    if data.cond not in INT_CONDS:
+        raise TypingError(f"bad integer condition code {data.cond}")
     return [I8]
 
 
@@ -301,15 +312,15 @@ def _float_unary(func: Function, data: InstructionData, s: OpSpec,
 
 def _fcmp(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
-    inst = _as(data, FloatCompare)
+    assert isinstance(data, FloatCompare)  # result_types checked the format
     if len(args) != 2:
         _wrong_arity(args, 2, op)
     if not _float_like(args[0]):
         raise TypingError(f"{op} needs float operands, got {args[0]}")
     if args[0] != args[1]:
         raise TypingError(f"{op} operand types differ: {args[0]} and {args[1]}")
-    if inst.cond not in FLOAT_CONDS:
-        raise TypingError(f"bad float condition code {inst.cond}")
+    if data.cond not in FLOAT_CONDS:
+        raise TypingError(f"bad float condition code {data.cond}")
     if args[0].is_vector:
         # Lane-wise: all ones where the condition holds, zero elsewhere.
         return [_int_lanes(args[0])]
@@ -516,28 +527,28 @@ def _fvdemote(func: Function, data: InstructionData, s: OpSpec,
 
 def _load(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
-    inst = _as(data, Load)
+    assert isinstance(data, Load)  # result_types checked the format
     if len(args) != 1:
         _wrong_arity(args, 1, op)
     if args[0] != POINTER:
         raise TypingError(f"{op} address must be {POINTER}, got {args[0]}")
-    if not (-(1 << 31) <= inst.offset < (1 << 31)):
+    if not (-(1 << 31) <= data.offset < (1 << 31)):
         raise TypingError(f"{op} offset must fit i32")
     if s.rule == "sized_load":
-        ctrl = inst.ctrl_type
+        ctrl = data.ctrl_type
         if not (ctrl.is_int and ctrl.bytes > s.access_size):
             raise TypingError(f"{op} result must be an integer wider than the access, not {ctrl}")
-    return [inst.ctrl_type]
+    return [data.ctrl_type]
 
 
 def _store(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
     op = s.name
-    inst = _as(data, Store)
+    assert isinstance(data, Store)  # result_types checked the format
     if len(args) != 2:
         _wrong_arity(args, 2, op)
     if args[1] != POINTER:
         raise TypingError(f"{op} address must be {POINTER}, got {args[1]}")
-    if not (-(1 << 31) <= inst.offset < (1 << 31)):
+    if not (-(1 << 31) <= data.offset < (1 << 31)):
         raise TypingError(f"{op} offset must fit i32")
     if s.rule == "sized_store":
         if not (args[0].is_int and args[0].bytes > s.access_size):
@@ -546,67 +557,67 @@ def _store(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -
 
 
 def _heap_addr(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    inst = _as(data, HeapAddr)
+    assert isinstance(data, HeapAddr)  # result_types checked the format
     if len(args) != 1:
         _wrong_arity(args, 1, s.name)
-    if not (0 <= inst.heap < len(func.heaps)):
-        raise TypingError(f"heap{inst.heap} is not declared")
-    heap = func.heaps[inst.heap]
+    if not (0 <= data.heap < len(func.heaps)):
+        raise TypingError(f"heap{data.heap} is not declared")
+    heap = func.heaps[data.heap]
     if args[0] != heap.index_type:
         raise TypingError(f"heap_addr index must be {heap.index_type}, got {args[0]}")
-    if not (0 <= inst.offset < (1 << 32)):
-        raise TypingError(f"heap_addr offset {inst.offset} does not fit u32")
-    if not (0 < inst.size <= 256):
-        raise TypingError(f"heap_addr access size {inst.size} out of range")
-    if inst.ctrl_type != POINTER:
-        raise TypingError(f"heap_addr produces {POINTER}, not {inst.ctrl_type}")
+    if not (0 <= data.offset < (1 << 32)):
+        raise TypingError(f"heap_addr offset {data.offset} does not fit u32")
+    if not (0 < data.size <= 256):
+        raise TypingError(f"heap_addr access size {data.size} out of range")
+    if data.ctrl_type != POINTER:
+        raise TypingError(f"heap_addr produces {POINTER}, not {data.ctrl_type}")
     return [POINTER]
 
 
 def _table_addr(func: Function, data: InstructionData, s: OpSpec,
                 args: list[Type]) -> list[Type]:
-    inst = _as(data, TableAddr)
+    assert isinstance(data, TableAddr)  # result_types checked the format
     if len(args) != 1:
         _wrong_arity(args, 1, s.name)
-    if not (0 <= inst.table < len(func.tables)):
-        raise TypingError(f"table{inst.table} is not declared")
-    table = func.tables[inst.table]
+    if not (0 <= data.table < len(func.tables)):
+        raise TypingError(f"table{data.table} is not declared")
+    table = func.tables[data.table]
     if args[0] != table.index_type:
         raise TypingError(f"table_addr index must be {table.index_type}, got {args[0]}")
-    if not (0 <= inst.offset < (1 << 32)):
-        raise TypingError(f"table_addr offset {inst.offset} does not fit u32")
-    if inst.ctrl_type != POINTER:
-        raise TypingError(f"table_addr produces {POINTER}, not {inst.ctrl_type}")
+    if not (0 <= data.offset < (1 << 32)):
+        raise TypingError(f"table_addr offset {data.offset} does not fit u32")
+    if data.ctrl_type != POINTER:
+        raise TypingError(f"table_addr produces {POINTER}, not {data.ctrl_type}")
     return [POINTER]
 
 
 def _global_value(func: Function, data: InstructionData, s: OpSpec,
                   args: list[Type]) -> list[Type]:
-    inst = _as(data, UnaryGlobalValue)
-    gv = inst.global_value
+    assert isinstance(data, UnaryGlobalValue)  # result_types checked the format
+    gv = data.global_value
     if len(args) != 0:
         _wrong_arity(args, 0, s.name)
     if not (0 <= gv < len(func.global_values)):
         raise TypingError(f"gv{gv} is not declared")
     gv_type = func.global_values[gv].type
-    if inst.ctrl_type != gv_type:
-        raise TypingError(f"global_value type {inst.ctrl_type} differs from gv{gv}'s {gv_type}")
+    if data.ctrl_type != gv_type:
+        raise TypingError(f"global_value type {data.ctrl_type} differs from gv{gv}'s {gv_type}")
     return [gv_type]
 
 
 def _func_addr(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    inst = _as(data, FuncAddr)
+    assert isinstance(data, FuncAddr)  # result_types checked the format
     if len(args) != 0:
         _wrong_arity(args, 0, s.name)
-    if not (0 <= inst.func_ref < len(func.ext_funcs)):
-        raise TypingError(f"fn{inst.func_ref} is not declared")
-    if inst.ctrl_type != POINTER:
-        raise TypingError(f"func_addr produces {POINTER}, not {inst.ctrl_type}")
+    if not (0 <= data.func_ref < len(func.ext_funcs)):
+        raise TypingError(f"fn{data.func_ref} is not declared")
+    if data.ctrl_type != POINTER:
+        raise TypingError(f"func_addr produces {POINTER}, not {data.ctrl_type}")
     return [POINTER]
 
 
 def _memmove(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _as(data, MemMove)
+    assert isinstance(data, MemMove)  # result_types checked the format
     if len(args) != 3:
         _wrong_arity(args, 3, s.name)
     if not (args[0] == POINTER and args[1] == POINTER):
@@ -617,7 +628,7 @@ def _memmove(func: Function, data: InstructionData, s: OpSpec, args: list[Type])
 
 
 def _memset(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _as(data, MemSet)
+    assert isinstance(data, MemSet)  # result_types checked the format
     if len(args) != 3:
         _wrong_arity(args, 3, s.name)
     if args[0] != POINTER:
@@ -633,7 +644,8 @@ def _memset(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) 
 
 
 def _call(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    fn = _as(data, Call).func_ref
+    assert isinstance(data, Call)  # result_types checked the format
+    fn = data.func_ref
     if not (0 <= fn < len(func.ext_funcs)):
         raise TypingError(f"fn{fn} is not declared")
     sig_index = func.ext_funcs[fn].signature
@@ -646,7 +658,8 @@ def _call(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) ->
 
 def _call_indirect(func: Function, data: InstructionData, s: OpSpec,
                    args: list[Type]) -> list[Type]:
-    sig_ref = _as(data, CallIndirect).sig_ref
+    assert isinstance(data, CallIndirect)  # result_types checked the format
+    sig_ref = data.sig_ref
     if not (0 <= sig_ref < len(func.signatures)):
         raise TypingError(f"sig{sig_ref} is not declared")
     sig = func.signatures[sig_ref]
@@ -708,14 +721,14 @@ def _return(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) 
 
 
 def _trap(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _as(data, Trap)
+    assert isinstance(data, Trap)  # result_types checked the format
     if len(args) != 0:
         _wrong_arity(args, 0, s.name)
     return []
 
 
 def _cond_trap(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    _as(data, CondTrap)
+    assert isinstance(data, CondTrap)  # result_types checked the format
     if len(args) != 1:
         _wrong_arity(args, 1, s.name)
     if not args[0].is_int:
@@ -744,19 +757,19 @@ def _splat(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -
 
 def _extractlane(func: Function, data: InstructionData, s: OpSpec,
                  args: list[Type]) -> list[Type]:
-    inst = _as(data, BinaryImm)
+    assert isinstance(data, BinaryImm)  # result_types checked the format
     if len(args) != 1:
         _wrong_arity(args, 1, s.name)
     if not _lane_view(args[0]):
         raise TypingError(f"{s.name} needs a vector with lanes, got {args[0]}")
-    if not (0 <= inst.imm < args[0].lanes):
-        raise TypingError(f"lane {inst.imm} out of range for {args[0]}")
+    if not (0 <= data.imm < args[0].lanes):
+        raise TypingError(f"lane {data.imm} out of range for {args[0]}")
     return [args[0].lane_type]
 
 
 def _insertlane(func: Function, data: InstructionData, s: OpSpec,
                 args: list[Type]) -> list[Type]:
-    inst = _as(data, InsertLane)
+    assert isinstance(data, InsertLane)  # result_types checked the format
     if len(args) != 2:
         _wrong_arity(args, 2, s.name)
     if not _lane_view(args[0]):
@@ -764,18 +777,18 @@ def _insertlane(func: Function, data: InstructionData, s: OpSpec,
     if args[1] != args[0].lane_type:
         raise TypingError(
             f"{s.name} into {args[0]} needs a {args[0].lane_type} lane, got {args[1]}")
-    if not (0 <= inst.lane < args[0].lanes):
-        raise TypingError(f"lane {inst.lane} out of range for {args[0]}")
+    if not (0 <= data.lane < args[0].lanes):
+        raise TypingError(f"lane {data.lane} out of range for {args[0]}")
     return [args[0]]
 
 
 def _shuffle(func: Function, data: InstructionData, s: OpSpec, args: list[Type]) -> list[Type]:
-    inst = _as(data, Shuffle)
+    assert isinstance(data, Shuffle)  # result_types checked the format
     if len(args) != 2:
         _wrong_arity(args, 2, s.name)
     if not (args[0] == I8X16 and args[1] == I8X16):
         raise TypingError(f"{s.name} takes {I8X16} operands")
-    if not (len(inst.mask) == 16 and all(0 <= i < 32 for i in inst.mask)):
+    if not (len(data.mask) == 16 and all(0 <= i < 32 for i in data.mask)):
         raise TypingError(f"{s.name} needs 16 lane indices below 32")
     return [I8X16]
 
@@ -844,9 +857,9 @@ def _vector_int_unary(func: Function, data: InstructionData, s: OpSpec,
 
 def _extend_load(func: Function, data: InstructionData, s: OpSpec,
                  args: list[Type]) -> list[Type]:
-    inst = _as(data, Load)
+    assert isinstance(data, Load)  # result_types checked the format
     results = _load(func, data, s, args)
-    ctrl = inst.ctrl_type
+    ctrl = data.ctrl_type
     want = {"8x8": "i16x8", "16x4": "i32x4", "32x2": "i64x2"}[s.name[5:]]
     if ctrl.name != want:
         raise TypingError(f"{s.name} produces {want}, not {ctrl}")

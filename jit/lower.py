@@ -50,6 +50,7 @@ from pyjitwasm.ir.entities import Block, FuncRef, Inst, Value
 from pyjitwasm.ir.function import Function, Signature
 from pyjitwasm.ir.immediates import MemFlags
 from pyjitwasm.ir.instructions import (
+    OPCODES,
     Binary,
     BinaryImm,
     Brif,
@@ -108,6 +109,10 @@ _MD_EMPTY = "!0"
 _MD_TBAA_HEAP = "!3"
 _MD_TBAA_RUNTIME = "!5"
 _UNLIKELY = '!prof !{!"branch_weights", i32 1, i32 1048576}'
+# The access attributes ``access`` spells, made once.
+_TBAA_HEAP = f", !tbaa {_MD_TBAA_HEAP}"
+_TBAA_RUNTIME = f", !tbaa {_MD_TBAA_RUNTIME}"
+_ALIGNMENTS = {size: f"align {size}" for size in range(1, 9)}
 
 _FCMP = {"eq": "oeq", "ne": "une", "lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge",
          "ord": "ord", "uno": "uno", "one": "one", "ueq": "ueq", "ult": "ult", "ule": "ule",
@@ -127,6 +132,7 @@ _CONVERSIONS = {"ireduce": "trunc", "uextend": "zext", "sextend": "sext", "fprom
                 "fdemote": "fptrunc", "fcvt_to_sint": "fptosi", "fcvt_to_uint": "fptoui",
                 "fcvt_from_sint": "sitofp", "fcvt_from_uint": "uitofp"}
 _NOT_LEGALIZED = ("heap_addr", "table_addr", "global_value")
+_SHIFTS = frozenset({"ishl", "ushr", "sshr"})
 
 
 # The instructions whose machine code may be where a backtrace stops (a call's return
@@ -305,7 +311,15 @@ class _FunctionLowering:
         return self.names.get(v) or f"%v{v}"
 
     def typed(self, v: Value) -> str:
-        return f"{LLVM_TYPES[self.type_of(v)]} {self.op(v)}"
+        """``v`` spelled with its LLVM type (``i32 %v7``)."""
+        dfg = self.dfg
+        if dfg.aliases or v in self.aliases:
+            return f"{LLVM_TYPES[self.type_of(v)]} {self.op(v)}"
+        # ``type_of`` and ``op``, written out: this runs for most operands.
+        ty = dfg.value_types[v]
+        if ty is None:
+            ty = dfg.value_type(v)  # KeyError for an undefined value
+        return f"{LLVM_TYPES[ty]} {self.names.get(v) or f'%v{v}'}"
 
     def cond(self, v: Value) -> str:
         """An ``i1`` that is true when integer ``v`` is nonzero."""
@@ -318,7 +332,8 @@ class _FunctionLowering:
 
     def ptr(self, v: Value) -> str:
         """The ``ptr`` form of i64 value ``v``."""
-        v = self.resolve(v)
+        if self.dfg.aliases or v in self.aliases:
+            v = self.resolve(v)
         if v in self.ptrs:
             return self.ptrs[v]
         if v in self.need_ptr and v not in self.names:
@@ -560,9 +575,11 @@ class _FunctionLowering:
         srclocs = self.dfg.srclocs
         located = self.locations is not None
         need_ptr = self.need_ptr
+        ptr_done = self.ptr_done
+        lowerings = LOWERINGS
         for inst in self.func.layout.block_insts[block]:
             data = insts[inst]
-            lowering = LOWERINGS.get(data.opcode)
+            lowering = lowerings.get(data.opcode)
             if lowering is None:
                 self.lower_inst(inst, data)  # raises the error
             else:
@@ -574,9 +591,9 @@ class _FunctionLowering:
                 lowering(self, inst, data)
             if need_ptr:
                 for v in results[inst]:
-                    if (v in need_ptr and v not in self.ptr_done and v not in self.names
+                    if (v in need_ptr and v not in ptr_done and v not in self.names
                             and v not in self.aliases):
-                        self.ptr_done.add(v)
+                        ptr_done.add(v)
                         self.emit(f"%v{v}.p = inttoptr i64 %v{v} to ptr")
 
     def edge(self, target: Block, args: Sequence[Value]) -> None:
@@ -635,6 +652,7 @@ class _FunctionLowering:
         lowering(self, inst, data)
 
     def simple(self, inst: Inst, expr: str) -> str:
+        """Define ``inst``'s one result as ``expr``."""
         name = f"%v{self.dfg.results[inst][0]}"
         self.lines.append(f"  {name} = {expr}{self.dbg}")
         return name
@@ -660,10 +678,10 @@ class _FunctionLowering:
 
     def emit_int_binary(self, inst: Inst, data: Binary, llvm_op: str) -> None:
         a, b = data.args
-        ty = self.type_of(a)
-        amount = self.op(b)
-        if data.opcode in ("ishl", "ushr", "sshr"):
-            amount = self.shift_amount(ty, b)
+        if data.opcode in _SHIFTS:
+            amount = self.shift_amount(self.type_of(a), b)
+        else:
+            amount = self.op(b)
         self.simple(inst, f"{llvm_op} {self.typed(a)}, {amount}")
 
     def shift_amount(self, ty: t.Type, amount: Value) -> str:
@@ -839,8 +857,8 @@ class _FunctionLowering:
     def conversion(self, inst: Inst, data: InstructionData) -> None:
         """The conversions of ``_CONVERSIONS``: one LLVM cast."""
         assert isinstance(data, Unary)
-        ty = self.type_of(self.result(inst))
-        expr = f"{_CONVERSIONS[data.opcode]} {self.typed(data.arg)} to {llvm_type(ty)}"
+        ty = self.type_of(self.dfg.results[inst][0])
+        expr = f"{_CONVERSIONS[data.opcode]} {self.typed(data.arg)} to {LLVM_TYPES[ty]}"
         if data.opcode == "fdemote" and self.defining_opcode(data.arg) == "fpromote":
             # LLVM folds demote(promote(x)) to x, passing a signaling NaN through.
             self.canonicalized(inst, expr, ty)
@@ -979,7 +997,7 @@ class _FunctionLowering:
 
     def iadd(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, Binary)
-        v = self.result(inst)
+        v = self.dfg.results[inst][0]
         if v not in self.ptr_only:
             self.emit_int_binary(inst, data, "add")
         if v in self.need_ptr:
@@ -989,7 +1007,7 @@ class _FunctionLowering:
 
     def iadd_imm(self, inst: Inst, data: InstructionData) -> None:
         assert isinstance(data, BinaryImm)
-        v = self.result(inst)
+        v = self.dfg.results[inst][0]
         if v not in self.ptr_only:
             self.emit_int_binary_imm(inst, data, "add")
         if v in self.need_ptr:
@@ -1002,17 +1020,16 @@ class _FunctionLowering:
     def access(self, flags: MemFlags, size: int) -> tuple[str, str]:
         """(alignment, metadata) of an access of ``size`` bytes. Runtime data is
         8-byte aligned at most (a v128 global slot need not be 16-byte aligned)."""
-        align = min(size, 8) if flags.aligned else 1
-        metadata = f", !tbaa {_MD_TBAA_RUNTIME if flags.notrap else _MD_TBAA_HEAP}"
-        return f"align {align}", metadata
+        align = _ALIGNMENTS[min(size, 8)] if flags.aligned else "align 1"
+        return align, _TBAA_RUNTIME if flags.notrap else _TBAA_HEAP
 
     def load(self, inst: Inst, data: InstructionData) -> None:
         """``load`` and the sized, extending loads."""
         assert isinstance(data, Load)
         flags = data.flags
-        v = self.result(inst)
+        v = self.dfg.results[inst][0]
         ty = self.type_of(v)
-        size = spec(data.opcode).access_size or ty.bytes
+        size = OPCODES[data.opcode].access_size or ty.bits // 8
         align, metadata = self.access(flags, size)
         if flags.readonly:
             metadata += f", !invariant.load {_MD_EMPTY}"
@@ -1053,7 +1070,7 @@ class _FunctionLowering:
         flags = data.flags
         value = data.value
         ty = self.type_of(value)
-        size = spec(data.opcode).access_size or ty.bytes
+        size = OPCODES[data.opcode].access_size or ty.bits // 8
         align, metadata = self.access(flags, size)
         addr = self.address(data.address, data.offset)
         operand = self.typed(value)

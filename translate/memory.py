@@ -27,7 +27,7 @@ from pyjitwasm.wasm.opcodes import OPS, MemArg
 def memory_address(t: FunctionState, memarg: MemArg, size: int) -> Value:
     """Pop the index and return the address of a ``size``-byte access at ``memarg``."""
     heap = t.env.heap(memarg.memory)
-    index = t.pop()
+    index = t.stack.pop()
     offset = memarg.offset
     ins = t.ins()
     if offset >= 1 << 32:
@@ -45,7 +45,7 @@ def load(ir_op: str, ty: Type) -> Handler:
     ``sload8``/``uload16``... extending to ``ty``); the access size is the opcode's."""
     def handle(t: FunctionState, instr: Instr) -> None:
         addr = memory_address(t, instr.imm, OPS[instr.op].access_size)
-        t.push(t.ins().load(ty, WASM_HEAP, addr, 0, ir_op))
+        t.stack.append(t.ins().load(ty, WASM_HEAP, addr, 0, ir_op))
     return handle
 
 
@@ -53,7 +53,7 @@ def store(ir_op: str) -> Handler:
     """A store through IR instruction ``ir_op`` (``store``, or a narrow ``istore8``...
     keeping the low bits of the value); the access size is the opcode's."""
     def handle(t: FunctionState, instr: Instr) -> None:
-        value = t.pop()
+        value = t.stack.pop()
         addr = memory_address(t, instr.imm, OPS[instr.op].access_size)
         t.ins().store(WASM_HEAP, value, addr, 0, ir_op)
     return handle

@@ -97,7 +97,7 @@ class FunctionState:
         self.module = module
         self.func_index = func_index
         self.ftype = info.func_types[func_index]
-        self.body = module.codes[func_index - module.num_imported_funcs]
+        self.body = module.codes[func_index - info.num_imported_funcs]
         self.func = Function(function_name(func_index), function_signature(self.ftype))
         self.env = FuncEnv(info, self.func)
         self.fb = FunctionBuilder(self.func)
@@ -111,6 +111,9 @@ class FunctionState:
         self.interrupt_vars = InterruptVars()
 
         fb = self.fb
+        # A cursor at the end of the current block (the builder's own method: the
+        # handlers call it for almost every instruction).
+        self.ins: Callable[[], Cursor] = fb.ins
         entry = fb.create_block()
         params = fb.append_block_params_for_function_params(entry)
         fb.switch_to_block(entry)
@@ -124,10 +127,6 @@ class FunctionState:
             var = fb.declare_var(from_wasm(t))
             fb.def_var(var, fb.ins().zero(from_wasm(t)))
             self.locals.append(var)
-
-    def ins(self) -> Cursor:
-        """A cursor at the end of the current block."""
-        return self.fb.ins()
 
     # Operand stack -----------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ def count_loop_iteration(t: FunctionState) -> None:
 
 
 def _offset(t: FunctionState) -> int:
-    return COUNTER_SIZE * (t.func_index - t.module.num_imported_funcs)
+    return COUNTER_SIZE * (t.func_index - t.env.info.num_imported_funcs)
 
 
 def _count_down(t: FunctionState, count: Value, table: Value) -> None:
