@@ -20,16 +20,7 @@ from pyjitwasm import (
 )
 from pyjitwasm.runtime.jit.pool import PooledJitAllocator
 
-STATEFUL = """(module
-  (memory (export "m") 1 4)
-  (table (export "t") 2 funcref)
-  (global $g (export "g") (mut i32) (i32.const 7))
-  (data (i32.const 16) "hello")
-  (func $seven (export "seven") (result i32) (i32.const 7))
-  (func (export "call0") (result i32) (call_indirect (result i32) (i32.const 0)))
-  (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
-  (func (export "bump") (global.set $g (i32.add (global.get $g) (i32.const 1))))
-  (elem (i32.const 0) $seven))"""
+from support.stateful_module import STATEFUL
 
 
 @pytest.fixture(params=["static", "dynamic"])
