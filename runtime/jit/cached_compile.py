@@ -15,6 +15,7 @@ from pyjitwasm.runtime.jit.code_cache import CodeCache
 from pyjitwasm.runtime.jit.compile_module import (
     TIER0,
     TIER1,
+    BatchObject,
     CompiledModule,
     CompileOptions,
     compile_batch,
@@ -68,6 +69,32 @@ class ModuleCacheView:
                 return plan, TIER1
         plan = self.planned_batch(func_index, options, tier)
         return None if plan is None else (plan, tier)
+
+    def recorded_batches(self, options: CompileOptions) -> list[tuple[list[int], int]]:
+        """Every batch earlier runs recorded (wasm indices, tier), in the order they were
+        first compiled, as :meth:`warm_batch` loads them: a function's tier-1 batch
+        instead of its tier-0 one."""
+        if options.keep_ir:
+            return []
+        plans = self._plans_for(options)
+        batches = []
+        for (name, root), indices in plans.items():
+            tier = TIER1 if name == f"tier{TIER1}" else TIER0
+            if tier == TIER0 and (f"tier{TIER1}", root) in plans:
+                continue
+            batches.append((list(indices), tier))
+        return batches
+
+    def load_recorded(self, indices: Sequence[int], options: CompileOptions,
+                      tier: int) -> BatchObject | None:
+        """The cached object of a lazy batch (``separate``, no shims) at ``tier``, or
+        None when the cache does not have it (never compiles)."""
+        key = self.cache.batch_key(self.module_digest, indices, True, False, options,
+                                   f"tier{tier}")
+        batch = self.cache.load(key)
+        if batch is None or batch.indices != tuple(indices) or batch.tier != tier:
+            return None
+        return batch
 
     def record_plan(self, indices: Sequence[int], options: CompileOptions,
                     tier: int) -> None:

@@ -53,6 +53,7 @@ listens; ``pyjitwasm run -v`` does.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -170,6 +171,10 @@ class ModuleCode:
             # before the next), not the module at once.
             for indices in eager_batches(module):
                 self._compile(indices, TIER1, "eager")
+        self.preloaded_batches = 0
+        self._preload_thread: threading.Thread | None = None
+        if self.lazy and cache is not None and _preload_wanted():
+            self._start_preload(cache)
 
     # What instances use -------------------------------------------------------------
 
@@ -376,6 +381,52 @@ class ModuleCode:
             func_index, self.module.func_name(func_index),
             self.module.codes[func_index - self.first].instr_count)
 
+    # Warm starts: loading recorded batches ahead of their first calls ------------------
+
+    def _start_preload(self, cache: ModuleCacheView) -> None:
+        """On a warm start, load the batches earlier runs recorded from the code cache
+        on a background thread, in the order they were first needed, so that most first
+        calls find their code linked already: the linking overlaps the program, which
+        runs compiled code without the GIL."""
+        batches = cache.recorded_batches(self.options)
+        if not batches:
+            return
+        ref = weakref.ref(self)  # the thread must not keep the module's code alive
+        self._preload_thread = start_thread(lambda: _preload_job(ref, batches),
+                                            "pyjitwasm-preload")
+
+    def _preload(self, indices: list[int], tier: int) -> bool:
+        """Load recorded batch ``indices`` at ``tier`` unless every function of it has
+        such code already; False when the cache does not have it."""
+        first, cache = self.first, self.cache
+        assert cache is not None
+        if all(self._tier[i - first] >= tier for i in indices):
+            return True
+        # Under the lock from the look-up on: a first call of one of these functions
+        # waits and then finds the code, and no batch is read twice.
+        with self._lock:
+            if all(self._tier[i - first] >= tier for i in indices):
+                return True
+            t0 = time.perf_counter()
+            batch = cache.load_recorded(indices, self.options, tier)
+            if batch is None:
+                return False
+            compiled = load_batch(self.module, self.layout, batch, self.options,
+                                  self.symbols)
+            compiled.from_cache = True
+            self._publish(compiled, indices, tier)
+            self.preloaded_batches += 1
+        self._report("preloaded", indices, tier, compiled, t0)
+        return True
+
+    def wait_for_preload(self, timeout: float | None = None) -> bool:
+        """Wait until the warm start's preloading (if any) is done; False on timeout."""
+        thread = self._preload_thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
     # The compile worker ----------------------------------------------------------------
 
     def _get_worker(self) -> CompileWorker | None:
@@ -562,6 +613,25 @@ class ModuleCode:
     def compiled_functions(self) -> int:
         """How many defined functions have machine code."""
         return sum(1 for code in self._code if code)
+
+
+def _preload_wanted() -> bool:
+    """Warm starts preload recorded batches unless ``PYJITWASM_PRELOAD=0``."""
+    return os.environ.get("PYJITWASM_PRELOAD", "1").strip().lower() not in (
+        "0", "false", "no", "off")
+
+
+def _preload_job(ref: weakref.ref[ModuleCode], batches: list[tuple[list[int], int]]) -> None:
+    for indices, tier in batches:
+        code = ref()  # the module may be gone
+        if code is None:
+            return
+        try:
+            code._preload(indices, tier)
+        except Exception:  # noqa: BLE001, S112 - a first call compiles it instead
+            continue
+        finally:
+            del code
 
 
 def _tier_up_job(ref: weakref.ref[ModuleCode], k: int) -> None:

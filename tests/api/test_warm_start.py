@@ -150,9 +150,12 @@ def test_a_warm_start_runs_code_tiered_up_before_at_tier_1(
     monkeypatch.setattr(CodeLoader, "compile_object",
                         lambda self, ir: compiles.append(1) or real(self, ir))
     store, run_f, code = start()
-    assert code.tier_of(f) is None
+    # Not compiled: loaded at tier 1 from the cache, by the first call or, before it,
+    # by the warm start's preloading.
+    assert code.tier_of(f) in (None, TIER1)
     assert run_f(store, 5) == 17
-    assert code.tier_of(f) == TIER1  # from its first call, loaded from the cache
+    assert code.tier_of(f) == TIER1
+    assert code.wait_for_preload(60)
     assert compiles == []
 
 
@@ -166,3 +169,40 @@ def test_a_deserialized_module_decodes_no_function_body(
     exports = Instance(store, module, []).exports(store)
     assert exports["f"](store, 5) == 17
     assert decoded == []
+
+
+def test_a_warm_start_preloads_what_earlier_runs_compiled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _engine(tmp_path)
+    store = Store(engine)
+    exports = Instance(store, Module(engine, WASM), []).exports(store)
+    assert exports["f"](store, 5) == 17  # compiles f's batch, recorded in the plan log
+    compiles: list[int] = []
+    real = CodeLoader.compile_object
+    monkeypatch.setattr(CodeLoader, "compile_object",
+                        lambda self, ir: compiles.append(1) or real(self, ir))
+    engine = _engine(tmp_path)
+    module = Module(engine, WASM)
+    code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
+    assert isinstance(code, ModuleCode)
+    f = next(e.index for e in code.module.exports if e.name == "f")
+    # Before any call: the batch the first run compiled comes from the cache.
+    assert code.wait_for_preload(60)
+    assert code.preloaded_batches >= 1 and code.tier_of(f) is not None
+    store = Store(engine)
+    assert Instance(store, module, []).exports(store)["f"](store, 6) == 19
+    assert compiles == []
+
+
+def test_preloading_can_be_turned_off(tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _engine(tmp_path)
+    store = Store(engine)
+    assert Instance(store, Module(engine, WASM), []).exports(store)["f"](store, 5) == 17
+    monkeypatch.setenv("PYJITWASM_PRELOAD", "0")
+    module = Module(_engine(tmp_path), WASM)
+    code = module._prepared.compiled()  # noqa: SLF001
+    assert isinstance(code, ModuleCode)
+    assert code.wait_for_preload(1) and code.preloaded_batches == 0
+    f = next(e.index for e in code.module.exports if e.name == "f")
+    assert code.tier_of(f) is None  # loaded by its first call instead
