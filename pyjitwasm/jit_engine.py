@@ -100,6 +100,12 @@ class JitModule:
                     self.precompiled = []
         return self._compiled
 
+    @property
+    def compiled_code(self) -> ModuleCode | None:
+        """The module's code slots if an instantiation made them already, else None
+        (what the pooling allocator's store reuse asks)."""
+        return self._compiled
+
     def _worker_source(self) -> tuple[bytes, Features] | None:
         """What a compile worker for lazy compilation needs, when one is wanted."""
         if self.wasm is None or self.features is None or not self.options.tiered \

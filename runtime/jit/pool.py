@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 import weakref
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pyjitwasm.runtime import instantiation
 from pyjitwasm.runtime.images import MemoryImage
@@ -48,6 +48,17 @@ from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import EXTERNREF, FUNCREF, MemoryType, TableType
+
+
+class ParkableModule(Protocol):
+    """What :meth:`PooledJitAllocator.adopt_store` reads of a prepared module (the API's
+    ``JitModule``): its code, once made, and its memory images."""
+
+    @property
+    def compiled_code(self) -> CompiledCode | None: ...
+
+    @property
+    def images(self) -> tuple[MemoryImage, ...] | None: ...
 
 
 class PooledJitAllocator(JitAllocator):
@@ -133,13 +144,14 @@ class PooledJitAllocator(JitAllocator):
             tenancy.give_slots_back()  # e.g. a limit: this instance is not reused
             raise
 
-    def adopt_store(self, prepared: object) -> tuple[JitStoreContext, JitModuleInstance] | None:
+    def adopt_store(self, prepared: ParkableModule) -> tuple[JitStoreContext,
+                                                             JitModuleInstance] | None:
         """For a new store's first instantiation of ``prepared`` (a ``JitModule``; no
         imports): the context and instance of a dropped store parked whole, made ready
         for the new store (None if there is none). Only what the last tenant may have
         changed is reset -- globals, passive segments, the memory's image; tables and
         memory were reset when it was parked --, and the pool counts the instance again."""
-        code: CompiledCode | None = getattr(prepared, "_compiled", None)
+        code = prepared.compiled_code
         if code is None:
             return None
         template = _vmctx_template(code)
@@ -154,7 +166,7 @@ class PooledJitAllocator(JitAllocator):
             self.pool.take_counts_locked(len(tenancy.memories), len(tenancy.tables))
             stores.pop()
             self._parked_count -= 1
-        return tenancy.reopen(code, getattr(prepared, "images", None) or ())
+        return tenancy.reopen(code, prepared.images or ())
 
     @property
     def parked_instances(self) -> int:
