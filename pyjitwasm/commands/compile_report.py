@@ -123,9 +123,10 @@ class CompileReport(logging.Handler):
         if hits or misses:
             parts.append(f"cache {hits} hit{'s' * (hits != 1)}, "
                          f"{misses} miss{'es' * (misses != 1)}")
-        precompiled = sum(1 for e in own if e.kind == "precompiled")
-        if precompiled:
-            parts.append(f"{precompiled} precompiled")
+        for kind in ("precompiled", "preloaded"):
+            count = sum(1 for e in own if e.kind == kind)
+            if count:
+                parts.append(f"{count} {kind}")
         parts.extend(f"{name} {seconds:.3f}s" for name, seconds in self.phases.items())
         first = self.first_instruction_at()
         if first is not None:
