@@ -267,6 +267,29 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
 _live_workers: weakref.WeakSet[CompileWorker] = weakref.WeakSet()
 
 
+def _forget_workers_in_child() -> None:
+    """After ``os.fork()``, in the child: the parent's workers are not the child's (their
+    feeder threads did not survive, and stopping them at the child's exit would kill
+    the parent's processes).  Each becomes broken without touching its process, so the
+    child compiles in its own process."""
+    for worker in list(_live_workers):
+        # Locks another thread of the parent held at the fork stay held in the child, so
+        # nothing here takes one or runs a job's callback: queued jobs are dropped (a
+        # tier-up the parent asked for stays undone in the child).
+        worker._cond = threading.Condition()
+        worker._process = None
+        worker._thread = None
+        worker._ahead.clear()
+        worker._tier_ups.clear()
+        worker._keys.clear()
+        worker._busy = frozenset()
+        worker.broken = RuntimeError("the compile worker belongs to the parent process")
+    _live_workers.clear()
+
+
+os.register_at_fork(after_in_child=_forget_workers_in_child)
+
+
 @atexit.register
 def close_all_workers() -> None:
     """Stop every compile worker of this process (at exit: a worker process outliving

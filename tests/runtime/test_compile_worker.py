@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,11 @@ from pyjitwasm.runtime.instance import FuncInstance
 from pyjitwasm.runtime.jit import compile_events
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1, CompileOptions
-from pyjitwasm.runtime.jit.compile_worker import WORKER_MIN_CODE_BYTES, worker_wanted
+from pyjitwasm.runtime.jit.compile_worker import (
+    WORKER_MIN_CODE_BYTES,
+    close_all_workers,
+    worker_wanted,
+)
 from pyjitwasm.runtime.jit.instance import instantiate
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.store import JitStoreContext
@@ -194,3 +199,28 @@ def test_the_api_runs_tiers_in_a_worker(monkeypatch: pytest.MonkeyPatch) -> None
     assert Instance(store, module, []).exports(store)["pick"](store, 3) == 19
     code = module._prepared.compiled()  # noqa: SLF001
     assert isinstance(code, ModuleCode) and code._worker is None  # noqa: SLF001
+
+
+def test_a_forked_child_leaves_the_parents_worker_alone() -> None:
+    code = _code()
+    assert _call(code, "pick", 0) == [-1 & 0xFFFFFFFF]
+    assert code.wait_for_worker(60)
+    worker = code._worker  # noqa: SLF001 - the test looks inside
+    assert worker is not None and worker._process is not None  # noqa: SLF001
+    pid = os.fork()
+    if pid == 0:  # the child: compiles on its own, then exits as a program does
+        status = 0
+        try:
+            if code.worker_running or _call(code, "pick", 9) != [9 * 3 + 9 + 7]:
+                status = 3
+        except BaseException:  # noqa: BLE001 - any failure is the child's exit status
+            status = 4
+        finally:
+            close_all_workers()  # what the child's exit runs
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's worker process survived the child's exit and still compiles.
+    assert worker._process.poll() is None  # noqa: SLF001
+    assert code.worker_running
+    assert _call(code, "sum_to", 3) == [18]
