@@ -129,6 +129,11 @@ class _Legalizer:
         if self._invariant(gv):
             value = self._invariants[gv] = self._at_entry_top(cur, gv)
             return value
+        return self._compute(cur, gv)
+
+    def _compute(self, cur: Cursor, gv: GlobalValue) -> Value:
+        """Insert the computation of load or offset ``gv`` from its base at ``cur``."""
+        data = self.func.global_values[gv]
         base = self.gv_value(cur, self.gv_base(gv))
         if data.kind == "load":
             return cur.load(data.type, data.flags, base, data.offset)
@@ -151,12 +156,7 @@ class _Legalizer:
         value is wanted) stays before the same instruction."""
         entry = self.func.layout.entry_block()
         top = Cursor(self.func, entry, self._entry_top)
-        data = self.func.global_values[gv]
-        base = self.gv_value(top, self.gv_base(gv))
-        if data.kind == "load":
-            value = top.load(data.type, data.flags, base, data.offset)
-        else:
-            value = top.iadd_imm(base, data.offset)
+        value = self._compute(top, gv)
         inserted = top.index - self._entry_top if top.index is not None else 0
         self._entry_top += inserted
         if cur.block == entry and cur.index is not None:

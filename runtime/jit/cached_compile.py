@@ -85,13 +85,18 @@ class ModuleCacheView:
             batches.append((list(indices), tier))
         return batches
 
+    def batch_key(self, indices: Sequence[int], options: CompileOptions, tier: int,
+                  separate: bool = True, with_shims: bool = False) -> str:
+        """The cache key of this module's batch ``indices`` compiled at ``tier`` (by
+        default as lazy batches are: ``separate``, without shims)."""
+        return self.cache.batch_key(self.module_digest, indices, separate, with_shims,
+                                    options, f"tier{tier}")
+
     def load_recorded(self, indices: Sequence[int], options: CompileOptions,
                       tier: int) -> BatchObject | None:
         """The cached object of a lazy batch (``separate``, no shims) at ``tier``, or
         None when the cache does not have it (never compiles)."""
-        key = self.cache.batch_key(self.module_digest, indices, True, False, options,
-                                   f"tier{tier}")
-        batch = self.cache.load(key)
+        batch = self.cache.load(self.batch_key(indices, options, tier))
         if batch is None or batch.indices != tuple(indices) or batch.tier != tier:
             return None
         return batch
@@ -119,8 +124,7 @@ def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: Co
     if cache is None or options.keep_ir:
         return compile_batch(module, indices, options, symbols, info, separate, with_shims,
                              tier)
-    key = cache.cache.batch_key(cache.module_digest, indices, separate, with_shims, options,
-                                f"tier{tier}")
+    key = cache.batch_key(indices, options, tier, separate, with_shims)
     batch = cache.cache.load(key)
     if batch is not None and (batch.indices != tuple(indices) or batch.separate != separate
                               or batch.with_shims != with_shims or batch.tier != tier):

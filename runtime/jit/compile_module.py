@@ -52,18 +52,20 @@ from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
 from pyjitwasm.wasm.module import Instr, WasmModule
 
 
-def _env_flag(name: str) -> bool:
+def env_flag(name: str) -> bool:
+    """Environment variable ``name`` as a switch: on unless ``0``, ``false``, ``no`` or
+    ``off`` (unset: on)."""
     return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def _lazy_default() -> bool:
     """Lazy compilation unless ``PYJITWASM_LAZY=0`` (how the test suite runs eagerly)."""
-    return _env_flag("PYJITWASM_LAZY")
+    return env_flag("PYJITWASM_LAZY")
 
 
 def _tiers_default() -> bool:
     """Two tiers under lazy compilation unless ``PYJITWASM_TIERS=0``."""
-    return _env_flag("PYJITWASM_TIERS")
+    return env_flag("PYJITWASM_TIERS")
 
 
 def _tier0_default(loop_free: bool = False) -> LLVMPipeline:
@@ -500,4 +502,4 @@ __all__ = ["EAGER_BATCH_INSTRUCTIONS", "GIANT_FUNCTION_INSTRUCTIONS",
            "HUGE_FUNCTION_INSTRUCTIONS", "TIER0", "TIER1", "BatchObject", "CompileOptions",
            "CompileTimings", "CompiledModule", "EmittedBatch", "FunctionCode",
            "codegen_options_for", "compile_batch", "compile_module", "eager_batches",
-           "emit_batch", "escaping_functions", "load_batch"]
+           "emit_batch", "env_flag", "escaping_functions", "load_batch"]

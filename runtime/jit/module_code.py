@@ -53,7 +53,6 @@ listens; ``pyjitwasm run -v`` does.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
@@ -71,6 +70,7 @@ from pyjitwasm.runtime.jit.compile_module import (
     CompileOptions,
     compile_batch,
     eager_batches,
+    env_flag,
     load_batch,
 )
 from pyjitwasm.runtime.jit.compile_worker import (
@@ -511,9 +511,7 @@ class ModuleCode:
         self._publish(compiled, indices, job.tier)
         cache = self.cache
         if cache is not None and batch is not None and not self.options.keep_ir:
-            cache.cache.store(cache.cache.batch_key(
-                cache.module_digest, indices, True, False, self.options,
-                f"tier{job.tier}"), batch)
+            cache.cache.store(cache.batch_key(indices, self.options, job.tier), batch)
             cache.record_plan(indices, self.options, job.tier)
         self._report(kind, indices, job.tier, compiled, job.sent_at, requested_at)
         if kind == "tier-up":
@@ -617,8 +615,7 @@ class ModuleCode:
 
 def _preload_wanted() -> bool:
     """Warm starts preload recorded batches unless ``PYJITWASM_PRELOAD=0``."""
-    return os.environ.get("PYJITWASM_PRELOAD", "1").strip().lower() not in (
-        "0", "false", "no", "off")
+    return env_flag("PYJITWASM_PRELOAD")
 
 
 def _preload_job(ref: weakref.ref[ModuleCode], batches: list[tuple[list[int], int]]) -> None:
