@@ -33,6 +33,8 @@ from pyjitwasm.runtime.jit.code_cache import CodeCacheWarning
 from pyjitwasm.runtime.jit.precompile import chunk_functions, precompile_module
 from pyjitwasm.wat import wat2wasm
 
+from support.compile_counting import count_compiles
+
 WAT = """(module
   (memory (export "mem") 1)
   (global $g (mut i32) (i32.const 7))
@@ -214,17 +216,6 @@ def test_header_is_readable_json() -> None:
 # Config.cache --------------------------------------------------------------------------
 
 
-def _count_compiles(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    real = CodeLoader.compile_object
-
-    def counting(self: CodeLoader, ir: Any) -> bytes:
-        calls.append(1)
-        return real(self, ir)
-    monkeypatch.setattr(CodeLoader, "compile_object", counting)
-    return calls
-
-
 def _use(engine: Engine) -> None:
     module = Module(engine, WAT)
     store = Store(engine)
@@ -236,7 +227,7 @@ def _use(engine: Engine) -> None:
 @pytest.mark.parametrize("lazy", [True, False])
 def test_config_cache_directory_warm_start_compiles_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lazy: bool) -> None:
-    compiles = _count_compiles(monkeypatch)
+    compiles = count_compiles(monkeypatch)
     _use(_engine(cache=str(tmp_path), lazy_compilation=lazy))
     cold = len(compiles)
     assert cold > 0

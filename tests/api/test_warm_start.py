@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from pyjitwasm import Config, DecodeError, Engine, Instance, Module, Store
-from pyjitwasm.jit.codeload import CodeLoader
 from pyjitwasm.runtime.jit.compile_module import TIER1
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.wasm import decoder
 from pyjitwasm.wasm.module import SectionHeader
 from pyjitwasm.wasm.types import I64
 from pyjitwasm.wat import wat2wasm
+
+from support.compile_counting import count_compiles
 
 CODE_SECTION_ID = 10
 
@@ -145,10 +146,7 @@ def test_a_warm_start_runs_code_tiered_up_before_at_tier_1(
         assert run_f(store, n) == 2 * n + 7
     assert code.wait_for_tier_ups(60) and code.tier_of(f) == TIER1
 
-    compiles: list[int] = []
-    real = CodeLoader.compile_object
-    monkeypatch.setattr(CodeLoader, "compile_object",
-                        lambda self, ir: compiles.append(1) or real(self, ir))
+    compiles = count_compiles(monkeypatch)
     store, run_f, code = start()
     # Not compiled: loaded at tier 1 from the cache, by the first call or, before it,
     # by the warm start's preloading.
@@ -177,10 +175,7 @@ def test_a_warm_start_preloads_what_earlier_runs_compiled(
     store = Store(engine)
     exports = Instance(store, Module(engine, WASM), []).exports(store)
     assert exports["f"](store, 5) == 17  # compiles f's batch, recorded in the plan log
-    compiles: list[int] = []
-    real = CodeLoader.compile_object
-    monkeypatch.setattr(CodeLoader, "compile_object",
-                        lambda self, ir: compiles.append(1) or real(self, ir))
+    compiles = count_compiles(monkeypatch)
     engine = _engine(tmp_path)
     module = Module(engine, WASM)
     code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
