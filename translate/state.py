@@ -69,12 +69,14 @@ class InterruptVars:
 
 @dataclass(frozen=True, slots=True)
 class LoopEpochCheck:
-    """The epoch check at the top of a loop header: its branch to the slow block."""
+    """The epoch checks at the top of a loop header: the poll of the store's poll page
+    and the compare's branch to the slow block (``interrupts.finish`` keeps one)."""
 
     header: Block
     parent: Block | None  # the header of the enclosing loop, if any
     branch: Inst  # brif epoch >= deadline, slow, resume
     slow: Block
+    poll: Value  # the load from the poll page
 
 
 class FunctionState:

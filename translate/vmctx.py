@@ -12,8 +12,9 @@ aligned little-endian words.  Regions, in order::
                                              instances: word 0 the store's stack budget,
                                              from which a thread's outermost native invoke
                                              sets that thread's stack limit;
-                                             LIMITS_FUEL_CONSUMED and LIMITS_EPOCH_DEADLINE
-                                             the interruption state, see ``interrupts``)
+                                             LIMITS_FUEL_CONSUMED, LIMITS_EPOCH_DEADLINE
+                                             and LIMITS_EPOCH_POLL the interruption
+                                             state, see ``interrupts``)
                        epoch       ptr @8   (the engine's epoch counter, a u64 that
                                              epoch checks compare with the limits
                                              record's deadline)
@@ -89,7 +90,10 @@ HEADER_SIZE = 32
 LIMITS_STACK_BUDGET = 0  # u64: bytes of native stack a thread's wasm frames may use
 LIMITS_FUEL_CONSUMED = 8  # i64: fuel consumed minus fuel granted (>= 0: out of fuel)
 LIMITS_EPOCH_DEADLINE = 16  # u64: engine epoch at which epoch checks trap
-LIMITS_WORDS = 3
+# ptr: the store's epoch poll page, readable until the deadline is reached (then a load
+# from it faults and traps: ``interrupts``); with epoch checks off a readable word.
+LIMITS_EPOCH_POLL = 24
+LIMITS_WORDS = 4
 
 FUNC_IMPORT_SIZE = 16
 FUNC_IMPORT_SLOT = 0  # address of the callee's code slot

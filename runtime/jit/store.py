@@ -22,6 +22,7 @@ from pyjitwasm.jit import abi
 from pyjitwasm.runtime.instance import FuncInstance
 from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.jit import hostcalls, shims
+from pyjitwasm.runtime.jit.epoch_poll import EpochPoll
 from pyjitwasm.runtime.jit.values import read_values, write_values
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance, instance_by_vmctx
 from pyjitwasm.runtime.native import (
@@ -134,10 +135,10 @@ class JitState:
         # from its word 0 (translate/vmctx.py): word 0 is the store's native stack
         # budget in bytes, which a thread's outermost entry turns into that thread's
         # stack limit (native.c keeps the limit per thread); then the consumed fuel and
-        # the epoch deadline.
-        self.limits: Any = ffi.new("uint64_t[]", vm.LIMITS_WORDS)
-        self.limits[0] = getattr(context, "max_wasm_stack", 0)
-        self.limits_address = int(ffi.cast("uintptr_t", self.limits))
+        # the epoch deadline, and the epoch poll page's address.
+        limits = self.limits = ffi.new("uint64_t[]", vm.LIMITS_WORDS)
+        limits[0] = getattr(context, "max_wasm_stack", 0)
+        self.limits_address = int(ffi.cast("uintptr_t", limits))
         # The finalizer unregistering host functions is made with the first one (a
         # finalizer costs a few microseconds, a large part of creating a store).
         self._host_finalizer: Any = None
@@ -146,6 +147,15 @@ class JitState:
         if not epoch.address:
             epoch.address = int(ffi.cast("uintptr_t", epoch.cell))
         self.epoch_address = epoch.address
+        # Compiled loops poll the page (epoch_poll.py); without epoch checks nothing
+        # polls, and the word points at the record itself, which is readable.
+        self.epoch_poll: EpochPoll | None = None
+        if context.epoch_interruption:
+            self.epoch_poll = EpochPoll(epoch, limits,
+                                        self.limits_address + vm.LIMITS_EPOCH_DEADLINE)
+            limits[vm.LIMITS_EPOCH_POLL // 8] = self.epoch_poll.page
+        else:
+            limits[vm.LIMITS_EPOCH_POLL // 8] = self.limits_address
 
     # Interruption (runtime/interrupts.py) ------------------------------------------
 
@@ -185,10 +195,24 @@ class JitState:
                     or self._extern_tables or self._extern_slots)
 
     def reset_interruption(self) -> None:
-        """No fuel consumed or given, epoch deadline 0: as a new store's."""
+        """No fuel consumed or given, epoch deadline 0 (poll page disarmed): as a new
+        store's."""
         limits = self.limits
         limits[vm.LIMITS_FUEL_CONSUMED // 8] = 0
         limits[vm.LIMITS_EPOCH_DEADLINE // 8] = 0
+        if self.epoch_poll is not None:
+            self.epoch_poll.reset(self.epoch)
+
+    def set_epoch_deadline(self, deadline: int) -> None:
+        """Epoch checks trap once the engine's epoch reaches ``deadline``."""
+        epoch = self.epoch
+        poll = self.epoch_poll
+        if poll is None:
+            self.epoch_deadline = deadline
+            return
+        with epoch.lock:  # an increment arms pages only with the deadlines they watch
+            self.epoch_deadline = deadline
+            poll.follow_deadline(epoch, self.epoch_deadline)
 
     def reset_for_reuse(self) -> bool:
         """After :meth:`release`: become a new store's state (a new id, no handles; the
@@ -465,7 +489,7 @@ class JitStoreContext(StoreContext):
         return max(0, -self.jit.fuel_consumed)
 
     def set_epoch_deadline(self, ticks_beyond_current: int) -> None:
-        self.jit.epoch_deadline = self.epoch.value + ticks_beyond_current
+        self.jit.set_epoch_deadline(self.epoch.value + ticks_beyond_current)
 
     def collect_references(self) -> None:
         """``Store.gc``: release the host objects no externref table or global holds

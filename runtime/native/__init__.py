@@ -378,3 +378,41 @@ def thread_stack_limit() -> int:
 
 if lib.pyjitwasm_install_signal_handlers() != 0:  # pragma: no cover
     raise OSError("could not install the SIGSEGV/SIGBUS handlers")
+
+
+# Epoch poll pages (native.c, docs/jit-design.md §10) -----------------------------------
+
+
+def poll_page_new(epoch_address: int, deadline_address: int) -> int:
+    """A readable epoch poll page for the store whose deadline is the word at
+    ``deadline_address``, in the engine whose epoch is the word at ``epoch_address``
+    (both must stay valid until :func:`poll_page_free`)."""
+    page = lib.pyjitwasm_poll_page_new(epoch_address, deadline_address)
+    if not page:
+        raise MemoryError("could not reserve an epoch poll page")
+    return int(page)
+
+
+def poll_page_sync(page: int) -> bool:
+    """Arm the page (loads from it fault) if its store's deadline is reached, else
+    disarm it; returns whether it is armed."""
+    armed = lib.pyjitwasm_poll_page_sync(page)
+    if armed < 0:
+        raise OSError(f"could not change the protection of epoch poll page {page:#x}")
+    return bool(armed)
+
+
+def poll_page_disarm(page: int) -> None:
+    """Make the page readable again."""
+    if lib.pyjitwasm_poll_page_disarm(page) != 0:
+        raise OSError(f"could not change the protection of epoch poll page {page:#x}")
+
+
+def poll_page_armed(page: int) -> bool:
+    """Whether a load from the page faults now."""
+    return bool(lib.pyjitwasm_poll_page_armed(page) == 1)
+
+
+def poll_page_free(page: int) -> None:
+    """Give the page back (disarmed) for another store."""
+    lib.pyjitwasm_poll_page_free(page)

@@ -45,6 +45,11 @@ uintptr_t pyjitwasm_lazy_stub(uint32_t index);
 int pyjitwasm_lazy_fill_slots(uint64_t *slots, uint32_t count);
 int pyjitwasm_is_lazy_stub(uintptr_t address);
 uintptr_t pyjitwasm_stack_room(void);
+uintptr_t pyjitwasm_poll_page_new(uintptr_t epoch, uintptr_t deadline);
+int pyjitwasm_poll_page_sync(uintptr_t page);
+int pyjitwasm_poll_page_disarm(uintptr_t page);
+int pyjitwasm_poll_page_armed(uintptr_t page);
+void pyjitwasm_poll_page_free(uintptr_t page);
 extern "Python" int pyjitwasm_py_host_call(uintptr_t vmctx, uint32_t index, uintptr_t values);
 extern "Python" int pyjitwasm_py_host_call_buffered(uint32_t index);
 extern "Python" int64_t pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uint64_t a0,

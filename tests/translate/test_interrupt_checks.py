@@ -1,5 +1,6 @@
 """The epoch and fuel checks the translator emits (translate/interrupts.py): none unless
-asked, at function entry and loop headers when asked, and an atomic epoch load."""
+asked, at function entry and loop headers when asked, an atomic epoch load, and in
+innermost loops a poll of the store's poll page instead of a compare."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pyjitwasm.ir.verifier import verify
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.jit.compile_module import CompileOptions, compile_module
 from pyjitwasm.translate import loop_trips
+from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.translate.env import InterruptChecks
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
 from pyjitwasm.wasm.decoder import decode_module
@@ -55,16 +57,30 @@ def test_no_checks_unless_asked() -> None:
     assert "libcall_" not in plain
 
 
+_POLL = re.compile(r"= load\.i64 notrap aligned readonly (v\d+)\+24\n"
+                   r"\s+v\d+ = load\.i64 notrap aligned atomic (v\d+)\n")
+
+
+def _polls(text: str) -> int:
+    """Loads from the poll page (its address from the limits record, LIMITS_EPOCH_POLL)."""
+    found = _POLL.findall(text)
+    assert vm.LIMITS_EPOCH_POLL == 24
+    return len(found)
+
+
 def test_a_check_at_entry_and_at_each_loop_header() -> None:
     module = _module()
     epoch = _ir(module, InterruptChecks(epoch=True))
-    assert epoch.count("call fn") - _ir(module, None).count("call fn") == 3  # entry + 2 loops
+    # A compare at the entry and the outer loop's header, a poll in the inner loop.
+    assert epoch.count("call fn") - _ir(module, None).count("call fn") == 2
+    assert _polls(epoch) == 1
     assert "libcall_out_of_fuel" not in epoch
     assert re.search(r"%libcall_epoch_deadline_reached sig\d+ cold\n", epoch)
     fuel = _ir(module, InterruptChecks(fuel=True))
     assert "libcall_epoch_deadline_reached" not in fuel
     both = _ir(module, InterruptChecks(epoch=True, fuel=True))
-    assert both.count("trapnz") == 6  # each check traps when its libcall confirms
+    # Each check traps when its libcall confirms: 3 fuel checks, 2 epoch compares.
+    assert both.count("trapnz") == 5 and _polls(both) == 1
 
 
 def test_the_epoch_is_read_with_an_atomic_load() -> None:
@@ -120,29 +136,49 @@ SHORT_LOOPS = f"""
 """
 
 
-def _epoch_checks(module: WasmModule, index: int) -> int:
-    """The epoch checks in function ``index`` (the entry's included)."""
+def _epoch_checks(module: WasmModule, index: int) -> tuple[int, int]:
+    """The epoch compares (the entry's included) and polls in function ``index``."""
     info = ModuleInfo(module, HeapConfig(), InterruptChecks(epoch=True))
     func = translate_function(module, index, info=info)
     verify(func)
-    return print_function(func).count("trapnz")
+    text = print_function(func)
+    return text.count("trapnz"), _polls(text)
 
 
 def test_short_counted_innermost_loops_have_no_check_of_their_own() -> None:
+    # Every innermost loop polls unless it is short; only the entry and the loop around
+    # another loop compare.
     module = decode_module(wat2wasm(SHORT_LOOPS))
     validate_module(module)
     checks = [_epoch_checks(module, i) for i in range(len(module.codes))]
     assert checks == [
-        1,  # 64 passes: the entry check only
-        1,  # 5000 passes, the most without a check
-        2,  # 5001 passes
-        2,  # a limit that is not a constant
-        2,  # i != 512 by steps of 3 wraps around 2^32 first: more than 5000 passes
-        1,  # i != -128 by steps of -4: 32 passes
-        1,  # a signed count down from 100 while i > 10: 90 passes
-        2,  # the inner loop has none, the runaway outer loop keeps its check
-        2,  # two back-edges: not a counted loop
+        (1, 0),  # 64 passes: the entry check only
+        (1, 0),  # 5000 passes, the most without a check
+        (1, 1),  # 5001 passes: a poll
+        (1, 1),  # a limit that is not a constant
+        (1, 1),  # i != 512 by steps of 3 wraps around 2^32 first: more than 5000 passes
+        (1, 0),  # i != -128 by steps of -4: 32 passes
+        (1, 0),  # a signed count down from 100 while i > 10: 90 passes
+        (2, 0),  # the inner loop has none, the runaway outer loop keeps its compare
+        (1, 1),  # two back-edges: not a counted loop
     ]
+
+
+def test_the_poll_is_an_atomic_load_through_an_invariant_address() -> None:
+    # The page's address is invariant, so LLVM hoists its loads out of the loop; the
+    # poll itself is atomic, so it stays in the loop and reads the page every pass.
+    options = CompileOptions(epoch_interruption=True, keep_ir=True, lazy=False)
+    compiled = compile_module(_module(), options, symbol_addresses())
+    try:
+        text = compiled.llvm_ir
+        assert text.count("load atomic i64") == 4  # 3 compares (2 entries), 1 poll
+        poll = re.search(r"(%a\d+) = getelementptr i8, ptr (%v\d+\.p), i64 24\n"
+                         r"\s+(%v\d+\.p) = load ptr, ptr \1, align 8, !tbaa !\d+, "
+                         r"!invariant\.load !\d+\n"
+                         r"\s+%v\d+ = load atomic i64, ptr \3 monotonic", text)
+        assert poll is not None
+    finally:
+        compiled.release()
 
 
 def test_fuel_keeps_a_check_at_every_loop_header() -> None:
