@@ -8,16 +8,25 @@ of every loop header block (so every back-edge passes it), when fuel is metered
 function is built. The checks' slow paths call
 libcalls declared ``cold``, so the common path stays a straight line.
 
-Epochs (as Wasmtime's): the vmctx header word ``epoch`` (``layout.epoch_ptr``) points at
-the engine's epoch counter, the store's limits record holds the deadline, which a
-function loads once into a variable. A check compares the two and calls the
-``epoch_deadline_reached`` libcall when ``epoch >= deadline``; the libcall confirms and
-the code traps with ``interrupt``, or the deadline moved and is read again. The epoch
-load is ``atomic`` (a relaxed atomic load): another thread changes the counter while the
-loop runs, and a plain load would let LLVM carry the value around the loop instead of
-reading it each time (a volatile load would do too, but also keeps every heap access in
-order around it; on bench/ the two cost the same). A deadline the host changes during a
-call the function makes is seen at the next slow path or function entry.
+Epochs (as Wasmtime's, through a poll page): the vmctx header word ``epoch_poll``
+(``layout.epoch_poll_ptr``) holds the address of the store's epoch poll page, whose word
+0 is the store's copy of the engine's epoch; the store's limits record holds the
+deadline. A function loads both addresses' values it needs once, at entry: the page's
+address, and the deadline into a variable. A *compare* (at function entry, and at the
+header of a loop with a loop inside) reads the epoch from the page and calls the
+``epoch_deadline_reached`` libcall when ``epoch >= deadline``; the libcall confirms with
+the engine's own counter and the code traps with ``interrupt``, or the deadline moved
+and is read again. A *poll* (at the header of an innermost loop) is only the load, its
+value unused. Both loads are ``atomic`` (relaxed): the copy changes while the loop runs,
+and a plain load would let LLVM carry the value around the loop, or drop an unused one
+(a volatile load would do too, but also keeps every heap access in order around it).
+The page works because the engine protects it once the store's deadline is reached:
+then any load from it faults, and the fault handler traps with ``interrupt``, or, if the
+deadline has moved meanwhile, unprotects the page and runs the load again
+(``runtime/jit/epoch_poll.py``, native.c). So a poll has a compare's meaning without
+the compare, the branch and the deadline's register in the loop. A deadline the host
+changes during a call the function makes is seen by the next poll (the page), or at the
+next slow path or function entry.
 
 An innermost loop that passes its header at most ``UNCHECKED_LOOP_TRIPS`` (5000) times
 per entry has no epoch check of its own (:func:`finish`, once the function is built;
@@ -59,7 +68,8 @@ from pyjitwasm.wasm.fuel import CHARGE_BEFORE, FREE_INSTRUCTIONS
 from pyjitwasm.wasm.module import Instr
 
 EPOCH_LOAD = MemFlags(notrap=True, aligned=True, atomic=True)
-"""The epoch counter's load: ``atomic``, so it is read again at every check."""
+"""The loads from the poll page: ``atomic``, so each check reads it again. (``notrap``:
+its fault is the native handler's, by address, not a wasm memory access.)"""
 
 UNCHECKED_LOOP_TRIPS = 5000
 """Innermost loops that pass their header at most this often per entry have no epoch
@@ -97,6 +107,9 @@ def at_function_entry(t: FunctionState) -> None:
     if checks.epoch:
         state.epoch_deadline = t.fb.declare_var(I64)
         t.fb.def_var(state.epoch_deadline, _load_deadline(t))
+        # Once, in the entry block: the short LLVM pipeline (opt level 1) has no LICM.
+        state.epoch_poll_page = t.ins().load(I64, READONLY, t.vmctx,
+                                             t.env.layout.epoch_poll_ptr)
     _checks(t)
 
 
@@ -131,11 +144,11 @@ def finish(t: FunctionState) -> None:
     innermost = loop_trips.innermost((c.header, c.parent) for c in loops)
     for check in loops:
         if check.header not in innermost:
-            _remove_chain(t, check.poll, 3)  # poll <- page address <- limits record
+            _remove_chain(t, check.poll, 1)
             continue
         _remove_compare(t, check)
         if loop_trips.trip_bound(func, check.header, UNCHECKED_LOOP_TRIPS) is not None:
-            _remove_chain(t, check.poll, 3)
+            _remove_chain(t, check.poll, 1)
 
 
 def _remove_compare(t: FunctionState, check: LoopEpochCheck) -> None:
@@ -147,7 +160,7 @@ def _remove_compare(t: FunctionState, check: LoopEpochCheck) -> None:
     dfg.replace(check.branch, Jump("jump", branch.else_dest))
     func.layout.remove_block(check.slow)
     # The comparison and the loads feeding it: LLVM keeps an unused atomic load.
-    _remove_chain(t, branch.arg, 3)  # icmp <- atomic load of the epoch <- its address
+    _remove_chain(t, branch.arg, 2)  # icmp <- atomic load of the epoch
 
 
 def _remove_chain(t: FunctionState, value: Value, count: int) -> None:
@@ -245,8 +258,7 @@ def _load_deadline(t: FunctionState) -> Value:
 
 def _epoch_check(t: FunctionState) -> tuple[Inst, Block]:
     ins = t.ins()
-    epoch_ptr = ins.load(I64, READONLY, t.vmctx, t.env.layout.epoch_ptr)
-    epoch = ins.load(I64, EPOCH_LOAD, epoch_ptr, 0)
+    epoch = ins.load(I64, EPOCH_LOAD, _poll_page(t), 0)
     deadline_var = t.interrupt_vars.epoch_deadline
     assert deadline_var is not None  # declared at function entry
     deadline = t.fb.use_var(deadline_var)
@@ -258,14 +270,17 @@ def _epoch_check(t: FunctionState) -> tuple[Inst, Block]:
     return branch, slow
 
 
+def _poll_page(t: FunctionState) -> Value:
+    page = t.interrupt_vars.epoch_poll_page
+    assert page is not None  # loaded at function entry
+    return page
+
+
 def _epoch_poll(t: FunctionState) -> Value:
     """A load from the store's epoch poll page, which faults once the deadline is
-    reached (``runtime/jit/epoch_poll.py``). Its result is unused: the load is
-    ``atomic`` so LLVM keeps it, and reads the page on every pass. The page's address
-    is invariant (LLVM hoists its loads out of the loop)."""
-    ins = t.ins()
-    page = ins.load(I64, READONLY, _limits(t), vm.LIMITS_EPOCH_POLL)
-    return ins.load(I64, EPOCH_LOAD, page, 0)
+    reached. Its result is unused: the load is ``atomic`` so LLVM keeps it, and reads
+    the page on every pass."""
+    return t.ins().load(I64, EPOCH_LOAD, _poll_page(t), 0)
 
 
 # Slow paths ---------------------------------------------------------------------------

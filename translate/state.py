@@ -63,6 +63,7 @@ class InterruptVars:
     fuel_pending: int = 0  # fuel of the instructions not yet added to ``fuel``
     fuel_stale: bool = False  # a call may have changed the stored fuel: reload first
     epoch_deadline: Variable | None = None  # the store's deadline, kept in a register
+    epoch_poll_page: Value | None = None  # the poll page's address, loaded at entry
     # Each loop's epoch check, for ``interrupts.finish`` to drop from short counted loops.
     loop_checks: list[LoopEpochCheck] = field(default_factory=list)
 

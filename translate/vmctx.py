@@ -12,12 +12,14 @@ aligned little-endian words.  Regions, in order::
                                              instances: word 0 the store's stack budget,
                                              from which a thread's outermost native invoke
                                              sets that thread's stack limit;
-                                             LIMITS_FUEL_CONSUMED, LIMITS_EPOCH_DEADLINE
-                                             and LIMITS_EPOCH_POLL the interruption
-                                             state, see ``interrupts``)
-                       epoch       ptr @8   (the engine's epoch counter, a u64 that
-                                             epoch checks compare with the limits
-                                             record's deadline)
+                                             LIMITS_FUEL_CONSUMED and LIMITS_EPOCH_DEADLINE
+                                             the interruption state, see ``interrupts``)
+                       epoch_poll  ptr @8   (the store's epoch poll page: its word 0 is
+                                             the store's copy of the engine's epoch,
+                                             which epoch checks read; a load from it
+                                             faults once the deadline is reached, see
+                                             ``interrupts``; readable memory when the
+                                             engine has no epoch checks)
                        libcalls    ptr @16  (table of runtime entry points, see LIBCALL_*)
                        store       u64 @24  (opaque handle the host side uses)
     signature_ids      u32 x n_types, padded to 8: canonical (store-wide) ids of the
@@ -80,7 +82,7 @@ from pyjitwasm.wasm.types import ExternKind
 
 WORD = 8
 RUNTIME_LIMITS_OFFSET = 0
-EPOCH_OFFSET = 8
+EPOCH_POLL_OFFSET = 8
 LIBCALLS_OFFSET = 16
 STORE_OFFSET = 24
 HEADER_SIZE = 32
@@ -90,10 +92,7 @@ HEADER_SIZE = 32
 LIMITS_STACK_BUDGET = 0  # u64: bytes of native stack a thread's wasm frames may use
 LIMITS_FUEL_CONSUMED = 8  # i64: fuel consumed minus fuel granted (>= 0: out of fuel)
 LIMITS_EPOCH_DEADLINE = 16  # u64: engine epoch at which epoch checks trap
-# ptr: the store's epoch poll page, readable until the deadline is reached (then a load
-# from it faults and traps: ``interrupts``); with epoch checks off a readable word.
-LIMITS_EPOCH_POLL = 24
-LIMITS_WORDS = 4
+LIMITS_WORDS = 3
 
 FUNC_IMPORT_SIZE = 16
 FUNC_IMPORT_SLOT = 0  # address of the callee's code slot
@@ -229,10 +228,10 @@ class VMContextLayout:
         return self._starts["tier_counters"]
 
     @property
-    def epoch_ptr(self) -> int:
-        """Offset of the pointer to the engine's epoch counter (a u64 that
-        ``Engine.increment_epoch`` bumps; read by epoch-interruption checks)."""
-        return EPOCH_OFFSET
+    def epoch_poll_ptr(self) -> int:
+        """Offset of the pointer to the store's epoch poll page (the polls of epoch
+        interruption load from it; ``translate/interrupts.py``)."""
+        return EPOCH_POLL_OFFSET
 
 
 def func_ref_indices(module: WasmModule) -> dict[int, int]:

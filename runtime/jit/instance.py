@@ -54,7 +54,7 @@ class _VmctxTemplate:
 
     __slots__ = ("data", "func_refs", "plan", "func_types", "code_slots", "defined_refs",
                  "ref_vmctx_words", "fits_pools", "parkable", "parked", "parked_stores",
-                 "parked_by", "size", "epoch_word", "memory_offsets", "table_offsets",
+                 "parked_by", "size", "epoch_poll_word", "memory_offsets", "table_offsets",
                  "table_elements", "global_offsets", "__weakref__")
 
     def __init__(self, code: CompiledCode) -> None:
@@ -87,7 +87,7 @@ class _VmctxTemplate:
         self.data = ffi.buffer(buf)[:]
         self.plan = instantiation.InstantiationPlan(module)
         # Offsets every instantiation needs, looked up once (the layout computes them).
-        self.epoch_word = layout.epoch_ptr // 8
+        self.epoch_poll_word = layout.epoch_poll_ptr // 8
         self.memory_offsets = [layout.memory(i) for i in range(len(module.memories))]
         self.table_offsets = [layout.table(i) for i in range(len(module.tables))]
         self.global_offsets = [layout.global_(i) for i in range(len(module.globals))]
@@ -124,14 +124,14 @@ class _VmctxTemplate:
 
     def write(self, inst: JitModuleInstance, state: JitState) -> None:
         """Make ``inst``'s vmctx this template, for an instance in ``state``'s store:
-        its limits record, store handle and epoch counter, and its own address in the
+        its limits record, store handle and epoch poll page, and its own address in the
         funcref records."""
         vmctx = inst.vmctx
         words = inst.words()
         ffi.memmove(words, self.data, len(self.data))  # (inline table elements: zero)
         words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
         words[vm.STORE_OFFSET // 8] = state.id
-        words[self.epoch_word] = state.epoch_address
+        words[self.epoch_poll_word] = state.epoch_poll_address
         for word in self.ref_vmctx_words:
             words[word] = vmctx
 

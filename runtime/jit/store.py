@@ -22,7 +22,7 @@ from pyjitwasm.jit import abi
 from pyjitwasm.runtime.instance import FuncInstance
 from pyjitwasm.runtime.interrupts import EpochCounter
 from pyjitwasm.runtime.jit import hostcalls, shims
-from pyjitwasm.runtime.jit.epoch_poll import EpochPoll
+from pyjitwasm.runtime.jit.epoch_poll import EpochPoll, publish_on_increment
 from pyjitwasm.runtime.jit.values import read_values, write_values
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance, instance_by_vmctx
 from pyjitwasm.runtime.native import (
@@ -135,7 +135,7 @@ class JitState:
         # from its word 0 (translate/vmctx.py): word 0 is the store's native stack
         # budget in bytes, which a thread's outermost entry turns into that thread's
         # stack limit (native.c keeps the limit per thread); then the consumed fuel and
-        # the epoch deadline, and the epoch poll page's address.
+        # the epoch deadline.
         limits = self.limits = ffi.new("uint64_t[]", vm.LIMITS_WORDS)
         limits[0] = getattr(context, "max_wasm_stack", 0)
         self.limits_address = int(ffi.cast("uintptr_t", limits))
@@ -146,16 +146,17 @@ class JitState:
         # The counter's address, converted once per engine (half a microsecond a store).
         if not epoch.address:
             epoch.address = int(ffi.cast("uintptr_t", epoch.cell))
-        self.epoch_address = epoch.address
-        # Compiled loops poll the page (epoch_poll.py); without epoch checks nothing
-        # polls, and the word points at the record itself, which is readable.
+        # What the vmctx word ``epoch_poll`` of the store's instances holds: the store's
+        # poll page (epoch_poll.py), or without epoch checks (nothing reads it) the
+        # limits record, which is readable memory.
         self.epoch_poll: EpochPoll | None = None
+        self.epoch_poll_address = self.limits_address
         if context.epoch_interruption:
+            if epoch.on_increment is None:
+                publish_on_increment(epoch)
             self.epoch_poll = EpochPoll(epoch, limits,
                                         self.limits_address + vm.LIMITS_EPOCH_DEADLINE)
-            limits[vm.LIMITS_EPOCH_POLL // 8] = self.epoch_poll.page
-        else:
-            limits[vm.LIMITS_EPOCH_POLL // 8] = self.limits_address
+            self.epoch_poll_address = self.epoch_poll.page
 
     # Interruption (runtime/interrupts.py) ------------------------------------------
 
@@ -205,14 +206,13 @@ class JitState:
 
     def set_epoch_deadline(self, deadline: int) -> None:
         """Epoch checks trap once the engine's epoch reaches ``deadline``."""
-        epoch = self.epoch
         poll = self.epoch_poll
         if poll is None:
             self.epoch_deadline = deadline
             return
-        with epoch.lock:  # an increment arms pages only with the deadlines they watch
+        with self.epoch.lock:  # not between an increment and its publication
             self.epoch_deadline = deadline
-            poll.follow_deadline(epoch, self.epoch_deadline)
+            poll.follow_deadline()
 
     def reset_for_reuse(self) -> bool:
         """After :meth:`release`: become a new store's state (a new id, no handles; the

@@ -384,7 +384,7 @@ if lib.pyjitwasm_install_signal_handlers() != 0:  # pragma: no cover
 
 
 def poll_page_new(epoch_address: int, deadline_address: int) -> int:
-    """A readable epoch poll page for the store whose deadline is the word at
+    """A disarmed epoch poll page for the store whose deadline is the word at
     ``deadline_address``, in the engine whose epoch is the word at ``epoch_address``
     (both must stay valid until :func:`poll_page_free`)."""
     page = lib.pyjitwasm_poll_page_new(epoch_address, deadline_address)
@@ -395,7 +395,7 @@ def poll_page_new(epoch_address: int, deadline_address: int) -> int:
 
 def poll_page_sync(page: int) -> bool:
     """Arm the page (loads from it fault) if its store's deadline is reached, else
-    disarm it; returns whether it is armed."""
+    disarm it, with the current epoch in its word 0; returns whether it is armed."""
     armed = lib.pyjitwasm_poll_page_sync(page)
     if armed < 0:
         raise OSError(f"could not change the protection of epoch poll page {page:#x}")
@@ -403,7 +403,7 @@ def poll_page_sync(page: int) -> bool:
 
 
 def poll_page_disarm(page: int) -> None:
-    """Make the page readable again."""
+    """Make the page readable again (with the current epoch in its word 0)."""
     if lib.pyjitwasm_poll_page_disarm(page) != 0:
         raise OSError(f"could not change the protection of epoch poll page {page:#x}")
 
@@ -416,3 +416,10 @@ def poll_page_armed(page: int) -> bool:
 def poll_page_free(page: int) -> None:
     """Give the page back (disarmed) for another store."""
     lib.pyjitwasm_poll_page_free(page)
+
+
+def poll_pages_publish(epoch_address: int) -> None:
+    """The engine whose epoch is the word at ``epoch_address`` advanced it: copy it into
+    its stores' poll pages, arming those whose deadline it reaches."""
+    if lib.pyjitwasm_poll_pages_publish(epoch_address) != 0:
+        raise OSError("could not change the protection of an epoch poll page")

@@ -50,6 +50,7 @@ int pyjitwasm_poll_page_sync(uintptr_t page);
 int pyjitwasm_poll_page_disarm(uintptr_t page);
 int pyjitwasm_poll_page_armed(uintptr_t page);
 void pyjitwasm_poll_page_free(uintptr_t page);
+int pyjitwasm_poll_pages_publish(uintptr_t epoch);
 extern "Python" int pyjitwasm_py_host_call(uintptr_t vmctx, uint32_t index, uintptr_t values);
 extern "Python" int pyjitwasm_py_host_call_buffered(uint32_t index);
 extern "Python" int64_t pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uint64_t a0,

@@ -237,26 +237,29 @@ void pyjitwasm_clear_trap_frames(void)
 
 /* ------------------------------------------------------------------ epoch poll pages */
 
-/* Epoch interruption without a compare in innermost loops (docs/jit-design.md §10).  A
- * store compiled with epoch checks gets a page of its own, whose address its limits
- * record holds; an innermost loop's check is one load from it.  The page is readable
- * (the kernel's zero page) until the store's deadline is reached; then the engine makes
- * it PROT_NONE ("armed"), the next poll faults and on_fault traps with
- * PYJITWASM_TRAP_INTERRUPT, or, when the deadline has moved meanwhile, unprotects it and
- * returns so the load runs again.  The decision reads the engine's epoch and the store's
- * deadline through the slot's pointers, so it is Wasmtime's test, epoch >= deadline.
+/* Epoch interruption with one load per pass of an innermost loop (docs/jit-design.md
+ * §10).  A store compiled with epoch checks gets a page of its own, whose address its
+ * vmctx header holds.  Word 0 of the page is the store's copy of the engine's epoch:
+ * the compares at function entries and outer loops read it, and an innermost loop's
+ * check is a load from it whose value is unused.  While the store's deadline lies
+ * ahead the page is readable and the copy follows the engine's epoch
+ * (pyjitwasm_poll_pages_publish after each increment).  Once the deadline is reached the
+ * page is made PROT_NONE ("armed"): the next load from it faults and on_fault traps with
+ * PYJITWASM_TRAP_INTERRUPT, or, when the deadline has moved meanwhile, disarms it and
+ * returns so the load runs again.  The decision reads the engine's epoch and the
+ * store's deadline through the slot's pointers: Wasmtime's test, epoch >= deadline.
  *
- * Pages come from regions reserved POLL_REGION_PAGES at a time; a slot's state changes
- * only under its spinlock (taken by the Python-called functions below and by the fault
- * handler, which may not block on a mutex), so an arm from Engine.increment_epoch, a
- * disarm from Store.set_epoch_deadline and the handler's decision never interleave.
- * Regions are never unmapped; freed slots go on a free list. */
+ * Pages come from regions reserved POLL_REGION_PAGES at a time; a slot changes only
+ * under its spinlock (taken by the Python-called functions below and by the fault
+ * handler, which may not block on a mutex), so an arm after an increment, a disarm from
+ * Store.set_epoch_deadline and the handler's decision never interleave.  Regions are
+ * never unmapped; freed slots go on a free list. */
 #define POLL_REGION_PAGES 1024
 #define POLL_MAX_REGIONS 4096
 
 struct poll_slot {
-    const uint64_t *epoch;
-    const uint64_t *deadline;
+    const uint64_t *epoch;    /* the engine's counter; NULL while the slot is free */
+    const uint64_t *deadline; /* the store's deadline word */
     int lock;
     int armed;
     long next_free; /* index of the next free slot, -1 at the end; only while free */
@@ -298,6 +301,12 @@ static struct poll_slot *poll_slot_at(uintptr_t addr, uintptr_t *page)
     return NULL;
 }
 
+static uintptr_t poll_page_of_index(long index)
+{
+    return poll_region_base[index / POLL_REGION_PAGES]
+           + (uintptr_t)(index % POLL_REGION_PAGES) * poll_page_size;
+}
+
 /* Caller holds poll_alloc_lock. */
 static int poll_add_region(void)
 {
@@ -306,7 +315,7 @@ static int poll_add_region(void)
         return -1;
     if (poll_page_size == 0)
         poll_page_size = (size_t)sysconf(_SC_PAGESIZE);
-    void *base = mmap(NULL, POLL_REGION_PAGES * poll_page_size, PROT_READ,
+    void *base = mmap(NULL, POLL_REGION_PAGES * poll_page_size, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED)
         return -1;
@@ -325,7 +334,34 @@ static int poll_add_region(void)
     return 0;
 }
 
-/* A readable poll page for a store whose deadline is the word at `deadline` and whose
+/* The store's copy of the epoch, in a disarmed page. */
+static void poll_publish_epoch(const struct poll_slot *slot, uintptr_t page)
+{
+    __atomic_store_n((uint64_t *)page, __atomic_load_n(slot->epoch, __ATOMIC_ACQUIRE),
+                     __ATOMIC_RELEASE);
+}
+
+/* Caller holds the slot's lock.  A disarmed page gets the current epoch. */
+static int poll_set_armed(struct poll_slot *slot, uintptr_t page, int armed)
+{
+    if (slot->armed != armed) {
+        if (mprotect((void *)page, poll_page_size,
+                     armed ? PROT_NONE : PROT_READ | PROT_WRITE) != 0)
+            return -1;
+        slot->armed = armed;
+    }
+    if (!armed)
+        poll_publish_epoch(slot, page);
+    return 0;
+}
+
+static int poll_due(const struct poll_slot *slot)
+{
+    return __atomic_load_n(slot->epoch, __ATOMIC_ACQUIRE)
+           >= __atomic_load_n(slot->deadline, __ATOMIC_ACQUIRE);
+}
+
+/* A disarmed poll page for a store whose deadline is the word at `deadline` and whose
  * engine's epoch is the word at `epoch` (both must outlive the page); 0 on failure. */
 uintptr_t pyjitwasm_poll_page_new(uintptr_t epoch, uintptr_t deadline)
 {
@@ -338,14 +374,15 @@ uintptr_t pyjitwasm_poll_page_new(uintptr_t epoch, uintptr_t deadline)
     struct poll_slot *slot = &poll_region_slots[index / POLL_REGION_PAGES]
                                                [index % POLL_REGION_PAGES];
     poll_free_head = slot->next_free;
+    uintptr_t page = poll_page_of_index(index);
     poll_slot_lock(slot);
-    slot->epoch = (const uint64_t *)epoch;
     slot->deadline = (const uint64_t *)deadline;
     slot->armed = 0;
+    __atomic_store_n(&slot->epoch, (const uint64_t *)epoch, __ATOMIC_RELEASE);
+    poll_publish_epoch(slot, page);
     poll_slot_unlock(slot);
     pthread_mutex_unlock(&poll_alloc_lock);
-    return poll_region_base[index / POLL_REGION_PAGES]
-           + (uintptr_t)(index % POLL_REGION_PAGES) * poll_page_size;
+    return page;
 }
 
 static struct poll_slot *poll_slot_of(uintptr_t page)
@@ -355,25 +392,8 @@ static struct poll_slot *poll_slot_of(uintptr_t page)
     return slot != NULL && start == page ? slot : NULL;
 }
 
-/* Caller holds the slot's lock. */
-static int poll_set_armed(struct poll_slot *slot, uintptr_t page, int armed)
-{
-    if (slot->armed == armed)
-        return 0;
-    if (mprotect((void *)page, poll_page_size, armed ? PROT_NONE : PROT_READ) != 0)
-        return -1;
-    slot->armed = armed;
-    return 0;
-}
-
-static int poll_due(const struct poll_slot *slot)
-{
-    return __atomic_load_n(slot->epoch, __ATOMIC_ACQUIRE)
-           >= __atomic_load_n(slot->deadline, __ATOMIC_ACQUIRE);
-}
-
-/* Arm the page if its store's deadline is reached, else disarm it.  Returns whether it
- * is armed, or -1 on error. */
+/* Arm the page if its store's deadline is reached, else disarm it (with the current
+ * epoch).  Returns whether it is armed, or -1 on error. */
 int pyjitwasm_poll_page_sync(uintptr_t page)
 {
     struct poll_slot *slot = poll_slot_of(page);
@@ -390,7 +410,7 @@ int pyjitwasm_poll_page_sync(uintptr_t page)
 int pyjitwasm_poll_page_disarm(uintptr_t page)
 {
     struct poll_slot *slot = poll_slot_of(page);
-    if (slot == NULL)
+    if (slot == NULL || slot->epoch == NULL)
         return -1;
     poll_slot_lock(slot);
     int status = poll_set_armed(slot, page, 0);
@@ -405,11 +425,35 @@ int pyjitwasm_poll_page_armed(uintptr_t page)
     return slot == NULL ? -1 : __atomic_load_n(&slot->armed, __ATOMIC_ACQUIRE);
 }
 
+/* The engine whose counter is the word at `epoch` has advanced it: give its stores'
+ * pages the new epoch, and arm those whose deadline it reaches.  Returns how many pages
+ * failed to change protection (0). */
+int pyjitwasm_poll_pages_publish(uintptr_t epoch)
+{
+    int failed = 0;
+    size_t count = __atomic_load_n(&poll_region_count, __ATOMIC_ACQUIRE);
+    for (size_t r = 0; r < count; r++) {
+        struct poll_slot *slots = poll_region_slots[r];
+        for (long i = 0; i < POLL_REGION_PAGES; i++) {
+            struct poll_slot *slot = &slots[i];
+            if (__atomic_load_n(&slot->epoch, __ATOMIC_ACQUIRE) != (const uint64_t *)epoch)
+                continue;
+            poll_slot_lock(slot);
+            if (slot->epoch == (const uint64_t *)epoch && !slot->armed)
+                failed += poll_set_armed(slot, poll_region_base[r]
+                                                   + (uintptr_t)i * poll_page_size,
+                                         poll_due(slot)) != 0;
+            poll_slot_unlock(slot);
+        }
+    }
+    return failed;
+}
+
 /* Give a page back (its store's state is gone); it is disarmed first. */
 void pyjitwasm_poll_page_free(uintptr_t page)
 {
     struct poll_slot *slot = poll_slot_of(page);
-    if (slot == NULL)
+    if (slot == NULL || slot->epoch == NULL)
         return;
     pthread_mutex_lock(&poll_alloc_lock);
     poll_slot_lock(slot);
@@ -419,7 +463,7 @@ void pyjitwasm_poll_page_free(uintptr_t page)
         pthread_mutex_unlock(&poll_alloc_lock);
         return;
     }
-    slot->epoch = NULL;
+    __atomic_store_n(&slot->epoch, NULL, __ATOMIC_RELEASE);
     slot->deadline = NULL;
     poll_slot_unlock(slot);
     size_t region = 0;

@@ -25,6 +25,7 @@ from pyjitwasm import (
     TrapCode,
 )
 from pyjitwasm.runtime.jit.epoch_poll import EpochPoll
+from pyjitwasm.runtime.native import ffi
 
 ENGINES = ["interp", "jit"]
 
@@ -215,20 +216,28 @@ def test_the_store_is_usable_after_a_trap_from_another_thread(engine: str) -> No
         assert guest.call("count", 1000) == 1000
 
 
-def test_increments_reach_only_the_deadlines_watched_and_stale_ones_are_dropped() -> None:
+def _page_epoch(poll: EpochPoll) -> int:
+    """The epoch copy in word 0 of a disarmed page."""
+    return int(ffi.cast("uint64_t *", poll.page)[0])
+
+
+def test_increments_reach_every_page_and_arm_only_the_due() -> None:
     engine = _engine("jit")
-    epoch = engine.backend.epoch
-    guest = Guest(engine)
-    for ticks in range(1, 2000):  # a host that sets a deadline before every call
+    guests = [Guest(engine) for _ in range(3)]
+    for ticks, guest in zip((1, 2, 2), guests):
         guest.store.set_epoch_deadline(ticks)
-    assert epoch.watched() == 1
-    assert epoch.pending() <= 256  # compacted: one current entry, few stale ones
+    polls = [guest.poll() for guest in guests]
+    assert all(poll is not None and not poll.armed for poll in polls)
     engine.increment_epoch()
-    poll = guest.poll()
-    assert poll is not None and not poll.armed  # the deadline is epoch + 1999 now
-    guest.store.set_epoch_deadline(1)
+    first, second, third = polls
+    assert first is not None and second is not None and third is not None
+    assert first.armed and not second.armed and not third.armed
+    assert _page_epoch(second) == _page_epoch(third) == 1
+    guests[2].store.set_epoch_deadline(5)
     engine.increment_epoch()
-    assert poll.armed and epoch.watched() == 0
+    assert second.armed and not third.armed and _page_epoch(third) == 2
+    assert guests[2].call("count", 10) == 10
+    assert guests[1].trap("count", 10) == TrapCode.INTERRUPT
 
 
 def test_a_new_store_starts_disarmed_and_traps_by_its_entry_compare() -> None:
@@ -257,16 +266,15 @@ def test_pooled_stores_reuse_the_page_disarmed() -> None:
         store = Store(engine)
         count = Instance(store, module, []).exports(store)["count"]
         poll = store._ctx.jit.epoch_poll
-        assert not poll.armed and poll.watch_ticket == 0  # a new store's page
+        assert not poll.armed  # a new store's page
         pages.add(poll.page)
         store.set_epoch_deadline(5)
-        assert not poll.armed and poll.watch_ticket
+        assert not poll.armed
         assert count(store, 100_000) == 100_000
         store.set_epoch_deadline(0)  # armed, and dropped armed (a trap's traceback
         assert poll.armed            # would keep the store for the cyclic collector)
         del store, count, poll
     assert len(pages) <= 2  # the parked store's page again
-    assert engine.backend.epoch.watched() == 0
 
 
 def test_pages_of_dropped_stores_are_given_back() -> None:

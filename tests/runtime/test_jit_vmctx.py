@@ -57,7 +57,7 @@ def test_fixed_header_and_empty_layout():
     empty = VMContextLayout()
     # The header (its epoch word included), then the pointers every module has: code
     # slots and tier counters.
-    assert empty.epoch_ptr == vmctx.EPOCH_OFFSET < vmctx.HEADER_SIZE
+    assert empty.epoch_poll_ptr == vmctx.EPOCH_POLL_OFFSET < vmctx.HEADER_SIZE
     assert empty.code_slots == vmctx.HEADER_SIZE
     assert empty.tier_counters == vmctx.HEADER_SIZE + 8
     assert empty.size == vmctx.HEADER_SIZE + 16

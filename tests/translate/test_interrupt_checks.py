@@ -57,15 +57,10 @@ def test_no_checks_unless_asked() -> None:
     assert "libcall_" not in plain
 
 
-_POLL = re.compile(r"= load\.i64 notrap aligned readonly (v\d+)\+24\n"
-                   r"\s+v\d+ = load\.i64 notrap aligned atomic (v\d+)\n")
-
-
 def _polls(text: str) -> int:
-    """Loads from the poll page (its address from the limits record, LIMITS_EPOCH_POLL)."""
-    found = _POLL.findall(text)
-    assert vm.LIMITS_EPOCH_POLL == 24
-    return len(found)
+    """Loads from the poll page whose value no compare uses."""
+    loads = text.count("= load.i64 notrap aligned atomic")
+    return loads - len(re.findall(r"trapnz v\d+, interrupt", text))
 
 
 def test_a_check_at_entry_and_at_each_loop_header() -> None:
@@ -164,6 +159,96 @@ def test_short_counted_innermost_loops_have_no_check_of_their_own() -> None:
     ]
 
 
+def test_the_page_address_is_loaded_once_and_every_check_reads_the_page_atomically(
+        ) -> None:
+    # Loaded at entry (opt level 1 has no LICM to hoist it); each check is an atomic
+    # load, so it stays in the loop and reads the page on every pass.
+    options = CompileOptions(epoch_interruption=True, keep_ir=True, lazy=False)
+    compiled = compile_module(_module(), options, symbol_addresses())
+    try:
+        text = compiled.llvm_ir
+        page_loads = re.findall(
+            rf"(%a\d+) = getelementptr i8, ptr %vmctx, i64 {vm.EPOCH_POLL_OFFSET}\n"
+            r"\s+(%v\d+\.p) = load ptr, ptr \1, align 8, !tbaa !\d+, !invariant\.load",
+            text)
+        assert len(page_loads) == 2  # once per function
+        polls = re.findall(r"load atomic i64, ptr (%v\d+\.p) monotonic", text)
+        assert len(polls) == 4  # 3 compares (2 entries), 1 poll
+        assert {page for _, page in page_loads} == set(polls)
+    finally:
+        compiled.release()
+
+
+def _counted(limit: str, step: str = "1", cond: str = "i32.lt_u", start: str = "0") -> str:
+    """A function whose only loop counts local 0 from ``start`` by ``step`` while
+    ``cond(i, limit)`` holds."""
+    return f"""
+  (func (result i32) (local i32)
+    (local.set 0 (i32.const {start}))
+    (loop
+      (local.set 0 (i32.add (local.get 0) (i32.const {step})))
+      (br_if 0 ({cond} (local.get 0) {limit})))
+    (local.get 0))"""
+
+
+SHORT_LOOPS = f"""
+(module
+  {_counted("(i32.const 64)")}
+  {_counted("(i32.const 5000)")}
+  {_counted("(i32.const 5001)")}
+  {_counted("(local.get 0)", cond="i32.ne")}
+  {_counted("(i32.const 512)", step="3", cond="i32.ne")}
+  {_counted("(i32.const -128)", step="-4", cond="i32.ne", start="0")}
+  {_counted("(i32.const 10)", step="-1", cond="i32.gt_s", start="100")}
+  ;; a runaway loop around a short counted one
+  (func (result i32) (local i32 i32)
+    (loop $outer
+      (local.set 1 (i32.const 0))
+      (loop $inner
+        (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+        (br_if $inner (i32.lt_u (local.get 1) (i32.const 64))))
+      (local.set 0 (i32.add (local.get 0) (local.get 1)))
+      (br $outer))
+    (local.get 0))
+  ;; a counted loop with a second back-edge (from inside a block)
+  (func (param i32) (result i32) (local i32)
+    (loop $l
+      (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+      (block $b
+        (br_if $l (local.get 0)))
+      (br_if $l (i32.lt_u (local.get 1) (i32.const 64))))
+    (local.get 1)))
+"""
+
+
+def _epoch_checks(module: WasmModule, index: int) -> tuple[int, int]:
+    """The epoch compares (the entry's included) and polls in function ``index``."""
+    info = ModuleInfo(module, HeapConfig(), InterruptChecks(epoch=True))
+    func = translate_function(module, index, info=info)
+    verify(func)
+    text = print_function(func)
+    return text.count("trapnz"), _polls(text)
+
+
+def test_short_counted_innermost_loops_have_no_check_of_their_own() -> None:
+    # Every innermost loop polls unless it is short; only the entry and the loop around
+    # another loop compare.
+    module = decode_module(wat2wasm(SHORT_LOOPS))
+    validate_module(module)
+    checks = [_epoch_checks(module, i) for i in range(len(module.codes))]
+    assert checks == [
+        (1, 0),  # 64 passes: the entry check only
+        (1, 0),  # 5000 passes, the most without a check
+        (1, 1),  # 5001 passes: a poll
+        (1, 1),  # a limit that is not a constant
+        (1, 1),  # i != 512 by steps of 3 wraps around 2^32 first: more than 5000 passes
+        (1, 0),  # i != -128 by steps of -4: 32 passes
+        (1, 0),  # a signed count down from 100 while i > 10: 90 passes
+        (2, 0),  # the inner loop has none, the runaway outer loop keeps its compare
+        (1, 1),  # two back-edges: not a counted loop
+    ]
+
+
 def test_the_poll_is_an_atomic_load_through_an_invariant_address() -> None:
     # The page's address is invariant, so LLVM hoists its loads out of the loop; the
     # poll itself is atomic, so it stays in the loop and reads the page every pass.
@@ -172,10 +257,10 @@ def test_the_poll_is_an_atomic_load_through_an_invariant_address() -> None:
     try:
         text = compiled.llvm_ir
         assert text.count("load atomic i64") == 4  # 3 compares (2 entries), 1 poll
-        poll = re.search(r"(%a\d+) = getelementptr i8, ptr (%v\d+\.p), i64 24\n"
+        poll = re.search(r"(%a\d+) = getelementptr i8, ptr %vmctx, i64 8\n"
                          r"\s+(%v\d+\.p) = load ptr, ptr \1, align 8, !tbaa !\d+, "
                          r"!invariant\.load !\d+\n"
-                         r"\s+%v\d+ = load atomic i64, ptr \3 monotonic", text)
+                         r"\s+%v\d+ = load atomic i64, ptr \2 monotonic", text)
         assert poll is not None
     finally:
         compiled.release()

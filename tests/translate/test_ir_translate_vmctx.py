@@ -54,7 +54,7 @@ def test_fields_are_disjoint_aligned_and_ordered(counts: dict[str, int]) -> None
 
 
 def test_header_and_encodings() -> None:
-    assert (vmctx.RUNTIME_LIMITS_OFFSET, vmctx.EPOCH_OFFSET, vmctx.LIBCALLS_OFFSET,
+    assert (vmctx.RUNTIME_LIMITS_OFFSET, vmctx.EPOCH_POLL_OFFSET, vmctx.LIBCALLS_OFFSET,
             vmctx.STORE_OFFSET, vmctx.HEADER_SIZE) == (0, 8, 16, 24, 32)
     # The fields always there after the header: code slots, tier counters.
     assert VMContextLayout().code_slots == vmctx.HEADER_SIZE
