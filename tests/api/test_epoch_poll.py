@@ -224,7 +224,7 @@ def _page_epoch(poll: EpochPoll) -> int:
 def test_increments_reach_every_page_and_arm_only_the_due() -> None:
     engine = _engine("jit")
     guests = [Guest(engine) for _ in range(3)]
-    for ticks, guest in zip((1, 2, 2), guests):
+    for ticks, guest in zip((1, 2, 2), guests, strict=True):
         guest.store.set_epoch_deadline(ticks)
     polls = [guest.poll() for guest in guests]
     assert all(poll is not None and not poll.armed for poll in polls)
