@@ -134,9 +134,8 @@ def finish(t: FunctionState) -> None:
     constant bounds, ``loop_trips``), which keeps no check at all: its enclosing loop,
     or the function entry, checks before and after, so every unbounded run still meets
     a check at least once per ``UNCHECKED_LOOP_TRIPS`` passes of a loop-free body. A
-    loop with a loop inside keeps the compare (its poll goes): a poll there cost sieve
-    +25% (LLVM unrolls the outer loop once the call is gone), and a compare per pass
-    of a loop around a loop costs little."""
+    loop with a loop inside keeps the compare (its poll goes): polls there cost sieve
+    +26% where compares cost nothing measurable (docs/jit-design.md §10)."""
     loops = t.interrupt_vars.loop_checks
     if not loops:
         return
