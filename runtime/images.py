@@ -6,7 +6,7 @@ A module gets images only when no data segment can trap or depend on its instanc
 active segment writes a memory the module defines, at a constant offset, inside that
 memory's minimum size. Then applying all images before any segment is dropped is the
 same as applying the segments in order, and the overflow-checked per-segment path
-(``instantiation._init_data``) stays for every other module.
+(``instantiation.init_data``) stays for every other module.
 """
 
 from __future__ import annotations

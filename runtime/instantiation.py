@@ -435,7 +435,7 @@ def _init_elements(plan: InstantiationPlan, inst: InstanceT,
         allocator.init_table(inst, table, start, items)
 
 
-def _init_data(plan: InstantiationPlan, inst: ModuleInstance,
+def init_data(plan: InstantiationPlan, inst: ModuleInstance,
                images: Sequence[MemoryImage]) -> None:
     """Copy the active data segments into their memories, in order (the instance's list
     already holds them dropped); a segment that does not fit traps, leaving the earlier
@@ -466,7 +466,7 @@ def _segments_and_exports(plan: InstantiationPlan, inst: InstanceT,
     _bind_exports(plan, inst)
     allocator.activate(inst)
     _init_elements(plan, inst, allocator)
-    _init_data(plan, inst, images)
+    init_data(plan, inst, images)
 
 
 def reinitialize(plan: InstantiationPlan, inst: InstanceT,

@@ -62,7 +62,7 @@ class JitMemory(MemoryInstance):
     """
 
     __slots__ = ("static", "definition", "reserve_bytes", "_resv", "_length", "_own_def",
-                 "_u64")
+                 "_u64", "host_touched")
 
     def __init__(
         self,
@@ -107,6 +107,12 @@ class JitMemory(MemoryInstance):
         if self._resv.committed < size:
             self._resv.commit(size)  # (a warm slot is committed already: no call)
         self._length = size
+        # Set by every host path that can write the bytes (:meth:`write`, :meth:`view`,
+        # which ``data``, the API's read/write, buffers and ``data_ptr`` go through);
+        # cleared when a pooling allocator resets the memory. With its store's count of
+        # wasm entries it tells the allocator whether a parked memory may have been
+        # written since its last reset (``pool.py``).
+        self.host_touched = False
         self._publish()
 
     def _publish(self) -> None:
@@ -179,6 +185,7 @@ class JitMemory(MemoryInstance):
             ctypes.memset(resv.base, 0, resident)
             if resv.committed > resident:
                 discard_pages(resv.base + resident, resv.committed - resident)
+        self.host_touched = False
         return True
 
     def rebind(self, context: StoreContext) -> None:
@@ -208,9 +215,11 @@ class JitMemory(MemoryInstance):
         end = start + len(data)
         if start < 0 or end > self._length:
             raise IndexError("out of bounds memory access")
+        self.host_touched = True
         ctypes.memmove(self._resv.base + start, data, len(data))
 
     def view(self) -> memoryview:
         """A zero-copy view of the accessible bytes.  Growth invalidates it (it keeps its
         length, and reads zeros if a dynamic memory moved); it never dangles."""
+        self.host_touched = True  # the view is writable
         return self._resv.view(self._length)

@@ -234,7 +234,8 @@ class _Tenancy:
     instance and its functions), so dropping the Module frees the parked instances."""
 
     __slots__ = ("allocator", "inst", "funcs", "tables", "memories", "globals", "entities",
-                 "context", "table_init", "global_init", "passive", "image_writes")
+                 "context", "table_init", "global_init", "passive", "image_writes",
+                 "fresh_entries", "fresh")
 
     def __init__(self, allocator: PooledJitAllocator, inst: JitModuleInstance) -> None:
         self.allocator = allocator
@@ -257,6 +258,12 @@ class _Tenancy:
         # The memory images as (destination, bytes) to copy, made on first reopening
         # (empty when an image is mapped copy-on-write instead).
         self.image_writes: list[tuple[Any, bytes]] | None = None
+        # Untouched tenancies (see ``_untouched``): the store's count of wasm entries
+        # when the instance was last as a new instantiation leaves it (no start function
+        # runs, so that is now), and whether it was parked so (then it is not reset
+        # when parked nor initialized again when reopened).
+        self.fresh_entries = _jit_context(inst.context).entries
+        self.fresh = False
 
     # The store was dropped -----------------------------------------------------------
 
@@ -286,10 +293,13 @@ class _Tenancy:
         template = cast(_VmctxTemplate, inst.code_cache)
         if self.table_init is None and not self._initial_state(template):
             return False
-        if not self._reset(reset_tables=False):
-            return False
-        for table, elements in self.table_init or ():
-            table.reset_to(elements)
+        fresh = self._untouched(context)
+        if not fresh:
+            if not self._reset(reset_tables=False):
+                return False
+            for table, elements in self.table_init or ():
+                table.reset_to(elements)
+        self.fresh = fresh
         resources.limits = None
         context.depth = context.nesting = 0
         if context.consume_fuel or context.epoch_interruption:  # (else no code reads them)
@@ -302,6 +312,36 @@ class _Tenancy:
             # Torn down as usual now, and without its code the instance is not parked.
             self.context = None
             return False
+        return True
+
+    def _untouched(self, context: JitStoreContext) -> bool:
+        """Whether nothing can have changed the instance since it was last as a new
+        instantiation leaves it, so parking it whole needs no reset. Everything that can
+        change an instance's memory, tables or globals is one of:
+
+        - wasm code running in the store (stores, ``memory.fill``/``copy``/``init``,
+          ``table.set``/``init``, ``global.set``, grows, and the lazy table elements
+          materialized by ``call_indirect``): every entry from Python into the store's
+          code counts ``context.entries`` (``callers.py``), the only way into it (a
+          parkable module has no start function, a parked store no host function);
+        - the host, through the API's ``Memory``, ``Table``, ``Global`` or ``Func``
+          objects (``read``/``write``, buffers, ``data_ptr``, ``grow``, ``set``,
+          ``set_value``, calls): making one sets the entity's ``api``, which stays set
+          (a dead weak reference) until a reset clears it;
+        - runtime-level host access to the memory's bytes (``JitMemory.write`` and
+          ``view``, which every host read, write, buffer and pointer goes through):
+          it sets ``host_touched``.
+
+        WASI reaches memory through the API's ``Memory`` and needs imports, which a
+        parkable module does not have."""
+        if context.entries != self.fresh_entries:
+            return False
+        for entity in self.entities:
+            if entity.api is not None:
+                return False
+        for memory in self.memories:
+            if cast(JitMemory, memory).host_touched:
+                return False
         return True
 
     def _initial_state(self, template: _VmctxTemplate) -> bool:
@@ -397,10 +437,12 @@ class _Tenancy:
         inst.compiled = code
         for func in self.funcs:
             func.compiled.rebind_code(code)
+        if self.fresh:  # parked untouched: it is as a new instantiation leaves it
+            return context, inst
         for glob, value in self.global_init:
             glob.value = value
+        plan = cast(_VmctxTemplate, inst.code_cache).plan
         if self.passive:
-            plan = cast(_VmctxTemplate, inst.code_cache).plan
             inst.elems = [instantiation.planned_items(items, inst) if passive else []
                           for items, passive in plan.elems]
             inst.datas = list(plan.datas_after)
@@ -410,10 +452,15 @@ class _Tenancy:
         if writes:
             for target, data in writes:
                 ffi.memmove(target, data, len(data))
-        else:
+        elif images:
             memories = self.memories
             for image in images:  # mapped copy-on-write (memory.py)
                 memories[image.memory].apply_image(image)
+        elif plan.active_datas:
+            # Segments no image holds (offsets no image can fold, say): written one by
+            # one; they fitted the same memory before, so none traps.
+            instantiation.init_data(plan, inst, images)
+        self.fresh_entries = context.entries
         return context, inst
 
     def move_in(self, code: CompiledCode, template: _VmctxTemplate, context: JitStoreContext,
