@@ -336,7 +336,7 @@ class _Tenancy:
         if context.consume_fuel or context.epoch_interruption:  # (else no code reads them)
             state.reset_interruption()
         # Never used while parked: no store can reach the instance until it is reused.
-        inst.compiled = cast(CompiledCode, None)
+        inst.compiled = _NO_CODE
         self.context = context
         # The pool stops counting the instance; the store's own counts stay as they
         # are, which is what the next store's instantiation would count.
@@ -398,7 +398,7 @@ class _Tenancy:
         if inst.compiled is None or not self._reset(reset_tables=True):
             self.give_slots_back()
             return
-        inst.compiled = cast(CompiledCode, None)  # not used while parked
+        inst.compiled = _NO_CODE  # not used while parked
         if not self.allocator.park(self, self.template):
             self.give_slots_back()
 
@@ -525,6 +525,10 @@ def _image_writes(memories: Sequence[MemoryInstance],
         writes.append((ffi.cast("char *", memory.base), image.data))
     return writes
 
+
+_NO_CODE = cast(CompiledCode, None)
+"""What a parked instance's ``compiled`` holds (its code only weakly, through its
+template's registry entry)."""
 
 _CONTEXT_REFS = 6
 """``sys.getrefcount`` of a dropped store's context that only the store, its instance,
