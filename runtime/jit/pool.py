@@ -281,7 +281,7 @@ class _Tenancy:
         self.passive = False
         # The memory images as (destination, bytes) to copy, made on first reopening
         # (empty when an image is mapped copy-on-write instead).
-        self.image_writes: list[tuple[Any, bytes]] | None = None
+        self.image_writes: list[tuple[JitMemory, Any, bytes]] | None = None
         # Untouched tenancies (see ``_untouched``): the store's count of wasm entries
         # when the instance was last as a new instantiation leaves it (no start function
         # runs, so that is now), and whether it was parked so (then it is not reset
@@ -466,8 +466,9 @@ class _Tenancy:
         if writes is None:
             writes = self.image_writes = _image_writes(self.memories, images)
         if writes:
-            for target, data in writes:
+            for memory, target, data in writes:
                 ffi.memmove(target, data, len(data))
+                memory.image_copied(len(data))
         elif images:
             memories = self.memories
             for image in images:  # mapped copy-on-write (memory.py)
@@ -512,17 +513,17 @@ class _Tenancy:
         return inst
 
 
-def _image_writes(memories: Sequence[MemoryInstance],
-                  images: Sequence[MemoryImage]) -> list[tuple[Any, bytes]]:
-    """``images`` as copies into ``memories`` (pooled: they never move), or [] if one
-    is to be mapped copy-on-write (``JitMemory.apply_image`` decides)."""
+def _image_writes(memories: Sequence[JitMemory], images: Sequence[MemoryImage]
+                  ) -> list[tuple[JitMemory, Any, bytes]]:
+    """``images`` as copies into ``memories`` (pooled: they never move): (memory,
+    destination, bytes), or [] if one is to be mapped copy-on-write
+    (``JitMemory.apply_image`` decides)."""
     writes = []
     for image in images:
         memory = memories[image.memory]
-        assert isinstance(memory, JitMemory)
         if image.cow_capable:
             return []
-        writes.append((ffi.cast("char *", memory.base), image.data))
+        writes.append((memory, ffi.cast("char *", memory.base), image.data))
     return writes
 
 

@@ -8,6 +8,7 @@ gets a fresh one, and that an untouched store really is parked without a reset.
 from __future__ import annotations
 
 import ctypes
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -37,9 +38,9 @@ WRITERS_MODULE = """(module
   (func $seven (export "seven") (result i32) (i32.const 7))
   (func (export "call0") (result i32) (call_indirect (result i32) (i32.const 0)))
   (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
-  (func (export "fill") (memory.fill (i32.const 16) (i32.const 0x5a) (i32.const 8)))
-  (func (export "copy") (memory.copy (i32.const 100) (i32.const 16) (i32.const 5)))
-  (func (export "init") (memory.init $passive (i32.const 200) (i32.const 0) (i32.const 7)))
+  (func (export "fill") (memory.fill (i32.const 50000) (i32.const 0x5a) (i32.const 8)))
+  (func (export "copy") (memory.copy (i32.const 40000) (i32.const 16) (i32.const 5)))
+  (func (export "init") (memory.init $passive (i32.const 30000) (i32.const 0) (i32.const 7)))
   (func (export "drop_data") (data.drop $passive))
   (func (export "grow") (drop (memory.grow (i32.const 1))))
   (func (export "table_set") (table.set (i32.const 1) (ref.func $seven)))
@@ -49,6 +50,9 @@ WRITERS_MODULE = """(module
   (elem (i32.const 0) $seven))"""
 
 PAGE = 65536
+# Tenants write far past the image (its first host page), which a slot's reset clears
+# even when nothing else was written.
+FAR = 60000
 IMAGE = bytes(16) + b"hello" + bytes(PAGE - 21)
 
 
@@ -92,7 +96,7 @@ def assert_fresh_tenant(engine: Engine, module: Module) -> None:
     assert table.get(store, 1) is None
     assert ex["call0"](store) == 7
     ex["init"](store)  # the passive segments are still there
-    assert memory.read(store, 200, 207) == b"PASSIVE"
+    assert memory.read(store, 30000, 30007) == b"PASSIVE"
     ex["table_init"](store)
     assert table.get(store, 1)(store) == 7
 
@@ -122,27 +126,27 @@ def through_api(action: Callable[[Store, Any], None]) -> Callable[[Store, Module
 def runtime_memory_write(store: Store, module: Module) -> None:
     memory = runtime_exports(store, module)["m"]
     assert isinstance(memory, JitMemory)
-    memory.write(16, b"XY")
+    memory.write(FAR, b"XY")
 
 
 def runtime_memory_view(store: Store, module: Module) -> None:
     memory = runtime_exports(store, module)["m"]
     with memory.view() as view:
-        view[16] = 0x58
+        view[FAR] = 0x58
 
 
 def buffer_write(store: Store, ex: Any) -> None:
     with ex["m"].buffer(store) as view:
-        view[16] = 0x58
+        view[FAR] = 0x58
 
 
 def buffer_ptr_write(store: Store, ex: Any) -> None:
-    ex["m"].get_buffer_ptr(store)[17] = 0x58
+    ex["m"].get_buffer_ptr(store)[FAR + 1] = 0x58
 
 
 def data_ptr_write(store: Store, ex: Any) -> None:
     pointer = ex["m"].data_ptr(store)
-    ctypes.memset(ctypes.addressof(pointer.contents) + 18, 0x58, 2)
+    ctypes.memset(ctypes.addressof(pointer.contents) + FAR + 2, 0x58, 2)
 
 
 def table_set(store: Store, ex: Any) -> None:
@@ -150,7 +154,7 @@ def table_set(store: Store, ex: Any) -> None:
 
 
 WRITE_PATHS: dict[str, Callable[[Store, Module], None]] = {
-    "wasm store": call_wasm_only("poke", 16, 0x41),
+    "wasm store": call_wasm_only("poke", FAR, 0x41),
     "wasm memory.fill": call_wasm_only("fill"),
     "wasm memory.copy": call_wasm_only("copy"),
     "wasm memory.init": call_wasm_only("init"),
@@ -163,12 +167,12 @@ WRITE_PATHS: dict[str, Callable[[Store, Module], None]] = {
     "wasm call_indirect (materializes an element)": call_wasm_only("call0"),
     "runtime JitMemory.write": runtime_memory_write,
     "runtime JitMemory.view": runtime_memory_view,
-    "API Memory.write": through_api(lambda s, ex: ex["m"].write(s, b"XY", 16)),
+    "API Memory.write": through_api(lambda s, ex: ex["m"].write(s, b"XY", FAR)),
     "API Memory.buffer": through_api(buffer_write),
     "API Memory.get_buffer_ptr": through_api(buffer_ptr_write),
     "API Memory.data_ptr": through_api(data_ptr_write),
     "API Memory.grow": through_api(lambda s, ex: ex["m"].grow(s, 1)),
-    "API Func call": through_api(lambda s, ex: ex["poke"](s, 16, 0x41)),
+    "API Func call": through_api(lambda s, ex: ex["poke"](s, FAR, 0x41)),
     "API Table.set": through_api(table_set),
     "API Table.grow": through_api(lambda s, ex: ex["t"].grow(s, 1, None)),
     "API Global.set_value": through_api(lambda s, ex: ex["g"].set_value(s, 9)),
@@ -199,11 +203,11 @@ def test_an_untouched_store_is_parked_without_a_reset(engine: Engine) -> None:
     # path of the API can) is still there for the next store.
     tenancy = next(iter(allocator._parked_templates)).parked_stores[0]
     memory = tenancy.memories[0]
-    ctypes.memset(memory.base + 60000, 0x77, 1)
+    ctypes.memset(memory.base + FAR, 0x77, 1)
     store = Store(engine)
     memory_api = Instance(store, module, []).exports(store)["m"]
-    assert memory_api.read(store, 60000, 60001) == b"\x77"
-    memory_api.write(store, b"\0", 60000)
+    assert memory_api.read(store, FAR, FAR + 1) == b"\x77"
+    memory_api.write(store, b"\0", FAR)
     del memory_api, store
     assert parked_fresh(engine) == [False]
     assert_fresh_tenant(engine, module)
@@ -259,3 +263,57 @@ def test_segments_no_image_holds_are_written_again_for_a_reused_store(engine: En
         ex["poke"](store, 16, 0x58)
         del ex, store
     assert allocator_of(engine).parked_instances == 1
+
+
+# On-demand allocation reuses static-heap slots too (runtime/jit/slots.py): a slot whose
+# memory nothing but its image wrote is cleared only as far as the image reaches.
+
+
+@pytest.fixture
+def on_demand() -> Engine:
+    config = Config(strategy="jit")
+    config.memory_style = "static"
+    return Engine(config)
+
+
+def memory_base(store: Store, instance: Instance) -> int:
+    memory = instance._rt.exports["m"]  # noqa: SLF001  (no API object)
+    assert isinstance(memory, JitMemory)
+    return memory.base
+
+
+@pytest.mark.parametrize("path", list(WRITE_PATHS))
+def test_a_write_through_any_path_is_cleared_from_an_on_demand_slot(on_demand: Engine,
+                                                                      path: str) -> None:
+    module = Module(on_demand, WRITERS_MODULE)
+    untouched_tenant(on_demand, module)
+    store = Store(on_demand)
+    WRITE_PATHS[path](store, module)
+    base = store._instances[0].memories[0].base  # noqa: SLF001
+    del store
+    gc.collect()  # ctypes pointers (data_ptr) sit in cycles that hold the slot
+    store = Store(on_demand)
+    instance = Instance(store, module, [])
+    assert memory_base(store, instance) == base  # the same slot, reset
+    del instance, store
+    assert_fresh_tenant(on_demand, module)
+
+
+def test_an_untouched_on_demand_slot_is_cleared_only_as_far_as_the_image(
+        on_demand: Engine) -> None:
+    module = Module(on_demand, WRITERS_MODULE)
+    store = Store(on_demand)
+    instance = Instance(store, module, [])
+    base = memory_base(store, instance)
+    # Behind the allocator's back (no path of the API can): stays for the next store.
+    ctypes.memset(base + FAR, 0x77, 1)
+    del instance, store
+    store = Store(on_demand)
+    instance = Instance(store, module, [])
+    assert memory_base(store, instance) == base
+    memory = instance.exports(store)["m"]
+    assert memory.read(store, 0, 21) == IMAGE[:21]
+    assert memory.read(store, FAR, FAR + 1) == b"\x77"
+    memory.write(store, b"\0", FAR)
+    del memory, instance, store
+    assert_fresh_tenant(on_demand, module)
