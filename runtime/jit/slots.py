@@ -83,7 +83,8 @@ def clear_pages(base: int, written: int, keep_resident: int) -> None:
     of those within ``keep_resident``, which stay resident, ``madvise`` of the others."""
     if written <= 0:
         return
-    resident = min(written, keep_resident)
+    # Whole pages stay resident (``madvise`` takes a page-aligned start).
+    resident = min(written, round_to_pages(keep_resident))
     ctypes.memset(base, 0, resident)
     if written > resident:
         discard_pages(base + resident, round_to_pages(written) - resident)

@@ -317,3 +317,18 @@ def test_an_untouched_on_demand_slot_is_cleared_only_as_far_as_the_image(
     memory.write(store, b"\0", FAR)
     del memory, instance, store
     assert_fresh_tenant(on_demand, module)
+
+
+def test_a_keep_resident_size_inside_a_page_clears_whole_pages() -> None:
+    config = Config(strategy="jit")
+    config.allocation_strategy = PoolingAllocationConfig(linear_memory_keep_resident=1000)
+    engine = Engine(config)
+    module = Module(engine, """(module (memory (export "m") 2)
+      (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))""")
+    for _ in range(3):
+        store = Store(engine)
+        ex = Instance(store, module, []).exports(store)
+        assert ex["m"].read(store, 0, 2 * PAGE) == bytes(2 * PAGE)
+        for address in (0, 999, 1000, 4095, 4096, PAGE + 1):
+            ex["poke"](store, address, 0x5A)
+        del ex, store
