@@ -16,6 +16,8 @@ drops both. Prints a markdown table of the best of ``--repeat`` runs in microsec
 was used: a pooling allocator must reset its instance before the next store; without
 it a store nothing touched is parked without a reset, docs/pooling.md).
 
+``--funcs N`` exports N more (trivial) functions from the module.
+
 ``--data-kib N`` adds a data segment of N KiB (the memory grows to fit) to compare how
 data segments are applied: ``--images auto`` (the default: one copy of the module's
 image, copy-on-write mapping from 64 KiB), ``copy`` (always copy the image), ``cow``
@@ -43,20 +45,23 @@ MODULE_WAT = """
 IMAGE_MODES = ("auto", "copy", "cow", "segments")
 
 
-def module_text(data_kib: int) -> str:
-    """The benchmark module, with a ``data_kib`` KiB data segment from 64 KiB if asked."""
+def module_text(data_kib: int, funcs: int = 0) -> str:
+    """The benchmark module, with a ``data_kib`` KiB data segment from 64 KiB and
+    ``funcs`` more exported functions if asked."""
+    extra = "".join(f'(func (export "f{n}") (result i32) (i32.const {n}))'
+                    for n in range(funcs))
     if not data_kib:
-        return MODULE_WAT.format(pages=1, extra="")
+        return MODULE_WAT.format(pages=1, extra=extra)
     pages = 1 + (data_kib * 1024 + 65535) // 65536
     data = "\\5a" * (data_kib * 1024)
-    return MODULE_WAT.format(pages=pages, extra=f'(data (i32.const 65536) "{data}")')
+    return MODULE_WAT.format(pages=pages, extra=extra + f'(data (i32.const 65536) "{data}")')
 
 ENGINES = ("jit", "jit-pooling", "interp", "interp-pooling", "wasmtime")
 
 
 def _pyjitwasm_loop(engine_name: str, data_kib: int = 0, images: str = "auto",
                     keep_resident: int | None = None,
-                    call: bool = False) -> Callable[[int], None]:
+                    call: bool = False, funcs: int = 0) -> Callable[[int], None]:
     import pyjitwasm
 
     config = pyjitwasm.Config(strategy="interp" if engine_name.startswith("interp") else "jit")
@@ -66,7 +71,7 @@ def _pyjitwasm_loop(engine_name: str, data_kib: int = 0, images: str = "auto",
             pooling.linear_memory_keep_resident = keep_resident
         config.allocation_strategy = pooling
     engine = pyjitwasm.Engine(config)
-    module = pyjitwasm.Module(engine, module_text(data_kib))
+    module = pyjitwasm.Module(engine, module_text(data_kib, funcs))
     # Internal switches, for this measurement only.
     if images in ("copy", "cow"):
         from pyjitwasm.runtime import images as image_module
@@ -100,20 +105,21 @@ def _checked_loop(api: Any, engine: Any, module: Any,
     return calling_loop if call else loop
 
 
-def _wasmtime_loop(data_kib: int = 0, call: bool = False) -> Callable[[int], None]:
+def _wasmtime_loop(data_kib: int = 0, call: bool = False,
+                   funcs: int = 0) -> Callable[[int], None]:
     import wasmtime
 
     engine = wasmtime.Engine()
-    module = wasmtime.Module(engine, module_text(data_kib))
+    module = wasmtime.Module(engine, module_text(data_kib, funcs))
     return _checked_loop(wasmtime, engine, module, call)
 
 
 def measure(engine_name: str, iterations: int, repeat: int, data_kib: int = 0,
             images: str = "auto", keep_resident: int | None = None,
-            call: bool = False) -> float:
+            call: bool = False, funcs: int = 0) -> float:
     """Best-of-``repeat`` microseconds per store + instance on ``engine_name``."""
-    loop = _wasmtime_loop(data_kib, call) if engine_name == "wasmtime" else \
-        _pyjitwasm_loop(engine_name, data_kib, images, keep_resident, call)
+    loop = _wasmtime_loop(data_kib, call, funcs) if engine_name == "wasmtime" else \
+        _pyjitwasm_loop(engine_name, data_kib, images, keep_resident, call, funcs)
     loop(min(iterations, 200))  # warm up (first instantiation, allocator pools)
     best = float("inf")
     for _ in range(repeat):
@@ -131,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-kib", type=int, default=0)
     parser.add_argument("--images", choices=IMAGE_MODES, default="auto")
     parser.add_argument("--keep-resident", type=int, default=None)
+    parser.add_argument("--funcs", type=int, default=0,
+                        help="export this many more functions from the module")
     parser.add_argument("--call", action="store_true",
                         help="call the instance's function once per store")
     args = parser.parse_args(argv)
@@ -140,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown engine {name!r}; expected some of {ENGINES}")
         try:
             results[name] = measure(name, args.iterations, args.repeat, args.data_kib,
-                                    args.images, args.keep_resident, args.call)
+                                    args.images, args.keep_resident, args.call,
+                                    args.funcs)
         except ImportError as exc:
             print(f"{name}: skipped ({exc})", file=sys.stderr)
     what = "new Store + Instance + one call" if args.call else "new Store + Instance"
