@@ -148,10 +148,10 @@ def test_a_warm_start_runs_code_tiered_up_before_at_tier_1(
 
     compiles = count_compiles(monkeypatch)
     store, run_f, code = start()
-    # Not compiled: loaded at tier 1 from the cache by the warm start's preloading,
-    # before the first call.
-    assert code.tier_of(f) == TIER1
+    # Not compiled: loaded at tier 1 from the cache by its first call.
+    assert code.tier_of(f) is None
     assert run_f(store, 5) == 17
+    assert code.tier_of(f) == TIER1
     assert compiles == []
 
 
@@ -167,23 +167,55 @@ def test_a_deserialized_module_decodes_no_function_body(
     assert decoded == []
 
 
-def test_a_warm_start_preloads_what_earlier_runs_compiled(
+def test_a_first_call_loads_the_batches_recorded_after_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def start() -> tuple[Store, dict[str, Any], ModuleCode]:
+        engine = _engine(tmp_path)
+        module = Module(engine, WASM)
+        code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
+        assert isinstance(code, ModuleCode)
+        store = Store(engine)
+        return store, Instance(store, module, []).exports(store), code
+
+    store, exports, code = start()
+    # Three batches recorded in this order: f's (with $mid, $leaf, $double),
+    # "indirect"'s, and $triple's (reached through the table, not in "indirect"'s).
+    assert exports["f"](store, 5) == 17
+    assert exports["indirect"](store, 1, 4) == 12
+    compiles = count_compiles(monkeypatch)
+    store, exports, code = start()
+    index = {e.name: e.index for e in code.module.exports}
+    assert code.tier_of(index["f"]) is None and code.tier_of(index["indirect"]) is None
+    assert exports["f"](store, 6) == 19
+    # f's first call loaded every recorded batch, as one group.
+    assert code.preloaded_batches == 3
+    assert code.tier_of(index["indirect"]) is not None
+    assert code.tier_of(index["unused"]) is None  # never recorded
+    assert exports["indirect"](store, 0, 4) == 8
+    assert compiles == []
+
+
+def test_a_first_call_loads_only_later_recorded_batches(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = _engine(tmp_path)
     store = Store(engine)
     exports = Instance(store, Module(engine, WASM), []).exports(store)
-    assert exports["f"](store, 5) == 17  # compiles f's batch, recorded in the plan log
-    compiles = count_compiles(monkeypatch)
+    assert exports["f"](store, 5) == 17
+    assert exports["indirect"](store, 1, 4) == 12
     engine = _engine(tmp_path)
     module = Module(engine, WASM)
-    code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
+    code = module._prepared.compiled()  # noqa: SLF001
     assert isinstance(code, ModuleCode)
-    f = next(e.index for e in code.module.exports if e.name == "f")
-    # Before any call: the batch the first run compiled comes from the cache.
-    assert code.preloaded_batches >= 1 and code.tier_of(f) is not None
     store = Store(engine)
-    assert Instance(store, module, []).exports(store)["f"](store, 6) == 19
-    assert compiles == []
+    exports = Instance(store, module, []).exports(store)
+    index = {e.name: e.index for e in code.module.exports}
+    # The second recorded batch first: it and the third load, the first one waits
+    # for its own first call.
+    assert exports["indirect"](store, 1, 4) == 12
+    assert code.preloaded_batches == 2 and code.tier_of(index["f"]) is None
+    compiles = count_compiles(monkeypatch)
+    assert exports["f"](store, 6) == 19
+    assert code.preloaded_batches == 3 and compiles == []
 
 
 def test_preloading_can_be_turned_off(tmp_path: Path,
