@@ -332,3 +332,25 @@ def test_a_keep_resident_size_inside_a_page_clears_whole_pages() -> None:
         for address in (0, 999, 1000, 4095, 4096, PAGE + 1):
             ex["poke"](store, address, 0x5A)
         del ex, store
+
+
+def test_fuel_and_epoch_deadline_do_not_reach_the_next_store() -> None:
+    config = Config(strategy="jit")
+    config.consume_fuel = True
+    config.epoch_interruption = True
+    config.allocation_strategy = "pooling"
+    engine = Engine(config)
+    module = Module(engine, WRITERS_MODULE)
+    untouched_tenant(engine, module)
+    store = Store(engine)
+    Instance(store, module, [])
+    store.set_fuel(1000)
+    store.set_epoch_deadline(5)
+    del store
+    assert parked_fresh(engine) == [True]  # untouched: no wasm ran
+    store = Store(engine)
+    seven = Instance(store, module, []).exports(store)["seven"]
+    assert store.get_fuel() == 0
+    store.set_fuel(1000)
+    store.set_epoch_deadline(1)
+    assert seven(store) == 7
