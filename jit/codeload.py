@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import llvmlite.binding as llvm
@@ -256,8 +256,7 @@ class LoadedCode:
 
     def __init__(
         self,
-        tracker: llvm.ResourceTracker,
-        jit: llvm.LLJIT,
+        library: _SharedLibrary,
         addresses: dict[str, int],
         code_ranges: list[CodeRange],
         object_size: int,
@@ -266,7 +265,7 @@ class LoadedCode:
         self.code_ranges = code_ranges
         self.object_size = object_size
         self._callbacks: list[Callable[[], None]] = []
-        self._finalizer = weakref.finalize(self, _release, tracker, jit, self._callbacks)
+        self._finalizer = weakref.finalize(self, _release, library, self._callbacks)
 
     def address(self, name: str) -> int:
         """The address of an exported symbol."""
@@ -286,14 +285,31 @@ class LoadedCode:
         self._finalizer()
 
 
-def _release(tracker: llvm.ResourceTracker, jit: llvm.LLJIT,
-             callbacks: list[Callable[[], None]]) -> None:
-    # ``jit`` is only held so the LLJIT outlives every library linked into it.
-    del jit
+class _SharedLibrary:
+    """One linked library, shared by the :class:`LoadedCode` of each object linked into
+    it: freed when the last of them is released."""
+
+    def __init__(self, tracker: llvm.ResourceTracker, jit: llvm.LLJIT, users: int) -> None:
+        self.tracker = tracker
+        # Held so the LLJIT outlives every library linked into it.
+        self.jit: llvm.LLJIT | None = jit
+        self.users = users
+        self._lock = threading.Lock()
+
+    def drop_user(self) -> None:
+        with self._lock:
+            self.users -= 1
+            if self.users:
+                return
+        self.tracker.close()
+        self.jit = None
+
+
+def _release(library: _SharedLibrary, callbacks: list[Callable[[], None]]) -> None:
     for callback in reversed(callbacks):
         callback()
     callbacks.clear()
-    tracker.close()
+    library.drop_user()
 
 
 _codegen_lock = threading.Lock()
@@ -388,19 +404,41 @@ class CodeLoader:
     ) -> LoadedCode:
         """Link an ELF object produced by :meth:`compile_object`.  ``layout``: the
         object's :func:`read_code_layout`, when the caller has read it already."""
-        sections, symbols = layout if layout is not None else read_code_layout(obj)
-        wanted = set(exports) if exports is not None else {s.name for s in symbols}
-        anchored = [(s.anchor, s) for s in sections if s.anchor is not None]
-        if len(anchored) != len(sections):
-            missing_anchor = [s.name for s in sections if s.anchor is None]
-            raise ValueError(f"code sections without a global symbol: {missing_anchor}")
-        wanted.update(anchor for anchor, _ in anchored)
+        wanted = None if exports is None else [exports]
+        layouts = None if layout is None else [layout]
+        return self.load_objects([obj], imports, wanted, layouts)[0]
 
-        builder = llvm.JITLibraryBuilder().add_object_img(obj)
+    def load_objects(
+        self,
+        objs: Sequence[bytes],
+        imports: Mapping[str, int] | None = None,
+        exports: Sequence[Iterable[str]] | None = None,
+        layouts: Sequence[tuple[list[CodeSection], list[DefinedSymbol]]] | None = None,
+    ) -> list[LoadedCode]:
+        """Link several objects made by :meth:`compile_object` as one library, one
+        :class:`LoadedCode` each (their global symbols must not clash).  Linking costs
+        ~0.29 ms per library but ~0.06 ms per object in groups of 32 (CPython's cached
+        tier-0 batches): a warm start links its recorded batches this way.  The library
+        is freed once every one of them is released.  ``exports[i]``/``layouts[i]``:
+        as :meth:`load_object`'s, per object."""
+        if layouts is None:
+            layouts = [read_code_layout(obj) for obj in objs]
+        builder = llvm.JITLibraryBuilder()
+        per_object = []
+        for i, obj in enumerate(objs):
+            sections, symbols = layouts[i]
+            wanted = ({s.name for s in symbols} if exports is None else set(exports[i]))
+            anchored = [(s.anchor, s) for s in sections if s.anchor is not None]
+            if len(anchored) != len(sections):
+                missing_anchor = [s.name for s in sections if s.anchor is None]
+                raise ValueError(f"code sections without a global symbol: {missing_anchor}")
+            wanted.update(anchor for anchor, _ in anchored)
+            per_object.append((wanted, anchored, len(obj)))
+            builder.add_object_img(obj)
+            for name in wanted:
+                builder.export_symbol(name)
         for name, address in (imports or {}).items():
             builder.import_symbol(name, address)
-        for name in wanted:
-            builder.export_symbol(name)
         with self._lock:
             if self._links >= self.libraries_per_jit:
                 self._jit, self._links = self._new_jit(), 0
@@ -408,12 +446,16 @@ class CodeLoader:
             jit = self._jit
             library = f"pyjitwasm{next(self._names)}"
             tracker = builder.link(jit, library)
-        addresses = {name: tracker[name] for name in wanted}
-        ranges = []
-        for anchor, section in anchored:
-            start = addresses[anchor] - section.anchor_offset
-            ranges.append(CodeRange(start, start + section.size))
-        return LoadedCode(tracker, jit, addresses, _merge(ranges), len(obj))
+        shared = _SharedLibrary(tracker, jit, len(objs))
+        loaded = []
+        for wanted, anchored, size in per_object:
+            addresses = {name: tracker[name] for name in wanted}
+            ranges = []
+            for anchor, section in anchored:
+                start = addresses[anchor] - section.anchor_offset
+                ranges.append(CodeRange(start, start + section.size))
+            loaded.append(LoadedCode(shared, addresses, _merge(ranges), size))
+        return loaded
 
 
 def _merge(ranges: list[CodeRange]) -> list[CodeRange]:

@@ -214,26 +214,38 @@ def load_object_code(code: ObjectCode, pipeline: int | LLVMPipeline, timings: Co
     """Link ``code`` (from :func:`emit_object`, maybe in another process) into this
     process, resolving undefined symbols from ``symbols``."""
     t0 = time.perf_counter()
-    obj = code.obj
-    layout = read_code_layout(obj)
-    loaded = code_loader(pipeline).load_object(obj, symbols, layout=layout)
-    section_starts: dict[str, int] = {}
-    for section in layout[0]:
-        if section.anchor is not None:
-            section_starts[section.name] = loaded.address(section.anchor) - section.anchor_offset
-    by_name = {name: index for index, name in code.functions.items()}
-    codes: dict[int, FunctionCode] = {}
-    for sym in function_symbols(obj):
-        index = by_name.get(sym.name)
-        if index is not None and sym.section in section_starts:
-            start = section_starts[sym.section] + sym.offset
-            codes[index] = FunctionCode(index, sym.name, start, sym.size)
+    compiled = load_object_codes([code], pipeline, symbols)[0]
     timings.link += time.perf_counter() - t0
-    return CompiledFunctions(
-        code=loaded,
-        functions=codes,
-        shims={name: loaded.address(name) for name in code.shims},
-    )
+    return compiled
+
+
+def load_object_codes(codes: Sequence[ObjectCode], pipeline: int | LLVMPipeline,
+                      symbols: Mapping[str, int] | None = None) -> list[CompiledFunctions]:
+    """Link several objects as one library (``CodeLoader.load_objects``: their global
+    symbols must not clash), one :class:`CompiledFunctions` each."""
+    layouts = [read_code_layout(code.obj) for code in codes]
+    loaded_all = code_loader(pipeline).load_objects([code.obj for code in codes], symbols,
+                                                    layouts=layouts)
+    compiled = []
+    for code, layout, loaded in zip(codes, layouts, loaded_all, strict=True):
+        section_starts: dict[str, int] = {}
+        for section in layout[0]:
+            if section.anchor is not None:
+                section_starts[section.name] = (loaded.address(section.anchor)
+                                                - section.anchor_offset)
+        by_name = {name: index for index, name in code.functions.items()}
+        functions: dict[int, FunctionCode] = {}
+        for sym in function_symbols(code.obj):
+            index = by_name.get(sym.name)
+            if index is not None and sym.section in section_starts:
+                start = section_starts[sym.section] + sym.offset
+                functions[index] = FunctionCode(index, sym.name, start, sym.size)
+        compiled.append(CompiledFunctions(
+            code=loaded,
+            functions=functions,
+            shims={name: loaded.address(name) for name in code.shims},
+        ))
+    return compiled
 
 
 def locate_functions(functions: Sequence[FunctionToCompile], shims: Sequence[ShimSpec],
@@ -295,5 +307,5 @@ def locate_in_object(obj: bytes, placed: Mapping[int, FunctionCode],
 
 __all__ = ["CodegenOptions", "CompileTimings", "CompiledFunctions", "FunctionCode",
            "FunctionToCompile", "ObjectCode", "SourceLines", "code_loader",
-           "compile_functions", "emit_object", "load_object_code", "locate_functions",
-           "locate_in_object"]
+           "compile_functions", "emit_object", "load_object_code", "load_object_codes",
+           "locate_functions", "locate_in_object"]

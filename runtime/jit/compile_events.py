@@ -21,8 +21,8 @@ Kinds of batch (:attr:`CompileEvent.kind`):
   or on the background compiler thread) because the first function got hot;
   ``requested_at`` is when it asked, ``error`` set when the compile failed (the function
   then stays at tier 0);
-- ``"preloaded"``: loaded from the code cache on a background thread at a warm start,
-  before its first call, because an earlier run recorded it;
+- ``"preloaded"``: loaded from the code cache at a warm start, before the program runs,
+  because an earlier run recorded it;
 - ``"ahead"``: compiled at tier 0 in the compile worker process before any call, because
   the first function is a direct callee of code compiled just before
   (``compile_worker.py``).

@@ -254,13 +254,16 @@ class CompileWorker:
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    # Killed first: closing its input pipe flushes what the feeder thread is writing
+    # (the module's bytes, at the start), which waits for the worker to read it
+    # (0.24 s at the end of CPython's warm start).
+    process.kill()
     for stream in (process.stdin, process.stdout):
         try:
             if stream is not None:
                 stream.close()
         except OSError:
             pass
-    process.kill()
     process.wait()
 
 

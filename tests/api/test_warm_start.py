@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pyjitwasm import Config, DecodeError, Engine, Instance, Module, Store
+from pyjitwasm.runtime.jit import module_code
 from pyjitwasm.runtime.jit.compile_module import TIER1
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.wasm import decoder
@@ -148,12 +149,10 @@ def test_a_warm_start_runs_code_tiered_up_before_at_tier_1(
 
     compiles = count_compiles(monkeypatch)
     store, run_f, code = start()
-    # Not compiled: loaded at tier 1 from the cache, by the first call or, before it,
-    # by the warm start's preloading.
-    assert code.tier_of(f) in (None, TIER1)
+    # Not compiled: loaded at tier 1 from the cache by its first call.
+    assert code.tier_of(f) is None
     assert run_f(store, 5) == 17
     assert code.tier_of(f) == TIER1
-    assert code.wait_for_preload(60)
     assert compiles == []
 
 
@@ -169,24 +168,55 @@ def test_a_deserialized_module_decodes_no_function_body(
     assert decoded == []
 
 
-def test_a_warm_start_preloads_what_earlier_runs_compiled(
+def test_a_first_call_loads_the_batches_recorded_after_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def start() -> tuple[Store, dict[str, Any], ModuleCode]:
+        engine = _engine(tmp_path)
+        module = Module(engine, WASM)
+        code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
+        assert isinstance(code, ModuleCode)
+        store = Store(engine)
+        return store, Instance(store, module, []).exports(store), code
+
+    store, exports, code = start()
+    # Three batches recorded in this order: f's (with $mid, $leaf, $double),
+    # "indirect"'s, and $triple's (reached through the table, not in "indirect"'s).
+    assert exports["f"](store, 5) == 17
+    assert exports["indirect"](store, 1, 4) == 12
+    compiles = count_compiles(monkeypatch)
+    store, exports, code = start()
+    index = {e.name: e.index for e in code.module.exports}
+    assert code.tier_of(index["f"]) is None and code.tier_of(index["indirect"]) is None
+    assert exports["f"](store, 6) == 19
+    # f's first call loaded every recorded batch, as one group.
+    assert code.preloaded_batches == 3
+    assert code.tier_of(index["indirect"]) is not None
+    assert code.tier_of(index["unused"]) is None  # never recorded
+    assert exports["indirect"](store, 0, 4) == 8
+    assert compiles == []
+
+
+def test_a_first_call_loads_only_later_recorded_batches(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = _engine(tmp_path)
     store = Store(engine)
     exports = Instance(store, Module(engine, WASM), []).exports(store)
-    assert exports["f"](store, 5) == 17  # compiles f's batch, recorded in the plan log
-    compiles = count_compiles(monkeypatch)
+    assert exports["f"](store, 5) == 17
+    assert exports["indirect"](store, 1, 4) == 12
     engine = _engine(tmp_path)
     module = Module(engine, WASM)
-    code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
+    code = module._prepared.compiled()  # noqa: SLF001
     assert isinstance(code, ModuleCode)
-    f = next(e.index for e in code.module.exports if e.name == "f")
-    # Before any call: the batch the first run compiled comes from the cache.
-    assert code.wait_for_preload(60)
-    assert code.preloaded_batches >= 1 and code.tier_of(f) is not None
     store = Store(engine)
-    assert Instance(store, module, []).exports(store)["f"](store, 6) == 19
-    assert compiles == []
+    exports = Instance(store, module, []).exports(store)
+    index = {e.name: e.index for e in code.module.exports}
+    # The second recorded batch first: it and the third load, the first one waits
+    # for its own first call.
+    assert exports["indirect"](store, 1, 4) == 12
+    assert code.preloaded_batches == 2 and code.tier_of(index["f"]) is None
+    compiles = count_compiles(monkeypatch)
+    assert exports["f"](store, 6) == 19
+    assert code.preloaded_batches == 3 and compiles == []
 
 
 def test_preloading_can_be_turned_off(tmp_path: Path,
@@ -198,6 +228,52 @@ def test_preloading_can_be_turned_off(tmp_path: Path,
     module = Module(_engine(tmp_path), WASM)
     code = module._prepared.compiled()  # noqa: SLF001
     assert isinstance(code, ModuleCode)
-    assert code.wait_for_preload(1) and code.preloaded_batches == 0
+    assert code.preloaded_batches == 0
     f = next(e.index for e in code.module.exports if e.name == "f")
     assert code.tier_of(f) is None  # loaded by its first call instead
+
+
+def test_a_warm_start_tiers_up_without_starting_a_compile_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYJITWASM_COMPILE_WORKER", "1")
+    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "5")
+    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
+
+    def start() -> tuple[Store, Any, ModuleCode]:
+        engine = _engine(tmp_path, tiered_compilation=True)
+        module = Module(engine, WASM)
+        store = Store(engine)
+        code = module._prepared.compiled()  # noqa: SLF001
+        assert isinstance(code, ModuleCode)
+        return store, Instance(store, module, []).exports(store)["f"], code
+
+    store, run_f, code = start()
+    assert run_f(store, 1) == 9  # recorded at tier 0, not hot yet
+    store, run_f, code = start()
+    f = next(e.index for e in code.module.exports if e.name == "f")
+    for n in range(50):
+        assert run_f(store, n) == 2 * n + 7
+    assert code.wait_for_tier_ups(60) and code.tier_of(f) == TIER1
+    # A few tier-ups on a warm start: compiled on a thread of this process.
+    assert not code.worker_running
+
+
+def test_a_warm_start_with_enough_to_compile_starts_its_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYJITWASM_COMPILE_WORKER", "1")
+    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "5")
+    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
+    engine = _engine(tmp_path, tiered_compilation=True)
+    store = Store(engine)
+    assert Instance(store, Module(engine, WASM), []).exports(store)["f"](store, 1) == 9
+    monkeypatch.setattr(module_code, "WARM_START_WORKER_DEMAND", 1)
+    engine = _engine(tmp_path, tiered_compilation=True)
+    module = Module(engine, WASM)
+    code = module._prepared.compiled()  # noqa: SLF001
+    assert isinstance(code, ModuleCode)
+    store = Store(engine)
+    run_f = Instance(store, module, []).exports(store)["f"]
+    for n in range(50):
+        assert run_f(store, n) == 2 * n + 7
+    assert code.wait_for_tier_ups(60)
+    assert code.worker_running

@@ -242,3 +242,53 @@ def test_each_code_generation_gets_the_register_allocator_it_asks_for() -> None:
     assert again == first
     assert fast != first[0]  # the fast allocator did run
     assert fast0.compile_object(PRESSURE_IR) == fast
+
+
+SUB_IR = """
+define i32 @sub(i32 %a, i32 %b) {
+  %c = sub i32 %a, %b
+  ret i32 %c
+}
+"""
+
+
+def test_objects_linked_as_one_library_keep_their_own_symbols_and_ranges(loader):
+    add_obj, sub_obj = loader.compile_object(ADD_IR), loader.compile_object(SUB_IR)
+    add_code, sub_code = loader.load_objects([add_obj, sub_obj])
+    assert set(add_code.addresses) == {"add", "add_triple"}
+    assert set(sub_code.addresses) == {"sub"}
+    assert add_code.object_size == len(add_obj) and sub_code.object_size == len(sub_obj)
+    for code in (add_code, sub_code):
+        for address in code.addresses.values():
+            assert any(r.start <= address < r.end for r in code.code_ranges)
+    sub_range = sub_code.code_ranges[0]
+    assert all(r.end <= sub_range.start or r.start >= sub_range.end
+               for r in add_code.code_ranges)
+    # One released: the library stays, so the other's code still runs.
+    add_code.release()
+    assert BINOP(sub_code.address("sub"))(50, 8) == 42
+    sub_code.release()
+
+
+def test_objects_sharing_a_library_must_not_define_a_symbol_twice(loader):
+    obj = loader.compile_object(ADD_IR)
+    with pytest.raises(RuntimeError):
+        loader.load_objects([obj, obj])
+
+
+def test_shared_libraries_are_freed_once_every_object_is_released(loader):
+    objs = [loader.compile_object(ADD_IR), loader.compile_object(SUB_IR)]
+
+    def cycle(n: int) -> None:
+        for i in range(n):
+            add_code, sub_code = loader.load_objects(objs)
+            assert BINOP(add_code.address("add"))(i, 1) == i + 1
+            sub_code.release()
+            add_code.release()
+
+    cycle(300)
+    gc.collect()
+    before = _rss_kib()
+    cycle(600)
+    gc.collect()
+    assert _rss_kib() - before < 1024
