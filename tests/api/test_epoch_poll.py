@@ -287,3 +287,31 @@ def test_pages_of_dropped_stores_are_given_back() -> None:
         pages.add(poll.page)
         del guest, poll
     assert len(pages) < 50
+
+
+def _churn(guest: Guest, started: threading.Event, done: threading.Event) -> None:
+    """Reach the deadline and move it again, 200 times, then reach it for good."""
+    started.wait()
+    for _ in range(200):
+        guest.engine.increment_epoch()  # reached: armed
+        guest.store.set_epoch_deadline(1)  # moved: disarmed
+    guest.engine.increment_epoch()
+    done.set()
+
+
+def test_deadlines_moved_and_reached_from_another_thread_while_a_loop_runs() -> None:
+    # The races the page's lock resolves: another thread reaches the deadline (arming
+    # the page) and moves it again (disarming) while the loop polls; a poll that faults
+    # in between must resume, and the loop must stop once the deadline stays reached.
+    guest = Guest(_engine("jit"))
+    for _ in range(5):
+        guest.store.set_epoch_deadline(1)
+        started, done = threading.Event(), threading.Event()
+        thread = threading.Thread(target=_churn, args=(guest, started, done))
+        thread.start()
+        started.set()
+        code = guest.trap("spin")
+        thread.join()
+        assert code == TrapCode.INTERRUPT and done.is_set()
+        guest.store.set_epoch_deadline(1)
+        assert guest.call("count", 1000) == 1000
