@@ -73,6 +73,13 @@ def backtrace(func: FuncInstance, pc: int, frames: list[tuple[Any, ...]]) -> lis
     return trace
 
 
+def _trap_with_frames(code: TrapCode, func: FuncInstance, pc: int,
+                      frames: list[tuple[Any, ...]]) -> Trap:
+    trap = Trap(code)
+    trap.frames.extend(backtrace(func, pc, frames))
+    return trap
+
+
 def _context(inst: ModuleInstance) -> tuple[Any, ...]:
     mems = inst.memories
     mem0 = mems[0] if mems else None
@@ -272,13 +279,11 @@ def _run(entry: FuncInstance, args: list[Any]) -> list[Any]:
     except (struct.error, OverflowError, IndexError):
         if code[pc - 1][0] not in _MEMORY_ACCESS_OPS:
             raise
-        out_of_bounds = Trap(TrapCode.MEMORY_OUT_OF_BOUNDS)
-        out_of_bounds.frames.extend(backtrace(func, pc, frames))
-        raise out_of_bounds from None
+        # Raised without a local naming it: the trap's traceback holds this frame,
+        # and a local would make a cycle keeping the store alive until collected.
+        raise _trap_with_frames(TrapCode.MEMORY_OUT_OF_BOUNDS, func, pc, frames) from None
     except RecursionError:
-        overflow = Trap(TrapCode.STACK_OVERFLOW)
-        overflow.frames.extend(backtrace(func, pc, frames))
-        raise overflow from None
+        raise _trap_with_frames(TrapCode.STACK_OVERFLOW, func, pc, frames) from None
     except Exception as exc:
         # A host function's exception crosses wasm frames unchanged; record where.
         trace = backtrace(func, pc, frames)

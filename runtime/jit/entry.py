@@ -35,25 +35,37 @@ def raise_status(status: int) -> None:
     Only a trap's frames get instruction offsets: finding them may compile the code on
     the backtrace again (``codemap.frames_for``), which an ordinary host exception
     crossing wasm (a WASI exit, say) should not pay for."""
+    exc = _status_exception(status)
+    try:
+        raise exc
+    finally:
+        # A local naming the exception in the frame that raises it makes a cycle
+        # (exception -> traceback -> this frame -> exception) that keeps the frames'
+        # locals, and so the store, alive until a cyclic collection.
+        del exc
+
+
+def _status_exception(status: int) -> BaseException:
     pcs = last_trap_pcs()
     if status == STATUS_HOST_EXCEPTION:
         exc = getattr(_pending, "exception", None)
         _pending.exception = None
         if exc is None:
-            raise RuntimeError("host function failed without an exception")
+            return RuntimeError("host function failed without an exception")
         frames = frames_for(pcs, offsets=isinstance(exc, Trap | RecursionError))
         if isinstance(exc, RecursionError):
             trap = Trap(TrapCode.STACK_OVERFLOW)
             trap.frames = frames
-            raise trap from exc
+            trap.__cause__ = exc
+            return trap
         if isinstance(exc, Trap):
             # A trap from a nested call keeps its own (inner) frames; add ours.
             exc.frames = list(exc.frames) + frames
-            raise exc
+            return exc
         _add_wasm_frames(exc, frames)
-        raise exc
+        return exc
     if status - 1 == TrapCode.INTERRUPT and sigint_interrupted():
-        raise KeyboardInterrupt  # Ctrl-C stopped the code (native.c's SIGINT handler)
+        return KeyboardInterrupt()  # Ctrl-C stopped the code (native.c's SIGINT handler)
     trap = Trap(TrapCode(status - 1))
     trap.frames = frames_for(pcs)
-    raise trap
+    return trap

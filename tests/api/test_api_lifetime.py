@@ -74,3 +74,36 @@ def test_close_releases_the_store_now(no_cyclic_gc: None) -> None:
         store.close()
         del ex  # the exports still referred to the memory; closing tore the instance down
     assert rss_mib() - before < 100
+
+
+TRAPPING_WAT = """(module (import "" "h" (func $h))
+  (memory 1)
+  (func (export "trap") unreachable)
+  (func (export "oob") (drop (i32.load (i32.const 70000))))
+  (func (export "host") call $h))"""
+
+
+def _trap_in_a_store(engine: Engine, module: Module, export: str) -> weakref.ref[Store]:
+    store = Store(engine)
+
+    def fail() -> None:
+        raise ValueError("from the host")
+
+    h = Func(store, FuncType([], []), fail)
+    exports = Instance(store, module, [h]).exports(store)
+    try:
+        exports[export](store)
+    except Exception:  # noqa: BLE001, S110 - what is raised does not matter here
+        pass
+    return weakref.ref(store)
+
+
+@pytest.mark.parametrize("engine_name", ["interp", "jit"])
+@pytest.mark.parametrize("export", ["trap", "oob", "host"])
+def test_a_store_whose_call_raised_is_freed_without_the_cyclic_collector(
+        engine_name: str, export: str, no_cyclic_gc: None) -> None:
+    engine = Engine(Config(strategy=engine_name))
+    module = Module(engine, TRAPPING_WAT)
+    _trap_in_a_store(engine, module, export)  # warm up
+    assert _trap_in_a_store(engine, module, export)() is None, \
+        "a Store whose call raised stays alive until a cyclic collection"
