@@ -21,6 +21,20 @@ class ShimSpec:
     results: tuple[Type, ...]
 
 
+@dataclass(frozen=True)
+class LoweredFunction:
+    """A function already in LLVM text: its symbol, the text defining it (attribute
+    group ``#0`` and ``module_metadata``'s nodes are the module's), the ``declare``
+    lines it needs by name, whether it has internal linkage, and ``index``, the
+    caller's number for it (as ``FunctionToCompile.index``)."""
+
+    index: int
+    name: str
+    text: str
+    declarations: dict[str, str]
+    internal: bool = False
+
+
 def entry_shim_name(params: Sequence[Type], results: Sequence[Type]) -> str:
     """The symbol of the entry shim for a signature (shared by equal signatures)."""
     return "entry_" + abi.signature_tag(params, results)
@@ -53,6 +67,16 @@ class ModuleText:
         self._defined.add(func.name)
         if linkage == "internal":
             self._internal.append(func.name)
+
+    def add_lowered(self, function: LoweredFunction) -> None:
+        """Add a function some other emitter already wrote as LLVM text (tier 0's direct
+        emitter, ``baseline/``), with its ``declare`` lines."""
+        self._parts.append(function.text)
+        for name, line in function.declarations.items():
+            self._decls.add(name, line)
+        self._defined.add(function.name)
+        if function.internal:
+            self._internal.append(function.name)
 
     def finish(self, shims: Iterable[ShimSpec] = ()) -> str:
         """The module's text, with the entry ``shims``."""

@@ -1,0 +1,86 @@
+"""The compile driver's hook for the direct tier-0 emitter (``emitter``).
+
+``runtime/jit/compile_module.emit_batch`` asks :func:`direct_tier0` once per tier-0
+batch; when the switch is on it gets a :class:`DirectTier0`, which writes each function
+of the batch straight to LLVM text, or returns None for a function it does not cover
+(that one is translated to IR as before: per-function fallback), and which picks the
+LLVM configuration for the batch's text.
+
+Switch: ``PYJITWASM_TIER0_DIRECT=1`` (off by default).  ``PYJITWASM_TIER0_DIRECT_PIPELINE``
+(``PASSES,LEVEL[,regalloc]``) overrides the LLVM configuration of batches with direct
+functions (for measurements).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+from pyjitwasm.baseline.emitter import emit_function
+from pyjitwasm.jit.codeload import LLVMPipeline
+from pyjitwasm.jit.compiler import CodegenOptions
+from pyjitwasm.jit.lower_module import LoweredFunction
+from pyjitwasm.translate.env import ModuleInfo, function_name
+
+
+def direct_tier0_enabled() -> bool:
+    """Whether ``PYJITWASM_TIER0_DIRECT`` asks for the direct emitter (``1``/``true``/
+    ``yes``/``on``)."""
+    return os.environ.get("PYJITWASM_TIER0_DIRECT", "").strip().lower() in (
+        "1", "true", "yes", "on")
+
+
+@dataclass
+class DirectStats:
+    """What the direct emitter did in this process (for measurements and tests)."""
+
+    functions: int = 0
+    fallbacks: int = 0
+    instructions: int = 0
+    fallback_instructions: int = 0
+
+
+STATS = DirectStats()
+
+
+class DirectTier0:
+    """The direct emitter for the tier-0 batches of one module (``info``)."""
+
+    def __init__(self, info: ModuleInfo, pipeline: LLVMPipeline | None = None) -> None:
+        self.info = info
+        self.pipeline = pipeline
+        self.emitted = 0  # functions of the current batch written directly
+
+    def lower(self, index: int, internal: bool) -> LoweredFunction | None:
+        """Function ``index`` as LLVM text, or None: translate it to IR instead."""
+        name = function_name(index)
+        declarations: dict[str, str] = {}
+        text = emit_function(self.info, index, name, "internal" if internal else "",
+                             declarations)
+        size = self.info.module.codes[index - self.info.num_imported_funcs].instr_count
+        if text is None:
+            STATS.fallbacks += 1
+            STATS.fallback_instructions += size
+            return None
+        STATS.functions += 1
+        STATS.instructions += size
+        self.emitted += 1
+        return LoweredFunction(index, name, text, declarations, internal)
+
+    def codegen_options(self, codegen: CodegenOptions) -> CodegenOptions:
+        """The LLVM configuration for a batch of this emitter's text: ``codegen`` (the
+        IR path's choice for the batch), unless a pipeline was set for direct text."""
+        if self.pipeline is None:
+            return codegen
+        return replace(codegen, pipeline=self.pipeline)
+
+
+def direct_tier0(info: ModuleInfo, tier0: bool) -> DirectTier0 | None:
+    """The direct emitter for a batch, if the batch is tier 0 and the switch is on."""
+    if not tier0 or not direct_tier0_enabled():
+        return None
+    setting = os.environ.get("PYJITWASM_TIER0_DIRECT_PIPELINE", "").strip()
+    return DirectTier0(info, LLVMPipeline.parse(setting) if setting else None)
+
+
+__all__ = ["STATS", "DirectStats", "DirectTier0", "direct_tier0", "direct_tier0_enabled"]
