@@ -82,7 +82,8 @@ def _signed(value: int, bits: int) -> int:
 
 def _double_literal(value: float) -> str:
     """An exact LLVM literal for a float or double constant (hex of the double)."""
-    return "0x%016X" % struct.unpack("<Q", struct.pack("<d", value))[0]
+    (bits,) = struct.unpack("<Q", struct.pack("<d", value))
+    return f"0x{bits:016X}"
 
 
 class _Frame:

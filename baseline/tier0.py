@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, replace
 
 from pyjitwasm.baseline.emitter import emit_function
-from pyjitwasm.jit.codeload import LLVMPipeline
+from pyjitwasm.jit.codeload import TIER0_PIPELINE, LLVMPipeline
 from pyjitwasm.jit.compiler import CodegenOptions
 from pyjitwasm.jit.lower_module import LoweredFunction
 from pyjitwasm.translate.env import ModuleInfo, function_name
@@ -41,6 +41,13 @@ class DirectStats:
 
 
 STATS = DirectStats()
+
+DIRECT_LOOP_PIPELINE = LLVMPipeline("promote", 0, optimize_regalloc=True)
+"""Tier 0 for a batch with a loop when its text comes from the direct emitter: SROA
+puts the locals' allocas back in SSA form, then ``TIER0_PIPELINE``'s passes.  Its code
+runs as fast as the IR path's tier 0 (``bench/tier0_direct.py --run``), for less LLVM
+time than the IR path's text at ``TIER0_PIPELINE``; loop-free batches stay at
+``TIER0_LOOP_FREE_PIPELINE`` (no passes: allocas and all).  See docs/jit-design.md."""
 
 
 class DirectTier0:
@@ -68,11 +75,16 @@ class DirectTier0:
         return LoweredFunction(index, name, text, declarations, internal)
 
     def codegen_options(self, codegen: CodegenOptions) -> CodegenOptions:
-        """The LLVM configuration for a batch of this emitter's text: ``codegen`` (the
-        IR path's choice for the batch), unless a pipeline was set for direct text."""
-        if self.pipeline is None:
-            return codegen
-        return replace(codegen, pipeline=self.pipeline)
+        """The LLVM configuration for a batch of this emitter's text, from ``codegen``
+        (the IR path's choice for the batch): ``DIRECT_LOOP_PIPELINE`` where the IR path
+        would take ``TIER0_PIPELINE`` (a batch with a loop), else the same (the size
+        rules of ``codegen_options_for`` stand); ``PYJITWASM_TIER0_DIRECT_PIPELINE``
+        overrides both."""
+        if self.pipeline is not None:
+            return replace(codegen, pipeline=self.pipeline)
+        if codegen.llvm_pipeline == TIER0_PIPELINE:
+            return replace(codegen, pipeline=DIRECT_LOOP_PIPELINE)
+        return codegen
 
 
 def direct_tier0(info: ModuleInfo, tier0: bool) -> DirectTier0 | None:
@@ -83,4 +95,5 @@ def direct_tier0(info: ModuleInfo, tier0: bool) -> DirectTier0 | None:
     return DirectTier0(info, LLVMPipeline.parse(setting) if setting else None)
 
 
-__all__ = ["STATS", "DirectStats", "DirectTier0", "direct_tier0", "direct_tier0_enabled"]
+__all__ = ["DIRECT_LOOP_PIPELINE", "STATS", "DirectStats", "DirectTier0", "direct_tier0",
+           "direct_tier0_enabled"]

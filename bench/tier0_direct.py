@@ -13,7 +13,15 @@ measures, per wasm instruction:
 - with ``--llvm``: LLVM's CPU time (parse, passes, code generation) for each path's
   text of every batch, under each configuration of ``--pipelines``.
 
+``--run PROGRAMS`` instead measures the run speed of tier-0 code: each ``bench/``
+program's ``run(n)`` (n = bench/run.py's count times ``--scale``) once, lazily compiled
+with a tier-up threshold no loop reaches (so the whole call runs tier-0 code, the "hot
+loop that runs once" case), in a fresh process per measurement, CPU seconds of the call
+(compilation excluded); configurations ``--configs`` (``ir``, ``direct``, or
+``direct:PIPELINE``) alternate, ``--repeat`` rounds.
+
     .venv/bin/python -P bench/tier0_direct.py --repeat 3 --llvm
+    .venv/bin/python -P bench/tier0_direct.py --run sieve,nbody --scale 0.2 --repeat 2
 """
 
 from __future__ import annotations
@@ -47,10 +55,17 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=150)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--llvm", action="store_true", help="also time LLVM on the text")
-    parser.add_argument("--pipelines", default="none,0;minimal,0,regalloc",
-                        help="LLVM configurations for --llvm, separated by ';'")
+    parser.add_argument("--pipelines", default="minimal,0,regalloc;large,0,regalloc",
+                        help="LLVM configurations for --llvm's batches with a loop, "
+                             "separated by ';'")
     parser.add_argument("--wasm", type=Path, default=None)
+    parser.add_argument("--run", default="", help="bench/ programs: tier-0 run speed")
+    parser.add_argument("--scale", type=float, default=0.2)
+    parser.add_argument("--configs", default="ir;direct", help="separated by ';'")
     args = parser.parse_args()
+    if args.run:
+        run_speed(args.run.split(","), args.configs.split(";"), args.scale, args.repeat)
+        return
 
     from pyjitwasm.baseline import tier0
     from pyjitwasm.baseline.emitter import emit_function
@@ -102,10 +117,12 @@ def main() -> None:
     emitter_cpu = best_cpu(emitter_only)
     tier0.STATS.functions = 0
     print(f"{len(batches)} batches, {len(bodies)} functions, {instructions} wasm instructions")
+    all_instrs = sum(b.instr_count for b in bodies.values())
     print(f"coverage: {len(covered)}/{len(bodies)} functions "
-          f"({100 * len(covered) / len(bodies):.1f}%), {covered_instrs}/{sum(b.instr_count for b in bodies.values())} "
-          f"instructions ({100 * covered_instrs / max(1, sum(b.instr_count for b in bodies.values())):.1f}%)")
-    print(f"front end, CPU us/instr (best of {args.repeat}): IR path {1e6 * ir_cpu / instructions:.2f}, "
+          f"({100 * len(covered) / len(bodies):.1f}%), {covered_instrs}/{all_instrs} "
+          f"instructions ({100 * covered_instrs / max(1, all_instrs):.1f}%)")
+    print(f"front end, CPU us/instr (best of {args.repeat}): "
+          f"IR path {1e6 * ir_cpu / instructions:.2f}, "
           f"with the direct emitter {1e6 * direct_cpu / instructions:.2f} "
           f"({ir_cpu / direct_cpu:.2f}x); emitter alone on what it covers "
           f"{1e6 * emitter_cpu / max(1, covered_instrs):.2f}")
@@ -115,15 +132,87 @@ def main() -> None:
     direct_texts = front_end(True)
     print(f"LLVM text bytes per instruction: IR path {sum(map(len, ir_texts)) / instructions:.0f}, "
           f"direct {sum(map(len, direct_texts)) / instructions:.0f}")
+    has_loop = [any(compile_module._has_loop(module.codes[i - first].instrs) for i in batch)
+                for batch in batches]
+    loop_free = LLVMPipeline.parse("none,0")
+    print(f"{sum(has_loop)} of {len(batches)} batches have a loop; loop-free batches at "
+          f"{loop_free} (as the runtime), batches with a loop at each of --pipelines")
+    loaders: dict[LLVMPipeline, CodeLoader] = {}
+
+    def loader(pipeline: LLVMPipeline) -> CodeLoader:
+        if pipeline not in loaders:
+            loaders[pipeline] = CodeLoader(pipeline)
+        return loaders[pipeline]
+
     for setting in args.pipelines.split(";"):
-        loader = CodeLoader(LLVMPipeline.parse(setting))
+        with_loop = LLVMPipeline.parse(setting)
         for name, texts in (("IR path", ir_texts), ("direct", direct_texts),
                             ("IR path", ir_texts), ("direct", direct_texts)):
             t0 = time.process_time()
-            for text in texts:
-                loader.compile_object(text)
+            loop_cpu = 0.0
+            for text, looping in zip(texts, has_loop, strict=True):
+                t1 = time.process_time()
+                loader(with_loop if looping else loop_free).compile_object(text)
+                if looping:
+                    loop_cpu += time.process_time() - t1
             cpu = time.process_time() - t0
-            print(f"LLVM {setting:22} {name:8}: {1e6 * cpu / instructions:6.2f} CPU us/instr")
+            print(f"LLVM, loops at {setting:22} {name:8}: {1e6 * cpu / instructions:6.2f} "
+                  f"CPU us/instr ({loop_cpu:.2f} s of {cpu:.2f} s in batches with a loop)")
+
+
+_CHILD = """
+import json, sys, time
+from pyjitwasm import Config, Engine, Instance, Module, Store
+store = Store(Engine(Config(lazy_compilation=True)))
+module = Module(store.engine, open(sys.argv[1], "rb").read())
+run = Instance(store, module, []).exports(store)["run"]
+run(store, 1)  # compiles run (and what it calls first) at tier 0
+t0, w0 = time.process_time(), time.perf_counter()
+checksum = run(store, int(sys.argv[2]))
+print(json.dumps({"cpu": time.process_time() - t0, "wall": time.perf_counter() - w0,
+                  "checksum": checksum}))
+"""
+
+
+def run_speed(programs: list[str], configs: list[str], scale: float, rounds: int) -> None:
+    """Tier-0 run speed per configuration (see the module docstring)."""
+    import json
+    import subprocess
+
+    from run import DEFAULT_N, build
+
+    results: dict[tuple[str, str], list[float]] = {}
+    checksums: dict[str, set[int]] = {}
+    for _ in range(rounds):
+        for program in programs:
+            wasm = build(program)
+            n = max(1, int(DEFAULT_N[program] * scale))
+            for config in configs:
+                env = dict(os.environ, PYJITWASM_TIER_UP_THRESHOLD="2000000000",
+                           PYJITWASM_CACHE="0")
+                env["PYJITWASM_TIER0_DIRECT"] = "0" if config == "ir" else "1"
+                env.pop("PYJITWASM_TIER0_DIRECT_PIPELINE", None)
+                if config.startswith("direct:"):
+                    env["PYJITWASM_TIER0_DIRECT_PIPELINE"] = config.split(":", 1)[1]
+                out = subprocess.run([sys.executable, "-P", "-c", _CHILD, str(wasm), str(n)],
+                                     capture_output=True, text=True, env=env)
+                if out.returncode:
+                    sys.exit(f"{program} {config}: {out.stderr}")
+                row = json.loads(out.stdout)
+                results.setdefault((program, config), []).append(row["cpu"])
+                checksums.setdefault(program, set()).add(row["checksum"])
+    print("| program | " + " | ".join(f"{c} CPU s (min-max)" for c in configs)
+          + " | " + " | ".join(f"{c} / {configs[0]}" for c in configs[1:]) + " |")
+    print("|---" * (1 + 2 * len(configs) - 1) + "|")
+    for program in programs:
+        cells = []
+        for config in configs:
+            times = results[(program, config)]
+            cells.append(f"{min(times):.3f}-{max(times):.3f}")
+        base = min(results[(program, configs[0])])
+        ratios = [f"{min(results[(program, c)]) / base:.2f}x" for c in configs[1:]]
+        same = "" if len(checksums[program]) == 1 else " (CHECKSUMS DIFFER)"
+        print(f"| {program}{same} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
 
 if __name__ == "__main__":

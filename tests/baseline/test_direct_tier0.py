@@ -19,9 +19,9 @@ import pytest
 from pyjitwasm import Config, Engine, Func, FuncType, Instance, Module, Store, Trap, ValType
 from pyjitwasm.baseline import tier0
 from pyjitwasm.baseline.emitter import HANDLERS, emit_function
+from pyjitwasm.jit.abi import RUNTIME_DECLARATIONS
 from pyjitwasm.jit.codeload import parse_ir
 from pyjitwasm.jit.lower import attributes, module_metadata
-from pyjitwasm.jit.abi import RUNTIME_DECLARATIONS
 from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1, CompileOptions
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.native import lazy_stubs_supported
@@ -37,7 +37,8 @@ INTEGERS = """
   (func (export "i32_ops") (param i32 i32) (result i32)
     (i32.add (i32.mul (local.get 0) (local.get 1))
       (i32.xor (i32.sub (local.get 0) (local.get 1))
-        (i32.or (i32.and (local.get 0) (i32.const 0xff0f)) (i32.shl (local.get 1) (i32.const 35))))))
+        (i32.or (i32.and (local.get 0) (i32.const 0xff0f)) (i32.shl (local.get 1)
+          (i32.const 35))))))
   (func (export "i32_shifts") (param i32 i32) (result i32)
     (i32.add (i32.add (i32.shl (local.get 0) (local.get 1)) (i32.shr_s (local.get 0) (local.get 1)))
       (i32.add (i32.shr_u (local.get 0) (local.get 1))
@@ -63,13 +64,16 @@ INTEGERS = """
   (func (export "div_u") (param i32 i32) (result i32) (i32.div_u (local.get 0) (local.get 1)))
   (func (export "rem_s") (param i32 i32) (result i32) (i32.rem_s (local.get 0) (local.get 1)))
   (func (export "rem_u") (param i32 i32) (result i32) (i32.rem_u (local.get 0) (local.get 1)))
-  (func (export "rem_s_minus_one") (param i32) (result i32) (i32.rem_s (local.get 0) (i32.const -1)))
-  (func (export "div_s_by_zero_const") (param i32) (result i32) (i32.div_s (local.get 0) (i32.const 0)))
+  (func (export "rem_s_minus_one") (param i32) (result i32) (i32.rem_s (local.get 0)
+    (i32.const -1)))
+  (func (export "div_s_by_zero_const") (param i32) (result i32) (i32.div_s (local.get 0)
+    (i32.const 0)))
   (func (export "i64_ops") (param i64 i64) (result i64)
     (i64.add (i64.mul (local.get 0) (local.get 1))
       (i64.xor (i64.rotl (local.get 0) (local.get 1))
         (i64.add (i64.shr_s (local.get 0) (local.get 1))
-          (i64.add (i64.clz (local.get 0)) (i64.add (i64.ctz (local.get 1)) (i64.popcnt (local.get 0))))))))
+          (i64.add (i64.clz (local.get 0)) (i64.add (i64.ctz (local.get 1)) (i64.popcnt
+            (local.get 0))))))))
   (func (export "i64_div") (param i64 i64) (result i64)
     (i64.add (i64.div_s (local.get 0) (local.get 1))
       (i64.add (i64.rem_s (local.get 0) (local.get 1))
@@ -98,7 +102,8 @@ FLOATS = """
     (f32.add (f32.copysign (f32.abs (local.get 0)) (local.get 1))
       (f32.add (f32.neg (f32.sqrt (f32.abs (local.get 1))))
         (f32.add (f32.ceil (local.get 0))
-          (f32.add (f32.floor (local.get 0)) (f32.add (f32.trunc (local.get 0)) (f32.nearest (local.get 0))))))))
+          (f32.add (f32.floor (local.get 0)) (f32.add (f32.trunc (local.get 0)) (f32.nearest
+            (local.get 0))))))))
   (func (export "f64_cmp") (param f64 f64) (result i32)
     (i32.add (f64.eq (local.get 0) (local.get 1))
       (i32.add (i32.mul (f64.ne (local.get 0) (local.get 1)) (i32.const 2))
@@ -214,7 +219,8 @@ MEMORY = """
               (i64.add (i64.extend_i32_u (i32.load16_u offset=9 (local.get 0)))
                 (i64.add (i64.load8_s offset=10 (local.get 0))
                   (i64.add (i64.load16_u offset=11 (local.get 0))
-                    (i64.add (i64.load32_s offset=12 (local.get 0)) (i64.load32_u offset=4 (local.get 0))))))))))))
+                    (i64.add (i64.load32_s offset=12 (local.get 0)) (i64.load32_u offset=4
+                      (local.get 0))))))))))))
   (func (export "stores") (param i32 i64) (result i64)
     (i64.store offset=100 (local.get 0) (local.get 1))
     (i32.store8 offset=108 (local.get 0) (i32.wrap_i64 (local.get 1)))
@@ -228,7 +234,8 @@ MEMORY = """
       (i64.add (i64.load offset=108 (local.get 0))
         (i64.add (i64.load offset=112 (local.get 0))
           (i64.add (i64.reinterpret_f64 (f64.load offset=120 (local.get 0)))
-            (i64.add (i64.load offset=128 (local.get 0)) (i64.extend_i32_u (i32.reinterpret_f32 (f32.load offset=128 (local.get 0))))))))))
+            (i64.add (i64.load offset=128 (local.get 0)) (i64.extend_i32_u
+              (i32.reinterpret_f32 (f32.load offset=128 (local.get 0))))))))))
   (func (export "load_at") (param i32) (result i32) (i32.load offset=3 (local.get 0)))
   (func (export "store_at") (param i32) (i64.store (local.get 0) (i64.const 1)))
   (func (export "big_offset") (param i32) (result i32) (i32.load offset=0xfffffff0 (local.get 0)))
