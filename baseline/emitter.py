@@ -22,7 +22,8 @@ compiler fence before each trap branch, trap calls with a site number each
 
 What it does not cover makes :func:`emit_function` return None, and the function takes
 the IR path (per-function fallback): SIMD and reference types, memory64 and tables of
-64-bit indices, bulk memory and table instructions, tail calls, multi-value function
+64-bit indices, bulk memory instructions other than ``memory.fill``/``memory.copy``
+(inline form), table instructions, tail calls, multi-value function
 results (block results of any count are covered), and any function when epoch or fuel
 checks are compiled in.
 """
@@ -36,6 +37,7 @@ from typing import Any
 from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower import function_type
+from pyjitwasm.jit.lower_debug import FunctionLocations
 from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.translate.env import ModuleInfo, uses_static_heap
@@ -111,8 +113,14 @@ class FunctionEmitter:
     """Writes the LLVM text of one function (see the module docstring).  One instance
     per function: :meth:`emit` returns the text, or raises :class:`Unsupported`."""
 
-    def __init__(self, info: ModuleInfo, func_index: int, declarations: dict[str, str]) -> None:
+    def __init__(self, info: ModuleInfo, func_index: int, declarations: dict[str, str],
+                 locations: FunctionLocations | None = None) -> None:
         self.info = info
+        # With debug locations (``jit/lower_debug.py``), the instructions a backtrace may
+        # stop at (calls, trap calls, heap accesses) carry their wasm offset as ``dbg``,
+        # the suffix of the instruction being emitted; the code is the same without.
+        self.locations = locations
+        self.dbg = ""
         self.layout = info.layout
         self.func_index = func_index
         self.declarations = declarations  # name -> declare line (shared by the batch)
@@ -128,7 +136,7 @@ class FunctionEmitter:
         self.allocas: list[str] = []
         self.preamble: list[str] = []  # loads at the top of the entry block (invariant)
         self.hoisted: dict[str, str] = {}  # key -> name of a preamble value
-        self.traps: list[tuple[str, int]] = []  # (label, trap operand)
+        self.traps: list[tuple[str, int, str]] = []  # (label, trap operand, dbg)
         self.reachable = True
         self.dead_depth = 0
         self.counting = True
@@ -191,15 +199,15 @@ class FunctionEmitter:
         out = self.out
         trap = self.fresh("T")
         cont = self.fresh("K")
-        self.traps.append((trap, abi.trap_operand(code, len(self.traps) + 1)))
+        self.traps.append((trap, abi.trap_operand(code, len(self.traps) + 1), self.dbg))
         out.append(_FENCE)
         out.append(f"  br i1 {cond}, label %{trap}, label %{cont}, {_UNLIKELY}")
         self.open(cont, keep=True)
 
     def trap(self, code: int) -> None:
         operand = abi.trap_operand(code, len(self.traps) + 1)
-        self.traps.append(("", operand))  # a site number, no block
-        self.out.append(f"  call void @{_TRAP_SYMBOL}(ptr %vmctx, i32 {operand})")
+        self.traps.append(("", operand, ""))  # a site number, no block
+        self.out.append(f"  call void @{_TRAP_SYMBOL}(ptr %vmctx, i32 {operand}){self.dbg}")
         self.out.append("  unreachable")
         self.reachable = False
 
@@ -226,7 +234,7 @@ class FunctionEmitter:
         out.append(f"  br i1 %kc{n}, label %U{n}, label %R{n}")
         out.append(f"U{n}:")
         number = self.func_index - self.info.num_imported_funcs
-        out.append(f"  call void {tier_up}(ptr %vmctx, i64 {number})")
+        out.append(f"  call void {tier_up}(ptr %vmctx, i64 {number}){self.dbg}")
         out.append(f"  store i32 {COUNTER_PARKED}, ptr %count, align 4")
         out.append(f"  br label %R{n}")
         self.open(f"R{n}", keep=True)
@@ -303,12 +311,18 @@ class FunctionEmitter:
         out = self.out
         args = ", ".join(f"{ty} %a{i}" for i, ty in enumerate(params))
         ret = results[0] if results else "void"
+        locations = self.locations
+        debug = f" !dbg !{locations.subprogram}" if locations is not None else ""
         head = f"define {linkage + ' ' if linkage else ''}{ret} @{name}(ptr %vmctx, " \
-               f"ptr %caller_vmctx{', ' + args if args else ''}) #0 {{"
+               f"ptr %caller_vmctx{', ' + args if args else ''}) #0{debug} {{"
         out.append(head)
         alloca_at = len(out)
         out.append("")  # the allocas, filled in at the end
-        out.append(abi.stack_check_ir(label="body").rstrip("\n"))
+        instrs = body.instrs
+        if locations is not None:
+            # The entry checks belong to the first instruction (as in the IR path).
+            self.dbg = locations.suffix(instrs[0].offset if instrs else -1)
+        out.append(abi.stack_check_ir(label="body", trap_suffix=self.dbg).rstrip("\n"))
         self.label = "body"
         preamble_at = len(out)
         out.append("")  # the preamble, filled in at the end
@@ -323,18 +337,20 @@ class FunctionEmitter:
         out.append(f"  %k0 = load i32, ptr {counter}, align 4{_RUNTIME}")
         self.count_down("%k0")
         handlers = HANDLERS
-        for instr in body.instrs:
+        for instr in instrs:
             if self.reachable:
                 handler = handlers.get(instr.op)
                 if handler is None:
                     raise Unsupported(OPS[instr.op].name if instr.op in OPS else str(instr.op))
+                if locations is not None:
+                    self.dbg = locations.suffix(instr.offset)
                 handler(self, instr.imm)
             else:
                 self.skip(instr)
-        for label, operand in self.traps:
+        for label, operand, dbg in self.traps:
             if label:
                 out.append(f"{label}:")
-                out.append(f"  call void @{_TRAP_SYMBOL}(ptr %vmctx, i32 {operand})")
+                out.append(f"  call void @{_TRAP_SYMBOL}(ptr %vmctx, i32 {operand}){dbg}")
                 out.append("  unreachable")
         out.append("}")
         out[alloca_at] = "\n".join(self.allocas)
@@ -630,10 +646,11 @@ def _load(ty: str, size: int, extend: str) -> Handler:
         address = _address(e, memarg, size)
         name = e.fresh(_PREFIX[ty])
         if extend:
-            e.out.append(f"  {name}.n = load volatile {narrow}, ptr {address}, align 1{_HEAP}")
+            e.out.append(f"  {name}.n = load volatile {narrow}, ptr {address}, align 1{_HEAP}"
+                         f"{e.dbg}")
             e.out.append(f"  {name} = {extend} {narrow} {name}.n to {ty}")
         else:
-            e.out.append(f"  {name} = load volatile {ty}, ptr {address}, align 1{_HEAP}")
+            e.out.append(f"  {name} = load volatile {ty}, ptr {address}, align 1{_HEAP}{e.dbg}")
         e.stack.append(name)
     return handle
 
@@ -647,9 +664,10 @@ def _store(ty: str, size: int, narrowing: bool) -> Handler:
         if narrowing:
             name = e.fresh("%x")
             e.out.append(f"  {name} = trunc {ty} {value} to {narrow}")
-            e.out.append(f"  store volatile {narrow} {name}, ptr {address}, align 1{_HEAP}")
+            e.out.append(f"  store volatile {narrow} {name}, ptr {address}, align 1{_HEAP}"
+                         f"{e.dbg}")
         else:
-            e.out.append(f"  store volatile {ty} {value}, ptr {address}, align 1{_HEAP}")
+            e.out.append(f"  store volatile {ty} {value}, ptr {address}, align 1{_HEAP}{e.dbg}")
     return handle
 
 
@@ -671,9 +689,86 @@ def memory_grow(e: FunctionEmitter, memory: int) -> None:
     n = e.fresh("")
     out = e.out
     out.append(f"  %x{n} = zext i32 {delta} to i64")
-    out.append(f"  %xr{n} = call i64 {grow}(ptr %vmctx, i64 {memory}, i64 %x{n})")
+    out.append(f"  %xr{n} = call i64 {grow}(ptr %vmctx, i64 {memory}, i64 %x{n}){e.dbg}")
     out.append(f"  %i{n} = trunc i64 %xr{n} to i32")
     e.stack.append(f"%i{n}")
+
+
+def _memory_base(e: FunctionEmitter, memory: int, base_at: str, static: bool) -> str:
+    """Memory ``memory``'s base address: loaded once for a static heap (it never
+    moves), at each use for a dynamic one (``memory.grow`` may move it)."""
+    if static:
+        return e.hoist(f"mb{memory}", lambda name: [
+            f"  {name} = load ptr, ptr {base_at}, align 8{_INVARIANT}"])
+    base = e.fresh("%xb")
+    e.out.append(f"  {base} = load ptr, ptr {base_at}, align 8{_RUNTIME}")
+    return base
+
+
+def _range_check(e: FunctionEmitter, length_at: str, start: str, size: str) -> str:
+    """An i1: the byte range [start, start + size) of i64 values that come from i32s
+    (so the sum cannot wrap) ends past the memory's current length."""
+    n = e.fresh("")
+    out = e.out
+    out.append(f"  %xe{n} = add i64 {start}, {size}")
+    out.append(f"  %xl{n} = load i64, ptr {length_at}, align 8{_RUNTIME}")
+    out.append(f"  %xc{n} = icmp ugt i64 %xe{n}, %xl{n}")
+    return f"%xc{n}"
+
+
+def _widen(e: FunctionEmitter, value: str) -> str:
+    if value[0] != "%":
+        return str(int(value) & 0xFFFFFFFF)
+    name = e.fresh("%x")
+    e.out.append(f"  {name} = zext i32 {value} to i64")
+    return name
+
+
+def memory_fill(e: FunctionEmitter, memory: int) -> None:
+    """Checked against the current length (nothing is written out of bounds), then
+    ``llvm.memset`` (``translate/memory.py``'s inline form)."""
+    if not e.info.config.inline_bulk_memory:
+        raise Unsupported("memory.fill through the libcall")
+    base_at, length_at, static = _memory(e, memory)
+    stack = e.stack
+    length, value, dst = stack.pop(), stack.pop(), stack.pop()
+    start, size = _widen(e, dst), _widen(e, length)
+    e.trap_if(_range_check(e, length_at, start, size), TrapCode.MEMORY_OUT_OF_BOUNDS)
+    base = _memory_base(e, memory, base_at, static)
+    n = e.fresh("")
+    out = e.out
+    out.append(f"  %xa{n} = getelementptr i8, ptr {base}, i64 {start}")
+    out.append(f"  %xv{n} = trunc i32 {value} to i8")
+    fn = e.intrinsic("llvm.memset.p0.i64", "void", "ptr, i8, i64, i1")
+    out.append(_FENCE)
+    out.append(f"  call void {fn}(ptr %xa{n}, i8 %xv{n}, i64 {size}, i1 false)")
+
+
+def memory_copy(e: FunctionEmitter, imm: tuple[int, int]) -> None:
+    """Both ranges checked (nothing is written out of bounds), then ``llvm.memmove``."""
+    if not e.info.config.inline_bulk_memory:
+        raise Unsupported("memory.copy through the libcall")
+    dst_memory, src_memory = imm
+    dst_base_at, dst_length_at, dst_static = _memory(e, dst_memory)
+    src_base_at, src_length_at, src_static = _memory(e, src_memory)
+    stack = e.stack
+    length, src, dst = stack.pop(), stack.pop(), stack.pop()
+    to, origin, size = _widen(e, dst), _widen(e, src), _widen(e, length)
+    dst_oob = _range_check(e, dst_length_at, to, size)
+    src_oob = _range_check(e, src_length_at, origin, size)
+    either = e.fresh("%xo")
+    e.out.append(f"  {either} = or i1 {dst_oob}, {src_oob}")
+    e.trap_if(either, TrapCode.MEMORY_OUT_OF_BOUNDS)
+    dst_base = _memory_base(e, dst_memory, dst_base_at, dst_static)
+    src_base = dst_base if src_memory == dst_memory else \
+        _memory_base(e, src_memory, src_base_at, src_static)
+    n = e.fresh("")
+    out = e.out
+    out.append(f"  %xd{n} = getelementptr i8, ptr {dst_base}, i64 {to}")
+    out.append(f"  %xs{n} = getelementptr i8, ptr {src_base}, i64 {origin}")
+    fn = e.intrinsic("llvm.memmove.p0.p0.i64", "void", "ptr, ptr, i64, i1")
+    out.append(_FENCE)
+    out.append(f"  call void {fn}(ptr %xd{n}, ptr %xs{n}, i64 {size}, i1 false)")
 
 
 # Calls -------------------------------------------------------------------------------------
@@ -691,10 +786,10 @@ def _call_with(e: FunctionEmitter, code: str, callee_vmctx: str, ftype: Any) -> 
     if ftype.results:
         ty = _type(ftype.results[0])
         name = e.fresh(_PREFIX[ty])
-        e.out.append(f"  {name} = call {ty} {code}(ptr {callee_vmctx}, ptr %vmctx{args})")
+        e.out.append(f"  {name} = call {ty} {code}(ptr {callee_vmctx}, ptr %vmctx{args}){e.dbg}")
         stack.append(name)
     else:
-        e.out.append(f"  call void {code}(ptr {callee_vmctx}, ptr %vmctx{args})")
+        e.out.append(f"  call void {code}(ptr {callee_vmctx}, ptr %vmctx{args}){e.dbg}")
 
 
 def call(e: FunctionEmitter, index: int) -> None:
@@ -745,7 +840,7 @@ def call_indirect(e: FunctionEmitter, imm: Any) -> None:
     out.append(f"  br i1 %xz{n}, label %D{n}, label %Z{n}")
     out.append(f"Z{n}:")
     lazy = e.libcall(lc.TABLE_LAZY_INIT)
-    out.append(f"  %xi{n} = call i64 {lazy}(ptr %vmctx, i64 {table}, i64 %x{n})")
+    out.append(f"  %xi{n} = call i64 {lazy}(ptr %vmctx, i64 {table}, i64 %x{n}){e.dbg}")
     out.append(f"  br label %D{n}")
     e.open(f"D{n}", keep=True)
     out.append(f"  %xr{n} = phi i64 [ %xd{n}, %{here} ], [ %xi{n}, %Z{n} ]")
@@ -1090,6 +1185,7 @@ def _build_handlers() -> dict[int, Handler]:
         op.SELECT_T: select, op.LOCAL_GET: local_get, op.LOCAL_SET: local_set,
         op.LOCAL_TEE: local_tee, op.GLOBAL_GET: global_get, op.GLOBAL_SET: global_set,
         op.MEMORY_SIZE: memory_size, op.MEMORY_GROW: memory_grow,
+        op.MEMORY_FILL: memory_fill, op.MEMORY_COPY: memory_copy,
         op.I32_CONST: i32_const, op.I64_CONST: i64_const,
         op.F32_CONST: _float_const("float", "<f"), op.F64_CONST: _float_const("double", "<d"),
         op.F64_PROMOTE_F32: promote, op.F32_DEMOTE_F64: demote,
@@ -1179,14 +1275,17 @@ HANDLERS: dict[int, Handler] = _build_handlers()
 
 
 def emit_function(info: ModuleInfo, func_index: int, name: str, linkage: str,
-                  declarations: dict[str, str]) -> str | None:
+                  declarations: dict[str, str],
+                  locations: FunctionLocations | None = None) -> str | None:
     """The LLVM text defining wasm function ``func_index`` as ``@name`` (tier-0 code,
     the IR path's ABI), or None when the function uses something not covered (the
     caller then takes the IR path).  ``declarations`` receives the ``declare`` lines the
-    text needs (name -> line), added only when the function is covered."""
+    text needs (name -> line), added only when the function is covered.  ``locations``:
+    give the instructions a backtrace may stop at their wasm offsets as debug locations
+    (the machine code is the same either way)."""
     if info.checks.epoch or info.checks.fuel:
         return None
-    emitter = FunctionEmitter(info, func_index, {})
+    emitter = FunctionEmitter(info, func_index, {}, locations)
     try:
         text = emitter.emit(name, linkage)
     except Unsupported:

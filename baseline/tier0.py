@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pyjitwasm.baseline.emitter import emit_function
 from pyjitwasm.jit.codeload import TIER0_PIPELINE, LLVMPipeline
 from pyjitwasm.jit.compiler import CodegenOptions
+from pyjitwasm.jit.lower_debug import FunctionLocations
 from pyjitwasm.jit.lower_module import LoweredFunction
 from pyjitwasm.translate.env import ModuleInfo, function_name
 
@@ -62,8 +63,9 @@ class DirectTier0:
         """Function ``index`` as LLVM text, or None: translate it to IR instead."""
         name = function_name(index)
         declarations: dict[str, str] = {}
-        text = emit_function(self.info, index, name, "internal" if internal else "",
-                             declarations)
+        linkage = "internal" if internal else ""
+        info = self.info
+        text = emit_function(info, index, name, linkage, declarations)
         size = self.info.module.codes[index - self.info.num_imported_funcs].instr_count
         if text is None:
             STATS.fallbacks += 1
@@ -72,7 +74,13 @@ class DirectTier0:
         STATS.functions += 1
         STATS.instructions += size
         self.emitted += 1
-        return LoweredFunction(index, name, text, declarations, internal)
+
+        def with_locations(locations: FunctionLocations) -> str:
+            located = emit_function(info, index, name, linkage, {}, locations)
+            assert located is not None  # covered a moment ago: the emitter is deterministic
+            return located
+
+        return LoweredFunction(index, name, text, declarations, internal, with_locations)
 
     def codegen_options(self, codegen: CodegenOptions) -> CodegenOptions:
         """The LLVM configuration for a batch of this emitter's text, from ``codegen``

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.types import Type
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower import Declarations, attributes, lower_function, module_metadata
-from pyjitwasm.jit.lower_debug import DebugLocations
+from pyjitwasm.jit.lower_debug import DebugLocations, FunctionLocations
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class LoweredFunction:
     text: str
     declarations: dict[str, str]
     internal: bool = False
+    # The same function's text with debug locations (``ModuleText(source_locations=
+    # True)`` asks for it), made on demand: only a backtrace's first lookup needs it.
+    with_locations: Callable[[FunctionLocations], str] | None = None
 
 
 def entry_shim_name(params: Sequence[Type], results: Sequence[Type]) -> str:
@@ -71,7 +74,10 @@ class ModuleText:
     def add_lowered(self, function: LoweredFunction) -> None:
         """Add a function some other emitter already wrote as LLVM text (tier 0's direct
         emitter, ``baseline/``), with its ``declare`` lines."""
-        self._parts.append(function.text)
+        if self._debug is not None and function.with_locations is not None:
+            self._parts.append(function.with_locations(self._debug.function(function.name)))
+        else:
+            self._parts.append(function.text)
         for name, line in function.declarations.items():
             self._decls.add(name, line)
         self._defined.add(function.name)

@@ -241,6 +241,11 @@ MEMORY = """
   (func (export "big_offset") (param i32) (result i32) (i32.load offset=0xfffffff0 (local.get 0)))
   (func (export "size_grow") (param i32) (result i32)
     (i32.add (i32.mul (memory.size) (i32.const 1000)) (memory.grow (local.get 0))))
+  (func (export "fill_copy") (param i32 i32 i32) (result i64)
+    (memory.fill (local.get 0) (i32.const 0x1ab) (local.get 2))
+    (memory.copy (local.get 1) (local.get 0) (local.get 2))
+    (i64.add (i64.load (i32.const 16))
+      (i64.load (i32.and (local.get 1) (i32.const 0xfff0)))))
   (func (export "after_grow") (param i32) (result i32)
     (drop (memory.grow (i32.const 1)))
     (i32.store (local.get 0) (i32.const 77))
@@ -428,12 +433,17 @@ def test_memory_on_static_and_dynamic_heaps(direct: None, style: str) -> None:
     assert pair.check("load_at", 65533) == ("trap", "MEMORY_OUT_OF_BOUNDS")
     assert pair.check("store_at", 65529) == ("trap", "MEMORY_OUT_OF_BOUNDS")
     assert pair.check("big_offset", 0) == ("trap", "MEMORY_OUT_OF_BOUNDS")
+    for dst, src, size in ((0, 8, 16), (16, 20, 12), (20, 16, 12), (65530, 0, 10),
+                           (0, 65530, 10), (65536, 0, 0), (65537, 0, 0), (0, 0, 65536),
+                           (100, 200, -1)):
+        pair.check("fill_copy", dst, src, size)
+    assert pair.check("fill_copy", 0, 65530, 10) == ("trap", "MEMORY_OUT_OF_BOUNDS")
     assert pair.check("after_grow", 70000) == ("ok", 77)  # in the page grown
     for delta in (0, 1, 5, -1):
         pair.check("size_grow", delta)
     assert pair.check("size_grow", 0) == ("ok", 3000 + 3)  # grown to the maximum
     functions, fallbacks = _counts()
-    assert functions - before[0] >= 6 and fallbacks == before[1]
+    assert functions - before[0] >= 7 and fallbacks == before[1]
 
 
 def test_calls_between_direct_and_ir_path_functions(direct: None) -> None:
@@ -509,4 +519,27 @@ def test_the_dispatch_table_covers_the_common_opcodes() -> None:
     for code in (op.LOCAL_GET, op.I32_LOAD, op.I32_CONST, op.I32_STORE, op.CALL,
                  op.CALL_INDIRECT, op.BR_TABLE, op.MEMORY_GROW, op.SELECT):
         assert code in HANDLERS
-    assert op.MEMORY_COPY not in HANDLERS and op.RETURN_CALL not in HANDLERS
+    assert op.MEMORY_INIT not in HANDLERS and op.RETURN_CALL not in HANDLERS
+
+
+def test_backtraces_through_direct_code_carry_wasm_offsets(direct: None) -> None:
+    wat = """(module (memory 1)
+      (func $inner (param i32) (result i32)
+        (if (i32.eqz (local.get 0)) (then unreachable))
+        (i32.load (i32.sub (i32.const 0) (local.get 0))))
+      (func $outer (export "f") (param i32) (result i32)
+        (i32.add (i32.const 1) (call $inner (local.get 0)))))"""
+
+    def frames(config: Config, arg: int) -> list[tuple[Any, ...]]:
+        store = Store(Engine(config))
+        exports = Instance(store, Module(store.engine, wat), []).exports(store)
+        with pytest.raises(Trap) as info:
+            exports["f"](store, arg)
+        return [(f.func_index, f.func_offset, f.module_offset) for f in info.value.frames]
+
+    for arg in (0, 4):  # unreachable; an out-of-bounds load (a guard-page fault)
+        before = _counts()
+        got = frames(Config(lazy_compilation=True), arg)
+        assert _counts()[0] > before[0]
+        assert got == frames(Config(strategy="interp"), arg)
+        assert all(offset is not None for _, _, offset in got) and len(got) == 2
