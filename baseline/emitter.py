@@ -130,6 +130,9 @@ class FunctionEmitter:
         self.n = 0  # value and label counter
         self.label = "entry"
         self.cache: dict[int, str] = {}  # local -> its value in the current basic block
+        self.fixed: dict[int, str] = {}  # parameters never written: local -> the argument
+        self.count_lines: list[int] = []  # lines keeping the tier-up count for loops
+        self.has_loop = False
         self.bools: dict[str, str] = {}  # an i32 made by zext of a compare -> the i1
         self.float_consts: dict[str, float] = {}
         self.promoted: set[str] = set()
@@ -154,7 +157,7 @@ class FunctionEmitter:
         self.out.append(f"{label}:")
         self.label = label
         if not keep:
-            self.cache = {}
+            self.cache = self.fixed.copy() if self.fixed else {}
 
     def declare(self, name: str, line: str) -> None:
         if name not in self.declarations:
@@ -215,6 +218,9 @@ class FunctionEmitter:
         """The i1 of an i32 condition."""
         i1 = self.bools.get(value)
         if i1 is not None:
+            out = self.out
+            if out[-1] == f"  {value} = zext i1 {i1} to i32":
+                out.pop()  # made just now and used only here: the i1 is enough
             return i1
         name = self.fresh("%c")
         self.out.append(f"  {name} = icmp ne i32 {value}, 0")
@@ -229,12 +235,14 @@ class FunctionEmitter:
         tier_up = self.libcall(lc.TIER_UP)
         out.append(f"  %k{n} = add i32 {count}, -1")
         out.append(f"  store i32 %k{n}, ptr {counter}, align 4{_RUNTIME}")
+        self.count_lines.append(len(out))
         out.append(f"  store i32 %k{n}, ptr %count, align 4")
         out.append(f"  %kc{n} = icmp slt i32 %k{n}, 0")
         out.append(f"  br i1 %kc{n}, label %U{n}, label %R{n}")
         out.append(f"U{n}:")
         number = self.func_index - self.info.num_imported_funcs
         out.append(f"  call void {tier_up}(ptr %vmctx, i64 {number}){self.dbg}")
+        self.count_lines.append(len(out))
         out.append(f"  store i32 {COUNTER_PARKED}, ptr %count, align 4")
         out.append(f"  br label %R{n}")
         self.open(f"R{n}", keep=True)
@@ -309,7 +317,8 @@ class FunctionEmitter:
         local_types = params + [_type(t) for t in body.locals]
         self.local_types = local_types
         out = self.out
-        args = ", ".join(f"{ty} %a{i}" for i, ty in enumerate(params))
+        # Parameters are named by their type's letter too (``_type_of``).
+        args = ", ".join(f"{ty} {_PREFIX[ty]}a{i}" for i, ty in enumerate(params))
         ret = results[0] if results else "void"
         locations = self.locations
         debug = f" !dbg !{locations.subprogram}" if locations is not None else ""
@@ -326,11 +335,17 @@ class FunctionEmitter:
         self.label = "body"
         preamble_at = len(out)
         out.append("")  # the preamble, filled in at the end
+        # A parameter the body never writes is its argument, no slot (most are).
+        written = {x.imm for x in instrs if x.op == op.LOCAL_SET or x.op == op.LOCAL_TEE} \
+            if params else set()
         for i, ty in enumerate(local_types):
+            if i < len(params) and i not in written:
+                self.fixed[i] = f"{_PREFIX[ty]}a{i}"
+                continue
             self.allocas.append(f"  %L{i} = alloca {ty}")
-            out.append(f"  store {ty} {'%a' + str(i) if i < len(params) else _ZERO[ty]}, "
-                       f"ptr %L{i}")
-        self.allocas.append("  %count = alloca i32")
+            initial = f"{_PREFIX[ty]}a{i}" if i < len(params) else _ZERO[ty]
+            out.append(f"  store {ty} {initial}, ptr %L{i}")
+        self.cache = self.fixed.copy()
         self.frames.append(_Frame("function", "", results, 0))
         # The entry count (translate/tiering.count_function_entry).
         counter = self.counter_address()
@@ -353,6 +368,11 @@ class FunctionEmitter:
                 out.append(f"  call void @{_TRAP_SYMBOL}(ptr %vmctx, i32 {operand}){dbg}")
                 out.append("  unreachable")
         out.append("}")
+        if self.has_loop:
+            self.allocas.append("  %count = alloca i32")
+        else:
+            for line in self.count_lines:  # no loop header reads the count
+                out[line] = ""
         out[alloca_at] = "\n".join(self.allocas)
         out[preamble_at] = "\n".join(self.preamble)
         return "\n".join(out) + "\n"
@@ -402,6 +422,7 @@ def loop(e: FunctionEmitter, imm: Any) -> None:
         out.append(f"  {name} = load {ty}, ptr {slot}")
         stack.append(name)
     e.frames.append(frame)
+    e.has_loop = True
     count = e.fresh("%n")
     out.append(f"  {count} = load i32, ptr %count, align 4")
     e.count_down(count)

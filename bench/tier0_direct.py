@@ -146,18 +146,23 @@ def main() -> None:
 
     for setting in args.pipelines.split(";"):
         with_loop = LLVMPipeline.parse(setting)
-        for name, texts in (("IR path", ir_texts), ("direct", direct_texts),
-                            ("IR path", ir_texts), ("direct", direct_texts)):
-            t0 = time.process_time()
-            loop_cpu = 0.0
-            for text, looping in zip(texts, has_loop, strict=True):
-                t1 = time.process_time()
-                loader(with_loop if looping else loop_free).compile_object(text)
-                if looping:
-                    loop_cpu += time.process_time() - t1
-            cpu = time.process_time() - t0
-            print(f"LLVM, loops at {setting:22} {name:8}: {1e6 * cpu / instructions:6.2f} "
-                  f"CPU us/instr ({loop_cpu:.2f} s of {cpu:.2f} s in batches with a loop)")
+        runs: dict[str, list[tuple[float, float]]] = {"IR path": [], "direct": []}
+        for _ in range(args.repeat):  # alternating, to share the machine's moods
+            for name, texts in (("IR path", ir_texts), ("direct", direct_texts)):
+                t0 = time.process_time()
+                loop_cpu = 0.0
+                for text, looping in zip(texts, has_loop, strict=True):
+                    t1 = time.process_time()
+                    loader(with_loop if looping else loop_free).compile_object(text)
+                    if looping:
+                        loop_cpu += time.process_time() - t1
+                runs[name].append((time.process_time() - t0, loop_cpu))
+        for name, results in runs.items():
+            cpus = sorted(1e6 * cpu / instructions for cpu, _ in results)
+            loops = min(results)[1] / min(results)[0]
+            print(f"LLVM, loops at {setting:22} {name:8}: {cpus[0]:6.2f} CPU us/instr "
+                  f"(best of {len(cpus)}; worst {cpus[-1]:.2f}; {100 * loops:.0f}% in "
+                  f"batches with a loop)")
 
 
 _CHILD = """
