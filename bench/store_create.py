@@ -12,6 +12,12 @@ on-demand allocation). The module is compiled once; each iteration creates a sto
 instantiates, reads one byte the data segment wrote (so the work is not skipped) and
 drops both. Prints a markdown table of the best of ``--repeat`` runs in microseconds.
 
+``--call`` also calls the module's exported function once per store (then the store
+was used: a pooling allocator must reset its instance before the next store; without
+it a store nothing touched is parked without a reset, docs/pooling.md).
+
+``--funcs N`` exports N more (trivial) functions from the module.
+
 ``--data-kib N`` adds a data segment of N KiB (the memory grows to fit) to compare how
 data segments are applied: ``--images auto`` (the default: one copy of the module's
 image, copy-on-write mapping from 64 KiB), ``copy`` (always copy the image), ``cow``
@@ -39,19 +45,23 @@ MODULE_WAT = """
 IMAGE_MODES = ("auto", "copy", "cow", "segments")
 
 
-def module_text(data_kib: int) -> str:
-    """The benchmark module, with a ``data_kib`` KiB data segment from 64 KiB if asked."""
+def module_text(data_kib: int, funcs: int = 0) -> str:
+    """The benchmark module, with a ``data_kib`` KiB data segment from 64 KiB and
+    ``funcs`` more exported functions if asked."""
+    extra = "".join(f'(func (export "f{n}") (result i32) (i32.const {n}))'
+                    for n in range(funcs))
     if not data_kib:
-        return MODULE_WAT.format(pages=1, extra="")
+        return MODULE_WAT.format(pages=1, extra=extra)
     pages = 1 + (data_kib * 1024 + 65535) // 65536
     data = "\\5a" * (data_kib * 1024)
-    return MODULE_WAT.format(pages=pages, extra=f'(data (i32.const 65536) "{data}")')
+    return MODULE_WAT.format(pages=pages, extra=extra + f'(data (i32.const 65536) "{data}")')
 
 ENGINES = ("jit", "jit-pooling", "interp", "interp-pooling", "wasmtime")
 
 
 def _pyjitwasm_loop(engine_name: str, data_kib: int = 0, images: str = "auto",
-                    keep_resident: int | None = None) -> Callable[[int], None]:
+                    keep_resident: int | None = None,
+                    call: bool = False, funcs: int = 0) -> Callable[[int], None]:
     import pyjitwasm
 
     config = pyjitwasm.Config(strategy="interp" if engine_name.startswith("interp") else "jit")
@@ -61,7 +71,7 @@ def _pyjitwasm_loop(engine_name: str, data_kib: int = 0, images: str = "auto",
             pooling.linear_memory_keep_resident = keep_resident
         config.allocation_strategy = pooling
     engine = pyjitwasm.Engine(config)
-    module = pyjitwasm.Module(engine, module_text(data_kib))
+    module = pyjitwasm.Module(engine, module_text(data_kib, funcs))
     # Internal switches, for this measurement only.
     if images in ("copy", "cow"):
         from pyjitwasm.runtime import images as image_module
@@ -69,12 +79,14 @@ def _pyjitwasm_loop(engine_name: str, data_kib: int = 0, images: str = "auto",
         image_module.COW_THRESHOLD = 1 << 62 if images == "copy" else 0
     if images == "segments":
         module._prepared.images = ()  # type: ignore[attr-defined]  # measuring the old path
-    return _checked_loop(pyjitwasm, engine, module)
+    return _checked_loop(pyjitwasm, engine, module, call)
 
 
-def _checked_loop(api: Any, engine: Any, module: Any) -> Callable[[int], None]:
-    """``loop(n)``: ``n`` new stores, each with an instance of ``module``, dropped (the
-    same code for either API); first checked once that the data segment is in place."""
+def _checked_loop(api: Any, engine: Any, module: Any,
+                  call: bool = False) -> Callable[[int], None]:
+    """``loop(n)``: ``n`` new stores, each with an instance of ``module`` (whose ``get``
+    is called once if ``call``), dropped (the same code for either API); first checked
+    once that the data segment is in place."""
     Store, Instance = api.Store, api.Instance
 
     def loop(n: int) -> None:
@@ -82,25 +94,32 @@ def _checked_loop(api: Any, engine: Any, module: Any) -> Callable[[int], None]:
             store = Store(engine)
             Instance(store, module, [])
 
+    def calling_loop(n: int) -> None:
+        for _ in range(n):
+            store = Store(engine)
+            Instance(store, module, []).exports(store)["get"](store, 16)
+
     store = Store(engine)
     memory = Instance(store, module, []).exports(store)["memory"]
     assert memory.read(store, 16, 21) == b"hello"
-    return loop
+    return calling_loop if call else loop
 
 
-def _wasmtime_loop(data_kib: int = 0) -> Callable[[int], None]:
+def _wasmtime_loop(data_kib: int = 0, call: bool = False,
+                   funcs: int = 0) -> Callable[[int], None]:
     import wasmtime
 
     engine = wasmtime.Engine()
-    module = wasmtime.Module(engine, module_text(data_kib))
-    return _checked_loop(wasmtime, engine, module)
+    module = wasmtime.Module(engine, module_text(data_kib, funcs))
+    return _checked_loop(wasmtime, engine, module, call)
 
 
 def measure(engine_name: str, iterations: int, repeat: int, data_kib: int = 0,
-            images: str = "auto", keep_resident: int | None = None) -> float:
+            images: str = "auto", keep_resident: int | None = None,
+            call: bool = False, funcs: int = 0) -> float:
     """Best-of-``repeat`` microseconds per store + instance on ``engine_name``."""
-    loop = _wasmtime_loop(data_kib) if engine_name == "wasmtime" else \
-        _pyjitwasm_loop(engine_name, data_kib, images, keep_resident)
+    loop = _wasmtime_loop(data_kib, call, funcs) if engine_name == "wasmtime" else \
+        _pyjitwasm_loop(engine_name, data_kib, images, keep_resident, call, funcs)
     loop(min(iterations, 200))  # warm up (first instantiation, allocator pools)
     best = float("inf")
     for _ in range(repeat):
@@ -118,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-kib", type=int, default=0)
     parser.add_argument("--images", choices=IMAGE_MODES, default="auto")
     parser.add_argument("--keep-resident", type=int, default=None)
+    parser.add_argument("--funcs", type=int, default=0,
+                        help="export this many more functions from the module")
+    parser.add_argument("--call", action="store_true",
+                        help="call the instance's function once per store")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     for name in args.engines.split(","):
@@ -125,10 +148,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown engine {name!r}; expected some of {ENGINES}")
         try:
             results[name] = measure(name, args.iterations, args.repeat, args.data_kib,
-                                    args.images, args.keep_resident)
+                                    args.images, args.keep_resident, args.call,
+                                    args.funcs)
         except ImportError as exc:
             print(f"{name}: skipped ({exc})", file=sys.stderr)
-    print("| engine | µs per new Store + Instance |")
+    what = "new Store + Instance + one call" if args.call else "new Store + Instance"
+    print(f"| engine | µs per {what} |")
     print("|---|---|")
     for name, micros in results.items():
         print(f"| {name} | {micros:.1f} |")

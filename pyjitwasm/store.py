@@ -97,10 +97,15 @@ class Store:
         context = state.get("_ctx")
         if context is None:
             return
-        if _release(context, state["_instances"]):
-            # Parked for another store: this one must not release it again.
+        instances = state["_instances"]
+        recycle = context.recycle
+        if recycle is not None and recycle(len(instances)):
+            # Parked for another store (see ``_release``): this one must not release it
+            # again.
+            instances.clear()
             del state["_ctx"]
             return
+        _release(context, instances)
         # Nothing else refers to the context (this frame's name, the attribute and
         # getrefcount's argument): the engine keeps it for its next store, which saves
         # making one (a few microseconds).
@@ -189,25 +194,20 @@ _SPARE_CONTEXTS = 4
 """Released store contexts an engine keeps for its next stores."""
 
 
-def _release(context: StoreContext, instances: list[ModuleInstance]) -> bool:
+def _release(context: StoreContext, instances: list[ModuleInstance]) -> None:
     """Run when a Store is freed. Every API object holds its store, so none is left:
     break the runtime's internal cycles (instance <-> functions, tables holding funcrefs,
     the JIT's per-store tables) so memories, tables and code go now, not at the next
-    cyclic collection. A pooling engine may instead park the whole context with its one
-    instance for the next store (``StoreContext.recycle``): then True is returned."""
-    recycle = context.recycle
-    if recycle is not None:
-        if recycle(len(instances)):
-            instances.clear()
-            return True
-        context.recycle = None  # it refers to the instance, which refers to the context
+    cyclic collection. (A pooling engine may instead have parked the whole context with
+    its one instance for the next store, ``StoreContext.recycle``: ``Store._release``
+    offers it first.)"""
+    context.recycle = None  # it refers to the instance, which refers to the context
     if not context.releases_instances:
         for instance in instances:
             instance.release()
     instances.clear()
     context.release()
     release_store_slots(context)  # a pooling allocator's slots go back to its pool
-    return False
 
 
 def store_of(obj: Any) -> Store:

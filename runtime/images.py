@@ -6,7 +6,7 @@ A module gets images only when no data segment can trap or depend on its instanc
 active segment writes a memory the module defines, at a constant offset, inside that
 memory's minimum size. Then applying all images before any segment is dropped is the
 same as applying the segments in order, and the overflow-checked per-segment path
-(``instantiation._init_data``) stays for every other module.
+(``instantiation.init_data``) stays for every other module.
 """
 
 from __future__ import annotations
@@ -66,7 +66,11 @@ def _constant_offset(expr: ConstExpr | None) -> int | None:
 def build_images(module: WasmModule) -> tuple[MemoryImage, ...]:
     """The module's memory images (empty when it has none or is not eligible)."""
     imported = sum(1 for imp in module.imports if imp.kind == ExternKind.MEMORY)
-    contents: dict[int, bytearray] = {}
+    # Where each segment goes, checked first; then each memory's image is allocated once
+    # (CPython for WASI has 24,000 segments: growing the image segment by segment cost
+    # most of the time).
+    placed: list[tuple[int, int, bytes]] = []
+    sizes: dict[int, int] = {}
     for seg in module.datas:
         if seg.mode != SegmentMode.ACTIVE:
             continue
@@ -79,10 +83,12 @@ def build_images(module: WasmModule) -> tuple[MemoryImage, ...]:
             return ()
         if not seg.data:
             continue
-        buf = contents.setdefault(seg.memory, bytearray())
-        if len(buf) < end:
-            buf.extend(bytes(end - len(buf)))
-        buf[start:end] = seg.data
+        placed.append((seg.memory, start, seg.data))
+        if end > sizes.get(seg.memory, 0):
+            sizes[seg.memory] = end
+    contents = {memory: bytearray(size) for memory, size in sizes.items()}
+    for memory, start, data in placed:
+        contents[memory][start:start + len(data)] = data
     images = []
     for memory, buf in sorted(contents.items()):
         padded = (len(buf) + HOST_PAGE - 1) // HOST_PAGE * HOST_PAGE

@@ -858,8 +858,29 @@ class _ModuleDecoder:
     def _data(self, r: Reader) -> None:
         m = self.module
         datas = m.datas
+        data, limit = self.data, r.limit
         for _ in range(_count(r)):
             off = r.pos
+            # The common shape first, read inline (CPython for WASI has 24,000 segments):
+            # flags 0, offset `i32.const N end`, then the bytes.  Anything else, or
+            # anything malformed, goes through the general reading below.
+            if off + 2 < limit and data[off] == 0 and data[off + 1] == I32_CONST:
+                size = 0
+                try:
+                    value, pos = read_s32(data, off + 2, limit)
+                    if pos < limit and data[pos] == END:
+                        size, pos = read_u32(data, pos + 1, limit)
+                    else:
+                        pos = -1
+                except DecodeError:
+                    pos = -1
+                if 0 < pos and size <= limit - pos:
+                    expr = ConstExpr(
+                        [_new_tuple(Instr, (I32_CONST, value & 0xFFFFFFFF, off + 1))], off + 1)
+                    r.pos = pos + size
+                    datas.append(DataSegment(SegmentMode.ACTIVE, data[pos:pos + size], 0,
+                                             expr, off))
+                    continue
             flags = r.u32()
             if flags > 2:
                 raise DecodeError("malformed data segment kind", off)

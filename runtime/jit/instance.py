@@ -220,12 +220,12 @@ class JitAllocator:
         offset = template.defined_refs.get(index)
         if offset is None:
             func.compiled = JitFunc(template.code_slots[code_slot], vmctx,
-                                    code=inst.compiled, index=index)
+                                    owner=inst, index=index)
         else:
             # The template wrote the record but for its vmctx word (new_instance did).
             address = vmctx + offset
             func.compiled = JitFunc(template.code_slots[code_slot], vmctx,
-                                    code=inst.compiled, index=index, funcref=address)
+                                    owner=inst, index=index, funcref=address)
             _jit_context(inst.context).jit.funcrefs[address] = func
         return func
 
@@ -237,17 +237,17 @@ class JitAllocator:
         context = _jit_context(inst.context)
         funcrefs = context.jit.funcrefs
         types, slots, refs = template.func_types, template.code_slots, template.defined_refs
-        vmctx, code = inst.vmctx, inst.compiled
+        vmctx = inst.vmctx
         funcs = []
         for slot in range(count):
             index = first + slot
             func = FuncInstance(types[slot], context, None, inst, index, slot)
             offset = refs.get(index)
             if offset is None:
-                func.compiled = JitFunc(slots[slot], vmctx, -1, code, index)
+                func.compiled = JitFunc(slots[slot], vmctx, -1, inst, index)
             else:
                 address = vmctx + offset
-                func.compiled = JitFunc(slots[slot], vmctx, -1, code, index, address)
+                func.compiled = JitFunc(slots[slot], vmctx, -1, inst, index, address)
                 funcrefs[address] = func
             funcs.append(func)
         return funcs

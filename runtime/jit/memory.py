@@ -27,8 +27,8 @@ import sys
 from typing import Any
 
 from pyjitwasm.runtime.images import MemoryImage
-from pyjitwasm.runtime.jit.slots import SlotLease
-from pyjitwasm.runtime.jit.vm import Reservation, discard_pages, map_image, zero_pages
+from pyjitwasm.runtime.jit.slots import SlotLease, clear_pages
+from pyjitwasm.runtime.jit.vm import Reservation, map_image, zero_pages
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.store import StoreContext
@@ -41,6 +41,11 @@ STATIC_GUARD = 1 << 31
 DEFAULT_DYNAMIC_RESERVE = 1 << 30
 # Far beyond what a host will commit; keeps page arithmetic in range for memory64.
 MAX_DYNAMIC_BYTES = 1 << 46
+
+
+def _entries(context: StoreContext) -> int:
+    """The store's count of entries into compiled code (``JitStoreContext.entries``)."""
+    return getattr(context, "entries", -1)
 
 
 _RETIRED: list[Reservation] = []
@@ -62,7 +67,7 @@ class JitMemory(MemoryInstance):
     """
 
     __slots__ = ("static", "definition", "reserve_bytes", "_resv", "_length", "_own_def",
-                 "_u64")
+                 "_u64", "host_touched", "_entries_mark", "_zero_from")
 
     def __init__(
         self,
@@ -107,6 +112,17 @@ class JitMemory(MemoryInstance):
         if self._resv.committed < size:
             self._resv.commit(size)  # (a warm slot is committed already: no call)
         self._length = size
+        # Set by every host path that can write the bytes (:meth:`write`, :meth:`view`,
+        # which ``data``, the API's read/write, buffers and ``data_ptr`` go through);
+        # cleared when a pooling allocator resets the memory. With its store's count of
+        # wasm entries it tells the allocator whether a parked memory may have been
+        # written since its last reset (``pool.py``).
+        self.host_touched = False
+        # Every byte from ``_zero_from`` on is zero while the store has made no wasm
+        # entry since ``_entries_mark`` and nothing above touched the memory: then a
+        # slot's reset clears only the bytes before it (:meth:`possibly_written`).
+        self._entries_mark = _entries(context)
+        self._zero_from = 0
         self._publish()
 
     def _publish(self) -> None:
@@ -159,6 +175,23 @@ class JitMemory(MemoryInstance):
         else:
             # cffi's memmove: a ctypes call costs about six times as much.
             ffi.memmove(ffi.cast("char *", self._resv.base), image.data, len(image.data))
+            self.image_copied(len(image.data))
+
+    def image_copied(self, nbytes: int) -> None:
+        """The first ``nbytes`` now hold an image (written without :meth:`write`)."""
+        if nbytes > self._zero_from:
+            self._zero_from = nbytes
+
+    def possibly_written(self) -> int:
+        """How many bytes from address 0 may not be zero: only an image's, if the store
+        has not entered wasm since the memory was made or last reset and no host path
+        touched it (no API object, no :meth:`write` or :meth:`view`); else all that is
+        committed. Every write is one of those (``pool.py`` ``_Tenancy._untouched``
+        lists them), so a slot's reset clears no less than was written."""
+        if (self.host_touched or self.api is not None
+                or _entries(self.context) != self._entries_mark):
+            return self._resv.committed
+        return self._zero_from
 
     def reset_for_reuse(self, keep_resident: int) -> bool:
         """A pooling allocator parks this memory's instance for the next store: zero its
@@ -174,11 +207,12 @@ class JitMemory(MemoryInstance):
         if resv.cow:
             zero_pages(resv.base, resv.committed)
             resv.cow = False
-        elif resv.committed:
-            resident = min(resv.committed, keep_resident)
-            ctypes.memset(resv.base, 0, resident)
-            if resv.committed > resident:
-                discard_pages(resv.base + resident, resv.committed - resident)
+        else:
+            clear_pages(resv.base, min(resv.committed, self.possibly_written()),
+                        keep_resident)
+        self.host_touched = False
+        self._entries_mark = _entries(self.context)
+        self._zero_from = 0
         return True
 
     def rebind(self, context: StoreContext) -> None:
@@ -187,6 +221,7 @@ class JitMemory(MemoryInstance):
         context.resources.add_memory(self.type.minimum_bytes)
         self.context = context
         self.api = None
+        self._entries_mark = _entries(context)  # (reset already: all zero)
         self._publish()
 
     def detach_reservation(self) -> Reservation:
@@ -208,9 +243,11 @@ class JitMemory(MemoryInstance):
         end = start + len(data)
         if start < 0 or end > self._length:
             raise IndexError("out of bounds memory access")
+        self.host_touched = True
         ctypes.memmove(self._resv.base + start, data, len(data))
 
     def view(self) -> memoryview:
         """A zero-copy view of the accessible bytes.  Growth invalidates it (it keeps its
         length, and reads zeros if a dynamic memory moved); it never dangles."""
+        self.host_touched = True  # the view is writable
         return self._resv.view(self._length)

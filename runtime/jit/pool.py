@@ -29,6 +29,7 @@ from pyjitwasm.runtime import instantiation
 from pyjitwasm.runtime.images import MemoryImage
 from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.instance import (
+    _TEMPLATES,
     JitAllocator,
     _jit_context,
     _vmctx_template,
@@ -43,7 +44,7 @@ from pyjitwasm.runtime.jit.vm import PAGE, round_to_pages
 from pyjitwasm.runtime.jit.vmctx import CompiledCode, JitModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
-from pyjitwasm.runtime.pooling import InstancePool
+from pyjitwasm.runtime.pooling import InstancePool, StorePoolUse
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
 from pyjitwasm.wasm.module import WasmModule
@@ -152,21 +153,31 @@ class PooledJitAllocator(JitAllocator):
         changed is reset -- globals, passive segments, the memory's image; tables and
         memory were reset when it was parked --, and the pool counts the instance again."""
         code = prepared.compiled_code
-        if code is None:
+        # The template's parked stores (``_vmctx_template`` inlined: this runs per store).
+        entry = _TEMPLATES.get(id(code))
+        if entry is None:
             return None
-        template = _vmctx_template(code)
-        stores = template.parked_stores
-        if not stores:
+        stores = entry[1].parked_stores
+        if not stores or entry[0]() is not code:
             return None
+        pool = self.pool
         with self._parked_lock:  # (the pool's lock)
             if not stores:
                 return None
             tenancy = stores[-1]
-            # The pool full raises here, and the parked store stays for later.
-            self.pool.take_counts_locked(len(tenancy.memories), len(tenancy.tables))
+            memories, tables = tenancy.memory_count, tenancy.table_count
+            limits = pool.config
+            if (pool.live_instances >= limits.total_core_instances
+                    or pool.live_memories + memories > limits.total_memories
+                    or pool.live_tables + tables > limits.total_tables):
+                # The pool is full: this raises, and the parked store stays for later.
+                pool.take_counts_locked(memories, tables)
+            pool.live_instances += 1
+            pool.live_memories += memories
+            pool.live_tables += tables
             stores.pop()
             self._parked_count -= 1
-        return tenancy.reopen(code, prepared.images or ())
+        return tenancy.reopen(code, prepared.images)
 
     @property
     def parked_instances(self) -> int:
@@ -174,24 +185,26 @@ class PooledJitAllocator(JitAllocator):
         return sum(len(t.parked) + len(t.parked_stores) for t in list(self._parked_templates))
 
     def park(self, tenancy: _Tenancy, template: _VmctxTemplate,
-             store_counts: tuple[int, int, int] | None = None) -> bool:
+             store_use: StorePoolUse | None = None) -> bool:
         """Keep a reset instance for the next store, if fewer than
         ``max_unused_warm_slots`` are parked already (else return False).
-        ``store_counts``: the instance is parked with its store's context, whose
-        (instances, memories, tables) the pool stops counting."""
-        limit = self.pool.config.max_unused_warm_slots
+        ``store_use``: the instance is parked with its store's context, whose instances,
+        memories and tables the pool stops counting."""
+        pool = self.pool
         with self._parked_lock:  # (the pool's lock)
-            if self._parked_count >= limit:
+            if self._parked_count >= pool.config.max_unused_warm_slots:
                 # Parked instances of dropped modules went with their code: recount.
                 self._parked_count = self.parked_instances
-                if self._parked_count >= limit:
+                if self._parked_count >= pool.config.max_unused_warm_slots:
                     return False
             self._parked_count += 1
-            if store_counts is None:
+            if store_use is None:
                 template.parked.append(tenancy)
             else:
                 template.parked_stores.append(tenancy)
-                self.pool.give_back_locked(*store_counts)
+                pool.live_instances -= store_use.instances
+                pool.live_memories -= store_use.memories
+                pool.live_tables -= store_use.tables
         if template.parked_by is not self:
             template.parked_by = self
             self._parked_templates.add(template)
@@ -226,26 +239,38 @@ class _Tenancy:
 
     When the instance was all its store made, the store's whole context is parked with
     it (:meth:`park_store`, ``context``): the next new store adopts both
-    (:meth:`reopen`), so neither a context nor the vmctx has to be made or rewritten.
-    Otherwise the instance alone is parked after the store's teardown (``__call__``)
-    and moves into the next store's context (:meth:`move_in`).
+    (:meth:`reopen`), so neither a context nor the vmctx has to be made or rewritten,
+    and a store nothing touched (:meth:`_untouched`) is neither reset nor initialized
+    again. Otherwise the instance alone is parked after the store's teardown
+    (``__call__``) and moves into the next store's context (:meth:`move_in`).
 
-    While parked it holds its module's code only weakly (``code`` is cleared in the
-    instance and its functions), so dropping the Module frees the parked instances."""
+    While parked it holds its module's code only weakly (the instance's ``compiled``,
+    which its functions enter through, is cleared), so dropping the Module frees the
+    parked instances."""
 
-    __slots__ = ("allocator", "inst", "funcs", "tables", "memories", "globals", "entities",
-                 "context", "table_init", "global_init", "passive", "image_writes")
+    __slots__ = ("allocator", "inst", "template", "home", "funcs", "tables", "memories",
+                 "globals", "entities", "memory_count", "table_count", "context_refs",
+                 "context", "table_init", "global_init", "passive", "image_writes",
+                 "fresh_entries", "fresh")
 
     def __init__(self, allocator: PooledJitAllocator, inst: JitModuleInstance) -> None:
         self.allocator = allocator
         self.inst = inst
+        self.template = cast(_VmctxTemplate, inst.code_cache)
+        # The store context the instance lives in (for the tenancy's whole life).
+        self.home = _jit_context(inst.context)
         # The store's release empties the instance's lists: keep what it defined.
         self.funcs = tuple(inst.funcs)
-        self.tables = tuple(inst.tables)
-        self.memories = tuple(inst.memories)
-        self.globals = tuple(inst.globals)
+        self.tables = tuple(cast(JitTable, table) for table in inst.tables)
+        self.memories = tuple(cast(JitMemory, memory) for memory in inst.memories)
+        self.globals = tuple(cast(JitGlobal, glob) for glob in inst.globals)
         self.entities: tuple[Any, ...] = self.funcs + self.tables + self.memories + \
             self.globals
+        self.memory_count = len(self.memories)
+        self.table_count = len(self.tables)
+        # ``sys.getrefcount`` of the context when only the store, the instance, its
+        # entities and this tenancy refer to it (``park_store``).
+        self.context_refs = _CONTEXT_REFS + len(self.entities)
         # The parked store's context (None unless parked whole).
         self.context: JitStoreContext | None = None
         # What a reopened store's instance is reset to, worked out at its first
@@ -256,7 +281,13 @@ class _Tenancy:
         self.passive = False
         # The memory images as (destination, bytes) to copy, made on first reopening
         # (empty when an image is mapped copy-on-write instead).
-        self.image_writes: list[tuple[Any, bytes]] | None = None
+        self.image_writes: list[tuple[JitMemory, Any, bytes]] | None = None
+        # Untouched tenancies (see ``_untouched``): the store's count of wasm entries
+        # when the instance was last as a new instantiation leaves it (no start function
+        # runs, so that is now), and whether it was parked so (then it is not reset
+        # when parked nor initialized again when reopened).
+        self.fresh_entries = self.home.entries
+        self.fresh = False
 
     # The store was dropped -----------------------------------------------------------
 
@@ -266,49 +297,85 @@ class _Tenancy:
         nothing outside the store refers to either; else return False and the store is
         torn down as usual (which parks the instance alone if it can)."""
         inst = self.inst
-        context = inst.context
-        if instances_in_store != 1 or inst.compiled is None \
-                or not isinstance(context, JitStoreContext):
-            return False
+        context = self.home
         state = context.jit
         use = context.pool
         resources = context.resources
-        if (len(state.instances) != 1 or state.has_host_state()
-                or use is None or len(use.on_release) != 1 or use.on_release[0] is not self
-                or resources.memories != len(self.memories)
-                or resources.tables != len(self.tables)
+        if (instances_in_store != 1 or inst.compiled is None
+                or len(state.instances) != 1 or state.has_host_state()
+                or len(use.on_release) != 1 or use.on_release[0] is not self
+                or resources.memories != self.memory_count
+                or resources.tables != self.table_count
                 or context.entries != context.exits
-                # Only the store, the instance, its entities and the callers' names (the
-                # Store's release, ``_release``, this frame, getrefcount's argument)
-                # refer to the context: nothing else of the store is alive.
-                or sys.getrefcount(context) != _CONTEXT_REFS + len(self.entities)):
+                # Only the store, the instance, its entities, this tenancy and the
+                # callers' names refer to the context: nothing else of the store is
+                # alive.
+                or sys.getrefcount(context) != self.context_refs):
             return False
-        template = cast(_VmctxTemplate, inst.code_cache)
-        if self.table_init is None and not self._initial_state(template):
+        if self.table_init is None and not self._initial_state():
             return False
-        if not self._reset(reset_tables=False):
-            return False
-        for table, elements in self.table_init or ():
-            table.reset_to(elements)
+        # Untouched (``_untouched``, inlined): nothing to reset.
+        fresh = context.entries == self.fresh_entries
+        if fresh:
+            for entity in self.entities:
+                if entity.api is not None:
+                    fresh = False
+                    break
+            else:
+                for memory in self.memories:
+                    if memory.host_touched:
+                        fresh = False
+        if not fresh:
+            if not self._reset(reset_tables=False):
+                return False
+            for table, elements in self.table_init or ():
+                table.reset_to(elements)
+        self.fresh = fresh
         resources.limits = None
         context.depth = context.nesting = 0
         if context.consume_fuel or context.epoch_interruption:  # (else no code reads them)
             state.reset_interruption()
-        self._drop_code()
+        # Never used while parked: no store can reach the instance until it is reused.
+        inst.compiled = _NO_CODE
         self.context = context
         # The pool stops counting the instance; the store's own counts stay as they
         # are, which is what the next store's instantiation would count.
-        if not self.allocator.park(self, template, (use.instances, use.memories, use.tables)):
+        if not self.allocator.park(self, self.template, use):
             # Torn down as usual now, and without its code the instance is not parked.
             self.context = None
             return False
         return True
 
-    def _initial_state(self, template: _VmctxTemplate) -> bool:
+    def _untouched(self) -> bool:
+        """Whether nothing can have changed the instance since it was last as a new
+        instantiation leaves it, so parking it whole needs no reset (``park_store``
+        has this inlined). Everything that can change an instance's memory, tables or
+        globals is one of:
+
+        - wasm code running in the store (stores, ``memory.fill``/``copy``/``init``,
+          ``table.set``/``init``, ``global.set``, grows, and the lazy table elements
+          materialized by ``call_indirect``): every entry from Python into the store's
+          code counts ``context.entries`` (``callers.py``), the only way into it (a
+          parkable module has no start function, a parked store no host function);
+        - the host, through the API's ``Memory``, ``Table``, ``Global`` or ``Func``
+          objects (``read``/``write``, buffers, ``data_ptr``, ``grow``, ``set``,
+          ``set_value``, calls): making one sets the entity's ``api``, which stays set
+          (a dead weak reference) until a reset clears it;
+        - runtime-level host access to the memory's bytes (``JitMemory.write`` and
+          ``view``, which every host read, write, buffer and pointer goes through):
+          it sets ``host_touched``.
+
+        WASI reaches memory through the API's ``Memory`` and needs imports, which a
+        parkable module does not have."""
+        return (self.home.entries == self.fresh_entries
+                and all(entity.api is None for entity in self.entities)
+                and not any(memory.host_touched for memory in self.memories))
+
+    def _initial_state(self) -> bool:
         """Work out what :meth:`reopen` resets the instance to (False: the element
         segments do not fit, so instantiating traps; it is not parked whole)."""
         inst = self.inst
-        plan = template.plan
+        plan = self.template.plan
         table_init: dict[int, dict[int, Any]] = {}
         for index, table, offset in plan.active_elems:
             start = instantiation.planned_value(offset, inst)
@@ -318,9 +385,8 @@ class _Tenancy:
             elements = table_init.setdefault(table, {})
             for i, item in enumerate(items):
                 elements[start + i] = item
-        self.table_init = [(cast(JitTable, self.tables[t]), elements)
-                           for t, elements in table_init.items()]
-        self.global_init = [(cast(JitGlobal, glob), instantiation.planned_value(init, inst))
+        self.table_init = [(self.tables[t], elements) for t, elements in table_init.items()]
+        self.global_init = [(glob, instantiation.planned_value(init, inst))
                             for glob, (gtype, init) in zip(self.globals, plan.globals,
                                                            strict=True) if gtype.mutable]
         self.passive = any(passive for _, passive in plan.elems) or any(plan.datas_after)
@@ -328,18 +394,13 @@ class _Tenancy:
 
     def __call__(self) -> None:
         """The store was dropped and torn down (``StorePoolUse.release``)."""
-        if self.inst.compiled is None or not self._reset(reset_tables=True):
+        inst = self.inst
+        if inst.compiled is None or not self._reset(reset_tables=True):
             self.give_slots_back()
             return
-        self._drop_code()
-        if not self.allocator.park(self, cast(_VmctxTemplate, self.inst.code_cache)):
+        inst.compiled = _NO_CODE  # not used while parked
+        if not self.allocator.park(self, self.template):
             self.give_slots_back()
-
-    def _drop_code(self) -> None:
-        # Never used while parked: no store can reach the instance until it is reused.
-        self.inst.compiled = cast(CompiledCode, None)
-        for func in self.funcs:
-            func.compiled.rebind_code(None)  # (a JitFunc)
 
     def _reset(self, reset_tables: bool) -> bool:
         for entity in self.entities:
@@ -349,23 +410,19 @@ class _Tenancy:
                     return False  # an API object may still use it
                 entity.api = None
         for table in self.tables:
-            assert isinstance(table, JitTable)
             if not table.resettable():
                 return False
         keep = self.allocator.slots.keep_resident
         for memory in self.memories:
-            assert isinstance(memory, JitMemory)
             if not memory.reset_for_reuse(keep):
                 return False
         if reset_tables:
             for table in self.tables:
-                assert isinstance(table, JitTable)
                 table.reset_to({})
         return True
 
     def give_slots_back(self) -> None:
         for memory in self.memories:
-            assert isinstance(memory, JitMemory)
             self.allocator.slots.give_back(memory)
         self.memories = ()
 
@@ -386,8 +443,8 @@ class _Tenancy:
 
     # The next store ------------------------------------------------------------------
 
-    def reopen(self, code: CompiledCode,
-               images: Sequence[MemoryImage]) -> tuple[JitStoreContext, JitModuleInstance]:
+    def reopen(self, code: CompiledCode, images: Sequence[MemoryImage] | None
+               ) -> tuple[JitStoreContext, JitModuleInstance]:
         """The parked store's context and instance, for a new store: the instance as a
         new instantiation of ``code`` leaves it (the pool has counted it already)."""
         context = self.context
@@ -395,25 +452,32 @@ class _Tenancy:
         self.context = None
         inst = self.inst
         inst.compiled = code
-        for func in self.funcs:
-            func.compiled.rebind_code(code)
+        if self.fresh:  # parked untouched: it is as a new instantiation leaves it
+            return context, inst
         for glob, value in self.global_init:
             glob.value = value
+        plan = self.template.plan
         if self.passive:
-            plan = cast(_VmctxTemplate, inst.code_cache).plan
             inst.elems = [instantiation.planned_items(items, inst) if passive else []
                           for items, passive in plan.elems]
             inst.datas = list(plan.datas_after)
+        images = images or ()
         writes = self.image_writes
         if writes is None:
             writes = self.image_writes = _image_writes(self.memories, images)
         if writes:
-            for target, data in writes:
+            for memory, target, data in writes:
                 ffi.memmove(target, data, len(data))
-        else:
+                memory.image_copied(len(data))
+        elif images:
             memories = self.memories
             for image in images:  # mapped copy-on-write (memory.py)
                 memories[image.memory].apply_image(image)
+        elif plan.active_datas:
+            # Segments no image holds (offsets no image can fold, say): written one by
+            # one; they fitted the same memory before, so none traps.
+            instantiation.init_data(plan, inst, images)
+        self.fresh_entries = context.entries
         return context, inst
 
     def move_in(self, code: CompiledCode, template: _VmctxTemplate, context: JitStoreContext,
@@ -427,10 +491,8 @@ class _Tenancy:
         template.write(inst, state)
         # Counted against the store's limits, and their definitions published again.
         for memory in self.memories:
-            assert isinstance(memory, JitMemory)
             memory.rebind(context)
         for table in self.tables:
-            assert isinstance(table, JitTable)
             table.rebind(context)
         funcrefs = state.funcrefs
         for func in self.funcs:
@@ -438,11 +500,10 @@ class _Tenancy:
             func.api = None
             jf = func.compiled
             assert isinstance(jf, JitFunc)
-            jf.rebind_code(code)
+            jf.caller = None  # made for the old store
             if jf.funcref:
                 funcrefs[jf.funcref] = func
         for glob in self.globals:
-            assert isinstance(glob, JitGlobal)
             glob.rebind(context)
         inst.funcs = list(self.funcs)
         inst.tables = list(self.tables)
@@ -452,25 +513,29 @@ class _Tenancy:
         return inst
 
 
-def _image_writes(memories: Sequence[MemoryInstance],
-                  images: Sequence[MemoryImage]) -> list[tuple[Any, bytes]]:
-    """``images`` as copies into ``memories`` (pooled: they never move), or [] if one
-    is to be mapped copy-on-write (``JitMemory.apply_image`` decides)."""
+def _image_writes(memories: Sequence[JitMemory], images: Sequence[MemoryImage]
+                  ) -> list[tuple[JitMemory, Any, bytes]]:
+    """``images`` as copies into ``memories`` (pooled: they never move): (memory,
+    destination, bytes), or [] if one is to be mapped copy-on-write
+    (``JitMemory.apply_image`` decides)."""
     writes = []
     for image in images:
         memory = memories[image.memory]
-        assert isinstance(memory, JitMemory)
         if image.cow_capable:
             return []
-        writes.append((ffi.cast("char *", memory.base), image.data))
+        writes.append((memory, ffi.cast("char *", memory.base), image.data))
     return writes
 
 
+_NO_CODE = cast(CompiledCode, None)
+"""What a parked instance's ``compiled`` holds (its code only weakly, through its
+template's registry entry)."""
+
 _CONTEXT_REFS = 6
-"""``sys.getrefcount`` of a dropped store's context that only the store, its instance
-and the release path refer to (``Store.__dict__``, ``inst.context``, ``_release``'s and
-``park_store``'s names, getrefcount's argument, ``Store._release``'s name), besides one
-per entity of the instance."""
+"""``sys.getrefcount`` of a dropped store's context that only the store, its instance,
+its tenancy and the release path refer to (``Store.__dict__``, ``inst.context``,
+``_Tenancy.home``, ``Store._release``'s and ``park_store``'s names, getrefcount's
+argument), besides one per entity of the instance."""
 
 
 def _forget_context(context: JitStoreContext) -> None:

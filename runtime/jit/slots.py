@@ -75,6 +75,20 @@ class LeaseHolder(Protocol):
 
     def detach_reservation(self) -> Reservation: ...
 
+    def possibly_written(self) -> int: ...
+
+
+def clear_pages(base: int, written: int, keep_resident: int) -> None:
+    """Zero the first ``written`` bytes at ``base`` (the rest are zero already): memset
+    of those within ``keep_resident``, which stay resident, ``madvise`` of the others."""
+    if written <= 0:
+        return
+    # Whole pages stay resident (``madvise`` takes a page-aligned start).
+    resident = min(written, round_to_pages(keep_resident))
+    ctypes.memset(base, 0, resident)
+    if written > resident:
+        discard_pages(base + resident, round_to_pages(written) - resident)
+
 
 class MemorySlotPool:
     """Free memory slots of one size."""
@@ -111,6 +125,7 @@ class MemorySlotPool:
     def give_back(self, memory: LeaseHolder) -> None:
         """``memory``'s store is gone: take its slot back, to be reset and reused once
         no host view of it is left."""
+        written = memory.possibly_written()
         lease = memory.detach_reservation()
         if not isinstance(lease, SlotLease):
             return
@@ -118,14 +133,15 @@ class MemorySlotPool:
         if sys.getrefcount(lease) <= _UNSHARED_REFS:
             # No host view holds the lease (this frame's name and getrefcount's argument
             # are its only references): reset the slot now, without a weak reference.
-            self._recycle(None, slot, cow)
+            self._recycle(None, slot, cow, written)
             return
-        ref = weakref.ref(lease, lambda r: self._recycle(r, slot, cow))
+        # (A host view made the memory report everything as written.)
+        ref = weakref.ref(lease, lambda r: self._recycle(r, slot, cow, written))
         self._pending.add(ref)
         del lease  # once the last view is gone, _recycle runs
 
     def _recycle(self, ref: weakref.ref[SlotLease] | None, slot: Reservation,
-                 cow: bool) -> None:
+                 cow: bool, written: int) -> None:
         if ref is not None:
             self._pending.discard(ref)
         if not slot.mapped:
@@ -135,14 +151,10 @@ class MemorySlotPool:
         if not keep:
             slot.release()
             return
-        committed = slot.committed
         if cow:
-            zero_pages(slot.base, committed)
-        elif committed:
-            resident = min(committed, self.keep_resident)
-            ctypes.memset(slot.base, 0, resident)
-            if committed > resident:
-                discard_pages(slot.base + resident, committed - resident)
+            zero_pages(slot.base, slot.committed)
+        else:
+            clear_pages(slot.base, min(slot.committed, written), self.keep_resident)
         with self._lock:
             self._free.append(slot)
 

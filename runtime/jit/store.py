@@ -59,15 +59,17 @@ class JitFunc:
     host function word 0 of its host-function context, holding the host shim): what
     VMFuncImport and VMFuncRef records of it hold.  ``vmctx`` is what they pass as the
     callee's vmctx; ``funcref`` the address of a VMFuncRef record for it (0 until one is
-    needed).  A wasm function's ``code`` (its module's code) and ``index`` give
-    ``(entry shim, machine code)``, compiling the function first if it is not yet;
-    ``shim`` caches the shim."""
+    needed).  A wasm function's ``owner`` (its instance, whose ``compiled`` is its
+    module's code) and ``index`` give ``(entry shim, machine code)``, compiling the
+    function first if it is not yet; ``shim`` caches the shim. (The code is read through
+    the instance so that a pooling allocator parks an instance, dropping its code, with
+    one assignment however many functions it has.)"""
 
     __slots__ = ("slot", "vmctx", "funcref", "shim", "host_index", "caller", "_keep",
-                 "_code", "_index")
+                 "_owner", "_index")
 
     def __init__(self, slot: int, vmctx: int, host_index: int = -1,
-                 code: EntryCode | None = None, index: int = -1, funcref: int = 0) -> None:
+                 owner: CodeOwner | None = None, index: int = -1, funcref: int = 0) -> None:
         self.slot = slot
         self.vmctx = vmctx
         self.funcref = funcref
@@ -75,28 +77,28 @@ class JitFunc:
         self.host_index = host_index
         self.caller: Caller | None = None  # made on its first call from Python
         self._keep: Any = None
-        self._code = code
+        self._owner = owner
         self._index = index
 
     def entry(self) -> tuple[int, int]:
         """(entry shim, machine code) for entering the function from Python."""
-        if self._code is None:
+        if self._owner is None:
             raise ValueError("a host function is not entered through an entry shim")
-        self.shim, code = self._code.entry(self._index)
+        self.shim, code = self._owner.compiled.entry(self._index)
         return self.shim, code
-
-
-    def rebind_code(self, code: EntryCode | None) -> None:
-        """A pooled instance is parked (None: hold no code) or moves into a new store:
-        forget the caller made for the old store."""
-        self._code = code
-        self.caller = None
 
 
 class EntryCode(Protocol):
     """What a wasm function's ``JitFunc`` enters through (its module's code)."""
 
     def entry(self, func_index: int) -> tuple[int, int]: ...
+
+
+class CodeOwner(Protocol):
+    """The instance defining a wasm function: its module's code is ``compiled``."""
+
+    @property
+    def compiled(self) -> EntryCode: ...
 
 
 _HOST_CODE_SLOT = 16

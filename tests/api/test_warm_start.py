@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pyjitwasm import Config, DecodeError, Engine, Instance, Module, Store
+from pyjitwasm.runtime.jit import module_code
 from pyjitwasm.runtime.jit.compile_module import TIER1
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.wasm import decoder
@@ -230,3 +231,49 @@ def test_preloading_can_be_turned_off(tmp_path: Path,
     assert code.preloaded_batches == 0
     f = next(e.index for e in code.module.exports if e.name == "f")
     assert code.tier_of(f) is None  # loaded by its first call instead
+
+
+def test_a_warm_start_tiers_up_without_starting_a_compile_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYJITWASM_COMPILE_WORKER", "1")
+    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "5")
+    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
+
+    def start() -> tuple[Store, Any, ModuleCode]:
+        engine = _engine(tmp_path, tiered_compilation=True)
+        module = Module(engine, WASM)
+        store = Store(engine)
+        code = module._prepared.compiled()  # noqa: SLF001
+        assert isinstance(code, ModuleCode)
+        return store, Instance(store, module, []).exports(store)["f"], code
+
+    store, run_f, code = start()
+    assert run_f(store, 1) == 9  # recorded at tier 0, not hot yet
+    store, run_f, code = start()
+    f = next(e.index for e in code.module.exports if e.name == "f")
+    for n in range(50):
+        assert run_f(store, n) == 2 * n + 7
+    assert code.wait_for_tier_ups(60) and code.tier_of(f) == TIER1
+    # A few tier-ups on a warm start: compiled on a thread of this process.
+    assert not code.worker_running
+
+
+def test_a_warm_start_with_enough_to_compile_starts_its_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYJITWASM_COMPILE_WORKER", "1")
+    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "5")
+    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
+    engine = _engine(tmp_path, tiered_compilation=True)
+    store = Store(engine)
+    assert Instance(store, Module(engine, WASM), []).exports(store)["f"](store, 1) == 9
+    monkeypatch.setattr(module_code, "WARM_START_WORKER_DEMAND", 1)
+    engine = _engine(tmp_path, tiered_compilation=True)
+    module = Module(engine, WASM)
+    code = module._prepared.compiled()  # noqa: SLF001
+    assert isinstance(code, ModuleCode)
+    store = Store(engine)
+    run_f = Instance(store, module, []).exports(store)["f"]
+    for n in range(50):
+        assert run_f(store, n) == 2 * n + 7
+    assert code.wait_for_tier_ups(60)
+    assert code.worker_running
