@@ -42,6 +42,7 @@ class Unsupported(Exception):
 
 
 def wasm_type(valtype: int) -> str:
+    """The LLVM type of a wasm value type the emitter covers (else Unsupported)."""
     ty = WASM_TO_LLVM.get(valtype)
     if ty is None:
         raise Unsupported(f"value type 0x{valtype:x}")
@@ -49,10 +50,12 @@ def wasm_type(valtype: int) -> str:
 
 
 def type_of(value: str) -> str:
+    """The LLVM type of an operand-stack value (a literal is an ``i32``)."""
     return "i32" if value[0] != "%" else TYPE_OF_LETTER[value[1]]
 
 
 def signed(value: int, bits: int) -> int:
+    """The two's complement reading of a ``bits``-wide constant (LLVM's literals)."""
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
@@ -84,7 +87,7 @@ Handler = Callable[["FunctionEmitter", Any], None]
 
 
 class FunctionEmitter:
-    """Writes the LLVM text of one function (see the module docstring).  One instance
+    """Writes the LLVM text of one function (the design: ``emitter``).  One instance
     per function: :meth:`emit` returns the text, or raises :class:`Unsupported`."""
 
     def __init__(self, info: ModuleInfo, func_index: int, declarations: dict[str, str],
