@@ -66,6 +66,7 @@ class LLVMPipeline:
     ``passes``: ``"none"``; ``"minimal"`` (instcombine, simplifycfg: tier 0);
     ``"standard"`` (SROA, instcombine, simplifycfg, NewGVN, DCE: opt level 1, tier 1);
     ``"large"`` (``"standard"`` without NewGVN, for batches with a large function);
+    ``"promote"`` (SROA, then ``"minimal"``: tier 0's direct emitter, ``baseline/``);
     ``"O2"``/``"O3"`` (LLVM's own pipelines).  ``codegen_level``: the target machine's
     level (0 = fast instruction selection and the fast register allocator).
     ``optimize_regalloc``: at codegen level 0, use the greedy register allocator and
@@ -121,6 +122,9 @@ _PASS_SETS: dict[str, tuple[str, ...]] = {
               "add_dead_code_elimination_pass"),
     "O2": (),
     "O3": (),
+    # "minimal" after SROA, for tier 0's direct emitter (baseline/), whose text keeps
+    # locals in allocas: its batches with a loop (docs/jit-design.md, "A direct tier 0").
+    "promote": ("add_sroa_pass", "add_instruction_combine_pass", "add_simplify_cfg_pass"),
 }
 """The hand-picked pass lists (O2/O3 are LLVM's own pipelines, built per run)."""
 

@@ -27,7 +27,7 @@ from pyjitwasm.ir.verifier import verify
 from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline, LoadedCode
 from pyjitwasm.jit.dwarf_lines import code_matches, read_line_rows, section_names
 from pyjitwasm.jit.elfsyms import read_code_layout
-from pyjitwasm.jit.lower_module import ModuleText, ShimSpec
+from pyjitwasm.jit.lower_module import LoweredFunction, ModuleText, ShimSpec
 from pyjitwasm.jit.lower_objsyms import function_symbols
 
 
@@ -135,7 +135,7 @@ def code_loader(opt_level: int | LLVMPipeline) -> CodeLoader:
         return _loaders[pipeline]
 
 
-def _lower_all(functions: Iterable[FunctionToCompile], shims: list[ShimSpec],
+def _lower_all(functions: Iterable[FunctionToCompile | LoweredFunction], shims: list[ShimSpec],
                options: CodegenOptions, timings: CompileTimings,
                by_name: dict[str, int]) -> str:
     """The LLVM text of ``functions`` and ``shims``, each function legalized and lowered
@@ -144,6 +144,10 @@ def _lower_all(functions: Iterable[FunctionToCompile], shims: list[ShimSpec],
     # ``locate_functions``).
     text = ModuleText(options.source_locations, trap_sites=True)
     for unit in functions:
+        if isinstance(unit, LoweredFunction):
+            text.add_lowered(unit)  # already text (tier 0's direct emitter)
+            by_name[unit.name] = unit.index
+            continue
         t0 = time.perf_counter()
         if options.verify:
             verify(unit.func)
@@ -190,14 +194,15 @@ class ObjectCode:
     shims: tuple[str, ...]
 
 
-def emit_object(functions: Iterable[FunctionToCompile], shims: Iterable[ShimSpec],
+def emit_object(functions: Iterable[FunctionToCompile | LoweredFunction], shims: Iterable[ShimSpec],
                 options: CodegenOptions, timings: CompileTimings) -> tuple[ObjectCode, str]:
     """Legalize, lower and compile ``functions`` and ``shims`` to an object (no loading);
     also returns the LLVM text.
 
     Each function is legalized and lowered to LLVM text as it comes and not referenced
     afterwards, so a caller handing a generator that translates on demand (as
-    ``runtime/jit/compile_module.py`` does) holds one function's IR at a time."""
+    ``runtime/jit/compile_module.py`` does) holds one function's IR at a time.  A
+    ``LoweredFunction`` is already LLVM text and goes into the module as it is."""
     by_name: dict[str, int] = {}
     shim_specs = list(shims)
     text = _lower_all(functions, shim_specs, options, timings, by_name)

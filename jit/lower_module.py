@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.types import Type
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower import Declarations, attributes, lower_function, module_metadata
-from pyjitwasm.jit.lower_debug import DebugLocations
+from pyjitwasm.jit.lower_debug import DebugLocations, FunctionLocations
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,23 @@ class ShimSpec:
     name: str
     params: tuple[Type, ...]
     results: tuple[Type, ...]
+
+
+@dataclass(frozen=True)
+class LoweredFunction:
+    """A function already in LLVM text: its symbol, the text defining it (attribute
+    group ``#0`` and ``module_metadata``'s nodes are the module's), the ``declare``
+    lines it needs by name, whether it has internal linkage, and ``index``, the
+    caller's number for it (as ``FunctionToCompile.index``)."""
+
+    index: int
+    name: str
+    text: str
+    declarations: dict[str, str]
+    internal: bool = False
+    # The same function's text with debug locations (``ModuleText(source_locations=
+    # True)`` asks for it), made on demand: only a backtrace's first lookup needs it.
+    with_locations: Callable[[FunctionLocations], str] | None = None
 
 
 def entry_shim_name(params: Sequence[Type], results: Sequence[Type]) -> str:
@@ -53,6 +70,19 @@ class ModuleText:
         self._defined.add(func.name)
         if linkage == "internal":
             self._internal.append(func.name)
+
+    def add_lowered(self, function: LoweredFunction) -> None:
+        """Add a function some other emitter already wrote as LLVM text (tier 0's direct
+        emitter, ``baseline/``), with its ``declare`` lines."""
+        if self._debug is not None and function.with_locations is not None:
+            self._parts.append(function.with_locations(self._debug.function(function.name)))
+        else:
+            self._parts.append(function.text)
+        for name, line in function.declarations.items():
+            self._decls.add(name, line)
+        self._defined.add(function.name)
+        if function.internal:
+            self._internal.append(function.name)
 
     def finish(self, shims: Iterable[ShimSpec] = ()) -> str:
         """The module's text, with the entry ``shims``."""

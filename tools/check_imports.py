@@ -25,9 +25,12 @@ ALLOWED: dict[str, set[str]] = {
     "translate": {"wasm", "ir"},
     "jit": {"ir"},
     "interp": {"wasm", "runtime"},
-    "runtime": {"wasm", "ir", "translate", "jit"},
+    "runtime": {"wasm", "ir", "translate", "jit", "baseline"},
+    # tier 0 straight to LLVM text: reads wasm, the vmctx layout and libcalls, writes
+    # for jit/'s module text; only the compile driver (runtime/) uses it
+    "baseline": {"wasm", "ir", "translate", "jit"},
     "libcalls": {"wasm", "translate", "runtime"},
-    "api": {"wasm", "ir", "translate", "jit", "runtime", "libcalls", "interp"},
+    "api": {"wasm", "ir", "translate", "jit", "runtime", "libcalls", "interp", "baseline"},
 }
 STAGES = set(ALLOWED) - {"api"}
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from pyjitwasm.baseline.tier0 import direct_tier0
 from pyjitwasm.ir.function import Function
 from pyjitwasm.jit.codeload import (
     TIER0_LOOP_FREE_PIPELINE,
@@ -45,7 +46,7 @@ from pyjitwasm.jit.compiler import (
     load_object_codes,
     locate_in_object,
 )
-from pyjitwasm.jit.lower_module import ShimSpec, entry_shim_name
+from pyjitwasm.jit.lower_module import LoweredFunction, ShimSpec, entry_shim_name
 from pyjitwasm.translate.env import InterruptChecks, ir_value_types
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
 from pyjitwasm.translate.vmctx import VMContextLayout, func_ref_indices
@@ -421,21 +422,28 @@ def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptio
     if separate:
         together = frozenset() if tier == TIER0 else frozenset(indices)
     kept_ir: dict[int, Function] = {}
+    direct = direct_tier0(info, tier == TIER0)  # PYJITWASM_TIER0_DIRECT=1 (baseline/)
 
-    def translated() -> Iterator[FunctionToCompile]:
+    def translated() -> Iterator[FunctionToCompile | LoweredFunction]:
         # Translated one at a time as the back end asks: it lowers each to text before
         # taking the next, so the batch never holds more than one function's IR.
         for index in indices:
-            t0 = time.perf_counter()
-            func = translate_function(module, index, info=info, direct_callees=together,
-                                      tier_counters=tier == TIER0)
-            timings.translate += time.perf_counter() - t0
             if separate:
                 # The runtime reaches them through slots, never by name; but the loader
                 # needs one global symbol to place the code section (the first function).
                 internal = index != indices[0]
             else:
                 internal = options.internal_linkage and index not in escaping
+            t0 = time.perf_counter()
+            if direct is not None:
+                lowered = direct.lower(index, internal)
+                if lowered is not None:
+                    timings.translate += time.perf_counter() - t0
+                    yield lowered
+                    continue
+            func = translate_function(module, index, info=info, direct_callees=together,
+                                      tier_counters=tier == TIER0)
+            timings.translate += time.perf_counter() - t0
             if options.keep_ir:
                 kept_ir[index] = func  # legalized in place by the back end
             yield FunctionToCompile(index, func, internal)
@@ -449,6 +457,8 @@ def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptio
         shims.setdefault(name, ShimSpec(name, params, results))
 
     codegen = codegen_options_for(module, indices, options, tier)
+    if direct is not None:
+        codegen = direct.codegen_options(codegen)
     if source_locations:
         codegen = replace(codegen, source_locations=True, keep_llvm_ir=False)
     with cyclic_gc_paused():

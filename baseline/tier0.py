@@ -1,0 +1,107 @@
+"""The compile driver's hook for the direct tier-0 emitter (``emitter``).
+
+``runtime/jit/compile_module.emit_batch`` asks :func:`direct_tier0` once per tier-0
+batch; when the switch is on it gets a :class:`DirectTier0`, which writes each function
+of the batch straight to LLVM text, or returns None for a function it does not cover
+(that one is translated to IR as before: per-function fallback), and which picks the
+LLVM configuration for the batch's text.
+
+Switch: ``PYJITWASM_TIER0_DIRECT=1`` (off by default).  ``PYJITWASM_TIER0_DIRECT_PIPELINE``
+(``PASSES,LEVEL[,regalloc]``) overrides the LLVM configuration of batches with direct
+functions (for measurements).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+from pyjitwasm.baseline.emitter import emit_function
+from pyjitwasm.jit.codeload import TIER0_PIPELINE, LLVMPipeline
+from pyjitwasm.jit.compiler import CodegenOptions
+from pyjitwasm.jit.lower_debug import FunctionLocations
+from pyjitwasm.jit.lower_module import LoweredFunction
+from pyjitwasm.translate.env import ModuleInfo, function_name
+
+
+def direct_tier0_enabled() -> bool:
+    """Whether ``PYJITWASM_TIER0_DIRECT`` asks for the direct emitter (``1``/``true``/
+    ``yes``/``on``)."""
+    return os.environ.get("PYJITWASM_TIER0_DIRECT", "").strip().lower() in (
+        "1", "true", "yes", "on")
+
+
+@dataclass
+class DirectStats:
+    """What the direct emitter did in this process (for measurements and tests)."""
+
+    functions: int = 0
+    fallbacks: int = 0
+    instructions: int = 0
+    fallback_instructions: int = 0
+
+
+STATS = DirectStats()
+
+DIRECT_LOOP_PIPELINE = LLVMPipeline("promote", 0, optimize_regalloc=True)
+"""Tier 0 for a batch with a loop when its text comes from the direct emitter: SROA
+puts the locals' allocas back in SSA form, then ``TIER0_PIPELINE``'s passes.  Its code
+runs as fast as the IR path's tier 0 (``bench/tier0_direct.py --run``), for less LLVM
+time than the IR path's text at ``TIER0_PIPELINE``; loop-free batches stay at
+``TIER0_LOOP_FREE_PIPELINE`` (no passes: allocas and all).  See docs/jit-design.md."""
+
+
+class DirectTier0:
+    """The direct emitter for the tier-0 batches of one module (``info``)."""
+
+    def __init__(self, info: ModuleInfo, pipeline: LLVMPipeline | None = None) -> None:
+        self.info = info
+        self.pipeline = pipeline
+        self.emitted = 0  # functions of the current batch written directly
+
+    def lower(self, index: int, internal: bool) -> LoweredFunction | None:
+        """Function ``index`` as LLVM text, or None: translate it to IR instead."""
+        name = function_name(index)
+        declarations: dict[str, str] = {}
+        linkage = "internal" if internal else ""
+        info = self.info
+        text = emit_function(info, index, name, linkage, declarations)
+        size = self.info.module.codes[index - self.info.num_imported_funcs].instr_count
+        if text is None:
+            STATS.fallbacks += 1
+            STATS.fallback_instructions += size
+            return None
+        STATS.functions += 1
+        STATS.instructions += size
+        self.emitted += 1
+
+        def with_locations(locations: FunctionLocations) -> str:
+            located = emit_function(info, index, name, linkage, {}, locations)
+            assert located is not None  # covered a moment ago: the emitter is deterministic
+            return located
+
+        return LoweredFunction(index, name, text, declarations, internal, with_locations)
+
+    def codegen_options(self, codegen: CodegenOptions) -> CodegenOptions:
+        """The LLVM configuration for a batch of this emitter's text, from ``codegen``
+        (the IR path's choice for the batch): ``DIRECT_LOOP_PIPELINE`` where the IR path
+        would take ``TIER0_PIPELINE`` (a batch with a loop), else the same (the size
+        rules of ``codegen_options_for`` stand); ``PYJITWASM_TIER0_DIRECT_PIPELINE``
+        overrides both."""
+        if self.pipeline is not None:
+            return replace(codegen, pipeline=self.pipeline)
+        if codegen.llvm_pipeline == TIER0_PIPELINE:
+            return replace(codegen, pipeline=DIRECT_LOOP_PIPELINE)
+        return codegen
+
+
+def direct_tier0(info: ModuleInfo, tier0: bool) -> DirectTier0 | None:
+    """The direct emitter for a batch, if the batch is tier 0 and the switch is on."""
+    if not tier0 or not direct_tier0_enabled():
+        return None
+    setting = os.environ.get("PYJITWASM_TIER0_DIRECT_PIPELINE", "").strip()
+    return DirectTier0(info, LLVMPipeline.parse(setting) if setting else None)
+
+
+__all__ = ["DIRECT_LOOP_PIPELINE", "STATS", "DirectStats", "DirectTier0", "direct_tier0",
+           "direct_tier0_enabled"]
