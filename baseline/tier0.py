@@ -6,7 +6,8 @@ of the batch straight to LLVM text, or returns None for a function it does not c
 (that one is translated to IR as before: per-function fallback), and which picks the
 LLVM configuration for the batch's text.
 
-Switch: ``PYJITWASM_TIER0_DIRECT=1`` (off by default).  ``PYJITWASM_TIER0_DIRECT_PIPELINE``
+Switch: ``CompileOptions.tier0_direct`` (on unless ``PYJITWASM_TIER0_DIRECT=0``; off
+when the IR is kept, ``keep_ir``).  ``PYJITWASM_TIER0_DIRECT_PIPELINE``
 (``PASSES,LEVEL[,regalloc]``) overrides the LLVM configuration of batches with direct
 functions (for measurements).
 """
@@ -22,13 +23,6 @@ from pyjitwasm.jit.compiler import CodegenOptions
 from pyjitwasm.jit.lower_debug import FunctionLocations
 from pyjitwasm.jit.lower_module import LoweredFunction
 from pyjitwasm.translate.env import ModuleInfo, function_name
-
-
-def direct_tier0_enabled() -> bool:
-    """Whether ``PYJITWASM_TIER0_DIRECT`` asks for the direct emitter (``1``/``true``/
-    ``yes``/``on``)."""
-    return os.environ.get("PYJITWASM_TIER0_DIRECT", "").strip().lower() in (
-        "1", "true", "yes", "on")
 
 
 @dataclass
@@ -95,13 +89,10 @@ class DirectTier0:
         return codegen
 
 
-def direct_tier0(info: ModuleInfo, tier0: bool) -> DirectTier0 | None:
-    """The direct emitter for a batch, if the batch is tier 0 and the switch is on."""
-    if not tier0 or not direct_tier0_enabled():
-        return None
+def direct_tier0(info: ModuleInfo) -> DirectTier0:
+    """The direct emitter for a tier-0 batch of ``info``'s module."""
     setting = os.environ.get("PYJITWASM_TIER0_DIRECT_PIPELINE", "").strip()
     return DirectTier0(info, LLVMPipeline.parse(setting) if setting else None)
 
 
-__all__ = ["DIRECT_LOOP_PIPELINE", "STATS", "DirectStats", "DirectTier0", "direct_tier0",
-           "direct_tier0_enabled"]
+__all__ = ["DIRECT_LOOP_PIPELINE", "STATS", "DirectStats", "DirectTier0", "direct_tier0"]

@@ -154,6 +154,10 @@ class Config:
     background thread (the default); False compiles every function at tier 1 on its
     first call; None takes the default, which ``PYJITWASM_TIERS=0`` turns off.  Eager
     compilation is always tier 1.
+    ``direct_tier0`` (a pyjitwasm setting): tier-0 code is written straight from wasm to
+    LLVM text (``baseline/``, the default) rather than through the compiler's IR; a
+    function the direct writer does not cover (SIMD, for one) always takes the IR. None
+    takes the default, which ``PYJITWASM_TIER0_DIRECT=0`` turns off.
     """
 
     def __init__(
@@ -166,6 +170,7 @@ class Config:
         dynamic_memory_reserve: int = 1 << 30,
         lazy_compilation: bool | None = None,
         tiered_compilation: bool | None = None,
+        direct_tier0: bool | None = None,
     ) -> None:
         self._closed = False
         self._consumed = False
@@ -181,6 +186,7 @@ class Config:
         self.dynamic_memory_reserve = dynamic_memory_reserve
         self.lazy_compilation = lazy_compilation
         self.tiered_compilation = tiered_compilation
+        self.direct_tier0 = direct_tier0
         self._max_call_depth: int | None = None
         self._max_wasm_stack: int | None = None
         if max_wasm_stack is not None:

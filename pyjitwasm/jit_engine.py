@@ -142,6 +142,8 @@ class JitBackend:
             options = replace(options, lazy=config.lazy_compilation)
         if config.tiered_compilation is not None:
             options = replace(options, tiers=config.tiered_compilation)
+        if config.direct_tier0 is not None:
+            options = replace(options, tier0_direct=config.direct_tier0)
         options = replace(options, epoch_interruption=config.epoch_interruption,
                           consume_fuel=config.consume_fuel)
         self.options = options

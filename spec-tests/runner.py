@@ -316,6 +316,9 @@ def define_spectest(linker: object, store: object) -> None:
 ENGINE_VARIANTS = {
     # name -> Config arguments; the JIT with 32-bit memories bounds-checked explicitly.
     "jit-dynamic": {"strategy": "jit", "memory_style": "dynamic"},
+    # The JIT with every tier-0 function translated through the IR (the default writes
+    # most of them straight to LLVM text: baseline/).
+    "jit-ir-tier0": {"strategy": "jit", "direct_tier0": False},
     # The JIT with relaxed SIMD in Wasmtime's deterministic mode (the default is the
     # host's native results, as in Wasmtime); run on the relaxed-SIMD scripts.
     "jit-relaxed-deterministic": {"strategy": "jit", "relaxed_simd_deterministic": True},

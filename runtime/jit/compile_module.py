@@ -85,6 +85,12 @@ def _tier0_loop_free_default() -> LLVMPipeline:
     return _tier0_default(loop_free=True)
 
 
+def _tier0_direct_default() -> bool:
+    """Tier 0 written straight from wasm to LLVM text (``baseline/``) unless
+    ``PYJITWASM_TIER0_DIRECT=0`` (then every function goes through the IR)."""
+    return env_flag("PYJITWASM_TIER0_DIRECT")
+
+
 def _threshold_default() -> int:
     """``PYJITWASM_TIER_UP_THRESHOLD`` (tests set 0 to tier every function up at once)."""
     return int(os.environ.get("PYJITWASM_TIER_UP_THRESHOLD", "1000"))
@@ -144,6 +150,7 @@ class CompileOptions:
     tier_up_threshold: int = field(default_factory=_threshold_default)
     tier0_pipeline: LLVMPipeline = field(default_factory=_tier0_default)
     tier0_loop_free_pipeline: LLVMPipeline = field(default_factory=_tier0_loop_free_default)
+    tier0_direct: bool = field(default_factory=_tier0_direct_default)
     llvm_pipeline: LLVMPipeline | None = None
     epoch_interruption: bool = False
     consume_fuel: bool = False
@@ -422,7 +429,9 @@ def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptio
     if separate:
         together = frozenset() if tier == TIER0 else frozenset(indices)
     kept_ir: dict[int, Function] = {}
-    direct = direct_tier0(info, tier == TIER0)  # PYJITWASM_TIER0_DIRECT=1 (baseline/)
+    # Tier 0 straight from wasm to LLVM text (baseline/), unless the IR is to be kept.
+    direct = direct_tier0(info) if (tier == TIER0 and options.tier0_direct
+                                    and not options.keep_ir) else None
 
     def translated() -> Iterator[FunctionToCompile | LoweredFunction]:
         # Translated one at a time as the back end asks: it lowers each to text before

@@ -40,7 +40,7 @@ OPTIONS_NOT_AFFECTING_CODE = frozenset({
 """``CompileOptions`` fields left out of the key (every other field is in it)."""
 
 # Where the compiler's source lives: the stage folders whose code shapes machine code.
-_SOURCE_PACKAGES = ("wasm", "ir", "translate", "jit", "runtime", "libcalls")
+_SOURCE_PACKAGES = ("wasm", "ir", "translate", "baseline", "jit", "runtime", "libcalls")
 _build_lock = threading.Lock()
 _build_id: str | None = None
 _host: dict[str, str] | None = None

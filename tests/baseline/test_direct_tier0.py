@@ -1,5 +1,5 @@
-"""The direct tier-0 emitter (``baseline/``): wasm straight to LLVM text, behind
-``PYJITWASM_TIER0_DIRECT=1``.
+"""The direct tier-0 emitter (``baseline/``): wasm straight to LLVM text (the default
+tier 0; the tests set ``PYJITWASM_TIER0_DIRECT=1`` anyway).
 
 Each export of the modules below runs on the JIT with the switch on (lazy compilation,
 a tier-up threshold that keeps every function at tier 0 unless a test lowers it) and on
