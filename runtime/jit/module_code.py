@@ -100,9 +100,9 @@ _DIRECT_CALLS = (op.CALL, op.RETURN_CALL)
 _T = TypeVar("_T")
 
 
-WARM_START_WORKER_DEMAND = 64
-"""Compile jobs (tier-ups, compiles ahead) a warm start asks for before it starts its
-compile worker (``ModuleCode._get_worker``)."""
+WARM_START_WORKER_DELAY = 2.0
+"""Seconds a warm start runs before it may start its compile worker
+(``ModuleCode._get_worker``)."""
 
 PRELOAD_GROUP = 32
 """Recorded batches a warm start reads, and links, at a time (``_load_recorded_from``)."""
@@ -129,6 +129,7 @@ class ModuleCode:
         self.module = module
         self.options = options
         self.symbols = dict(symbols)
+        self._created_at = time.perf_counter()
         self.info = options.module_info(module)
         self.layout: VMContextLayout = self.info.layout
         self.first = module.num_imported_funcs
@@ -186,7 +187,6 @@ class ModuleCode:
         self._recorded: list[tuple[list[int], int]] = []
         self._recorded_at: dict[int, int] = {}
         self._recorded_seen: list[bool] = []
-        self._worker_demand = 0  # compile jobs that found no worker (warm starts)
         if self.lazy and cache is not None and _preload_wanted():
             self._recorded = cache.recorded_batches(options)
             self._recorded_seen = [False] * len(self._recorded)
@@ -465,13 +465,13 @@ class ModuleCode:
         if worker is None:
             if self._worker_source is None:
                 return None
-            if self._recorded:
+            if self._recorded and \
+                    time.perf_counter() - self._created_at < WARM_START_WORKER_DELAY:
                 # A warm start has little left to compile (CPython for WASI: ~20
-                # tier-ups): a worker process (200 MB, 0.5 s of CPU to start) only once
-                # that much work came; until then tier-ups run on a thread here.
-                self._worker_demand += 1
-                if self._worker_demand < WARM_START_WORKER_DEMAND:
-                    return None
+                # tier-ups and ~30 first calls the cache missed): no worker process
+                # (250 MB, 0.5 s of CPU to start) for a short run; until then tier-ups
+                # run on a thread here and compiles ahead are left out.
+                return None
             with self._tier_cond:
                 worker = self._worker
                 if worker is None:

@@ -254,11 +254,11 @@ def test_a_warm_start_tiers_up_without_starting_a_compile_worker(
     for n in range(50):
         assert run_f(store, n) == 2 * n + 7
     assert code.wait_for_tier_ups(60) and code.tier_of(f) == TIER1
-    # A few tier-ups on a warm start: compiled on a thread of this process.
+    # Tier-ups in the first seconds of a warm start: compiled on a thread of this process.
     assert not code.worker_running
 
 
-def test_a_warm_start_with_enough_to_compile_starts_its_worker(
+def test_a_warm_start_that_runs_long_enough_starts_its_worker(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYJITWASM_COMPILE_WORKER", "1")
     monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "5")
@@ -266,7 +266,7 @@ def test_a_warm_start_with_enough_to_compile_starts_its_worker(
     engine = _engine(tmp_path, tiered_compilation=True)
     store = Store(engine)
     assert Instance(store, Module(engine, WASM), []).exports(store)["f"](store, 1) == 9
-    monkeypatch.setattr(module_code, "WARM_START_WORKER_DEMAND", 1)
+    monkeypatch.setattr(module_code, "WARM_START_WORKER_DELAY", 0.0)
     engine = _engine(tmp_path, tiered_compilation=True)
     module = Module(engine, WASM)
     code = module._prepared.compiled()  # noqa: SLF001
