@@ -14,27 +14,17 @@ from pyjitwasm import (
     Engine,
     Instance,
     Module,
-    PoolingAllocationConfig,
     ResourceLimitError,
     Store,
 )
-from pyjitwasm.runtime.jit.pool import PooledJitAllocator
 
+from support.pooled_engines import allocator_of, pooled_engine
 from support.stateful_module import STATEFUL
 
 
 @pytest.fixture(params=["static", "dynamic"])
 def engine(request: pytest.FixtureRequest) -> Engine:
-    config = Config(strategy="jit")
-    config.memory_style = request.param
-    config.allocation_strategy = PoolingAllocationConfig(total_core_instances=2)
-    return Engine(config)
-
-
-def allocator_of(engine: Engine) -> PooledJitAllocator:
-    allocator = engine.backend.allocator  # type: ignore[attr-defined]  # the JIT backend's
-    assert isinstance(allocator, PooledJitAllocator)
-    return allocator
+    return pooled_engine(request.param, 2)
 
 
 def scribble(engine: Engine, module: Module) -> None:

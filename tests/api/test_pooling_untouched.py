@@ -26,7 +26,8 @@ from pyjitwasm import (
 )
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.memory import JitMemory
-from pyjitwasm.runtime.jit.pool import PooledJitAllocator
+
+from support.pooled_engines import allocator_of, pooled_engine
 
 WRITERS_MODULE = """(module
   (memory (export "m") 1 4)
@@ -58,16 +59,7 @@ IMAGE = bytes(16) + b"hello" + bytes(PAGE - 21)
 
 @pytest.fixture(params=["static", "dynamic"])
 def engine(request: pytest.FixtureRequest) -> Engine:
-    config = Config(strategy="jit")
-    config.memory_style = request.param
-    config.allocation_strategy = PoolingAllocationConfig(total_core_instances=4)
-    return Engine(config)
-
-
-def allocator_of(engine: Engine) -> PooledJitAllocator:
-    allocator = engine.backend.allocator  # type: ignore[attr-defined]  # the JIT backend's
-    assert isinstance(allocator, PooledJitAllocator)
-    return allocator
+    return pooled_engine(request.param, 4)
 
 
 def parked_fresh(engine: Engine) -> list[bool]:
