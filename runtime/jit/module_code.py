@@ -155,6 +155,9 @@ class ModuleCode:
         # tier-ups were done, the background seconds, failures by function.
         self._tier_cond = threading.Condition()
         self._tier_queued: set[int] = set()
+        # Tier-ups a warm start holds until its worker may start (``_defer_tier_up``).
+        self._deferred_tier_ups: list[int] = []
+        self._deferred_timer: threading.Timer | None = None
         self.tier_ups = 0
         self.tier_up_seconds = 0.0
         self.tier_up_errors: dict[int, BaseException] = {}
@@ -465,12 +468,11 @@ class ModuleCode:
         if worker is None:
             if self._worker_source is None:
                 return None
-            if self._recorded and \
-                    time.perf_counter() - self._created_at < WARM_START_WORKER_DELAY:
+            if self._in_warm_start_delay():
                 # A warm start has little left to compile (CPython for WASI: ~20
                 # tier-ups and ~30 first calls the cache missed): no worker process
                 # (250 MB, 0.5 s of CPU to start) for a short run; until then tier-ups
-                # run on a thread here and compiles ahead are left out.
+                # wait (``_defer_tier_up``) and compiles ahead are left out.
                 return None
             with self._tier_cond:
                 worker = self._worker
@@ -480,6 +482,38 @@ class ModuleCode:
                     # The worker holds no reference to this object; it goes with it.
                     weakref.finalize(self, worker.close)
         return None if worker.broken is not None else worker
+
+    def _in_warm_start_delay(self) -> bool:
+        """Whether this is a warm start's first ``WARM_START_WORKER_DELAY`` seconds
+        (with a worker to come)."""
+        return bool(self._recorded) and self._worker_source is not None and \
+            time.perf_counter() - self._created_at < WARM_START_WORKER_DELAY
+
+    def _defer_tier_up(self, k: int) -> None:
+        """Hold the tier-up of ``k`` until the warm start's worker may start.  Not on the
+        in-process thread: its LLVM compiles hold llvmlite's one lock, which every first
+        call's loading waits for (Graphviz's warm start lost 0.27 s so)."""
+        with self._tier_cond:
+            self._deferred_tier_ups.append(k)
+            if self._deferred_timer is not None:
+                return
+            ref = weakref.ref(self)  # the timer must not keep the module's code alive
+            wait = WARM_START_WORKER_DELAY - (time.perf_counter() - self._created_at)
+            timer = self._deferred_timer = threading.Timer(
+                max(wait, 0.0), lambda: _submit_deferred_tier_ups(ref))
+            timer.daemon = True
+            timer.start()
+
+    def _submit_deferred_tier_ups(self) -> None:
+        with self._tier_cond:
+            deferred, self._deferred_tier_ups = self._deferred_tier_ups, []
+            self._deferred_timer = None
+        worker = self._get_worker()
+        for k in deferred:
+            requested_at = self._tier_requested.get(k)
+            if worker is None or not worker.submit(
+                    self._worker_job(k, TIER1, "tier-up", requested_at)):
+                self._tier_up_on_thread(k)
 
     def _compile_ahead(self, indices: Sequence[int]) -> None:
         """Queue on the worker the direct callees of just compiled batch ``indices``
@@ -588,6 +622,9 @@ class ModuleCode:
         if worker is not None and worker.submit(
                 self._worker_job(k, TIER1, "tier-up", requested_at)):
             return
+        if worker is None and self._worker is None and self._in_warm_start_delay():
+            self._defer_tier_up(k)
+            return
         self._tier_up_on_thread(k)
 
     def _tier_up_on_thread(self, k: int) -> None:
@@ -653,6 +690,12 @@ class ModuleCode:
 def _preload_wanted() -> bool:
     """Warm starts preload recorded batches unless ``PYJITWASM_PRELOAD=0``."""
     return env_flag("PYJITWASM_PRELOAD")
+
+
+def _submit_deferred_tier_ups(ref: weakref.ref[ModuleCode]) -> None:
+    code = ref()
+    if code is not None:
+        code._submit_deferred_tier_ups()
 
 
 def _link_groups(batches: list[tuple[list[int], int, BatchObject]]

@@ -12,7 +12,7 @@ import pytest
 
 from pyjitwasm import Config, DecodeError, Engine, Instance, Module, Store
 from pyjitwasm.runtime.jit import module_code
-from pyjitwasm.runtime.jit.compile_module import TIER1
+from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.wasm import decoder
 from pyjitwasm.wasm.module import SectionHeader
@@ -233,11 +233,12 @@ def test_preloading_can_be_turned_off(tmp_path: Path,
     assert code.tier_of(f) is None  # loaded by its first call instead
 
 
-def test_a_warm_start_tiers_up_without_starting_a_compile_worker(
+def test_a_warm_start_holds_its_tier_ups_for_the_worker(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYJITWASM_COMPILE_WORKER", "1")
     monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "5")
     monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
+    monkeypatch.setattr(module_code, "WARM_START_WORKER_DELAY", 1.0)
 
     def start() -> tuple[Store, Any, ModuleCode]:
         engine = _engine(tmp_path, tiered_compilation=True)
@@ -253,9 +254,11 @@ def test_a_warm_start_tiers_up_without_starting_a_compile_worker(
     f = next(e.index for e in code.module.exports if e.name == "f")
     for n in range(50):
         assert run_f(store, n) == 2 * n + 7
+    # Hot, but held: no worker in a warm start's first second, and no compile on a
+    # thread of this process either.
+    assert code.tier_of(f) == TIER0 and not code.worker_running
     assert code.wait_for_tier_ups(60) and code.tier_of(f) == TIER1
-    # Tier-ups in the first seconds of a warm start: compiled on a thread of this process.
-    assert not code.worker_running
+    assert code.worker_running  # compiled by the worker once the delay had passed
 
 
 def test_a_warm_start_that_runs_long_enough_starts_its_worker(
