@@ -37,12 +37,16 @@ class DirectStats:
 
 STATS = DirectStats()
 
-DIRECT_LOOP_PIPELINE = LLVMPipeline("promote", 0, optimize_regalloc=True)
+DIRECT_LOOP_PIPELINE = LLVMPipeline("promote", 0)
 """Tier 0 for a batch with a loop when its text comes from the direct emitter: SROA
-puts the locals' allocas back in SSA form, then ``TIER0_PIPELINE``'s passes.  Its code
-runs as fast as the IR path's tier 0 (``bench/tier0_direct.py --run``), for less LLVM
-time than the IR path's text at ``TIER0_PIPELINE``; loop-free batches stay at
-``TIER0_LOOP_FREE_PIPELINE`` (no passes: allocas and all).  See docs/jit-design.md."""
+puts the locals' allocas back in SSA form, then ``TIER0_PIPELINE``'s passes, and code
+generation with the fast register allocator.  The greedy allocator (``promote,0,
+regalloc``) made tier-0 loops as fast as the IR path's tier 0, but it was the largest
+single cost of a cold start: without it CPython for WASI's first result came 26% sooner
+and Graphviz's 38% (14.0 -> 10.3 s, 3.9 -> 2.4 s), for a loop that runs once at tier 0
+1.6-2.9x slower (bench/startup.py --run-scale 0.3: sieve 0.27 -> 0.76 s); its next call
+runs tier 1.  Loop-free batches stay at ``TIER0_LOOP_FREE_PIPELINE`` (no passes:
+allocas and all).  See docs/jit-design.md, "A direct tier 0"."""
 
 
 class DirectTier0:
