@@ -15,6 +15,7 @@ functions (for measurements).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from pyjitwasm.baseline.emitter import emit_function
@@ -23,6 +24,8 @@ from pyjitwasm.jit.compiler import CodegenOptions
 from pyjitwasm.jit.lower_debug import FunctionLocations
 from pyjitwasm.jit.lower_module import LoweredFunction
 from pyjitwasm.translate.env import ModuleInfo, function_name
+from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.wasm.module import FunctionBody, Instr
 
 
 @dataclass
@@ -41,12 +44,28 @@ DIRECT_LOOP_PIPELINE = LLVMPipeline("promote", 0)
 """Tier 0 for a batch with a loop when its text comes from the direct emitter: SROA
 puts the locals' allocas back in SSA form, then ``TIER0_PIPELINE``'s passes, and code
 generation with the fast register allocator.  The greedy allocator (``promote,0,
-regalloc``) made tier-0 loops as fast as the IR path's tier 0, but it was the largest
+regalloc``) makes tier-0 loops as fast as the IR path's tier 0, but it was the largest
 single cost of a cold start: without it CPython for WASI's first result came 26% sooner
-and Graphviz's 38% (14.0 -> 10.3 s, 3.9 -> 2.4 s), for a loop that runs once at tier 0
-1.6-2.9x slower (bench/startup.py --run-scale 0.3: sieve 0.27 -> 0.76 s); its next call
-runs tier 1.  Loop-free batches stay at ``TIER0_LOOP_FREE_PIPELINE`` (no passes:
-allocas and all).  See docs/jit-design.md, "A direct tier 0"."""
+and Graphviz's 38% (14.0 -> 10.3 s, 3.9 -> 2.4 s), for loops 1.6-2.9x slower until
+tier-up; small batches with nested loops keep it (``DIRECT_NESTED_LOOP_PIPELINE``).
+Loop-free batches stay at ``TIER0_LOOP_FREE_PIPELINE`` (no passes: allocas and all).
+See docs/jit-design.md, "A direct tier 0"."""
+
+
+DIRECT_NESTED_LOOP_PIPELINE = LLVMPipeline("promote", 0, optimize_regalloc=True)
+"""Tier 0 for a small batch (at most ``GREEDY_NESTED_LOOP_INSTRUCTIONS``) with a loop
+inside a loop, from the direct emitter: ``DIRECT_LOOP_PIPELINE`` with the greedy
+register allocator, whose tier-0 loops run as fast as the IR path's.  Nested loops are
+where one call runs long at tier 0 ("a hot loop that runs once": the bench/ programs'
+``run``), and a small batch is where the greedy allocator costs little: with it the
+start-up bench's first ``run`` calls are as before (sieve 0.26 s against 0.76 with the
+fast allocator), while CPython's and Graphviz's first results keep most of what the
+fast allocator gained (10.7 and 2.6 s, against 10.3 and 2.4 with the fast allocator
+everywhere and 14.0 and 3.9 with the greedy one for every batch with a loop)."""
+
+GREEDY_NESTED_LOOP_INSTRUCTIONS = 600
+"""The largest batch (wasm instructions) ``DIRECT_NESTED_LOOP_PIPELINE`` is for: 1,500
+lost a third of Graphviz's gain (2.73 s against 2.59 at 600)."""
 
 
 class DirectTier0:
@@ -80,17 +99,42 @@ class DirectTier0:
 
         return LoweredFunction(index, name, text, declarations, internal, with_locations)
 
-    def codegen_options(self, codegen: CodegenOptions) -> CodegenOptions:
-        """The LLVM configuration for a batch of this emitter's text, from ``codegen``
-        (the IR path's choice for the batch): ``DIRECT_LOOP_PIPELINE`` where the IR path
-        would take ``TIER0_PIPELINE`` (a batch with a loop), else the same (the size
-        rules of ``codegen_options_for`` stand); ``PYJITWASM_TIER0_DIRECT_PIPELINE``
-        overrides both."""
+    def codegen_options(self, codegen: CodegenOptions,
+                        bodies: Sequence[FunctionBody]) -> CodegenOptions:
+        """The LLVM configuration for a batch (of function ``bodies``) of this emitter's
+        text, from ``codegen`` (the IR path's choice for the batch): where the IR path
+        would take ``TIER0_PIPELINE`` (a batch with a loop), ``DIRECT_NESTED_LOOP_PIPELINE``
+        for a small batch with a loop inside a loop, else ``DIRECT_LOOP_PIPELINE``;
+        otherwise the same (the size rules of ``codegen_options_for`` stand).
+        ``PYJITWASM_TIER0_DIRECT_PIPELINE`` overrides them all."""
         if self.pipeline is not None:
             return replace(codegen, pipeline=self.pipeline)
         if codegen.llvm_pipeline == TIER0_PIPELINE:
-            return replace(codegen, pipeline=DIRECT_LOOP_PIPELINE)
+            greedy = sum(body.instr_count for body in bodies) <= \
+                GREEDY_NESTED_LOOP_INSTRUCTIONS and any(
+                    has_nested_loop(body.instrs) for body in bodies)
+            return replace(codegen, pipeline=DIRECT_NESTED_LOOP_PIPELINE if greedy
+                           else DIRECT_LOOP_PIPELINE)
         return codegen
+
+
+def has_nested_loop(instrs: Sequence[Instr]) -> bool:
+    """Whether a function body has a ``loop`` inside another ``loop``."""
+    kinds: list[int] = []  # the open blocks' opcodes
+    loops = 0
+    for instr in instrs:
+        code = instr.op
+        if code == op.LOOP:
+            if loops:
+                return True
+            loops += 1
+            kinds.append(code)
+        elif code == op.BLOCK or code == op.IF:
+            kinds.append(code)
+        elif code == op.END and kinds:
+            if kinds.pop() == op.LOOP:
+                loops -= 1
+    return False
 
 
 def direct_tier0(info: ModuleInfo) -> DirectTier0:
@@ -99,4 +143,5 @@ def direct_tier0(info: ModuleInfo) -> DirectTier0:
     return DirectTier0(info, LLVMPipeline.parse(setting) if setting else None)
 
 
-__all__ = ["DIRECT_LOOP_PIPELINE", "STATS", "DirectStats", "DirectTier0", "direct_tier0"]
+__all__ = ["DIRECT_LOOP_PIPELINE", "DIRECT_NESTED_LOOP_PIPELINE", "GREEDY_NESTED_LOOP_INSTRUCTIONS",
+           "STATS", "DirectStats", "DirectTier0", "direct_tier0", "has_nested_loop"]

@@ -467,7 +467,8 @@ def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptio
 
     codegen = codegen_options_for(module, indices, options, tier)
     if direct is not None:
-        codegen = direct.codegen_options(codegen)
+        codegen = direct.codegen_options(
+            codegen, [module.codes[i - module.num_imported_funcs] for i in indices])
     if source_locations:
         codegen = replace(codegen, source_locations=True, keep_llvm_ir=False)
     with cyclic_gc_paused():

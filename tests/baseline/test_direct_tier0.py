@@ -19,8 +19,16 @@ import pytest
 from pyjitwasm import Config, Engine, Func, FuncType, Instance, Module, Store, Trap, ValType
 from pyjitwasm.baseline import tier0
 from pyjitwasm.baseline.emitter import HANDLERS, emit_function
+from pyjitwasm.baseline.tier0 import (
+    DIRECT_LOOP_PIPELINE,
+    DIRECT_NESTED_LOOP_PIPELINE,
+    GREEDY_NESTED_LOOP_INSTRUCTIONS,
+    DirectTier0,
+    has_nested_loop,
+)
 from pyjitwasm.jit.abi import RUNTIME_DECLARATIONS
-from pyjitwasm.jit.codeload import parse_ir
+from pyjitwasm.jit.codeload import TIER0_PIPELINE, parse_ir
+from pyjitwasm.jit.compiler import CodegenOptions
 from pyjitwasm.jit.lower import attributes, module_metadata
 from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1, CompileOptions
 from pyjitwasm.runtime.jit.module_code import ModuleCode
@@ -543,3 +551,20 @@ def test_backtraces_through_direct_code_carry_wasm_offsets(direct: None) -> None
         assert _counts()[0] > before[0]
         assert got == frames(Config(strategy="interp"), arg)
         assert all(offset is not None for _, _, offset in got) and len(got) == 2
+
+
+def test_small_batches_with_nested_loops_get_the_greedy_register_allocator() -> None:
+    module = decode_module(__import__("wasmtime").wat2wasm("""(module
+      (func $nested (loop (block (loop (br 1)))))
+      (func $siblings (loop) (loop) (block (loop)))
+      (func $flat (block (block))))"""))
+    nested, siblings, flat = module.codes
+    assert has_nested_loop(nested.instrs)
+    assert not has_nested_loop(siblings.instrs) and not has_nested_loop(flat.instrs)
+    direct = DirectTier0(CompileOptions().module_info(module))
+    loops = CodegenOptions(pipeline=TIER0_PIPELINE)
+    assert direct.codegen_options(loops, [nested]).llvm_pipeline == DIRECT_NESTED_LOOP_PIPELINE
+    assert direct.codegen_options(loops, [siblings]).llvm_pipeline == DIRECT_LOOP_PIPELINE
+    # Past the size limit the greedy allocator costs too much: the fast one.
+    many = [nested] * (GREEDY_NESTED_LOOP_INSTRUCTIONS // nested.instr_count + 1)
+    assert direct.codegen_options(loops, many).llvm_pipeline == DIRECT_LOOP_PIPELINE
