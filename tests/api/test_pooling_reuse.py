@@ -19,7 +19,7 @@ from pyjitwasm import (
 )
 
 from support.pooled_engines import allocator_of, pooled_engine
-from support.stateful_module import STATEFUL
+from support.stateful_module import STATEFUL, assert_fresh_stateful, scribble_stateful
 
 
 @pytest.fixture(params=["static", "dynamic"])
@@ -27,14 +27,15 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     return pooled_engine(request.param, 2)
 
 
+FAR = 1000
+"""Where scribbling tenants write outside the data segment."""
+
+
 def scribble(engine: Engine, module: Module) -> None:
     """One tenant that changes everything it can without growing, then drops its store."""
     store = Store(engine)
     ex = Instance(store, module, []).exports(store)
-    ex["poke"](store, 16, 0x41)
-    ex["poke"](store, 1000, 0x42)
-    ex["bump"](store)
-    ex["t"].set(store, 1, ex["seven"])
+    scribble_stateful(store, ex, FAR)
     assert ex["g"].value(store) == 8
     del ex, store
 
@@ -48,15 +49,8 @@ def test_the_next_store_gets_the_parked_instance_fresh(engine: Engine) -> None:
         store = Store(engine)
         ex = Instance(store, module, []).exports(store)
         assert allocator.parked_instances == 0  # this is the parked one
-        memory = ex["m"]
-        assert memory.read(store, 16, 21) == b"hello"
-        assert memory.read(store, 1000, 1001) == b"\0"
-        assert memory.data_len(store) == 65536
-        assert ex["g"].value(store) == 7
-        assert ex["t"].get(store, 1) is None
-        assert ex["call0"](store) == 7  # the element segment, in this store
-        assert ex["t"].get(store, 0)(store) == 7
-        del ex, memory, store
+        assert_fresh_stateful(store, ex, FAR)
+        del ex, store
         scribble(engine, module)
     assert allocator.slots.created == 1
     assert allocator.pool.live_instances == 0

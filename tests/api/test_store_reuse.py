@@ -32,7 +32,7 @@ from pyjitwasm import (
 )
 from pyjitwasm.runtime.jit.pool import PooledJitAllocator
 
-from support.stateful_module import STATEFUL
+from support.stateful_module import STATEFUL, assert_fresh_stateful, scribble_stateful
 
 
 def pooling_engine(**config: int) -> Engine:
@@ -47,24 +47,19 @@ def allocator_of(engine: Engine) -> PooledJitAllocator:
     return allocator
 
 
+FAR = 5000
+"""Where scribbling tenants write outside the data segment."""
+
+
 def scribble(store: Store, ex: Any) -> None:
     """Change everything an instance of STATEFUL can change without growing."""
-    ex["poke"](store, 16, 0x41)
-    ex["poke"](store, 5000, 0x42)
-    ex["bump"](store)
-    ex["t"].set(store, 1, ex["seven"])
+    scribble_stateful(store, ex, FAR)
 
 
 def assert_fresh(store: Store, module: Module) -> Any:
     """A new instance of STATEFUL in ``store``, checked to be as new (its exports)."""
     ex = Instance(store, module, []).exports(store)
-    memory = ex["m"]
-    assert memory.read(store, 16, 21) == b"hello"
-    assert memory.read(store, 5000, 5001) == b"\0"
-    assert memory.data_len(store) == 65536
-    assert ex["g"].value(store) == 7
-    assert ex["t"].get(store, 1) is None
-    assert ex["call0"](store) == 7
+    assert_fresh_stateful(store, ex, FAR)
     return ex
 
 
