@@ -191,6 +191,16 @@ class FunctionEmitter:
         self.out.append("  unreachable")
         self.reachable = False
 
+    def push_bool(self, compare: str) -> None:
+        """Push wasm's i32 0/1 of the i1 comparison ``compare`` (the text after ``=``),
+        remembering the i1 for a branch on it (:meth:`condition`)."""
+        self.n += 1
+        n = self.n
+        self.out.append(f"  %c{n} = {compare}")
+        self.out.append(f"  %i{n} = zext i1 %c{n} to i32")
+        self.bools[f"%i{n}"] = f"%c{n}"
+        self.stack.append(f"%i{n}")
+
     def condition(self, value: str) -> str:
         """The i1 of an i32 condition."""
         i1 = self.bools.get(value)

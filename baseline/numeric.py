@@ -85,24 +85,13 @@ def _compare(ty: str, predicate: str) -> Handler:
         stack = e.stack
         b = stack.pop()
         a = stack.pop()
-        e.n += 1
-        n = e.n
-        e.out.append(f"  %c{n} = icmp {predicate} {ty} {a}, {b}")
-        e.out.append(f"  %i{n} = zext i1 %c{n} to i32")
-        e.bools[f"%i{n}"] = f"%c{n}"
-        stack.append(f"%i{n}")
+        e.push_bool(f"icmp {predicate} {ty} {a}, {b}")
     return handle
 
 
 def _eqz(ty: str) -> Handler:
     def handle(e: FunctionEmitter, imm: Any) -> None:
-        a = e.stack.pop()
-        e.n += 1
-        n = e.n
-        e.out.append(f"  %c{n} = icmp eq {ty} {a}, 0")
-        e.out.append(f"  %i{n} = zext i1 %c{n} to i32")
-        e.bools[f"%i{n}"] = f"%c{n}"
-        e.stack.append(f"%i{n}")
+        e.push_bool(f"icmp eq {ty} {e.stack.pop()}, 0")
     return handle
 
 
@@ -240,11 +229,7 @@ def _fcompare(ty: str, predicate: str) -> Handler:
     def handle(e: FunctionEmitter, imm: Any) -> None:
         b = e.stack.pop()
         a = e.stack.pop()
-        n = e.fresh("")
-        e.out.append(f"  %c{n} = fcmp {predicate} {ty} {a}, {b}")
-        e.out.append(f"  %i{n} = zext i1 %c{n} to i32")
-        e.bools[f"%i{n}"] = f"%c{n}"
-        e.stack.append(f"%i{n}")
+        e.push_bool(f"fcmp {predicate} {ty} {a}, {b}")
     return handle
 
 
