@@ -15,6 +15,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import llvmlite.binding as llvm
 from llvmlite.binding import ffi
@@ -253,6 +254,14 @@ class CodeRange:
     end: int
 
 
+class CodeOwner(Protocol):
+    """What holds the memory of loaded code for the objects loaded with it: an ORC
+    library (``_SharedLibrary``) or a mapping of ``objload.NativeLoader``."""
+
+    def drop_user(self) -> None:
+        """One object loaded with it was released; the last frees the memory."""
+
+
 class LoadedCode:
     """Machine code of one loaded module.  Addresses stay valid until :meth:`release` (or
     until this object is garbage collected); release callbacks run first, so the runtime
@@ -260,7 +269,7 @@ class LoadedCode:
 
     def __init__(
         self,
-        library: _SharedLibrary,
+        library: CodeOwner,
         addresses: dict[str, int],
         code_ranges: list[CodeRange],
         object_size: int,
@@ -309,7 +318,7 @@ class _SharedLibrary:
         self.jit = None
 
 
-def _release(library: _SharedLibrary, callbacks: list[Callable[[], None]]) -> None:
+def _release(library: CodeOwner, callbacks: list[Callable[[], None]]) -> None:
     for callback in reversed(callbacks):
         callback()
     callbacks.clear()
@@ -458,11 +467,12 @@ class CodeLoader:
             for anchor, section in anchored:
                 start = addresses[anchor] - section.anchor_offset
                 ranges.append(CodeRange(start, start + section.size))
-            loaded.append(LoadedCode(shared, addresses, _merge(ranges), size))
+            loaded.append(LoadedCode(shared, addresses, merge_ranges(ranges), size))
         return loaded
 
 
-def _merge(ranges: list[CodeRange]) -> list[CodeRange]:
+def merge_ranges(ranges: list[CodeRange]) -> list[CodeRange]:
+    """``ranges`` sorted, overlapping or touching ones merged."""
     merged: list[CodeRange] = []
     for r in sorted(ranges, key=lambda r: r.start):
         if merged and r.start <= merged[-1].end:

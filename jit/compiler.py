@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import os
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,9 +27,10 @@ from pyjitwasm.ir.legalize import legalize
 from pyjitwasm.ir.verifier import verify
 from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline, LoadedCode
 from pyjitwasm.jit.dwarf_lines import code_matches, read_line_rows, section_names
-from pyjitwasm.jit.elfsyms import read_code_layout
+from pyjitwasm.jit.elfsyms import CodeSection, DefinedSymbol, read_code_layout
 from pyjitwasm.jit.lower_module import LoweredFunction, ModuleText, ShimSpec
 from pyjitwasm.jit.lower_objsyms import function_symbols
+from pyjitwasm.jit.objload import NativeLoader, UnsupportedObject
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,7 @@ def load_object_codes(codes: Sequence[ObjectCode], pipeline: int | LLVMPipeline,
     """Link several objects as one library (``CodeLoader.load_objects``: their global
     symbols must not clash), one :class:`CompiledFunctions` each."""
     layouts = [read_code_layout(code.obj) for code in codes]
-    loaded_all = code_loader(pipeline).load_objects([code.obj for code in codes], symbols,
-                                                    layouts=layouts)
+    loaded_all = link_objects([code.obj for code in codes], pipeline, symbols, layouts)
     compiled = []
     for code, layout, loaded in zip(codes, layouts, loaded_all, strict=True):
         section_starts: dict[str, int] = {}
@@ -251,6 +252,28 @@ def load_object_codes(codes: Sequence[ObjectCode], pipeline: int | LLVMPipeline,
             shims={name: loaded.address(name) for name in code.shims},
         ))
     return compiled
+
+
+NATIVE_LOADING = os.environ.get("PYJITWASM_NATIVE_LOADER", "1").strip().lower() not in (
+    "0", "false", "no", "off")
+"""Whether objects are linked by ``objload.NativeLoader`` (ORC for those it refuses);
+``PYJITWASM_NATIVE_LOADER=0``: always ORC (for comparisons)."""
+
+_native_loader = NativeLoader()
+
+
+def link_objects(objs: Sequence[bytes], pipeline: int | LLVMPipeline,
+                 symbols: Mapping[str, int] | None,
+                 layouts: Sequence[tuple[list[CodeSection], list[DefinedSymbol]]]
+                 ) -> list[LoadedCode]:
+    """Link ``objs`` as one library: by the native loader (no LLVM), or through ORC
+    (``code_loader(pipeline)``) when it refuses one of them."""
+    if NATIVE_LOADING:
+        try:
+            return _native_loader.load_objects(objs, symbols)
+        except UnsupportedObject:
+            pass
+    return code_loader(pipeline).load_objects(objs, symbols, layouts=layouts)
 
 
 def locate_functions(functions: Sequence[FunctionToCompile], shims: Sequence[ShimSpec],
