@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from pyjitwasm.baseline.emitter import emit_function
-from pyjitwasm.jit.codeload import TIER0_PIPELINE, LLVMPipeline
 from pyjitwasm.jit.compiler import CodegenOptions
 from pyjitwasm.jit.lower_debug import FunctionLocations
 from pyjitwasm.jit.lower_module import LoweredFunction
+from pyjitwasm.jit.pipelines import TIER0_PIPELINE, LLVMPipeline
 from pyjitwasm.translate.env import ModuleInfo, function_name
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import FunctionBody, Instr

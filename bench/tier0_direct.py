@@ -70,7 +70,8 @@ def main() -> None:
     from pyjitwasm.baseline import tier0
     from pyjitwasm.baseline.emitter import emit_function
     from pyjitwasm.jit import compiler
-    from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline
+    from pyjitwasm.jit.codeload import CodeLoader
+    from pyjitwasm.jit.pipelines import LLVMPipeline
     from pyjitwasm.runtime.jit import compile_module
     from pyjitwasm.translate.env import function_name
     from pyjitwasm.wasm.decoder import decode_module

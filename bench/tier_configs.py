@@ -1,6 +1,6 @@
 """Which LLVM configuration should tier 0 be?  Compile time against code speed.
 
-For each program and each LLVM configuration (``jit/codeload.py``'s ``LLVMPipeline``:
+For each program and each LLVM configuration (``jit/pipelines.py``'s ``LLVMPipeline``:
 a pass set, the code generator's level, ``-optimize-regalloc`` at level 0, and
 optionally ``-fast-isel`` at levels 1-2), a fresh process compiles the whole module
 eagerly with that configuration (no tiers), reports the LLVM seconds (passes + code
@@ -48,7 +48,8 @@ def measure_child(config: str, wasm_path: str, n: int) -> dict[str, Any]:
     import llvmlite.binding as llvm
 
     import pyjitwasm
-    from pyjitwasm.jit.codeload import LLVMPipeline, ensure_llvm_initialized
+    from pyjitwasm.jit.codeload import ensure_llvm_initialized
+    from pyjitwasm.jit.pipelines import LLVMPipeline
 
     parts = config.split(",")
     if "fastisel" in parts:

@@ -13,14 +13,17 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Iterable, Mapping, Sequence
 
 import llvmlite.binding as llvm
 from llvmlite.binding import ffi
 
 from pyjitwasm.jit.elfsyms import CodeSection, DefinedSymbol, read_code_layout
+from pyjitwasm.jit.loaded import CodeRange, LoadedCode, merge_ranges
+from pyjitwasm.jit.pipelines import (
+    PASS_SETS,
+    LLVMPipeline,
+)
 
 _init_lock = threading.Lock()
 _initialized = False
@@ -58,87 +61,6 @@ def host_target_machine(opt_level: int = 2) -> llvm.TargetMachine:
         codemodel="jitdefault",
         jit=True,
     )
-
-
-@dataclass(frozen=True)
-class LLVMPipeline:
-    """One LLVM configuration: middle-end passes, then code generation.
-
-    ``passes``: ``"none"``; ``"minimal"`` (instcombine, simplifycfg: tier 0);
-    ``"standard"`` (SROA, instcombine, simplifycfg, NewGVN, DCE: opt level 1, tier 1);
-    ``"large"`` (``"standard"`` without NewGVN, for batches with a large function);
-    ``"promote"`` (SROA, then ``"minimal"``: tier 0's direct emitter, ``baseline/``);
-    ``"O2"``/``"O3"`` (LLVM's own pipelines).  ``codegen_level``: the target machine's
-    level (0 = fast instruction selection and the fast register allocator).
-    ``optimize_regalloc``: at codegen level 0, use the greedy register allocator and
-    the passes around it (LLVM's ``-optimize-regalloc``, set per code generation: see
-    :func:`emit_machine_code`; the other levels always do).  See docs/jit-design.md for
-    the measurements behind tier 0."""
-
-    passes: str
-    codegen_level: int
-    optimize_regalloc: bool = False
-
-    def __post_init__(self) -> None:
-        if self.passes not in _PASS_SETS:
-            raise ValueError(f"unknown pass set {self.passes!r}; expected one of "
-                             f"{sorted(_PASS_SETS)}")
-        if not 0 <= self.codegen_level <= 3:
-            raise ValueError(f"codegen level {self.codegen_level} is not 0..3")
-
-    @staticmethod
-    def for_level(opt_level: int) -> LLVMPipeline:
-        """The pipeline of an optimization level: 0 nothing, 1 the hand-picked pipeline
-        with level-2 code generation, 2 and 3 LLVM's standard pipelines."""
-        if opt_level == 0:
-            return LLVMPipeline("none", 0)
-        if opt_level == 1:
-            return LLVMPipeline("standard", 2)
-        if opt_level in (2, 3):
-            return LLVMPipeline(f"O{opt_level}", opt_level)
-        raise ValueError(f"optimization level {opt_level} is not 0..3")
-
-    @staticmethod
-    def parse(text: str) -> LLVMPipeline:
-        """``"passes,codegen_level[,regalloc]"`` (what ``bench/tier_configs.py`` takes)."""
-        parts = [p.strip() for p in text.split(",")]
-        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "regalloc"):
-            raise ValueError(f"expected PASSES,LEVEL[,regalloc], not {text!r}")
-        return LLVMPipeline(parts[0], int(parts[1]), len(parts) == 3)
-
-    def __str__(self) -> str:
-        return f"{self.passes},{self.codegen_level}" + (",regalloc" if self.optimize_regalloc
-                                                         else "")
-
-
-_PASS_SETS: dict[str, tuple[str, ...]] = {
-    "none": (),
-    "minimal": ("add_instruction_combine_pass", "add_simplify_cfg_pass"),
-    "standard": ("add_sroa_pass", "add_instruction_combine_pass", "add_simplify_cfg_pass",
-                 "add_new_gvn_pass", "add_dead_code_elimination_pass"),
-    # NewGVN's time and memory grow about quadratically with a function's size (CPython
-    # 3.12 for WASI: 14 s and 4.5 GB for one 42k-instruction function, the other passes
-    # 0.2 s and 6 MB), so batches with a large function leave it out.
-    "large": ("add_sroa_pass", "add_instruction_combine_pass", "add_simplify_cfg_pass",
-              "add_dead_code_elimination_pass"),
-    "O2": (),
-    "O3": (),
-    # "minimal" after SROA, for tier 0's direct emitter (baseline/), whose text keeps
-    # locals in allocas: its batches with a loop (docs/jit-design.md, "A direct tier 0").
-    "promote": ("add_sroa_pass", "add_instruction_combine_pass", "add_simplify_cfg_pass"),
-}
-"""The hand-picked pass lists (O2/O3 are LLVM's own pipelines, built per run)."""
-
-TIER0_PIPELINE = LLVMPipeline("minimal", 0, optimize_regalloc=True)
-"""Tier 0 for a batch with a loop: the cheapest configuration that still makes decent
-code (chosen by ``bench/tier_configs.py``; the table is in docs/jit-design.md): a loop's
-first run stays at tier 0 to its end (no on-stack replacement)."""
-
-TIER0_LOOP_FREE_PIPELINE = LLVMPipeline("none", 0)
-"""Tier 0 for a batch without loops: no passes, the fast instruction selector and
-register allocator: less than half the LLVM time of ``TIER0_PIPELINE``, for code that
-runs each instruction once per call (a caller's loop makes the function hot, and tier 1
-soon replaces it)."""
 
 
 class PassPipeline:
@@ -181,7 +103,7 @@ class PassPipeline:
         self._runs = 0
         if passes_name not in ("O2", "O3"):
             passes = llvm.create_new_module_pass_manager()
-            for add_pass in _PASS_SETS[passes_name]:
+            for add_pass in PASS_SETS[passes_name]:
                 getattr(passes, add_pass)()
             self._passes = passes
             weakref.finalize(self, _dispose_pass_manager, passes)
@@ -246,58 +168,6 @@ def parse_ir(ir: str | object) -> llvm.ModuleRef:
     return module
 
 
-@dataclass(frozen=True)
-class CodeRange:
-    """Half-open address range [start, end) of loaded machine code."""
-
-    start: int
-    end: int
-
-
-class CodeOwner(Protocol):
-    """What holds the memory of loaded code for the objects loaded with it: an ORC
-    library (``_SharedLibrary``) or a mapping of ``objload.NativeLoader``."""
-
-    def drop_user(self) -> None:
-        """One object loaded with it was released; the last frees the memory."""
-
-
-class LoadedCode:
-    """Machine code of one loaded module.  Addresses stay valid until :meth:`release` (or
-    until this object is garbage collected); release callbacks run first, so the runtime
-    can unregister code ranges before the memory is returned."""
-
-    def __init__(
-        self,
-        library: CodeOwner,
-        addresses: dict[str, int],
-        code_ranges: list[CodeRange],
-        object_size: int,
-    ) -> None:
-        self.addresses = addresses
-        self.code_ranges = code_ranges
-        self.object_size = object_size
-        self._callbacks: list[Callable[[], None]] = []
-        self._finalizer = weakref.finalize(self, _release, library, self._callbacks)
-
-    def address(self, name: str) -> int:
-        """The address of an exported symbol."""
-        return self.addresses[name]
-
-    def on_release(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` just before the code is freed (it must not reference ``self``)."""
-        self._callbacks.append(callback)
-
-    @property
-    def released(self) -> bool:
-        """Whether the code has been freed."""
-        return not self._finalizer.alive
-
-    def release(self) -> None:
-        """Free the machine code now.  Idempotent."""
-        self._finalizer()
-
-
 class _SharedLibrary:
     """One linked library, shared by the :class:`LoadedCode` of each object linked into
     it: freed when the last of them is released."""
@@ -316,13 +186,6 @@ class _SharedLibrary:
                 return
         self.tracker.close()
         self.jit = None
-
-
-def _release(library: CodeOwner, callbacks: list[Callable[[], None]]) -> None:
-    for callback in reversed(callbacks):
-        callback()
-    callbacks.clear()
-    library.drop_user()
 
 
 _codegen_lock = threading.Lock()
@@ -469,14 +332,3 @@ class CodeLoader:
                 ranges.append(CodeRange(start, start + section.size))
             loaded.append(LoadedCode(shared, addresses, merge_ranges(ranges), size))
         return loaded
-
-
-def merge_ranges(ranges: list[CodeRange]) -> list[CodeRange]:
-    """``ranges`` sorted, overlapping or touching ones merged."""
-    merged: list[CodeRange] = []
-    for r in sorted(ranges, key=lambda r: r.start):
-        if merged and r.start <= merged[-1].end:
-            merged[-1] = CodeRange(merged[-1].start, max(merged[-1].end, r.end))
-        else:
-            merged.append(r)
-    return merged

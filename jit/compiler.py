@@ -21,16 +21,21 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.legalize import legalize
 from pyjitwasm.ir.verifier import verify
-from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline, LoadedCode
 from pyjitwasm.jit.dwarf_lines import code_matches, read_line_rows, section_names
 from pyjitwasm.jit.elfsyms import CodeSection, DefinedSymbol, read_code_layout
+from pyjitwasm.jit.loaded import LoadedCode
 from pyjitwasm.jit.lower_module import LoweredFunction, ModuleText, ShimSpec
 from pyjitwasm.jit.lower_objsyms import function_symbols
 from pyjitwasm.jit.objload import NativeLoader, UnsupportedObject
+from pyjitwasm.jit.pipelines import LLVMPipeline
+
+if TYPE_CHECKING:
+    from pyjitwasm.jit.codeload import CodeLoader
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,9 @@ _loaders_lock = threading.Lock()
 
 def code_loader(opt_level: int | LLVMPipeline) -> CodeLoader:
     """The process-wide loader of an optimization level or LLVM pipeline."""
+    # Imported here: loading code the native loader links (a warm start) needs no LLVM.
+    from pyjitwasm.jit.codeload import CodeLoader
+
     pipeline = (opt_level if isinstance(opt_level, LLVMPipeline)
                 else LLVMPipeline.for_level(opt_level))
     with _loaders_lock:
@@ -264,10 +272,11 @@ _native_loader = NativeLoader()
 
 def link_objects(objs: Sequence[bytes], pipeline: int | LLVMPipeline,
                  symbols: Mapping[str, int] | None,
-                 layouts: Sequence[tuple[list[CodeSection], list[DefinedSymbol]]]
+                 layouts: Sequence[tuple[list[CodeSection], list[DefinedSymbol]]] | None = None
                  ) -> list[LoadedCode]:
     """Link ``objs`` as one library: by the native loader (no LLVM), or through ORC
-    (``code_loader(pipeline)``) when it refuses one of them."""
+    (``code_loader(pipeline)``) when it refuses one of them.  ``layouts``: the objects'
+    ``read_code_layout``, when the caller has them."""
     if NATIVE_LOADING:
         try:
             return _native_loader.load_objects(objs, symbols)

@@ -14,7 +14,7 @@ Python and needs no LLVM at all, so a warm start that finds all its code in the 
 never initializes LLVM's JIT.
 
 :class:`NativeLoader` has ``CodeLoader.load_objects``'s contract (one
-:class:`~pyjitwasm.jit.codeload.LoadedCode` per object, a mapping freed when the last
+:class:`~pyjitwasm.jit.loaded.LoadedCode` per object, a mapping freed when the last
 object in it is released); an object using anything this loader does not know (another
 relocation type, a writable or TLS section, an unresolvable symbol) raises
 :class:`UnsupportedObject`, and the caller links it through ORC instead.
@@ -29,8 +29,8 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from pyjitwasm.jit.codeload import CodeRange, LoadedCode, merge_ranges
 from pyjitwasm.jit.elfsyms import CodeSection, DefinedSymbol
+from pyjitwasm.jit.loaded import CodeRange, LoadedCode, merge_ranges
 
 _SHT_SYMTAB = 2
 _SHT_RELA = 4

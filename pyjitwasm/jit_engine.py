@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from pyjitwasm.artifact import CorruptArtifactError
@@ -206,7 +207,9 @@ class JitBackend:
 
             self._fingerprint = {"engine": "jit", **compiler_fingerprint(
                 self.options, pyjitwasm.__version__,
-                {"features": repr(self.config.features)})}
+                {"features": repr(self.config.features)},
+                memo_directory=None if self.config.cache_directory is None
+                else Path(self.config.cache_directory))}
         return dict(self._fingerprint)
 
     def serialize_code(self, prepared: PreparedModule, wasm: bytes,

@@ -26,13 +26,6 @@ from dataclasses import dataclass, field, replace
 
 from pyjitwasm.baseline.tier0 import direct_tier0
 from pyjitwasm.ir.function import Function
-from pyjitwasm.jit.codeload import (
-    TIER0_LOOP_FREE_PIPELINE,
-    TIER0_PIPELINE,
-    CodeRange,
-    LLVMPipeline,
-    LoadedCode,
-)
 from pyjitwasm.jit.compiler import (
     CodegenOptions,
     CompiledFunctions,
@@ -46,7 +39,9 @@ from pyjitwasm.jit.compiler import (
     load_object_codes,
     locate_in_object,
 )
+from pyjitwasm.jit.loaded import CodeRange, LoadedCode
 from pyjitwasm.jit.lower_module import LoweredFunction, ShimSpec, entry_shim_name
+from pyjitwasm.jit.pipelines import TIER0_LOOP_FREE_PIPELINE, TIER0_PIPELINE, LLVMPipeline
 from pyjitwasm.translate.env import InterruptChecks, ir_value_types
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
 from pyjitwasm.translate.vmctx import VMContextLayout, func_ref_indices

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from pyjitwasm.jit import abi
-from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
+from pyjitwasm.jit.compiler import code_loader, link_objects
+from pyjitwasm.jit.loaded import LoadedCode
 from pyjitwasm.runtime.native import runtime_symbols
 from pyjitwasm.translate.env import ir_value_types
 
@@ -21,7 +22,6 @@ from pyjitwasm.translate.env import ir_value_types
 _ATTRIBUTES = 'attributes #0 = { "disable-tail-calls"="true" "frame-pointer"="all" nounwind }\n'
 
 _lock = threading.Lock()
-_loader: CodeLoader | None = None
 _entry: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
 _host: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
 _keep: list[LoadedCode] = []
@@ -49,18 +49,15 @@ def use_object_cache(cache: ObjectCache) -> None:
 
 
 def _load(ir: str, name: str) -> int:
-    global _loader
-    if _loader is None:
-        _loader = CodeLoader(opt_level=1)
     text = abi.RUNTIME_DECLARATIONS + ir + _ATTRIBUTES
     cache = _object_cache() if _object_cache is not None else None
     key = cache.object_key(text) if cache is not None else ""
     obj = cache.load_object(key) if cache is not None else None
     if obj is None:
-        obj = _loader.compile_object(text)
+        obj = code_loader(1).compile_object(text)
         if cache is not None:
             cache.store_object(key, obj)
-    code = _loader.load_object(obj, imports=runtime_symbols(), exports=[name])
+    code = link_objects([obj], 1, runtime_symbols())[0]
     _keep.append(code)
     return code.address(name)
 

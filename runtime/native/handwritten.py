@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 
 from pyjitwasm.ir.types import F64, I32, I64, Type
 from pyjitwasm.jit import abi
-from pyjitwasm.jit.codeload import CodeLoader, LoadedCode
+from pyjitwasm.jit.codeload import CodeLoader
+from pyjitwasm.jit.loaded import LoadedCode
 from pyjitwasm.runtime.native import (
     ffi,
     invoke,

@@ -161,10 +161,11 @@ def test_artifact_from_other_options_or_engine_is_refused() -> None:
 def test_artifact_for_another_cpu_or_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     data = Module(_engine(), WAT).serialize()
     real = fingerprint.host_target()
-    monkeypatch.setattr(fingerprint, "host_target", lambda: {**real, "cpu": "pentium4"})
+    monkeypatch.setattr(fingerprint, "host_target",
+                        lambda memo_directory=None: {**real, "cpu": "pentium4"})
     with pytest.raises(IncompatibleArtifactError, match="cpu"):
         Module.deserialize(_engine(), data)
-    monkeypatch.setattr(fingerprint, "host_target", lambda: real)
+    monkeypatch.setattr(fingerprint, "host_target", lambda memo_directory=None: real)
     monkeypatch.setattr(pyjitwasm, "__version__", "99.0")
     with pytest.raises(IncompatibleArtifactError, match="pyjitwasm"):
         Module.deserialize(_engine(), data)

@@ -27,9 +27,10 @@ from pyjitwasm.baseline.tier0 import (
     has_nested_loop,
 )
 from pyjitwasm.jit.abi import RUNTIME_DECLARATIONS
-from pyjitwasm.jit.codeload import TIER0_PIPELINE, parse_ir
+from pyjitwasm.jit.codeload import parse_ir
 from pyjitwasm.jit.compiler import CodegenOptions
 from pyjitwasm.jit.lower import attributes, module_metadata
+from pyjitwasm.jit.pipelines import TIER0_PIPELINE
 from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1, CompileOptions
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.native import lazy_stubs_supported

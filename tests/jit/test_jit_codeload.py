@@ -10,8 +10,10 @@ import pytest
 
 from pyjitwasm.ir.types import F64, I32, I64
 from pyjitwasm.jit import abi
-from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline, LoadedCode
+from pyjitwasm.jit.codeload import CodeLoader
 from pyjitwasm.jit.elfsyms import read_code_layout
+from pyjitwasm.jit.loaded import LoadedCode
+from pyjitwasm.jit.pipelines import LLVMPipeline
 
 ADD_IR = """
 define i32 @add(i32 %a, i32 %b) {

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from pyjitwasm import Config, Engine, Instance, Module, Store
-from pyjitwasm.jit.codeload import LLVMPipeline, PassPipeline, host_target_machine, parse_ir
+from pyjitwasm.jit.codeload import PassPipeline, host_target_machine, parse_ir
+from pyjitwasm.jit.pipelines import LLVMPipeline
 from pyjitwasm.runtime.jit import compile_module
 from pyjitwasm.runtime.jit.compile_module import CompileOptions, codegen_options_for
 from pyjitwasm.wasm.decoder import decode_module

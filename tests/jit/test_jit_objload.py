@@ -9,9 +9,10 @@ import llvmlite.binding as llvm
 import pytest
 
 from pyjitwasm.jit import compiler
-from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline, ensure_llvm_initialized
+from pyjitwasm.jit.codeload import CodeLoader, ensure_llvm_initialized
 from pyjitwasm.jit.elfsyms import read_code_layout
 from pyjitwasm.jit.objload import NativeLoader, UnsupportedObject, parse_object
+from pyjitwasm.jit.pipelines import LLVMPipeline
 
 # An external call (an import), a jump table (.rodata, relocated), float constants
 # (.rodata.cst8), an internal function called directly, and memset from the process.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import pyjitwasm as api
-from pyjitwasm.jit.codeload import LLVMPipeline
+from pyjitwasm.jit.pipelines import LLVMPipeline
 from pyjitwasm.runtime.jit import compile_module
 from pyjitwasm.runtime.jit.compile_module import (
     EAGER_BATCH_INSTRUCTIONS,
