@@ -117,7 +117,8 @@ class FunctionBody:
     ``instr_count`` is first read: a warm start decodes just the bodies it compiles.
     """
 
-    __slots__ = ("_locals", "_instrs", "offset", "size", "_instr_count", "_source")
+    __slots__ = ("_locals", "_instrs", "offset", "size", "_instr_count", "_source",
+                 "direct_callees")
 
     def __init__(self, locals: tuple[int, ...], instrs: list[Instr], offset: int, size: int,
                  source: BodySource | None = None) -> None:
@@ -128,6 +129,9 @@ class FunctionBody:
         self._instr_count = len(instrs)
         # Decodes the same body again from the module's bytes (None: kept).
         self._source = source
+        # The functions it calls directly (call, return_call), each once in first-call
+        # order, when validation recorded them (None: not known without decoding).
+        self.direct_callees: tuple[int, ...] | None = None
 
     @classmethod
     def deferred(cls, offset: int, size: int, source: BodySource) -> FunctionBody:
@@ -139,6 +143,7 @@ class FunctionBody:
         body.size = size
         body._instr_count = -1
         body._source = source
+        body.direct_callees = None
         return body
 
     def _decode(self) -> list[Instr]:

@@ -247,6 +247,8 @@ def _check(
     unsupported = _UNSUPPORTED_ENTRY
 
     vals: list[int] = []
+    # Targets of call and return_call, kept on the body for the JIT's batch planning.
+    called: list[int] = []
     # A frame: [opcode, params, results, height, unreachable, label types].
     frame: list[Any] = [O.BLOCK, [], func_results, 0, False, func_results]
     ctrls: list[list[Any]] = [frame]
@@ -303,6 +305,7 @@ def _check(
                 if not ctrls:
                     if off != last_off:
                         raise Invalid("operators remaining after end of function")
+                    body.direct_callees = tuple(dict.fromkeys(called))
                     return
                 frame = ctrls[-1]
                 height = frame[3]
@@ -356,6 +359,7 @@ def _check(
             elif kind == 6:  # K_CALL
                 if imm >= nfuncs:
                     raise Invalid(f"unknown function {imm}")
+                called.append(imm)
                 params, results = call_sigs[imm]
                 n = len(params)
                 if n:
@@ -476,6 +480,7 @@ def _check(
             elif kind == 21:  # K_RETURN_CALL
                 if imm >= nfuncs:
                     raise Invalid(f"unknown function {imm}")
+                called.append(imm)
                 params, results = call_sigs[imm]
                 if list(results) != func_results:
                     raise Invalid("type mismatch")

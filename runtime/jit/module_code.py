@@ -288,11 +288,18 @@ class ModuleCode:
         """Defined functions ``call``ed directly by defined function ``k``, in order."""
         callees = self._callees.get(k)
         if callees is None:
-            seen: dict[int, None] = {}
-            for instr in self.module.codes[k].instrs:
-                if instr.op in _DIRECT_CALLS and instr.imm >= self.first:
-                    seen[instr.imm - self.first] = None
-            callees = self._callees[k] = list(seen)
+            body = self.module.codes[k]
+            first = self.first
+            known = body.direct_callees  # recorded by validation: no decoding
+            if known is not None:
+                callees = [index - first for index in known if index >= first]
+            else:
+                seen: dict[int, None] = {}
+                for instr in body.instrs:
+                    if instr.op in _DIRECT_CALLS and instr.imm >= first:
+                        seen[instr.imm - first] = None
+                callees = list(seen)
+            self._callees[k] = callees
         return callees
 
     def _batch_from(self, k: int, tier: int) -> list[int]:

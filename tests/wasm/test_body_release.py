@@ -66,3 +66,49 @@ def test_decoding_without_keeping_bodies_still_checks_them() -> None:
                             keep_bodies=False)  # nop nop end: no i32 result
     with pytest.raises(ValidationError):
         validate_module(invalid)
+
+
+CALLS = """(module
+  (import "env" "h" (func $h))
+  (func $a (result i32) (i32.const 1))
+  (func $b (result i32) (call $h) (i32.add (call $a) (call $a)))
+  (func $c (result i32) (call $b) (drop) (return_call $a)))"""
+
+
+def test_validation_records_direct_callees_in_first_call_order() -> None:
+    module = decode_module(wat2wasm(CALLS))
+    assert [body.direct_callees for body in module.codes] == [None, None, None]
+    validate_module(module)
+    assert [body.direct_callees for body in module.codes] == [(), (0, 1), (2, 1)]
+    module.release_bodies()
+    assert module.codes[1].direct_callees == (0, 1)  # kept without the instructions
+
+
+def test_lazy_batches_plan_callees_without_decoding_bodies() -> None:
+    from pyjitwasm.libcalls import symbol_addresses
+    from pyjitwasm.runtime.jit.compile_module import CompileOptions
+    from pyjitwasm.runtime.jit.module_code import ModuleCode
+
+    module = decode_module(wat2wasm(CALLS))
+    validate_module(module)
+    module.release_bodies()
+    decoded: list[int] = []
+    for body in module.codes:
+        body._source = _CountingSource(body._source, decoded)
+    code = ModuleCode(module, CompileOptions(lazy=True), symbol_addresses())
+    first = module.num_imported_funcs
+    assert code._callees_of(3 - first) == [2 - first, 1 - first]
+    assert code._callees_of(2 - first) == [1 - first]  # the import is not a callee
+    assert decoded == []
+
+
+class _CountingSource:
+    """A body source that counts the bodies it decodes."""
+
+    def __init__(self, source, decoded: list[int]) -> None:
+        self._source = source
+        self._decoded = decoded
+
+    def decode_body(self, offset: int, size: int):
+        self._decoded.append(offset)
+        return self._source.decode_body(offset, size)
