@@ -26,7 +26,7 @@ from pyjitwasm.ir.legalize import legalize
 from pyjitwasm.ir.verifier import verify
 from pyjitwasm.jit.codeload import CodeLoader, LLVMPipeline, LoadedCode
 from pyjitwasm.jit.dwarf_lines import code_matches, read_line_rows, section_names
-from pyjitwasm.jit.elfsyms import read_code_layout
+from pyjitwasm.jit.elfsyms import ObjectSymbols, read_object_symbols
 from pyjitwasm.jit.lower_module import LoweredFunction, ModuleText, ShimSpec
 from pyjitwasm.jit.lower_objsyms import function_symbols
 
@@ -225,22 +225,36 @@ def load_object_code(code: ObjectCode, pipeline: int | LLVMPipeline, timings: Co
 
 
 def load_object_codes(codes: Sequence[ObjectCode], pipeline: int | LLVMPipeline,
-                      symbols: Mapping[str, int] | None = None) -> list[CompiledFunctions]:
+                      symbols: Mapping[str, int] | None = None,
+                      object_symbols: Sequence[ObjectSymbols] | None = None,
+                      merged: bytes | None = None) -> list[CompiledFunctions]:
     """Link several objects as one library (``CodeLoader.load_objects``: their global
-    symbols must not clash), one :class:`CompiledFunctions` each."""
-    layouts = [read_code_layout(code.obj) for code in codes]
-    loaded_all = code_loader(pipeline).load_objects([code.obj for code in codes], symbols,
-                                                    layouts=layouts)
+    symbols must not clash), one :class:`CompiledFunctions` each.  ``object_symbols``:
+    each object's ``read_object_symbols``, when the caller knows them (a warm start's
+    pack keeps them); else each object is read once here.  ``merged``: the objects
+    merged into one (``objmerge.merge_objects``, a warm start's pack keeps them so),
+    linked instead of ``codes[i].obj`` (then unused: ``object_symbols`` is needed)."""
+    if merged is not None:
+        if object_symbols is None:
+            raise ValueError("merged objects are linked with their parts' symbols")
+        loaded_all = code_loader(pipeline).load_merged(
+            merged, [read.code_layout for read in object_symbols], symbols)
+    else:
+        if object_symbols is None:
+            object_symbols = [read_object_symbols(code.obj) for code in codes]
+        loaded_all = code_loader(pipeline).load_objects(
+            [code.obj for code in codes], symbols,
+            layouts=[read.code_layout for read in object_symbols])
     compiled = []
-    for code, layout, loaded in zip(codes, layouts, loaded_all, strict=True):
+    for code, read, loaded in zip(codes, object_symbols, loaded_all, strict=True):
         section_starts: dict[str, int] = {}
-        for section in layout[0]:
+        for section in read.sections:
             if section.anchor is not None:
                 section_starts[section.name] = (loaded.address(section.anchor)
                                                 - section.anchor_offset)
         by_name = {name: index for index, name in code.functions.items()}
         functions: dict[int, FunctionCode] = {}
-        for sym in function_symbols(code.obj):
+        for sym in read.functions:
             index = by_name.get(sym.name)
             if index is not None and sym.section in section_starts:
                 start = section_starts[sym.section] + sym.offset
