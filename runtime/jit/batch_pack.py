@@ -70,10 +70,11 @@ class PackedChunk:
 
 
 def encode_pack(plans_digest: str, batches: Sequence[BatchObject],
-                chunk: int = PACK_CHUNK) -> bytes:
+                chunk: int | None = None) -> bytes:
     """``batches`` (in the recorded order) as a pack made from the plan log whose
-    SHA-256 is ``plans_digest``: merged ``chunk`` at a time where ``merge_objects``
-    can, else one object per batch."""
+    SHA-256 is ``plans_digest``: merged ``chunk`` (default ``PACK_CHUNK``) at a time
+    where ``merge_objects`` can, else one object per batch."""
+    chunk = chunk or PACK_CHUNK
     entries: list[list[Any]] = []
     chunks: list[list[int]] = []
     blobs: list[bytes] = []
