@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.legalize import legalize
@@ -84,9 +85,9 @@ class FunctionToCompile:
     internal: bool = False
 
 
-@dataclass(frozen=True)
-class FunctionCode:
-    """Where a compiled function's machine code lives."""
+class FunctionCode(NamedTuple):
+    """Where a compiled function's machine code lives.  (A named tuple: a warm start
+    makes thousands of them, and a frozen dataclass costs about three times as much.)"""
 
     func_index: int
     symbol: str
@@ -247,22 +248,21 @@ def load_object_codes(codes: Sequence[ObjectCode], pipeline: int | LLVMPipeline,
             layouts=[read.code_layout for read in object_symbols])
     compiled = []
     for code, read, loaded in zip(codes, object_symbols, loaded_all, strict=True):
-        section_starts: dict[str, int] = {}
-        for section in read.sections:
-            if section.anchor is not None:
-                section_starts[section.name] = (loaded.address(section.anchor)
-                                                - section.anchor_offset)
-        by_name = {name: index for index, name in code.functions.items()}
+        addresses = loaded.addresses
+        section_starts = {section.name: addresses[section.anchor] - section.anchor_offset
+                          for section in read.sections if section.anchor is not None}
+        names = code.functions
+        by_name = {names[index]: index for index in names}
         functions: dict[int, FunctionCode] = {}
-        for sym in read.functions:
-            index = by_name.get(sym.name)
-            if index is not None and sym.section in section_starts:
-                start = section_starts[sym.section] + sym.offset
-                functions[index] = FunctionCode(index, sym.name, start, sym.size)
+        for name, section_name, offset, size in read.functions:
+            index = by_name.get(name)
+            start = section_starts.get(section_name)
+            if index is not None and start is not None:
+                functions[index] = FunctionCode(index, name, start + offset, size)
         compiled.append(CompiledFunctions(
             code=loaded,
             functions=functions,
-            shims={name: loaded.address(name) for name in code.shims},
+            shims={name: addresses[name] for name in code.shims},
         ))
     return compiled
 

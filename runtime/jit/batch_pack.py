@@ -127,12 +127,11 @@ class Pack:
         return self._chunk_of[position]
 
     def positions_of(self, index: int) -> list[int]:
-        """The recorded positions chunk ``index`` holds (consecutive, in order)."""
-        positions = self._positions.get(index)
-        if positions is None:
-            positions = self._positions[index] = [
-                p for p, c in enumerate(self._chunk_of) if c == index]
-        return positions
+        """The recorded positions chunk ``index`` holds (in order)."""
+        if not self._positions:
+            for position, chunk in enumerate(self._chunk_of):
+                self._positions.setdefault(chunk, []).append(position)
+        return self._positions.get(index, [])
 
     def chunk(self, index: int) -> PackedChunk:
         """Chunk ``index`` (PackFormatError if it or one of its batches is bad)."""
@@ -158,12 +157,12 @@ def _batch(entry: list[Any], obj: bytes) -> PackedBatch:
     (indices, tier, separate, with_shims, functions, shim_names, shims, sections,
      globals_, function_syms, _) = entry
     code = ObjectCode(obj, {int(i): str(n) for i, n in functions},
-                      tuple(str(n) for n in shim_names))
-    batch = BatchObject(tuple(int(i) for i in indices), bool(separate), bool(with_shims),
+                      tuple(map(str, shim_names)))
+    batch = BatchObject(tuple(map(int, indices)), bool(separate), bool(with_shims),
                         code, {int(t): str(n) for t, n in shims}, int(tier))
-    symbols = ObjectSymbols([CodeSection(*s) for s in sections],
-                            [DefinedSymbol(*s) for s in globals_],
-                            [FunctionSymbol(*s) for s in function_syms])
+    symbols = ObjectSymbols([CodeSection._make(s) for s in sections],
+                            [DefinedSymbol._make(s) for s in globals_],
+                            [FunctionSymbol._make(s) for s in function_syms])
     return PackedBatch(batch, symbols)
 
 
