@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -212,6 +213,17 @@ def _pack_wanted(view: ModuleCacheView, options: CompileOptions) -> None:
         if not _at_exit_registered:
             atexit.register(write_packs)
             _at_exit_registered = True
+
+
+def _forget_packs_in_child() -> None:
+    """After ``os.fork()``, in the child: the packs are the parent's to write (and a
+    lock another thread held at the fork stays held here)."""
+    global _packs_lock
+    _packs_lock = threading.Lock()
+    _packs_due.clear()
+
+
+os.register_at_fork(after_in_child=_forget_packs_in_child)
 
 
 def write_packs() -> int:

@@ -6,6 +6,7 @@ not used; a chunk that does not link falls back to the entries."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,18 @@ def test_an_unwritable_cache_writes_no_pack(tmp_path: Path) -> None:
     cache.writable = False
     assert not write_pack(cache, _digest(cache), OPTIONS)
     assert not _pack_path(cache).exists()
+
+
+def test_a_forked_child_leaves_the_packs_to_its_parent(tmp_path: Path) -> None:
+    _run(_cache(tmp_path))
+    due = cached_compile._packs_due  # noqa: SLF001
+    assert due
+    pid = os.fork()
+    if pid == 0:  # the child: nothing due (its exit must not write the parent's packs)
+        os._exit(0 if not cached_compile._packs_due else 1)  # noqa: SLF001
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert due
 
 
 def _batch(index: int, obj: bytes) -> BatchObject:
