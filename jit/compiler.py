@@ -21,13 +21,18 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pyjitwasm.ir.function import Function
 from pyjitwasm.ir.legalize import legalize
 from pyjitwasm.ir.verifier import verify
 from pyjitwasm.jit.dwarf_lines import code_matches, read_line_rows, section_names
-from pyjitwasm.jit.elfsyms import CodeSection, DefinedSymbol, read_code_layout
+from pyjitwasm.jit.elfsyms import (
+    CodeSection,
+    DefinedSymbol,
+    ObjectSymbols,
+    read_object_symbols,
+)
 from pyjitwasm.jit.loaded import LoadedCode
 from pyjitwasm.jit.lower_module import LoweredFunction, ModuleText, ShimSpec
 from pyjitwasm.jit.lower_objsyms import function_symbols
@@ -91,9 +96,9 @@ class FunctionToCompile:
     internal: bool = False
 
 
-@dataclass(frozen=True)
-class FunctionCode:
-    """Where a compiled function's machine code lives."""
+class FunctionCode(NamedTuple):
+    """Where a compiled function's machine code lives.  (A named tuple: a warm start
+    makes thousands of them, and a frozen dataclass costs about three times as much.)"""
 
     func_index: int
     symbol: str
@@ -235,29 +240,42 @@ def load_object_code(code: ObjectCode, pipeline: int | LLVMPipeline, timings: Co
 
 
 def load_object_codes(codes: Sequence[ObjectCode], pipeline: int | LLVMPipeline,
-                      symbols: Mapping[str, int] | None = None) -> list[CompiledFunctions]:
+                      symbols: Mapping[str, int] | None = None,
+                      object_symbols: Sequence[ObjectSymbols] | None = None,
+                      merged: bytes | None = None) -> list[CompiledFunctions]:
     """Link several objects as one library (``CodeLoader.load_objects``: their global
-    symbols must not clash), one :class:`CompiledFunctions` each."""
-    layouts = [read_code_layout(code.obj) for code in codes]
-    loaded_all = link_objects([code.obj for code in codes], pipeline, symbols, layouts)
+    symbols must not clash), one :class:`CompiledFunctions` each.  ``object_symbols``:
+    each object's ``read_object_symbols``, when the caller knows them (a warm start's
+    pack keeps them); else each object is read once here.  ``merged``: the objects
+    merged into one (``objmerge.merge_objects``, a warm start's pack keeps them so),
+    linked instead of ``codes[i].obj`` (then unused: ``object_symbols`` is needed)."""
+    if merged is not None:
+        if object_symbols is None:
+            raise ValueError("merged objects are linked with their parts' symbols")
+        loaded_all = link_merged(merged, [read.code_layout for read in object_symbols],
+                                 pipeline, symbols)
+    else:
+        if object_symbols is None:
+            object_symbols = [read_object_symbols(code.obj) for code in codes]
+        loaded_all = link_objects([code.obj for code in codes], pipeline, symbols,
+                                  [read.code_layout for read in object_symbols])
     compiled = []
-    for code, layout, loaded in zip(codes, layouts, loaded_all, strict=True):
-        section_starts: dict[str, int] = {}
-        for section in layout[0]:
-            if section.anchor is not None:
-                section_starts[section.name] = (loaded.address(section.anchor)
-                                                - section.anchor_offset)
-        by_name = {name: index for index, name in code.functions.items()}
+    for code, read, loaded in zip(codes, object_symbols, loaded_all, strict=True):
+        addresses = loaded.addresses
+        section_starts = {section.name: addresses[section.anchor] - section.anchor_offset
+                          for section in read.sections if section.anchor is not None}
+        names = code.functions
+        by_name = {names[index]: index for index in names}
         functions: dict[int, FunctionCode] = {}
-        for sym in function_symbols(code.obj):
-            index = by_name.get(sym.name)
-            if index is not None and sym.section in section_starts:
-                start = section_starts[sym.section] + sym.offset
-                functions[index] = FunctionCode(index, sym.name, start, sym.size)
+        for name, section_name, offset, size in read.functions:
+            index = by_name.get(name)
+            start = section_starts.get(section_name)
+            if index is not None and start is not None:
+                functions[index] = FunctionCode(index, name, start + offset, size)
         compiled.append(CompiledFunctions(
             code=loaded,
             functions=functions,
-            shims={name: loaded.address(name) for name in code.shims},
+            shims={name: addresses[name] for name in code.shims},
         ))
     return compiled
 
@@ -283,6 +301,20 @@ def link_objects(objs: Sequence[bytes], pipeline: int | LLVMPipeline,
         except UnsupportedObject:
             pass
     return code_loader(pipeline).load_objects(objs, symbols, layouts=layouts)
+
+
+def link_merged(obj: bytes, layouts: Sequence[tuple[list[CodeSection], list[DefinedSymbol]]],
+                pipeline: int | LLVMPipeline, symbols: Mapping[str, int] | None
+                ) -> list[LoadedCode]:
+    """Link ``obj``, merged from objects of ``layouts`` (``objmerge.merge_objects``), one
+    :class:`LoadedCode` per part: natively, or through ORC when the native loader
+    refuses it (``CodeLoader.load_merged``)."""
+    if NATIVE_LOADING:
+        try:
+            return _native_loader.load_merged(obj, layouts, symbols)
+        except UnsupportedObject:
+            pass
+    return code_loader(pipeline).load_merged(obj, layouts, symbols)
 
 
 def locate_functions(functions: Sequence[FunctionToCompile], shims: Sequence[ShimSpec],

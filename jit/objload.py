@@ -192,7 +192,60 @@ class NativeLoader:
         :class:`UnsupportedObject` (nothing mapped) for an object it cannot link."""
         del layouts
         parsed = [parse_object(obj) for obj in objs] if parsed is None else parsed
-        imports = imports or {}
+        base, total, places, addresses = self._map(objs, parsed, imports or {})
+        shared = _Mapping(base, total, len(objs))
+        loaded = []
+        for i, (obj, obj_parsed, where) in enumerate(zip(objs, parsed, places, strict=True)):
+            symbol_addresses = addresses[i]
+            if exports is None:
+                wanted = symbol_addresses
+            else:
+                wanted = {name: symbol_addresses[name] for name in exports[i]}
+            ranges = [
+                CodeRange(base + where[index], base + where[index] + section.size)
+                for index, section in obj_parsed.sections.items()
+                if section.flags & _SHF_EXECINSTR and section.size]
+            loaded.append(LoadedCode(shared, wanted, merge_ranges(ranges), len(obj)))
+        return loaded
+
+    def load_merged(
+        self,
+        obj: bytes,
+        layouts: Sequence[tuple[list[CodeSection], list[DefinedSymbol]]],
+        imports: Mapping[str, int] | None = None,
+    ) -> list[LoadedCode]:
+        """As ``CodeLoader.load_merged``: ``obj`` merged (``objmerge.merge_objects``)
+        from objects whose layouts are ``layouts``, one :class:`LoadedCode` per part
+        (its symbols, and its code sections found through their anchors)."""
+        base, total, _, addresses = self._map([obj], [parse_object(obj)], imports or {})
+        defined = addresses[0]
+        shared = _Mapping(base, total, len(layouts))
+        share = len(obj) // max(len(layouts), 1)
+        loaded = []
+        try:
+            for sections, symbols in layouts:
+                wanted = {symbol.name: defined[symbol.name] for symbol in symbols}
+                ranges = []
+                for section in sections:
+                    if section.anchor is None:
+                        raise UnsupportedObject(f"code section {section.name!r} has no "
+                                                "global symbol")
+                    start = defined[section.anchor] - section.anchor_offset
+                    wanted[section.anchor] = defined[section.anchor]
+                    ranges.append(CodeRange(start, start + section.size))
+                loaded.append(LoadedCode(shared, wanted, merge_ranges(ranges), share))
+        except (KeyError, UnsupportedObject) as exc:
+            _munmap(base, total)
+            raise UnsupportedObject(f"merged object does not match its parts: {exc}") \
+                from None
+        return loaded
+
+    def _map(self, objs: Sequence[bytes], parsed: Sequence[ParsedObject],
+             imports: Mapping[str, int]
+             ) -> tuple[int, int, list[dict[int, int]], list[dict[str, int]]]:
+        """Map, copy, relocate and protect ``objs``: the mapping's address and size,
+        each object's section placements (offsets in the mapping, by section index)
+        and the addresses of the global symbols each defines."""
         # Layout: every object's code sections, then (from a fresh page) their data.
         places: list[dict[int, int]] = []
         code_end = 0
@@ -204,8 +257,7 @@ class NativeLoader:
                     where[index] = code_end
                     code_end += section.size
             places.append(where)
-        data_start = _round_up(code_end, _PAGE)
-        data_end = data_start
+        data_end = _round_up(code_end, _PAGE)
         for obj_parsed, where in zip(parsed, places, strict=True):
             for index, section in obj_parsed.sections.items():
                 if not section.flags & _SHF_EXECINSTR:
@@ -229,20 +281,8 @@ class NativeLoader:
         except BaseException:
             _munmap(base, total)
             raise
-        shared = _Mapping(base, total, len(objs))
-        loaded = []
-        for i, (obj, obj_parsed, where) in enumerate(zip(objs, parsed, places, strict=True)):
-            symbol_addresses = addresses[i]
-            if exports is None:
-                wanted = symbol_addresses
-            else:
-                wanted = {name: symbol_addresses[name] for name in exports[i]}
-            ranges = [
-                CodeRange(base + where[index], base + where[index] + section.size)
-                for index, section in obj_parsed.sections.items()
-                if section.flags & _SHF_EXECINSTR and section.size]
-            loaded.append(LoadedCode(shared, wanted, merge_ranges(ranges), len(obj)))
-        return loaded
+        # Section offsets become addresses for the callers' code ranges.
+        return base, total, places, addresses
 
     @staticmethod
     def _place(obj: bytes, parsed: ParsedObject, where: dict[int, int], base: int,

@@ -3,14 +3,31 @@ else compile it and keep the object for the next run (``code_cache.py``).
 
 ``ModuleCode`` calls :func:`compile_batch_cached` for every batch it compiles; with no
 cache it is :func:`compile_module.compile_batch`.
+
+A warm start loads the batches earlier runs recorded (:meth:`ModuleCacheView.recorded`)
+from the module's pack (``batch_pack.py``) when it has one made from the current plan
+log, else from their own entries.  Packs are written when a run ends
+(:func:`write_packs`, at interpreter exit): for each module whose pack was missing or
+stale when it started, or whose plan log grew since, once the cache has an entry for
+every recorded batch.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pyjitwasm.runtime.jit.batch_pack import (
+    Pack,
+    PackedChunk,
+    PackFormatError,
+    decode_pack,
+    encode_pack,
+)
 from pyjitwasm.runtime.jit.code_cache import CodeCache
 from pyjitwasm.runtime.jit.compile_module import (
     TIER0,
@@ -76,14 +93,38 @@ class ModuleCacheView:
         instead of its tier-0 one."""
         if options.keep_ir:
             return []
-        plans = self._plans_for(options)
-        batches = []
-        for (name, root), indices in plans.items():
-            tier = TIER1 if name == f"tier{TIER1}" else TIER0
-            if tier == TIER0 and (f"tier{TIER1}", root) in plans:
-                continue
-            batches.append((list(indices), tier))
-        return batches
+        return _recorded_from(self._plans_for(options))
+
+    def recorded(self, options: CompileOptions) -> RecordedBatches:
+        """What a warm start loads: :meth:`recorded_batches`, with the module's pack when
+        it was made from the current plan log (then the log is parsed only if a first
+        call misses the recorded batches).  Asks for a new pack at the end of the run
+        when there is none, or a stale or damaged one."""
+        if options.keep_ir:
+            return RecordedBatches([], None)
+        plans_key = self.cache.plans_key(self.module_digest, options)
+        text = self.cache.read_plans(plans_key)
+        if not text:
+            _pack_wanted(self, options)  # a first run: its recorded batches, at its end
+            return RecordedBatches([], None)
+        digest = hashlib.sha256(text).hexdigest()
+        pack = None
+        payload = self.cache.load_pack(self.cache.pack_key(self.module_digest, options))
+        if payload is not None:
+            try:
+                pack = decode_pack(payload)
+            except PackFormatError:
+                self.cache.stats.corrupt += 1
+            else:
+                if pack.plans_digest != digest:
+                    pack = None  # stale: more batches were recorded since
+        if pack is not None:
+            return RecordedBatches(pack.recorded, pack)
+        _pack_wanted(self, options)
+        plans = self._plans.get(options)
+        if plans is None:
+            plans = self._plans[options] = self.cache.parse_plans(plans_key, text)
+        return RecordedBatches(_recorded_from(plans), None)
 
     def batch_key(self, indices: Sequence[int], options: CompileOptions, tier: int,
                   separate: bool = True, with_shims: bool = False) -> str:
@@ -101,6 +142,22 @@ class ModuleCacheView:
             return None
         return batch
 
+    def load_chunk(self, pack: Pack, chunk: int) -> PackedChunk | None:
+        """Chunk ``chunk`` of ``pack`` (each of its batches a hit), or None when it is
+        damaged or does not hold the batches recorded at its positions (the caller then
+        reads each batch's own cache entry)."""
+        try:
+            packed = pack.chunk(chunk)
+        except PackFormatError:
+            self.cache.stats.corrupt += 1
+            return None
+        for position, item in zip(packed.positions, packed.batches, strict=True):
+            indices, tier = pack.recorded[position]
+            if item.batch.indices != tuple(indices) or item.batch.tier != tier:
+                return None
+        self.cache.stats.hits += len(packed.batches)
+        return packed
+
     def record_plan(self, indices: Sequence[int], options: CompileOptions,
                     tier: int) -> None:
         """Note that a first call of ``indices[0]`` compiled ``indices`` at ``tier``."""
@@ -113,6 +170,105 @@ class ModuleCacheView:
         plans[(name, indices[0])] = tuple(indices)
         self.cache.append_plan(self.cache.plans_key(self.module_digest, options), name,
                                indices)
+        _pack_wanted(self, options)  # the pack (if any) is stale now
+
+
+@dataclass(eq=False)
+class RecordedBatches:
+    """A warm start's recorded batches (wasm indices, tier) in order, and the pack that
+    holds them (None: read each from its entry)."""
+
+    batches: list[tuple[list[int], int]]
+    pack: Pack | None
+
+
+def _recorded_from(plans: Mapping[tuple[str, int], tuple[int, ...]]
+                   ) -> list[tuple[list[int], int]]:
+    """The batches of ``plans`` a warm start loads, in their order (see
+    :meth:`ModuleCacheView.recorded_batches`)."""
+    batches = []
+    for (name, root), indices in plans.items():
+        tier = TIER1 if name == f"tier{TIER1}" else TIER0
+        if tier == TIER0 and (f"tier{TIER1}", root) in plans:
+            continue
+        batches.append((list(indices), tier))
+    return batches
+
+
+# Packs written at the end of the run, by (cache directory, module, options).
+_packs_due: dict[tuple[str, str, CompileOptions], tuple[CodeCache, str]] = {}
+_packs_lock = threading.Lock()
+_at_exit_registered = False
+
+
+def _pack_wanted(view: ModuleCacheView, options: CompileOptions) -> None:
+    """Have :func:`write_packs` (at the latest when the interpreter exits) make the pack
+    of ``view``'s module under ``options``."""
+    global _at_exit_registered
+    key = (str(view.cache.root), view.module_digest, options)
+    with _packs_lock:
+        if key in _packs_due:
+            return
+        _packs_due[key] = (view.cache, view.module_digest)
+        if not _at_exit_registered:
+            atexit.register(write_packs)
+            _at_exit_registered = True
+
+
+def _forget_packs_in_child() -> None:
+    """After ``os.fork()``, in the child: the packs are the parent's to write (and a
+    lock another thread held at the fork stays held here)."""
+    global _packs_lock
+    _packs_lock = threading.Lock()
+    _packs_due.clear()
+
+
+os.register_at_fork(after_in_child=_forget_packs_in_child)
+
+
+def write_packs() -> int:
+    """Write the packs this process asked for (:meth:`ModuleCacheView.recorded`,
+    :meth:`ModuleCacheView.record_plan`); how many were written.  Runs at interpreter
+    exit; tests call it to end a run."""
+    with _packs_lock:
+        due = list(_packs_due.items())
+        _packs_due.clear()
+    written = 0
+    for (_, _, options), (cache, module_digest) in due:
+        try:
+            written += write_pack(cache, module_digest, options)
+        except Exception:  # noqa: BLE001, S112 - a pack only saves time; go without
+            continue
+    return written
+
+
+def write_pack(cache: CodeCache, module_digest: str, options: CompileOptions) -> bool:
+    """Make the pack of the module's recorded batches (``batch_pack.py``) from their
+    entries, unless a pack of the current plan log exists already; False when not
+    written (nothing recorded, an entry missing, the cache not writable)."""
+    if not cache.writable or options.keep_ir:
+        return False
+    plans_key = cache.plans_key(module_digest, options)
+    text = cache.read_plans(plans_key)
+    if not text:
+        return False
+    digest = hashlib.sha256(text).hexdigest()
+    pack_key = cache.pack_key(module_digest, options)
+    existing = cache.load_pack(pack_key)
+    if existing is not None:
+        try:
+            if decode_pack(existing).plans_digest == digest:
+                return False
+        except PackFormatError:
+            pass
+    view = ModuleCacheView(cache, module_digest)
+    batches = []
+    for indices, tier in _recorded_from(cache.parse_plans(plans_key, text)):
+        batch = cache.load(view.batch_key(indices, options, tier), count=False)
+        if batch is None or batch.indices != tuple(indices) or batch.tier != tier:
+            return False
+        batches.append(batch)
+    return cache.store_pack(pack_key, encode_pack(digest, batches))
 
 
 def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: CompileOptions,
@@ -138,4 +294,5 @@ def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: Co
     return compiled
 
 
-__all__ = ["ModuleCacheView", "compile_batch_cached"]
+__all__ = ["ModuleCacheView", "RecordedBatches", "compile_batch_cached", "write_pack",
+           "write_packs"]

@@ -30,15 +30,20 @@ a module validated (``validated_key``), so a warm start skips the validator as w
 the compiler (the validator's source is in the fingerprint's build id); and plain
 objects keyed by their LLVM text (``object_key``): the per-signature entry and host
 shims (``shims.py``), which a WASI program otherwise compiles on every start.
+
+And a *pack* per module and option set (``pack_key``, ``batch_pack.py``): the batches
+a warm start loads, in one file, checked with a CRC-32 (``load_pack``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import tempfile
 import threading
 import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +54,8 @@ from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions
 from pyjitwasm.runtime.jit.fingerprint import FORMAT_VERSION, fingerprint_digest, options_key
 
 ENTRY_MAGIC = b"PJWCACHE"
+PACK_MAGIC = b"PJWPACK1"
+_PACK_HEAD = struct.Struct("<IQ")  # CRC-32 and length of what follows: key, pack
 _DIGEST = 32
 _KEY = 64  # hex digits of a SHA-256
 
@@ -123,10 +130,18 @@ class CodeCache:
         the batch that function's lazy first call compiled (see :meth:`append_plan`).
         Lines that fail their check are skipped.  (The log is not an entry: it counts in
         no :class:`CacheStats` field.)"""
+        return self.parse_plans(key, self.read_plans(key))
+
+    def read_plans(self, key: str) -> bytes:
+        """The plan log under ``key`` as it is on disk (empty: none)."""
         try:
-            text = self._path(key).read_bytes()
+            return self._path(key).read_bytes()
         except OSError:
-            return {}
+            return b""
+
+    @staticmethod
+    def parse_plans(key: str, text: bytes) -> dict[tuple[str, int], tuple[int, ...]]:
+        """The plans of plan log ``text`` (read from ``key``), as :meth:`load_plans`."""
         plans: dict[tuple[str, int], tuple[int, ...]] = {}
         for line in text.split(b"\n"):
             if not line:
@@ -160,9 +175,10 @@ class CodeCache:
             self.writable = False
             _warn_once(self.directory, f"cannot write an entry: {exc}")
 
-    def load(self, key: str) -> BatchObject | None:
-        """The batch stored under ``key``, or None (missing, or corrupt: then deleted)."""
-        payload = self._read(key)
+    def load(self, key: str, count: bool = True) -> BatchObject | None:
+        """The batch stored under ``key``, or None (missing, or corrupt: then deleted).
+        ``count``: count the hit or miss in :attr:`stats` (not when making a pack)."""
+        payload = self._read(key, count)
         if payload is None:
             return None
         try:
@@ -170,7 +186,8 @@ class CodeCache:
         except BatchFormatError:
             self._discard(key)
             return None
-        self.stats.hits += 1
+        if count:
+            self.stats.hits += 1
         return batch
 
     def has_note(self, key: str) -> bool:
@@ -204,14 +221,15 @@ class CodeCache:
         """Keep an ELF object under ``key``."""
         self._write(key, obj)
 
-    def _read(self, key: str) -> memoryview | None:
-        """The checked payload of entry ``key`` (a miss counts here; a hit is counted
-        by the caller once the payload parses)."""
+    def _read(self, key: str, count: bool = True) -> memoryview | None:
+        """The checked payload of entry ``key`` (a miss counts here, with ``count``; a
+        hit is counted by the caller once the payload parses)."""
         path = self._path(key)
         try:
             data = path.read_bytes()
         except OSError:
-            self.stats.misses += 1
+            if count:
+                self.stats.misses += 1
             return None
         payload = _checked_payload(data, key)
         if payload is None:
@@ -263,6 +281,66 @@ class CodeCache:
         self.stats.stores += 1
 
 
+    # Packs ---------------------------------------------------------------------------
+
+    def pack_key(self, module_digest: str, options: CompileOptions) -> str:
+        """The key of the module's pack of recorded batches (``batch_pack.py``)."""
+        return self.batch_key(module_digest, (), False, False, options, "pack")
+
+    def load_pack(self, key: str) -> memoryview | None:
+        """The payload of the pack under ``key``, or None: missing, or damaged (its
+        CRC-32, length or key do not match: then deleted and counted as ``corrupt``).
+        A pack holds megabytes, so it is checked with a CRC (about 4x cheaper than
+        SHA-256); it detects torn writes and damage, which is what a check is for here."""
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        head = len(PACK_MAGIC) + _PACK_HEAD.size
+        payload = memoryview(data)[head:]
+        intact = data.startswith(PACK_MAGIC) and len(data) >= head + _KEY
+        if intact:
+            crc, size = _PACK_HEAD.unpack_from(data, len(PACK_MAGIC))
+            intact = (size == len(payload) and zlib.crc32(payload) == crc
+                      and payload[:_KEY] == key.encode())
+        if not intact:
+            self.stats.corrupt += 1
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            return None
+        try:
+            os.utime(path)  # used now (the size cleanup deletes the least recently used)
+        except OSError:
+            pass
+        return payload[_KEY:]
+
+    def store_pack(self, key: str, body: bytes) -> bool:
+        """Keep pack ``body`` under ``key``; False when it cannot be written.  Quietly:
+        packs are written when a run ends, maybe after its cache directory was removed
+        (which this does not create again)."""
+        if not self.writable:
+            return False
+        payload = key.encode() + body
+        data = PACK_MAGIC + _PACK_HEAD.pack(zlib.crc32(payload), len(payload)) + payload
+        path = self._path(key)
+        try:
+            path.parent.mkdir(exist_ok=True)  # not the root: it must still exist
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            return False
+        return True
+
+
 def _line_check(key: str, body: bytes) -> bytes:
     """The check of one plan-log line (its key is part of it: a log moved to another
     key's place checks nothing)."""
@@ -301,5 +379,5 @@ def open_code_cache(directory: str | os.PathLike[str], fingerprint: Mapping[str,
     return CodeCache(path, fingerprint)
 
 
-__all__ = ["CacheStats", "CodeCache", "CodeCacheWarning", "ENTRY_MAGIC",
+__all__ = ["CacheStats", "CodeCache", "CodeCacheWarning", "ENTRY_MAGIC", "PACK_MAGIC",
            "open_code_cache"]

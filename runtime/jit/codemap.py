@@ -10,6 +10,7 @@ into :class:`~pyjitwasm.runtime.errors.Frame` entries through the module's
 from __future__ import annotations
 
 import bisect
+import functools
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -61,25 +62,42 @@ _known: dict[int, weakref.ref[MappedCode]] = {}
 def register(compiled: MappedCode) -> None:
     """Track ``compiled``'s code ranges (and make sure the fault handler knows them)
     until it is released or collected.  Registering again is a no-op."""
-    known = _known.get(id(compiled))
-    if known is not None and known() is compiled:
+    register_all([compiled])
+
+
+def register_all(batches: Sequence[MappedCode]) -> None:
+    """:func:`register` each of ``batches``, under one lock (a warm start registers
+    its recorded batches a group at a time)."""
+    fresh: list[tuple[MappedCode, weakref.ref[MappedCode], list[tuple[int, int]],
+                      list[tuple[int, int]]]] = []
+    for compiled in batches:
+        known = _known.get(id(compiled))
+        if known is not None and known() is compiled:
+            continue
+        ref = weakref.ref(compiled)
+        _known[id(compiled)] = ref
+        fresh.append((compiled, ref, [(r.start, r.end) for r in compiled.code_ranges], []))
+    if not fresh:
         return
-    _known[id(compiled)] = weakref.ref(compiled)
-    ranges = [(r.start, r.end) for r in compiled.code_ranges]
-    ref = weakref.ref(compiled)
-    ours = []
     with _lock:
-        for start, end in ranges:
-            at = bisect.bisect_left(_starts, start)
-            _starts.insert(at, start)
-            _entries.insert(at, (start, end, ref))
-            if not lib.pyjitwasm_is_code_address(start):
-                register_code_range(start, end)
-                ours.append((start, end))
-    key = id(compiled)
-    weakref.finalize(compiled, _unregister, ranges, ours)
-    weakref.finalize(compiled, _known.pop, key, None)
-    compiled.on_release(lambda: _unregister(ranges, ours))
+        for _, ref, ranges, ours in fresh:
+            for start, end in ranges:
+                at = bisect.bisect_left(_starts, start)
+                _starts.insert(at, start)
+                _entries.insert(at, (start, end, ref))
+                if not lib.pyjitwasm_is_code_address(start):
+                    register_code_range(start, end)
+                    ours.append((start, end))
+    for compiled, _, ranges, ours in fresh:
+        # One finalizer: the ranges go when the code is released (``on_release``) or
+        # collected, whichever comes first (``_unregister`` is idempotent per range).
+        weakref.finalize(compiled, _forget, id(compiled), ranges, ours)
+        compiled.on_release(functools.partial(_unregister, ranges, ours))
+
+
+def _forget(key: int, ranges: list[tuple[int, int]], ours: list[tuple[int, int]]) -> None:
+    _unregister(ranges, ours)
+    _known.pop(key, None)
 
 
 def _unregister(ranges: list[tuple[int, int]], ours: list[tuple[int, int]]) -> None:
@@ -94,6 +112,9 @@ def _unregister(ranges: list[tuple[int, int]], ours: list[tuple[int, int]]) -> N
                 at += 1
         for start, end in ours:
             unregister_code_range(start, end)
+        # Idempotent: a later call (release, then collection) must not remove the
+        # entry of other code loaded at the same addresses meanwhile.
+        ranges.clear()
         ours.clear()
 
 

@@ -39,6 +39,7 @@ from pyjitwasm.jit.compiler import (
     load_object_codes,
     locate_in_object,
 )
+from pyjitwasm.jit.elfsyms import ObjectSymbols, read_object_symbols
 from pyjitwasm.jit.loaded import CodeRange, LoadedCode
 from pyjitwasm.jit.lower_module import LoweredFunction, ShimSpec, entry_shim_name
 from pyjitwasm.jit.pipelines import TIER0_LOOP_FREE_PIPELINE, TIER0_PIPELINE, LLVMPipeline
@@ -488,13 +489,23 @@ def load_batch(module: WasmModule, layout: VMContextLayout, batch: BatchObject,
 
 
 def load_batches(module: WasmModule, layout: VMContextLayout, batches: Sequence[BatchObject],
-                 options: CompileOptions,
-                 symbols: Mapping[str, int] | None = None) -> list[CompiledModule]:
-    """Link several batches of one tier, whose functions are all different, as one
-    library (cheaper per batch than :func:`load_batch` each: ``load_object_codes``)."""
+                 options: CompileOptions, symbols: Mapping[str, int] | None = None,
+                 object_symbols: Sequence[ObjectSymbols | None] | None = None,
+                 merged: bytes | None = None) -> list[CompiledModule]:
+    """Link several batches, whose global symbols are all different (a lazy batch's
+    first function, entry shims), as one library (cheaper per batch than
+    :func:`load_batch` each: ``load_object_codes``).  Their tiers may differ: linking
+    does not depend on the passes that made an object.  ``object_symbols[i]``: batch
+    ``i``'s ``elfsyms.read_object_symbols`` when known (a warm start's pack keeps them),
+    else None (read here).  ``merged``: their objects merged into one
+    (``jit/objmerge.py``; a warm start's pack keeps them so), linked instead."""
     t0 = time.perf_counter()
+    read = [known if known is not None else read_object_symbols(batch.code.obj)
+            for batch, known in zip(batches, object_symbols or [None] * len(batches),
+                                    strict=True)]
     compiled = load_object_codes([batch.code for batch in batches],
-                                 _linking_pipeline(options, batches[0]), symbols)
+                                 _linking_pipeline(options, batches[0]), symbols, read,
+                                 merged)
     share = (time.perf_counter() - t0) / len(batches)
     return [_compiled_module(module, layout, batch, options, code, CompileTimings(link=share))
             for batch, code in zip(batches, compiled, strict=True)]

@@ -60,7 +60,9 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
+from pyjitwasm.jit.elfsyms import ObjectSymbols
 from pyjitwasm.runtime.jit import codemap, compile_events, shims
+from pyjitwasm.runtime.jit.batch_pack import Pack
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView, compile_batch_cached
 from pyjitwasm.runtime.jit.compile_module import (
     TIER0,
@@ -89,6 +91,7 @@ from pyjitwasm.translate.tiering import COUNTER_PARKED
 from pyjitwasm.translate.vmctx import VMContextLayout
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.features import Features
+from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
 from pyjitwasm.wasm.module import WasmModule
 
 STACK_ROOM_FOR_COMPILE = 4 << 20
@@ -105,7 +108,8 @@ WARM_START_WORKER_DELAY = 2.0
 (``ModuleCode._get_worker``)."""
 
 PRELOAD_GROUP = 32
-"""Recorded batches a warm start reads, and links, at a time (``_load_recorded_from``)."""
+"""Recorded batches a warm start without a pack reads, and links, at a time
+(``_load_recorded_from``; with a pack, its chunks of ``batch_pack.PACK_CHUNK``)."""
 
 
 class ModuleCode:
@@ -190,12 +194,20 @@ class ModuleCode:
         self._recorded: list[tuple[list[int], int]] = []
         self._recorded_at: dict[int, int] = {}
         self._recorded_seen: list[bool] = []
+        self._recorded_unseen = 0
+        # The module's pack of them, while some are not looked at yet (``batch_pack.py``).
+        self._pack: Pack | None = None
         if self.lazy and cache is not None and _preload_wanted():
-            self._recorded = cache.recorded_batches(options)
+            with cyclic_gc_paused():
+                recorded = cache.recorded(options)
+            self._recorded, self._pack = recorded.batches, recorded.pack
             self._recorded_seen = [False] * len(self._recorded)
+            self._recorded_unseen = len(self._recorded)
+            recorded_at = self._recorded_at
             for position, (indices, _) in enumerate(self._recorded):
                 for func_index in indices:
-                    self._recorded_at.setdefault(func_index, position)
+                    if func_index not in recorded_at:
+                        recorded_at[func_index] = position
 
     # What instances use -------------------------------------------------------------
 
@@ -361,27 +373,37 @@ class ModuleCode:
     def _publish(self, batch: CompiledModule, indices: Sequence[int], tier: int) -> None:
         """Make ``batch``'s code reachable: slots of functions that have no code of
         ``tier`` or above yet now point at it."""
+        self._publish_all([(batch, indices, tier)])
+
+    def _publish_all(self, batches: Sequence[tuple[CompiledModule, Sequence[int], int]]
+                     ) -> None:
+        """:meth:`_publish` each of ``batches`` (batch, wasm indices, tier), in order."""
         # Not under ``_lock``, which a compile on demand holds throughout: code compiled
         # in the background is published while the program's thread compiles.
+        first, tiers, codes, slots = self.first, self._tier, self._code, self._slots
         with self._publish_lock:
             # The fault handler and backtraces must know the code before it can run.
-            codemap.register(batch)
-            # Kept while the module lives: frames may run it even after a tier-up.
-            self.batches.append(batch)
-            for type_index, shim in batch.shims.items():
-                self._entry_shims.setdefault(type_index, shim)
+            codemap.register_all([batch for batch, _, _ in batches])
+            for batch, indices, tier in batches:
+                # Kept while the module lives: frames may run it even after a tier-up.
+                self.batches.append(batch)
+                for type_index, shim in batch.shims.items():
+                    self._entry_shims.setdefault(type_index, shim)
+                functions = batch.functions
+                for func_index in indices:
+                    k = func_index - first
+                    if tiers[k] >= tier:
+                        continue
+                    code = functions[func_index].start
+                    codes[k] = code
+                    tiers[k] = tier
+                    slots[k] = code
+        bodies = self.module.codes
+        for _, indices, _ in batches:
             for func_index in indices:
-                k = func_index - self.first
-                if self._tier[k] >= tier:
-                    continue
-                code = batch.function_address(func_index)
-                self._code[k] = code
-                self._tier[k] = tier
-                self._slots[k] = code
-        for func_index in indices:
-            # Compiled: its instructions are read again only by a tier-up or a
-            # backtrace's recompile, which decode them again (``FunctionBody.release``).
-            self.module.codes[func_index - self.first].release()
+                # Compiled: its instructions are read again only by a tier-up or a
+                # backtrace's recompile, which decode them again (``FunctionBody.release``).
+                bodies[func_index - first].release()
 
     def _report(self, kind: str, indices: Sequence[int], tier: int,
                 batch: CompiledModule | None, started: float,
@@ -415,56 +437,117 @@ class ModuleCode:
 
     def _load_recorded_from(self, func_index: int) -> None:
         """On a warm start, at the first call of ``func_index``: load the batch an
-        earlier run recorded for it and the next ``PRELOAD_GROUP`` - 1 recorded batches
-        not looked at yet, which the program is likely to need next, as one group.
+        earlier run recorded for it with the batches recorded near it, which the program
+        is likely to need next, as one group: with the module's pack, the pack's chunk
+        holding it (``PACK_CHUNK`` consecutive recorded batches in one merged object,
+        one link); else it and the next ``PRELOAD_GROUP`` - 1 recorded batches not
+        looked at yet, each read from its cache entry.
 
         Loading everything recorded before the program starts delays its first result
-        by the whole set (CPython: 0.4 s); loading on a background thread holds the GIL
-        that the program's host calls and first calls wait for (its warm first result
-        went from 1.1 to 1.5 s); one batch per first call pays ~0.3 ms of linking each
-        instead of ~0.06 ms in a group."""
+        by the whole set (CPython: 0.4 s before packs); loading on a background thread
+        holds the GIL that the program's host calls and first calls wait for (its warm
+        first result went from 1.1 to 1.5 s); one batch per first call pays ~0.3 ms of
+        linking each instead of ~0.06 ms in a group, ~0.02 ms merged in a chunk."""
         position = self._recorded_at.get(func_index)
         if position is None:
             return
-        recorded, seen = self._recorded, self._recorded_seen
-        window: list[tuple[list[int], int]] = []
-        while position < len(recorded) and len(window) < PRELOAD_GROUP:
-            if not seen[position]:
-                seen[position] = True
-                window.append(recorded[position])
-            position += 1
+        recorded, seen, pack = self._recorded, self._recorded_seen, self._pack
+        window: list[int] = []
+        if pack is not None:
+            # The pack's chunk of this batch, linked as one object: the batches of the
+            # chunk before this one too (an earlier run needed them before it).
+            chunk = pack.chunk_of(position)
+            window = [p for p in pack.positions_of(chunk) if not seen[p]]
+        else:
+            chunk = -1
+            while position < len(recorded) and len(window) < PRELOAD_GROUP:
+                if not seen[position]:
+                    window.append(position)
+                position += 1
+        for position in window:
+            seen[position] = True
+        self._recorded_unseen -= len(window)
         try:
-            self._preload(window)
+            if not window:
+                return
+            if pack is None or not self._preload_chunk(pack, chunk, window):
+                self._preload(window)
         except Exception:  # noqa: BLE001, S110 - each first call loads or compiles its own
             pass
+        finally:
+            if not self._recorded_unseen:
+                self._pack = None  # every batch of it taken: its bytes can go
 
-    def _preload(self, recorded: Sequence[tuple[list[int], int]]) -> None:
-        """Load the ``recorded`` batches (wasm indices, tier) that still have functions
-        without such code, linking them a few libraries at a time: batches of one tier
-        whose functions are all different share one (``load_batches``)."""
+    def _preload_chunk(self, pack: Pack, chunk: int, positions: Sequence[int]) -> bool:
+        """Load chunk ``chunk`` of ``pack`` (which holds the recorded batches at
+        ``positions``) and publish its batches; False when the chunk is damaged or
+        does not link (the caller then loads each batch from its cache entry)."""
+        cache = self.cache
+        assert cache is not None
+        first = self.first
+        # Under the lock (a first call of one of these functions waits, then finds the
+        # code), the collector paused: see ``_preload``.
+        with self._lock, cyclic_gc_paused():
+            t0 = time.perf_counter()
+            recorded, tiers = self._recorded, self._tier
+            if all(tiers[i - first] >= recorded[p][1] for p in positions
+                   for i in recorded[p][0]):
+                return True  # every function has such code already
+            packed = cache.load_chunk(pack, chunk)
+            if packed is None:
+                return False
+            try:
+                compiled = load_batches(self.module, self.layout,
+                                        [b.batch for b in packed.batches], self.options,
+                                        self.symbols, [b.symbols for b in packed.batches],
+                                        packed.obj if packed.merged else None)
+            except Exception:  # noqa: BLE001 - as a damaged chunk: the entries instead
+                return False
+            published = []
+            for position, batch_code in zip(packed.positions, compiled, strict=True):
+                indices, tier = self._recorded[position]
+                batch_code.from_cache = True
+                published.append((batch_code, indices, tier))
+            self._publish_all(published)
+            self.preloaded_batches += len(published)
+        for batch_code, indices, tier in published:
+            self._report("preloaded", indices, tier, batch_code, t0)
+        return True
+
+    def _preload(self, positions: Sequence[int]) -> None:
+        """Load the recorded batches at ``positions`` (of ``_recorded``) that still have
+        functions without such code from their cache entries, and link them as one
+        library (``load_batches``) where their global symbols allow."""
         first, cache = self.first, self.cache
         assert cache is not None
         loaded = []
         # Under the lock from the look-up on: a first call of one of these functions
-        # waits and then finds the code, and no batch is read twice.
-        with self._lock:
+        # waits and then finds the code, and no batch is read twice.  The collector
+        # paused: every object made here lives on, and a collection would traverse the
+        # whole module's objects for nothing (CPython for WASI: 0.05 s per full one).
+        with self._lock, cyclic_gc_paused():
             t0 = time.perf_counter()
-            wanted: list[tuple[list[int], int, BatchObject]] = []
-            for indices, tier in recorded:
+            wanted: list[tuple[list[int], int, BatchObject, ObjectSymbols | None]] = []
+            for position in positions:
+                indices, tier = self._recorded[position]
                 if all(self._tier[i - first] >= tier for i in indices):
                     continue
                 batch = cache.load_recorded(indices, self.options, tier)
                 if batch is not None:
-                    wanted.append((indices, tier, batch))
+                    wanted.append((indices, tier, batch, None))
             for group in _link_groups(wanted):
-                compiled = load_batches(self.module, self.layout, [b for _, _, b in group],
-                                        self.options, self.symbols)
-                for (indices, tier, _), batch_code in zip(group, compiled, strict=True):
+                compiled = load_batches(self.module, self.layout, [b for _, _, b, _ in group],
+                                        self.options, self.symbols,
+                                        [s for _, _, _, s in group])
+                published = [(batch_code, indices, tier)
+                             for (indices, tier, _, _), batch_code in zip(group, compiled,
+                                                                          strict=True)]
+                for batch_code, _, _ in published:
                     batch_code.from_cache = True
-                    self._publish(batch_code, indices, tier)
-                    self.preloaded_batches += 1
-                    loaded.append((indices, tier, batch_code))
-        for indices, tier, batch_code in loaded:
+                self._publish_all(published)
+                self.preloaded_batches += len(published)
+                loaded.extend(published)
+        for batch_code, indices, tier in loaded:
             self._report("preloaded", indices, tier, batch_code, t0)
 
     # The compile worker ----------------------------------------------------------------
@@ -705,20 +788,26 @@ def _submit_deferred_tier_ups(ref: weakref.ref[ModuleCode]) -> None:
         code._submit_deferred_tier_ups()
 
 
-def _link_groups(batches: list[tuple[list[int], int, BatchObject]]
-                 ) -> list[list[tuple[list[int], int, BatchObject]]]:
-    """``batches`` in groups that can share a library: one tier each (one loader), and
-    no function twice (each defines its functions' symbols), in their order otherwise."""
-    groups: list[list[tuple[list[int], int, BatchObject]]] = []
-    open_groups: dict[int, tuple[list[tuple[list[int], int, BatchObject]], set[int]]] = {}
+def _link_groups(batches: list[tuple[list[int], int, BatchObject, ObjectSymbols | None]]
+                 ) -> list[list[tuple[list[int], int, BatchObject, ObjectSymbols | None]]]:
+    """``batches`` in groups that can share a library: no global symbol twice (a lazy
+    batch's only global function is its first one, the others are internal; plus any
+    entry shims), in their order otherwise.  Tiers mix: linking does not depend on the
+    passes that made an object (CPython's warm start linked 141 libraries for 44 windows
+    when each tier had its own)."""
+    groups: list[list[tuple[list[int], int, BatchObject, ObjectSymbols | None]]] = []
+    names: set[str] = set()
     for item in batches:
-        indices, tier, _ = item
-        group = open_groups.get(tier)
-        if group is None or not group[1].isdisjoint(indices):
-            group = open_groups[tier] = ([], set())
-            groups.append(group[0])
-        group[0].append(item)
-        group[1].update(indices)
+        batch = item[2]
+        exported = [batch.code.functions[i] for i in batch.indices[:1]
+                    if i in batch.code.functions] if batch.separate else \
+            list(batch.code.functions.values())
+        exported.extend(batch.code.shims)
+        if not groups or not names.isdisjoint(exported):
+            groups.append([])
+            names = set()
+        groups[-1].append(item)
+        names.update(exported)
     return groups
 
 

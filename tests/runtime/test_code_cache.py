@@ -21,6 +21,7 @@ from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView, compile_batch_
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.code_cache import (
     ENTRY_MAGIC,
+    PACK_MAGIC,
     CodeCache,
     CodeCacheWarning,
     open_code_cache,
@@ -176,7 +177,7 @@ def _entries(directory: Path) -> list[Path]:
 def _plan_logs(directory: Path) -> list[Path]:
     # (Names starting with "." are not entries: the cleanup's marker, temporary files.)
     return [p for p in directory.rglob("*") if p.is_file() and not p.name.startswith(".")
-            and not p.read_bytes().startswith(ENTRY_MAGIC)]
+            and not p.read_bytes().startswith((ENTRY_MAGIC, PACK_MAGIC))]
 
 
 @pytest.mark.skipif(not lazy_stubs_supported(), reason="lazy compilation needs the stubs")

@@ -1,0 +1,237 @@
+"""A warm start's pack of recorded batches (runtime/jit/batch_pack.py, written by
+cached_compile.write_pack): a hit loads every recorded batch from it without reading
+their entries; without one the entries load and a pack is asked for; a damaged pack is
+detected, deleted and the entries load; a pack made before the recorded set changed is
+not used; a chunk that does not link falls back to the entries."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyjitwasm.jit.codeload import CodeLoader
+from pyjitwasm.jit.compiler import ObjectCode
+from pyjitwasm.libcalls import symbol_addresses
+from pyjitwasm.runtime.jit import batch_pack, cached_compile
+from pyjitwasm.runtime.jit.batch_pack import PackFormatError, decode_pack, encode_pack
+from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView, write_pack, write_packs
+from pyjitwasm.runtime.jit.call import invoke
+from pyjitwasm.runtime.jit.code_cache import PACK_MAGIC, CodeCache, open_code_cache
+from pyjitwasm.runtime.jit.compile_module import TIER0, BatchObject, CompileOptions
+from pyjitwasm.runtime.jit.fingerprint import compiler_fingerprint
+from pyjitwasm.runtime.jit.instance import instantiate
+from pyjitwasm.runtime.jit.module_code import ModuleCode
+from pyjitwasm.runtime.jit.store import JitStoreContext
+from pyjitwasm.runtime.native import lazy_stubs_supported
+from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.validator import validate_module
+from pyjitwasm.wat import wat2wasm
+
+pytestmark = pytest.mark.skipif(not lazy_stubs_supported(),
+                                reason="warm starts record lazy batches")
+
+WAT = """(module
+  (memory 1)
+  (func $leaf (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
+  (func $mid (param i32) (result i32) (i32.add (call $leaf (local.get 0)) (i32.const 1)))
+  (func (export "f") (param i32) (result i32) (call $mid (local.get 0)))
+  (func (export "g") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "h") (param i32) (result i32) (i32.sub (local.get 0) (i32.const 2))))
+"""
+WASM = wat2wasm(WAT)
+# One function per batch: f, $mid, $leaf, g and h are batches of their own.
+OPTIONS = CompileOptions(lazy=True, lazy_batch_instructions=0)
+EXPECTED = {"f": ([5], [16]), "g": ([0], [0]), "h": ([5], [3])}
+
+
+def _cache(directory: Path) -> CodeCache:
+    cache = open_code_cache(directory, compiler_fingerprint(OPTIONS, "test"))
+    assert cache is not None
+    return cache
+
+
+def _run(cache: CodeCache, calls: tuple[str, ...] = ("f", "g")) -> ModuleCode:
+    module = decode_module(WASM)
+    validate_module(module)
+    code = ModuleCode(module, OPTIONS, symbol_addresses(), ModuleCacheView.of(cache, WASM))
+    inst = instantiate(code, [], JitStoreContext(), invoke)
+    for name in calls:
+        args, results = EXPECTED[name]
+        assert invoke(inst.exports[name], args) == results
+    return code
+
+
+def _digest(cache: CodeCache) -> str:
+    return ModuleCacheView.of(cache, WASM).module_digest
+
+
+def _pack_path(cache: CodeCache) -> Path:
+    key = cache.pack_key(_digest(cache), OPTIONS)
+    return cache.root / key[:2] / key[2:]
+
+
+def _refuse_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make reading a batch's own entry, or compiling, fail the test."""
+    def no_entry(self: CodeCache, key: str, count: bool = True) -> Any:
+        raise AssertionError("a batch was read from its own entry")
+
+    def no_compile(self: CodeLoader, ir: Any) -> bytes:
+        raise AssertionError("a warm run compiled code")
+    monkeypatch.setattr(CodeCache, "load", no_entry)
+    monkeypatch.setattr(CodeLoader, "compile_object", no_compile)
+
+
+def test_a_warm_start_loads_every_recorded_batch_from_the_pack(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    assert _pack_path(cache).read_bytes().startswith(PACK_MAGIC)
+    assert not write_pack(cache, _digest(cache), OPTIONS)  # up to date already
+    _refuse_entries(monkeypatch)
+    warm_cache = _cache(tmp_path)
+    warm = _run(warm_cache)
+    assert warm.preloaded_batches == 4  # f, $mid, $leaf, g: one chunk, at f's first call
+    assert warm_cache.stats.hits == 4
+    assert warm_cache.stats.misses == 0 and warm_cache.stats.corrupt == 0
+    assert all(b.from_cache and b.timings.llvm == 0 for b in warm.batches)
+    assert warm._pack is None  # noqa: SLF001 - every batch taken: its bytes are let go
+
+
+def test_without_a_pack_the_entries_load_and_a_pack_is_asked_for(tmp_path: Path) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    warm = _run(cache)
+    assert warm.preloaded_batches == 4 and cache.stats.hits == 4
+    assert not _pack_path(cache).exists()
+    due = cached_compile._packs_due  # noqa: SLF001 - what the run's end writes
+    assert (str(cache.root), _digest(cache), OPTIONS) in due
+    assert write_packs() >= 1
+    assert _pack_path(cache).exists()
+    assert not due
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])
+def test_a_damaged_pack_is_detected_and_the_entries_load(tmp_path: Path, damage: str) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    path = _pack_path(cache)
+    data = path.read_bytes()
+    if damage == "flip":
+        path.write_bytes(data[:-100] + bytes([data[-100] ^ 0x40]) + data[-99:])
+    elif damage == "truncate":
+        path.write_bytes(data[:len(data) // 2])
+    else:
+        path.write_bytes(b"")
+    warm_cache = _cache(tmp_path)
+    warm = _run(warm_cache)
+    assert warm_cache.stats.corrupt == 1 and warm_cache.stats.misses == 0
+    assert warm.preloaded_batches == 4 and warm_cache.stats.hits == 4  # from the entries
+    assert not path.exists()
+    assert write_pack(warm_cache, _digest(warm_cache), OPTIONS)
+
+
+def test_a_pack_made_before_the_recorded_set_changed_is_not_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run(_cache(tmp_path), calls=("f",))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    # A run that reaches h: one more batch recorded, so the pack is stale.
+    grown = _cache(tmp_path)
+    _run(grown, calls=("f", "h"))
+    assert grown.stats.misses == 1 and grown.stats.stores == 1
+    stale = _cache(tmp_path)
+    view = ModuleCacheView.of(stale, WASM)
+    recorded = view.recorded(OPTIONS)
+    assert recorded.pack is None and len(recorded.batches) == 4
+    assert write_pack(stale, _digest(stale), OPTIONS)
+    _refuse_entries(monkeypatch)
+    fresh = _cache(tmp_path)
+    warm = _run(fresh, calls=("h", "f"))
+    assert fresh.stats.hits == 4 and warm.preloaded_batches == 4
+
+
+def test_a_chunk_that_does_not_link_falls_back_to_the_entries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("JITLink says no")
+    monkeypatch.setattr(CodeLoader, "load_merged", fail)
+    warm_cache = _cache(tmp_path)
+    warm = _run(warm_cache)
+    assert warm.preloaded_batches == 4
+    assert warm_cache.stats.misses == 0 and warm_cache.stats.stores == 0
+
+
+def test_a_pack_is_linked_a_chunk_at_a_time(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    _run(_cache(tmp_path))
+    monkeypatch.setattr(batch_pack, "PACK_CHUNK", 2)
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    _refuse_entries(monkeypatch)
+    warm_cache = _cache(tmp_path)
+    module = decode_module(WASM)
+    code = ModuleCode(module, OPTIONS, symbol_addresses(), ModuleCacheView.of(warm_cache, WASM))
+    inst = instantiate(code, [], JitStoreContext(), invoke)
+    assert invoke(inst.exports["g"], [0]) == [0]
+    assert code.preloaded_batches == 2  # $leaf and g: the second chunk
+    index = {e.name: e.index for e in module.exports}
+    assert code.tier_of(index["f"]) is None
+    assert invoke(inst.exports["f"], [5]) == [16]
+    assert code.preloaded_batches == 4
+
+
+def test_an_unwritable_cache_writes_no_pack(tmp_path: Path) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    cache.writable = False
+    assert not write_pack(cache, _digest(cache), OPTIONS)
+    assert not _pack_path(cache).exists()
+
+
+def test_a_forked_child_leaves_the_packs_to_its_parent(tmp_path: Path) -> None:
+    _run(_cache(tmp_path))
+    due = cached_compile._packs_due  # noqa: SLF001
+    assert due
+    pid = os.fork()
+    if pid == 0:  # the child: nothing due (its exit must not write the parent's packs)
+        os._exit(0 if not cached_compile._packs_due else 1)  # noqa: SLF001
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert due
+
+
+def _batch(index: int, obj: bytes) -> BatchObject:
+    return BatchObject((index,), True, False, ObjectCode(obj, {index: f"wasm_func_{index}"}, ()),
+                       {}, TIER0)
+
+
+def test_a_pack_round_trips_and_refuses_garbage() -> None:
+    loader = CodeLoader()
+    objs = [loader.compile_object(f"define i32 @wasm_func_{i}(i32 %a) nounwind {{\n"
+                                  f"  %b = add i32 %a, {i}\n  ret i32 %b\n}}\n")
+            for i in range(3)]
+    batches = [_batch(i, obj) for i, obj in enumerate(objs)]
+    # The first two merge; a batch defining a global again stays an object of its own.
+    batches.append(_batch(2, objs[2]))
+    pack = decode_pack(encode_pack("digest", batches, chunk=2))
+    assert pack.plans_digest == "digest"
+    assert pack.recorded == [([0], TIER0), ([1], TIER0), ([2], TIER0), ([2], TIER0)]
+    first = pack.chunk(pack.chunk_of(0))
+    assert first.merged and first.positions == [0, 1]
+    assert pack.chunk_of(2) != pack.chunk_of(3)  # no merge: one chunk per batch
+    alone = pack.chunk(pack.chunk_of(3))
+    assert not alone.merged and alone.obj == objs[2] and alone.positions == [3]
+    assert alone.batches[0].batch.code.functions == {2: "wasm_func_2"}
+    assert [s.name for s in alone.batches[0].symbols.functions] == ["wasm_func_2"]
+    for garbage in (b"", b"\x05\x00\x00\x00{not", b"\x02\x00\x00\x00{}"):
+        with pytest.raises(PackFormatError):
+            decode_pack(garbage)
