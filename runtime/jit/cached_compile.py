@@ -90,7 +90,7 @@ class ModuleCacheView:
     def recorded_batches(self, options: CompileOptions) -> list[tuple[list[int], int]]:
         """Every batch earlier runs recorded (wasm indices, tier), in the order they were
         first compiled, as :meth:`warm_batch` loads them: a function's tier-1 batch
-        instead of its tier-0 one."""
+        instead of its tier-0 one when the tier-1 batch holds all of its functions."""
         if options.keep_ir:
             return []
         return _recorded_from(self._plans_for(options))
@@ -189,8 +189,13 @@ def _recorded_from(plans: Mapping[tuple[str, int], tuple[int, ...]]
     batches = []
     for (name, root), indices in plans.items():
         tier = TIER1 if name == f"tier{TIER1}" else TIER0
-        if tier == TIER0 and (f"tier{TIER1}", root) in plans:
-            continue
+        if tier == TIER0:
+            # A tier-1 batch takes only the callees that had run by its tier-up, so the
+            # tier-0 batch stays when it holds functions the tier-1 one lacks (else a
+            # warm start compiles them: Graphviz's first warm run did, loading LLVM).
+            upper = plans.get((f"tier{TIER1}", root))
+            if upper is not None and set(indices) <= set(upper):
+                continue
         batches.append((list(indices), tier))
     return batches
 

@@ -280,3 +280,13 @@ def test_fingerprint_names_the_host(tmp_path: Path) -> None:
     assert fp["pyjitwasm"] == "9.9" and fp["cpu"] and fp["llvm"] and len(fp["build"]) == 32
     assert fp["option.heap_style"] == "'static'"
     assert fingerprint_module.host_target()["cpu_features"] == fp["cpu_features"]
+
+
+def test_a_tier0_batch_stays_recorded_unless_its_tier1_batch_holds_all_of_it() -> None:
+    from pyjitwasm.runtime.jit.cached_compile import _recorded_from
+
+    plans = {("tier0", 62): (62, 83, 85), ("tier0", 5): (5, 6), ("tier1", 62): (62,),
+             ("tier1", 5): (5, 6, 7)}
+    # 83 and 85 ran only at tier 0 (the tier-up of 62 did not take them): a warm start
+    # loads that batch too, or it would compile them.
+    assert _recorded_from(plans) == [([62, 83, 85], 0), ([62], 1), ([5, 6, 7], 1)]
