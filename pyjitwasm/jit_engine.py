@@ -21,7 +21,7 @@ from pyjitwasm.backend import Converter, PreparedModule
 from pyjitwasm.config import Config
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.images import MemoryImage, build_images
+from pyjitwasm.runtime.images import DataPlan, MemoryImage
 from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.batch_codec import BatchFormatError, decode_batch, encode_batch
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
@@ -35,6 +35,7 @@ from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.instance import ALLOCATOR, JitAllocator, instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
+from pyjitwasm.runtime.jit.module_record import module_data_plan
 from pyjitwasm.runtime.jit.pool import PooledJitAllocator
 from pyjitwasm.runtime.jit.precompile import Progress, precompile_module, worth_workers
 from pyjitwasm.runtime.jit.shims import use_object_cache
@@ -62,7 +63,7 @@ class JitModule:
     """A module prepared for the JIT: its compiled code, made on first use."""
 
     __slots__ = ("module", "options", "cache", "precompiled", "wasm", "features", "_compiled",
-                 "_lock", "allocator", "images", "parallel_compilation")
+                 "_lock", "allocator", "images", "data_plan", "parallel_compilation")
 
     def __init__(self, module: WasmModule, options: CompileOptions,
                  cache: ModuleCacheView | None = None,
@@ -86,6 +87,7 @@ class JitModule:
         # built on the first instantiation (Module() stays as fast as before).
         self.allocator = allocator
         self.images: tuple[MemoryImage, ...] | None = None
+        self.data_plan: DataPlan | None = None  # the images and the segments kept
 
     def compiled(self) -> ModuleCode:
         """The module's code slots (compiling everything the first time unless the
@@ -124,10 +126,13 @@ class JitModule:
 
     def instantiate(self, imports: Sequence[Extern],
                     context: StoreContext) -> JitModuleInstance:
-        images = self.images
-        if images is None:
-            images = self.images = build_images(self.module)
-        return instantiate(self.compiled(), imports, context, invoke, self.allocator, images)
+        data = self.data_plan
+        if data is None:
+            # From the code cache's record when it has one (module_record.py).
+            data = self.data_plan = module_data_plan(self.module, self.cache)
+            self.images = data.images
+        return instantiate(self.compiled(), imports, context, invoke, self.allocator,
+                           data.images, data)
 
 
 class JitBackend:

@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 from pyjitwasm.runtime.errors import InstantiationError, LinkError, Trap
 from pyjitwasm.runtime.floats import f32_from_bits, f64_from_bits
 from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.images import MemoryImage
+from pyjitwasm.runtime.images import DataPlan, MemoryImage
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
 from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
@@ -313,12 +313,17 @@ class InstantiationPlan:
     segments stay after instantiation, the exports by index space.
 
     Only work moves here, never a check: each segment is still bounds-checked against
-    the instance's own table or memory (an imported one may have any size)."""
+    the instance's own table or memory (an imported one may have any size).
+
+    ``data``: the module's :class:`~pyjitwasm.runtime.images.DataPlan` when the caller
+    has it (the code cache's module record): then no data segment is read unless
+    :attr:`active_datas` is (a module without memory images)."""
 
     __slots__ = ("func_count", "globals", "elems", "elem_funcs", "active_elems",
-                 "active_datas", "datas_after", "exports")
+                 "_active_datas", "datas_after", "exports", "_module")
 
-    def __init__(self, module: WasmModule) -> None:
+    def __init__(self, module: WasmModule, data: DataPlan | None = None) -> None:
+        self._module = module
         self.func_count = len(module.funcs)
         self.globals = [(glob.type, _plan_const(glob.init)) for glob in module.globals]
         # Per element segment: its items, and whether it stays after instantiation (only
@@ -336,16 +341,29 @@ class InstantiationPlan:
             if elem.mode == SegmentMode.ACTIVE:
                 assert elem.offset_expr is not None
                 self.active_elems.append((index, elem.table, _plan_const(elem.offset_expr)))
-        self.active_datas: list[tuple[int, PlannedConst, bytes]] = []
-        for data in module.datas:
-            if data.mode == SegmentMode.ACTIVE:
-                assert data.offset_expr is not None
-                self.active_datas.append((data.memory, _plan_const(data.offset_expr),
-                                          data.data))
-        self.datas_after = [b"" if data.mode == SegmentMode.ACTIVE else data.data
-                            for data in module.datas]
+        self._active_datas: list[tuple[int, PlannedConst, bytes]] | None = None
+        if data is None:
+            active = SegmentMode.ACTIVE
+            self.datas_after = [b"" if seg.mode is active else seg.data
+                                for seg in module.datas]
+        else:
+            self.datas_after = data.datas_after
         self.exports = [(export.name, export.kind, export.index)
                         for export in module.exports]
+
+    @property
+    def active_datas(self) -> list[tuple[int, PlannedConst, bytes]]:
+        """The active data segments in order: memory, planned offset, bytes (worked out
+        on first use: a module with memory images never needs them)."""
+        planned = self._active_datas
+        if planned is None:
+            planned = []
+            for seg in self._module.datas:
+                if seg.mode == SegmentMode.ACTIVE:
+                    assert seg.offset_expr is not None
+                    planned.append((seg.memory, _plan_const(seg.offset_expr), seg.data))
+            self._active_datas = planned
+        return planned
 
 
 # Instantiation --------------------------------------------------------------------------

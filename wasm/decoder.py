@@ -676,7 +676,7 @@ class _ModuleDecoder:
         m = self.module
         if len(m.funcs) != len(m.codes):
             raise DecodeError("function and code section have inconsistent lengths", end)
-        if m.data_count is not None and m.data_count != len(m.datas):
+        if m.datas_decoded and m.data_count is not None and m.data_count != len(m.datas):
             raise DecodeError("data count and data section have inconsistent lengths", end)
 
     # Sections ----------------------------------------------------------------------
@@ -856,6 +856,16 @@ class _ModuleDecoder:
             codes.append(code)
 
     def _data(self, r: Reader) -> None:
+        if not self.decode_bodies:
+            # A module known valid: its segments are decoded when first read (most
+            # warm starts never do: the code cache has the memory images).
+            self.module.datas_source = _DeferredDataSection(self.data, r.pos, r.end,
+                                                            self.disabled)
+            r.pos = r.end
+            return
+        self._data_segments(r)
+
+    def _data_segments(self, r: Reader) -> None:
         m = self.module
         datas = m.datas
         data, limit = self.data, r.limit
@@ -928,6 +938,34 @@ class _ModuleDecoder:
         10: _code,
         11: _data,
     }
+
+
+class _DeferredDataSection:
+    """The data section of a module known valid, decoded when ``WasmModule.datas`` is
+    first read (``WasmModule.datas_source``)."""
+
+    __slots__ = ("data", "start", "end", "disabled")
+
+    def __init__(self, data: bytes, start: int, end: int,
+                 disabled: dict[int, str] | None) -> None:
+        self.data = data
+        self.start = start
+        self.end = end
+        self.disabled = disabled
+
+    def __call__(self) -> list[DataSegment]:
+        decoder = _ModuleDecoder.__new__(_ModuleDecoder)
+        decoder.data = self.data
+        decoder.disabled = self.disabled
+        decoder.module = WasmModule(size=len(self.data))
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # as decode_module does
+        try:
+            decoder._data_segments(Reader(self.data, self.start, self.end))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        return decoder.module.datas
 
 
 def _count(r: Reader) -> int:
@@ -1009,7 +1047,8 @@ def decode_module(data: bytes, features: Features = DEFAULT_FEATURES,
     ``decode_bodies=False``: function bodies are not decoded at all, only delimited
     (:meth:`FunctionBody.deferred`); each is decoded when first read.  For a module known
     to be valid (the code cache says it validated): a malformed body would only be found
-    when read, and nothing reads most bodies of a large module.
+    when read, and nothing reads most bodies of a large module.  The data section is
+    deferred the same way: ``WasmModule.datas`` decodes it when first read.
 
     ``body_checks``: called with the module decoded so far when the code section is
     reached; the check it returns (if any) sees each body as soon as it is decoded

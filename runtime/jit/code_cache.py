@@ -240,6 +240,49 @@ class CodeCache:
         """Keep an empty note under ``key`` (see :meth:`has_note`)."""
         self._write(key, b"")
 
+    # Module records (``module_record.py``, the warmmod block) ---------------------------
+
+    def record_key(self, module_digest: str, kind: str) -> str:
+        """The key of the module's record of kind ``kind`` (with this fingerprint: the
+        build id covers the code that made it)."""
+        return hashlib.sha256(
+            f"{self._digest}\nrecord:{kind}\n{module_digest}".encode()).hexdigest()
+
+    def load_record(self, key: str) -> memoryview | None:
+        """The checked payload of record ``key``, or None (missing, or corrupt: then
+        deleted).  Like :meth:`_read` but without copying the payload, which may hold
+        megabytes of memory image; the caller counts the hit once it parses, or calls
+        :meth:`discard_record`."""
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            self.stats.misses += 1
+            return None
+        view = memoryview(data)
+        head = len(ENTRY_MAGIC)
+        payload = view[head + _DIGEST:]
+        if (len(data) < head + _DIGEST + _KEY or view[:head] != ENTRY_MAGIC
+                or hashlib.sha256(payload).digest() != view[head:head + _DIGEST]
+                or payload[:_KEY] != key.encode()):
+            self._discard(key)
+            return None
+        try:
+            os.utime(path)  # used now (the size cleanup deletes the least recently used)
+        except OSError:
+            pass
+        return payload[_KEY:]
+
+    def discard_record(self, key: str) -> None:
+        """Delete record ``key``, which passed its check but does not parse."""
+        self._discard(key)
+
+    def store_record(self, key: str, body: bytes) -> None:
+        """Keep ``body`` as record ``key``."""
+        self._write(key, body)
+
+    # ------------------------------------------------------------------------------------
+
     def _write(self, key: str, body: bytes) -> None:
         if not self.writable:
             return
