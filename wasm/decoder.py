@@ -687,7 +687,10 @@ class _ModuleDecoder:
             raise DecodeError(UNEXPECTED_END_OF_SECTION, r.end)
         start = r.pos
         r.pos = r.end
-        self.module.customs.append(CustomSection(name, self.data[start : r.end], offset))
+        # A view, not a copy: debug sections can be most of a module (CPython for WASI:
+        # 13 of its 26 MB), and nothing but objdump and tests reads them.
+        self.module.customs.append(CustomSection(name, memoryview(self.data)[start:r.end],
+                                                 offset))
         if name == "name":
             names = _parse_name_section(self.data, start, r.end)
             if names is not None:
@@ -734,8 +737,17 @@ class _ModuleDecoder:
 
     def _function(self, r: Reader) -> None:
         funcs = self.module.funcs
-        for _ in range(r.u32()):
-            funcs.append(r.u32())
+        data, pos, limit = r.data, r.pos, r.limit
+        count, pos = read_u32(data, pos, limit)
+        for _ in range(count):
+            # Type indices are mostly one byte (CPython for WASI: 11,000 of them).
+            if pos < limit and data[pos] < 0x80:
+                funcs.append(data[pos])
+                pos += 1
+            else:
+                index, pos = read_u32(data, pos, limit)
+                funcs.append(index)
+        r.pos = pos
 
     def _table(self, r: Reader) -> None:
         tables = self.module.tables
@@ -807,10 +819,12 @@ class _ModuleDecoder:
                     items.append(self._const_expr(r))
             else:
                 new = tuple.__new__
+                data, pos, limit = r.data, r.pos, r.limit
                 for _ in range(count):
-                    item_off = r.pos
-                    index = r.u32()
+                    item_off = pos
+                    index, pos = read_u32(data, pos, limit)
                     items.append(ConstExpr([new(Instr, (REF_FUNC, index, item_off))], item_off))
+                r.pos = pos
             elems.append(ElemSegment(mode, elem_type, items, table, offset_expr, off))
 
     def _data_count(self, r: Reader) -> None:
@@ -830,7 +844,15 @@ class _ModuleDecoder:
             # Only each body's extent (a known-valid module: see decode_module).
             pos, limit = r.pos, r.limit
             for _ in range(count):
-                size, start = read_u32(data, pos, limit)
+                # Sizes of one or two bytes inline (most bodies), longer ones read.
+                if pos + 1 < limit and data[pos] >= 0x80 and data[pos + 1] < 0x80:
+                    size = (data[pos] & 0x7F) | (data[pos + 1] << 7)
+                    start = pos + 2
+                elif pos < limit and data[pos] < 0x80:
+                    size = data[pos]
+                    start = pos + 1
+                else:
+                    size, start = read_u32(data, pos, limit)
                 if size > limit - start:
                     raise DecodeError("length out of bounds", pos)
                 codes.append(deferred(pos, start + size - pos, source))

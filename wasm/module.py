@@ -207,8 +207,11 @@ class SectionHeader:
 
 @dataclass(slots=True)
 class CustomSection:
+    """A custom section: its name, its contents (a read-only view of the module's
+    bytes), the offset of its section id."""
+
     name: str
-    data: bytes
+    data: bytes | memoryview
     offset: int
 
 
