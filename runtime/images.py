@@ -31,21 +31,32 @@ class MemoryImage:
     """The initial bytes of memory ``memory`` (index in the module's whole memory index
     space): ``data`` from address 0, its length rounded up to whole host pages (or to
     the memory's size when that is smaller: a memory of 1-byte pages).  ``data`` is
-    bytes, or a read-only view of them (an image read from the code cache,
-    ``runtime/jit/module_record.py``)."""
+    bytes, or a read-only view of them.
 
-    __slots__ = ("memory", "data", "cow_capable", "_fd", "_lock", "__weakref__")
+    ``file``: an open file (which the image then owns and closes) holding ``data`` at a
+    host-page-aligned offset (an image from the code cache, mapped from its entry:
+    ``runtime/jit/module_record.py``); large images are mapped copy-on-write from it
+    instead of from a memfd the image would first have to fill."""
 
-    def __init__(self, memory: int, data: bytes | memoryview) -> None:
+    __slots__ = ("memory", "data", "cow_capable", "_fd", "fd_offset", "_lock", "__weakref__")
+
+    def __init__(self, memory: int, data: bytes | memoryview,
+                 file: tuple[int, int] | None = None) -> None:
         self.memory = memory
         self.data = data
-        # Large enough that mapping it copy-on-write beats copying it.
-        self.cow_capable = len(data) >= COW_THRESHOLD and hasattr(os, "memfd_create")
         self._fd = -1
+        self.fd_offset = 0  # where ``data`` starts in the file ``fd()`` returns
+        if file is not None:
+            self._fd, self.fd_offset = file
+            weakref.finalize(self, os.close, self._fd)
+        # Large enough that mapping it copy-on-write beats copying it.
+        self.cow_capable = len(data) >= COW_THRESHOLD and (
+            file is not None or hasattr(os, "memfd_create"))
         self._lock = threading.Lock()
 
     def fd(self) -> int:
-        """A memfd holding ``data`` (made on first use, closed with the image)."""
+        """A file holding ``data`` from offset ``fd_offset``: the one given, or a
+        memfd (made on first use), closed with the image."""
         if self._fd < 0:
             with self._lock:
                 if self._fd < 0:

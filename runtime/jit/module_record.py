@@ -14,47 +14,73 @@ atomically).  One that fails its check, does not parse, or does not fit the modu
 deleted and the plan is made again from the segments, then stored afresh: a damaged
 record costs the time it would have saved, never a wrong memory.
 
+The record is an ordinary cache entry (``code_cache.py``: SHA-256 checked, written
+atomically), read back mapped rather than read: each memory image sits at a host-page-
+aligned offset of the entry's file, and an instance maps it copy-on-write from there
+(``MemoryImage(file=...)``), so a warm start neither copies the image into Python nor
+fills a memfd with it (CPython for WASI: a 10 MB image).
+
 Layout (little-endian): ``RECORD_MAGIC``; segment count, passive count, image count
 (u32 each); per passive segment its index and length (u32, u32) then its bytes; per
-image its memory index (u32) and length (u64) then its bytes.
+image its memory index (u32), length and offset in the body (u64, u64); then the images
+at their offsets (zero padding before each).
 """
 
 from __future__ import annotations
 
+import os
 import struct
 
-from pyjitwasm.runtime.images import DataPlan, MemoryImage, plan_data
+from pyjitwasm.runtime.images import COW_THRESHOLD, HOST_PAGE, DataPlan, MemoryImage, plan_data
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
+from pyjitwasm.runtime.jit.code_cache import RECORD_BODY_OFFSET, LoadedRecord
 from pyjitwasm.wasm.module import WasmModule
 
 RECORD_KIND = "data-plan"
 RECORD_MAGIC = b"PJWDATA1"
 _COUNTS = struct.Struct("<III")
 _PASSIVE = struct.Struct("<II")
-_IMAGE = struct.Struct("<IQ")
+_IMAGE = struct.Struct("<IQQ")
 
 
 class RecordFormatError(ValueError):
     """A record's bytes do not parse, or do not fit the module."""
 
 
+def _aligned(body_offset: int) -> int:
+    """The first body offset from ``body_offset`` on that is page-aligned in the file."""
+    in_file = RECORD_BODY_OFFSET + body_offset
+    return (in_file + HOST_PAGE - 1) // HOST_PAGE * HOST_PAGE - RECORD_BODY_OFFSET
+
+
 def encode_data_plan(plan: DataPlan) -> bytes:
-    """The record's bytes for ``plan``."""
+    """The record's body for ``plan``."""
     passive = [(index, data) for index, data in enumerate(plan.datas_after) if data]
     parts = [RECORD_MAGIC, _COUNTS.pack(len(plan.datas_after), len(passive), len(plan.images))]
     for index, data in passive:
         parts.append(_PASSIVE.pack(index, len(data)))
         parts.append(bytes(data))
+    pos = sum(map(len, parts)) + _IMAGE.size * len(plan.images)
+    placed: list[tuple[int, bytes | memoryview]] = []
     for image in plan.images:
-        parts.append(_IMAGE.pack(image.memory, len(image.data)))
-        parts.append(bytes(image.data))
+        start = _aligned(pos)
+        parts.append(_IMAGE.pack(image.memory, len(image.data), start))
+        placed.append((start, image.data))
+        pos = start + len(image.data)
+    pos = sum(map(len, parts))
+    for start, image_data in placed:
+        parts.append(bytes(start - pos))
+        parts.append(bytes(image_data))
+        pos = start + len(image_data)
     return b"".join(parts)
 
 
-def decode_data_plan(payload: memoryview, module: WasmModule) -> DataPlan:
-    """The plan a record holds (its images are views of ``payload``: no copy).  Raises
-    RecordFormatError for bytes that do not parse or an image that does not fit one of
-    ``module``'s memories."""
+def decode_data_plan(payload: memoryview, module: WasmModule,
+                     record: LoadedRecord | None = None) -> DataPlan:
+    """The plan a record's body holds (its images are views of ``payload``: no copy;
+    mapped from ``record``'s file when it is mapped and they are page-aligned there).
+    Raises RecordFormatError for bytes that do not parse or an image that does not fit
+    one of ``module``'s memories."""
     if payload[:len(RECORD_MAGIC)] != RECORD_MAGIC:
         raise RecordFormatError("not a data-plan record")
     try:
@@ -70,17 +96,22 @@ def decode_data_plan(payload: memoryview, module: WasmModule) -> DataPlan:
             datas_after[index] = bytes(payload[pos:pos + size])
             pos += size
         memory_types = module.memory_types()
-        images = []
-        for _ in range(image_count):
-            memory, size = _IMAGE.unpack_from(payload, pos)
-            pos += _IMAGE.size
-            if (memory >= len(memory_types) or size > memory_types[memory].minimum_bytes
-                    or pos + size > len(payload)):
-                raise RecordFormatError("image does not fit the module")
-            images.append(MemoryImage(memory, payload[pos:pos + size]))
-            pos += size
+        table = [_IMAGE.unpack_from(payload, pos + n * _IMAGE.size)
+                 for n in range(image_count)]
+        pos += _IMAGE.size * image_count
     except struct.error as exc:
         raise RecordFormatError(f"truncated record: {exc}") from None
+    images = []
+    for memory, size, start in table:
+        if (memory >= len(memory_types) or size > memory_types[memory].minimum_bytes
+                or start < pos or start + size > len(payload)):
+            raise RecordFormatError("image does not fit the module or the record")
+        file = None
+        if record is not None and record.mapped and size >= COW_THRESHOLD \
+                and (RECORD_BODY_OFFSET + start) % HOST_PAGE == 0:
+            file = (os.dup(record.fd), RECORD_BODY_OFFSET + start)
+        images.append(MemoryImage(memory, payload[start:start + size], file))
+        pos = start + size
     if pos != len(payload):
         raise RecordFormatError("trailing bytes")
     if module.datas_decoded and len(module.datas) != count:
@@ -95,15 +126,17 @@ def module_data_plan(module: WasmModule, cache: ModuleCacheView | None) -> DataP
         return plan_data(module)
     code_cache = cache.cache
     key = code_cache.record_key(cache.module_digest, RECORD_KIND)
-    payload = code_cache.load_record(key)
-    if payload is not None:
+    record = code_cache.load_record(key)
+    if record is not None:
         try:
-            plan = decode_data_plan(payload, module)
+            plan = decode_data_plan(record.payload, module, record)
         except RecordFormatError:
             code_cache.discard_record(key)
         else:
             code_cache.stats.hits += 1
             return plan
+        finally:
+            record.close()  # (each image mapped from the file has its own descriptor)
     plan = plan_data(module)
     code_cache.store_record(key, encode_data_plan(plan))
     return plan

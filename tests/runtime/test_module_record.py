@@ -232,3 +232,58 @@ def test_segment_offset_from_a_global_warm(tmp_path: Path) -> None:
         module = pyjitwasm.Module(engine, GLOBAL_OFFSET_WASM)
         instance = pyjitwasm.Instance(store, module, [glob])
         assert _memory(store, instance, base, 5) == b"moved"
+
+
+# An image large enough to be mapped copy-on-write (images.COW_THRESHOLD).
+BIG = bytes(range(256)) * 320  # 80 KiB
+_BIG_TEXT = "".join("\\" + format(b, "02x") for b in BIG)
+BIG_WASM = wat2wasm(f"""(module
+  (memory (export "mem") 4)
+  (data (i32.const 4096) "{_BIG_TEXT}")
+  (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))""")
+
+
+def test_large_image_is_mapped_from_the_record_and_stays_private(tmp_path: Path) -> None:
+    _, store, instance = _instantiate(_engine(tmp_path), BIG_WASM)
+    assert _memory(store, instance, 4096, len(BIG)) == BIG
+    record = _record_path(_engine(tmp_path), BIG_WASM)
+    stored = record.read_bytes()
+
+    warm = _engine(tmp_path)
+    module, store, instance = _instantiate(warm, BIG_WASM)
+    assert not module._wasm.datas_decoded
+    prepared = module._prepared
+    assert prepared.images and prepared.images[0].fd_offset > 0  # the record's file
+    assert _memory(store, instance, 4096, len(BIG)) == BIG
+    poke = instance.exports(store)["poke"]
+    poke(store, 4096, 0xEE)
+    poke(store, 4096 + 70000, 0xEE)
+    assert _memory(store, instance, 4096, 1) == b"\xee"
+    # Copy-on-write: neither the file nor a second instance sees the writes.
+    assert record.read_bytes() == stored
+    store2 = pyjitwasm.Store(warm)
+    instance2 = pyjitwasm.Instance(store2, module, [])
+    assert _memory(store2, instance2, 4096, len(BIG)) == BIG
+    # And the record still checks out for the next start.
+    module, store, instance = _instantiate(_engine(tmp_path), BIG_WASM)
+    assert not module._wasm.datas_decoded
+    assert _memory(store, instance, 4096, len(BIG)) == BIG
+
+
+def test_record_is_read_where_its_file_cannot_be_mapped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _instantiate(_engine(tmp_path), BIG_WASM)
+
+    def no_mmap(*args: object, **kwargs: object) -> object:
+        raise OSError("this file system cannot map")
+
+    from pyjitwasm.runtime.jit import code_cache
+
+    monkeypatch.setattr(code_cache.mmap, "mmap", no_mmap)
+    warm = _engine(tmp_path)
+    module, store, instance = _instantiate(warm, BIG_WASM)
+    assert not module._wasm.datas_decoded
+    prepared = module._prepared
+    assert prepared.images and prepared.images[0].fd_offset == 0  # a memfd, not the file
+    assert _memory(store, instance, 4096, len(BIG)) == BIG
+    assert _code_cache(warm).stats.corrupt == 0
