@@ -329,14 +329,23 @@ class InstantiationPlan:
         self.globals = [(glob.type, _plan_const(glob.init)) for glob in module.globals]
         # Per element segment: its items, and whether it stays after instantiation (only
         # passive ones do: active ones are applied and dropped, declarative ones dropped).
-        self.elems = [([_plan_const(item) for item in seg.items],
-                       seg.mode == SegmentMode.PASSIVE) for seg in module.elems]
-        # A segment of ``ref.func`` items only, as the function numbers (its items are
-        # then looked up without evaluating anything: most segments are such).
-        self.elem_funcs: list[tuple[int, ...] | None] = [
-            tuple(payload for _, payload in items)
-            if all(kind == _FUNC for kind, _ in items) else None
-            for items, _ in self.elems]
+        # A segment of ``ref.func`` items only (most are) also as the function numbers,
+        # its items then looked up without evaluating anything (``elem_funcs``).
+        self.elems: list[tuple[list[PlannedConst], bool]] = []
+        self.elem_funcs: list[tuple[int, ...] | None] = []
+        ref_func = op.REF_FUNC
+        for seg in module.elems:
+            passive = seg.mode == SegmentMode.PASSIVE
+            instrs = [item.instrs for item in seg.items]
+            if all(len(item) == 1 and item[0].op == ref_func for item in instrs):
+                numbers = tuple(item[0].imm for item in instrs)
+                self.elems.append(([(_FUNC, number) for number in numbers], passive))
+                self.elem_funcs.append(numbers)
+            else:
+                planned = [_plan_const(item) for item in seg.items]
+                self.elems.append((planned, passive))
+                self.elem_funcs.append(tuple(payload for _, payload in planned)
+                                       if all(kind == _FUNC for kind, _ in planned) else None)
         self.active_elems: list[tuple[int, int, PlannedConst]] = []
         for index, elem in enumerate(module.elems):
             if elem.mode == SegmentMode.ACTIVE:

@@ -249,6 +249,10 @@ class WasmModule:
     # never needs).  See :func:`_deferrable_datas`.
     datas_source: Callable[[], list[DataSegment]] | None = field(
         default=None, repr=False, compare=False)
+    # ``translate.vmctx.func_ref_indices``, kept once worked out (the code, the vmctx
+    # layout and the instance template each ask; CPython for WASI: 5,900 functions).  A
+    # module is not changed once decoded.
+    func_ref_numbers: dict[int, int] | None = field(default=None, repr=False, compare=False)
 
     # Index spaces (imports first) -------------------------------------------------
 
