@@ -175,6 +175,9 @@ class JitBackend:
                                c.memory_style, c.dynamic_memory_reserve, self.epoch,
                                c.consume_fuel, c.epoch_interruption)
 
+    def may_know_valid(self) -> bool:
+        return self.code_cache is not None
+
     def known_valid(self, wasm: bytes) -> bool:
         view = self._cache_view(wasm)
         return view is not None and view.cache.has_note(

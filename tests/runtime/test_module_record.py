@@ -287,3 +287,39 @@ def test_record_is_read_where_its_file_cannot_be_mapped(
     assert prepared.images and prepared.images[0].fd_offset == 0  # a memfd, not the file
     assert _memory(store, instance, 4096, len(BIG)) == BIG
     assert _code_cache(warm).stats.corrupt == 0
+
+
+INVALID_WASM = wat2wasm("""(module
+  (memory 1)
+  (data (i32.const 0) "x")
+  (func (export "f") (result i32) (i64.const 0)))""")
+
+
+@pytest.mark.parametrize("speculate", [True, False])
+def test_module_known_valid_while_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        speculate: bool) -> None:
+    """``Module()`` decodes a large module as known valid while the cache is asked
+    (``SPECULATIVE_DECODE_BYTES``; every module here, patched): the same module, the
+    same errors, the cold path when the answer is no."""
+    import pyjitwasm.module as api_module
+
+    monkeypatch.setattr(api_module, "SPECULATIVE_DECODE_BYTES", 0 if speculate else 1 << 40)
+    cold = pyjitwasm.Module(_engine(tmp_path), WASM)
+    assert cold._wasm.datas_decoded  # validated: decoded in full
+    _, store, instance = _instantiate(_engine(tmp_path))
+    _check_instance(store, instance)
+    warm = pyjitwasm.Module(_engine(tmp_path), WASM)
+    assert not warm._wasm.datas_decoded
+    assert not warm._wasm.codes[0].decoded
+    # An invalid module is never known valid; it fails as without a cache.
+    with pytest.raises(pyjitwasm.ValidationError) as uncached:
+        pyjitwasm.Module(pyjitwasm.Engine(), INVALID_WASM)
+    for _ in range(2):
+        with pytest.raises(pyjitwasm.ValidationError) as cached:
+            pyjitwasm.Module(_engine(tmp_path), INVALID_WASM)
+        assert str(cached.value) == str(uncached.value)
+    with pytest.raises(pyjitwasm.DecodeError) as malformed:
+        pyjitwasm.Module(_engine(tmp_path), WASM[:-3])
+    with pytest.raises(pyjitwasm.DecodeError) as malformed_uncached:
+        pyjitwasm.Module(pyjitwasm.Engine(), WASM[:-3])
+    assert str(malformed.value) == str(malformed_uncached.value)
