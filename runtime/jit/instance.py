@@ -25,6 +25,7 @@ from pyjitwasm.runtime.images import DataPlan, MemoryImage
 from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.memory import STATIC_BOUND, STATIC_GUARD, JitMemory
+from pyjitwasm.runtime.jit.shims import preload_host_shims
 from pyjitwasm.runtime.jit.slots import MemorySlotPool, SlotReturn
 from pyjitwasm.runtime.jit.store import JitFunc, JitState, JitStoreContext, signature_id
 from pyjitwasm.runtime.jit.table import JitTable
@@ -218,6 +219,10 @@ class JitAllocator:
         layout = inst.layout
         state = _jit_context(inst.context).jit
         w = inst.words()
+        # Host functions met for the first time need their signatures' host shims: all
+        # linked at once (a WASI program imports dozens).
+        preload_host_shims([(func.type.params, func.type.results) for func in inst.funcs
+                            if func.host is not None and not isinstance(func.compiled, JitFunc)])
         for n, func in enumerate(inst.funcs):
             jf = state.jit_func(func)
             at = layout.imported_func(n)
