@@ -76,6 +76,8 @@ class _VmctxTemplate:
         first = module.num_imported_funcs
         types = module.types
         self.func_types = [types[type_index] for type_index in module.funcs]
+        # Defined function k's slot is word k of the code slot table (the layout compiled
+        # code indexes: ``code.slot_address``, without a call per function).
         slots_address = code.slots_address
         self.code_slots = list(range(slots_address, slots_address + 8 * len(module.funcs), 8))
         # Function index -> vmctx offset of its VMFuncRef record, for defined functions:
