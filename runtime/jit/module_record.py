@@ -101,9 +101,11 @@ def decode_data_plan(payload: memoryview, module: WasmModule,
         pos += _IMAGE.size * image_count
     except struct.error as exc:
         raise RecordFormatError(f"truncated record: {exc}") from None
+    imported = len(memory_types) - len(module.memories)
     images = []
     for memory, size, start in table:
-        if (memory >= len(memory_types) or size > memory_types[memory].minimum_bytes
+        if (not imported <= memory < len(memory_types)
+                or size > memory_types[memory].minimum_bytes
                 or start < pos or start + size > len(payload)):
             raise RecordFormatError("image does not fit the module or the record")
         file = None
@@ -114,7 +116,10 @@ def decode_data_plan(payload: memoryview, module: WasmModule,
         pos = start + size
     if pos != len(payload):
         raise RecordFormatError("trailing bytes")
-    if module.datas_decoded and len(module.datas) != count:
+    # (Segment indices matter to memory.init and data.drop, which need the data count
+    # section: a deferred module is checked against that.)
+    declared = len(module.datas) if module.datas_decoded else module.data_count
+    if declared is not None and declared != count:
         raise RecordFormatError("segment count does not match the module")
     return DataPlan(tuple(images), datas_after)
 

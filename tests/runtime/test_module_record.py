@@ -121,7 +121,8 @@ def test_record_round_trip() -> None:
 
 
 @pytest.mark.parametrize("damage", ["magic", "truncated", "trailing", "too_big_image",
-                                    "bad_passive_index", "segment_count"])
+                                    "bad_passive_index", "segment_count",
+                                    "deferred_segment_count", "imported_memory"])
 def test_unparsable_records_are_refused(damage: str) -> None:
     module = decode_module(WASM)
     good = encode_data_plan(plan_data(module))
@@ -138,8 +139,15 @@ def test_unparsable_records_are_refused(damage: str) -> None:
         entry = b"\x02\x00\x00\x00\x01\x00\x00\x00x"  # index 2, length 1, b"x"
         assert entry in bad
         bad = bad.replace(entry, b"\x09" + entry[1:])
+    elif damage == "imported_memory":
+        module = decode_module(wat2wasm("""(module (import "m" "m" (memory 2))
+                                             (data (i32.const 0) "x"))"""))
+        bad = encode_data_plan(DataPlan((MemoryImage(0, bytes(4096)),), [b""]))
     else:
         bad = encode_data_plan(DataPlan((), [b""] * 5))
+        if damage == "deferred_segment_count":  # checked against the data count section
+            module = decode_module(WASM, keep_bodies=False, decode_bodies=False)
+            assert not module.datas_decoded and module.data_count == 3
     with pytest.raises(RecordFormatError):
         decode_data_plan(memoryview(bad), module)
 
