@@ -35,7 +35,7 @@ from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.instance import ALLOCATOR, JitAllocator, instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
-from pyjitwasm.runtime.jit.module_record import module_data_plan
+from pyjitwasm.runtime.jit.module_record import PendingDataPlan, module_data_plan
 from pyjitwasm.runtime.jit.pool import PooledJitAllocator
 from pyjitwasm.runtime.jit.precompile import Progress, precompile_module, worth_workers
 from pyjitwasm.runtime.jit.shims import use_object_cache
@@ -63,7 +63,8 @@ class JitModule:
     """A module prepared for the JIT: its compiled code, made on first use."""
 
     __slots__ = ("module", "options", "cache", "precompiled", "wasm", "features", "_compiled",
-                 "_lock", "allocator", "images", "data_plan", "parallel_compilation")
+                 "_lock", "allocator", "images", "data_plan", "_pending_data",
+                 "parallel_compilation")
 
     def __init__(self, module: WasmModule, options: CompileOptions,
                  cache: ModuleCacheView | None = None,
@@ -88,6 +89,8 @@ class JitModule:
         self.allocator = allocator
         self.images: tuple[MemoryImage, ...] | None = None
         self.data_plan: DataPlan | None = None  # the images and the segments kept
+        # A warm start reads the data plan meanwhile (module_record.PendingDataPlan).
+        self._pending_data = PendingDataPlan.start_if_warm(module, cache)
 
     def compiled(self) -> ModuleCode:
         """The module's code slots (compiling everything the first time unless the
@@ -126,13 +129,15 @@ class JitModule:
 
     def instantiate(self, imports: Sequence[Extern],
                     context: StoreContext) -> JitModuleInstance:
+        code = self.compiled()
         data = self.data_plan
         if data is None:
             # From the code cache's record when it has one (module_record.py).
-            data = self.data_plan = module_data_plan(self.module, self.cache)
-            self.images = data.images
-        return instantiate(self.compiled(), imports, context, invoke, self.allocator,
-                           data.images, data)
+            pending = self._pending_data
+            data = pending.result() if pending is not None else \
+                module_data_plan(self.module, self.cache)
+            self.data_plan, self.images, self._pending_data = data, data.images, None
+        return instantiate(code, imports, context, invoke, self.allocator, data.images, data)
 
 
 class JitBackend:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 
 from pyjitwasm.runtime.images import COW_THRESHOLD, HOST_PAGE, DataPlan, MemoryImage, plan_data
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
@@ -124,28 +125,75 @@ def decode_data_plan(payload: memoryview, module: WasmModule,
     return DataPlan(tuple(images), datas_after)
 
 
+def load_data_plan(module: WasmModule, cache: ModuleCacheView) -> DataPlan | None:
+    """``module``'s data plan from its record in ``cache``, or None if there is no
+    intact one (a damaged one is deleted)."""
+    code_cache = cache.cache
+    key = code_cache.record_key(cache.module_digest, RECORD_KIND)
+    record = code_cache.load_record(key)
+    if record is None:
+        return None
+    try:
+        plan = decode_data_plan(record.payload, module, record)
+    except RecordFormatError:
+        code_cache.discard_record(key)
+        return None
+    finally:
+        record.close()  # (each image mapped from the file has its own descriptor)
+    code_cache.stats.hits += 1
+    return plan
+
+
 def module_data_plan(module: WasmModule, cache: ModuleCacheView | None) -> DataPlan:
     """``module``'s data plan: from its record in ``cache`` when there is an intact one,
     else planned from its segments (and recorded, when there is a cache)."""
     if cache is None:
         return plan_data(module)
-    code_cache = cache.cache
-    key = code_cache.record_key(cache.module_digest, RECORD_KIND)
-    record = code_cache.load_record(key)
-    if record is not None:
-        try:
-            plan = decode_data_plan(record.payload, module, record)
-        except RecordFormatError:
-            code_cache.discard_record(key)
-        else:
-            code_cache.stats.hits += 1
-            return plan
-        finally:
-            record.close()  # (each image mapped from the file has its own descriptor)
-    plan = plan_data(module)
-    code_cache.store_record(key, encode_data_plan(plan))
+    plan = load_data_plan(module, cache)
+    if plan is None:
+        plan = plan_data(module)
+        cache.cache.store_record(cache.cache.record_key(cache.module_digest, RECORD_KIND),
+                                 encode_data_plan(plan))
     return plan
 
 
-__all__ = ["RECORD_KIND", "RecordFormatError", "decode_data_plan", "encode_data_plan",
-           "module_data_plan"]
+class PendingDataPlan:
+    """A module's data plan read from its record on a thread, started when the module is
+    prepared: mapping and checking the record (CPython for WASI: 10 MB, ~6 ms) releases
+    the GIL, so it overlaps what the caller does before instantiating (linking, making
+    a store, the module's code slots).  Only for a module decoded as known valid (its
+    data section deferred: a warm start), which is likely to have a record."""
+
+    __slots__ = ("_module", "_cache", "_plan", "_thread")
+
+    def __init__(self, module: WasmModule, cache: ModuleCacheView) -> None:
+        self._module = module
+        self._cache = cache
+        self._plan: DataPlan | None = None
+        self._thread = threading.Thread(target=self._load, name="pyjitwasm-data-plan",
+                                        daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def start_if_warm(cls, module: WasmModule,
+                      cache: ModuleCacheView | None) -> PendingDataPlan | None:
+        """A pending plan for a warm start, else None."""
+        if cache is None or module.datas_decoded:
+            return None
+        return cls(module, cache)
+
+    def _load(self) -> None:
+        try:
+            self._plan = load_data_plan(self._module, self._cache)
+        except Exception:  # noqa: BLE001 - result() plans again, and reports any error then
+            self._plan = None
+
+    def result(self) -> DataPlan:
+        """The plan (read on the thread, or else made now, as :func:`module_data_plan`)."""
+        self._thread.join()
+        plan = self._plan
+        return plan if plan is not None else module_data_plan(self._module, self._cache)
+
+
+__all__ = ["RECORD_KIND", "PendingDataPlan", "RecordFormatError", "decode_data_plan",
+           "encode_data_plan", "load_data_plan", "module_data_plan"]

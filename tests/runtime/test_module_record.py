@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -331,3 +332,34 @@ def test_module_known_valid_while_asked(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(pyjitwasm.DecodeError) as malformed_uncached:
         pyjitwasm.Module(pyjitwasm.Engine(), WASM[:-3])
     assert str(malformed.value) == str(malformed_uncached.value)
+
+
+def test_data_plan_read_beside_module_preparation_falls_back_on_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm start reads the record on a thread (``PendingDataPlan``); should that
+    fail, instantiation plans from the segments (and reports real errors itself)."""
+    from pyjitwasm.runtime.jit import module_record
+
+    _instantiate(_engine(tmp_path))
+    warm = _engine(tmp_path)
+    module = pyjitwasm.Module(warm, WASM)
+    assert isinstance(module._prepared._pending_data, module_record.PendingDataPlan)
+    store = pyjitwasm.Store(warm)
+    _check_instance(store, pyjitwasm.Instance(store, module, []))
+    assert module._prepared._pending_data is None and not module._wasm.datas_decoded
+
+    load = module_record.load_data_plan
+    calls: list[int] = []
+
+    def broken_once(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # the thread's
+            raise OSError("no record this time")
+        return load(*args)
+
+    monkeypatch.setattr(module_record, "load_data_plan", broken_once)
+    module = pyjitwasm.Module(_engine(tmp_path), WASM)
+    store = pyjitwasm.Store(module.engine)
+    _check_instance(store, pyjitwasm.Instance(store, module, []))
+    assert len(calls) == 2  # and then read by instantiation itself
+    assert not module._wasm.datas_decoded
