@@ -822,7 +822,16 @@ class _ModuleDecoder:
                 data, pos, limit = r.data, r.pos, r.limit
                 for _ in range(count):
                     item_off = pos
-                    index, pos = read_u32(data, pos, limit)
+                    # Function indices of one or two bytes inline (CPython for WASI's
+                    # table has 5,900), longer ones read.
+                    if pos + 1 < limit and data[pos] >= 0x80 and data[pos + 1] < 0x80:
+                        index = (data[pos] & 0x7F) | (data[pos + 1] << 7)
+                        pos += 2
+                    elif pos < limit and data[pos] < 0x80:
+                        index = data[pos]
+                        pos += 1
+                    else:
+                        index, pos = read_u32(data, pos, limit)
                     items.append(ConstExpr([new(Instr, (REF_FUNC, index, item_off))], item_off))
                 r.pos = pos
             elems.append(ElemSegment(mode, elem_type, items, table, offset_expr, off))
