@@ -152,9 +152,24 @@ def module_data_plan(module: WasmModule, cache: ModuleCacheView | None) -> DataP
     plan = load_data_plan(module, cache)
     if plan is None:
         plan = plan_data(module)
-        cache.cache.store_record(cache.cache.record_key(cache.module_digest, RECORD_KIND),
-                                 encode_data_plan(plan))
+        key = cache.cache.record_key(cache.module_digest, RECORD_KIND)
+        if sum(len(image.data) for image in plan.images) < BACKGROUND_STORE_BYTES:
+            cache.cache.store_record(key, encode_data_plan(plan))
+        else:
+            # Not in the way of the first instantiation (CPython for WASI: copying,
+            # hashing and writing 10 MB, ~50 ms of a cold start).  Not a daemon: a
+            # process ending meanwhile waits for the write.
+            threading.Thread(target=_store, args=(cache, key, plan),
+                             name="pyjitwasm-record-store").start()
     return plan
+
+
+BACKGROUND_STORE_BYTES = 1 << 20
+"""Records with at least this many bytes of images are written on a thread."""
+
+
+def _store(cache: ModuleCacheView, key: str, plan: DataPlan) -> None:
+    cache.cache.store_record(key, encode_data_plan(plan))
 
 
 class PendingDataPlan:

@@ -363,3 +363,22 @@ def test_data_plan_read_beside_module_preparation_falls_back_on_failure(
     _check_instance(store, pyjitwasm.Instance(store, module, []))
     assert len(calls) == 2  # and then read by instantiation itself
     assert not module._wasm.datas_decoded
+
+
+def test_large_record_is_stored_on_a_thread(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from pyjitwasm.runtime.jit import module_record
+
+    monkeypatch.setattr(module_record, "BACKGROUND_STORE_BYTES", 1)
+    _, store, instance = _instantiate(_engine(tmp_path), BIG_WASM)
+    assert _memory(store, instance, 4096, len(BIG)) == BIG
+    writers = [t for t in threading.enumerate() if t.name == "pyjitwasm-record-store"]
+    for writer in writers:
+        assert not writer.daemon  # a process ending meanwhile waits for it
+        writer.join()
+    assert _record_path(_engine(tmp_path), BIG_WASM).exists()
+    module, store, instance = _instantiate(_engine(tmp_path), BIG_WASM)
+    assert not module._wasm.datas_decoded
+    assert _memory(store, instance, 4096, len(BIG)) == BIG
