@@ -54,6 +54,11 @@ class Backend(Protocol):
         validates)."""
         ...
 
+    def may_know_valid(self) -> bool:
+        """Whether :meth:`known_valid` can answer yes at all (there is a code cache):
+        ``Module()`` then decodes a large module as known valid while it asks."""
+        ...
+
     def prepare(self, module: WasmModule, wasm: bytes | None = None) -> PreparedModule:
         """Per-module state for a validated module (compiling may wait for first use).
         ``wasm``: the module's binary, when known (it keys the code cache)."""

@@ -76,6 +76,9 @@ class InterpBackend:
     def known_valid(self, wasm: bytes) -> bool:
         return False  # no code cache
 
+    def may_know_valid(self) -> bool:
+        return False
+
     def validate(self, module: WasmModule, wasm: bytes,
                  early: EarlyBodyChecks | None = None) -> None:
         validate_module(module, early)

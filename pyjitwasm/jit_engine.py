@@ -22,7 +22,7 @@ from pyjitwasm.backend import Converter, PreparedModule
 from pyjitwasm.config import Config
 from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.images import MemoryImage, build_images
+from pyjitwasm.runtime.images import DataPlan, MemoryImage
 from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.batch_codec import BatchFormatError, decode_batch, encode_batch
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
@@ -36,6 +36,7 @@ from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.instance import ALLOCATOR, JitAllocator, instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
+from pyjitwasm.runtime.jit.module_record import PendingDataPlan, module_data_plan
 from pyjitwasm.runtime.jit.pool import PooledJitAllocator
 from pyjitwasm.runtime.jit.precompile import Progress, precompile_module, worth_workers
 from pyjitwasm.runtime.jit.shims import use_object_cache
@@ -63,7 +64,8 @@ class JitModule:
     """A module prepared for the JIT: its compiled code, made on first use."""
 
     __slots__ = ("module", "options", "cache", "precompiled", "wasm", "features", "_compiled",
-                 "_lock", "allocator", "images", "parallel_compilation")
+                 "_lock", "allocator", "images", "data_plan", "_pending_data",
+                 "parallel_compilation")
 
     def __init__(self, module: WasmModule, options: CompileOptions,
                  cache: ModuleCacheView | None = None,
@@ -87,6 +89,9 @@ class JitModule:
         # built on the first instantiation (Module() stays as fast as before).
         self.allocator = allocator
         self.images: tuple[MemoryImage, ...] | None = None
+        self.data_plan: DataPlan | None = None  # the images and the segments kept
+        # A warm start reads the data plan meanwhile (module_record.PendingDataPlan).
+        self._pending_data = PendingDataPlan.start_if_warm(module, cache)
 
     def compiled(self) -> ModuleCode:
         """The module's code slots (compiling everything the first time unless the
@@ -125,10 +130,15 @@ class JitModule:
 
     def instantiate(self, imports: Sequence[Extern],
                     context: StoreContext) -> JitModuleInstance:
-        images = self.images
-        if images is None:
-            images = self.images = build_images(self.module)
-        return instantiate(self.compiled(), imports, context, invoke, self.allocator, images)
+        code = self.compiled()
+        data = self.data_plan
+        if data is None:
+            # From the code cache's record when it has one (module_record.py).
+            pending = self._pending_data
+            data = pending.result() if pending is not None else \
+                module_data_plan(self.module, self.cache)
+            self.data_plan, self.images, self._pending_data = data, data.images, None
+        return instantiate(code, imports, context, invoke, self.allocator, data.images, data)
 
 
 class JitBackend:
@@ -170,6 +180,9 @@ class JitBackend:
         return JitStoreContext(c.max_call_depth, c.max_host_nesting, c.max_wasm_stack,
                                c.memory_style, c.dynamic_memory_reserve, self.epoch,
                                c.consume_fuel, c.epoch_interruption)
+
+    def may_know_valid(self) -> bool:
+        return self.code_cache is not None
 
     def known_valid(self, wasm: bytes) -> bool:
         view = self._cache_view(wasm)

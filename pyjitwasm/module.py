@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,12 +14,15 @@ from pyjitwasm.artifact import (
     read_artifact,
     write_artifact,
 )
-from pyjitwasm.backend import PreparedModule
+from pyjitwasm.backend import Backend, PreparedModule
 from pyjitwasm.engine import Engine
 from pyjitwasm.errors import ArgumentTypeError
 from pyjitwasm.valtypes import ExportType, ImportType, wrap_type
 from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.errors import DecodeError
+from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
+from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import ExternKind
 from pyjitwasm.wasm.validator import ChecksWhileDecoding, validate_module
 from pyjitwasm.wat import wat2wasm
@@ -30,6 +34,41 @@ def _binary(wasm: bytes | bytearray | memoryview | str) -> bytes:
     if isinstance(wasm, bytes | bytearray | memoryview):
         return bytes(wasm)
     raise TypeError(f"expected bytes or WebAssembly text, got {type(wasm).__name__}")
+
+
+SPECULATIVE_DECODE_BYTES = 1 << 20
+"""Modules at least this large are decoded as known valid while the code cache is asked
+whether they are (:func:`_decode_if_known_valid`)."""
+
+
+def _decode_if_known_valid(backend: Backend, binary: bytes,
+                           features: Features) -> WasmModule | None:
+    """The module decoded as known valid (function bodies and data segments only
+    delimited, ``decode_module(decode_bodies=False)``) if ``backend``'s code cache knows
+    these bytes validated, else None.
+
+    A large module is decoded so while the cache is asked, on another thread: the
+    question hashes the bytes (the cache key), which releases the GIL (CPython for
+    WASI: 26 MB, 15 ms, beside the 12 ms of its decoding).  If the answer is no, that
+    decoding is wasted, a small part of what validating and compiling then take."""
+    if len(binary) < SPECULATIVE_DECODE_BYTES or not backend.may_know_valid():
+        if not backend.known_valid(binary):
+            return None
+        return decode_module(binary, features=features, keep_bodies=False,
+                             decode_bodies=False)
+    answer: list[bool] = []
+    asker = threading.Thread(target=lambda: answer.append(backend.known_valid(binary)),
+                             name="pyjitwasm-known-valid", daemon=True)
+    asker.start()
+    module: WasmModule | None
+    try:
+        module = decode_module(binary, features=features, keep_bodies=False,
+                               decode_bodies=False)
+    except DecodeError:
+        module = None  # malformed: the full decoding reports it
+    finally:
+        asker.join()
+    return module if answer and answer[0] else None
 
 
 class Module:
@@ -45,12 +84,12 @@ class Module:
         binary = _binary(wasm)
         backend = engine.backend
         with cyclic_gc_paused():
-            if backend.known_valid(binary):
-                # The code cache knows these bytes decoded and validated: function bodies
-                # are only delimited, each decoded when first compiled (most of a large
-                # module's never are), and nothing is checked again.
-                module = decode_module(binary, features=engine.config.features,
-                                       keep_bodies=False, decode_bodies=False)
+            # The code cache may know these bytes decoded and validated: then function
+            # bodies are only delimited, each decoded when first compiled (most of a
+            # large module's never are), and nothing is checked again.
+            known = _decode_if_known_valid(backend, binary, engine.config.features)
+            if known is not None:
+                module = known
             else:
                 # Function bodies are decoded, validated and dropped one at a time, and
                 # decoded again when compiled: a peak of one body instead of all

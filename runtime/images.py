@@ -17,7 +17,7 @@ import threading
 import weakref
 
 from pyjitwasm.wasm import opcodes as op
-from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
+from pyjitwasm.wasm.module import SegmentMode, WasmModule
 from pyjitwasm.wasm.types import ExternKind
 
 HOST_PAGE = mmap.PAGESIZE
@@ -30,20 +30,33 @@ page fault and its later reset). Measured in docs/pooling.md."""
 class MemoryImage:
     """The initial bytes of memory ``memory`` (index in the module's whole memory index
     space): ``data`` from address 0, its length rounded up to whole host pages (or to
-    the memory's size when that is smaller: a memory of 1-byte pages)."""
+    the memory's size when that is smaller: a memory of 1-byte pages).  ``data`` is
+    bytes, or a read-only view of them.
 
-    __slots__ = ("memory", "data", "cow_capable", "_fd", "_lock", "__weakref__")
+    ``file``: an open file (which the image then owns and closes) holding ``data`` at a
+    host-page-aligned offset (an image from the code cache, mapped from its entry:
+    ``runtime/jit/module_record.py``); large images are mapped copy-on-write from it
+    instead of from a memfd the image would first have to fill."""
 
-    def __init__(self, memory: int, data: bytes) -> None:
+    __slots__ = ("memory", "data", "cow_capable", "_fd", "fd_offset", "_lock", "__weakref__")
+
+    def __init__(self, memory: int, data: bytes | memoryview,
+                 file: tuple[int, int] | None = None) -> None:
         self.memory = memory
         self.data = data
-        # Large enough that mapping it copy-on-write beats copying it.
-        self.cow_capable = len(data) >= COW_THRESHOLD and hasattr(os, "memfd_create")
         self._fd = -1
+        self.fd_offset = 0  # where ``data`` starts in the file ``fd()`` returns
+        if file is not None:
+            self._fd, self.fd_offset = file
+            weakref.finalize(self, os.close, self._fd)
+        # Large enough that mapping it copy-on-write beats copying it.
+        self.cow_capable = len(data) >= COW_THRESHOLD and (
+            file is not None or hasattr(os, "memfd_create"))
         self._lock = threading.Lock()
 
     def fd(self) -> int:
-        """A memfd holding ``data`` (made on first use, closed with the image)."""
+        """A file holding ``data`` from offset ``fd_offset``: the one given, or a
+        memfd (made on first use), closed with the image."""
         if self._fd < 0:
             with self._lock:
                 if self._fd < 0:
@@ -54,13 +67,29 @@ class MemoryImage:
         return self._fd
 
 
-def _constant_offset(expr: ConstExpr | None) -> int | None:
-    if expr is None or len(expr.instrs) != 1:
-        return None
-    ins = expr.instrs[0]
-    if ins.op in (op.I32_CONST, op.I64_CONST):
-        return int(ins.imm)
-    return None
+class DataPlan:
+    """What instantiating a module does with its data segments, worked out once per
+    module: the memory images (empty when the module is not eligible: then the
+    instantiation plan writes its active segments one by one, bounds-checked), and the
+    segments an instance keeps (``datas_after``: the passive ones' bytes, ``b""`` for
+    the dropped rest).
+
+    The code cache keeps it (``runtime/jit/module_record.py``), so a warm start builds
+    it without decoding a segment."""
+
+    __slots__ = ("images", "datas_after")
+
+    def __init__(self, images: tuple[MemoryImage, ...], datas_after: list[bytes]) -> None:
+        self.images = images
+        self.datas_after = datas_after
+
+
+def plan_data(module: WasmModule) -> DataPlan:
+    """The module's :class:`DataPlan`, from its data segments."""
+    datas = module.datas
+    active = SegmentMode.ACTIVE
+    datas_after = [b"" if seg.mode is active else seg.data for seg in datas]
+    return DataPlan(build_images(module), datas_after)
 
 
 def build_images(module: WasmModule) -> tuple[MemoryImage, ...]:
@@ -71,30 +100,48 @@ def build_images(module: WasmModule) -> tuple[MemoryImage, ...]:
     # most of the time).
     placed: list[tuple[int, int, bytes]] = []
     sizes: dict[int, int] = {}
+    minimums = [mtype.minimum_bytes for mtype in module.memories]
+    active = SegmentMode.ACTIVE
+    i32_const, i64_const = op.I32_CONST, op.I64_CONST
     for seg in module.datas:
-        if seg.mode != SegmentMode.ACTIVE:
+        if seg.mode is not active:
             continue
-        start = _constant_offset(seg.offset_expr)
-        defined = seg.memory - imported
-        if start is None or defined < 0:
+        expr = seg.offset_expr
+        # An offset that is one constant instruction (the decoder's common shape),
+        # inline: this loop runs once per segment.
+        if expr is None or len(expr.instrs) != 1:
             return ()
-        end = start + len(seg.data)
-        if end > module.memories[defined].minimum_bytes:
+        ins = expr.instrs[0]
+        if ins.op != i32_const and ins.op != i64_const:
             return ()
-        if not seg.data:
+        start = ins.imm
+        data = seg.data
+        memory = seg.memory
+        defined = memory - imported
+        if defined < 0:
+            return ()
+        end = start + len(data)
+        if end > minimums[defined]:
+            return ()
+        if not data:
             continue
-        placed.append((seg.memory, start, seg.data))
-        if end > sizes.get(seg.memory, 0):
-            sizes[seg.memory] = end
+        placed.append((memory, start, data))
+        if end > sizes.get(memory, 0):
+            sizes[memory] = end
     contents = {memory: bytearray(size) for memory, size in sizes.items()}
-    for memory, start, data in placed:
-        contents[memory][start:start + len(data)] = data
+    if len(contents) == 1:
+        (buf,) = contents.values()
+        for _, start, data in placed:
+            buf[start:start + len(data)] = data
+    else:
+        for memory, start, data in placed:
+            contents[memory][start:start + len(data)] = data
     images = []
     for memory, buf in sorted(contents.items()):
         padded = (len(buf) + HOST_PAGE - 1) // HOST_PAGE * HOST_PAGE
         # Never longer than the memory: with 1-byte pages (custom page sizes) its size
         # need not be a whole number of host pages.
-        padded = min(padded, module.memories[memory - imported].minimum_bytes)
+        padded = min(padded, minimums[memory - imported])
         buf.extend(bytes(padded - len(buf)))
         images.append(MemoryImage(memory, bytes(buf)))
     return tuple(images)

@@ -21,12 +21,13 @@ from typing import Any, Protocol, TypeVar
 from pyjitwasm.runtime.errors import InstantiationError, LinkError, Trap
 from pyjitwasm.runtime.floats import f32_from_bits, f64_from_bits
 from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.images import MemoryImage
+from pyjitwasm.runtime.images import DataPlan, MemoryImage
 from pyjitwasm.runtime.instance import Extern, FuncInstance, ModuleInstance
 from pyjitwasm.runtime.memory import BytearrayMemory, MemoryInstance
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import ListTable, TableInstance
 from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
 from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
 from pyjitwasm.wasm.traps import TrapCode
 from pyjitwasm.wasm.types import (
@@ -313,39 +314,66 @@ class InstantiationPlan:
     segments stay after instantiation, the exports by index space.
 
     Only work moves here, never a check: each segment is still bounds-checked against
-    the instance's own table or memory (an imported one may have any size)."""
+    the instance's own table or memory (an imported one may have any size).
+
+    ``data``: the module's :class:`~pyjitwasm.runtime.images.DataPlan` when the caller
+    has it (the code cache's module record): then no data segment is read unless
+    :attr:`active_datas` is (a module without memory images)."""
 
     __slots__ = ("func_count", "globals", "elems", "elem_funcs", "active_elems",
-                 "active_datas", "datas_after", "exports")
+                 "_active_datas", "datas_after", "exports", "_module")
 
-    def __init__(self, module: WasmModule) -> None:
+    def __init__(self, module: WasmModule, data: DataPlan | None = None) -> None:
+        self._module = module
         self.func_count = len(module.funcs)
         self.globals = [(glob.type, _plan_const(glob.init)) for glob in module.globals]
         # Per element segment: its items, and whether it stays after instantiation (only
         # passive ones do: active ones are applied and dropped, declarative ones dropped).
-        self.elems = [([_plan_const(item) for item in seg.items],
-                       seg.mode == SegmentMode.PASSIVE) for seg in module.elems]
-        # A segment of ``ref.func`` items only, as the function numbers (its items are
-        # then looked up without evaluating anything: most segments are such).
-        self.elem_funcs: list[tuple[int, ...] | None] = [
-            tuple(payload for _, payload in items)
-            if all(kind == _FUNC for kind, _ in items) else None
-            for items, _ in self.elems]
+        # A segment of ``ref.func`` items only (most are) also as the function numbers,
+        # its items then looked up without evaluating anything (``elem_funcs``).
+        self.elems: list[tuple[list[PlannedConst], bool]] = []
+        self.elem_funcs: list[tuple[int, ...] | None] = []
+        ref_func = op.REF_FUNC
+        for seg in module.elems:
+            passive = seg.mode == SegmentMode.PASSIVE
+            instrs = [item.instrs for item in seg.items]
+            if all(len(item) == 1 and item[0].op == ref_func for item in instrs):
+                numbers = tuple(item[0].imm for item in instrs)
+                self.elems.append(([(_FUNC, number) for number in numbers], passive))
+                self.elem_funcs.append(numbers)
+            else:
+                planned = [_plan_const(item) for item in seg.items]
+                self.elems.append((planned, passive))
+                self.elem_funcs.append(tuple(payload for _, payload in planned)
+                                       if all(kind == _FUNC for kind, _ in planned) else None)
         self.active_elems: list[tuple[int, int, PlannedConst]] = []
         for index, elem in enumerate(module.elems):
             if elem.mode == SegmentMode.ACTIVE:
                 assert elem.offset_expr is not None
                 self.active_elems.append((index, elem.table, _plan_const(elem.offset_expr)))
-        self.active_datas: list[tuple[int, PlannedConst, bytes]] = []
-        for data in module.datas:
-            if data.mode == SegmentMode.ACTIVE:
-                assert data.offset_expr is not None
-                self.active_datas.append((data.memory, _plan_const(data.offset_expr),
-                                          data.data))
-        self.datas_after = [b"" if data.mode == SegmentMode.ACTIVE else data.data
-                            for data in module.datas]
+        self._active_datas: list[tuple[int, PlannedConst, bytes]] | None = None
+        if data is None:
+            active = SegmentMode.ACTIVE
+            self.datas_after = [b"" if seg.mode is active else seg.data
+                                for seg in module.datas]
+        else:
+            self.datas_after = data.datas_after
         self.exports = [(export.name, export.kind, export.index)
                         for export in module.exports]
+
+    @property
+    def active_datas(self) -> list[tuple[int, PlannedConst, bytes]]:
+        """The active data segments in order: memory, planned offset, bytes (worked out
+        on first use: a module with memory images never needs them)."""
+        planned = self._active_datas
+        if planned is None:
+            planned = []
+            for seg in self._module.datas:
+                if seg.mode == SegmentMode.ACTIVE:
+                    assert seg.offset_expr is not None
+                    planned.append((seg.memory, _plan_const(seg.offset_expr), seg.data))
+            self._active_datas = planned
+        return planned
 
 
 # Instantiation --------------------------------------------------------------------------
@@ -370,6 +398,33 @@ def instantiate(
     which replace its data segments when given; ``plan`` is the module's
     :class:`InstantiationPlan` (made now if not given).
     """
+    # The cyclic collector is paused while the instance is made: a module's thousands of
+    # functions are two objects each, all kept, and the collections their allocation
+    # set off found nothing to free (CPython for WASI: 25 of 35 ms).  Not while the
+    # start function runs: that may run for long, and allocate through host calls.
+    with cyclic_gc_paused():
+        inst = _make_instance(module, code, imports, context, allocator, images, plan)
+    if module.start is not None:
+        start = inst.funcs[module.start]
+        if start.host is not None:
+            # A host function as the start function sees the instance being made as its
+            # caller (as in Wasmtime), so its Caller can reach the new exports.
+            start.host(inst, [])
+        else:
+            invoke(start, [])
+    return inst
+
+
+def _make_instance(
+    module: WasmModule,
+    code: CodeT,
+    imports: Sequence[Extern],
+    context: StoreContext,
+    allocator: InstanceAllocator[InstanceT, CodeT],
+    images: Sequence[MemoryImage],
+    plan: InstantiationPlan | None,
+) -> InstanceT:
+    """:func:`instantiate` up to the start function."""
     if plan is None:
         plan = InstantiationPlan(module)
     if imports or module.imports:
@@ -402,14 +457,6 @@ def instantiate(
     for i, (gtype, init) in enumerate(plan.globals):
         inst.globals.append(allocator.new_global(inst, i, gtype, planned_value(init, inst)))
     _segments_and_exports(plan, inst, allocator, images)
-    if module.start is not None:
-        start = inst.funcs[module.start]
-        if start.host is not None:
-            # A host function as the start function sees the instance being made as its
-            # caller (as in Wasmtime), so its Caller can reach the new exports.
-            start.host(inst, [])
-        else:
-            invoke(start, [])
     return inst
 
 

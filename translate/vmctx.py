@@ -239,8 +239,11 @@ def func_ref_indices(module: WasmModule) -> dict[int, int]:
 
     Those are the functions that validation lets ``ref.func`` name (C.refs: functions
     mentioned in exports, element segments and global initializers), in index order.
-    Functions only called directly or through imports need no record.
+    Functions only called directly or through imports need no record.  (Worked out
+    once per module: ``WasmModule.func_ref_numbers``; do not change the dict.)
     """
+    if module.func_ref_numbers is not None:
+        return module.func_ref_numbers
     escaping: set[int] = set()
     for export in module.exports:
         if export.kind == ExternKind.FUNC:
@@ -252,7 +255,9 @@ def func_ref_indices(module: WasmModule) -> dict[int, int]:
         for instr in expr.instrs:
             if instr.op == REF_FUNC:
                 escaping.add(instr.imm)
-    return {func: n for n, func in enumerate(sorted(escaping))}
+    numbers = {func: n for n, func in enumerate(sorted(escaping))}
+    module.func_ref_numbers = numbers
+    return numbers
 
 
 def layout_for_module(module: WasmModule) -> VMContextLayout:

@@ -676,7 +676,7 @@ class _ModuleDecoder:
         m = self.module
         if len(m.funcs) != len(m.codes):
             raise DecodeError("function and code section have inconsistent lengths", end)
-        if m.data_count is not None and m.data_count != len(m.datas):
+        if m.datas_decoded and m.data_count is not None and m.data_count != len(m.datas):
             raise DecodeError("data count and data section have inconsistent lengths", end)
 
     # Sections ----------------------------------------------------------------------
@@ -687,7 +687,10 @@ class _ModuleDecoder:
             raise DecodeError(UNEXPECTED_END_OF_SECTION, r.end)
         start = r.pos
         r.pos = r.end
-        self.module.customs.append(CustomSection(name, self.data[start : r.end], offset))
+        # A view, not a copy: debug sections can be most of a module (CPython for WASI:
+        # 13 of its 26 MB), and nothing but objdump and tests reads them.
+        self.module.customs.append(CustomSection(name, memoryview(self.data)[start:r.end],
+                                                 offset))
         if name == "name":
             names = _parse_name_section(self.data, start, r.end)
             if names is not None:
@@ -734,8 +737,17 @@ class _ModuleDecoder:
 
     def _function(self, r: Reader) -> None:
         funcs = self.module.funcs
-        for _ in range(r.u32()):
-            funcs.append(r.u32())
+        data, pos, limit = r.data, r.pos, r.limit
+        count, pos = read_u32(data, pos, limit)
+        for _ in range(count):
+            # Type indices are mostly one byte (CPython for WASI: 11,000 of them).
+            if pos < limit and data[pos] < 0x80:
+                funcs.append(data[pos])
+                pos += 1
+            else:
+                index, pos = read_u32(data, pos, limit)
+                funcs.append(index)
+        r.pos = pos
 
     def _table(self, r: Reader) -> None:
         tables = self.module.tables
@@ -807,10 +819,21 @@ class _ModuleDecoder:
                     items.append(self._const_expr(r))
             else:
                 new = tuple.__new__
+                data, pos, limit = r.data, r.pos, r.limit
                 for _ in range(count):
-                    item_off = r.pos
-                    index = r.u32()
+                    item_off = pos
+                    # Function indices of one or two bytes inline (CPython for WASI's
+                    # table has 5,900), longer ones read.
+                    if pos + 1 < limit and data[pos] >= 0x80 and data[pos + 1] < 0x80:
+                        index = (data[pos] & 0x7F) | (data[pos + 1] << 7)
+                        pos += 2
+                    elif pos < limit and data[pos] < 0x80:
+                        index = data[pos]
+                        pos += 1
+                    else:
+                        index, pos = read_u32(data, pos, limit)
                     items.append(ConstExpr([new(Instr, (REF_FUNC, index, item_off))], item_off))
+                r.pos = pos
             elems.append(ElemSegment(mode, elem_type, items, table, offset_expr, off))
 
     def _data_count(self, r: Reader) -> None:
@@ -830,7 +853,15 @@ class _ModuleDecoder:
             # Only each body's extent (a known-valid module: see decode_module).
             pos, limit = r.pos, r.limit
             for _ in range(count):
-                size, start = read_u32(data, pos, limit)
+                # Sizes of one or two bytes inline (most bodies), longer ones read.
+                if pos + 1 < limit and data[pos] >= 0x80 and data[pos + 1] < 0x80:
+                    size = (data[pos] & 0x7F) | (data[pos + 1] << 7)
+                    start = pos + 2
+                elif pos < limit and data[pos] < 0x80:
+                    size = data[pos]
+                    start = pos + 1
+                else:
+                    size, start = read_u32(data, pos, limit)
                 if size > limit - start:
                     raise DecodeError("length out of bounds", pos)
                 codes.append(deferred(pos, start + size - pos, source))
@@ -856,6 +887,16 @@ class _ModuleDecoder:
             codes.append(code)
 
     def _data(self, r: Reader) -> None:
+        if not self.decode_bodies:
+            # A module known valid: its segments are decoded when first read (most
+            # warm starts never do: the code cache has the memory images).
+            self.module.datas_source = _DeferredDataSection(self.data, r.pos, r.end,
+                                                            self.disabled)
+            r.pos = r.end
+            return
+        self._data_segments(r)
+
+    def _data_segments(self, r: Reader) -> None:
         m = self.module
         datas = m.datas
         data, limit = self.data, r.limit
@@ -928,6 +969,34 @@ class _ModuleDecoder:
         10: _code,
         11: _data,
     }
+
+
+class _DeferredDataSection:
+    """The data section of a module known valid, decoded when ``WasmModule.datas`` is
+    first read (``WasmModule.datas_source``)."""
+
+    __slots__ = ("data", "start", "end", "disabled")
+
+    def __init__(self, data: bytes, start: int, end: int,
+                 disabled: dict[int, str] | None) -> None:
+        self.data = data
+        self.start = start
+        self.end = end
+        self.disabled = disabled
+
+    def __call__(self) -> list[DataSegment]:
+        decoder = _ModuleDecoder.__new__(_ModuleDecoder)
+        decoder.data = self.data
+        decoder.disabled = self.disabled
+        decoder.module = WasmModule(size=len(self.data))
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # as decode_module does
+        try:
+            decoder._data_segments(Reader(self.data, self.start, self.end))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        return decoder.module.datas
 
 
 def _count(r: Reader) -> int:
@@ -1009,7 +1078,8 @@ def decode_module(data: bytes, features: Features = DEFAULT_FEATURES,
     ``decode_bodies=False``: function bodies are not decoded at all, only delimited
     (:meth:`FunctionBody.deferred`); each is decoded when first read.  For a module known
     to be valid (the code cache says it validated): a malformed body would only be found
-    when read, and nothing reads most bodies of a large module.
+    when read, and nothing reads most bodies of a large module.  The data section is
+    deferred the same way: ``WasmModule.datas`` decodes it when first read.
 
     ``body_checks``: called with the module decoded so far when the code section is
     reached; the check it returns (if any) sees each body as soon as it is decoded

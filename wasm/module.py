@@ -7,6 +7,7 @@ each space, so ``func_type_index(i)`` covers imported and defined functions alik
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -211,8 +212,11 @@ class SectionHeader:
 
 @dataclass(slots=True)
 class CustomSection:
+    """A custom section: its name, its contents (a read-only view of the module's
+    bytes), the offset of its section id."""
+
     name: str
-    data: bytes
+    data: bytes | memoryview
     offset: int
 
 
@@ -244,6 +248,16 @@ class WasmModule:
     names: NameSection = field(default_factory=NameSection)
     sections: list[SectionHeader] = field(default_factory=list)  # in binary order
     size: int = 0  # bytes in the binary
+    # A module decoded as known valid (``decode_module(decode_bodies=False)``) leaves its
+    # data section undecoded: reading ``datas`` decodes it then (CPython for WASI: 24,000
+    # segments, 70 ms, which a warm start whose memory images come from the code cache
+    # never needs).  See :func:`_deferrable_datas`.
+    datas_source: Callable[[], list[DataSegment]] | None = field(
+        default=None, repr=False, compare=False)
+    # ``translate.vmctx.func_ref_indices``, kept once worked out (the code, the vmctx
+    # layout and the instance template each ask; CPython for WASI: 5,900 functions).  A
+    # module is not changed once decoded.
+    func_ref_numbers: dict[int, int] | None = field(default=None, repr=False, compare=False)
 
     # Index spaces (imports first) -------------------------------------------------
 
@@ -291,3 +305,35 @@ class WasmModule:
     def func_name(self, index: int) -> str | None:
         """The function's name from the name section, if it has one."""
         return self.names.functions.get(index)
+
+    @property
+    def datas_decoded(self) -> bool:
+        """Whether ``datas`` holds the data segments now (not deferred, or read once)."""
+        return self.datas_source is None
+
+
+def _deferrable_datas() -> property:
+    """``WasmModule.datas`` as a property over the dataclass's own slot: the list once
+    decoded, the decoding done on first read while ``datas_source`` is set.  (A property
+    rather than a renamed field, so ``WasmModule(datas=...)`` and every reader stay as
+    they are; the slot descriptor the dataclass made keeps the value.)"""
+    slot = WasmModule.__dict__["datas"]
+
+    def get(module: WasmModule) -> list[DataSegment]:
+        source = module.datas_source
+        if source is not None:
+            slot.__set__(module, source())
+            module.datas_source = None
+        datas: list[DataSegment] = slot.__get__(module, WasmModule)
+        return datas
+
+    def set_(module: WasmModule, datas: list[DataSegment]) -> None:
+        slot.__set__(module, datas)
+        # (Unset while the dataclass's __init__ runs: it sets datas_source after datas.)
+        if hasattr(module, "datas_source"):
+            module.datas_source = None
+
+    return property(get, set_, doc="The data segments (decoded on first read when deferred).")
+
+
+setattr(WasmModule, "datas", _deferrable_datas())  # noqa: B010 - mypy sees the field's type

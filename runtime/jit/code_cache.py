@@ -38,6 +38,7 @@ a warm start loads, in one file, checked with a CRC-32 (``load_pack``).
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import struct
 import tempfile
@@ -258,6 +259,66 @@ class CodeCache:
         """Keep an empty note under ``key`` (see :meth:`has_note`)."""
         self._write(key, b"")
 
+    # Module records (``module_record.py``, the warmmod block) ---------------------------
+
+    def record_key(self, module_digest: str, kind: str) -> str:
+        """The key of the module's record of kind ``kind`` (with this fingerprint: the
+        build id covers the code that made it)."""
+        return hashlib.sha256(
+            f"{self._digest}\nrecord:{kind}\n{module_digest}".encode()).hexdigest()
+
+    def load_record(self, key: str) -> LoadedRecord | None:
+        """Record ``key`` checked, or None (missing, or corrupt: then deleted).  The
+        file is mapped, not read (a record may hold megabytes of memory image, which an
+        instance can then map copy-on-write from the file itself: ``LoadedRecord``);
+        the caller counts the hit once the payload parses, or calls
+        :meth:`discard_record`."""
+        path = self._path(key)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self.stats.misses += 1
+            return None
+        try:
+            size = os.fstat(fd).st_size
+            mapped = True
+            try:
+                data: bytes | mmap.mmap = mmap.mmap(fd, size, prot=mmap.PROT_READ)
+            except (OSError, ValueError):  # empty, or a file system that cannot map
+                data = os.pread(fd, size, 0)
+                mapped = False
+        except OSError:
+            os.close(fd)
+            self.stats.misses += 1
+            return None
+        record = LoadedRecord(fd, data, mapped)
+        view = memoryview(data)
+        head = len(ENTRY_MAGIC)
+        payload = view[RECORD_BODY_OFFSET - _KEY:]
+        if (size < RECORD_BODY_OFFSET or view[:head] != ENTRY_MAGIC
+                or hashlib.sha256(payload).digest() != view[head:head + _DIGEST]
+                or payload[:_KEY] != key.encode()):
+            del view, payload
+            record.close()
+            self._discard(key)
+            return None
+        try:
+            os.utime(path)  # used now (the size cleanup deletes the least recently used)
+        except OSError:
+            pass
+        record.payload = payload[_KEY:]
+        return record
+
+    def discard_record(self, key: str) -> None:
+        """Delete record ``key``, which passed its check but does not parse."""
+        self._discard(key)
+
+    def store_record(self, key: str, body: bytes) -> None:
+        """Keep ``body`` as record ``key``."""
+        self._write(key, body)
+
+    # ------------------------------------------------------------------------------------
+
     def _write(self, key: str, body: bytes) -> None:
         if not self.writable:
             return
@@ -341,6 +402,32 @@ class CodeCache:
         return True
 
 
+RECORD_BODY_OFFSET = len(ENTRY_MAGIC) + _DIGEST + _KEY
+"""Where a record's body starts in its file (``module_record.py`` aligns what it wants
+mapped to host pages from here)."""
+
+
+class LoadedRecord:
+    """A record entry read back (:meth:`CodeCache.load_record`): ``payload`` the body,
+    a view of the file's mapping (or of its bytes where it cannot be mapped), and
+    ``fd`` the file, open read-only, so body bytes at page-aligned file offsets
+    (``RECORD_BODY_OFFSET`` + body offset) can be mapped again.  ``close()`` closes
+    the file (the mapping stays while views of it do); ``mapped`` says whether it is."""
+
+    __slots__ = ("fd", "data", "payload", "mapped")
+
+    def __init__(self, fd: int, data: bytes | mmap.mmap, mapped: bool) -> None:
+        self.fd = fd
+        self.data = data
+        self.payload = memoryview(b"")
+        self.mapped = mapped
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 def _line_check(key: str, body: bytes) -> bytes:
     """The check of one plan-log line (its key is part of it: a log moved to another
     key's place checks nothing)."""
@@ -380,4 +467,4 @@ def open_code_cache(directory: str | os.PathLike[str], fingerprint: Mapping[str,
 
 
 __all__ = ["CacheStats", "CodeCache", "CodeCacheWarning", "ENTRY_MAGIC", "PACK_MAGIC",
-           "open_code_cache"]
+           "LoadedRecord", "RECORD_BODY_OFFSET", "open_code_cache"]

@@ -15,15 +15,17 @@ recorded in the table and each element is materialized on first use (``table.py`
 from __future__ import annotations
 
 import weakref
+from array import array
 from collections.abc import Sequence
 from typing import Any, cast
 
 from pyjitwasm.runtime import instantiation
 from pyjitwasm.runtime.globals import GlobalInstance
-from pyjitwasm.runtime.images import MemoryImage
+from pyjitwasm.runtime.images import DataPlan, MemoryImage
 from pyjitwasm.runtime.instance import Extern, FuncInstance
 from pyjitwasm.runtime.jit.globals import JitGlobal
 from pyjitwasm.runtime.jit.memory import STATIC_BOUND, STATIC_GUARD, JitMemory
+from pyjitwasm.runtime.jit.shims import preload_host_shims
 from pyjitwasm.runtime.jit.slots import MemorySlotPool, SlotReturn
 from pyjitwasm.runtime.jit.store import JitFunc, JitState, JitStoreContext, signature_id
 from pyjitwasm.runtime.jit.table import JitTable
@@ -57,35 +59,54 @@ class _VmctxTemplate:
                  "parked_by", "size", "epoch_poll_word", "memory_offsets", "table_offsets",
                  "table_elements", "global_offsets", "__weakref__")
 
-    def __init__(self, code: CompiledCode) -> None:
+    def __init__(self, code: CompiledCode, data: DataPlan | None = None) -> None:
         module, layout = code.module, code.layout
-        buf = ffi.new("char[]", layout.size)
-        base = int(ffi.cast("uintptr_t", buf))
-        ffi.cast("uint64_t *", base + layout.code_slots)[0] = code.slots_address
-        ffi.cast("uint64_t *", base + layout.tier_counters)[0] = code.counters_address
+        # Built in a bytearray seen as u64 words: the defined functions' VMFuncRef
+        # records are one contiguous run (records are numbered in function index order,
+        # imports first), so each of their fields is one strided slice assignment
+        # instead of a Python step per record (CPython for WASI: 5,900 records).
+        buf = bytearray(layout.size)
+        words = memoryview(buf).cast("Q")
+        words[layout.code_slots // 8] = code.slots_address
+        words[layout.tier_counters // 8] = code.counters_address
+        u32s = memoryview(buf).cast("I")
         for type_index, ftype in enumerate(module.types):
-            ffi.cast("uint32_t *", base + layout.signature_id(type_index))[0] = \
-                signature_id(ftype)
+            u32s[layout.signature_id(type_index) // 4] = signature_id(ftype)
         self.func_refs = vm.func_ref_indices(module)
         first = module.num_imported_funcs
-        self.func_types = [module.types[type_index] for type_index in module.funcs]
-        self.code_slots = [code.slot_address(first + n) for n in range(len(module.funcs))]
+        types = module.types
+        self.func_types = [types[type_index] for type_index in module.funcs]
+        # Defined function k's slot is word k of the code slot table (the layout compiled
+        # code indexes: ``code.slot_address``, without a call per function).
+        slots_address = code.slots_address
+        self.code_slots = list(range(slots_address, slots_address + 8 * len(module.funcs), 8))
         # Function index -> vmctx offset of its VMFuncRef record, for defined functions:
         # the record's code slot and signature are the same in every instance.
-        self.defined_refs: dict[int, int] = {}
-        for index, record in self.func_refs.items():
-            if index < first:
-                continue  # an import's record depends on what was imported
-            offset = layout.func_ref(record)
-            words = ffi.cast("uint64_t *", base + offset)
-            words[vm.FUNC_REF_SLOT // 8] = self.code_slots[index - first]
-            words[vm.FUNC_REF_SIGNATURE // 8] = signature_id(self.func_types[index - first])
-            self.defined_refs[index] = offset
-        # The words every instance sets to its own vmctx address.
-        self.ref_vmctx_words = [(offset + vm.FUNC_REF_VMCTX) // 8
-                                for offset in self.defined_refs.values()]
-        self.data = ffi.buffer(buf)[:]
-        self.plan = instantiation.InstantiationPlan(module)
+        defined = [(index, record) for index, record in self.func_refs.items()
+                   if index >= first]
+        self.defined_refs: dict[int, int] = {
+            index: layout.func_ref(record) for index, record in defined}
+        # The words every instance sets to its own vmctx address: word ``start`` on, one
+        # in every FUNC_REF_SIZE // 8, ``count`` of them (``write``).
+        self.ref_vmctx_words = (0, 0)
+        if defined:
+            stride = vm.FUNC_REF_SIZE // 8
+            first_word = layout.func_ref(defined[0][1]) // 8
+            count = len(defined)
+            stop = first_word + stride * count
+            assert layout.func_ref(defined[-1][1]) // 8 == stop - stride  # contiguous
+            slots = self.code_slots
+            words[first_word + vm.FUNC_REF_SLOT // 8:stop:stride] = array(
+                "Q", [slots[index - first] for index, _ in defined])
+            signatures = {id(ftype): signature_id(ftype) for ftype in types}
+            func_types = self.func_types
+            words[first_word + vm.FUNC_REF_SIGNATURE // 8:stop:stride] = array(
+                "Q", [signatures[id(func_types[index - first])] for index, _ in defined])
+            self.ref_vmctx_words = (first_word + vm.FUNC_REF_VMCTX // 8, count)
+        words.release()
+        u32s.release()
+        self.data = bytes(buf)
+        self.plan = instantiation.InstantiationPlan(module, data)
         # Offsets every instantiation needs, looked up once (the layout computes them).
         self.epoch_poll_word = layout.epoch_poll_ptr // 8
         self.memory_offsets = [layout.memory(i) for i in range(len(module.memories))]
@@ -132,8 +153,11 @@ class _VmctxTemplate:
         words[vm.RUNTIME_LIMITS_OFFSET // 8] = state.limits_address
         words[vm.STORE_OFFSET // 8] = state.id
         words[self.epoch_poll_word] = state.epoch_poll_address
-        for word in self.ref_vmctx_words:
-            words[word] = vmctx
+        start, count = self.ref_vmctx_words
+        if count:
+            stride = vm.FUNC_REF_SIZE // 8
+            view = memoryview(ffi.buffer(words, len(self.data))).cast("Q")
+            view[start:start + stride * count:stride] = array("Q", [vmctx]) * count
 
 
 _TEMPLATES: dict[int, tuple[weakref.ref[CompiledCode], _VmctxTemplate]] = {}
@@ -142,11 +166,13 @@ removes the entry when the code dies (before its id can be reused) and frees the
 template's parked instances and stores, which refer to each other."""
 
 
-def _vmctx_template(code: CompiledCode) -> _VmctxTemplate:
+def _vmctx_template(code: CompiledCode, data: DataPlan | None = None) -> _VmctxTemplate:
+    """``code``'s template (made on first use; ``data``: the module's data plan, if the
+    caller has it, for the template's instantiation plan)."""
     entry = _TEMPLATES.get(id(code))
     if entry is not None and entry[0]() is code:
         return entry[1]
-    template = _VmctxTemplate(code)
+    template = _VmctxTemplate(code, data)
     key = id(code)
 
     def forget(_: object) -> None:
@@ -195,6 +221,10 @@ class JitAllocator:
         layout = inst.layout
         state = _jit_context(inst.context).jit
         w = inst.words()
+        # Host functions met for the first time need their signatures' host shims: all
+        # linked at once (a WASI program imports dozens).
+        preload_host_shims([(func.type.params, func.type.results) for func in inst.funcs
+                            if func.host is not None and not isinstance(func.compiled, JitFunc)])
         for n, func in enumerate(inst.funcs):
             jf = state.jit_func(func)
             at = layout.imported_func(n)
@@ -336,15 +366,18 @@ def instantiate(
     invoke: instantiation.Invoker,
     allocator: JitAllocator = ALLOCATOR,
     images: Sequence[MemoryImage] = (),
+    data: DataPlan | None = None,
 ) -> JitModuleInstance:
     """Instantiate ``compiled`` in ``context``'s store with resolved imports; raises
     LinkError, Trap (segments, start function) or InstantiationError like
     :func:`pyjitwasm.runtime.instantiation.instantiate`. ``allocator`` is on-demand
-    unless the engine pools (``pool.py``); ``images`` the module's memory images."""
+    unless the engine pools (``pool.py``); ``images`` the module's memory images;
+    ``data`` its data plan (``images.DataPlan``, with the same images) if known."""
+    template = _vmctx_template(compiled, data)
     if not imports and allocator is not ALLOCATOR:
         # A pooling allocator may have a parked instance of the module (``pool.py``).
         inst = allocator.reuse(compiled, context, images)
         if inst is not None:
             return inst
     return instantiation.instantiate(compiled.module, compiled, imports, context, allocator,
-                                     invoke, images, _vmctx_template(compiled).plan)
+                                     invoke, images, template.plan)

@@ -169,7 +169,7 @@ class JitMemory(MemoryInstance):
         the memory never moves (static heaps, pooled slots: a move would have to remap
         two mappings); otherwise it is copied."""
         if image.cow_capable and (self.static or self.max_bytes <= self._resv.size):
-            map_image(self._resv.base, len(image.data), image.fd())
+            map_image(self._resv.base, len(image.data), image.fd(), image.fd_offset)
             if isinstance(self._resv, SlotLease):
                 self._resv.cow = True  # its reset must drop the mapping
         else:

@@ -281,7 +281,7 @@ class _Tenancy:
         self.passive = False
         # The memory images as (destination, bytes) to copy, made on first reopening
         # (empty when an image is mapped copy-on-write instead).
-        self.image_writes: list[tuple[JitMemory, Any, bytes]] | None = None
+        self.image_writes: list[tuple[JitMemory, Any, bytes | memoryview]] | None = None
         # Untouched tenancies (see ``_untouched``): the store's count of wasm entries
         # when the instance was last as a new instantiation leaves it (no start function
         # runs, so that is now), and whether it was parked so (then it is not reset
@@ -514,7 +514,7 @@ class _Tenancy:
 
 
 def _image_writes(memories: Sequence[JitMemory], images: Sequence[MemoryImage]
-                  ) -> list[tuple[JitMemory, Any, bytes]]:
+                  ) -> list[tuple[JitMemory, Any, bytes | memoryview]]:
     """``images`` as copies into ``memories`` (pooled: they never move): (memory,
     destination, bytes), or [] if one is to be mapped copy-on-write
     (``JitMemory.apply_image`` decides)."""

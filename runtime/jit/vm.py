@@ -80,10 +80,11 @@ _MAP_FIXED = 0x10
 _MADV_DONTNEED = 4
 
 
-def map_image(address: int, length: int, fd: int) -> None:
-    """Map the first ``length`` bytes of file ``fd`` copy-on-write at ``address``
-    (readable and writable; replaces whatever was mapped there)."""
-    got = _libc.mmap(address, length, PROT_RW, _MAP_PRIVATE | _MAP_FIXED, fd, 0)
+def map_image(address: int, length: int, fd: int, offset: int = 0) -> None:
+    """Map ``length`` bytes of file ``fd`` from ``offset`` (a multiple of the host page
+    size) copy-on-write at ``address`` (readable and writable; replaces whatever was
+    mapped there)."""
+    got = _libc.mmap(address, length, PROT_RW, _MAP_PRIVATE | _MAP_FIXED, fd, offset)
     if got in (None, _MAP_FAILED):
         raise _oserror("mmap of a memory image")
 
