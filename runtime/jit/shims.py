@@ -48,8 +48,9 @@ def use_object_cache(cache: ObjectCache) -> None:
         _object_cache = weakref.ref(cache)
 
 
-def _load(ir: str, name: str) -> int:
-    text = abi.RUNTIME_DECLARATIONS + ir + _ATTRIBUTES
+def _shim_object(text: str) -> bytes:
+    """The object of shim module ``text``: from the object cache, or compiled (and kept
+    there)."""
     cache = _object_cache() if _object_cache is not None else None
     key = cache.object_key(text) if cache is not None else ""
     obj = cache.load_object(key) if cache is not None else None
@@ -57,7 +58,12 @@ def _load(ir: str, name: str) -> int:
         obj = code_loader(1).compile_object(text)
         if cache is not None:
             cache.store_object(key, obj)
-    code = link_objects([obj], 1, runtime_symbols())[0]
+    return obj
+
+
+def _load(ir: str, name: str) -> int:
+    text = abi.RUNTIME_DECLARATIONS + ir + _ATTRIBUTES
+    code = link_objects([_shim_object(text)], 1, runtime_symbols())[0]
     _keep.append(code)
     return code.address(name)
 
@@ -87,7 +93,6 @@ def host_shim(params: Sequence[int], results: Sequence[int]) -> int:
     return _cached_shim(_host, "host_", abi.host_shim_ir, params, results)
 
 
-
 # Host shims of many signatures at once (the warmmod block) -----------------------------
 
 
@@ -96,7 +101,6 @@ def preload_host_shims(signatures: Sequence[tuple[Sequence[int], Sequence[int]]]
     linked as one library: instantiating a module that imports many host functions
     (a WASI program: CPython for WASI imports 43, of 17 signatures) then links once,
     not once per signature (~0.3 ms each).  :func:`host_shim` finds them after."""
-    global _loader
     with _lock:
         wanted: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[str, str]] = {}
         for params, results in signatures:
@@ -110,20 +114,9 @@ def preload_host_shims(signatures: Sequence[tuple[Sequence[int], Sequence[int]]]
             wanted[key] = (name, text)
         if len(wanted) < 2:
             return  # host_shim's own path costs no more
-        if _loader is None:
-            _loader = CodeLoader(opt_level=1)
-        cache = _object_cache() if _object_cache is not None else None
-        objs = []
-        for _, text in wanted.values():
-            key_text = cache.object_key(text) if cache is not None else ""
-            obj = cache.load_object(key_text) if cache is not None else None
-            if obj is None:
-                obj = _loader.compile_object(text)
-                if cache is not None:
-                    cache.store_object(key_text, obj)
-            objs.append(obj)
+        objs = [_shim_object(text) for _, text in wanted.values()]
         names = [name for name, _ in wanted.values()]
-        loaded = _loader.load_objects(objs, runtime_symbols(), [[name] for name in names])
+        loaded = link_objects(objs, 1, runtime_symbols())
         for key, name, code in zip(wanted, names, loaded, strict=True):
             _keep.append(code)
             _host[key] = code.address(name)

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 import pyjitwasm
-from pyjitwasm.jit.codeload import CodeLoader
 from pyjitwasm.runtime.jit import shims
 from pyjitwasm.wasm.types import F32, F64, I32, I64
 from pyjitwasm.wat import wat2wasm
@@ -48,13 +47,13 @@ def test_imported_host_functions_get_their_shims_linked_together(
                        lambda *args: int(sum(args)) * 100)
     module = pyjitwasm.Module(engine, wat2wasm(WAT))
     links: list[int] = []
-    load_objects = CodeLoader.load_objects
+    link_objects = shims.link_objects
 
-    def counting(self: CodeLoader, objs: Sequence[bytes], *args: Any, **kwargs: Any) -> Any:
+    def counting(objs: Sequence[bytes], *args: Any, **kwargs: Any) -> Any:
         links.append(len(objs))
-        return load_objects(self, objs, *args, **kwargs)
+        return link_objects(objs, *args, **kwargs)
 
-    monkeypatch.setattr(CodeLoader, "load_objects", counting)
+    monkeypatch.setattr(shims, "link_objects", counting)
     instance = pyjitwasm.Instance(store, module, [a, b, c])
     # All three linked by one preload, as one library.
     assert all(sig in shims._host for sig in signatures)
