@@ -14,7 +14,11 @@ and reads single-byte LEB128s inline, falling back to ``reader`` only for longer
 from __future__ import annotations
 
 import gc
+import os
+import pickle
+import threading
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 from pyjitwasm.wasm.errors import DecodeError, UnsupportedFeatureError
 from pyjitwasm.wasm.features import DEFAULT_FEATURES, Features
@@ -611,6 +615,38 @@ BodyCheck = Callable[[int, FunctionBody], None]
 functions, in order), before the body is released."""
 
 
+@runtime_checkable
+class ResumableBodyCheck(Protocol):
+    """A :data:`BodyCheck` that counts the bodies it passed (``checked``, in order) and
+    keeps the first failure (``error``): such checks let a large code section be
+    decoded and checked in two processes (:func:`_split_code_section`)."""
+
+    checked: int
+    error: Exception | None
+
+    def __call__(self, number: int, body: FunctionBody) -> None: ...
+
+
+SPLIT_MIN_CODE_BYTES = 4 << 20
+"""A code section this large (and with a resumable check) is decoded and checked in
+two processes: CPython for WASI's (20 MB, 11,448 bodies) takes ~1.8 s of CPU alone."""
+
+
+def _split_allowed(code_bytes: int) -> bool:
+    """Whether a code section of ``code_bytes`` may be split across a forked child:
+    large enough, a second CPU, no other Python thread (a lock one holds at the fork
+    would stay held in the child: the child only decodes, but stays safe), and not
+    switched off (``PYJITWASM_SPLIT_DECODE=0``)."""
+    if code_bytes < SPLIT_MIN_CODE_BYTES or not hasattr(os, "fork"):
+        return False
+    if os.environ.get("PYJITWASM_SPLIT_DECODE", "1").strip().lower() in (
+            "0", "false", "no", "off"):
+        return False
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+    return cpus >= 2 and threading.active_count() == 1
+
+
 class _ModuleDecoder:
     """Section-by-section decoding state of one module."""
 
@@ -846,8 +882,6 @@ class _ModuleDecoder:
         deferred = FunctionBody.deferred
         keep = self.keep_bodies
         data = self.data
-        has_data_count = self.has_data_count
-        disabled = self.disabled
         count = _count(r)
         if not self.decode_bodies:
             # Only each body's extent (a known-valid module: see decode_module).
@@ -869,22 +903,122 @@ class _ModuleDecoder:
             r.pos = pos
             return
         check = self.body_checks(self.module) if self.body_checks is not None else None
-        for number in range(count):
-            size_off = r.pos
-            body = r.sized(size_off)
-            end = body.end
-            size = end - size_off
-            local_types = _locals(body)
-            instrs, pos = decode_instrs(data, body.pos, end, has_data_count, disabled)
-            if pos != end:
-                raise DecodeError("section size mismatch", end)
-            code = FunctionBody(local_types, instrs, size_off, size, source)
-            if check is not None:
-                check(number, code)
-            if not keep:
-                code.release()
-            r.pos = end
-            codes.append(code)
+        if isinstance(check, ResumableBodyCheck) and not keep and \
+                _split_allowed(r.limit - r.pos):
+            first = self._split_code_section(r, count, check, source)
+        else:
+            first = 0
+        for number in range(first, count):
+            self._decode_body(r, number, check, source)
+
+    def _split_code_section(self, r: Reader, count: int, check: ResumableBodyCheck,
+                            source: _BodyDecoder) -> int:
+        """Decode and check the code section's bodies with a forked child doing the
+        second half (by bytes); the number of the first body left to the caller's
+        sequential loop: ``count`` when both halves went through, else where the
+        child's half begins (a malformed or invalid body there, a child that failed,
+        or a section this could not split: all redone in order, so errors come out as
+        without the split).  Bodies of the child's half are left deferred, with their
+        instruction counts and callees from the child."""
+        data, limit = self.data, r.limit
+        starts: list[int] = []
+        pos = r.pos
+        for _ in range(count):
+            starts.append(pos)
+            size, start = read_u32(data, pos, limit)
+            if size > limit - start:
+                return 0  # malformed: the sequential loop reports it in order
+            pos = start + size
+        total = pos - r.pos
+        half = r.pos + total // 2
+        middle = next((i for i, at in enumerate(starts) if at >= half), count)
+        if middle in (0, count):
+            return 0
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: decode and check the second half, report, exit
+            try:
+                os.close(read_fd)
+                report = pickle.dumps(self._decode_part(starts, middle, count, check, limit))
+                with os.fdopen(write_fd, "wb") as out:
+                    out.write(report)
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        try:
+            codes = self.module.codes
+            for number in range(middle):
+                r.pos = starts[number]
+                self._decode_body(r, number, check, source)
+        except BaseException:
+            os.close(read_fd)
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise
+        with os.fdopen(read_fd, "rb") as report_in:
+            report = report_in.read()
+        os.waitpid(pid, 0)
+        r.pos = starts[middle]
+        try:
+            part = pickle.loads(report) if report else None
+        except Exception:  # noqa: BLE001 - a torn report: redo the half
+            part = None
+        if part is None:
+            return middle
+        deferred = FunctionBody.deferred
+        for number, (instr_count, callees) in enumerate(part, middle):
+            at = starts[number]
+            end = starts[number + 1] if number + 1 < count else pos
+            body = deferred(at, end - at, source)
+            body._instr_count = instr_count
+            body.direct_callees = callees
+            codes.append(body)
+        if check.error is None:
+            check.checked = count
+        r.pos = pos
+        return count
+
+    def _decode_part(self, starts: list[int], first: int, count: int,
+                     check: ResumableBodyCheck, limit: int
+                     ) -> list[tuple[int, tuple[int, ...] | None]] | None:
+        """In the child: bodies ``first``.. of the section (which ends at ``limit``)
+        decoded and checked; each one's instruction count and callees, or None if any
+        is malformed or invalid."""
+        check.checked, check.error = first, None
+        r = Reader(self.data, starts[first], limit, limit)
+        found = []
+        try:
+            for number in range(first, count):
+                r.pos = starts[number]
+                body = self._decode_body(r, number, check, None)
+                if check.error is not None:
+                    return None
+                found.append((body.instr_count, body.direct_callees))
+        except Exception:  # noqa: BLE001 - the parent redoes this half and reports it
+            return None
+        return found
+
+    def _decode_body(self, r: Reader, number: int, check: BodyCheck | None,
+                     source: _BodyDecoder | None) -> FunctionBody:
+        """Decode the body at ``r.pos`` (body ``number``), check it, release it unless
+        bodies are kept; appended to the module's codes when ``source`` is given."""
+        size_off = r.pos
+        body = r.sized(size_off)
+        end = body.end
+        local_types = _locals(body)
+        instrs, pos = decode_instrs(self.data, body.pos, end, self.has_data_count,
+                                    self.disabled)
+        if pos != end:
+            raise DecodeError("section size mismatch", end)
+        code = FunctionBody(local_types, instrs, size_off, end - size_off, source)
+        if check is not None:
+            check(number, code)
+        if not self.keep_bodies:
+            code.release()
+        r.pos = end
+        if source is not None:
+            self.module.codes.append(code)
+        return code
 
     def _data(self, r: Reader) -> None:
         if not self.decode_bodies:
