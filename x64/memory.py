@@ -1,0 +1,120 @@
+"""Single-pass tier 0: loads and stores on a static heap, ``memory.size``,
+``memory.grow``.
+
+Only memory 0 as a static heap (``translate/env.uses_static_heap``) is covered: its
+base is loaded into r12 once per function (it never moves, ``memory.grow`` included)
+and an access is ``[r12 + zext(index) + offset]`` with no check, the guard pages after
+the reservation making an out-of-bounds access fault (the runtime's fault handler turns
+a fault at a PC inside registered code into a heap trap).  An offset the guard pages do
+not cover (``ir/legalize.py``'s explicit check), another memory, memory64 or a dynamic
+heap: not covered (the batch takes the LLVM path)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyjitwasm.translate import libcalls as lc
+from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.translate.env import uses_static_heap
+from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.x64.asm import RAX, RBP, RBX, RCX, RDI, RDX, heap, mem, mov_rr
+from pyjitwasm.x64.function import FunctionCompiler, Handler, Unsupported
+
+
+def _static_memory(e: FunctionCompiler, memory: int) -> None:
+    if memory != 0:
+        raise Unsupported("memory other than 0")
+    mtype = e.info.memory_types[0]
+    if not uses_static_heap(e.info.config.style, mtype):
+        raise Unsupported("dynamic heap")
+
+
+def _offset(e: FunctionCompiler, memarg: Any, size: int) -> int:
+    """The access's constant offset, when the guard pages cover every index with it."""
+    _static_memory(e, memarg.memory)
+    offset = memarg.offset
+    end = offset + size
+    config = e.info.config
+    if (1 << 32) - 1 + end > config.static_bound + config.guard or offset >= (1 << 31) - 16:
+        raise Unsupported("offset beyond the guard pages")
+    e.uses_heap = True
+    return int(offset)
+
+
+def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
+    """``mov eax, [index]; <opcode> rax, [r12 + rax + offset]; mov [slot], rax``."""
+    store_w = 1 if ty in "ld" else 0
+
+    def handle(e: FunctionCompiler, memarg: Any) -> None:
+        offset = _offset(e, memarg, size)
+        a = e.top()
+        e.st[-1] = ty
+        e.c += mem(b"\x8b", RAX, RBP, a) + heap(opcode, RCX, offset, w) \
+            + mem(b"\x89", RCX, RBP, a, store_w)
+    return handle
+
+
+def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
+    """``mov eax, [index]; mov rcx, [value]; mov [r12 + rax + offset], cl/cx/ecx/rcx``."""
+
+    def handle(e: FunctionCompiler, memarg: Any) -> None:
+        offset = _offset(e, memarg, size)
+        value, index = e.top(), e.top(1)
+        del e.st[-2:]
+        e.c += mem(b"\x8b", RAX, RBP, index) + mem(b"\x8b", RCX, RBP, value, 1) \
+            + heap(opcode, RCX, offset, w, pre)
+    return handle
+
+
+def _memory_owner(e: FunctionCompiler, memory: int) -> tuple[int, int]:
+    """(register, displacement) of memory ``memory``'s definition (rdx for an import)."""
+    layout = e.layout
+    if memory < layout.num_imported_memories:
+        e.load_vmctx_field(RDX, layout.imported_memory(memory))
+        return RDX, 0
+    return RBX, layout.memory(memory - layout.num_imported_memories)
+
+
+def memory_size(e: FunctionCompiler, memory: int) -> None:
+    _static_memory(e, memory)
+    base, at = _memory_owner(e, memory)
+    shift = e.info.memory_types[memory].page_size_log2
+    d = e.push("i")
+    # mov rax, [length]; shr rax, shift; mov [slot], eax
+    e.c += mem(b"\x8b", RAX, base, at + vm.MEMORY_DEF_LENGTH, 1) \
+        + b"\x48\xc1\xe8" + bytes((shift,)) + mem(b"\x89", RAX, RBP, d)
+
+
+def memory_grow(e: FunctionCompiler, memory: int) -> None:
+    _static_memory(e, memory)
+    a = e.top()
+    c = e.c
+    # libcall_memory_grow(vmctx, memory, zext(delta)) -> old pages or -1
+    c += mem(b"\x8b", RDX, RBP, a) + mov_rr(RDI, RBX) + b"\x31\xf6"  # xor esi, esi
+    e.call_symbol(lc.MEMORY_GROW.symbol)
+    c += mem(b"\x89", RAX, RBP, a)
+
+
+_LOADS: dict[int, tuple[str, bytes, int, int]] = {
+    op.I32_LOAD: ("i", b"\x8b", 0, 4), op.I64_LOAD: ("l", b"\x8b", 1, 8),
+    op.F32_LOAD: ("f", b"\x8b", 0, 4), op.F64_LOAD: ("d", b"\x8b", 1, 8),
+    op.I32_LOAD8_S: ("i", b"\x0f\xbe", 0, 1), op.I32_LOAD8_U: ("i", b"\x0f\xb6", 0, 1),
+    op.I32_LOAD16_S: ("i", b"\x0f\xbf", 0, 2), op.I32_LOAD16_U: ("i", b"\x0f\xb7", 0, 2),
+    op.I64_LOAD8_S: ("l", b"\x0f\xbe", 1, 1), op.I64_LOAD8_U: ("l", b"\x0f\xb6", 0, 1),
+    op.I64_LOAD16_S: ("l", b"\x0f\xbf", 1, 2), op.I64_LOAD16_U: ("l", b"\x0f\xb7", 0, 2),
+    op.I64_LOAD32_S: ("l", b"\x63", 1, 4), op.I64_LOAD32_U: ("l", b"\x8b", 0, 4),
+}
+_STORES: dict[int, tuple[bytes, int, int, bytes]] = {
+    op.I32_STORE: (b"\x89", 0, 4, b""), op.I64_STORE: (b"\x89", 1, 8, b""),
+    op.F32_STORE: (b"\x89", 0, 4, b""), op.F64_STORE: (b"\x89", 1, 8, b""),
+    op.I32_STORE8: (b"\x88", 0, 1, b""), op.I32_STORE16: (b"\x89", 0, 2, b"\x66"),
+    op.I64_STORE8: (b"\x88", 0, 1, b""), op.I64_STORE16: (b"\x89", 0, 2, b"\x66"),
+    op.I64_STORE32: (b"\x89", 0, 4, b""),
+}
+
+HANDLERS: dict[int, Handler] = {
+    op.MEMORY_SIZE: memory_size, op.MEMORY_GROW: memory_grow,
+    **{code: _load(*shape) for code, shape in _LOADS.items()},
+    **{code: _store(*shape) for code, shape in _STORES.items()},
+}
+"""This module's part of the dispatch table (``compiler.HANDLERS``)."""

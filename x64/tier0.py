@@ -1,0 +1,133 @@
+"""The compile driver's hook for the single-pass x86-64 tier 0.
+
+``runtime/jit/compile_module.emit_batch`` asks :func:`x64_tier0_object` for a tier-0
+batch when ``CompileOptions.tier0_x64`` is on (``PYJITWASM_TIER0_X64=1``; off by
+default).  It compiles every function of the batch straight from wasm to x86-64
+machine code (``function``, ``control``, ``integer``, ``floats``, ``memory``) and writes
+one relocatable object (``elf``) with the ABI, symbols and relocations of LLVM's tier-0
+objects, which the loader links unchanged; or it returns None when any function uses
+something not covered (batch-level fallback: the whole batch then takes the LLVM path,
+so covered and uncovered functions only ever meet through code slots).
+
+Not covered (phase 1): SIMD, reference types and table instructions, bulk memory,
+multi-value function results and ``if`` with parameters, memory64, memories other than
+memory 0, dynamic heaps (``memory_style="dynamic"``, custom page sizes), offsets the
+guard pages do not cover, saturating float-to-int conversions, tail calls, and any
+function when epoch or fuel checks are compiled in; and hosts other than x86-64 Linux.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from pyjitwasm.jit.compiler import CompileTimings, ObjectCode
+from pyjitwasm.translate.env import ModuleInfo, function_name
+from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.x64 import control, floats, integer, memory
+from pyjitwasm.x64.elf import LineSequence, ObjectFunction, write_object
+from pyjitwasm.x64.function import FunctionCompiler, Handler, Unsupported
+
+
+@dataclass
+class X64Stats:
+    """What the single-pass tier 0 did in this process (for measurements and tests)."""
+
+    batches: int = 0
+    functions: int = 0
+    instructions: int = 0
+    fallback_batches: int = 0
+    fallback_functions: int = 0
+    fallback_instructions: int = 0
+    seconds: float = 0.0  # compiling and writing objects, fallbacks included
+    reasons: dict[str, int] | None = None  # why batches fell back (first reason each)
+
+
+STATS = X64Stats(reasons={})
+
+
+@cache
+def cpu_flags() -> frozenset[str]:
+    """The host CPU's feature flags (``/proc/cpuinfo``); empty if unknown."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@cache
+def handlers() -> dict[int, Handler]:
+    """The one table: wasm opcode -> handler, for this host's CPU (``popcnt`` and
+    SSE4.1's ``roundss``/``roundsd`` are used only where the CPU has them)."""
+    table = {**control.HANDLERS, **integer.HANDLERS, **memory.HANDLERS,
+             **floats.handlers("sse4_1" in cpu_flags())}
+    if "popcnt" not in cpu_flags():
+        del table[op.I32_POPCNT]
+        del table[op.I64_POPCNT]
+    return table
+
+
+def supported_host() -> bool:
+    """x86-64 Linux (the ELF objects and the fs-relative stack limit are)."""
+    return platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
+
+
+def x64_tier0_object(info: ModuleInfo, indices: Sequence[int], with_lines: bool = False,
+                     timings: CompileTimings | None = None) -> ObjectCode | None:
+    """The tier-0 object of defined functions ``indices`` (the first one a global
+    symbol, the others local, as ``emit_batch`` names them for a separate batch), or
+    None when one of them is not covered.  ``with_lines``: add the (code offset ->
+    wasm offset) line table (the code is the same either way)."""
+    t0 = time.perf_counter()
+    module = info.module
+    first = info.num_imported_funcs
+    size = sum(module.codes[i - first].instr_count for i in indices)
+    if info.checks.epoch or info.checks.fuel or not supported_host():
+        return _fallback(indices, size, t0, "host or interruption checks")
+    table = handlers()
+    code = bytearray()
+    relocations: list[tuple[int, str]] = []
+    functions: list[ObjectFunction] = []
+    sequences: list[LineSequence] = []
+    names: dict[int, str] = {}
+    for index in indices:
+        compiler = FunctionCompiler(info, index, code, relocations, with_lines)
+        try:
+            start = compiler.compile(table)
+        except Unsupported as exc:
+            return _fallback(indices, size, t0, str(exc))
+        name = function_name(index)
+        names[index] = name
+        functions.append(ObjectFunction(name, start, len(code) - start, index == indices[0]))
+        if with_lines:
+            sequences.append(LineSequence(compiler.lines, len(code)))
+    obj = write_object(bytes(code), functions, relocations, sequences if with_lines else None)
+    elapsed = time.perf_counter() - t0
+    STATS.batches += 1
+    STATS.functions += len(indices)
+    STATS.instructions += size
+    STATS.seconds += elapsed
+    if timings is not None:
+        timings.translate += elapsed
+        timings.functions += len(indices)
+    return ObjectCode(obj, names, ())
+
+
+def _fallback(indices: Sequence[int], size: int, t0: float, reason: str) -> None:
+    STATS.fallback_batches += 1
+    STATS.fallback_functions += len(indices)
+    STATS.fallback_instructions += size
+    STATS.seconds += time.perf_counter() - t0
+    if STATS.reasons is not None:
+        STATS.reasons[reason] = STATS.reasons.get(reason, 0) + 1
+    return None
+
+
+__all__ = ["STATS", "X64Stats", "cpu_flags", "handlers", "supported_host", "x64_tier0_object"]
