@@ -266,6 +266,59 @@ def _truncate(src: str, dst: str, signed: bool) -> Handler:
     return handle
 
 
+def _saturate(src: str, dst: str, signed: bool) -> Handler:
+    """Float to integer, saturating: NaN is 0, out of range the nearest bound."""
+    pre = _PRE[src]
+    bounds = _F32 if src == "f" else _F64
+    wide = b"\x48" if dst == "l" else b""
+    cvtt = pre + wide + b"\x0f\x2c\xc0"
+    cvtt64 = pre + b"\x48\x0f\x2c\xc0"
+    ucomis = _ucomis(src)
+    self_compare = (b"\x66" if src == "d" else b"") + b"\x0f\x2e\xc0"
+    maximum = (1 << 31) - 1 if dst == "i" else (1 << 63) - 1
+
+    def handle(e: FunctionCompiler, imm: Any) -> None:
+        a = e.top()
+        e.st[-1] = dst
+        c = e.c
+        c += _movs_load(src, 0, a)
+        ends: list[int] = []
+        if signed:
+            c += cvtt
+            if dst == "i":
+                c += b"\x3d\x00\x00\x00\x80"  # cmp eax, INT32_MIN
+            else:
+                c += movabs(RCX, 1 << 63) + b"\x48\x39\xc8"  # cmp rax, rcx
+            ends.append(e.jump_forward(CC_NE))
+            c += b"\x31\xc0" + self_compare  # NaN: 0
+            ends.append(e.jump_forward(CC_P))
+            c += b"\x0f\x57\xc9" + ucomis  # negative: the minimum cvtt gave
+            c += movabs(RAX, 1 << 63) if dst == "l" else b"\xb8\x00\x00\x00\x80"
+            ends.append(e.jump_forward(CC_B))
+            c += movabs(RAX, maximum)
+        else:
+            c += b"\x31\xc0" + b"\x0f\x57\xc9" + ucomis  # NaN or <= 0: 0
+            ends.append(e.jump_forward(CC_BE))
+            c += _constant_xmm1(src, bounds["2^32" if dst == "i" else "2^64"]) + ucomis
+            large = e.jump_forward(CC_AE)
+            if dst == "i":
+                c += cvtt64
+            else:
+                c += _constant_xmm1(src, bounds["2^63"]) + ucomis
+                high = e.jump_forward(CC_AE)
+                c += cvtt64
+                ends.append(e.jump_forward())
+                e.patch(high, len(c))
+                c += pre + b"\x0f\x5c\xc1" + cvtt64 + b"\x48\x0f\xba\xf8\x3f"
+            ends.append(e.jump_forward())
+            e.patch(large, len(c))
+            c += b"\x48\xc7\xc0\xff\xff\xff\xff"  # mov rax, -1 (all ones)
+        for fixup in ends:
+            e.patch(fixup, len(c))
+        c += mem(b"\x89", RAX, RBP, a, 1 if dst == "l" else 0)
+    return handle
+
+
 def _retype(ty: str) -> Handler:
     """A reinterpretation (or wrap): the slot's bits stay, its type changes."""
 
@@ -304,6 +357,8 @@ def handlers(sse41: bool) -> dict[int, Handler]:
             table[getattr(op, f"{prefix}_CONVERT_{src_name}_U")] = _convert(src, ty, False)
             table[getattr(op, f"{src_name}_TRUNC_{prefix}_S")] = _truncate(ty, src, True)
             table[getattr(op, f"{src_name}_TRUNC_{prefix}_U")] = _truncate(ty, src, False)
+            table[getattr(op, f"{src_name}_TRUNC_SAT_{prefix}_S")] = _saturate(ty, src, True)
+            table[getattr(op, f"{src_name}_TRUNC_SAT_{prefix}_U")] = _saturate(ty, src, False)
     return table
 
 

@@ -107,8 +107,9 @@ def _clz(w: int) -> Handler:
 
     def handle(e: FunctionCompiler, imm: Any) -> None:
         a = e.top()
-        e.c += mem(b"\x0f\xbd", RAX, RBP, a, w) + b"\xb9" + (2 * bits - 1).to_bytes(4, "little") \
-            + rex + b"\x0f\x44\xc1" + b"\x83\xf0" + bytes((bits - 1,)) + mem(b"\x89", RAX, RBP, a, w)
+        e.c += mem(b"\x0f\xbd", RAX, RBP, a, w) + b"\xb9" \
+            + (2 * bits - 1).to_bytes(4, "little") + rex + b"\x0f\x44\xc1" + b"\x83\xf0" \
+            + bytes((bits - 1,)) + mem(b"\x89", RAX, RBP, a, w)
     return handle
 
 

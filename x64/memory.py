@@ -13,11 +13,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate import vmctx as vm
 from pyjitwasm.translate.env import uses_static_heap
 from pyjitwasm.wasm import opcodes as op
-from pyjitwasm.x64.asm import RAX, RBP, RBX, RCX, RDI, RDX, heap, mem, mov_rr
+from pyjitwasm.x64.asm import (
+    CC_A,
+    CC_BE,
+    R10,
+    RAX,
+    RBP,
+    RBX,
+    RCX,
+    RDI,
+    RDX,
+    RSI,
+    heap,
+    mem,
+    mov_rr,
+)
 from pyjitwasm.x64.function import FunctionCompiler, Handler, Unsupported
 
 
@@ -118,3 +133,67 @@ HANDLERS: dict[int, Handler] = {
     **{code: _store(*shape) for code, shape in _STORES.items()},
 }
 """This module's part of the dispatch table (``compiler.HANDLERS``)."""
+
+
+def _length_field(e: FunctionCompiler) -> tuple[int, int]:
+    """(register, displacement) of memory 0's current length (r10 for an import)."""
+    layout = e.layout
+    if layout.num_imported_memories:
+        e.load_vmctx_field(R10, layout.imported_memory(0))
+        return R10, vm.MEMORY_DEF_LENGTH
+    return RBX, layout.memory(0) + vm.MEMORY_DEF_LENGTH
+
+
+def _check_range(e: FunctionCompiler, start: int, count: int, length: tuple[int, int]) -> None:
+    """Trap unless [start, start + count) (64-bit registers holding zero-extended i32s,
+    so the sum cannot wrap) lies within the memory's current length."""
+    # lea rax, [start + count]; cmp rax, [length]; ja trap
+    e.c += bytes((0x48 | ((start >> 3)) | ((count >> 3) << 1), 0x8D,
+                  0x04 | 0, ((count & 7) << 3) | (start & 7)))
+    e.c += mem(b"\x3b", RAX, length[0], length[1], 1)
+    e.trap_if(CC_A, TrapCode.MEMORY_OUT_OF_BOUNDS)
+
+
+def memory_fill(e: FunctionCompiler, memory: int) -> None:
+    """Checked against the current length (nothing is written out of bounds), then
+    ``rep stosb``."""
+    _static_memory(e, memory)
+    e.uses_heap = True
+    size, value, dst = e.top(), e.top(1), e.top(2)
+    del e.st[-3:]
+    c = e.c
+    length = _length_field(e)
+    c += mem(b"\x8b", RDX, RBP, size) + mem(b"\x8b", RDI, RBP, dst)
+    _check_range(e, RDI, RDX, length)
+    c += b"\x4c\x01\xe7"  # add rdi, r12
+    c += mem(b"\x8b", RAX, RBP, value) + b"\x48\x89\xd1" + b"\xf3\xaa"  # mov rcx, rdx; rep stosb
+
+
+def memory_copy(e: FunctionCompiler, imm: tuple[int, int]) -> None:
+    """Both ranges checked (nothing is written out of bounds), then ``rep movsb``:
+    forwards, or backwards when the destination starts inside the source (memmove)."""
+    dst_memory, src_memory = imm
+    _static_memory(e, dst_memory)
+    _static_memory(e, src_memory)
+    e.uses_heap = True
+    size, src, dst = e.top(), e.top(1), e.top(2)
+    del e.st[-3:]
+    c = e.c
+    length = _length_field(e)
+    c += mem(b"\x8b", RDX, RBP, size) + mem(b"\x8b", RSI, RBP, src) \
+        + mem(b"\x8b", RDI, RBP, dst)
+    _check_range(e, RSI, RDX, length)
+    _check_range(e, RDI, RDX, length)
+    c += b"\x4c\x01\xe6" b"\x4c\x01\xe7" b"\x48\x89\xd1"  # add rsi, r12; add rdi, r12; rcx
+    c += b"\x48\x39\xf7"  # cmp rdi, rsi
+    forward = e.jump_forward(CC_BE)
+    # lea rsi, [rsi + rcx - 1]; lea rdi, [rdi + rcx - 1]; std; rep movsb; cld
+    c += b"\x48\x8d\x74\x0e\xff" b"\x48\x8d\x7c\x0f\xff" b"\xfd\xf3\xa4\xfc"
+    done = e.jump_forward()
+    e.patch(forward, len(c))
+    c += b"\xf3\xa4"
+    e.patch(done, len(c))
+
+
+HANDLERS[op.MEMORY_FILL] = memory_fill
+HANDLERS[op.MEMORY_COPY] = memory_copy
