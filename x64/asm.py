@@ -10,6 +10,8 @@ Intel manual requires.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI = range(8)
 R8, R9, R10, R11, R12, R13, R14, R15 = range(8, 16)
 
@@ -114,8 +116,49 @@ def setcc(cc: int, reg: int) -> bytes:
     return bytes((0x0F, 0x90 + cc, 0xC0 + reg))
 
 
-__all__ = ["CC_A", "CC_AE", "CC_B", "CC_BE", "CC_E", "CC_G", "CC_GE", "CC_L", "CC_LE",
-           "CC_NE", "CC_NP", "CC_NS", "CC_O", "CC_P", "CC_S", "JMP32", "R8", "R9", "R10",
-           "R11", "R12", "RAX", "RBP", "RBX", "RCX", "RDI", "RDX", "RSI", "RSP",
-           "call_reg", "heap", "jcc32", "mem", "mov_imm32", "mov_rr", "movabs", "push", "rr",
+class Encodings(dict[int, bytes]):
+    """displacement -> the bytes of one instruction shape with an ``[rbp + disp]``
+    operand, encoded on first use: the hot handlers index these instead of encoding
+    (a dict subscript is the cheapest thing Python does per instruction)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[int], bytes]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, disp: int) -> bytes:
+        encoded = self[disp] = self.make(disp)
+        return encoded
+
+
+def rbp_table(op: bytes, reg: int, w: int = 0, pre: bytes = b"",
+              tail: bytes = b"") -> Encodings:
+    """The :class:`Encodings` of ``op reg, [rbp + disp]`` (then ``tail``, e.g. an
+    immediate's first bytes)."""
+    return Encodings(lambda disp: mem(op, reg, RBP, disp, w, pre) + tail)
+
+
+LOAD32_RAX = rbp_table(b"\x8b", RAX)
+LOAD64_RAX = rbp_table(b"\x8b", RAX, 1)
+STORE32_RAX = rbp_table(b"\x89", RAX)
+STORE64_RAX = rbp_table(b"\x89", RAX, 1)
+LOAD32_RCX = rbp_table(b"\x8b", RCX)
+LOAD64_RCX = rbp_table(b"\x8b", RCX, 1)
+STORE32_RCX = rbp_table(b"\x89", RCX)
+STORE64_RCX = rbp_table(b"\x89", RCX, 1)
+CMP32_ZERO = rbp_table(b"\x83", 7, 0, b"", b"\x00")
+"""``cmp dword [rbp + disp], 0``."""
+MOV32_IMM = rbp_table(b"\xc7", 0)
+"""``mov dword [rbp + disp], imm32`` (the immediate follows)."""
+MOV64_IMM = rbp_table(b"\xc7", 0, 1)
+"""``mov qword [rbp + disp], simm32`` (the immediate follows)."""
+
+
+__all__ = ["CC_A", "CC_AE", "CC_B", "CC_BE", "CC_E", "CC_G", "CC_GE", "CC_L", "CC_LE", "CC_NE",
+           "CC_NP", "CC_NS", "CC_O", "CC_P", "CC_S", "CMP32_ZERO", "JMP32", "LOAD32_RAX",
+           "LOAD32_RCX", "LOAD64_RAX", "LOAD64_RCX", "MOV32_IMM", "MOV64_IMM", "R8", "R9",
+           "R10", "R11", "R12", "RAX", "RBP", "RBX", "RCX", "RDI", "RDX", "RSI", "RSP",
+           "STORE32_RAX", "STORE32_RCX", "STORE64_RAX", "STORE64_RCX", "Encodings", "call_reg",
+           "heap", "jcc32", "mem", "mov_imm32", "mov_rr", "movabs", "push", "rbp_table", "rr",
            "setcc", "sub_rsp"]

@@ -17,6 +17,8 @@ from pyjitwasm.x64.asm import (
     CC_AE,
     CC_E,
     CC_NE,
+    CMP32_ZERO,
+    LOAD64_RAX,
     R10,
     R11,
     RAX,
@@ -27,6 +29,7 @@ from pyjitwasm.x64.asm import (
     RDX,
     RSI,
     RSP,
+    STORE64_RAX,
     call_reg,
     mem,
     mov_imm32,
@@ -68,7 +71,7 @@ def if_(e: FunctionCompiler, imm: Any) -> None:
     d = e.top()
     e.st.pop()
     c = e.c
-    c += mem(b"\x83", 7, RBP, d) + b"\x00"  # cmp dword [cond], 0
+    c += CMP32_ZERO[d]
     frame = Frame("if", len(e.st), params, results)
     frame.else_fixup = e.jump_forward(CC_E)
     e.frames.append(frame)
@@ -121,7 +124,7 @@ def br_if(e: FunctionCompiler, depth: int) -> None:
     d = e.top()
     e.st.pop()
     c = e.c
-    c += mem(b"\x83", 7, RBP, d) + b"\x00"  # cmp dword [cond], 0
+    c += CMP32_ZERO[d]
     frame = e.frames[-1 - depth]
     loop_ = frame.kind == "loop"
     count = len(frame.params if loop_ else frame.results)
@@ -195,18 +198,24 @@ def select(e: FunctionCompiler, imm: Any) -> None:
 
 
 def local_get(e: FunctionCompiler, index: int) -> None:
-    ty = e.local_type(index)
-    d = e.push(ty)
-    e.copy_slot(LOCALS_DISP - 8 * index, d)
+    d = e.push(e.local_types[index])
+    c = e.c
+    c += LOAD64_RAX[LOCALS_DISP - 8 * index]
+    c += STORE64_RAX[d]
 
 
 def local_set(e: FunctionCompiler, index: int) -> None:
-    e.copy_slot(e.top(), LOCALS_DISP - 8 * index)
-    e.st.pop()
+    st = e.st
+    c = e.c
+    c += LOAD64_RAX[e.sbase - 8 * (len(st) - 1)]
+    c += STORE64_RAX[LOCALS_DISP - 8 * index]
+    st.pop()
 
 
 def local_tee(e: FunctionCompiler, index: int) -> None:
-    e.copy_slot(e.top(), LOCALS_DISP - 8 * index)
+    c = e.c
+    c += LOAD64_RAX[e.sbase - 8 * (len(e.st) - 1)]
+    c += STORE64_RAX[LOCALS_DISP - 8 * index]
 
 
 def _global_at(e: FunctionCompiler, index: int) -> tuple[int, int, str]:

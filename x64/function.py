@@ -39,6 +39,7 @@ from pyjitwasm.x64.asm import (
     CC_B,
     CC_NS,
     JMP32,
+    LOAD64_RAX,
     R8,
     R9,
     R12,
@@ -49,6 +50,7 @@ from pyjitwasm.x64.asm import (
     RDI,
     RDX,
     RSI,
+    STORE64_RAX,
     call_reg,
     jcc32,
     mem,
@@ -125,6 +127,7 @@ class FunctionCompiler:
         self.max_depth = 0
         self.max_outgoing = 0
         self.uses_heap = False
+        self.heap_slack = 0  # once memory 0 is known static: the largest end unchecked
         self.sbase = 0
         self.local_types: list[str] = []
         self.results = ""
@@ -207,8 +210,8 @@ class FunctionCompiler:
     def copy_slot(self, src: int, dst: int) -> None:
         """Copy 8 bytes between two rbp-relative places."""
         c = self.c
-        c += mem(b"\x8b", RAX, RBP, src, 1)
-        c += mem(b"\x89", RAX, RBP, dst, 1)
+        c += LOAD64_RAX[src]
+        c += STORE64_RAX[dst]
 
     def branch(self, depth: int) -> None:
         """An unconditional branch to the frame ``depth`` levels out, its values on top
@@ -331,16 +334,17 @@ class FunctionCompiler:
         self.count_down()
         self.frames.append(Frame("function", 0, "", results))
         lines = self.lines if self.with_lines else None
+        get = handlers.get
         for instr in instrs:
+            code, imm, offset = instr
             if self.reachable:
-                handler = handlers.get(instr.op)
+                handler = get(code)
                 if handler is None:
-                    raise Unsupported(op.OPS[instr.op].name if instr.op in op.OPS
-                                      else str(instr.op))
-                self.offset = instr.offset
+                    raise Unsupported(op.OPS[code].name if code in op.OPS else str(code))
+                self.offset = offset
                 if lines is not None:
-                    lines.append((len(c), instr.offset))
-                handler(self, instr.imm)
+                    lines.append((len(c), offset))
+                handler(self, imm)
             else:
                 self.skip(instr, handlers)
         # Trap stubs (cold, one per site so each keeps its own wasm offset).

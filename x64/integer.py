@@ -22,12 +22,18 @@ from pyjitwasm.x64.asm import (
     CC_L,
     CC_LE,
     CC_NE,
+    LOAD32_RAX,
+    LOAD64_RAX,
+    MOV32_IMM,
     RAX,
     RBP,
     RCX,
     RDX,
+    STORE32_RAX,
+    STORE64_RAX,
     mem,
     movabs,
+    rbp_table,
     setcc,
 )
 from pyjitwasm.x64.function import FunctionCompiler, Handler
@@ -35,7 +41,9 @@ from pyjitwasm.x64.function import FunctionCompiler, Handler
 
 def i32_const(e: FunctionCompiler, value: int) -> None:
     d = e.push("i")
-    e.c += mem(b"\xc7", 0, RBP, d) + (value & 0xFFFFFFFF).to_bytes(4, "little")
+    c = e.c
+    c += MOV32_IMM[d]
+    c += (value & 0xFFFFFFFF).to_bytes(4, "little")
 
 
 def i64_const(e: FunctionCompiler, value: int) -> None:
@@ -51,13 +59,18 @@ def i64_const(e: FunctionCompiler, value: int) -> None:
 def _binary(opcode: bytes, w: int) -> Handler:
     """``op rax, [b]`` (add, sub, and, or, xor, imul)."""
 
+    load, store = (LOAD64_RAX, STORE64_RAX) if w else (LOAD32_RAX, STORE32_RAX)
+    apply = rbp_table(opcode, RAX, w)
+
     def handle(e: FunctionCompiler, imm: Any) -> None:
         st = e.st
         b = e.sbase - 8 * (len(st) - 1)
         a = b + 8
         st.pop()
-        e.c += mem(b"\x8b", RAX, RBP, a, w) + mem(opcode, RAX, RBP, b, w) \
-            + mem(b"\x89", RAX, RBP, a, w)
+        c = e.c
+        c += load[a]
+        c += apply[b]
+        c += store[a]
     return handle
 
 
@@ -78,6 +91,8 @@ def _shift(ext: int, w: int) -> Handler:
 def _compare(cc: int, w: int) -> Handler:
     """``cmp rax, [b]; setcc al; movzx eax, al``: an i32 0/1."""
     tail = setcc(cc, RAX) + b"\x0f\xb6\xc0"
+    load = LOAD64_RAX if w else LOAD32_RAX
+    compare = rbp_table(b"\x3b", RAX, w, b"", tail)
 
     def handle(e: FunctionCompiler, imm: Any) -> None:
         st = e.st
@@ -85,8 +100,10 @@ def _compare(cc: int, w: int) -> Handler:
         a = b + 8
         st.pop()
         st[-1] = "i"
-        e.c += mem(b"\x8b", RAX, RBP, a, w) + mem(b"\x3b", RAX, RBP, b, w) + tail \
-            + mem(b"\x89", RAX, RBP, a)
+        c = e.c
+        c += load[a]
+        c += compare[b]
+        c += STORE32_RAX[a]
     return handle
 
 

@@ -21,6 +21,8 @@ from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.x64.asm import (
     CC_A,
     CC_BE,
+    LOAD32_RAX,
+    LOAD64_RCX,
     R10,
     RAX,
     RBP,
@@ -29,6 +31,9 @@ from pyjitwasm.x64.asm import (
     RDI,
     RDX,
     RSI,
+    STORE32_RCX,
+    STORE64_RCX,
+    Encodings,
     heap,
     mem,
     mov_rr,
@@ -46,38 +51,51 @@ def _static_memory(e: FunctionCompiler, memory: int) -> None:
 
 def _offset(e: FunctionCompiler, memarg: Any, size: int) -> int:
     """The access's constant offset, when the guard pages cover every index with it."""
+    offset = int(memarg.offset)
+    if offset + size <= e.heap_slack and memarg.memory == 0:
+        return offset  # memory 0 is a static heap (checked before) and this fits
     _static_memory(e, memarg.memory)
-    offset = memarg.offset
     end = offset + size
     config = e.info.config
     if (1 << 32) - 1 + end > config.static_bound + config.guard or offset >= (1 << 31) - 16:
         raise Unsupported("offset beyond the guard pages")
     e.uses_heap = True
-    return int(offset)
+    # The largest access end the guard pages cover for every 32-bit index.
+    e.heap_slack = min(config.static_bound + config.guard - ((1 << 32) - 1), (1 << 31) - 16)
+    return offset
 
 
 def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
     """``mov eax, [index]; <opcode> rax, [r12 + rax + offset]; mov [slot], rax``."""
-    store_w = 1 if ty in "ld" else 0
+    store = STORE64_RCX if ty in "ld" else STORE32_RCX
+    access = Encodings(lambda offset: heap(opcode, RCX, offset, w))
 
     def handle(e: FunctionCompiler, memarg: Any) -> None:
         offset = _offset(e, memarg, size)
-        a = e.top()
-        e.st[-1] = ty
-        e.c += mem(b"\x8b", RAX, RBP, a) + heap(opcode, RCX, offset, w) \
-            + mem(b"\x89", RCX, RBP, a, store_w)
+        st = e.st
+        a = e.sbase - 8 * (len(st) - 1)
+        st[-1] = ty
+        c = e.c
+        c += LOAD32_RAX[a]
+        c += access[offset]
+        c += store[a]
     return handle
 
 
 def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
     """``mov eax, [index]; mov rcx, [value]; mov [r12 + rax + offset], cl/cx/ecx/rcx``."""
 
+    access = Encodings(lambda offset: heap(opcode, RCX, offset, w, pre))
+
     def handle(e: FunctionCompiler, memarg: Any) -> None:
         offset = _offset(e, memarg, size)
-        value, index = e.top(), e.top(1)
-        del e.st[-2:]
-        e.c += mem(b"\x8b", RAX, RBP, index) + mem(b"\x8b", RCX, RBP, value, 1) \
-            + heap(opcode, RCX, offset, w, pre)
+        st = e.st
+        value = e.sbase - 8 * (len(st) - 1)
+        del st[-2:]
+        c = e.c
+        c += LOAD32_RAX[value + 8]
+        c += LOAD64_RCX[value]
+        c += access[offset]
     return handle
 
 
