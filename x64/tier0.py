@@ -90,7 +90,8 @@ def x64_tier0_object(info: ModuleInfo, indices: Sequence[int], with_lines: bool 
     first = info.num_imported_funcs
     size = sum(module.codes[i - first].instr_count for i in indices)
     if info.checks.epoch or info.checks.fuel or not supported_host():
-        return _fallback(indices, size, t0, "host or interruption checks")
+        _fallback(indices, size, t0, "host or interruption checks")
+        return None
     table = handlers()
     code = bytearray()
     relocations: list[tuple[int, str]] = []
@@ -102,7 +103,8 @@ def x64_tier0_object(info: ModuleInfo, indices: Sequence[int], with_lines: bool 
         try:
             start = compiler.compile(table)
         except Unsupported as exc:
-            return _fallback(indices, size, t0, str(exc))
+            _fallback(indices, size, t0, str(exc))
+            return None
         name = function_name(index)
         names[index] = name
         functions.append(ObjectFunction(name, start, len(code) - start, index == indices[0]))
@@ -127,7 +129,6 @@ def _fallback(indices: Sequence[int], size: int, t0: float, reason: str) -> None
     STATS.seconds += time.perf_counter() - t0
     if STATS.reasons is not None:
         STATS.reasons[reason] = STATS.reasons.get(reason, 0) + 1
-    return None
 
 
 __all__ = ["STATS", "X64Stats", "cpu_flags", "handlers", "supported_host", "x64_tier0_object"]
