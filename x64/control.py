@@ -19,6 +19,9 @@ from pyjitwasm.x64.asm import (
     CC_NE,
     CMP32_ZERO,
     LOAD64_RAX,
+    LOAD64_RCX,
+    MOV32_IMM,
+    MOV64_IMM,
     R10,
     R11,
     RAX,
@@ -30,6 +33,7 @@ from pyjitwasm.x64.asm import (
     RSI,
     RSP,
     STORE64_RAX,
+    STORE64_RCX,
     call_reg,
     mem,
     mov_imm32,
@@ -38,6 +42,9 @@ from pyjitwasm.x64.asm import (
 from pyjitwasm.x64.function import (
     FLOAT_ARG_REGS,
     INT_ARG_REGS,
+    LAZY_AWARE,
+    LAZY_I32,
+    LAZY_LOCAL,
     LOCALS_DISP,
     Frame,
     FunctionCompiler,
@@ -71,7 +78,7 @@ def if_(e: FunctionCompiler, imm: Any) -> None:
     d = e.top()
     e.st.pop()
     c = e.c
-    c += CMP32_ZERO[d]
+    c += b"\x85\xc0" if e.rax_prev == len(e.st) else CMP32_ZERO[d]  # test eax, eax
     frame = Frame("if", len(e.st), params, results)
     frame.else_fixup = e.jump_forward(CC_E)
     e.frames.append(frame)
@@ -124,7 +131,7 @@ def br_if(e: FunctionCompiler, depth: int) -> None:
     d = e.top()
     e.st.pop()
     c = e.c
-    c += CMP32_ZERO[d]
+    c += b"\x85\xc0" if e.rax_prev == len(e.st) else CMP32_ZERO[d]  # test eax, eax
     frame = e.frames[-1 - depth]
     loop_ = frame.kind == "loop"
     count = len(frame.params if loop_ else frame.results)
@@ -179,6 +186,10 @@ def nop(e: FunctionCompiler, imm: Any) -> None:
 
 def drop(e: FunctionCompiler, imm: Any) -> None:
     e.st.pop()
+    j = len(e.st)
+    e.lazy.pop(j, None)
+    if e.rax_prev < j:
+        e.rax_next = e.rax_prev
 
 
 def select(e: FunctionCompiler, imm: Any) -> None:
@@ -198,24 +209,53 @@ def select(e: FunctionCompiler, imm: Any) -> None:
 
 
 def local_get(e: FunctionCompiler, index: int) -> None:
-    d = e.push(e.local_types[index])
+    # Deferred: its consumer reads the local itself (or the compile loop stores it).
+    j = len(e.st)
+    e.push(e.local_types[index])
+    e.lazy[j] = (LAZY_LOCAL, LOCALS_DISP - 8 * index)
+    if e.rax_prev < j:
+        e.rax_next = e.rax_prev
+
+
+def _write_local(e: FunctionCompiler, index: int) -> None:
+    """Store the top of the stack into local ``index`` (it stays on the stack)."""
+    j = len(e.st) - 1
+    target = LOCALS_DISP - 8 * index
+    lazy = e.lazy
+    value = lazy.get(j)
+    if value is not None and value[0] == LAZY_LOCAL and value[1] == target:
+        return  # local.set/tee of local.get of the same local
+    # Deferred reads of this local must see its old value.
+    for other in [k for k, (kind, d) in lazy.items() if kind == LAZY_LOCAL and d == target
+                  and k != j]:
+        e.materialize(other)
     c = e.c
-    c += LOAD64_RAX[LOCALS_DISP - 8 * index]
-    c += STORE64_RAX[d]
+    if value is None:
+        if e.rax_prev != j:
+            c += LOAD64_RAX[e.sbase - 8 * j]
+        c += STORE64_RAX[target]
+        e.rax_next = j
+    elif value[0] == LAZY_LOCAL:
+        c += LOAD64_RCX[value[1]]
+        c += STORE64_RCX[target]
+        e.rax_next = e.rax_prev if e.rax_prev < j else -1
+    else:
+        c += (MOV32_IMM if value[0] == LAZY_I32 else MOV64_IMM)[target]
+        c += (value[1] & 0xFFFFFFFF).to_bytes(4, "little")
+        e.rax_next = e.rax_prev if e.rax_prev < j else -1
 
 
 def local_set(e: FunctionCompiler, index: int) -> None:
-    st = e.st
-    c = e.c
-    c += LOAD64_RAX[e.sbase - 8 * (len(st) - 1)]
-    c += STORE64_RAX[LOCALS_DISP - 8 * index]
-    st.pop()
+    _write_local(e, index)
+    j = len(e.st) - 1
+    e.st.pop()
+    e.lazy.pop(j, None)
+    if e.rax_next >= j:
+        e.rax_next = -1
 
 
 def local_tee(e: FunctionCompiler, index: int) -> None:
-    c = e.c
-    c += LOAD64_RAX[e.sbase - 8 * (len(e.st) - 1)]
-    c += STORE64_RAX[LOCALS_DISP - 8 * index]
+    _write_local(e, index)
 
 
 def _global_at(e: FunctionCompiler, index: int) -> tuple[int, int, str]:
@@ -243,7 +283,9 @@ def global_set(e: FunctionCompiler, index: int) -> None:
     w = 1 if ty in "ld" else 0
     d = e.top()
     e.st.pop()
-    e.c += mem(b"\x8b", RAX, RBP, d, w) + mem(b"\x89", RAX, base, disp, w)
+    if e.rax_prev != len(e.st):
+        e.c += mem(b"\x8b", RAX, RBP, d, w)
+    e.c += mem(b"\x89", RAX, base, disp, w)
 
 
 # Calls -------------------------------------------------------------------------------------
@@ -354,3 +396,5 @@ HANDLERS: dict[int, Handler] = {
     op.LOCAL_TEE: local_tee, op.GLOBAL_GET: global_get, op.GLOBAL_SET: global_set,
 }
 """This module's part of the dispatch table (``compiler.HANDLERS``)."""
+
+LAZY_AWARE.update((op.LOCAL_GET, op.LOCAL_SET, op.LOCAL_TEE, op.DROP))

@@ -39,7 +39,11 @@ from pyjitwasm.x64.asm import (
     CC_B,
     CC_NS,
     JMP32,
+    LOAD32_RAX,
     LOAD64_RAX,
+    LOAD64_RCX,
+    MOV32_IMM,
+    MOV64_IMM,
     R8,
     R9,
     R12,
@@ -51,6 +55,7 @@ from pyjitwasm.x64.asm import (
     RDX,
     RSI,
     STORE64_RAX,
+    STORE64_RCX,
     call_reg,
     jcc32,
     mem,
@@ -65,6 +70,12 @@ from pyjitwasm.x64.asm import (
 TYPE_LETTER = {0x7F: "i", 0x7E: "l", 0x7D: "f", 0x7C: "d"}
 INT_ARG_REGS = (RDX, RCX, R8, R9)  # after vmctx (rdi) and caller vmctx (rsi)
 FLOAT_ARG_REGS = 8  # xmm0..xmm7
+
+LAZY_LOCAL, LAZY_I32, LAZY_I64 = range(3)
+
+LAZY_AWARE: set[int] = set()
+"""Opcodes whose handlers take deferred operands (``FunctionCompiler.lazy``) as they
+are; the handler modules add theirs."""
 
 COUNT_DISP = -24
 LOCALS_DISP = -32
@@ -126,6 +137,16 @@ class FunctionCompiler:
         self.dead_depth = 0
         self.max_depth = 0
         self.max_outgoing = 0
+        # Deferred operands: stack index -> (kind, value) for a value not yet in its
+        # slot: a local (LAZY_LOCAL, its displacement) or a constant (LAZY_I32: the
+        # unsigned 32 bits; LAZY_I64: a value that fits a sign-extended imm32).  Only
+        # the handlers in ``LAZY_AWARE`` see them; before any other the compile loop
+        # stores them (``flush``).
+        self.lazy: dict[int, tuple[int, int]] = {}
+        # The operand stack index whose value rax also holds after the previous
+        # handler (-1: none): ``rax_next`` is what the running handler leaves.
+        self.rax_prev = -1
+        self.rax_next = -1
         self.uses_heap = False
         self.heap_slack = 0  # once memory 0 is known static: the largest end unchecked
         self.sbase = 0
@@ -143,6 +164,40 @@ class FunctionCompiler:
     def top(self, k: int = 0) -> int:
         """rbp displacement of the slot ``k`` below the top of the operand stack."""
         return self.sbase - 8 * (len(self.st) - 1 - k)
+
+    def materialize(self, j: int) -> None:
+        """Store deferred operand ``j`` into its slot (through rcx: rax keeps its value)."""
+        kind, value = self.lazy.pop(j)
+        d = self.sbase - 8 * j
+        c = self.c
+        if kind == LAZY_LOCAL:
+            c += LOAD64_RCX[value]
+            c += STORE64_RCX[d]
+        elif kind == LAZY_I32:
+            c += MOV32_IMM[d]
+            c += value.to_bytes(4, "little")
+        else:
+            c += MOV64_IMM[d]
+            c += (value & 0xFFFFFFFF).to_bytes(4, "little")
+
+    def flush(self) -> None:
+        """Store every deferred operand."""
+        for j in sorted(self.lazy):
+            self.materialize(j)
+
+    def load_rax(self, j: int, w: int) -> None:
+        """rax = operand ``j`` (32-bit loads zero-extend), wherever it is."""
+        lazy = self.lazy.pop(j, None)
+        c = self.c
+        if lazy is None:
+            if self.rax_prev != j:
+                c += (LOAD64_RAX if w else LOAD32_RAX)[self.sbase - 8 * j]
+        elif lazy[0] == LAZY_LOCAL:
+            c += (LOAD64_RAX if w else LOAD32_RAX)[lazy[1]]
+        elif lazy[0] == LAZY_I32:
+            c += b"\xb8" + lazy[1].to_bytes(4, "little")
+        else:
+            c += b"\x48\xc7\xc0" + (lazy[1] & 0xFFFFFFFF).to_bytes(4, "little")
 
     def push(self, ty: str) -> int:
         """Push a value of type ``ty``; its slot's displacement."""
@@ -335,6 +390,7 @@ class FunctionCompiler:
         self.frames.append(Frame("function", 0, "", results))
         lines = self.lines if self.with_lines else None
         get = handlers.get
+        aware = LAZY_AWARE
         for instr in instrs:
             code, imm, offset = instr
             if self.reachable:
@@ -344,6 +400,10 @@ class FunctionCompiler:
                 self.offset = offset
                 if lines is not None:
                     lines.append((len(c), offset))
+                if self.lazy and code not in aware:
+                    self.flush()
+                self.rax_prev = self.rax_next
+                self.rax_next = -1
                 handler(self, imm)
             else:
                 self.skip(instr, handlers)
@@ -402,5 +462,5 @@ class FunctionCompiler:
             handlers[op.ELSE](self, None)
 
 
-__all__ = ["EPILOGUE", "FLOAT_ARG_REGS", "INT_ARG_REGS", "Frame", "FunctionCompiler",
-           "Handler", "Unsupported", "letter"]
+__all__ = ["EPILOGUE", "FLOAT_ARG_REGS", "INT_ARG_REGS", "LAZY_AWARE", "LAZY_I32", "LAZY_I64",
+           "LAZY_LOCAL", "Frame", "FunctionCompiler", "Handler", "Unsupported", "letter"]

@@ -22,55 +22,77 @@ from pyjitwasm.x64.asm import (
     CC_L,
     CC_LE,
     CC_NE,
-    LOAD32_RAX,
-    LOAD64_RAX,
-    MOV32_IMM,
     RAX,
     RBP,
     RCX,
     RDX,
     STORE32_RAX,
     STORE64_RAX,
+    Encodings,
     mem,
     movabs,
     rbp_table,
     setcc,
 )
-from pyjitwasm.x64.function import FunctionCompiler, Handler
+from pyjitwasm.x64.function import (
+    LAZY_AWARE,
+    LAZY_I32,
+    LAZY_I64,
+    LAZY_LOCAL,
+    FunctionCompiler,
+    Handler,
+)
 
 
 def i32_const(e: FunctionCompiler, value: int) -> None:
-    d = e.push("i")
-    c = e.c
-    c += MOV32_IMM[d]
-    c += (value & 0xFFFFFFFF).to_bytes(4, "little")
+    j = len(e.st)
+    e.push("i")
+    e.lazy[j] = (LAZY_I32, value & 0xFFFFFFFF)  # deferred, as local.get
+    if e.rax_prev < j:
+        e.rax_next = e.rax_prev
 
 
 def i64_const(e: FunctionCompiler, value: int) -> None:
+    j = len(e.st)
     d = e.push("l")
     value &= 0xFFFFFFFFFFFFFFFF
     signed = value - (1 << 64) if value >> 63 else value
     if -(1 << 31) <= signed < (1 << 31):
-        e.c += mem(b"\xc7", 0, RBP, d, 1) + (signed & 0xFFFFFFFF).to_bytes(4, "little")
+        e.lazy[j] = (LAZY_I64, signed)
+        if e.rax_prev < j:
+            e.rax_next = e.rax_prev
     else:
         e.c += movabs(RAX, value) + mem(b"\x89", RAX, RBP, d, 1)
+        e.rax_next = j
 
 
-def _binary(opcode: bytes, w: int) -> Handler:
-    """``op rax, [b]`` (add, sub, and, or, xor, imul)."""
+def _apply_second(e: FunctionCompiler, j: int, apply: Encodings, immediate: bytes) -> None:
+    """``op rax, operand j``: its slot, the local it defers, or an imm32 (``immediate``
+    is the opcode bytes of the ``op rax, imm32`` form, REX included)."""
+    lazy = e.lazy.pop(j, None)
+    c = e.c
+    if lazy is None:
+        c += apply[e.sbase - 8 * j]
+    elif lazy[0] == LAZY_LOCAL:
+        c += apply[lazy[1]]
+    else:
+        c += immediate + (lazy[1] & 0xFFFFFFFF).to_bytes(4, "little")
 
-    load, store = (LOAD64_RAX, STORE64_RAX) if w else (LOAD32_RAX, STORE32_RAX)
+
+def _binary(opcode: bytes, w: int, immediate: bytes) -> Handler:
+    """``op rax, [b]`` (add, sub, and, or, xor, imul), or with an immediate."""
+    store = STORE64_RAX if w else STORE32_RAX
     apply = rbp_table(opcode, RAX, w)
+    immediate = (b"\x48" if w else b"") + immediate
 
     def handle(e: FunctionCompiler, imm: Any) -> None:
         st = e.st
-        b = e.sbase - 8 * (len(st) - 1)
-        a = b + 8
+        j = len(st) - 1
         st.pop()
-        c = e.c
-        c += load[a]
-        c += apply[b]
-        c += store[a]
+        e.load_rax(j - 1, w)
+        _apply_second(e, j, apply, immediate)
+        e.c += store[e.sbase - 8 * (j - 1)]
+        e.rax_next = j - 1
     return handle
 
 
@@ -89,31 +111,37 @@ def _shift(ext: int, w: int) -> Handler:
 
 
 def _compare(cc: int, w: int) -> Handler:
-    """``cmp rax, [b]; setcc al; movzx eax, al``: an i32 0/1."""
+    """``cmp rax, b; setcc al; movzx eax, al``: an i32 0/1."""
     tail = setcc(cc, RAX) + b"\x0f\xb6\xc0"
-    load = LOAD64_RAX if w else LOAD32_RAX
-    compare = rbp_table(b"\x3b", RAX, w, b"", tail)
+    compare = rbp_table(b"\x3b", RAX, w)
+    immediate = (b"\x48" if w else b"") + b"\x3d"  # cmp rax, imm32
 
     def handle(e: FunctionCompiler, imm: Any) -> None:
         st = e.st
-        b = e.sbase - 8 * (len(st) - 1)
-        a = b + 8
+        j = len(st) - 1
         st.pop()
         st[-1] = "i"
+        e.load_rax(j - 1, w)
+        _apply_second(e, j, compare, immediate)
         c = e.c
-        c += load[a]
-        c += compare[b]
-        c += STORE32_RAX[a]
+        c += tail
+        c += STORE32_RAX[e.sbase - 8 * (j - 1)]
+        e.rax_next = j - 1
     return handle
 
 
 def _eqz(w: int) -> Handler:
+    # test rax, rax; sete al; movzx eax, al
+    tail = (b"\x48" if w else b"") + b"\x85\xc0" + setcc(CC_E, RAX) + b"\x0f\xb6\xc0"
+
     def handle(e: FunctionCompiler, imm: Any) -> None:
-        a = e.top()
+        j = len(e.st) - 1
         e.st[-1] = "i"
-        # xor ecx, ecx; cmp [a], 0; sete cl
-        e.c += b"\x31\xc9" + mem(b"\x83", 7, RBP, a, w) + b"\x00" + setcc(CC_E, RCX) \
-            + mem(b"\x89", RCX, RBP, a)
+        e.load_rax(j, w)
+        c = e.c
+        c += tail
+        c += STORE32_RAX[e.sbase - 8 * j]
+        e.rax_next = j
     return handle
 
 
@@ -209,8 +237,10 @@ def i64_extend_i32_u(e: FunctionCompiler, imm: Any) -> None:
     e.c += mem(b"\x8b", RAX, RBP, a) + mem(b"\x89", RAX, RBP, a, 1)
 
 
-_ALU = {"add": b"\x03", "sub": b"\x2b", "and": b"\x23", "or": b"\x0b", "xor": b"\x33",
-        "mul": b"\x0f\xaf"}
+# op r, r/m; and op rax, imm32 (imul's three-operand form: imul eax, eax, imm32)
+_ALU = {"add": (b"\x03", b"\x05"), "sub": (b"\x2b", b"\x2d"), "and": (b"\x23", b"\x25"),
+        "or": (b"\x0b", b"\x0d"), "xor": (b"\x33", b"\x35"),
+        "mul": (b"\x0f\xaf", b"\x69\xc0")}
 _SHIFTS = {"shl": 4, "shr_s": 7, "shr_u": 5, "rotl": 0, "rotr": 1}
 _CCS = {"eq": CC_E, "ne": CC_NE, "lt_s": CC_L, "lt_u": CC_B, "gt_s": CC_G, "gt_u": CC_A,
         "le_s": CC_LE, "le_u": CC_BE, "ge_s": CC_GE, "ge_u": CC_AE}
@@ -222,8 +252,12 @@ def _table() -> dict[int, Handler]:
                                  op.I64_EXTEND_I32_S: i64_extend_i32_s,
                                  op.I64_EXTEND_I32_U: i64_extend_i32_u}
     for prefix, w in (("I32", 0), ("I64", 1)):
-        for name, opcode in _ALU.items():
-            table[getattr(op, f"{prefix}_{name.upper()}")] = _binary(opcode, w)
+        for name, (opcode, immediate) in _ALU.items():
+            table[getattr(op, f"{prefix}_{name.upper()}")] = _binary(opcode, w, immediate)
+            LAZY_AWARE.add(getattr(op, f"{prefix}_{name.upper()}"))
+        for name in _CCS:
+            LAZY_AWARE.add(getattr(op, f"{prefix}_{name.upper()}"))
+        LAZY_AWARE.add(getattr(op, f"{prefix}_EQZ"))
         for name, ext in _SHIFTS.items():
             table[getattr(op, f"{prefix}_{name.upper()}")] = _shift(ext, w)
         for name, cc in _CCS.items():
@@ -241,6 +275,7 @@ def _table() -> dict[int, Handler]:
     table[op.I64_EXTEND8_S] = _extend(b"\x0f\xbe", 1, 1)
     table[op.I64_EXTEND16_S] = _extend(b"\x0f\xbf", 1, 1)
     table[op.I64_EXTEND32_S] = _extend(b"\x63", 1, 1)
+    LAZY_AWARE.update((op.I32_CONST, op.I64_CONST))
     return table
 
 

@@ -21,7 +21,6 @@ from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.x64.asm import (
     CC_A,
     CC_BE,
-    LOAD32_RAX,
     LOAD64_RCX,
     R10,
     RAX,
@@ -31,14 +30,21 @@ from pyjitwasm.x64.asm import (
     RDI,
     RDX,
     RSI,
-    STORE32_RCX,
-    STORE64_RCX,
+    STORE32_RAX,
+    STORE64_RAX,
     Encodings,
     heap,
     mem,
     mov_rr,
 )
-from pyjitwasm.x64.function import FunctionCompiler, Handler, Unsupported
+from pyjitwasm.x64.function import (
+    LAZY_AWARE,
+    LAZY_I32,
+    LAZY_LOCAL,
+    FunctionCompiler,
+    Handler,
+    Unsupported,
+)
 
 
 def _static_memory(e: FunctionCompiler, memory: int) -> None:
@@ -67,18 +73,19 @@ def _offset(e: FunctionCompiler, memarg: Any, size: int) -> int:
 
 def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
     """``mov eax, [index]; <opcode> rax, [r12 + rax + offset]; mov [slot], rax``."""
-    store = STORE64_RCX if ty in "ld" else STORE32_RCX
-    access = Encodings(lambda offset: heap(opcode, RCX, offset, w))
+    store = STORE64_RAX if ty in "ld" else STORE32_RAX
+    access = Encodings(lambda offset: heap(opcode, RAX, offset, w))
 
     def handle(e: FunctionCompiler, memarg: Any) -> None:
         offset = _offset(e, memarg, size)
         st = e.st
-        a = e.sbase - 8 * (len(st) - 1)
+        j = len(st) - 1
         st[-1] = ty
+        e.load_rax(j, 0)  # the index, zero-extended
         c = e.c
-        c += LOAD32_RAX[a]
         c += access[offset]
-        c += store[a]
+        c += store[e.sbase - 8 * j]
+        e.rax_next = j
     return handle
 
 
@@ -90,11 +97,22 @@ def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
     def handle(e: FunctionCompiler, memarg: Any) -> None:
         offset = _offset(e, memarg, size)
         st = e.st
-        value = e.sbase - 8 * (len(st) - 1)
+        j = len(st) - 1
         del st[-2:]
         c = e.c
-        c += LOAD32_RAX[value + 8]
-        c += LOAD64_RCX[value]
+        lazy = e.lazy.pop(j, None)
+        if lazy is None:
+            if e.rax_prev == j:
+                c += b"\x48\x89\xc1"  # mov rcx, rax
+            else:
+                c += LOAD64_RCX[e.sbase - 8 * j]
+        elif lazy[0] == LAZY_LOCAL:
+            c += LOAD64_RCX[lazy[1]]
+        else:
+            # mov ecx, imm32 (zero-extends) or mov rcx, simm32 (sign-extends)
+            c += (b"\xb9" if lazy[0] == LAZY_I32 else b"\x48\xc7\xc1") \
+                + (lazy[1] & 0xFFFFFFFF).to_bytes(4, "little")
+        e.load_rax(j - 1, 0)  # the index, zero-extended
         c += access[offset]
     return handle
 
@@ -215,3 +233,5 @@ def memory_copy(e: FunctionCompiler, imm: tuple[int, int]) -> None:
 
 HANDLERS[op.MEMORY_FILL] = memory_fill
 HANDLERS[op.MEMORY_COPY] = memory_copy
+LAZY_AWARE.update(_LOADS)
+LAZY_AWARE.update(_STORES)
