@@ -188,8 +188,7 @@ def drop(e: FunctionCompiler, imm: Any) -> None:
     e.st.pop()
     j = len(e.st)
     e.lazy.pop(j, None)
-    if e.rax_prev < j:
-        e.rax_next = e.rax_prev
+    e.keep_caches(j)
 
 
 def select(e: FunctionCompiler, imm: Any) -> None:
@@ -213,8 +212,7 @@ def local_get(e: FunctionCompiler, index: int) -> None:
     j = len(e.st)
     e.push(e.local_types[index])
     e.lazy[j] = (LAZY_LOCAL, LOCALS_DISP - 8 * index)
-    if e.rax_prev < j:
-        e.rax_next = e.rax_prev
+    e.keep_caches(j)
 
 
 def _write_local(e: FunctionCompiler, index: int) -> None:
@@ -224,6 +222,7 @@ def _write_local(e: FunctionCompiler, index: int) -> None:
     lazy = e.lazy
     value = lazy.get(j)
     if value is not None and value[0] == LAZY_LOCAL and value[1] == target:
+        e.keep_caches(j + 1)
         return  # local.set/tee of local.get of the same local
     # Deferred reads of this local must see its old value.
     for other in [k for k, (kind, d) in lazy.items() if kind == LAZY_LOCAL and d == target
@@ -231,18 +230,21 @@ def _write_local(e: FunctionCompiler, index: int) -> None:
         e.materialize(other)
     c = e.c
     if value is None:
-        if e.rax_prev != j:
+        if e.rax_prev == j:
+            c += STORE64_RAX[target]
+        elif e.xmm_prev == j:
+            c += mem(b"\x0f\x11", 0, RBP, target, 0, b"\xf3" if e.st[j] == "f" else b"\xf2")
+        else:
             c += LOAD64_RAX[e.sbase - 8 * j]
-        c += STORE64_RAX[target]
-        e.rax_next = j
+            c += STORE64_RAX[target]
+            e.rax_prev = j
     elif value[0] == LAZY_LOCAL:
         c += LOAD64_RCX[value[1]]
         c += STORE64_RCX[target]
-        e.rax_next = e.rax_prev if e.rax_prev < j else -1
     else:
         c += (MOV32_IMM if value[0] == LAZY_I32 else MOV64_IMM)[target]
         c += (value[1] & 0xFFFFFFFF).to_bytes(4, "little")
-        e.rax_next = e.rax_prev if e.rax_prev < j else -1
+    e.keep_caches(j + 1)
 
 
 def local_set(e: FunctionCompiler, index: int) -> None:
@@ -252,6 +254,8 @@ def local_set(e: FunctionCompiler, index: int) -> None:
     e.lazy.pop(j, None)
     if e.rax_next >= j:
         e.rax_next = -1
+    if e.xmm_next >= j:
+        e.xmm_next = -1
 
 
 def local_tee(e: FunctionCompiler, index: int) -> None:
@@ -322,13 +326,17 @@ def _call_with(e: FunctionCompiler, ftype: Any, callee_vmctx: int) -> None:
         del e.st[first:]
     if ftype.results:
         ty = letter(ftype.results[0])
+        j = len(e.st)
         d = e.push(ty)
         if ty == "i":
             c += mem(b"\x89", RAX, RBP, d)
+            e.rax_next = j
         elif ty == "l":
             c += mem(b"\x89", RAX, RBP, d, 1)
+            e.rax_next = j
         else:
             c += mem(b"\x0f\x11", 0, RBP, d, 0, b"\xf3" if ty == "f" else b"\xf2")
+            e.xmm_next = j
 
 
 def call(e: FunctionCompiler, index: int) -> None:

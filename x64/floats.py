@@ -35,7 +35,7 @@ from pyjitwasm.x64.asm import (
     movabs,
     setcc,
 )
-from pyjitwasm.x64.function import FunctionCompiler, Handler
+from pyjitwasm.x64.function import LAZY_AWARE, FunctionCompiler, Handler
 
 _PRE = {"f": b"\xf3", "d": b"\xf2"}
 
@@ -76,10 +76,14 @@ def _arith(ty: str, opcode: bytes) -> Handler:
 
     def handle(e: FunctionCompiler, imm: Any) -> None:
         st = e.st
-        b = e.sbase - 8 * (len(st) - 1)
-        a = b + 8
+        j = len(st) - 1
         st.pop()
-        e.c += _movs_load(ty, 0, a) + mem(opcode, 0, RBP, b, 0, pre) + _movs_store(ty, 0, a)
+        c = e.c
+        if e.xmm_prev != j - 1:
+            c += _movs_load(ty, 0, e.place(j - 1))
+        c += mem(opcode, 0, RBP, e.place(j), 0, pre)
+        c += _movs_store(ty, 0, e.sbase - 8 * (j - 1))
+        e.xmm_next = j - 1
     return handle
 
 
@@ -164,13 +168,17 @@ def _compare(ty: str, kind: str) -> Handler:
 
     def handle(e: FunctionCompiler, imm: Any) -> None:
         st = e.st
-        b = e.sbase - 8 * (len(st) - 1)
-        a = b + 8
+        j = len(st) - 1
         st.pop()
         st[-1] = "i"
-        first, second = (b, a) if swap else (a, b)
-        e.c += _movs_load(ty, 0, first) + mem(ucomis, 0, RBP, second) + tail \
-            + mem(b"\x89", RAX, RBP, a)
+        first, second = (j, j - 1) if swap else (j - 1, j)
+        c = e.c
+        if e.xmm_prev != first:
+            c += _movs_load(ty, 0, e.place(first))
+        c += mem(ucomis, 0, RBP, e.place(second))
+        c += tail
+        c += mem(b"\x89", RAX, RBP, e.sbase - 8 * (j - 1))
+        e.rax_next = j - 1
     return handle
 
 
@@ -340,6 +348,9 @@ def handlers(sse41: bool) -> dict[int, Handler]:
         for name, opcode in (("ADD", b"\x0f\x58"), ("SUB", b"\x0f\x5c"), ("MUL", b"\x0f\x59"),
                              ("DIV", b"\x0f\x5e")):
             table[getattr(op, f"{prefix}_{name}")] = _arith(ty, opcode)
+            LAZY_AWARE.add(getattr(op, f"{prefix}_{name}"))
+        for kind in ("EQ", "NE", "LT", "GT", "LE", "GE"):
+            LAZY_AWARE.add(getattr(op, f"{prefix}_{kind}"))
         table[getattr(op, f"{prefix}_SQRT")] = _unary_sse(ty, b"\x0f\x51", _PRE[ty])
         table[getattr(op, f"{prefix}_MIN")] = _min_max(ty, True)
         table[getattr(op, f"{prefix}_MAX")] = _min_max(ty, False)

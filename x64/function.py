@@ -147,6 +147,8 @@ class FunctionCompiler:
         # handler (-1: none): ``rax_next`` is what the running handler leaves.
         self.rax_prev = -1
         self.rax_next = -1
+        self.xmm_prev = -1  # the same for xmm0 (a float result)
+        self.xmm_next = -1
         self.uses_heap = False
         self.heap_slack = 0  # once memory 0 is known static: the largest end unchecked
         self.sbase = 0
@@ -184,6 +186,26 @@ class FunctionCompiler:
         """Store every deferred operand."""
         for j in sorted(self.lazy):
             self.materialize(j)
+
+    def keep_caches(self, depth: int) -> None:
+        """The running handler leaves rax and xmm0 as they were: what they hold stays
+        known if it is still on the stack (below ``depth``)."""
+        if self.rax_prev < depth:
+            self.rax_next = self.rax_prev
+        if self.xmm_prev < depth:
+            self.xmm_next = self.xmm_prev
+
+    def place(self, j: int) -> int:
+        """rbp displacement holding operand ``j``'s value: its slot, or the local it
+        defers (a deferred constant is stored into its slot first)."""
+        lazy = self.lazy.get(j)
+        if lazy is None:
+            return self.sbase - 8 * j
+        if lazy[0] == LAZY_LOCAL:
+            del self.lazy[j]
+            return lazy[1]
+        self.materialize(j)
+        return self.sbase - 8 * j
 
     def load_rax(self, j: int, w: int) -> None:
         """rax = operand ``j`` (32-bit loads zero-extend), wherever it is."""
@@ -404,6 +426,8 @@ class FunctionCompiler:
                     self.flush()
                 self.rax_prev = self.rax_next
                 self.rax_next = -1
+                self.xmm_prev = self.xmm_next
+                self.xmm_next = -1
                 handler(self, imm)
             else:
                 self.skip(instr, handlers)

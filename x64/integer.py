@@ -48,8 +48,7 @@ def i32_const(e: FunctionCompiler, value: int) -> None:
     j = len(e.st)
     e.push("i")
     e.lazy[j] = (LAZY_I32, value & 0xFFFFFFFF)  # deferred, as local.get
-    if e.rax_prev < j:
-        e.rax_next = e.rax_prev
+    e.keep_caches(j)
 
 
 def i64_const(e: FunctionCompiler, value: int) -> None:
@@ -59,8 +58,7 @@ def i64_const(e: FunctionCompiler, value: int) -> None:
     signed = value - (1 << 64) if value >> 63 else value
     if -(1 << 31) <= signed < (1 << 31):
         e.lazy[j] = (LAZY_I64, signed)
-        if e.rax_prev < j:
-            e.rax_next = e.rax_prev
+        e.keep_caches(j)
     else:
         e.c += movabs(RAX, value) + mem(b"\x89", RAX, RBP, d, 1)
         e.rax_next = j
