@@ -155,7 +155,14 @@ MOV64_IMM = rbp_table(b"\xc7", 0, 1)
 """``mov qword [rbp + disp], simm32`` (the immediate follows)."""
 
 
-__all__ = ["CC_A", "CC_AE", "CC_B", "CC_BE", "CC_E", "CC_G", "CC_GE", "CC_L", "CC_LE", "CC_NE",
+MOV_RDI_RBX = mov_rr(RDI, RBX)
+"""``mov rdi, rbx``: the vmctx as a call's first argument."""
+MOV_RSI_RBX = mov_rr(RSI, RBX)
+"""``mov rsi, rbx``: the vmctx as a wasm call's caller vmctx."""
+
+
+__all__ = ["MOV_RDI_RBX", "MOV_RSI_RBX", "CC_A", "CC_AE", "CC_B", "CC_BE", "CC_E", "CC_G",
+           "CC_GE", "CC_L", "CC_LE", "CC_NE",
            "CC_NP", "CC_NS", "CC_O", "CC_P", "CC_S", "CMP32_ZERO", "JMP32", "LOAD32_RAX",
            "LOAD32_RCX", "LOAD64_RAX", "LOAD64_RCX", "MOV32_IMM", "MOV64_IMM", "R8", "R9",
            "R10", "R11", "R12", "RAX", "RBP", "RBX", "RCX", "RDI", "RDX", "RSI", "RSP",

@@ -22,6 +22,8 @@ from pyjitwasm.x64.asm import (
     LOAD64_RCX,
     MOV32_IMM,
     MOV64_IMM,
+    MOV_RDI_RBX,
+    MOV_RSI_RBX,
     R10,
     R11,
     RAX,
@@ -52,6 +54,8 @@ from pyjitwasm.x64.function import (
     Unsupported,
     letter,
 )
+
+CALL_R11 = call_reg(R11)
 
 # Control ------------------------------------------------------------------------------
 
@@ -188,7 +192,10 @@ def drop(e: FunctionCompiler, imm: Any) -> None:
     e.st.pop()
     j = len(e.st)
     e.lazy.pop(j, None)
-    e.keep_caches(j)
+    if e.rax >= j:
+        e.rax = -1
+    if e.xmm >= j:
+        e.xmm = -1
 
 
 def select(e: FunctionCompiler, imm: Any) -> None:
@@ -209,10 +216,12 @@ def select(e: FunctionCompiler, imm: Any) -> None:
 
 def local_get(e: FunctionCompiler, index: int) -> None:
     # Deferred: its consumer reads the local itself (or the compile loop stores it).
-    j = len(e.st)
-    e.push(e.local_types[index])
+    st = e.st
+    j = len(st)
+    st.append(e.local_types[index])
+    if j >= e.max_depth:
+        e.max_depth = j + 1
     e.lazy[j] = (LAZY_LOCAL, LOCALS_DISP - 8 * index)
-    e.keep_caches(j)
 
 
 def _write_local(e: FunctionCompiler, index: int) -> None:
@@ -222,7 +231,6 @@ def _write_local(e: FunctionCompiler, index: int) -> None:
     lazy = e.lazy
     value = lazy.get(j)
     if value is not None and value[0] == LAZY_LOCAL and value[1] == target:
-        e.keep_caches(j + 1)
         return  # local.set/tee of local.get of the same local
     # Deferred reads of this local must see its old value.
     for other in [k for k, (kind, d) in lazy.items() if kind == LAZY_LOCAL and d == target
@@ -230,21 +238,20 @@ def _write_local(e: FunctionCompiler, index: int) -> None:
         e.materialize(other)
     c = e.c
     if value is None:
-        if e.rax_prev == j:
+        if e.rax == j:
             c += STORE64_RAX[target]
-        elif e.xmm_prev == j:
+        elif e.xmm == j:
             c += mem(b"\x0f\x11", 0, RBP, target, 0, b"\xf3" if e.st[j] == "f" else b"\xf2")
         else:
             c += LOAD64_RAX[e.sbase - 8 * j]
             c += STORE64_RAX[target]
-            e.rax_prev = j
+            e.rax = j
     elif value[0] == LAZY_LOCAL:
         c += LOAD64_RCX[value[1]]
         c += STORE64_RCX[target]
     else:
         c += (MOV32_IMM if value[0] == LAZY_I32 else MOV64_IMM)[target]
         c += (value[1] & 0xFFFFFFFF).to_bytes(4, "little")
-    e.keep_caches(j + 1)
 
 
 def local_set(e: FunctionCompiler, index: int) -> None:
@@ -252,10 +259,10 @@ def local_set(e: FunctionCompiler, index: int) -> None:
     j = len(e.st) - 1
     e.st.pop()
     e.lazy.pop(j, None)
-    if e.rax_next >= j:
-        e.rax_next = -1
-    if e.xmm_next >= j:
-        e.xmm_next = -1
+    if e.rax >= j:
+        e.rax = -1
+    if e.xmm >= j:
+        e.xmm = -1
 
 
 def local_tee(e: FunctionCompiler, index: int) -> None:
@@ -321,7 +328,8 @@ def _call_with(e: FunctionCompiler, ftype: Any, callee_vmctx: int) -> None:
         stacked += 1
     if stacked > e.max_outgoing:
         e.max_outgoing = stacked
-    c += mov_rr(RDI, callee_vmctx) + mov_rr(RSI, RBX) + call_reg(R11)
+    c += (MOV_RDI_RBX if callee_vmctx == RBX else mov_rr(RDI, callee_vmctx)) + MOV_RSI_RBX \
+        + CALL_R11
     if count:
         del e.st[first:]
     if ftype.results:
@@ -330,13 +338,13 @@ def _call_with(e: FunctionCompiler, ftype: Any, callee_vmctx: int) -> None:
         d = e.push(ty)
         if ty == "i":
             c += mem(b"\x89", RAX, RBP, d)
-            e.rax_next = j
+            e.rax = j
         elif ty == "l":
             c += mem(b"\x89", RAX, RBP, d, 1)
-            e.rax_next = j
+            e.rax = j
         else:
             c += mem(b"\x0f\x11", 0, RBP, d, 0, b"\xf3" if ty == "f" else b"\xf2")
-            e.xmm_next = j
+            e.xmm = j
 
 
 def call(e: FunctionCompiler, index: int) -> None:
@@ -378,7 +386,7 @@ def call_indirect(e: FunctionCompiler, imm: Any) -> None:
     c += b"\x48\x8b\x04\xc8"  # mov rax, [rax + rcx*8]
     c += b"\x48\x85\xc0"  # test rax, rax
     initialized = e.jump_forward(CC_NE)
-    c += mov_rr(RDI, RBX) + mov_imm32(RSI, table) + mov_rr(RDX, RCX)
+    c += MOV_RDI_RBX + mov_imm32(RSI, table) + mov_rr(RDX, RCX)
     e.call_symbol(lc.TABLE_LAZY_INIT.symbol)  # -> the VMFuncRef or 0, untagged
     done = e.jump_forward()
     e.patch(initialized, len(c))

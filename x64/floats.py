@@ -79,11 +79,13 @@ def _arith(ty: str, opcode: bytes) -> Handler:
         j = len(st) - 1
         st.pop()
         c = e.c
-        if e.xmm_prev != j - 1:
+        if e.xmm != j - 1:
             c += _movs_load(ty, 0, e.place(j - 1))
         c += mem(opcode, 0, RBP, e.place(j), 0, pre)
         c += _movs_store(ty, 0, e.sbase - 8 * (j - 1))
-        e.xmm_next = j - 1
+        e.xmm = j - 1
+        if e.rax >= j - 1:
+            e.rax = -1
     return handle
 
 
@@ -173,12 +175,14 @@ def _compare(ty: str, kind: str) -> Handler:
         st[-1] = "i"
         first, second = (j, j - 1) if swap else (j - 1, j)
         c = e.c
-        if e.xmm_prev != first:
+        if e.xmm != first:
             c += _movs_load(ty, 0, e.place(first))
         c += mem(ucomis, 0, RBP, e.place(second))
         c += tail
         c += mem(b"\x89", RAX, RBP, e.sbase - 8 * (j - 1))
-        e.rax_next = j - 1
+        e.rax = j - 1
+        if e.xmm >= j - 1:
+            e.xmm = -1
     return handle
 
 

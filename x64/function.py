@@ -44,6 +44,7 @@ from pyjitwasm.x64.asm import (
     LOAD64_RCX,
     MOV32_IMM,
     MOV64_IMM,
+    MOV_RDI_RBX,
     R8,
     R9,
     R12,
@@ -144,11 +145,14 @@ class FunctionCompiler:
         # stores them (``flush``).
         self.lazy: dict[int, tuple[int, int]] = {}
         # The operand stack index whose value rax also holds after the previous
-        # handler (-1: none): ``rax_next`` is what the running handler leaves.
+        # instruction (-1: none), and the same for xmm0 (a float result).  The handlers
+        # in ``LAZY_AWARE`` keep them up to date; before any other the compile loop
+        # forgets them, leaving their last values in ``rax_prev``/``xmm_prev`` (a branch
+        # on a condition just computed tests rax).
+        self.rax = -1
+        self.xmm = -1
         self.rax_prev = -1
-        self.rax_next = -1
-        self.xmm_prev = -1  # the same for xmm0 (a float result)
-        self.xmm_next = -1
+        self.xmm_prev = -1
         self.uses_heap = False
         self.heap_slack = 0  # once memory 0 is known static: the largest end unchecked
         self.sbase = 0
@@ -187,14 +191,6 @@ class FunctionCompiler:
         for j in sorted(self.lazy):
             self.materialize(j)
 
-    def keep_caches(self, depth: int) -> None:
-        """The running handler leaves rax and xmm0 as they were: what they hold stays
-        known if it is still on the stack (below ``depth``)."""
-        if self.rax_prev < depth:
-            self.rax_next = self.rax_prev
-        if self.xmm_prev < depth:
-            self.xmm_next = self.xmm_prev
-
     def place(self, j: int) -> int:
         """rbp displacement holding operand ``j``'s value: its slot, or the local it
         defers (a deferred constant is stored into its slot first)."""
@@ -212,7 +208,7 @@ class FunctionCompiler:
         lazy = self.lazy.pop(j, None)
         c = self.c
         if lazy is None:
-            if self.rax_prev != j:
+            if self.rax != j:
                 c += (LOAD64_RAX if w else LOAD32_RAX)[self.sbase - 8 * j]
         elif lazy[0] == LAZY_LOCAL:
             c += (LOAD64_RAX if w else LOAD32_RAX)[lazy[1]]
@@ -335,7 +331,7 @@ class FunctionCompiler:
         c += mem(b"\x89", RCX, RAX, COUNTER_SIZE * number)
         c += mem(b"\x89", RCX, RBP, COUNT_DISP)
         skip = self.jump_forward(CC_NS)
-        c += mov_rr(RDI, RBX)
+        c += MOV_RDI_RBX
         c += mov_imm32(RSI, number)
         self.call_symbol(lc.TIER_UP.symbol)
         c += mem(b"\xc7", 0, RBP, COUNT_DISP) + COUNTER_PARKED.to_bytes(4, "little")
@@ -422,12 +418,12 @@ class FunctionCompiler:
                 self.offset = offset
                 if lines is not None:
                     lines.append((len(c), offset))
-                if self.lazy and code not in aware:
-                    self.flush()
-                self.rax_prev = self.rax_next
-                self.rax_next = -1
-                self.xmm_prev = self.xmm_next
-                self.xmm_next = -1
+                if code not in aware:
+                    if self.lazy:
+                        self.flush()
+                    self.rax_prev = self.rax
+                    self.xmm_prev = self.xmm
+                    self.rax = self.xmm = -1
                 handler(self, imm)
             else:
                 self.skip(instr, handlers)
@@ -436,7 +432,7 @@ class FunctionCompiler:
             self.patch(fixup, len(c))
             if lines is not None:
                 lines.append((len(c), offset))
-            c += mov_rr(RDI, RBX) + mov_imm32(RSI, operand)
+            c += MOV_RDI_RBX + mov_imm32(RSI, operand)
             self.call_symbol(abi.TRAP_SYMBOL)
             c += b"\xcc"  # never returns; keeps the return address inside this stub
         if self.uses_heap:

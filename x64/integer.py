@@ -45,10 +45,12 @@ from pyjitwasm.x64.function import (
 
 
 def i32_const(e: FunctionCompiler, value: int) -> None:
-    j = len(e.st)
-    e.push("i")
+    st = e.st
+    j = len(st)
+    st.append("i")
+    if j >= e.max_depth:
+        e.max_depth = j + 1
     e.lazy[j] = (LAZY_I32, value & 0xFFFFFFFF)  # deferred, as local.get
-    e.keep_caches(j)
 
 
 def i64_const(e: FunctionCompiler, value: int) -> None:
@@ -58,10 +60,11 @@ def i64_const(e: FunctionCompiler, value: int) -> None:
     signed = value - (1 << 64) if value >> 63 else value
     if -(1 << 31) <= signed < (1 << 31):
         e.lazy[j] = (LAZY_I64, signed)
-        e.keep_caches(j)
     else:
         e.c += movabs(RAX, value) + mem(b"\x89", RAX, RBP, d, 1)
-        e.rax_next = j
+        e.rax = j
+        if e.xmm >= j:
+            e.xmm = -1
 
 
 def _apply_second(e: FunctionCompiler, j: int, apply: Encodings, immediate: bytes) -> None:
@@ -90,7 +93,9 @@ def _binary(opcode: bytes, w: int, immediate: bytes) -> Handler:
         e.load_rax(j - 1, w)
         _apply_second(e, j, apply, immediate)
         e.c += store[e.sbase - 8 * (j - 1)]
-        e.rax_next = j - 1
+        e.rax = j - 1
+        if e.xmm >= j - 1:
+            e.xmm = -1
     return handle
 
 
@@ -124,7 +129,9 @@ def _compare(cc: int, w: int) -> Handler:
         c = e.c
         c += tail
         c += STORE32_RAX[e.sbase - 8 * (j - 1)]
-        e.rax_next = j - 1
+        e.rax = j - 1
+        if e.xmm >= j - 1:
+            e.xmm = -1
     return handle
 
 
@@ -139,7 +146,9 @@ def _eqz(w: int) -> Handler:
         c = e.c
         c += tail
         c += STORE32_RAX[e.sbase - 8 * j]
-        e.rax_next = j
+        e.rax = j
+        if e.xmm >= j:
+            e.xmm = -1
     return handle
 
 

@@ -22,6 +22,7 @@ from pyjitwasm.x64.asm import (
     CC_A,
     CC_BE,
     LOAD64_RCX,
+    MOV_RDI_RBX,
     R10,
     RAX,
     RBP,
@@ -35,7 +36,6 @@ from pyjitwasm.x64.asm import (
     Encodings,
     heap,
     mem,
-    mov_rr,
 )
 from pyjitwasm.x64.function import (
     LAZY_AWARE,
@@ -85,7 +85,9 @@ def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
         c = e.c
         c += access[offset]
         c += store[e.sbase - 8 * j]
-        e.rax_next = j
+        e.rax = j
+        if e.xmm >= j:
+            e.xmm = -1
     return handle
 
 
@@ -102,7 +104,7 @@ def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
         c = e.c
         lazy = e.lazy.pop(j, None)
         if lazy is None:
-            if e.rax_prev == j:
+            if e.rax == j:
                 c += b"\x48\x89\xc1"  # mov rcx, rax
             else:
                 c += LOAD64_RCX[e.sbase - 8 * j]
@@ -114,6 +116,9 @@ def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
                 + (lazy[1] & 0xFFFFFFFF).to_bytes(4, "little")
         e.load_rax(j - 1, 0)  # the index, zero-extended
         c += access[offset]
+        e.rax = -1
+        if e.xmm >= j - 1:
+            e.xmm = -1
     return handle
 
 
@@ -141,7 +146,7 @@ def memory_grow(e: FunctionCompiler, memory: int) -> None:
     a = e.top()
     c = e.c
     # libcall_memory_grow(vmctx, memory, zext(delta)) -> old pages or -1
-    c += mem(b"\x8b", RDX, RBP, a) + mov_rr(RDI, RBX) + b"\x31\xf6"  # xor esi, esi
+    c += mem(b"\x8b", RDX, RBP, a) + MOV_RDI_RBX + b"\x31\xf6"  # xor esi, esi
     e.call_symbol(lc.MEMORY_GROW.symbol)
     c += mem(b"\x89", RAX, RBP, a)
 
