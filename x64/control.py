@@ -18,6 +18,7 @@ from pyjitwasm.x64.asm import (
     CC_E,
     CC_NE,
     CMP32_ZERO,
+    LOAD32_RAX,
     LOAD64_RAX,
     LOAD64_RCX,
     MOV32_IMM,
@@ -243,7 +244,9 @@ def _write_local(e: FunctionCompiler, index: int) -> None:
         elif e.xmm == j:
             c += mem(b"\x0f\x11", 0, RBP, target, 0, b"\xf3" if e.st[j] == "f" else b"\xf2")
         else:
-            c += LOAD64_RAX[e.sbase - 8 * j]
+            # An i32/f32 slot's high half is not its value: rax must not hold it (a
+            # heap access may take rax as an index).
+            c += (LOAD32_RAX if e.st[j] in "if" else LOAD64_RAX)[e.sbase - 8 * j]
             c += STORE64_RAX[target]
             e.rax = j
     elif value[0] == LAZY_LOCAL:
@@ -337,7 +340,8 @@ def _call_with(e: FunctionCompiler, ftype: Any, callee_vmctx: int) -> None:
         j = len(e.st)
         d = e.push(ty)
         if ty == "i":
-            c += mem(b"\x89", RAX, RBP, d)
+            # The callee may leave garbage in rax's high half: zero-extend (mov eax, eax).
+            c += b"\x89\xc0" + mem(b"\x89", RAX, RBP, d)
             e.rax = j
         elif ty == "l":
             c += mem(b"\x89", RAX, RBP, d, 1)

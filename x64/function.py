@@ -144,7 +144,8 @@ class FunctionCompiler:
         # the handlers in ``LAZY_AWARE`` see them; before any other the compile loop
         # stores them (``flush``).
         self.lazy: dict[int, tuple[int, int]] = {}
-        # The operand stack index whose value rax also holds after the previous
+        # The operand stack index whose value rax also holds (an i32 or f32 one
+        # zero-extended: a heap access takes rax as its index) after the previous
         # instruction (-1: none), and the same for xmm0 (a float result).  The handlers
         # in ``LAZY_AWARE`` keep them up to date; before any other the compile loop
         # forgets them, leaving their last values in ``rax_prev``/``xmm_prev`` (a branch
