@@ -74,6 +74,10 @@ FLOAT_ARG_REGS = 8  # xmm0..xmm7
 
 LAZY_LOCAL, LAZY_I32, LAZY_I64 = range(3)
 
+MAX_FRAME = 1 << 24
+"""The largest frame (bytes) compiled here: its displacements stay well inside a
+signed 32-bit field; a function with more locals and operands takes the LLVM path."""
+
 LAZY_AWARE: set[int] = set()
 """Opcodes whose handlers take deferred operands (``FunctionCompiler.lazy``) as they
 are; the handler modules add theirs."""
@@ -448,6 +452,8 @@ class FunctionCompiler:
                 self.lines = [(at + shift if at > heap_at else at, off) for at, off in lines]
             self.fix_moved_jumps(heap_at, shift)
         size = (8 + 8 * nlocals + 8 * self.max_depth + 8 * self.max_outgoing + 15) & ~15
+        if size > MAX_FRAME:
+            raise Unsupported("frame too large")
         c[frame_size_at:frame_size_at + 4] = size.to_bytes(4, "little")
         return start
 
