@@ -14,10 +14,15 @@ multi-value function results and ``if`` with parameters, memory64, memories othe
 memory 0, dynamic heaps (``memory_style="dynamic"``, custom page sizes), offsets the
 guard pages do not cover, saturating float-to-int conversions, tail calls, and any
 function when epoch or fuel checks are compiled in; and hosts other than x86-64 Linux.
+By policy, a small batch with a loop inside a loop takes the LLVM path too
+(``NESTED_LOOP_BATCH_INSTRUCTIONS``): a hot loop that runs once stays in tier-0 code
+until its function's next call, and there LLVM's code is 2-8x faster than this
+compiler's (docs/jit-design.md, "A single-pass x86-64 tier 0").
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from collections.abc import Sequence
@@ -27,9 +32,38 @@ from functools import cache
 from pyjitwasm.jit.compiler import CompileTimings, ObjectCode
 from pyjitwasm.translate.env import ModuleInfo, function_name
 from pyjitwasm.wasm import opcodes as op
+from pyjitwasm.wasm.module import Instr
 from pyjitwasm.x64 import control, floats, integer, memory
 from pyjitwasm.x64.elf import LineSequence, ObjectFunction, write_object
 from pyjitwasm.x64.function import FunctionCompiler, Handler, Unsupported
+
+NESTED_LOOP_BATCH_INSTRUCTIONS = 600
+"""A batch of at most this many wasm instructions with a loop inside a loop takes the
+LLVM path (the rule and the size of ``baseline/tier0.py``'s greedy-allocator batches)."""
+
+
+def _nested_loops_too() -> bool:
+    """``PYJITWASM_TIER0_X64_NESTED_LOOPS=1``: compile small batches with nested loops
+    here too (for measurements; not part of the code-cache key)."""
+    return os.environ.get("PYJITWASM_TIER0_X64_NESTED_LOOPS", "") == "1"
+
+
+def has_nested_loop(instrs: Sequence[Instr]) -> bool:
+    """Whether a function body has a ``loop`` inside another ``loop``."""
+    kinds: list[bool] = []  # the open blocks: loop or not
+    loops = 0
+    for instr in instrs:
+        code = instr.op
+        if code == op.LOOP:
+            if loops:
+                return True
+            loops += 1
+            kinds.append(True)
+        elif code == op.BLOCK or code == op.IF:
+            kinds.append(False)
+        elif code == op.END and kinds and kinds.pop():
+            loops -= 1
+    return False
 
 
 @dataclass
@@ -92,6 +126,14 @@ def x64_tier0_object(info: ModuleInfo, indices: Sequence[int], with_lines: bool 
     if info.checks.epoch or info.checks.fuel or not supported_host():
         _fallback(indices, size, t0, "host or interruption checks")
         return None
+    if size <= NESTED_LOOP_BATCH_INSTRUCTIONS and not _nested_loops_too() and any(
+            has_nested_loop(module.codes[i - first].instrs) for i in indices):
+        # A small batch with a loop in a loop: where one call may run long at tier 0
+        # ("a hot loop that runs once"), LLVM's tier 0 with the greedy register
+        # allocator (baseline/tier0.py) makes code 2-8x faster than this compiler's
+        # for little compile time.
+        _fallback(indices, size, t0, "small batch with nested loops")
+        return None
     table = handlers()
     code = bytearray()
     relocations: list[tuple[int, str]] = []
@@ -131,4 +173,5 @@ def _fallback(indices: Sequence[int], size: int, t0: float, reason: str) -> None
         STATS.reasons[reason] = STATS.reasons.get(reason, 0) + 1
 
 
-__all__ = ["STATS", "X64Stats", "cpu_flags", "handlers", "supported_host", "x64_tier0_object"]
+__all__ = ["NESTED_LOOP_BATCH_INSTRUCTIONS", "STATS", "X64Stats", "cpu_flags", "handlers",
+           "has_nested_loop", "supported_host", "x64_tier0_object"]

@@ -551,3 +551,33 @@ def test_i32_values_with_high_bits_set_index_the_heap_correctly(x64: None) -> No
     for value in (8, 0x100000008, -0xFFFFFFF8, 0x7FFFFFFF00000008):
         assert pair.check("tee", value) == ("ok", 42)
         assert pair.check("called", value) == ("ok", 42)
+
+
+NESTED = """
+(module
+  (func (export "nested") (param i32) (result i32) (local i32 i32)
+    (loop $outer
+      (local.set 2 (local.get 0))
+      (loop $inner
+        (local.set 1 (i32.add (local.get 1) (local.get 2)))
+        (br_if $inner (local.tee 2 (i32.sub (local.get 2) (i32.const 1)))))
+      (br_if $outer (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+    (local.get 1))
+)
+"""
+
+
+def test_small_batches_with_nested_loops_take_the_llvm_path(
+        x64: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tier0.has_nested_loop(decode_module(
+        __import__("wasmtime").wat2wasm(NESTED)).codes[0].instrs)
+    before = _counts()
+    pair = CASES._Pair(NESTED)
+    assert pair.check("nested", 50) == ("ok", sum(k * (k + 1) // 2 for k in range(51)))
+    assert _counts()[0] == before[0] and _counts()[1] > before[1]
+    monkeypatch.setenv("PYJITWASM_TIER0_X64_NESTED_LOOPS", "1")  # for measurements
+    before = _counts()
+    pair = CASES._Pair(NESTED)
+    for n in (1, 7, 50):
+        pair.check("nested", n)
+    assert _counts()[0] > before[0] and _counts()[1] == before[1]
