@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 
 from pyjitwasm import Config, Engine, Instance, Module, Store, Trap
-from pyjitwasm.jit.codeload import TIER0_PIPELINE
 from pyjitwasm.jit.compiler import CompileTimings, ObjectCode, load_object_code
 from pyjitwasm.jit.dwarf_lines import read_line_rows
 from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1, CompileOptions, emit_batch
@@ -146,7 +145,8 @@ def test_objects_link_and_resolve_symbols() -> None:
     callback = callback_type(lambda x: x * 10)
     address = ctypes.cast(callback, ctypes.c_void_p).value
     assert address is not None
-    compiled = load_object_code(ObjectCode(obj, {0: "f", 1: "g"}, ()), TIER0_PIPELINE,
+    pipeline = CompileOptions().codegen_options(TIER0).llvm_pipeline  # tier 0's loader
+    compiled = load_object_code(ObjectCode(obj, {0: "f", 1: "g"}, ()), pipeline,
                                 CompileTimings(), {"x64_test_callback": address})
     try:
         f = compiled.functions[0]
