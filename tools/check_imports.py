@@ -25,12 +25,16 @@ ALLOWED: dict[str, set[str]] = {
     "translate": {"wasm", "ir"},
     "jit": {"ir"},
     "interp": {"wasm", "runtime"},
-    "runtime": {"wasm", "ir", "translate", "jit", "baseline"},
+    "runtime": {"wasm", "ir", "translate", "jit", "baseline", "x64"},
     # tier 0 straight to LLVM text: reads wasm, the vmctx layout and libcalls, writes
     # for jit/'s module text; only the compile driver (runtime/) uses it
     "baseline": {"wasm", "ir", "translate", "jit"},
+    # tier 0 straight to x86-64 machine code (opt-in): the same inputs, writes objects
+    # for jit/'s loader; only the compile driver (runtime/) uses it
+    "x64": {"wasm", "ir", "translate", "jit"},
     "libcalls": {"wasm", "translate", "runtime"},
-    "api": {"wasm", "ir", "translate", "jit", "runtime", "libcalls", "interp", "baseline"},
+    "api": {"wasm", "ir", "translate", "jit", "runtime", "libcalls", "interp", "baseline",
+            "x64"},
 }
 STAGES = set(ALLOWED) - {"api"}
 

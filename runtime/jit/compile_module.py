@@ -49,6 +49,7 @@ from pyjitwasm.translate.vmctx import VMContextLayout, func_ref_indices
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
 from pyjitwasm.wasm.module import Instr, WasmModule
+from pyjitwasm.x64.tier0 import x64_tier0_object
 
 
 def env_flag(name: str) -> bool:
@@ -85,6 +86,13 @@ def _tier0_direct_default() -> bool:
     """Tier 0 written straight from wasm to LLVM text (``baseline/``) unless
     ``PYJITWASM_TIER0_DIRECT=0`` (then every function goes through the IR)."""
     return env_flag("PYJITWASM_TIER0_DIRECT")
+
+
+def _tier0_x64_default() -> bool:
+    """Tier 0 as x86-64 machine code without LLVM (``x64/``) when
+    ``PYJITWASM_TIER0_X64=1``; off by default."""
+    return os.environ.get("PYJITWASM_TIER0_X64", "0").strip().lower() in ("1", "true",
+                                                                        "yes", "on")
 
 
 def _threshold_default() -> int:
@@ -125,6 +133,8 @@ class CompileOptions:
     compilation is always tier 1.  ``tier_up_threshold``: function entries plus loop
     iterations a tier-0 function runs before it is queued for tier 1 (default 1000, or
     ``PYJITWASM_TIER_UP_THRESHOLD``).
+    ``tier0_x64``: compile tier-0 batches with the single-pass x86-64 compiler
+    (``x64/``) when it covers them (off unless ``PYJITWASM_TIER0_X64=1``).
     ``tier0_pipeline``: tier 0's LLVM configuration for a batch with a loop;
     ``tier0_loop_free_pipeline`` for one without.  ``llvm_pipeline``: tier 1's (and
     eager compilation's) instead of ``opt_level``'s (for measurements).
@@ -147,6 +157,7 @@ class CompileOptions:
     tier0_pipeline: LLVMPipeline = field(default_factory=_tier0_default)
     tier0_loop_free_pipeline: LLVMPipeline = field(default_factory=_tier0_loop_free_default)
     tier0_direct: bool = field(default_factory=_tier0_direct_default)
+    tier0_x64: bool = field(default_factory=_tier0_x64_default)
     llvm_pipeline: LLVMPipeline | None = None
     epoch_interruption: bool = False
     consume_fuel: bool = False
@@ -420,6 +431,13 @@ def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptio
     ``source_locations``: with debug locations (the same machine code, plus a line
     table; see ``CompiledModule.wasm_offset_at``)."""
     timings = CompileTimings()
+    # --- x64 single-pass tier 0 (opt-in, x64/tier0.py): the whole batch or nothing.
+    if tier == TIER0 and options.tier0_x64 and not with_shims and not options.keep_ir:
+        x64_code = x64_tier0_object(info, indices, source_locations, timings)
+        if x64_code is not None:
+            return (BatchObject(tuple(indices), separate, with_shims, x64_code, {}, tier),
+                    EmittedBatch(timings))
+    # --- end x64
     escaping = set() if separate else escaping_functions(module)
     together: Collection[int] | None = None
     if separate:
