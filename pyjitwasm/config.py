@@ -158,6 +158,10 @@ class Config:
     LLVM text (``baseline/``, the default) rather than through the compiler's IR; a
     function the direct writer does not cover (SIMD, for one) always takes the IR. None
     takes the default, which ``PYJITWASM_TIER0_DIRECT=0`` turns off.
+    ``tier0_x64`` (a pyjitwasm setting): tier-0 batches are compiled to x86-64 machine
+    code in one pass, without LLVM (``x64/``, the default on x86-64 Linux); a batch it
+    does not cover (SIMD, reference types, a dynamic heap...) takes the LLVM tier 0
+    above.  None takes the default, which ``PYJITWASM_TIER0_X64=0`` turns off.
     """
 
     def __init__(
@@ -171,6 +175,7 @@ class Config:
         lazy_compilation: bool | None = None,
         tiered_compilation: bool | None = None,
         direct_tier0: bool | None = None,
+        tier0_x64: bool | None = None,
     ) -> None:
         self._closed = False
         self._consumed = False
@@ -187,6 +192,7 @@ class Config:
         self.lazy_compilation = lazy_compilation
         self.tiered_compilation = tiered_compilation
         self.direct_tier0 = direct_tier0
+        self.tier0_x64 = tier0_x64
         self._max_call_depth: int | None = None
         self._max_wasm_stack: int | None = None
         if max_wasm_stack is not None:

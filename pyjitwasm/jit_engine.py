@@ -155,9 +155,8 @@ class JitBackend:
             options = replace(options, tiers=config.tiered_compilation)
         if config.direct_tier0 is not None:
             options = replace(options, tier0_direct=config.direct_tier0)
-        tier0_x64 = getattr(config, "tier0_x64", None)  # the spec suite's "jit-x64-tier0"
-        if tier0_x64 is not None:
-            options = replace(options, tier0_x64=bool(tier0_x64))
+        if config.tier0_x64 is not None:
+            options = replace(options, tier0_x64=config.tier0_x64)
         options = replace(options, epoch_interruption=config.epoch_interruption,
                           consume_fuel=config.consume_fuel)
         self.options = options

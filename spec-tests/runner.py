@@ -318,10 +318,11 @@ ENGINE_VARIANTS = {
     "jit-dynamic": {"strategy": "jit", "memory_style": "dynamic"},
     # The JIT with every tier-0 function translated through the IR (the default writes
     # most of them straight to LLVM text: baseline/).
-    "jit-ir-tier0": {"strategy": "jit", "direct_tier0": False},
-    # The JIT with tier-0 batches compiled by the single-pass x86-64 compiler (x64/)
-    # wherever it covers them (the rest take the LLVM path).
-    "jit-x64-tier0": {"strategy": "jit", "tier0_x64": True},
+    "jit-ir-tier0": {"strategy": "jit", "direct_tier0": False, "tier0_x64": False},
+    # The JIT with every tier-0 batch compiled by LLVM from the direct emitter's text
+    # (the default compiles those the single-pass x86-64 compiler covers without LLVM:
+    # x64/).
+    "jit-llvm-tier0": {"strategy": "jit", "tier0_x64": False},
     # The JIT with relaxed SIMD in Wasmtime's deterministic mode (the default is the
     # host's native results, as in Wasmtime); run on the relaxed-SIMD scripts.
     "jit-relaxed-deterministic": {"strategy": "jit", "relaxed_simd_deterministic": True},

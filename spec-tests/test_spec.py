@@ -10,7 +10,7 @@ from wast import missing_testsuite_message
 
 MANIFEST = Manifest.load()
 FILES = scope_files(MANIFEST)
-ENGINES = ["interp", "jit", "jit-dynamic", "jit-ir-tier0", "jit-x64-tier0"]
+ENGINES = ["interp", "jit", "jit-dynamic", "jit-ir-tier0", "jit-llvm-tier0"]
 # Relaxed SIMD has two modes on the JIT: "jit" runs the native one (the default), this
 # variant the deterministic one; both must give results the scripts' ``either`` allows.
 RELAXED_SIMD_ENGINES = ["jit-relaxed-deterministic"]

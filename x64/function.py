@@ -222,6 +222,16 @@ class FunctionCompiler:
         else:
             c += b"\x48\xc7\xc0" + (lazy[1] & 0xFFFFFFFF).to_bytes(4, "little")
 
+    def load_heap_index(self, j: int) -> None:
+        """rax = operand ``j``, an i32 heap index, zero-extended whatever rax held: a
+        heap access adds rax as 64 bits, so the zero upper half is what keeps it inside
+        the reservation.  Not left to the invariant that a cached i32 in rax has it
+        (``load_rax``): one ``mov eax, eax`` per access is cheap insurance."""
+        cached = self.rax == j and j not in self.lazy
+        self.load_rax(j, 0)
+        if cached:
+            self.c += b"\x89\xc0"  # mov eax, eax
+
     def push(self, ty: str) -> int:
         """Push a value of type ``ty``; its slot's displacement."""
         st = self.st

@@ -81,7 +81,7 @@ def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
         st = e.st
         j = len(st) - 1
         st[-1] = ty
-        e.load_rax(j, 0)  # the index, zero-extended
+        e.load_heap_index(j)
         c = e.c
         c += access[offset]
         c += store[e.sbase - 8 * j]
@@ -114,7 +114,7 @@ def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
             # mov ecx, imm32 (zero-extends) or mov rcx, simm32 (sign-extends)
             c += (b"\xb9" if lazy[0] == LAZY_I32 else b"\x48\xc7\xc1") \
                 + (lazy[1] & 0xFFFFFFFF).to_bytes(4, "little")
-        e.load_rax(j - 1, 0)  # the index, zero-extended
+        e.load_heap_index(j - 1)
         c += access[offset]
         e.rax = -1
         if e.xmm >= j - 1:

@@ -89,10 +89,9 @@ def _tier0_direct_default() -> bool:
 
 
 def _tier0_x64_default() -> bool:
-    """Tier 0 as x86-64 machine code without LLVM (``x64/``) when
-    ``PYJITWASM_TIER0_X64=1``; off by default."""
-    return os.environ.get("PYJITWASM_TIER0_X64", "0").strip().lower() in ("1", "true",
-                                                                        "yes", "on")
+    """Tier 0 as x86-64 machine code without LLVM (``x64/``) unless
+    ``PYJITWASM_TIER0_X64=0`` (on other hosts every batch falls back to LLVM anyway)."""
+    return env_flag("PYJITWASM_TIER0_X64")
 
 
 def _threshold_default() -> int:
@@ -134,7 +133,7 @@ class CompileOptions:
     iterations a tier-0 function runs before it is queued for tier 1 (default 1000, or
     ``PYJITWASM_TIER_UP_THRESHOLD``).
     ``tier0_x64``: compile tier-0 batches with the single-pass x86-64 compiler
-    (``x64/``) when it covers them (off unless ``PYJITWASM_TIER0_X64=1``).
+    (``x64/``) when it covers them (on unless ``PYJITWASM_TIER0_X64=0``).
     ``tier0_pipeline``: tier 0's LLVM configuration for a batch with a loop;
     ``tier0_loop_free_pipeline`` for one without.  ``llvm_pipeline``: tier 1's (and
     eager compilation's) instead of ``opt_level``'s (for measurements).
@@ -431,13 +430,12 @@ def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptio
     ``source_locations``: with debug locations (the same machine code, plus a line
     table; see ``CompiledModule.wasm_offset_at``)."""
     timings = CompileTimings()
-    # --- x64 single-pass tier 0 (opt-in, x64/tier0.py): the whole batch or nothing.
+    # The single-pass x86-64 tier 0 (x64/tier0.py): the whole batch, or the LLVM path.
     if tier == TIER0 and options.tier0_x64 and not with_shims and not options.keep_ir:
         x64_code = x64_tier0_object(info, indices, source_locations, timings)
         if x64_code is not None:
             return (BatchObject(tuple(indices), separate, with_shims, x64_code, {}, tier),
                     EmittedBatch(timings))
-    # --- end x64
     escaping = set() if separate else escaping_functions(module)
     together: Collection[int] | None = None
     if separate:

@@ -295,6 +295,7 @@ F32_ARGS = [0.0, -0.0, 1.5, -2.5, 0.5, 3.5, -3.5, 1e10, math.inf, math.nan, 1.8e
 @pytest.fixture
 def direct(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYJITWASM_TIER0_DIRECT", "1")
+    monkeypatch.setenv("PYJITWASM_TIER0_X64", "0")  # baseline/'s LLVM text, not x64/
     monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "2000000000")
     monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
     monkeypatch.delenv("PYJITWASM_TIER0_DIRECT_PIPELINE", raising=False)

@@ -496,9 +496,12 @@ def test_the_line_table_does_not_change_the_code() -> None:
     assert rows and all(row.line >= 0 for row in rows)
 
 
-def test_off_by_default_and_not_with_interruption_checks() -> None:
-    assert CompileOptions().tier0_x64 is False or __import__("os").environ.get(
-        "PYJITWASM_TIER0_X64") == "1"
+def test_on_by_default_and_not_with_interruption_checks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYJITWASM_TIER0_X64", raising=False)
+    assert CompileOptions().tier0_x64 is True
+    monkeypatch.setenv("PYJITWASM_TIER0_X64", "0")
+    assert CompileOptions().tier0_x64 is False
     module = decode_module(__import__("wasmtime").wat2wasm(
         '(module (func (export "f") (result i32) (i32.const 1)))'))
     info = CompileOptions(epoch_interruption=True).module_info(module)
