@@ -19,7 +19,12 @@ import llvmlite.binding as llvm
 from llvmlite.binding import ffi
 
 from pyjitwasm.jit.elfsyms import CodeSection, DefinedSymbol, read_code_layout
-from pyjitwasm.jit.loaded import CodeRange, LoadedCode, merge_ranges
+from pyjitwasm.jit.loaded import (
+    LoadedCode,
+    SharedCodeOwner,
+    anchored_sections,
+    section_ranges,
+)
 from pyjitwasm.jit.pipelines import (
     PASS_SETS,
     LLVMPipeline,
@@ -168,22 +173,17 @@ def parse_ir(ir: str | object) -> llvm.ModuleRef:
     return module
 
 
-class _SharedLibrary:
+class _SharedLibrary(SharedCodeOwner):
     """One linked library, shared by the :class:`LoadedCode` of each object linked into
     it: freed when the last of them is released."""
 
     def __init__(self, tracker: llvm.ResourceTracker, jit: llvm.LLJIT, users: int) -> None:
+        super().__init__(users)
         self.tracker = tracker
         # Held so the LLJIT outlives every library linked into it.
         self.jit: llvm.LLJIT | None = jit
-        self.users = users
-        self._lock = threading.Lock()
 
-    def drop_user(self) -> None:
-        with self._lock:
-            self.users -= 1
-            if self.users:
-                return
+    def free(self) -> None:
         self.tracker.close()
         self.jit = None
 
@@ -328,10 +328,7 @@ class CodeLoader:
         per_part = []
         for i, (sections, symbols) in enumerate(layouts):
             wanted = ({s.name for s in symbols} if exports is None else set(exports[i]))
-            anchored = [(s.anchor, s) for s in sections if s.anchor is not None]
-            if len(anchored) != len(sections):
-                missing_anchor = [s.name for s in sections if s.anchor is None]
-                raise ValueError(f"code sections without a global symbol: {missing_anchor}")
+            anchored = anchored_sections(sections)
             wanted.update(anchor for anchor, _ in anchored)
             per_part.append((wanted, anchored))
             for name in wanted:
@@ -354,9 +351,6 @@ class CodeLoader:
                 per_part, [len(obj) for obj in objs] if len(objs) == len(layouts)
                 else [share] * len(layouts), strict=True):
             addresses = {name: tracker[name] for name in wanted}
-            ranges = []
-            for anchor, section in anchored:
-                start = addresses[anchor] - section.anchor_offset
-                ranges.append(CodeRange(start, start + section.size))
-            loaded.append(LoadedCode(shared, addresses, merge_ranges(ranges), obj_size))
+            loaded.append(LoadedCode(shared, addresses, section_ranges(anchored, addresses),
+                                     obj_size))
         return loaded

@@ -3,10 +3,13 @@ JIT's own loader, ``objload``): its addresses, code ranges and release."""
 
 from __future__ import annotations
 
+import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from pyjitwasm.jit.elfsyms import CodeSection
 
 
 @dataclass(frozen=True)
@@ -79,4 +82,45 @@ def merge_ranges(ranges: list[CodeRange]) -> list[CodeRange]:
     return merged
 
 
-__all__ = ["CodeOwner", "CodeRange", "LoadedCode", "merge_ranges"]
+class SharedCodeOwner:
+    """A :class:`CodeOwner` of ``users`` loaded objects: :meth:`free` runs once, when
+    the last of them is released."""
+
+    def __init__(self, users: int) -> None:
+        self.users = users
+        self._lock = threading.Lock()
+
+    def drop_user(self) -> None:
+        with self._lock:
+            self.users -= 1
+            if self.users:
+                return
+        self.free()
+
+    def free(self) -> None:
+        """Give the memory back (the subclass's)."""
+        raise NotImplementedError
+
+
+def anchored_sections(sections: Sequence[CodeSection]) -> list[tuple[str, CodeSection]]:
+    """Each code section with the global symbol that locates it once linked (ValueError
+    for a section without one: its place could not be found)."""
+    anchored = [(s.anchor, s) for s in sections if s.anchor is not None]
+    if len(anchored) != len(sections):
+        missing_anchor = [s.name for s in sections if s.anchor is None]
+        raise ValueError(f"code sections without a global symbol: {missing_anchor}")
+    return anchored
+
+
+def section_ranges(anchored: Sequence[tuple[str, CodeSection]],
+                   addresses: Mapping[str, int]) -> list[CodeRange]:
+    """Where the ``anchored`` sections landed, from their anchors' ``addresses``."""
+    ranges = []
+    for anchor, section in anchored:
+        start = addresses[anchor] - section.anchor_offset
+        ranges.append(CodeRange(start, start + section.size))
+    return merge_ranges(ranges)
+
+
+__all__ = ["CodeOwner", "CodeRange", "LoadedCode", "SharedCodeOwner", "anchored_sections",
+           "merge_ranges", "section_ranges"]

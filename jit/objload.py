@@ -25,12 +25,18 @@ from __future__ import annotations
 import ctypes
 import mmap
 import struct
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pyjitwasm.jit.elfsyms import CodeSection, DefinedSymbol
-from pyjitwasm.jit.loaded import CodeRange, LoadedCode, merge_ranges
+from pyjitwasm.jit.loaded import (
+    CodeRange,
+    LoadedCode,
+    SharedCodeOwner,
+    anchored_sections,
+    merge_ranges,
+    section_ranges,
+)
 
 _SHT_SYMTAB = 2
 _SHT_RELA = 4
@@ -130,21 +136,16 @@ def parse_object(obj: bytes) -> ParsedObject:
     return ParsedObject(sections, symbols, relocations)
 
 
-class _Mapping:
+class _Mapping(SharedCodeOwner):
     """One anonymous mapping holding the sections of the objects of one load; unmapped
     when the last of them is released (the ``library`` of their ``LoadedCode``)."""
 
     def __init__(self, address: int, size: int, users: int) -> None:
+        super().__init__(users)
         self.address = address
         self.size = size
-        self.users = users
-        self._lock = threading.Lock()
 
-    def drop_user(self) -> None:
-        with self._lock:
-            self.users -= 1
-            if self.users:
-                return
+    def free(self) -> None:
         _munmap(self.address, self.size)
 
 
@@ -224,17 +225,12 @@ class NativeLoader:
         loaded = []
         try:
             for sections, symbols in layouts:
-                wanted = {symbol.name: defined[symbol.name] for symbol in symbols}
-                ranges = []
-                for section in sections:
-                    if section.anchor is None:
-                        raise UnsupportedObject(f"code section {section.name!r} has no "
-                                                "global symbol")
-                    start = defined[section.anchor] - section.anchor_offset
-                    wanted[section.anchor] = defined[section.anchor]
-                    ranges.append(CodeRange(start, start + section.size))
-                loaded.append(LoadedCode(shared, wanted, merge_ranges(ranges), share))
-        except (KeyError, UnsupportedObject) as exc:
+                anchored = anchored_sections(sections)
+                wanted = {name: defined[name] for name in
+                          (*(symbol.name for symbol in symbols), *(a for a, _ in anchored))}
+                loaded.append(LoadedCode(shared, wanted, section_ranges(anchored, wanted),
+                                         share))
+        except (KeyError, ValueError) as exc:
             _munmap(base, total)
             raise UnsupportedObject(f"merged object does not match its parts: {exc}") \
                 from None
