@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     # tier 0 straight to LLVM text: reads wasm, the vmctx layout and libcalls, writes
     # for jit/'s module text; only the compile driver (runtime/) uses it
     "baseline": {"wasm", "ir", "translate", "jit"},
-    # tier 0 straight to x86-64 machine code (opt-in): the same inputs, writes objects
+    # tier 0 straight to x86-64 machine code (the default): the same inputs, writes objects
     # for jit/'s loader; only the compile driver (runtime/) uses it
     "x64": {"wasm", "ir", "translate", "jit"},
     "libcalls": {"wasm", "translate", "runtime"},

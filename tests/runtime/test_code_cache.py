@@ -290,3 +290,18 @@ def test_a_tier0_batch_stays_recorded_unless_its_tier1_batch_holds_all_of_it() -
     # 83 and 85 ran only at tier 0 (the tier-up of 62 did not take them): a warm start
     # loads that batch too, or it would compile them.
     assert _recorded_from(plans) == [([62, 83, 85], 0), ([62], 1), ([5, 6, 7], 1)]
+
+
+def test_the_build_id_covers_every_stage_that_runtime_compiles_with() -> None:
+    # A stage whose source is not hashed could change the machine code without changing
+    # the cache key (x64/ was missing at first): every stage the compile driver
+    # (runtime/) may import, and runtime/ itself, is in.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "check_imports", Path(__file__).resolve().parents[2] / "tools" / "check_imports.py")
+    assert spec is not None and spec.loader is not None
+    check_imports = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_imports)
+    wanted = check_imports.ALLOWED["runtime"] | {"runtime", "libcalls"}
+    assert wanted <= set(fingerprint_module._SOURCE_PACKAGES)
