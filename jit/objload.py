@@ -119,20 +119,23 @@ def parse_object(obj: bytes) -> ParsedObject:
         elif kind == _SHT_SYMTAB:
             strtab_header = headers[link]
             strtab = obj[strtab_header[4]:strtab_header[4] + strtab_header[5]]
-            for at in range(offset, offset + size, 24):
-                st_name, st_info, _other, st_shndx, st_value, _size = \
-                    struct.unpack_from("<IBBHQQ", obj, at)
+            view = memoryview(obj)[offset:offset + size]
+            # Local symbols come first (``info``: the first global's index); their names
+            # are never looked up, so only the others' are read (a merged object of 64
+            # batches has thousands of locals).
+            for number, (st_name, st_info, _other, st_shndx, st_value, _size) in \
+                    enumerate(struct.iter_unpack("<IBBHQQ", view)):
                 name = strtab[st_name:strtab.index(b"\0", st_name)].decode() \
-                    if st_name else ""
+                    if st_name and number >= info else ""
                 symbols.append((name, st_shndx, st_value, st_info >> 4, st_info & 0xF))
         elif kind == _SHT_RELA:
             target_flags = headers[info][2]
             if not target_flags & _SHF_ALLOC:
                 continue  # relocations of debug sections
-            for at in range(offset, offset + size, 24):
-                r_offset, r_info, r_addend = struct.unpack_from("<QQq", obj, at)
-                relocations.append((info, r_offset, r_info & 0xFFFFFFFF, r_info >> 32,
-                                    r_addend))
+            relocations.extend(
+                (info, r_offset, r_info & 0xFFFFFFFF, r_info >> 32, r_addend)
+                for r_offset, r_info, r_addend in struct.iter_unpack(
+                    "<QQq", memoryview(obj)[offset:offset + size]))
     return ParsedObject(sections, symbols, relocations)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.metadata
 import json
 import os
 import platform
@@ -67,11 +66,11 @@ def build_id() -> str:
                 for directory, subdirectories, names in os.walk(folder):
                     subdirectories[:] = sorted(d for d in subdirectories
                                                if d != "__pycache__")
+                    relative = directory[len(folder):]
                     for name in sorted(names):
                         if name.endswith((".py", ".c", ".h")):
-                            path = os.path.join(directory, name)
-                            digest.update(os.path.relpath(path, folder).encode())
-                            with open(path, "rb") as source:
+                            digest.update(f"{relative}/{name}".encode())
+                            with open(os.path.join(directory, name), "rb") as source:
                                 digest.update(source.read())
             _build_id = digest.hexdigest()[:32]
         return _build_id
@@ -145,10 +144,9 @@ def _host_probe() -> str:
                     lines.append(line.strip())
     except OSError:
         lines.append(platform.processor())
-    try:
-        llvmlite_version = importlib.metadata.version("llvmlite")
-    except importlib.metadata.PackageNotFoundError:
-        llvmlite_version = "?"
+    import llvmlite  # the package alone, not its LLVM library (llvmlite.binding)
+
+    llvmlite_version = str(llvmlite.__version__)
     lines += [platform.machine(), platform.system(), socket.gethostname(), llvmlite_version]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:24]
 
