@@ -91,11 +91,6 @@ def call_reg(reg: int) -> bytes:
     return (b"\x41" if reg >= 8 else b"") + bytes((0xFF, 0xD0 + (reg & 7)))
 
 
-def sub_rsp(value: int) -> bytes:
-    """``sub rsp, imm32`` (always the 32-bit form, so a frame size can be patched in)."""
-    return b"\x48\x81\xec" + value.to_bytes(4, "little")
-
-
 JMP32 = b"\xe9"
 """``jmp rel32`` (the 4-byte displacement follows)."""
 
@@ -168,4 +163,4 @@ __all__ = ["MOV_RDI_RBX", "MOV_RSI_RBX", "CC_A", "CC_AE", "CC_B", "CC_BE", "CC_E
            "R10", "R11", "R12", "RAX", "RBP", "RBX", "RCX", "RDI", "RDX", "RSI", "RSP",
            "STORE32_RAX", "STORE32_RCX", "STORE64_RAX", "STORE64_RCX", "Encodings", "call_reg",
            "heap", "jcc32", "mem", "mov_imm32", "mov_rr", "movabs", "push", "rbp_table", "rr",
-           "setcc", "sub_rsp"]
+           "setcc"]

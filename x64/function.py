@@ -64,7 +64,6 @@ from pyjitwasm.x64.asm import (
     mov_rr,
     movabs,
     push,
-    sub_rsp,
 )
 
 # wasm value type -> the letter the compile-time stack keeps for it.
@@ -377,18 +376,23 @@ class FunctionCompiler:
         self.offset = instrs[0].offset if instrs else 0
         if self.with_lines:
             self.lines.append((start, self.offset))
-        # Prologue: frame, saved registers, the frame size patched in at the end.
+        # Prologue: saved registers, then the frame, allocated only once the stack limit
+        # allows it: rsp never goes below the limit (the limit may be 64 KiB above the
+        # thread stack's end, and a frame may be larger), so the overflow trap's call,
+        # and any signal delivered meanwhile, still land on mapped stack.  The frame
+        # size is patched in at the end.
         c += push(RBP) + mov_rr(RBP, 0x4) + push(RBX) + push(R12)
-        c += sub_rsp(0)
-        frame_size_at = len(c) - 4
         c += mov_rr(RBX, RDI)
         # The stack limit: a thread-local word at fs:[pyjitwasm_stack_limit_tls].
         self.relocations.append((len(c) + 2, abi.STACK_LIMIT_TLS_SYMBOL))
         c += movabs(RAX, 0)
         c += b"\x64\x48\x8b\x00"  # mov rax, fs:[rax]
-        c += b"\x48\x39\xc4"  # cmp rsp, rax
+        c += b"\x4c\x8d\x9c\x24\0\0\0\0"  # lea r11, [rsp - frame] (r11: no argument)
+        frame_size_at = len(c) - 4
+        c += b"\x49\x39\xc3"  # cmp r11, rax
         overflow = self.jump_forward(CC_B)
         self.traps.append((overflow, 0, self.offset))
+        c += b"\x4c\x89\xdc"  # mov rsp, r11
         # Parameters into their locals (SysV: integers in rdx, rcx, r8, r9 after the
         # two vmctx arguments, floats in xmm0-7, the rest on the stack in order).
         ints = floats = stacked = 0
@@ -464,7 +468,7 @@ class FunctionCompiler:
         size = (8 + 8 * nlocals + 8 * self.max_depth + 8 * self.max_outgoing + 15) & ~15
         if size > MAX_FRAME:
             raise Unsupported("frame too large")
-        c[frame_size_at:frame_size_at + 4] = size.to_bytes(4, "little")
+        c[frame_size_at:frame_size_at + 4] = (-size).to_bytes(4, "little", signed=True)
         return start
 
     def heap_base_code(self) -> bytes:
