@@ -46,10 +46,16 @@ STACK_LIMIT_TLS_SYMBOL = "pyjitwasm_stack_limit_tls"
 from the thread pointer (the runtime defines it when it links compiled code)."""
 # Byte offset of the u32 host-function index inside a host-function context.
 HOST_INDEX_OFFSET = 8
-WASM_FUNCTION_ATTRS = '"disable-tail-calls"="true" "frame-pointer"="all" nounwind'
+WASM_FUNCTION_ATTRS = ('"disable-tail-calls"="true" "frame-pointer"="all" '
+                       '"probe-stack"="inline-asm" nounwind')
 """Attributes of every function the JIT emits: LLVM must not turn runaway recursion into a
-loop (wasm must exhaust the stack and trap), and frame pointers make trap backtraces a
-walk of the frame chain."""
+loop (wasm must exhaust the stack and trap), frame pointers make trap backtraces a walk
+of the frame chain, and a frame larger than a page is allocated page by page, touching
+each ("probe-stack"): the prologue moves the stack pointer before the function's stack
+check runs, and a frame larger than what the runtime keeps below the limit (64 KiB)
+would otherwise step over the thread stack's guard page into whatever is mapped below;
+probed, it faults in the guard page, which the fault handler turns into a stack-overflow
+trap (``runtime/native/native.c``)."""
 
 # The value types that cross the ABI and how LLVM carries them.
 _LLVM_TYPES = {

@@ -63,6 +63,9 @@ static __thread int thread_ready;
 static size_t max_wasm_stack = 1024 * 1024;
 /* Room kept below the wasm limit for trap calls, host-call shims and libcalls. */
 static const size_t stack_reserve = 64 * 1024;
+/* How far below a thread's stack a fault of compiled code still counts as that stack's
+ * overflow (pthread guard pages; the main thread's kernel guard gap is 1 MiB). */
+static const size_t stack_guard_span = 1024 * 1024;
 static const size_t altstack_size = 64 * 1024;
 
 static pthread_key_t altstack_key;
@@ -573,6 +576,16 @@ static void on_fault(int sig, siginfo_t *info, void *context)
         return;
     }
     if (!range_set_contains(&heap_ranges, addr)) {
+        /* Compiled code touching the end of this thread's stack: a frame allocated
+         * below the stack limit (LLVM's prologue moves the stack pointer before the
+         * function's own check runs; its stack probes touch each page, so the first
+         * touch past the end is in the guard area just below it). */
+        struct invoke_frame *frame = innermost;
+        uintptr_t low = thread_stack_low;
+        if (frame != NULL && low != 0 && addr < low + stack_reserve
+            && addr + stack_guard_span >= low) {
+            leave_from_signal(frame, context, PYJITWASM_TRAP_STACK_OVERFLOW);
+        }
         forward_fault(sig, info, context);
         return;
     }

@@ -15,7 +15,6 @@ import importlib.util
 import shutil
 import struct
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -407,49 +406,6 @@ def test_deep_recursion_traps_with_stack_overflow(x64: None) -> None:
         assert info.value.trap_code is not None
         assert info.value.trap_code.name == "STACK_OVERFLOW"
     assert _counts()[0] >= before[0] + 2
-
-
-BIG_FRAME_RECURSION = r"""
-import sys
-from pyjitwasm import Config, Engine, Instance, Module, Store, Trap
-from pyjitwasm.x64 import tier0
-locals_ = " ".join(["i64"] * int(sys.argv[1]))
-wat = f'''(module
-  (func $f (export "f") (param i32) (result i32) (local {locals_})
-    (local.set 1 (i64.extend_i32_u (local.get 0)))
-    (i32.add (call $f (i32.add (local.get 0) (i32.const 1)))
-             (i32.wrap_i64 (local.get 1)))))'''
-import threading
-# A budget larger than the thread's stack: the limit falls to its floor, 64 KiB above
-# the stack's end, so a frame of 160 KB or more crosses the end of the stack.
-store = Store(Engine(Config(lazy_compilation=True, max_wasm_stack=64 << 20)))
-f = Instance(store, Module(store.engine, wat), []).exports(store)["f"]
-outcomes = []
-def run():
-    for _ in range(3):
-        try:
-            f(store, 0)
-        except Trap as trap:
-            outcomes.append(trap.trap_code.name)
-threading.stack_size(1 << 20)
-thread = threading.Thread(target=run)
-thread.start()
-thread.join()
-assert outcomes == ["STACK_OVERFLOW"] * 3, outcomes
-print("trapped", tier0.STATS.functions)
-"""
-
-
-@pytest.mark.parametrize("frame_locals", [20_000, 50_000])
-def test_frames_larger_than_the_stack_reserve_trap_cleanly(x64: None,
-                                                             frame_locals: int) -> None:
-    # 160 and 400 KB frames, beyond the 64 KiB the runtime keeps below the stack limit:
-    # the prologue checks before it moves rsp, so the overflow trap's call (and a
-    # signal meanwhile) still has stack under it; a crash kills the child, not pytest.
-    out = subprocess.run([sys.executable, "-c", BIG_FRAME_RECURSION, str(frame_locals)],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.startswith("trapped") and int(out.stdout.split()[1]) >= 1
 
 
 def test_host_imports_through_x64_code(x64: None) -> None:
