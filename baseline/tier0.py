@@ -24,8 +24,8 @@ from pyjitwasm.jit.lower_debug import FunctionLocations
 from pyjitwasm.jit.lower_module import LoweredFunction
 from pyjitwasm.jit.pipelines import TIER0_PIPELINE, LLVMPipeline
 from pyjitwasm.translate.env import ModuleInfo, function_name
-from pyjitwasm.wasm import opcodes as op
-from pyjitwasm.wasm.module import FunctionBody, Instr
+from pyjitwasm.wasm.loops import has_nested_loop
+from pyjitwasm.wasm.module import FunctionBody
 
 
 @dataclass
@@ -118,25 +118,6 @@ class DirectTier0:
         return codegen
 
 
-def has_nested_loop(instrs: Sequence[Instr]) -> bool:
-    """Whether a function body has a ``loop`` inside another ``loop``."""
-    kinds: list[int] = []  # the open blocks' opcodes
-    loops = 0
-    for instr in instrs:
-        code = instr.op
-        if code == op.LOOP:
-            if loops:
-                return True
-            loops += 1
-            kinds.append(code)
-        elif code == op.BLOCK or code == op.IF:
-            kinds.append(code)
-        elif code == op.END and kinds:
-            if kinds.pop() == op.LOOP:
-                loops -= 1
-    return False
-
-
 def direct_tier0(info: ModuleInfo) -> DirectTier0:
     """The direct emitter for a tier-0 batch of ``info``'s module."""
     setting = os.environ.get("PYJITWASM_TIER0_DIRECT_PIPELINE", "").strip()
@@ -144,4 +125,4 @@ def direct_tier0(info: ModuleInfo) -> DirectTier0:
 
 
 __all__ = ["DIRECT_LOOP_PIPELINE", "DIRECT_NESTED_LOOP_PIPELINE", "GREEDY_NESTED_LOOP_INSTRUCTIONS",
-           "STATS", "DirectStats", "DirectTier0", "direct_tier0", "has_nested_loop"]
+           "STATS", "DirectStats", "DirectTier0", "direct_tier0"]

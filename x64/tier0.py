@@ -32,7 +32,7 @@ from functools import cache
 from pyjitwasm.jit.compiler import CompileTimings, ObjectCode
 from pyjitwasm.translate.env import ModuleInfo, function_name
 from pyjitwasm.wasm import opcodes as op
-from pyjitwasm.wasm.module import Instr
+from pyjitwasm.wasm.loops import has_nested_loop
 from pyjitwasm.x64 import control, floats, integer, memory
 from pyjitwasm.x64.elf import LineSequence, ObjectFunction, write_object
 from pyjitwasm.x64.function import FunctionCompiler, Handler, Unsupported
@@ -46,24 +46,6 @@ def _nested_loops_too() -> bool:
     """``PYJITWASM_TIER0_X64_NESTED_LOOPS=1``: compile small batches with nested loops
     here too (for measurements; not part of the code-cache key)."""
     return os.environ.get("PYJITWASM_TIER0_X64_NESTED_LOOPS", "") == "1"
-
-
-def has_nested_loop(instrs: Sequence[Instr]) -> bool:
-    """Whether a function body has a ``loop`` inside another ``loop``."""
-    kinds: list[bool] = []  # the open blocks: loop or not
-    loops = 0
-    for instr in instrs:
-        code = instr.op
-        if code == op.LOOP:
-            if loops:
-                return True
-            loops += 1
-            kinds.append(True)
-        elif code == op.BLOCK or code == op.IF:
-            kinds.append(False)
-        elif code == op.END and kinds and kinds.pop():
-            loops -= 1
-    return False
 
 
 @dataclass
@@ -174,4 +156,4 @@ def _fallback(indices: Sequence[int], size: int, t0: float, reason: str) -> None
 
 
 __all__ = ["NESTED_LOOP_BATCH_INSTRUCTIONS", "STATS", "X64Stats", "cpu_flags", "handlers",
-           "has_nested_loop", "supported_host", "x64_tier0_object"]
+           "supported_host", "x64_tier0_object"]

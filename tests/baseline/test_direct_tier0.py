@@ -24,7 +24,6 @@ from pyjitwasm.baseline.tier0 import (
     DIRECT_NESTED_LOOP_PIPELINE,
     GREEDY_NESTED_LOOP_INSTRUCTIONS,
     DirectTier0,
-    has_nested_loop,
 )
 from pyjitwasm.jit.abi import RUNTIME_DECLARATIONS
 from pyjitwasm.jit.codeload import parse_ir
@@ -37,6 +36,7 @@ from pyjitwasm.runtime.native import lazy_stubs_supported
 from pyjitwasm.translate.env import function_name
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.loops import has_nested_loop
 
 pytestmark = pytest.mark.skipif(not lazy_stubs_supported(),
                                 reason="lazy compilation (and so tier 0) is x86-64 only")

@@ -26,6 +26,7 @@ from pyjitwasm.jit.dwarf_lines import read_line_rows
 from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1, CompileOptions, emit_batch
 from pyjitwasm.runtime.native import lazy_stubs_supported
 from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.loops import has_nested_loop
 from pyjitwasm.x64 import tier0
 from pyjitwasm.x64.asm import (
     CC_NE,
@@ -570,7 +571,7 @@ NESTED = """
 
 def test_small_batches_with_nested_loops_take_the_llvm_path(
         x64: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert tier0.has_nested_loop(decode_module(
+    assert has_nested_loop(decode_module(
         __import__("wasmtime").wat2wasm(NESTED)).codes[0].instrs)
     before = _counts()
     pair = CASES._Pair(NESTED)
