@@ -49,6 +49,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyjitwasm.runtime.jit.atomic_file import write_atomically
 from pyjitwasm.runtime.jit.batch_codec import BatchFormatError, decode_batch, encode_batch
 from pyjitwasm.runtime.jit.cache_cleanup import cleanup_in_background, default_size_limit
 from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions
@@ -324,17 +325,8 @@ class CodeCache:
             return
         payload = key.encode() + body
         data = ENTRY_MAGIC + hashlib.sha256(payload).digest() + payload
-        path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            write_atomically(self._path(key), data)
         except OSError as exc:
             self.writable = False
             _warn_once(self.directory, f"cannot write an entry: {exc}")
@@ -386,17 +378,9 @@ class CodeCache:
             return False
         payload = key.encode() + body
         data = PACK_MAGIC + _PACK_HEAD.pack(zlib.crc32(payload), len(payload)) + payload
-        path = self._path(key)
         try:
-            path.parent.mkdir(exist_ok=True)  # not the root: it must still exist
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            # Not the root's parents: the cache directory must still exist.
+            write_atomically(self._path(key), data, make_parents=False)
         except OSError:
             return False
         return True

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from pyjitwasm.runtime.jit.atomic_file import write_atomically
 from pyjitwasm.runtime.jit.compile_module import CompileOptions
 
 FORMAT_VERSION = 1
@@ -101,9 +102,7 @@ def host_target(memo_directory: Path | None = None) -> dict[str, str]:
         _host = _ask_llvm()
         if memo is not None:
             try:
-                temporary = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
-                temporary.write_text(json.dumps(_host))
-                temporary.replace(memo)
+                write_atomically(memo, json.dumps(_host).encode(), make_parents=False)
             except OSError:
                 pass  # an unwritable cache: the code cache itself warns about it
     return dict(_host)
