@@ -885,22 +885,11 @@ class _ModuleDecoder:
         count = _count(r)
         if not self.decode_bodies:
             # Only each body's extent (a known-valid module: see decode_module).
-            pos, limit = r.pos, r.limit
-            for _ in range(count):
-                # Sizes of one or two bytes inline (most bodies), longer ones read.
-                if pos + 1 < limit and data[pos] >= 0x80 and data[pos + 1] < 0x80:
-                    size = (data[pos] & 0x7F) | (data[pos + 1] << 7)
-                    start = pos + 2
-                elif pos < limit and data[pos] < 0x80:
-                    size = data[pos]
-                    start = pos + 1
-                else:
-                    size, start = read_u32(data, pos, limit)
-                if size > limit - start:
-                    raise DecodeError("length out of bounds", pos)
-                codes.append(deferred(pos, start + size - pos, source))
-                pos = start + size
-            r.pos = pos
+            bounds = _body_bounds(data, r.pos, r.limit, count)
+            for number in range(count):
+                at = bounds[number]
+                codes.append(deferred(at, bounds[number + 1] - at, source))
+            r.pos = bounds[count]
             return
         check = self.body_checks(self.module) if self.body_checks is not None else None
         if isinstance(check, ResumableBodyCheck) and not keep and \
@@ -920,17 +909,12 @@ class _ModuleDecoder:
         or a section this could not split: all redone in order, so errors come out as
         without the split).  Bodies of the child's half are left deferred, with their
         instruction counts and callees from the child."""
-        data, limit = self.data, r.limit
-        starts: list[int] = []
-        pos = r.pos
-        for _ in range(count):
-            starts.append(pos)
-            size, start = read_u32(data, pos, limit)
-            if size > limit - start:
-                return 0  # malformed: the sequential loop reports it in order
-            pos = start + size
-        total = pos - r.pos
-        half = r.pos + total // 2
+        limit = r.limit
+        try:
+            starts = _body_bounds(self.data, r.pos, limit, count)
+        except DecodeError:
+            return 0  # malformed: the sequential loop reports it in order
+        half = (r.pos + starts[count]) // 2
         middle = next((i for i, at in enumerate(starts) if at >= half), count)
         if middle in (0, count):
             return 0
@@ -948,7 +932,6 @@ class _ModuleDecoder:
         try:
             codes = self.module.codes
             for number in range(middle):
-                r.pos = starts[number]
                 self._decode_body(r, number, check, source)
         except BaseException:
             os.close(read_fd)
@@ -968,14 +951,12 @@ class _ModuleDecoder:
         deferred = FunctionBody.deferred
         for number, (instr_count, callees) in enumerate(part, middle):
             at = starts[number]
-            end = starts[number + 1] if number + 1 < count else pos
-            body = deferred(at, end - at, source)
-            body._instr_count = instr_count
+            body = deferred(at, starts[number + 1] - at, source, instr_count)
             body.direct_callees = callees
             codes.append(body)
         if check.error is None:
             check.checked = count
-        r.pos = pos
+        r.pos = starts[count]
         return count
 
     def _decode_part(self, starts: list[int], first: int, count: int,
@@ -1139,6 +1120,28 @@ def _count(r: Reader) -> int:
     if n > r.remaining():
         raise DecodeError(UNEXPECTED_END_OF_SECTION, r.limit)
     return n
+
+
+def _body_bounds(data: bytes, pos: int, limit: int, count: int) -> list[int]:
+    """Where each of the ``count`` function bodies from ``pos`` starts (at its size
+    field), and where the last ends (``count + 1`` offsets); raises DecodeError for a
+    size that is malformed or runs past ``limit``."""
+    bounds = [pos]
+    for _ in range(count):
+        # Sizes of one or two bytes inline (most bodies), longer ones read.
+        if pos + 1 < limit and data[pos] >= 0x80 and data[pos + 1] < 0x80:
+            size = (data[pos] & 0x7F) | (data[pos + 1] << 7)
+            start = pos + 2
+        elif pos < limit and data[pos] < 0x80:
+            size = data[pos]
+            start = pos + 1
+        else:
+            size, start = read_u32(data, pos, limit)
+        if size > limit - start:
+            raise DecodeError("length out of bounds", pos)
+        pos = start + size
+        bounds.append(pos)
+    return bounds
 
 
 def _locals(r: Reader) -> tuple[int, ...]:

@@ -135,14 +135,16 @@ class FunctionBody:
         self.direct_callees: tuple[int, ...] | None = None
 
     @classmethod
-    def deferred(cls, offset: int, size: int, source: BodySource) -> FunctionBody:
-        """A body not decoded yet: ``source`` decodes it when it is first read."""
+    def deferred(cls, offset: int, size: int, source: BodySource,
+                 instr_count: int = -1) -> FunctionBody:
+        """A body not decoded yet: ``source`` decodes it when it is first read.
+        ``instr_count``: its instruction count when known (else reading it decodes)."""
         body = cls.__new__(cls)
         body._locals = None
         body._instrs = None
         body.offset = offset
         body.size = size
-        body._instr_count = -1
+        body._instr_count = instr_count
         body._source = source
         body.direct_callees = None
         return body
