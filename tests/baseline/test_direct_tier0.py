@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -533,6 +534,14 @@ def test_the_dispatch_table_covers_the_common_opcodes() -> None:
 
 
 def test_backtraces_through_direct_code_carry_wasm_offsets(direct: None) -> None:
+    check_backtraces_against_the_interpreter(_counts)
+
+
+def check_backtraces_against_the_interpreter(counts: Callable[[], tuple[int, int]]) -> None:
+    """A trap's frames through lazily compiled tier-0 code are the interpreter's, wasm
+    offsets included, for an ``unreachable`` and a guard-page fault; ``counts()``: the
+    tier-0 compiler's (functions compiled, fallbacks), which must show it compiled them
+    (``tests/x64`` runs this too)."""
     wat = """(module (memory 1)
       (func $inner (param i32) (result i32)
         (if (i32.eqz (local.get 0)) (then unreachable))
@@ -548,9 +557,9 @@ def test_backtraces_through_direct_code_carry_wasm_offsets(direct: None) -> None
         return [(f.func_index, f.func_offset, f.module_offset) for f in info.value.frames]
 
     for arg in (0, 4):  # unreachable; an out-of-bounds load (a guard-page fault)
-        before = _counts()
+        before = counts()
         got = frames(Config(lazy_compilation=True), arg)
-        assert _counts()[0] > before[0]
+        assert counts()[0] > before[0]
         assert got == frames(Config(strategy="interp"), arg)
         assert all(offset is not None for _, _, offset in got) and len(got) == 2
 

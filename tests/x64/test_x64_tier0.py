@@ -444,26 +444,7 @@ def test_host_imports_through_x64_code(x64: None) -> None:
 
 
 def test_backtraces_through_x64_code_carry_wasm_offsets(x64: None) -> None:
-    wat = """(module (memory 1)
-      (func $inner (param i32) (result i32)
-        (if (i32.eqz (local.get 0)) (then unreachable))
-        (i32.load (i32.sub (i32.const 0) (local.get 0))))
-      (func $outer (export "f") (param i32) (result i32)
-        (i32.add (i32.const 1) (call $inner (local.get 0)))))"""
-
-    def frames(config: Config, arg: int) -> list[tuple[Any, ...]]:
-        store = Store(Engine(config))
-        exports = Instance(store, Module(store.engine, wat), []).exports(store)
-        with pytest.raises(Trap) as info:
-            exports["f"](store, arg)
-        return [(f.func_index, f.func_offset, f.module_offset) for f in info.value.frames]
-
-    for arg in (0, 4):  # unreachable; an out-of-bounds load (a guard-page fault)
-        before = _counts()
-        got = frames(Config(lazy_compilation=True), arg)
-        assert _counts()[0] > before[0]
-        assert got == frames(Config(strategy="interp"), arg)
-        assert all(offset is not None for _, _, offset in got) and len(got) == 2
+    CASES.check_backtraces_against_the_interpreter(_counts)
 
 
 def _section(obj: bytes, name: str) -> bytes:
