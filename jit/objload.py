@@ -187,15 +187,11 @@ class NativeLoader:
         objs: Sequence[bytes],
         imports: Mapping[str, int] | None = None,
         exports: Sequence[Iterable[str]] | None = None,
-        layouts: Sequence[tuple[list[CodeSection], list[DefinedSymbol]]] | None = None,
-        parsed: Sequence[ParsedObject] | None = None,
     ) -> list[LoadedCode]:
         """As ``CodeLoader.load_objects``: one :class:`LoadedCode` per object, all in one
-        mapping.  ``layouts`` is accepted for the same signature and not needed;
-        ``parsed``: the objects' :func:`parse_object`, when the caller has them.  Raises
-        :class:`UnsupportedObject` (nothing mapped) for an object it cannot link."""
-        del layouts
-        parsed = [parse_object(obj) for obj in objs] if parsed is None else parsed
+        mapping.  Raises :class:`UnsupportedObject` (nothing mapped) for an object it
+        cannot link."""
+        parsed = [parse_object(obj) for obj in objs]
         base, total, places, addresses = self._map(objs, parsed, imports or {})
         shared = _Mapping(base, total, len(objs))
         loaded = []
