@@ -18,6 +18,8 @@ import struct
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from pyjitwasm.jit.leb128 import sleb, uleb
+
 R_X86_64_64 = 1
 _SHF_ALLOC = 0x2
 _SHF_EXECINSTR = 0x4
@@ -45,29 +47,6 @@ class LineSequence(NamedTuple):
     end: int
 
 
-def _uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _sleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if (value == 0 and not byte & 0x40) or (value == -1 and byte & 0x40):
-            out.append(byte)
-            return bytes(out)
-        out.append(byte | 0x80)
-
-
 def _debug_line(sequences: Sequence[LineSequence]) -> tuple[bytes, list[int]]:
     """A .debug_line unit (DWARF 4, one file) and the offsets of its set_address
     operands (each relocated against the code section's symbol plus the address)."""
@@ -86,14 +65,14 @@ def _debug_line(sequences: Sequence[LineSequence]) -> tuple[bytes, list[int]]:
         address, line = seq.rows[0][0], 1
         for at, row_line in seq.rows:
             if at != address:
-                program += b"\x02" + _uleb(at - address)
+                program += b"\x02" + uleb(at - address)
                 address = at
             if row_line != line:
-                program += b"\x03" + _sleb(row_line - line)
+                program += b"\x03" + sleb(row_line - line)
                 line = row_line
             program += b"\x01"
         if seq.end != address:
-            program += b"\x02" + _uleb(seq.end - address)
+            program += b"\x02" + uleb(seq.end - address)
         program += b"\x00\x01\x01"
     # unit_length, version, header_length, header, program
     before_header = 2 + 4

@@ -14,6 +14,7 @@ from pyjitwasm.wasm.opcodes import F32_DEMOTE_F64, F64_PROMOTE_F32, I32_CONST
 from pyjitwasm.wasm.types import F32, F64, I32, ExternKind
 
 from support.decoder_wat import UNIMPLEMENTED_PROPOSALS_OFF, WASM_TOOLS
+from support.wasm_bytes import uleb
 
 REPO = Path(__file__).resolve().parents[2]
 WORK_DIR = REPO / "build" / "differential"
@@ -134,16 +135,6 @@ _AFTER_EXPORT = {8, 9, 12, 10, 11}
 _EXPORT_SECTION = 7
 
 
-def _uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def _read_uleb(data: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
@@ -168,23 +159,23 @@ def _sections(wasm: bytes) -> list[tuple[int, bytes]]:
 
 def add_export(wasm: bytes, name: str, kind: ExternKind, index: int) -> bytes:
     """``wasm`` with one more export (appended to the export section, made if missing)."""
-    entry = _uleb(len(name.encode())) + name.encode() + bytes([int(kind)]) + _uleb(index)
+    entry = uleb(len(name.encode())) + name.encode() + bytes([int(kind)]) + uleb(index)
     sections = _sections(wasm)
     out = [wasm[:8]]
     added = False
     for section_id, payload in sections:
         if section_id == _EXPORT_SECTION:
             count, pos = _read_uleb(payload, 0)
-            payload = _uleb(count + 1) + payload[pos:] + entry
+            payload = uleb(count + 1) + payload[pos:] + entry
             added = True
         elif section_id in _AFTER_EXPORT and not added:
-            new = _uleb(1) + entry
-            out.append(bytes([_EXPORT_SECTION]) + _uleb(len(new)) + new)
+            new = uleb(1) + entry
+            out.append(bytes([_EXPORT_SECTION]) + uleb(len(new)) + new)
             added = True
-        out.append(bytes([section_id]) + _uleb(len(payload)) + payload)
+        out.append(bytes([section_id]) + uleb(len(payload)) + payload)
     if not added:
-        new = _uleb(1) + entry
-        out.append(bytes([_EXPORT_SECTION]) + _uleb(len(new)) + new)
+        new = uleb(1) + entry
+        out.append(bytes([_EXPORT_SECTION]) + uleb(len(new)) + new)
     return b"".join(out)
 
 
@@ -248,8 +239,8 @@ def canonicalize_conversion_nans(wasm: bytes) -> bytes:
         code_start = pos + len(groups)
         scratch64 = n_params + len(body.locals)
         scratch32 = scratch64 + 1
-        out = bytearray(_uleb(n_groups + 2) + groups)
-        out += _uleb(1) + bytes([F64]) + _uleb(1) + bytes([F32])
+        out = bytearray(uleb(n_groups + 2) + groups)
+        out += uleb(1) + bytes([F64]) + uleb(1) + bytes([F32])
         cursor = code_start
         for offset in hits:
             op_end = offset + 1  # both opcodes are single bytes without immediates
@@ -261,12 +252,12 @@ def canonicalize_conversion_nans(wasm: bytes) -> bytes:
             cursor = op_end
         out += wasm[cursor:end]
         bodies.append(bytes(out))
-    payload = _uleb(len(bodies)) + b"".join(_uleb(len(b)) + b for b in bodies)
+    payload = uleb(len(bodies)) + b"".join(uleb(len(b)) + b for b in bodies)
     out_sections = [wasm[:8]]
     for section_id, section in _sections(wasm):
         if section_id == _CODE_SECTION:
             section = payload
-        out_sections.append(bytes([section_id]) + _uleb(len(section)) + section)
+        out_sections.append(bytes([section_id]) + uleb(len(section)) + section)
     return b"".join(out_sections)
 
 
@@ -278,6 +269,6 @@ def _skip_local_groups(data: bytes, pos: int, n_groups: int) -> int:
 
 
 def _canonicalize(local: int, const_op: int, nan: bytes, eq_op: int) -> bytes:
-    idx = _uleb(local)
+    idx = uleb(local)
     return (bytes([_LOCAL_TEE]) + idx + bytes([const_op]) + nan + bytes([_LOCAL_GET]) + idx
             + bytes([_LOCAL_GET]) + idx + bytes([eq_op, _SELECT]))

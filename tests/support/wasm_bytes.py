@@ -3,32 +3,12 @@ modules generated without a text-format round trip)."""
 
 from __future__ import annotations
 
-
-def uleb(value: int) -> bytes:
-    """``value`` (>= 0) as unsigned LEB128."""
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def sleb(value: int) -> bytes:
-    """``value`` as signed LEB128."""
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if (value == 0 and not byte & 0x40) or (value == -1 and byte & 0x40):
-            out.append(byte)
-            return bytes(out)
-        out.append(byte | 0x80)
+from pyjitwasm.jit.leb128 import sleb, uleb
 
 
 def section(section_id: int, payload: bytes) -> bytes:
     """A section: its id, the payload's size and the payload."""
     return bytes([section_id]) + uleb(len(payload)) + payload
+
+
+__all__ = ["section", "sleb", "uleb"]  # LEB128 writers: pyjitwasm.jit.leb128
