@@ -17,6 +17,7 @@ import pytest
 from pyjitwasm import Config, Engine, Func, FuncType, Instance, Module, Store, Trap, ValType
 from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1, CompileOptions
 from pyjitwasm.runtime.jit.module_code import ModuleCode
+from pyjitwasm.runtime.jit.tiering import background_compiler
 from pyjitwasm.runtime.native import lazy_stubs_supported
 
 pytestmark = pytest.mark.skipif(not lazy_stubs_supported(),
@@ -99,16 +100,24 @@ def test_tier_up_while_the_function_is_on_the_stack(monkeypatch: pytest.MonkeyPa
     store, exports, code, probe = _setup(monkeypatch, threshold=10)
     dive = _index(code, "dive")
     seen: list[int | None] = []
+    # The tier-up job queues behind this one, so it cannot finish before the probe
+    # (on a loaded machine it otherwise could, and the probe would see tier 1).
+    release = threading.Event()
+    assert background_compiler().submit(lambda: release.wait(60))
 
     def probe_waits(arg: int) -> None:
         # 40 tier-0 frames of $dive are below us: let the tier-up finish now, so the
         # slot changes under them.
         seen.append(code.tier_of(dive))
+        release.set()
         assert code.wait_for_tier_ups(60)
         seen.append(code.tier_of(dive))
 
     probe[0] = probe_waits
-    assert exports["dive"](store, 40, 0) == 41
+    try:
+        assert exports["dive"](store, 40, 0) == 41
+    finally:
+        release.set()
     assert seen == [TIER0, TIER1]
     # The frames that were running tier-0 code returned through it correctly; new
     # calls run tier 1 (and take no counts: tier-1 code has none).
