@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -35,20 +37,90 @@ CALLS_WAT = """
 
 
 def run_json_child(cmd: list[str], timeout: float | None = None,
-                   env: dict[str, str] | None = None) -> dict[str, Any]:
+                   env: dict[str, str] | None = None,
+                   sample_memory: bool = False) -> dict[str, Any]:
     """Run a benchmark child process that prints its result as JSON on its last stdout
-    line; that result, or ``{"error": ...}`` when it timed out, failed or printed none."""
+    line; that result, or ``{"error": ...}`` when it timed out, failed or printed none.
+
+    With ``sample_memory``, the result also has ``peak_pss_total_kib``: the highest sum
+    of the proportional set sizes of the child and its descendants (pyjitwasm's compile
+    worker), sampled from here every ``PSS_SAMPLE_SECONDS``.  Summing their peak RSS
+    instead counts the pages they share (the LLVM library's code, mapped by both) once
+    per process."""
+    sampler = None
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              check=False, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    lines = proc.stdout.strip().splitlines()
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) as proc:
+            if sample_memory:
+                sampler = PssSampler(proc.pid)
+                sampler.start()
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                return {"error": f"timed out after {timeout:.0f} s"}
+    finally:
+        if sampler is not None:
+            sampler.stop()
+    lines = stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
-        why = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        why = stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
         return {"error": f"crashed: {why[0][:200]}"}
     result: dict[str, Any] = json.loads(lines[-1])
+    if sampler is not None:
+        result["peak_pss_total_kib"] = sampler.peak_kib
     return result
+
+
+PSS_SAMPLE_SECONDS = float(os.environ.get("BENCH_PSS_SAMPLE_SECONDS", "0.02"))
+"""How often ``PssSampler`` reads the processes' memory (``$BENCH_PSS_SAMPLE_SECONDS``): each
+read costs ~0.35 ms of the other core, which wasmtime-py's compile threads use too."""
+
+
+class PssSampler(threading.Thread):
+    """Samples the summed PSS (``/proc/PID/smaps_rollup``) of a process tree."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_kib = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(PSS_SAMPLE_SECONDS):
+            total = sum(_pss_kib(pid) for pid in _process_tree(self.pid))
+            self.peak_kib = max(self.peak_kib, total)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants."""
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    todo.extend(int(child) for child in f.read().split())
+        except OSError:
+            continue  # it ended meanwhile
+    return tree
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass  # ended, or not ours to read
+    return 0
 
 
 def status_kib(field: str) -> int:

@@ -283,7 +283,7 @@ def run_child(name: str, engine: str, timeout: float) -> dict[str, Any]:
     env = dict(os.environ)
     env["PYJITWASM_LAZY"] = "0" if engine == "eager" else "1"
     cmd = [sys.executable, "-P", __file__, "--child", name, engine]
-    return run_json_child(cmd, timeout, env)
+    return run_json_child(cmd, timeout, env, sample_memory=True)
 
 
 def mark_output_matches(rows: list[dict[str, Any]]) -> None:
@@ -328,9 +328,10 @@ def _cell(row: dict[str, Any], key: str, scale: float = 1.0, digits: int = 2) ->
 def table(rows: list[dict[str, Any]]) -> str:
     """The markdown table of real-program rows."""
     lines = ["| program | wasm MiB | engine | first result s (CPU s) | total s (CPU s) "
-             "| peak RSS MiB | compile worker CPU s (peak RSS MiB) | output = wasmtime-py's "
+             "| peak RSS MiB | compile worker CPU s (peak RSS MiB) "
+             "| peak PSS MiB, all processes | output = wasmtime-py's "
              "| import + first Engine() s (not in the times) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         same = {True: "yes", False: "NO"}.get(row.get("output_matches"), "-")
         worker = "-" if not row.get("worker_cpu_s") else \
@@ -339,7 +340,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {row['program']} | {_cell(row, 'wasm_kib', 1 / 1024, 1)} | {row['engine']} "
             f"| {_cell(row, 'first_result_s')} ({_cell(row, 'first_result_cpu_s')}) "
             f"| {_cell(row, 'total_s')} ({_cell(row, 'cpu_s')}) "
-            f"| {_cell(row, 'peak_rss_kib', 1 / 1024, 0)} | {worker} | {same} "
+            f"| {_cell(row, 'peak_rss_kib', 1 / 1024, 0)} | {worker} "
+            f"| {_cell(row, 'peak_pss_total_kib', 1 / 1024, 0)} | {same} "
             f"| {_cell(row, 'import_s', digits=3)} |")
     return "\n".join(lines)
 
