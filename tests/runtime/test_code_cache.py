@@ -305,3 +305,34 @@ def test_the_build_id_covers_every_stage_that_runtime_compiles_with() -> None:
     spec.loader.exec_module(check_imports)
     wanted = check_imports.ALLOWED["runtime"] | {"runtime", "libcalls"}
     assert wanted <= set(fingerprint_module._SOURCE_PACKAGES)
+
+
+def test_the_build_id_memo_is_trusted_while_the_sources_stat_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "src" / "a.py"
+    source.parent.mkdir()
+    source.write_text("x = 1\n")
+    memo_dir = tmp_path / "cache"
+    memo_dir.mkdir()
+    monkeypatch.setattr(fingerprint_module, "_source_files",
+                        lambda: [("/a.py", str(source))])
+
+    def fresh_build_id(memo: Path | None) -> str:
+        monkeypatch.setattr(fingerprint_module, "_build_id", None)
+        return fingerprint_module.build_id(memo)
+
+    hashed = fresh_build_id(None)
+    assert fresh_build_id(memo_dir) == hashed
+    (memo,) = memo_dir.glob("build-*.id")
+    assert memo.read_text() == hashed
+    # Read back, not recomputed, while size and mtime are unchanged.
+    memo.write_text("0" * 32)
+    assert fresh_build_id(memo_dir) == "0" * 32
+    # An edit changes them: the source is hashed again.
+    source.write_text("x = 22\n")
+    edited = fresh_build_id(memo_dir)
+    assert edited != hashed and edited == fresh_build_id(None)
+    # A damaged memo is not believed.
+    for memo in memo_dir.glob("build-*.id"):
+        memo.write_text("not an id")
+    assert fresh_build_id(memo_dir) == edited
