@@ -4,7 +4,8 @@ The generic path (``store._host_entry``) wraps each call's values array, convert
 value through type-driven helpers and builds argument and result lists.  A host function
 defined through the embedding API (its ``FuncInstance.host`` has the attributes of
 ``pyjitwasm.externs.HostAdapter``) instead gets an entry generated once per signature
-(as source, compiled with ``exec``) and bound per function.  It is registered as a
+(as source, compiled with ``exec`` unless ``host_entries.py`` has it compiled already)
+and bound per function.  It is registered as a
 *buffered* host function (``native.register_buffered_host_function``): the native side
 copies the arguments into this thread's host buffer, and the entry
 
@@ -27,6 +28,7 @@ from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 from pyjitwasm.runtime.floats import f32_from_bits, f32_to_bits
 from pyjitwasm.runtime.instance import ModuleInstance
+from pyjitwasm.runtime.jit import host_entries
 from pyjitwasm.runtime.jit.values import References
 from pyjitwasm.runtime.native import HOST_BUFFER_HEADER, HOST_BUFFER_SLOTS
 from pyjitwasm.wasm.types import EXTERNREF, F32, F64, FUNCREF, I32, I64, V128, FuncType
@@ -100,15 +102,27 @@ def _unpack_struct(ftype: FuncType, with_vmctx: bool) -> tuple[struct.Struct | N
     return struct.Struct(fmt), targets
 
 
-def _template(ftype: FuncType, access_caller: bool) -> Callable[..., HostEntry]:
-    key = (ftype, access_caller)
-    make = _templates.get(key)
-    if make is not None:
-        return make
+FACTORY_PARAMS = ("unpack_from", "pack_into", "u32_at", "f32_from_bits", "f32_to_bits",
+                  "I32", "I64", "F32", "F64", "V128", "FUNCREF", "EXTERNREF")
+"""What an entry factory (:func:`factory_source`) takes: the names its entries use."""
+
+_TYPE_NAMES = {I32: "i32", I64: "i64", F32: "f32", F64: "f64", V128: "v128",
+               FUNCREF: "funcref", EXTERNREF: "externref"}
+
+
+def factory_name(ftype: FuncType, access_caller: bool) -> str:
+    """The name of the entry factory of a signature (in ``host_entries.py`` if there)."""
+    params = "_".join(_TYPE_NAMES[t] for t in ftype.params) or "none"
+    results = "_".join(_TYPE_NAMES[t] for t in ftype.results) or "none"
+    return f"entries_{params}__{results}" + ("__caller" if access_caller else "")
+
+
+def factory_source(ftype: FuncType, access_caller: bool) -> str:
+    """Python source of the entry factory of a signature: ``def NAME(FACTORY_PARAMS)``
+    returning ``make(fn, store, state, to_python, to_raw, new_caller, end_caller,
+    lookup)``, which returns one host function's entry."""
     unpacker, targets = _unpack_struct(ftype, access_caller)
     results = ftype.results
-    packer = struct.Struct("<" + "".join(_RESULT_FORMAT[t] for t in results)) if results \
-        else None
     names = [f"a{i}" for i in range(len(ftype.params))]
     body: list[str] = []
     if unpacker is not None:
@@ -152,23 +166,41 @@ def _template(ftype: FuncType, access_caller: bool) -> Callable[..., HostEntry]:
                 body += [line.format(v=v) for line in _RESULT[t]]
                 outs.append(v)
         body.append(f"pack_into(buf, {HOST_BUFFER_HEADER}, {', '.join(outs)})")
-    source = "\n".join([
-        "def make(fn, store, state, to_python, to_raw, new_caller, end_caller, lookup):",
-        "    def entry(buf):",
-        *("        " + line for line in body),
-        "    return entry",
+    return "\n".join([
+        f"def {factory_name(ftype, access_caller)}(",
+        f"        {', '.join(FACTORY_PARAMS[:5])},",
+        f"        {', '.join(FACTORY_PARAMS[5:])}):",
+        "    def make(fn, store, state, to_python, to_raw, new_caller, end_caller, lookup):",
+        "        def entry(buf):",
+        *("            " + line for line in body),
+        "        return entry",
+        "    return make",
     ])
-    namespace: dict[str, Any] = {
-        "unpack_from": unpacker.unpack_from if unpacker is not None else None,
-        "pack_into": packer.pack_into if packer is not None else None,
-        "u32_at": struct.Struct("<I").unpack_from,
-        "f32_from_bits": f32_from_bits,
-        "f32_to_bits": f32_to_bits,
-        "I32": I32, "I64": I64, "F32": F32, "F64": F64, "V128": V128,
-        "FUNCREF": FUNCREF, "EXTERNREF": EXTERNREF,
-    }
-    exec(source, namespace)  # noqa: S102 - source built from fixed templates
-    make = _templates[key] = namespace["make"]
+
+
+def _template(ftype: FuncType, access_caller: bool) -> Callable[..., HostEntry]:
+    key = (ftype, access_caller)
+    make = _templates.get(key)
+    if make is not None:
+        return make
+    name = factory_name(ftype, access_caller)
+    # The signatures WASI uses come compiled with this package (host_entries.py, made
+    # by tools/gen_host_entries.py from factory_source): compiling one costs ~0.2 ms,
+    # and a WASI program's warm start needs a dozen.
+    factory = getattr(host_entries, name, None)
+    if factory is None:
+        namespace: dict[str, Any] = {}
+        exec(factory_source(ftype, access_caller), namespace)  # noqa: S102 - fixed templates
+        factory = namespace[name]
+    unpacker, _ = _unpack_struct(ftype, access_caller)
+    results = ftype.results
+    packer = struct.Struct("<" + "".join(_RESULT_FORMAT[t] for t in results)) if results \
+        else None
+    make = _templates[key] = factory(
+        unpacker.unpack_from if unpacker is not None else None,
+        packer.pack_into if packer is not None else None,
+        struct.Struct("<I").unpack_from, f32_from_bits, f32_to_bits,
+        I32, I64, F32, F64, V128, FUNCREF, EXTERNREF)
     return make
 
 
