@@ -204,9 +204,19 @@ def _template(ftype: FuncType, access_caller: bool) -> Callable[..., HostEntry]:
     return make
 
 
+_api_host_types: set[type] = set()
+
+
 def is_api_host(host: object) -> TypeGuard[ApiHost]:
     """Whether a ``FuncInstance.host`` is an API host function this module specialises."""
-    return isinstance(host, ApiHost)
+    # A runtime-checkable protocol's isinstance looks at every member (~25 us): a WASI
+    # program links dozens of host functions, all of one or two classes.
+    if type(host) in _api_host_types:
+        return True
+    if isinstance(host, ApiHost):
+        _api_host_types.add(type(host))
+        return True
+    return False
 
 
 def api_host_entry(state: References, host: ApiHost,
