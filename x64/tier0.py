@@ -14,10 +14,11 @@ multi-value function results and ``if`` with parameters, memory64, memories othe
 memory 0, dynamic heaps (``memory_style="dynamic"``, custom page sizes), offsets the
 guard pages do not cover, saturating float-to-int conversions, tail calls, and any
 function when epoch or fuel checks are compiled in; and hosts other than x86-64 Linux.
-By policy, a small batch with a loop inside a loop takes the LLVM path too
-(``NESTED_LOOP_BATCH_INSTRUCTIONS``): a hot loop that runs once stays in tier-0 code
-until its function's next call, and there LLVM's code is 2-8x faster than this
-compiler's (docs/jit-design.md, "A single-pass x86-64 tier 0").
+By policy, a small batch with a loop inside a loop of a small module takes the LLVM
+path too (``NESTED_LOOP_BATCH_INSTRUCTIONS``, ``NESTED_LOOP_MODULE_BYTES``): a hot loop
+that runs once stays in tier-0 code until its function's next call, and there LLVM's
+code is 2-8x faster than this compiler's (docs/jit-design.md, "A single-pass x86-64
+tier 0").
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ from pyjitwasm.x64.function import FunctionCompiler, Handler, Unsupported
 NESTED_LOOP_BATCH_INSTRUCTIONS = 600
 """A batch of at most this many wasm instructions with a loop inside a loop takes the
 LLVM path (the rule and the size of ``baseline/tier0.py``'s greedy-allocator batches)."""
+
+
+NESTED_LOOP_MODULE_BYTES = 256 << 10
+"""The rule above holds in modules smaller than this only.  A larger one is a program
+of many functions (Graphviz, CPython for WASI), where a small nested-loop function is
+rarely the whole run and tier-up replaces it at its next call: LLVM for those batches
+cost Graphviz's cold start 0.1 s of CPU and 18 MB of peak memory (program and worker),
+and loaded LLVM's code generator into the program's process (session 7)."""
 
 
 def _nested_loops_too() -> bool:
@@ -108,8 +117,9 @@ def x64_tier0_object(info: ModuleInfo, indices: Sequence[int], with_lines: bool 
     if info.checks.epoch or info.checks.fuel or not supported_host():
         _fallback(indices, size, t0, "host or interruption checks")
         return None
-    if size <= NESTED_LOOP_BATCH_INSTRUCTIONS and not _nested_loops_too() and any(
-            has_nested_loop(module.codes[i - first].instrs) for i in indices):
+    if size <= NESTED_LOOP_BATCH_INSTRUCTIONS and module.size < NESTED_LOOP_MODULE_BYTES \
+            and not _nested_loops_too() and any(
+                has_nested_loop(module.codes[i - first].instrs) for i in indices):
         # A small batch with a loop in a loop: where one call may run long at tier 0
         # ("a hot loop that runs once"), LLVM's tier 0 with the greedy register
         # allocator (baseline/tier0.py) makes code 2-8x faster than this compiler's
@@ -155,5 +165,5 @@ def _fallback(indices: Sequence[int], size: int, t0: float, reason: str) -> None
         STATS.reasons[reason] = STATS.reasons.get(reason, 0) + 1
 
 
-__all__ = ["NESTED_LOOP_BATCH_INSTRUCTIONS", "STATS", "X64Stats", "cpu_flags", "handlers",
-           "supported_host", "x64_tier0_object"]
+__all__ = ["NESTED_LOOP_BATCH_INSTRUCTIONS", "NESTED_LOOP_MODULE_BYTES", "STATS", "X64Stats",
+           "cpu_flags", "handlers", "supported_host", "x64_tier0_object"]

@@ -564,3 +564,16 @@ def test_small_batches_with_nested_loops_take_the_llvm_path(
     for n in (1, 7, 50):
         pair.check("nested", n)
     assert _counts()[0] > before[0] and _counts()[1] == before[1]
+
+
+def test_nested_loop_batches_of_a_large_module_stay_on_x64(
+        x64: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The LLVM rule is for small modules only: in a large one (here: any module, with the
+    # limit lowered) the same batch is compiled by this compiler.
+    from pyjitwasm.x64 import tier0
+
+    monkeypatch.setattr(tier0, "NESTED_LOOP_MODULE_BYTES", 0)
+    before = _counts()
+    pair = CASES._Pair(NESTED)
+    assert pair.check("nested", 50) == ("ok", sum(k * (k + 1) // 2 for k in range(51)))
+    assert _counts()[0] > before[0] and _counts()[1] == before[1]
