@@ -123,15 +123,6 @@ def _make(kind: str, signatures: Sequence[Signature], x64: bool) -> list[int]:
     return [addresses[name] for name in names]
 
 
-def make_shims(kind: str, signatures: Sequence[tuple[Sequence[int], Sequence[int]]],
-               x64: bool) -> list[int]:
-    """Addresses of new ``kind`` ("entry" or "host") shims of ``signatures`` (wasm
-    value types), by machine code where ``x64`` and covered, else by LLVM, bypassing
-    the process's shim tables (for tests comparing the two)."""
-    with _lock:
-        return _make(kind, [(tuple(p), tuple(r)) for p, r in signatures], x64)
-
-
 def _cached_shim(cache: dict[Signature, int], kind: str,
                  params: Sequence[int], results: Sequence[int]) -> int:
     """Make a shim for ``params -> results`` once per process; its address."""

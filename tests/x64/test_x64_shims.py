@@ -55,6 +55,8 @@ SIGNATURES: list[tuple[tuple[Type, ...], tuple[Type, ...]]] = [
     ((R64, I32), (R64,)),
     ((F64,) * 9 + (I32,) * 5 + (F32,), ()),
     ((I64,) * 3, (F32,)),
+    # slots and stack arguments past a signed byte's displacement
+    ((F32, I32, F64, I64, F32, I64, I32, F64, F64, I64) * 6, (F64,)),
 ]
 
 # Bit patterns each type cycles through.
@@ -68,7 +70,7 @@ PATTERNS = {
 }
 GARBAGE = 0xA5A5A5A5A5A5A5A5  # above a value in its slot
 HOST_INDEX = 0x0ABCD123
-MAX_SLOTS = 32
+MAX_SLOTS = 64
 
 
 def _width(ty: Type) -> int:
