@@ -131,8 +131,9 @@ def _llvm_object(kind: str, params: Sequence[Type], results: Sequence[Type]) -> 
 
 
 def _shim(kind: str, x64: bool, params: Sequence[Type], results: Sequence[Type],
-          recorder: Recorder) -> tuple[int, LoadedCode]:
-    """A shim of one kind, linked with ``recorder`` as its ``pyjitwasm_host_call``."""
+          recorder: Recorder, orc: bool = False) -> tuple[int, LoadedCode]:
+    """A shim of one kind, linked with ``recorder`` as its ``pyjitwasm_host_call`` (by
+    the native loader, or ``orc``: by LLVM's ORC, the fallback)."""
     name = (x64_shims.entry_shim_name if kind == "entry" else x64_shims.host_shim_name)(
         params, results)
     if x64:
@@ -143,7 +144,8 @@ def _shim(kind: str, x64: bool, params: Sequence[Type], results: Sequence[Type],
     else:
         obj = _llvm_object(kind, params, results)
     symbols = {**runtime_symbols(), "pyjitwasm_host_call": recorder.address}
-    code = link_objects([obj], 1, symbols)[0]
+    code = (code_loader(1).load_objects([obj], symbols) if orc
+            else link_objects([obj], 1, symbols))[0]
     return code.address(name), code
 
 
@@ -152,9 +154,10 @@ def _in(code: LoadedCode, address: int) -> bool:
 
 
 def _run_pair(entry_x64: bool, host_x64: bool, params: Sequence[Type],
-              results: Sequence[Type], recorder: Recorder, seed: int) -> dict[str, Any]:
-    entry, entry_code = _shim("entry", entry_x64, params, results, recorder)
-    host, host_code = _shim("host", host_x64, params, results, recorder)
+              results: Sequence[Type], recorder: Recorder, seed: int,
+              orc: bool = False) -> dict[str, Any]:
+    entry, entry_code = _shim("entry", entry_x64, params, results, recorder, orc)
+    host, host_code = _shim("host", host_x64, params, results, recorder, orc)
     counters = {ty: seed for ty in PATTERNS}
     bits = []
     for ty in params:
@@ -209,6 +212,16 @@ def test_every_pairing_of_x64_and_llvm_shims_agrees(params: tuple[Type, ...],
             assert run["host shim frame returns into entry shim"], where
             assert run["params"] == run["expected params"], where
             assert run["values out"] == run["expected out"], where
+
+
+def test_x64_shims_linked_by_orc_run_the_same(recorder: Recorder) -> None:
+    # PYJITWASM_NATIVE_LOADER=0, or an object the native loader refuses in a group
+    for params, results in SIGNATURES[5:9]:
+        native = _run_pair(True, True, params, results, recorder, 1)
+        orc = _run_pair(True, True, params, results, recorder, 1, orc=True)
+        assert orc["params"] == orc["expected params"]
+        assert orc["values out"] == orc["expected out"] == native["values out"]
+        assert orc["aligned"] and orc["returns into host shim"]
 
 
 def test_coverage_is_scalars_with_at_most_one_result() -> None:
