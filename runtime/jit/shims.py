@@ -1,22 +1,33 @@
-"""Per-signature entry and host shims, compiled on demand and shared by the process.
+"""Per-signature entry and host shims, made on demand and shared by the process.
 
 An entry shim (``jit/abi.py``) is how Python enters compiled code; a host shim is the
-wasm-ABI face of a host function.  Both depend only on the signature, so each is
-compiled once per process and kept for its lifetime (a few hundred bytes each).
+wasm-ABI face of a host function.  Both depend only on the signature, so each is made
+once per process and kept for its lifetime (a few hundred bytes each).
+
+On x86-64 Linux a shim whose values are all scalars, with at most one result, is
+written directly as machine code (``x64/shims.py``: microseconds, no LLVM, no code
+cache read), so a program whose code is all single-pass tier 0 never loads LLVM in its
+process.  Any other signature (v128, several results), another host, or
+``PYJITWASM_X64_SHIMS=0`` compiles the LLVM IR of ``jit/abi.py`` (or reads its object
+from the code cache).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
+from pyjitwasm.ir.types import Type
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.compiler import code_loader, link_objects
 from pyjitwasm.jit.loaded import LoadedCode
 from pyjitwasm.runtime.native import runtime_symbols
 from pyjitwasm.translate.env import ir_value_types
+from pyjitwasm.x64 import shims as x64_shims
+from pyjitwasm.x64.tier0 import supported_host
 
 # Frame pointers let the trap path walk through host shims to the wasm frames above.
 _ATTRIBUTES = 'attributes #0 = { "disable-tail-calls"="true" "frame-pointer"="all" nounwind }\n'
@@ -61,36 +72,78 @@ def _shim_object(text: str) -> bytes:
     return obj
 
 
-def _load(ir: str, name: str) -> int:
-    text = abi.RUNTIME_DECLARATIONS + ir + _ATTRIBUTES
-    code = link_objects([_shim_object(text)], 1, runtime_symbols())[0]
-    _keep.append(code)
-    return code.address(name)
+def x64_shims_enabled() -> bool:
+    """Whether covered signatures get machine-code shims (``x64/shims.py``): on x86-64
+    Linux unless ``PYJITWASM_X64_SHIMS=0`` (read at each new shim, for tests and
+    measurements)."""
+    return supported_host() and os.environ.get("PYJITWASM_X64_SHIMS", "1").strip().lower() \
+        not in ("0", "false", "no", "off")
 
 
-def _cached_shim(cache: dict, prefix: str, make_ir: Callable[..., str],
+Signature = tuple[tuple[int, ...], tuple[int, ...]]  # wasm value types
+IRSignature = tuple[tuple[Type, ...], tuple[Type, ...]]
+
+
+def _llvm_text(kind: str, name: str, ir_signature: IRSignature) -> str:
+    make_ir = abi.entry_shim_ir if kind == "entry" else abi.host_shim_ir
+    return abi.RUNTIME_DECLARATIONS + make_ir(name, *ir_signature) + _ATTRIBUTES
+
+
+def _make(kind: str, signatures: Sequence[Signature], x64: bool) -> list[int]:
+    """Make and link the ``kind`` ("entry" or "host") shims of ``signatures`` (wasm
+    value types) as one library; their addresses.  ``x64``: write the covered ones as
+    machine code, the others (all when false) by LLVM."""
+    if not signatures:
+        return []
+    # Two wasm signatures may share an IR one (funcref and externref are both r64):
+    # one shim each, by name.
+    unique: dict[str, IRSignature] = {}
+    names = []
+    for params, results in signatures:
+        sig = (ir_value_types(params), ir_value_types(results))
+        name = kind + "_" + abi.signature_tag(*sig)
+        unique.setdefault(name, sig)
+        names.append(name)
+    covered = [sig for sig in unique.values() if x64 and x64_shims.covers(*sig)]
+    objs: list[bytes] = []
+    exports: list[list[str]] = []
+    if covered:
+        obj, obj_names = x64_shims.shims_object(covered if kind == "entry" else [],
+                                                covered if kind == "host" else [])
+        objs.append(obj)
+        exports.append(obj_names)
+    for name, sig in unique.items():
+        if not (x64 and x64_shims.covers(*sig)):
+            objs.append(_shim_object(_llvm_text(kind, name, sig)))
+            exports.append([name])
+    loaded = link_objects(objs, 1, runtime_symbols())
+    _keep.extend(loaded)
+    addresses = {name: code.address(name)
+                 for code, obj_names in zip(loaded, exports, strict=True) for name in obj_names}
+    return [addresses[name] for name in names]
+
+
+def _cached_shim(cache: dict[Signature, int], kind: str,
                  params: Sequence[int], results: Sequence[int]) -> int:
-    """Compile a shim for ``params -> results`` once per process; its address."""
+    """Make a shim for ``params -> results`` once per process; its address."""
     key = (tuple(params), tuple(results))
     address = cache.get(key)
     if address is None:
         with _lock:
             address = cache.get(key)
             if address is None:
-                ir_signature = (ir_value_types(params), ir_value_types(results))
-                name = prefix + abi.signature_tag(*ir_signature)
-                address = cache[key] = _load(make_ir(name, *ir_signature), name)
+                address = cache[key] = _make(kind, [key], x64_shims_enabled())[0]
     return address
 
 
 def entry_shim(params: Sequence[int], results: Sequence[int]) -> int:
     """Address of the entry shim for ``params -> results``."""
-    return _cached_shim(_entry, "entry_", abi.entry_shim_ir, params, results)
+    return _cached_shim(_entry, "entry", params, results)
 
 
 def host_shim(params: Sequence[int], results: Sequence[int]) -> int:
     """Address of the host shim for ``params -> results``."""
-    return _cached_shim(_host, "host_", abi.host_shim_ir, params, results)
+    return _cached_shim(_host, "host", params, results)
 
 
 # Host shims of many signatures at once (the warmmod block) -----------------------------
@@ -102,21 +155,13 @@ def preload_host_shims(signatures: Sequence[tuple[Sequence[int], Sequence[int]]]
     (a WASI program: CPython for WASI imports 43, of 17 signatures) then links once,
     not once per signature (~0.3 ms each).  :func:`host_shim` finds them after."""
     with _lock:
-        wanted: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[str, str]] = {}
+        wanted: list[Signature] = []
         for params, results in signatures:
             key = (tuple(params), tuple(results))
-            if key in _host or key in wanted:
-                continue
-            ir_signature = (ir_value_types(params), ir_value_types(results))
-            name = "host_" + abi.signature_tag(*ir_signature)
-            text = abi.RUNTIME_DECLARATIONS + abi.host_shim_ir(name, *ir_signature) \
-                + _ATTRIBUTES
-            wanted[key] = (name, text)
+            if key not in _host and key not in wanted:
+                wanted.append(key)
         if len(wanted) < 2:
             return  # host_shim's own path costs no more
-        objs = [_shim_object(text) for _, text in wanted.values()]
-        names = [name for name, _ in wanted.values()]
-        loaded = link_objects(objs, 1, runtime_symbols())
-        for key, name, code in zip(wanted, names, loaded, strict=True):
-            _keep.append(code)
-            _host[key] = code.address(name)
+        for key, address in zip(wanted, _make("host", wanted, x64_shims_enabled()),
+                                strict=True):
+            _host[key] = address
