@@ -3,10 +3,7 @@ that the generated methods cover the table."""
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
-from pathlib import Path
 from types import ModuleType
 
 from pyjitwasm.ir.builder import InstBuilder
@@ -14,17 +11,11 @@ from pyjitwasm.ir.instructions import FORMATS, OPCODES
 from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.wasm.traps import TrapCode as WasmTrapCode
 
-ROOT = Path(__file__).resolve().parents[2]
+from support.module_files import ROOT, load_module_file
 
 
 def _generator() -> ModuleType:
-    path = ROOT / "tools" / "gen_ir_builder.py"
-    spec = importlib.util.spec_from_file_location("gen_ir_builder", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while creating
-    spec.loader.exec_module(module)
-    return module
+    return load_module_file(ROOT / "tools" / "gen_ir_builder.py", "gen_ir_builder")
 
 
 def test_checked_in_builder_matches_the_generator() -> None:

@@ -4,8 +4,6 @@ downloads), which the test extra leaves out, so without it these tests skip."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -14,19 +12,12 @@ import pytest
 
 import pyjitwasm
 
+from support.module_files import load_module_file
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "realprograms.py"
 
 
-def _realprograms() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("realprograms", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-realprograms = _realprograms()
+realprograms = load_module_file(BENCH, "realprograms")
 
 
 def _run(name: str, api: ModuleType) -> bytes:

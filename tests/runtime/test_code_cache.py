@@ -41,6 +41,8 @@ from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.validator import validate_module
 from pyjitwasm.wat import wat2wasm
 
+from support.module_files import ROOT, load_module_file
+
 WAT = """(module
   (memory 1)
   (func $leaf (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
@@ -296,13 +298,7 @@ def test_the_build_id_covers_every_stage_that_runtime_compiles_with() -> None:
     # A stage whose source is not hashed could change the machine code without changing
     # the cache key (x64/ was missing at first): every stage the compile driver
     # (runtime/) may import, and runtime/ itself, is in.
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "check_imports", Path(__file__).resolve().parents[2] / "tools" / "check_imports.py")
-    assert spec is not None and spec.loader is not None
-    check_imports = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(check_imports)
+    check_imports = load_module_file(ROOT / "tools" / "check_imports.py", "check_imports")
     wanted = check_imports.ALLOWED["runtime"] | {"runtime", "libcalls"}
     assert wanted <= set(fingerprint_module._SOURCE_PACKAGES)
 

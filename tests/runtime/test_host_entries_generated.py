@@ -4,9 +4,6 @@ signatures' entries come from it rather than from ``exec``."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -14,17 +11,11 @@ import pytest
 from pyjitwasm.runtime.jit import host_entries, hostcalls
 from pyjitwasm.wasm.types import I32, I64, FuncType
 
-ROOT = Path(__file__).resolve().parents[2]
+from support.module_files import ROOT, load_module_file
 
 
 def _generator() -> ModuleType:
-    path = ROOT / "tools" / "gen_host_entries.py"
-    spec = importlib.util.spec_from_file_location("gen_host_entries", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module_file(ROOT / "tools" / "gen_host_entries.py", "gen_host_entries")
 
 
 def test_checked_in_entries_match_the_generator() -> None:

@@ -3,30 +3,20 @@ be what the generator writes today, and the generator must reject a malformed ta
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from pyjitwasm.wasm import opcodes
 
-ROOT = Path(__file__).resolve().parents[2]
+from support.module_files import ROOT, load_module_file
+
 GENERATOR = ROOT / "tools" / "gen_wasm_opcodes.py"
 
 
 @pytest.fixture(scope="module")
 def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_wasm_opcodes", GENERATOR)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
+    return load_module_file(GENERATOR, "gen_wasm_opcodes")
 
 
 def test_checked_in_opcodes_match_the_generator(generator):

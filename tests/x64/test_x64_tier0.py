@@ -11,7 +11,6 @@ says so, have fallen back to the LLVM path as a whole batch.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import shutil
 import struct
 import subprocess
@@ -51,17 +50,15 @@ from pyjitwasm.x64.asm import (
 )
 from pyjitwasm.x64.elf import LineSequence, ObjectFunction, write_object
 
+from support.module_files import ROOT, load_module_file
+
 pytestmark = pytest.mark.skipif(not (lazy_stubs_supported() and tier0.supported_host()),
                                 reason="the x86-64 tier 0 is for x86-64 Linux")
 
 
 def _cases() -> Any:
-    path = Path(__file__).resolve().parent.parent / "baseline" / "test_direct_tier0.py"
-    spec = importlib.util.spec_from_file_location("direct_tier0_cases", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module_file(ROOT / "tests" / "baseline" / "test_direct_tier0.py",
+                            "direct_tier0_cases")
 
 
 CASES = _cases()
