@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from pyjitwasm.jit import compiler
 from pyjitwasm.jit.compiler import FunctionCode, ObjectCode
 from pyjitwasm.jit.loaded import CodeRange, LoadedCode
 from pyjitwasm.jit.objload import (
@@ -51,7 +52,11 @@ class LinkedChunk:
     def __init__(self, module: WasmModule, layout: VMContextLayout, options: CompileOptions,
                  linked: LinkedImage, recorded: Sequence[tuple[list[int], int]],
                  entries: Sequence[list[Any]], imports: Mapping[str, int]) -> None:
-        """Place ``linked`` (:class:`UnsupportedObject`: it cannot be, nothing mapped)."""
+        """Place ``linked`` (:class:`UnsupportedObject`: it cannot be, nothing mapped;
+        also when native loading is off, ``PYJITWASM_NATIVE_LOADER=0``: the batches'
+        own entries are then linked through ORC)."""
+        if not compiler.NATIVE_LOADING:
+            raise UnsupportedObject("native loading is off")
         if linked.page != PAGE_SIZE or not 0 <= linked.code_end <= linked.code_size:
             raise UnsupportedObject("a chunk laid out for another page size")
         indices, offsets, sizes, batch_numbers, published = linked.table
