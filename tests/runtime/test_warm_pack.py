@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from pyjitwasm.jit import compiler
 from pyjitwasm.jit.codeload import CodeLoader
 from pyjitwasm.jit.compiler import ObjectCode
 from pyjitwasm.jit.objload import UnsupportedObject
@@ -267,16 +268,38 @@ def test_a_pack_chunk_is_stored_linked_and_loads_as_one_piece(
         i for indices, _ in chunk.recorded for i in indices)
 
 
-def test_an_unlinked_merged_chunk_still_loads(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["native", "orc"])
+def test_an_unlinked_merged_chunk_still_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              native: bool) -> None:
     _run(_cache(tmp_path))
     monkeypatch.setattr(cached_compile, "encode_pack",
                         functools.partial(encode_pack, linked=False))
     cache = _cache(tmp_path)
     assert write_pack(cache, _digest(cache), OPTIONS)
+    pack = decode_pack(cache.load_pack(cache.pack_key(_digest(cache), OPTIONS)))
+    assert pack.chunk(0).merged and pack.chunk(0).linked is None
     _refuse_entries(monkeypatch)
+    # The merged object is linked natively, or through ORC (CodeLoader.load_merged).
+    monkeypatch.setattr(compiler, "NATIVE_LOADING", native)
+    orc_links = []
+    real_load_merged = CodeLoader.load_merged
+    monkeypatch.setattr(CodeLoader, "load_merged",
+                        lambda self, *a, **k: orc_links.append(1) or real_load_merged(
+                            self, *a, **k))
     warm = _run(_cache(tmp_path))
-    assert warm.preloaded_batches == 4
+    assert warm.preloaded_batches == 4 and len(orc_links) == (0 if native else 1)
+    assert not any(isinstance(item, LinkedChunk) for item in warm._batches)  # noqa: SLF001
+
+
+def test_without_native_loading_a_linked_chunk_leaves_it_to_the_entries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    monkeypatch.setattr(compiler, "NATIVE_LOADING", False)  # PYJITWASM_NATIVE_LOADER=0
+    warm_cache = _cache(tmp_path)
+    warm = _run(warm_cache)
+    assert warm.preloaded_batches == 4 and warm_cache.stats.misses == 0
     assert not any(isinstance(item, LinkedChunk) for item in warm._batches)  # noqa: SLF001
 
 
