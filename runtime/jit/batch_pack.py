@@ -46,6 +46,7 @@ from pyjitwasm.jit.elfsyms import (
 from pyjitwasm.jit.objload import RELOCATION_RECORD, UnsupportedObject, plan_link
 from pyjitwasm.jit.objmerge import MergeError, merge_objects
 from pyjitwasm.runtime.jit.compile_module import BatchObject
+from pyjitwasm.translate.env import function_name
 
 _HEAD_SIZE = struct.Struct("<I")
 
@@ -156,8 +157,12 @@ def encode_pack(plans_digest: str, batches: Sequence[BatchObject],
 def _entry(batch: BatchObject, read: ObjectSymbols | None, chunk: int) -> list[Any]:
     """A batch's JSON entry: its indices, tier, kind, function and shim names, its
     object's symbols (none for a linked chunk, which needs them not), its chunk."""
+    # A function under its usual name (nearly all) is its bare index: the head is read
+    # at every warm instantiation, and the names were 2/3 of CPython's.
+    functions = [index if name == function_name(index) else [index, name]
+                 for index, name in sorted(batch.code.functions.items())]
     return [list(batch.indices), batch.tier, int(batch.separate), int(batch.with_shims),
-            sorted(batch.code.functions.items()), list(batch.code.shims),
+            functions, list(batch.code.shims),
             sorted(batch.shims.items()),
             [list(s) for s in read.sections] if read else [],
             [list(s) for s in read.globals] if read else [],
@@ -282,11 +287,22 @@ def _linked_image(blob: memoryview, meta: dict[str, Any]) -> LinkedImage:
         (column(0), column(1), column(2), column(3), column(4)))
 
 
+def entry_function_names(functions: list[Any]) -> dict[int, str]:
+    """A batch entry's function names by wasm index (see ``_entry``)."""
+    names = {}
+    for item in functions:
+        if isinstance(item, int):
+            names[item] = function_name(item)
+        else:
+            index, name = item
+            names[int(index)] = str(name)
+    return names
+
+
 def _batch(entry: list[Any], obj: bytes) -> PackedBatch:
     (indices, tier, separate, with_shims, functions, shim_names, shims, sections,
      globals_, function_syms, _) = entry
-    code = ObjectCode(obj, {int(i): str(n) for i, n in functions},
-                      tuple(map(str, shim_names)))
+    code = ObjectCode(obj, entry_function_names(functions), tuple(map(str, shim_names)))
     batch = BatchObject(tuple(map(int, indices)), bool(separate), bool(with_shims),
                         code, {int(t): str(n) for t, n in shims}, int(tier))
     symbols = ObjectSymbols([CodeSection._make(s) for s in sections],
@@ -321,4 +337,4 @@ def decode_pack(data: bytes | memoryview) -> Pack:
 
 
 __all__ = ["PACK_CHUNK", "PACK_FORMAT", "LinkedImage", "Pack", "PackFormatError",
-           "PackedBatch", "PackedChunk", "decode_pack", "encode_pack"]
+           "PackedBatch", "PackedChunk", "decode_pack", "encode_pack", "entry_function_names"]

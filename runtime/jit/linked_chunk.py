@@ -31,7 +31,7 @@ from pyjitwasm.jit.objload import (
     map_image,
     resolve_imports,
 )
-from pyjitwasm.runtime.jit.batch_pack import LinkedImage
+from pyjitwasm.runtime.jit.batch_pack import LinkedImage, entry_function_names
 from pyjitwasm.runtime.jit.compile_module import (
     BatchObject,
     CompiledModule,
@@ -126,15 +126,22 @@ class LinkedChunk:
 
     # What the module publishes ------------------------------------------------------
 
-    def published(self) -> Iterator[tuple[int, int, int]]:
-        """(wasm index, address, tier) of each function whose slot the chunk fills, in
-        batch order."""
-        base, tiers = self.base, [tier for _, tier in self.recorded]
+    def publish(self, first: int, tiers: list[int], codes: list[int], slots: Any) -> None:
+        """Point the slots of the functions the chunk fills at their code, in batch
+        order, as ``ModuleCode._publish_all`` does: slot ``k`` (wasm index minus
+        ``first``) and ``codes[k]`` when ``tiers[k]`` is below the batch's tier."""
+        base, batch_tiers = self.base, [tier for _, tier in self.recorded]
         for index, offset, number, published in zip(self._indices, self._offsets,
                                                     self._batch_numbers, self._published,
                                                     strict=True):
             if published:
-                yield index, base + offset, tiers[number]
+                k = index - first
+                tier = batch_tiers[number]
+                if tiers[k] < tier:
+                    code = base + offset
+                    codes[k] = code
+                    tiers[k] = tier
+                    slots[k] = code
 
     def shims(self) -> Iterator[tuple[int, int]]:
         """(type index, address) of each entry shim of the chunk's batches."""
@@ -162,7 +169,7 @@ class LinkedChunk:
     def _make_batch(self, number: int) -> CompiledModule:
         (indices, tier, separate, with_shims, function_names, shim_names, shim_types,
          *_) = self._entries[number]
-        names = {int(i): str(n) for i, n in function_names}
+        names = entry_function_names(function_names)
         functions: dict[int, FunctionCode] = {}
         base = self.base
         for row, batch_number in enumerate(self._batch_numbers):

@@ -554,13 +554,7 @@ class ModuleCode:
             self._batches.append(chunk)
             for type_index, shim in chunk.shims():
                 self._entry_shims.setdefault(type_index, shim)
-            # Batch order, as _publish_all: code of a tier never replaces a higher one.
-            for func_index, code, tier in chunk.published():
-                k = func_index - first
-                if tiers[k] < tier:
-                    codes[k] = code
-                    tiers[k] = tier
-                    slots[k] = code
+            chunk.publish(first, tiers, codes, slots)
         bodies, recorded = self.module.codes, self._recorded
         for position in positions:
             for func_index in recorded[position][0]:
