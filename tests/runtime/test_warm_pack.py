@@ -9,6 +9,7 @@ made only when asked for; backtraces through it still name functions and offsets
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -343,3 +344,24 @@ def test_a_pack_of_another_format_is_refused() -> None:
         decode_pack(len(head).to_bytes(4, "little") + head)
     packed = encode_pack("digest", [])
     assert decode_pack(packed).recorded == []
+
+
+def test_a_warm_start_refuses_a_pack_of_an_older_format_and_replaces_it(
+        tmp_path: Path) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    key = cache.pack_key(_digest(cache), OPTIONS)
+    body = bytes(cache.load_pack(key))
+    size = int.from_bytes(body[:4], "little")
+    head = json.loads(body[4:4 + size])
+    del head["format"]  # as format 1 wrote it (its chunks would differ too)
+    old_head = json.dumps(head).encode()
+    assert cache.store_pack(key, len(old_head).to_bytes(4, "little") + old_head
+                            + body[4 + size:])
+    warm_cache = _cache(tmp_path)
+    warm = _run(warm_cache)
+    assert warm.preloaded_batches == 4 and warm_cache.stats.misses == 0  # the entries
+    assert warm_cache.stats.corrupt == 1
+    assert write_packs() >= 1  # the run asked for a new pack
+    assert decode_pack(warm_cache.load_pack(key)).recorded
