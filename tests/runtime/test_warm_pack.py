@@ -33,7 +33,7 @@ from pyjitwasm.runtime.jit.instance import instantiate
 from pyjitwasm.runtime.jit.linked_chunk import LinkedChunk
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.store import JitStoreContext
-from pyjitwasm.runtime.native import lazy_stubs_supported
+from pyjitwasm.runtime.native import lazy_stubs_supported, lib
 from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.validator import validate_module
 from pyjitwasm.wat import wat2wasm
@@ -365,3 +365,20 @@ def test_a_warm_start_refuses_a_pack_of_an_older_format_and_replaces_it(
     assert warm_cache.stats.corrupt == 1
     assert write_packs() >= 1  # the run asked for a new pack
     assert decode_pack(warm_cache.load_pack(key)).recorded
+
+
+def test_releasing_a_linked_chunk_unregisters_and_unmaps_it(tmp_path: Path) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    warm = _run(_cache(tmp_path))
+    chunk = next(item for item in warm._batches  # noqa: SLF001
+                 if isinstance(item, LinkedChunk))
+    address = chunk.code_ranges[0].start
+    assert codemap.lookup(warm.function_address(warm.module.exports[0].index)) is not None
+    assert lib.pyjitwasm_is_code_address(address)
+    mapping = chunk.code._finalizer.peek()[2][0]  # noqa: SLF001 - (obj, func, args, kwargs)
+    chunk.release()
+    assert chunk.code.released and mapping.users == 0
+    assert not lib.pyjitwasm_is_code_address(address)
+    assert codemap.lookup(address) is None
