@@ -13,6 +13,15 @@ object linked alone, 0.06 ms in groups of 32; this loader takes ~0.03 ms per obj
 Python and needs no LLVM at all, so a warm start that finds all its code in the cache
 never initializes LLVM's JIT.
 
+Linking is two steps.  :func:`plan_link` lays the objects out and resolves every
+relocation as far as it can without knowing where the mapping lands or where the
+imports are: the result (:class:`LinkPlan`) is the mapping's image with the constant
+relocations written (a jump table's PC-relative entries), plus a packed record per
+remaining one (``RELOCATION_RECORD``).  :func:`map_image` then maps, copies and patches
+the records (through the installed :data:`ImageLinker`: the runtime's native one, one C
+call per image, or the reference one here) and protects.  A warm start's pack stores
+plans (``runtime/jit/batch_pack.py``), so loading a chunk is the second step alone.
+
 :class:`NativeLoader` has ``CodeLoader.load_objects``'s contract (one
 :class:`~pyjitwasm.jit.loaded.LoadedCode` per object, a mapping freed when the last
 object in it is released); an object using anything this loader does not know (another
