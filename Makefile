@@ -10,7 +10,8 @@ PYTEST := $(BIN)/python -P -m pytest
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py runtime/native/native.c runtime/native/build_ffi.py
+$(STAMP): pyproject.toml setup.py runtime/native/native.c runtime/native/link_image.c \
+		runtime/native/build_ffi.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -13,6 +13,15 @@ object linked alone, 0.06 ms in groups of 32; this loader takes ~0.03 ms per obj
 Python and needs no LLVM at all, so a warm start that finds all its code in the cache
 never initializes LLVM's JIT.
 
+Linking is two steps.  :func:`plan_link` lays the objects out and resolves every
+relocation as far as it can without knowing where the mapping lands or where the
+imports are: the result (:class:`LinkPlan`) is the mapping's image with the constant
+relocations written (a jump table's PC-relative entries), plus a packed record per
+remaining one (``RELOCATION_RECORD``).  :func:`map_image` then maps, copies and patches
+the records (through the installed :data:`ImageLinker`: the runtime's native one, one C
+call per image, or the reference one here) and protects.  A warm start's pack stores
+plans (``runtime/jit/batch_pack.py``), so loading a chunk is the second step alone.
+
 :class:`NativeLoader` has ``CodeLoader.load_objects``'s contract (one
 :class:`~pyjitwasm.jit.loaded.LoadedCode` per object, a mapping freed when the last
 object in it is released); an object using anything this loader does not know (another
@@ -25,7 +34,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pyjitwasm.jit.elfsyms import CodeSection, DefinedSymbol
@@ -55,6 +64,8 @@ _R_X86_64_NONE = 0
 _R_X86_64_64 = 1
 _R_X86_64_PC64 = 24
 _PAGE = mmap.PAGESIZE
+PAGE_SIZE = _PAGE
+"""The host's page size, which a :class:`LinkPlan`'s layout assumes."""
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _mmap = _libc.mmap
@@ -66,6 +77,9 @@ _mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _munmap = _libc.munmap
 _munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _MAP_FAILED = ctypes.c_void_p(-1).value
+# Every page of an image is written at once: faulting them in with the mapping is
+# cheaper than one fault each (CPython for WASI's warm start: 15% of placing its images).
+_MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 
 
 class UnsupportedObject(Exception):
@@ -139,19 +153,6 @@ def parse_object(obj: bytes) -> ParsedObject:
     return ParsedObject(sections, symbols, relocations)
 
 
-class _Mapping(SharedCodeOwner):
-    """One anonymous mapping holding the sections of the objects of one load; unmapped
-    when the last of them is released (the ``library`` of their ``LoadedCode``)."""
-
-    def __init__(self, address: int, size: int, users: int) -> None:
-        super().__init__(users)
-        self.address = address
-        self.size = size
-
-    def free(self) -> None:
-        _munmap(self.address, self.size)
-
-
 class _ProcessSymbols:
     """Addresses of symbols the process defines (``memset``, ``memmove``...: what LLVM
     calls for intrinsics it does not expand), looked up once each."""
@@ -179,6 +180,228 @@ def _round_up(value: int, align: int) -> int:
     return (value + align - 1) & -align
 
 
+RELOCATION_RECORD = struct.Struct("<QqII")
+"""One relocation of a :class:`LinkPlan` (``runtime/native/link_image.c`` reads the
+same layout): the image offset of a 64-bit value, an addend, a symbol index into the
+plan's ``imports``, and flags: the value is the addend plus the symbol's address
+(``RELOC_SYMBOL``), plus the mapping's address (``RELOC_BASE``), minus the place's
+address (``RELOC_PCREL``)."""
+RELOC_SYMBOL = 1
+RELOC_BASE = 2
+RELOC_PCREL = 4
+_RELOC_FLAGS = RELOC_SYMBOL | RELOC_BASE | RELOC_PCREL
+
+
+class LinkPlan(NamedTuple):
+    """Objects linked up to their mapping's address and their imports' addresses: what
+    is left is copying ``image`` to a fresh mapping of ``total`` bytes, patching the
+    ``records`` (``RELOCATION_RECORD``) for the mapping's address and the addresses of
+    ``imports`` (by name), and protecting it (:func:`map_image`).  Relocations whose
+    value does not depend on either (a jump table's PC-relative entries, absolute
+    symbols) are written into ``image`` already.  The first ``code_size`` bytes become
+    read-execute, the rest read-only; ``page`` is the page size the layout assumed.
+    Per object: its global symbols' offsets in the mapping (``defined``), and the
+    offset ranges of its executable sections (``code_ranges``)."""
+
+    image: bytes
+    code_size: int
+    total: int
+    page: int
+    records: bytes
+    imports: list[str]
+    defined: list[dict[str, int]]
+    code_ranges: list[list[tuple[int, int]]]
+
+
+def plan_link(objs: Sequence[bytes], parsed: Sequence[ParsedObject] | None = None
+              ) -> LinkPlan:
+    """The :class:`LinkPlan` of ``objs`` (``parsed``: their ``parse_object``) laid out in
+    one mapping: every object's code sections, then (from a fresh page) their data.
+    Raises :class:`UnsupportedObject` for what the loader cannot place."""
+    if parsed is None:
+        parsed = [parse_object(obj) for obj in objs]
+    places: list[dict[int, int]] = []
+    code_end = 0
+    for obj_parsed in parsed:
+        where: dict[int, int] = {}
+        for index, section in obj_parsed.sections.items():
+            if section.flags & _SHF_EXECINSTR:
+                code_end = _round_up(code_end, section.align)
+                where[index] = code_end
+                code_end += section.size
+        places.append(where)
+    code_size = _round_up(code_end, _PAGE)
+    data_end = code_size
+    for obj_parsed, where in zip(parsed, places, strict=True):
+        for index, section in obj_parsed.sections.items():
+            if not section.flags & _SHF_EXECINSTR:
+                data_end = _round_up(data_end, section.align)
+                where[index] = data_end
+                data_end += section.size
+    image = bytearray(data_end)
+    records: list[bytes] = []
+    imports: dict[str, int] = {}
+    defined: list[dict[str, int]] = []
+    code_ranges: list[list[tuple[int, int]]] = []
+    for obj, obj_parsed, where in zip(objs, parsed, places, strict=True):
+        defined.append(_plan_object(obj, obj_parsed, where, image, records, imports))
+        code_ranges.append([(where[index], where[index] + section.size)
+                            for index, section in obj_parsed.sections.items()
+                            if section.flags & _SHF_EXECINSTR and section.size])
+    return LinkPlan(bytes(image), code_size, max(_round_up(data_end, _PAGE), _PAGE), _PAGE,
+                    b"".join(records), list(imports), defined, code_ranges)
+
+
+def _plan_object(obj: bytes, parsed: ParsedObject, where: dict[int, int],
+                 image: bytearray, records: list[bytes], imports: dict[str, int]
+                 ) -> dict[str, int]:
+    """Copy one object's sections into ``image`` at ``where[index]`` and plan its
+    relocations (written into ``image`` when constant, else appended to ``records``);
+    the offsets of the global symbols it defines."""
+    # Each symbol's value: (flags, symbol index or 0, constant part), as a record's.
+    values: list[tuple[int, int, int]] = []
+    defined: dict[str, int] = {}
+    for name, shndx, value, binding, kind in parsed.symbols:
+        if shndx == _SHN_UNDEF:
+            if not name:
+                values.append((0, 0, 0))
+                continue
+            slot = imports.setdefault(name, len(imports))
+            values.append((RELOC_SYMBOL, slot, 0))
+        elif shndx == _SHN_ABS:
+            values.append((0, 0, value))
+        elif shndx in where:
+            offset = where[shndx] + (0 if kind == _STT_SECTION else value)
+            values.append((RELOC_BASE, 0, offset))
+            if binding != _STB_LOCAL and name:
+                defined[name] = offset
+        elif shndx >= _SHN_LORESERVE:
+            raise UnsupportedObject(f"symbol {name!r} in special section {shndx:#x}")
+        else:
+            values.append((0, 0, 0))  # a symbol of a section not loaded (debug info)
+    for index, section in parsed.sections.items():
+        if not section.nobits and section.size:
+            at = where[index]
+            image[at:at + section.size] = obj[section.offset:section.offset + section.size]
+    pack_record, pack_value = RELOCATION_RECORD.pack, struct.pack_into
+    for target, offset, kind, symbol, addend in parsed.relocations:
+        if kind == _R_X86_64_NONE:
+            continue
+        if kind not in (_R_X86_64_64, _R_X86_64_PC64):
+            raise UnsupportedObject(f"relocation type {kind}")
+        section = parsed.sections[target]
+        if section.nobits or not 0 <= offset <= section.size - 8:
+            raise UnsupportedObject("a relocation outside its section")
+        place = where[target] + offset
+        flags, slot, constant = values[symbol]
+        constant += addend
+        if kind == _R_X86_64_PC64:  # jump tables of switches, at some levels
+            if flags & RELOC_BASE:
+                flags &= ~RELOC_BASE  # base + x - (base + place): no base at all
+                constant -= place
+            else:
+                flags |= RELOC_PCREL
+        if flags:
+            records.append(pack_record(place, constant, slot, flags))
+        else:
+            pack_value("<Q", image, place, constant & 0xFFFFFFFFFFFFFFFF)
+    return defined
+
+
+ImageLinker = Callable[[int, int, bytes | memoryview, bytes | memoryview, Sequence[int]], int]
+"""``linker(base, size, image, records, symbols)``: copy ``image`` to the writable
+mapping of ``size`` bytes at ``base`` and apply the ``RELOCATION_RECORD`` entries of
+``records`` with ``symbols`` (the plan's imports' addresses); 0, or the 1-based number
+of the first bad record (one outside the image, or naming no symbol), or -1 for an
+image larger than the mapping (then nothing need have been written)."""
+
+
+def _python_link_image(base: int, size: int, image: bytes | memoryview,
+                       records: bytes | memoryview, symbols: Sequence[int]) -> int:
+    """The reference :data:`ImageLinker` (the runtime installs the native one:
+    :func:`install_image_linker`)."""
+    if len(image) > size:
+        return -1
+    content = bytearray(image)
+    for number, (offset, addend, slot, flags) in enumerate(
+            RELOCATION_RECORD.iter_unpack(records), 1):
+        if offset + 8 > len(content) or flags & ~_RELOC_FLAGS or \
+                flags & RELOC_SYMBOL and slot >= len(symbols):
+            return number
+        value = addend
+        if flags & RELOC_SYMBOL:
+            value += symbols[slot]
+        if flags & RELOC_BASE:
+            value += base
+        if flags & RELOC_PCREL:
+            value -= base + offset
+        struct.pack_into("<Q", content, offset, value & 0xFFFFFFFFFFFFFFFF)
+    ctypes.memmove(base, bytes(content), len(content))
+    return 0
+
+
+_image_linker: ImageLinker = _python_link_image
+
+
+def install_image_linker(linker: ImageLinker) -> None:
+    """Use ``linker`` to place images (the runtime's native one: one C call per image
+    instead of a Python loop per relocation)."""
+    global _image_linker  # noqa: PLW0603 - the one process-wide setting
+    _image_linker = linker
+
+
+def resolve_imports(names: Sequence[str], imports: Mapping[str, int]) -> list[int]:
+    """The addresses of ``names``: from ``imports``, else the process's own symbols
+    (:class:`UnsupportedObject` for one found in neither)."""
+    addresses = []
+    for name in names:
+        address = imports.get(name)
+        addresses.append(_process_symbols.address(name) if address is None else address)
+    return addresses
+
+
+def map_image(image: bytes | memoryview, code_size: int, total: int,
+              records: bytes | memoryview, symbols: Sequence[int]) -> int:
+    """Map ``total`` bytes, place ``image`` with its ``records`` applied (see
+    :class:`LinkPlan`), make the first ``code_size`` bytes read-execute and the rest
+    read-only; the mapping's address (the caller unmaps it: ``total`` bytes).
+    :class:`UnsupportedObject` (nothing left mapped) for a bad record or layout."""
+    if not 0 <= code_size <= total or total % _PAGE or code_size % _PAGE or \
+            len(image) > total or len(records) % RELOCATION_RECORD.size:
+        raise UnsupportedObject("an image that does not fit its mapping")
+    base = _mmap(None, total, mmap.PROT_READ | mmap.PROT_WRITE,
+                 mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_POPULATE, -1, 0)
+    if base is None or base == _MAP_FAILED:
+        raise MemoryError(f"cannot map {total} bytes for compiled code")
+    try:
+        bad = _image_linker(base, total, image, records, symbols)
+        if bad:
+            raise UnsupportedObject(f"relocation record {bad} lies outside the image"
+                                    " or names no symbol")
+        if code_size and _mprotect(base, code_size, mmap.PROT_READ | mmap.PROT_EXEC):
+            raise OSError(ctypes.get_errno(), "mprotect of compiled code failed")
+        if total > code_size and _mprotect(base + code_size, total - code_size,
+                                           mmap.PROT_READ):
+            raise OSError(ctypes.get_errno(), "mprotect of compiled data failed")
+    except BaseException:
+        _munmap(base, total)
+        raise
+    return int(base)
+
+
+class MappedImage(SharedCodeOwner):
+    """A :func:`map_image` mapping as the owner of the code loaded in it (unmapped when
+    the last of its ``users`` is released)."""
+
+    def __init__(self, address: int, size: int, users: int) -> None:
+        super().__init__(users)
+        self.address = address
+        self.size = size
+
+    def free(self) -> None:
+        _munmap(self.address, self.size)
+
+
 class NativeLoader:
     """Links the JIT's objects into anonymous mappings (see the module docstring)."""
 
@@ -191,20 +414,17 @@ class NativeLoader:
         """As ``CodeLoader.load_objects``: one :class:`LoadedCode` per object, all in one
         mapping.  Raises :class:`UnsupportedObject` (nothing mapped) for an object it
         cannot link."""
-        parsed = [parse_object(obj) for obj in objs]
-        base, total, places, addresses = self._map(objs, parsed, imports or {})
-        shared = _Mapping(base, total, len(objs))
+        plan = plan_link(objs)
+        base = self._map(plan, imports or {})
+        shared = MappedImage(base, plan.total, len(objs))
         loaded = []
-        for i, (obj, obj_parsed, where) in enumerate(zip(objs, parsed, places, strict=True)):
-            symbol_addresses = addresses[i]
+        for i, obj in enumerate(objs):
+            symbol_addresses = {name: base + offset for name, offset in plan.defined[i].items()}
             if exports is None:
                 wanted = symbol_addresses
             else:
                 wanted = {name: symbol_addresses[name] for name in exports[i]}
-            ranges = [
-                CodeRange(base + where[index], base + where[index] + section.size)
-                for index, section in obj_parsed.sections.items()
-                if section.flags & _SHF_EXECINSTR and section.size]
+            ranges = [CodeRange(base + start, base + end) for start, end in plan.code_ranges[i]]
             loaded.append(LoadedCode(shared, wanted, merge_ranges(ranges), len(obj)))
         return loaded
 
@@ -217,9 +437,10 @@ class NativeLoader:
         """As ``CodeLoader.load_merged``: ``obj`` merged (``objmerge.merge_objects``)
         from objects whose layouts are ``layouts``, one :class:`LoadedCode` per part
         (its symbols, and its code sections found through their anchors)."""
-        base, total, _, addresses = self._map([obj], [parse_object(obj)], imports or {})
-        defined = addresses[0]
-        shared = _Mapping(base, total, len(layouts))
+        plan = plan_link([obj])
+        base = self._map(plan, imports or {})
+        defined = {name: base + offset for name, offset in plan.defined[0].items()}
+        shared = MappedImage(base, plan.total, len(layouts))
         share = len(obj) // max(len(layouts), 1)
         loaded = []
         try:
@@ -230,97 +451,19 @@ class NativeLoader:
                 loaded.append(LoadedCode(shared, wanted, section_ranges(anchored, wanted),
                                          share))
         except (KeyError, ValueError) as exc:
-            _munmap(base, total)
+            _munmap(base, plan.total)
             raise UnsupportedObject(f"merged object does not match its parts: {exc}") \
                 from None
         return loaded
 
-    def _map(self, objs: Sequence[bytes], parsed: Sequence[ParsedObject],
-             imports: Mapping[str, int]
-             ) -> tuple[int, int, list[dict[int, int]], list[dict[str, int]]]:
-        """Map, copy, relocate and protect ``objs``: the mapping's address and size,
-        each object's section placements (offsets in the mapping, by section index)
-        and the addresses of the global symbols each defines."""
-        # Layout: every object's code sections, then (from a fresh page) their data.
-        places: list[dict[int, int]] = []
-        code_end = 0
-        for obj_parsed in parsed:
-            where: dict[int, int] = {}
-            for index, section in obj_parsed.sections.items():
-                if section.flags & _SHF_EXECINSTR:
-                    code_end = _round_up(code_end, section.align)
-                    where[index] = code_end
-                    code_end += section.size
-            places.append(where)
-        data_end = _round_up(code_end, _PAGE)
-        for obj_parsed, where in zip(parsed, places, strict=True):
-            for index, section in obj_parsed.sections.items():
-                if not section.flags & _SHF_EXECINSTR:
-                    data_end = _round_up(data_end, section.align)
-                    where[index] = data_end
-                    data_end += section.size
-        total = max(_round_up(data_end, _PAGE), _PAGE)
-        base = _mmap(None, total, mmap.PROT_READ | mmap.PROT_WRITE,
-                     mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
-        if base is None or base == _MAP_FAILED:
-            raise MemoryError(f"cannot map {total} bytes for compiled code")
-        try:
-            addresses = [self._place(obj, obj_parsed, where, base, imports)
-                         for obj, obj_parsed, where in zip(objs, parsed, places, strict=True)]
-            code_pages = _round_up(code_end, _PAGE)
-            if code_pages and _mprotect(base, code_pages, mmap.PROT_READ | mmap.PROT_EXEC):
-                raise OSError(ctypes.get_errno(), "mprotect of compiled code failed")
-            if total > code_pages and _mprotect(base + code_pages, total - code_pages,
-                                                mmap.PROT_READ):
-                raise OSError(ctypes.get_errno(), "mprotect of compiled data failed")
-        except BaseException:
-            _munmap(base, total)
-            raise
-        # Section offsets become addresses for the callers' code ranges.
-        return base, total, places, addresses
-
     @staticmethod
-    def _place(obj: bytes, parsed: ParsedObject, where: dict[int, int], base: int,
-               imports: Mapping[str, int]) -> dict[str, int]:
-        """Copy one object's sections to ``base + where[index]``, apply its relocations;
-        the addresses of the global symbols it defines."""
-        values: list[int] = []
-        defined: dict[str, int] = {}
-        for name, shndx, value, binding, kind in parsed.symbols:
-            if shndx == _SHN_UNDEF:
-                if not name:
-                    values.append(0)
-                    continue
-                address = imports.get(name)
-                values.append(_process_symbols.address(name) if address is None else address)
-            elif shndx == _SHN_ABS:
-                values.append(value)
-            elif shndx in where:
-                address = base + where[shndx] + (0 if kind == _STT_SECTION else value)
-                values.append(address)
-                if binding != _STB_LOCAL and name:
-                    defined[name] = address
-            elif shndx >= _SHN_LORESERVE:
-                raise UnsupportedObject(f"symbol {name!r} in special section {shndx:#x}")
-            else:
-                values.append(0)  # a symbol of a section not loaded (debug info)
-        contents = {index: bytearray(obj[section.offset:section.offset + section.size])
-                    for index, section in parsed.sections.items()
-                    if not section.nobits and section.size}
-        pack = struct.pack_into
-        for target, offset, kind, symbol, addend in parsed.relocations:
-            if kind == _R_X86_64_64:
-                pack("<Q", contents[target], offset,
-                     (values[symbol] + addend) & 0xFFFFFFFFFFFFFFFF)
-            elif kind == _R_X86_64_PC64:  # jump tables of switches, at some levels
-                place = base + where[target] + offset
-                pack("<Q", contents[target], offset,
-                     (values[symbol] + addend - place) & 0xFFFFFFFFFFFFFFFF)
-            elif kind != _R_X86_64_NONE:
-                raise UnsupportedObject(f"relocation type {kind}")
-        for index, content in contents.items():
-            ctypes.memmove(base + where[index], bytes(content), len(content))
-        return defined
+    def _map(plan: LinkPlan, imports: Mapping[str, int]) -> int:
+        """Map ``plan`` with ``imports`` resolved: the mapping's address."""
+        return map_image(plan.image, plan.code_size, plan.total, plan.records,
+                         resolve_imports(plan.imports, imports))
 
 
-__all__ = ["NativeLoader", "ParsedObject", "UnsupportedObject", "parse_object"]
+__all__ = ["PAGE_SIZE", "RELOCATION_RECORD", "RELOC_BASE", "RELOC_PCREL", "RELOC_SYMBOL",
+           "ImageLinker", "LinkPlan", "MappedImage", "NativeLoader", "ParsedObject",
+           "UnsupportedObject", "install_image_linker", "map_image", "parse_object",
+           "plan_link", "resolve_imports"]

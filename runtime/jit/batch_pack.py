@@ -14,7 +14,17 @@ bytes).  A plan log that changed since (a later run recorded more batches, or a 
 makes the pack stale: the warm start then reads the per-batch entries, as without a
 pack, and the run writes a new pack at its end.  Integrity (a torn or damaged file) is
 the container's job (``code_cache.CodeCache.load_pack``); this layer refuses bytes that
-do not parse with :class:`PackFormatError`.
+do not parse with :class:`PackFormatError`, a pack of another ``PACK_FORMAT`` included.
+
+A chunk is stored *linked* where the JIT's own loader can place its merged object
+(``objload.plan_link``, done when the pack is written): the image of its mapping with
+every relocation that does not depend on where it lands already applied, the others as
+packed records (``objload.RELOCATION_RECORD``), the names of the symbols they import,
+and a table of every function's place (wasm index, offset, size, batch, published: five
+int64 columns sorted by offset).  Loading one (``linked_chunk.py``) is one mapping, one
+native call that copies and relocates, and no ELF, symbol or per-batch decoding.  A
+chunk the loader cannot place stays a merged ELF object with its parts' symbols (linked
+natively or through ORC at load), and a batch that does not merge an object of its own.
 """
 
 from __future__ import annotations
@@ -33,10 +43,18 @@ from pyjitwasm.jit.elfsyms import (
     ObjectSymbols,
     read_object_symbols,
 )
+from pyjitwasm.jit.objload import RELOCATION_RECORD, UnsupportedObject, plan_link
 from pyjitwasm.jit.objmerge import MergeError, merge_objects
 from pyjitwasm.runtime.jit.compile_module import BatchObject
+from pyjitwasm.translate.env import function_name
 
 _HEAD_SIZE = struct.Struct("<I")
+
+PACK_FORMAT = 2
+"""The pack layout's version (in its head): 2 added linked chunks."""
+
+_SINGLE, _MERGED, _LINKED = 0, 1, 2  # how a chunk holds its code
+_TABLE_COLUMNS = 5  # a linked chunk's function table: index, offset, size, batch, published
 
 PACK_CHUNK = 64
 """Recorded batches per merged object of a pack, the unit a warm start links: linking
@@ -59,54 +77,141 @@ class PackedBatch:
 
 
 @dataclass(frozen=True)
+class LinkedImage:
+    """A linked chunk's code (see the module docstring): ``image``, ``records`` and
+    ``imports`` as in ``objload.LinkPlan`` (laid out for pages of ``page`` bytes, code
+    in the first ``code_end`` bytes), each batch's entry shims (batch, type index,
+    offset), and the function table's columns (``table``: int64 views, sorted by
+    offset): wasm index, offset, size, batch (its number in the chunk), published (1:
+    one of the batch's ``indices``, whose slot it fills)."""
+
+    image: memoryview
+    records: memoryview
+    imports: list[str]
+    page: int
+    code_size: int
+    code_end: int
+    total: int
+    shims: list[tuple[int, int, int]]
+    table: tuple[memoryview, memoryview, memoryview, memoryview, memoryview]
+
+
+@dataclass(frozen=True)
 class PackedChunk:
     """Consecutive recorded batches of a pack (``positions`` in the recorded order) and
-    their code: one object merged from theirs (``merged``), or the one batch's own."""
+    their code: linked (``linked``; then ``batches`` is empty and ``entries`` holds the
+    batches' JSON entries for what a backtrace may need later), or one object merged
+    from theirs (``merged``), or the one batch's own."""
 
     positions: list[int]
     batches: list[PackedBatch]
     obj: bytes
     merged: bool
+    linked: LinkedImage | None = None
+    entries: list[list[Any]] = field(default_factory=list)
 
 
 def encode_pack(plans_digest: str, batches: Sequence[BatchObject],
-                chunk: int | None = None) -> bytes:
+                chunk: int | None = None, linked: bool = True) -> bytes:
     """``batches`` (in the recorded order) as a pack made from the plan log whose
     SHA-256 is ``plans_digest``: merged ``chunk`` (default ``PACK_CHUNK``) at a time
-    where ``merge_objects`` can, else one object per batch."""
+    where ``merge_objects`` can (and linked where the loader can place them, unless
+    ``linked`` is False), else one object per batch."""
     chunk = chunk or PACK_CHUNK
     entries: list[list[Any]] = []
-    chunks: list[list[int]] = []
+    chunks: list[list[Any]] = []
     blobs: list[bytes] = []
     offset = 0
 
-    def add_chunk(obj: bytes, merged: bool) -> int:
+    def add_chunk(obj: bytes, kind: int, meta: dict[str, Any] | None = None) -> int:
         nonlocal offset
-        chunks.append([offset, len(obj), int(merged)])
+        chunks.append([offset, len(obj), kind] + ([meta] if meta is not None else []))
         blobs.append(obj)
         offset += len(obj)
         return len(chunks) - 1
 
     for start in range(0, len(batches), chunk):
         group = batches[start:start + chunk]
+        read = [read_object_symbols(b.code.obj) for b in group]
         try:
             merged: bytes | None = merge_objects([b.code.obj for b in group])
         except MergeError:
             merged = None
-        shared = add_chunk(merged, True) if merged is not None else -1
-        for batch in group:
-            read = read_object_symbols(batch.code.obj)
-            entries.append([
-                list(batch.indices), batch.tier, int(batch.separate), int(batch.with_shims),
-                sorted(batch.code.functions.items()), list(batch.code.shims),
-                sorted(batch.shims.items()),
-                [list(s) for s in read.sections], [list(s) for s in read.globals],
-                [list(s) for s in read.functions],
-                shared if shared >= 0 else add_chunk(batch.code.obj, False),
-            ])
-    head = json.dumps({"plans": plans_digest, "batches": entries, "chunks": chunks},
-                      separators=(",", ":")).encode()
+        shared = -1
+        if merged is not None:
+            packed = _linked_chunk(merged, group, read) if linked else None
+            if packed is not None:
+                shared = add_chunk(*packed)
+                for batch in group:
+                    entries.append(_entry(batch, None, shared))
+                continue
+            shared = add_chunk(merged, _MERGED)
+        for batch, symbols in zip(group, read, strict=True):
+            entries.append(_entry(batch, symbols, shared if shared >= 0 else
+                                  add_chunk(batch.code.obj, _SINGLE)))
+    head = json.dumps({"format": PACK_FORMAT, "plans": plans_digest, "batches": entries,
+                       "chunks": chunks}, separators=(",", ":")).encode()
     return b"".join([_HEAD_SIZE.pack(len(head)), head, *blobs])
+
+
+def _entry(batch: BatchObject, read: ObjectSymbols | None, chunk: int) -> list[Any]:
+    """A batch's JSON entry: its indices, tier, kind, function and shim names, its
+    object's symbols (none for a linked chunk, which needs them not), its chunk."""
+    # A function under its usual name (nearly all) is its bare index: the head is read
+    # at every warm instantiation, and the names were 2/3 of CPython's.
+    functions = [index if name == function_name(index) else [index, name]
+                 for index, name in sorted(batch.code.functions.items())]
+    return [list(batch.indices), batch.tier, int(batch.separate), int(batch.with_shims),
+            functions, list(batch.code.shims),
+            sorted(batch.shims.items()),
+            [list(s) for s in read.sections] if read else [],
+            [list(s) for s in read.globals] if read else [],
+            [list(s) for s in read.functions] if read else [], chunk]
+
+
+def _linked_chunk(merged: bytes, group: Sequence[BatchObject],
+                  read: Sequence[ObjectSymbols]) -> tuple[bytes, int, dict[str, Any]] | None:
+    """``merged`` (of ``group``'s objects, whose symbols are ``read``) as a linked
+    chunk: (blob, kind, meta), or None when the loader cannot place it or a batch's
+    function or shim is not found in it (the chunk then stays an ELF object)."""
+    try:
+        plan = plan_link([merged])
+    except UnsupportedObject:
+        return None
+    defined = plan.defined[0]
+    rows: list[tuple[int, int, int, int, int]] = []
+    shims: list[list[int]] = []
+    for number, (batch, symbols) in enumerate(zip(group, read, strict=True)):
+        # Where each function landed: its section's place (through the section's
+        # anchor, a global symbol) plus its offset, as ``load_object_codes`` finds it.
+        section_starts = {section.name: defined[section.anchor] - section.anchor_offset
+                          for section in symbols.sections
+                          if section.anchor is not None and section.anchor in defined}
+        by_name = {name: index for index, name in batch.code.functions.items()}
+        wanted = set(batch.indices)
+        found = set()
+        for name, section_name, offset, size in symbols.functions:
+            index = by_name.get(name)
+            start = section_starts.get(section_name)
+            if index is not None and start is not None:
+                rows.append((index, start + offset, size, number, int(index in wanted)))
+                found.add(index)
+        if not wanted <= found or any(name not in defined for name in batch.shims.values()):
+            return None
+        shims.extend([number, type_index, defined[name]]
+                     for type_index, name in sorted(batch.shims.items()))
+    rows.sort(key=lambda row: row[1])
+    if any(a[3] > b[3] for a, b in zip(rows, rows[1:], strict=False)):
+        return None  # batches out of order in the image: the table could not be both
+    columns = b"".join(struct.pack(f"<{len(rows)}q", *column)
+                       for column in zip(*rows, strict=True))
+    image = plan.image + bytes(-len(plan.image) % 8)
+    code_end = max((end for _, end in plan.code_ranges[0]), default=0)
+    meta = {"page": plan.page, "code": plan.code_size, "code_end": code_end,
+            "total": plan.total, "image": len(plan.image),
+            "records": len(plan.records) // RELOCATION_RECORD.size,
+            "functions": len(rows), "imports": plan.imports, "shims": shims}
+    return image + plan.records + columns, _LINKED, meta
 
 
 @dataclass(eq=False)
@@ -136,28 +241,68 @@ class Pack:
     def chunk(self, index: int) -> PackedChunk:
         """Chunk ``index`` (PackFormatError if it or one of its batches is bad)."""
         try:
-            offset, size, merged = (int(x) for x in self._chunks[index])
+            offset, size, kind = (int(x) for x in self._chunks[index][:3])
             if offset < 0 or size <= 0 or offset + size > len(self._objects):
                 raise PackFormatError("an object lies outside the pack")
+            positions = self.positions_of(index)
+            if not positions or kind == _SINGLE and len(positions) != 1:
+                raise PackFormatError("a chunk of no batch, or an unmerged one of several")
+            if kind == _LINKED:
+                linked = _linked_image(self._objects[offset:offset + size],
+                                       self._chunks[index][3])
+                return PackedChunk(positions, [], b"", True, linked,
+                                   [self._entries[p] for p in positions])
+            if kind not in (_SINGLE, _MERGED):
+                raise PackFormatError(f"a chunk of unknown kind {kind}")
             obj = bytes(self._objects[offset:offset + size])
             if not obj.startswith(b"\x7fELF"):
                 raise PackFormatError("a packed object is not an ELF object")
-            positions = self.positions_of(index)
+            merged = kind == _MERGED
             batches = [_batch(self._entries[p], b"" if merged else obj) for p in positions]
-        except (ValueError, TypeError, IndexError) as exc:
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
             if isinstance(exc, PackFormatError):
                 raise
             raise PackFormatError(f"malformed pack chunk: {exc}") from exc
-        if not positions or not merged and len(positions) != 1:
-            raise PackFormatError("a chunk of no batch, or an unmerged one of several")
-        return PackedChunk(positions, batches, obj, bool(merged))
+        return PackedChunk(positions, batches, obj, merged)
+
+
+def _linked_image(blob: memoryview, meta: dict[str, Any]) -> LinkedImage:
+    """A linked chunk's parts, as views of ``blob`` (PackFormatError: sizes that do not
+    add up)."""
+    image_size, records, functions = int(meta["image"]), int(meta["records"]), \
+        int(meta["functions"])
+    image_end = image_size + -image_size % 8
+    records_end = image_end + records * RELOCATION_RECORD.size
+    if min(image_size, records, functions) < 0 or \
+            records_end + functions * 8 * _TABLE_COLUMNS != len(blob):
+        raise PackFormatError("a linked chunk's parts do not add up to its size")
+    table = blob[records_end:].cast("q")
+
+    def column(i: int) -> memoryview:
+        return table[i * functions:(i + 1) * functions]
+    return LinkedImage(
+        blob[:image_size], blob[image_end:records_end], [str(n) for n in meta["imports"]],
+        int(meta["page"]), int(meta["code"]), int(meta["code_end"]), int(meta["total"]),
+        [(int(b), int(t), int(o)) for b, t, o in meta["shims"]],
+        (column(0), column(1), column(2), column(3), column(4)))
+
+
+def entry_function_names(functions: list[Any]) -> dict[int, str]:
+    """A batch entry's function names by wasm index (see ``_entry``)."""
+    names = {}
+    for item in functions:
+        if isinstance(item, int):
+            names[item] = function_name(item)
+        else:
+            index, name = item
+            names[int(index)] = str(name)
+    return names
 
 
 def _batch(entry: list[Any], obj: bytes) -> PackedBatch:
     (indices, tier, separate, with_shims, functions, shim_names, shims, sections,
      globals_, function_syms, _) = entry
-    code = ObjectCode(obj, {int(i): str(n) for i, n in functions},
-                      tuple(map(str, shim_names)))
+    code = ObjectCode(obj, entry_function_names(functions), tuple(map(str, shim_names)))
     batch = BatchObject(tuple(map(int, indices)), bool(separate), bool(with_shims),
                         code, {int(t): str(n) for t, n in shims}, int(tier))
     symbols = ObjectSymbols([CodeSection._make(s) for s in sections],
@@ -172,6 +317,9 @@ def decode_pack(data: bytes | memoryview) -> Pack:
     try:
         (size,) = _HEAD_SIZE.unpack_from(data, 0)
         head = json.loads(bytes(data[_HEAD_SIZE.size:_HEAD_SIZE.size + size]))
+        if head.get("format") != PACK_FORMAT:
+            raise PackFormatError(f"a pack of format {head.get('format', 1)}, "
+                                  f"not {PACK_FORMAT}")
         entries = head["batches"]
         chunks = head["chunks"]
         recorded = [([int(i) for i in entry[0]], int(entry[1])) for entry in entries]
@@ -179,7 +327,7 @@ def decode_pack(data: bytes | memoryview) -> Pack:
         if any(not 0 <= c < len(chunks) for c in chunk_of):
             raise PackFormatError("a batch in no chunk")
         plans_digest = str(head["plans"])
-    except (struct.error, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (struct.error, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         if isinstance(exc, PackFormatError):
             raise
         raise PackFormatError(f"malformed pack: {exc}") from exc
@@ -188,5 +336,5 @@ def decode_pack(data: bytes | memoryview) -> Pack:
                 view[_HEAD_SIZE.size + size:])
 
 
-__all__ = ["PACK_CHUNK", "Pack", "PackFormatError", "PackedBatch", "PackedChunk",
-           "decode_pack", "encode_pack"]
+__all__ = ["PACK_CHUNK", "PACK_FORMAT", "LinkedImage", "Pack", "PackFormatError",
+           "PackedBatch", "PackedChunk", "decode_pack", "encode_pack", "entry_function_names"]

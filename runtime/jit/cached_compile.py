@@ -151,6 +151,9 @@ class ModuleCacheView:
         except PackFormatError:
             self.cache.stats.corrupt += 1
             return None
+        if packed.linked is not None:  # its batches' entries are the pack's recorded ones
+            self.cache.stats.hits += len(packed.positions)
+            return packed
         for position, item in zip(packed.positions, packed.batches, strict=True):
             indices, tier = pack.recorded[position]
             if item.batch.indices != tuple(indices) or item.batch.tier != tier:

@@ -545,11 +545,11 @@ def _compiled_module(module: WasmModule, layout: VMContextLayout, batch: BatchOb
         functions=compiled.functions,
         shims={ti: compiled.shims[name] for ti, name in batch.shims.items()},
         timings=timings,
-        locate=_locator(module, batch, options, compiled.functions),
+        locate=batch_locator(module, batch, options, compiled.functions),
     )
 
 
-def _locator(module: WasmModule, batch: BatchObject, options: CompileOptions,
+def batch_locator(module: WasmModule, batch: BatchObject, options: CompileOptions,
              placed: Mapping[int, FunctionCode]) -> Callable[[], dict[int, SourceLines]]:
     """What finds a loaded batch's source lines when a backtrace first needs them: the
     batch compiled again with debug locations (no linking), its line table read for
@@ -567,6 +567,7 @@ def _locator(module: WasmModule, batch: BatchObject, options: CompileOptions,
 
 __all__ = ["EAGER_BATCH_INSTRUCTIONS", "GIANT_FUNCTION_INSTRUCTIONS",
            "HUGE_FUNCTION_INSTRUCTIONS", "TIER0", "TIER1", "BatchObject", "CompileOptions",
+           "batch_locator",
            "CompileTimings", "CompiledModule", "EmittedBatch", "FunctionCode",
            "codegen_options_for", "compile_batch", "compile_module", "eager_batches",
            "emit_batch", "env_flag", "escaping_functions", "load_batch", "load_batches"]

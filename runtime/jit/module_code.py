@@ -80,6 +80,7 @@ from pyjitwasm.runtime.jit.compile_worker import (
     CompileWorker,
     WorkerJob,
 )
+from pyjitwasm.runtime.jit.linked_chunk import LinkedChunk
 from pyjitwasm.runtime.jit.tiering import COMPILE_THREAD_STACK, background_compiler, start_thread
 from pyjitwasm.runtime.native import (
     ffi,
@@ -150,7 +151,8 @@ class ModuleCode:
         # Reentrant: a finalizer run by a collection during a compile may call wasm.
         self._lock = threading.RLock()
         self._publish_lock = threading.Lock()
-        self.batches: list[CompiledModule] = []
+        # Compiled pieces: batches, and a warm start's linked pack chunks (``batches``).
+        self._batches: list[CompiledModule | LinkedChunk] = []
         self.compile_seconds = 0.0
         self.cache = cache
         self.lazy = (options.lazy or bool(precompiled)) and lazy_stubs_supported()
@@ -208,6 +210,18 @@ class ModuleCode:
                 for func_index in indices:
                     if func_index not in recorded_at:
                         recorded_at[func_index] = position
+
+    @property
+    def batches(self) -> list[CompiledModule]:
+        """Every batch of machine code made or loaded for the module, in order (a
+        linked chunk's batches are made when asked for: ``LinkedChunk.batch``)."""
+        batches: list[CompiledModule] = []
+        for item in self._batches:
+            if isinstance(item, LinkedChunk):
+                batches.extend(item.batches())
+            else:
+                batches.append(item)
+        return batches
 
     # What instances use -------------------------------------------------------------
 
@@ -386,7 +400,7 @@ class ModuleCode:
             codemap.register_all([batch for batch, _, _ in batches])
             for batch, indices, tier in batches:
                 # Kept while the module lives: frames may run it even after a tier-up.
-                self.batches.append(batch)
+                self._batches.append(batch)
                 for type_index, shim in batch.shims.items():
                     self._entry_shims.setdefault(type_index, shim)
                 functions = batch.functions
@@ -496,23 +510,55 @@ class ModuleCode:
             packed = cache.load_chunk(pack, chunk)
             if packed is None:
                 return False
-            try:
-                compiled = load_batches(self.module, self.layout,
-                                        [b.batch for b in packed.batches], self.options,
-                                        self.symbols, [b.symbols for b in packed.batches],
-                                        packed.obj if packed.merged else None)
-            except Exception:  # noqa: BLE001 - as a damaged chunk: the entries instead
-                return False
-            published = []
-            for position, batch_code in zip(packed.positions, compiled, strict=True):
-                indices, tier = self._recorded[position]
-                batch_code.from_cache = True
-                published.append((batch_code, indices, tier))
-            self._publish_all(published)
-            self.preloaded_batches += len(published)
+            if packed.linked is not None:
+                try:
+                    linked = LinkedChunk(self.module, self.layout, self.options,
+                                         packed.linked,
+                                         [recorded[p] for p in packed.positions],
+                                         packed.entries, self.symbols)
+                except Exception:  # noqa: BLE001 - as a damaged chunk: the entries instead
+                    return False
+                linked.seconds = time.perf_counter() - t0
+                self._publish_linked(linked, packed.positions)
+                self.preloaded_batches += len(packed.positions)
+                published = []
+                if compile_events.listening():
+                    published = [(linked.batch(n), *recorded[p])
+                                 for n, p in enumerate(packed.positions)]
+            else:
+                try:
+                    compiled = load_batches(self.module, self.layout,
+                                            [b.batch for b in packed.batches], self.options,
+                                            self.symbols, [b.symbols for b in packed.batches],
+                                            packed.obj if packed.merged else None)
+                except Exception:  # noqa: BLE001 - as a damaged chunk: the entries instead
+                    return False
+                published = []
+                for position, batch_code in zip(packed.positions, compiled, strict=True):
+                    indices, tier = self._recorded[position]
+                    batch_code.from_cache = True
+                    published.append((batch_code, indices, tier))
+                self._publish_all(published)
+                self.preloaded_batches += len(published)
         for batch_code, indices, tier in published:
             self._report("preloaded", indices, tier, batch_code, t0)
         return True
+
+    def _publish_linked(self, chunk: LinkedChunk, positions: Sequence[int]) -> None:
+        """:meth:`_publish_all` for the batches of a linked pack chunk (recorded at
+        ``positions``), from its function table: one code-map entry for the chunk."""
+        first, tiers, codes, slots = self.first, self._tier, self._code, self._slots
+        with self._publish_lock:
+            # The fault handler and backtraces must know the code before it can run.
+            codemap.register(chunk)
+            self._batches.append(chunk)
+            for type_index, shim in chunk.shims():
+                self._entry_shims.setdefault(type_index, shim)
+            chunk.publish(first, tiers, codes, slots)
+        bodies, recorded = self.module.codes, self._recorded
+        for position in positions:
+            for func_index in recorded[position][0]:
+                bodies[func_index - first].release()
 
     def _preload(self, positions: Sequence[int]) -> None:
         """Load the recorded batches at ``positions`` (of ``_recorded``) that still have

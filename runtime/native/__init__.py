@@ -17,9 +17,10 @@ from __future__ import annotations
 import signal
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from pyjitwasm.jit.objload import RELOCATION_RECORD, install_image_linker
 from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.wasm.traps import TrapCode
 
@@ -322,6 +323,29 @@ def register_code_range(start: int, end: int) -> None:
 def unregister_code_range(start: int, end: int) -> None:
     """Undo :func:`register_code_range` (before the code is freed)."""
     lib.pyjitwasm_unregister_code(start, end)
+
+
+_LINK_IMAGE_TOO_LARGE = (1 << 64) - 1
+
+
+def link_image(base: int, size: int, image: bytes | memoryview, records: bytes | memoryview,
+               symbols: Sequence[int]) -> int:
+    """``objload.ImageLinker`` in C (``link_image.c``): copy ``image`` to the ``size``
+    writable bytes at ``base`` and apply its relocation records; 0, or the number of
+    the first bad record (-1: an image larger than the mapping)."""
+    count, extra = divmod(len(records), RELOCATION_RECORD.size)
+    if extra:
+        return -1
+    addresses = ffi.new("uint64_t[]", [address & _M64 for address in symbols]) \
+        if symbols else ffi.NULL
+    result = int(lib.pyjitwasm_link_image(
+        base, size, ffi.from_buffer("uint8_t[]", image), len(image),
+        ffi.from_buffer("uint8_t[]", records), count, addresses, len(symbols)))
+    return -1 if result == _LINK_IMAGE_TOO_LARGE else result
+
+
+# Every image the JIT's own loader places is copied and relocated here.
+install_image_linker(link_image)
 
 
 def register_heap_range(start: int, end: int) -> None:

@@ -51,6 +51,9 @@ int pyjitwasm_poll_page_disarm(uintptr_t page);
 int pyjitwasm_poll_page_armed(uintptr_t page);
 void pyjitwasm_poll_page_free(uintptr_t page);
 int pyjitwasm_poll_pages_publish(uintptr_t epoch);
+size_t pyjitwasm_link_image(uintptr_t base, size_t size, const uint8_t *image,
+                            size_t image_size, const uint8_t *records, size_t count,
+                            const uint64_t *symbols, size_t nsymbols);
 extern "Python" int pyjitwasm_py_host_call(uintptr_t vmctx, uint32_t index, uintptr_t values);
 extern "Python" int pyjitwasm_py_host_call_buffered(uint32_t index);
 extern "Python" int64_t pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uint64_t a0,
@@ -64,7 +67,8 @@ ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "pyjitwasm.runtime.native._native",
-    (HERE / "native.c").read_text(),
+    # link_image.c: placing a linked image of compiled code (objload's link plans).
+    (HERE / "native.c").read_text() + (HERE / "link_image.c").read_text(),
     extra_compile_args=["-O2", "-U_FORTIFY_SOURCE", "-fno-strict-aliasing",
                         "-fno-omit-frame-pointer"],
     libraries=["pthread"],

@@ -2,20 +2,27 @@
 cached_compile.write_pack): a hit loads every recorded batch from it without reading
 their entries; without one the entries load and a pack is asked for; a damaged pack is
 detected, deleted and the entries load; a pack made before the recorded set changed is
-not used; a chunk that does not link falls back to the entries."""
+not used; a chunk that does not link falls back to the entries.  A chunk is stored
+linked (one image, placed by one native call) and loads as one piece whose batches are
+made only when asked for; backtraces through it still name functions and offsets."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pyjitwasm.jit import compiler
 from pyjitwasm.jit.codeload import CodeLoader
 from pyjitwasm.jit.compiler import ObjectCode
+from pyjitwasm.jit.objload import UnsupportedObject
 from pyjitwasm.libcalls import symbol_addresses
-from pyjitwasm.runtime.jit import batch_pack, cached_compile
+from pyjitwasm.runtime.errors import Trap
+from pyjitwasm.runtime.jit import batch_pack, cached_compile, codemap, linked_chunk
 from pyjitwasm.runtime.jit.batch_pack import PackFormatError, decode_pack, encode_pack
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView, write_pack, write_packs
 from pyjitwasm.runtime.jit.call import invoke
@@ -23,9 +30,10 @@ from pyjitwasm.runtime.jit.code_cache import PACK_MAGIC, CodeCache, open_code_ca
 from pyjitwasm.runtime.jit.compile_module import TIER0, BatchObject, CompileOptions
 from pyjitwasm.runtime.jit.fingerprint import compiler_fingerprint
 from pyjitwasm.runtime.jit.instance import instantiate
+from pyjitwasm.runtime.jit.linked_chunk import LinkedChunk
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.store import JitStoreContext
-from pyjitwasm.runtime.native import lazy_stubs_supported
+from pyjitwasm.runtime.native import lazy_stubs_supported, lib
 from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.validator import validate_module
 from pyjitwasm.wat import wat2wasm
@@ -235,3 +243,142 @@ def test_a_pack_round_trips_and_refuses_garbage() -> None:
     for garbage in (b"", b"\x05\x00\x00\x00{not", b"\x02\x00\x00\x00{}"):
         with pytest.raises(PackFormatError):
             decode_pack(garbage)
+
+
+def test_a_pack_chunk_is_stored_linked_and_loads_as_one_piece(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    _refuse_entries(monkeypatch)
+    warm_cache = _cache(tmp_path)
+    warm = _run(warm_cache)
+    chunks = [item for item in warm._batches if isinstance(item, LinkedChunk)]  # noqa: SLF001
+    assert len(chunks) == 1 and warm.preloaded_batches == 4
+    # One code-map entry for the chunk, which answers for each of its functions.
+    chunk = chunks[0]
+    assert len(chunk.code_ranges) == 1
+    index = {e.name: e.index for e in warm.module.exports}
+    address = warm.function_address(index["f"])
+    assert chunk.func_index_at(address) == index["f"]
+    assert codemap.lookup(address) == (chunk, index["f"])
+    # Each batch is made when asked for, sharing the chunk's code.
+    batches = warm.batches
+    assert len(batches) == 4 and all(b.code is chunk.code and b.from_cache for b in batches)
+    assert sorted(i for b in batches for i in b.functions) == sorted(
+        i for indices, _ in chunk.recorded for i in indices)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "orc"])
+def test_an_unlinked_merged_chunk_still_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              native: bool) -> None:
+    _run(_cache(tmp_path))
+    monkeypatch.setattr(cached_compile, "encode_pack",
+                        functools.partial(encode_pack, linked=False))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    pack = decode_pack(cache.load_pack(cache.pack_key(_digest(cache), OPTIONS)))
+    assert pack.chunk(0).merged and pack.chunk(0).linked is None
+    _refuse_entries(monkeypatch)
+    # The merged object is linked natively, or through ORC (CodeLoader.load_merged).
+    monkeypatch.setattr(compiler, "NATIVE_LOADING", native)
+    orc_links = []
+    real_load_merged = CodeLoader.load_merged
+    monkeypatch.setattr(CodeLoader, "load_merged",
+                        lambda self, *a, **k: orc_links.append(1) or real_load_merged(
+                            self, *a, **k))
+    warm = _run(_cache(tmp_path))
+    assert warm.preloaded_batches == 4 and len(orc_links) == (0 if native else 1)
+    assert not any(isinstance(item, LinkedChunk) for item in warm._batches)  # noqa: SLF001
+
+
+def test_without_native_loading_a_linked_chunk_leaves_it_to_the_entries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    monkeypatch.setattr(compiler, "NATIVE_LOADING", False)  # PYJITWASM_NATIVE_LOADER=0
+    warm_cache = _cache(tmp_path)
+    warm = _run(warm_cache)
+    assert warm.preloaded_batches == 4 and warm_cache.stats.misses == 0
+    assert not any(isinstance(item, LinkedChunk) for item in warm._batches)  # noqa: SLF001
+
+
+def test_a_linked_chunk_that_cannot_be_placed_falls_back_to_the_entries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+
+    def unresolvable(names: Any, imports: Any) -> list[int]:
+        raise UnsupportedObject("undefined symbol 'libcall_tier_up'")
+    monkeypatch.setattr(linked_chunk, "resolve_imports", unresolvable)
+    warm_cache = _cache(tmp_path)
+    warm = _run(warm_cache)
+    assert warm.preloaded_batches == 4  # from the entries
+    assert not any(isinstance(item, LinkedChunk) for item in warm._batches)  # noqa: SLF001
+    assert warm_cache.stats.misses == 0 and warm_cache.stats.stores == 0
+
+
+def test_a_trap_in_a_linked_chunk_has_a_backtrace_with_wasm_offsets(
+        tmp_path: Path) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    warm = _run(_cache(tmp_path), calls=())
+    inst = instantiate(warm, [], JitStoreContext(), invoke)
+    with pytest.raises(Trap) as info:
+        invoke(inst.exports["g"], [1 << 31])  # out of bounds, in preloaded code
+    assert any(isinstance(item, LinkedChunk) for item in warm._batches)  # noqa: SLF001
+    index = {e.name: e.index for e in warm.module.exports}
+    frame = info.value.frames[0]
+    assert frame.func_index == index["g"]
+    assert frame.module_offset is not None and frame.func_offset is not None
+    body = warm.module.codes[index["g"] - warm.first]
+    assert body.offset < frame.module_offset < body.offset + body.size
+
+
+def test_a_pack_of_another_format_is_refused() -> None:
+    head = b'{"plans":"digest","batches":[],"chunks":[]}'
+    with pytest.raises(PackFormatError, match="format 1"):
+        decode_pack(len(head).to_bytes(4, "little") + head)
+    packed = encode_pack("digest", [])
+    assert decode_pack(packed).recorded == []
+
+
+def test_a_warm_start_refuses_a_pack_of_an_older_format_and_replaces_it(
+        tmp_path: Path) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    key = cache.pack_key(_digest(cache), OPTIONS)
+    body = bytes(cache.load_pack(key))
+    size = int.from_bytes(body[:4], "little")
+    head = json.loads(body[4:4 + size])
+    del head["format"]  # as format 1 wrote it (its chunks would differ too)
+    old_head = json.dumps(head).encode()
+    assert cache.store_pack(key, len(old_head).to_bytes(4, "little") + old_head
+                            + body[4 + size:])
+    warm_cache = _cache(tmp_path)
+    warm = _run(warm_cache)
+    assert warm.preloaded_batches == 4 and warm_cache.stats.misses == 0  # the entries
+    assert warm_cache.stats.corrupt == 1
+    assert write_packs() >= 1  # the run asked for a new pack
+    assert decode_pack(warm_cache.load_pack(key)).recorded
+
+
+def test_releasing_a_linked_chunk_unregisters_and_unmaps_it(tmp_path: Path) -> None:
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, _digest(cache), OPTIONS)
+    warm = _run(_cache(tmp_path))
+    chunk = next(item for item in warm._batches  # noqa: SLF001
+                 if isinstance(item, LinkedChunk))
+    address = chunk.code_ranges[0].start
+    assert codemap.lookup(warm.function_address(warm.module.exports[0].index)) is not None
+    assert lib.pyjitwasm_is_code_address(address)
+    mapping = chunk.code._finalizer.peek()[2][0]  # noqa: SLF001 - (obj, func, args, kwargs)
+    chunk.release()
+    assert chunk.code.released and mapping.users == 0
+    assert not lib.pyjitwasm_is_code_address(address)
+    assert codemap.lookup(address) is None

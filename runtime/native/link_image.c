@@ -1,0 +1,59 @@
+/* Placing a linked image of compiled code (jit/objload.py's link plans): copy the image
+ * into its mapping and patch its relocation records in one call, instead of a Python
+ * loop of struct.pack_into per relocation.  Appended to native.c's source by
+ * build_ffi.py (one extension module).
+ *
+ * A record is 24 bytes, little-endian (objload.RELOCATION_RECORD):
+ *   uint64 offset   where in the image the 64-bit value goes
+ *   int64  addend
+ *   uint32 symbol   index into `symbols` (when the SYMBOL flag is set)
+ *   uint32 flags    SYMBOL: add symbols[symbol]; BASE: add the mapping's address;
+ *                   PCREL: subtract the place (mapping address + offset)
+ * Records come from a file (a warm start's pack), so each is checked before anything is
+ * written: a record outside the image or naming a symbol past `nsymbols` refuses the
+ * whole image (returns the 1-based number of the first bad record; (size_t)-1: an image
+ * larger than its mapping; 0: done). */
+
+#define PYJITWASM_RELOC_SYMBOL 1u
+#define PYJITWASM_RELOC_BASE 2u
+#define PYJITWASM_RELOC_PCREL 4u
+
+struct pyjitwasm_reloc_record {
+    uint64_t offset;
+    int64_t addend;
+    uint32_t symbol;
+    uint32_t flags;
+};
+
+size_t pyjitwasm_link_image(uintptr_t base, size_t size, const uint8_t *image,
+                            size_t image_size, const uint8_t *records, size_t count,
+                            const uint64_t *symbols, size_t nsymbols)
+{
+    if (image_size > size)
+        return (size_t)-1;
+    for (size_t i = 0; i < count; i++) {
+        struct pyjitwasm_reloc_record r;
+        memcpy(&r, records + i * sizeof r, sizeof r);
+        if (image_size < 8 || r.offset > image_size - 8)
+            return i + 1;
+        if ((r.flags & PYJITWASM_RELOC_SYMBOL) && r.symbol >= nsymbols)
+            return i + 1;
+        if (r.flags & ~(PYJITWASM_RELOC_SYMBOL | PYJITWASM_RELOC_BASE | PYJITWASM_RELOC_PCREL))
+            return i + 1;
+    }
+    uint8_t *dest = (uint8_t *)base;
+    memcpy(dest, image, image_size);
+    for (size_t i = 0; i < count; i++) {
+        struct pyjitwasm_reloc_record r;
+        memcpy(&r, records + i * sizeof r, sizeof r);
+        uint64_t value = (uint64_t)r.addend;
+        if (r.flags & PYJITWASM_RELOC_SYMBOL)
+            value += symbols[r.symbol];
+        if (r.flags & PYJITWASM_RELOC_BASE)
+            value += (uint64_t)base;
+        if (r.flags & PYJITWASM_RELOC_PCREL)
+            value -= (uint64_t)base + r.offset;
+        memcpy(dest + r.offset, &value, 8);
+    }
+    return 0;
+}
