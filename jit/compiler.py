@@ -150,6 +150,15 @@ def code_loader(opt_level: int | LLVMPipeline) -> CodeLoader:
         return _loaders[pipeline]
 
 
+def release_loaders() -> None:
+    """Drop the process's loaders (their LLVM pass builders and pipelines).  Called at
+    interpreter exit once no compile can run any more: left to the interpreter's
+    teardown, they could be freed after llvmlite's library handle is gone (when LLVM was
+    first loaded by a background tier-up), and each would print an ignored error."""
+    with _loaders_lock:
+        _loaders.clear()
+
+
 def _lower_all(functions: Iterable[FunctionToCompile | LoweredFunction], shims: list[ShimSpec],
                options: CodegenOptions, timings: CompileTimings,
                by_name: dict[str, int]) -> str:

@@ -20,6 +20,8 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
+from pyjitwasm.jit.compiler import release_loaders
+
 COMPILE_THREAD_STACK = 64 << 20
 """Native stack of compile threads (the lazy-compile fallback thread and this worker)."""
 
@@ -94,7 +96,15 @@ class BackgroundCompiler:
 
 
 _compiler = BackgroundCompiler()
-atexit.register(_compiler.stop)
+
+
+def _stop_at_exit() -> None:
+    _compiler.stop()
+    # No tier-up can run now: free LLVM's objects while llvmlite still works.
+    release_loaders()
+
+
+atexit.register(_stop_at_exit)
 
 
 def background_compiler() -> BackgroundCompiler:
