@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -163,8 +164,8 @@ def _ask_llvm() -> dict[str, str]:
 def _host_probe() -> str:
     """A digest of what LLVM's answer in :func:`host_target` depends on, read without
     LLVM: the first CPU's identity and flags (``/proc/cpuinfo``), the machine, the host
-    name (a cache directory shared between machines keeps one memo each) and the
-    llvmlite version."""
+    name (a cache directory shared between machines keeps one memo each) and the LLVM
+    library llvmlite would load (:func:`_llvm_identity`)."""
     lines: list[str] = []
     try:
         with open("/proc/cpuinfo") as cpuinfo:
@@ -176,11 +177,30 @@ def _host_probe() -> str:
                     lines.append(line.strip())
     except OSError:
         lines.append(platform.processor())
+    lines += [platform.machine(), platform.system(), socket.gethostname(), _llvm_identity()]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:24]
+
+
+def _llvm_identity() -> str:
+    """Which LLVM build llvmlite would load: its library file's path, size and
+    modification time (a third of the cost of importing the llvmlite package for its
+    version, which a warm start does not otherwise need), or that version when the
+    library is not where llvmlite keeps it."""
+    spec = importlib.util.find_spec("llvmlite")
+    if spec is not None and spec.origin:
+        binding = os.path.join(os.path.dirname(spec.origin), "binding")
+        try:
+            names = sorted(name for name in os.listdir(binding) if "llvmlite" in name
+                           and name.rsplit(".", 1)[-1] in ("so", "dylib", "dll"))
+            if names:
+                library = os.path.join(binding, names[0])
+                info = os.stat(library)
+                return f"{library} {info.st_size} {info.st_mtime_ns}"
+        except OSError:
+            pass
     import llvmlite  # the package alone, not its LLVM library (llvmlite.binding)
 
-    llvmlite_version = str(llvmlite.__version__)
-    lines += [platform.machine(), platform.system(), socket.gethostname(), llvmlite_version]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:24]
+    return str(llvmlite.__version__)
 
 
 def compiler_fingerprint(options: CompileOptions, version: str,
