@@ -91,7 +91,6 @@ class ModuleInstance:
         "datas",
         "exports",
         "code_cache",
-        "name",
     )
 
     def __init__(self, module: WasmModule, context: StoreContext, code_cache: object) -> None:
@@ -105,7 +104,12 @@ class ModuleInstance:
         self.datas: list[bytes] = []
         self.exports: dict[str, Extern] = {}
         self.code_cache = code_cache
-        self.name: str | None = module.names.module
+
+    @property
+    def name(self) -> str | None:
+        """The module's name from its name section (read when asked: parsing the section
+        can cost milliseconds)."""
+        return self.module.names.module
 
     @property
     def types(self) -> list[FuncType]:

@@ -730,9 +730,9 @@ class _ModuleDecoder:
         self.module.customs.append(CustomSection(name, memoryview(self.data)[start:r.end],
                                                  offset))
         if name == "name":
-            names = _parse_name_section(self.data, start, r.end)
-            if names is not None:
-                self.module.names = names
+            data, end = self.data, r.end
+            self.module.names = NameSection.deferred(
+                lambda: _parse_name_section(data, start, end))
 
     def _type(self, r: Reader) -> None:
         types = self.module.types

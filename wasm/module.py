@@ -222,11 +222,67 @@ class CustomSection:
     offset: int
 
 
-@dataclass(slots=True)
 class NameSection:
-    module: str | None = None
-    functions: dict[int, str] = field(default_factory=dict)
-    locals: dict[int, dict[int, str]] = field(default_factory=dict)
+    """The ``name`` custom section: the module's name, and names of functions and their
+    locals.  A decoded module's is parsed on first use (:meth:`deferred`): CPython for
+    WASI names 11,448 functions, which only backtraces and tools read, and a warm start
+    would parse them all in ``Module()``.  A malformed section gives no names at all."""
+
+    __slots__ = ("_module", "_functions", "_locals", "_parse")
+
+    def __init__(self, module: str | None = None, functions: dict[int, str] | None = None,
+                 locals: dict[int, dict[int, str]] | None = None) -> None:
+        self._module = module
+        self._functions = {} if functions is None else functions
+        self._locals = {} if locals is None else locals
+        self._parse: Callable[[], NameSection | None] | None = None
+
+    @classmethod
+    def deferred(cls, parse: Callable[[], NameSection | None]) -> NameSection:
+        """Names that ``parse`` gives when first read (None: a malformed section)."""
+        names = cls()
+        names._parse = parse
+        return names
+
+    def _resolve(self) -> None:
+        parse = self._parse
+        if parse is not None:
+            # Two threads may both parse: the same names, written twice.
+            parsed = parse()
+            if parsed is not None:
+                self._module, self._functions, self._locals = \
+                    parsed._module, parsed._functions, parsed._locals
+            self._parse = None
+
+    @property
+    def module(self) -> str | None:
+        self._resolve()
+        return self._module
+
+    @module.setter
+    def module(self, value: str | None) -> None:
+        self._resolve()
+        self._module = value
+
+    @property
+    def functions(self) -> dict[int, str]:
+        self._resolve()
+        return self._functions
+
+    @functions.setter
+    def functions(self, value: dict[int, str]) -> None:
+        self._resolve()
+        self._functions = value
+
+    @property
+    def locals(self) -> dict[int, dict[int, str]]:
+        self._resolve()
+        return self._locals
+
+    @locals.setter
+    def locals(self, value: dict[int, dict[int, str]]) -> None:
+        self._resolve()
+        self._locals = value
 
 
 @dataclass(slots=True)

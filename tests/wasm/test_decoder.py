@@ -321,6 +321,21 @@ def test_custom_sections_kept_and_bad_name_section_ignored():
     assert m.names.functions == {} and m.names.module is None
 
 
+def test_the_name_section_is_parsed_when_first_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyjitwasm.wasm import decoder
+
+    # Sub-section 0, the module name "m"; 1, function 0 named "f".
+    names = b"\x04name" + b"\x00\x02\x01m" + b"\x01\x04\x01\x00\x01f"
+    parsed = []
+    real = decoder._parse_name_section
+    monkeypatch.setattr(decoder, "_parse_name_section",
+                        lambda *args: parsed.append(1) or real(*args))
+    m = decode_module(HEADER + section(0, names))
+    assert parsed == []
+    assert m.func_name(0) == "f" and parsed == [1]
+    assert m.names.module == "m" and m.names.locals == {} and parsed == [1]
+
+
 def test_section_headers_in_binary_order():
     data = HEADER + section(1, b"\x00") + section(0, b"\x01x\x07") + section(3, b"\x00")
     m = decode_module(data)
