@@ -39,6 +39,7 @@ from pyjitwasm.runtime.jit.compile_module import (
     emit_batch,
     load_batch,
 )
+from pyjitwasm.runtime.jit.tiering import background_compiler
 from pyjitwasm.translate.translator import ModuleInfo
 from pyjitwasm.wasm.module import WasmModule
 
@@ -219,7 +220,7 @@ def _pack_wanted(view: ModuleCacheView, options: CompileOptions) -> None:
             return
         _packs_due[key] = (view.cache, view.module_digest)
         if not _at_exit_registered:
-            atexit.register(write_packs)
+            atexit.register(_write_packs_at_exit)
             _at_exit_registered = True
 
 
@@ -232,6 +233,23 @@ def _forget_packs_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_packs_in_child)
+
+
+EXIT_TIER_UP_WAIT = 0.5
+"""Seconds a run that keeps a code cache waits at exit for the tier-ups its background
+thread has queued or is compiling, before its packs are written: tier-1 code compiled
+in one run is then found by the next (a small module's first warm call otherwise tiers
+up again, loading LLVM beside it), and the pack holds it.  What is left after this goes
+(``tiering.py`` stops the thread).  ``PYJITWASM_EXIT_TIER_UP_WAIT`` overrides it."""
+
+
+def _write_packs_at_exit() -> None:
+    try:
+        wait = float(os.environ.get("PYJITWASM_EXIT_TIER_UP_WAIT", EXIT_TIER_UP_WAIT))
+    except ValueError:
+        wait = EXIT_TIER_UP_WAIT
+    background_compiler().wait_idle(max(wait, 0.0))
+    write_packs()
 
 
 def write_packs() -> int:
