@@ -41,6 +41,7 @@ from pyjitwasm.x64.asm import (
     mem,
     mov_imm32,
     mov_rr,
+    rbp_table,
 )
 from pyjitwasm.x64.function import (
     FLOAT_ARG_REGS,
@@ -57,6 +58,11 @@ from pyjitwasm.x64.function import (
 )
 
 CALL_R11 = call_reg(R11)
+# ``movq [rbp + disp], xmm0/xmm1``: all 8 bytes of a local even for an f32 (its high half
+# is no part of the value), so a later 8-byte copy of the local is forwarded from this
+# store instead of stalling on a 4-byte one.
+MOVQ_STORE_XMM0 = rbp_table(b"\x0f\xd6", 0, 0, b"\x66")
+MOVQ_STORE_XMM1 = rbp_table(b"\x0f\xd6", 1, 0, b"\x66")
 
 # Control ------------------------------------------------------------------------------
 
@@ -197,6 +203,8 @@ def drop(e: FunctionCompiler, imm: Any) -> None:
         e.rax = -1
     if e.xmm >= j:
         e.xmm = -1
+    if e.xmm1 >= j:
+        e.xmm1 = -1
 
 
 def select(e: FunctionCompiler, imm: Any) -> None:
@@ -242,7 +250,9 @@ def _write_local(e: FunctionCompiler, index: int) -> None:
         if e.rax == j:
             c += STORE64_RAX[target]
         elif e.xmm == j:
-            c += mem(b"\x0f\x11", 0, RBP, target, 0, b"\xf3" if e.st[j] == "f" else b"\xf2")
+            c += MOVQ_STORE_XMM0[target]
+        elif e.xmm1 == j:
+            c += MOVQ_STORE_XMM1[target]
         else:
             # An i32/f32 slot's high half is not its value: rax must not hold it (a
             # heap access may take rax as an index).
@@ -266,6 +276,8 @@ def local_set(e: FunctionCompiler, index: int) -> None:
         e.rax = -1
     if e.xmm >= j:
         e.xmm = -1
+    if e.xmm1 >= j:
+        e.xmm1 = -1
 
 
 def local_tee(e: FunctionCompiler, index: int) -> None:

@@ -38,6 +38,7 @@ from pyjitwasm.x64.asm import (
 from pyjitwasm.x64.function import LAZY_AWARE, FunctionCompiler, Handler
 
 _PRE = {"f": b"\xf3", "d": b"\xf2"}
+MOVAPS_XMM0_XMM1 = b"\x0f\x28\xc1"
 
 
 def _movs_load(ty: str, xmm: int, d: int) -> bytes:
@@ -71,8 +72,10 @@ def f64_const(e: FunctionCompiler, bits: int) -> None:
 
 
 def _arith(ty: str, opcode: bytes) -> Handler:
-    """``movs xmm0, [a]; op xmm0, [b]; movs [a], xmm0``."""
+    """``movs xmm0, [a]; op xmm0, [b]; movs [a], xmm0``, with the register forms where
+    xmm0/xmm1 already hold an operand."""
     pre = _PRE[ty]
+    with_xmm1 = pre + opcode + b"\xc1"  # op xmm0, xmm1
 
     def handle(e: FunctionCompiler, imm: Any) -> None:
         st = e.st
@@ -80,22 +83,45 @@ def _arith(ty: str, opcode: bytes) -> Handler:
         st.pop()
         c = e.c
         if e.xmm != j - 1:
-            c += _movs_load(ty, 0, e.place(j - 1))
-        c += mem(opcode, 0, RBP, e.place(j), 0, pre)
+            if e.xmm1 == j - 1:
+                c += MOVAPS_XMM0_XMM1
+            else:
+                c += _movs_load(ty, 0, e.place(j - 1))
+        if e.xmm1 == j:
+            c += with_xmm1
+        else:
+            c += mem(opcode, 0, RBP, e.place(j), 0, pre)
         c += _movs_store(ty, 0, e.sbase - 8 * (j - 1))
         e.xmm = j - 1
         if e.rax >= j - 1:
             e.rax = -1
+        if e.xmm1 >= j - 1:
+            e.xmm1 = -1
     return handle
 
 
 def _unary_sse(ty: str, opcode: bytes, pre: bytes, tail: bytes = b"") -> Handler:
-    """``op xmm0, [a] (, imm8); movs [a], xmm0`` (sqrt, round)."""
+    """``op xmm0, [a] (, imm8); movs [a], xmm0`` (sqrt, round, demote, promote), or
+    ``op xmm0, xmm0/xmm1`` where a register holds the operand."""
+    from_xmm0 = pre + opcode + b"\xc0" + tail
+    from_xmm1 = pre + opcode + b"\xc1" + tail
 
     def handle(e: FunctionCompiler, imm: Any) -> None:
-        a = e.top()
+        j = len(e.st) - 1
         e.st[-1] = ty
-        e.c += mem(opcode, 0, RBP, a, 0, pre) + tail + _movs_store(ty, 0, a)
+        c = e.c
+        if e.xmm == j:
+            c += from_xmm0
+        elif e.xmm1 == j:
+            c += from_xmm1
+        else:
+            c += mem(opcode, 0, RBP, e.place(j), 0, pre) + tail
+        c += _movs_store(ty, 0, e.sbase - 8 * j)
+        e.xmm = j
+        if e.rax >= j:
+            e.rax = -1
+        if e.xmm1 >= j:
+            e.xmm1 = -1
     return handle
 
 
@@ -183,6 +209,8 @@ def _compare(ty: str, kind: str) -> Handler:
         e.rax = j - 1
         if e.xmm >= j - 1:
             e.xmm = -1
+        if e.xmm1 >= j - 1:
+            e.xmm1 = -1
     return handle
 
 
@@ -348,6 +376,7 @@ def handlers(sse41: bool) -> dict[int, Handler]:
         op.I32_REINTERPRET_F32: _retype("i"), op.I64_REINTERPRET_F64: _retype("l"),
         op.F32_REINTERPRET_I32: _retype("f"), op.F64_REINTERPRET_I64: _retype("d"),
     }
+    LAZY_AWARE.update((op.F32_DEMOTE_F64, op.F64_PROMOTE_F32))
     for ty, prefix in (("f", "F32"), ("d", "F64")):
         for name, opcode in (("ADD", b"\x0f\x58"), ("SUB", b"\x0f\x5c"), ("MUL", b"\x0f\x59"),
                              ("DIV", b"\x0f\x5e")):
@@ -356,6 +385,7 @@ def handlers(sse41: bool) -> dict[int, Handler]:
         for kind in ("EQ", "NE", "LT", "GT", "LE", "GE"):
             LAZY_AWARE.add(getattr(op, f"{prefix}_{kind}"))
         table[getattr(op, f"{prefix}_SQRT")] = _unary_sse(ty, b"\x0f\x51", _PRE[ty])
+        LAZY_AWARE.add(getattr(op, f"{prefix}_SQRT"))
         table[getattr(op, f"{prefix}_MIN")] = _min_max(ty, True)
         table[getattr(op, f"{prefix}_MAX")] = _min_max(ty, False)
         for kind in ("neg", "abs", "copysign"):
@@ -367,6 +397,7 @@ def handlers(sse41: bool) -> dict[int, Handler]:
             for name, mode in (("NEAREST", 8), ("FLOOR", 9), ("CEIL", 10), ("TRUNC", 11)):
                 table[getattr(op, f"{prefix}_{name}")] = _unary_sse(
                     ty, rounding, b"\x66", bytes((mode,)))
+                LAZY_AWARE.add(getattr(op, f"{prefix}_{name}"))
         for src, src_name in (("i", "I32"), ("l", "I64")):
             table[getattr(op, f"{prefix}_CONVERT_{src_name}_S")] = _convert(src, ty, True)
             table[getattr(op, f"{prefix}_CONVERT_{src_name}_U")] = _convert(src, ty, False)

@@ -155,6 +155,12 @@ class FunctionCompiler:
         # on a condition just computed tests rax).
         self.rax = -1
         self.xmm = -1
+        # The operand stack index whose f32/f64 value xmm1 also holds (-1: none): a
+        # float heap load leaves its value there too, so its consumer (arithmetic, a
+        # store, local.set) reads a register instead of the slot just written (a
+        # store-to-load forwarding hop on the loop's critical path otherwise).  Kept
+        # like ``xmm``; the slot is written all the same.
+        self.xmm1 = -1
         self.rax_prev = -1
         self.xmm_prev = -1
         self.uses_heap = False
@@ -442,7 +448,7 @@ class FunctionCompiler:
                         self.flush()
                     self.rax_prev = self.rax
                     self.xmm_prev = self.xmm
-                    self.rax = self.xmm = -1
+                    self.rax = self.xmm = self.xmm1 = -1
                 handler(self, imm)
             else:
                 self.skip(instr, handlers)

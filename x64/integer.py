@@ -65,6 +65,8 @@ def i64_const(e: FunctionCompiler, value: int) -> None:
         e.rax = j
         if e.xmm >= j:
             e.xmm = -1
+        if e.xmm1 >= j:
+            e.xmm1 = -1
 
 
 def _apply_second(e: FunctionCompiler, j: int, apply: Encodings, immediate: bytes) -> None:
@@ -96,6 +98,8 @@ def _binary(opcode: bytes, w: int, immediate: bytes) -> Handler:
         e.rax = j - 1
         if e.xmm >= j - 1:
             e.xmm = -1
+        if e.xmm1 >= j - 1:
+            e.xmm1 = -1
     return handle
 
 
@@ -132,6 +136,8 @@ def _compare(cc: int, w: int) -> Handler:
         e.rax = j - 1
         if e.xmm >= j - 1:
             e.xmm = -1
+        if e.xmm1 >= j - 1:
+            e.xmm1 = -1
     return handle
 
 
@@ -149,6 +155,8 @@ def _eqz(w: int) -> Handler:
         e.rax = j
         if e.xmm >= j:
             e.xmm = -1
+        if e.xmm1 >= j:
+            e.xmm1 = -1
     return handle
 
 

@@ -21,6 +21,7 @@ from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.x64.asm import (
     CC_A,
     CC_BE,
+    LOAD32_RCX,
     LOAD64_RCX,
     MOV_RDI_RBX,
     R10,
@@ -72,9 +73,17 @@ def _offset(e: FunctionCompiler, memarg: Any, size: int) -> int:
 
 
 def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
-    """``mov eax, [index]; <opcode> rax, [r12 + rax + offset]; mov [slot], rax``."""
-    store = STORE64_RAX if ty in "ld" else STORE32_RAX
-    access = Encodings(lambda offset: heap(opcode, RAX, offset, w))
+    """``mov eax, [index]; <opcode> rax, [r12 + rax + offset]; mov [slot], rax``; an f32
+    or f64 is loaded into xmm1 instead (``FunctionCompiler.xmm1``: its consumer takes
+    the register, not the slot just written)."""
+    if ty in "fd":
+        pre = b"\xf3" if ty == "f" else b"\xf2"
+        access = Encodings(lambda offset: heap(b"\x0f\x10", 1, offset, 0, pre))
+        store = Encodings(lambda d: mem(b"\x0f\x11", 1, RBP, d, 0, pre))
+    else:
+        store = STORE64_RAX if ty == "l" else STORE32_RAX
+        access = Encodings(lambda offset: heap(opcode, RAX, offset, w))
+    to_xmm1 = ty in "fd"
 
     def handle(e: FunctionCompiler, memarg: Any) -> None:
         offset = _offset(e, memarg, size)
@@ -85,40 +94,61 @@ def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
         c = e.c
         c += access[offset]
         c += store[e.sbase - 8 * j]
-        e.rax = j
         if e.xmm >= j:
             e.xmm = -1
+        if to_xmm1:
+            e.rax = -1  # it holds the index
+            e.xmm1 = j
+        else:
+            e.rax = j
+            if e.xmm1 >= j:
+                e.xmm1 = -1
     return handle
 
 
 def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
-    """``mov eax, [index]; mov rcx, [value]; mov [r12 + rax + offset], cl/cx/ecx/rcx``."""
+    """``mov eax, [index]; mov rcx, [value]; mov [r12 + rax + offset], cl/cx/ecx/rcx``; an
+    f32/f64 value that xmm0 or xmm1 holds is stored from there (``movss``/``movsd``)."""
 
     access = Encodings(lambda offset: heap(opcode, RCX, offset, w, pre))
+    # A value of at most 4 bytes is read as 4: an i32 slot written by a 4-byte store
+    # and read by an 8-byte load would miss store-to-load forwarding.
+    load_value = LOAD64_RCX if size == 8 else LOAD32_RCX
+    float_pre = {4: b"\xf3", 8: b"\xf2"}.get(size, b"")
+    from_xmm = [Encodings(lambda offset, x=x: heap(b"\x0f\x11", x, offset, 0, float_pre))
+                for x in (0, 1)]
 
     def handle(e: FunctionCompiler, memarg: Any) -> None:
         offset = _offset(e, memarg, size)
         st = e.st
         j = len(st) - 1
+        floating = st[j] in "fd"
         del st[-2:]
         c = e.c
         lazy = e.lazy.pop(j, None)
+        xmm = -1
         if lazy is None:
-            if e.rax == j:
+            if floating and e.xmm == j:
+                xmm = 0
+            elif floating and e.xmm1 == j:
+                xmm = 1
+            elif e.rax == j:
                 c += b"\x48\x89\xc1"  # mov rcx, rax
             else:
-                c += LOAD64_RCX[e.sbase - 8 * j]
+                c += load_value[e.sbase - 8 * j]
         elif lazy[0] == LAZY_LOCAL:
-            c += LOAD64_RCX[lazy[1]]
+            c += load_value[lazy[1]]
         else:
             # mov ecx, imm32 (zero-extends) or mov rcx, simm32 (sign-extends)
             c += (b"\xb9" if lazy[0] == LAZY_I32 else b"\x48\xc7\xc1") \
                 + (lazy[1] & 0xFFFFFFFF).to_bytes(4, "little")
         e.load_heap_index(j - 1)
-        c += access[offset]
+        c += access[offset] if xmm < 0 else from_xmm[xmm][offset]
         e.rax = -1
         if e.xmm >= j - 1:
             e.xmm = -1
+        if e.xmm1 >= j - 1:
+            e.xmm1 = -1
     return handle
 
 
