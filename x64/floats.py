@@ -71,9 +71,23 @@ def f64_const(e: FunctionCompiler, bits: int) -> None:
     e.c += movabs(RAX, bits) + mem(b"\x89", RAX, RBP, d, 1)
 
 
+def _take_xmm0(e: FunctionCompiler, ty: str, a: int) -> None:
+    """xmm0 = operand ``a`` (wherever it is), writing out first any other value only
+    xmm0 holds.  The operand in xmm1 stays there."""
+    if e.xmm == a:
+        return
+    if e.xmm >= 0:
+        e.spill_xmm()
+    e.xmm = -1
+    if e.xmm1 == a:
+        e.c += MOVAPS_XMM0_XMM1
+    else:
+        e.c += _movs_load(ty, 0, e.place(a))
+
+
 def _arith(ty: str, opcode: bytes) -> Handler:
-    """``movs xmm0, [a]; op xmm0, [b]; movs [a], xmm0``, with the register forms where
-    xmm0/xmm1 already hold an operand."""
+    """``movs xmm0, [a]; op xmm0, [b]``, with the register forms where xmm0/xmm1 hold an
+    operand; the result stays in xmm0 only (``FunctionCompiler.xmm_dirty``)."""
     pre = _PRE[ty]
     with_xmm1 = pre + opcode + b"\xc1"  # op xmm0, xmm1
 
@@ -82,17 +96,13 @@ def _arith(ty: str, opcode: bytes) -> Handler:
         j = len(st) - 1
         st.pop()
         c = e.c
-        if e.xmm != j - 1:
-            if e.xmm1 == j - 1:
-                c += MOVAPS_XMM0_XMM1
-            else:
-                c += _movs_load(ty, 0, e.place(j - 1))
+        _take_xmm0(e, ty, j - 1)
         if e.xmm1 == j:
             c += with_xmm1
         else:
             c += mem(opcode, 0, RBP, e.place(j), 0, pre)
-        c += _movs_store(ty, 0, e.sbase - 8 * (j - 1))
         e.xmm = j - 1
+        e.xmm_dirty = True
         if e.rax >= j - 1:
             e.rax = -1
         if e.xmm1 >= j - 1:
@@ -101,8 +111,8 @@ def _arith(ty: str, opcode: bytes) -> Handler:
 
 
 def _unary_sse(ty: str, opcode: bytes, pre: bytes, tail: bytes = b"") -> Handler:
-    """``op xmm0, [a] (, imm8); movs [a], xmm0`` (sqrt, round, demote, promote), or
-    ``op xmm0, xmm0/xmm1`` where a register holds the operand."""
+    """``op xmm0, [a] (, imm8)`` (sqrt, round, demote, promote), or ``op xmm0, xmm0/xmm1``
+    where a register holds the operand; the result stays in xmm0 only."""
     from_xmm0 = pre + opcode + b"\xc0" + tail
     from_xmm1 = pre + opcode + b"\xc1" + tail
 
@@ -112,12 +122,15 @@ def _unary_sse(ty: str, opcode: bytes, pre: bytes, tail: bytes = b"") -> Handler
         c = e.c
         if e.xmm == j:
             c += from_xmm0
-        elif e.xmm1 == j:
-            c += from_xmm1
         else:
-            c += mem(opcode, 0, RBP, e.place(j), 0, pre) + tail
-        c += _movs_store(ty, 0, e.sbase - 8 * j)
+            if e.xmm >= 0:
+                e.spill_xmm()
+            if e.xmm1 == j:
+                c += from_xmm1
+            else:
+                c += mem(opcode, 0, RBP, e.place(j), 0, pre) + tail
         e.xmm = j
+        e.xmm_dirty = True
         if e.rax >= j:
             e.rax = -1
         if e.xmm1 >= j:
@@ -201,9 +214,13 @@ def _compare(ty: str, kind: str) -> Handler:
         st[-1] = "i"
         first, second = (j, j - 1) if swap else (j - 1, j)
         c = e.c
-        if e.xmm != first:
-            c += _movs_load(ty, 0, e.place(first))
-        c += mem(ucomis, 0, RBP, e.place(second))
+        if e.xmm == second:
+            e.spill_xmm()  # xmm0 is about to take the first operand
+        _take_xmm0(e, ty, first)
+        if e.xmm1 == second:
+            c += ucomis + b"\xc1"  # ucomis xmm0, xmm1
+        else:
+            c += mem(ucomis, 0, RBP, e.place(second))
         c += tail
         c += mem(b"\x89", RAX, RBP, e.sbase - 8 * (j - 1))
         e.rax = j - 1

@@ -64,6 +64,7 @@ from pyjitwasm.x64.asm import (
     mov_rr,
     movabs,
     push,
+    rbp_table,
 )
 
 # wasm value type -> the letter the compile-time stack keeps for it.
@@ -72,6 +73,10 @@ INT_ARG_REGS = (RDX, RCX, R8, R9)  # after vmctx (rdi) and caller vmctx (rsi)
 FLOAT_ARG_REGS = 8  # xmm0..xmm7
 
 LAZY_LOCAL, LAZY_I32, LAZY_I64 = range(3)
+
+MOVSD_STORE_XMM0 = rbp_table(b"\x0f\x11", 0, 0, b"\xf2")
+MOVSD_STORE_XMM1 = rbp_table(b"\x0f\x11", 1, 0, b"\xf2")
+"""``movsd [rbp + disp], xmm0/xmm1``."""
 
 MAX_FRAME = 1 << 24
 """The largest frame (bytes) compiled here: its displacements stay well inside a
@@ -161,6 +166,14 @@ class FunctionCompiler:
         # store-to-load forwarding hop on the loop's critical path otherwise).  Kept
         # like ``xmm``; the slot is written all the same.
         self.xmm1 = -1
+        # Whether xmm0 (xmm1) is the only holder of operand ``xmm`` (``xmm1``): a float
+        # result is not stored into its slot while the next instructions take it from
+        # the register (most die there: an operand of arithmetic, a stored value).
+        # Before a register is reused for another value, or an instruction reads
+        # slots, ``spill_xmm`` writes it.  Meaningful only while ``xmm`` (``xmm1``) is
+        # not -1; the handlers drop the index once the value is popped (dead).
+        self.xmm_dirty = False
+        self.xmm1_dirty = False
         self.rax_prev = -1
         self.xmm_prev = -1
         self.uses_heap = False
@@ -236,6 +249,21 @@ class FunctionCompiler:
         self.load_rax(j, 0)
         if cached:
             self.c += b"\x89\xc0"  # mov eax, eax
+
+    def spill_xmm(self) -> None:
+        """Store xmm0 into its operand's slot if only xmm0 holds it (8 bytes: an f32
+        slot's high half is no part of its value)."""
+        if self.xmm_dirty:
+            self.xmm_dirty = False
+            if self.xmm >= 0:
+                self.c += MOVSD_STORE_XMM0[self.sbase - 8 * self.xmm]
+
+    def spill_xmm1(self) -> None:
+        """Store xmm1 into its operand's slot if only xmm1 holds it."""
+        if self.xmm1_dirty:
+            self.xmm1_dirty = False
+            if self.xmm1 >= 0:
+                self.c += MOVSD_STORE_XMM1[self.sbase - 8 * self.xmm1]
 
     def push(self, ty: str) -> int:
         """Push a value of type ``ty``; its slot's displacement."""
@@ -448,6 +476,10 @@ class FunctionCompiler:
                         self.flush()
                     self.rax_prev = self.rax
                     self.xmm_prev = self.xmm
+                    if self.xmm_dirty:
+                        self.spill_xmm()
+                    if self.xmm1_dirty:
+                        self.spill_xmm1()
                     self.rax = self.xmm = self.xmm1 = -1
                 handler(self, imm)
             else:

@@ -74,16 +74,15 @@ def _offset(e: FunctionCompiler, memarg: Any, size: int) -> int:
 
 def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
     """``mov eax, [index]; <opcode> rax, [r12 + rax + offset]; mov [slot], rax``; an f32
-    or f64 is loaded into xmm1 instead (``FunctionCompiler.xmm1``: its consumer takes
-    the register, not the slot just written)."""
-    if ty in "fd":
+    or f64 is loaded into xmm1 instead and stays there only (``FunctionCompiler.xmm1``:
+    its consumer takes the register)."""
+    to_xmm1 = ty in "fd"
+    if to_xmm1:
         pre = b"\xf3" if ty == "f" else b"\xf2"
         access = Encodings(lambda offset: heap(b"\x0f\x10", 1, offset, 0, pre))
-        store = Encodings(lambda d: mem(b"\x0f\x11", 1, RBP, d, 0, pre))
     else:
-        store = STORE64_RAX if ty == "l" else STORE32_RAX
         access = Encodings(lambda offset: heap(opcode, RAX, offset, w))
-    to_xmm1 = ty in "fd"
+    store = STORE64_RAX if ty == "l" else STORE32_RAX
 
     def handle(e: FunctionCompiler, memarg: Any) -> None:
         offset = _offset(e, memarg, size)
@@ -92,18 +91,34 @@ def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
         st[-1] = ty
         e.load_heap_index(j)
         c = e.c
-        c += access[offset]
-        c += store[e.sbase - 8 * j]
         if e.xmm >= j:
             e.xmm = -1
         if to_xmm1:
+            if e.xmm1 >= 0 and e.xmm1_dirty:
+                # Another operand's value, still alive: into xmm0 if that is free (the
+                # usual ``load; load; op``), else into its slot.
+                if e.xmm < 0 or not e.xmm_dirty:
+                    c += b"\x0f\x28\xc1"  # movaps xmm0, xmm1
+                    e.xmm = e.xmm1
+                    e.xmm_dirty = True
+                else:
+                    e.spill_xmm1()
+            c += access[offset]
             e.rax = -1  # it holds the index
             e.xmm1 = j
+            e.xmm1_dirty = True
         else:
+            c += access[offset]
+            c += store[e.sbase - 8 * j]
             e.rax = j
             if e.xmm1 >= j:
                 e.xmm1 = -1
     return handle
+
+
+def _float_store(xmm: int, pre: bytes) -> Encodings:
+    """offset -> ``movss/movsd [r12 + rax + offset], xmm``."""
+    return Encodings(lambda offset: heap(b"\x0f\x11", xmm, offset, 0, pre))
 
 
 def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
@@ -115,8 +130,7 @@ def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
     # and read by an 8-byte load would miss store-to-load forwarding.
     load_value = LOAD64_RCX if size == 8 else LOAD32_RCX
     float_pre = {4: b"\xf3", 8: b"\xf2"}.get(size, b"")
-    from_xmm = [Encodings(lambda offset, x=x: heap(b"\x0f\x11", x, offset, 0, float_pre))
-                for x in (0, 1)]
+    from_xmm = [_float_store(xmm, float_pre) for xmm in (0, 1)]
 
     def handle(e: FunctionCompiler, memarg: Any) -> None:
         offset = _offset(e, memarg, size)
