@@ -69,12 +69,14 @@ MOVQ_STORE_XMM1 = rbp_table(b"\x0f\xd6", 1, 0, b"\x66")
 
 def block(e: FunctionCompiler, imm: Any) -> None:
     params, results = e.block_types(imm.blocktype)
+    e.condition = None
     e.frames.append(Frame("block", len(e.st) - len(params), params, results))
 
 
 def loop(e: FunctionCompiler, imm: Any) -> None:
     params, results = e.block_types(imm.blocktype)
     frame = Frame("loop", len(e.st) - len(params), params, results)
+    e.condition = None
     frame.header = len(e.c)
     e.frames.append(frame)
     # The loop-header count (translate/tiering.count_loop_iteration).
@@ -89,14 +91,18 @@ def if_(e: FunctionCompiler, imm: Any) -> None:
     d = e.top()
     e.st.pop()
     c = e.c
-    c += b"\x85\xc0" if e.rax_prev == len(e.st) else CMP32_ZERO[d]  # test eax, eax
+    cc = e.fuse_condition()
+    if cc is None:
+        c += b"\x85\xc0" if e.rax_prev == len(e.st) else CMP32_ZERO[d]  # test eax, eax
+        cc = CC_NE
     frame = Frame("if", len(e.st), params, results)
-    frame.else_fixup = e.jump_forward(CC_E)
+    frame.else_fixup = e.jump_forward(cc ^ 1)  # the opposite condition
     e.frames.append(frame)
 
 
 def else_(e: FunctionCompiler, imm: Any) -> None:
     frame = e.frames[-1]
+    e.condition = None
     if e.reachable:
         frame.fixups.append(e.jump_forward())
     e.patch(frame.else_fixup, len(e.c))
@@ -109,6 +115,7 @@ def else_(e: FunctionCompiler, imm: Any) -> None:
 
 def end(e: FunctionCompiler, imm: Any) -> None:
     frame = e.frames.pop()
+    e.condition = None  # a join: other edges arrive without the flags
     kind = frame.kind
     if kind == "function":
         if e.reachable:
@@ -142,18 +149,21 @@ def br_if(e: FunctionCompiler, depth: int) -> None:
     d = e.top()
     e.st.pop()
     c = e.c
-    c += b"\x85\xc0" if e.rax_prev == len(e.st) else CMP32_ZERO[d]  # test eax, eax
+    cc = e.fuse_condition()
+    if cc is None:
+        c += b"\x85\xc0" if e.rax_prev == len(e.st) else CMP32_ZERO[d]  # test eax, eax
+        cc = CC_NE
     frame = e.frames[-1 - depth]
     loop_ = frame.kind == "loop"
     count = len(frame.params if loop_ else frame.results)
     if frame.kind != "function" and len(e.st) - count == frame.height:
         # Nothing to move: a conditional jump straight to the target.
         if loop_:
-            e.jump_to(frame.header, CC_NE)
+            e.jump_to(frame.header, cc)
         else:
-            frame.fixups.append(e.jump_forward(CC_NE))
+            frame.fixups.append(e.jump_forward(cc))
         return
-    skip = e.jump_forward(CC_E)
+    skip = e.jump_forward(cc ^ 1)  # the opposite condition
     e.branch(depth)
     e.patch(skip, len(e.c))
 

@@ -176,6 +176,11 @@ class FunctionCompiler:
         self.xmm1_dirty = False
         self.rax_prev = -1
         self.xmm_prev = -1
+        # An i32 comparison whose flags are still live: (its result's stack index, code
+        # offset where its setcc starts, code length after it, condition code).  A
+        # ``br_if``/``if`` right after it (no code between) cuts the 0/1 result and
+        # jumps on the flags (``fuse_condition``); block boundaries forget it.
+        self.condition: tuple[int, int, int, int] | None = None
         self.uses_heap = False
         self.heap_slack = 0  # once memory 0 is known static: the largest end unchecked
         self.sbase = 0
@@ -264,6 +269,26 @@ class FunctionCompiler:
             self.xmm1_dirty = False
             if self.xmm1 >= 0:
                 self.c += MOVSD_STORE_XMM1[self.sbase - 8 * self.xmm1]
+
+    def fuse_condition(self) -> int | None:
+        """For a branch on the top of the stack (already popped): when it is the
+        comparison just compiled, remove that comparison's 0/1 materialization and
+        return its condition code (the flags are still set); else None."""
+        condition = self.condition
+        if condition is None:
+            return None
+        self.condition = None
+        index, start, end, cc = condition
+        c = self.c
+        if end != len(c) or index != len(self.st):
+            return None
+        del c[start:]
+        lines = self.lines
+        k = len(lines) - 1
+        while k >= 0 and lines[k][0] > start:  # this branch's row (and empty ones)
+            lines[k] = (start, lines[k][1])
+            k -= 1
+        return cc
 
     def push(self, ty: str) -> int:
         """Push a value of type ``ty``; its slot's displacement."""

@@ -131,8 +131,10 @@ def _compare(cc: int, w: int) -> Handler:
         e.load_rax(j - 1, w)
         _apply_second(e, j, compare, immediate)
         c = e.c
+        start = len(c)
         c += tail
         c += STORE32_RAX[e.sbase - 8 * (j - 1)]
+        e.condition = (j - 1, start, len(c), cc)
         e.rax = j - 1
         if e.xmm >= j - 1:
             e.xmm = -1
@@ -143,15 +145,19 @@ def _compare(cc: int, w: int) -> Handler:
 
 def _eqz(w: int) -> Handler:
     # test rax, rax; sete al; movzx eax, al
-    tail = (b"\x48" if w else b"") + b"\x85\xc0" + setcc(CC_E, RAX) + b"\x0f\xb6\xc0"
+    test = (b"\x48" if w else b"") + b"\x85\xc0"
+    tail = setcc(CC_E, RAX) + b"\x0f\xb6\xc0"
 
     def handle(e: FunctionCompiler, imm: Any) -> None:
         j = len(e.st) - 1
         e.st[-1] = "i"
         e.load_rax(j, w)
         c = e.c
+        c += test
+        start = len(c)
         c += tail
         c += STORE32_RAX[e.sbase - 8 * j]
+        e.condition = (j, start, len(c), CC_E)
         e.rax = j
         if e.xmm >= j:
             e.xmm = -1
