@@ -266,6 +266,8 @@ def _write_local(e: FunctionCompiler, index: int) -> None:
         else:
             # An i32/f32 slot's high half is not its value: rax must not hold it (a
             # heap access may take rax as an index).
+            if e.rax_dirty:
+                e.spill_rax()
             c += (LOAD32_RAX if e.st[j] in "if" else LOAD64_RAX)[e.sbase - 8 * j]
             c += STORE64_RAX[target]
             e.rax = j

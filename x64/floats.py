@@ -221,6 +221,8 @@ def _compare(ty: str, kind: str) -> Handler:
             c += ucomis + b"\xc1"  # ucomis xmm0, xmm1
         else:
             c += mem(ucomis, 0, RBP, e.place(second))
+        if e.rax_dirty:
+            e.spill_rax()  # setcc takes rax
         c += tail
         c += mem(b"\x89", RAX, RBP, e.sbase - 8 * (j - 1))
         e.rax = j - 1

@@ -174,6 +174,10 @@ class FunctionCompiler:
         # not -1; the handlers drop the index once the value is popped (dead).
         self.xmm_dirty = False
         self.xmm1_dirty = False
+        # The same for rax and an integer result (arithmetic, a heap load): its slot is
+        # written by ``spill_rax`` only when rax is reused while it is alive, or before
+        # an instruction that reads slots.
+        self.rax_dirty = False
         self.rax_prev = -1
         self.xmm_prev = -1
         # An i32 comparison whose flags are still live: (its result's stack index, code
@@ -233,6 +237,8 @@ class FunctionCompiler:
 
     def load_rax(self, j: int, w: int) -> None:
         """rax = operand ``j`` (32-bit loads zero-extend), wherever it is."""
+        if self.rax_dirty and self.rax != j:
+            self.spill_rax()  # another value, still alive
         lazy = self.lazy.pop(j, None)
         c = self.c
         if lazy is None:
@@ -254,6 +260,14 @@ class FunctionCompiler:
         self.load_rax(j, 0)
         if cached:
             self.c += b"\x89\xc0"  # mov eax, eax
+
+    def spill_rax(self) -> None:
+        """Store rax into its operand's slot if only rax holds it (8 bytes: an i32's
+        zero-extended high half is no part of its value)."""
+        if self.rax_dirty:
+            self.rax_dirty = False
+            if self.rax >= 0:
+                self.c += STORE64_RAX[self.sbase - 8 * self.rax]
 
     def spill_xmm(self) -> None:
         """Store xmm0 into its operand's slot if only xmm0 holds it (8 bytes: an f32
@@ -501,6 +515,8 @@ class FunctionCompiler:
                         self.flush()
                     self.rax_prev = self.rax
                     self.xmm_prev = self.xmm
+                    if self.rax_dirty:
+                        self.spill_rax()
                     if self.xmm_dirty:
                         self.spill_xmm()
                     if self.xmm1_dirty:

@@ -27,7 +27,6 @@ from pyjitwasm.x64.asm import (
     RCX,
     RDX,
     STORE32_RAX,
-    STORE64_RAX,
     Encodings,
     mem,
     movabs,
@@ -61,8 +60,10 @@ def i64_const(e: FunctionCompiler, value: int) -> None:
     if -(1 << 31) <= signed < (1 << 31):
         e.lazy[j] = (LAZY_I64, signed)
     else:
+        e.spill_rax()
         e.c += movabs(RAX, value) + mem(b"\x89", RAX, RBP, d, 1)
         e.rax = j
+        e.rax_dirty = False
         if e.xmm >= j:
             e.xmm = -1
         if e.xmm1 >= j:
@@ -83,8 +84,8 @@ def _apply_second(e: FunctionCompiler, j: int, apply: Encodings, immediate: byte
 
 
 def _binary(opcode: bytes, w: int, immediate: bytes) -> Handler:
-    """``op rax, [b]`` (add, sub, and, or, xor, imul), or with an immediate."""
-    store = STORE64_RAX if w else STORE32_RAX
+    """``op rax, [b]`` (add, sub, and, or, xor, imul), or with an immediate; the result
+    stays in rax only."""
     apply = rbp_table(opcode, RAX, w)
     immediate = (b"\x48" if w else b"") + immediate
 
@@ -94,8 +95,8 @@ def _binary(opcode: bytes, w: int, immediate: bytes) -> Handler:
         st.pop()
         e.load_rax(j - 1, w)
         _apply_second(e, j, apply, immediate)
-        e.c += store[e.sbase - 8 * (j - 1)]
         e.rax = j - 1
+        e.rax_dirty = True  # the slot is written only if needed (``spill_rax``)
         if e.xmm >= j - 1:
             e.xmm = -1
         if e.xmm1 >= j - 1:
@@ -136,6 +137,7 @@ def _compare(cc: int, w: int) -> Handler:
         c += STORE32_RAX[e.sbase - 8 * (j - 1)]
         e.condition = (j - 1, start, len(c), cc)
         e.rax = j - 1
+        e.rax_dirty = False
         if e.xmm >= j - 1:
             e.xmm = -1
         if e.xmm1 >= j - 1:
@@ -159,6 +161,7 @@ def _eqz(w: int) -> Handler:
         c += STORE32_RAX[e.sbase - 8 * j]
         e.condition = (j, start, len(c), CC_E)
         e.rax = j
+        e.rax_dirty = False
         if e.xmm >= j:
             e.xmm = -1
         if e.xmm1 >= j:

@@ -32,8 +32,6 @@ from pyjitwasm.x64.asm import (
     RDI,
     RDX,
     RSI,
-    STORE32_RAX,
-    STORE64_RAX,
     Encodings,
     heap,
     mem,
@@ -82,7 +80,6 @@ def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
         access = Encodings(lambda offset: heap(b"\x0f\x10", 1, offset, 0, pre))
     else:
         access = Encodings(lambda offset: heap(opcode, RAX, offset, w))
-    store = STORE64_RAX if ty == "l" else STORE32_RAX
 
     def handle(e: FunctionCompiler, memarg: Any) -> None:
         offset = _offset(e, memarg, size)
@@ -109,8 +106,8 @@ def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
             e.xmm1_dirty = True
         else:
             c += access[offset]
-            c += store[e.sbase - 8 * j]
             e.rax = j
+            e.rax_dirty = True  # the slot is written only if needed (``spill_rax``)
             if e.xmm1 >= j:
                 e.xmm1 = -1
     return handle
@@ -148,6 +145,7 @@ def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
                 xmm = 1
             elif e.rax == j:
                 c += b"\x48\x89\xc1"  # mov rcx, rax
+                e.rax = -1  # the value dies here: no spill for the index load
             else:
                 c += load_value[e.sbase - 8 * j]
         elif lazy[0] == LAZY_LOCAL:
