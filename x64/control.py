@@ -256,11 +256,14 @@ def _write_local(e: FunctionCompiler, index: int) -> None:
                   and k != j]:
         e.materialize(other)
     c = e.c
+    if e.xmm_local == target:
+        e.xmm_local = 0  # the local gets another value (unless from xmm0, below)
     if value is None:
         if e.rax == j:
             c += STORE64_RAX[target]
         elif e.xmm == j:
             c += MOVQ_STORE_XMM0[target]
+            e.xmm_local = target
         elif e.xmm1 == j:
             c += MOVQ_STORE_XMM1[target]
         else:

@@ -35,7 +35,7 @@ from pyjitwasm.x64.asm import (
     movabs,
     setcc,
 )
-from pyjitwasm.x64.function import LAZY_AWARE, FunctionCompiler, Handler
+from pyjitwasm.x64.function import LAZY_AWARE, LAZY_LOCAL, FunctionCompiler, Handler
 
 _PRE = {"f": b"\xf3", "d": b"\xf2"}
 MOVAPS_XMM0_XMM1 = b"\x0f\x28\xc1"
@@ -68,6 +68,9 @@ def f32_const(e: FunctionCompiler, bits: int) -> None:
 
 def f64_const(e: FunctionCompiler, bits: int) -> None:
     d = e.push("d")
+    if e.rax_dirty:
+        e.spill_rax()  # rax carries the bits
+    e.rax = -1
     e.c += movabs(RAX, bits) + mem(b"\x89", RAX, RBP, d, 1)
 
 
@@ -79,6 +82,7 @@ def _take_xmm0(e: FunctionCompiler, ty: str, a: int) -> None:
     if e.xmm >= 0:
         e.spill_xmm()
     e.xmm = -1
+    e.xmm_local = 0
     if e.xmm1 == a:
         e.c += MOVAPS_XMM0_XMM1
     else:
@@ -90,19 +94,35 @@ def _arith(ty: str, opcode: bytes) -> Handler:
     operand; the result stays in xmm0 only (``FunctionCompiler.xmm_dirty``)."""
     pre = _PRE[ty]
     with_xmm1 = pre + opcode + b"\xc1"  # op xmm0, xmm1
+    with_xmm0 = pre + opcode + b"\xc0"  # op xmm0, xmm0
+    into_xmm1 = pre + opcode + b"\xc8"  # op xmm1, xmm0
 
     def handle(e: FunctionCompiler, imm: Any) -> None:
         st = e.st
         j = len(st) - 1
         st.pop()
         c = e.c
+        if e.xmm == j and e.xmm1 == j - 1:
+            # The first operand in xmm1, the second in xmm0: the result in xmm1.
+            c += into_xmm1
+            e.xmm = -1
+            e.xmm_local = 0
+            e.xmm1_dirty = True
+            if e.rax >= j - 1:
+                e.rax = -1
+            return
         _take_xmm0(e, ty, j - 1)
+        lazy = e.lazy.get(j)
         if e.xmm1 == j:
             c += with_xmm1
+        elif lazy is not None and lazy[0] == LAZY_LOCAL and lazy[1] == e.xmm_local:
+            del e.lazy[j]  # the local's value is the first operand's, in xmm0
+            c += with_xmm0
         else:
             c += mem(opcode, 0, RBP, e.place(j), 0, pre)
         e.xmm = j - 1
         e.xmm_dirty = True
+        e.xmm_local = 0
         if e.rax >= j - 1:
             e.rax = -1
         if e.xmm1 >= j - 1:
@@ -120,7 +140,21 @@ def _unary_sse(ty: str, opcode: bytes, pre: bytes, tail: bytes = b"") -> Handler
         j = len(e.st) - 1
         e.st[-1] = ty
         c = e.c
+        lazy = e.lazy.get(j)
         if e.xmm == j:
+            c += from_xmm0
+        elif lazy is not None and lazy[0] == LAZY_LOCAL and lazy[1] == e.xmm_local:
+            # The local's value is in xmm0, which may also hold another live operand:
+            # that one moves to xmm1 if free, else to its slot.
+            if e.xmm >= 0 and e.xmm_dirty:
+                if e.xmm1 < 0 or not e.xmm1_dirty:
+                    c += b"\x0f\x28\xc8"  # movaps xmm1, xmm0
+                    e.xmm1 = e.xmm
+                    e.xmm1_dirty = True
+                    e.xmm_dirty = False
+                else:
+                    e.spill_xmm()
+            del e.lazy[j]
             c += from_xmm0
         else:
             if e.xmm >= 0:
@@ -131,6 +165,7 @@ def _unary_sse(ty: str, opcode: bytes, pre: bytes, tail: bytes = b"") -> Handler
                 c += mem(opcode, 0, RBP, e.place(j), 0, pre) + tail
         e.xmm = j
         e.xmm_dirty = True
+        e.xmm_local = 0
         if e.rax >= j:
             e.rax = -1
         if e.xmm1 >= j:
@@ -395,7 +430,8 @@ def handlers(sse41: bool) -> dict[int, Handler]:
         op.I32_REINTERPRET_F32: _retype("i"), op.I64_REINTERPRET_F64: _retype("l"),
         op.F32_REINTERPRET_I32: _retype("f"), op.F64_REINTERPRET_I64: _retype("d"),
     }
-    LAZY_AWARE.update((op.F32_DEMOTE_F64, op.F64_PROMOTE_F32))
+    # Constants write their slot and keep the registers' values (f64 through rax).
+    LAZY_AWARE.update((op.F32_DEMOTE_F64, op.F64_PROMOTE_F32, op.F32_CONST, op.F64_CONST))
     for ty, prefix in (("f", "F32"), ("d", "F64")):
         for name, opcode in (("ADD", b"\x0f\x58"), ("SUB", b"\x0f\x5c"), ("MUL", b"\x0f\x59"),
                              ("DIV", b"\x0f\x5e")):

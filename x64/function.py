@@ -178,6 +178,10 @@ class FunctionCompiler:
         # written by ``spill_rax`` only when rax is reused while it is alive, or before
         # an instruction that reads slots.
         self.rax_dirty = False
+        # The rbp displacement of a local whose value xmm0 also holds (0: none): set by
+        # a local.set/tee from xmm0, forgotten when xmm0 or the local changes, so that
+        # ``local.tee x; local.get x; f64.mul`` squares in the register.
+        self.xmm_local = 0
         self.rax_prev = -1
         self.xmm_prev = -1
         # An i32 comparison whose flags are still live: (its result's stack index, code
@@ -522,6 +526,7 @@ class FunctionCompiler:
                     if self.xmm1_dirty:
                         self.spill_xmm1()
                     self.rax = self.xmm = self.xmm1 = -1
+                    self.xmm_local = 0
                 handler(self, imm)
             else:
                 self.skip(instr, handlers)

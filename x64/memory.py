@@ -98,6 +98,7 @@ def _load(ty: str, opcode: bytes, w: int, size: int) -> Handler:
                     c += b"\x0f\x28\xc1"  # movaps xmm0, xmm1
                     e.xmm = e.xmm1
                     e.xmm_dirty = True
+                    e.xmm_local = 0
                 else:
                     e.spill_xmm1()
             c += access[offset]

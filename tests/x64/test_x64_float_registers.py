@@ -107,6 +107,37 @@ FLOAT_REGISTERS = """
   (func (export "selected_product") (param i32) (result f64)
     (select (f64.load (i32.const 0)) (f64.mul (f64.load (i32.const 8)) (f64.load (i32.const 16)))
             (local.get 0)))
+  (func (export "squares") (result f64) (local f64 f64)
+    ;; local.tee x; local.get x; mul: the square in the register
+    (f64.add (f64.mul (local.tee 0 (f64.sub (f64.load (i32.const 0)) (f64.load (i32.const 8))))
+                      (local.get 0))
+             (f64.mul (local.tee 1 (f64.load (i32.const 16))) (local.get 1))))
+  (func (export "rewritten") (param f64) (result f64) (local f64)
+    ;; the local changes after the tee from xmm0: its new value must be read
+    (drop (local.tee 1 (f64.add (f64.load (i32.const 0)) (f64.load (i32.const 8)))))
+    (local.set 1 (local.get 0))
+    (f64.mul (f64.add (f64.load (i32.const 0)) (f64.load (i32.const 8))) (local.get 1)))
+  (func (export "rewritten_const") (result f64) (local f64)
+    (f64.add (local.tee 0 (f64.mul (f64.load (i32.const 0)) (f64.load (i32.const 8))))
+             (block (result f64) (local.set 0 (f64.const 0.5)) (local.get 0))))
+  (func (export "sqrt_of_tee") (result f64) (local f64)
+    ;; d2 * sqrt(d2): the sqrt takes the local from xmm0 and d2 moves to xmm1, then
+    ;; the product has its first operand in xmm1 and its second in xmm0
+    (f64.div (f64.load (i32.const 24))
+      (f64.mul (local.tee 0 (f64.add (f64.load (i32.const 0)) (f64.load (i32.const 8))))
+               (f64.sqrt (local.get 0)))))
+  (func (export "swapped_operands") (result f64) (local f64)
+    ;; non-commutative operations with the first operand in xmm1, the second in xmm0
+    (f64.sub (local.tee 0 (f64.sub (f64.load (i32.const 0)) (f64.load (i32.const 8))))
+             (f64.sqrt (local.get 0))))
+  (func (export "swapped_f32") (result f32) (local f32)
+    (f32.div (local.tee 0 (f32.add (f32.load (i32.const 32)) (f32.load (i32.const 36))))
+             (f32.sqrt (local.get 0))))
+  (func (export "busy_xmm1") (result f64) (local f64)
+    ;; xmm1 holds a live load when the sqrt takes the local from xmm0
+    (f64.add (f64.load (i32.const 16))
+      (f64.mul (local.tee 0 (f64.mul (f64.load (i32.const 0)) (f64.load (i32.const 8))))
+               (f64.sqrt (local.get 0)))))
   (func (export "kernel") (param i32) (result f64) (local i32 f64)
     ;; an nbody-like loop: loads, products, sqrt, division, stores back
     (loop $l
@@ -125,7 +156,8 @@ FLOAT_REGISTERS = """
 
 NAMES = ("loads_nested", "first_from_xmm1", "second_in_xmm0", "sqrt_chain", "across_call",
          "moved_across_call", "compares", "locals", "local_bits", "stores",
-         "stored_results", "f32_mix")
+         "stored_results", "f32_mix", "squares", "rewritten_const", "sqrt_of_tee",
+         "swapped_operands", "swapped_f32", "busy_xmm1")
 
 
 def _f64(value: float) -> int:
@@ -166,6 +198,8 @@ def test_float_values_in_registers_match_the_interpreter(x64: None) -> None:
         pair.check("set", *values)
         for name in NAMES:
             pair.check(name)
+        for x in (2.0, -0.0, float("nan")):
+            pair.check("rewritten", x)
         for flag in (0, 1):
             for name in ("block_result", "block_sum", "selected", "selected_product"):
                 pair.check(name, flag)
@@ -176,6 +210,8 @@ def test_float_values_in_registers_match_the_interpreter(x64: None) -> None:
     assert pair.check("first_from_xmm1") == ("ok", struct.pack("<d", 1.5 / -2.25))
     assert pair.check("second_in_xmm0") == ("ok", struct.pack("<d", -2.25 - 1.5))
     moved = (_f32(-3.5) << 32 | _f32(2.0)) & (2**64 - 1)
+    assert pair.check("rewritten", 2.0) == ("ok", struct.pack("<d", (1.5 - 2.25) * 2.0))
+    assert pair.check("swapped_operands") == ("ok", struct.pack("<d", 3.75 - 3.75 ** 0.5))
     assert pair.check("stores") == ("ok", _f64(1.5) ^ _rotl(moved))
     assert tier0.STATS.functions > before[0]
     assert tier0.STATS.fallback_functions == before[1]
