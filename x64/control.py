@@ -266,6 +266,8 @@ def _write_local(e: FunctionCompiler, index: int) -> None:
             e.xmm_local = target
         elif e.xmm1 == j:
             c += MOVQ_STORE_XMM1[target]
+        elif j in e.fpool:
+            c += mem(b"\x0f\xd6", e.fpool[j], RBP, target, 0, b"\x66")  # movq
         else:
             # An i32/f32 slot's high half is not its value: rax must not hold it (a
             # heap access may take rax as an index).

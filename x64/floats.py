@@ -85,6 +85,8 @@ def _take_xmm0(e: FunctionCompiler, ty: str, a: int) -> None:
     e.xmm_local = 0
     if e.xmm1 == a:
         e.c += MOVAPS_XMM0_XMM1
+    elif a in e.fpool:
+        e.c += bytes((0x0F, 0x28, 0xC0 | e.fpool.pop(a)))  # movaps xmm0, parked
     else:
         e.c += _movs_load(ty, 0, e.place(a))
 
@@ -118,6 +120,8 @@ def _arith(ty: str, opcode: bytes) -> Handler:
         elif lazy is not None and lazy[0] == LAZY_LOCAL and lazy[1] == e.xmm_local:
             del e.lazy[j]  # the local's value is the first operand's, in xmm0
             c += with_xmm0
+        elif j in e.fpool:
+            c += pre + opcode + bytes((0xC0 | e.fpool.pop(j),))  # op xmm0, parked
         else:
             c += mem(opcode, 0, RBP, e.place(j), 0, pre)
         e.xmm = j - 1
@@ -161,6 +165,8 @@ def _unary_sse(ty: str, opcode: bytes, pre: bytes, tail: bytes = b"") -> Handler
                 e.spill_xmm()
             if e.xmm1 == j:
                 c += from_xmm1
+            elif j in e.fpool:
+                c += pre + opcode + bytes((0xC0 | e.fpool.pop(j),)) + tail
             else:
                 c += mem(opcode, 0, RBP, e.place(j), 0, pre) + tail
         e.xmm = j
@@ -254,6 +260,8 @@ def _compare(ty: str, kind: str) -> Handler:
         _take_xmm0(e, ty, first)
         if e.xmm1 == second:
             c += ucomis + b"\xc1"  # ucomis xmm0, xmm1
+        elif second in e.fpool:
+            c += ucomis + bytes((0xC0 | e.fpool.pop(second),))
         else:
             c += mem(ucomis, 0, RBP, e.place(second))
         if e.rax_dirty:

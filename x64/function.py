@@ -74,6 +74,8 @@ FLOAT_ARG_REGS = 8  # xmm0..xmm7
 
 LAZY_LOCAL, LAZY_I32, LAZY_I64 = range(3)
 
+POOL_XMMS = (2, 3, 4, 5, 6, 7)
+"""Caller-saved registers where float operands wait (``FunctionCompiler.fpool``)."""
 MOVSD_STORE_XMM0 = rbp_table(b"\x0f\x11", 0, 0, b"\xf2")
 MOVSD_STORE_XMM1 = rbp_table(b"\x0f\x11", 1, 0, b"\xf2")
 """``movsd [rbp + disp], xmm0/xmm1``."""
@@ -182,6 +184,12 @@ class FunctionCompiler:
         # a local.set/tee from xmm0, forgotten when xmm0 or the local changes, so that
         # ``local.tee x; local.get x; f64.mul`` squares in the register.
         self.xmm_local = 0
+        # Float operands parked in xmm2-xmm7 instead of their slots when xmm0/xmm1 are
+        # needed for something else: stack index -> register.  Read (and removed) by
+        # the float handlers; ``place`` stores a parked operand into its slot first; the
+        # compile loop drops popped ones after each instruction and stores them all
+        # before an instruction that reads slots.
+        self.fpool: dict[int, int] = {}
         self.rax_prev = -1
         self.xmm_prev = -1
         # An i32 comparison whose flags are still live: (its result's stack index, code
@@ -232,6 +240,8 @@ class FunctionCompiler:
         defers (a deferred constant is stored into its slot first)."""
         lazy = self.lazy.get(j)
         if lazy is None:
+            if j in self.fpool:
+                self.settle(j)
             return self.sbase - 8 * j
         if lazy[0] == LAZY_LOCAL:
             del self.lazy[j]
@@ -243,6 +253,8 @@ class FunctionCompiler:
         """rax = operand ``j`` (32-bit loads zero-extend), wherever it is."""
         if self.rax_dirty and self.rax != j:
             self.spill_rax()  # another value, still alive
+        if self.fpool and j in self.fpool:
+            self.settle(j)
         lazy = self.lazy.pop(j, None)
         c = self.c
         if lazy is None:
@@ -265,6 +277,36 @@ class FunctionCompiler:
         if cached:
             self.c += b"\x89\xc0"  # mov eax, eax
 
+    def park(self, index: int, src: int) -> None:
+        """Move operand ``index``'s value, which only xmm ``src`` holds, into a free
+        register of ``POOL_XMMS``, or into its slot when none is free."""
+        used = self.fpool.values()
+        for reg in POOL_XMMS:
+            if reg not in used:
+                self.c += bytes((0x0F, 0x28, 0xC0 | (reg << 3) | src))  # movaps reg, src
+                self.fpool[index] = reg
+                return
+        self.c += (MOVSD_STORE_XMM0 if src == 0 else MOVSD_STORE_XMM1)[self.sbase - 8 * index]
+
+    def settle(self, index: int) -> None:
+        """Store parked operand ``index`` into its slot (it leaves the pool)."""
+        reg = self.fpool.pop(index)
+        self.c += mem(b"\x0f\x11", reg, RBP, self.sbase - 8 * index, 0, b"\xf2")
+
+    def store_floats(self) -> None:
+        """Write every float value only a register holds into its slot (before an
+        instruction that reads slots or clobbers registers)."""
+        if self.xmm_dirty:
+            self.xmm_dirty = False
+            if self.xmm >= 0:
+                self.c += MOVSD_STORE_XMM0[self.sbase - 8 * self.xmm]
+        if self.xmm1_dirty:
+            self.xmm1_dirty = False
+            if self.xmm1 >= 0:
+                self.c += MOVSD_STORE_XMM1[self.sbase - 8 * self.xmm1]
+        for index in sorted(self.fpool):
+            self.settle(index)
+
     def spill_rax(self) -> None:
         """Store rax into its operand's slot if only rax holds it (8 bytes: an i32's
         zero-extended high half is no part of its value)."""
@@ -274,19 +316,22 @@ class FunctionCompiler:
                 self.c += STORE64_RAX[self.sbase - 8 * self.rax]
 
     def spill_xmm(self) -> None:
-        """Store xmm0 into its operand's slot if only xmm0 holds it (8 bytes: an f32
-        slot's high half is no part of its value)."""
+        """Park xmm0's value if only xmm0 holds it (``park``: into a free register of
+        ``POOL_XMMS`` or its slot; 8 bytes, an f32 slot's high half being no part of
+        its value)."""
         if self.xmm_dirty:
             self.xmm_dirty = False
             if self.xmm >= 0:
-                self.c += MOVSD_STORE_XMM0[self.sbase - 8 * self.xmm]
+                self.park(self.xmm, 0)
+                self.xmm = -1  # one holder per value: the pool's register now
 
     def spill_xmm1(self) -> None:
-        """Store xmm1 into its operand's slot if only xmm1 holds it."""
+        """Park xmm1's value if only xmm1 holds it (``park``)."""
         if self.xmm1_dirty:
             self.xmm1_dirty = False
             if self.xmm1 >= 0:
-                self.c += MOVSD_STORE_XMM1[self.sbase - 8 * self.xmm1]
+                self.park(self.xmm1, 1)
+                self.xmm1 = -1
 
     def fuse_condition(self) -> int | None:
         """For a branch on the top of the stack (already popped): when it is the
@@ -521,13 +566,16 @@ class FunctionCompiler:
                     self.xmm_prev = self.xmm
                     if self.rax_dirty:
                         self.spill_rax()
-                    if self.xmm_dirty:
-                        self.spill_xmm()
-                    if self.xmm1_dirty:
-                        self.spill_xmm1()
+                    if self.xmm_dirty or self.xmm1_dirty or self.fpool:
+                        self.store_floats()
                     self.rax = self.xmm = self.xmm1 = -1
                     self.xmm_local = 0
                 handler(self, imm)
+                pool = self.fpool
+                if pool:
+                    depth = len(self.st)
+                    for index in [k for k in pool if k >= depth]:
+                        del pool[index]  # popped: dead
             else:
                 self.skip(instr, handlers)
         # Trap stubs (cold, one per site so each keeps its own wasm offset).

@@ -144,6 +144,8 @@ def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
                 xmm = 0
             elif floating and e.xmm1 == j:
                 xmm = 1
+            elif floating and j in e.fpool:
+                xmm = e.fpool.pop(j)
             elif e.rax == j:
                 c += b"\x48\x89\xc1"  # mov rcx, rax
                 e.rax = -1  # the value dies here: no spill for the index load
@@ -156,7 +158,12 @@ def _store(opcode: bytes, w: int, size: int, pre: bytes) -> Handler:
             c += (b"\xb9" if lazy[0] == LAZY_I32 else b"\x48\xc7\xc1") \
                 + (lazy[1] & 0xFFFFFFFF).to_bytes(4, "little")
         e.load_heap_index(j - 1)
-        c += access[offset] if xmm < 0 else from_xmm[xmm][offset]
+        if xmm < 0:
+            c += access[offset]
+        elif xmm < 2:
+            c += from_xmm[xmm][offset]
+        else:
+            c += heap(b"\x0f\x11", xmm, offset, 0, float_pre)
         e.rax = -1
         if e.xmm >= j - 1:
             e.xmm = -1

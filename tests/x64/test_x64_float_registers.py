@@ -154,10 +154,48 @@ FLOAT_REGISTERS = """
 )
 """
 
+
+
+def _product(k: int) -> str:
+    return (f"(f64.mul (f64.load (i32.const {8 * (k % 4)}))"
+            f" (f64.load (i32.const {8 * ((k + 1) % 4)})))")
+
+
+def _parked_functions() -> str:
+    """Functions whose float values wait in xmm2-xmm7 (``FunctionCompiler.fpool``)."""
+    chain = _product(8)
+    for k in range(7, -1, -1):
+        chain = f"({'f64.sub' if k % 2 else 'f64.add'} {_product(k)} {chain})"
+    p = _product
+    return f"""
+  (func (export "many_live") (result f64)
+    ;; nine products alive at once: parked in xmm2-xmm7, then in slots
+    {chain})
+  (func (export "parked_uses") (param i32) (result f64) (local f64)
+    ;; values parked by the next computation, then taken by each kind of consumer
+    (i32.const 80) {p(0)} {p(1)} (drop) (f64.store)
+    {p(2)} {p(3)} (drop) (local.set 1)
+    {p(1)} {p(2)} (drop) (f64.sqrt)
+    {p(3)} {p(0)} (drop) (f64.lt (f64.const 1)) (f64.convert_i32_u)
+    (f64.add)
+    (block (param f64) (result f64)
+      {p(2)} (drop)
+      (br_if 0 (local.get 0))
+      (f64.add (call $id {p(0)})))
+    (f64.add (f64.load (i32.const 80)))
+    (f64.add (local.get 1)))
+  (func (export "parked_compare") (result i32)
+    (f64.gt {p(0)} (f64.add {p(1)} {p(2)})))
+"""
+
+
+FLOAT_REGISTERS = FLOAT_REGISTERS.replace('  (func (export "kernel")',
+                                          _parked_functions() + '  (func (export "kernel")')
+
 NAMES = ("loads_nested", "first_from_xmm1", "second_in_xmm0", "sqrt_chain", "across_call",
          "moved_across_call", "compares", "locals", "local_bits", "stores",
          "stored_results", "f32_mix", "squares", "rewritten_const", "sqrt_of_tee",
-         "swapped_operands", "swapped_f32", "busy_xmm1")
+         "swapped_operands", "swapped_f32", "busy_xmm1", "many_live", "parked_compare")
 
 
 def _f64(value: float) -> int:
@@ -201,7 +239,8 @@ def test_float_values_in_registers_match_the_interpreter(x64: None) -> None:
         for x in (2.0, -0.0, float("nan")):
             pair.check("rewritten", x)
         for flag in (0, 1):
-            for name in ("block_result", "block_sum", "selected", "selected_product"):
+            for name in ("block_result", "block_sum", "selected", "selected_product",
+                         "parked_uses"):
                 pair.check(name, flag)
         for count in (1, 2, 9):
             pair.check("set", *values)
