@@ -13,14 +13,22 @@ rbp chain)::
     [sbase - 8j]           operand stack slot j (8 bytes each)
     [rsp + 8k]             outgoing stack arguments
 
-Every wasm value lives in its operand stack slot between instructions: an instruction
-loads its operands into scratch registers (rax, rcx, rdx, xmm0, xmm1), computes, and
-stores its result into the slot of its first operand.  An i32 or f32 occupies the low
-4 bytes of a slot (the high ones are never read as part of it), so copies between
-slots and locals move 8 bytes whatever the type.  Block results need no moves at a
-fallthrough (they are already in the slots the block's end expects); a branch copies
-them down to the target's height.  rbx holds the vmctx, r12 the base of a static heap
-(it never moves), both callee-saved, so they survive calls.
+Every wasm value has an operand stack slot, but a value just computed need not be
+there yet: an instruction loads its operands into scratch registers (rax, rcx, rdx,
+xmm0, xmm1), computes, and leaves its result in a register, noting which operand the
+register holds (``rax``, ``xmm``, ``xmm1``) and whether only the register holds it
+(``rax_dirty``, ``xmm_dirty``, ``xmm1_dirty``).  The next instructions take it from
+there; when the register is needed for another value while this one is alive, a float
+moves to a free register of xmm2-xmm7 (``fpool``) or its slot, an integer to its slot;
+before an instruction not written for this (not in ``LAZY_AWARE``: calls, branches,
+block ends, ...) every such value is stored, so at control-flow joins and calls all
+values are in their slots.  An i32 or f32 occupies the low 4 bytes of a slot (the high
+ones are never read as part of it), so copies between slots and locals move 8 bytes
+whatever the type.  Block results need no moves at a fallthrough (they are already in
+the slots the block's end expects); a branch copies them down to the target's height.
+rbx holds the vmctx, r12 the base of a static heap (it never moves), both callee-saved,
+so they survive calls.  A ``br_if``/``if`` right after an integer comparison jumps on
+its flags (``fuse_condition``).
 """
 
 from __future__ import annotations

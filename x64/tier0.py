@@ -17,8 +17,9 @@ function when epoch or fuel checks are compiled in; and hosts other than x86-64 
 By policy, a small batch with a loop inside a loop of a small module takes the LLVM
 path too (``NESTED_LOOP_BATCH_INSTRUCTIONS``, ``NESTED_LOOP_MODULE_BYTES``): a hot loop
 that runs once stays in tier-0 code until its function's next call, and there LLVM's
-code is 2-8x faster than this compiler's (docs/jit-design.md, "A single-pass x86-64
-tier 0").
+code is still 1.2-2.5x faster than this compiler's (sieve, nbody, matmul at run scale
+0.3; 2-9x before results stayed in registers; docs/jit-design.md, "A single-pass
+x86-64 tier 0").
 """
 
 from __future__ import annotations
@@ -122,8 +123,8 @@ def x64_tier0_object(info: ModuleInfo, indices: Sequence[int], with_lines: bool 
                 has_nested_loop(module.codes[i - first].instrs) for i in indices):
         # A small batch with a loop in a loop: where one call may run long at tier 0
         # ("a hot loop that runs once"), LLVM's tier 0 with the greedy register
-        # allocator (baseline/tier0.py) makes code 2-8x faster than this compiler's
-        # for little compile time.
+        # allocator (baseline/tier0.py) makes code 1.2-2.5x faster than this
+        # compiler's for little compile time.
         _fallback(indices, size, t0, "small batch with nested loops")
         return None
     table = handlers()
