@@ -170,11 +170,10 @@ class FunctionCompiler:
         # on a condition just computed tests rax).
         self.rax = -1
         self.xmm = -1
-        # The operand stack index whose f32/f64 value xmm1 also holds (-1: none): a
-        # float heap load leaves its value there too, so its consumer (arithmetic, a
-        # store, local.set) reads a register instead of the slot just written (a
-        # store-to-load forwarding hop on the loop's critical path otherwise).  Kept
-        # like ``xmm``; the slot is written all the same.
+        # The operand stack index whose f32/f64 value xmm1 holds (-1: none): a float
+        # heap load leaves its value there, so its consumer (arithmetic, a store,
+        # local.set) reads a register, not a slot just written (a store-to-load
+        # forwarding hop on a loop's critical path).  Kept like ``xmm``.
         self.xmm1 = -1
         # Whether xmm0 (xmm1) is the only holder of operand ``xmm`` (``xmm1``): a float
         # result is not stored into its slot while the next instructions take it from
