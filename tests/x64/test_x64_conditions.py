@@ -6,20 +6,16 @@ interpreter; and the cases that must not fuse (a join in between, code in betwee
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from pyjitwasm.runtime.native import lazy_stubs_supported
 from pyjitwasm.x64 import tier0
 
-from support.module_files import ROOT, load_module_file
+from support.x64_cases import CASES, x64_counts
 
 pytestmark = pytest.mark.skipif(not (lazy_stubs_supported() and tier0.supported_host()),
                                 reason="the x86-64 tier 0 is for x86-64 Linux")
 
-CASES: Any = load_module_file(ROOT / "tests" / "baseline" / "test_direct_tier0.py",
-                              "direct_tier0_cases")
 
 KINDS = ("eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u")
 
@@ -72,16 +68,8 @@ ARGS32 = (0, 1, -1, 5, 7, -0x80000000, 0x7FFFFFFF)
 ARGS64 = (0, 1, -1, 5, 1 << 40, -0x8000000000000000, 0x7FFFFFFFFFFFFFFF, 0xFFFFFFFF)
 
 
-@pytest.fixture
-def x64(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYJITWASM_TIER0_X64", "1")
-    monkeypatch.setenv("PYJITWASM_TIER0_X64_NESTED_LOOPS", "1")
-    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "2000000000")
-    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
-
-
-def test_branches_on_comparisons_match_the_interpreter(x64: None) -> None:
-    before = tier0.STATS.functions, tier0.STATS.fallback_functions
+def test_branches_on_comparisons_match_the_interpreter(x64_everywhere: None) -> None:
+    before = x64_counts()
     pair = CASES._Pair(_module())
     for ty, args in (("i32", ARGS32), ("i64", ARGS64)):
         for a in args:
@@ -101,8 +89,8 @@ def test_branches_on_comparisons_match_the_interpreter(x64: None) -> None:
     assert pair.check("i32_lt_u_if", -1, 0) == ("ok", 22)
     assert pair.check("joined", 9, 1) == ("ok", 10)
     assert pair.check("joined", 9, 0) == ("ok", 20)
-    assert tier0.STATS.functions > before[0]
-    assert tier0.STATS.fallback_functions == before[1]
+    after = x64_counts()
+    assert after[0] > before[0] and after[1] == before[1]
 
 
 def test_a_branch_on_a_comparison_jumps_on_its_flags() -> None:

@@ -12,20 +12,17 @@ compared against the reference interpreter: values only moved are compared bit f
 from __future__ import annotations
 
 import struct
-from typing import Any
 
 import pytest
 
 from pyjitwasm.runtime.native import lazy_stubs_supported
 from pyjitwasm.x64 import tier0
 
-from support.module_files import ROOT, load_module_file
+from support.x64_cases import CASES, x64_counts
 
 pytestmark = pytest.mark.skipif(not (lazy_stubs_supported() and tier0.supported_host()),
                                 reason="the x86-64 tier 0 is for x86-64 Linux")
 
-CASES: Any = load_module_file(ROOT / "tests" / "baseline" / "test_direct_tier0.py",
-                              "direct_tier0_cases")
 
 # Memory: f64 at 0, 8, 16, 24 and f32 at 32, 36 (``set`` writes the bit patterns).
 FLOAT_REGISTERS = """
@@ -221,16 +218,8 @@ VALUES = [
 ]
 
 
-@pytest.fixture
-def x64(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYJITWASM_TIER0_X64", "1")
-    monkeypatch.setenv("PYJITWASM_TIER0_X64_NESTED_LOOPS", "1")
-    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "2000000000")
-    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
-
-
-def test_float_values_in_registers_match_the_interpreter(x64: None) -> None:
-    before = tier0.STATS.functions, tier0.STATS.fallback_functions
+def test_float_values_in_registers_match_the_interpreter(x64_everywhere: None) -> None:
+    before = x64_counts()
     pair = CASES._Pair(FLOAT_REGISTERS)
     for values in VALUES:
         pair.check("set", *values)
@@ -252,8 +241,8 @@ def test_float_values_in_registers_match_the_interpreter(x64: None) -> None:
     assert pair.check("rewritten", 2.0) == ("ok", struct.pack("<d", (1.5 - 2.25) * 2.0))
     assert pair.check("swapped_operands") == ("ok", struct.pack("<d", 3.75 - 3.75 ** 0.5))
     assert pair.check("stores") == ("ok", _f64(1.5) ^ _rotl(moved))
-    assert tier0.STATS.functions > before[0]
-    assert tier0.STATS.fallback_functions == before[1]
+    after = x64_counts()
+    assert after[0] > before[0] and after[1] == before[1]
 
 
 def test_float_results_skip_their_slots() -> None:

@@ -50,29 +50,10 @@ from pyjitwasm.x64.asm import (
 )
 from pyjitwasm.x64.elf import LineSequence, ObjectFunction, write_object
 
-from support.module_files import ROOT, load_module_file
+from support.x64_cases import CASES, x64_counts
 
 pytestmark = pytest.mark.skipif(not (lazy_stubs_supported() and tier0.supported_host()),
                                 reason="the x86-64 tier 0 is for x86-64 Linux")
-
-
-def _cases() -> Any:
-    return load_module_file(ROOT / "tests" / "baseline" / "test_direct_tier0.py",
-                            "direct_tier0_cases")
-
-
-CASES = _cases()
-
-
-@pytest.fixture
-def x64(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYJITWASM_TIER0_X64", "1")
-    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "2000000000")
-    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
-
-
-def _counts() -> tuple[int, int]:
-    return tier0.STATS.functions, tier0.STATS.fallback_functions
 
 
 # The encoder -------------------------------------------------------------------------
@@ -170,7 +151,7 @@ def test_line_tables_read_back() -> None:
 
 
 def test_integer_operations_match_the_interpreter(x64: None) -> None:
-    before = _counts()
+    before = x64_counts()
     pair = CASES._Pair(CASES.INTEGERS)
     for a in CASES.I32_ARGS:
         for b in CASES.I32_ARGS:
@@ -185,7 +166,7 @@ def test_integer_operations_match_the_interpreter(x64: None) -> None:
                 pair.check(name, a, b)
         pair.check("conversions", a)
     pair.check("consts")
-    functions, fallbacks = _counts()
+    functions, fallbacks = x64_counts()
     assert functions - before[0] >= 15 and fallbacks == before[1]
 
 
@@ -212,7 +193,7 @@ def test_traps_carry_their_codes(x64: None) -> None:
 
 
 def test_float_operations_match_the_interpreter(x64: None) -> None:
-    before = _counts()
+    before = x64_counts()
     pair = CASES._Pair(CASES.FLOATS)
     for a in CASES.F64_ARGS:
         for b in CASES.F64_ARGS:
@@ -233,7 +214,7 @@ def test_float_operations_match_the_interpreter(x64: None) -> None:
     assert pair.check("trunc_u", -1.0) == ("trap", "INTEGER_OVERFLOW")
     snan = struct.unpack("<d", struct.pack("<Q", 0x7FF4000000000000))[0]
     assert pair.check("mul_one", snan)[1] & (1 << 51)  # arithmetic makes NaNs quiet
-    functions, fallbacks = _counts()
+    functions, fallbacks = x64_counts()
     assert functions - before[0] >= 10 and fallbacks == before[1]
 
 
@@ -257,7 +238,7 @@ CONVERSIONS = """
 
 
 def test_conversions_at_their_bounds_match_the_interpreter(x64: None) -> None:
-    before = _counts()
+    before = x64_counts()
     pair = CASES._Pair(CONVERSIONS)
     values = [0.0, -0.0, -0.99, -1.0, 0.5, 2.0**31 - 1, 2.0**31, -(2.0**31), -(2.0**31) - 1,
               2.0**32 - 1, 2.0**32, 2.0**63, 2.0**63 - 1024, 2.0**64, 2.0**64 - 2048,
@@ -270,7 +251,7 @@ def test_conversions_at_their_bounds_match_the_interpreter(x64: None) -> None:
         pair.check("from_u64", value - (1 << 64) if value >= 1 << 63 else value)
         pair.check("from_u32", value & 0xFFFFFFFF if value & 0x80000000 == 0
                    else (value & 0xFFFFFFFF) - (1 << 32))
-    functions, fallbacks = _counts()
+    functions, fallbacks = x64_counts()
     assert functions - before[0] >= 7 and fallbacks == before[1]
 
 
@@ -289,7 +270,7 @@ def test_control_flow_calls_and_globals_match_the_interpreter(x64: None) -> None
 
 
 def test_memory_on_a_static_heap(x64: None) -> None:
-    before = _counts()
+    before = x64_counts()
     pair = CASES._Pair(CASES.MEMORY)
     for address in (0, 1, 8, 16, 17, 65520, 65527, 65528, 65529, 65535, 65536, -1):
         pair.check("loads", address)
@@ -303,19 +284,19 @@ def test_memory_on_a_static_heap(x64: None) -> None:
     assert pair.check("after_grow", 70000) == ("ok", 77)
     for delta in (0, 1, 5, -1):
         pair.check("size_grow", delta)
-    functions, fallbacks = _counts()
+    functions, fallbacks = x64_counts()
     assert functions - before[0] >= 6 and fallbacks == before[1]
     # An offset the guard pages do not cover needs a check: not covered.
     assert pair.check("big_offset", 0) == ("trap", "MEMORY_OUT_OF_BOUNDS")
-    assert _counts()[1] > fallbacks
+    assert x64_counts()[1] > fallbacks
 
 
 def test_dynamic_heaps_fall_back(x64: None) -> None:
-    before = _counts()
+    before = x64_counts()
     pair = CASES._Pair(CASES.MEMORY, memory_style="dynamic")
     pair.check("loads", 17)
     assert pair.check("load_at", 65533) == ("trap", "MEMORY_OUT_OF_BOUNDS")
-    assert _counts()[0] == before[0] and _counts()[1] > before[1]
+    assert x64_counts()[0] == before[0] and x64_counts()[1] > before[1]
 
 
 MANY_ARGS = """
@@ -353,24 +334,24 @@ MANY_ARGS = """
 def test_stack_arguments_follow_sysv(x64: None) -> None:
     # 6 integers (4 in registers after the two vmctx), 11 floats (8 in xmm0-7): the rest
     # on the stack, in order, between covered functions and through the entry shim.
-    before = _counts()
+    before = x64_counts()
     pair = CASES._Pair(MANY_ARGS)
     for a in (0, 1, -7):
         pair.check("call", a)
-    assert _counts()[0] > before[0] and _counts()[1] == before[1]
+    assert x64_counts()[0] > before[0] and x64_counts()[1] == before[1]
 
 
 def test_calls_between_covered_and_uncovered_batches(x64: None) -> None:
     pair = CASES._Pair(CASES.MIXED)
-    before = _counts()
+    before = x64_counts()
     for a in (0, 1, 5, -3):
         pair.check("mixed", a)
     # The batch of ``mixed`` takes ``$simd`` (SIMD: not covered) along: it falls back as
     # a whole; ``hot`` (its own batch, calling ``$direct`` through its slot) is covered.
-    assert _counts()[1] > before[1]
-    before = _counts()
+    assert x64_counts()[1] > before[1]
+    before = x64_counts()
     assert pair.check("hot", 10) == ("ok", 165)
-    assert _counts()[0] > before[0]
+    assert x64_counts()[0] > before[0]
 
 
 def test_tier_up_from_x64_code(x64: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -378,9 +359,9 @@ def test_tier_up_from_x64_code(x64: None, monkeypatch: pytest.MonkeyPatch) -> No
     pair = CASES._Pair(CASES.MIXED)
     code = pair.code
     hot = next(e.index for e in code.module.exports if e.name == "hot")
-    before = _counts()
+    before = x64_counts()
     assert pair.check("hot", 10) == ("ok", 165)
-    assert code.tier_of(hot) == TIER0 and _counts()[0] > before[0]
+    assert code.tier_of(hot) == TIER0 and x64_counts()[0] > before[0]
     # One call whose loop runs past the threshold: queued during the call, tier 1 next.
     assert pair.check("hot", 5000) == ("ok", 3 * 5000 * 5001 // 2 % (1 << 32))
     assert code.wait_for_tier_ups(60)
@@ -395,7 +376,7 @@ def test_deep_recursion_traps_with_stack_overflow(x64: None) -> None:
       (func $g (export "g") (param i64 i64 i64 i64 i64 i64) (result i64)
         (call $g (local.get 1) (local.get 2) (local.get 3) (local.get 4) (local.get 5)
                  (local.get 0))))"""
-    before = _counts()
+    before = x64_counts()
     store = Store(Engine(Config(lazy_compilation=True)))
     exports = Instance(store, Module(store.engine, wat), []).exports(store)
     for name, args in (("f", (0,)), ("g", (1, 2, 3, 4, 5, 6)), ("f", (5,))):
@@ -403,7 +384,7 @@ def test_deep_recursion_traps_with_stack_overflow(x64: None) -> None:
             exports[name](store, *args)
         assert info.value.trap_code is not None
         assert info.value.trap_code.name == "STACK_OVERFLOW"
-    assert _counts()[0] >= before[0] + 2
+    assert x64_counts()[0] >= before[0] + 2
 
 
 def test_host_imports_through_x64_code(x64: None) -> None:
@@ -434,14 +415,14 @@ def test_host_imports_through_x64_code(x64: None) -> None:
         memory = Memory(store, MemoryType(Limits(1, None)))
         return [func, glob, memory]
 
-    before = _counts()
+    before = x64_counts()
     pair = CASES._Pair(wat, imports)
     assert pair.check("f", 4) == ("ok", 45 + 1 + 0x03030303)
-    assert _counts()[0] > before[0]
+    assert x64_counts()[0] > before[0]
 
 
 def test_backtraces_through_x64_code_carry_wasm_offsets(x64: None) -> None:
-    CASES.check_backtraces_against_the_interpreter(_counts)
+    CASES.check_backtraces_against_the_interpreter(x64_counts)
 
 
 def _section(obj: bytes, name: str) -> bytes:
@@ -495,12 +476,12 @@ def test_load_object_code_rejects_nothing_it_made(x64: None) -> None:
         "(if (param i32) (result i32) (local.get 0) (then (i32.const 9) (i32.add)))",
         "(drop) (i32.const 14)")
     for _ in range(2):
-        before = _counts()
+        before = x64_counts()
         pair = CASES._Pair(wat)
         for a in (0, 1, 3, 200):
             for name in ("table", "table_values", "early_return", "calls", "if_no_else"):
                 pair.check(name, a)
-        assert _counts()[0] > before[0] and _counts()[1] == before[1]
+        assert x64_counts()[0] > before[0] and x64_counts()[1] == before[1]
 
 
 
@@ -551,16 +532,16 @@ def test_small_batches_with_nested_loops_take_the_llvm_path(
         x64: None, monkeypatch: pytest.MonkeyPatch) -> None:
     assert has_nested_loop(decode_module(
         __import__("wasmtime").wat2wasm(NESTED)).codes[0].instrs)
-    before = _counts()
+    before = x64_counts()
     pair = CASES._Pair(NESTED)
     assert pair.check("nested", 50) == ("ok", sum(k * (k + 1) // 2 for k in range(51)))
-    assert _counts()[0] == before[0] and _counts()[1] > before[1]
+    assert x64_counts()[0] == before[0] and x64_counts()[1] > before[1]
     monkeypatch.setenv("PYJITWASM_TIER0_X64_NESTED_LOOPS", "1")  # for measurements
-    before = _counts()
+    before = x64_counts()
     pair = CASES._Pair(NESTED)
     for n in (1, 7, 50):
         pair.check("nested", n)
-    assert _counts()[0] > before[0] and _counts()[1] == before[1]
+    assert x64_counts()[0] > before[0] and x64_counts()[1] == before[1]
 
 
 def test_nested_loop_batches_of_a_large_module_stay_on_x64(
@@ -570,7 +551,7 @@ def test_nested_loop_batches_of_a_large_module_stay_on_x64(
     from pyjitwasm.x64 import tier0
 
     monkeypatch.setattr(tier0, "NESTED_LOOP_MODULE_BYTES", 0)
-    before = _counts()
+    before = x64_counts()
     pair = CASES._Pair(NESTED)
     assert pair.check("nested", 50) == ("ok", sum(k * (k + 1) // 2 for k in range(51)))
-    assert _counts()[0] > before[0] and _counts()[1] == before[1]
+    assert x64_counts()[0] > before[0] and x64_counts()[1] == before[1]
