@@ -41,6 +41,8 @@ from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.validator import validate_module
 from pyjitwasm.wat import wat2wasm
 
+from support.hot_loop_run import SCRIPT as HOT_LOOP_RUN
+
 pytestmark = pytest.mark.skipif(not lazy_stubs_supported(),
                                 reason="warm starts record lazy batches")
 
@@ -402,37 +404,16 @@ def test_at_exit_the_packs_wait_for_queued_tier_ups(monkeypatch: pytest.MonkeyPa
     assert order == ["tier-up", "packs"]
 
 
-EXIT_AFTER_A_HOT_LOOP = """
-import sys
-import pyjitwasm as api
-wat = '''(module (func (export "f") (param i32) (result i32) (local i32)
-  (loop $l (local.set 1 (i32.add (local.get 1) (local.get 0)))
-    (local.set 0 (i32.sub (local.get 0) (i32.const 1))) (br_if $l (local.get 0)))
-  (local.get 1)))'''
-config = api.Config()
-config.cache = sys.argv[1]
-engine = api.Engine(config)
-store = api.Store(engine)
-module = api.Module(engine, wat)
-instance = api.Instance(store, module, [])
-instance.exports(store)["f"](store, 100000)
-code = module._prepared.compiled()
-from_pack = any(type(item).__name__ == "LinkedChunk" for item in code._batches)
-print("from-pack" if from_pack else "compiled-or-entries",
-      "llvm" if "llvmlite.binding" in sys.modules else "no-llvm")
-"""
-
-
 def test_a_tier_up_of_the_first_run_is_found_by_the_second(tmp_path: Path) -> None:
     # The first run's loop asks for tier 1 and exits at once: the exit waits for it
     # before writing the pack, so the second run loads tier-1 code from the pack and
     # never tiers up (nor loads LLVM).
     env = {**os.environ, "PYJITWASM_EXIT_TIER_UP_WAIT": "60", "PYJITWASM_TIERS": "1",
            "PYJITWASM_LAZY": "1"}
-    runs = [subprocess.run([sys.executable, "-c", EXIT_AFTER_A_HOT_LOOP, str(tmp_path)],
+    runs = [subprocess.run([sys.executable, str(HOT_LOOP_RUN), "100000", str(tmp_path)],
                            capture_output=True, text=True, timeout=120, env=env, check=False)
             for _ in range(2)]
     assert [run.returncode for run in runs] == [0, 0], runs[1].stderr
     # Read from the pack: the first run's pack was written after its tier-up.
-    assert [run.stdout.split() for run in runs] == [["compiled-or-entries", "llvm"],
-                                                    ["from-pack", "no-llvm"]]
+    assert [run.stdout.split()[1:] for run in runs] == [["compiled-or-entries", "llvm"],
+                                                        ["from-pack", "no-llvm"]]
