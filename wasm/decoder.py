@@ -1169,7 +1169,9 @@ def _locals(r: Reader) -> tuple[int, ...]:
 def _parse_name_section(data: bytes, pos: int, end: int) -> NameSection | None:
     """Parse the ``name`` custom section, or return None if it is malformed (custom
     sections never make a module malformed)."""
-    names = NameSection()
+    module: str | None = None
+    functions: dict[int, str] = {}
+    local_names: dict[int, dict[int, str]] = {}
     r = Reader(data, pos, end, limit=end)
     try:
         while not r.at_end():
@@ -1177,22 +1179,21 @@ def _parse_name_section(data: bytes, pos: int, end: int) -> NameSection | None:
             sub = r.sized(r.pos)
             r.pos = sub.end
             if sub_id == 0:
-                names.module = sub.name()
+                module = sub.name()
             elif sub_id == 1:
-                names.functions = _name_map(sub)
+                functions = _name_map(sub)
             elif sub_id == 2:
-                local_names: dict[int, dict[int, str]] = {}
+                local_names = {}
                 for _ in range(_count(sub)):
                     func = sub.u32()
                     local_names[func] = _name_map(sub)
-                names.locals = local_names
             else:
                 continue
             if sub.pos != sub.end:
                 return None
     except DecodeError:
         return None
-    return names
+    return NameSection(module, functions, local_names)
 
 
 def _name_map(r: Reader) -> dict[int, str]:

@@ -259,30 +259,15 @@ class NameSection:
         self._resolve()
         return self._module
 
-    @module.setter
-    def module(self, value: str | None) -> None:
-        self._resolve()
-        self._module = value
-
     @property
     def functions(self) -> dict[int, str]:
         self._resolve()
         return self._functions
 
-    @functions.setter
-    def functions(self, value: dict[int, str]) -> None:
-        self._resolve()
-        self._functions = value
-
     @property
     def locals(self) -> dict[int, dict[int, str]]:
         self._resolve()
         return self._locals
-
-    @locals.setter
-    def locals(self, value: dict[int, dict[int, str]]) -> None:
-        self._resolve()
-        self._locals = value
 
 
 @dataclass(slots=True)
