@@ -206,15 +206,7 @@ def nop(e: FunctionCompiler, imm: Any) -> None:
 
 
 def drop(e: FunctionCompiler, imm: Any) -> None:
-    e.st.pop()
-    j = len(e.st)
-    e.lazy.pop(j, None)
-    if e.rax >= j:
-        e.rax = -1
-    if e.xmm >= j:
-        e.xmm = -1
-    if e.xmm1 >= j:
-        e.xmm1 = -1
+    e.discard_top()
 
 
 def select(e: FunctionCompiler, imm: Any) -> None:
@@ -286,15 +278,7 @@ def _write_local(e: FunctionCompiler, index: int) -> None:
 
 def local_set(e: FunctionCompiler, index: int) -> None:
     _write_local(e, index)
-    j = len(e.st) - 1
-    e.st.pop()
-    e.lazy.pop(j, None)
-    if e.rax >= j:
-        e.rax = -1
-    if e.xmm >= j:
-        e.xmm = -1
-    if e.xmm1 >= j:
-        e.xmm1 = -1
+    e.discard_top()
 
 
 def local_tee(e: FunctionCompiler, index: int) -> None:

@@ -222,6 +222,18 @@ class FunctionCompiler:
         """rbp displacement of the slot ``k`` below the top of the operand stack."""
         return self.sbase - 8 * (len(self.st) - 1 - k)
 
+    def discard_top(self) -> None:
+        """Pop the top operand, forgetting its lazy form and the registers that held it."""
+        self.st.pop()
+        j = len(self.st)
+        self.lazy.pop(j, None)
+        if self.rax >= j:
+            self.rax = -1
+        if self.xmm >= j:
+            self.xmm = -1
+        if self.xmm1 >= j:
+            self.xmm1 = -1
+
     def materialize(self, j: int) -> None:
         """Store deferred operand ``j`` into its slot (through rcx: rax keeps its value)."""
         kind, value = self.lazy.pop(j)
