@@ -84,17 +84,24 @@ def loop(e: FunctionCompiler, imm: Any) -> None:
     e.count_down()
 
 
+def _pop_condition(e: FunctionCompiler) -> int:
+    """Pop an i32 condition and set the flags for it: the condition code that holds
+    when it is non-zero (the integer comparison just compiled, fused, or a test of the
+    value)."""
+    d = e.top()
+    e.st.pop()
+    cc = e.fuse_condition()
+    if cc is None:
+        e.c += b"\x85\xc0" if e.rax_prev == len(e.st) else CMP32_ZERO[d]  # test eax, eax
+        cc = CC_NE
+    return cc
+
+
 def if_(e: FunctionCompiler, imm: Any) -> None:
     params, results = e.block_types(imm.blocktype)
     if params:
         raise Unsupported("if with parameters")
-    d = e.top()
-    e.st.pop()
-    c = e.c
-    cc = e.fuse_condition()
-    if cc is None:
-        c += b"\x85\xc0" if e.rax_prev == len(e.st) else CMP32_ZERO[d]  # test eax, eax
-        cc = CC_NE
+    cc = _pop_condition(e)
     frame = Frame("if", len(e.st), params, results)
     frame.else_fixup = e.jump_forward(cc ^ 1)  # the opposite condition
     e.frames.append(frame)
@@ -146,13 +153,7 @@ def br(e: FunctionCompiler, depth: int) -> None:
 
 
 def br_if(e: FunctionCompiler, depth: int) -> None:
-    d = e.top()
-    e.st.pop()
-    c = e.c
-    cc = e.fuse_condition()
-    if cc is None:
-        c += b"\x85\xc0" if e.rax_prev == len(e.st) else CMP32_ZERO[d]  # test eax, eax
-        cc = CC_NE
+    cc = _pop_condition(e)
     frame = e.frames[-1 - depth]
     loop_ = frame.kind == "loop"
     count = len(frame.params if loop_ else frame.results)
