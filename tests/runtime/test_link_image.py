@@ -22,41 +22,7 @@ from pyjitwasm.jit.objload import (
 )
 from pyjitwasm.runtime.native import link_image
 
-# An import, memset from the process, a jump table (.rodata) and a float constant.
-IR = """
-declare i64 @ext_add(i64, i64)
-declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
-define i64 @mixed(i64 %k, ptr %buf) {
-entry:
-  call void @llvm.memset.p0.i64(ptr %buf, i8 7, i64 %k, i1 false)
-  switch i64 %k, label %other [
-    i64 0, label %a
-    i64 1, label %b
-    i64 2, label %c
-    i64 3, label %d
-    i64 4, label %e
-  ]
-a:
-  ret i64 100
-b:
-  %x = call i64 @ext_add(i64 %k, i64 1000)
-  ret i64 %x
-c:
-  ret i64 42
-d:
-  %fk = sitofp i64 %k to double
-  %fm = fmul double %fk, 2.5
-  %r = fptosi double %fm to i64
-  ret i64 %r
-e:
-  ret i64 555
-other:
-  ret i64 -1
-}
-"""
-MIXED = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
-_ext_add = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)(lambda a, b: a + b)
-IMPORTS = {"ext_add": ctypes.cast(_ext_add, ctypes.c_void_p).value}
+from support.mixed_object import IMPORTS, MIXED, MIXED_IR
 
 LINKERS = {"native": link_image, "python": objload._python_link_image}  # noqa: SLF001
 
@@ -111,7 +77,7 @@ def test_an_image_larger_than_its_mapping_is_refused(linker: str) -> None:
 
 @pytest.mark.parametrize("linker", sorted(LINKERS))
 def test_each_linker_places_code_that_runs(linker: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    obj = CodeLoader().compile_object(IR)
+    obj = CodeLoader().compile_object(MIXED_IR)
     plan = plan_link([obj])
     # The external call and memset are imports; the jump table's entries, where
     # PC-relative, are written into the image already.
@@ -124,7 +90,7 @@ def test_each_linker_places_code_that_runs(linker: str, monkeypatch: pytest.Monk
     try:
         buf = ctypes.create_string_buffer(16)
         mixed = MIXED(loaded.address("mixed"))
-        assert [mixed(k, buf) for k in range(7)] == [100, 1001, 42, 7, 555, -1, -1]
+        assert [mixed(k, buf) for k in range(7)] == [100, 1001, 42, 7, 555, -6, -1]
         assert buf.raw[:6] == b"\x07" * 6
     finally:
         loaded.release()
