@@ -73,6 +73,12 @@ class InstanceAllocator(Protocol[InstanceT, CodeT]):
         on): :meth:`new_function` for each, or faster all at once."""
         ...
 
+    def add_functions(self, inst: InstanceT, first: int, count: int) -> None:
+        """Append the module's ``count`` defined functions (from index ``first``) to
+        ``inst.funcs``: :meth:`new_functions`, or objects made on first use that are
+        the same on every read (the JIT's ``LazyFunctions``)."""
+        ...
+
     def new_table(self, inst: InstanceT, index: int, ttype: TableType) -> TableInstance: ...
 
     def new_memory(self, inst: InstanceT, index: int, mtype: MemoryType) -> MemoryInstance: ...
@@ -83,6 +89,13 @@ class InstanceAllocator(Protocol[InstanceT, CodeT]):
     def init_table(self, inst: InstanceT, table: int, start: int, items: list[Any]) -> None:
         """Apply an active element segment to table ``table`` (of the whole index space,
         already bounds-checked)."""
+        ...
+
+    def init_table_funcs(self, inst: InstanceT, table: int, start: int,
+                         numbers: tuple[int, ...]) -> None:
+        """Apply an active element segment of functions ``numbers`` (the instance's
+        function index space; bounds-checked): :meth:`init_table` with
+        ``inst.funcs[n]``, or the table words written without those objects."""
         ...
 
     def activate(self, inst: InstanceT) -> None:
@@ -110,6 +123,9 @@ class PlainAllocator:
         new_function = self.new_function
         return [new_function(inst, first + slot, slot) for slot in range(count)]
 
+    def add_functions(self, inst: ModuleInstance, first: int, count: int) -> None:
+        inst.funcs.extend(self.new_functions(inst, first, count))
+
     def new_table(self, inst: ModuleInstance, index: int, ttype: TableType) -> TableInstance:
         return ListTable(ttype, inst.context)
 
@@ -124,6 +140,10 @@ class PlainAllocator:
     def init_table(self, inst: ModuleInstance, table: int, start: int,
                    items: list[Any]) -> None:
         inst.tables[table].initialize(start, items)
+
+    def init_table_funcs(self, inst: ModuleInstance, table: int, start: int,
+                         numbers: tuple[int, ...]) -> None:
+        self.init_table(inst, table, start, list(map(inst.funcs.__getitem__, numbers)))
 
     def activate(self, inst: ModuleInstance) -> None:
         pass
@@ -444,9 +464,7 @@ def _make_instance(
                 inst.globals.append(item)
         allocator.link_imports(inst)
 
-    funcs = inst.funcs
-    first = len(funcs)
-    funcs.extend(allocator.new_functions(inst, first, plan.func_count))
+    allocator.add_functions(inst, len(inst.funcs), plan.func_count)
     try:
         for i, ttype in enumerate(module.tables):
             inst.tables.append(allocator.new_table(inst, i, ttype))
@@ -476,12 +494,17 @@ def _init_elements(plan: InstantiationPlan, inst: InstanceT,
     elems = plan.elems
     elem_funcs = plan.elem_funcs
     tables = inst.tables
-    funcs = inst.funcs
     for index, table, offset in plan.active_elems:
         start = offset[1] if offset[0] == _CONST else planned_value(offset, inst)
         numbers = elem_funcs[index]
-        items = planned_items(elems[index][0], inst) if numbers is None \
-            else list(map(funcs.__getitem__, numbers))
+        if numbers is not None:
+            # Functions only (most segments): the allocator may write them without
+            # making their objects (the JIT's are made on first use).
+            if start + len(numbers) > tables[table].size:
+                raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
+            allocator.init_table_funcs(inst, table, start, numbers)
+            continue
+        items = planned_items(elems[index][0], inst)
         if start + len(items) > tables[table].size:
             raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
         allocator.init_table(inst, table, start, items)
