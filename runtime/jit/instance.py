@@ -22,8 +22,8 @@ template writes without them.
 
 from __future__ import annotations
 
-import weakref
 import threading
+import weakref
 from array import array
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
@@ -151,7 +151,7 @@ class _VmctxTemplate:
         # Made on first use: VMFuncRef offset -> defined function index, and per element
         # segment of defined functions the offsets of their records (``segment_words``).
         self._ref_functions: dict[int, int] | None = None
-        self._segment_words: dict[tuple[int, ...], array[int] | None] = {}
+        self._segment_words: dict[tuple[int, ...], Any] = {}
 
     def function_at_ref(self, offset: int) -> int | None:
         """The defined function whose VMFuncRef record is at ``offset`` in the vmctx."""
@@ -161,18 +161,33 @@ class _VmctxTemplate:
                 ref: index for index, ref in self.defined_refs.items()}
         return by_offset.get(offset)
 
-    def segment_words(self, numbers: tuple[int, ...]) -> array[int] | None:
-        """For an element segment of function ``numbers``: each one's VMFuncRef offset
-        with the funcref tag (an instance adds its vmctx address to get the table words),
-        or None if one is not a defined function with a record (an import)."""
-        words = self._segment_words.get(numbers, _UNKNOWN)
-        if words is _UNKNOWN:
-            refs = self.defined_refs
-            offsets = [refs.get(number, -1) for number in numbers]
-            words = None if -1 in offsets else array("Q", [offset | vm.FUNCREF_INIT_BIT
-                                                          for offset in offsets])
-            self._segment_words[numbers] = words
-        return cast("array[int] | None", words)
+    def segment_words(self, numbers: tuple[int, ...], vmctx: int) -> array[int] | None:
+        """For an element segment of function ``numbers``, in the instance at ``vmctx``:
+        the table words (each function's VMFuncRef address with the funcref tag), or
+        None if one is not a defined function with a record (an import)."""
+        known = self._segment_words.get(numbers, _UNKNOWN)
+        if known is _UNKNOWN:
+            known = self._segment_words[numbers] = self._segment_offsets(numbers)
+        if known is None:
+            return None
+        if isinstance(known, tuple):  # consecutive records: no Python step per word
+            first, stride, count = known
+            return array("Q", range(vmctx + first, vmctx + first + stride * count, stride))
+        return array("Q", [vmctx + offset for offset in known])
+
+    def _segment_offsets(self, numbers: tuple[int, ...]) -> Any:
+        """What :meth:`segment_words` adds ``vmctx`` to: (first, stride, count) when the
+        records are consecutive, else each one's tagged offset; None for an import."""
+        refs = self.defined_refs
+        offsets = [refs.get(number, -1) for number in numbers]
+        if -1 in offsets:
+            return None
+        tag = vm.FUNCREF_INIT_BIT
+        stride = vm.FUNC_REF_SIZE
+        if len(offsets) > 1 and offsets == list(range(offsets[0], offsets[0] + stride
+                                                      * len(offsets), stride)):
+            return (offsets[0] | tag, stride, len(offsets))
+        return array("Q", [offset | tag for offset in offsets])
 
     def discard_parked(self) -> None:
         """The module's code is gone: free the parked instances now (a parked store's
@@ -502,17 +517,15 @@ class JitAllocator:
                          numbers: tuple[int, ...]) -> None:
         target = inst.tables[table]
         template = cast(_VmctxTemplate, inst.code_cache)
-        offsets = template.segment_words(numbers) if isinstance(target, JitTable) \
-            and target.lazy is not None \
+        words = template.segment_words(numbers, inst.vmctx) \
+            if isinstance(target, JitTable) and target.lazy is not None \
             and table >= len(inst.tables) - len(inst.module.tables) else None
-        if offsets is None:
+        if words is None:
             self.init_table(inst, table, start, list(map(inst.funcs.__getitem__, numbers)))
             return
         # The instance's own functions, each with a VMFuncRef record in the vmctx: the
         # words are the records' addresses (tagged), written now, so no function object
         # is made for them (one is when the element is read back as a funcref).
-        vmctx = inst.vmctx
-        words = array("Q", [vmctx + offset for offset in offsets])
         ffi.memmove(ffi.cast("char *", target.elements_address + 8 * start), words,
                     8 * len(words))
         lazy = target.lazy
