@@ -382,3 +382,17 @@ def test_large_record_is_stored_on_a_thread(tmp_path: Path,
     module, store, instance = _instantiate(_engine(tmp_path), BIG_WASM)
     assert not module._wasm.datas_decoded
     assert _memory(store, instance, 4096, len(BIG)) == BIG
+
+
+def test_module_without_data_segments_needs_no_record(tmp_path: Path) -> None:
+    # A memory but no data section: the plan is empty, made without reading or
+    # writing a record, cold and warm; the memory starts zeroed either way.
+    wasm = wat2wasm("""(module (memory (export "mem") 1)
+      (func (export "get") (param i32) (result i32) (i32.load8_u (local.get 0))))""")
+    for _ in range(2):  # cold, then warm
+        engine = _engine(tmp_path)
+        module, store, instance = _instantiate(engine, wasm)
+        assert module._wasm.datas_decoded and not module._wasm.datas
+        assert instance.exports(store)["get"](store, 16) == 0
+        assert not _record_path(engine, wasm).exists()
+        assert _code_cache(engine).stats.corrupt == 0
