@@ -341,6 +341,8 @@ def test_data_plan_read_beside_module_preparation_falls_back_on_failure(
     from pyjitwasm.runtime.jit import module_record
 
     _instantiate(_engine(tmp_path))
+    # A data section this small is read in line (next test); as if it were large:
+    monkeypatch.setattr(module_record, "THREAD_DATA_BYTES", 1)
     warm = _engine(tmp_path)
     module = pyjitwasm.Module(warm, WASM)
     assert isinstance(module._prepared._pending_data, module_record.PendingDataPlan)
@@ -363,6 +365,20 @@ def test_data_plan_read_beside_module_preparation_falls_back_on_failure(
     _check_instance(store, pyjitwasm.Instance(store, module, []))
     assert len(calls) == 2  # and then read by instantiation itself
     assert not module._wasm.datas_decoded
+
+
+def test_small_data_section_record_is_read_without_a_thread(tmp_path: Path) -> None:
+    from pyjitwasm.runtime.jit import module_record
+
+    assert len(WASM) < module_record.THREAD_DATA_BYTES
+    _instantiate(_engine(tmp_path))
+    warm = _engine(tmp_path)
+    module = pyjitwasm.Module(warm, WASM)
+    assert module._prepared._pending_data is None  # no thread started
+    store = pyjitwasm.Store(warm)
+    _check_instance(store, pyjitwasm.Instance(store, module, []))
+    assert not module._wasm.datas_decoded  # the record, read by the instantiation
+    assert _code_cache(warm).stats.hits >= 2  # the note and the record
 
 
 def test_large_record_is_stored_on_a_thread(tmp_path: Path,
