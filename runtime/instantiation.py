@@ -327,6 +327,20 @@ def planned_items(planned: list[PlannedConst], inst: ModuleInstance) -> list[Any
             else eval_const(payload, inst) for kind, payload in planned]
 
 
+def _function_numbers(items: list[ConstExpr]) -> tuple[int, ...] | None:
+    """The function numbers of element items that are all ``ref.func`` (one pass: a
+    segment may list thousands), else None."""
+    ref_func = op.REF_FUNC
+    numbers: list[int] = []
+    add = numbers.append
+    for item in items:
+        instrs = item.instrs
+        if len(instrs) != 1 or instrs[0].op != ref_func:
+            return None
+        add(instrs[0].imm)
+    return tuple(numbers)
+
+
 class InstantiationPlan:
     """What instantiating a module does the same way every time, worked out once per
     module (the JIT keeps it with the module's vmctx template): constant expressions
@@ -353,12 +367,10 @@ class InstantiationPlan:
         # its items then looked up without evaluating anything (``elem_funcs``).
         self.elems: list[tuple[list[PlannedConst], bool]] = []
         self.elem_funcs: list[tuple[int, ...] | None] = []
-        ref_func = op.REF_FUNC
         for seg in module.elems:
             passive = seg.mode == SegmentMode.PASSIVE
-            instrs = [item.instrs for item in seg.items]
-            if all(len(item) == 1 and item[0].op == ref_func for item in instrs):
-                numbers = tuple(item[0].imm for item in instrs)
+            numbers = _function_numbers(seg.items)
+            if numbers is not None:
                 self.elems.append(([(_FUNC, number) for number in numbers], passive))
                 self.elem_funcs.append(numbers)
             else:
