@@ -500,8 +500,8 @@ class JitAllocator:
                    items: list[Any]) -> None:
         tables = inst.tables
         target = tables[table]
-        lazy = getattr(target, "lazy", None)
-        if lazy is not None and table >= len(tables) - len(inst.module.tables):
+        if isinstance(target, JitTable) and target.lazy is not None \
+                and table >= len(tables) - len(inst.module.tables):
             # Defined here (another instance's table may be lazy too): every element
             # reads 0 until first used, so recording the items is all
             # (``JitTable.initialize_lazily``, inlined: this runs per instantiation).  An
@@ -509,29 +509,30 @@ class JitAllocator:
             # again, the elements read from ``lazy``.
             ffi.memmove(ffi.cast("char *", target.elements_address + 8 * start),
                         bytes(8 * len(items)), 8 * len(items))
-            lazy.update(zip(range(start, start + len(items)), items, strict=True))
+            target.lazy.update(zip(range(start, start + len(items)), items, strict=True))
         else:
             target.initialize(start, items)
 
     def init_table_funcs(self, inst: JitModuleInstance, table: int, start: int,
                          numbers: tuple[int, ...]) -> None:
         target = inst.tables[table]
-        template = cast(_VmctxTemplate, inst.code_cache)
-        words = template.segment_words(numbers, inst.vmctx) \
-            if isinstance(target, JitTable) and target.lazy is not None \
-            and table >= len(inst.tables) - len(inst.module.tables) else None
-        if words is None:
-            self.init_table(inst, table, start, list(map(inst.funcs.__getitem__, numbers)))
-            return
-        # The instance's own functions, each with a VMFuncRef record in the vmctx: the
-        # words are the records' addresses (tagged), written now, so no function object
-        # is made for them (one is when the element is read back as a funcref).
-        ffi.memmove(ffi.cast("char *", target.elements_address + 8 * start), words,
-                    8 * len(words))
-        lazy = target.lazy
-        if lazy:  # an earlier segment recorded some of these elements
-            for i in range(start, start + len(numbers)):
-                lazy.pop(i, None)
+        if isinstance(target, JitTable) and target.lazy is not None \
+                and table >= len(inst.tables) - len(inst.module.tables):
+            template = cast(_VmctxTemplate, inst.code_cache)
+            words = template.segment_words(numbers, inst.vmctx)
+            if words is not None:
+                # The instance's own functions, each with a VMFuncRef record in the
+                # vmctx: the words are the records' addresses (tagged), written now, so
+                # no function object is made for them (one is when the element is read
+                # back as a funcref).
+                ffi.memmove(ffi.cast("char *", target.elements_address + 8 * start),
+                            words, 8 * len(words))
+                lazy = target.lazy
+                if lazy:  # an earlier segment recorded some of these elements
+                    for i in range(start, start + len(numbers)):
+                        lazy.pop(i, None)
+                return
+        self.init_table(inst, table, start, list(map(inst.funcs.__getitem__, numbers)))
 
     def activate(self, inst: JitModuleInstance) -> None:
         # Compiled code may run from here on (start function) or keep references into
