@@ -179,14 +179,19 @@ class _VmctxTemplate:
         """What :meth:`segment_words` adds ``vmctx`` to: (first, stride, count) when the
         records are consecutive, else each one's tagged offset; None for an import."""
         refs = self.defined_refs
+        tag = vm.FUNCREF_INIT_BIT
+        stride = vm.FUNC_REF_SIZE
+        if len(numbers) > 1 and numbers == tuple(range(numbers[0], numbers[0] + len(numbers))):
+            # Consecutive functions (a C program's function table): the defined ones'
+            # records are consecutive in index order, so if the first and the last have
+            # records ``count - 1`` strides apart, so does every one between.
+            first, last = refs.get(numbers[0]), refs.get(numbers[-1])
+            if first is not None and last is not None and \
+                    last - first == stride * (len(numbers) - 1):
+                return (first | tag, stride, len(numbers))
         offsets = [refs.get(number, -1) for number in numbers]
         if -1 in offsets:
             return None
-        tag = vm.FUNCREF_INIT_BIT
-        stride = vm.FUNC_REF_SIZE
-        if len(offsets) > 1 and offsets == list(range(offsets[0], offsets[0] + stride
-                                                      * len(offsets), stride)):
-            return (offsets[0] | tag, stride, len(offsets))
         return array("Q", [offset | tag for offset in offsets])
 
     def discard_parked(self) -> None:
