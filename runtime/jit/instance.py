@@ -300,6 +300,12 @@ class LazyFunctions(list[FuncInstance]):
     def copy(self) -> list[FuncInstance]:
         return self.made()
 
+    def __add__(self, other: list[Any]) -> list[Any]:
+        return self.made() + list(other)
+
+    def __mul__(self, count: Any) -> list[FuncInstance]:
+        return self.made() * count
+
     def __eq__(self, other: object) -> bool:
         return self.made() == (other.made() if isinstance(other, LazyFunctions) else other)
 

@@ -145,3 +145,14 @@ def test_the_interpreter_keeps_a_plain_list() -> None:
     assert [ex["call"](store, i) for i in (0, 2)] == [1, 3]
     assert ex["table"].get(store, 1) is None
     assert [ex["call_mixed"](store, i) for i in range(4)] == [7, 2, 3, 1]
+
+
+def test_list_operations_see_made_functions() -> None:
+    _, instance = _instance()
+    funcs = instance._rt.funcs
+    whole = funcs + []
+    assert None not in whole and len(whole) == 11
+    assert all(a is b for a, b in zip(whole, funcs.copy(), strict=True))
+    assert funcs[4] in funcs and funcs.index(funcs[4]) == 4 and funcs.count(funcs[4]) == 1
+    assert list(reversed(funcs))[0] is funcs[10]
+    assert tuple(funcs) == tuple(whole) and funcs == whole
