@@ -48,10 +48,10 @@ class Backend(Protocol):
         the bodies checked while decoding (``validator.EarlyBodyChecks``)."""
         ...
 
-    def known_valid(self, wasm: bytes) -> bool:
+    def known_valid(self, wasm: bytes, digest: str | None = None) -> bool:
         """Whether the backend's code cache records that these bytes decoded and
         validated before (``Module()`` then neither decodes function bodies nor
-        validates)."""
+        validates).  ``digest``: the bytes' SHA-256 (hex) when the caller has it."""
         ...
 
     def may_know_valid(self) -> bool:

@@ -73,7 +73,7 @@ class InterpBackend:
         return StoreContext(c.max_call_depth, c.max_host_nesting, self.epoch,
                             c.consume_fuel, c.epoch_interruption)
 
-    def known_valid(self, wasm: bytes) -> bool:
+    def known_valid(self, wasm: bytes, digest: str | None = None) -> bool:
         return False  # no code cache
 
     def may_know_valid(self) -> bool:

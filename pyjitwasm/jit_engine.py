@@ -186,8 +186,8 @@ class JitBackend:
     def may_know_valid(self) -> bool:
         return self.code_cache is not None
 
-    def known_valid(self, wasm: bytes) -> bool:
-        view = self._cache_view(wasm)
+    def known_valid(self, wasm: bytes, digest: str | None = None) -> bool:
+        view = self._cache_view(wasm, digest)
         return view is not None and view.cache.has_note(
             view.cache.validated_key(view.module_digest))
 
@@ -203,14 +203,16 @@ class JitBackend:
                          features=self.config.features, allocator=self.allocator,
                          parallel_compilation=self.config.hints.get("parallel_compilation"))
 
-    def _cache_view(self, wasm: bytes | None) -> ModuleCacheView | None:
+    def _cache_view(self, wasm: bytes | None,
+                    digest: str | None = None) -> ModuleCacheView | None:
         if self.code_cache is None or wasm is None:
             return None
         # Module() asks twice in a row (validate, prepare): hash the bytes once.
         last = self._last_view
         if last is not None and last[0] is wasm:
             return last[1]
-        view = ModuleCacheView.of(self.code_cache, wasm)
+        view = ModuleCacheView.of(self.code_cache, wasm) if digest is None else \
+            ModuleCacheView(self.code_cache, digest)
         self._last_view = (wasm, view)
         return view
 

@@ -73,6 +73,12 @@ class InstanceAllocator(Protocol[InstanceT, CodeT]):
         on): :meth:`new_function` for each, or faster all at once."""
         ...
 
+    def add_functions(self, inst: InstanceT, first: int, count: int) -> None:
+        """Append the module's ``count`` defined functions (from index ``first``) to
+        ``inst.funcs``: :meth:`new_functions`, or objects made on first use that are
+        the same on every read (the JIT's ``LazyFunctions``)."""
+        ...
+
     def new_table(self, inst: InstanceT, index: int, ttype: TableType) -> TableInstance: ...
 
     def new_memory(self, inst: InstanceT, index: int, mtype: MemoryType) -> MemoryInstance: ...
@@ -83,6 +89,13 @@ class InstanceAllocator(Protocol[InstanceT, CodeT]):
     def init_table(self, inst: InstanceT, table: int, start: int, items: list[Any]) -> None:
         """Apply an active element segment to table ``table`` (of the whole index space,
         already bounds-checked)."""
+        ...
+
+    def init_table_funcs(self, inst: InstanceT, table: int, start: int,
+                         numbers: tuple[int, ...]) -> None:
+        """Apply an active element segment of functions ``numbers`` (the instance's
+        function index space; bounds-checked): :meth:`init_table` with
+        ``inst.funcs[n]``, or the table words written without those objects."""
         ...
 
     def activate(self, inst: InstanceT) -> None:
@@ -110,6 +123,9 @@ class PlainAllocator:
         new_function = self.new_function
         return [new_function(inst, first + slot, slot) for slot in range(count)]
 
+    def add_functions(self, inst: ModuleInstance, first: int, count: int) -> None:
+        inst.funcs.extend(self.new_functions(inst, first, count))
+
     def new_table(self, inst: ModuleInstance, index: int, ttype: TableType) -> TableInstance:
         return ListTable(ttype, inst.context)
 
@@ -124,6 +140,10 @@ class PlainAllocator:
     def init_table(self, inst: ModuleInstance, table: int, start: int,
                    items: list[Any]) -> None:
         inst.tables[table].initialize(start, items)
+
+    def init_table_funcs(self, inst: ModuleInstance, table: int, start: int,
+                         numbers: tuple[int, ...]) -> None:
+        self.init_table(inst, table, start, list(map(inst.funcs.__getitem__, numbers)))
 
     def activate(self, inst: ModuleInstance) -> None:
         pass
@@ -307,6 +327,20 @@ def planned_items(planned: list[PlannedConst], inst: ModuleInstance) -> list[Any
             else eval_const(payload, inst) for kind, payload in planned]
 
 
+def _function_numbers(items: list[ConstExpr]) -> tuple[int, ...] | None:
+    """The function numbers of element items that are all ``ref.func`` (one pass: a
+    segment may list thousands), else None."""
+    ref_func = op.REF_FUNC
+    numbers: list[int] = []
+    add = numbers.append
+    for item in items:
+        instrs = item.instrs
+        if len(instrs) != 1 or instrs[0].op != ref_func:
+            return None
+        add(instrs[0].imm)
+    return tuple(numbers)
+
+
 class InstantiationPlan:
     """What instantiating a module does the same way every time, worked out once per
     module (the JIT keeps it with the module's vmctx template): constant expressions
@@ -333,12 +367,10 @@ class InstantiationPlan:
         # its items then looked up without evaluating anything (``elem_funcs``).
         self.elems: list[tuple[list[PlannedConst], bool]] = []
         self.elem_funcs: list[tuple[int, ...] | None] = []
-        ref_func = op.REF_FUNC
         for seg in module.elems:
             passive = seg.mode == SegmentMode.PASSIVE
-            instrs = [item.instrs for item in seg.items]
-            if all(len(item) == 1 and item[0].op == ref_func for item in instrs):
-                numbers = tuple(item[0].imm for item in instrs)
+            numbers = _function_numbers(seg.items)
+            if numbers is not None:
                 self.elems.append(([(_FUNC, number) for number in numbers], passive))
                 self.elem_funcs.append(numbers)
             else:
@@ -444,9 +476,7 @@ def _make_instance(
                 inst.globals.append(item)
         allocator.link_imports(inst)
 
-    funcs = inst.funcs
-    first = len(funcs)
-    funcs.extend(allocator.new_functions(inst, first, plan.func_count))
+    allocator.add_functions(inst, len(inst.funcs), plan.func_count)
     try:
         for i, ttype in enumerate(module.tables):
             inst.tables.append(allocator.new_table(inst, i, ttype))
@@ -476,12 +506,17 @@ def _init_elements(plan: InstantiationPlan, inst: InstanceT,
     elems = plan.elems
     elem_funcs = plan.elem_funcs
     tables = inst.tables
-    funcs = inst.funcs
     for index, table, offset in plan.active_elems:
         start = offset[1] if offset[0] == _CONST else planned_value(offset, inst)
         numbers = elem_funcs[index]
-        items = planned_items(elems[index][0], inst) if numbers is None \
-            else list(map(funcs.__getitem__, numbers))
+        if numbers is not None:
+            # Functions only (most segments): the allocator may write them without
+            # making their objects (the JIT's are made on first use).
+            if start + len(numbers) > tables[table].size:
+                raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
+            allocator.init_table_funcs(inst, table, start, numbers)
+            continue
+        items = planned_items(elems[index][0], inst)
         if start + len(items) > tables[table].size:
             raise Trap(TrapCode.TABLE_OUT_OF_BOUNDS)
         allocator.init_table(inst, table, start, items)

@@ -220,7 +220,11 @@ def compiler_fingerprint(options: CompileOptions, version: str,
 
 def fingerprint_digest(fingerprint: Mapping[str, str]) -> str:
     """A hash of a fingerprint (the module-independent part of a cache key)."""
-    return hashlib.sha256(json.dumps(dict(fingerprint), sort_keys=True).encode()).hexdigest()
+    # Names and values joined with separators neither contains (names are identifiers,
+    # values reprs or version strings): as unambiguous as JSON, without its encoder's
+    # first-use cost in a warm start (~80 us, for the options part of every key).
+    text = "\n".join(f"{name}\0{value}" for name, value in sorted(fingerprint.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 __all__ = ["FORMAT_VERSION", "OPTIONS_NOT_AFFECTING_CODE", "build_id", "compiler_fingerprint",

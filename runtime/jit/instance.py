@@ -9,14 +9,23 @@ function that may become a funcref, and the pointer to the module's code slot ta
 serves them all).
 
 Funcref tables the instance defines are initialized lazily: their active segments are
-recorded in the table and each element is materialized on first use (``table.py``).
+recorded in the table and each element is materialized on first use (``table.py``); a
+segment of the instance's own functions is written as the words of their VMFuncRef
+records at once, which needs none of the function objects.
+
+The defined functions' objects (``FuncInstance`` and ``JitFunc``) are made on first use
+(:class:`LazyFunctions`): an instance of a module of thousands of functions reaches a
+few of them from Python (exports, the start function, funcrefs read back), and compiled
+code reaches all of them through code slots and VMFuncRef records, which the vmctx
+template writes without them.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 from pyjitwasm.runtime import instantiation
@@ -57,7 +66,8 @@ class _VmctxTemplate:
     __slots__ = ("data", "func_refs", "plan", "func_types", "code_slots", "defined_refs",
                  "ref_vmctx_words", "fits_pools", "parkable", "parked", "parked_stores",
                  "parked_by", "size", "epoch_poll_word", "memory_offsets", "table_offsets",
-                 "table_elements", "global_offsets", "__weakref__")
+                 "table_elements", "global_offsets", "_ref_functions", "_segment_words",
+                 "__weakref__")
 
     def __init__(self, code: CompiledCode, data: DataPlan | None = None) -> None:
         module, layout = code.module, code.layout
@@ -138,6 +148,51 @@ class _VmctxTemplate:
         self.parked: list[Any] = []
         self.parked_stores: list[Any] = []
         self.parked_by: object = None  # the allocator that parked some (it counts them)
+        # Made on first use: VMFuncRef offset -> defined function index, and per element
+        # segment of defined functions the offsets of their records (``segment_words``).
+        self._ref_functions: dict[int, int] | None = None
+        self._segment_words: dict[tuple[int, ...], Any] = {}
+
+    def function_at_ref(self, offset: int) -> int | None:
+        """The defined function whose VMFuncRef record is at ``offset`` in the vmctx."""
+        by_offset = self._ref_functions
+        if by_offset is None:
+            by_offset = self._ref_functions = {
+                ref: index for index, ref in self.defined_refs.items()}
+        return by_offset.get(offset)
+
+    def segment_words(self, numbers: tuple[int, ...], vmctx: int) -> array[int] | None:
+        """For an element segment of function ``numbers``, in the instance at ``vmctx``:
+        the table words (each function's VMFuncRef address with the funcref tag), or
+        None if one is not a defined function with a record (an import)."""
+        known = self._segment_words.get(numbers, _UNKNOWN)
+        if known is _UNKNOWN:
+            known = self._segment_words[numbers] = self._segment_offsets(numbers)
+        if known is None:
+            return None
+        if isinstance(known, tuple):  # consecutive records: no Python step per word
+            first, stride, count = known
+            return array("Q", range(vmctx + first, vmctx + first + stride * count, stride))
+        return array("Q", [vmctx + offset for offset in known])
+
+    def _segment_offsets(self, numbers: tuple[int, ...]) -> Any:
+        """What :meth:`segment_words` adds ``vmctx`` to: (first, stride, count) when the
+        records are consecutive, else each one's tagged offset; None for an import."""
+        refs = self.defined_refs
+        tag = vm.FUNCREF_INIT_BIT
+        stride = vm.FUNC_REF_SIZE
+        if len(numbers) > 1 and numbers == tuple(range(numbers[0], numbers[0] + len(numbers))):
+            # Consecutive functions (a C program's function table): the defined ones'
+            # records are consecutive in index order, so if the first and the last have
+            # records ``count - 1`` strides apart, so does every one between.
+            first, last = refs.get(numbers[0]), refs.get(numbers[-1])
+            if first is not None and last is not None and \
+                    last - first == stride * (len(numbers) - 1):
+                return (first | tag, stride, len(numbers))
+        offsets = [refs.get(number, -1) for number in numbers]
+        if -1 in offsets:
+            return None
+        return array("Q", [offset | tag for offset in offsets])
 
     def discard_parked(self) -> None:
         """The module's code is gone: free the parked instances now (a parked store's
@@ -162,6 +217,126 @@ class _VmctxTemplate:
             stride = vm.FUNC_REF_SIZE // 8
             view = memoryview(ffi.buffer(words, len(self.data))).cast("Q")
             view[start:start + stride * count:stride] = array("Q", [vmctx]) * count
+
+
+_UNKNOWN: Any = object()
+
+
+class LazyFunctions(list[FuncInstance]):
+    """An instance's function index space whose defined functions are made on first use.
+
+    Imports are appended as in a plain list; :meth:`define` appends placeholders
+    (``None``) for the defined functions, each replaced by its ``FuncInstance`` the
+    first time it is read (by index, slice or iteration), always the same object.
+    Reading a function registers its VMFuncRef record with the store
+    (``JitState.funcrefs``), and a funcref word of one not made yet finds it through
+    :meth:`made_for_ref`."""
+
+    __slots__ = ("_instance", "_first")
+
+    def __init__(self, instance: JitModuleInstance) -> None:
+        super().__init__()
+        self._instance: JitModuleInstance | None = instance
+        self._first = 0
+
+    def define(self, first: int, count: int) -> None:
+        """The module's ``count`` defined functions, from index ``first``, made later."""
+        self._first = first
+        self.extend([cast(FuncInstance, None)] * count)
+
+    def _make(self, index: int) -> FuncInstance:
+        inst = self._instance
+        if inst is None:
+            raise IndexError("function index out of range (the instance was released)")
+        with _make_lock:  # two threads reading it first still get one object
+            func = list.__getitem__(self, index)
+            if func is None:
+                func = _new_function(inst, index, index - self._first)
+                list.__setitem__(self, index, func)
+        return func
+
+    def __getitem__(self, index: Any) -> Any:
+        item = list.__getitem__(self, index)
+        if item is None:
+            return self._make(index if index >= 0 else index + len(self))
+        if isinstance(index, slice):
+            for position in range(*index.indices(len(self))):
+                if list.__getitem__(self, position) is None:
+                    self._make(position)
+            return list.__getitem__(self, index)
+        return item
+
+    def made(self) -> list[FuncInstance]:
+        """Every function, made now if not yet (a plain list)."""
+        for position in range(self._first, len(self)):
+            if list.__getitem__(self, position) is None:
+                self._make(position)
+        return list(list.__iter__(self))
+
+    def made_for_ref(self, offset: int) -> FuncInstance | None:
+        """The defined function whose VMFuncRef record is at ``offset`` in the vmctx
+        (made now if not yet), or None if no defined function's record is there."""
+        inst = self._instance
+        if inst is None:
+            return None
+        index = cast(_VmctxTemplate, inst.code_cache).function_at_ref(offset)
+        return None if index is None else self[index]
+
+    def __iter__(self) -> Iterator[FuncInstance]:
+        return iter(self.made())
+
+    def __reversed__(self) -> Iterator[FuncInstance]:
+        return reversed(self.made())
+
+    def __contains__(self, item: object) -> bool:
+        return item is not None and item in self.made()
+
+    def index(self, item: FuncInstance, *args: Any) -> int:
+        return self.made().index(item, *args)
+
+    def count(self, item: FuncInstance) -> int:
+        return 0 if item is None else self.made().count(item)
+
+    def copy(self) -> list[FuncInstance]:
+        return self.made()
+
+    def __add__(self, other: list[Any]) -> list[Any]:
+        return self.made() + list(other)
+
+    def __mul__(self, count: Any) -> list[FuncInstance]:
+        return self.made() * count
+
+    def __eq__(self, other: object) -> bool:
+        return self.made() == (other.made() if isinstance(other, LazyFunctions) else other)
+
+    def pop(self, index: Any = -1) -> FuncInstance:
+        item = self[index]
+        list.pop(self, index)
+        return cast(FuncInstance, item)
+
+    def clear(self) -> None:
+        super().clear()
+        self._instance = None  # (the instance is released: no cycle through here)
+
+
+_make_lock = threading.Lock()
+
+
+def _new_function(inst: JitModuleInstance, index: int, slot: int) -> FuncInstance:
+    """Defined function ``index`` (code slot ``slot``) of ``inst``, with its ``JitFunc``;
+    registered with the store if it has a VMFuncRef record."""
+    template = cast(_VmctxTemplate, inst.code_cache)
+    func = FuncInstance(template.func_types[slot], inst.context, None, inst, index, slot)
+    offset = template.defined_refs.get(index)
+    vmctx = inst.vmctx
+    if offset is None:
+        func.compiled = JitFunc(template.code_slots[slot], vmctx, -1, inst, index)
+    else:
+        # The template wrote the record but for its vmctx word (new_instance did).
+        address = vmctx + offset
+        func.compiled = JitFunc(template.code_slots[slot], vmctx, -1, inst, index, address)
+        _jit_context(inst.context).jit.funcrefs[address] = func
+    return func
 
 
 _TEMPLATES: dict[int, tuple[weakref.ref[CompiledCode], _VmctxTemplate]] = {}
@@ -207,6 +382,7 @@ class JitAllocator:
         inst = JitModuleInstance(module, context, code, template.func_refs, template.size)
         # The engine's per-module state of an instance is its template (new_function).
         inst.code_cache = template
+        inst.funcs = LazyFunctions(inst)
         template.write(inst, state)
         return inst
 
@@ -286,6 +462,13 @@ class JitAllocator:
             funcs.append(func)
         return funcs
 
+    def add_functions(self, inst: JitModuleInstance, first: int, count: int) -> None:
+        funcs = inst.funcs
+        if isinstance(funcs, LazyFunctions):
+            funcs.define(first, count)  # each made on first use
+        else:
+            funcs.extend(self.new_functions(inst, first, count))
+
     def _write_func_ref(self, inst: JitModuleInstance, index: int, func: FuncInstance) -> None:
         """Fill the vmctx's VMFuncRef record of function ``index``, if it has one (before
         any global initializer or segment can name the function)."""
@@ -328,14 +511,39 @@ class JitAllocator:
                    items: list[Any]) -> None:
         tables = inst.tables
         target = tables[table]
-        lazy = getattr(target, "lazy", None)
-        if lazy is not None and table >= len(tables) - len(inst.module.tables):
+        if isinstance(target, JitTable) and target.lazy is not None \
+                and table >= len(tables) - len(inst.module.tables):
             # Defined here (another instance's table may be lazy too): every element
             # reads 0 until first used, so recording the items is all
-            # (``JitTable.initialize_lazily``, inlined: this runs per instantiation).
-            lazy.update(zip(range(start, start + len(items)), items, strict=True))
+            # (``JitTable.initialize_lazily``, inlined: this runs per instantiation).  An
+            # earlier segment may have written words here (``init_table_funcs``): zero
+            # again, the elements read from ``lazy``.
+            ffi.memmove(ffi.cast("char *", target.elements_address + 8 * start),
+                        bytes(8 * len(items)), 8 * len(items))
+            target.lazy.update(zip(range(start, start + len(items)), items, strict=True))
         else:
             target.initialize(start, items)
+
+    def init_table_funcs(self, inst: JitModuleInstance, table: int, start: int,
+                         numbers: tuple[int, ...]) -> None:
+        target = inst.tables[table]
+        if isinstance(target, JitTable) and target.lazy is not None \
+                and table >= len(inst.tables) - len(inst.module.tables):
+            template = cast(_VmctxTemplate, inst.code_cache)
+            words = template.segment_words(numbers, inst.vmctx)
+            if words is not None:
+                # The instance's own functions, each with a VMFuncRef record in the
+                # vmctx: the words are the records' addresses (tagged), written now, so
+                # no function object is made for them (one is when the element is read
+                # back as a funcref).
+                ffi.memmove(ffi.cast("char *", target.elements_address + 8 * start),
+                            words, 8 * len(words))
+                lazy = target.lazy
+                if lazy:  # an earlier segment recorded some of these elements
+                    for i in range(start, start + len(numbers)):
+                        lazy.pop(i, None)
+                return
+        self.init_table(inst, table, start, list(map(inst.funcs.__getitem__, numbers)))
 
     def activate(self, inst: JitModuleInstance) -> None:
         # Compiled code may run from here on (start function) or keep references into

@@ -16,7 +16,7 @@ import itertools
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pyjitwasm.jit import abi
 from pyjitwasm.runtime.instance import FuncInstance
@@ -312,7 +312,22 @@ class JitState:
         """The function a funcref word stands for (None for 0)."""
         if address == 0:
             return None
-        return self.funcrefs[address]
+        func = self.funcrefs.get(address)
+        if func is None:
+            func = self._unmade_func_at(address)
+        return func
+
+    def _unmade_func_at(self, address: int) -> FuncInstance:
+        """The function of a VMFuncRef record in an instance's vmctx whose object is
+        not made yet (``instance.LazyFunctions``: made and registered now)."""
+        for inst in self.instances:
+            offset = address - inst.vmctx
+            funcs = inst.funcs
+            if 0 <= offset < inst.layout.size and hasattr(funcs, "made_for_ref"):
+                func = funcs.made_for_ref(offset)
+                if func is not None:
+                    return cast(FuncInstance, func)
+        raise KeyError(address)
 
     # Externrefs ---------------------------------------------------------------------
 

@@ -341,6 +341,8 @@ def test_data_plan_read_beside_module_preparation_falls_back_on_failure(
     from pyjitwasm.runtime.jit import module_record
 
     _instantiate(_engine(tmp_path))
+    # A data section this small is read in line (next test); as if it were large:
+    monkeypatch.setattr(module_record, "THREAD_DATA_BYTES", 1)
     warm = _engine(tmp_path)
     module = pyjitwasm.Module(warm, WASM)
     assert isinstance(module._prepared._pending_data, module_record.PendingDataPlan)
@@ -365,6 +367,20 @@ def test_data_plan_read_beside_module_preparation_falls_back_on_failure(
     assert not module._wasm.datas_decoded
 
 
+def test_small_data_section_record_is_read_without_a_thread(tmp_path: Path) -> None:
+    from pyjitwasm.runtime.jit import module_record
+
+    assert len(WASM) < module_record.THREAD_DATA_BYTES
+    _instantiate(_engine(tmp_path))
+    warm = _engine(tmp_path)
+    module = pyjitwasm.Module(warm, WASM)
+    assert module._prepared._pending_data is None  # no thread started
+    store = pyjitwasm.Store(warm)
+    _check_instance(store, pyjitwasm.Instance(store, module, []))
+    assert not module._wasm.datas_decoded  # the record, read by the instantiation
+    assert _code_cache(warm).stats.hits >= 2  # the note and the record
+
+
 def test_large_record_is_stored_on_a_thread(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
@@ -382,3 +398,17 @@ def test_large_record_is_stored_on_a_thread(tmp_path: Path,
     module, store, instance = _instantiate(_engine(tmp_path), BIG_WASM)
     assert not module._wasm.datas_decoded
     assert _memory(store, instance, 4096, len(BIG)) == BIG
+
+
+def test_module_without_data_segments_needs_no_record(tmp_path: Path) -> None:
+    # A memory but no data section: the plan is empty, made without reading or
+    # writing a record, cold and warm; the memory starts zeroed either way.
+    wasm = wat2wasm("""(module (memory (export "mem") 1)
+      (func (export "get") (param i32) (result i32) (i32.load8_u (local.get 0))))""")
+    for _ in range(2):  # cold, then warm
+        engine = _engine(tmp_path)
+        module, store, instance = _instantiate(engine, wasm)
+        assert module._wasm.datas_decoded and not module._wasm.datas
+        assert instance.exports(store)["get"](store, 16) == 0
+        assert not _record_path(engine, wasm).exists()
+        assert _code_cache(engine).stats.corrupt == 0
