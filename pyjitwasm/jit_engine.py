@@ -44,7 +44,7 @@ from pyjitwasm.runtime.jit.store import JitStoreContext, native_epoch_counter
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance
 from pyjitwasm.runtime.memory import MemoryInstance
-from pyjitwasm.runtime.native import install_sigint_handler
+from pyjitwasm.runtime.native import install_sigint_handler, prepare_thread
 from pyjitwasm.runtime.pooling import InstancePool
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import TableInstance
@@ -176,6 +176,8 @@ class JitBackend:
         # Ctrl-C stops running compiled code (runtime/native/native.c), when Python's
         # default SIGINT handler is in place and this is the main thread.
         install_sigint_handler()
+        # The first call from this thread need not wait for its set-up.
+        prepare_thread()
 
     def new_context(self) -> JitStoreContext:
         c = self.config

@@ -384,6 +384,12 @@ def install_sigint_handler() -> bool:
     return lib.pyjitwasm_install_sigint_handler() >= 0
 
 
+def prepare_thread() -> None:
+    """Set this thread up for running compiled code (its signal stack, its stack's
+    bounds) now instead of at its first call into wasm."""
+    lib.pyjitwasm_prepare_thread()
+
+
 def sigint_interrupted() -> bool:
     """Whether this thread's last trap was a Ctrl-C (and forget it)."""
     return bool(lib.pyjitwasm_take_sigint())

@@ -25,6 +25,7 @@ uintptr_t pyjitwasm_thread_stack_limit(void);
 int pyjitwasm_install_signal_handlers(void);
 int pyjitwasm_install_sigint_handler(void);
 int pyjitwasm_take_sigint(void);
+void pyjitwasm_prepare_thread(void);
 int pyjitwasm_register_code(uintptr_t start, uintptr_t end);
 int pyjitwasm_unregister_code(uintptr_t start, uintptr_t end);
 int pyjitwasm_register_heap(uintptr_t start, uintptr_t end);

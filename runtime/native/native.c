@@ -746,6 +746,15 @@ static void setup_thread(void)
     thread_ready = 1;
 }
 
+/* The calling thread's set-up now rather than at its first entry into wasm (an Engine
+ * does this for the thread that makes it: on the main thread, glibc finds the stack's
+ * bounds by reading /proc/self/maps, ~0.5 ms a first call would otherwise wait for). */
+void pyjitwasm_prepare_thread(void)
+{
+    if (!thread_ready)
+        setup_thread();
+}
+
 /* ------------------------------------------------------------------ entering and leaving */
 
 /* The thread pointer compiled code's `llvm.thread.pointer` reads. */
