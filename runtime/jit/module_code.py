@@ -81,6 +81,7 @@ from pyjitwasm.runtime.jit.compile_worker import (
     WorkerJob,
 )
 from pyjitwasm.runtime.jit.linked_chunk import LinkedChunk
+from pyjitwasm.runtime.jit.osr import compile_osr_entry
 from pyjitwasm.runtime.jit.tiering import COMPILE_THREAD_STACK, background_compiler, start_thread
 from pyjitwasm.runtime.native import (
     ffi,
@@ -167,6 +168,16 @@ class ModuleCode:
         self.tier_ups = 0
         self.tier_up_seconds = 0.0
         self.tier_up_errors: dict[int, BaseException] = {}
+        # On-stack-replacement entries by (defined function number, loop offset), guarded
+        # by _tier_cond like tier-ups: the published ones' addresses, the queued or
+        # compiling ones, failures, and their code (kept while the module's code lives:
+        # a frame may run it).  See "On-stack replacement" below.
+        self._osr_entries: dict[tuple[int, int], int] = {}
+        self._osr_queued: set[tuple[int, int]] = set()
+        self.osr_errors: dict[tuple[int, int], BaseException] = {}
+        self._osr_code: list[CompiledModule] = []
+        self.osr_compiles = 0
+        self.osr_seconds = 0.0
         if self.tiered and count:
             self._counters[0:count] = [max(options.tier_up_threshold, 0)] * count
         if self.lazy:
@@ -815,6 +826,76 @@ class ModuleCode:
         """Defined function ``func_index``'s tier-up counter (for tests)."""
         return int(self._counters[func_index - self.first])
 
+    # On-stack replacement -----------------------------------------------------------
+
+    def osr_entry(self, k: int, loop_offset: int) -> int | None:
+        """The address of the OSR entry of defined function number ``k`` (its index minus
+        the imports) at the ``loop`` whose ``Instr.offset`` is ``loop_offset``, once it
+        is compiled and published; else None.  The entry is
+        ``R entry(uint64_t vmctx, uint64_t locals)`` (``translate/osr.py``)."""
+        return self._osr_entries.get((k, loop_offset))
+
+    def request_osr(self, k: int, loop_offset: int) -> None:
+        """Queue the compile of that OSR entry on the background compiler thread, once
+        (nothing when it is published, queued, or has failed).  Returns at once."""
+        if not 0 <= k < len(self._code):
+            raise IndexError(f"no defined function number {k}")
+        key = (k, loop_offset)
+        with self._tier_cond:
+            if key in self._osr_entries or key in self._osr_queued or key in self.osr_errors:
+                return
+            self._osr_queued.add(key)
+        ref = weakref.ref(self)  # a queued job must not keep the module's code alive
+        if not background_compiler().submit(lambda: _osr_job(ref, k, loop_offset)):
+            self._osr_done(key)  # interpreter exit: no compile any more
+
+    def osr_failed(self, k: int, loop_offset: int) -> bool:
+        """Whether compiling that OSR entry failed (``osr_errors`` has why: an
+        ``OsrError`` for a loop that cannot have one, an LLVM error, ``MemoryError``);
+        it is not tried again."""
+        return (k, loop_offset) in self.osr_errors
+
+    def compile_osr(self, k: int, loop_offset: int) -> int:
+        """Compile and publish that OSR entry now, on this thread (what a queued request
+        runs); its address.  A failure is remembered in ``osr_errors`` and raised."""
+        key = (k, loop_offset)
+        known = self._osr_entries.get(key)
+        if known is not None:
+            return known
+        func_index = self.first + k
+        t0 = time.perf_counter()
+        try:
+            compiled = compile_osr_entry(self.module, func_index, loop_offset,
+                                         self.options, self.symbols, self.info)
+        except Exception as exc:
+            with self._tier_cond:
+                self.osr_errors[key] = exc
+            self._report("osr", [func_index], TIER1, None, t0,
+                         error=f"{type(exc).__name__}: {exc}")
+            raise
+        with self._publish_lock:
+            # The fault handler and backtraces must know the code before it can run.
+            codemap.register(compiled)
+            self._osr_code.append(compiled)
+            with self._tier_cond:
+                address = self._osr_entries.setdefault(
+                    key, compiled.function_address(func_index))
+                self.osr_compiles += 1
+                self.osr_seconds += time.perf_counter() - t0
+        self._report("osr", [func_index], TIER1, compiled, t0)
+        return address
+
+    def wait_for_osr(self, timeout: float | None = None) -> bool:
+        """Wait until no OSR entry of this module is queued or compiling; False on
+        timeout (for tests and measurements)."""
+        with self._tier_cond:
+            return self._tier_cond.wait_for(lambda: not self._osr_queued, timeout)
+
+    def _osr_done(self, key: tuple[int, int]) -> None:
+        with self._tier_cond:
+            self._osr_queued.discard(key)
+            self._tier_cond.notify_all()
+
     # Statistics ---------------------------------------------------------------------
 
     @property
@@ -855,6 +936,18 @@ def _link_groups(batches: list[tuple[list[int], int, BatchObject, ObjectSymbols 
         groups[-1].append(item)
         names.update(exported)
     return groups
+
+
+def _osr_job(ref: weakref.ref[ModuleCode], k: int, loop_offset: int) -> None:
+    code = ref()  # the module may be gone by the time the job runs
+    if code is None:
+        return
+    try:
+        code.compile_osr(k, loop_offset)
+    except Exception:  # noqa: BLE001, S110 - kept in osr_errors: x64 code stops asking
+        pass
+    finally:
+        code._osr_done((k, loop_offset))
 
 
 def _tier_up_job(ref: weakref.ref[ModuleCode], k: int) -> None:
