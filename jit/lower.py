@@ -1131,8 +1131,10 @@ class _FunctionLowering:
         operands = self.call_args(sig, args, wasm_abi)
         if tail:
             own = self.func.signature
+            # (An OSR entry's LLVM parameters are not a wasm function's.)
             same = ([p.type for p in own.params] == [p.type for p in sig.params]
-                    and own.returns == sig.returns and wasm_abi)
+                    and own.returns == sig.returns and wasm_abi
+                    and not _takes_caller_register(own))
             marker = "musttail " if same and returns_in_registers(sig.returns) else ""
             if ret == "void":
                 self.emit(f"{marker}call void {callee}({operands})")

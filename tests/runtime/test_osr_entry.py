@@ -401,3 +401,39 @@ def test_the_entry_has_its_own_symbol_and_the_function_keeps_its_slot(program: P
     assert function.start == entry
     assert function.symbol == f"wasm_osr_{func_index}_{program.loops(k)[0]}"
     assert math.isfinite(compiled.timings.total) and compiled.timings.llvm > 0
+
+
+TAIL_CALLS = """
+(module
+  (func $count (param $n i64) (param $acc i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (local.get $acc))
+      (else (return_call $count (i64.sub (local.get $n) (i64.const 1))
+                                (i64.add (local.get $acc) (local.get $n))))))
+  ;; A tail call out of the loop to a function of the entry's own IR signature
+  ;; (vmctx, i64): the entry's LLVM one differs, so no musttail.
+  (func $twice (param $n i64) (result i64) (i64.mul (local.get $n) (i64.const 2)))
+  (func $run (export "run") (param $n i64) (result i64) (local $acc i64)
+    (loop $l
+      (local.set $acc (i64.add (local.get $acc) (local.get $n)))
+      (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+      (br_if $l (i64.gt_u (local.get $n) (i64.const 10))))
+    (if (i64.eqz (i64.and (local.get $acc) (i64.const 1)))
+      (then (return_call $twice (local.get $acc))))
+    (return_call $count (local.get $n) (local.get $acc))))
+"""
+
+
+def test_tail_calls_after_the_loop_return_the_result() -> None:
+    store = Store(Engine(Config(lazy_compilation=True)))
+    module = Module(store.engine, TAIL_CALLS)
+    instance = Instance(store, module, [])
+    code = module._prepared.compiled()  # noqa: SLF001
+    assert isinstance(code, ModuleCode)
+    k = 2
+    loop = next(i.offset for i in code.module.codes[k].instrs if i.op == op.LOOP)
+    entry = code.compile_osr(k, loop)
+    run = instance.exports(store)["run"]
+    vmctx = instance._rt.vmctx  # noqa: SLF001
+    for n in (20, 21, 1000):
+        assert call_osr_entry(vmctx, entry, [(I64, n), (I64, 0)], [I64]) == [run(store, n)]
