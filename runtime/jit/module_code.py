@@ -37,7 +37,9 @@ inline them), through the ``opt_level`` pipeline and writes the slots of those n
 at tier 1.  Calls made after that reach tier 1 (tier-0 callers
 load the slot on every call); frames already running tier-0 code finish there, which
 is why tier-0 code is never freed while the module lives.  Eager compilation is
-tier 1 from the start, without counters.
+tier 1 from the start, without counters.  A tier-0 frame running a long loop can move
+into tier-1 code through an on-stack-replacement entry of that loop
+(:meth:`ModuleCode.request_osr`, :meth:`ModuleCode.osr_entry`; ``runtime/jit/osr.py``).
 
 One lock per module makes the first callers of a function compile it once; other
 threads wait for it (llvmlite serializes its own calls anyway).  A tier-up compiles
