@@ -875,6 +875,9 @@ class ModuleCode:
             self._report("osr", [func_index], TIER1, None, t0,
                          error=f"{type(exc).__name__}: {exc}")
             raise
+        finally:
+            # Translated: decoded again only if needed again (``FunctionBody.release``).
+            self.module.codes[k].release()
         with self._publish_lock:
             # The fault handler and backtraces must know the code before it can run.
             codemap.register(compiled)

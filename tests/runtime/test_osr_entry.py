@@ -12,6 +12,7 @@ some iterations) or against the same computation in Python.
 from __future__ import annotations
 
 import math
+import threading
 import struct
 from typing import Any
 
@@ -437,3 +438,25 @@ def test_tail_calls_after_the_loop_return_the_result() -> None:
     vmctx = instance._rt.vmctx  # noqa: SLF001
     for n in (20, 21, 1000):
         assert call_osr_entry(vmctx, entry, [(I64, n), (I64, 0)], [I64]) == [run(store, n)]
+
+
+def test_two_threads_compiling_one_entry_publish_one_address() -> None:
+    program = Program()
+    k = program.index("nest")
+    loop = program.loops(k)[1]
+    addresses: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def compile_it() -> None:
+        barrier.wait()
+        addresses.append(program.code.compile_osr(k, loop))
+
+    threads = [threading.Thread(target=compile_it) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(addresses) == 2 and addresses[0] == addresses[1] == program.code.osr_entry(k, loop)
+    assert program.code.module.codes[k].released  # translated, then let go
+    assert call_osr_entry(program.vmctx, addresses[0], [(I32, 4), (I32, 0), (I32, 0), (I64, 0)],
+                          [I64]) == [program.call("nest", 4)]
