@@ -12,8 +12,8 @@ some iterations) or against the same computation in Python.
 from __future__ import annotations
 
 import math
-import threading
 import struct
+import threading
 from typing import Any
 
 import pytest
