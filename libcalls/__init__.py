@@ -27,6 +27,7 @@ from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance, instance_by_vmctx
 from pyjitwasm.translate import libcalls as ir_libcalls
 from pyjitwasm.translate import vmctx as vm
+from pyjitwasm.translate.tiering import OSR_NEVER
 from pyjitwasm.wasm.types import FUNCREF
 
 STATUS_OK = 0
@@ -48,6 +49,7 @@ _C_INDEX = {
     "epoch_deadline_reached": 11,
     "out_of_fuel": 12,
     "tier_up": 13,
+    "tier_up_loop": 14,
 }
 
 
@@ -221,6 +223,17 @@ def tier_up(vmctx: int, defined_index: int) -> int:
     return 0
 
 
+def tier_up_loop(vmctx: int, defined_index: int, loop_offset: int) -> int:
+    """Tier-0 function number ``defined_index`` is hot in the loop at wasm offset
+    ``loop_offset``: queue it for tier 1 and, where the runtime allows, that loop for
+    on-stack replacement. The loop's OSR entry address, or ``OSR_PENDING`` /
+    ``OSR_NEVER`` (``translate/tiering.py``)."""
+    code = _instance(vmctx).compiled
+    if isinstance(code, ModuleCode):
+        return code.request_loop_tier_up(defined_index, loop_offset)
+    return OSR_NEVER
+
+
 IMPLEMENTATIONS: dict[str, Callable[..., int]] = {
     "memory_grow": memory_grow,
     "table_lazy_init": table_lazy_init,
@@ -236,6 +249,7 @@ IMPLEMENTATIONS: dict[str, Callable[..., int]] = {
     "epoch_deadline_reached": epoch_deadline_reached,
     "out_of_fuel": out_of_fuel,
     "tier_up": tier_up,
+    "tier_up_loop": tier_up_loop,
 }
 
 

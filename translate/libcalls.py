@@ -98,6 +98,12 @@ TIER_UP = Libcall(
     "tier_up", 15, (I64,), (), None,
     "(defined function number) -> nothing. Tier-0 code calls it when the function's "
     "tier-up counter goes negative; the runtime queues the function for tier 1.")
+TIER_UP_LOOP = Libcall(
+    "tier_up_loop", 16, (I64, I64), (I64,), None,
+    "(defined function number, wasm offset of a loop instruction) -> OSR entry. x64 tier-0 "
+    "code calls it when the count runs out at that loop's header: the runtime queues the "
+    "function for tier 1 and the loop for on-stack replacement (translate/tiering.py's "
+    "OSR slots); the result is the entry's address, OSR_PENDING or OSR_NEVER.", cold=True)
 
 # Interruption (translate/interrupts.py): called on the cold path of a check.
 EPOCH_DEADLINE_REACHED = Libcall(
@@ -112,7 +118,7 @@ OUT_OF_FUEL = Libcall(
 LIBCALLS: tuple[Libcall, ...] = (
     MEMORY_GROW, TABLE_LAZY_INIT, MEMORY_FILL, MEMORY_COPY, MEMORY_INIT, DATA_DROP,
     TABLE_GROW, TABLE_FILL, TABLE_COPY, TABLE_INIT, ELEM_DROP,
-    EPOCH_DEADLINE_REACHED, OUT_OF_FUEL, TIER_UP,
+    EPOCH_DEADLINE_REACHED, OUT_OF_FUEL, TIER_UP, TIER_UP_LOOP,
 )
 """Every libcall the translator may emit."""
 

@@ -37,6 +37,28 @@ COUNTER_SIZE = 4
 COUNTER_PARKED = 0x7FFFFFFF
 """A counter's value once its function is queued for tier 1 (it never runs out again)."""
 
+# On-stack replacement (x64 tier 0 only; runtime/jit/module_code.py has the policy).
+# After the counters, the same table holds one 16-byte OSR slot per defined function:
+# the address of the tier-1 entry at one of its loop headers (``OSR_PENDING`` while it
+# is being compiled, ``OSR_NEVER`` when there will be none), then the tag of the loop it
+# is for (the ``loop`` instruction's wasm offset + 1; 0: no loop asked yet).  Tier-0
+# code reads the slot on the slow path of a loop-header count, without a call.
+OSR_SLOT_SIZE = 16
+OSR_PENDING = 0
+OSR_NEVER = 1
+OSR_RECHECK = 1000
+"""Loop iterations between two looks at a pending OSR slot."""
+
+
+def osr_table_offset(num_defined: int) -> int:
+    """Byte offset of the OSR slots in the counter table of ``num_defined`` functions."""
+    return (COUNTER_SIZE * num_defined + 7) & ~7
+
+
+def counter_table_bytes(num_defined: int) -> int:
+    """Size of the whole table: counters, then OSR slots."""
+    return osr_table_offset(num_defined) + OSR_SLOT_SIZE * num_defined
+
 
 def enable_counters(t: FunctionState) -> None:
     """Make ``t``'s function count for tier-up (call before the body is translated)."""
@@ -87,5 +109,6 @@ def _count_down(t: FunctionState, count: Value, table: Value) -> None:
     fb.switch_to_block(resume)
 
 
-__all__ = ["COUNTER_PARKED", "COUNTER_SIZE", "count_function_entry", "count_loop_iteration",
-           "enable_counters"]
+__all__ = ["COUNTER_PARKED", "COUNTER_SIZE", "OSR_NEVER", "OSR_PENDING", "OSR_RECHECK",
+           "OSR_SLOT_SIZE", "count_function_entry", "count_loop_iteration",
+           "counter_table_bytes", "enable_counters", "osr_table_offset"]

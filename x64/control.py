@@ -79,9 +79,11 @@ def loop(e: FunctionCompiler, imm: Any) -> None:
     e.condition = None
     frame.header = len(e.c)
     e.frames.append(frame)
-    # The loop-header count (translate/tiering.count_loop_iteration).
+    # The loop-header count (translate/tiering.count_loop_iteration).  A loop entered
+    # with nothing on the operand stack may continue in tier-1 code (on-stack
+    # replacement): its state is all in the locals.
     e.c += mem(b"\x8b", RCX, RBP, -24)
-    e.count_down()
+    e.count_down(None if params or e.st else e.offset)
 
 
 def _pop_condition(e: FunctionCompiler) -> int:

@@ -39,13 +39,24 @@ from typing import Any
 from pyjitwasm.jit import abi
 from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate.env import ModuleInfo
-from pyjitwasm.translate.tiering import COUNTER_PARKED, COUNTER_SIZE
+from pyjitwasm.translate.tiering import (
+    COUNTER_PARKED,
+    COUNTER_SIZE,
+    OSR_NEVER,
+    OSR_RECHECK,
+    OSR_SLOT_SIZE,
+    osr_table_offset,
+)
 from pyjitwasm.translate.vmctx import MEMORY_DEF_BASE
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.opcodes import BLOCKTYPE_EMPTY
 from pyjitwasm.x64.asm import (
+    CC_A,
     CC_B,
+    CC_E,
+    CC_NE,
     CC_NS,
+    CC_S,
     JMP32,
     LOAD32_RAX,
     LOAD64_RAX,
@@ -151,6 +162,8 @@ class FunctionCompiler:
         self.st: list[str] = []  # the compile-time operand stack: type letters
         self.frames: list[Frame] = []
         self.traps: list[tuple[int, int, int]] = []  # (rel32 fixup, operand, wasm offset)
+        # Loop headers' out-of-line OSR paths: (rel32 fixup, resume at, loop's offset).
+        self.osr_stubs: list[tuple[int, int, int]] = []
         self.offset = 0  # wasm offset of the instruction being compiled
         self.reachable = True
         self.dead_depth = 0
@@ -476,21 +489,64 @@ class FunctionCompiler:
                 c += mem(b"\x0f\x10", 0, RBP, d, 0, b"\xf2")
         c += EPILOGUE
 
-    def count_down(self) -> None:
+    def count_down(self, osr_loop: int | None = None) -> None:
         """Store count - 1 (the count in ecx) as the function's counter and the local
-        count; call ``tier_up`` once when it goes negative (``translate/tiering.py``)."""
+        count; call ``tier_up`` once when it goes negative (``translate/tiering.py``).
+        ``osr_loop``: at the header of the loop at this wasm offset, where on-stack
+        replacement may continue the function in tier-1 code (the slow path is an
+        out-of-line stub instead, :meth:`osr_stub`)."""
         c = self.c
         number = self.func_index - self.info.num_imported_funcs
         c += b"\x83\xe9\x01"  # sub ecx, 1
         self.load_vmctx_field(RAX, self.layout.tier_counters)
         c += mem(b"\x89", RCX, RAX, COUNTER_SIZE * number)
         c += mem(b"\x89", RCX, RBP, COUNT_DISP)
+        if osr_loop is not None:
+            fixup = self.jump_forward(CC_S)
+            self.osr_stubs.append((fixup, len(c), osr_loop))
+            return
         skip = self.jump_forward(CC_NS)
         c += MOV_RDI_RBX
         c += mov_imm32(RSI, number)
         self.call_symbol(lc.TIER_UP.symbol)
         c += mem(b"\xc7", 0, RBP, COUNT_DISP) + COUNTER_PARKED.to_bytes(4, "little")
         self.patch(skip, len(c))
+
+    def osr_stub(self, fixup: int, resume: int, loop_offset: int) -> None:
+        """The slow path of the count at the header of the loop at ``loop_offset``: look
+        at the function's OSR slot (``translate/tiering.py``) and, when it holds this
+        loop's tier-1 entry, call it with the locals and return what it returns (this
+        frame stays below it: the entry runs the rest of the function); ask the runtime
+        (``tier_up_loop``) when the slot is not this loop's yet; otherwise count
+        ``OSR_RECHECK`` more iterations (pending) or park the count (never)."""
+        c = self.c
+        self.patch(fixup, len(c))
+        if self.with_lines:
+            self.lines.append((len(c), loop_offset))
+        number = self.func_index - self.info.num_imported_funcs
+        slot = osr_table_offset(len(self.info.module.codes)) + OSR_SLOT_SIZE * number
+        self.load_vmctx_field(RAX, self.layout.tier_counters)
+        c += mem(b"\x81", 7, RAX, slot + 8, 1) + (loop_offset + 1).to_bytes(4, "little")
+        ask = self.jump_forward(CC_NE)  # cmp qword [slot's tag], offset + 1
+        c += mem(b"\x8b", RAX, RAX, slot, 1)  # mov rax, [slot's entry]
+        decide = len(c)
+        c += b"\x48\x83\xf8" + bytes((OSR_NEVER,))  # cmp rax, OSR_NEVER
+        enter = self.jump_forward(CC_A)
+        never = self.jump_forward(CC_E)
+        c += mem(b"\xc7", 0, RBP, COUNT_DISP) + OSR_RECHECK.to_bytes(4, "little")
+        self.jump_to(resume)
+        self.patch(ask, len(c))
+        c += MOV_RDI_RBX + mov_imm32(RSI, number) + mov_imm32(RDX, loop_offset)
+        self.call_symbol(lc.TIER_UP_LOOP.symbol)
+        self.jump_to(decide)
+        self.patch(never, len(c))
+        c += mem(b"\xc7", 0, RBP, COUNT_DISP) + COUNTER_PARKED.to_bytes(4, "little")
+        self.jump_to(resume)
+        self.patch(enter, len(c))
+        c += MOV_RDI_RBX
+        c += mem(b"\x8d", RSI, RBP, LOCALS_DISP, 1)  # lea rsi, [local 0]
+        c += call_reg(RAX)
+        c += EPILOGUE  # the entry's result is in rax / xmm0 already
 
     # The function ------------------------------------------------------------------
 
@@ -597,6 +653,8 @@ class FunctionCompiler:
                         del pool[index]  # popped: dead
             else:
                 self.skip(instr, handlers)
+        for fixup, resume, loop_offset in self.osr_stubs:
+            self.osr_stub(fixup, resume, loop_offset)
         # Trap stubs (cold, one per site so each keeps its own wasm offset).
         for fixup, operand, offset in self.traps:
             self.patch(fixup, len(c))

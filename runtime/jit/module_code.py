@@ -91,7 +91,13 @@ from pyjitwasm.runtime.native import (
     lazy_stubs_supported,
     native_stack_room,
 )
-from pyjitwasm.translate.tiering import COUNTER_PARKED
+from pyjitwasm.translate.tiering import (
+    COUNTER_PARKED,
+    OSR_NEVER,
+    OSR_PENDING,
+    counter_table_bytes,
+    osr_table_offset,
+)
 from pyjitwasm.translate.vmctx import VMContextLayout
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.features import Features
@@ -147,8 +153,11 @@ class ModuleCode:
         # Compiled code of each defined function (0: not yet), mirrored into the slots.
         self._code = [0] * count
         self._tier = [-1] * count  # tier of self._code[k] (-1: not compiled)
-        self._counters: Any = ffi.new("int32_t[]", max(count, 1))
+        # The tier-up counters, then the OSR slots (translate/tiering.py's layout).
+        self._counters: Any = ffi.new("int32_t[]", max(counter_table_bytes(count) // 4, 1))
         self.counters_address: int = int(ffi.cast("uintptr_t", self._counters))
+        self._osr_slots: Any = ffi.cast(
+            "uint64_t *", self.counters_address + osr_table_offset(count))
         self._entry_shims: dict[int, int] = {}
         self._callees: dict[int, list[int]] = {}
         # Reentrant: a finalizer run by a collection during a compile may call wasm.
@@ -775,6 +784,43 @@ class ModuleCode:
             self._defer_tier_up(k)
             return
         self._tier_up_on_thread(k)
+
+    def request_loop_tier_up(self, k: int, loop_offset: int) -> int:
+        """Defined function ``k`` is hot in its loop at wasm offset ``loop_offset`` (x64
+        tier-0 code asks): queue ``k`` for tier 1 and, when on-stack replacement is on,
+        the loop's OSR entry, once per function (the first hot loop of a function
+        takes its OSR slot). The slot's entry: the address, ``OSR_PENDING`` or
+        ``OSR_NEVER`` (translate/tiering.py)."""
+        self.request_tier_up(k)
+        slots = self._osr_slots
+        tag = loop_offset + 1
+        with self._tier_cond:
+            if slots[2 * k + 1] == tag:
+                return int(slots[2 * k])
+            if slots[2 * k + 1] != 0 or not self.osr_enabled:
+                return OSR_NEVER  # another loop of ``k`` has the slot
+            slots[2 * k] = OSR_PENDING
+            slots[2 * k + 1] = tag
+        self._start_osr(k, loop_offset)
+        return int(slots[2 * k])
+
+    @property
+    def osr_enabled(self) -> bool:
+        """Whether hot x64 loops move to tier-1 code on the stack: under tiers, in a
+        module without a compile worker (its tier-ups would take turns with the program's
+        compiles on this process's thread), unless ``PYJITWASM_OSR=0``."""
+        return self.tiered and self._worker_source is None and env_flag("PYJITWASM_OSR")
+
+    def _osr_ready(self, k: int, loop_offset: int, address: int | None) -> None:
+        """The OSR entry of ``k`` at ``loop_offset`` is published (``address``) or will
+        never be (None): the loop's next look at the slot takes it."""
+        with self._tier_cond:
+            if self._osr_slots[2 * k + 1] == loop_offset + 1:
+                self._osr_slots[2 * k] = OSR_NEVER if address is None else address
+
+    def _start_osr(self, k: int, loop_offset: int) -> None:
+        """Queue the compile of the OSR entry; it ends in :meth:`_osr_ready`."""
+        self._osr_ready(k, loop_offset, None)
 
     def _tier_up_on_thread(self, k: int) -> None:
         """Queue the tier-up of ``k`` on this process's background compiler thread."""

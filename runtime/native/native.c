@@ -982,7 +982,7 @@ static int64_t call_python_libcall(uint32_t which, void *vmctx, uint64_t a0, uin
 enum {
     LC_MEMORY_GROW, LC_TABLE_LAZY_INIT, LC_MEMORY_FILL, LC_MEMORY_COPY, LC_MEMORY_INIT,
     LC_DATA_DROP, LC_TABLE_GROW, LC_TABLE_FILL, LC_TABLE_COPY, LC_TABLE_INIT, LC_ELEM_DROP,
-    LC_EPOCH_DEADLINE_REACHED, LC_OUT_OF_FUEL, LC_TIER_UP,
+    LC_EPOCH_DEADLINE_REACHED, LC_OUT_OF_FUEL, LC_TIER_UP, LC_TIER_UP_LOOP,
     LC_COUNT
 };
 
@@ -1064,6 +1064,11 @@ static void libcall_tier_up(void *vmctx, uint64_t defined_index)
     call_python_libcall(LC_TIER_UP, vmctx, defined_index, 0, 0, 0, 0);
 }
 
+static int64_t libcall_tier_up_loop(void *vmctx, uint64_t defined_index, uint64_t loop_offset)
+{
+    return call_python_libcall(LC_TIER_UP_LOOP, vmctx, defined_index, loop_offset, 0, 0, 0);
+}
+
 /* Address of libcall `which` (an LC_* index), or 0. */
 uintptr_t pyjitwasm_libcall_address(uint32_t which)
 {
@@ -1082,6 +1087,7 @@ uintptr_t pyjitwasm_libcall_address(uint32_t which)
     case LC_EPOCH_DEADLINE_REACHED: return (uintptr_t)libcall_epoch_deadline_reached;
     case LC_OUT_OF_FUEL: return (uintptr_t)libcall_out_of_fuel;
     case LC_TIER_UP: return (uintptr_t)libcall_tier_up;
+    case LC_TIER_UP_LOOP: return (uintptr_t)libcall_tier_up_loop;
     default: return 0;
     }
 }
