@@ -820,7 +820,12 @@ class ModuleCode:
 
     def _start_osr(self, k: int, loop_offset: int) -> None:
         """Queue the compile of the OSR entry; it ends in :meth:`_osr_ready`."""
-        self._osr_ready(k, loop_offset, None)
+        self.request_osr(k, loop_offset)
+        # Compiled or failed before (request_osr then queued nothing): say so now.  A
+        # queued compile's own report may come too: the same value.
+        address = self.osr_entry(k, loop_offset)
+        if address is not None or self.osr_failed(k, loop_offset):
+            self._osr_ready(k, loop_offset, address)
 
     def _tier_up_on_thread(self, k: int) -> None:
         """Queue the tier-up of ``k`` on this process's background compiler thread."""
@@ -896,6 +901,7 @@ class ModuleCode:
         ref = weakref.ref(self)  # a queued job must not keep the module's code alive
         if not background_compiler().submit(lambda: _osr_job(ref, k, loop_offset)):
             self._osr_done(key)  # interpreter exit: no compile any more
+            self._osr_ready(k, loop_offset, None)
 
     def osr_failed(self, k: int, loop_offset: int) -> bool:
         """Whether compiling that OSR entry failed (``osr_errors`` has why: an
@@ -918,6 +924,7 @@ class ModuleCode:
         except Exception as exc:
             with self._tier_cond:
                 self.osr_errors[key] = exc
+            self._osr_ready(k, loop_offset, None)  # x64 code stops asking
             self._report("osr", [func_index], TIER1, None, t0,
                          error=f"{type(exc).__name__}: {exc}")
             raise
@@ -933,6 +940,7 @@ class ModuleCode:
                     key, compiled.function_address(func_index))
                 self.osr_compiles += 1
                 self.osr_seconds += time.perf_counter() - t0
+        self._osr_ready(k, loop_offset, address)  # the loop's next look takes it
         self._report("osr", [func_index], TIER1, compiled, t0)
         return address
 

@@ -30,11 +30,12 @@ from pyjitwasm import (
     ValType,
 )
 from pyjitwasm.runtime.jit.module_code import ModuleCode
-from pyjitwasm.runtime.native import lazy_stubs_supported
+from pyjitwasm.runtime.native import last_trap_pcs, lazy_stubs_supported
 from pyjitwasm.translate.osr_abi import OsrError
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.traps import TrapCode
 from pyjitwasm.wasm.types import F32, F64, I32, I64
+from pyjitwasm.x64 import tier0
 
 from support.osr_call import call_osr_entry
 
@@ -460,3 +461,73 @@ def test_two_threads_compiling_one_entry_publish_one_address() -> None:
     assert program.code.module.codes[k].released  # translated, then let go
     assert call_osr_entry(program.vmctx, addresses[0], [(I32, 4), (I32, 0), (I32, 0), (I64, 0)],
                           [I64]) == [program.call("nest", 4)]
+
+
+# End to end: x64 tier-0 code asks at a hot loop header (x64/function.py's OSR stub,
+# ModuleCode.request_loop_tier_up), the entry is compiled in the background, and the
+# running frame moves into it.  The host call at iteration 5000 waits until the entry is
+# published, so the move happens within the next OSR_RECHECK iterations of that call.
+HOT_LOOPS = """
+(module
+  (import "host" "sync" (func $sync (param i32)))
+  (func (export "run") (param $n i32) (param $trap i32) (result i64)
+        (local $i i32) (local $j i32) (local $acc i64)
+    (loop $outer
+      (if (i32.eq (local.get $i) (i32.const 50)) (then (call $sync (local.get $i))))
+      (local.set $j (i32.const 0))
+      (loop $inner
+        (local.set $acc (i64.add (local.get $acc)
+          (i64.extend_i32_u (i32.xor (local.get $i) (local.get $j)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $inner (i32.lt_u (local.get $j) (i32.const 100))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $outer (i32.lt_u (local.get $i) (local.get $n))))
+    (if (local.get $trap) (then unreachable))
+    (local.get $acc)))
+"""
+
+
+def _hot_loops_expected(n: int) -> int:
+    return sum(i ^ j for i in range(n) for j in range(100))
+
+
+def test_a_hot_x64_loop_moves_into_its_osr_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not tier0.supported_host():
+        pytest.skip("the x86-64 tier 0 is for x86-64 Linux")
+    monkeypatch.setenv("PYJITWASM_TIER0_X64", "1")
+    monkeypatch.setenv("PYJITWASM_TIER0_X64_NESTED_LOOPS", "1")
+    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "50")
+    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
+    monkeypatch.delenv("PYJITWASM_OSR", raising=False)
+    store = Store(Engine(Config(lazy_compilation=True)))
+    module = Module(store.engine, HOT_LOOPS)
+    code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
+    assert isinstance(code, ModuleCode)
+    synced: list[bool] = []
+    sync = Func(store, FuncType([ValType.i32()], []),
+                lambda i: synced.append(code.wait_for_osr(120)))
+    run = Instance(store, module, [sync]).exports(store)["run"]
+    batches_before = tier0.STATS.batches
+    assert run(store, 200, 0) == _hot_loops_expected(200)
+    assert tier0.STATS.batches == batches_before + 1  # the first call ran x64 code
+    assert synced == [True] and code.osr_compiles == 1 and not code.osr_errors
+    ((k, loop),) = code._osr_entries  # noqa: SLF001 - the one loop that asked
+    entry = code.osr_entry(k, loop)
+    assert entry is not None and int(code._osr_slots[2 * k]) == entry  # noqa: SLF001
+    # The next call enters tier 1 (the tier-up); the x64 frame's move is seen through a
+    # trap after the loop, on a fresh module: it traps in the OSR entry's code.
+    store = Store(Engine(Config(lazy_compilation=True)))
+    module = Module(store.engine, HOT_LOOPS)
+    fresh = module._prepared.compiled()  # noqa: SLF001
+    assert isinstance(fresh, ModuleCode)
+    synced.clear()
+    sync = Func(store, FuncType([ValType.i32()], []),
+                lambda i: synced.append(fresh.wait_for_osr(120)))
+    run = Instance(store, module, [sync]).exports(store)["run"]
+    with pytest.raises(Trap) as info:
+        run(store, 200, 1)
+    assert synced == [True] and info.value.trap_code == TrapCode.UNREACHABLE
+    assert info.value.frames[0].func_index == 1  # run, after the import
+    pc = last_trap_pcs()[0]
+    (osr_code,) = fresh._osr_code  # noqa: SLF001
+    assert osr_code.func_index_at(pc) == 1  # the innermost frame ran the OSR entry
