@@ -117,6 +117,11 @@ WARM_START_WORKER_DELAY = 2.0
 """Seconds a warm start runs before it may start its compile worker
 (``ModuleCode._get_worker``)."""
 
+OSR_LOOPS_PER_FUNCTION = 4
+"""Loops of one function whose x64 code may have OSR entries compiled for it
+(``request_loop_tier_up``): the first hot loop's, and those of loops the frame is found
+in later (each a background compile of the whole function)."""
+
 PRELOAD_GROUP = 32
 """Recorded batches a warm start without a pack reads, and links, at a time
 (``_load_recorded_from``; with a pack, its chunks of ``batch_pack.PACK_CHUNK``)."""
@@ -187,6 +192,7 @@ class ModuleCode:
         self._osr_queued: set[tuple[int, int]] = set()
         self.osr_errors: dict[tuple[int, int], BaseException] = {}
         self._osr_code: list[CompiledModule] = []
+        self._osr_loops: dict[int, set[int]] = {}  # loops each function asked entries of
         self.osr_compiles = 0
         self.osr_seconds = 0.0
         if self.tiered and count:
@@ -788,21 +794,48 @@ class ModuleCode:
     def request_loop_tier_up(self, k: int, loop_offset: int) -> int:
         """Defined function ``k`` is hot in its loop at wasm offset ``loop_offset`` (x64
         tier-0 code asks): queue ``k`` for tier 1 and, when on-stack replacement is on,
-        the loop's OSR entry, once per function (the first hot loop of a function
-        takes its OSR slot). The slot's entry: the address, ``OSR_PENDING`` or
-        ``OSR_NEVER`` (translate/tiering.py)."""
+        the loop's OSR entry.  The first hot loop of a function takes its OSR slot; a
+        later one asks for an entry of its own (up to ``OSR_LOOPS_PER_FUNCTION`` loops)
+        and takes the slot over once that entry exists: the frame is where the count
+        ran out, and the first loop may have been one that runs once (an array's
+        initialization before the nest).  Returned: this loop's entry, ``OSR_PENDING``
+        (look again later) or ``OSR_NEVER`` (translate/tiering.py), never another
+        loop's entry."""
         self.request_tier_up(k)
         slots = self._osr_slots
         tag = loop_offset + 1
         with self._tier_cond:
             if slots[2 * k + 1] == tag:
                 return int(slots[2 * k])
-            if slots[2 * k + 1] != 0 or not self.osr_enabled:
-                return OSR_NEVER  # another loop of ``k`` has the slot
-            slots[2 * k] = OSR_PENDING
-            slots[2 * k + 1] = tag
+            if not self.osr_enabled:
+                return OSR_NEVER
+            asked = self._osr_loops.setdefault(k, set())
+            if slots[2 * k + 1] != 0:
+                # Another loop of ``k`` has the slot, but the frame is at this one's
+                # header (a loop that ran once had it first, or an outer loop): this
+                # loop's own entry takes the slot over once it is compiled.  Never
+                # another loop's entry: it would start the function at the wrong place.
+                known = self._osr_entries.get((k, loop_offset))
+                if known is not None:
+                    slots[2 * k] = known
+                    slots[2 * k + 1] = tag
+                    return known
+                if (k, loop_offset) in self.osr_errors or (
+                        loop_offset not in asked and len(asked) >= OSR_LOOPS_PER_FUNCTION):
+                    # No entry to come here; the frame may move on to a loop that has
+                    # one (a count parked here would stop the looks there too), unless
+                    # none of ``k``'s loops will ever have one.
+                    if all((k, other) in self.osr_errors for other in asked):
+                        return OSR_NEVER
+                    return OSR_PENDING
+                asked.add(loop_offset)
+                state = OSR_PENDING
+            else:
+                asked.add(loop_offset)
+                slots[2 * k] = state = OSR_PENDING
+                slots[2 * k + 1] = tag
         self._start_osr(k, loop_offset)
-        return int(slots[2 * k])
+        return int(slots[2 * k]) if slots[2 * k + 1] == tag else state
 
     @property
     def osr_enabled(self) -> bool:

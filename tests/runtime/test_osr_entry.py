@@ -531,3 +531,59 @@ def test_a_hot_x64_loop_moves_into_its_osr_entry(monkeypatch: pytest.MonkeyPatch
     pc = last_trap_pcs()[0]
     (osr_code,) = fresh._osr_code  # noqa: SLF001
     assert osr_code.func_index_at(pc) == 1  # the innermost frame ran the OSR entry
+
+
+# A loop that runs once takes the OSR slot first (its count runs out there); the nest
+# after it must still get its own entry (``request_loop_tier_up``'s policy).
+INIT_THEN_NEST = """
+(module
+  (import "host" "sync" (func $sync (param i32)))
+  (memory 1)
+  (func (export "run") (param $n i32) (result i64) (local $i i32) (local $j i32) (local $acc i64)
+    (loop $init
+      (i32.store (i32.shl (local.get $i) (i32.const 2)) (i32.mul (local.get $i) (i32.const 7)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $init (i32.lt_u (local.get $i) (i32.const 3000))))
+    (local.set $i (i32.const 0))
+    (loop $outer
+      (if (i32.eq (local.get $i) (i32.const 100)) (then (call $sync (local.get $i))))
+      (local.set $j (i32.const 0))
+      (loop $inner
+        (local.set $acc (i64.add (local.get $acc) (i64.load32_u
+          (i32.shl (i32.and (i32.add (local.get $i) (local.get $j)) (i32.const 2047))
+                   (i32.const 2)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $inner (i32.lt_u (local.get $j) (i32.const 64))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $outer (i32.lt_u (local.get $i) (local.get $n))))
+    (if (i64.eqz (local.get $acc)) (then (return (i64.const 0))))
+    unreachable))
+"""
+
+
+def test_a_loop_that_ran_once_does_not_keep_the_nest_from_its_entry(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if not tier0.supported_host():
+        pytest.skip("the x86-64 tier 0 is for x86-64 Linux")
+    monkeypatch.setenv("PYJITWASM_TIER0_X64", "1")
+    monkeypatch.setenv("PYJITWASM_TIER0_X64_NESTED_LOOPS", "1")
+    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "50")
+    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
+    monkeypatch.delenv("PYJITWASM_OSR", raising=False)
+    store = Store(Engine(Config(lazy_compilation=True)))
+    module = Module(store.engine, INIT_THEN_NEST)
+    code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
+    assert isinstance(code, ModuleCode)
+    synced: list[bool] = []
+    sync = Func(store, FuncType([ValType.i32()], []),
+                lambda i: synced.append(code.wait_for_osr(120)))
+    run = Instance(store, module, [sync]).exports(store)["run"]
+    with pytest.raises(Trap):
+        run(store, 400)  # traps after the nest: where it traps tells where it ran
+    assert synced == [True]
+    init, outer, inner = (i.offset for i in code.module.codes[0].instrs if i.op == op.LOOP)
+    assert (0, init) in code._osr_entries  # noqa: SLF001 - it asked first
+    pc = last_trap_pcs()[0]
+    (running,) = [c for c in code._osr_code if c.func_index_at(pc) == 1]  # noqa: SLF001
+    (function,) = running.functions.values()
+    assert function.symbol in (f"wasm_osr_1_{outer}", f"wasm_osr_1_{inner}")
