@@ -510,10 +510,12 @@ def test_a_hot_x64_loop_moves_into_its_osr_entry(monkeypatch: pytest.MonkeyPatch
     batches_before = tier0.STATS.batches
     assert run(store, 200, 0) == _hot_loops_expected(200)
     assert tier0.STATS.batches == batches_before + 1  # the first call ran x64 code
-    assert synced == [True] and code.osr_compiles == 1 and not code.osr_errors
-    ((k, loop),) = code._osr_entries  # noqa: SLF001 - the one loop that asked
-    entry = code.osr_entry(k, loop)
-    assert entry is not None and int(code._osr_slots[2 * k]) == entry  # noqa: SLF001
+    # One entry per loop that asked (the inner one, the outer one too if its header
+    # was where a count ran out first); the slot holds one of them.
+    assert synced == [True] and code.osr_compiles >= 1 and not code.osr_errors
+    entries = code._osr_entries  # noqa: SLF001 - the test looks inside
+    assert {k for k, _ in entries} == {0} and len(entries) == code.osr_compiles
+    assert int(code._osr_slots[0]) in entries.values()  # noqa: SLF001
     # The next call enters tier 1 (the tier-up); the x64 frame's move is seen through a
     # trap after the loop, on a fresh module: it traps in the OSR entry's code.
     store = Store(Engine(Config(lazy_compilation=True)))
@@ -529,8 +531,8 @@ def test_a_hot_x64_loop_moves_into_its_osr_entry(monkeypatch: pytest.MonkeyPatch
     assert synced == [True] and info.value.trap_code == TrapCode.UNREACHABLE
     assert info.value.frames[0].func_index == 1  # run, after the import
     pc = last_trap_pcs()[0]
-    (osr_code,) = fresh._osr_code  # noqa: SLF001
-    assert osr_code.func_index_at(pc) == 1  # the innermost frame ran the OSR entry
+    # The innermost frame ran an OSR entry.
+    assert any(c.func_index_at(pc) == 1 for c in fresh._osr_code)  # noqa: SLF001
 
 
 # A loop that runs once takes the OSR slot first (its count runs out there); the nest
