@@ -37,8 +37,9 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AbiParam:
-    """A signature parameter. ``purpose`` is ``"normal"`` or ``"vmctx"`` (the instance
-    pointer every compiled wasm function takes first)."""
+    """A signature parameter. ``purpose`` is ``"normal"``, ``"vmctx"`` (the instance
+    pointer every compiled wasm function takes first) or ``"osr_locals"`` (an
+    on-stack-replacement entry's second parameter, ``translate/osr.py``)."""
 
     type: Type
     purpose: str = "normal"

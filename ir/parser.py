@@ -243,7 +243,7 @@ class _Parser:
             while True:
                 ty = self.type()
                 purpose = "normal"
-                if self.tok.text == "vmctx":
+                if self.tok.text in ("vmctx", "osr_locals"):  # AbiParam's purposes
                     purpose = self.next().text
                 sig.params.append(AbiParam(ty, purpose))
                 if self.accept(")"):

@@ -3,7 +3,10 @@
 One IR function becomes one LLVM function with the ABI of ``jit/abi.py``:
 ``R @name(ptr %vmctx, ptr %caller_vmctx, params...)``.  The IR's own vmctx parameter is
 the first; the second, the caller's vmctx, is added here, and every call to another wasm
-function passes the current vmctx as the callee's ``caller_vmctx``.
+function passes the current vmctx as the callee's ``caller_vmctx``.  Except in an
+on-stack-replacement entry (``translate/osr.py``): its second IR parameter, of purpose
+``"osr_locals"``, is the second LLVM parameter itself, so the entry is the C function
+``R entry(uint64_t vmctx, uint64_t locals)`` that tier-0 code calls.
 
 Mapping decisions:
 
@@ -169,6 +172,17 @@ def module_metadata() -> str:
 def attributes() -> str:
     """The attribute group ``#0`` every emitted function uses; once per LLVM module."""
     return f"attributes #0 = {{ {ATTRIBUTES} }}\n"
+
+
+OSR_LOCALS_PURPOSE = "osr_locals"
+"""The purpose of an OSR entry's locals parameter (``translate/osr_abi.py``'s name for
+it; this stage may not import that one)."""
+
+
+def _takes_caller_register(sig: Signature) -> bool:
+    """Whether the function's second IR parameter is passed where wasm functions take
+    their caller's vmctx (an OSR entry's locals): then no ``%caller_vmctx`` is added."""
+    return len(sig.params) > 1 and sig.params[1].purpose == OSR_LOCALS_PURPOSE
 
 
 def return_type(types: list[t.Type]) -> str:
@@ -371,7 +385,9 @@ class _FunctionLowering:
         entry = func.layout.entry
         assert entry is not None
         params = self.dfg.block_params[entry]
-        formal = ["ptr %vmctx", "ptr %caller_vmctx"]
+        formal = ["ptr %vmctx"]
+        if not _takes_caller_register(func.signature):
+            formal.append("ptr %caller_vmctx")
         for v in params[1:]:
             formal.append(f"{llvm_type(self.type_of(v))} {self.define(v)}")
         ret = return_type(func.signature.returns)
@@ -1115,8 +1131,10 @@ class _FunctionLowering:
         operands = self.call_args(sig, args, wasm_abi)
         if tail:
             own = self.func.signature
+            # (An OSR entry's LLVM parameters are not a wasm function's.)
             same = ([p.type for p in own.params] == [p.type for p in sig.params]
-                    and own.returns == sig.returns and wasm_abi)
+                    and own.returns == sig.returns and wasm_abi
+                    and not _takes_caller_register(own))
             marker = "musttail " if same and returns_in_registers(sig.returns) else ""
             if ret == "void":
                 self.emit(f"{marker}call void {callee}({operands})")

@@ -13,7 +13,7 @@ from pyjitwasm.ir.function import Block, Value
 from pyjitwasm.ir.immediates import TRUSTED
 from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.ir.types import Type
-from pyjitwasm.translate import interrupts, tiering
+from pyjitwasm.translate import interrupts, osr, tiering
 from pyjitwasm.translate.env import READONLY
 from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.state import Frame, FunctionState
@@ -46,6 +46,7 @@ def loop(t: FunctionState, instr: Instr) -> None:
     header = t.block_with_params(params)
     exit_block = t.block_with_params(results)
     t.ins().jump(header, t.popn(len(params)))
+    osr.enter_loop(t, instr, header, len(params))  # an OSR entry's loop: jump in too
     t.frames.append(Frame("loop", params, results, header, exit_block, len(t.stack)))
     t.fb.switch_to_block(header)
     t.stack.extend(t.func.dfg.block_params[header])

@@ -22,6 +22,7 @@ from pyjitwasm.ir.types import I64, Type
 from pyjitwasm.translate.env import FuncEnv, ModuleInfo, function_name, function_signature
 from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.libcalls import Libcall
+from pyjitwasm.translate.osr_abi import osr_function_name, osr_signature
 from pyjitwasm.wasm.module import Instr
 
 
@@ -52,6 +53,18 @@ class TierCounter:
 
     table: GlobalValue
     left: Variable
+
+
+@dataclass(slots=True)
+class OsrState:
+    """What an OSR entry's translation carries (``osr``): the loop it starts at, the
+    entry's ``locals`` parameter (local 0's slot), the block that jumps to the loop's
+    header once the header exists, and whether it has."""
+
+    loop_offset: int
+    locals_ptr: Value
+    launch: Block | None = None
+    entered: bool = False
 
 
 @dataclass(slots=True)
@@ -89,19 +102,29 @@ class FunctionState:
     functions a ``call`` may reach by name because they are compiled together with this
     one; calls to the others go through their code slots (None: every defined function,
     the whole module is compiled at once).  ``tier_counters``: set when the function
-    counts for tier-up (tier 0, ``tiering``), else None."""
+    counts for tier-up (tier 0, ``tiering``), else None.
+
+    ``osr_loop``: translate the function's OSR entry at the loop with that offset
+    instead (``osr``): the entry's signature, and the locals declared and defined only
+    once ``osr.at_body_start`` loads them (``osr`` is then set)."""
 
     tier_counters: TierCounter | None = None
+    osr: OsrState | None = None
 
     def __init__(self, info: ModuleInfo, func_index: int,
-                 direct_callees: Container[int] | None = None) -> None:
+                 direct_callees: Container[int] | None = None,
+                 osr_loop: int | None = None) -> None:
         module = info.module
         self.direct_callees = direct_callees
         self.module = module
         self.func_index = func_index
         self.ftype = info.func_types[func_index]
         self.body = module.codes[func_index - info.num_imported_funcs]
-        self.func = Function(function_name(func_index), function_signature(self.ftype))
+        if osr_loop is None:
+            self.func = Function(function_name(func_index), function_signature(self.ftype))
+        else:
+            self.func = Function(osr_function_name(func_index, osr_loop),
+                                 osr_signature(self.ftype))
         self.env = FuncEnv(info, self.func)
         self.fb = FunctionBuilder(self.func)
         self.stack: list[Value] = []
@@ -122,6 +145,9 @@ class FunctionState:
         fb.switch_to_block(entry)
         fb.seal_block(entry)
         self.vmctx: Value = params[0]
+        if osr_loop is not None:
+            self.osr = OsrState(osr_loop, params[1])
+            return
         for t, value in zip(self.ftype.params, params[1:], strict=True):
             var = fb.declare_var(from_wasm(t))
             fb.def_var(var, value)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Container
 
 from pyjitwasm.ir.function import Function
-from pyjitwasm.translate import control, interrupts, tiering
+from pyjitwasm.translate import control, interrupts, osr, tiering
 from pyjitwasm.translate.dispatch import HANDLERS
 from pyjitwasm.translate.env import HeapConfig, ModuleInfo, function_name, function_signature
 from pyjitwasm.translate.ir_types import from_wasm
@@ -65,6 +65,20 @@ def translate_function(module: WasmModule, func_index: int,
     return translator.run()
 
 
+def translate_osr_entry(module: WasmModule, func_index: int, loop_offset: int,
+                        config: HeapConfig | None = None,
+                        info: ModuleInfo | None = None) -> Function:
+    """IR of the on-stack-replacement entry of defined function ``func_index`` at the
+    ``loop`` whose ``Instr.offset`` is ``loop_offset`` (``osr``: the function started at
+    that loop's header with its locals read from a tier-0 frame).  Every call goes
+    through a code slot; no tier-up counters.  ``osr.OsrError`` for a loop that cannot
+    have one."""
+    osr.check_osr_loop(module, func_index, loop_offset)
+    if info is None:
+        info = ModuleInfo(module, config or HeapConfig())
+    return FunctionTranslator(info, func_index, frozenset(), osr_loop=loop_offset).run()
+
+
 class FunctionTranslator(FunctionState):
     """Translates one function body, instruction by instruction, through ``HANDLERS``."""
 
@@ -79,6 +93,7 @@ class FunctionTranslator(FunctionState):
             dfg.srcloc = self.body.instrs[0].offset
         interrupts.at_function_entry(self)
         tiering.count_function_entry(self)
+        osr.at_body_start(self)
         handlers = HANDLERS
         meter_fuel = self.meter_fuel
         for instr in self.body.instrs:
@@ -93,6 +108,7 @@ class FunctionTranslator(FunctionState):
                 handler(self, instr)
             else:
                 self.translate_unreachable(instr)
+        osr.at_body_end(self)
         self.fb.finalize()
         interrupts.finish(self)
         return self.func
@@ -128,4 +144,4 @@ def _unsupported(code: int) -> str:
 
 
 __all__ = ["HeapConfig", "ModuleInfo", "FunctionTranslator", "translate_function",
-           "translate_module", "function_signature", "function_name"]
+           "translate_module", "translate_osr_entry", "function_signature", "function_name"]

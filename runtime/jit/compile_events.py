@@ -25,7 +25,10 @@ Kinds of batch (:attr:`CompileEvent.kind`):
   because an earlier run recorded it;
 - ``"ahead"``: compiled at tier 0 in the compile worker process before any call, because
   the first function is a direct callee of code compiled just before
-  (``compile_worker.py``).
+  (``compile_worker.py``);
+- ``"osr"``: an on-stack-replacement entry of the first function, compiled at tier 1
+  on the background compiler thread because tier-0 code running one of its loops
+  asked for it (``runtime/jit/osr.py``); ``error`` set when the compile failed.
 
 Before a tier-up is compiled, the moment its function got hot is a
 :class:`TierUpRequested` event (same logger, same attribute), sent from the thread
@@ -42,8 +45,8 @@ LOGGER_NAME = "pyjitwasm.compile"
 
 logger = logging.getLogger(LOGGER_NAME)
 
-KINDS = ("lazy", "eager", "precompiled", "tier-up", "ahead", "preloaded")
-BACKGROUND_KINDS = ("tier-up", "ahead")
+KINDS = ("lazy", "eager", "precompiled", "tier-up", "ahead", "preloaded", "osr")
+BACKGROUND_KINDS = ("tier-up", "ahead", "osr")
 """Kinds compiled while the program runs on, not while it waits."""
 
 

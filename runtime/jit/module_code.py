@@ -37,7 +37,9 @@ inline them), through the ``opt_level`` pipeline and writes the slots of those n
 at tier 1.  Calls made after that reach tier 1 (tier-0 callers
 load the slot on every call); frames already running tier-0 code finish there, which
 is why tier-0 code is never freed while the module lives.  Eager compilation is
-tier 1 from the start, without counters.
+tier 1 from the start, without counters.  A tier-0 frame running a long loop can move
+into tier-1 code through an on-stack-replacement entry of that loop
+(:meth:`ModuleCode.request_osr`, :meth:`ModuleCode.osr_entry`; ``runtime/jit/osr.py``).
 
 One lock per module makes the first callers of a function compile it once; other
 threads wait for it (llvmlite serializes its own calls anyway).  A tier-up compiles
@@ -81,6 +83,7 @@ from pyjitwasm.runtime.jit.compile_worker import (
     WorkerJob,
 )
 from pyjitwasm.runtime.jit.linked_chunk import LinkedChunk
+from pyjitwasm.runtime.jit.osr import compile_osr_entry
 from pyjitwasm.runtime.jit.tiering import COMPILE_THREAD_STACK, background_compiler, start_thread
 from pyjitwasm.runtime.native import (
     ffi,
@@ -113,6 +116,11 @@ _T = TypeVar("_T")
 WARM_START_WORKER_DELAY = 2.0
 """Seconds a warm start runs before it may start its compile worker
 (``ModuleCode._get_worker``)."""
+
+OSR_LOOPS_PER_FUNCTION = 4
+"""Loops of one function whose x64 code may have OSR entries compiled for it
+(``request_loop_tier_up``): the first hot loop's, and those of loops the frame is found
+in later (each a background compile of the whole function)."""
 
 PRELOAD_GROUP = 32
 """Recorded batches a warm start without a pack reads, and links, at a time
@@ -176,6 +184,17 @@ class ModuleCode:
         self.tier_ups = 0
         self.tier_up_seconds = 0.0
         self.tier_up_errors: dict[int, BaseException] = {}
+        # On-stack-replacement entries by (defined function number, loop offset), guarded
+        # by _tier_cond like tier-ups: the published ones' addresses, the queued or
+        # compiling ones, failures, and their code (kept while the module's code lives:
+        # a frame may run it).  See "On-stack replacement" below.
+        self._osr_entries: dict[tuple[int, int], int] = {}
+        self._osr_queued: set[tuple[int, int]] = set()
+        self.osr_errors: dict[tuple[int, int], BaseException] = {}
+        self._osr_code: list[CompiledModule] = []
+        self._osr_loops: dict[int, set[int]] = {}  # loops each function asked entries of
+        self.osr_compiles = 0
+        self.osr_seconds = 0.0
         if self.tiered and count:
             self._counters[0:count] = [max(options.tier_up_threshold, 0)] * count
         if self.lazy:
@@ -775,21 +794,48 @@ class ModuleCode:
     def request_loop_tier_up(self, k: int, loop_offset: int) -> int:
         """Defined function ``k`` is hot in its loop at wasm offset ``loop_offset`` (x64
         tier-0 code asks): queue ``k`` for tier 1 and, when on-stack replacement is on,
-        the loop's OSR entry, once per function (the first hot loop of a function
-        takes its OSR slot). The slot's entry: the address, ``OSR_PENDING`` or
-        ``OSR_NEVER`` (translate/tiering.py)."""
+        the loop's OSR entry.  The first hot loop of a function takes its OSR slot; a
+        later one asks for an entry of its own (up to ``OSR_LOOPS_PER_FUNCTION`` loops)
+        and takes the slot over once that entry exists: the frame is where the count
+        ran out, and the first loop may have been one that runs once (an array's
+        initialization before the nest).  Returned: this loop's entry, ``OSR_PENDING``
+        (look again later) or ``OSR_NEVER`` (translate/tiering.py), never another
+        loop's entry."""
         self.request_tier_up(k)
         slots = self._osr_slots
         tag = loop_offset + 1
         with self._tier_cond:
             if slots[2 * k + 1] == tag:
                 return int(slots[2 * k])
-            if slots[2 * k + 1] != 0 or not self.osr_enabled:
-                return OSR_NEVER  # another loop of ``k`` has the slot
-            slots[2 * k] = OSR_PENDING
-            slots[2 * k + 1] = tag
+            if not self.osr_enabled:
+                return OSR_NEVER
+            asked = self._osr_loops.setdefault(k, set())
+            if slots[2 * k + 1] != 0:
+                # Another loop of ``k`` has the slot, but the frame is at this one's
+                # header (a loop that ran once had it first, or an outer loop): this
+                # loop's own entry takes the slot over once it is compiled.  Never
+                # another loop's entry: it would start the function at the wrong place.
+                known = self._osr_entries.get((k, loop_offset))
+                if known is not None:
+                    slots[2 * k] = known
+                    slots[2 * k + 1] = tag
+                    return known
+                if (k, loop_offset) in self.osr_errors or (
+                        loop_offset not in asked and len(asked) >= OSR_LOOPS_PER_FUNCTION):
+                    # No entry to come here; the frame may move on to a loop that has
+                    # one (a count parked here would stop the looks there too), unless
+                    # none of ``k``'s loops will ever have one.
+                    if all((k, other) in self.osr_errors for other in asked):
+                        return OSR_NEVER
+                    return OSR_PENDING
+                asked.add(loop_offset)
+                state = OSR_PENDING
+            else:
+                asked.add(loop_offset)
+                slots[2 * k] = state = OSR_PENDING
+                slots[2 * k + 1] = tag
         self._start_osr(k, loop_offset)
-        return int(slots[2 * k])
+        return int(slots[2 * k]) if slots[2 * k + 1] == tag else state
 
     @property
     def osr_enabled(self) -> bool:
@@ -807,7 +853,12 @@ class ModuleCode:
 
     def _start_osr(self, k: int, loop_offset: int) -> None:
         """Queue the compile of the OSR entry; it ends in :meth:`_osr_ready`."""
-        self._osr_ready(k, loop_offset, None)
+        self.request_osr(k, loop_offset)
+        # Compiled or failed before (request_osr then queued nothing): say so now.  A
+        # queued compile's own report may come too: the same value.
+        address = self.osr_entry(k, loop_offset)
+        if address is not None or self.osr_failed(k, loop_offset):
+            self._osr_ready(k, loop_offset, address)
 
     def _tier_up_on_thread(self, k: int) -> None:
         """Queue the tier-up of ``k`` on this process's background compiler thread."""
@@ -861,6 +912,82 @@ class ModuleCode:
         """Defined function ``func_index``'s tier-up counter (for tests)."""
         return int(self._counters[func_index - self.first])
 
+    # On-stack replacement -----------------------------------------------------------
+
+    def osr_entry(self, k: int, loop_offset: int) -> int | None:
+        """The address of the OSR entry of defined function number ``k`` (its index minus
+        the imports) at the ``loop`` whose ``Instr.offset`` is ``loop_offset``, once it
+        is compiled and published; else None.  The entry is
+        ``R entry(uint64_t vmctx, uint64_t locals)`` (``translate/osr.py``)."""
+        return self._osr_entries.get((k, loop_offset))
+
+    def request_osr(self, k: int, loop_offset: int) -> None:
+        """Queue the compile of that OSR entry on the background compiler thread, once
+        (nothing when it is published, queued, or has failed).  Returns at once."""
+        if not 0 <= k < len(self._code):
+            raise IndexError(f"no defined function number {k}")
+        key = (k, loop_offset)
+        with self._tier_cond:
+            if key in self._osr_entries or key in self._osr_queued or key in self.osr_errors:
+                return
+            self._osr_queued.add(key)
+        ref = weakref.ref(self)  # a queued job must not keep the module's code alive
+        if not background_compiler().submit(lambda: _osr_job(ref, k, loop_offset)):
+            self._osr_done(key)  # interpreter exit: no compile any more
+            self._osr_ready(k, loop_offset, None)
+
+    def osr_failed(self, k: int, loop_offset: int) -> bool:
+        """Whether compiling that OSR entry failed (``osr_errors`` has why: an
+        ``OsrError`` for a loop that cannot have one, an LLVM error, ``MemoryError``);
+        it is not tried again."""
+        return (k, loop_offset) in self.osr_errors
+
+    def compile_osr(self, k: int, loop_offset: int) -> int:
+        """Compile and publish that OSR entry now, on this thread (what a queued request
+        runs); its address.  A failure is remembered in ``osr_errors`` and raised."""
+        key = (k, loop_offset)
+        known = self._osr_entries.get(key)
+        if known is not None:
+            return known
+        func_index = self.first + k
+        t0 = time.perf_counter()
+        try:
+            compiled = compile_osr_entry(self.module, func_index, loop_offset,
+                                         self.options, self.symbols, self.info)
+        except Exception as exc:
+            with self._tier_cond:
+                self.osr_errors[key] = exc
+            self._osr_ready(k, loop_offset, None)  # x64 code stops asking
+            self._report("osr", [func_index], TIER1, None, t0,
+                         error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            # Translated: decoded again only if needed again (``FunctionBody.release``).
+            self.module.codes[k].release()
+        with self._publish_lock:
+            # The fault handler and backtraces must know the code before it can run.
+            codemap.register(compiled)
+            self._osr_code.append(compiled)
+            with self._tier_cond:
+                address = self._osr_entries.setdefault(
+                    key, compiled.function_address(func_index))
+                self.osr_compiles += 1
+                self.osr_seconds += time.perf_counter() - t0
+        self._osr_ready(k, loop_offset, address)  # the loop's next look takes it
+        self._report("osr", [func_index], TIER1, compiled, t0)
+        return address
+
+    def wait_for_osr(self, timeout: float | None = None) -> bool:
+        """Wait until no OSR entry of this module is queued or compiling; False on
+        timeout (for tests and measurements)."""
+        with self._tier_cond:
+            return self._tier_cond.wait_for(lambda: not self._osr_queued, timeout)
+
+    def _osr_done(self, key: tuple[int, int]) -> None:
+        with self._tier_cond:
+            self._osr_queued.discard(key)
+            self._tier_cond.notify_all()
+
     # Statistics ---------------------------------------------------------------------
 
     @property
@@ -901,6 +1028,18 @@ def _link_groups(batches: list[tuple[list[int], int, BatchObject, ObjectSymbols 
         groups[-1].append(item)
         names.update(exported)
     return groups
+
+
+def _osr_job(ref: weakref.ref[ModuleCode], k: int, loop_offset: int) -> None:
+    code = ref()  # the module may be gone by the time the job runs
+    if code is None:
+        return
+    try:
+        code.compile_osr(k, loop_offset)
+    except Exception:  # noqa: BLE001, S110 - kept in osr_errors: x64 code stops asking
+        pass
+    finally:
+        code._osr_done((k, loop_offset))
 
 
 def _tier_up_job(ref: weakref.ref[ModuleCode], k: int) -> None:
