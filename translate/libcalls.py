@@ -46,6 +46,7 @@ class Libcall:
     trap: TrapCode | None  # a nonzero status result means this trap
     doc: str
     cold: bool = False  # called only on a rarely taken slow path
+    in_ir: bool = True  # False: only x64's machine code calls it, never translated IR
 
     @property
     def symbol(self) -> str:
@@ -103,7 +104,8 @@ TIER_UP_LOOP = Libcall(
     "(defined function number, wasm offset of a loop instruction) -> OSR entry. x64 tier-0 "
     "code calls it when the count runs out at that loop's header: the runtime queues the "
     "function for tier 1 and the loop for on-stack replacement (translate/tiering.py's "
-    "OSR slots); the result is the entry's address, OSR_PENDING or OSR_NEVER.", cold=True)
+    "OSR slots); the result is the entry's address, OSR_PENDING or OSR_NEVER.", cold=True,
+    in_ir=False)
 
 # Interruption (translate/interrupts.py): called on the cold path of a check.
 EPOCH_DEADLINE_REACHED = Libcall(

@@ -46,8 +46,14 @@ COUNTER_PARKED = 0x7FFFFFFF
 OSR_SLOT_SIZE = 16
 OSR_PENDING = 0
 OSR_NEVER = 1
+OSR_ELSEWHERE = 2
+"""What the runtime answers (never a slot's value) when this loop's entry is pending
+while the slot is another loop's: the loop looks again only after a long count."""
 OSR_RECHECK = 1000
-"""Loop iterations between two looks at a pending OSR slot."""
+"""Loop iterations between two looks at a pending OSR slot of the loop's own."""
+OSR_RECHECK_ASKED = 50_000
+"""Loop iterations before the next look after ``OSR_ELSEWHERE`` (each such look is a
+call into the runtime)."""
 
 
 def osr_table_offset(num_defined: int) -> int:
@@ -109,6 +115,7 @@ def _count_down(t: FunctionState, count: Value, table: Value) -> None:
     fb.switch_to_block(resume)
 
 
-__all__ = ["COUNTER_PARKED", "COUNTER_SIZE", "OSR_NEVER", "OSR_PENDING", "OSR_RECHECK",
-           "OSR_SLOT_SIZE", "count_function_entry", "count_loop_iteration",
-           "counter_table_bytes", "enable_counters", "osr_table_offset"]
+__all__ = ["COUNTER_PARKED", "COUNTER_SIZE", "OSR_ELSEWHERE", "OSR_NEVER", "OSR_PENDING",
+           "OSR_RECHECK", "OSR_RECHECK_ASKED", "OSR_SLOT_SIZE", "count_function_entry",
+           "count_loop_iteration", "counter_table_bytes", "enable_counters",
+           "osr_table_offset"]

@@ -42,8 +42,10 @@ from pyjitwasm.translate.env import ModuleInfo
 from pyjitwasm.translate.tiering import (
     COUNTER_PARKED,
     COUNTER_SIZE,
+    OSR_ELSEWHERE,
     OSR_NEVER,
     OSR_RECHECK,
+    OSR_RECHECK_ASKED,
     OSR_SLOT_SIZE,
     osr_table_offset,
 )
@@ -517,36 +519,54 @@ class FunctionCompiler:
         at the function's OSR slot (``translate/tiering.py``) and, when it holds this
         loop's tier-1 entry, call it with the locals and return what it returns (this
         frame stays below it: the entry runs the rest of the function); ask the runtime
-        (``tier_up_loop``) when the slot is not this loop's yet; otherwise count
-        ``OSR_RECHECK`` more iterations (pending) or park the count (never)."""
+        (``tier_up_loop``) when the slot is not this loop's; otherwise count
+        ``OSR_RECHECK`` more iterations (pending; ``OSR_RECHECK_ASKED`` when the runtime
+        says ``OSR_ELSEWHERE``) or park the count (never)."""
         c = self.c
         self.patch(fixup, len(c))
         if self.with_lines:
             self.lines.append((len(c), loop_offset))
         number = self.func_index - self.info.num_imported_funcs
         slot = osr_table_offset(len(self.info.module.codes)) + OSR_SLOT_SIZE * number
-        self.load_vmctx_field(RAX, self.layout.tier_counters)
-        c += mem(b"\x81", 7, RAX, slot + 8, 1) + (loop_offset + 1).to_bytes(4, "little")
+        # The tag, the entry, the tag again (``ModuleCode._write_osr_slot`` clears the
+        # tag before an entry changes hands): never another loop's entry.
+        self.load_vmctx_field(RCX, self.layout.tier_counters)
+        tag = mem(b"\x81", 7, RCX, slot + 8, 1) + (loop_offset + 1).to_bytes(4, "little")
+        c += tag
         ask = self.jump_forward(CC_NE)  # cmp qword [slot's tag], offset + 1
-        c += mem(b"\x8b", RAX, RAX, slot, 1)  # mov rax, [slot's entry]
-        decide = len(c)
+        c += mem(b"\x8b", RAX, RCX, slot, 1)  # mov rax, [slot's entry]
+        c += tag
+        ask_too = self.jump_forward(CC_NE)
         c += b"\x48\x83\xf8" + bytes((OSR_NEVER,))  # cmp rax, OSR_NEVER
         enter = self.jump_forward(CC_A)
         never = self.jump_forward(CC_E)
         c += mem(b"\xc7", 0, RBP, COUNT_DISP) + OSR_RECHECK.to_bytes(4, "little")
         self.jump_to(resume)
-        self.patch(ask, len(c))
-        c += MOV_RDI_RBX + mov_imm32(RSI, number) + mov_imm32(RDX, loop_offset)
-        self.call_symbol(lc.TIER_UP_LOOP.symbol)
-        self.jump_to(decide)
-        self.patch(never, len(c))
+        never_at = len(c)
+        self.patch(never, never_at)
         c += mem(b"\xc7", 0, RBP, COUNT_DISP) + COUNTER_PARKED.to_bytes(4, "little")
         self.jump_to(resume)
-        self.patch(enter, len(c))
+        enter_at = len(c)
+        self.patch(enter, enter_at)
         c += MOV_RDI_RBX
         c += mem(b"\x8d", RSI, RBP, LOCALS_DISP, 1)  # lea rsi, [local 0]
         c += call_reg(RAX)
         c += EPILOGUE  # the entry's result is in rax / xmm0 already
+        self.patch(ask, len(c))
+        self.patch(ask_too, len(c))
+        c += MOV_RDI_RBX + mov_imm32(RSI, number) + mov_imm32(RDX, loop_offset)
+        self.call_symbol(lc.TIER_UP_LOOP.symbol)
+        c += b"\x48\x83\xf8" + bytes((OSR_ELSEWHERE,))  # cmp rax, OSR_ELSEWHERE
+        self.jump_to(enter_at, CC_A)
+        elsewhere = self.jump_forward(CC_E)
+        c += b"\x48\x83\xf8" + bytes((OSR_NEVER,))  # cmp rax, OSR_NEVER
+        self.jump_to(never_at, CC_E)
+        c += mem(b"\xc7", 0, RBP, COUNT_DISP) + OSR_RECHECK.to_bytes(4, "little")
+        self.jump_to(resume)
+        # The slot is another loop's: every look would be a call, so look less often.
+        self.patch(elsewhere, len(c))
+        c += mem(b"\xc7", 0, RBP, COUNT_DISP) + OSR_RECHECK_ASKED.to_bytes(4, "little")
+        self.jump_to(resume)
 
     # The function ------------------------------------------------------------------
 

@@ -14,12 +14,13 @@ multi-value function results and ``if`` with parameters, memory64, memories othe
 memory 0, dynamic heaps (``memory_style="dynamic"``, custom page sizes), offsets the
 guard pages do not cover, saturating float-to-int conversions, tail calls, and any
 function when epoch or fuel checks are compiled in; and hosts other than x86-64 Linux.
-By policy, a small batch with a loop inside a loop of a small module takes the LLVM
-path too (``NESTED_LOOP_BATCH_INSTRUCTIONS``, ``NESTED_LOOP_MODULE_BYTES``): a hot loop
-that runs once stays in tier-0 code until its function's next call, and there LLVM's
-code is still 1.2-2.5x faster than this compiler's (sieve, nbody, matmul at run scale
-0.3; 2-9x before results stayed in registers; docs/jit-design.md, "A single-pass
-x86-64 tier 0").
+Without on-stack replacement (``PYJITWASM_OSR=0``), a small batch with a loop inside a
+loop of a small module takes the LLVM path too (``NESTED_LOOP_BATCH_INSTRUCTIONS``,
+``NESTED_LOOP_MODULE_BYTES``): a hot loop that runs once would stay in tier-0 code until
+its function's next call, and there LLVM's code is 1.2-2.5x faster than this
+compiler's (sieve, nbody, matmul at run scale 0.3; docs/jit-design.md, "A single-pass
+x86-64 tier 0").  With it (the default), such a loop moves into tier-1 code through
+its OSR entry (``FunctionCompiler.osr_stub``).
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from pyjitwasm.x64.elf import LineSequence, ObjectFunction, write_object
 from pyjitwasm.x64.function import FunctionCompiler, Handler, Unsupported
 
 NESTED_LOOP_BATCH_INSTRUCTIONS = 600
-"""A batch of at most this many wasm instructions with a loop inside a loop takes the
-LLVM path (the rule and the size of ``baseline/tier0.py``'s greedy-allocator batches)."""
+"""Without OSR, a batch of at most this many wasm instructions with a loop inside a
+loop takes the LLVM path (the rule and the size of ``baseline/tier0.py``'s
+greedy-allocator batches)."""
 
 
 NESTED_LOOP_MODULE_BYTES = 256 << 10
@@ -53,9 +55,14 @@ and loaded LLVM's code generator into the program's process (session 7)."""
 
 
 def _nested_loops_too() -> bool:
-    """``PYJITWASM_TIER0_X64_NESTED_LOOPS=1``: compile small batches with nested loops
-    here too (for measurements; not part of the code-cache key)."""
-    return os.environ.get("PYJITWASM_TIER0_X64_NESTED_LOOPS", "") == "1"
+    """Compile small batches with nested loops here too: unless on-stack replacement is
+    off (``PYJITWASM_OSR=0``, see ``runtime/jit/module_code.py``), or with
+    ``PYJITWASM_TIER0_X64_NESTED_LOOPS=1`` (neither is part of the code-cache key:
+    both paths make correct tier-0 code)."""
+    if os.environ.get("PYJITWASM_TIER0_X64_NESTED_LOOPS", "") == "1":
+        return True
+    return os.environ.get("PYJITWASM_OSR", "1").strip().lower() not in (
+        "0", "false", "no", "off")
 
 
 @dataclass

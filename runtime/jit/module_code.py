@@ -93,6 +93,7 @@ from pyjitwasm.runtime.native import (
 )
 from pyjitwasm.translate.tiering import (
     COUNTER_PARKED,
+    OSR_ELSEWHERE,
     OSR_NEVER,
     OSR_PENDING,
     counter_table_bytes,
@@ -793,49 +794,51 @@ class ModuleCode:
 
     def request_loop_tier_up(self, k: int, loop_offset: int) -> int:
         """Defined function ``k`` is hot in its loop at wasm offset ``loop_offset`` (x64
-        tier-0 code asks): queue ``k`` for tier 1 and, when on-stack replacement is on,
-        the loop's OSR entry.  The first hot loop of a function takes its OSR slot; a
-        later one asks for an entry of its own (up to ``OSR_LOOPS_PER_FUNCTION`` loops)
-        and takes the slot over once that entry exists: the frame is where the count
-        ran out, and the first loop may have been one that runs once (an array's
-        initialization before the nest).  Returned: this loop's entry, ``OSR_PENDING``
-        (look again later) or ``OSR_NEVER`` (translate/tiering.py), never another
-        loop's entry."""
+        tier-0 code asks, at that loop's header, when the function's OSR slot is not
+        this loop's): queue ``k`` for tier 1 and, when on-stack replacement is on, the
+        loop's OSR entry (up to ``OSR_LOOPS_PER_FUNCTION`` loops of a function).  The
+        slot goes to the loop that asked last: that is where a frame is hot now (the
+        first loop to ask may be one that runs once, an array's initialization before
+        the nest).  Returned: this loop's entry, ``OSR_PENDING`` (the slot is this
+        loop's now: look again soon), ``OSR_ELSEWHERE`` (no entry for this loop, but
+        the frame may move on to a loop that has one: ask again much later) or
+        ``OSR_NEVER`` (translate/tiering.py); never another loop's entry."""
         self.request_tier_up(k)
-        slots = self._osr_slots
-        tag = loop_offset + 1
+        key = (k, loop_offset)
         with self._tier_cond:
-            if slots[2 * k + 1] == tag:
-                return int(slots[2 * k])
             if not self.osr_enabled:
                 return OSR_NEVER
             asked = self._osr_loops.setdefault(k, set())
-            if slots[2 * k + 1] != 0:
-                # Another loop of ``k`` has the slot, but the frame is at this one's
-                # header (a loop that ran once had it first, or an outer loop): this
-                # loop's own entry takes the slot over once it is compiled.  Never
-                # another loop's entry: it would start the function at the wrong place.
-                known = self._osr_entries.get((k, loop_offset))
-                if known is not None:
-                    slots[2 * k] = known
-                    slots[2 * k + 1] = tag
-                    return known
-                if (k, loop_offset) in self.osr_errors or (
-                        loop_offset not in asked and len(asked) >= OSR_LOOPS_PER_FUNCTION):
-                    # No entry to come here; the frame may move on to a loop that has
-                    # one (a count parked here would stop the looks there too), unless
-                    # none of ``k``'s loops will ever have one.
-                    if all((k, other) in self.osr_errors for other in asked):
-                        return OSR_NEVER
-                    return OSR_PENDING
-                asked.add(loop_offset)
-                state = OSR_PENDING
-            else:
-                asked.add(loop_offset)
-                slots[2 * k] = state = OSR_PENDING
-                slots[2 * k + 1] = tag
-        self._start_osr(k, loop_offset)
-        return int(slots[2 * k]) if slots[2 * k + 1] == tag else state
+            if key in self.osr_errors or (
+                    loop_offset not in asked and len(asked) >= OSR_LOOPS_PER_FUNCTION):
+                if len(asked) >= OSR_LOOPS_PER_FUNCTION and all(
+                        (k, other) in self.osr_errors for other in asked):
+                    return OSR_NEVER  # no loop of ``k`` will ever have an entry
+                return OSR_ELSEWHERE
+            first_ask = loop_offset not in asked
+            asked.add(loop_offset)
+            entry = self._osr_entries.get(key, OSR_PENDING)
+            self._write_osr_slot(k, loop_offset, entry)
+        if first_ask:
+            self._start_osr(k, loop_offset)  # may have ended already (``_osr_ready``)
+            with self._tier_cond:
+                slots = self._osr_slots
+                if slots[2 * k + 1] == loop_offset + 1:
+                    entry = int(slots[2 * k])
+        return entry
+
+    def _write_osr_slot(self, k: int, loop_offset: int, entry: int) -> None:
+        """Give ``k``'s OSR slot to the loop at ``loop_offset`` with ``entry`` (under
+        ``_tier_cond``).  Tier-0 code on other threads reads the tag, the entry, then
+        the tag again, and uses the entry only when both tags are its loop's; so the
+        tag is cleared before the entry changes hands (stores are seen in program
+        order on x86-64): no reader can pair one loop's tag with another's entry."""
+        slots = self._osr_slots
+        tag = loop_offset + 1
+        if slots[2 * k + 1] != tag:
+            slots[2 * k + 1] = 0
+        slots[2 * k] = entry
+        slots[2 * k + 1] = tag
 
     @property
     def osr_enabled(self) -> bool:
@@ -846,10 +849,11 @@ class ModuleCode:
 
     def _osr_ready(self, k: int, loop_offset: int, address: int | None) -> None:
         """The OSR entry of ``k`` at ``loop_offset`` is published (``address``) or will
-        never be (None): the loop's next look at the slot takes it."""
+        never be (None): when the slot is that loop's, its next look takes it."""
         with self._tier_cond:
             if self._osr_slots[2 * k + 1] == loop_offset + 1:
-                self._osr_slots[2 * k] = OSR_NEVER if address is None else address
+                self._write_osr_slot(k, loop_offset,
+                                     OSR_NEVER if address is None else address)
 
     def _start_osr(self, k: int, loop_offset: int) -> None:
         """Queue the compile of the OSR entry; it ends in :meth:`_osr_ready`."""

@@ -528,10 +528,11 @@ NESTED = """
 """
 
 
-def test_small_batches_with_nested_loops_take_the_llvm_path(
+def test_small_batches_with_nested_loops_take_the_llvm_path_without_osr(
         x64: None, monkeypatch: pytest.MonkeyPatch) -> None:
     assert has_nested_loop(decode_module(
         __import__("wasmtime").wat2wasm(NESTED)).codes[0].instrs)
+    monkeypatch.setenv("PYJITWASM_OSR", "0")
     before = x64_counts()
     pair = CASES._Pair(NESTED)
     assert pair.check("nested", 50) == ("ok", sum(k * (k + 1) // 2 for k in range(51)))
@@ -542,14 +543,22 @@ def test_small_batches_with_nested_loops_take_the_llvm_path(
     for n in (1, 7, 50):
         pair.check("nested", n)
     assert x64_counts()[0] > before[0] and x64_counts()[1] == before[1]
+    # With on-stack replacement (the default) the nest is this compiler's too.
+    monkeypatch.delenv("PYJITWASM_TIER0_X64_NESTED_LOOPS")
+    monkeypatch.delenv("PYJITWASM_OSR")
+    before = x64_counts()
+    pair = CASES._Pair(NESTED)
+    assert pair.check("nested", 50) == ("ok", sum(k * (k + 1) // 2 for k in range(51)))
+    assert x64_counts()[0] > before[0] and x64_counts()[1] == before[1]
 
 
 def test_nested_loop_batches_of_a_large_module_stay_on_x64(
         x64: None, monkeypatch: pytest.MonkeyPatch) -> None:
     # The LLVM rule is for small modules only: in a large one (here: any module, with the
-    # limit lowered) the same batch is compiled by this compiler.
+    # limit lowered) the same batch is compiled by this compiler, OSR or not.
     from pyjitwasm.x64 import tier0
 
+    monkeypatch.setenv("PYJITWASM_OSR", "0")
     monkeypatch.setattr(tier0, "NESTED_LOOP_MODULE_BYTES", 0)
     before = x64_counts()
     pair = CASES._Pair(NESTED)
