@@ -111,7 +111,10 @@ class PassPipeline:
             for add_pass in PASS_SETS[passes_name]:
                 getattr(passes, add_pass)()
             self._passes = passes
-            weakref.finalize(self, _dispose_pass_manager, passes)
+            # Not at interpreter exit (weakref's own atexit hook, which runs before
+            # hooks registered earlier than it): a tier-up that the exit waits for, so
+            # that the next run's code cache holds it, still runs with this pipeline.
+            weakref.finalize(self, _dispose_pass_manager, passes).atexit = False
 
     def run(self, module: llvm.ModuleRef, has_optnone: bool | None = None) -> None:
         """Optimize ``module`` in place.  ``has_optnone``: whether a function of it has

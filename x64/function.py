@@ -508,9 +508,17 @@ class FunctionCompiler:
             self.osr_stubs.append((fixup, len(c), osr_loop))
             return
         skip = self.jump_forward(CC_NS)
+        # Not when a loop of this function has asked for OSR (its tag in the slot): the
+        # tier-up is requested already, and the loop's looks at a pending slot keep
+        # writing small counts, which would bring every new frame here (a call into
+        # Python, which waits for the GIL while a compile holds it).
+        slot = osr_table_offset(len(self.info.module.codes)) + OSR_SLOT_SIZE * number
+        c += mem(b"\x83", 7, RAX, slot + 8, 1) + b"\x00"  # cmp qword [slot's tag], 0
+        asked = self.jump_forward(CC_NE)
         c += MOV_RDI_RBX
         c += mov_imm32(RSI, number)
         self.call_symbol(lc.TIER_UP.symbol)
+        self.patch(asked, len(c))
         c += mem(b"\xc7", 0, RBP, COUNT_DISP) + COUNTER_PARKED.to_bytes(4, "little")
         self.patch(skip, len(c))
 

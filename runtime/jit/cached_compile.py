@@ -248,7 +248,9 @@ def _write_packs_at_exit() -> None:
         wait = float(os.environ.get("PYJITWASM_EXIT_TIER_UP_WAIT", EXIT_TIER_UP_WAIT))
     except ValueError:
         wait = EXIT_TIER_UP_WAIT
-    background_compiler().wait_idle(max(wait, 0.0))
+    compiler = background_compiler()
+    compiler.drop_for_exit()  # OSR entries: no frame will run them now
+    compiler.wait_idle(max(wait, 0.0))
     write_packs()
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import os
 import platform
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from pyjitwasm.runtime.jit.atomic_file import write_atomically
 from pyjitwasm.runtime.jit.compile_module import CompileOptions
+from pyjitwasm.runtime.jit.llvm_library import llvm_library_path
 
 FORMAT_VERSION = 1
 """Version of the cache entry and ``.cwasm`` layouts and of what a batch records."""
@@ -186,16 +186,11 @@ def _llvm_identity() -> str:
     modification time (a third of the cost of importing the llvmlite package for its
     version, which a warm start does not otherwise need), or that version when the
     library is not where llvmlite keeps it."""
-    spec = importlib.util.find_spec("llvmlite")
-    if spec is not None and spec.origin:
-        binding = os.path.join(os.path.dirname(spec.origin), "binding")
+    library = llvm_library_path()
+    if library is not None:
         try:
-            names = sorted(name for name in os.listdir(binding) if "llvmlite" in name
-                           and name.rsplit(".", 1)[-1] in ("so", "dylib", "dll"))
-            if names:
-                library = os.path.join(binding, names[0])
-                info = os.stat(library)
-                return f"{library} {info.st_size} {info.st_mtime_ns}"
+            info = os.stat(library)
+            return f"{library} {info.st_size} {info.st_mtime_ns}"
         except OSError:
             pass
     import llvmlite  # the package alone, not its LLVM library (llvmlite.binding)

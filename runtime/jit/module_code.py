@@ -221,7 +221,7 @@ class ModuleCode:
                 self._compile(indices, TIER1, "eager")
         self.preloaded_batches = 0
         # A warm start: the batches earlier runs recorded, in the order they were first
-        # needed; each function's first position; which positions were looked at.
+        # needed; each function's position to load from; which positions were looked at.
         self._recorded: list[tuple[list[int], int]] = []
         self._recorded_at: dict[int, int] = {}
         self._recorded_seen: list[bool] = []
@@ -234,10 +234,16 @@ class ModuleCode:
             self._recorded, self._pack = recorded.batches, recorded.pack
             self._recorded_seen = [False] * len(self._recorded)
             self._recorded_unseen = len(self._recorded)
+            # Each function's first position of its highest recorded tier: a tier-up's
+            # batch comes after the tier-0 one, maybe in another pack chunk, and
+            # loading the tier-0 batch's chunk at the first call would leave the
+            # function at tier 0 to tier up again (loading LLVM beside the program).
             recorded_at = self._recorded_at
-            for position, (indices, _) in enumerate(self._recorded):
+            tiers: dict[int, int] = {}
+            for position, (indices, tier) in enumerate(self._recorded):
                 for func_index in indices:
-                    if func_index not in recorded_at:
+                    if tiers.get(func_index, -1) < tier:
+                        tiers[func_index] = tier
                         recorded_at[func_index] = position
 
     @property
@@ -936,7 +942,8 @@ class ModuleCode:
                 return
             self._osr_queued.add(key)
         ref = weakref.ref(self)  # a queued job must not keep the module's code alive
-        if not background_compiler().submit(lambda: _osr_job(ref, k, loop_offset)):
+        if not background_compiler().submit(lambda: _osr_job(ref, k, loop_offset),
+                                            lambda: _osr_dropped(ref, key)):
             self._osr_done(key)  # interpreter exit: no compile any more
             self._osr_ready(k, loop_offset, None)
 
@@ -1044,6 +1051,12 @@ def _osr_job(ref: weakref.ref[ModuleCode], k: int, loop_offset: int) -> None:
         pass
     finally:
         code._osr_done((k, loop_offset))
+
+
+def _osr_dropped(ref: weakref.ref[ModuleCode], key: tuple[int, int]) -> None:
+    code = ref()
+    if code is not None:
+        code._osr_done(key)
 
 
 def _tier_up_job(ref: weakref.ref[ModuleCode], k: int) -> None:

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 
 from pyjitwasm.jit.compiler import release_loaders
+from pyjitwasm.runtime.jit.llvm_library import preload_llvm_library
 
 COMPILE_THREAD_STACK = 64 << 20
 """Native stack of compile threads (the lazy-compile fallback thread and this worker)."""
@@ -47,18 +48,22 @@ class BackgroundCompiler:
     must handle its own exceptions (an escaping one is dropped)."""
 
     def __init__(self) -> None:
-        self._jobs: deque[Callable[[], None]] = deque()
+        # Jobs, each with what to call instead when it is dropped at exit (None: kept).
+        self._jobs: deque[tuple[Callable[[], None], Callable[[], None] | None]] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._running = False  # a job is under way
         self._stopped = False
 
-    def submit(self, job: Callable[[], None]) -> bool:
-        """Queue ``job``; False when the compiler has stopped (interpreter exit)."""
+    def submit(self, job: Callable[[], None],
+               dropped_at_exit: Callable[[], None] | None = None) -> bool:
+        """Queue ``job``; False when the compiler has stopped (interpreter exit).
+        ``dropped_at_exit``: the job only serves code running now (an OSR entry), so
+        :meth:`drop_for_exit` drops it, calling this instead."""
         with self._cond:
             if self._stopped:
                 return False
-            self._jobs.append(job)
+            self._jobs.append((job, dropped_at_exit))
             if self._thread is None:
                 self._thread = start_thread(self._run, "pyjitwasm-tier-up")
             self._cond.notify_all()
@@ -68,6 +73,17 @@ class BackgroundCompiler:
         """Wait until no job is queued or running; False on timeout."""
         with self._cond:
             return self._cond.wait_for(lambda: not self._jobs and not self._running, timeout)
+
+    def drop_for_exit(self) -> None:
+        """Drop the queued jobs that only serve code running now (at exit, before the
+        wait for the others: tier-ups whose code the next run's cache should hold)."""
+        with self._cond:
+            kept = [(job, dropped) for job, dropped in self._jobs if dropped is None]
+            gone = [dropped for _, dropped in self._jobs if dropped is not None]
+            self._jobs = deque(kept)
+            self._cond.notify_all()
+        for dropped in gone:
+            dropped()
 
     def stop(self) -> None:
         """Drop queued jobs, wait for the one under way, end the thread."""
@@ -80,6 +96,8 @@ class BackgroundCompiler:
             thread.join()
 
     def _run(self) -> None:
+        # Every job compiles with LLVM: load its library first, without the GIL.
+        preload_llvm_library()
         while True:
             with self._cond:
                 self._running = False
@@ -87,7 +105,7 @@ class BackgroundCompiler:
                 self._cond.wait_for(lambda: self._jobs or self._stopped)
                 if self._stopped:
                     return
-                job = self._jobs.popleft()
+                job, _ = self._jobs.popleft()
                 self._running = True
             try:
                 job()

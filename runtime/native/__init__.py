@@ -390,6 +390,12 @@ def prepare_thread() -> None:
     lib.pyjitwasm_prepare_thread()
 
 
+def preload_library(path: str) -> bool:
+    """Load the shared library at ``path`` and keep it loaded, without holding the GIL
+    (a later ``ctypes.CDLL`` of it is then quick); whether it loaded."""
+    return lib.pyjitwasm_preload_library(path.encode()) == 0
+
+
 def sigint_interrupted() -> bool:
     """Whether this thread's last trap was a Ctrl-C (and forget it)."""
     return bool(lib.pyjitwasm_take_sigint())

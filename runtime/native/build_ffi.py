@@ -26,6 +26,7 @@ int pyjitwasm_install_signal_handlers(void);
 int pyjitwasm_install_sigint_handler(void);
 int pyjitwasm_take_sigint(void);
 void pyjitwasm_prepare_thread(void);
+int pyjitwasm_preload_library(const char *path);
 int pyjitwasm_register_code(uintptr_t start, uintptr_t end);
 int pyjitwasm_unregister_code(uintptr_t start, uintptr_t end);
 int pyjitwasm_register_heap(uintptr_t start, uintptr_t end);
@@ -72,7 +73,7 @@ ffibuilder.set_source(
     (HERE / "native.c").read_text() + (HERE / "link_image.c").read_text(),
     extra_compile_args=["-O2", "-U_FORTIFY_SOURCE", "-fno-strict-aliasing",
                         "-fno-omit-frame-pointer"],
-    libraries=["pthread"],
+    libraries=["pthread", "dl"],
 )
 
 

@@ -15,6 +15,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dlfcn.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -753,6 +754,16 @@ void pyjitwasm_prepare_thread(void)
 {
     if (!thread_ready)
         setup_thread();
+}
+
+/* Load a shared library (and keep it loaded) without the GIL, which cffi releases
+ * around this call: a background thread about to import llvmlite loads its 100 MB LLVM
+ * library here first, so that ctypes' own dlopen of it (which holds the GIL for its
+ * ~10 ms of relocations) finds it loaded, and the program's threads, which call into
+ * Python from compiled code, do not wait that long for the GIL.  0 or -1. */
+int pyjitwasm_preload_library(const char *path)
+{
+    return dlopen(path, RTLD_NOW | RTLD_LOCAL) != NULL ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------ entering and leaving */
