@@ -111,6 +111,21 @@ class PackedChunk:
     entries: list[list[Any]] = field(default_factory=list)
 
 
+def _chunk_groups(batches: Sequence[BatchObject], size: int) -> list[list[BatchObject]]:
+    """``batches`` in consecutive groups of at most ``size`` that define no global name
+    twice (a tier-up's batch names a function its tier-0 batch named): those merge."""
+    groups: list[list[BatchObject]] = []
+    names: set[str] = set()
+    for batch in batches:
+        defined = batch.global_symbols()
+        if not groups or len(groups[-1]) >= size or not names.isdisjoint(defined):
+            groups.append([])
+            names = set()
+        groups[-1].append(batch)
+        names.update(defined)
+    return groups
+
+
 def encode_pack(plans_digest: str, batches: Sequence[BatchObject],
                 chunk: int | None = None, linked: bool = True) -> bytes:
     """``batches`` (in the recorded order) as a pack made from the plan log whose
@@ -130,8 +145,7 @@ def encode_pack(plans_digest: str, batches: Sequence[BatchObject],
         offset += len(obj)
         return len(chunks) - 1
 
-    for start in range(0, len(batches), chunk):
-        group = batches[start:start + chunk]
+    for group in _chunk_groups(batches, chunk):
         read = [read_object_symbols(b.code.obj) for b in group]
         try:
             merged: bytes | None = merge_objects([b.code.obj for b in group])

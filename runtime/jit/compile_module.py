@@ -410,6 +410,18 @@ class BatchObject:
     shims: dict[int, str]
     tier: int = TIER1
 
+    def global_symbols(self) -> list[str]:
+        """The names its object defines globally: a separate batch's first function
+        (the others are internal), every function of a whole module's, and its entry
+        shims.  Two objects defining one name cannot share a library or a merge."""
+        code = self.code
+        if self.separate:
+            names = [code.functions[i] for i in self.indices[:1] if i in code.functions]
+        else:
+            names = list(code.functions.values())
+        names.extend(code.shims)
+        return names
+
 
 @dataclass
 class EmittedBatch:

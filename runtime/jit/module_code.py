@@ -1028,11 +1028,7 @@ def _link_groups(batches: list[tuple[list[int], int, BatchObject, ObjectSymbols 
     groups: list[list[tuple[list[int], int, BatchObject, ObjectSymbols | None]]] = []
     names: set[str] = set()
     for item in batches:
-        batch = item[2]
-        exported = [batch.code.functions[i] for i in batch.indices[:1]
-                    if i in batch.code.functions] if batch.separate else \
-            list(batch.code.functions.values())
-        exported.extend(batch.code.shims)
+        exported = item[2].global_symbols()
         if not groups or not names.isdisjoint(exported):
             groups.append([])
             names = set()

@@ -222,25 +222,37 @@ def test_a_forked_child_leaves_the_packs_to_its_parent(tmp_path: Path) -> None:
     assert due
 
 
+def _refuse_merge(objs: Any) -> bytes:
+    raise batch_pack.MergeError("not here")
+
+
 def _batch(index: int, obj: bytes) -> BatchObject:
     return BatchObject((index,), True, False, ObjectCode(obj, {index: f"wasm_func_{index}"}, ()),
                        {}, TIER0)
 
 
-def test_a_pack_round_trips_and_refuses_garbage() -> None:
+def test_a_pack_round_trips_and_refuses_garbage(monkeypatch: pytest.MonkeyPatch) -> None:
     loader = CodeLoader()
     objs = [loader.compile_object(f"define i32 @wasm_func_{i}(i32 %a) nounwind {{\n"
                                   f"  %b = add i32 %a, {i}\n  ret i32 %b\n}}\n")
             for i in range(3)]
     batches = [_batch(i, obj) for i, obj in enumerate(objs)]
-    # The first two merge; a batch defining a global again stays an object of its own.
+    # The first two merge; a batch defining a global again (a tier-up's batch after the
+    # tier-0 one) starts a chunk of its own, which merges with what follows it.
     batches.append(_batch(2, objs[2]))
-    pack = decode_pack(encode_pack("digest", batches, chunk=2))
+    batches.append(_batch(0, objs[0]))
+    pack = decode_pack(encode_pack("digest", batches, chunk=3))
     assert pack.plans_digest == "digest"
-    assert pack.recorded == [([0], TIER0), ([1], TIER0), ([2], TIER0), ([2], TIER0)]
+    assert pack.recorded == [([0], TIER0), ([1], TIER0), ([2], TIER0), ([2], TIER0),
+                             ([0], TIER0)]
     first = pack.chunk(pack.chunk_of(0))
-    assert first.merged and first.positions == [0, 1]
-    assert pack.chunk_of(2) != pack.chunk_of(3)  # no merge: one chunk per batch
+    assert first.merged and first.positions == [0, 1, 2]
+    second = pack.chunk(pack.chunk_of(3))
+    assert second.merged and second.positions == [3, 4]
+    # Objects that cannot merge: one chunk per batch.
+    monkeypatch.setattr(batch_pack, "merge_objects", _refuse_merge)
+    pack = decode_pack(encode_pack("digest", batches[:4], chunk=3))
+    assert pack.chunk_of(2) != pack.chunk_of(3)
     alone = pack.chunk(pack.chunk_of(3))
     assert not alone.merged and alone.obj == objs[2] and alone.positions == [3]
     assert alone.batches[0].batch.code.functions == {2: "wasm_func_2"}
