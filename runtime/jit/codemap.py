@@ -40,6 +40,12 @@ class MappedCode(Protocol):
     @property
     def code_ranges(self) -> Sequence[CodeRange]: ...
 
+    @property
+    def osr_entry(self) -> bool:
+        """Whether this is an on-stack-replacement entry's code (called by a tier-0
+        frame of the same function, which a backtrace does not show twice)."""
+        ...
+
     def func_index_at(self, pc: int) -> int | None:
         """The function whose code contains ``pc``, if any."""
         ...
@@ -144,11 +150,17 @@ def frames_for(pcs: list[int], offsets: bool = True) -> list[Frame]:
     (its size field), as Wasmtime reports them.  The first lookup in a batch of code
     may compile it again to learn them (``CompiledModule.wasm_offset_at``)."""
     frames = []
+    entered: int | None = None  # the function of an OSR entry's frame just seen
     for pc in pcs:
         found = lookup(pc)
         if found is None:
             continue
         compiled, index = found
+        if index == entered:
+            # The tier-0 frame that moved into the OSR entry above: one wasm frame.
+            entered = None
+            continue
+        entered = index if compiled.osr_entry else None
         module = compiled.module
         module_offset = compiled.wasm_offset_at(index, pc) if offsets else None
         func_offset = None

@@ -203,6 +203,9 @@ class CompiledModule:
     timings: CompileTimings
     tier: int = TIER1
     from_cache: bool = False  # loaded from the code cache, not compiled now
+    # An on-stack-replacement entry's code (``osr.py``): in a backtrace, the tier-0
+    # frame right below it, which called it, is the same wasm frame (``codemap``).
+    osr_entry: bool = False
     ir_functions: dict[int, Function] = field(default_factory=dict)
     llvm_ir: str = ""
     # wasm function index -> where its machine code comes from (module byte offsets),

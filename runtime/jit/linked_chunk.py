@@ -49,6 +49,8 @@ class LinkedChunk:
     ``recorded``: each batch's (wasm indices, tier), in chunk order; ``entries``: their
     pack entries (names, kinds: what a batch's ``CompiledModule`` needs later)."""
 
+    osr_entry = False  # packs hold no on-stack-replacement entries (``codemap``)
+
     def __init__(self, module: WasmModule, layout: VMContextLayout, options: CompileOptions,
                  linked: LinkedImage, recorded: Sequence[tuple[list[int], int]],
                  entries: Sequence[list[Any]], imports: Mapping[str, int]) -> None:

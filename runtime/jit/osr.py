@@ -81,7 +81,7 @@ def compile_osr_entry(module: WasmModule, func_index: int, loop_offset: int,
 
     return CompiledModule(module=module, layout=info.layout, code=loaded.code,
                           functions=placed, shims={}, timings=timings, tier=TIER1,
-                          locate=locate)
+                          locate=locate, osr_entry=True)
 
 
 __all__ = ["compile_osr_entry", "emit_osr_object"]
