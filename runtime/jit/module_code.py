@@ -55,6 +55,7 @@ listens; ``pyjitwasm run -v`` does.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -862,7 +863,15 @@ class ModuleCode:
                                      OSR_NEVER if address is None else address)
 
     def _start_osr(self, k: int, loop_offset: int) -> None:
-        """Queue the compile of the OSR entry; it ends in :meth:`_osr_ready`."""
+        """Queue the compile of the OSR entry; it ends in :meth:`_osr_ready`.  With
+        ``PYJITWASM_OSR_SYNC=1`` (for tests: every loop whose count runs out moves at
+        once) it is compiled now, inside the call from the loop, on a fresh stack."""
+        if os.environ.get("PYJITWASM_OSR_SYNC") == "1":
+            try:
+                run_on_fresh_stack(lambda: self.compile_osr(k, loop_offset))
+            except Exception:  # noqa: BLE001, S110 - kept in osr_errors, told to the slot
+                pass
+            return
         self.request_osr(k, loop_offset)
         # Compiled or failed before (request_osr then queued nothing): say so now.  A
         # queued compile's own report may come too: the same value.

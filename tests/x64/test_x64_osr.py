@@ -143,3 +143,17 @@ def test_osr_off_parks_at_the_first_ask(
     assert exports["sum"](store, 100_000) == 100_000 * 99_999 // 2
     assert [result for *_, result in asks] == [OSR_NEVER]
     assert _slot(code, 0) == (0, 0)
+
+
+def test_a_synchronous_entry_takes_the_frame_at_its_first_ask(
+        osr_x64: None, asks: list[tuple[int, int, int]], monkeypatch: pytest.MonkeyPatch) -> None:
+    # PYJITWASM_OSR_SYNC=1 (how the spec and differential suites exercise entries):
+    # the entry is compiled inside the first ask, so the frame moves at once, and the
+    # rest of the loop runs in tier-1 code (the sum is still exact).
+    monkeypatch.setenv("PYJITWASM_OSR_SYNC", "1")
+    store, exports, code = _instance()
+    assert exports["sum"](store, 100_000) == 100_000 * 99_999 // 2
+    ((k, offset, entry),) = asks
+    assert (k, offset) == (0, _loop_offset(code, 0)) and entry > OSR_NEVER + 1
+    assert code.osr_entry(0, offset) == entry and code.osr_compiles == 1
+    assert _slot(code, 0) == (entry, offset + 1)
