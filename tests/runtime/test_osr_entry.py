@@ -491,7 +491,11 @@ def _hot_loops_expected(n: int) -> int:
     return sum(i ^ j for i in range(n) for j in range(100))
 
 
-def test_a_hot_x64_loop_moves_into_its_osr_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+def _x64_run(monkeypatch: pytest.MonkeyPatch, wat: str) -> tuple[Store, ModuleCode, Any,
+                                                                   list[bool]]:
+    """``wat``'s export ``run`` on x64 tier-0 code with OSR (threshold 50), its module's
+    code, and what its import ``host.sync`` saw: each call waits for the queued OSR
+    compiles (True: they ended in time)."""
     if not tier0.supported_host():
         pytest.skip("the x86-64 tier 0 is for x86-64 Linux")
     monkeypatch.setenv("PYJITWASM_TIER0_X64", "1")
@@ -500,13 +504,17 @@ def test_a_hot_x64_loop_moves_into_its_osr_entry(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
     monkeypatch.delenv("PYJITWASM_OSR", raising=False)
     store = Store(Engine(Config(lazy_compilation=True)))
-    module = Module(store.engine, HOT_LOOPS)
+    module = Module(store.engine, wat)
     code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
     assert isinstance(code, ModuleCode)
     synced: list[bool] = []
     sync = Func(store, FuncType([ValType.i32()], []),
                 lambda i: synced.append(code.wait_for_osr(120)))
-    run = Instance(store, module, [sync]).exports(store)["run"]
+    return store, code, Instance(store, module, [sync]).exports(store)["run"], synced
+
+
+def test_a_hot_x64_loop_moves_into_its_osr_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    store, code, run, synced = _x64_run(monkeypatch, HOT_LOOPS)
     batches_before = tier0.STATS.batches
     assert run(store, 200, 0) == _hot_loops_expected(200)
     assert tier0.STATS.batches == batches_before + 1  # the first call ran x64 code
@@ -518,14 +526,7 @@ def test_a_hot_x64_loop_moves_into_its_osr_entry(monkeypatch: pytest.MonkeyPatch
     assert int(code._osr_slots[0]) in entries.values()  # noqa: SLF001
     # The next call enters tier 1 (the tier-up); the x64 frame's move is seen through a
     # trap after the loop, on a fresh module: it traps in the OSR entry's code.
-    store = Store(Engine(Config(lazy_compilation=True)))
-    module = Module(store.engine, HOT_LOOPS)
-    fresh = module._prepared.compiled()  # noqa: SLF001
-    assert isinstance(fresh, ModuleCode)
-    synced.clear()
-    sync = Func(store, FuncType([ValType.i32()], []),
-                lambda i: synced.append(fresh.wait_for_osr(120)))
-    run = Instance(store, module, [sync]).exports(store)["run"]
+    store, fresh, run, synced = _x64_run(monkeypatch, HOT_LOOPS)
     with pytest.raises(Trap) as info:
         run(store, 200, 1)
     assert synced == [True] and info.value.trap_code == TrapCode.UNREACHABLE
@@ -567,21 +568,7 @@ INIT_THEN_NEST = """
 
 def test_a_loop_that_ran_once_does_not_keep_the_nest_from_its_entry(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    if not tier0.supported_host():
-        pytest.skip("the x86-64 tier 0 is for x86-64 Linux")
-    monkeypatch.setenv("PYJITWASM_TIER0_X64", "1")
-    monkeypatch.setenv("PYJITWASM_TIER0_X64_NESTED_LOOPS", "1")
-    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "50")
-    monkeypatch.delenv("PYJITWASM_TIERS", raising=False)
-    monkeypatch.delenv("PYJITWASM_OSR", raising=False)
-    store = Store(Engine(Config(lazy_compilation=True)))
-    module = Module(store.engine, INIT_THEN_NEST)
-    code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
-    assert isinstance(code, ModuleCode)
-    synced: list[bool] = []
-    sync = Func(store, FuncType([ValType.i32()], []),
-                lambda i: synced.append(code.wait_for_osr(120)))
-    run = Instance(store, module, [sync]).exports(store)["run"]
+    store, code, run, synced = _x64_run(monkeypatch, INIT_THEN_NEST)
     with pytest.raises(Trap):
         run(store, 400)  # traps after the nest: where it traps tells where it ran
     assert synced == [True]
