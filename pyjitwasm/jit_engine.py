@@ -37,9 +37,9 @@ from pyjitwasm.runtime.jit.instance import ALLOCATOR, JitAllocator, instantiate
 from pyjitwasm.runtime.jit.memory import JitMemory
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.jit.module_record import PendingDataPlan, module_data_plan
+from pyjitwasm.runtime.jit.object_cache import use_object_cache
 from pyjitwasm.runtime.jit.pool import PooledJitAllocator
 from pyjitwasm.runtime.jit.precompile import Progress, precompile_module, worth_workers
-from pyjitwasm.runtime.jit.shims import use_object_cache
 from pyjitwasm.runtime.jit.store import JitStoreContext, native_epoch_counter
 from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance

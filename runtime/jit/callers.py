@@ -5,7 +5,8 @@ argument and result on each call.  A caller generated for one signature stores t
 arguments straight into the values array, enters compiled code and reads the results
 back, which is what makes a call from Python cost about as much as ``pyjitwasm_invoke``
 itself.  Callers are generated once per signature (as source, compiled with ``exec``)
-and bound per function, with a values array per thread (``ThreadValues``).  Making a
+and bound per function (the compiled source kept in the code cache, when there is one:
+``object_cache.py``), with a values array per thread (``ThreadValues``).  Making a
 caller compiles a lazily compiled function first, and the caller keeps its address.
 """
 
@@ -19,6 +20,7 @@ from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.runtime.floats import f32_from_bits, f32_to_bits
 from pyjitwasm.runtime.instance import FuncInstance
 from pyjitwasm.runtime.jit.entry import raise_status
+from pyjitwasm.runtime.jit.object_cache import compiled_source
 from pyjitwasm.runtime.jit.store import Caller, JitFunc, JitStoreContext
 from pyjitwasm.runtime.native import ffi, lib
 from pyjitwasm.wasm.traps import TrapCode
@@ -120,7 +122,8 @@ def _compile_template(lines: list[str]) -> Any:
         "f32_to_bits": f32_to_bits,
         "f32_from_bits": f32_from_bits,
     }
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built from fixed templates
+    code = compiled_source("\n".join(lines), "<pyjitwasm caller>")
+    exec(code, namespace)  # noqa: S102 - source built from fixed templates
     return namespace["make"]
 
 

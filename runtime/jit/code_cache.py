@@ -38,6 +38,8 @@ a warm start loads, in one file, checked with a CRC-32 (``load_pack``).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import marshal
 import mmap
 import os
 import struct
@@ -48,6 +50,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType
 
 from pyjitwasm.runtime.jit.atomic_file import write_atomically
 from pyjitwasm.runtime.jit.batch_codec import BatchFormatError, decode_batch, encode_batch
@@ -228,6 +231,32 @@ class CodeCache:
     def store_object(self, key: str, obj: bytes) -> None:
         """Keep an ELF object under ``key``."""
         self._write(key, obj)
+
+    def code_object_key(self, source: str) -> str:
+        """The key of Python ``source`` compiled by this interpreter (marshal's format
+        and the bytecode are the interpreter version's: its magic number is in it)."""
+        digest = hashlib.sha256(source.encode()).hexdigest()
+        magic = importlib.util.MAGIC_NUMBER.hex()
+        return hashlib.sha256(f"{self._digest}\ncode {magic}\n{digest}".encode()).hexdigest()
+
+    def load_code_object(self, key: str) -> CodeType | None:
+        """The code object stored under ``key`` (:meth:`code_object_key`), or None."""
+        payload = self._read(key)
+        if payload is None:
+            return None
+        try:
+            code = marshal.loads(payload)
+        except (EOFError, ValueError, TypeError):
+            code = None
+        if not isinstance(code, CodeType):
+            self._discard(key)
+            return None
+        self.stats.hits += 1
+        return code
+
+    def store_code_object(self, key: str, code: CodeType) -> None:
+        """Keep a code object under ``key``."""
+        self._write(key, marshal.dumps(code))
 
     def _read(self, key: str, count: bool = True) -> memoryview | None:
         """The checked payload of entry ``key`` (a miss counts here, with ``count``; a

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from collections.abc import Sequence
-from typing import Protocol
 
 from pyjitwasm.ir.types import Type
 from pyjitwasm.jit import abi
 from pyjitwasm.jit.compiler import code_loader, link_objects
 from pyjitwasm.jit.loaded import LoadedCode
+from pyjitwasm.runtime.jit.object_cache import object_cache
 from pyjitwasm.runtime.native import runtime_symbols
 from pyjitwasm.translate.env import ir_value_types
 from pyjitwasm.x64 import shims as x64_shims
@@ -38,31 +37,10 @@ _host: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
 _keep: list[LoadedCode] = []
 
 
-class ObjectCache(Protocol):
-    """Where compiled shims may be kept between runs (``code_cache.CodeCache``)."""
-
-    def object_key(self, llvm_ir: str) -> str: ...
-
-    def load_object(self, key: str) -> bytes | None: ...
-
-    def store_object(self, key: str, obj: bytes) -> None: ...
-
-
-_object_cache: weakref.ref[ObjectCache] | None = None
-
-
-def use_object_cache(cache: ObjectCache) -> None:
-    """Keep shims in ``cache`` while it lives (shims are the process's, not an
-    engine's: the first engine with a code cache provides it, until it is gone)."""
-    global _object_cache
-    if _object_cache is None or _object_cache() is None:
-        _object_cache = weakref.ref(cache)
-
-
 def _shim_object(text: str) -> bytes:
     """The object of shim module ``text``: from the object cache, or compiled (and kept
     there)."""
-    cache = _object_cache() if _object_cache is not None else None
+    cache = object_cache()
     key = cache.object_key(text) if cache is not None else ""
     obj = cache.load_object(key) if cache is not None else None
     if obj is None:

@@ -332,3 +332,49 @@ def test_the_build_id_memo_is_trusted_while_the_sources_stat_the_same(
     for memo in memo_dir.glob("build-*.id"):
         memo.write_text("not an id")
     assert fresh_build_id(memo_dir) == edited
+
+
+def test_a_callers_code_object_round_trips_and_a_damaged_one_is_dropped(
+        tmp_path: Path) -> None:
+    cache = _cache(tmp_path)
+    source = "def make(x):\n    return x + 41\n"
+    key = cache.code_object_key(source)
+    assert key != cache.code_object_key(source + "\n") and cache.load_code_object(key) is None
+    cache.store_code_object(key, compile(source, "<test>", "exec"))
+    namespace: dict[str, Any] = {}
+    loaded = cache.load_code_object(key)
+    assert loaded is not None
+    exec(loaded, namespace)  # noqa: S102 - the test's own source
+    assert namespace["make"](1) == 42
+    # A checksummed entry whose payload is not a code object: dropped, then a miss.
+    cache._write(key, b"not marshal")  # noqa: SLF001
+    assert cache.load_code_object(key) is None
+    assert cache.load_code_object(key) is None
+
+
+def test_a_warm_start_takes_its_callers_from_the_cache(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyjitwasm import Config, Engine, Instance, Module, Store
+    from pyjitwasm.runtime.jit import callers, object_cache
+
+    compiled: list[str] = []
+    real = compile
+
+    def counting(source: str, filename: str, mode: str) -> Any:
+        compiled.append(filename)
+        return real(source, filename, mode)
+
+    monkeypatch.setattr(object_cache, "compile", counting, raising=False)
+    # A signature no other test uses, so no caller of it exists in this process yet.
+    wat = ('(module (func (export "f") (param i64 f64 i32 i64) (result f64)'
+           ' (f64.add (local.get 1) (f64.convert_i64_s (local.get 0)))))')
+    for run in range(2):
+        monkeypatch.setattr(callers, "_api_templates", {})  # as a fresh process has
+        config = Config()
+        config.cache = str(tmp_path)
+        engine = Engine(config)
+        store = Store(engine)
+        func = Instance(store, Module(engine, wat), []).exports(store)["f"]
+        assert func(store, 2, 0.5, 0, 0) == 2.5
+        # The first run compiles the caller's source; the second finds it in the cache.
+        assert compiled == ["<pyjitwasm caller>"], run
