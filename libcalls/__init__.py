@@ -223,14 +223,15 @@ def tier_up(vmctx: int, defined_index: int) -> int:
     return 0
 
 
-def tier_up_loop(vmctx: int, defined_index: int, loop_offset: int) -> int:
+def tier_up_loop(vmctx: int, defined_index: int, loop_offset: int, slot: int) -> int:
     """Tier-0 function number ``defined_index`` is hot in the loop at wasm offset
-    ``loop_offset``: queue it for tier 1 and, where the runtime allows, that loop for
-    on-stack replacement. The loop's OSR entry address, or ``OSR_PENDING`` /
-    ``OSR_NEVER`` (``translate/tiering.py``)."""
+    ``loop_offset``, whose OSR slot is number ``slot`` of the function's: queue it for
+    tier 1 and, where the runtime allows, that loop for on-stack replacement. The loop's
+    OSR entry address, or ``OSR_PENDING`` / ``OSR_ELSEWHERE`` / ``OSR_NEVER``
+    (``translate/tiering.py``)."""
     code = _instance(vmctx).compiled
     if isinstance(code, ModuleCode):
-        return code.request_loop_tier_up(defined_index, loop_offset)
+        return code.request_loop_tier_up(defined_index, loop_offset, slot)
     return OSR_NEVER
 
 

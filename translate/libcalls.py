@@ -100,8 +100,9 @@ TIER_UP = Libcall(
     "(defined function number) -> nothing. Tier-0 code calls it when the function's "
     "tier-up counter goes negative; the runtime queues the function for tier 1.")
 TIER_UP_LOOP = Libcall(
-    "tier_up_loop", 16, (I64, I64), (I64,), None,
-    "(defined function number, wasm offset of a loop instruction) -> OSR entry. x64 tier-0 "
+    "tier_up_loop", 16, (I64, I64, I64), (I64,), None,
+    "(defined function number, wasm offset of a loop instruction, its OSR slot number) -> "
+    "OSR entry. x64 tier-0 "
     "code calls it when the count runs out at that loop's header: the runtime queues the "
     "function for tier 1 and the loop for on-stack replacement (translate/tiering.py's "
     "OSR slots); the result is the entry's address, OSR_PENDING or OSR_NEVER.", cold=True,

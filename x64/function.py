@@ -47,7 +47,8 @@ from pyjitwasm.translate.tiering import (
     OSR_RECHECK,
     OSR_RECHECK_ASKED,
     OSR_SLOT_SIZE,
-    osr_table_offset,
+    OSR_SLOTS_PER_FUNCTION,
+    osr_slot_offset,
 )
 from pyjitwasm.translate.vmctx import MEMORY_DEF_BASE
 from pyjitwasm.wasm import opcodes as op
@@ -164,8 +165,9 @@ class FunctionCompiler:
         self.st: list[str] = []  # the compile-time operand stack: type letters
         self.frames: list[Frame] = []
         self.traps: list[tuple[int, int, int]] = []  # (rel32 fixup, operand, wasm offset)
-        # Loop headers' out-of-line OSR paths: (rel32 fixup, resume at, loop's offset).
-        self.osr_stubs: list[tuple[int, int, int]] = []
+        # Loop headers' out-of-line OSR paths: (rel32 fixup, resume at, loop's offset,
+        # its OSR slot number).
+        self.osr_stubs: list[tuple[int, int, int, int]] = []
         self.offset = 0  # wasm offset of the instruction being compiled
         self.reachable = True
         self.dead_depth = 0
@@ -505,15 +507,18 @@ class FunctionCompiler:
         c += mem(b"\x89", RCX, RBP, COUNT_DISP)
         if osr_loop is not None:
             fixup = self.jump_forward(CC_S)
-            self.osr_stubs.append((fixup, len(c), osr_loop))
+            self.osr_stubs.append((fixup, len(c), osr_loop,
+                                   len(self.osr_stubs) % OSR_SLOTS_PER_FUNCTION))
             return
         skip = self.jump_forward(CC_NS)
         # Not when a loop of this function has asked for OSR (its tag in the slot): the
         # tier-up is requested already, and the loop's looks at a pending slot keep
         # writing small counts, which would bring every new frame here (a call into
         # Python, which waits for the GIL while a compile holds it).
-        slot = osr_table_offset(len(self.info.module.codes)) + OSR_SLOT_SIZE * number
-        c += mem(b"\x83", 7, RAX, slot + 8, 1) + b"\x00"  # cmp qword [slot's tag], 0
+        first = osr_slot_offset(len(self.info.module.codes), number, 0)
+        c += mem(b"\x8b", RDX, RAX, first + 8, 1)  # mov rdx, [slot 0's tag]
+        for slot in range(1, OSR_SLOTS_PER_FUNCTION):  # or rdx, [slot's tag]
+            c += mem(b"\x0b", RDX, RAX, first + OSR_SLOT_SIZE * slot + 8, 1)
         asked = self.jump_forward(CC_NE)
         c += MOV_RDI_RBX
         c += mov_imm32(RSI, number)
@@ -522,7 +527,7 @@ class FunctionCompiler:
         c += mem(b"\xc7", 0, RBP, COUNT_DISP) + COUNTER_PARKED.to_bytes(4, "little")
         self.patch(skip, len(c))
 
-    def osr_stub(self, fixup: int, resume: int, loop_offset: int) -> None:
+    def osr_stub(self, fixup: int, resume: int, loop_offset: int, slot_number: int) -> None:
         """The slow path of the count at the header of the loop at ``loop_offset``: look
         at the function's OSR slot (``translate/tiering.py``) and, when it holds this
         loop's tier-1 entry, call it with the locals and return what it returns (this
@@ -535,7 +540,7 @@ class FunctionCompiler:
         if self.with_lines:
             self.lines.append((len(c), loop_offset))
         number = self.func_index - self.info.num_imported_funcs
-        slot = osr_table_offset(len(self.info.module.codes)) + OSR_SLOT_SIZE * number
+        slot = osr_slot_offset(len(self.info.module.codes), number, slot_number)
         # The tag, the entry, the tag again (``ModuleCode._write_osr_slot`` clears the
         # tag before an entry changes hands): never another loop's entry.
         self.load_vmctx_field(RCX, self.layout.tier_counters)
@@ -563,6 +568,7 @@ class FunctionCompiler:
         self.patch(ask, len(c))
         self.patch(ask_too, len(c))
         c += MOV_RDI_RBX + mov_imm32(RSI, number) + mov_imm32(RDX, loop_offset)
+        c += mov_imm32(RCX, slot_number)
         self.call_symbol(lc.TIER_UP_LOOP.symbol)
         c += b"\x48\x83\xf8" + bytes((OSR_ELSEWHERE,))  # cmp rax, OSR_ELSEWHERE
         self.jump_to(enter_at, CC_A)
@@ -681,8 +687,8 @@ class FunctionCompiler:
                         del pool[index]  # popped: dead
             else:
                 self.skip(instr, handlers)
-        for fixup, resume, loop_offset in self.osr_stubs:
-            self.osr_stub(fixup, resume, loop_offset)
+        for fixup, resume, loop_offset, slot_number in self.osr_stubs:
+            self.osr_stub(fixup, resume, loop_offset, slot_number)
         # Trap stubs (cold, one per site so each keeps its own wasm offset).
         for fixup, operand, offset in self.traps:
             self.patch(fixup, len(c))

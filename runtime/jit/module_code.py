@@ -97,6 +97,7 @@ from pyjitwasm.translate.tiering import (
     OSR_ELSEWHERE,
     OSR_NEVER,
     OSR_PENDING,
+    OSR_SLOTS_PER_FUNCTION,
     counter_table_bytes,
     osr_table_offset,
 )
@@ -195,6 +196,7 @@ class ModuleCode:
         self.osr_errors: dict[tuple[int, int], BaseException] = {}
         self._osr_code: list[CompiledModule] = []
         self._osr_loops: dict[int, set[int]] = {}  # loops each function asked entries of
+        self._osr_slot_of: dict[tuple[int, int], int] = {}  # (k, loop offset) -> its slot
         self.osr_compiles = 0
         self.osr_seconds = 0.0
         if self.tiered and count:
@@ -799,21 +801,22 @@ class ModuleCode:
             return
         self._tier_up_on_thread(k)
 
-    def request_loop_tier_up(self, k: int, loop_offset: int) -> int:
-        """Defined function ``k`` is hot in its loop at wasm offset ``loop_offset`` (x64
-        tier-0 code asks, at that loop's header, when the function's OSR slot is not
-        this loop's): queue ``k`` for tier 1 and, when on-stack replacement is on, the
-        loop's OSR entry (up to ``OSR_LOOPS_PER_FUNCTION`` loops of a function).  The
-        slot goes to the loop that asked last: that is where a frame is hot now (the
-        first loop to ask may be one that runs once, an array's initialization before
-        the nest).  Returned: this loop's entry, ``OSR_PENDING`` (the slot is this
-        loop's now: look again soon), ``OSR_ELSEWHERE`` (no entry for this loop, but
-        the frame may move on to a loop that has one: ask again much later) or
-        ``OSR_NEVER`` (translate/tiering.py); never another loop's entry."""
+    def request_loop_tier_up(self, k: int, loop_offset: int, slot: int) -> int:
+        """Defined function ``k`` is hot in its loop at wasm offset ``loop_offset``, whose
+        OSR slot is ``k``'s number ``slot`` (x64 tier-0 code asks, at that loop's
+        header, when the slot is not this loop's): queue ``k`` for tier 1 and, when
+        on-stack replacement is on, the loop's OSR entry (up to
+        ``OSR_LOOPS_PER_FUNCTION`` loops of a function).  Two loops share a slot only
+        in a function with more of them than ``OSR_SLOTS_PER_FUNCTION``; then the slot
+        goes to the loop that asked last, which is where a frame is hot now.
+        Returned: this loop's entry, ``OSR_PENDING`` (the slot is this loop's now:
+        look again soon), ``OSR_ELSEWHERE`` (no entry for this loop, but the frame may
+        move on to a loop that has one: ask again much later) or ``OSR_NEVER``
+        (translate/tiering.py); never another loop's entry."""
         self.request_tier_up(k)
         key = (k, loop_offset)
         with self._tier_cond:
-            if not self.osr_enabled:
+            if not self.osr_enabled or not 0 <= slot < OSR_SLOTS_PER_FUNCTION:
                 return OSR_NEVER
             asked = self._osr_loops.setdefault(k, set())
             if key in self.osr_errors or (
@@ -824,28 +827,30 @@ class ModuleCode:
                 return OSR_ELSEWHERE
             first_ask = loop_offset not in asked
             asked.add(loop_offset)
+            self._osr_slot_of[key] = slot
             entry = self._osr_entries.get(key, OSR_PENDING)
-            self._write_osr_slot(k, loop_offset, entry)
+            self._write_osr_slot(k, slot, loop_offset, entry)
         if first_ask:
             self._start_osr(k, loop_offset)  # may have ended already (``_osr_ready``)
             with self._tier_cond:
-                slots = self._osr_slots
-                if slots[2 * k + 1] == loop_offset + 1:
-                    entry = int(slots[2 * k])
+                at = 2 * (OSR_SLOTS_PER_FUNCTION * k + slot)
+                if self._osr_slots[at + 1] == loop_offset + 1:
+                    entry = int(self._osr_slots[at])
         return entry
 
-    def _write_osr_slot(self, k: int, loop_offset: int, entry: int) -> None:
-        """Give ``k``'s OSR slot to the loop at ``loop_offset`` with ``entry`` (under
-        ``_tier_cond``).  Tier-0 code on other threads reads the tag, the entry, then
-        the tag again, and uses the entry only when both tags are its loop's; so the
-        tag is cleared before the entry changes hands (stores are seen in program
+    def _write_osr_slot(self, k: int, slot: int, loop_offset: int, entry: int) -> None:
+        """Give ``k``'s OSR slot ``slot`` to the loop at ``loop_offset`` with ``entry``
+        (under ``_tier_cond``).  Tier-0 code on other threads reads the tag, the entry,
+        then the tag again, and uses the entry only when both tags are its loop's; so
+        the tag is cleared before the entry changes hands (stores are seen in program
         order on x86-64): no reader can pair one loop's tag with another's entry."""
         slots = self._osr_slots
+        at = 2 * (OSR_SLOTS_PER_FUNCTION * k + slot)
         tag = loop_offset + 1
-        if slots[2 * k + 1] != tag:
-            slots[2 * k + 1] = 0
-        slots[2 * k] = entry
-        slots[2 * k + 1] = tag
+        if slots[at + 1] != tag:
+            slots[at + 1] = 0
+        slots[at] = entry
+        slots[at + 1] = tag
 
     @property
     def osr_enabled(self) -> bool:
@@ -858,8 +863,12 @@ class ModuleCode:
         """The OSR entry of ``k`` at ``loop_offset`` is published (``address``) or will
         never be (None): when the slot is that loop's, its next look takes it."""
         with self._tier_cond:
-            if self._osr_slots[2 * k + 1] == loop_offset + 1:
-                self._write_osr_slot(k, loop_offset,
+            slot = self._osr_slot_of.get((k, loop_offset))
+            if slot is None:
+                return
+            at = 2 * (OSR_SLOTS_PER_FUNCTION * k + slot)
+            if self._osr_slots[at + 1] == loop_offset + 1:
+                self._write_osr_slot(k, slot, loop_offset,
                                      OSR_NEVER if address is None else address)
 
     def _start_osr(self, k: int, loop_offset: int) -> None:

@@ -1084,9 +1084,10 @@ static void libcall_tier_up(void *vmctx, uint64_t defined_index)
     call_python_libcall(LC_TIER_UP, vmctx, defined_index, 0, 0, 0, 0);
 }
 
-static int64_t libcall_tier_up_loop(void *vmctx, uint64_t defined_index, uint64_t loop_offset)
+static int64_t libcall_tier_up_loop(void *vmctx, uint64_t defined_index, uint64_t loop_offset,
+                                    uint64_t slot)
 {
-    return call_python_libcall(LC_TIER_UP_LOOP, vmctx, defined_index, loop_offset, 0, 0, 0);
+    return call_python_libcall(LC_TIER_UP_LOOP, vmctx, defined_index, loop_offset, slot, 0, 0);
 }
 
 /* Address of libcall `which` (an LC_* index), or 0. */

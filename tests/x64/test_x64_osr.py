@@ -17,7 +17,7 @@ import pytest
 from pyjitwasm import Config, Engine, Instance, Module, Store
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.native import lazy_stubs_supported
-from pyjitwasm.translate.tiering import OSR_NEVER, OSR_PENDING
+from pyjitwasm.translate.tiering import OSR_NEVER, OSR_PENDING, OSR_SLOTS_PER_FUNCTION
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.x64 import tier0
 
@@ -58,8 +58,8 @@ def asks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
     seen: list[tuple[int, int, int]] = []
     original = ModuleCode.request_loop_tier_up
 
-    def spy(self: ModuleCode, k: int, loop_offset: int) -> int:
-        result = original(self, k, loop_offset)
+    def spy(self: ModuleCode, k: int, loop_offset: int, slot: int) -> int:
+        result = original(self, k, loop_offset, slot)
         seen.append((k, loop_offset, result))
         return result
 
@@ -83,8 +83,9 @@ def _instance() -> tuple[Store, dict[str, Any], ModuleCode]:
     return store, exports, code
 
 
-def _slot(code: ModuleCode, k: int) -> tuple[int, int]:
-    return int(code._osr_slots[2 * k]), int(code._osr_slots[2 * k + 1])  # noqa: SLF001
+def _slot(code: ModuleCode, k: int, slot: int = 0) -> tuple[int, int]:
+    at = 2 * (OSR_SLOTS_PER_FUNCTION * k + slot)
+    return int(code._osr_slots[at]), int(code._osr_slots[at + 1])  # noqa: SLF001
 
 
 def _loop_offset(code: ModuleCode, k: int) -> int:
@@ -157,3 +158,42 @@ def test_a_synchronous_entry_takes_the_frame_at_its_first_ask(
     assert (k, offset) == (0, _loop_offset(code, 0)) and entry > OSR_NEVER + 1
     assert code.osr_entry(0, offset) == entry and code.osr_compiles == 1
     assert _slot(code, 0) == (entry, offset + 1)
+
+
+TWO_LOOPS = """(module
+  (func (export "partition") (param i32) (result i32) (local i32 i32 i32)
+    ;; an outer loop around two inner loops that take turns (quicksort's partition)
+    (loop $outer
+      (local.set 2 (i32.const 0))
+      (loop $up
+        (local.set 2 (i32.add (local.get 2) (i32.const 1)))
+        (br_if $up (i32.lt_u (local.get 2) (i32.const 7))))
+      (local.set 3 (i32.const 9))
+      (loop $down
+        (local.set 3 (i32.sub (local.get 3) (i32.const 1)))
+        (br_if $down (i32.gt_u (local.get 3) (i32.const 2))))
+      (local.set 1 (i32.add (local.get 1) (i32.add (local.get 2) (local.get 3))))
+      (br_if $outer (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+    (local.get 1)))
+"""
+
+
+def test_each_loop_has_a_slot_of_its_own(
+        osr_x64: None, asks: list[tuple[int, int, int]], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Entries that stay pending: each hot loop asks once and then only looks at its own
+    # slot.  With one slot per function the loops took it from each other on every look
+    # (a call into the runtime each time: 124 on quicksort's first call).
+    monkeypatch.setattr(ModuleCode, "_start_osr", lambda self, k, off: None)
+    store = Store(Engine(Config(lazy_compilation=True)))
+    module = Module(store.engine, TWO_LOOPS)
+    code = module._prepared.compiled()  # noqa: SLF001 - the test looks inside
+    assert isinstance(code, ModuleCode)
+    run = Instance(store, module, []).exports(store)["partition"]
+    assert run(store, 200_000) == 200_000 * (7 + 2)
+    outer, up, down = (i.offset for i in code.module.codes[0].instrs if i.op == op.LOOP)
+    assert sorted(off for _, off, _ in asks) == sorted({off for _, off, _ in asks})
+    assert {off for _, off, _ in asks} <= {outer, up, down} and len(asks) >= 2
+    # Slots in the order x64 met the loops: outer 0, up 1, down 2.
+    for slot, offset in enumerate((outer, up, down)):
+        if offset in {off for _, off, _ in asks}:
+            assert _slot(code, 0, slot) == (OSR_PENDING, offset + 1)
