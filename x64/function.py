@@ -529,7 +529,7 @@ class FunctionCompiler:
 
     def osr_stub(self, fixup: int, resume: int, loop_offset: int, slot_number: int) -> None:
         """The slow path of the count at the header of the loop at ``loop_offset``: look
-        at the function's OSR slot (``translate/tiering.py``) and, when it holds this
+        at the loop's OSR slot (``translate/tiering.py``) and, when it holds this
         loop's tier-1 entry, call it with the locals and return what it returns (this
         frame stays below it: the entry runs the rest of the function); ask the runtime
         (``tier_up_loop``) when the slot is not this loop's; otherwise count
