@@ -162,6 +162,13 @@ class ModuleCacheView:
         self.cache.stats.hits += len(packed.batches)
         return packed
 
+    def expect_plans(self, options: CompileOptions) -> None:
+        """This run may still record batches (a tier-up was queued): wait for queued
+        tier-ups at exit and write the pack then if the plans changed, also on a warm
+        start whose pack was current (``_write_packs_at_exit``)."""
+        if not options.keep_ir:
+            _pack_wanted(self, options)
+
     def record_plan(self, indices: Sequence[int], options: CompileOptions,
                     tier: int) -> None:
         """Note that a first call of ``indices[0]`` compiled ``indices`` at ``tier``."""

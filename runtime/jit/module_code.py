@@ -55,6 +55,7 @@ listens; ``pyjitwasm run -v`` does.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -789,6 +790,10 @@ class ModuleCode:
                 return
             self._tier_queued.add(k)
             self._tier_requested[k] = requested_at = time.perf_counter()
+        if self.cache is not None:
+            # A warm start whose pack was current still gets its tier-ups into the next
+            # run's pack (the exit waits for them).
+            self.cache.expect_plans(self.options)
         if compile_events.listening():
             compile_events.emit(compile_events.TierUpRequested(
                 self._function_info(self.first + k), requested_at, self.module.names.module))
@@ -890,8 +895,15 @@ class ModuleCode:
 
     def _tier_up_on_thread(self, k: int) -> None:
         """Queue the tier-up of ``k`` on this process's background compiler thread."""
-        ref = weakref.ref(self)  # a queued job must not keep the module's code alive
-        if not background_compiler().submit(lambda: _tier_up_job(ref, k)):
+        job: Callable[[], None]
+        if self.cache is not None:
+            # Its code goes to the next run's pack (the exit waits for it): the job keeps
+            # the module's code until it ends, also when the program let it go first.
+            job = functools.partial(self._tier_up, k)
+        else:
+            ref = weakref.ref(self)  # a queued job must not keep the module's code alive
+            job = functools.partial(_tier_up_job, ref, k)
+        if not background_compiler().submit(job):
             self._tier_up_done(k)
 
     def _tier_up(self, k: int) -> None:

@@ -427,5 +427,23 @@ def test_a_tier_up_of_the_first_run_is_found_by_the_second(tmp_path: Path) -> No
             for _ in range(2)]
     assert [run.returncode for run in runs] == [0, 0], runs[1].stderr
     # Read from the pack: the first run's pack was written after its tier-up.
-    assert [run.stdout.split()[1:] for run in runs] == [["compiled-or-entries", "llvm"],
-                                                        ["from-pack", "no-llvm"]]
+    assert [run.stdout.split()[1:] for run in runs] == [
+        ["compiled-or-entries", "llvm", "tier0"], ["from-pack", "no-llvm", "tier1"]]
+
+
+def test_a_tier_up_of_a_warm_start_is_found_by_the_next(tmp_path: Path) -> None:
+    # The first run's loop is short (no tier-up): its pack holds tier-0 code.  The
+    # second starts warm from that pack, current at its start, and its loop asks for
+    # tier 1: its exit must still wait for the tier-up and write a new pack, so the
+    # third run loads tier-1 code and never loads LLVM.
+    env = {**os.environ, "PYJITWASM_EXIT_TIER_UP_WAIT": "60", "PYJITWASM_TIERS": "1",
+           "PYJITWASM_LAZY": "1"}
+    runs = [subprocess.run([sys.executable, str(HOT_LOOP_RUN), str(n), str(tmp_path)],
+                           capture_output=True, text=True, timeout=120, env=env, check=False)
+            for n in (10, 100000, 100000)]
+    assert [run.returncode for run in runs] == [0, 0, 0], runs[-1].stderr
+    # (The first run loads LLVM for the cache's host probe; the second's tier-up loads
+    # it at some point, maybe after the call.)
+    assert [run.stdout.split()[1:] for run in runs][0::2] == [
+        ["compiled-or-entries", "llvm", "tier0"], ["from-pack", "no-llvm", "tier1"]]
+    assert runs[1].stdout.split()[1] == "from-pack" and runs[1].stdout.split()[3] == "tier0"

@@ -4,8 +4,9 @@ exit while its tier-up is queued or compiling (run as a script, in a fresh proce
     python tests/support/hot_loop_run.py N [CACHE_DIR]
 
 It prints the loop's result (the sum 1..N as an i32), whether its code came from a
-code-cache pack (``from-pack``, else ``compiled-or-entries``) and whether LLVM was
-loaded (``llvm`` / ``no-llvm``)."""
+code-cache pack (``from-pack``, else ``compiled-or-entries``), whether LLVM was
+loaded (``llvm`` / ``no-llvm``) and the tier of the function's code after the call
+(``tier0`` / ``tier1``)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def main() -> None:
     code = module._prepared.compiled()  # noqa: SLF001 - where the code came from
     from_pack = any(type(item).__name__ == "LinkedChunk" for item in code._batches)  # noqa: SLF001
     print(result, "from-pack" if from_pack else "compiled-or-entries",
-          "llvm" if "llvmlite.binding" in sys.modules else "no-llvm")
+          "llvm" if "llvmlite.binding" in sys.modules else "no-llvm",
+          f"tier{code.tier_of(0)}")
 
 
 if __name__ == "__main__":
