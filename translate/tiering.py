@@ -128,6 +128,5 @@ def _count_down(t: FunctionState, count: Value, table: Value) -> None:
 
 __all__ = ["COUNTER_PARKED", "COUNTER_SIZE", "OSR_ELSEWHERE", "OSR_NEVER", "OSR_PENDING",
            "OSR_RECHECK", "OSR_RECHECK_ASKED", "OSR_SLOTS_PER_FUNCTION", "OSR_SLOT_SIZE",
-           "count_function_entry",
-           "count_loop_iteration", "counter_table_bytes", "enable_counters",
-           "osr_slot_offset", "osr_table_offset"]
+           "count_function_entry", "count_loop_iteration", "counter_table_bytes",
+           "enable_counters", "osr_slot_offset", "osr_table_offset"]

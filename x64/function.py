@@ -524,7 +524,7 @@ class FunctionCompiler:
         c += mov_imm32(RSI, number)
         self.call_symbol(lc.TIER_UP.symbol)
         self.patch(asked, len(c))
-        c += mem(b"\xc7", 0, RBP, COUNT_DISP) + COUNTER_PARKED.to_bytes(4, "little")
+        c += self.count_store(COUNTER_PARKED)
         self.patch(skip, len(c))
 
     def osr_stub(self, fixup: int, resume: int, loop_offset: int, slot_number: int) -> None:
@@ -550,17 +550,16 @@ class FunctionCompiler:
         c += mem(b"\x8b", RAX, RCX, slot, 1)  # mov rax, [slot's entry]
         c += tag
         ask_too = self.jump_forward(CC_NE)
+        decide = len(c)  # rax: this loop's slot entry, or the runtime's answer
         c += b"\x48\x83\xf8" + bytes((OSR_NEVER,))  # cmp rax, OSR_NEVER
         enter = self.jump_forward(CC_A)
         never = self.jump_forward(CC_E)
-        c += mem(b"\xc7", 0, RBP, COUNT_DISP) + OSR_RECHECK.to_bytes(4, "little")
+        c += self.count_store(OSR_RECHECK)
         self.jump_to(resume)
-        never_at = len(c)
-        self.patch(never, never_at)
-        c += mem(b"\xc7", 0, RBP, COUNT_DISP) + COUNTER_PARKED.to_bytes(4, "little")
+        self.patch(never, len(c))
+        c += self.count_store(COUNTER_PARKED)
         self.jump_to(resume)
-        enter_at = len(c)
-        self.patch(enter, enter_at)
+        self.patch(enter, len(c))
         c += MOV_RDI_RBX
         c += mem(b"\x8d", RSI, RBP, LOCALS_DISP, 1)  # lea rsi, [local 0]
         c += call_reg(RAX)
@@ -571,16 +570,14 @@ class FunctionCompiler:
         c += mov_imm32(RCX, slot_number)
         self.call_symbol(lc.TIER_UP_LOOP.symbol)
         c += b"\x48\x83\xf8" + bytes((OSR_ELSEWHERE,))  # cmp rax, OSR_ELSEWHERE
-        self.jump_to(enter_at, CC_A)
-        elsewhere = self.jump_forward(CC_E)
-        c += b"\x48\x83\xf8" + bytes((OSR_NEVER,))  # cmp rax, OSR_NEVER
-        self.jump_to(never_at, CC_E)
-        c += mem(b"\xc7", 0, RBP, COUNT_DISP) + OSR_RECHECK.to_bytes(4, "little")
-        self.jump_to(resume)
+        self.jump_to(decide, CC_NE)  # an entry, pending or never: as a slot's value
         # The slot is another loop's: every look would be a call, so look less often.
-        self.patch(elsewhere, len(c))
-        c += mem(b"\xc7", 0, RBP, COUNT_DISP) + OSR_RECHECK_ASKED.to_bytes(4, "little")
+        c += self.count_store(OSR_RECHECK_ASKED)
         self.jump_to(resume)
+
+    def count_store(self, value: int) -> bytes:
+        """``mov dword [rbp + COUNT_DISP], value``: the frame's tier-up count."""
+        return mem(b"\xc7", 0, RBP, COUNT_DISP) + value.to_bytes(4, "little")
 
     # The function ------------------------------------------------------------------
 

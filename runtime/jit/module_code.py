@@ -100,7 +100,7 @@ from pyjitwasm.translate.tiering import (
     OSR_PENDING,
     OSR_SLOTS_PER_FUNCTION,
     counter_table_bytes,
-    osr_table_offset,
+    osr_slot_offset,
 )
 from pyjitwasm.translate.vmctx import VMContextLayout
 from pyjitwasm.wasm import opcodes as op
@@ -122,9 +122,8 @@ WARM_START_WORKER_DELAY = 2.0
 (``ModuleCode._get_worker``)."""
 
 OSR_LOOPS_PER_FUNCTION = 4
-"""Loops of one function whose x64 code may have OSR entries compiled for it
-(``request_loop_tier_up``): the first hot loop's, and those of loops the frame is found
-in later (each a background compile of the whole function)."""
+"""Loops of one function that may have OSR entries compiled (``request_loop_tier_up``):
+the first ones to ask, each a background compile of the whole function."""
 
 PRELOAD_GROUP = 32
 """Recorded batches a warm start without a pack reads, and links, at a time
@@ -165,8 +164,7 @@ class ModuleCode:
         # The tier-up counters, then the OSR slots (translate/tiering.py's layout).
         self._counters: Any = ffi.new("int32_t[]", max(counter_table_bytes(count) // 4, 1))
         self.counters_address: int = int(ffi.cast("uintptr_t", self._counters))
-        self._osr_slots: Any = ffi.cast(
-            "uint64_t *", self.counters_address + osr_table_offset(count))
+        self._osr_slots: Any = ffi.cast("uint64_t *", self.counters_address)
         self._entry_shims: dict[int, int] = {}
         self._callees: dict[int, list[int]] = {}
         # Reentrant: a finalizer run by a collection during a compile may call wasm.
@@ -838,10 +836,20 @@ class ModuleCode:
         if first_ask:
             self._start_osr(k, loop_offset)  # may have ended already (``_osr_ready``)
             with self._tier_cond:
-                at = 2 * (OSR_SLOTS_PER_FUNCTION * k + slot)
-                if self._osr_slots[at + 1] == loop_offset + 1:
-                    entry = int(self._osr_slots[at])
+                current, tag = self.osr_slot(k, slot)
+                if tag == loop_offset + 1:
+                    entry = current
         return entry
+
+    def osr_slot(self, k: int, slot: int) -> tuple[int, int]:
+        """(entry, tag) of defined function ``k``'s OSR slot ``slot``."""
+        at = self._osr_word(k, slot)
+        return int(self._osr_slots[at]), int(self._osr_slots[at + 1])
+
+    def _osr_word(self, k: int, slot: int) -> int:
+        """Where ``k``'s OSR slot ``slot`` is in ``_osr_slots`` (its entry; the tag
+        follows): the layout x64 code reads (``translate/tiering.osr_slot_offset``)."""
+        return osr_slot_offset(len(self._code), k, slot) // 8
 
     def _write_osr_slot(self, k: int, slot: int, loop_offset: int, entry: int) -> None:
         """Give ``k``'s OSR slot ``slot`` to the loop at ``loop_offset`` with ``entry``
@@ -850,7 +858,7 @@ class ModuleCode:
         the tag is cleared before the entry changes hands (stores are seen in program
         order on x86-64): no reader can pair one loop's tag with another's entry."""
         slots = self._osr_slots
-        at = 2 * (OSR_SLOTS_PER_FUNCTION * k + slot)
+        at = self._osr_word(k, slot)
         tag = loop_offset + 1
         if slots[at + 1] != tag:
             slots[at + 1] = 0
@@ -869,10 +877,7 @@ class ModuleCode:
         never be (None): when the slot is that loop's, its next look takes it."""
         with self._tier_cond:
             slot = self._osr_slot_of.get((k, loop_offset))
-            if slot is None:
-                return
-            at = 2 * (OSR_SLOTS_PER_FUNCTION * k + slot)
-            if self._osr_slots[at + 1] == loop_offset + 1:
+            if slot is not None and self.osr_slot(k, slot)[1] == loop_offset + 1:
                 self._write_osr_slot(k, slot, loop_offset,
                                      OSR_NEVER if address is None else address)
 

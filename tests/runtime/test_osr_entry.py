@@ -32,6 +32,7 @@ from pyjitwasm import (
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.native import last_trap_pcs, lazy_stubs_supported
 from pyjitwasm.translate.osr_abi import OsrError
+from pyjitwasm.translate.tiering import OSR_SLOTS_PER_FUNCTION
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.traps import TrapCode
 from pyjitwasm.wasm.types import F32, F64, I32, I64
@@ -524,7 +525,7 @@ def test_a_hot_x64_loop_moves_into_its_osr_entry(monkeypatch: pytest.MonkeyPatch
     entries = code._osr_entries  # noqa: SLF001 - the test looks inside
     assert {k for k, _ in entries} == {0} and len(entries) == code.osr_compiles
     # Each loop that asked has its own slot of the function's, holding its entry.
-    slots = [int(code._osr_slots[2 * slot]) for slot in range(4)]  # noqa: SLF001
+    slots = [code.osr_slot(0, slot)[0] for slot in range(OSR_SLOTS_PER_FUNCTION)]
     assert set(entries.values()) <= set(slots)
     # The next call enters tier 1 (the tier-up); the x64 frame's move is seen through a
     # trap after the loop, on a fresh module: it traps in the OSR entry's code.

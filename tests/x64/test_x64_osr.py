@@ -17,7 +17,7 @@ import pytest
 from pyjitwasm import Config, Engine, Instance, Module, Store
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.native import lazy_stubs_supported
-from pyjitwasm.translate.tiering import OSR_NEVER, OSR_PENDING, OSR_SLOTS_PER_FUNCTION
+from pyjitwasm.translate.tiering import OSR_NEVER, OSR_PENDING
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.x64 import tier0
 
@@ -84,8 +84,7 @@ def _instance() -> tuple[Store, dict[str, Any], ModuleCode]:
 
 
 def _slot(code: ModuleCode, k: int, slot: int = 0) -> tuple[int, int]:
-    at = 2 * (OSR_SLOTS_PER_FUNCTION * k + slot)
-    return int(code._osr_slots[at]), int(code._osr_slots[at + 1])  # noqa: SLF001
+    return code.osr_slot(k, slot)
 
 
 def _loop_offset(code: ModuleCode, k: int) -> int:
