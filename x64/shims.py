@@ -22,6 +22,7 @@ memory) keep the LLVM shims: the caller decides per signature.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from pyjitwasm.ir.types import F32, F64, I32, I64, R64, Type
 from pyjitwasm.jit.abi import HOST_CALL_SYMBOL, HOST_INDEX_OFFSET, SLOT_SIZE, signature_tag
@@ -173,11 +174,20 @@ def host_shim_name(params: Sequence[Type], results: Sequence[Type]) -> str:
     return "host_" + signature_tag(params, results)
 
 
-def shims_object(entry: Sequence[tuple[Sequence[Type], Sequence[Type]]],
-                 host: Sequence[tuple[Sequence[Type], Sequence[Type]]]) -> tuple[bytes, list[str]]:
-    """One relocatable object holding the entry shims of signatures ``entry`` and the
-    host shims of ``host`` (every one :func:`covers`), each a global symbol; also their
-    names, in that order."""
+class ShimsCode(NamedTuple):
+    """Shims laid out as one piece of machine code: each function 16-byte aligned, and
+    the relocations (offset, symbol) that take a symbol's absolute address (a
+    ``movabs``'s 8-byte immediate)."""
+
+    code: bytes
+    functions: list[ObjectFunction]
+    relocations: list[tuple[int, str]]
+
+
+def shims_code(entry: Sequence[tuple[Sequence[Type], Sequence[Type]]],
+               host: Sequence[tuple[Sequence[Type], Sequence[Type]]]) -> ShimsCode:
+    """The entry shims of signatures ``entry`` and the host shims of ``host`` (every one
+    :func:`covers`), in that order, as one piece of code."""
     code = bytearray()
     functions: list[ObjectFunction] = []
     relocations: list[tuple[int, str]] = []
@@ -198,8 +208,16 @@ def shims_object(entry: Sequence[tuple[Sequence[Type], Sequence[Type]]],
             raise ValueError(f"no x64 host shim for {params} -> {results}")
         body, relocs = host_shim_code(params, results)
         add(host_shim_name(params, results), body, relocs)
-    return write_object(bytes(code), functions, relocations), [f.name for f in functions]
+    return ShimsCode(bytes(code), functions, relocations)
 
 
-__all__ = ["covers", "entry_shim_code", "entry_shim_name", "host_shim_code", "host_shim_name",
-           "shims_object"]
+def shims_object(entry: Sequence[tuple[Sequence[Type], Sequence[Type]]],
+                 host: Sequence[tuple[Sequence[Type], Sequence[Type]]]) -> tuple[bytes, list[str]]:
+    """:func:`shims_code` as one relocatable object, each shim a global symbol; also
+    their names, in that order."""
+    code, functions, relocations = shims_code(entry, host)
+    return write_object(code, functions, relocations), [f.name for f in functions]
+
+
+__all__ = ["ShimsCode", "covers", "entry_shim_code", "entry_shim_name", "host_shim_code",
+           "host_shim_name", "shims_code", "shims_object"]
