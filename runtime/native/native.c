@@ -1127,11 +1127,13 @@ uintptr_t pyjitwasm_libcall_address(uint32_t which)
  * so trap backtraces walk through it to the calling wasm frames.
  *
  * Stubs are written at run time into pages of PYJITWASM_STUBS_PER_CHUNK, made on
- * demand and never freed (32 bytes a stub; 128 KiB per 4,096 functions).  x86-64 only;
- * elsewhere pyjitwasm_lazy_supported() is 0 and modules are compiled eagerly. */
+ * demand and never freed (32 bytes a stub; 16 KiB per 512 functions: a small module's
+ * instantiation writes one such chunk, ~10 us, where a 4,096-stub chunk cost ~80 us of
+ * a warm start).  x86-64 only; elsewhere pyjitwasm_lazy_supported() is 0 and modules
+ * are compiled eagerly. */
 #define PYJITWASM_STUB_SIZE 32
-#define PYJITWASM_STUBS_PER_CHUNK 4096
-#define PYJITWASM_STUB_CHUNKS 4096
+#define PYJITWASM_STUBS_PER_CHUNK 512
+#define PYJITWASM_STUB_CHUNKS 32768
 
 /* `first`/`second`: the first two argument registers of the call.  The callee's vmctx is
  * the first argument, except for a function whose results do not fit in registers: LLVM
@@ -1234,6 +1236,7 @@ static void write_stub(unsigned char *at, uint32_t index)
 #endif
 
 static unsigned char *stub_chunks[PYJITWASM_STUB_CHUNKS];
+static uint32_t stub_chunks_made; /* chunks [0, stub_chunks_made) may be non-NULL */
 static pthread_mutex_t stub_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int pyjitwasm_lazy_supported(void)
@@ -1276,6 +1279,8 @@ uintptr_t pyjitwasm_lazy_stub(uint32_t index)
             }
             base = memory;
             __atomic_store_n(&stub_chunks[chunk], base, __ATOMIC_RELEASE);
+            if (chunk + 1 > __atomic_load_n(&stub_chunks_made, __ATOMIC_RELAXED))
+                __atomic_store_n(&stub_chunks_made, chunk + 1, __ATOMIC_RELEASE);
         }
         pthread_mutex_unlock(&stub_lock);
     }
@@ -1302,7 +1307,8 @@ int pyjitwasm_lazy_fill_slots(uint64_t *slots, uint32_t count)
 int pyjitwasm_is_lazy_stub(uintptr_t address)
 {
     size_t size = (size_t)PYJITWASM_STUBS_PER_CHUNK * PYJITWASM_STUB_SIZE;
-    for (uint32_t c = 0; c < PYJITWASM_STUB_CHUNKS; c++) {
+    uint32_t made = __atomic_load_n(&stub_chunks_made, __ATOMIC_ACQUIRE);
+    for (uint32_t c = 0; c < made; c++) {
         uintptr_t base = (uintptr_t)__atomic_load_n(&stub_chunks[c], __ATOMIC_ACQUIRE);
         if (base != 0 && address >= base && address < base + size)
             return 1;
