@@ -21,6 +21,8 @@ blocks, branches, ``br_table`` and loops).
 Every measurement runs in a fresh process.  ``--baseline DIR`` runs the same
 measurements with another checkout's interpreter (``DIR/.venv/bin/python``, which imports
 that checkout's pyjitwasm) and prints both side by side with the speed-up;
+The x64 column: the default tier 0 (``x64/``, wasm straight to machine code, no IR and
+no LLVM) per wasm instruction of the functions it covers, and their share.
 ``--compile`` also times a whole eager compile (``Module`` + ``Instance`` with
 ``lazy_compilation=False``: front end and LLVM) and its peak RSS in a fresh process.
 
@@ -130,6 +132,9 @@ def measure_frontend(wasm_path: str, repeat: int, memory: bool) -> dict[str, Any
         "instructions": instructions, "functions": len(module.codes),
         "seconds": best, "cpu_seconds": best_cpu, "peak_rss_kib": status_kib("VmHWM"),
     }
+    x64 = _measure_x64(module, repeat)
+    if x64 is not None:
+        row["x64"] = x64
     if memory:
         import tracemalloc
 
@@ -144,6 +149,38 @@ def measure_frontend(wasm_path: str, repeat: int, memory: bool) -> dict[str, Any
         tracemalloc.stop()
         row["peak_bytes"] = peaks
     return row
+
+
+def _measure_x64(module: Any, repeat: int) -> dict[str, Any] | None:
+    """The single-pass x86-64 tier 0 (``x64/``, the default tier 0) on every defined
+    function alone: wasm straight to a relocatable object of machine code, the work the
+    four stages above plus LLVM do for the IR path.  Best of ``repeat``, seconds over
+    the functions it covers (it declines the others, as a batch then takes the LLVM
+    path), and how many wasm instructions those have.  None on a checkout without it or
+    another host.  With the engine's default options (a static heap), as the product
+    compiles; the stages above keep their own dynamic-heap configuration."""
+    try:
+        from pyjitwasm.runtime.jit.compile_module import CompileOptions
+        from pyjitwasm.x64.tier0 import supported_host, x64_tier0_object
+    except ImportError:
+        return None
+    if not supported_host():
+        return None
+    info = CompileOptions().module_info(module)
+    first = module.num_imported_funcs
+    best = best_cpu = float("inf")
+    covered = 0
+    for _ in range(repeat):
+        gc.collect()
+        covered = 0
+        with _gc_policy():
+            c0, t0 = time.process_time(), time.perf_counter()
+            for k, code in enumerate(module.codes):
+                if x64_tier0_object(info, [first + k]) is not None:
+                    covered += code.instr_count
+            best = min(best, time.perf_counter() - t0)
+            best_cpu = min(best_cpu, time.process_time() - c0)
+    return {"seconds": best, "cpu_seconds": best_cpu, "instructions": covered}
 
 
 def measure_compile(wasm_path: str) -> dict[str, Any]:
@@ -197,11 +234,22 @@ def _front_cpu_us(row: dict[str, Any]) -> float:
     return 1e6 * sum(row["cpu_seconds"].values()) / max(row["instructions"], 1)
 
 
+def _x64_cell(row: dict[str, Any]) -> str:
+    x64 = row.get("x64")
+    if not x64 or not x64["instructions"]:
+        return "-"
+    share = x64["instructions"] / max(row["instructions"], 1)
+    count = x64["instructions"]
+    return (f"{1e6 * x64['seconds'] / count:.2f} / {1e6 * x64['cpu_seconds'] / count:.2f}"
+            f" ({share:.0%})")
+
+
 def table(rows: list[dict[str, Any]], labels: list[str]) -> str:
     """Markdown: one line per program and checkout."""
     header = ("| program | wasm instrs | checkout | decode µs/instr | translate | legalize "
               "| lower | total µs/instr | speed-up | CPU µs/instr | CPU speed-up "
-              "| largest stage peak MiB | peak RSS MiB |")
+              "| largest stage peak MiB | peak RSS MiB "
+              "| x64 tier 0 µs/instr, wall / CPU (share covered) |")
     compile_cols = any("compile_s" in r for r in rows)
     if compile_cols:
         header += " eager compile s | compile peak RSS MiB |"
@@ -226,7 +274,8 @@ def table(rows: list[dict[str, Any]], labels: list[str]) -> str:
             line = (f"| {program} | {row['instructions']:,} | {label} "
                     + "".join(f"| {_us(row, s):.2f} " for s in STAGES)
                     + f"| {_front_us(row):.2f} | {speedup} | {_front_cpu_us(row):.2f} "
-                    f"| {cpu_speedup} | {peak:.0f} | {row['peak_rss_kib'] / 1024:.0f} |")
+                    f"| {cpu_speedup} | {peak:.0f} | {row['peak_rss_kib'] / 1024:.0f} "
+                    f"| {_x64_cell(row)} |")
             if compile_cols:
                 if "compile_s" in row:
                     line += (f" {row['compile_s']:.1f} "
