@@ -325,6 +325,21 @@ def codegen_options_for(module: WasmModule, indices: Sequence[int],
     return codegen
 
 
+def tier0_only(module: WasmModule, indices: Sequence[int]) -> bool:
+    """Whether ``indices`` is one function of more than ``GIANT_FUNCTION_INSTRUCTIONS``
+    wasm instructions: such a function gets tier-0 code at every tier, so that no
+    function, however large, costs LLVM's memory (a million-instruction function: about
+    0.9 GB at opt level 0 against 0.19 GB for the whole process with ``x64/``'s code,
+    measured with ``tests/support/huge_function.py``), and it never tiers up
+    (``ModuleCode.request_tier_up``): LLVM's tier 1 for it would be opt level 0 as well
+    (``codegen_options_for``), no better code for the memory.  Eager compilation then
+    writes it with ``x64/`` when that covers it."""
+    if len(indices) != 1:
+        return False
+    return module.codes[indices[0] - module.num_imported_funcs].instr_count \
+        > GIANT_FUNCTION_INSTRUCTIONS
+
+
 def _has_loop(instrs: Sequence[Instr]) -> bool:
     return any(instr.op == op.LOOP for instr in instrs)
 
@@ -446,7 +461,9 @@ def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptio
     table; see ``CompiledModule.wasm_offset_at``)."""
     timings = CompileTimings()
     # The single-pass x86-64 tier 0 (x64/tier0.py): the whole batch, or the LLVM path.
-    if tier == TIER0 and options.tier0_x64 and not with_shims and not options.keep_ir:
+    # Also a giant function's tier 1 (``tier0_only``).
+    if (tier == TIER0 or tier0_only(module, indices)) and options.tier0_x64 \
+            and not with_shims and not options.keep_ir:
         x64_code = x64_tier0_object(info, indices, source_locations, timings)
         if x64_code is not None:
             return (BatchObject(tuple(indices), separate, with_shims, x64_code, {}, tier),
@@ -585,4 +602,5 @@ __all__ = ["EAGER_BATCH_INSTRUCTIONS", "GIANT_FUNCTION_INSTRUCTIONS",
            "batch_locator",
            "CompileTimings", "CompiledModule", "EmittedBatch", "FunctionCode",
            "codegen_options_for", "compile_batch", "compile_module", "eager_batches",
-           "emit_batch", "env_flag", "escaping_functions", "load_batch", "load_batches"]
+           "emit_batch", "env_flag", "escaping_functions", "load_batch", "load_batches",
+           "tier0_only"]

@@ -79,6 +79,7 @@ from pyjitwasm.runtime.jit.compile_module import (
     env_flag,
     load_batch,
     load_batches,
+    tier0_only,
 )
 from pyjitwasm.runtime.jit.compile_worker import (
     CompileWorker,
@@ -784,7 +785,8 @@ class ModuleCode:
         self._counters[k] = COUNTER_PARKED
         with self._tier_cond:
             if (not self.tiered or self._tier[k] >= TIER1 or k in self._tier_queued
-                    or k in self.tier_up_errors):
+                    or k in self.tier_up_errors
+                    or tier0_only(self.module, [self.first + k])):
                 return
             self._tier_queued.add(k)
             self._tier_requested[k] = requested_at = time.perf_counter()
@@ -819,8 +821,9 @@ class ModuleCode:
         self.request_tier_up(k)
         key = (k, loop_offset)
         with self._tier_cond:
-            if not self.osr_enabled or not 0 <= slot < OSR_SLOTS_PER_FUNCTION:
-                return OSR_NEVER
+            if not self.osr_enabled or not 0 <= slot < OSR_SLOTS_PER_FUNCTION \
+                    or tier0_only(self.module, [self.first + k]):
+                return OSR_NEVER  # (a giant function's entry would cost LLVM's memory)
             asked = self._osr_loops.setdefault(k, set())
             if key in self.osr_errors or (
                     loop_offset not in asked and len(asked) >= OSR_LOOPS_PER_FUNCTION):

@@ -33,7 +33,13 @@ from typing import IO
 
 from pyjitwasm.runtime.jit.batch_codec import decode_batch
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
-from pyjitwasm.runtime.jit.compile_module import TIER1, BatchObject, CompileOptions, emit_batch
+from pyjitwasm.runtime.jit.compile_module import (
+    TIER1,
+    BatchObject,
+    CompileOptions,
+    emit_batch,
+    tier0_only,
+)
 from pyjitwasm.runtime.jit.precompile_worker import READY, read_frame, write_frame
 from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.module import WasmModule
@@ -94,6 +100,10 @@ def precompile_module(module: WasmModule, wasm: bytes, options: CompileOptions,
     1: in this process).  Chunks found in ``cache`` are not compiled, and compiled
     ones are stored there."""
     chunks = chunk_functions(module)
+    # The entry shims go with one chunk compiled by LLVM (a giant function's chunk is
+    # ``x64/``'s, which writes no shims; without any, entries make them on first use).
+    shims_chunk = next((i for i, indices in enumerate(chunks)
+                        if not tier0_only(module, indices)), None)
     total = len(module.codes)
     done = 0
     results: dict[int, BatchObject] = {}
@@ -101,7 +111,8 @@ def precompile_module(module: WasmModule, wasm: bytes, options: CompileOptions,
     todo: list[int] = []
     for i, indices in enumerate(chunks):
         if cache is not None:
-            keys[i] = cache.cache.batch_key(cache.module_digest, indices, True, i == 0,
+            keys[i] = cache.cache.batch_key(cache.module_digest, indices, True,
+                                            i == shims_chunk,
                                             options)
             found = cache.cache.load(keys[i])
             if found is not None and found.indices == indices:
@@ -127,18 +138,21 @@ def precompile_module(module: WasmModule, wasm: bytes, options: CompileOptions,
     if jobs == 1 or len(todo) < 2 or work < PARALLEL_MIN_INSTRUCTIONS:
         info = options.module_info(module)
         for i in todo:
-            finished(i, emit_batch(module, chunks[i], options, info, True, i == 0)[0])
+            finished(i, emit_batch(module, chunks[i], options, info, True,
+                                   i == shims_chunk)[0])
     else:
         _compile_in_workers(wasm, options, features, chunks, todo, min(jobs, len(todo)),
-                            finished)
+                            finished, shims_chunk)
     return [results[i] for i in range(len(chunks))]
 
 
 def _compile_in_workers(wasm: bytes, options: CompileOptions, features: Features,
                         chunks: Sequence[tuple[int, ...]], todo: Sequence[int], jobs: int,
-                        finished: Callable[[int, BatchObject], None]) -> None:
+                        finished: Callable[[int, BatchObject], None],
+                        shims_chunk: int | None) -> None:
     """Compile chunks ``todo`` in ``jobs`` worker processes, handing each worker the
-    next chunk when it is done with one (so a slower worker takes fewer)."""
+    next chunk when it is done with one (so a slower worker takes fewer); chunk
+    ``shims_chunk`` with the entry shims."""
     queue = list(reversed(todo))
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -154,7 +168,7 @@ def _compile_in_workers(wasm: bytes, options: CompileOptions, features: Features
                     if not queue or errors:
                         break
                     i = queue.pop()
-                write_frame(worker.stdin, pickle.dumps((chunks[i], i == 0, TIER1)))
+                write_frame(worker.stdin, pickle.dumps((chunks[i], i == shims_chunk, TIER1)))
                 batch, _ = read_reply(worker.stdout)
                 with lock:
                     finished(i, batch)

@@ -96,3 +96,38 @@ def test_eager_batches_are_bounded_and_cover_every_function() -> None:
     for batch in batches:
         sizes = [len(module.codes[i].instrs) for i in batch]
         assert len(batch) == 1 or sum(sizes) <= EAGER_BATCH_INSTRUCTIONS
+
+
+def test_a_giant_function_gets_tier0_code_at_every_tier_and_never_tiers_up(
+        monkeypatch: pytest.MonkeyPatch, large_module: bytes, expected: list[int]) -> None:
+    """Above GIANT_FUNCTION_INSTRUCTIONS, eager compilation writes the function with
+    x64/ (not LLVM at opt level 0, which costs ~0.9 KB per instruction), and a hot call
+    asks for no tier-up (LLVM's tier 1 for it would be opt level 0 too)."""
+    from pyjitwasm.x64 import tier0 as x64_tier0
+
+    if not x64_tier0.supported_host():
+        pytest.skip("x64/ is for x86-64 Linux")
+    module = decode_module(large_module)
+    assert compile_module.tier0_only(module, [0])
+    assert not compile_module.tier0_only(module, [0, 0])
+    monkeypatch.setenv("PYJITWASM_TIER_UP_THRESHOLD", "2")
+    monkeypatch.setenv("PYJITWASM_OSR_SYNC", "1")  # a loop's entry would compile at once
+    # Eager: chunked for worker processes (one chunk: compiled here), or batch by batch
+    # in ModuleCode; lazy.  All in this process, where STATS counts.
+    for lazy, parallel in ((False, True), (False, False), (True, True)):
+        before = x64_tier0.STATS.instructions
+        config = api.Config(strategy="jit", lazy_compilation=lazy)
+        config.parallel_compilation = parallel
+        engine = api.Engine(config)
+        store = api.Store(engine)
+        jit_module = api.Module(engine, large_module)
+        run = api.Instance(store, jit_module, []).exports(store)["run"]
+        assert [run(store, a, b) for a, b in ARGS] == expected
+        for a, b in ARGS * 2:  # hot: past the tier-up threshold
+            run(store, a, b)
+        assert x64_tier0.STATS.instructions - before == len(module.codes[0].instrs)
+        code = jit_module._prepared.compiled()
+        code.wait_for_tier_ups(30)
+        assert code.tier_ups == 0
+        assert code.osr_compiles == 0 and not code.osr_errors
+        assert code.tier_of(0) == (TIER0 if lazy else TIER1)
