@@ -28,7 +28,7 @@ from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import ListTable, TableInstance
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
-from pyjitwasm.wasm.module import ConstExpr, SegmentMode, WasmModule
+from pyjitwasm.wasm.module import ConstExpr, FuncIndexItems, SegmentMode, WasmModule
 from pyjitwasm.wasm.traps import TrapCode
 from pyjitwasm.wasm.types import (
     PAGE_SIZE,
@@ -327,9 +327,11 @@ def planned_items(planned: list[PlannedConst], inst: ModuleInstance) -> list[Any
             else eval_const(payload, inst) for kind, payload in planned]
 
 
-def _function_numbers(items: list[ConstExpr]) -> tuple[int, ...] | None:
+def _function_numbers(items: Sequence[ConstExpr]) -> tuple[int, ...] | None:
     """The function numbers of element items that are all ``ref.func`` (one pass: a
     segment may list thousands), else None."""
+    if isinstance(items, FuncIndexItems):
+        return items.indices  # the binary's compact form: nothing to look at
     ref_func = op.REF_FUNC
     numbers: list[int] = []
     add = numbers.append

@@ -76,7 +76,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pyjitwasm.wasm.module import WasmModule
+from pyjitwasm.wasm.module import FuncIndexItems, WasmModule
 from pyjitwasm.wasm.opcodes import REF_FUNC
 from pyjitwasm.wasm.types import ExternKind
 
@@ -250,12 +250,15 @@ def func_ref_indices(module: WasmModule) -> dict[int, int]:
             escaping.add(export.index)
     exprs = [g.init for g in module.globals]
     for segment in module.elems:
-        exprs.extend(segment.items)
+        if isinstance(segment.items, FuncIndexItems):
+            escaping.update(segment.items.indices)
+        else:
+            exprs.extend(segment.items)
     for expr in exprs:
         for instr in expr.instrs:
             if instr.op == REF_FUNC:
                 escaping.add(instr.imm)
-    numbers = {func: n for n, func in enumerate(sorted(escaping))}
+    numbers = dict(zip(sorted(escaping), range(len(escaping)), strict=True))
     module.func_ref_numbers = numbers
     return numbers
 

@@ -17,7 +17,7 @@ import gc
 import os
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from pyjitwasm.wasm.errors import DecodeError, UnsupportedFeatureError
@@ -28,6 +28,7 @@ from pyjitwasm.wasm.module import (
     DataSegment,
     ElemSegment,
     Export,
+    FuncIndexItems,
     FunctionBody,
     Global,
     Import,
@@ -47,7 +48,6 @@ from pyjitwasm.wasm.opcodes import (
     IF,
     MEMORY_INIT,
     OPS,
-    REF_FUNC,
     UNSUPPORTED_FC,
     UNSUPPORTED_FD,
     UNSUPPORTED_OPCODES,
@@ -850,28 +850,30 @@ class _ModuleDecoder:
                     elem_type = FUNCREF
             else:
                 elem_type = FUNCREF
-            items: list[ConstExpr] = []
+            items: Sequence[ConstExpr]
             count = _count(r)
             if uses_exprs:
-                for _ in range(count):
-                    items.append(self._const_expr(r))
+                items = [self._const_expr(r) for _ in range(count)]
             else:
-                new = tuple.__new__
+                indices: list[int] = []
+                offsets: list[int] = []
+                add_index, add_offset = indices.append, offsets.append
                 data, pos, limit = r.data, r.pos, r.limit
                 for _ in range(count):
-                    item_off = pos
+                    add_offset(pos)
                     # Function indices of one or two bytes inline (CPython for WASI's
                     # table has 5,900), longer ones read.
                     if pos + 1 < limit and data[pos] >= 0x80 and data[pos + 1] < 0x80:
-                        index = (data[pos] & 0x7F) | (data[pos + 1] << 7)
+                        add_index((data[pos] & 0x7F) | (data[pos + 1] << 7))
                         pos += 2
                     elif pos < limit and data[pos] < 0x80:
-                        index = data[pos]
+                        add_index(data[pos])
                         pos += 1
                     else:
                         index, pos = read_u32(data, pos, limit)
-                    items.append(ConstExpr([new(Instr, (REF_FUNC, index, item_off))], item_off))
+                        add_index(index)
                 r.pos = pos
+                items = FuncIndexItems(tuple(indices), tuple(offsets))
             elems.append(ElemSegment(mode, elem_type, items, table, offset_expr, off))
 
     def _data_count(self, r: Reader) -> None:

@@ -7,11 +7,12 @@ each space, so ``func_type_index(i)`` covers imported and defined functions alik
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar, overload
 
+from pyjitwasm.wasm.opcodes import REF_FUNC
 from pyjitwasm.wasm.types import ExternKind, ExternType, FuncType, GlobalType, MemoryType, TableType
 
 _Desc = TypeVar("_Desc", int, TableType, MemoryType, GlobalType)
@@ -64,6 +65,55 @@ class Global:
     init: ConstExpr
 
 
+class FuncIndexItems(Sequence[ConstExpr]):
+    """The items of an element segment in the binary's compact form (a vector of
+    function indices): kept as the indices and each item's byte offset, each item made
+    as its ``ref.func`` expression only when asked for.  Most segments have this form
+    and many are long (a C program's function table: CPython for WASI's has 5,900
+    entries), and what reads them wants the indices (``indices``): instantiation,
+    C.refs, the validator's range check.  Equal to a list of the same expressions."""
+
+    __slots__ = ("indices", "offsets")
+
+    def __init__(self, indices: tuple[int, ...], offsets: tuple[int, ...]) -> None:
+        self.indices = indices
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @overload
+    def __getitem__(self, i: int) -> ConstExpr: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[ConstExpr]: ...
+
+    def __getitem__(self, i: int | slice) -> ConstExpr | list[ConstExpr]:
+        if isinstance(i, slice):
+            return [self._item(index, offset) for index, offset
+                    in zip(self.indices[i], self.offsets[i], strict=True)]
+        return self._item(self.indices[i], self.offsets[i])
+
+    def __iter__(self) -> Iterator[ConstExpr]:
+        item = self._item
+        for index, offset in zip(self.indices, self.offsets, strict=True):
+            yield item(index, offset)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FuncIndexItems):
+            return self.indices == other.indices and self.offsets == other.offsets
+        if isinstance(other, Sequence):
+            return len(other) == len(self) and list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FuncIndexItems({list(self.indices)!r})"
+
+    @staticmethod
+    def _item(index: int, offset: int) -> ConstExpr:
+        return ConstExpr([Instr(REF_FUNC, index, offset)], offset)
+
+
 class SegmentMode(Enum):
     ACTIVE = "active"
     PASSIVE = "passive"
@@ -73,11 +123,12 @@ class SegmentMode(Enum):
 @dataclass(slots=True)
 class ElemSegment:
     """An element segment. Items are constant expressions; the binary's compact
-    function-index form is expanded to one ``ref.func`` expression per item."""
+    function-index form is a :class:`FuncIndexItems` (one ``ref.func`` expression per
+    item when read as expressions)."""
 
     mode: SegmentMode
     elem_type: int
-    items: list[ConstExpr]
+    items: Sequence[ConstExpr]
     table: int = 0
     offset_expr: ConstExpr | None = None
     offset: int = 0

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from pyjitwasm.wasm import opcodes as O
 from pyjitwasm.wasm.errors import ValidationError
-from pyjitwasm.wasm.module import ConstExpr, FunctionBody, SegmentMode, WasmModule
+from pyjitwasm.wasm.module import (
+    ConstExpr,
+    FuncIndexItems,
+    FunctionBody,
+    SegmentMode,
+    WasmModule,
+)
 from pyjitwasm.wasm.types import (
     CUSTOM_PAGE_SIZE_LOG2S,
     FUNCREF,
@@ -204,8 +210,12 @@ def validate_module(module: WasmModule, early: EarlyBodyChecks | None = None) ->
     for seg in module.elems:
         if seg.elem_type not in REF_TYPES:
             raise ValidationError("malformed reference type", None, seg.offset)
-        for item in seg.items:
-            validate_const_expr(item, seg.elem_type, globals_, nfuncs)
+        items = seg.items
+        if isinstance(items, FuncIndexItems) and (not items or max(items.indices) < nfuncs):
+            pass  # ``ref.func`` of known functions (each is valid; the form is funcref)
+        else:
+            for item in items:
+                validate_const_expr(item, seg.elem_type, globals_, nfuncs)
         if seg.mode == SegmentMode.ACTIVE:
             if seg.table >= len(tables):
                 raise ValidationError(f"unknown table {seg.table}", None, seg.offset)
@@ -368,7 +378,10 @@ def _declared_funcs(module: WasmModule) -> set[int]:
     refs = {e.index for e in module.exports if e.kind == ExternKind.FUNC}
     exprs: list[ConstExpr] = [g.init for g in module.globals]
     for seg in module.elems:
-        exprs.extend(seg.items)
+        if isinstance(seg.items, FuncIndexItems):
+            refs.update(seg.items.indices)
+        else:
+            exprs.extend(seg.items)
         if seg.offset_expr is not None:
             exprs.append(seg.offset_expr)
     for data in module.datas:
