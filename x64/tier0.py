@@ -107,8 +107,10 @@ def handlers() -> dict[int, Handler]:
     return table
 
 
+@cache
 def supported_host() -> bool:
-    """x86-64 Linux (the ELF objects and the fs-relative stack limit are)."""
+    """x86-64 Linux (the ELF objects and the fs-relative stack limit are).  Asked once:
+    ``platform``'s answers cost ~15 us a call, on every new shim signature."""
     return platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
 
 
