@@ -132,6 +132,30 @@ def status_kib(field: str) -> int:
     return 0
 
 
+ENGINE_LIBRARIES = ("libllvmlite", "_libwasmtime")
+"""Shared libraries whose resident pages :func:`library_rss_kib` counts: LLVM's (the JIT's
+code generator) and wasmtime-py's runtime."""
+
+
+def library_rss_kib() -> dict[str, int]:
+    """Resident KiB of this process's mappings of each of :data:`ENGINE_LIBRARIES` that is
+    loaded (from /proc/self/smaps), and the part of it that is private and written to
+    (``NAME:dirty``); the rest is clean pages of the file, which the page cache shares
+    with every process mapping it."""
+    found: dict[str, int] = {}
+    current = None
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if not line[0].isupper():  # a mapping's first line: address range ... path
+                path = fields[5] if len(fields) > 5 else ""
+                current = next((name for name in ENGINE_LIBRARIES if name in path), None)
+            elif current is not None and fields[0] in ("Rss:", "Private_Dirty:"):
+                key = current if fields[0] == "Rss:" else current + ":dirty"
+                found[key] = found.get(key, 0) + int(fields[1])
+    return found
+
+
 INTERRUPTS = ("none", "epoch", "fuel")
 """What ``--interrupts`` accepts."""
 

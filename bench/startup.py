@@ -35,6 +35,11 @@ part of its code at startup.
     .venv/bin/python -P bench/startup.py --programs big --big-functions 3000
     .venv/bin/python -P bench/startup.py --engines lazy,wasmtime --run-scale 0.5
 
+The "engine library" column is the resident size, at the end of the run, of the
+engine's shared library (LLVM's ``libllvmlite.so`` for pyjitwasm once LLVM is loaded,
+``_libwasmtime.so`` for wasmtime-py), with its private written part in parentheses: the
+rest is clean pages of the file, in the peak RSS but shared through the page cache.
+
 ``--run-scale S`` also times, in the same process after the first result, one call of
 ``run`` with S times bench/run.py's work count (the run phase: lazily compiled code
 against eagerly compiled code).  Prints a markdown table; ``--json`` saves the rows.
@@ -57,7 +62,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import realprograms  # noqa: E402 - the sibling module: PyPI programs (the bench extra)
-from measure import run_json_child, status_kib  # noqa: E402 - a sibling script
+from measure import library_rss_kib, run_json_child, status_kib  # noqa: E402 - a sibling script
 from run import BUILD_DIR, CFLAGS, DEFAULT_N, build  # noqa: E402 - the sibling script
 
 ENGINES = ("lazy", "lazy-t1", "eager", "wasmtime", "warm", "wasmtime-warm")
@@ -219,6 +224,9 @@ def measure_one(engine: str, wasm_path: str, first_n: int, run_n: int) -> dict[s
         row["run_s"] = time.perf_counter() - t4
         row["run_cpu_s"] = time.process_time() - cpu4
     row["peak_rss_kib"] = status_kib("VmHWM")
+    libraries = library_rss_kib()
+    row["library_rss_kib"] = sum(v for k, v in libraries.items() if not k.endswith(":dirty"))
+    row["library_dirty_kib"] = sum(v for k, v in libraries.items() if k.endswith(":dirty"))
     if not engine.startswith("wasmtime"):
         code = module._prepared.compiled()
         row["functions"] = len(code.module.codes)
@@ -319,7 +327,8 @@ def main() -> None:
             print(f"{label:>18} {engine:>8}: {_cell(row, 'first_result_s')} s", file=sys.stderr,
                   flush=True)
     header = ("| program | wasm KiB | engine | first result s | CPU s | module s "
-              "| instantiate s | first call s | compiled fns | peak RSS MiB |")
+              "| instantiate s | first call s | compiled fns | peak RSS MiB "
+              "| engine library RSS MiB (private) |")
     if args.run_scale:
         header += " run s | run CPU s |"
     print(header)
@@ -331,7 +340,9 @@ def main() -> None:
                 f"| {_cell(row, 'first_result_s')} | {_cell(row, 'first_result_cpu_s')} "
                 f"| {_cell(row, 'module_s')} "
                 f"| {_cell(row, 'instantiate_s')} | {_cell(row, 'first_call_s')} "
-                f"| {compiled} | {_cell(row, 'peak_rss_kib', 1 / 1024, 0)} |")
+                f"| {compiled} | {_cell(row, 'peak_rss_kib', 1 / 1024, 0)} "
+                f"| {_cell(row, 'library_rss_kib', 1 / 1024, 0)} "
+                f"({_cell(row, 'library_dirty_kib', 1 / 1024, 0)}) |")
         if args.run_scale:
             line += f" {_cell(row, 'run_s')} | {_cell(row, 'run_cpu_s')} |"
         print(line)
