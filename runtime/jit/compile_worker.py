@@ -9,11 +9,17 @@ on a thread of this process made the run twice as long as no tier-ups at all.  A
 process (``precompile_worker.py``), on another core; this process only links the
 objects it sends back (about 1 ms a batch) and points the code slots at them.
 
-A worker serves one ``ModuleCode`` and takes two kinds of :class:`WorkerJob`: functions
+A worker serves one ``ModuleCode`` and takes three kinds of :class:`WorkerJob`:
+on-stack-replacement entries (``osr.emit_osr_object``: a frame runs a hot loop in tier-0
+code now and moves to tier 1 when its entry comes) before anything else, then functions
 compiled *ahead* (direct callees of code that just ran, likely to be called next: what
-the program would otherwise stop to compile) first, in the order they came, and
+the program would otherwise stop to compile), in the order they came, and
 tier-ups (a function known to be hot) when no compile ahead waits, or when the oldest
-tier-up has waited ``TIER_UP_PATIENCE``.  It is sent one job at a time, so
+tier-up has waited ``TIER_UP_PATIENCE``.  OSR entries go first even before compiles
+ahead: they are few (a handful of loops per function, each once), a thread that waits
+for one is in a loop rather than reaching new code, and until it comes that loop runs
+at tier-0 speed, while a compile ahead that comes late only means the program compiles
+that function itself if it calls it first.  It is sent one job at a time, so
 priorities hold and a job still queued can be taken back: the thread running wasm code
 never waits behind a queue, only, at most, for the batch already being compiled when
 that batch holds the function it needs (:meth:`CompileWorker.wait_until_done`).
@@ -84,12 +90,17 @@ class WorkerJob:
     longer needed, skipped); ``finish(batch, timings, error)`` gets the compiled batch
     and its (front end, LLVM) seconds, or the error (the worker failed, or broke)."""
 
-    ahead: bool  # a compile ahead (else a tier-up)
+    ahead: bool  # a compile ahead (else a tier-up or an OSR entry)
     prepare: Callable[[], Sequence[int] | None]
     finish: Callable[[BatchObject | None, tuple[float, float], BaseException | None], None]
     tier: int
     key: int = -1
     """At most one job per key (>= 0) waits in the queue."""
+    osr_loop: int | None = None
+    """The loop offset of an OSR entry job (``prepare`` returns its one function)."""
+    dropped: Callable[[], None] | None = None
+    """Called instead of ``finish`` when the job is dropped by :meth:`CompileWorker.close`
+    (interpreter exit, the module's code gone): nothing was compiled."""
     indices: tuple[int, ...] = ()  # what ``prepare`` chose
     queued_at: float = 0.0
     sent_at: float = 0.0
@@ -102,6 +113,7 @@ class CompileWorker:
     def __init__(self, wasm: bytes, options: CompileOptions, features: Features) -> None:
         self._setup = pickle.dumps((wasm, options, features))
         self._cond = threading.Condition()
+        self._osr: deque[WorkerJob] = deque()
         self._ahead: deque[WorkerJob] = deque()
         self._tier_ups: deque[WorkerJob] = deque()
         self._keys: dict[int, WorkerJob] = {}
@@ -125,7 +137,9 @@ class CompileWorker:
                     return True
                 self._keys[job.key] = job
             job.queued_at = time.perf_counter()
-            (self._ahead if job.ahead else self._tier_ups).append(job)
+            queue = self._osr if job.osr_loop is not None else \
+                self._ahead if job.ahead else self._tier_ups
+            queue.append(job)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._feed, daemon=True,
                                                 name="pyjitwasm-compile-worker")
@@ -155,21 +169,26 @@ class CompileWorker:
                                        or self.broken is not None or self._closed, timeout)
 
     def close(self) -> None:
-        """Drop queued jobs and stop the worker process (a batch under way is lost)."""
+        """Drop queued jobs (their ``dropped`` runs) and stop the worker process (a
+        batch under way is lost: its ``dropped`` runs too)."""
         with self._cond:
             self._closed = True
+            jobs = [*self._osr, *self._ahead, *self._tier_ups]
+            self._osr.clear()
             self._ahead.clear()
             self._tier_ups.clear()
             self._keys.clear()
             process = self._process
             self._cond.notify_all()
+        for job in jobs:
+            _drop(job)
         if process is not None:
             _stop_process(process)
 
     # The feeder thread -----------------------------------------------------------------
 
     def _queued(self) -> bool:
-        return bool(self._ahead or self._tier_ups)
+        return bool(self._osr or self._ahead or self._tier_ups)
 
     def _next_job(self) -> WorkerJob | None:
         with self._cond:
@@ -177,7 +196,9 @@ class CompileWorker:
             if self._closed:
                 return None
             ups = self._tier_ups
-            if ups and (not self._ahead
+            if self._osr:
+                job = self._osr.popleft()
+            elif ups and (not self._ahead
                         or time.perf_counter() - ups[0].queued_at >= TIER_UP_PATIENCE):
                 job = ups.popleft()
             else:
@@ -207,14 +228,19 @@ class CompileWorker:
                 with self._cond:
                     self._busy = frozenset(indices)
                 job.sent_at = time.perf_counter()
+                request: tuple[object, ...] = (list(indices), False, job.tier)
+                if job.osr_loop is not None:
+                    request += (job.osr_loop,)
                 try:
-                    write_frame(process.stdin, pickle.dumps((list(indices), False, job.tier)))
+                    write_frame(process.stdin, pickle.dumps(request))
                     batch, timings = read_reply(process.stdout)
                 except CompileWorkerError as exc:
                     self._finish(job, None, (0.0, 0.0), exc)
                 except BaseException as exc:  # noqa: B036 - the worker is broken
                     if not self._closed:
                         self._break(exc, job)
+                    else:
+                        _drop(job)
                     return
                 else:
                     self._finish(job, batch, timings, None)
@@ -236,9 +262,10 @@ class CompileWorker:
         """The worker is gone: fail ``current`` (the job it had) and every queued job."""
         with self._cond:
             self.broken = exc
-            jobs = [*self._ahead, *self._tier_ups]
+            jobs = [*self._osr, *self._ahead, *self._tier_ups]
             if current is not None:
                 jobs.insert(0, current)
+            self._osr.clear()
             self._ahead.clear()
             self._tier_ups.clear()
             self._keys.clear()
@@ -251,6 +278,15 @@ class CompileWorker:
                 continue
         if process is not None:
             _stop_process(process)
+
+
+def _drop(job: WorkerJob) -> None:
+    """Tell ``job``'s owner that it was dropped (nothing compiled)."""
+    if job.dropped is not None:
+        try:
+            job.dropped()
+        except Exception:  # noqa: BLE001, S110 - one owner's failure must not stop the rest
+            pass
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -282,6 +318,7 @@ def _forget_workers_in_child() -> None:
         worker._cond = threading.Condition()
         worker._process = None
         worker._thread = None
+        worker._osr.clear()
         worker._ahead.clear()
         worker._tier_ups.clear()
         worker._keys.clear()

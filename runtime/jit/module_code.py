@@ -86,7 +86,7 @@ from pyjitwasm.runtime.jit.compile_worker import (
     WorkerJob,
 )
 from pyjitwasm.runtime.jit.linked_chunk import LinkedChunk
-from pyjitwasm.runtime.jit.osr import compile_osr_entry
+from pyjitwasm.runtime.jit.osr import compile_osr_entry, load_osr_entry
 from pyjitwasm.runtime.jit.tiering import COMPILE_THREAD_STACK, background_compiler, start_thread
 from pyjitwasm.runtime.native import (
     ffi,
@@ -198,6 +198,7 @@ class ModuleCode:
         self._osr_loops: dict[int, set[int]] = {}  # loops each function asked entries of
         self._osr_slot_of: dict[tuple[int, int], int] = {}  # (k, loop offset) -> its slot
         self.osr_compiles = 0
+        self.osr_worker_compiles = 0  # of osr_compiles, those compiled in the worker
         self.osr_seconds = 0.0
         if self.tiered and count:
             self._counters[0:count] = [max(options.tier_up_threshold, 0)] * count
@@ -636,13 +637,15 @@ class ModuleCode:
 
     # The compile worker ----------------------------------------------------------------
 
-    def _get_worker(self) -> CompileWorker | None:
-        """The compile worker, made on first use; None without one (or once broken)."""
+    def _get_worker(self, urgent: bool = False) -> CompileWorker | None:
+        """The compile worker, made on first use; None without one (or once broken).
+        ``urgent`` (an OSR entry: a loop runs hot now) starts it in a warm start's
+        first seconds too."""
         worker = self._worker
         if worker is None:
             if self._worker_source is None:
                 return None
-            if self._in_warm_start_delay():
+            if not urgent and self._in_warm_start_delay():
                 # A warm start has little left to compile (CPython for WASI: ~20
                 # tier-ups and ~30 first calls the cache missed): no worker process
                 # (250 MB, 0.5 s of CPU to start) for a short run; until then tier-ups
@@ -870,10 +873,10 @@ class ModuleCode:
 
     @property
     def osr_enabled(self) -> bool:
-        """Whether hot x64 loops move to tier-1 code on the stack: under tiers, in a
-        module without a compile worker (its tier-ups would take turns with the program's
-        compiles on this process's thread), unless ``PYJITWASM_OSR=0``."""
-        return self.tiered and self._worker_source is None and env_flag("PYJITWASM_OSR")
+        """Whether hot x64 loops move to tier-1 code on the stack: under tiers, unless
+        ``PYJITWASM_OSR=0``.  With a compile worker the entries compile there
+        (:meth:`request_osr`)."""
+        return self.tiered and env_flag("PYJITWASM_OSR")
 
     def _osr_ready(self, k: int, loop_offset: int, address: int | None) -> None:
         """The OSR entry of ``k`` at ``loop_offset`` is published (``address``) or will
@@ -887,14 +890,21 @@ class ModuleCode:
     def _start_osr(self, k: int, loop_offset: int) -> None:
         """Queue the compile of the OSR entry; it ends in :meth:`_osr_ready`.  With
         ``PYJITWASM_OSR_SYNC=1`` (for tests: every loop whose count runs out moves at
-        once) it is compiled now, inside the call from the loop, on a fresh stack."""
+        once) it is compiled now, inside the call from the loop, on a fresh stack, or,
+        in a module with a compile worker, in the worker while this thread waits."""
         if os.environ.get("PYJITWASM_OSR_SYNC") == "1":
-            try:
-                run_on_fresh_stack(lambda: self.compile_osr(k, loop_offset))
-            except Exception:  # noqa: BLE001, S110 - kept in osr_errors, told to the slot
-                pass
-            return
-        self.request_osr(k, loop_offset)
+            if self._get_worker(urgent=True) is None:
+                try:
+                    run_on_fresh_stack(lambda: self.compile_osr(k, loop_offset))
+                except Exception:  # noqa: BLE001, S110 - kept in osr_errors, told to the slot
+                    pass
+                return
+            # With a worker: compiled there (or here, if it breaks) while this waits.
+            self.request_osr(k, loop_offset)
+            with self._tier_cond:
+                self._tier_cond.wait_for(lambda: (k, loop_offset) not in self._osr_queued)
+        else:
+            self.request_osr(k, loop_offset)
         # Compiled or failed before (request_osr then queued nothing): say so now.  A
         # queued compile's own report may come too: the same value.
         address = self.osr_entry(k, loop_offset)
@@ -970,8 +980,10 @@ class ModuleCode:
         return self._osr_entries.get((k, loop_offset))
 
     def request_osr(self, k: int, loop_offset: int) -> None:
-        """Queue the compile of that OSR entry on the background compiler thread, once
-        (nothing when it is published, queued, or has failed).  Returns at once."""
+        """Queue the compile of that OSR entry, once (nothing when it is published,
+        queued, or has failed): in the compile worker when the module has one (ahead of
+        its other jobs), else, or when the worker is broken, on the background compiler
+        thread.  Returns at once."""
         if not 0 <= k < len(self._code):
             raise IndexError(f"no defined function number {k}")
         key = (k, loop_offset)
@@ -979,6 +991,15 @@ class ModuleCode:
             if key in self._osr_entries or key in self._osr_queued or key in self.osr_errors:
                 return
             self._osr_queued.add(key)
+        worker = self._get_worker(urgent=True)
+        if worker is not None and worker.submit(self._osr_worker_job(k, loop_offset)):
+            return
+        self._osr_on_thread(k, loop_offset)
+
+    def _osr_on_thread(self, k: int, loop_offset: int) -> None:
+        """Queue the compile of that (queued) OSR entry on this process's background
+        compiler thread."""
+        key = (k, loop_offset)
         ref = weakref.ref(self)  # a queued job must not keep the module's code alive
         if not background_compiler().submit(lambda: _osr_job(ref, k, loop_offset),
                                             lambda: _osr_dropped(ref, key)):
@@ -1013,6 +1034,13 @@ class ModuleCode:
         finally:
             # Translated: decoded again only if needed again (``FunctionBody.release``).
             self.module.codes[k].release()
+        return self._publish_osr(k, loop_offset, compiled, t0)
+
+    def _publish_osr(self, k: int, loop_offset: int, compiled: CompiledModule,
+                     started: float, in_worker: bool = False) -> int:
+        """Register a linked OSR entry and hand it to its loop's slot; its address."""
+        key = (k, loop_offset)
+        func_index = self.first + k
         with self._publish_lock:
             # The fault handler and backtraces must know the code before it can run.
             codemap.register(compiled)
@@ -1021,10 +1049,64 @@ class ModuleCode:
                 address = self._osr_entries.setdefault(
                     key, compiled.function_address(func_index))
                 self.osr_compiles += 1
-                self.osr_seconds += time.perf_counter() - t0
+                self.osr_worker_compiles += in_worker
+                self.osr_seconds += time.perf_counter() - started
         self._osr_ready(k, loop_offset, address)  # the loop's next look takes it
-        self._report("osr", [func_index], TIER1, compiled, t0)
+        self._report("osr", [func_index], TIER1, compiled, started)
         return address
+
+    def _osr_worker_job(self, k: int, loop_offset: int) -> WorkerJob:
+        """A worker job compiling the OSR entry of ``k`` at ``loop_offset``."""
+        ref = weakref.ref(self)  # a queued job must not keep the module's code alive
+        key = (k, loop_offset)
+        func_index = self.first + k
+
+        def prepare() -> list[int] | None:
+            return None if ref() is None else [func_index]
+
+        def finish(batch: BatchObject | None, timings: tuple[float, float],
+                   error: BaseException | None) -> None:
+            code = ref()
+            if code is not None:
+                code._osr_worker_finished(job, k, loop_offset, batch, timings, error)
+
+        job = WorkerJob(False, prepare, finish, TIER1, osr_loop=loop_offset,
+                        dropped=lambda: _osr_dropped(ref, key))
+        return job
+
+    def _osr_worker_finished(self, job: WorkerJob, k: int, loop_offset: int,
+                             batch: BatchObject | None, timings: tuple[float, float],
+                             error: BaseException | None) -> None:
+        """The worker's OSR job ended (on its feeder thread): link and publish the
+        entry, or remember why not; a broken worker hands it to this process."""
+        key = (k, loop_offset)
+        func_index = self.first + k
+        compiled = None
+        if batch is not None:
+            try:
+                compiled = load_osr_entry(self.module, func_index, loop_offset, batch.code,
+                                          self.options, self.symbols, self.info)
+            except Exception as exc:  # noqa: BLE001 - as a failed compile
+                error = exc
+        if compiled is None:
+            worker = self._worker
+            if worker is not None and worker.broken is not None:
+                # The worker is gone, not the compile: compile it on the thread.
+                self._osr_on_thread(k, loop_offset)
+                return
+            assert error is not None
+            with self._tier_cond:
+                self.osr_errors[key] = error
+            self._osr_ready(k, loop_offset, None)  # x64 code stops asking
+            self._report("osr", [func_index], TIER1, None, job.sent_at,
+                         error=f"{type(error).__name__}: {error}")
+            self._osr_done(key)
+            return
+        compiled.timings.translate, compiled.timings.llvm = timings
+        try:
+            self._publish_osr(k, loop_offset, compiled, job.sent_at, in_worker=True)
+        finally:
+            self._osr_done(key)
 
     def wait_for_osr(self, timeout: float | None = None) -> bool:
         """Wait until no OSR entry of this module is queued or compiling; False on

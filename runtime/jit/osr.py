@@ -10,6 +10,10 @@ guard-page fault inside it is known.  Its source lines (the wasm offsets of a
 backtrace) are found as a batch's are, by compiling the entry again with debug
 locations when a backtrace first needs them.  Entries are not kept in the code cache:
 a warm start loads the function's tier-1 code, which its next call enters anyway.
+
+In a module with a compile worker (``compile_worker.py``) the compile half,
+:func:`emit_osr_object`, runs in the worker process and this process only links the
+object it sends back (:func:`load_osr_entry`), as it links the worker's batches.
 """
 
 from __future__ import annotations
@@ -66,6 +70,21 @@ def compile_osr_entry(module: WasmModule, func_index: int, loop_offset: int,
         info = options.module_info(module)
     timings = CompileTimings()
     code = emit_osr_object(module, func_index, loop_offset, options, info, timings)
+    return load_osr_entry(module, func_index, loop_offset, code, options, symbols, info,
+                          timings)
+
+
+def load_osr_entry(module: WasmModule, func_index: int, loop_offset: int, code: ObjectCode,
+                   options: CompileOptions, symbols: Mapping[str, int] | None = None,
+                   info: ModuleInfo | None = None,
+                   timings: CompileTimings | None = None) -> CompiledModule:
+    """Link the object of an OSR entry (:func:`emit_osr_object`'s, made in this process
+    or in a compile worker) into this process, as :func:`compile_osr_entry` returns it.
+    Linking loads no LLVM (``jit/objload.py``); only a backtrace's source lines do, by
+    compiling the entry again."""
+    if info is None:
+        info = options.module_info(module)
+    timings = timings or CompileTimings()
     loaded = load_object_code(code, options.codegen_options(TIER1).llvm_pipeline, timings,
                               symbols)
     placed = loaded.functions
@@ -84,4 +103,4 @@ def compile_osr_entry(module: WasmModule, func_index: int, loop_offset: int,
                           locate=locate, osr_entry=True)
 
 
-__all__ = ["compile_osr_entry", "emit_osr_object"]
+__all__ = ["compile_osr_entry", "emit_osr_object", "load_osr_entry"]

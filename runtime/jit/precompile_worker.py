@@ -8,7 +8,10 @@ every worker, which runs a user's script a second time when it has no ``__main__
 guard).  The protocol on stdin/stdout, every message a frame (u64 length + bytes):
 
 * parent -> worker: first ``pickle((wasm, options, features))``, then one
-  ``pickle((indices, with_shims, tier))`` per batch, then an empty frame to stop;
+  ``pickle((indices, with_shims, tier))`` per batch, or
+  ``pickle(([func_index], False, tier, loop_offset))`` for the on-stack-replacement
+  entry of that function at that loop (``osr.emit_osr_object``; its object comes back
+  as a one-function batch), then an empty frame to stop;
 * worker -> parent: ``READY`` once the module is decoded, then per batch a status byte
   and a frame: 0, the encoded batch, then a second frame,
   ``pickle((front_end_seconds, llvm_seconds))``; 1, an error message.
@@ -52,8 +55,10 @@ def read_frame(stream: IO[bytes]) -> bytes:
 def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     """Answer chunk requests until the stop frame."""
     # Imported here: the parent only needs the framing functions above.
+    from pyjitwasm.jit.compiler import CompileTimings
     from pyjitwasm.runtime.jit.batch_codec import encode_batch
-    from pyjitwasm.runtime.jit.compile_module import emit_batch
+    from pyjitwasm.runtime.jit.compile_module import BatchObject, emit_batch
+    from pyjitwasm.runtime.jit.osr import emit_osr_object
     from pyjitwasm.wasm.decoder import decode_module
 
     setup = read_frame(requests)
@@ -71,14 +76,21 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
             return
         if not request:
             return
-        indices, with_shims, tier = pickle.loads(request)
+        indices, with_shims, tier, *osr_loop = pickle.loads(request)
         timings = b""
         try:
-            batch, emitted = emit_batch(module, indices, options, info, True, with_shims, tier)
+            if osr_loop:
+                t = CompileTimings()
+                (func_index,) = indices
+                code = emit_osr_object(module, func_index, osr_loop[0], options, info, t)
+                batch = BatchObject((func_index,), True, False, code, {}, tier)
+            else:
+                batch, emitted = emit_batch(module, indices, options, info, True,
+                                            with_shims, tier)
+                t = emitted.timings
             for index in indices:
                 module.codes[index - module.num_imported_funcs].release()
             reply, status = encode_batch(batch), b"\0"
-            t = emitted.timings
             timings = pickle.dumps((t.translate + t.legalize + t.verify + t.lower, t.llvm))
         except Exception:  # reported to the parent, which raises it
             reply, status = traceback.format_exc().encode(), b"\1"
