@@ -26,8 +26,8 @@ from pyjitwasm.runtime.jit.compile_worker import CompileWorker, WorkerJob
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.native import last_trap_pcs, lazy_stubs_supported
 from pyjitwasm.wasm import opcodes as op
-from pyjitwasm.wasm.features import DEFAULT_FEATURES
 from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.features import DEFAULT_FEATURES
 from pyjitwasm.wasm.traps import TrapCode
 from pyjitwasm.wat import wat2wasm
 from pyjitwasm.x64 import tier0
