@@ -156,7 +156,7 @@ def test_a_worker_that_cannot_start_leaves_the_entry_to_this_process(
     def cannot_start() -> Any:
         raise OSError("no worker today")
 
-    monkeypatch.setattr(compile_worker, "call_helper", cannot_start)
+    monkeypatch.setattr(compile_worker, "start_worker", cannot_start)
     store, exports, code, synced = _run_module()
     assert exports["run"](store, 200, 0) == _expected(200)
     assert synced == [True] and not code.osr_errors
