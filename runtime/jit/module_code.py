@@ -820,32 +820,43 @@ class ModuleCode:
         Returned: this loop's entry, ``OSR_PENDING`` (the slot is this loop's now:
         look again soon), ``OSR_ELSEWHERE`` (no entry for this loop, but the frame may
         move on to a loop that has one: ask again much later) or ``OSR_NEVER``
-        (translate/tiering.py); never another loop's entry."""
-        self.request_tier_up(k)
-        key = (k, loop_offset)
-        with self._tier_cond:
-            if not self.osr_enabled or not 0 <= slot < OSR_SLOTS_PER_FUNCTION \
-                    or tier0_only(self.module, [self.first + k]):
-                return OSR_NEVER  # (a giant function's entry would cost LLVM's memory)
-            asked = self._osr_loops.setdefault(k, set())
-            if key in self.osr_errors or (
-                    loop_offset not in asked and len(asked) >= OSR_LOOPS_PER_FUNCTION):
-                if len(asked) >= OSR_LOOPS_PER_FUNCTION and all(
-                        (k, other) in self.osr_errors for other in asked):
-                    return OSR_NEVER  # no loop of ``k`` will ever have an entry
-                return OSR_ELSEWHERE
-            first_ask = loop_offset not in asked
-            asked.add(loop_offset)
-            self._osr_slot_of[key] = slot
-            entry = self._osr_entries.get(key, OSR_PENDING)
-            self._write_osr_slot(k, slot, loop_offset, entry)
+        (translate/tiering.py); never another loop's entry.  The entry is queued before
+        the tier-up (in the compile worker, which takes one job at a time, it would
+        otherwise wait behind it): a frame runs this loop now, while the tier-up serves
+        the function's next calls."""
+        entry, first_ask = self._claim_osr_slot(k, loop_offset, slot)
         if first_ask:
             self._start_osr(k, loop_offset)  # may have ended already (``_osr_ready``)
+        self.request_tier_up(k)
+        if first_ask:
             with self._tier_cond:
                 current, tag = self.osr_slot(k, slot)
                 if tag == loop_offset + 1:
                     entry = current
         return entry
+
+    def _claim_osr_slot(self, k: int, loop_offset: int, slot: int) -> tuple[int, bool]:
+        """:meth:`request_loop_tier_up`'s slot policy: what to return for now, and
+        whether this is the loop's first ask (its entry is to be compiled)."""
+        key = (k, loop_offset)
+        with self._tier_cond:
+            if not self.osr_enabled or not 0 <= slot < OSR_SLOTS_PER_FUNCTION \
+                    or tier0_only(self.module, [self.first + k]):
+                # (a giant function's entry would cost LLVM's memory)
+                return OSR_NEVER, False
+            asked = self._osr_loops.setdefault(k, set())
+            if key in self.osr_errors or (
+                    loop_offset not in asked and len(asked) >= OSR_LOOPS_PER_FUNCTION):
+                if len(asked) >= OSR_LOOPS_PER_FUNCTION and all(
+                        (k, other) in self.osr_errors for other in asked):
+                    return OSR_NEVER, False  # no loop of ``k`` will ever have an entry
+                return OSR_ELSEWHERE, False
+            first_ask = loop_offset not in asked
+            asked.add(loop_offset)
+            self._osr_slot_of[key] = slot
+            entry = self._osr_entries.get(key, OSR_PENDING)
+            self._write_osr_slot(k, slot, loop_offset, entry)
+        return entry, first_ask
 
     def osr_slot(self, k: int, slot: int) -> tuple[int, int]:
         """(entry, tag) of defined function ``k``'s OSR slot ``slot``."""

@@ -20,7 +20,7 @@ import pytest
 
 from pyjitwasm import Config, Engine, Func, FuncType, Instance, Module, Store, Trap, ValType
 from pyjitwasm.jit.compiler import ObjectCode
-from pyjitwasm.runtime.jit import compile_worker
+from pyjitwasm.runtime.jit import compile_events, compile_worker
 from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1, BatchObject, CompileOptions
 from pyjitwasm.runtime.jit.compile_worker import CompileWorker, WorkerJob
 from pyjitwasm.runtime.jit.module_code import ModuleCode
@@ -130,6 +130,33 @@ def test_a_trap_in_a_worker_compiled_entry_has_a_wasm_backtrace(osr_in_worker: N
     # The trap was in an entry's code, which the worker compiled.
     pc = last_trap_pcs()[0]
     assert any(c.func_index_at(pc) == RUN for c in code._osr_code)  # noqa: SLF001
+
+
+def test_the_entry_is_compiled_before_the_functions_tier_up(
+        osr_in_worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The loop asks for its entry and for the function's tier-up at once; the worker
+    # (started and idle) compiles the entry first: the running frame waits for it.
+    finished: list[tuple[str, float, tuple[int, ...]]] = []
+    emit = compile_events.emit
+
+    def record(event: Any) -> None:
+        if getattr(event, "kind", None) in ("osr", "tier-up"):
+            finished.append((event.kind, event.finished_at,
+                             tuple(f.index for f in event.functions)))
+        emit(event)
+
+    monkeypatch.setattr(compile_events, "emit", record)
+    monkeypatch.setattr(compile_events, "listening", lambda: True)
+    store, exports, code, synced = _run_module()
+    assert exports["call_helper"](store) == 3
+    code.request_tier_up(HELPER - code.first)
+    assert code.wait_for_tier_ups(60) and code.worker_running
+    finished.clear()
+    assert exports["run"](store, 200, 0) == _expected(200)
+    assert code.wait_for_tier_ups(60) and synced == [True]
+    kinds = [kind for kind, _, indices in sorted(finished, key=lambda e: e[1])
+             if RUN in indices]
+    assert kinds[0] == "osr" and "tier-up" in kinds
 
 
 def test_a_killed_worker_leaves_the_entry_to_this_process(osr_in_worker: None) -> None:
