@@ -159,6 +159,17 @@ def test_the_entry_is_compiled_before_the_functions_tier_up(
     assert kinds[0] == "osr" and "tier-up" in kinds
 
 
+def test_an_entry_starts_the_worker_in_a_warm_starts_first_seconds(
+        osr_in_worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A warm start holds its worker back for its first seconds (tier-ups wait); a hot
+    # loop's entry starts it rather than load LLVM into this process.
+    monkeypatch.setattr(ModuleCode, "_in_warm_start_delay", lambda self: True)
+    store, exports, code, synced = _run_module()
+    assert code._worker is None  # noqa: SLF001 - not started by the first compiles
+    assert exports["run"](store, 200, 0) == _expected(200)
+    assert synced == [True] and code.osr_worker_compiles >= 1 and code.worker_running
+
+
 def test_a_killed_worker_leaves_the_entry_to_this_process(osr_in_worker: None) -> None:
     store, exports, code, synced = _run_module()
     assert exports["call_helper"](store) == 3
