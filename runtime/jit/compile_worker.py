@@ -15,14 +15,18 @@ code now and moves to tier 1 when its entry comes) before anything else, then fu
 compiled *ahead* (direct callees of code that just ran, likely to be called next: what
 the program would otherwise stop to compile), in the order they came, and
 tier-ups (a function known to be hot) when no compile ahead waits, or when the oldest
-tier-up has waited ``TIER_UP_PATIENCE``.  OSR entries go first even before compiles
-ahead: they are few (a handful of loops per function, each once), a thread that waits
-for one is in a loop rather than reaching new code, and until it comes that loop runs
-at tier-0 speed, while a compile ahead that comes late only means the program compiles
-that function itself if it calls it first.  It is sent one job at a time, so
-priorities hold and a job still queued can be taken back: the thread running wasm code
-never waits behind a queue, only, at most, for the batch already being compiled when
-that batch holds the function it needs (:meth:`CompileWorker.wait_until_done`).
+tier-up has waited ``TIER_UP_PATIENCE`` (then it goes before OSR entries too).  OSR
+entries go before compiles ahead: a thread that waits for one is in a loop rather than
+reaching new code, and until it comes that loop runs at tier-0 speed, while a compile
+ahead that comes late only means the program compiles that function itself, at x64's
+tier 0 (milliseconds), if it calls it first.  The patience keeps tier-ups from starving:
+CPython for WASI's start asked for 36 entries (4.2 s of the worker's time, 1-1.3 s each
+for the interpreter loop's), which held back every tier-up while they were first.
+
+A worker is sent one job at a time, so priorities hold and a job still queued can be
+taken back: the thread running wasm code never waits behind a queue, only, at most, for
+the batch already being compiled when that batch holds the function it needs
+(:meth:`CompileWorker.wait_until_done`).
 
 The worker process starts on the first job (decoding the module costs it about a second
 for CPython for WASI, on the other core), and is killed when its ``ModuleCode`` goes or
@@ -66,8 +70,9 @@ WORKER_MIN_CODE_BYTES = 256 << 10
 lazy compiles are few and short, and a worker costs a second of CPU and ~100 MB."""
 
 TIER_UP_PATIENCE = 0.5
-"""Seconds a tier-up waits behind compiles ahead at most (then it goes first): a
-program that keeps reaching new code still gets its hot code optimized."""
+"""Seconds a tier-up waits behind compiles ahead and OSR entries at most (then it goes
+first): a program that keeps reaching new code, or asking for entries, still gets its
+hot code optimized."""
 
 
 def worker_wanted(module: WasmModule, parallel_compilation: bool | None = None) -> bool:
@@ -196,10 +201,11 @@ class CompileWorker:
             if self._closed:
                 return None
             ups = self._tier_ups
-            if self._osr:
+            overdue = bool(ups) and \
+                time.perf_counter() - ups[0].queued_at >= TIER_UP_PATIENCE
+            if self._osr and not overdue:
                 job = self._osr.popleft()
-            elif ups and (not self._ahead
-                        or time.perf_counter() - ups[0].queued_at >= TIER_UP_PATIENCE):
+            elif ups and (not self._ahead or overdue):
                 job = ups.popleft()
             else:
                 job = self._ahead.popleft()

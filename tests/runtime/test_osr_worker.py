@@ -287,6 +287,23 @@ def test_osr_entries_go_before_compiles_ahead_and_tier_ups() -> None:
     worker.close()
 
 
+def test_a_tier_up_that_waited_long_goes_before_osr_entries(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    log: list[str] = []
+    worker = _idle_worker()
+    up = _job("tier-up", log)
+    assert worker.submit(up)
+    for loop in (1, 2):
+        assert worker.submit(_job("osr", log, osr_loop=loop))
+    first = worker._next_job()  # noqa: SLF001
+    assert first is not None and first.osr_loop == 1
+    up.queued_at -= compile_worker.TIER_UP_PATIENCE  # it has waited long enough now
+    second = worker._next_job()  # noqa: SLF001
+    third = worker._next_job()  # noqa: SLF001
+    assert second is up and third is not None and third.osr_loop == 2
+    worker.close()
+
+
 def test_closing_drops_queued_osr_jobs_and_says_so() -> None:
     log: list[str] = []
     worker = _idle_worker()
