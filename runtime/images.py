@@ -29,21 +29,28 @@ page fault and its later reset). Measured in docs/pooling.md."""
 
 class MemoryImage:
     """The initial bytes of memory ``memory`` (index in the module's whole memory index
-    space): ``data`` from address 0, its length rounded up to whole host pages (or to
-    the memory's size when that is smaller: a memory of 1-byte pages).  ``data`` is
-    bytes, or a read-only view of them.
+    space): ``data`` from ``address`` (a multiple of the host page size: the page of the
+    lowest segment byte; every byte below it is zero), its length rounded up to whole
+    host pages (or to the memory's size when that is smaller: a memory of 1-byte
+    pages).  ``data`` is bytes, or a read-only view of them.  (A C program's data
+    usually starts above its 64 KiB stack: from address 0 its image was 17 times the
+    size of its data.)
 
     ``file``: an open file (which the image then owns and closes) holding ``data`` at a
     host-page-aligned offset (an image from the code cache, mapped from its entry:
     ``runtime/jit/module_record.py``); large images are mapped copy-on-write from it
     instead of from a memfd the image would first have to fill."""
 
-    __slots__ = ("memory", "data", "cow_capable", "_fd", "fd_offset", "_lock", "__weakref__")
+    __slots__ = ("memory", "data", "address", "cow_capable", "_fd", "fd_offset", "_lock",
+                 "__weakref__")
 
     def __init__(self, memory: int, data: bytes | memoryview,
-                 file: tuple[int, int] | None = None) -> None:
+                 file: tuple[int, int] | None = None, address: int = 0) -> None:
+        if address % HOST_PAGE:
+            raise ValueError(f"memory image at {address}, not at a host page")
         self.memory = memory
         self.data = data
+        self.address = address
         self._fd = -1
         self.fd_offset = 0  # where ``data`` starts in the file ``fd()`` returns
         if file is not None:
@@ -99,7 +106,8 @@ def build_images(module: WasmModule) -> tuple[MemoryImage, ...]:
     # (CPython for WASI has 24,000 segments: growing the image segment by segment cost
     # most of the time).
     placed: list[tuple[int, int, bytes]] = []
-    sizes: dict[int, int] = {}
+    sizes: dict[int, int] = {}  # each memory's end of data
+    lowest: dict[int, int] = {}  # each memory's lowest address written
     minimums = [mtype.minimum_bytes for mtype in module.memories]
     active = SegmentMode.ACTIVE
     i32_const, i64_const = op.I32_CONST, op.I64_CONST
@@ -128,20 +136,27 @@ def build_images(module: WasmModule) -> tuple[MemoryImage, ...]:
         placed.append((memory, start, data))
         if end > sizes.get(memory, 0):
             sizes[memory] = end
-    contents = {memory: bytearray(size) for memory, size in sizes.items()}
+        if start < lowest.get(memory, end):
+            lowest[memory] = start
+    # Each image from the host page of its lowest byte.
+    bases = {memory: lowest[memory] // HOST_PAGE * HOST_PAGE for memory in sizes}
+    contents = {memory: bytearray(size - bases[memory]) for memory, size in sizes.items()}
     if len(contents) == 1:
-        (buf,) = contents.values()
+        ((memory, buf),) = contents.items()
+        base = bases[memory]
         for _, start, data in placed:
-            buf[start:start + len(data)] = data
+            buf[start - base:start - base + len(data)] = data
     else:
         for memory, start, data in placed:
-            contents[memory][start:start + len(data)] = data
+            base = bases[memory]
+            contents[memory][start - base:start - base + len(data)] = data
     images = []
     for memory, buf in sorted(contents.items()):
+        base = bases[memory]
         padded = (len(buf) + HOST_PAGE - 1) // HOST_PAGE * HOST_PAGE
-        # Never longer than the memory: with 1-byte pages (custom page sizes) its size
+        # Never past the memory's end: with 1-byte pages (custom page sizes) its size
         # need not be a whole number of host pages.
-        padded = min(padded, minimums[memory - imported])
+        padded = min(padded, minimums[memory - imported] - base)
         buf.extend(bytes(padded - len(buf)))
-        images.append(MemoryImage(memory, bytes(buf)))
+        images.append(MemoryImage(memory, bytes(buf), address=base))
     return tuple(images)

@@ -62,7 +62,7 @@ class MemoryInstance(ABC):
 
     def apply_image(self, image: MemoryImage) -> None:
         """Initialize the fresh (all-zero) memory with a module's memory image."""
-        self.write(0, image.data)
+        self.write(image.address, image.data)
 
     @property
     def is_64(self) -> bool:

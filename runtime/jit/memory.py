@@ -168,14 +168,15 @@ class JitMemory(MemoryInstance):
         copy-on-write from its memfd (no copy; pages are copied only when written) where
         the memory never moves (static heaps, pooled slots: a move would have to remap
         two mappings); otherwise it is copied."""
+        at = self._resv.base + image.address
         if image.cow_capable and (self.static or self.max_bytes <= self._resv.size):
-            map_image(self._resv.base, len(image.data), image.fd(), image.fd_offset)
+            map_image(at, len(image.data), image.fd(), image.fd_offset)
             if isinstance(self._resv, SlotLease):
                 self._resv.cow = True  # its reset must drop the mapping
         else:
             # cffi's memmove: a ctypes call costs about six times as much.
-            ffi.memmove(ffi.cast("char *", self._resv.base), image.data, len(image.data))
-            self.image_copied(len(image.data))
+            ffi.memmove(ffi.cast("char *", at), image.data, len(image.data))
+            self.image_copied(image.address + len(image.data))
 
     def image_copied(self, nbytes: int) -> None:
         """The first ``nbytes`` now hold an image (written without :meth:`write`)."""

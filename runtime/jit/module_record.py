@@ -22,8 +22,8 @@ fills a memfd with it (CPython for WASI: a 10 MB image).
 
 Layout (little-endian): ``RECORD_MAGIC``; segment count, passive count, image count
 (u32 each); per passive segment its index and length (u32, u32) then its bytes; per
-image its memory index (u32), length and offset in the body (u64, u64); then the images
-at their offsets (zero padding before each).
+image its memory index (u32), its address in that memory, length and offset in the body
+(u64 each); then the images at their offsets (zero padding before each).
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from pyjitwasm.runtime.jit.code_cache import RECORD_BODY_OFFSET, LoadedRecord
 from pyjitwasm.wasm.module import WasmModule
 
 RECORD_KIND = "data-plan"
-RECORD_MAGIC = b"PJWDATA1"
+RECORD_MAGIC = b"PJWDATA2"  # 2: images have an address
 _COUNTS = struct.Struct("<III")
 _PASSIVE = struct.Struct("<II")
-_IMAGE = struct.Struct("<IQQ")
+_IMAGE = struct.Struct("<IQQQ")
 
 
 class RecordFormatError(ValueError):
@@ -65,7 +65,7 @@ def encode_data_plan(plan: DataPlan) -> bytes:
     placed: list[tuple[int, bytes | memoryview]] = []
     for image in plan.images:
         start = _aligned(pos)
-        parts.append(_IMAGE.pack(image.memory, len(image.data), start))
+        parts.append(_IMAGE.pack(image.memory, image.address, len(image.data), start))
         placed.append((start, image.data))
         pos = start + len(image.data)
     pos = sum(map(len, parts))
@@ -104,16 +104,16 @@ def decode_data_plan(payload: memoryview, module: WasmModule,
         raise RecordFormatError(f"truncated record: {exc}") from None
     imported = len(memory_types) - len(module.memories)
     images = []
-    for memory, size, start in table:
-        if (not imported <= memory < len(memory_types)
-                or size > memory_types[memory].minimum_bytes
+    for memory, address, size, start in table:
+        if (not imported <= memory < len(memory_types) or address % HOST_PAGE
+                or address + size > memory_types[memory].minimum_bytes
                 or start < pos or start + size > len(payload)):
             raise RecordFormatError("image does not fit the module or the record")
         file = None
         if record is not None and record.mapped and size >= COW_THRESHOLD \
                 and (RECORD_BODY_OFFSET + start) % HOST_PAGE == 0:
             file = (os.dup(record.fd), RECORD_BODY_OFFSET + start)
-        images.append(MemoryImage(memory, payload[start:start + size], file))
+        images.append(MemoryImage(memory, payload[start:start + size], file, address))
         pos = start + size
     if pos != len(payload):
         raise RecordFormatError("trailing bytes")

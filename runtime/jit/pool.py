@@ -281,7 +281,7 @@ class _Tenancy:
         self.passive = False
         # The memory images as (destination, bytes) to copy, made on first reopening
         # (empty when an image is mapped copy-on-write instead).
-        self.image_writes: list[tuple[JitMemory, Any, bytes | memoryview]] | None = None
+        self.image_writes: list[tuple[JitMemory, Any, bytes | memoryview, int]] | None = None
         # Untouched tenancies (see ``_untouched``): the store's count of wasm entries
         # when the instance was last as a new instantiation leaves it (no start function
         # runs, so that is now), and whether it was parked so (then it is not reset
@@ -466,9 +466,9 @@ class _Tenancy:
         if writes is None:
             writes = self.image_writes = _image_writes(self.memories, images)
         if writes:
-            for memory, target, data in writes:
+            for memory, target, data, end in writes:
                 ffi.memmove(target, data, len(data))
-                memory.image_copied(len(data))
+                memory.image_copied(end)
         elif images:
             memories = self.memories
             for image in images:  # mapped copy-on-write (memory.py)
@@ -514,16 +514,17 @@ class _Tenancy:
 
 
 def _image_writes(memories: Sequence[JitMemory], images: Sequence[MemoryImage]
-                  ) -> list[tuple[JitMemory, Any, bytes | memoryview]]:
+                  ) -> list[tuple[JitMemory, Any, bytes | memoryview, int]]:
     """``images`` as copies into ``memories`` (pooled: they never move): (memory,
-    destination, bytes), or [] if one is to be mapped copy-on-write
-    (``JitMemory.apply_image`` decides)."""
+    destination, bytes, the end address they reach), or [] if one is to be mapped
+    copy-on-write (``JitMemory.apply_image`` decides)."""
     writes = []
     for image in images:
         memory = memories[image.memory]
         if image.cow_capable:
             return []
-        writes.append((memory, ffi.cast("char *", memory.base), image.data))
+        writes.append((memory, ffi.cast("char *", memory.base + image.address), image.data,
+                       image.address + len(image.data)))
     return writes
 
 

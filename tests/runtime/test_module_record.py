@@ -14,7 +14,7 @@ import pytest
 
 import pyjitwasm
 from pyjitwasm.jit_engine import JitBackend
-from pyjitwasm.runtime.images import DataPlan, MemoryImage, plan_data
+from pyjitwasm.runtime.images import HOST_PAGE, DataPlan, MemoryImage, plan_data
 from pyjitwasm.runtime.jit.code_cache import CodeCache, open_code_cache
 from pyjitwasm.runtime.jit.module_record import (
     RECORD_KIND,
@@ -119,9 +119,33 @@ def test_record_round_trip() -> None:
     assert back.datas_after == plan.datas_after == [b"", b"", b"passive!"]
     assert [bytes(image.data) for image in back.images] == \
         [bytes(image.data) for image in plan.images]
+    assert [image.address for image in back.images] == [0]
+
+
+def test_an_image_starts_at_the_host_page_of_its_lowest_byte() -> None:
+    """Data above a C program's stack: the zero pages below it are not in the image
+    (nor in its record), and both engines' memories read the same."""
+    wat = """(module (memory (export "mem") 2)
+                     (data (i32.const 70000) "far") (data (i32.const 74000) "farther"))"""
+    wasm = wat2wasm(wat)
+    plan = plan_data(decode_module(wasm))
+    (image,) = plan.images
+    assert image.address == 70000 // HOST_PAGE * HOST_PAGE
+    assert image.address + len(image.data) >= 74007 and len(image.data) % HOST_PAGE == 0
+    back = decode_data_plan(memoryview(encode_data_plan(plan)), decode_module(wasm))
+    assert [(i.address, bytes(i.data)) for i in back.images] == \
+        [(image.address, bytes(image.data))]
+    for strategy in ("jit", "interp"):
+        engine = pyjitwasm.Engine(pyjitwasm.Config(strategy=strategy))
+        _, store, instance = _instantiate(engine, wasm)
+        assert _memory(store, instance, 70000, 3) == b"far"
+        assert _memory(store, instance, 74000, 7) == b"farther"
+        assert _memory(store, instance, 0, 70000) == bytes(70000)
+        assert _memory(store, instance, 74007, 2 * 65536 - 74007) == bytes(2 * 65536 - 74007)
 
 
 @pytest.mark.parametrize("damage", ["magic", "truncated", "trailing", "too_big_image",
+                                    "image_past_memory", "unaligned_image",
                                     "bad_passive_index", "segment_count",
                                     "deferred_segment_count", "imported_memory"])
 def test_unparsable_records_are_refused(damage: str) -> None:
@@ -135,6 +159,14 @@ def test_unparsable_records_are_refused(damage: str) -> None:
         bad = good + b"\0"
     elif damage == "too_big_image":
         bad = encode_data_plan(DataPlan((MemoryImage(0, bytes(3 * 65536)),), [b""] * 3))
+    elif damage in ("image_past_memory", "unaligned_image"):
+        at = 2 * 65536 if damage == "image_past_memory" else HOST_PAGE
+        bad = encode_data_plan(DataPlan((MemoryImage(0, bytes(HOST_PAGE), address=at),),
+                                        [b""] * 3))
+        if damage == "unaligned_image":
+            field = at.to_bytes(8, "little") + HOST_PAGE.to_bytes(8, "little")
+            assert bad.count(field) == 1
+            bad = bad.replace(field, (at + 8).to_bytes(8, "little") + field[8:])
     elif damage == "bad_passive_index":
         bad = encode_data_plan(DataPlan((), [b"", b"", b"x"]))
         entry = b"\x02\x00\x00\x00\x01\x00\x00\x00x"  # index 2, length 1, b"x"
