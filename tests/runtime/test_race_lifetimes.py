@@ -11,6 +11,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -107,3 +109,117 @@ def test_a_module_whose_tier_up_failed_is_collected_without_crashing() -> None:
             gc.collect()
         print("survived")
     """))
+
+
+# The code map (``runtime/jit/codemap.py``) ---------------------------------------------
+
+_FAKE_CODE = '''
+from dataclasses import dataclass
+
+@dataclass(frozen=True)
+class Range:
+    start: int
+    end: int
+
+class FakeCode:
+    """What the code map needs of compiled code (``codemap.MappedCode``), at made-up
+    addresses that never run."""
+    module = None
+    osr_entry = False
+
+    def __init__(self, start):
+        self.start = start
+        self.code_ranges = [Range(start, start + 0x100)]
+        self.callbacks = []
+
+    def on_release(self, callback):
+        self.callbacks.append(callback)
+
+    def release(self):
+        for callback in reversed(self.callbacks):
+            callback()
+        self.callbacks.clear()
+
+    def func_index_at(self, pc):
+        return 7
+
+    def wasm_offset_at(self, func_index, pc):
+        return None
+'''
+_FAKE_BASE = 0x7E0000000000  # far from anything this process maps
+
+
+def _fake_code_class() -> Any:
+    namespace: dict[str, Any] = {}
+    exec(_FAKE_CODE, namespace)  # noqa: S102 - the same class the child programs use
+    return namespace["FakeCode"]
+
+
+def test_lookups_stay_right_while_another_thread_registers_and_releases_code() -> None:
+    # A trap's backtrace looks PCs up while a tier-up registers its batch (and a
+    # collection releases other code): the search and the read of the entry it found
+    # were two steps, and an insert or removal between them gave a wrong entry or an
+    # IndexError (hundreds in a few seconds at this switch interval before the fix).
+    from pyjitwasm.runtime.jit import codemap
+
+    fake_code = _fake_code_class()
+    kept = [fake_code(_FAKE_BASE + i * 0x1000) for i in range(0, 64, 2)]
+    codemap.register_all(kept)
+    stop = threading.Event()
+
+    def churn() -> None:
+        n = 0
+        while not stop.is_set():
+            passing = fake_code(_FAKE_BASE + (2 * (n % 32) + 1) * 0x1000)  # between kept
+            codemap.register(passing)
+            passing.release()
+            n += 1
+
+    wrong: list[Any] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline and len(wrong) < 5:
+            for code in kept:
+                try:
+                    found = codemap.lookup(code.start + 8)
+                except Exception as exc:  # noqa: BLE001 - counted as a wrong answer
+                    wrong.append(exc)
+                    continue
+                if found is None or found[0] is not code:
+                    wrong.append(found)
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+        for code in kept:
+            code.release()
+    assert wrong == []
+
+
+def test_a_finalizer_that_unregisters_code_may_run_while_the_code_map_is_locked() -> None:
+    # A collection can start at any allocation, also one made while a thread holds the
+    # code map's lock to register a batch; a finalizer it runs there unregisters the
+    # collected code on the same thread.  With a plain lock that waited for itself
+    # forever (the child is stopped by the timeout).
+    child = _run_child(_FAKE_CODE + f"""
+import gc
+from pyjitwasm.runtime.jit import codemap
+from pyjitwasm.runtime.native import lib
+
+living = FakeCode({_FAKE_BASE:#x})
+dying = FakeCode({_FAKE_BASE + 0x1000:#x})
+codemap.register_all([living, dying])
+dying.cycle = dying  # only a collection frees it
+start = dying.start
+del dying
+with codemap._lock:  # as inside register_all, when an allocation starts a collection
+    gc.collect()
+assert codemap.lookup(start + 8) is None and not lib.pyjitwasm_is_code_address(start)
+assert codemap.lookup(living.start + 8)[0] is living
+print("survived")
+""", timeout=30)
+    _assert_survived(child)
