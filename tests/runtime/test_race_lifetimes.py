@@ -223,3 +223,40 @@ assert codemap.lookup(living.start + 8)[0] is living
 print("survived")
 """, timeout=30)
     _assert_survived(child)
+
+
+def test_an_address_outside_every_code_range_is_never_code_while_ranges_change() -> None:
+    # The fault handler reads the native range set without a lock while other threads
+    # register and release code.  An entry's start and end were read one at a time, and
+    # a reader could pair the empty start 0 with a new end: every address below it
+    # looked like compiled code (a fault or Ctrl-C outside wasm handled as wasm's).  The
+    # window is a few instructions: this checks the invariant under churn (in a child:
+    # the ranges are made up).
+    _assert_survived(_run_child(f"""
+        import threading, time
+        from pyjitwasm.runtime.native import lib
+        racing = ({_FAKE_BASE:#x}, {_FAKE_BASE + 0x1000:#x})
+        assert lib.pyjitwasm_register_code(*racing) == 0
+        for i in range(1, 50):
+            assert lib.pyjitwasm_register_code({_FAKE_BASE} + i * 0x10000,
+                                               {_FAKE_BASE} + i * 0x10000 + 0x100) == 0
+        stop = threading.Event()
+        def churn():
+            while not stop.is_set():
+                lib.pyjitwasm_unregister_code(*racing)
+                lib.pyjitwasm_register_code(*racing)
+        thread = threading.Thread(target=churn)
+        thread.start()
+        wrong = 0
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            for _ in range(1000):
+                wrong += lib.pyjitwasm_is_code_address(0x1000)  # below every range
+        stop.set()
+        thread.join()
+        assert wrong == 0, wrong
+        assert lib.pyjitwasm_is_code_address(racing[0] + 8)
+        assert lib.pyjitwasm_unregister_code(*racing) == 0
+        assert not lib.pyjitwasm_is_code_address(racing[0] + 8)
+        print("survived")
+    """))
