@@ -8,11 +8,13 @@ segfault fails that test, not the pytest process.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -260,3 +262,40 @@ def test_an_address_outside_every_code_range_is_never_code_while_ranges_change()
         assert not lib.pyjitwasm_is_code_address(racing[0] + 8)
         print("survived")
     """))
+
+
+# Rebuilding the native helper while a process runs it ----------------------------------
+
+
+def test_a_rebuilt_native_helper_replaces_the_file_under_a_running_process(
+        tmp_path: Path) -> None:
+    # ``python runtime/native/build_ffi.py`` wrote the new build over the old file, so a
+    # test run of the same checkout had its native code changed under it: a segfault in
+    # whichever thread ran native code next.  Now the file is replaced (a new inode).
+    from pyjitwasm.runtime.native import _native, build_ffi
+
+    loaded = tmp_path / "loaded.so"
+    shutil.copy(_native.__file__, loaded)
+    child = subprocess.Popen(
+        [sys.executable, "-P", "-c", textwrap.dedent(f"""
+            import ctypes, time
+            lib = ctypes.CDLL({str(loaded)!r})
+            probe = lib.pyjitwasm_is_code_address
+            probe.argtypes = [ctypes.c_uint64]
+            print("ready", flush=True)
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                probe(4096)
+                lib.pyjitwasm_stack_room()
+            print("survived", flush=True)
+        """)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "ready"
+    inode = loaded.stat().st_ino
+    rebuilt = tmp_path / "rebuilt.so"
+    rebuilt.write_bytes(bytes(loaded.stat().st_size))  # other bytes at every offset
+    build_ffi.install_built(rebuilt, loaded)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0 and "survived" in out, (child.returncode, err[-2000:])
+    assert loaded.stat().st_ino != inode and loaded.read_bytes() == rebuilt.read_bytes()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
