@@ -299,3 +299,19 @@ def test_a_rebuilt_native_helper_replaces_the_file_under_a_running_process(
     assert child.returncode == 0 and "survived" in out, (child.returncode, err[-2000:])
     assert loaded.stat().st_ino != inode and loaded.read_bytes() == rebuilt.read_bytes()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_store_finalizer_may_unregister_host_functions_while_the_registry_is_locked(
+        ) -> None:
+    # A dropped store's finalizer unregisters its host functions; a collection started
+    # by an allocation while a thread registers a host function (holding the registry's
+    # lock) runs it on that thread.  With a plain lock that waited for itself forever.
+    _assert_survived(_run_child("""
+        from pyjitwasm.runtime import native
+        kept = lambda buffer: None
+        index = native.register_buffered_host_function(kept, 1, 1)
+        with native._registry_lock:  # as inside a registration, when a collection starts
+            native.unregister_host_function(index)
+        assert native.register_buffered_host_function(kept, 1, 1) == index  # reused
+        print("survived")
+    """, timeout=30))
