@@ -98,7 +98,11 @@ class PassPipeline:
         :class:`LLVMPipeline`."""
         passes_name = level if isinstance(level, str) else LLVMPipeline.for_level(level).passes
         self.passes_name = passes_name
-        self._lock = threading.Lock()
+        # Reentrant, like the code generation and link locks: a collection may start at
+        # any allocation under them and run a finalizer that calls wasm, whose first call
+        # compiles on this thread (``ModuleCode._lock`` is reentrant for the same reason).
+        # The nested compile runs whole before the outer one's LLVM call.
+        self._lock = threading.RLock()
         self._passes: llvm.ModulePassManager | None = None
         if passes_name == "none":
             return
@@ -222,7 +226,7 @@ class _SharedLibrary(SharedCodeOwner):
         self.jit = None
 
 
-_codegen_lock = threading.Lock()
+_codegen_lock = threading.RLock()  # reentrant: see PassPipeline
 _optimize_regalloc: bool | None = None  # -optimize-regalloc as last set (None: never)
 
 
@@ -275,7 +279,7 @@ class CodeLoader:
         self.pipeline = PassPipeline(self.target_machine, config.passes)
         self._jit = self._new_jit()
         self._links = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: see PassPipeline
 
     def _new_jit(self) -> llvm.LLJIT:
         # JITLink frees everything on release; RuntimeDyld kept ~9 KiB per library.

@@ -315,3 +315,20 @@ def test_a_store_finalizer_may_unregister_host_functions_while_the_registry_is_l
         assert native.register_buffered_host_function(kept, 1, 1) == index  # reused
         print("survived")
     """, timeout=30))
+
+
+def test_a_compile_may_run_while_this_thread_holds_the_compile_locks() -> None:
+    # A collection can start at any allocation made under the pass pipeline's, the code
+    # generation's or the loader's lock, and run a finalizer that calls wasm: its first
+    # call compiles on this thread (ModuleCode's lock is reentrant for that).  With plain
+    # locks that compile waited for itself forever (the child is stopped by the timeout).
+    _assert_survived(_run_child(f"""
+        import ctypes
+        from pyjitwasm.jit import codeload
+        loader = codeload.CodeLoader(1)
+        with loader.pipeline._lock, codeload._codegen_lock, loader._lock:
+            code = loader.load({_IR!r})
+        f = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32)(code.address("f"))
+        assert f(41) == 42
+        print("survived")
+    """, timeout=30))
