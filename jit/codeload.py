@@ -391,10 +391,18 @@ class CodeLoader:
         shared = _SharedLibrary(tracker, jit, len(layouts))
         loaded = []
         share = size // max(len(layouts), 1)
-        for (wanted, anchored), obj_size in zip(
-                per_part, [len(obj) for obj in objs] if len(objs) == len(layouts)
-                else [share] * len(layouts), strict=True):
-            addresses = {name: tracker[name] for name in wanted}
-            loaded.append(LoadedCode(shared, addresses, section_ranges(anchored, addresses),
-                                     obj_size))
+        try:
+            for (wanted, anchored), obj_size in zip(
+                    per_part, [len(obj) for obj in objs] if len(objs) == len(layouts)
+                    else [share] * len(layouts), strict=True):
+                addresses = {name: tracker[name] for name in wanted}
+                loaded.append(LoadedCode(shared, addresses,
+                                         section_ranges(anchored, addresses), obj_size))
+        except BaseException:
+            # Nothing is handed out: free the library now.  Left to the collector, the
+            # tracker and its LLJIT (when no loader holds it any more) could be finalized
+            # in either order if a kept exception's frames put them in a cycle, and a
+            # tracker disposed after its LLJIT touches freed memory.
+            shared.free()
+            raise
         return loaded

@@ -332,3 +332,25 @@ def test_a_compile_may_run_while_this_thread_holds_the_compile_locks() -> None:
         assert f(41) == 42
         print("survived")
     """, timeout=30))
+
+
+def test_a_link_that_fails_after_linking_frees_its_library(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    freed: list[Any] = []
+    real_free = codeload._SharedLibrary.free  # noqa: SLF001 - the test looks inside
+
+    def free(self: Any) -> None:
+        freed.append(self.tracker)
+        real_free(self)
+
+    def failing(*args: Any) -> Any:
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(codeload._SharedLibrary, "free", free)  # noqa: SLF001
+    monkeypatch.setattr(codeload, "section_ranges", failing)
+    loader = CodeLoader(1)
+    obj = loader.compile_object(_IR)
+    with pytest.raises(MemoryError, match="simulated"):
+        loader.load_object(obj)
+    # Closed now, not left to the collector (with its LLJIT, in any order).
+    assert len(freed) == 1 and freed[0].closed
