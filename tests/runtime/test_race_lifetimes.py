@@ -354,3 +354,24 @@ def test_a_link_that_fails_after_linking_frees_its_library(
         loader.load_object(obj)
     # Closed now, not left to the collector (with its LLJIT, in any order).
     assert len(freed) == 1 and freed[0].closed
+
+
+@pytest.mark.skipif(not lazy_stubs_supported(), reason="lazy compilation is x86-64 only")
+def test_a_first_call_may_compile_while_this_thread_is_publishing_code() -> None:
+    # Publishing registers code with the code map, whose allocations may start a
+    # collection; a finalizer it runs may call this module's wasm, whose first call
+    # compiles and publishes on the same thread (as ModuleCode's compile lock allows).
+    # With a plain publish lock that waited for itself forever.
+    _assert_survived(_run_child("""
+        from pyjitwasm import Config, Engine, Instance, Module, Store
+        store = Store(Engine(Config(strategy="jit", lazy_compilation=True)))
+        module = Module(store.engine, '''(module
+            (func (export "f") (result i32) (i32.const 1))
+            (func (export "g") (result i32) (i32.const 2)))''')
+        exports = Instance(store, module, []).exports(store)
+        assert exports["f"](store) == 1
+        code = module._prepared.compiled()
+        with code._publish_lock:  # as inside a publish, when a finalizer calls wasm
+            assert exports["g"](store) == 2  # its first call: compiled and published
+        print("survived")
+    """, timeout=30))
