@@ -375,3 +375,19 @@ def test_a_first_call_may_compile_while_this_thread_is_publishing_code() -> None
             assert exports["g"](store) == 2  # its first call: compiled and published
         print("survived")
     """, timeout=30))
+
+
+def test_a_compile_thread_may_start_while_this_thread_starts_one() -> None:
+    # Making a thread allocates; a collection it starts may run a finalizer that calls
+    # wasm, which may start a compile thread of its own (a lazy compile short of stack)
+    # on this thread.  With a plain stack-size lock that waited for itself forever.
+    _assert_survived(_run_child("""
+        import threading
+        from pyjitwasm.runtime.jit import tiering
+        ran = []
+        with tiering._stack_size_lock:  # as inside start_thread, when a finalizer runs
+            inner = tiering.start_thread(lambda: ran.append(threading.stack_size()), "t")
+            inner.join()
+        assert len(ran) == 1 and threading.stack_size() == 0
+        print("survived")
+    """, timeout=30))
