@@ -2,8 +2,11 @@
 hold so that the host never crashes when the code of a module, or the LLVM objects that
 made it, go away while other threads compile, publish or collect.
 
-A test that could crash runs its program in a child process (:func:`_run_child`), so a
-segfault fails that test, not the pytest process.
+A test that could crash or hang runs its program in a child process (:func:`_run_child`,
+with a timeout), so a segfault or a thread waiting for itself fails that test, not the
+pytest process.  Several of them stand for a collection that starts at an allocation
+made under a lock and runs a finalizer there: they take the lock and do what the
+finalizer would.
 """
 
 from __future__ import annotations
