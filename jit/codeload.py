@@ -10,10 +10,12 @@ load is one library with its own resource tracker; releasing the tracker frees t
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import llvmlite.binding as llvm
 from llvmlite.binding import ffi
@@ -96,7 +98,11 @@ class PassPipeline:
         :class:`LLVMPipeline`."""
         passes_name = level if isinstance(level, str) else LLVMPipeline.for_level(level).passes
         self.passes_name = passes_name
-        self._lock = threading.Lock()
+        # Reentrant, like the code generation and link locks: a collection may start at
+        # any allocation under them and run a finalizer that calls wasm, whose first call
+        # compiles on this thread (``ModuleCode._lock`` is reentrant for the same reason).
+        # The nested compile runs whole before the outer one's LLVM call.
+        self._lock = threading.RLock()
         self._passes: llvm.ModulePassManager | None = None
         if passes_name == "none":
             return
@@ -167,13 +173,42 @@ def parse_ir(ir: str | object) -> llvm.ModuleRef:
     """Parse LLVM IR text (or anything whose ``str`` is IR, like an ``llvmlite.ir.Module``)
     and verify it.
 
-    The module gets its own LLVM context, freed with it: parsing into the global context
-    would keep every distinct constant and type of every module compiled in the process
-    (~80 bytes each)."""
+    The module gets its own LLVM context, freed with it (right after it, whatever order
+    the collector finalizes them in: :func:`_dispose_context_with`): parsing into the
+    global context would keep every distinct constant and type of every module compiled
+    in the process (~80 bytes each)."""
     ensure_llvm_initialized()
-    module = llvm.parse_assembly(str(ir), context=llvm.create_context())
+    context = llvm.create_context()
+    module = llvm.parse_assembly(str(ir), context=context)
+    _dispose_context_with(module, context)
     module.verify()
     return module
+
+
+def _dispose_context_with(module: llvm.ModuleRef, context: llvm.ContextRef) -> None:
+    """Make ``module`` dispose ``context`` right after itself, and ``context``'s own
+    ``ContextRef`` never (llvmlite's ``_owned``: another object disposes it).
+
+    With llvmlite's ownership each disposes its own object; in the right order when the
+    module goes first (it holds the context), but a collection that finds both in cyclic
+    garbage runs their finalizers in any order.  That happens whenever a compile raises
+    after parsing (an LLVM error, ``MemoryError``, ``KeyboardInterrupt``) and the
+    exception is kept in a cycle: a failed tier-up's exception in
+    ``ModuleCode.tier_up_errors``, whose traceback holds the compile's frames and so the
+    module.  Disposing the context first freed the module with it, and the module's own
+    disposal then freed it again: a segfault in whichever thread collected
+    (``tests/runtime/test_race_lifetimes.py``).  The disposal holds the raw handles, not
+    the ``ModuleRef`` (no cycle)."""
+    context._owned = True  # noqa: SLF001 - llvmlite's ownership flag
+    module._dispose = functools.partial(  # noqa: SLF001 - what ObjectRef.close calls
+        _dispose_module_and_context, module._ptr, context._ptr)  # noqa: SLF001
+
+
+def _dispose_module_and_context(module_handle: Any, context_handle: Any) -> None:
+    try:
+        ffi.lib.LLVMPY_DisposeModule(module_handle)
+    finally:
+        ffi.lib.LLVMPY_ContextDispose(context_handle)
 
 
 class _SharedLibrary(SharedCodeOwner):
@@ -191,7 +226,7 @@ class _SharedLibrary(SharedCodeOwner):
         self.jit = None
 
 
-_codegen_lock = threading.Lock()
+_codegen_lock = threading.RLock()  # reentrant: see PassPipeline
 _optimize_regalloc: bool | None = None  # -optimize-regalloc as last set (None: never)
 
 
@@ -244,7 +279,7 @@ class CodeLoader:
         self.pipeline = PassPipeline(self.target_machine, config.passes)
         self._jit = self._new_jit()
         self._links = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: see PassPipeline
 
     def _new_jit(self) -> llvm.LLJIT:
         # JITLink frees everything on release; RuntimeDyld kept ~9 KiB per library.
@@ -259,9 +294,15 @@ class CodeLoader:
             text = str(ir)
             module = parse_ir(text)
             has_optnone = "optnone" in text
-        self.pipeline.run(module, has_optnone=has_optnone)
-        return emit_machine_code(self.target_machine, module, self.config.codegen_level,
-                                 self.config.optimize_regalloc)
+        try:
+            self.pipeline.run(module, has_optnone=has_optnone)
+            return emit_machine_code(self.target_machine, module, self.config.codegen_level,
+                                     self.config.optimize_regalloc)
+        finally:
+            if module is not ir:
+                # Ours: freed now, also when this raises (a kept exception's frames
+                # would otherwise hold the whole LLVM module as long as it lives).
+                module.close()
 
     def load(
         self,
@@ -350,10 +391,18 @@ class CodeLoader:
         shared = _SharedLibrary(tracker, jit, len(layouts))
         loaded = []
         share = size // max(len(layouts), 1)
-        for (wanted, anchored), obj_size in zip(
-                per_part, [len(obj) for obj in objs] if len(objs) == len(layouts)
-                else [share] * len(layouts), strict=True):
-            addresses = {name: tracker[name] for name in wanted}
-            loaded.append(LoadedCode(shared, addresses, section_ranges(anchored, addresses),
-                                     obj_size))
+        try:
+            for (wanted, anchored), obj_size in zip(
+                    per_part, [len(obj) for obj in objs] if len(objs) == len(layouts)
+                    else [share] * len(layouts), strict=True):
+                addresses = {name: tracker[name] for name in wanted}
+                loaded.append(LoadedCode(shared, addresses,
+                                         section_ranges(anchored, addresses), obj_size))
+        except BaseException:
+            # Nothing is handed out: free the library now.  Left to the collector, the
+            # tracker and its LLJIT (when no loader holds it any more) could be finalized
+            # in either order if a kept exception's frames put them in a cycle, and a
+            # tracker disposed after its LLJIT touches freed memory.
+            shared.free()
+            raise
         return loaded

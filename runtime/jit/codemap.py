@@ -59,7 +59,10 @@ class MappedCode(Protocol):
         ...
 
 
-_lock = threading.Lock()
+# Reentrant: a collection while a thread holds it (any allocation may start one) can run
+# a finalizer that unregisters collected code on that thread (``_forget``), which with a
+# plain lock waited for itself forever.
+_lock = threading.RLock()
 _starts: list[int] = []
 _entries: list[tuple[int, int, weakref.ref[MappedCode]]] = []
 _known: dict[int, weakref.ref[MappedCode]] = {}
@@ -74,7 +77,8 @@ def register(compiled: MappedCode) -> None:
 def register_all(batches: Sequence[MappedCode]) -> None:
     """:func:`register` each of ``batches``, under one lock (a warm start registers
     its recorded batches a group at a time)."""
-    fresh: list[tuple[MappedCode, weakref.ref[MappedCode], list[tuple[int, int]],
+    fresh: list[tuple[MappedCode, list[tuple[int, int]],
+                      list[tuple[int, int, weakref.ref[MappedCode]]],
                       list[tuple[int, int]]]] = []
     for compiled in batches:
         known = _known.get(id(compiled))
@@ -82,19 +86,25 @@ def register_all(batches: Sequence[MappedCode]) -> None:
             continue
         ref = weakref.ref(compiled)
         _known[id(compiled)] = ref
-        fresh.append((compiled, ref, [(r.start, r.end) for r in compiled.code_ranges], []))
+        ranges = [(r.start, r.end) for r in compiled.code_ranges]
+        fresh.append((compiled, ranges, [(start, end, ref) for start, end in ranges], []))
     if not fresh:
         return
     with _lock:
-        for _, ref, ranges, ours in fresh:
-            for start, end in ranges:
+        for _, _, entries, ours in fresh:
+            for entry in entries:
+                # No allocation between the search and the two inserts (the entry is
+                # made above): a collection there may run a finalizer that unregisters
+                # other code on this thread (``_lock`` is reentrant for it), which must
+                # find ``_starts`` and ``_entries`` in step.
+                start, end, _ = entry
                 at = bisect.bisect_left(_starts, start)
                 _starts.insert(at, start)
-                _entries.insert(at, (start, end, ref))
+                _entries.insert(at, entry)
                 if not lib.pyjitwasm_is_code_address(start):
                     register_code_range(start, end)
                     ours.append((start, end))
-    for compiled, _, ranges, ours in fresh:
+    for compiled, ranges, _, ours in fresh:
         # One finalizer: the ranges go when the code is released (``on_release``) or
         # collected, whichever comes first (``_unregister`` is idempotent per range).
         weakref.finalize(compiled, _forget, id(compiled), ranges, ours)
@@ -126,10 +136,14 @@ def _unregister(ranges: list[tuple[int, int]], ours: list[tuple[int, int]]) -> N
 
 def lookup(pc: int) -> tuple[MappedCode, int] | None:
     """(compiled module, wasm function index) of ``pc``, or None."""
-    at = bisect.bisect_right(_starts, pc) - 1
-    if at < 0:
-        return None
-    start, end, ref = _entries[at]
+    # Under the lock: another thread registering or releasing code between the search
+    # and the read would shift the index (a wrong entry, or an IndexError raised from a
+    # trap's backtrace instead of the Trap).
+    with _lock:
+        at = bisect.bisect_right(_starts, pc) - 1
+        if at < 0:
+            return None
+        start, end, ref = _entries[at]
     if not start <= pc < end:
         return None
     compiled = ref()

@@ -170,7 +170,10 @@ class ModuleCode:
         self._callees: dict[int, list[int]] = {}
         # Reentrant: a finalizer run by a collection during a compile may call wasm.
         self._lock = threading.RLock()
-        self._publish_lock = threading.Lock()
+        # Reentrant too: publishing registers the code with the code map, whose
+        # allocations may start a collection, whose finalizer may call (and so compile
+        # and publish) this module's wasm on the same thread.
+        self._publish_lock = threading.RLock()
         # Compiled pieces: batches, and a warm start's linked pack chunks (``batches``).
         self._batches: list[CompiledModule | LinkedChunk] = []
         self.compile_seconds = 0.0

@@ -26,7 +26,10 @@ from pyjitwasm.runtime.jit.llvm_library import preload_llvm_library
 COMPILE_THREAD_STACK = 64 << 20
 """Native stack of compile threads (the lazy-compile fallback thread and this worker)."""
 
-_stack_size_lock = threading.Lock()
+# Reentrant: making the thread allocates, which may start a collection whose finalizer
+# calls wasm, and that may start a compile thread (a lazy compile short of stack) on
+# this thread while it holds the lock.
+_stack_size_lock = threading.RLock()
 
 
 def start_thread(target: Callable[[], None], name: str,

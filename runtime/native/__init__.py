@@ -53,7 +53,10 @@ _host_functions: list[HostFunction | None] = []
 # Weak references: the process-wide registry must not keep a store's functions alive.
 _buffered_functions: list[weakref.ref[BufferedHostFunction] | None] = []
 _free_host_slots: list[int] = []
-_registry_lock = threading.Lock()
+# Reentrant: a collection while a thread holds it (any allocation may start one) can run
+# a dropped store's finalizer, which unregisters its host functions on that thread
+# (``runtime/jit/store.py``); with a plain lock that waited for itself forever.
+_registry_lock = threading.RLock()
 _pending = threading.local()
 _thread = threading.local()
 
@@ -89,9 +92,10 @@ def register_buffered_host_function(fn: BufferedHostFunction, params: int,
     Raises ValueError when the slots do not fit (use :func:`register_host_function`)."""
     if not (0 <= params <= HOST_BUFFER_SLOTS and 0 <= results <= HOST_BUFFER_SLOTS):
         raise ValueError(f"{params} -> {results} slots do not fit the host buffer")
+    ref = weakref.ref(fn)  # made before the lock: an allocation may start a collection
     with _registry_lock:
         index = _allocate_host_index()
-        _buffered_functions[index] = weakref.ref(fn)
+        _buffered_functions[index] = ref
         if lib.pyjitwasm_set_host_arity(index, params, results) != 0:
             _buffered_functions[index] = None
             _free_host_slots.append(index)

@@ -7,6 +7,7 @@ build in place during development run ``python runtime/native/build_ffi.py``: it
 
 from __future__ import annotations
 
+import os
 import pathlib
 import sys
 import tempfile
@@ -82,8 +83,25 @@ def build_in_place() -> pathlib.Path:
     with tempfile.TemporaryDirectory(prefix="pyjitwasm-native-") as tmp:
         built = pathlib.Path(ffibuilder.compile(tmpdir=tmp, verbose=False))
         target = HERE / built.name
-        target.write_bytes(built.read_bytes())
+        install_built(built, target)
     return target
+
+
+def install_built(built: pathlib.Path, target: pathlib.Path) -> None:
+    """Put the extension ``built`` at ``target`` as a new file (written beside it, then
+    renamed over it), as pip does: a process running the old one keeps its mapping of
+    the old file.  Writing over the file itself changed the code under every process
+    that had it loaded (a test run of the same checkout): a segfault in whichever of
+    its threads ran native code next (``tests/runtime/test_race_lifetimes.py``)."""
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(built.read_bytes())
+        os.chmod(temporary, 0o755)
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 if __name__ == "__main__":

@@ -82,7 +82,14 @@ struct range {
 /* A grow-only array read lock-free by the signal handler.  Writers hold `lock`; removed
  * entries become empty (start == end == 0) and are reused.  Replaced arrays are never
  * freed because a handler on another thread may still be scanning them (total waste is
- * below 2x the largest array thanks to doubling). */
+ * below 2x the largest array thanks to doubling).
+ *
+ * A reader loads an entry's two words one at a time, so a writer may change the entry
+ * between them.  Writers store `end` before `start` when adding and clear `start` first
+ * when removing, and a reader takes an entry only when it read the same nonzero `start`
+ * before and after its `end`: it then never pairs a new `end` with the empty start 0
+ * (which made [0, end) look like code) or with an earlier occupant's start.  An entry
+ * changing hands is skipped: its code is not running yet, or not any more. */
 struct range_set {
     struct range *items;
     size_t count;
@@ -122,9 +129,9 @@ static int range_set_add(struct range_set *set, uintptr_t start, uintptr_t end)
         items[i].end = 0;
         __atomic_store_n(&set->count, set->count + 1, __ATOMIC_RELEASE);
     }
-    /* start first: a reader seeing (start, 0) sees an empty range. */
-    __atomic_store_n(&items[i].start, start, __ATOMIC_RELEASE);
+    /* end first: a reader that sees the new start sees its end (see struct range_set). */
     __atomic_store_n(&items[i].end, end, __ATOMIC_RELEASE);
+    __atomic_store_n(&items[i].start, start, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&set->lock);
     return 0;
 }
@@ -136,8 +143,8 @@ static int range_set_remove(struct range_set *set, uintptr_t start, uintptr_t en
     for (size_t i = 0; i < set->count; i++) {
         struct range *r = &set->items[i];
         if (r->start == start && r->end == end) {
-            __atomic_store_n(&r->end, 0, __ATOMIC_RELEASE);
             __atomic_store_n(&r->start, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&r->end, 0, __ATOMIC_RELEASE);
             found = 0;
             break;
         }
@@ -153,7 +160,8 @@ static int range_set_contains(struct range_set *set, uintptr_t addr)
     for (size_t i = 0; i < count; i++) {
         uintptr_t start = __atomic_load_n(&items[i].start, __ATOMIC_ACQUIRE);
         uintptr_t end = __atomic_load_n(&items[i].end, __ATOMIC_ACQUIRE);
-        if (addr >= start && addr < end)
+        if (start != 0 && addr >= start && addr < end
+            && __atomic_load_n(&items[i].start, __ATOMIC_ACQUIRE) == start)
             return 1;
     }
     return 0;
