@@ -168,6 +168,7 @@ class JitBackend:
                                               config.cache_size_limit)
             if self.code_cache is not None:
                 use_object_cache(self.code_cache)
+                self.code_cache.options_digest(options)
         # Instance allocation: pooled when the config says so (runtime/jit/pool.py).
         pooling = config.pooling
         self.allocator: JitAllocator = ALLOCATOR if pooling is None else \

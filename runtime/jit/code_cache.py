@@ -109,14 +109,20 @@ class CodeCache:
         self.writable = True
         self._options_digests: dict[CompileOptions, str] = {}
 
+    def options_digest(self, options: CompileOptions) -> str:
+        """The digest of ``options``' code-affecting fields, a part of every batch key
+        (worked out once per options; an engine asks when it is made, so that no
+        module's start pays for it)."""
+        digest = self._options_digests.get(options)
+        if digest is None:
+            digest = self._options_digests[options] = fingerprint_digest(
+                options_key(options))
+        return digest
+
     def batch_key(self, module_digest: str, indices: Sequence[int], separate: bool,
                   with_shims: bool, options: CompileOptions, tier: str = "") -> str:
         """The key of a batch (see the module docstring for its parts)."""
-        options_digest = self._options_digests.get(options)
-        if options_digest is None:
-            options_digest = self._options_digests[options] = fingerprint_digest(
-                options_key(options))
-        parts = [self._digest, options_digest, module_digest, tier,
+        parts = [self._digest, self.options_digest(options), module_digest, tier,
                  f"{int(separate)}{int(with_shims)}", ",".join(map(str, indices))]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 

@@ -84,6 +84,8 @@ def worker_wanted(module: WasmModule, parallel_compilation: bool | None = None) 
         return False
     if setting in ("1", "true", "yes", "on"):
         return True
+    if 0 < module.size < WORKER_MIN_CODE_BYTES:
+        return False  # (its code is smaller still: no need to add up every body)
     return default_jobs() > 1 and \
         sum(body.size for body in module.codes) >= WORKER_MIN_CODE_BYTES
 
