@@ -15,7 +15,8 @@ so this is what a user waits for before a program does anything).  Engines:
 * ``wasmtime-warm``: wasmtime-py with ``Config.cache`` filled by a previous run.
 
 The warm engines' caches live in a temporary directory made per program and engine
-(never the user's cache directory), filled by one unmeasured run in its own process.
+(never the user's cache directory), filled by one unmeasured run in its own process that
+does the same work (first call and, with ``--run-scale``, the run phase).
 
 The machine may be shared: the CPU column (this process's user + system time over the
 same interval; wasmtime compiles on several threads, so its CPU time can exceed the wall
@@ -245,7 +246,10 @@ def run_child(engine: str, wasm: Path, first_n: int, run_n: int,
     if engine in WARM_ENGINES:
         with tempfile.TemporaryDirectory(prefix="pyjitwasm-bench-cache-") as cache_dir:
             env[CACHE_DIR_ENV] = cache_dir
-            filled = _child(engine, wasm, first_n, 0, timeout, env)  # fills the cache
+            # The filling run does what the measured one does (a second start of the
+            # same program): its tier-ups and the functions its run phase reached are
+            # in the cache too.
+            filled = _child(engine, wasm, first_n, run_n, timeout, env)
             if "error" in filled:
                 return filled
             return _child(engine, wasm, first_n, run_n, timeout, env)
