@@ -200,6 +200,7 @@ class ModuleCode:
         self._osr_code: list[CompiledModule] = []
         self._osr_loops: dict[int, set[int]] = {}  # loops each function asked entries of
         self._osr_slot_of: dict[tuple[int, int], int] = {}  # (k, loop offset) -> its slot
+        self._osr_asked_once: set[tuple[int, int]] = set()  # (see ``_claim_osr_slot``)
         self.osr_compiles = 0
         self.osr_worker_compiles = 0  # of osr_compiles, those compiled in the worker
         self.osr_seconds = 0.0
@@ -847,6 +848,20 @@ class ModuleCode:
                     or tier0_only(self.module, [self.first + k]):
                 # (a giant function's entry would cost LLVM's memory)
                 return OSR_NEVER, False
+            if self._worker_source is not None and key not in self._osr_entries \
+                    and os.environ.get("PYJITWASM_OSR_SYNC") != "1":
+                if self._worker is None and self._in_warm_start_delay():
+                    # No worker yet in a warm start's first seconds (its start would
+                    # cost the short run more than the loop's tier-0 code does).
+                    return OSR_ELSEWHERE, False
+                if key not in self._osr_asked_once:
+                    # A worker module's loop gets its entry when it asks a second time,
+                    # ``OSR_RECHECK_ASKED`` iterations later in the same frame: a large
+                    # program's start-up runs many loops past the first count, which
+                    # ends before their entries would come (Graphviz's: LLVM loaded in
+                    # the worker for nothing, 57 -> 133 MiB of PSS).
+                    self._osr_asked_once.add(key)
+                    return OSR_ELSEWHERE, False
             asked = self._osr_loops.setdefault(k, set())
             if key in self.osr_errors or (
                     loop_offset not in asked and len(asked) >= OSR_LOOPS_PER_FUNCTION):
