@@ -52,6 +52,7 @@ import argparse
 import hashlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -289,6 +290,19 @@ def _engine_for(engine: str) -> tuple[Any, Any]:
 # The table ------------------------------------------------------------------------------
 
 
+def _median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row of ``runs`` (the same program and engine): each number the median over
+    the runs; the first failed run instead, if one failed."""
+    failed = [run for run in runs if "error" in run]
+    if failed:
+        return failed[0]
+    row = dict(runs[0])
+    for key, value in row.items():
+        if isinstance(value, float) or (isinstance(value, int) and key.endswith("_kib")):
+            row[key] = statistics.median(run[key] for run in runs)
+    return row
+
+
 def _cell(row: dict[str, Any], key: str, scale: float = 1.0, digits: int = 3) -> str:
     if "error" in row:
         return "error"
@@ -310,6 +324,9 @@ def main() -> None:
     parser.add_argument("--first-n", type=int, default=1,
                         help="the n of the first call (bench programs)")
     parser.add_argument("--run-scale", type=float, default=0.0)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="fresh processes per program and engine, the engines taking "
+                             "turns; the table shows each column's median")
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -324,8 +341,12 @@ def main() -> None:
         first_n = BIG_FIRST_N if name == "big" else args.first_n
         run_n = int(DEFAULT_N.get(name, 20) * args.run_scale) if args.run_scale else 0
         label = f"big ({args.big_functions} fns)" if name == "big" else name
+        runs: dict[str, list[dict[str, Any]]] = {engine: [] for engine in engines}
+        for _ in range(args.repeat):
+            for engine in engines:
+                runs[engine].append(run_child(engine, wasm, first_n, run_n, args.timeout))
         for engine in engines:
-            row = run_child(engine, wasm, first_n, run_n, args.timeout)
+            row = _median_row(runs[engine])
             row.update(program=label, engine=engine, wasm_kib=wasm.stat().st_size / 1024)
             rows.append(row)
             print(f"{label:>18} {engine:>8}: {_cell(row, 'first_result_s')} s", file=sys.stderr,
@@ -341,7 +362,8 @@ def main() -> None:
         compiled = (f"{row['compiled_functions']}/{row['functions']}"
                     if "compiled_functions" in row else "-")
         line = (f"| {row['program']} | {row['wasm_kib']:.0f} | {row['engine']} "
-                f"| {_cell(row, 'first_result_s')} | {_cell(row, 'first_result_cpu_s')} "
+                f"| {_cell(row, 'first_result_s', digits=4)} "
+                f"| {_cell(row, 'first_result_cpu_s')} "
                 f"| {_cell(row, 'module_s')} "
                 f"| {_cell(row, 'instantiate_s')} | {_cell(row, 'first_call_s')} "
                 f"| {compiled} | {_cell(row, 'peak_rss_kib', 1 / 1024, 0)} "

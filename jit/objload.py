@@ -342,12 +342,22 @@ def _python_link_image(base: int, size: int, image: bytes | memoryview,
 
 _image_linker: ImageLinker = _python_link_image
 
+ImageMapper = Callable[[bytes | memoryview, int, int, bytes | memoryview, Sequence[int]], int]
+"""``mapper(image, code_size, total, records, symbols)``: all of :func:`map_image` after
+its layout check (map, link, protect), raising as it does; the mapping's address."""
 
-def install_image_linker(linker: ImageLinker) -> None:
+_image_mapper: ImageMapper | None = None
+
+
+def install_image_linker(linker: ImageLinker, mapper: ImageMapper | None = None) -> None:
     """Use ``linker`` to place images (the runtime's native one: one C call per image
-    instead of a Python loop per relocation)."""
-    global _image_linker  # noqa: PLW0603 - the one process-wide setting
+    instead of a Python loop per relocation), and ``mapper``, when given, for the whole
+    of :func:`map_image` (the runtime's: one C call instead of a ctypes call each for
+    mmap and mprotect and one for the link, ~0.02 ms less per image, ~0.1 ms on a
+    process's first)."""
+    global _image_linker, _image_mapper  # noqa: PLW0603 - the one process-wide setting
     _image_linker = linker
+    _image_mapper = mapper
 
 
 def resolve_imports(names: Sequence[str], imports: Mapping[str, int]) -> list[int]:
@@ -369,6 +379,8 @@ def map_image(image: bytes | memoryview, code_size: int, total: int,
     if not 0 <= code_size <= total or total % _PAGE or code_size % _PAGE or \
             len(image) > total or len(records) % RELOCATION_RECORD.size:
         raise UnsupportedObject("an image that does not fit its mapping")
+    if _image_mapper is not None:
+        return _image_mapper(image, code_size, total, records, symbols)
     base = _mmap(None, total, mmap.PROT_READ | mmap.PROT_WRITE,
                  mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_POPULATE, -1, 0)
     if base is None or base == _MAP_FAILED:

@@ -115,10 +115,12 @@ def _map_machine_code(machine: x64_shims.ShimsCode) -> dict[str, int]:
     costs ~0.03 ms instead of ~0.25, which every program's first call from Python pays
     (warm starts too).  The pages are never unmapped, as the process keeps its shims."""
     code = bytearray(machine.code)
-    symbols = sorted({symbol for _, symbol in machine.relocations})
-    resolved = dict(zip(symbols, resolve_imports(symbols, runtime_symbols()), strict=True))
-    for at, symbol in machine.relocations:
-        code[at:at + 8] = resolved[symbol].to_bytes(8, "little")
+    if machine.relocations:  # (host shims; entry shims have none)
+        symbols = sorted({symbol for _, symbol in machine.relocations})
+        resolved = dict(zip(symbols, resolve_imports(symbols, runtime_symbols()),
+                            strict=True))
+        for at, symbol in machine.relocations:
+            code[at:at + 8] = resolved[symbol].to_bytes(8, "little")
     size = -(-len(code) // PAGE_SIZE) * PAGE_SIZE
     base = map_image(bytes(code), size, size, b"", [])
     _mapped.append(MappedImage(base, size, 1))

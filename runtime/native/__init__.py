@@ -14,13 +14,14 @@ but a handler installed later would see our faults first.
 
 from __future__ import annotations
 
+import errno
 import signal
 import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pyjitwasm.jit.objload import RELOCATION_RECORD, install_image_linker
+from pyjitwasm.jit.objload import RELOCATION_RECORD, UnsupportedObject, install_image_linker
 from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.wasm.traps import TrapCode
 
@@ -348,8 +349,34 @@ def link_image(base: int, size: int, image: bytes | memoryview, records: bytes |
     return -1 if result == _LINK_IMAGE_TOO_LARGE else result
 
 
-# Every image the JIT's own loader places is copied and relocated here.
-install_image_linker(link_image)
+def map_image(image: bytes | memoryview, code_size: int, total: int,
+              records: bytes | memoryview, symbols: Sequence[int]) -> int:
+    """``objload.ImageMapper`` in C (``link_image.c``'s ``pyjitwasm_map_image``): map,
+    place and protect an image in one call; the mapping's address.  Raises
+    ``UnsupportedObject`` for a bad record, ``MemoryError`` when the mapping cannot be
+    made, ``OSError`` when it cannot be protected (nothing is left mapped)."""
+    count = len(records) // RELOCATION_RECORD.size
+    addresses = ffi.new("uint64_t[]", [address & _M64 for address in symbols]) \
+        if symbols else ffi.NULL
+    bad = ffi.new("size_t *")
+    base = int(lib.pyjitwasm_map_image(
+        code_size, total, ffi.from_buffer("uint8_t[]", image), len(image),
+        ffi.from_buffer("uint8_t[]", records), count, addresses, len(symbols), bad))
+    if base:
+        return base
+    if bad[0]:
+        raise UnsupportedObject("an image that does not fit its mapping" if
+                                bad[0] == _LINK_IMAGE_TOO_LARGE else
+                                f"relocation record {bad[0]} lies outside the image"
+                                " or names no symbol")
+    error = ffi.errno
+    if error == errno.ENOMEM:
+        raise MemoryError(f"cannot map {total} bytes for compiled code")
+    raise OSError(error, "mapping or protecting compiled code failed")
+
+
+# Every image the JIT's own loader places is copied, relocated and protected here.
+install_image_linker(link_image, map_image)
 
 
 def register_heap_range(start: int, end: int) -> None:

@@ -57,3 +57,41 @@ size_t pyjitwasm_link_image(uintptr_t base, size_t size, const uint8_t *image,
     }
     return 0;
 }
+
+#include <errno.h>
+
+/* A linked image's whole placing in one call (objload.map_image): map `total` bytes,
+ * place `image` with its records applied (pyjitwasm_link_image), make the first
+ * `code_size` bytes read-execute and the rest read-only.  The mapping's address; 0 with
+ * *bad set to the link's refusal (a record number, or (size_t)-1), or with *bad 0 and
+ * errno set when mmap or mprotect failed (nothing is left mapped then). */
+uintptr_t pyjitwasm_map_image(size_t code_size, size_t total, const uint8_t *image,
+                              size_t image_size, const uint8_t *records, size_t count,
+                              const uint64_t *symbols, size_t nsymbols, size_t *bad)
+{
+    *bad = 0;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_POPULATE
+    flags |= MAP_POPULATE;
+#endif
+    void *memory = mmap(NULL, total, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (memory == MAP_FAILED)
+        return 0;
+    uintptr_t base = (uintptr_t)memory;
+    size_t refused = pyjitwasm_link_image(base, total, image, image_size, records, count,
+                                          symbols, nsymbols);
+    if (refused != 0) {
+        munmap(memory, total);
+        *bad = refused;
+        return 0;
+    }
+    if ((code_size && mprotect(memory, code_size, PROT_READ | PROT_EXEC) != 0) ||
+        (total > code_size &&
+         mprotect((uint8_t *)memory + code_size, total - code_size, PROT_READ) != 0)) {
+        int saved = errno;
+        munmap(memory, total);
+        errno = saved;
+        return 0;
+    }
+    return base;
+}

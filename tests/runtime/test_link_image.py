@@ -20,11 +20,12 @@ from pyjitwasm.jit.objload import (
     NativeLoader,
     plan_link,
 )
-from pyjitwasm.runtime.native import link_image
+from pyjitwasm.runtime.native import link_image, map_image
 
 from support.mixed_object import IMPORTS, MIXED, MIXED_IR
 
 LINKERS = {"native": link_image, "python": objload._python_link_image}  # noqa: SLF001
+MAPPERS = {"native": map_image, "python": None}
 
 
 def _place(linker: objload.ImageLinker, buffer: ctypes.Array[ctypes.c_char], image: bytes,
@@ -86,6 +87,9 @@ def test_each_linker_places_code_that_runs(linker: str, monkeypatch: pytest.Monk
     flags = {flags for *_, flags in RELOCATION_RECORD.iter_unpack(plan.records)}
     assert 0 not in flags and RELOC_SYMBOL in flags
     monkeypatch.setattr(objload, "_image_linker", LINKERS[linker])
+    # Natively the whole placing is one C call (map_image); the reference path maps
+    # and protects through ctypes around the Python linker.
+    monkeypatch.setattr(objload, "_image_mapper", MAPPERS[linker])
     loaded = NativeLoader().load_objects([obj], IMPORTS)[0]
     try:
         buf = ctypes.create_string_buffer(16)
@@ -98,3 +102,40 @@ def test_each_linker_places_code_that_runs(linker: str, monkeypatch: pytest.Monk
 
 def test_the_runtime_installs_the_native_linker() -> None:
     assert objload._image_linker is link_image  # noqa: SLF001
+    assert objload._image_mapper is map_image  # noqa: SLF001
+
+
+def test_the_native_mapper_places_protects_and_refuses_like_the_reference() -> None:
+    rng = random.Random(11)
+    image = bytes(rng.randrange(256) for _ in range(5000))
+    symbols = [rng.randrange(1 << 64) for _ in range(3)]
+    records = b"".join(RELOCATION_RECORD.pack(8 * i, i, i % 3, RELOC_SYMBOL | RELOC_BASE)
+                       for i in range(40))
+    total = 3 * objload.PAGE_SIZE
+    base = map_image(image, objload.PAGE_SIZE, total, records, symbols)
+    buffer = ctypes.create_string_buffer(total)
+    _place(link_image, buffer, image, records, symbols)
+    # The same values as the linker alone writes, with the mapping's own base.
+    placed = ctypes.string_at(base, len(image))
+    for i in range(40):
+        value = (symbols[i % 3] + i + base) % (1 << 64)
+        assert int.from_bytes(placed[8 * i:8 * i + 8], "little") == value
+    assert placed[320:] == image[320:]
+    assert ctypes.string_at(base + len(image), total - len(image)) == bytes(total - len(image))
+    # Read-execute, then read-only (``/proc/self/maps``; a mapping may have merged
+    # with a neighbour of the same protection).
+    with open("/proc/self/maps") as maps:
+        ranges = [(int(line.split("-")[0], 16), int(line.split()[0].split("-")[1], 16),
+                   line.split()[1]) for line in maps]
+
+    def protection(address: int) -> str:
+        return next(perms for start, end, perms in ranges if start <= address < end)
+
+    assert protection(base).startswith("r-x")
+    assert protection(base + objload.PAGE_SIZE).startswith("r--")
+    objload._munmap(base, total)  # noqa: SLF001
+    bad = RELOCATION_RECORD.pack(len(image) - 4, 0, 0, RELOC_BASE)
+    with pytest.raises(objload.UnsupportedObject, match="record 2"):
+        map_image(image, objload.PAGE_SIZE, total, records[:24] + bad, symbols)
+    with pytest.raises(objload.UnsupportedObject):
+        map_image(bytes(total + 1), 0, total, b"", [])
