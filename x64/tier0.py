@@ -26,7 +26,7 @@ its OSR entry (``FunctionCompiler.osr_stub``).
 from __future__ import annotations
 
 import os
-import platform
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,8 +110,9 @@ def handlers() -> dict[int, Handler]:
 @cache
 def supported_host() -> bool:
     """x86-64 Linux (the ELF objects and the fs-relative stack limit are).  Asked once:
-    ``platform``'s answers cost ~15 us a call, on every new shim signature."""
-    return platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
+    ``platform``'s answers cost ~15 us a call, on every new shim signature; ``os.uname``
+    is one system call."""
+    return sys.platform.startswith("linux") and os.uname().machine in ("x86_64", "AMD64")
 
 
 def x64_tier0_object(info: ModuleInfo, indices: Sequence[int], with_lines: bool = False,
