@@ -18,7 +18,6 @@ time from module bytes to ``start``'s result is reported (median of ``--repeat``
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import statistics
@@ -31,8 +30,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from run import BUILD_DIR, CFLAGS  # noqa: E402 - sibling scripts
-from startup import big_source  # noqa: E402
+from startup import big_source, build_generated  # noqa: E402 - a sibling script
 
 KERNEL = r"""
 static double A[160*160], B[160*160], C[160*160];
@@ -70,16 +68,7 @@ CONFIGS = {
 
 def build(functions: int) -> Path:
     """The generated program with the kernel (compiled once per size)."""
-    source = big_source(functions) + KERNEL
-    digest = hashlib.sha256(source.encode() + " ".join(CFLAGS).encode()).hexdigest()[:12]
-    out = BUILD_DIR / f"osrkernel{functions}-{digest}.wasm"
-    if not out.exists():
-        BUILD_DIR.mkdir(parents=True, exist_ok=True)
-        c_file = out.with_suffix(".c")
-        c_file.write_text(source)
-        cmd = [sys.executable, "-m", "ziglang", "cc", *CFLAGS, "-o", str(out), str(c_file)]
-        subprocess.run(cmd, check=True, capture_output=True)
-    return out
+    return build_generated(f"osrkernel{functions}", big_source(functions) + KERNEL)
 
 
 def measure_one(wasm_path: str, n: int, reps: int) -> dict[str, Any]:

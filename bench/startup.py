@@ -183,9 +183,14 @@ __attribute__((export_name("run"))) int run(int n) {{
 
 def build_big(functions: int) -> Path:
     """Compile the generated program (once per size and flags) and return the .wasm."""
-    source = big_source(functions)
+    return build_generated(f"big{functions}", big_source(functions))
+
+
+def build_generated(name: str, source: str) -> Path:
+    """Compile generated C ``source`` (once per source and flags) to
+    ``BUILD_DIR/<name>-<digest>.wasm`` and return that path."""
     digest = hashlib.sha256(source.encode() + " ".join(CFLAGS).encode()).hexdigest()[:12]
-    out = BUILD_DIR / f"big{functions}-{digest}.wasm"
+    out = BUILD_DIR / f"{name}-{digest}.wasm"
     if not out.exists():
         BUILD_DIR.mkdir(parents=True, exist_ok=True)
         c_file = out.with_suffix(".c")
