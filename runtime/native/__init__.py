@@ -33,6 +33,14 @@ except ImportError as exc:  # pragma: no cover - depends on the build
         "`python runtime/native/build_ffi.py` or reinstall the package"
     ) from exc
 
+# The C types the runtime names most, parsed now: cffi parses a type string on its first
+# use (3-10 us each), which otherwise falls in a module's first instantiation and call.
+for _c_type in ("uintptr_t", "uint64_t *", "uint32_t *", "int32_t *", "int64_t *",
+                "double *", "char *", "uint64_t[]", "int32_t[]", "char[]", "uint8_t[]",
+                "size_t *"):
+    ffi.typeof(_c_type)
+del _c_type
+
 STATUS_OK = 0
 _M64 = (1 << 64) - 1
 STATUS_HOST_EXCEPTION = -1
