@@ -304,6 +304,14 @@ class ModuleCode:
         if self._code[k]:
             return self._code[k]  # another thread compiled it, or a stale slot copy
         if stack_room < STACK_ROOM_FOR_COMPILE:
+            if getattr(_compiling, "depth", 0):
+                # Called from inside a compile on this thread (a finalizer run by a
+                # collection during it called wasm): a fresh thread would wait for the
+                # locks this one holds while this one waits for it.  Too little stack to
+                # compile here either: the call fails cleanly instead.
+                raise RuntimeError(
+                    f"cannot compile function {self.first + k} from inside another "
+                    "compile (wasm called by a finalizer) with little native stack left")
             return run_on_fresh_stack(lambda: self._compile_on_demand(k))
         return self._compile_on_demand(k)
 
@@ -324,6 +332,7 @@ class ModuleCode:
         compiled = None
         with self._lock:
             outer_owner, self._lock_owner = self._lock_owner, threading.get_ident()
+            _compiling.depth = getattr(_compiling, "depth", 0) + 1
             try:
                 if not self._code[k] and self._recorded:
                     self._load_recorded_from(self.first + k)
@@ -349,6 +358,7 @@ class ModuleCode:
                         cache.record_plan(indices, self.options, tier)
             finally:
                 self._lock_owner = outer_owner
+                _compiling.depth -= 1
         if compiled is not None and compiled.tier == TIER0 and not compiled.from_cache:
             self._compile_ahead(indices)
         return self._code[k]
@@ -1208,6 +1218,10 @@ def _tier_up_job(ref: weakref.ref[ModuleCode], k: int) -> None:
     code = ref()  # the module may be gone by the time the job runs
     if code is not None:
         code._tier_up(k)
+
+
+_compiling = threading.local()
+"""``depth``: how many compiles on demand this thread is inside (``compile_for_stub``)."""
 
 
 def run_on_fresh_stack(fn: Callable[[], _T]) -> _T:

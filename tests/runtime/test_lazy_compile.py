@@ -9,8 +9,12 @@ stub.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -500,3 +504,36 @@ def test_results_returned_through_memory_survive_the_stub() -> None:
         i64.add i64.add i64.add i64.add i64.add local.get 1))
     """))
     assert _call(inst, "sum", 10) == [30, 21.0]
+
+
+def test_a_compile_asked_from_inside_a_compile_with_little_stack_fails_cleanly() -> None:
+    # Wasm called during a compile (as by a finalizer a collection runs then) reaches an
+    # uncompiled function with little stack left: its compile cannot move to a fresh
+    # thread (which would wait for the locks this thread holds while this one waits for
+    # it), so the call raises instead of hanging.  In a child process: a hang is stopped
+    # by the timeout and fails the test.
+    child = subprocess.run([sys.executable, "-P", "-c", textwrap.dedent("""
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        from test_lazy_compile import _call, _code, _instance
+        from pyjitwasm.runtime.jit import module_code
+        module_code.STACK_ROOM_FOR_COMPILE = 1 << 62  # every compile wants a fresh stack
+        inst = _instance(_code())
+        real = module_code.compile_batch
+        seen = []
+
+        def nested(*args, **kwargs):
+            if not seen:
+                seen.append(True)
+                try:
+                    _call(inst, "outer", 1)
+                except RuntimeError as exc:
+                    seen.append(str(exc))
+            return real(*args, **kwargs)
+
+        module_code.compile_batch = nested
+        print(_call(inst, "even", 4), seen[1:])
+        """), str(Path(__file__).parent)], capture_output=True, text=True, timeout=120,
+        check=False)
+    assert child.returncode == 0, child.stderr
+    assert "[1]" in child.stdout and "from inside another compile" in child.stdout
