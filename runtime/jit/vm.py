@@ -15,7 +15,7 @@ import mmap
 import os
 import weakref
 
-from pyjitwasm.runtime.native import register_heap_range, unregister_heap_range
+from pyjitwasm.runtime.native import ffi, lib, register_heap_range, unregister_heap_range
 
 PAGE = mmap.PAGESIZE
 PROT_NONE = 0
@@ -29,13 +29,16 @@ _MREMAP_FIXED = 2
 _MREMAP_DONTUNMAP = 4
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
+# mmap, munmap, mprotect and madvise through the native helper (cffi: cheaper calls than
+# ctypes', and no ctypes set-up on a process's first instantiation); mremap, rare (a
+# dynamic heap's move) and variadic, through ctypes.
+_vm_map = lib.pyjitwasm_vm_map
+_vm_unmap = lib.pyjitwasm_vm_unmap
+_vm_protect = lib.pyjitwasm_vm_protect
+_vm_advise = lib.pyjitwasm_vm_advise
+_VM_MAP_FAILED = (1 << 64) - 1
+
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.mmap.restype = ctypes.c_void_p
-_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                       ctypes.c_int, ctypes.c_long]
-_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-_libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _libc.mremap.restype = ctypes.c_void_p
 _libc.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int,
                          ctypes.c_void_p]
@@ -47,21 +50,28 @@ def round_to_pages(nbytes: int) -> int:
 
 
 def _oserror(what: str) -> OSError:
+    """The error of a failed ctypes call (``mremap``)."""
     errno = ctypes.get_errno()
     return OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
+def _vm_oserror(what: str) -> OSError:
+    """The error of a failed native call (``_vm_map``, ``_vm_protect``, ...)."""
+    errno = ffi.errno
+    return OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
 def _map(size: int, prot: int, address: int | None = None, flags: int = 0) -> int:
-    base = _libc.mmap(address, size, prot,
-                      _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | flags, -1, 0)
-    if base in (None, _MAP_FAILED) and address is None:
+    base = _vm_map(address or 0, size, prot,
+                   _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | flags, -1, 0)
+    if base == _VM_MAP_FAILED and address is None:
         # A dropped store is part of reference cycles (instances <-> store state), so its
         # reservations (6 GiB each for static heaps) wait for the cyclic collector; a
         # program churning through stores can run out of address space before it runs.
         gc.collect()
-        base = _libc.mmap(None, size, prot,
-                          _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | flags, -1, 0)
-    if base in (None, _MAP_FAILED):
+        base = _vm_map(0, size, prot,
+                       _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | flags, -1, 0)
+    if base == _VM_MAP_FAILED:
         raise MemoryError(f"could not reserve {size} bytes of address space")
     return int(base)
 
@@ -71,7 +81,7 @@ def _unmap_and_unregister(base: int, size: int, registered: bool,
     mapped[0] = False
     if registered:
         unregister_heap_range(base, base + size)
-    _libc.munmap(base, size)
+    _vm_unmap(base, size)
 
 
 # Copy-on-write images and slot reuse (runtime/images.py, runtime/jit/pool.py) -----------
@@ -84,32 +94,32 @@ def map_image(address: int, length: int, fd: int, offset: int = 0) -> None:
     """Map ``length`` bytes of file ``fd`` from ``offset`` (a multiple of the host page
     size) copy-on-write at ``address`` (readable and writable; replaces whatever was
     mapped there)."""
-    got = _libc.mmap(address, length, PROT_RW, _MAP_PRIVATE | _MAP_FIXED, fd, offset)
-    if got in (None, _MAP_FAILED):
-        raise _oserror("mmap of a memory image")
+    if _vm_map(address, length, PROT_RW, _MAP_PRIVATE | _MAP_FIXED, fd, offset) \
+            == _VM_MAP_FAILED:
+        raise _vm_oserror("mmap of a memory image")
 
 
 def zero_pages(address: int, length: int) -> None:
     """Make ``length`` bytes at ``address`` fresh private zero pages, readable and
     writable, dropping any copy-on-write image mapped there (one ``mmap``, which frees
     the old pages like ``madvise(MADV_DONTNEED)`` does)."""
-    got = _libc.mmap(address, length, PROT_RW,
-                     _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | _MAP_FIXED, -1, 0)
-    if got in (None, _MAP_FAILED):
-        raise _oserror("mmap")
+    if _vm_map(address, length, PROT_RW,
+               _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | _MAP_FIXED, -1, 0) \
+            == _VM_MAP_FAILED:
+        raise _vm_oserror("mmap")
 
 
 def discard_pages(address: int, length: int) -> None:
     """``madvise(MADV_DONTNEED)``: anonymous pages read as zero again (a copy-on-write
     image reverts to the image) and stop counting in RSS."""
-    if _libc.madvise(address, length, _MADV_DONTNEED):
-        raise _oserror("madvise")
+    if _vm_advise(address, length, _MADV_DONTNEED):
+        raise _vm_oserror("madvise")
 
 
 def protect(address: int, length: int, writable: bool) -> None:
     """Make ``length`` bytes at ``address`` readable and writable, or inaccessible."""
-    if _libc.mprotect(address, length, PROT_RW if writable else PROT_NONE):
-        raise _oserror("mprotect")
+    if _vm_protect(address, length, PROT_RW if writable else PROT_NONE):
+        raise _vm_oserror("mprotect")
 
 
 class Reservation:
@@ -140,8 +150,8 @@ class Reservation:
         if want > self.size:
             raise MemoryError("commit beyond the reservation")
         if want > self.committed:
-            if _libc.mprotect(self.base + self.committed, want - self.committed, PROT_RW):
-                raise _oserror("mprotect")
+            if _vm_protect(self.base + self.committed, want - self.committed, PROT_RW):
+                raise _vm_oserror("mprotect")
             self.committed = want
 
     def move_into(self, target: Reservation) -> None:

@@ -60,6 +60,11 @@ size_t pyjitwasm_link_image(uintptr_t base, size_t size, const uint8_t *image,
 uintptr_t pyjitwasm_map_image(size_t code_size, size_t total, const uint8_t *image,
                               size_t image_size, const uint8_t *records, size_t count,
                               const uint64_t *symbols, size_t nsymbols, size_t *bad);
+uintptr_t pyjitwasm_vm_map(uintptr_t address, size_t size, int prot, int flags, int fd,
+                           int64_t offset);
+int pyjitwasm_vm_unmap(uintptr_t address, size_t size);
+int pyjitwasm_vm_protect(uintptr_t address, size_t size, int prot);
+int pyjitwasm_vm_advise(uintptr_t address, size_t size, int advice);
 extern "Python" int pyjitwasm_py_host_call(uintptr_t vmctx, uint32_t index, uintptr_t values);
 extern "Python" int pyjitwasm_py_host_call_buffered(uint32_t index);
 extern "Python" int64_t pyjitwasm_py_libcall(uint32_t which, uintptr_t vmctx, uint64_t a0,

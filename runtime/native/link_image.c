@@ -95,3 +95,30 @@ uintptr_t pyjitwasm_map_image(size_t code_size, size_t total, const uint8_t *ima
     }
     return base;
 }
+
+/* The mappings of linear memories (runtime/jit/vm.py): mmap, munmap, mprotect and
+ * madvise with addresses as integers, through cffi rather than ctypes (a ctypes call
+ * costs several times as much, and its first call of each function ~20 us more, which
+ * fell in every program's first instantiation).  pyjitwasm_vm_map returns
+ * (uintptr_t)-1 on failure (errno set), as mmap's MAP_FAILED. */
+uintptr_t pyjitwasm_vm_map(uintptr_t address, size_t size, int prot, int flags, int fd,
+                           int64_t offset)
+{
+    void *got = mmap((void *)address, size, prot, flags, fd, (off_t)offset);
+    return got == MAP_FAILED ? UINTPTR_MAX : (uintptr_t)got;
+}
+
+int pyjitwasm_vm_unmap(uintptr_t address, size_t size)
+{
+    return munmap((void *)address, size);
+}
+
+int pyjitwasm_vm_protect(uintptr_t address, size_t size, int prot)
+{
+    return mprotect((void *)address, size, prot);
+}
+
+int pyjitwasm_vm_advise(uintptr_t address, size_t size, int advice)
+{
+    return madvise((void *)address, size, advice);
+}
