@@ -131,8 +131,11 @@ class InstancePool:
         self.live_memories = 0
         self.live_tables = 0
         # Guards the counts (the JIT's pooled allocator guards its parked instances with
-        # it too, so parking or adopting one is one critical section).
-        self.lock = threading.Lock()
+        # it too, so parking or adopting one is one critical section).  Reentrant: a
+        # collection may start at any allocation inside it, and the finalizers it runs
+        # (a dropped module's parked instances, a dropped store's slots) give counts back
+        # on the same thread.
+        self.lock = threading.RLock()
 
     # Per-module limits -------------------------------------------------------------
 

@@ -262,3 +262,24 @@ def test_threads_share_one_pool() -> None:
     allocator = engine.backend.allocator  # type: ignore[attr-defined]  # the JIT backend's
     assert allocator.pool.live_instances == allocator.pool.live_memories == 0
     assert allocator.slots.created <= 4
+
+
+def test_counts_given_back_by_a_finalizer_inside_the_pools_lock_do_not_wait_forever() -> None:
+    """A collection may start inside the pool's lock, and the finalizers it runs give
+    counts back on the same thread (a dropped store's slots, a dropped module's parked
+    instances): the lock lets the same thread in again."""
+    from pyjitwasm.runtime.pooling import InstancePool
+    from pyjitwasm.runtime.pooling import PoolingAllocationConfig as RuntimeConfig
+
+    pool = InstancePool(RuntimeConfig())
+    pool.take_counts(1, 1)
+
+    def finalizer_inside_the_lock() -> None:
+        with pool.lock:
+            pool.give_back(1, 1, 1)  # what the finalizer does
+
+    thread = threading.Thread(target=finalizer_inside_the_lock, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "the pool's lock is not reentrant: self-deadlock"
+    assert (pool.live_instances, pool.live_memories, pool.live_tables) == (0, 0, 0)
