@@ -834,10 +834,11 @@ class ModuleCode:
         Returned: this loop's entry, ``OSR_PENDING`` (the slot is this loop's now:
         look again soon), ``OSR_ELSEWHERE`` (no entry for this loop, but the frame may
         move on to a loop that has one: ask again much later) or ``OSR_NEVER``
-        (translate/tiering.py); never another loop's entry.  The entry is queued before
-        the tier-up (in the compile worker, which takes one job at a time, it would
-        otherwise wait behind it): a frame runs this loop now, while the tier-up serves
-        the function's next calls."""
+        (translate/tiering.py); never another loop's entry.  In a module without a worker
+        the entry is queued at the loop's first ask, before the tier-up: a frame runs
+        this loop now, while the tier-up serves the function's next calls.  In one with
+        a worker the first ask queues the tier-up only, and the entry comes at the
+        second (``_claim_osr_slot``)."""
         entry, first_ask = self._claim_osr_slot(k, loop_offset, slot)
         if first_ask:
             self._start_osr(k, loop_offset)  # may have ended already (``_osr_ready``)
@@ -859,7 +860,7 @@ class ModuleCode:
                 # (a giant function's entry would cost LLVM's memory)
                 return OSR_NEVER, False
             if self._worker_source is not None and key not in self._osr_entries \
-                    and os.environ.get("PYJITWASM_OSR_SYNC") != "1":
+                    and not _osr_sync():
                 if self._worker is None and self._in_warm_start_delay():
                     # No worker yet in a warm start's first seconds (its start would
                     # cost the short run more than the loop's tier-0 code does).
@@ -931,7 +932,7 @@ class ModuleCode:
         ``PYJITWASM_OSR_SYNC=1`` (for tests: every loop whose count runs out moves at
         once) it is compiled now, inside the call from the loop, on a fresh stack, or,
         in a module with a compile worker, in the worker while this thread waits."""
-        if os.environ.get("PYJITWASM_OSR_SYNC") == "1":
+        if _osr_sync():
             if self._get_worker(urgent=True) is None:
                 try:
                     run_on_fresh_stack(lambda: self.compile_osr(k, loop_offset))
@@ -1064,16 +1065,22 @@ class ModuleCode:
             compiled = compile_osr_entry(self.module, func_index, loop_offset,
                                          self.options, self.symbols, self.info)
         except Exception as exc:
-            with self._tier_cond:
-                self.osr_errors[key] = exc
-            self._osr_ready(k, loop_offset, None)  # x64 code stops asking
-            self._report("osr", [func_index], TIER1, None, t0,
-                         error=f"{type(exc).__name__}: {exc}")
+            self._osr_failed(k, loop_offset, exc, t0)
             raise
         finally:
             # Translated: decoded again only if needed again (``FunctionBody.release``).
             self.module.codes[k].release()
         return self._publish_osr(k, loop_offset, compiled, t0)
+
+    def _osr_failed(self, k: int, loop_offset: int, error: BaseException,
+                    started: float) -> None:
+        """Compiling that OSR entry failed (here or in the worker): remembered in
+        ``osr_errors``, so it is not tried again, and told to the loop's slot."""
+        with self._tier_cond:
+            self.osr_errors[(k, loop_offset)] = error
+        self._osr_ready(k, loop_offset, None)  # x64 code stops asking
+        self._report("osr", [self.first + k], TIER1, None, started,
+                     error=f"{type(error).__name__}: {error}")
 
     def _publish_osr(self, k: int, loop_offset: int, compiled: CompiledModule,
                      started: float, in_worker: bool = False) -> int:
@@ -1134,11 +1141,7 @@ class ModuleCode:
                 self._osr_on_thread(k, loop_offset)
                 return
             assert error is not None
-            with self._tier_cond:
-                self.osr_errors[key] = error
-            self._osr_ready(k, loop_offset, None)  # x64 code stops asking
-            self._report("osr", [func_index], TIER1, None, job.sent_at,
-                         error=f"{type(error).__name__}: {error}")
+            self._osr_failed(k, loop_offset, error, job.sent_at)
             self._osr_done(key)
             return
         compiled.timings.translate, compiled.timings.llvm = timings
@@ -1206,6 +1209,12 @@ def _osr_job(ref: weakref.ref[ModuleCode], k: int, loop_offset: int) -> None:
         pass
     finally:
         code._osr_done((k, loop_offset))
+
+
+def _osr_sync() -> bool:
+    """``PYJITWASM_OSR_SYNC=1`` (for tests): every loop whose count runs out gets its
+    entry at once, compiled inside its ask (read at each ask)."""
+    return os.environ.get("PYJITWASM_OSR_SYNC") == "1"
 
 
 def _osr_dropped(ref: weakref.ref[ModuleCode], key: tuple[int, int]) -> None:
