@@ -76,8 +76,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pyjitwasm.wasm.module import FuncIndexItems, WasmModule
-from pyjitwasm.wasm.opcodes import REF_FUNC
+from pyjitwasm.wasm.module import WasmModule, declared_functions
 from pyjitwasm.wasm.types import ExternKind
 
 WORD = 8
@@ -244,20 +243,7 @@ def func_ref_indices(module: WasmModule) -> dict[int, int]:
     """
     if module.func_ref_numbers is not None:
         return module.func_ref_numbers
-    escaping: set[int] = set()
-    for export in module.exports:
-        if export.kind == ExternKind.FUNC:
-            escaping.add(export.index)
-    exprs = [g.init for g in module.globals]
-    for segment in module.elems:
-        if isinstance(segment.items, FuncIndexItems):
-            escaping.update(segment.items.indices)
-        else:
-            exprs.extend(segment.items)
-    for expr in exprs:
-        for instr in expr.instrs:
-            if instr.op == REF_FUNC:
-                escaping.add(instr.imm)
+    escaping = declared_functions(module)
     numbers = dict(zip(sorted(escaping), range(len(escaping)), strict=True))
     module.func_ref_numbers = numbers
     return numbers

@@ -7,7 +7,7 @@ each space, so ``func_type_index(i)`` covers imported and defined functions alik
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple, Protocol, TypeVar, overload
@@ -431,3 +431,24 @@ def _deferrable_datas() -> property:
 
 
 setattr(WasmModule, "datas", _deferrable_datas())  # noqa: B010 - mypy sees the field's type
+
+
+def declared_functions(module: WasmModule, more: Iterable[ConstExpr] = ()) -> set[int]:
+    """The functions ``module`` references outside function bodies, the spec's C.refs:
+    those exported, or named by ``ref.func`` in a global initializer, an element
+    segment's items or ``more`` (expressions the caller adds: the validator, the
+    segments' offsets).  What ``ref.func`` in a body may name, and what can become a
+    funcref (``translate/vmctx.func_ref_indices``)."""
+    refs = {e.index for e in module.exports if e.kind == ExternKind.FUNC}
+    exprs: list[ConstExpr] = [g.init for g in module.globals]
+    for seg in module.elems:
+        if isinstance(seg.items, FuncIndexItems):
+            refs.update(seg.items.indices)  # (the compact form: no expression to look at)
+        else:
+            exprs.extend(seg.items)
+    exprs.extend(more)
+    for expr in exprs:
+        for instr in expr.instrs:
+            if instr.op == REF_FUNC:
+                refs.add(instr.imm)
+    return refs

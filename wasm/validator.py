@@ -16,6 +16,7 @@ from pyjitwasm.wasm.module import (
     FunctionBody,
     SegmentMode,
     WasmModule,
+    declared_functions,
 )
 from pyjitwasm.wasm.types import (
     CUSTOM_PAGE_SIZE_LOG2S,
@@ -370,25 +371,9 @@ def _check_exports(
 
 
 def _declared_funcs(module: WasmModule) -> set[int]:
-    """The spec's C.refs: functions referenced outside function bodies.
-
-    ``ref.func`` inside a body may only name these: functions exported, or referenced by a
-    global initializer or an element segment.
-    """
-    refs = {e.index for e in module.exports if e.kind == ExternKind.FUNC}
-    exprs: list[ConstExpr] = [g.init for g in module.globals]
-    for seg in module.elems:
-        if isinstance(seg.items, FuncIndexItems):
-            refs.update(seg.items.indices)
-        else:
-            exprs.extend(seg.items)
-        if seg.offset_expr is not None:
-            exprs.append(seg.offset_expr)
-    for data in module.datas:
-        if data.offset_expr is not None:
-            exprs.append(data.offset_expr)
-    for expr in exprs:
-        for op, imm, _ in expr.instrs:
-            if op == O.REF_FUNC:
-                refs.add(imm)
-    return refs
+    """The spec's C.refs (``module.declared_functions``), with any ``ref.func`` in the
+    segments' offset expressions too: such an offset is invalid, and its own check says
+    so, whichever comes first."""
+    offsets = [seg.offset_expr for seg in module.elems if seg.offset_expr is not None]
+    offsets += [seg.offset_expr for seg in module.datas if seg.offset_expr is not None]
+    return declared_functions(module, offsets)
