@@ -342,6 +342,14 @@ def _python_link_image(base: int, size: int, image: bytes | memoryview,
 
 _image_linker: ImageLinker = _python_link_image
 
+def link_refused(bad: int) -> UnsupportedObject:
+    """The error for an image an :data:`ImageLinker` refused (its nonzero result)."""
+    if bad == -1:
+        return UnsupportedObject("an image that does not fit its mapping")
+    return UnsupportedObject(f"relocation record {bad} lies outside the image"
+                             " or names no symbol")
+
+
 ImageMapper = Callable[[bytes | memoryview, int, int, bytes | memoryview, Sequence[int]], int]
 """``mapper(image, code_size, total, records, symbols)``: all of :func:`map_image` after
 its layout check (map, link, protect), raising as it does; the mapping's address."""
@@ -388,8 +396,7 @@ def map_image(image: bytes | memoryview, code_size: int, total: int,
     try:
         bad = _image_linker(base, total, image, records, symbols)
         if bad:
-            raise UnsupportedObject(f"relocation record {bad} lies outside the image"
-                                    " or names no symbol")
+            raise link_refused(bad)
         if code_size and _mprotect(base, code_size, mmap.PROT_READ | mmap.PROT_EXEC):
             raise OSError(ctypes.get_errno(), "mprotect of compiled code failed")
         if total > code_size and _mprotect(base + code_size, total - code_size,
@@ -477,5 +484,5 @@ class NativeLoader:
 
 __all__ = ["PAGE_SIZE", "RELOCATION_RECORD", "RELOC_BASE", "RELOC_PCREL", "RELOC_SYMBOL",
            "ImageLinker", "LinkPlan", "MappedImage", "NativeLoader", "ParsedObject",
-           "UnsupportedObject", "install_image_linker", "map_image", "parse_object",
-           "plan_link", "resolve_imports"]
+           "UnsupportedObject", "install_image_linker", "link_refused", "map_image",
+           "parse_object", "plan_link", "resolve_imports"]

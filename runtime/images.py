@@ -61,6 +61,11 @@ class MemoryImage:
             file is not None or hasattr(os, "memfd_create"))
         self._lock = threading.Lock()
 
+    @property
+    def end(self) -> int:
+        """The address just past the image (what a copy of it reaches)."""
+        return self.address + len(self.data)
+
     def fd(self) -> int:
         """A file holding ``data`` from offset ``fd_offset``: the one given, or a
         memfd (made on first use), closed with the image."""

@@ -176,7 +176,7 @@ class JitMemory(MemoryInstance):
         else:
             # cffi's memmove: a ctypes call costs about six times as much.
             ffi.memmove(ffi.cast("char *", at), image.data, len(image.data))
-            self.image_copied(image.address + len(image.data))
+            self.image_copied(image.end)
 
     def image_copied(self, nbytes: int) -> None:
         """The first ``nbytes`` now hold an image (written without :meth:`write`)."""

@@ -524,7 +524,7 @@ def _image_writes(memories: Sequence[JitMemory], images: Sequence[MemoryImage]
         if image.cow_capable:
             return []
         writes.append((memory, ffi.cast("char *", memory.base + image.address), image.data,
-                       image.address + len(image.data)))
+                       image.end))
     return writes
 
 

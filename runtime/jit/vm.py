@@ -49,15 +49,9 @@ def round_to_pages(nbytes: int) -> int:
     return (nbytes + PAGE - 1) // PAGE * PAGE
 
 
-def _oserror(what: str) -> OSError:
-    """The error of a failed ctypes call (``mremap``)."""
-    errno = ctypes.get_errno()
-    return OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
-def _vm_oserror(what: str) -> OSError:
-    """The error of a failed native call (``_vm_map``, ``_vm_protect``, ...)."""
-    errno = ffi.errno
+def _oserror(what: str, errno: int) -> OSError:
+    """The error of a failed call: ``ffi.errno`` after a native one (``_vm_map``,
+    ``_vm_protect``, ...), ``ctypes.get_errno()`` after ``mremap``."""
     return OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
@@ -96,7 +90,7 @@ def map_image(address: int, length: int, fd: int, offset: int = 0) -> None:
     mapped there)."""
     if _vm_map(address, length, PROT_RW, _MAP_PRIVATE | _MAP_FIXED, fd, offset) \
             == _VM_MAP_FAILED:
-        raise _vm_oserror("mmap of a memory image")
+        raise _oserror("mmap of a memory image", ffi.errno)
 
 
 def zero_pages(address: int, length: int) -> None:
@@ -106,20 +100,20 @@ def zero_pages(address: int, length: int) -> None:
     if _vm_map(address, length, PROT_RW,
                _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | _MAP_FIXED, -1, 0) \
             == _VM_MAP_FAILED:
-        raise _vm_oserror("mmap")
+        raise _oserror("mmap", ffi.errno)
 
 
 def discard_pages(address: int, length: int) -> None:
     """``madvise(MADV_DONTNEED)``: anonymous pages read as zero again (a copy-on-write
     image reverts to the image) and stop counting in RSS."""
     if _vm_advise(address, length, _MADV_DONTNEED):
-        raise _vm_oserror("madvise")
+        raise _oserror("madvise", ffi.errno)
 
 
 def protect(address: int, length: int, writable: bool) -> None:
     """Make ``length`` bytes at ``address`` readable and writable, or inaccessible."""
     if _vm_protect(address, length, PROT_RW if writable else PROT_NONE):
-        raise _vm_oserror("mprotect")
+        raise _oserror("mprotect", ffi.errno)
 
 
 class Reservation:
@@ -151,7 +145,7 @@ class Reservation:
             raise MemoryError("commit beyond the reservation")
         if want > self.committed:
             if _vm_protect(self.base + self.committed, want - self.committed, PROT_RW):
-                raise _vm_oserror("mprotect")
+                raise _oserror("mprotect", ffi.errno)
             self.committed = want
 
     def move_into(self, target: Reservation) -> None:
@@ -169,7 +163,7 @@ class Reservation:
                 moved = _libc.mremap(self.base, n, n, _MREMAP_MAYMOVE | _MREMAP_FIXED,
                                      target.base)
                 if moved in (None, _MAP_FAILED):
-                    raise _oserror("mremap")
+                    raise _oserror("mremap", ctypes.get_errno())
                 _map(n, PROT_RW, self.base, _MAP_FIXED_NOREPLACE)
         target.committed = max(target.committed, n)
 

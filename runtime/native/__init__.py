@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pyjitwasm.jit.objload import RELOCATION_RECORD, UnsupportedObject, install_image_linker
+from pyjitwasm.jit.objload import RELOCATION_RECORD, install_image_linker, link_refused
 from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.wasm.traps import TrapCode
 
@@ -341,6 +341,12 @@ def unregister_code_range(start: int, end: int) -> None:
 _LINK_IMAGE_TOO_LARGE = (1 << 64) - 1
 
 
+def _symbol_array(symbols: Sequence[int]) -> Any:
+    """``symbols`` as the C array of u64 the linker reads (NULL for none)."""
+    return ffi.new("uint64_t[]", [address & _M64 for address in symbols]) \
+        if symbols else ffi.NULL
+
+
 def link_image(base: int, size: int, image: bytes | memoryview, records: bytes | memoryview,
                symbols: Sequence[int]) -> int:
     """``objload.ImageLinker`` in C (``link_image.c``): copy ``image`` to the ``size``
@@ -349,8 +355,7 @@ def link_image(base: int, size: int, image: bytes | memoryview, records: bytes |
     count, extra = divmod(len(records), RELOCATION_RECORD.size)
     if extra:
         return -1
-    addresses = ffi.new("uint64_t[]", [address & _M64 for address in symbols]) \
-        if symbols else ffi.NULL
+    addresses = _symbol_array(symbols)
     result = int(lib.pyjitwasm_link_image(
         base, size, ffi.from_buffer("uint8_t[]", image), len(image),
         ffi.from_buffer("uint8_t[]", records), count, addresses, len(symbols)))
@@ -361,11 +366,11 @@ def map_image(image: bytes | memoryview, code_size: int, total: int,
               records: bytes | memoryview, symbols: Sequence[int]) -> int:
     """``objload.ImageMapper`` in C (``link_image.c``'s ``pyjitwasm_map_image``): map,
     place and protect an image in one call; the mapping's address.  Raises
-    ``UnsupportedObject`` for a bad record, ``MemoryError`` when the mapping cannot be
-    made, ``OSError`` when it cannot be protected (nothing is left mapped)."""
+    ``UnsupportedObject`` for a bad record (``objload.link_refused``), ``MemoryError``
+    when the mapping cannot be made, ``OSError`` when it cannot be protected (nothing
+    is left mapped)."""
     count = len(records) // RELOCATION_RECORD.size
-    addresses = ffi.new("uint64_t[]", [address & _M64 for address in symbols]) \
-        if symbols else ffi.NULL
+    addresses = _symbol_array(symbols)
     bad = ffi.new("size_t *")
     base = int(lib.pyjitwasm_map_image(
         code_size, total, ffi.from_buffer("uint8_t[]", image), len(image),
@@ -373,10 +378,7 @@ def map_image(image: bytes | memoryview, code_size: int, total: int,
     if base:
         return base
     if bad[0]:
-        raise UnsupportedObject("an image that does not fit its mapping" if
-                                bad[0] == _LINK_IMAGE_TOO_LARGE else
-                                f"relocation record {bad[0]} lies outside the image"
-                                " or names no symbol")
+        raise link_refused(-1 if bad[0] == _LINK_IMAGE_TOO_LARGE else int(bad[0]))
     error = ffi.errno
     if error == errno.ENOMEM:
         raise MemoryError(f"cannot map {total} bytes for compiled code")
