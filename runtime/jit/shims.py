@@ -27,7 +27,6 @@ from pyjitwasm.runtime.jit.object_cache import object_cache
 from pyjitwasm.runtime.native import runtime_symbols
 from pyjitwasm.translate.env import ir_value_types
 from pyjitwasm.x64 import shims as x64_shims
-from pyjitwasm.x64.elf import write_object
 from pyjitwasm.x64.tier0 import supported_host
 
 # Frame pointers let the trap path walk through host shims to the wasm frames above.
@@ -90,13 +89,13 @@ def _make(kind: str, signatures: Sequence[Signature], x64: bool) -> list[int]:
     exports: list[list[str]] = []
     addresses: dict[str, int] = {}
     if covered:
-        machine = x64_shims.shims_code(covered if kind == "entry" else [],
-                                       covered if kind == "host" else [])
+        entry, host = (covered, []) if kind == "entry" else ([], covered)
         if NATIVE_LOADING:
-            addresses.update(_map_machine_code(machine))
+            addresses.update(_map_machine_code(x64_shims.shims_code(entry, host)))
         else:
-            objs.append(write_object(*machine))
-            exports.append([f.name for f in machine.functions])
+            obj, obj_names = x64_shims.shims_object(entry, host)
+            objs.append(obj)
+            exports.append(obj_names)
     for name, sig in unique.items():
         if not (x64 and x64_shims.covers(*sig)):
             objs.append(_shim_object(_llvm_text(kind, name, sig)))
