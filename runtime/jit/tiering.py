@@ -21,10 +21,15 @@ from collections import deque
 from collections.abc import Callable
 
 from pyjitwasm.jit.compiler import release_loaders
-from pyjitwasm.runtime.jit.llvm_library import preload_llvm_library
+from pyjitwasm.runtime.jit.llvm_library import preload_llvm_library, release_llvm_library_pages
 
 COMPILE_THREAD_STACK = 64 << 20
 """Native stack of compile threads (the lazy-compile fallback thread and this worker)."""
+
+IDLE_BEFORE_RELEASE_S = 0.5
+"""How long the worker waits with nothing queued before it drops LLVM's library pages
+from the process's resident set (``release_llvm_library_pages``): long enough that a
+burst of tier-ups does not map the same pages again after every job."""
 
 # Reentrant: making the thread allocates, which may start a collection whose finalizer
 # calls wasm, and that may start a compile thread (a lazy compile short of stack) on
@@ -99,17 +104,28 @@ class BackgroundCompiler:
             thread.join()
 
     def _run(self) -> None:
-        # Every job compiles with LLVM: load its library first, without the GIL.
+        # Every job compiles with LLVM: load its library first, without the GIL.  What
+        # its static initializers touched is not needed again.
         preload_llvm_library()
+        release_llvm_library_pages()
+        compiled_since_release = False
         while True:
             with self._cond:
                 self._running = False
                 self._cond.notify_all()
-                self._cond.wait_for(lambda: self._jobs or self._stopped)
+                came = self._cond.wait_for(
+                    lambda: bool(self._jobs) or self._stopped,
+                    IDLE_BEFORE_RELEASE_S if compiled_since_release else None)
                 if self._stopped:
                     return
-                job, _ = self._jobs.popleft()
-                self._running = True
+                if came:
+                    job, _ = self._jobs.popleft()
+                    self._running = True
+            if not came:
+                release_llvm_library_pages()
+                compiled_since_release = False
+                continue
+            compiled_since_release = True
             try:
                 job()
             except BaseException:  # noqa: B036, S110 - jobs report their own failures

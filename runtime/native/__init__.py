@@ -15,6 +15,7 @@ but a handler installed later would see our faults first.
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import threading
 import weakref
@@ -435,6 +436,17 @@ def preload_library(path: str) -> bool:
     """Load the shared library at ``path`` and keep it loaded, without holding the GIL
     (a later ``ctypes.CDLL`` of it is then quick); whether it loaded."""
     return lib.pyjitwasm_preload_library(path.encode()) == 0
+
+
+def release_file_pages(path: str) -> int:
+    """Drop the resident pages of this process's read-only, never-written mappings of the
+    file at ``path`` (the canonical path, as /proc/self/maps shows it) from its page
+    tables, without the GIL; the KiB dropped. The pages stay in the page cache and map
+    again on their next use (native.c ``pyjitwasm_release_file_pages``)."""
+    released = int(lib.pyjitwasm_release_file_pages(path.encode()))
+    if released < 0:
+        raise OSError(-released, f"reading /proc/self/smaps: {os.strerror(-released)}")
+    return released
 
 
 def sigint_interrupted() -> bool:

@@ -28,6 +28,7 @@ int pyjitwasm_install_sigint_handler(void);
 int pyjitwasm_take_sigint(void);
 void pyjitwasm_prepare_thread(void);
 int pyjitwasm_preload_library(const char *path);
+long pyjitwasm_release_file_pages(const char *path);
 int pyjitwasm_register_code(uintptr_t start, uintptr_t end);
 int pyjitwasm_unregister_code(uintptr_t start, uintptr_t end);
 int pyjitwasm_register_heap(uintptr_t start, uintptr_t end);
