@@ -37,7 +37,7 @@ from __future__ import annotations
 from pyjitwasm.baseline import control, memory, numeric
 from pyjitwasm.baseline.function import FunctionEmitter, Handler, Unsupported
 from pyjitwasm.jit.lower_debug import FunctionLocations
-from pyjitwasm.translate.env import ModuleInfo
+from pyjitwasm.translate.module_info import ModuleInfo
 
 HANDLERS: dict[int, Handler] = {**control.HANDLERS, **memory.HANDLERS, **numeric.HANDLERS}
 """The one table: wasm opcode -> handler.  An opcode not in it is not covered."""

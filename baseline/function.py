@@ -14,8 +14,8 @@ from pyjitwasm.jit import abi
 from pyjitwasm.jit.lower import function_type
 from pyjitwasm.jit.lower_debug import FunctionLocations
 from pyjitwasm.translate import libcalls as lc
-from pyjitwasm.translate.env import ModuleInfo
-from pyjitwasm.translate.tiering import COUNTER_PARKED, COUNTER_SIZE
+from pyjitwasm.translate.module_info import ModuleInfo
+from pyjitwasm.translate.tier_table import COUNTER_PARKED, COUNTER_SIZE
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import Instr
 from pyjitwasm.wasm.opcodes import BLOCKTYPE_EMPTY, OPS

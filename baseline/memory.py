@@ -25,7 +25,7 @@ from pyjitwasm.baseline.function import (
 from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate import vmctx as vm
-from pyjitwasm.translate.env import uses_static_heap
+from pyjitwasm.translate.module_info import uses_static_heap
 from pyjitwasm.wasm import opcodes as op
 
 # Memory ------------------------------------------------------------------------------------

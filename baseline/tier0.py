@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from pyjitwasm.baseline.emitter import emit_function
 from pyjitwasm.jit.compiler import CodegenOptions
 from pyjitwasm.jit.lower_debug import FunctionLocations
-from pyjitwasm.jit.lower_module import LoweredFunction
+from pyjitwasm.jit.lowered import LoweredFunction
 from pyjitwasm.jit.pipelines import TIER0_PIPELINE, LLVMPipeline
-from pyjitwasm.translate.env import ModuleInfo, function_name
+from pyjitwasm.translate.module_info import ModuleInfo, function_name
 from pyjitwasm.wasm.loops import has_nested_loop
 from pyjitwasm.wasm.module import FunctionBody
 

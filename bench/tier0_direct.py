@@ -73,7 +73,7 @@ def main() -> None:
     from pyjitwasm.jit.codeload import CodeLoader
     from pyjitwasm.jit.pipelines import LLVMPipeline
     from pyjitwasm.runtime.jit import compile_module
-    from pyjitwasm.translate.env import function_name
+    from pyjitwasm.translate.module_info import function_name
     from pyjitwasm.wasm.decoder import decode_module
 
     wasm = args.wasm or cpython_wasm()

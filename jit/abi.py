@@ -16,7 +16,7 @@ Values array (host <-> wasm): 16-byte slots (enough for a v128), slot ``i`` at b
 
 Signatures here are IR value types (``i32``, ``i64``, ``f32``, ``f64``, ``v128``, and
 ``r64`` for both wasm reference types); whoever starts from a wasm signature converts it
-first (``translate.env.ir_value_types``), so the back end knows nothing of wasm.
+first (``translate.module_info.ir_value_types``), so the back end knows nothing of wasm.
 
 Entry shim (one per signature): ``void @shim(ptr %callee, ptr %vmctx, ptr %values)``
 loads the arguments from the values array, calls ``callee`` and stores the results back

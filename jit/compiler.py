@@ -23,9 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, NamedTuple
 
-from pyjitwasm.ir.function import Function
-from pyjitwasm.ir.legalize import legalize
-from pyjitwasm.ir.verifier import verify
 from pyjitwasm.jit.dwarf_lines import code_matches, read_line_rows, section_names
 from pyjitwasm.jit.elfsyms import (
     CodeSection,
@@ -34,12 +31,13 @@ from pyjitwasm.jit.elfsyms import (
     read_object_symbols,
 )
 from pyjitwasm.jit.loaded import LoadedCode
-from pyjitwasm.jit.lower_module import LoweredFunction, ModuleText, ShimSpec
 from pyjitwasm.jit.lower_objsyms import function_symbols
+from pyjitwasm.jit.lowered import LoweredFunction, ShimSpec
 from pyjitwasm.jit.objload import NativeLoader, UnsupportedObject
 from pyjitwasm.jit.pipelines import LLVMPipeline
 
 if TYPE_CHECKING:
+    from pyjitwasm.ir.function import Function
     from pyjitwasm.jit.codeload import CodeLoader
 
 
@@ -164,6 +162,12 @@ def _lower_all(functions: Iterable[FunctionToCompile | LoweredFunction], shims: 
                by_name: dict[str, int]) -> str:
     """The LLVM text of ``functions`` and ``shims``, each function legalized and lowered
     as it comes (``by_name`` receives name -> index); no IR outlives its lowering."""
+    # Imported on first use: a warm start and an x64 tier 0 link and run code without
+    # ever lowering IR, and these modules cost ~30 ms of import (docs/jit-design.md).
+    from pyjitwasm.ir.legalize import legalize
+    from pyjitwasm.ir.verifier import verify
+    from pyjitwasm.jit.lower_module import ModuleText
+
     # Trap sites always (the code must not depend on source_locations, see
     # ``locate_functions``).
     text = ModuleText(options.source_locations, trap_sites=True)

@@ -27,7 +27,7 @@ from pyjitwasm.runtime.jit.table import JitTable
 from pyjitwasm.runtime.jit.vmctx import JitModuleInstance, instance_by_vmctx
 from pyjitwasm.translate import libcalls as ir_libcalls
 from pyjitwasm.translate import vmctx as vm
-from pyjitwasm.translate.tiering import OSR_NEVER
+from pyjitwasm.translate.tier_table import OSR_NEVER
 from pyjitwasm.wasm.types import FUNCREF
 
 STATUS_OK = 0

@@ -22,7 +22,6 @@ The size limit is kept by deleting the least recently used entries
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 
 from pyjitwasm.runtime.jit.cache_cleanup import default_size_limit, parse_size
@@ -68,6 +67,8 @@ def cache_size_limit_of(setting: bool | str | os.PathLike[str]) -> int:
 
 
 def _cache_section(path: Path, setting: str | os.PathLike[str]) -> dict[str, object]:
+    import tomllib  # here: only a cache configuration file needs it
+
     try:
         config = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

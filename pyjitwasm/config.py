@@ -13,7 +13,6 @@ the same way: its decoder always accepts them.
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +75,10 @@ def _bool(name: str, value: object) -> bool:
 
 def host_triple() -> str:
     """The target triple pyjitwasm compiles for (Wasmtime's spelling)."""
-    machine = platform.machine().lower()
+    host = os.uname()  # what platform.machine() and platform.system() return
+    machine = host.machine.lower()
     arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
-    system = platform.system().lower()
+    system = host.sysname.lower()
     if system == "linux":
         return f"{arch}-unknown-linux-gnu"
     if system == "darwin":

@@ -7,7 +7,6 @@ from typing import Any
 
 from pyjitwasm.backend import Backend
 from pyjitwasm.config import Config
-from pyjitwasm.interp_engine import InterpBackend
 from pyjitwasm.wasm.errors import WasmError
 
 
@@ -18,6 +17,13 @@ def _jit_backend(config: Config) -> Backend:
     except ImportError as exc:  # pragma: no cover - depends on the build
         raise WasmError(f"the JIT strategy is not available: {exc}") from None
     return JitBackend(config)
+
+
+def _interp_backend(config: Config) -> Backend:
+    # Imported on demand: a JIT engine never loads the interpreter.
+    from pyjitwasm.interp_engine import InterpBackend
+
+    return InterpBackend(config)
 
 
 class Engine:
@@ -37,7 +43,7 @@ class Engine:
         self.config = config
         self.strategy = config.engine_strategy
         self.backend: Backend = (_jit_backend(config) if self.strategy == "jit"
-                                 else InterpBackend(config))
+                                 else _interp_backend(config))
         # A pooling allocator that can hand a new store a dropped store's whole context
         # with an instance (``runtime/jit/pool.py``): ``adopt_store(prepared module)``.
         allocator = getattr(self.backend, "allocator", None)

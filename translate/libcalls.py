@@ -23,8 +23,8 @@ resolves the names (``index`` is the libcall's slot in the table vmctx points at
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pyjitwasm.ir.function import AbiParam, Signature
 from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.ir.types import I32, I64, POINTER, R64, Type
 from pyjitwasm.translate.vmctx import (
@@ -33,6 +33,9 @@ from pyjitwasm.translate.vmctx import (
     LIBCALL_TABLE_LAZY_INIT,
     LIBCALL_TRAP,
 )
+
+if TYPE_CHECKING:
+    from pyjitwasm.ir.function import Signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,9 @@ class Libcall:
 
     def signature(self) -> Signature:
         """The IR signature: vmctx, then ``params``."""
+        # Imported here: the runtime and x64/ read this table but never build IR.
+        from pyjitwasm.ir.function import AbiParam, Signature
+
         return Signature([AbiParam(POINTER, "vmctx")] + [AbiParam(t) for t in self.params],
                          list(self.returns))
 

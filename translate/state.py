@@ -19,9 +19,10 @@ from pyjitwasm.ir.entities import GlobalValue, Inst
 from pyjitwasm.ir.frontend import FunctionBuilder, Variable
 from pyjitwasm.ir.function import Block, Function, Value
 from pyjitwasm.ir.types import I64, Type
-from pyjitwasm.translate.env import FuncEnv, ModuleInfo, function_name, function_signature
+from pyjitwasm.translate.env import FuncEnv, function_signature
 from pyjitwasm.translate.ir_types import from_wasm
 from pyjitwasm.translate.libcalls import Libcall
+from pyjitwasm.translate.module_info import ModuleInfo, function_name
 from pyjitwasm.translate.osr_abi import osr_function_name, osr_signature
 from pyjitwasm.wasm.module import Instr
 

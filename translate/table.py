@@ -27,7 +27,8 @@ from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.ir.types import I32, I64, POINTER, REF
 from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate import vmctx as vm
-from pyjitwasm.translate.env import READONLY, function_name, function_signature
+from pyjitwasm.translate.env import READONLY, function_signature
+from pyjitwasm.translate.module_info import function_name
 from pyjitwasm.translate.state import FunctionState
 from pyjitwasm.wasm import types as wt
 from pyjitwasm.wasm.module import Instr

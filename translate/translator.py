@@ -28,8 +28,9 @@ from collections.abc import Container
 from pyjitwasm.ir.function import Function
 from pyjitwasm.translate import control, interrupts, osr, tiering
 from pyjitwasm.translate.dispatch import HANDLERS
-from pyjitwasm.translate.env import HeapConfig, ModuleInfo, function_name, function_signature
+from pyjitwasm.translate.env import function_signature
 from pyjitwasm.translate.ir_types import from_wasm
+from pyjitwasm.translate.module_info import HeapConfig, ModuleInfo, function_name
 from pyjitwasm.translate.state import Frame, FunctionState
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.module import Instr, WasmModule

@@ -38,8 +38,8 @@ from typing import Any
 
 from pyjitwasm.jit import abi
 from pyjitwasm.translate import libcalls as lc
-from pyjitwasm.translate.env import ModuleInfo
-from pyjitwasm.translate.tiering import (
+from pyjitwasm.translate.module_info import ModuleInfo
+from pyjitwasm.translate.tier_table import (
     COUNTER_PARKED,
     COUNTER_SIZE,
     OSR_ELSEWHERE,

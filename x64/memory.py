@@ -16,7 +16,7 @@ from typing import Any
 from pyjitwasm.ir.trapcode import TrapCode
 from pyjitwasm.translate import libcalls as lc
 from pyjitwasm.translate import vmctx as vm
-from pyjitwasm.translate.env import uses_static_heap
+from pyjitwasm.translate.module_info import uses_static_heap
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.x64.asm import (
     CC_A,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from pyjitwasm.jit.compiler import CompileTimings, ObjectCode
-from pyjitwasm.translate.env import ModuleInfo, function_name
+from pyjitwasm.translate.module_info import ModuleInfo, function_name
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.loops import has_nested_loop
 from pyjitwasm.x64 import control, floats, integer, memory

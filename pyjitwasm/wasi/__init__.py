@@ -15,12 +15,30 @@ Usage mirrors wasmtime-py::
 
 from __future__ import annotations
 
-from pyjitwasm.wasi.bindings import define_wasi, function_names
+from typing import TYPE_CHECKING, Any
+
 from pyjitwasm.wasi.config import DirPerms, FilePerms, WasiConfig
 from pyjitwasm.wasi.constants import Errno
 from pyjitwasm.wasi.context import set_wasi, wasi_context
 from pyjitwasm.wasi.errors import ExitTrap
 from pyjitwasm.wasi.memory import MissingMemoryError
+
+if TYPE_CHECKING:
+    from pyjitwasm.wasi.bindings import define_wasi, function_names
+
+# The host functions (``bindings``: the fd, path, poll and process calls) load on first
+# use, from ``define_wasi`` (what ``Linker.define_wasi`` calls): an embedding that never
+# links WASI does not import them (~4 ms at ``import pyjitwasm``).
+_FROM_BINDINGS = ("define_wasi", "function_names")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_BINDINGS:
+        from pyjitwasm.wasi import bindings
+
+        return getattr(bindings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DirPerms",

@@ -46,7 +46,7 @@ from pyjitwasm.jit.elfsyms import (
 from pyjitwasm.jit.objload import RELOCATION_RECORD, UnsupportedObject, plan_link
 from pyjitwasm.jit.objmerge import MergeError, merge_objects
 from pyjitwasm.runtime.jit.compile_module import BatchObject
-from pyjitwasm.translate.env import function_name
+from pyjitwasm.translate.module_info import function_name
 
 _HEAD_SIZE = struct.Struct("<I")
 

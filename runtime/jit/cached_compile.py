@@ -40,7 +40,7 @@ from pyjitwasm.runtime.jit.compile_module import (
     load_batch,
 )
 from pyjitwasm.runtime.jit.tiering import background_compiler
-from pyjitwasm.translate.translator import ModuleInfo
+from pyjitwasm.translate.module_info import ModuleInfo
 from pyjitwasm.wasm.module import WasmModule
 
 

@@ -23,9 +23,8 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from pyjitwasm.baseline.tier0 import direct_tier0
-from pyjitwasm.ir.function import Function
 from pyjitwasm.jit.compiler import (
     CodegenOptions,
     CompiledFunctions,
@@ -41,15 +40,17 @@ from pyjitwasm.jit.compiler import (
 )
 from pyjitwasm.jit.elfsyms import ObjectSymbols, read_object_symbols
 from pyjitwasm.jit.loaded import CodeRange, LoadedCode
-from pyjitwasm.jit.lower_module import LoweredFunction, ShimSpec, entry_shim_name
+from pyjitwasm.jit.lowered import LoweredFunction, ShimSpec, entry_shim_name
 from pyjitwasm.jit.pipelines import TIER0_LOOP_FREE_PIPELINE, TIER0_PIPELINE, LLVMPipeline
-from pyjitwasm.translate.env import InterruptChecks, ir_value_types
-from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
+from pyjitwasm.translate.module_info import HeapConfig, InterruptChecks, ModuleInfo, ir_value_types
 from pyjitwasm.translate.vmctx import VMContextLayout, func_ref_indices
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
 from pyjitwasm.wasm.module import Instr, WasmModule
 from pyjitwasm.x64.tier0 import x64_tier0_object
+
+if TYPE_CHECKING:
+    from pyjitwasm.ir.function import Function
 
 
 def env_flag(name: str) -> bool:
@@ -468,6 +469,12 @@ def emit_batch(module: WasmModule, indices: Sequence[int], options: CompileOptio
         if x64_code is not None:
             return (BatchObject(tuple(indices), separate, with_shims, x64_code, {}, tier),
                     EmittedBatch(timings))
+    # Imported on first use: a program whose code all comes from x64/ or the code cache
+    # never builds IR, and these imports (the IR, the translator, the direct emitter)
+    # cost ~30 ms of a process's start (docs/jit-design.md).
+    from pyjitwasm.baseline.tier0 import direct_tier0
+    from pyjitwasm.translate.translator import translate_function
+
     escaping = set() if separate else escaping_functions(module)
     together: Collection[int] | None = None
     if separate:

@@ -45,13 +45,13 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
-import subprocess
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyjitwasm.runtime.jit.compile_module import BatchObject, CompileOptions
 from pyjitwasm.runtime.jit.precompile import (
@@ -64,6 +64,9 @@ from pyjitwasm.runtime.jit.precompile import (
 from pyjitwasm.runtime.jit.precompile_worker import write_frame
 from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.module import WasmModule
+
+if TYPE_CHECKING:
+    import subprocess
 
 WORKER_MIN_CODE_BYTES = 256 << 10
 """A module whose code section is smaller than this compiles in this process only: its

@@ -20,8 +20,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import platform
-import socket
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -176,8 +174,13 @@ def _host_probe() -> str:
                 if key in _CPUINFO_FIELDS:
                     lines.append(line.strip())
     except OSError:
+        import platform  # here: a host with /proc/cpuinfo never needs it
+
         lines.append(platform.processor())
-    lines += [platform.machine(), platform.system(), socket.gethostname(), _llvm_identity()]
+    # os.uname: the same strings as platform.machine/system and socket.gethostname,
+    # without importing either module at start-up.
+    host = os.uname()
+    lines += [host.machine, host.sysname, host.nodename, _llvm_identity()]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:24]
 
 

@@ -45,7 +45,7 @@ from pyjitwasm.runtime.pooling import on_store_release
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.runtime.table import DEFAULT_MAX_ELEMENTS, TableInstance
 from pyjitwasm.translate import vmctx as vm
-from pyjitwasm.translate.env import uses_static_heap
+from pyjitwasm.translate.module_info import uses_static_heap
 from pyjitwasm.wasm.module import WasmModule
 from pyjitwasm.wasm.types import FUNCREF, GlobalType, MemoryType, TableType
 

@@ -8,7 +8,7 @@ Two heap styles (they must match how the code was compiled, see ``compile_module
   lands inside the reservation, and the inaccessible part faults, which the native
   handler turns into a memory-out-of-bounds trap.
 * **dynamic** (64-bit memories, memories of 1-byte pages whose length may end inside an
-  OS page, or 32-bit ones configured so; ``translate.env.uses_static_heap`` decides):
+  OS page, or 32-bit ones configured so; ``translate.module_info.uses_static_heap`` decides):
   compiled code checks every access against the current length.  The memory reserves
   room to grow into (its declared maximum, at most ``reserve_bytes``) and grows in place;
   past the reservation it moves its pages into a larger one with ``mremap`` (no copy of
@@ -33,7 +33,7 @@ from pyjitwasm.runtime.memory import MemoryInstance
 from pyjitwasm.runtime.native import ffi
 from pyjitwasm.runtime.store import StoreContext
 from pyjitwasm.translate import vmctx as vm
-from pyjitwasm.translate.env import uses_static_heap
+from pyjitwasm.translate.module_info import uses_static_heap
 from pyjitwasm.wasm.types import MemoryType
 
 STATIC_BOUND = 1 << 32

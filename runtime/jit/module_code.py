@@ -94,7 +94,7 @@ from pyjitwasm.runtime.native import (
     lazy_stubs_supported,
     native_stack_room,
 )
-from pyjitwasm.translate.tiering import (
+from pyjitwasm.translate.tier_table import (
     COUNTER_PARKED,
     OSR_ELSEWHERE,
     OSR_NEVER,
@@ -894,7 +894,7 @@ class ModuleCode:
 
     def _osr_word(self, k: int, slot: int) -> int:
         """Where ``k``'s OSR slot ``slot`` is in ``_osr_slots`` (its entry; the tag
-        follows): the layout x64 code reads (``translate/tiering.osr_slot_offset``)."""
+        follows): the layout x64 code reads (``translate/tier_table.osr_slot_offset``)."""
         return osr_slot_offset(len(self._code), k, slot) // 8
 
     def _write_osr_slot(self, k: int, slot: int, loop_offset: int, entry: int) -> None:

@@ -37,9 +37,7 @@ from pyjitwasm.runtime.jit.compile_module import (
     CompileOptions,
     codegen_options_for,
 )
-from pyjitwasm.translate.env import ModuleInfo
-from pyjitwasm.translate.osr_abi import OsrError
-from pyjitwasm.translate.translator import translate_osr_entry
+from pyjitwasm.translate.module_info import ModuleInfo
 from pyjitwasm.wasm.module import WasmModule
 
 
@@ -49,6 +47,9 @@ def emit_osr_object(module: WasmModule, func_index: int, loop_offset: int,
     """The object of the OSR entry of defined function ``func_index`` at the loop at
     ``loop_offset`` (``OsrError`` for a loop that cannot have one); stage times go to
     ``timings``.  ``source_locations``: with a line table (the same machine code)."""
+    # Imported on first use, as compile_module.emit_batch imports the translator.
+    from pyjitwasm.translate.translator import translate_osr_entry
+
     t0 = time.perf_counter()
     func = translate_osr_entry(module, func_index, loop_offset, info=info)
     timings.translate += time.perf_counter() - t0
@@ -89,6 +90,8 @@ def load_osr_entry(module: WasmModule, func_index: int, loop_offset: int, code: 
                               symbols)
     placed = loaded.functions
     if func_index not in placed:
+        from pyjitwasm.translate.osr_abi import OsrError
+
         raise OsrError(f"the OSR entry of function {func_index} at {loop_offset} was "
                        "compiled without its symbol")
 

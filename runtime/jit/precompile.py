@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from pyjitwasm.runtime.jit.batch_codec import decode_batch
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView
@@ -43,6 +42,9 @@ from pyjitwasm.runtime.jit.compile_module import (
 from pyjitwasm.runtime.jit.precompile_worker import READY, read_frame, write_frame
 from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.module import WasmModule
+
+if TYPE_CHECKING:
+    import subprocess
 
 CHUNK_INSTRUCTIONS = 20_000
 """Wasm instructions per chunk: large enough that LLVM's fixed cost per object (~0.5 ms)
@@ -153,6 +155,8 @@ def _compile_in_workers(wasm: bytes, options: CompileOptions, features: Features
     """Compile chunks ``todo`` in ``jobs`` worker processes, handing each worker the
     next chunk when it is done with one (so a slower worker takes fewer); chunk
     ``shims_chunk`` with the entry shims."""
+    import subprocess  # here, as in start_worker
+
     queue = list(reversed(todo))
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -224,6 +228,9 @@ def read_reply(stream: IO[bytes]) -> tuple[BatchObject, tuple[float, float]]:
 
 def start_worker() -> subprocess.Popen[bytes]:
     """A new compile worker process (``precompile_worker.py``), its pipes open."""
+    # Imported here: a process that never starts a worker does not pay for it.
+    import subprocess
+
     # The worker must import this very pyjitwasm, wherever it was imported from.
     package_parent = str(Path(__file__).resolve().parents[3])
     env = dict(os.environ)

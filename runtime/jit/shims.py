@@ -25,7 +25,7 @@ from pyjitwasm.jit.loaded import LoadedCode
 from pyjitwasm.jit.objload import PAGE_SIZE, MappedImage, map_image, resolve_imports
 from pyjitwasm.runtime.jit.object_cache import object_cache
 from pyjitwasm.runtime.native import runtime_symbols
-from pyjitwasm.translate.env import ir_value_types
+from pyjitwasm.translate.module_info import ir_value_types
 from pyjitwasm.x64 import shims as x64_shims
 from pyjitwasm.x64.tier0 import supported_host
 

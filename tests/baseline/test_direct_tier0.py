@@ -34,7 +34,7 @@ from pyjitwasm.jit.pipelines import TIER0_PIPELINE
 from pyjitwasm.runtime.jit.compile_module import TIER0, TIER1, CompileOptions
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.native import lazy_stubs_supported
-from pyjitwasm.translate.env import function_name
+from pyjitwasm.translate.module_info import function_name
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.loops import has_nested_loop

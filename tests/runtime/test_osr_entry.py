@@ -32,7 +32,7 @@ from pyjitwasm import (
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.native import last_trap_pcs, lazy_stubs_supported
 from pyjitwasm.translate.osr_abi import OsrError
-from pyjitwasm.translate.tiering import OSR_SLOTS_PER_FUNCTION
+from pyjitwasm.translate.tier_table import OSR_SLOTS_PER_FUNCTION
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.traps import TrapCode
 from pyjitwasm.wasm.types import F32, F64, I32, I64

@@ -34,7 +34,8 @@ from pyjitwasm.ir.verifier import verify, verify_errors
 from pyjitwasm.jit.codeload import parse_ir
 from pyjitwasm.jit.compiler import code_loader
 from pyjitwasm.jit.lower import Declarations, lower_function
-from pyjitwasm.jit.lower_module import ShimSpec, emit_module, entry_shim_name
+from pyjitwasm.jit.lower_module import emit_module
+from pyjitwasm.jit.lowered import ShimSpec, entry_shim_name
 from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.runtime.native import invoke, runtime_symbols
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function

@@ -15,7 +15,7 @@ from pyjitwasm.libcalls import symbol_addresses
 from pyjitwasm.runtime.jit.compile_module import CompileOptions, compile_module
 from pyjitwasm.translate import loop_trips
 from pyjitwasm.translate import vmctx as vm
-from pyjitwasm.translate.env import InterruptChecks
+from pyjitwasm.translate.module_info import InterruptChecks
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_function
 from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.module import WasmModule

@@ -17,8 +17,8 @@ from pyjitwasm.ir.printer import print_function
 from pyjitwasm.ir.verifier import verify
 from pyjitwasm.translate import translator
 from pyjitwasm.translate.dispatch import HANDLERS
-from pyjitwasm.translate.env import InterruptChecks
 from pyjitwasm.translate.libcalls import LIBCALLS, LIBCALLS_BY_SYMBOL, RESERVED_INDICES
+from pyjitwasm.translate.module_info import InterruptChecks
 from pyjitwasm.translate.translator import (
     HeapConfig,
     ModuleInfo,

@@ -13,7 +13,7 @@ from pyjitwasm.ir.parser import parse_function
 from pyjitwasm.ir.printer import print_function
 from pyjitwasm.ir.verifier import verify
 from pyjitwasm.jit.lower import lower_function
-from pyjitwasm.translate.env import InterruptChecks
+from pyjitwasm.translate.module_info import InterruptChecks
 from pyjitwasm.translate.osr_abi import OSR_LOCALS_PURPOSE, OsrError
 from pyjitwasm.translate.translator import HeapConfig, ModuleInfo, translate_osr_entry
 from pyjitwasm.wasm import opcodes as op

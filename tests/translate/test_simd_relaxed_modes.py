@@ -8,7 +8,7 @@ import pytest
 
 from pyjitwasm import wat2wasm
 from pyjitwasm.ir.instructions import OPCODES
-from pyjitwasm.translate.env import HeapConfig, ModuleInfo
+from pyjitwasm.translate.module_info import HeapConfig, ModuleInfo
 from pyjitwasm.translate.translator import translate_function
 from pyjitwasm.wasm.decoder import decode_module
 

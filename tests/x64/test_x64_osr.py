@@ -17,7 +17,7 @@ import pytest
 from pyjitwasm import Config, Engine, Instance, Module, Store
 from pyjitwasm.runtime.jit.module_code import ModuleCode
 from pyjitwasm.runtime.native import lazy_stubs_supported
-from pyjitwasm.translate.tiering import OSR_NEVER, OSR_PENDING
+from pyjitwasm.translate.tier_table import OSR_NEVER, OSR_PENDING
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.x64 import tier0
 
