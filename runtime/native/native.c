@@ -722,6 +722,24 @@ static void make_altstack_key(void)
     pthread_key_create(&altstack_key, release_altstack);
 }
 
+/* The backtrace buffer goes with its thread (512 KiB of address space each: a program
+ * that runs wasm on many short-lived threads would otherwise keep one per thread that
+ * ever ran). */
+static pthread_key_t trap_pcs_key;
+static pthread_once_t trap_pcs_key_once = PTHREAD_ONCE_INIT;
+
+static void release_trap_pcs(void *buffer)
+{
+    trap_pcs = NULL;
+    trap_pc_count = 0;
+    free(buffer);
+}
+
+static void make_trap_pcs_key(void)
+{
+    pthread_key_create(&trap_pcs_key, release_trap_pcs);
+}
+
 static void setup_thread(void)
 {
     /* The signal handler needs an alternate stack: a fault may be a stack overflow in
@@ -754,6 +772,10 @@ static void setup_thread(void)
     }
     /* Allocated here, not at trap time: the fault handler may not call malloc. */
     trap_pcs = malloc(PYJITWASM_MAX_TRAP_FRAMES * sizeof *trap_pcs);
+    if (trap_pcs != NULL) {
+        pthread_once(&trap_pcs_key_once, make_trap_pcs_key);
+        pthread_setspecific(trap_pcs_key, trap_pcs);
+    }
     thread_ready = 1;
 }
 
