@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Sequence
 
 from pyjitwasm.commands.loading import CommandError
 
@@ -16,20 +17,26 @@ from pyjitwasm.commands.loading import CommandError
 COMMANDS = ["validate", "objdump", "ir", "asm", "run", "compile"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The argument parser with ``commands`` (default: every subcommand) registered."""
     parser = argparse.ArgumentParser(
         prog="pyjitwasm", description="WebAssembly JIT compiler and runtime for Python hosts"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in commands:
         importlib.import_module(f"pyjitwasm.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pyjitwasm`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    # Only the command asked for is imported: ``ir`` and ``asm`` bring in the IR and
+    # the back end, ~50 ms that ``pyjitwasm run`` would pay on every start. Anything
+    # else (``--help``, a mistyped command) gets the whole parser.
+    chosen = [argv[0]] if argv and argv[0] in COMMANDS else COMMANDS
+    args = build_parser(chosen).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except CommandError as e:

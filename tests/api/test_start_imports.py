@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 NOT_AT_START = (
     "pyjitwasm.ir.function",
@@ -80,3 +81,20 @@ def test_the_interpreter_and_wasi_still_load_when_asked() -> None:
     """)
     assert where == "pyjitwasm.wasi.bindings"
     assert {"pyjitwasm.interp", "pyjitwasm.wasi.bindings"} <= loaded
+
+
+def test_pyjitwasm_run_imports_only_its_own_command(tmp_path: Path) -> None:
+    from pyjitwasm import wat2wasm
+
+    program = tmp_path / "start.wasm"
+    program.write_bytes(wat2wasm('(module (func (export "_start")))'))
+    loaded, status = _modules_after(f"""
+        from pyjitwasm.cli import main
+        result = main(["run", {str(program)!r}])
+    """)
+    assert status == 0
+    # WASI's host functions are linked for every module ``run`` starts.
+    assert "pyjitwasm.wasi.bindings" in loaded
+    assert not loaded & {"pyjitwasm.commands.ir", "pyjitwasm.commands.asm",
+                         "pyjitwasm.commands.objdump",
+                         *(set(NOT_AT_START) - {"pyjitwasm.wasi.bindings"})}
