@@ -85,11 +85,13 @@ STATS = X64Stats(reasons={})
 @cache
 def cpu_flags() -> frozenset[str]:
     """The host CPU's feature flags (``/proc/cpuinfo``); empty if unknown."""
+    # Bytes: a text-mode open with an explicit encoding imports its codec module
+    # (``encodings.ascii``, ~0.4 ms of a cold start's first call).
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+        with open("/proc/cpuinfo", "rb") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                if line.startswith(b"flags"):
+                    return frozenset(line.split(b":", 1)[1].decode("ascii", "replace").split())
     except OSError:
         pass
     return frozenset()
