@@ -5,6 +5,7 @@ nor WASI's host functions (~40 ms of a process's start; docs/jit-design.md)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -39,8 +40,10 @@ def _modules_after(script: str) -> tuple[set[str], object]:
     """The modules a fresh process has imported after ``script``, and its ``result``."""
     program = (textwrap.dedent(script) + "\nimport json, sys\n"
                "print(json.dumps([sorted(sys.modules), result]))\n")
+    # Lazy compilation (the default; the suite may run eagerly, which compiles with LLVM).
+    env = {**os.environ, "PYJITWASM_LAZY": "1"}
     proc = subprocess.run([sys.executable, "-P", "-c", program], capture_output=True,
-                          text=True, check=False, timeout=120)
+                          text=True, check=False, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     modules, result = json.loads(proc.stdout.strip().splitlines()[-1])
     return set(modules), result
