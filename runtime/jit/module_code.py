@@ -94,6 +94,7 @@ from pyjitwasm.runtime.native import (
     lazy_stubs_supported,
     native_stack_room,
 )
+from pyjitwasm.translate.module_info import ModuleInfo
 from pyjitwasm.translate.tier_table import (
     COUNTER_PARKED,
     OSR_ELSEWHERE,
@@ -103,7 +104,7 @@ from pyjitwasm.translate.tier_table import (
     counter_table_bytes,
     osr_slot_offset,
 )
-from pyjitwasm.translate.vmctx import VMContextLayout
+from pyjitwasm.translate.vmctx import VMContextLayout, layout_for_module
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
@@ -153,8 +154,12 @@ class ModuleCode:
         self.options = options
         self.symbols = dict(symbols)
         self._created_at = time.perf_counter()
-        self.info = options.module_info(module)
-        self.layout: VMContextLayout = self.info.layout
+        # The translator's ModuleInfo is made when something is compiled (a warm start
+        # whose code all comes from the cache never needs it: ~50 us of a small
+        # program's start); loading and instantiation need only the layout.
+        self._info: ModuleInfo | None = None
+        self._info_lock = threading.Lock()  # (compiles on two threads: one object)
+        self.layout: VMContextLayout = layout_for_module(module)
         self.first = module.num_imported_funcs
         count = len(module.codes)
         self._slots: Any = ffi.new("uint64_t[]", max(count, 1))
@@ -253,6 +258,20 @@ class ModuleCode:
                     if tiers.get(func_index, -1) < tier:
                         tiers[func_index] = tier
                         recorded_at[func_index] = position
+
+    @property
+    def info(self) -> ModuleInfo:
+        """The translator's per-module facts (made on first use, with the same layout
+        object as :attr:`layout`)."""
+        info = self._info
+        if info is None:
+            with self._info_lock:
+                info = self._info
+                if info is None:
+                    info = self.options.module_info(self.module)
+                    info.layout = self.layout  # (equal: one object for every reader)
+                    self._info = info
+        return info
 
     @property
     def batches(self) -> list[CompiledModule]:

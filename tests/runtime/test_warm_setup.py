@@ -1,0 +1,110 @@
+"""Warm start set-up, session 10: what a warm start no longer makes or computes, and
+that what it now makes on first use is one object on every access.
+
+- ``ModuleCode.info`` (the translator's ``ModuleInfo``) is made when something is
+  compiled, never on a warm start whose code all comes from the pack."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyjitwasm.jit.codeload import CodeLoader
+from pyjitwasm.libcalls import symbol_addresses
+from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView, write_pack
+from pyjitwasm.runtime.jit.call import invoke
+from pyjitwasm.runtime.jit.code_cache import CodeCache, open_code_cache
+from pyjitwasm.runtime.jit.compile_module import CompileOptions
+from pyjitwasm.runtime.jit.fingerprint import compiler_fingerprint
+from pyjitwasm.runtime.jit.instance import instantiate
+from pyjitwasm.runtime.jit.module_code import ModuleCode
+from pyjitwasm.runtime.jit.store import JitStoreContext
+from pyjitwasm.runtime.native import lazy_stubs_supported
+from pyjitwasm.translate.module_info import ModuleInfo
+from pyjitwasm.translate.vmctx import layout_for_module
+from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.validator import validate_module
+from pyjitwasm.wat import wat2wasm
+
+pytestmark = pytest.mark.skipif(not lazy_stubs_supported(),
+                                reason="warm starts record lazy batches")
+
+WAT = """(module
+  (memory 1)
+  (func $leaf (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
+  (func (export "f") (param i32) (result i32) (call $leaf (local.get 0)))
+  (func (export "g") (param i64 f64) (result f64)
+    (f64.add (f64.convert_i64_s (local.get 0)) (local.get 1))))
+"""
+WASM = wat2wasm(WAT)
+OPTIONS = CompileOptions(lazy=True, lazy_batch_instructions=0)
+
+
+def _cache(directory: Path) -> CodeCache:
+    cache = open_code_cache(directory, compiler_fingerprint(OPTIONS, "test"))
+    assert cache is not None
+    return cache
+
+
+def _run(cache: CodeCache | None) -> ModuleCode:
+    module = decode_module(WASM)
+    validate_module(module)
+    view = None if cache is None else ModuleCacheView.of(cache, WASM)
+    code = ModuleCode(module, OPTIONS, symbol_addresses(), view)
+    inst = instantiate(code, [], JitStoreContext(), invoke)
+    assert invoke(inst.exports["f"], [5]) == [15]
+    assert invoke(inst.exports["g"], [2, 0.5]) == [2.5]
+    return code
+
+
+def _warm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleCode:
+    """A warm start from a pack, which must neither compile nor read a batch's entry."""
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    assert write_pack(cache, ModuleCacheView.of(cache, WASM).module_digest, OPTIONS)
+
+    def no_compile(self: CodeLoader, ir: Any) -> bytes:
+        raise AssertionError("a warm run compiled code")
+
+    def no_entry(self: CodeCache, key: str, count: bool = True) -> Any:
+        raise AssertionError("a batch was read from its own entry")
+    monkeypatch.setattr(CodeLoader, "compile_object", no_compile)
+    monkeypatch.setattr(CodeCache, "load", no_entry)
+    return _run(_cache(tmp_path))
+
+
+def test_a_warm_start_from_the_pack_makes_no_module_info(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warm = _warm(tmp_path, monkeypatch)
+    assert warm.preloaded_batches >= 2
+    assert warm._info is None  # noqa: SLF001 - nothing compiled: never needed
+
+
+def test_module_info_is_made_once_with_the_code_s_layout() -> None:
+    code = _run(None)  # compiled: the info was made for it
+    info = code.info
+    assert isinstance(info, ModuleInfo)
+    assert info is code.info and info.layout is code.layout
+    assert code.layout == layout_for_module(code.module)
+    assert info.num_imported_funcs == code.layout.num_imported_funcs
+
+
+def test_module_info_made_on_two_threads_at_once_is_one_object() -> None:
+    module = decode_module(WASM)
+    validate_module(module)
+    code = ModuleCode(module, OPTIONS, symbol_addresses())
+    seen: list[ModuleInfo] = []
+    start = threading.Barrier(4)
+
+    def read() -> None:
+        start.wait()
+        seen.append(code.info)
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 4 and all(info is seen[0] for info in seen)
