@@ -2,7 +2,9 @@
 that what it now makes on first use is one object on every access.
 
 - ``ModuleCode.info`` (the translator's ``ModuleInfo``) is made when something is
-  compiled, never on a warm start whose code all comes from the pack."""
+  compiled, never on a warm start whose code all comes from the pack.
+- A per-signature caller's code object is kept in the code cache under its signature:
+  a warm start neither generates nor hashes its source."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from pyjitwasm.runtime.native import lazy_stubs_supported
 from pyjitwasm.translate.module_info import ModuleInfo
 from pyjitwasm.translate.vmctx import layout_for_module
 from pyjitwasm.wasm.decoder import decode_module
+from pyjitwasm.wasm.types import FuncType
 from pyjitwasm.wasm.validator import validate_module
 from pyjitwasm.wat import wat2wasm
 
@@ -108,3 +111,42 @@ def test_module_info_made_on_two_threads_at_once_is_one_object() -> None:
     for thread in threads:
         thread.join()
     assert len(seen) == 4 and all(info is seen[0] for info in seen)
+
+
+def test_a_warm_start_takes_its_caller_by_signature_without_making_its_source(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyjitwasm import Config, Engine, Instance, Module, Store
+    from pyjitwasm.runtime.jit import callers
+
+    made: list[FuncType] = []
+    real = callers._api_template_source  # noqa: SLF001
+
+    def counting(ftype: FuncType) -> str:
+        made.append(ftype)
+        return real(ftype)
+    monkeypatch.setattr(callers, "_api_template_source", counting)
+    # Signatures no other test uses, so no caller of them exists in this process yet.
+    wat = ('(module (func (export "f") (param f64 i32 i64 i32) (result i64)'
+           ' (i64.add (local.get 2) (i64.extend_i32_s (local.get 1))))'
+           ' (func (export "g") (param f64 i32 i64 i32) (result i32) (local.get 3)))')
+    for run in range(2):
+        monkeypatch.setattr(callers, "_api_templates", {})  # as a fresh process has
+        config = Config()
+        config.cache = str(tmp_path)
+        engine = Engine(config)
+        store = Store(engine)
+        exports = Instance(store, Module(engine, wat), []).exports(store)
+        assert exports["f"](store, 0.5, -3, 10, 7) == 7
+        assert exports["g"](store, 0.5, -3, 10, 7) == 7  # same params, another result
+        # The first run makes both callers' sources; the second finds them by name.
+        assert len(made) == 2 and made[0] != made[1], run
+
+
+def test_callers_of_different_signatures_have_different_names() -> None:
+    from pyjitwasm.runtime.jit.callers import _signature_name
+    from pyjitwasm.wasm.types import F64, I32, I64
+
+    names = {_signature_name(FuncType(params, results)) for params, results in [
+        ((I32,), ()), ((), (I32,)), ((I32, I64), ()), ((I32,), (I64,)), ((I64, I32), ()),
+        ((F64,), (F64,)), ((), ())]}
+    assert len(names) == 7
