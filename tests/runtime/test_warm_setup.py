@@ -4,7 +4,9 @@ that what it now makes on first use is one object on every access.
 - ``ModuleCode.info`` (the translator's ``ModuleInfo``) is made when something is
   compiled, never on a warm start whose code all comes from the pack.
 - A per-signature caller's code object is kept in the code cache under its signature:
-  a warm start neither generates nor hashes its source."""
+  a warm start neither generates nor hashes its source.
+- Small packs and records are read, not mapped, and every entry read is marked used
+  through its open descriptor."""
 
 from __future__ import annotations
 
@@ -150,3 +152,36 @@ def test_callers_of_different_signatures_have_different_names() -> None:
         ((I32,), ()), ((), (I32,)), ((I32, I64), ()), ((I32,), (I64,)), ((I64, I32), ()),
         ((F64,), (F64,)), ((), ())]}
     assert len(names) == 7
+
+
+@pytest.mark.parametrize("map_min", [0, 1 << 30], ids=["mapped", "read"])
+def test_packs_and_records_load_mapped_or_read_and_are_marked_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, map_min: int) -> None:
+    import mmap
+    import os
+
+    from pyjitwasm.runtime.jit import code_cache
+
+    monkeypatch.setattr(code_cache, "MAP_MIN_BYTES", map_min)
+    cache = _cache(tmp_path)
+    pack_key, record_key, entry_key = "a" * 64, "b" * 64, "c" * 64
+    assert cache.store_pack(pack_key, b"pack body")
+    cache.store_record(record_key, b"record body")
+    cache.store_code_object(entry_key, compile("x = 1", "<test>", "exec"))
+    old = 1_000_000_000  # 2001: the cleanup would delete these first
+    for key in (pack_key, record_key, entry_key):
+        os.utime(cache._path(key), (old, old))  # noqa: SLF001
+    pack = cache.load_pack(pack_key)
+    assert pack is not None and bytes(pack) == b"pack body"
+    assert isinstance(pack.obj, mmap.mmap) == (map_min == 0)
+    record = cache.load_record(record_key)
+    assert record is not None and bytes(record.payload) == b"record body"
+    assert record.mapped == (map_min == 0)
+    record.close()
+    assert cache.load_code_object(entry_key) is not None
+    for key in (pack_key, record_key, entry_key):
+        assert cache._path(key).stat().st_mtime > old  # noqa: SLF001 - marked used
+    # A damaged pack is still refused (and deleted) either way.
+    path = cache._path(pack_key)  # noqa: SLF001
+    path.write_bytes(path.read_bytes()[:-1] + b"!")
+    assert cache.load_pack(pack_key) is None and not path.exists()
