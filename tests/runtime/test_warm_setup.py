@@ -6,7 +6,9 @@ that what it now makes on first use is one object on every access.
 - A per-signature caller's code object is kept in the code cache under its signature:
   a warm start neither generates nor hashes its source.
 - Small packs and records are read, not mapped, and every entry read is marked used
-  through its open descriptor."""
+  through its open descriptor.
+- A single entry shim (a program's first call from Python) is written and mapped
+  without the general shim path."""
 
 from __future__ import annotations
 
@@ -185,3 +187,29 @@ def test_packs_and_records_load_mapped_or_read_and_are_marked_used(
     path = cache._path(pack_key)  # noqa: SLF001
     path.write_bytes(path.read_bytes()[:-1] + b"!")
     assert cache.load_pack(pack_key) is None and not path.exists()
+
+
+def test_an_entry_shim_is_mapped_on_its_own_and_made_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyjitwasm import Engine, Instance, Module, Store
+    from pyjitwasm.runtime.jit import shims
+
+    if not shims.x64_shims_enabled():
+        pytest.skip("machine-code shims are for x86-64 Linux")
+    monkeypatch.setattr(shims, "_entry", {})  # as a fresh process has
+
+    def general(machine: Any) -> Any:
+        raise AssertionError("one entry shim took the general path")
+    monkeypatch.setattr(shims, "_map_machine_code", general)
+    # Nine parameters of both kinds: some on the stack.
+    params = "i64 f64 i32 f32 i64 f64 i32 f32 i64"
+    wat = (f'(module (func (export "f") (param {params}) (result f64)'
+           ' (f64.add (f64.convert_i64_s (local.get 8))'
+           ' (f64.add (local.get 5) (f64.promote_f32 (local.get 7))))))')
+    engine = Engine()
+    store = Store(engine)
+    f = Instance(store, Module(engine, wat), []).exports(store)["f"]
+    assert f(store, 1, 2.0, 3, 4.0, 5, 6.5, 7, 8.25, -9) == 6.5 + 8.25 - 9
+    assert len(shims._entry) == 1  # noqa: SLF001
+    (address,) = shims._entry.values()  # noqa: SLF001
+    assert shims.entry_shim(*next(iter(shims._entry))) == address  # noqa: SLF001
