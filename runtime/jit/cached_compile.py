@@ -39,6 +39,7 @@ from pyjitwasm.runtime.jit.compile_module import (
     emit_batch,
     load_batch,
 )
+from pyjitwasm.runtime.jit.shims import entry_shim_machine_code
 from pyjitwasm.runtime.jit.tiering import background_compiler
 from pyjitwasm.translate.module_info import ModuleInfo
 from pyjitwasm.wasm.module import WasmModule
@@ -169,6 +170,15 @@ class ModuleCacheView:
         if not options.keep_ir:
             _pack_wanted(self, options)
 
+    def note_entry_signature(self, type_index: int, params: Sequence[int],
+                             results: Sequence[int]) -> None:
+        """Note that this run entered a function of type ``type_index`` (``params ->
+        results``) from Python: the module's next pack places the entry shim of that
+        signature beside its code (``batch_pack.encode_pack``)."""
+        with _packs_lock:
+            _entry_signatures.setdefault((str(self.cache.root), self.module_digest), {})[
+                type_index] = (tuple(params), tuple(results))
+
     def record_plan(self, indices: Sequence[int], options: CompileOptions,
                     tier: int) -> None:
         """Note that a first call of ``indices[0]`` compiled ``indices`` at ``tier``."""
@@ -215,6 +225,9 @@ def _recorded_from(plans: Mapping[tuple[str, int], tuple[int, ...]]
 _packs_due: dict[tuple[str, str, CompileOptions], tuple[CodeCache, str]] = {}
 _packs_lock = threading.Lock()
 _at_exit_registered = False
+# The signatures this process entered each module's functions through from Python, by
+# (cache directory, module): type index -> (params, results).
+_entry_signatures: dict[tuple[str, str], dict[int, tuple[tuple[int, ...], tuple[int, ...]]]] = {}
 
 
 def _pack_wanted(view: ModuleCacheView, options: CompileOptions) -> None:
@@ -237,6 +250,7 @@ def _forget_packs_in_child() -> None:
     global _packs_lock
     _packs_lock = threading.Lock()
     _packs_due.clear()
+    _entry_signatures.clear()
 
 
 os.register_at_fork(after_in_child=_forget_packs_in_child)
@@ -303,7 +317,14 @@ def write_pack(cache: CodeCache, module_digest: str, options: CompileOptions) ->
         if batch is None or batch.indices != tuple(indices) or batch.tier != tier:
             return False
         batches.append(batch)
-    return cache.store_pack(pack_key, encode_pack(digest, batches))
+    with _packs_lock:
+        signatures = sorted(_entry_signatures.get((str(cache.root), module_digest), {}).items())
+    entry_shims = []
+    for type_index, (params, results) in signatures:
+        code = entry_shim_machine_code(params, results)
+        if code is not None:
+            entry_shims.append((type_index, code))
+    return cache.store_pack(pack_key, encode_pack(digest, batches, entry_shims=entry_shims))
 
 
 def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: CompileOptions,

@@ -172,6 +172,7 @@ class ModuleCode:
         self.counters_address: int = int(ffi.cast("uintptr_t", self._counters))
         self._osr_slots: Any = ffi.cast("uint64_t *", self.counters_address)
         self._entry_shims: dict[int, int] = {}
+        self._entry_types_noted: set[int] = set()  # (``entry``)
         self._callees: dict[int, list[int]] = {}
         # Reentrant: a finalizer run by a collection during a compile may call wasm.
         self._lock = threading.RLock()
@@ -304,6 +305,13 @@ class ModuleCode:
             ftype = self.module.types[type_index]
             shim = self._entry_shims[type_index] = shims.entry_shim(ftype.params,
                                                                     ftype.results)
+        if type_index not in self._entry_types_noted:
+            # The next pack places this signature's shim beside the code (a warm
+            # start's first call from Python then makes none).
+            self._entry_types_noted.add(type_index)
+            if self.cache is not None:
+                ftype = self.module.types[type_index]
+                self.cache.note_entry_signature(type_index, ftype.params, ftype.results)
         return shim, code
 
     def function_address(self, func_index: int) -> int:
@@ -624,7 +632,9 @@ class ModuleCode:
             # The fault handler and backtraces must know the code before it can run.
             codemap.register(chunk)
             self._batches.append(chunk)
-            for type_index, shim in chunk.shims():
+            # (The entry shims the pack placed are x64 machine code: not where the
+            # process makes LLVM ones, PYJITWASM_X64_SHIMS=0.)
+            for type_index, shim in chunk.shims(shims.x64_shims_enabled()):
                 self._entry_shims.setdefault(type_index, shim)
             chunk.publish(first, tiers, codes, slots)
         bodies, recorded = self.module.codes, self._recorded

@@ -164,6 +164,18 @@ def entry_shim(params: Sequence[int], results: Sequence[int]) -> int:
     return _cached_shim(_entry, "entry", params, results)
 
 
+def entry_shim_machine_code(params: Sequence[int], results: Sequence[int]) -> bytes | None:
+    """The machine code of the entry shim for ``params -> results`` (wasm value types),
+    as :func:`entry_shim` would map it, for placing elsewhere (it has no relocations);
+    None where entry shims are not written as machine code here."""
+    if not (NATIVE_LOADING and x64_shims_enabled()):
+        return None
+    ir_params, ir_results = ir_value_types(params), ir_value_types(results)
+    if not x64_shims.covers(ir_params, ir_results):
+        return None
+    return x64_shims.entry_shim_code(ir_params, ir_results)
+
+
 def host_shim(params: Sequence[int], results: Sequence[int]) -> int:
     """Address of the host shim for ``params -> results``."""
     return _cached_shim(_host, "host", params, results)

@@ -8,7 +8,9 @@ that what it now makes on first use is one object on every access.
 - Small packs and records are read, not mapped, and every entry read is marked used
   through its open descriptor.
 - A single entry shim (a program's first call from Python) is written and mapped
-  without the general shim path."""
+  without the general shim path.
+- The pack places the entry shims of the signatures a run entered from Python after a
+  linked chunk's code: a warm start's first calls make no shim."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import pytest
 
 from pyjitwasm.jit.codeload import CodeLoader
 from pyjitwasm.libcalls import symbol_addresses
+from pyjitwasm.runtime.jit.batch_pack import LinkedImage
 from pyjitwasm.runtime.jit.cached_compile import ModuleCacheView, write_pack
 from pyjitwasm.runtime.jit.call import invoke
 from pyjitwasm.runtime.jit.code_cache import CodeCache, open_code_cache
@@ -213,3 +216,92 @@ def test_an_entry_shim_is_mapped_on_its_own_and_made_once(
     assert len(shims._entry) == 1  # noqa: SLF001
     (address,) = shims._entry.values()  # noqa: SLF001
     assert shims.entry_shim(*next(iter(shims._entry))) == address  # noqa: SLF001
+
+
+def _warm_with_pack(tmp_path: Path) -> tuple[CodeCache, str]:
+    """A cold run that enters f and g from Python, and its pack (written as at exit)."""
+    from pyjitwasm.runtime.jit import cached_compile
+
+    cached_compile._entry_signatures.clear()  # noqa: SLF001 - this process's earlier runs
+    _run(_cache(tmp_path))
+    cache = _cache(tmp_path)
+    digest = ModuleCacheView.of(cache, WASM).module_digest
+    assert write_pack(cache, digest, OPTIONS)
+    return cache, digest
+
+
+def test_a_warm_start_enters_through_the_shims_its_pack_placed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyjitwasm.runtime.jit import shims
+    from pyjitwasm.runtime.jit.batch_pack import ENTRY_SHIM_ROW, decode_pack
+    from pyjitwasm.runtime.jit.linked_chunk import LinkedChunk
+
+    if shims.entry_shim_machine_code((), ()) is None:
+        pytest.skip("entry shims are machine code on x86-64 Linux")
+    cache, digest = _warm_with_pack(tmp_path)
+    payload = cache.load_pack(cache.pack_key(digest, OPTIONS))
+    assert payload is not None
+    linked = decode_pack(payload).chunk(0).linked
+    assert linked is not None
+    placed = {type_index for number, type_index, _ in linked.shims if number == ENTRY_SHIM_ROW}
+    module = decode_module(WASM)
+    exported = {module.funcs[e.index - module.num_imported_funcs] for e in module.exports}
+    assert placed == exported  # f's and g's signatures
+
+    def no_shim(*args: Any) -> Any:
+        raise AssertionError("a warm start made an entry shim")
+    monkeypatch.setattr(shims, "_make", no_shim)
+    monkeypatch.setattr(shims, "_entry", {})  # as a fresh process has
+    warm = _run(_cache(tmp_path))  # f and g called, results checked
+    chunk = next(item for item in warm._batches if isinstance(item, LinkedChunk))  # noqa: SLF001
+    for type_index in exported:
+        shim = warm._entry_shims[type_index]  # noqa: SLF001
+        assert chunk.base <= shim < chunk.base + linked.code_size
+        # Outside the chunk's code range (the code map's), as shims mapped alone are.
+        assert not any(r.start <= shim < r.end for r in chunk.code_ranges)
+
+
+def test_without_x64_shims_a_warm_start_makes_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyjitwasm.runtime.jit import shims
+
+    if shims.entry_shim_machine_code((), ()) is None:
+        pytest.skip("entry shims are machine code on x86-64 Linux")
+    _warm_with_pack(tmp_path)
+    monkeypatch.setenv("PYJITWASM_X64_SHIMS", "0")
+    made: list[Any] = []
+    real = shims.entry_shim
+
+    def counting(params: Any, results: Any) -> int:
+        made.append((params, results))
+        return real(params, results)
+    monkeypatch.setattr(shims, "entry_shim", counting)
+    _run(_cache(tmp_path))
+    assert len(made) == 2  # the pack's machine-code shims were left alone
+
+
+def test_a_placed_shim_outside_the_code_pages_is_refused() -> None:
+    from pyjitwasm.jit.objload import UnsupportedObject
+    from pyjitwasm.runtime.jit.batch_pack import ENTRY_SHIM_ROW, _place_entry_shims
+
+    # Placed after the code, 16-byte aligned, while they fit in the code pages.
+    image, rows = _place_entry_shims(b"\xc3" * 20, 20, 64, [(0, b"\x90" * 16),
+                                                            (1, b"\x90" * 16),
+                                                            (2, b"\x90" * 16)])
+    assert rows == [[ENTRY_SHIM_ROW, 0, 32], [ENTRY_SHIM_ROW, 1, 48]]
+    assert image[20:32] == bytes(12) and image[32:64] == b"\x90" * 32
+    # A loaded chunk whose shim row points outside its code is refused.
+    import dataclasses
+
+    from pyjitwasm.runtime.jit.linked_chunk import LinkedChunk
+    module = decode_module(WASM)
+    validate_module(module)
+    code = ModuleCode(module, OPTIONS, symbol_addresses())
+    empty = memoryview(b"").cast("q")
+    linked = LinkedImage(memoryview(b""), memoryview(b""), [], 4096, 4096, 0, 4096,
+                         [(ENTRY_SHIM_ROW, 0, 4096)], (empty,) * 5)
+    with pytest.raises(UnsupportedObject):
+        LinkedChunk(module, code.layout, OPTIONS, linked, [], [], {})
+    with pytest.raises(UnsupportedObject):
+        LinkedChunk(module, code.layout, OPTIONS,
+                    dataclasses.replace(linked, shims=[(7, 0, 16)]), [], [], {})
