@@ -52,7 +52,7 @@ _HEAD_SIZE = struct.Struct("<I")
 
 PACK_FORMAT = 3
 """The pack layout's version (in its head): 2 added linked chunks, 3 their entry shims
-of no batch (``ENTRY_SHIM_ROW``)."""
+of no batch (``ENTRY_SHIM_ROW``) and the module's small data plan (``data``)."""
 
 ENTRY_SHIM_ROW = -1
 """The batch number of a linked chunk's shim row for an entry shim placed after its
@@ -133,14 +133,17 @@ def _chunk_groups(batches: Sequence[BatchObject], size: int) -> list[list[BatchO
 
 def encode_pack(plans_digest: str, batches: Sequence[BatchObject],
                 chunk: int | None = None, linked: bool = True,
-                entry_shims: Sequence[tuple[int, bytes]] = ()) -> bytes:
+                entry_shims: Sequence[tuple[int, bytes]] = (),
+                data_plan: bytes | None = None) -> bytes:
     """``batches`` (in the recorded order) as a pack made from the plan log whose
     SHA-256 is ``plans_digest``: merged ``chunk`` (default ``PACK_CHUNK``) at a time
     where ``merge_objects`` can (and linked where the loader can place them, unless
     ``linked`` is False), else one object per batch.  ``entry_shims``: (type index,
     machine code without relocations) of entry shims the module's functions are
     entered through from Python, placed in each linked chunk's last code page where
-    they fit, so that a warm start's first calls make none (see ``shims.py``)."""
+    they fit, so that a warm start's first calls make none (see ``shims.py``).
+    ``data_plan``: the module's data-plan record body (``module_record.py``) when it is
+    small enough to travel here instead of in a record of its own (``Pack.data_plan``)."""
     chunk = chunk or PACK_CHUNK
     entries: list[list[Any]] = []
     chunks: list[list[Any]] = []
@@ -172,8 +175,12 @@ def encode_pack(plans_digest: str, batches: Sequence[BatchObject],
         for batch, symbols in zip(group, read, strict=True):
             entries.append(_entry(batch, symbols, shared if shared >= 0 else
                                   add_chunk(batch.code.obj, _SINGLE)))
-    head = json.dumps({"format": PACK_FORMAT, "plans": plans_digest, "batches": entries,
-                       "chunks": chunks}, separators=(",", ":")).encode()
+    fields: dict[str, Any] = {"format": PACK_FORMAT, "plans": plans_digest,
+                              "batches": entries, "chunks": chunks}
+    if data_plan is not None:
+        fields["data"] = [offset, len(data_plan)]
+        blobs.append(data_plan)
+    head = json.dumps(fields, separators=(",", ":")).encode()
     return b"".join([_HEAD_SIZE.pack(len(head)), head, *blobs])
 
 
@@ -277,6 +284,7 @@ class Pack:
     _chunks: list[list[Any]]
     _objects: memoryview
     _positions: dict[int, list[int]] = field(default_factory=dict)
+    data_plan: bytes | None = None  # the module's data-plan record body, if small
 
     def chunk_of(self, position: int) -> int:
         """The chunk holding the batch recorded at ``position``."""
@@ -378,13 +386,23 @@ def decode_pack(data: bytes | memoryview) -> Pack:
         if any(not 0 <= c < len(chunks) for c in chunk_of):
             raise PackFormatError("a batch in no chunk")
         plans_digest = str(head["plans"])
+        data_at = head.get("data")
+        if data_at is not None:
+            data_offset, data_size = int(data_at[0]), int(data_at[1])
     except (struct.error, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         if isinstance(exc, PackFormatError):
             raise
         raise PackFormatError(f"malformed pack: {exc}") from exc
     view = data if isinstance(data, memoryview) else memoryview(data)
-    return Pack(plans_digest, recorded, entries, chunk_of, chunks,
-                view[_HEAD_SIZE.size + size:])
+    objects = view[_HEAD_SIZE.size + size:]
+    data_plan = None
+    if data_at is not None:
+        if not 0 <= data_offset <= data_offset + data_size <= len(objects):
+            raise PackFormatError("the data plan lies outside the pack")
+        # Copied (a few KiB): it lives with the module, the pack's bytes need not.
+        data_plan = bytes(objects[data_offset:data_offset + data_size])
+    return Pack(plans_digest, recorded, entries, chunk_of, chunks, objects,
+                data_plan=data_plan)
 
 
 __all__ = ["ENTRY_SHIM_ROW", "PACK_CHUNK", "PACK_FORMAT", "LinkedImage", "Pack", "PackFormatError",

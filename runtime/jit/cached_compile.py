@@ -121,7 +121,7 @@ class ModuleCacheView:
                 if pack.plans_digest != digest:
                     pack = None  # stale: more batches were recorded since
         if pack is not None:
-            return RecordedBatches(pack.recorded, pack)
+            return RecordedBatches(pack.recorded, pack, pack.data_plan)
         _pack_wanted(self, options)
         plans = self._plans.get(options)
         if plans is None:
@@ -179,6 +179,12 @@ class ModuleCacheView:
             _entry_signatures.setdefault((str(self.cache.root), self.module_digest), {})[
                 type_index] = (tuple(params), tuple(results))
 
+    def note_data_plan(self, body: bytes) -> None:
+        """Note the module's data-plan record body (``module_record.py``), small enough
+        to travel in its packs: a warm start then reads it with the pack."""
+        with _packs_lock:
+            _data_plans[(str(self.cache.root), self.module_digest)] = body
+
     def record_plan(self, indices: Sequence[int], options: CompileOptions,
                     tier: int) -> None:
         """Note that a first call of ``indices[0]`` compiled ``indices`` at ``tier``."""
@@ -201,6 +207,7 @@ class RecordedBatches:
 
     batches: list[tuple[list[int], int]]
     pack: Pack | None
+    data_plan: bytes | None = None  # the module's small data plan, from the pack
 
 
 def _recorded_from(plans: Mapping[tuple[str, int], tuple[int, ...]]
@@ -228,6 +235,8 @@ _at_exit_registered = False
 # The signatures this process entered each module's functions through from Python, by
 # (cache directory, module): type index -> (params, results).
 _entry_signatures: dict[tuple[str, str], dict[int, tuple[tuple[int, ...], tuple[int, ...]]]] = {}
+# The small data plans (record bodies) of modules this process planned, likewise.
+_data_plans: dict[tuple[str, str], bytes] = {}
 
 
 def _pack_wanted(view: ModuleCacheView, options: CompileOptions) -> None:
@@ -251,6 +260,7 @@ def _forget_packs_in_child() -> None:
     _packs_lock = threading.Lock()
     _packs_due.clear()
     _entry_signatures.clear()
+    _data_plans.clear()
 
 
 os.register_at_fork(after_in_child=_forget_packs_in_child)
@@ -319,12 +329,14 @@ def write_pack(cache: CodeCache, module_digest: str, options: CompileOptions) ->
         batches.append(batch)
     with _packs_lock:
         signatures = sorted(_entry_signatures.get((str(cache.root), module_digest), {}).items())
+        data_plan = _data_plans.get((str(cache.root), module_digest))
     entry_shims = []
     for type_index, (params, results) in signatures:
         code = entry_shim_machine_code(params, results)
         if code is not None:
             entry_shims.append((type_index, code))
-    return cache.store_pack(pack_key, encode_pack(digest, batches, entry_shims=entry_shims))
+    return cache.store_pack(pack_key, encode_pack(digest, batches, entry_shims=entry_shims,
+                                                  data_plan=data_plan))
 
 
 def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: CompileOptions,

@@ -242,10 +242,12 @@ class ModuleCode:
         self._recorded_unseen = 0
         # The module's pack of them, while some are not looked at yet (``batch_pack.py``).
         self._pack: Pack | None = None
+        self._warm_data_plan: bytes | None = None  # (``take_warm_data_plan``)
         if self.lazy and cache is not None and _preload_wanted():
             with cyclic_gc_paused():
                 recorded = cache.recorded(options)
             self._recorded, self._pack = recorded.batches, recorded.pack
+            self._warm_data_plan = recorded.data_plan
             self._recorded_seen = [False] * len(self._recorded)
             self._recorded_unseen = len(self._recorded)
             # Each function's first position of its highest recorded tier: a tier-up's
@@ -259,6 +261,12 @@ class ModuleCode:
                     if tiers.get(func_index, -1) < tier:
                         tiers[func_index] = tier
                         recorded_at[func_index] = position
+
+    def take_warm_data_plan(self) -> bytes | None:
+        """The module's data plan as its warm start's pack held it (a record body,
+        ``module_record.py``; only for a module with little data), once; else None."""
+        plan, self._warm_data_plan = self._warm_data_plan, None
+        return plan
 
     @property
     def info(self) -> ModuleInfo:

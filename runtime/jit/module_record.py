@@ -144,11 +144,26 @@ def load_data_plan(module: WasmModule, cache: ModuleCacheView) -> DataPlan | Non
     return plan
 
 
-def module_data_plan(module: WasmModule, cache: ModuleCacheView | None) -> DataPlan:
+def module_data_plan(module: WasmModule, cache: ModuleCacheView | None,
+                     packed: bytes | None = None) -> DataPlan:
     """``module``'s data plan: from its record in ``cache`` when there is an intact one,
-    else planned from its segments (and recorded, when there is a cache)."""
-    if cache is None or _no_data(module):
+    else planned from its segments (and recorded, when there is a cache).  A module
+    with little data (``_no_data``) has no record: its plan travels in its packs
+    instead (``packed``, the body a warm start's pack held; noted for the next pack)."""
+    if cache is None:
         return plan_data(module)
+    if _no_data(module):
+        if packed is not None:
+            try:
+                unpacked = decode_data_plan(memoryview(packed), module)
+            except RecordFormatError:
+                pass  # (the pack's CRC held: planning again costs what it saved)
+            else:
+                cache.note_data_plan(packed)
+                return unpacked
+        planned = plan_data(module)
+        cache.note_data_plan(encode_data_plan(planned))
+        return planned
     plan = load_data_plan(module, cache)
     if plan is None:
         plan = plan_data(module)

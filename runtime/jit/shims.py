@@ -85,9 +85,9 @@ def _make(kind: str, signatures: Sequence[Signature], x64: bool) -> list[int]:
         # A program's first call from Python: its one entry shim written and mapped
         # without the general path's names, tables and layout (entry shims have no
         # relocations).
-        params, results = (ir_value_types(types) for types in signatures[0])
-        if x64_shims.covers(params, results):
-            return [_map_code(x64_shims.entry_shim_code(params, results))]
+        ir_params, ir_results = (ir_value_types(types) for types in signatures[0])
+        if x64_shims.covers(ir_params, ir_results):
+            return [_map_code(x64_shims.entry_shim_code(ir_params, ir_results))]
     # Two wasm signatures may share an IR one (funcref and externref are both r64):
     # one shim each, by name.
     unique: dict[str, IRSignature] = {}

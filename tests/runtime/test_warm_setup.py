@@ -10,7 +10,9 @@ that what it now makes on first use is one object on every access.
 - A single entry shim (a program's first call from Python) is written and mapped
   without the general shim path.
 - The pack places the entry shims of the signatures a run entered from Python after a
-  linked chunk's code: a warm start's first calls make no shim."""
+  linked chunk's code: a warm start's first calls make no shim.
+- A module with little data has its data plan in its packs: a warm start neither
+  decodes its data segments nor reads a record."""
 
 from __future__ import annotations
 
@@ -305,3 +307,86 @@ def test_a_placed_shim_outside_the_code_pages_is_refused() -> None:
     with pytest.raises(UnsupportedObject):
         LinkedChunk(module, code.layout, OPTIONS,
                     dataclasses.replace(linked, shims=[(7, 0, 16)]), [], [], {})
+
+
+DATA_WAT = """(module
+  (memory (export "mem") 2)
+  (data (i32.const 16) "hello")
+  (data (i32.const 70000) "far")
+  (data $p "passive!")
+  (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0)))
+  (func (export "init") (param i32)
+    (memory.init $p (local.get 0) (i32.const 0) (i32.const 8)))
+  (func (export "drop") (data.drop $p)))
+"""
+
+
+def _data_run(directory: Path) -> Any:
+    """Module() + Instance() + calls through the API with a code cache; the module."""
+    from pyjitwasm import Config, Engine, Instance, Memory, Module, Store, Trap
+
+    config = Config()
+    config.cache = str(directory)
+    engine = Engine(config)
+    module = Module(engine, wat2wasm(DATA_WAT))
+    store = Store(engine)
+    exports = Instance(store, module, []).exports(store)
+    memory = exports["mem"]
+    assert isinstance(memory, Memory)
+    assert bytes(memory.read(store, 16, 21)) == b"hello"
+    assert bytes(memory.read(store, 70000, 70003)) == b"far"
+    assert exports["load"](store, 17) == ord("e")
+    exports["init"](store, 100)
+    assert bytes(memory.read(store, 100, 108)) == b"passive!"
+    exports["drop"](store)
+    with pytest.raises(Trap):
+        exports["init"](store, 200)
+    return module
+
+
+def test_a_small_data_plan_travels_in_the_pack(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyjitwasm.runtime import images
+    from pyjitwasm.runtime.jit import cached_compile, module_record
+
+    cached_compile._data_plans.clear()  # noqa: SLF001 - this process's earlier runs
+    cold = _data_run(tmp_path)
+    assert cold._wasm.datas_decoded  # planned from its segments, and no record kept
+    assert cached_compile.write_packs() >= 1
+    planned: list[Any] = []
+    real = images.plan_data
+
+    def counting(module: Any) -> Any:
+        planned.append(module)
+        return real(module)
+    monkeypatch.setattr(module_record, "plan_data", counting)
+
+    def no_record(*args: Any) -> Any:
+        raise AssertionError("a record was read")
+    monkeypatch.setattr(module_record, "load_data_plan", no_record)
+    warm = _data_run(tmp_path)  # the same memory, passive segment and traps
+    assert not planned and not warm._wasm.datas_decoded  # no segment decoded
+
+
+def test_a_damaged_packed_data_plan_is_planned_again(tmp_path: Path) -> None:
+    from pyjitwasm.runtime.jit import module_record
+
+    module = decode_module(wat2wasm(DATA_WAT))
+    plan = module_record.module_data_plan(module, None)
+    body = module_record.encode_data_plan(plan)
+    view = ModuleCacheView.of(_cache(tmp_path), wat2wasm(DATA_WAT))
+    for packed in (body, body[:-3], b"not a plan"):
+        again = module_record.module_data_plan(module, view, packed)
+        assert [bytes(i.data) for i in again.images] == [bytes(i.data) for i in plan.images]
+        assert [bytes(d) for d in again.datas_after] == [bytes(d) for d in plan.datas_after]
+
+
+def test_a_pack_refuses_a_data_plan_outside_it() -> None:
+    from pyjitwasm.runtime.jit.batch_pack import PackFormatError, decode_pack, encode_pack
+
+    pack = decode_pack(encode_pack("digest", [], data_plan=b"plan body"))
+    assert pack.data_plan == b"plan body"
+    assert decode_pack(encode_pack("digest", [])).data_plan is None
+    blob = encode_pack("digest", [], data_plan=b"plan body")
+    with pytest.raises(PackFormatError):
+        decode_pack(blob[:-1])  # the plan's extent runs past the end
