@@ -19,6 +19,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from pyjitwasm.runtime.jit.batch_pack import (
@@ -42,6 +43,7 @@ from pyjitwasm.runtime.jit.compile_module import (
 from pyjitwasm.runtime.jit.shims import entry_shim_machine_code
 from pyjitwasm.runtime.jit.tiering import background_compiler
 from pyjitwasm.translate.module_info import ModuleInfo
+from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
 from pyjitwasm.wasm.module import WasmModule
 
 
@@ -109,24 +111,28 @@ class ModuleCacheView:
         if not text:
             _pack_wanted(self, options)  # a first run: its recorded batches, at its end
             return RecordedBatches([], None)
-        digest = hashlib.sha256(text).hexdigest()
-        pack = None
-        payload = self.cache.load_pack(self.cache.pack_key(self.module_digest, options))
-        if payload is not None:
-            try:
-                pack = decode_pack(payload)
-            except PackFormatError:
-                self.cache.stats.corrupt += 1
-            else:
-                if pack.plans_digest != digest:
-                    pack = None  # stale: more batches were recorded since
-        if pack is not None:
-            return RecordedBatches(pack.recorded, pack, pack.data_plan)
-        _pack_wanted(self, options)
-        plans = self._plans.get(options)
-        if plans is None:
-            plans = self._plans[options] = self.cache.parse_plans(plans_key, text)
-        return RecordedBatches(_recorded_from(plans), None)
+        # The collector paused while a large log or pack head is decoded (CPython for
+        # WASI: 1,300 batches' entries, all kept, which a collection would traverse for
+        # nothing); a small module's costs less than pausing it.
+        with cyclic_gc_paused() if len(text) >= GC_PAUSE_BYTES else nullcontext():
+            digest = hashlib.sha256(text).hexdigest()
+            pack = None
+            payload = self.cache.load_pack(self.cache.pack_key(self.module_digest, options))
+            if payload is not None:
+                try:
+                    pack = decode_pack(payload)
+                except PackFormatError:
+                    self.cache.stats.corrupt += 1
+                else:
+                    if pack.plans_digest != digest:
+                        pack = None  # stale: more batches were recorded since
+            if pack is not None:
+                return RecordedBatches(pack.recorded, pack, pack.data_plan)
+            _pack_wanted(self, options)
+            plans = self._plans.get(options)
+            if plans is None:
+                plans = self._plans[options] = self.cache.parse_plans(plans_key, text)
+            return RecordedBatches(_recorded_from(plans), None)
 
     def batch_key(self, indices: Sequence[int], options: CompileOptions, tier: int,
                   separate: bool = True, with_shims: bool = False) -> str:
@@ -198,6 +204,11 @@ class ModuleCacheView:
         self.cache.append_plan(self.cache.plans_key(self.module_digest, options), name,
                                indices)
         _pack_wanted(self, options)  # the pack (if any) is stale now
+
+
+GC_PAUSE_BYTES = 4096
+"""A plan log of at least this many bytes (~100 recorded batches) is read, and its pack
+decoded, with the cyclic collector paused."""
 
 
 @dataclass(eq=False)

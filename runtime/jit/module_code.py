@@ -244,8 +244,7 @@ class ModuleCode:
         self._pack: Pack | None = None
         self._warm_data_plan: bytes | None = None  # (``take_warm_data_plan``)
         if self.lazy and cache is not None and _preload_wanted():
-            with cyclic_gc_paused():
-                recorded = cache.recorded(options)
+            recorded = cache.recorded(options)  # (pauses the collector for a big one)
             self._recorded, self._pack = recorded.batches, recorded.pack
             self._warm_data_plan = recorded.data_plan
             self._recorded_seen = [False] * len(self._recorded)
@@ -588,8 +587,9 @@ class ModuleCode:
         assert cache is not None
         first = self.first
         # Under the lock (a first call of one of these functions waits, then finds the
-        # code), the collector paused: see ``_preload``.
-        with self._lock, cyclic_gc_paused():
+        # code); an ELF chunk's loading with the collector paused (see ``_preload``: a
+        # linked one makes a handful of objects, not one per batch and symbol).
+        with self._lock:
             t0 = time.perf_counter()
             recorded, tiers = self._recorded, self._tier
             if all(tiers[i - first] >= recorded[p][1] for p in positions
@@ -614,19 +614,21 @@ class ModuleCode:
                     published = [(linked.batch(n), *recorded[p])
                                  for n, p in enumerate(packed.positions)]
             else:
-                try:
-                    compiled = load_batches(self.module, self.layout,
-                                            [b.batch for b in packed.batches], self.options,
-                                            self.symbols, [b.symbols for b in packed.batches],
-                                            packed.obj if packed.merged else None)
-                except Exception:  # noqa: BLE001 - as a damaged chunk: the entries instead
-                    return False
-                published = []
-                for position, batch_code in zip(packed.positions, compiled, strict=True):
-                    indices, tier = self._recorded[position]
-                    batch_code.from_cache = True
-                    published.append((batch_code, indices, tier))
-                self._publish_all(published)
+                with cyclic_gc_paused():
+                    try:
+                        compiled = load_batches(self.module, self.layout,
+                                                [b.batch for b in packed.batches],
+                                                self.options, self.symbols,
+                                                [b.symbols for b in packed.batches],
+                                                packed.obj if packed.merged else None)
+                    except Exception:  # noqa: BLE001 - as a damaged chunk: the entries
+                        return False
+                    published = []
+                    for position, batch_code in zip(packed.positions, compiled, strict=True):
+                        indices, tier = self._recorded[position]
+                        batch_code.from_cache = True
+                        published.append((batch_code, indices, tier))
+                    self._publish_all(published)
                 self.preloaded_batches += len(published)
         for batch_code, indices, tier in published:
             self._report("preloaded", indices, tier, batch_code, t0)

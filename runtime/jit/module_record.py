@@ -213,7 +213,10 @@ _DATA_SECTION = 11
 
 
 def _data_section_bytes(module: WasmModule) -> int:
-    return sum(header.size for header in module.sections if header.id == _DATA_SECTION)
+    for header in module.sections:  # (a module has one data section at most)
+        if header.id == _DATA_SECTION:
+            return header.size
+    return 0
 
 
 class PendingDataPlan:

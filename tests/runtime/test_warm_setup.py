@@ -12,7 +12,9 @@ that what it now makes on first use is one object on every access.
 - The pack places the entry shims of the signatures a run entered from Python after a
   linked chunk's code: a warm start's first calls make no shim.
 - A module with little data has its data plan in its packs: a warm start neither
-  decodes its data segments nor reads a record."""
+  decodes its data segments nor reads a record.
+- The cyclic collector is paused only around work that makes many objects: instances
+  of modules of many functions, large plan logs and packs, ELF pack chunks."""
 
 from __future__ import annotations
 
@@ -390,3 +392,44 @@ def test_a_pack_refuses_a_data_plan_outside_it() -> None:
     blob = encode_pack("digest", [], data_plan=b"plan body")
     with pytest.raises(PackFormatError):
         decode_pack(blob[:-1])  # the plan's extent runs past the end
+
+
+def _counting_pauses(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[bool]:
+    """Replace ``module.cyclic_gc_paused`` by one that records each pause."""
+    import contextlib
+    import gc
+
+    from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
+
+    pauses: list[bool] = []
+
+    @contextlib.contextmanager
+    def counting() -> Any:
+        with cyclic_gc_paused():
+            pauses.append(not gc.isenabled())
+            yield
+    monkeypatch.setattr(module, "cyclic_gc_paused", counting)
+    return pauses
+
+
+@pytest.mark.parametrize("threshold", [64, 1])
+def test_instantiation_pauses_the_collector_for_many_functions(
+        monkeypatch: pytest.MonkeyPatch, threshold: int) -> None:
+    from pyjitwasm.runtime import instantiation
+
+    monkeypatch.setattr(instantiation, "GC_PAUSE_ENTITIES", threshold)
+    pauses = _counting_pauses(monkeypatch, instantiation)
+    _run(None)  # three functions
+    assert pauses == ([] if threshold > 3 else [True])
+
+
+@pytest.mark.parametrize("threshold", [4096, 0])
+def test_a_large_plan_log_is_read_with_the_collector_paused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: int) -> None:
+    from pyjitwasm.runtime.jit import cached_compile
+
+    _run(_cache(tmp_path))
+    monkeypatch.setattr(cached_compile, "GC_PAUSE_BYTES", threshold)
+    pauses = _counting_pauses(monkeypatch, cached_compile)
+    _run(_cache(tmp_path))  # a warm start: reads the (small) plan log
+    assert pauses == ([] if threshold else [True])
