@@ -458,11 +458,14 @@ def test_module_without_data_segments_needs_no_record(tmp_path: Path) -> None:
 
 def test_small_data_section_is_planned_without_a_record(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A data section under RECORD_MIN_DATA_BYTES: planned from its segments cold and
-    # warm (cheaper than reading a record), with the same memory and passive segments.
+    # A data section under RECORD_MIN_DATA_BYTES with a small image: planned from its
+    # segments cold and warm (no pack here), with the same memory and passive segments,
+    # and no record.
     from pyjitwasm.runtime.jit import module_record
 
     monkeypatch.setattr(module_record, "RECORD_MIN_DATA_BYTES", 4096)
+    # (Its image spans 70 KB: let such a plan travel in packs too.)
+    monkeypatch.setattr(module_record, "PACKED_PLAN_MAX_BYTES", 1 << 20)
     assert len(WASM) < 4096
     for run in range(2):  # cold, then warm
         engine = _engine(tmp_path)

@@ -314,7 +314,7 @@ def test_a_placed_shim_outside_the_code_pages_is_refused() -> None:
 DATA_WAT = """(module
   (memory (export "mem") 2)
   (data (i32.const 16) "hello")
-  (data (i32.const 70000) "far")
+  (data (i32.const 7000) "far")
   (data $p "passive!")
   (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0)))
   (func (export "init") (param i32)
@@ -336,7 +336,7 @@ def _data_run(directory: Path) -> Any:
     memory = exports["mem"]
     assert isinstance(memory, Memory)
     assert bytes(memory.read(store, 16, 21)) == b"hello"
-    assert bytes(memory.read(store, 70000, 70003)) == b"far"
+    assert bytes(memory.read(store, 7000, 7003)) == b"far"
     assert exports["load"](store, 17) == ord("e")
     exports["init"](store, 100)
     assert bytes(memory.read(store, 100, 108)) == b"passive!"
@@ -433,3 +433,29 @@ def test_a_large_plan_log_is_read_with_the_collector_paused(
     pauses = _counting_pauses(monkeypatch, cached_compile)
     _run(_cache(tmp_path))  # a warm start: reads the (small) plan log
     assert pauses == ([] if threshold else [True])
+
+
+def test_a_few_bytes_of_data_far_apart_keep_their_record(tmp_path: Path) -> None:
+    # Two bytes 512 KiB apart make one image spanning them: too large to travel in packs
+    # (read into the process), so it is recorded and mapped from the record's file.
+    from pyjitwasm import Config, Engine, Instance, Memory, Module, Store
+    from pyjitwasm.runtime.jit import cached_compile, module_record
+
+    wasm = wat2wasm("""(module (memory (export "mem") 40)
+      (data (i32.const 16) "a") (data (i32.const 0x80000) "b"))""")
+    cached_compile._data_plans.clear()  # noqa: SLF001 - this process's earlier runs
+    for run in range(2):  # cold, then warm
+        config = Config()
+        config.cache = str(tmp_path)
+        engine = Engine(config)
+        module = Module(engine, wasm)
+        store = Store(engine)
+        memory = Instance(store, module, []).exports(store)["mem"]
+        assert isinstance(memory, Memory)
+        assert bytes(memory.read(store, 16, 17)) == b"a"
+        assert bytes(memory.read(store, 0x80000, 0x80001)) == b"b"
+        view = module._prepared.cache
+        key = view.cache.record_key(view.module_digest, module_record.RECORD_KIND)
+        assert view.cache._path(key).exists(), run  # noqa: SLF001
+        assert (str(view.cache.root), view.module_digest) not in cached_compile._data_plans
+    assert not module._wasm.datas_decoded  # the warm start read the record
