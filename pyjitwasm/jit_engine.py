@@ -136,7 +136,7 @@ class JitModule:
             # From the code cache's record when it has one (module_record.py).
             pending = self._pending_data
             data = pending.result() if pending is not None else \
-                module_data_plan(self.module, self.cache)
+                module_data_plan(self.module, self.cache, code.take_warm_data_plan())
             self.data_plan, self.images, self._pending_data = data, data.images, None
         return instantiate(code, imports, context, invoke, self.allocator, data.images, data)
 

@@ -49,9 +49,14 @@ class Store:
         (see ``_release``), or a new one. (Callers that know it is missing call this
         directly: reaching ``__getattr__`` costs an AttributeError raised and caught.)"""
         engine = self._engine
-        try:
-            ctx = engine._spare_contexts.pop()
-        except IndexError:
+        spare = engine._spare_contexts
+        ctx = None
+        if spare:  # (most stores find none: no IndexError raised and caught for them)
+            try:
+                ctx = spare.pop()
+            except IndexError:  # another thread took the last one meanwhile
+                ctx = None
+        if ctx is None:
             ctx = engine.backend.new_context()
         self._ctx = ctx
         return ctx

@@ -413,6 +413,11 @@ class InstantiationPlan:
 # Instantiation --------------------------------------------------------------------------
 
 
+GC_PAUSE_ENTITIES = 64
+"""Instantiating a module of at least this many functions (defined and imported) pauses
+the cyclic collector (see :func:`instantiate`)."""
+
+
 def instantiate(
     module: WasmModule,
     code: CodeT,
@@ -436,8 +441,12 @@ def instantiate(
     # functions are two objects each, all kept, and the collections their allocation
     # set off found nothing to free (CPython for WASI: 25 of 35 ms).  Not while the
     # start function runs: that may run for long, and allocate through host calls.
-    with cyclic_gc_paused():
+    if len(module.funcs) + len(imports) < GC_PAUSE_ENTITIES:
+        # A few objects: pausing and resuming the collector costs more than it saves.
         inst = _make_instance(module, code, imports, context, allocator, images, plan)
+    else:
+        with cyclic_gc_paused():
+            inst = _make_instance(module, code, imports, context, allocator, images, plan)
     if module.start is not None:
         start = inst.funcs[module.start]
         if start.host is not None:

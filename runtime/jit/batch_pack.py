@@ -50,8 +50,13 @@ from pyjitwasm.translate.module_info import function_name
 
 _HEAD_SIZE = struct.Struct("<I")
 
-PACK_FORMAT = 2
-"""The pack layout's version (in its head): 2 added linked chunks."""
+PACK_FORMAT = 3
+"""The pack layout's version (in its head): 2 added linked chunks, 3 their entry shims
+of no batch (``ENTRY_SHIM_ROW``) and the module's small data plan (``data``)."""
+
+ENTRY_SHIM_ROW = -1
+"""The batch number of a linked chunk's shim row for an entry shim placed after its
+code for a warm start's first calls from Python (``encode_pack``'s ``entry_shims``)."""
 
 _SINGLE, _MERGED, _LINKED = 0, 1, 2  # how a chunk holds its code
 _TABLE_COLUMNS = 5  # a linked chunk's function table: index, offset, size, batch, published
@@ -127,11 +132,18 @@ def _chunk_groups(batches: Sequence[BatchObject], size: int) -> list[list[BatchO
 
 
 def encode_pack(plans_digest: str, batches: Sequence[BatchObject],
-                chunk: int | None = None, linked: bool = True) -> bytes:
+                chunk: int | None = None, linked: bool = True,
+                entry_shims: Sequence[tuple[int, bytes]] = (),
+                data_plan: bytes | None = None) -> bytes:
     """``batches`` (in the recorded order) as a pack made from the plan log whose
     SHA-256 is ``plans_digest``: merged ``chunk`` (default ``PACK_CHUNK``) at a time
     where ``merge_objects`` can (and linked where the loader can place them, unless
-    ``linked`` is False), else one object per batch."""
+    ``linked`` is False), else one object per batch.  ``entry_shims``: (type index,
+    machine code without relocations) of entry shims the module's functions are
+    entered through from Python, placed in each linked chunk's last code page where
+    they fit, so that a warm start's first calls make none (see ``shims.py``).
+    ``data_plan``: the module's data-plan record body (``module_record.py``) when it is
+    small enough to travel here instead of in a record of its own (``Pack.data_plan``)."""
     chunk = chunk or PACK_CHUNK
     entries: list[list[Any]] = []
     chunks: list[list[Any]] = []
@@ -153,7 +165,7 @@ def encode_pack(plans_digest: str, batches: Sequence[BatchObject],
             merged = None
         shared = -1
         if merged is not None:
-            packed = _linked_chunk(merged, group, read) if linked else None
+            packed = _linked_chunk(merged, group, read, entry_shims) if linked else None
             if packed is not None:
                 shared = add_chunk(*packed)
                 for batch in group:
@@ -163,8 +175,12 @@ def encode_pack(plans_digest: str, batches: Sequence[BatchObject],
         for batch, symbols in zip(group, read, strict=True):
             entries.append(_entry(batch, symbols, shared if shared >= 0 else
                                   add_chunk(batch.code.obj, _SINGLE)))
-    head = json.dumps({"format": PACK_FORMAT, "plans": plans_digest, "batches": entries,
-                       "chunks": chunks}, separators=(",", ":")).encode()
+    fields: dict[str, Any] = {"format": PACK_FORMAT, "plans": plans_digest,
+                              "batches": entries, "chunks": chunks}
+    if data_plan is not None:
+        fields["data"] = [offset, len(data_plan)]
+        blobs.append(data_plan)
+    head = json.dumps(fields, separators=(",", ":")).encode()
     return b"".join([_HEAD_SIZE.pack(len(head)), head, *blobs])
 
 
@@ -184,10 +200,12 @@ def _entry(batch: BatchObject, read: ObjectSymbols | None, chunk: int) -> list[A
 
 
 def _linked_chunk(merged: bytes, group: Sequence[BatchObject],
-                  read: Sequence[ObjectSymbols]) -> tuple[bytes, int, dict[str, Any]] | None:
+                  read: Sequence[ObjectSymbols], entry_shims: Sequence[tuple[int, bytes]] = ()
+                  ) -> tuple[bytes, int, dict[str, Any]] | None:
     """``merged`` (of ``group``'s objects, whose symbols are ``read``) as a linked
     chunk: (blob, kind, meta), or None when the loader cannot place it or a batch's
-    function or shim is not found in it (the chunk then stays an ELF object)."""
+    function or shim is not found in it (the chunk then stays an ELF object).
+    ``entry_shims`` as ``encode_pack``'s."""
     try:
         plan = plan_link([merged])
     except UnsupportedObject:
@@ -219,13 +237,39 @@ def _linked_chunk(merged: bytes, group: Sequence[BatchObject],
         return None  # batches out of order in the image: the table could not be both
     columns = b"".join(struct.pack(f"<{len(rows)}q", *column)
                        for column in zip(*rows, strict=True))
-    image = plan.image + bytes(-len(plan.image) % 8)
     code_end = max((end for _, end in plan.code_ranges[0]), default=0)
+    image, placed = _place_entry_shims(plan.image, code_end, plan.code_size, entry_shims)
+    shims.extend(placed)
+    image += bytes(-len(image) % 8)
     meta = {"page": plan.page, "code": plan.code_size, "code_end": code_end,
             "total": plan.total, "image": len(plan.image),
             "records": len(plan.records) // RELOCATION_RECORD.size,
             "functions": len(rows), "imports": plan.imports, "shims": shims}
     return image + plan.records + columns, _LINKED, meta
+
+
+def _place_entry_shims(image: bytes, code_end: int, code_size: int,
+                       entry_shims: Sequence[tuple[int, bytes]]) -> tuple[bytes, list[list[int]]]:
+    """``image`` with ``entry_shims`` (type index, code) written after its code, each
+    16-byte aligned, as many as fit before ``code_size`` (the end of the read-execute
+    pages, zero padding until then); their shim rows.  Entry shims have no relocations:
+    their bytes run anywhere.  They stay out of the chunk's code range (the code map),
+    as the shims a process makes itself do."""
+    placed: list[list[int]] = []
+    if not entry_shims:
+        return image, placed
+    out = bytearray(image)
+    at = code_end
+    for type_index, code in entry_shims:
+        start = (at + 15) & ~15
+        if start + len(code) > code_size:
+            break
+        if len(out) < start + len(code):
+            out.extend(bytes(start + len(code) - len(out)))
+        out[start:start + len(code)] = code
+        placed.append([ENTRY_SHIM_ROW, type_index, start])
+        at = start + len(code)
+    return bytes(out), placed
 
 
 @dataclass(eq=False)
@@ -240,6 +284,7 @@ class Pack:
     _chunks: list[list[Any]]
     _objects: memoryview
     _positions: dict[int, list[int]] = field(default_factory=dict)
+    data_plan: bytes | None = None  # the module's data-plan record body, if small
 
     def chunk_of(self, position: int) -> int:
         """The chunk holding the batch recorded at ``position``."""
@@ -341,14 +386,24 @@ def decode_pack(data: bytes | memoryview) -> Pack:
         if any(not 0 <= c < len(chunks) for c in chunk_of):
             raise PackFormatError("a batch in no chunk")
         plans_digest = str(head["plans"])
+        data_at = head.get("data")
+        if data_at is not None:
+            data_offset, data_size = int(data_at[0]), int(data_at[1])
     except (struct.error, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         if isinstance(exc, PackFormatError):
             raise
         raise PackFormatError(f"malformed pack: {exc}") from exc
     view = data if isinstance(data, memoryview) else memoryview(data)
-    return Pack(plans_digest, recorded, entries, chunk_of, chunks,
-                view[_HEAD_SIZE.size + size:])
+    objects = view[_HEAD_SIZE.size + size:]
+    data_plan = None
+    if data_at is not None:
+        if not 0 <= data_offset <= data_offset + data_size <= len(objects):
+            raise PackFormatError("the data plan lies outside the pack")
+        # Copied (a few KiB): it lives with the module, the pack's bytes need not.
+        data_plan = bytes(objects[data_offset:data_offset + data_size])
+    return Pack(plans_digest, recorded, entries, chunk_of, chunks, objects,
+                data_plan=data_plan)
 
 
-__all__ = ["PACK_CHUNK", "PACK_FORMAT", "LinkedImage", "Pack", "PackFormatError",
+__all__ = ["ENTRY_SHIM_ROW", "PACK_CHUNK", "PACK_FORMAT", "LinkedImage", "Pack", "PackFormatError",
            "PackedBatch", "PackedChunk", "decode_pack", "encode_pack", "entry_function_names"]

@@ -19,6 +19,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from pyjitwasm.runtime.jit.batch_pack import (
@@ -39,8 +40,10 @@ from pyjitwasm.runtime.jit.compile_module import (
     emit_batch,
     load_batch,
 )
+from pyjitwasm.runtime.jit.shims import entry_shim_machine_code
 from pyjitwasm.runtime.jit.tiering import background_compiler
 from pyjitwasm.translate.module_info import ModuleInfo
+from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
 from pyjitwasm.wasm.module import WasmModule
 
 
@@ -108,24 +111,28 @@ class ModuleCacheView:
         if not text:
             _pack_wanted(self, options)  # a first run: its recorded batches, at its end
             return RecordedBatches([], None)
-        digest = hashlib.sha256(text).hexdigest()
-        pack = None
-        payload = self.cache.load_pack(self.cache.pack_key(self.module_digest, options))
-        if payload is not None:
-            try:
-                pack = decode_pack(payload)
-            except PackFormatError:
-                self.cache.stats.corrupt += 1
-            else:
-                if pack.plans_digest != digest:
-                    pack = None  # stale: more batches were recorded since
-        if pack is not None:
-            return RecordedBatches(pack.recorded, pack)
-        _pack_wanted(self, options)
-        plans = self._plans.get(options)
-        if plans is None:
-            plans = self._plans[options] = self.cache.parse_plans(plans_key, text)
-        return RecordedBatches(_recorded_from(plans), None)
+        # The collector paused while a large log or pack head is decoded (CPython for
+        # WASI: 1,300 batches' entries, all kept, which a collection would traverse for
+        # nothing); a small module's costs less than pausing it.
+        with cyclic_gc_paused() if len(text) >= GC_PAUSE_BYTES else nullcontext():
+            digest = hashlib.sha256(text).hexdigest()
+            pack = None
+            payload = self.cache.load_pack(self.cache.pack_key(self.module_digest, options))
+            if payload is not None:
+                try:
+                    pack = decode_pack(payload)
+                except PackFormatError:
+                    self.cache.stats.corrupt += 1
+                else:
+                    if pack.plans_digest != digest:
+                        pack = None  # stale: more batches were recorded since
+            if pack is not None:
+                return RecordedBatches(pack.recorded, pack, pack.data_plan)
+            _pack_wanted(self, options)
+            plans = self._plans.get(options)
+            if plans is None:
+                plans = self._plans[options] = self.cache.parse_plans(plans_key, text)
+            return RecordedBatches(_recorded_from(plans), None)
 
     def batch_key(self, indices: Sequence[int], options: CompileOptions, tier: int,
                   separate: bool = True, with_shims: bool = False) -> str:
@@ -169,6 +176,21 @@ class ModuleCacheView:
         if not options.keep_ir:
             _pack_wanted(self, options)
 
+    def note_entry_signature(self, type_index: int, params: Sequence[int],
+                             results: Sequence[int]) -> None:
+        """Note that this run entered a function of type ``type_index`` (``params ->
+        results``) from Python: the module's next pack places the entry shim of that
+        signature beside its code (``batch_pack.encode_pack``)."""
+        with _packs_lock:
+            _entry_signatures.setdefault((str(self.cache.root), self.module_digest), {})[
+                type_index] = (tuple(params), tuple(results))
+
+    def note_data_plan(self, body: bytes) -> None:
+        """Note the module's data-plan record body (``module_record.py``), small enough
+        to travel in its packs: a warm start then reads it with the pack."""
+        with _packs_lock:
+            _data_plans[(str(self.cache.root), self.module_digest)] = body
+
     def record_plan(self, indices: Sequence[int], options: CompileOptions,
                     tier: int) -> None:
         """Note that a first call of ``indices[0]`` compiled ``indices`` at ``tier``."""
@@ -184,6 +206,11 @@ class ModuleCacheView:
         _pack_wanted(self, options)  # the pack (if any) is stale now
 
 
+GC_PAUSE_BYTES = 4096
+"""A plan log of at least this many bytes (~100 recorded batches) is read, and its pack
+decoded, with the cyclic collector paused."""
+
+
 @dataclass(eq=False)
 class RecordedBatches:
     """A warm start's recorded batches (wasm indices, tier) in order, and the pack that
@@ -191,6 +218,7 @@ class RecordedBatches:
 
     batches: list[tuple[list[int], int]]
     pack: Pack | None
+    data_plan: bytes | None = None  # the module's small data plan, from the pack
 
 
 def _recorded_from(plans: Mapping[tuple[str, int], tuple[int, ...]]
@@ -215,6 +243,11 @@ def _recorded_from(plans: Mapping[tuple[str, int], tuple[int, ...]]
 _packs_due: dict[tuple[str, str, CompileOptions], tuple[CodeCache, str]] = {}
 _packs_lock = threading.Lock()
 _at_exit_registered = False
+# The signatures this process entered each module's functions through from Python, by
+# (cache directory, module): type index -> (params, results).
+_entry_signatures: dict[tuple[str, str], dict[int, tuple[tuple[int, ...], tuple[int, ...]]]] = {}
+# The small data plans (record bodies) of modules this process planned, likewise.
+_data_plans: dict[tuple[str, str], bytes] = {}
 
 
 def _pack_wanted(view: ModuleCacheView, options: CompileOptions) -> None:
@@ -237,6 +270,8 @@ def _forget_packs_in_child() -> None:
     global _packs_lock
     _packs_lock = threading.Lock()
     _packs_due.clear()
+    _entry_signatures.clear()
+    _data_plans.clear()
 
 
 os.register_at_fork(after_in_child=_forget_packs_in_child)
@@ -303,7 +338,16 @@ def write_pack(cache: CodeCache, module_digest: str, options: CompileOptions) ->
         if batch is None or batch.indices != tuple(indices) or batch.tier != tier:
             return False
         batches.append(batch)
-    return cache.store_pack(pack_key, encode_pack(digest, batches))
+    with _packs_lock:
+        signatures = sorted(_entry_signatures.get((str(cache.root), module_digest), {}).items())
+        data_plan = _data_plans.get((str(cache.root), module_digest))
+    entry_shims = []
+    for type_index, (params, results) in signatures:
+        code = entry_shim_machine_code(params, results)
+        if code is not None:
+            entry_shims.append((type_index, code))
+    return cache.store_pack(pack_key, encode_pack(digest, batches, entry_shims=entry_shims,
+                                                  data_plan=data_plan))
 
 
 def compile_batch_cached(module: WasmModule, indices: Sequence[int], options: CompileOptions,

@@ -20,7 +20,7 @@ from pyjitwasm.runtime.errors import Trap
 from pyjitwasm.runtime.floats import f32_from_bits, f32_to_bits
 from pyjitwasm.runtime.instance import FuncInstance
 from pyjitwasm.runtime.jit.entry import raise_status
-from pyjitwasm.runtime.jit.object_cache import compiled_source
+from pyjitwasm.runtime.jit.object_cache import compiled_template
 from pyjitwasm.runtime.jit.store import Caller, JitFunc, JitStoreContext
 from pyjitwasm.runtime.native import ffi, lib
 from pyjitwasm.wasm.traps import TrapCode
@@ -84,8 +84,18 @@ _LEAVE = [
 
 def _template(ftype: FuncType) -> Callable[..., Caller]:
     make = _templates.get(ftype)
-    if make is not None:
-        return make
+    if make is None:
+        make = _templates[ftype] = _compile_template(
+            f"caller {_signature_name(ftype)}", lambda: _template_source(ftype))
+    return make
+
+
+def _signature_name(ftype: FuncType) -> str:
+    """What a caller's source depends on, as part of its name in the code cache."""
+    return f"{','.join(map(str, ftype.params))}->{','.join(map(str, ftype.results))}"
+
+
+def _template_source(ftype: FuncType) -> str:
     lines = [
         "def make(ctx, state, shim, code, vmctx, local):",
         "    limit = ctx.max_host_nesting",
@@ -107,12 +117,12 @@ def _template(ftype: FuncType) -> Callable[..., Caller]:
     lines.append("            return [" + ", ".join(loads) + "]")
     lines += _LEAVE
     lines.append("    return call")
-    make = _templates[ftype] = _compile_template(lines)
-    return make
+    return "\n".join(lines)
 
 
-def _compile_template(lines: list[str]) -> Any:
-    """Execute generated caller source and return its ``make`` factory."""
+def _compile_template(name: str, make_source: Callable[[], str]) -> Any:
+    """Execute the generated caller source ``make_source()`` (kept in the code cache
+    under ``name``, which says what it depends on) and return its ``make`` factory."""
     namespace: dict[str, Any] = {
         "Trap": Trap,
         "STACK_OVERFLOW": TrapCode.STACK_OVERFLOW,
@@ -122,7 +132,7 @@ def _compile_template(lines: list[str]) -> Any:
         "f32_to_bits": f32_to_bits,
         "f32_from_bits": f32_from_bits,
     }
-    code = compiled_source("\n".join(lines), "<pyjitwasm caller>")
+    code = compiled_template(name, make_source, "<pyjitwasm caller>")
     exec(code, namespace)  # noqa: S102 - source built from fixed templates
     return namespace["make"]
 
@@ -163,8 +173,13 @@ _API_RESULT = {
 
 def _api_template(ftype: FuncType) -> Callable[..., Callable[..., Any]]:
     make = _api_templates.get(ftype)
-    if make is not None:
-        return make
+    if make is None:
+        make = _api_templates[ftype] = _compile_template(
+            f"api caller {_signature_name(ftype)}", lambda: _api_template_source(ftype))
+    return make
+
+
+def _api_template_source(ftype: FuncType) -> str:
     n = len(ftype.params)
     names = [f"a{i}" for i in range(n)]
     lines = [
@@ -201,8 +216,7 @@ def _api_template(ftype: FuncType) -> Callable[..., Callable[..., Any]]:
         lines.append(f"            return ({', '.join(outs)})")
     lines += _LEAVE
     lines.append("    return call")
-    make = _api_templates[ftype] = _compile_template(lines)
-    return make
+    return "\n".join(lines)
 
 
 def _indent(code: str) -> str:

@@ -31,7 +31,7 @@ from pyjitwasm.jit.objload import (
     map_image,
     resolve_imports,
 )
-from pyjitwasm.runtime.jit.batch_pack import LinkedImage, entry_function_names
+from pyjitwasm.runtime.jit.batch_pack import ENTRY_SHIM_ROW, LinkedImage, entry_function_names
 from pyjitwasm.runtime.jit.compile_module import (
     BatchObject,
     CompiledModule,
@@ -71,6 +71,10 @@ class LinkedChunk:
                 or min(offsets) < 0 or min(sizes) < 0
                 or max(o + s for o, s in zip(offsets, sizes, strict=True)) > linked.code_end):
             raise UnsupportedObject("a chunk's table does not match its batches or code")
+        if any(not 0 <= offset < linked.code_size or
+               not (number == ENTRY_SHIM_ROW or 0 <= number < len(recorded))
+               for number, _, offset in linked.shims):
+            raise UnsupportedObject("a chunk's shim lies outside its code")
         base = map_image(linked.image, linked.code_size, linked.total, linked.records,
                          resolve_imports(linked.imports, imports))
         self.base = base
@@ -145,10 +149,13 @@ class LinkedChunk:
                     tiers[k] = tier
                     slots[k] = code
 
-    def shims(self) -> Iterator[tuple[int, int]]:
-        """(type index, address) of each entry shim of the chunk's batches."""
-        for _, type_index, offset in self._shims:
-            yield type_index, self.base + offset
+    def shims(self, placed: bool = True) -> Iterator[tuple[int, int]]:
+        """(type index, address) of each entry shim of the chunk's batches, and with
+        ``placed`` of those the pack placed after its code for first calls from Python
+        (``batch_pack.ENTRY_SHIM_ROW``)."""
+        for number, type_index, offset in self._shims:
+            if placed or number != ENTRY_SHIM_ROW:
+                yield type_index, self.base + offset
 
     # Each batch, when asked for -------------------------------------------------------
 

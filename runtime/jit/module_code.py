@@ -94,6 +94,7 @@ from pyjitwasm.runtime.native import (
     lazy_stubs_supported,
     native_stack_room,
 )
+from pyjitwasm.translate.module_info import ModuleInfo
 from pyjitwasm.translate.tier_table import (
     COUNTER_PARKED,
     OSR_ELSEWHERE,
@@ -103,7 +104,7 @@ from pyjitwasm.translate.tier_table import (
     counter_table_bytes,
     osr_slot_offset,
 )
-from pyjitwasm.translate.vmctx import VMContextLayout
+from pyjitwasm.translate.vmctx import VMContextLayout, layout_for_module
 from pyjitwasm.wasm import opcodes as op
 from pyjitwasm.wasm.features import Features
 from pyjitwasm.wasm.gc_pause import cyclic_gc_paused
@@ -153,8 +154,12 @@ class ModuleCode:
         self.options = options
         self.symbols = dict(symbols)
         self._created_at = time.perf_counter()
-        self.info = options.module_info(module)
-        self.layout: VMContextLayout = self.info.layout
+        # The translator's ModuleInfo is made when something is compiled (a warm start
+        # whose code all comes from the cache never needs it: ~50 us of a small
+        # program's start); loading and instantiation need only the layout.
+        self._info: ModuleInfo | None = None
+        self._info_lock = threading.Lock()  # (compiles on two threads: one object)
+        self.layout: VMContextLayout = layout_for_module(module)
         self.first = module.num_imported_funcs
         count = len(module.codes)
         self._slots: Any = ffi.new("uint64_t[]", max(count, 1))
@@ -167,6 +172,7 @@ class ModuleCode:
         self.counters_address: int = int(ffi.cast("uintptr_t", self._counters))
         self._osr_slots: Any = ffi.cast("uint64_t *", self.counters_address)
         self._entry_shims: dict[int, int] = {}
+        self._entry_types_noted: set[int] = set()  # (``entry``)
         self._callees: dict[int, list[int]] = {}
         # Reentrant: a finalizer run by a collection during a compile may call wasm.
         self._lock = threading.RLock()
@@ -236,10 +242,11 @@ class ModuleCode:
         self._recorded_unseen = 0
         # The module's pack of them, while some are not looked at yet (``batch_pack.py``).
         self._pack: Pack | None = None
+        self._warm_data_plan: bytes | None = None  # (``take_warm_data_plan``)
         if self.lazy and cache is not None and _preload_wanted():
-            with cyclic_gc_paused():
-                recorded = cache.recorded(options)
+            recorded = cache.recorded(options)  # (pauses the collector for a big one)
             self._recorded, self._pack = recorded.batches, recorded.pack
+            self._warm_data_plan = recorded.data_plan
             self._recorded_seen = [False] * len(self._recorded)
             self._recorded_unseen = len(self._recorded)
             # Each function's first position of its highest recorded tier: a tier-up's
@@ -253,6 +260,26 @@ class ModuleCode:
                     if tiers.get(func_index, -1) < tier:
                         tiers[func_index] = tier
                         recorded_at[func_index] = position
+
+    def take_warm_data_plan(self) -> bytes | None:
+        """The module's data plan as its warm start's pack held it (a record body,
+        ``module_record.py``; only for a module with little data), once; else None."""
+        plan, self._warm_data_plan = self._warm_data_plan, None
+        return plan
+
+    @property
+    def info(self) -> ModuleInfo:
+        """The translator's per-module facts (made on first use, with the same layout
+        object as :attr:`layout`)."""
+        info = self._info
+        if info is None:
+            with self._info_lock:
+                info = self._info
+                if info is None:
+                    info = self.options.module_info(self.module)
+                    info.layout = self.layout  # (equal: one object for every reader)
+                    self._info = info
+        return info
 
     @property
     def batches(self) -> list[CompiledModule]:
@@ -285,6 +312,13 @@ class ModuleCode:
             ftype = self.module.types[type_index]
             shim = self._entry_shims[type_index] = shims.entry_shim(ftype.params,
                                                                     ftype.results)
+        if type_index not in self._entry_types_noted:
+            # The next pack places this signature's shim beside the code (a warm
+            # start's first call from Python then makes none).
+            self._entry_types_noted.add(type_index)
+            if self.cache is not None:
+                ftype = self.module.types[type_index]
+                self.cache.note_entry_signature(type_index, ftype.params, ftype.results)
         return shim, code
 
     def function_address(self, func_index: int) -> int:
@@ -553,8 +587,9 @@ class ModuleCode:
         assert cache is not None
         first = self.first
         # Under the lock (a first call of one of these functions waits, then finds the
-        # code), the collector paused: see ``_preload``.
-        with self._lock, cyclic_gc_paused():
+        # code); an ELF chunk's loading with the collector paused (see ``_preload``: a
+        # linked one makes a handful of objects, not one per batch and symbol).
+        with self._lock:
             t0 = time.perf_counter()
             recorded, tiers = self._recorded, self._tier
             if all(tiers[i - first] >= recorded[p][1] for p in positions
@@ -579,19 +614,21 @@ class ModuleCode:
                     published = [(linked.batch(n), *recorded[p])
                                  for n, p in enumerate(packed.positions)]
             else:
-                try:
-                    compiled = load_batches(self.module, self.layout,
-                                            [b.batch for b in packed.batches], self.options,
-                                            self.symbols, [b.symbols for b in packed.batches],
-                                            packed.obj if packed.merged else None)
-                except Exception:  # noqa: BLE001 - as a damaged chunk: the entries instead
-                    return False
-                published = []
-                for position, batch_code in zip(packed.positions, compiled, strict=True):
-                    indices, tier = self._recorded[position]
-                    batch_code.from_cache = True
-                    published.append((batch_code, indices, tier))
-                self._publish_all(published)
+                with cyclic_gc_paused():
+                    try:
+                        compiled = load_batches(self.module, self.layout,
+                                                [b.batch for b in packed.batches],
+                                                self.options, self.symbols,
+                                                [b.symbols for b in packed.batches],
+                                                packed.obj if packed.merged else None)
+                    except Exception:  # noqa: BLE001 - as a damaged chunk: the entries
+                        return False
+                    published = []
+                    for position, batch_code in zip(packed.positions, compiled, strict=True):
+                        indices, tier = self._recorded[position]
+                        batch_code.from_cache = True
+                        published.append((batch_code, indices, tier))
+                    self._publish_all(published)
                 self.preloaded_batches += len(published)
         for batch_code, indices, tier in published:
             self._report("preloaded", indices, tier, batch_code, t0)
@@ -605,7 +642,9 @@ class ModuleCode:
             # The fault handler and backtraces must know the code before it can run.
             codemap.register(chunk)
             self._batches.append(chunk)
-            for type_index, shim in chunk.shims():
+            # (The entry shims the pack placed are x64 machine code: not where the
+            # process makes LLVM ones, PYJITWASM_X64_SHIMS=0.)
+            for type_index, shim in chunk.shims(shims.x64_shims_enabled()):
                 self._entry_shims.setdefault(type_index, shim)
             chunk.publish(first, tiers, codes, slots)
         bodies, recorded = self.module.codes, self._recorded

@@ -144,31 +144,57 @@ def load_data_plan(module: WasmModule, cache: ModuleCacheView) -> DataPlan | Non
     return plan
 
 
-def module_data_plan(module: WasmModule, cache: ModuleCacheView | None) -> DataPlan:
+def module_data_plan(module: WasmModule, cache: ModuleCacheView | None,
+                     packed: bytes | None = None) -> DataPlan:
     """``module``'s data plan: from its record in ``cache`` when there is an intact one,
-    else planned from its segments (and recorded, when there is a cache)."""
-    if cache is None or _no_data(module):
+    else planned from its segments (and recorded, when there is a cache).  A module
+    with little data (``_small_data``) whose plan is small too has no record: its plan
+    travels in its packs instead (``packed``, the body a warm start's pack held; noted
+    for the module's next pack)."""
+    if cache is None:
         return plan_data(module)
-    plan = load_data_plan(module, cache)
-    if plan is None:
-        plan = plan_data(module)
-        key = cache.cache.record_key(cache.module_digest, RECORD_KIND)
-        if sum(len(image.data) for image in plan.images) < BACKGROUND_STORE_BYTES:
-            cache.cache.store_record(key, encode_data_plan(plan))
+    no_segments = module.datas_decoded and not module.datas
+    small = no_segments or _data_section_bytes(module) < RECORD_MIN_DATA_BYTES
+    if small and packed is not None:
+        try:
+            unpacked = decode_data_plan(memoryview(packed), module)
+        except RecordFormatError:
+            pass  # (the pack's CRC held: planning again costs what it saved)
         else:
-            # Not in the way of the first instantiation (CPython for WASI: copying,
-            # hashing and writing 10 MB, ~50 ms of a cold start).  Not a daemon: a
-            # process ending meanwhile waits for the write.
-            threading.Thread(target=_store, args=(cache, key, plan),
-                             name="pyjitwasm-record-store").start()
+            cache.note_data_plan(packed)
+            return unpacked
+    plan = None if no_segments or _data_section_bytes(module) == 0 else \
+        load_data_plan(module, cache)  # (a few bytes of data may still span megabytes)
+    if plan is not None:
+        return plan
+    plan = plan_data(module)
+    image_bytes = sum(len(image.data) for image in plan.images)
+    if small and image_bytes <= PACKED_PLAN_MAX_BYTES:
+        cache.note_data_plan(encode_data_plan(plan))
+        return plan
+    key = cache.cache.record_key(cache.module_digest, RECORD_KIND)
+    if image_bytes < BACKGROUND_STORE_BYTES:
+        cache.cache.store_record(key, encode_data_plan(plan))
+    else:
+        # Not in the way of the first instantiation (CPython for WASI: copying,
+        # hashing and writing 10 MB, ~50 ms of a cold start).  Not a daemon: a
+        # process ending meanwhile waits for the write.
+        threading.Thread(target=_store, args=(cache, key, plan),
+                         name="pyjitwasm-record-store").start()
     return plan
 
 
-def _no_data(module: WasmModule) -> bool:
-    """Whether ``module`` has no data segments at all (known without decoding any): its
-    plan is empty, cheaper to make than a record is to read (15 against 100 us, first
-    use in a process), so it gets no record."""
-    return module.datas_decoded and not module.datas
+RECORD_MIN_DATA_BYTES = 4096
+"""A module whose data section has fewer bytes, and whose memory images hold at most
+``PACKED_PLAN_MAX_BYTES``, gets no record: its plan travels in its packs (a warm start
+reads those anyway), and is made from the segments where no pack holds it (decoding and
+planning nbody's 289-byte section, one 4 KiB image, took 50 us; opening, checking and
+parsing a record 75-100; an empty plan 15 against 100)."""
+
+PACKED_PLAN_MAX_BYTES = 64 << 10
+"""Image bytes a data plan may hold to travel in packs (which are read, not mapped,
+into the process): a few segments far apart make one image spanning them, which a
+record maps copy-on-write from its file instead."""
 
 
 BACKGROUND_STORE_BYTES = 1 << 20
@@ -190,7 +216,10 @@ _DATA_SECTION = 11
 
 
 def _data_section_bytes(module: WasmModule) -> int:
-    return sum(header.size for header in module.sections if header.id == _DATA_SECTION)
+    for header in module.sections:  # (a module has one data section at most)
+        if header.id == _DATA_SECTION:
+            return header.size
+    return 0
 
 
 class PendingDataPlan:

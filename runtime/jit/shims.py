@@ -52,11 +52,17 @@ def _shim_object(text: str) -> bytes:
     return obj
 
 
+_supported_host: bool | None = None  # supported_host(), asked once (a system call)
+
+
 def x64_shims_enabled() -> bool:
     """Whether covered signatures get machine-code shims (``x64/shims.py``): on x86-64
     Linux unless ``PYJITWASM_X64_SHIMS=0`` (read at each new shim, for tests and
     measurements)."""
-    return supported_host() and os.environ.get("PYJITWASM_X64_SHIMS", "1").strip().lower() \
+    global _supported_host
+    if _supported_host is None:
+        _supported_host = supported_host()
+    return _supported_host and os.environ.get("PYJITWASM_X64_SHIMS", "1").strip().lower() \
         not in ("0", "false", "no", "off")
 
 
@@ -75,6 +81,13 @@ def _make(kind: str, signatures: Sequence[Signature], x64: bool) -> list[int]:
     machine code, the others (all when false) by LLVM."""
     if not signatures:
         return []
+    if kind == "entry" and x64 and NATIVE_LOADING and len(signatures) == 1:
+        # A program's first call from Python: its one entry shim written and mapped
+        # without the general path's names, tables and layout (entry shims have no
+        # relocations).
+        ir_params, ir_results = (ir_value_types(types) for types in signatures[0])
+        if x64_shims.covers(ir_params, ir_results):
+            return [_map_code(x64_shims.entry_shim_code(ir_params, ir_results))]
     # Two wasm signatures may share an IR one (funcref and externref are both r64):
     # one shim each, by name.
     unique: dict[str, IRSignature] = {}
@@ -120,10 +133,17 @@ def _map_machine_code(machine: x64_shims.ShimsCode) -> dict[str, int]:
                             strict=True))
         for at, symbol in machine.relocations:
             code[at:at + 8] = resolved[symbol].to_bytes(8, "little")
-    size = -(-len(code) // PAGE_SIZE) * PAGE_SIZE
-    base = map_image(bytes(code), size, size, b"", [])
-    _mapped.append(MappedImage(base, size, 1))
+    base = _map_code(bytes(code))
     return {f.name: base + f.offset for f in machine.functions}
+
+
+def _map_code(code: bytes) -> int:
+    """Map machine ``code`` (placed as it is: no relocations) into read-execute pages
+    of its own, kept for the process's lifetime; its address."""
+    size = -(-len(code) // PAGE_SIZE) * PAGE_SIZE
+    base = map_image(code, size, size, b"", [])
+    _mapped.append(MappedImage(base, size, 1))
+    return base
 
 
 def _cached_shim(cache: dict[Signature, int], kind: str,
@@ -142,6 +162,18 @@ def _cached_shim(cache: dict[Signature, int], kind: str,
 def entry_shim(params: Sequence[int], results: Sequence[int]) -> int:
     """Address of the entry shim for ``params -> results``."""
     return _cached_shim(_entry, "entry", params, results)
+
+
+def entry_shim_machine_code(params: Sequence[int], results: Sequence[int]) -> bytes | None:
+    """The machine code of the entry shim for ``params -> results`` (wasm value types),
+    as :func:`entry_shim` would map it, for placing elsewhere (it has no relocations);
+    None where entry shims are not written as machine code here."""
+    if not (NATIVE_LOADING and x64_shims_enabled()):
+        return None
+    ir_params, ir_results = ir_value_types(params), ir_value_types(results)
+    if not x64_shims.covers(ir_params, ir_results):
+        return None
+    return x64_shims.entry_shim_code(ir_params, ir_results)
 
 
 def host_shim(params: Sequence[int], results: Sequence[int]) -> int:

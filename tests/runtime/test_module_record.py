@@ -52,6 +52,16 @@ GLOBAL_OFFSET_WASM = wat2wasm("""(module
   (data (global.get 0) "moved"))""")
 
 
+@pytest.fixture(autouse=True)
+def _records_for_small_sections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This file's modules have data sections of a few bytes, which a warm start plans
+    without a record (``RECORD_MIN_DATA_BYTES``): here they get records, but in
+    :func:`test_small_data_section_is_planned_without_a_record`."""
+    from pyjitwasm.runtime.jit import module_record
+
+    monkeypatch.setattr(module_record, "RECORD_MIN_DATA_BYTES", 0)
+
+
 def _engine(cache: Path) -> pyjitwasm.Engine:
     config = pyjitwasm.Config()
     config.cache = str(cache)
@@ -444,3 +454,28 @@ def test_module_without_data_segments_needs_no_record(tmp_path: Path) -> None:
         assert instance.exports(store)["get"](store, 16) == 0
         assert not _record_path(engine, wasm).exists()
         assert _code_cache(engine).stats.corrupt == 0
+
+
+def test_small_data_section_is_planned_without_a_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A data section under RECORD_MIN_DATA_BYTES with a small image: planned from its
+    # segments cold and warm (no pack here), with the same memory and passive segments,
+    # and no record.
+    from pyjitwasm.runtime.jit import module_record
+
+    monkeypatch.setattr(module_record, "RECORD_MIN_DATA_BYTES", 4096)
+    # (Its image spans 70 KB: let such a plan travel in packs too.)
+    monkeypatch.setattr(module_record, "PACKED_PLAN_MAX_BYTES", 1 << 20)
+    assert len(WASM) < 4096
+    for run in range(2):  # cold, then warm
+        engine = _engine(tmp_path)
+        module, store, instance = _instantiate(engine, WASM)
+        _check_instance(store, instance)
+        assert module._wasm.datas_decoded, run  # planned from the segments
+        assert not _record_path(engine).exists(), run
+        assert _code_cache(engine).stats.corrupt == 0
+    # A section at the threshold gets its record as before.
+    monkeypatch.setattr(module_record, "RECORD_MIN_DATA_BYTES", 16)
+    engine = _engine(tmp_path)
+    _instantiate(engine, WASM)
+    assert _record_path(engine).exists()
