@@ -41,6 +41,7 @@ from pyjitwasm.wasm.decoder import decode_module
 from pyjitwasm.wasm.validator import validate_module
 from pyjitwasm.wat import wat2wasm
 
+from support.fresh_callers import exports_as_a_fresh_process
 from support.module_files import ROOT, load_module_file
 
 WAT = """(module
@@ -354,8 +355,7 @@ def test_a_callers_code_object_round_trips_and_a_damaged_one_is_dropped(
 
 def test_a_warm_start_takes_its_callers_from_the_cache(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from pyjitwasm import Config, Engine, Instance, Module, Store
-    from pyjitwasm.runtime.jit import callers, object_cache
+    from pyjitwasm.runtime.jit import object_cache
 
     compiled: list[str] = []
     real = compile
@@ -369,12 +369,7 @@ def test_a_warm_start_takes_its_callers_from_the_cache(tmp_path: Path,
     wat = ('(module (func (export "f") (param i64 f64 i32 i64) (result f64)'
            ' (f64.add (local.get 1) (f64.convert_i64_s (local.get 0)))))')
     for run in range(2):
-        monkeypatch.setattr(callers, "_api_templates", {})  # as a fresh process has
-        config = Config()
-        config.cache = str(tmp_path)
-        engine = Engine(config)
-        store = Store(engine)
-        func = Instance(store, Module(engine, wat), []).exports(store)["f"]
-        assert func(store, 2, 0.5, 0, 0) == 2.5
+        store, exports = exports_as_a_fresh_process(monkeypatch, str(tmp_path), wat)
+        assert exports["f"](store, 2, 0.5, 0, 0) == 2.5
         # The first run compiles the caller's source; the second finds it in the cache.
         assert compiled == ["<pyjitwasm caller>"], run

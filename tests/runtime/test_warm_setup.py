@@ -43,6 +43,8 @@ from pyjitwasm.wasm.types import FuncType
 from pyjitwasm.wasm.validator import validate_module
 from pyjitwasm.wat import wat2wasm
 
+from support.fresh_callers import exports_as_a_fresh_process
+
 pytestmark = pytest.mark.skipif(not lazy_stubs_supported(),
                                 reason="warm starts record lazy batches")
 
@@ -126,7 +128,6 @@ def test_module_info_made_on_two_threads_at_once_is_one_object() -> None:
 
 def test_a_warm_start_takes_its_caller_by_signature_without_making_its_source(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pyjitwasm import Config, Engine, Instance, Module, Store
     from pyjitwasm.runtime.jit import callers
 
     made: list[FuncType] = []
@@ -141,12 +142,7 @@ def test_a_warm_start_takes_its_caller_by_signature_without_making_its_source(
            ' (i64.add (local.get 2) (i64.extend_i32_s (local.get 1))))'
            ' (func (export "g") (param f64 i32 i64 i32) (result i32) (local.get 3)))')
     for run in range(2):
-        monkeypatch.setattr(callers, "_api_templates", {})  # as a fresh process has
-        config = Config()
-        config.cache = str(tmp_path)
-        engine = Engine(config)
-        store = Store(engine)
-        exports = Instance(store, Module(engine, wat), []).exports(store)
+        store, exports = exports_as_a_fresh_process(monkeypatch, str(tmp_path), wat)
         assert exports["f"](store, 0.5, -3, 10, 7) == 7
         assert exports["g"](store, 0.5, -3, 10, 7) == 7  # same params, another result
         # The first run makes both callers' sources; the second finds them by name.
