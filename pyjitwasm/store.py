@@ -95,9 +95,15 @@ class Store:
         self._closed = True
         self._release()  # what dropping the store does
 
-    def _release(self) -> None:
+    def _release(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         # Not a weakref.finalize: its registry would hold the context, and a host
         # function capturing the store would then keep the store alive for good.
+        # A store still alive at interpreter exit (a script's global) is dropped while
+        # modules' globals are being cleared, so the release code may find its helpers
+        # gone (None); the process's memory goes with it anyway. (A default argument:
+        # this module's ``sys`` may be gone too.)
+        if _finalizing():
+            return
         state = self.__dict__
         context = state.get("_ctx")
         if context is None:
