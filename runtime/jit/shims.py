@@ -14,7 +14,6 @@ from the code cache).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 
@@ -23,6 +22,7 @@ from pyjitwasm.jit import abi
 from pyjitwasm.jit.compiler import NATIVE_LOADING, code_loader, link_objects
 from pyjitwasm.jit.loaded import LoadedCode
 from pyjitwasm.jit.objload import PAGE_SIZE, MappedImage, map_image, resolve_imports
+from pyjitwasm.runtime.jit.compile_module import env_flag
 from pyjitwasm.runtime.jit.object_cache import object_cache
 from pyjitwasm.runtime.native import runtime_symbols
 from pyjitwasm.translate.module_info import ir_value_types
@@ -52,18 +52,11 @@ def _shim_object(text: str) -> bytes:
     return obj
 
 
-_supported_host: bool | None = None  # supported_host(), asked once (a system call)
-
-
 def x64_shims_enabled() -> bool:
     """Whether covered signatures get machine-code shims (``x64/shims.py``): on x86-64
     Linux unless ``PYJITWASM_X64_SHIMS=0`` (read at each new shim, for tests and
     measurements)."""
-    global _supported_host
-    if _supported_host is None:
-        _supported_host = supported_host()
-    return _supported_host and os.environ.get("PYJITWASM_X64_SHIMS", "1").strip().lower() \
-        not in ("0", "false", "no", "off")
+    return supported_host() and env_flag("PYJITWASM_X64_SHIMS")
 
 
 Signature = tuple[tuple[int, ...], tuple[int, ...]]  # wasm value types
@@ -81,13 +74,13 @@ def _make(kind: str, signatures: Sequence[Signature], x64: bool) -> list[int]:
     machine code, the others (all when false) by LLVM."""
     if not signatures:
         return []
-    if kind == "entry" and x64 and NATIVE_LOADING and len(signatures) == 1:
+    if kind == "entry" and x64 and len(signatures) == 1:
         # A program's first call from Python: its one entry shim written and mapped
         # without the general path's names, tables and layout (entry shims have no
         # relocations).
-        ir_params, ir_results = (ir_value_types(types) for types in signatures[0])
-        if x64_shims.covers(ir_params, ir_results):
-            return [_map_code(x64_shims.entry_shim_code(ir_params, ir_results))]
+        code = entry_shim_machine_code(*signatures[0])
+        if code is not None:
+            return [_map_code(code)]
     # Two wasm signatures may share an IR one (funcref and externref are both r64):
     # one shim each, by name.
     unique: dict[str, IRSignature] = {}
