@@ -12,10 +12,15 @@ from __future__ import annotations
 import ctypes
 import gc
 import mmap
-import os
 import weakref
 
-from pyjitwasm.runtime.native import ffi, lib, register_heap_range, unregister_heap_range
+from pyjitwasm.runtime.native import (
+    ffi,
+    lib,
+    os_error,
+    register_heap_range,
+    unregister_heap_range,
+)
 
 PAGE = mmap.PAGESIZE
 PROT_NONE = 0
@@ -47,12 +52,6 @@ _libc.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctyp
 def round_to_pages(nbytes: int) -> int:
     """``nbytes`` rounded up to whole host pages."""
     return (nbytes + PAGE - 1) // PAGE * PAGE
-
-
-def _oserror(what: str, errno: int) -> OSError:
-    """The error of a failed call: ``ffi.errno`` after a native one (``_vm_map``,
-    ``_vm_protect``, ...), ``ctypes.get_errno()`` after ``mremap``."""
-    return OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
 def _map(size: int, prot: int, address: int | None = None, flags: int = 0) -> int:
@@ -90,7 +89,7 @@ def map_image(address: int, length: int, fd: int, offset: int = 0) -> None:
     mapped there)."""
     if _vm_map(address, length, PROT_RW, _MAP_PRIVATE | _MAP_FIXED, fd, offset) \
             == _VM_MAP_FAILED:
-        raise _oserror("mmap of a memory image", ffi.errno)
+        raise os_error("mmap of a memory image", ffi.errno)
 
 
 def zero_pages(address: int, length: int) -> None:
@@ -100,20 +99,20 @@ def zero_pages(address: int, length: int) -> None:
     if _vm_map(address, length, PROT_RW,
                _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | _MAP_FIXED, -1, 0) \
             == _VM_MAP_FAILED:
-        raise _oserror("mmap", ffi.errno)
+        raise os_error("mmap", ffi.errno)
 
 
 def discard_pages(address: int, length: int) -> None:
     """``madvise(MADV_DONTNEED)``: anonymous pages read as zero again (a copy-on-write
     image reverts to the image) and stop counting in RSS."""
     if _vm_advise(address, length, _MADV_DONTNEED):
-        raise _oserror("madvise", ffi.errno)
+        raise os_error("madvise", ffi.errno)
 
 
 def protect(address: int, length: int, writable: bool) -> None:
     """Make ``length`` bytes at ``address`` readable and writable, or inaccessible."""
     if _vm_protect(address, length, PROT_RW if writable else PROT_NONE):
-        raise _oserror("mprotect", ffi.errno)
+        raise os_error("mprotect", ffi.errno)
 
 
 class Reservation:
@@ -145,7 +144,7 @@ class Reservation:
             raise MemoryError("commit beyond the reservation")
         if want > self.committed:
             if _vm_protect(self.base + self.committed, want - self.committed, PROT_RW):
-                raise _oserror("mprotect", ffi.errno)
+                raise os_error("mprotect", ffi.errno)
             self.committed = want
 
     def move_into(self, target: Reservation) -> None:
@@ -163,7 +162,7 @@ class Reservation:
                 moved = _libc.mremap(self.base, n, n, _MREMAP_MAYMOVE | _MREMAP_FIXED,
                                      target.base)
                 if moved in (None, _MAP_FAILED):
-                    raise _oserror("mremap", ctypes.get_errno())
+                    raise os_error("mremap", ctypes.get_errno())
                 _map(n, PROT_RW, self.base, _MAP_FIXED_NOREPLACE)
         target.committed = max(target.committed, n)
 

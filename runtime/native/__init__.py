@@ -438,6 +438,12 @@ def preload_library(path: str) -> bool:
     return lib.pyjitwasm_preload_library(path.encode()) == 0
 
 
+def os_error(what: str, errno: int) -> OSError:
+    """The error of a failed system call ``what`` that set ``errno`` (``ffi.errno`` after
+    a call through this helper, ``ctypes.get_errno()`` after a ctypes one)."""
+    return OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
 def release_file_pages(path: str) -> int:
     """Drop the resident pages of this process's read-only, never-written mappings of the
     file at ``path`` (the canonical path, as /proc/self/maps shows it) from its page
@@ -445,7 +451,7 @@ def release_file_pages(path: str) -> int:
     again on their next use (native.c ``pyjitwasm_release_file_pages``)."""
     released = int(lib.pyjitwasm_release_file_pages(path.encode()))
     if released < 0:
-        raise OSError(-released, f"reading /proc/self/smaps: {os.strerror(-released)}")
+        raise os_error("reading /proc/self/smaps", -released)
     return released
 
 

@@ -801,9 +801,8 @@ int pyjitwasm_preload_library(const char *path)
 /* Drop from this process's page tables the resident pages of the read-only mappings of
  * the file at `path` that hold only the file's own pages (no copy-on-write copy made by
  * this process, in memory or swapped out: `Anonymous` and `Swap` both 0 in
- * /proc/self/smaps).  They stay in the
- * page cache, and a later access maps them again, so code running in them on another
- * thread only takes a page fault.  LLVM's library is ~150 MiB of file; its static
+ * /proc/self/smaps).  They stay in the page cache, and a later access maps them again,
+ * so code running in them on another thread only takes a page fault.  LLVM's library is ~150 MiB of file; its static
  * initializers touch ~40 MiB of it once at load and a compile another ~30 MiB, which
  * would otherwise stay counted in the process's resident set for its whole life.
  * Mappings that were written to (relocated data) are never touched: MADV_DONTNEED would
