@@ -327,13 +327,7 @@ class CodeCache:
             return None
         try:
             size = os.fstat(fd).st_size
-            mapped = size >= MAP_MIN_BYTES
-            try:
-                data: bytes | mmap.mmap = mmap.mmap(fd, size, prot=mmap.PROT_READ) \
-                    if mapped else os.pread(fd, size, 0)
-            except (OSError, ValueError):  # empty, or a file system that cannot map
-                data = os.pread(fd, size, 0)
-                mapped = False
+            data, mapped = _map_or_read(fd, size)
         except OSError:
             os.close(fd)
             self.stats.misses += 1
@@ -398,12 +392,7 @@ class CodeCache:
         except OSError:
             return None
         try:
-            size = os.fstat(fd).st_size
-            try:
-                data: bytes | mmap.mmap = mmap.mmap(fd, size, prot=mmap.PROT_READ) \
-                    if size >= MAP_MIN_BYTES else os.pread(fd, size, 0)
-            except (OSError, ValueError):  # empty, or a file system that cannot map
-                data = os.pread(fd, size, 0)
+            data, _ = _map_or_read(fd, os.fstat(fd).st_size)
             # Used now (the size cleanup deletes the least recently used; a damaged pack
             # is deleted below anyway).
             _touch(fd)
@@ -474,6 +463,18 @@ MAP_MIN_BYTES = 64 << 10
 """Packs and records of at least this many bytes are mapped, smaller ones read: a
 mapping costs ~16 us more than reading a few KiB (its set-up, fault and unmapping), and
 saves a copy only of large files."""
+
+
+def _map_or_read(fd: int, size: int) -> tuple[bytes | mmap.mmap, bool]:
+    """The ``size`` bytes of open file ``fd``: mapped read-only from ``MAP_MIN_BYTES``
+    on, else (or where it cannot be mapped: empty, or a file system that cannot) read;
+    and whether they are mapped."""
+    if size >= MAP_MIN_BYTES:
+        try:
+            return mmap.mmap(fd, size, prot=mmap.PROT_READ), True
+        except (OSError, ValueError):
+            pass
+    return os.pread(fd, size, 0), False
 
 
 def _read_file(path: str, touch: bool = False) -> bytes:
