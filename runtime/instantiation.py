@@ -16,6 +16,7 @@ allocator would hand out pre-reserved slots through the same calls).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, Protocol, TypeVar
 
 from pyjitwasm.runtime.errors import InstantiationError, LinkError, Trap
@@ -441,12 +442,10 @@ def instantiate(
     # functions are two objects each, all kept, and the collections their allocation
     # set off found nothing to free (CPython for WASI: 25 of 35 ms).  Not while the
     # start function runs: that may run for long, and allocate through host calls.
-    if len(module.funcs) + len(imports) < GC_PAUSE_ENTITIES:
-        # A few objects: pausing and resuming the collector costs more than it saves.
+    # (A few objects: pausing and resuming the collector costs more than it saves.)
+    large = len(module.funcs) + len(imports) >= GC_PAUSE_ENTITIES
+    with cyclic_gc_paused() if large else nullcontext():
         inst = _make_instance(module, code, imports, context, allocator, images, plan)
-    else:
-        with cyclic_gc_paused():
-            inst = _make_instance(module, code, imports, context, allocator, images, plan)
     if module.start is not None:
         start = inst.funcs[module.start]
         if start.host is not None:

@@ -154,7 +154,8 @@ def module_data_plan(module: WasmModule, cache: ModuleCacheView | None,
     if cache is None:
         return plan_data(module)
     no_segments = module.datas_decoded and not module.datas
-    small = no_segments or _data_section_bytes(module) < RECORD_MIN_DATA_BYTES
+    section_bytes = _data_section_bytes(module)
+    small = no_segments or section_bytes < RECORD_MIN_DATA_BYTES
     if small and packed is not None:
         try:
             unpacked = decode_data_plan(memoryview(packed), module)
@@ -163,7 +164,7 @@ def module_data_plan(module: WasmModule, cache: ModuleCacheView | None,
         else:
             cache.note_data_plan(packed)
             return unpacked
-    plan = None if no_segments or _data_section_bytes(module) == 0 else \
+    plan = None if no_segments or section_bytes == 0 else \
         load_data_plan(module, cache)  # (a few bytes of data may still span megabytes)
     if plan is not None:
         return plan
